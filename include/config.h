@@ -1,0 +1,56 @@
+/* config.h: hubd configuration. Defaults first, then the INI file (--config), then flags. */
+#ifndef HUB_CONFIG_H
+#define HUB_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+#include "log.h"
+
+#define CONFIG_MAX_PEERS 64
+#define CONFIG_MAX_ALLOW 256
+
+enum policy_mode { POLICY_ALLOWLIST = 0, POLICY_ENDORSED = 1, POLICY_OPEN = 2 };
+
+struct config_peer {
+    char endpoint[256]; /* tcp://host:port of the peer's sync (ROUTER) socket */
+    uint8_t key[32];    /* the peer's hub key */
+};
+
+struct config {
+    /* [hub] */
+    char data_dir[512];          /* default "./hubdata" */
+    char control_socket[512];    /* default "<data_dir>/hubd.sock" (empty = derive) */
+    unsigned control_mode;       /* default 0660 */
+    unsigned control_max_clients; /* default 64 */
+    uint64_t max_map_bytes;      /* default 64 GiB: LMDB map grows up to this */
+    unsigned sweep_interval_s;   /* default 60: expiry sweep */
+    /* [log] */
+    enum log_level log_level;    /* default info */
+    enum log_format log_format;  /* default text */
+    /* [sync] */
+    char listen[256];            /* default "tcp://127.0.0.1:7400": ROUTER; PUB binds port+1 */
+    char pub_listen[256];        /* default: derived from listen, port + 1 */
+    unsigned sync_interval_s;    /* default 10: anti-entropy round per peer */
+    unsigned batch_entries;      /* default 512: entries per sync batch */
+    unsigned window;             /* default 4: outstanding batch requests per peer */
+    enum policy_mode policy;     /* default allowlist */
+    unsigned hops;               /* default 1: for policy endorsed */
+    int discover;                /* default off */
+    unsigned max_peers;          /* default 16 */
+    /* [peers] peer = ENDPOINT KEY ; [policy] allow = KEY */
+    struct config_peer peers[CONFIG_MAX_PEERS];
+    size_t npeers;
+    uint8_t allow[CONFIG_MAX_ALLOW][32];
+    size_t nallow;
+};
+
+void config_defaults(struct config *c);
+/* Read an INI file over the current values. On error writes "file:line: reason" to err. */
+int config_load(struct config *c, const char *path, char *err, size_t errlen);
+/* Fill derived values (control socket path, pub endpoint) after loading. */
+int config_finish(struct config *c, char *err, size_t errlen);
+/* Print the effective configuration as an INI file that config_load reads back (hubd -n). */
+void config_print(const struct config *c, FILE *out);
+
+#endif

@@ -1,0 +1,63 @@
+/* node.h: the hub itself: identity + store + the one path every entry takes into the store
+ * (decode, verify, payload check, index terms, chain rule), publishing of own records, and
+ * listeners told of each accepted entry (watchers, live push). */
+#ifndef HUB_NODE_H
+#define HUB_NODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "config.h"
+#include "entry.h"
+#include "hub.h"
+#include "identity.h"
+#include "store.h"
+
+struct node;
+
+/* Told of every newly accepted entry, in acceptance order. origin: 0 own/control, else the
+ * peer slot it came from (so live push need not echo it back). */
+typedef void (*node_listener)(void *arg, const struct entry *e, int origin);
+
+/* Policy hook: may this author's feed be stored? Default: everything. */
+typedef int (*node_admit_fn)(void *arg, const uint8_t author[32]);
+
+int node_open(const struct config *cfg, struct node **out) HUB_WUR;
+void node_destroy(struct node **n);
+const struct identity *node_identity(const struct node *n);
+struct store *node_store(struct node *n);
+const struct config *node_config(const struct node *n);
+int node_add_listener(struct node *n, node_listener fn, void *arg);
+void node_set_admit(struct node *n, node_admit_fn fn, void *arg);
+
+/* One of the hub's own records to publish. */
+struct node_draft {
+    int kind;
+    const char *key;
+    const uint8_t *payload;
+    size_t payload_len;
+    uint64_t expires;
+    /* out */
+    uint8_t id[32];
+    uint64_t seq;
+};
+/* Build, sign and store drafts as consecutive entries of the hub's feed, in one transaction:
+ * all or nothing. */
+int node_publish(struct node *n, struct node_draft *d, size_t count) HUB_WUR;
+
+/* Foreign entries (replication, import): each is validated on its own; results[i] gets its code
+ * (HUB_OK, E_DUPLICATE, E_SIGNATURE, E_GAP, E_FORK, ...). Returns 0 or a store failure, in
+ * which case nothing was stored. *accepted counts HUB_OK results. */
+int node_ingest(struct node *n, const uint8_t *const *wires, const size_t *lens, size_t count,
+                int *results, size_t *accepted, int origin) HUB_WUR;
+
+/* Periodic work: expiry sweep. */
+void node_tick(struct node *n, uint64_t now_ms);
+
+/* Rejection counters by error code (for status and the periodic log summary). */
+struct node_counters {
+    uint64_t accepted;
+    uint64_t rejected[40]; /* index: -code */
+};
+const struct node_counters *node_counters(const struct node *n);
+
+#endif

@@ -1,0 +1,98 @@
+/* store.h: the LMDB store. Only store.c includes <lmdb.h>; nothing above it sees an MDB_* code.
+ * One environment per hub, one writer (the main loop), one write transaction per batch. */
+#ifndef HUB_STORE_H
+#define HUB_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "entry.h"
+#include "hub.h"
+#include "record.h"
+
+struct store;
+
+#define STORE_SCHEMA_VERSION 1
+
+int store_open(const char *dir, uint64_t max_map_bytes, struct store **out) HUB_WUR;
+void store_destroy(struct store **s);
+
+/* One entry to append. The caller has decoded and verified it (entry_verify) and computed its
+ * index terms; the store checks the chain (seq, prev, forks) and applies record semantics. */
+struct store_item {
+    const struct entry *e;
+    const struct index_term *terms; /* for record kinds; ignored for retractions */
+    size_t nterms;
+    int32_t date_start, date_end;   /* days since epoch, 0 = none */
+    int retract_kind;               /* for KIND_RETRACTION: the withdrawn record */
+    const char *retract_key;
+    /* out */
+    int result;                     /* HUB_OK, E_DUPLICATE, E_GAP, E_SEQ, E_PREV, E_FORK,
+                                       E_FORKED_FEED, E_TIMESTAMP */
+    uint64_t local;                 /* local number when stored */
+};
+
+/* Append a batch in one write transaction; per-item outcome in items[i].result. Items of one
+ * feed may follow each other in the batch. Returns 0, or E_DISK_FULL / E_IO / E_INTERNAL when
+ * the transaction failed: then nothing of the batch was stored. Grows the map when it fills. */
+int store_append(struct store *s, struct store_item *items, size_t n) HUB_WUR;
+
+struct feed_head {
+    uint8_t author[32];
+    uint64_t seq;          /* 0: nothing held */
+    uint8_t id[32];
+    uint64_t timestamp;
+    int forked;
+};
+int store_feed_head(struct store *s, const uint8_t author[32], struct feed_head *out) HUB_WUR;
+/* Calls cb for each feed in author order; a non-zero return from cb stops and is returned. */
+int store_feeds(struct store *s, int (*cb)(const struct feed_head *h, void *arg), void *arg);
+
+/* Wire bytes of an entry by id, malloc'd copy. E_NOT_FOUND. */
+int store_get(struct store *s, const uint8_t id[32], uint8_t **wire, size_t *len) HUB_WUR;
+/* Entries of a feed from seq `from`, at most max_count entries and about max_bytes; cb sees
+ * bytes valid only during the call. Returns the number of entries visited or a negative code. */
+int store_feed_range(struct store *s, const uint8_t author[32], uint64_t from, size_t max_count,
+                     size_t max_bytes, int (*cb)(const uint8_t *wire, size_t len, void *arg),
+                     void *arg);
+
+struct store_query {
+    const struct index_term *terms; /* all must match; none: every current record */
+    size_t nterms;
+    uint64_t cursor;                /* 0, or the next_cursor of the previous page */
+    int32_t date_from, date_to;     /* days since epoch; 0 = open; matches records overlapping */
+    uint64_t now_ms;                /* records expired at now_ms are hidden */
+    size_t limit;
+};
+/* Current records matching q, newest first; cb sees bytes valid only during the call.
+ * *next_cursor is 0 when there is no further page. Returns the count or a negative code. */
+int store_query(struct store *s, const struct store_query *q,
+                int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg,
+                uint64_t *next_cursor);
+
+/* All versions of record (author, kind, key), oldest first; purged ones have no payload. */
+int store_versions(struct store *s, const uint8_t author[32], int kind, const char *key,
+                   int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg);
+
+/* Current version of a record: its entry id, or E_NOT_FOUND (also when retracted). */
+int store_record_current(struct store *s, const uint8_t author[32], int kind, const char *key,
+                         uint8_t id[32]) HUB_WUR;
+
+/* Hide and purge records whose current version expired at now_ms; up to max per call. */
+int store_sweep_expired(struct store *s, uint64_t now_ms, size_t max, size_t *purged) HUB_WUR;
+
+struct store_fork {
+    uint8_t author[32];
+    uint64_t seq;
+    uint8_t held_id[32];
+    uint8_t other_id[32];
+    uint64_t detected_ms;
+};
+int store_forks(struct store *s, int (*cb)(const struct store_fork *f, void *arg), void *arg);
+
+struct store_stats {
+    uint64_t entries, records, feeds, forks;
+    uint64_t map_size, used_bytes;
+};
+int store_stats(struct store *s, struct store_stats *out) HUB_WUR;
+
+#endif

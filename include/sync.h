@@ -1,0 +1,26 @@
+/* sync.h: replication. Live push (PUB/SUB) and anti-entropy (DEALER/ROUTER) with CurveZMQ,
+ * a ZAP handler for admission, and the peer table behind 'hubctl peers'. PROTOCOL.md, "Sync". */
+#ifndef HUB_SYNC_H
+#define HUB_SYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <zmq.h>
+#include "hub.h"
+
+struct sync;
+struct node;
+struct control;
+
+/* Binds the ROUTER and PUB endpoints from the config, starts the ZAP handler, dials configured
+ * peers, and registers the peers/peer_add/peer_remove control calls. */
+int sync_open(struct node *n, struct control *ctl, struct sync **out) HUB_WUR;
+void sync_destroy(struct sync **s);
+
+size_t sync_poll_items(struct sync *s, zmq_pollitem_t *items, size_t max);
+/* Handles what zmq_poll reported for the items sync_poll_items filled. */
+void sync_handle(struct sync *s, const zmq_pollitem_t *items, size_t count);
+/* Timers: rounds, timeouts, peer state, log summaries. Returns ms until it wants to run again. */
+long sync_tick(struct sync *s);
+
+#endif

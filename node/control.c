@@ -1,0 +1,1152 @@
+/* control.c: the control socket server (CONTROL.md). Non-blocking clients with bounded buffers:
+ * a slow or stuck client is cut off, never waited for. */
+#include "control.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "entry.h"
+#include "log.h"
+#include "node.h"
+#include "record.h"
+#include "store.h"
+#include "view.h"
+
+#define CONTROL_MAX_LINE (16u << 20)      /* a request line */
+#define CONTROL_MAX_OUT (96u << 20)       /* pending responses: a full query page fits */
+#define CONTROL_WATCH_BACKLOG (1u << 20)  /* a watcher this far behind is cut off */
+#define CONTROL_READ_PAUSE (1u << 20)     /* stop reading requests while this much is unsent */
+#define CONTROL_REQS_PER_TURN 8           /* fairness between clients */
+#define CONTROL_MAX_QUERY_LIMIT 1000
+#define CONTROL_DEFAULT_LIMIT 50
+#define CONTROL_MAX_IMPORT 10000          /* records or entries per import request */
+#define CONTROL_MAX_EXT_OPS 8
+#define CONTROL_MAX_WATCH_TERMS 8
+
+struct client {
+    int fd;
+    char *in;
+    size_t in_len, in_cap;
+    char *out;
+    size_t out_len, out_off, out_cap;
+    int watching;
+    struct index_term wterms[CONTROL_MAX_WATCH_TERMS];
+    size_t nwterms;
+    int eof;  /* peer closed its side: answer what it sent, then close */
+    int dead;
+};
+
+struct ext_op {
+    char name[32];
+    control_op_fn fn;
+    void *arg;
+};
+
+struct control {
+    struct node *node;
+    int lfd;
+    char path[108];
+    unsigned max_clients;
+    struct client *clients;
+    size_t nclients;
+    struct ext_op ops[CONTROL_MAX_EXT_OPS];
+    size_t nops;
+    control_status_fn status_fn;
+    void *status_arg;
+    uint64_t started_mono;
+    uint64_t refused_clients;
+};
+
+/* ---- output ---- */
+
+static int client_queue(struct client *cl, const char *data, size_t len)
+{
+    if (cl->out_off && cl->out_off == cl->out_len)
+        cl->out_off = cl->out_len = 0;
+    if (cl->out_len + len + 1 > CONTROL_MAX_OUT)
+        return HUB_E_TOO_LARGE;
+    if (cl->out_len + len + 1 > cl->out_cap) {
+        if (cl->out_off) { /* compact before growing */
+            memmove(cl->out, cl->out + cl->out_off, cl->out_len - cl->out_off);
+            cl->out_len -= cl->out_off;
+            cl->out_off = 0;
+        }
+        size_t cap = cl->out_cap ? cl->out_cap : 4096;
+        while (cap < cl->out_len + len + 1)
+            cap *= 2;
+        char *n = realloc(cl->out, cap);
+        if (!n)
+            return HUB_E_NOMEM;
+        cl->out = n;
+        cl->out_cap = cap;
+    }
+    memcpy(cl->out + cl->out_len, data, len);
+    cl->out_len += len;
+    cl->out[cl->out_len++] = '\n';
+    return HUB_OK;
+}
+
+static void client_flush(struct client *cl)
+{
+    while (cl->out_off < cl->out_len) {
+        ssize_t w = send(cl->fd, cl->out + cl->out_off, cl->out_len - cl->out_off, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                cl->dead = 1;
+            return;
+        }
+        cl->out_off += (size_t)w;
+    }
+    cl->out_off = cl->out_len = 0;
+}
+
+static size_t client_pending(const struct client *cl)
+{
+    return cl->out_len - cl->out_off;
+}
+
+static void send_json(struct client *cl, json_t *o, json_t *tag)
+{
+    if (tag)
+        json_object_set(o, "tag", tag);
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!s) {
+        cl->dead = 1;
+        return;
+    }
+    if (client_queue(cl, s, strlen(s)) != 0) {
+        log_warnx("control", "client fell %u MiB behind; disconnected", CONTROL_MAX_OUT >> 20);
+        cl->dead = 1;
+    }
+    free(s);
+}
+
+static void send_error(struct client *cl, json_t *tag, int code, const char *field,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void send_error(struct client *cl, json_t *tag, int code, const char *field,
+                       const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int w = fmt ? vsnprintf(msg, sizeof msg, fmt, ap) : -1;
+    va_end(ap);
+    if (w < 0)
+        snprintf(msg, sizeof msg, "%s", hub_strmsg(code));
+    json_t *err = json_pack("{s:s, s:s}", "code", hub_strerror(code), "message", msg);
+    if (field && err)
+        json_object_set_new(err, "field", json_string(field));
+    send_json(cl, json_pack("{s:b, s:o}", "ok", 0, "error", err), tag);
+}
+
+/* ---- request helpers ---- */
+
+/* Optional string field: 0 (absent: *out NULL), or E_TYPE after replying. */
+static int opt_string(struct client *cl, json_t *tag, json_t *req, const char *name,
+                      const char **out)
+{
+    json_t *v = json_object_get(req, name);
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v)) {
+        send_error(cl, tag, HUB_E_TYPE, name, "%s: expected a string", name);
+        return HUB_E_TYPE;
+    }
+    *out = json_string_value(v);
+    return 0;
+}
+
+static int parse_kind(struct client *cl, json_t *tag, const char *s, const char *field)
+{
+    int k = entry_kind_parse(s);
+    if (k < 0)
+        send_error(cl, tag, HUB_E_KIND, field,
+                   "%s: unknown kind '%.40s' (profile, offer, request, response, retraction, "
+                   "endorsement)", field, s);
+    return k;
+}
+
+static int parse_hex32(struct client *cl, json_t *tag, const char *s, const char *field,
+                       uint8_t out[32])
+{
+    if (strlen(s) != HUB_HEX_LEN || hub_unhex(s, out, 32) != 0) {
+        send_error(cl, tag, HUB_E_RANGE, field, "%s: expected 64 hex digits", field);
+        return HUB_E_RANGE;
+    }
+    return 0;
+}
+
+/* ---- calls ---- */
+
+struct fork_list {
+    json_t *arr;
+};
+
+static int fork_cb(const struct store_fork *f, void *arg)
+{
+    struct fork_list *fl = arg;
+    char a[HUB_HEX_LEN + 1], h[HUB_HEX_LEN + 1], o[HUB_HEX_LEN + 1];
+    hub_hex(f->author, 32, a);
+    hub_hex(f->held_id, 32, h);
+    hub_hex(f->other_id, 32, o);
+    json_array_append_new(fl->arr, json_pack("{s:s, s:I, s:s, s:s, s:I}", "author", a, "seq",
+                                             (json_int_t)f->seq, "held", h, "other", o,
+                                             "detected", (json_int_t)f->detected_ms));
+    return 0;
+}
+
+static void op_status(struct control *c, struct client *cl, json_t *req, json_t *tag)
+{
+    struct node *n = c->node;
+    const struct config *cfg = node_config(n);
+    char hub[HUB_HEX_LEN + 1];
+    hub_hex(node_identity(n)->pk, 32, hub);
+    struct store_stats st;
+    if (store_stats(node_store(n), &st) != 0) {
+        send_error(cl, tag, HUB_E_INTERNAL, NULL, "cannot read store statistics");
+        return;
+    }
+    struct feed_head own;
+    if (store_feed_head(node_store(n), node_identity(n)->pk, &own) != 0)
+        own.seq = 0;
+    struct fork_list fl = {json_array()};
+    store_forks(node_store(n), fork_cb, &fl);
+    json_t *rej = json_object();
+    const struct node_counters *nc = node_counters(n);
+    for (size_t i = 1; i < HUB_ARRAY_LEN(nc->rejected); i++)
+        if (nc->rejected[i] && i != (size_t)-HUB_E_DUPLICATE)
+            json_object_set_new(rej, hub_strerror(-(int)i), json_integer((json_int_t)nc->rejected[i]));
+    json_t *o = json_pack(
+        "{s:b, s:s, s:s, s:i, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:o}",
+        "ok", 1, "hub", hub, "version", HUB_VERSION, "protocol", HUB_CONTROL_PROTOCOL,
+        "uptime_s", (json_int_t)((hub_mono_ms() - c->started_mono) / 1000), "data_dir",
+        cfg->data_dir, "control_socket", c->path, "own_seq", (json_int_t)own.seq, "entries",
+        (json_int_t)st.entries, "records", (json_int_t)st.records, "feeds", (json_int_t)st.feeds,
+        "forks", fl.arr, "map_size", (json_int_t)st.map_size, "used_bytes",
+        (json_int_t)st.used_bytes, "clients", (json_int_t)c->nclients, "accepted",
+        (json_int_t)nc->accepted, "rejected", rej);
+    if (c->status_fn && o)
+        c->status_fn(c->status_arg, o);
+    send_json(cl, o, tag);
+}
+
+static void op_id(struct control *c, struct client *cl, json_t *req, json_t *tag)
+{
+    char hub[HUB_HEX_LEN + 1];
+    hub_hex(node_identity(c->node)->pk, 32, hub);
+    send_json(cl, json_pack("{s:b, s:s}", "ok", 1, "hub", hub), tag);
+}
+
+/* Turn one {"kind","key","record","expires"} object into a draft; replies on error.
+ * prefix names the element in error messages ("" or "records[3]."). keybuf holds a generated key. */
+static int make_draft(struct client *cl, json_t *tag, json_t *obj, const char *prefix,
+                      struct node_draft *d, char keybuf[32], int index)
+{
+    char field[96];
+    const char *kind_s, *key, *expires_s;
+    json_t *kv = json_object_get(obj, "kind");
+    if (!json_is_string(kv)) {
+        snprintf(field, sizeof field, "%skind", prefix);
+        send_error(cl, tag, kv ? HUB_E_TYPE : HUB_E_BAD_REQUEST, field, "%s: %s", field,
+                   kv ? "expected a string" : "missing");
+        return HUB_E_BAD_REQUEST;
+    }
+    kind_s = json_string_value(kv);
+    snprintf(field, sizeof field, "%skind", prefix);
+    int kind = parse_kind(cl, tag, kind_s, field);
+    if (kind < 0)
+        return kind;
+    if (kind == 5) {
+        send_error(cl, tag, HUB_E_KIND, field, "%s: use the retract call to withdraw a record",
+                   field);
+        return HUB_E_KIND;
+    }
+    if (opt_string(cl, tag, obj, "key", &key) != 0 ||
+        opt_string(cl, tag, obj, "expires", &expires_s) != 0)
+        return HUB_E_TYPE;
+    d->expires = 0;
+    json_t *ev = json_object_get(obj, "expires");
+    if (json_is_integer(ev) && json_integer_value(ev) >= 0) {
+        d->expires = (uint64_t)json_integer_value(ev);
+    } else if (expires_s && view_parse_time(expires_s, &d->expires) != 0) {
+        snprintf(field, sizeof field, "%sexpires", prefix);
+        send_error(cl, tag, HUB_E_RANGE, field, "%s: expected an ISO 8601 UTC time", field);
+        return HUB_E_RANGE;
+    }
+    if (d->expires && d->expires <= hub_now_ms()) {
+        snprintf(field, sizeof field, "%sexpires", prefix);
+        send_error(cl, tag, HUB_E_RANGE, field, "%s: already in the past", field);
+        return HUB_E_RANGE;
+    }
+    if (key) {
+        size_t kl = strlen(key);
+        int bad = kl == 0 || kl > HUB_MAX_RECORD_KEY;
+        for (size_t i = 0; i < kl && !bad; i++)
+            bad = (unsigned char)key[i] < 0x20 || key[i] == 0x7f;
+        if (bad) {
+            snprintf(field, sizeof field, "%skey", prefix);
+            send_error(cl, tag, HUB_E_RANGE, field,
+                       "%s: 1 to %d bytes without control characters", field, HUB_MAX_RECORD_KEY);
+            return HUB_E_RANGE;
+        }
+    } else if (kind == 1) {
+        key = "profile";
+    } else {
+        uint8_t r[8];
+        randombytes_buf(r, sizeof r);
+        hub_hex(r, sizeof r, keybuf);
+        key = keybuf;
+    }
+    d->kind = kind;
+    d->key = key;
+    json_t *rec = json_object_get(obj, "record");
+    if (!json_is_object(rec)) {
+        snprintf(field, sizeof field, "%srecord", prefix);
+        send_error(cl, tag, rec ? HUB_E_TYPE : HUB_E_BAD_REQUEST, field, "%s: %s", field,
+                   rec ? "expected an object" : "missing");
+        return HUB_E_BAD_REQUEST;
+    }
+    struct record_error rerr = {{0}, {0}};
+    uint8_t *payload = NULL;
+    size_t plen = 0;
+    int rc = record_from_json(kind, rec, &payload, &plen, &rerr);
+    if (rc != 0) {
+        snprintf(field, sizeof field, "%s%s", prefix, rerr.field);
+        json_t *err = json_pack("{s:s, s:s, s:s}", "code", hub_strerror(rc), "message", "",
+                                "field", field);
+        char msg[300];
+        snprintf(msg, sizeof msg, "%s: %s", field, rerr.message[0] ? rerr.message : hub_strmsg(rc));
+        json_object_set_new(err, "message", json_string(msg));
+        if (index >= 0)
+            json_object_set_new(err, "index", json_integer(index));
+        send_json(cl, json_pack("{s:b, s:o}", "ok", 0, "error", err), tag);
+        return rc;
+    }
+    d->payload = payload;
+    d->payload_len = plen;
+    return 0;
+}
+
+static void publish_failed(struct client *cl, json_t *tag, int rc)
+{
+    send_error(cl, tag, rc, NULL, "%s; nothing was stored", hub_strmsg(rc));
+}
+
+static void op_publish(struct control *c, struct client *cl, json_t *req, json_t *tag)
+{
+    struct node_draft d = {0};
+    char keybuf[32];
+    if (make_draft(cl, tag, req, "", &d, keybuf, -1) != 0)
+        return;
+    int rc = node_publish(c->node, &d, 1);
+    if (rc != 0) {
+        publish_failed(cl, tag, rc);
+    } else {
+        char id[HUB_HEX_LEN + 1];
+        hub_hex(d.id, 32, id);
+        send_json(cl, json_pack("{s:b, s:s, s:I, s:s, s:s}", "ok", 1, "id", id, "seq",
+                                (json_int_t)d.seq, "kind", entry_kind_name(d.kind), "key", d.key),
+                  tag);
+    }
+    free((void *)d.payload);
+}
+
+static void op_get(struct control *c, struct client *cl, json_t *req, json_t *tag)
+{
+    const char *ids;
+    uint8_t id[32];
+    if (opt_string(cl, tag, req, "id", &ids) != 0)
+        return;
+    if (!ids) {
+        send_error(cl, tag, HUB_E_BAD_REQUEST, "id", "id: missing");
+        return;
+    }
+    if (parse_hex32(cl, tag, ids, "id", id) != 0)
+        return;
+    uint8_t *wire;
+    size_t len;
+    int rc = store_get(node_store(c->node), id, &wire, &len);
+    if (rc != 0) {
+        send_error(cl, tag, rc, "id", rc == HUB_E_NOT_FOUND ? "no entry with id %.64s" : "%s",
+                   rc == HUB_E_NOT_FOUND ? ids : hub_strmsg(rc));
+        return;
+    }
+    json_t *v = view_wire(wire, len);
+    size_t b64len = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
+    char *b64 = malloc(b64len);
+    if (!v || !b64) {
+        json_decref(v);
+        free(b64);
+        free(wire);
+        send_error(cl, tag, HUB_E_INTERNAL, NULL, "stored entry does not decode");
+        return;
+    }
+    sodium_bin2base64(b64, b64len, wire, len, sodium_base64_VARIANT_ORIGINAL);
+    send_json(cl, json_pack("{s:b, s:o, s:s}", "ok", 1, "entry", v, "wire", b64), tag);
+    free(b64);
+    free(wire);
+}
+
+/* ---- query ---- */
+
+struct qfilter {
+    const char *name;
+    enum index_field field;
+};
+static const struct qfilter query_filters[] = {
+    {"topic", IDX_TOPIC},     {"technology", IDX_TECHNOLOGY}, {"sector", IDX_SECTOR},
+    {"service", IDX_SERVICE}, {"country", IDX_COUNTRY},       {"language", IDX_LANGUAGE},
+    {"mode", IDX_MODE},       {"audience", IDX_AUDIENCE},     {"skill", IDX_SKILL},
+    {"target", IDX_TARGET},
+};
+
+#define QUERY_MAX_TERMS 16
+
+static int add_term(struct client *cl, json_t *tag, struct index_term *terms, size_t *n,
+                    enum index_field f, const char *v, size_t len)
+{
+    if (*n == QUERY_MAX_TERMS) {
+        send_error(cl, tag, HUB_E_TOO_LARGE, NULL, "at most %d filter values per query",
+                   QUERY_MAX_TERMS);
+        return HUB_E_TOO_LARGE;
+    }
+    index_term_make(f, v, len, &terms[(*n)++]);
+    return 0;
+}
+
+/* Words as record.c indexes them: runs of ASCII letters/digits or non-ASCII bytes, >= 2 bytes. */
+static int add_words(struct client *cl, json_t *tag, struct index_term *terms, size_t *n,
+                     const char *text)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    while (*p) {
+        while (*p && !(*p >= 0x80 || (*p >= '0' && *p <= '9') || ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')))
+            p++;
+        const unsigned char *s = p;
+        while (*p && (*p >= 0x80 || (*p >= '0' && *p <= '9') || ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')))
+            p++;
+        if (p - s >= 2 && add_term(cl, tag, terms, n, IDX_WORD, (const char *)s, (size_t)(p - s)) != 0)
+            return HUB_E_TOO_LARGE;
+    }
+    return 0;
+}
+
+/* Builds the store query from a request's filters; replies and returns non-zero on error. */
+static int query_parse(struct client *cl, json_t *tag, json_t *req, struct store_query *q,
+                       struct index_term *terms)
+{
+    size_t n = 0;
+    const char *s;
+    memset(q, 0, sizeof *q);
+    q->terms = terms;
+    q->limit = CONTROL_DEFAULT_LIMIT;
+    q->now_ms = hub_now_ms();
+    if (opt_string(cl, tag, req, "kind", &s) != 0)
+        return -1;
+    if (s) {
+        if (parse_kind(cl, tag, s, "kind") < 0)
+            return -1;
+        if (add_term(cl, tag, terms, &n, IDX_KIND, s, strlen(s)) != 0)
+            return -1;
+    }
+    if (opt_string(cl, tag, req, "author", &s) != 0)
+        return -1;
+    if (s) {
+        uint8_t k[32];
+        if (parse_hex32(cl, tag, s, "author", k) != 0)
+            return -1;
+        if (add_term(cl, tag, terms, &n, IDX_AUTHOR, s, strlen(s)) != 0)
+            return -1;
+    }
+    for (size_t i = 0; i < HUB_ARRAY_LEN(query_filters); i++) {
+        const char *name = query_filters[i].name;
+        json_t *v = json_object_get(req, name);
+        if (!v || json_is_null(v))
+            continue;
+        if (json_is_string(v)) {
+            if (add_term(cl, tag, terms, &n, query_filters[i].field, json_string_value(v),
+                         json_string_length(v)) != 0)
+                return -1;
+            continue;
+        }
+        if (!json_is_array(v)) {
+            send_error(cl, tag, HUB_E_TYPE, name, "%s: expected a string or a list of strings",
+                       name);
+            return -1;
+        }
+        size_t idx;
+        json_t *e;
+        json_array_foreach(v, idx, e) {
+            if (!json_is_string(e)) {
+                send_error(cl, tag, HUB_E_TYPE, name, "%s: expected a list of strings", name);
+                return -1;
+            }
+            if (add_term(cl, tag, terms, &n, query_filters[i].field, json_string_value(e),
+                         json_string_length(e)) != 0)
+                return -1;
+        }
+    }
+    if (opt_string(cl, tag, req, "text", &s) != 0)
+        return -1;
+    if (s && add_words(cl, tag, terms, &n, s) != 0)
+        return -1;
+    static const char *const dates[] = {"from", "to"};
+    for (int i = 0; i < 2; i++) {
+        if (opt_string(cl, tag, req, dates[i], &s) != 0)
+            return -1;
+        if (s && record_parse_date(s, i ? &q->date_to : &q->date_from) != 0) {
+            send_error(cl, tag, HUB_E_RANGE, dates[i], "%s: expected a date YYYY-MM-DD",
+                       dates[i]);
+            return -1;
+        }
+    }
+    json_t *lim = json_object_get(req, "limit");
+    if (lim) {
+        if (!json_is_integer(lim)) {
+            send_error(cl, tag, HUB_E_TYPE, "limit", "limit: expected an integer");
+            return -1;
+        }
+        json_int_t l = json_integer_value(lim);
+        if (l < 1 || l > CONTROL_MAX_QUERY_LIMIT) {
+            send_error(cl, tag, HUB_E_RANGE, "limit", "limit: 1 to %d", CONTROL_MAX_QUERY_LIMIT);
+            return -1;
+        }
+        q->limit = (size_t)l;
+    }
+    if (opt_string(cl, tag, req, "cursor", &s) != 0)
+        return -1;
+    if (s && (hub_parse_u64(s, UINT64_MAX - 1, &q->cursor) != 0 || q->cursor == 0)) {
+        send_error(cl, tag, HUB_E_RANGE, "cursor", "cursor: expected the 'next' of a previous page");
+        return -1;
+    }
+    q->nterms = n;
+    return 0;
+}
+
+static int collect_view(const uint8_t *wire, size_t len, void *arg)
+{
+    json_t *v = view_wire(wire, len);
+    if (v)
+        json_array_append_new(arg, v);
+    return 0;
+}
+
+static void op_query(struct control *c, struct client *cl, json_t *req, json_t *tag)
+{
+    struct index_term terms[QUERY_MAX_TERMS];
+    struct store_query q;
+    if (query_parse(cl, tag, req, &q, terms) != 0)
+        return;
+    json_t *arr = json_array();
+    uint64_t next = 0;
+    int rc = store_query(node_store(c->node), &q, collect_view, arr, &next);
+    if (rc < 0) {
+        json_decref(arr);
+        send_error(cl, tag, rc, NULL, "%s", hub_strmsg(rc));
+        return;
+    }
+    json_t *o = json_pack("{s:b, s:I, s:o}", "ok", 1, "count", (json_int_t)json_array_size(arr),
+                          "records", arr);
+    if (next) {
+        char buf[24];
+        snprintf(buf, sizeof buf, "%llu", (unsigned long long)next);
+        json_object_set_new(o, "next", json_string(buf));
+    }
+    send_json(cl, o, tag);
+}
+
+static void op_history(struct control *c, struct client *cl, json_t *req, json_t *tag)
+{
+    const char *author_s, *kind_s, *key;
+    if (opt_string(cl, tag, req, "author", &author_s) != 0 ||
+        opt_string(cl, tag, req, "kind", &kind_s) != 0 || opt_string(cl, tag, req, "key", &key) != 0)
+        return;
+    if (!kind_s || !key) {
+        send_error(cl, tag, HUB_E_BAD_REQUEST, kind_s ? "key" : "kind", "%s: missing",
+                   kind_s ? "key" : "kind");
+        return;
+    }
+    uint8_t author[32];
+    memcpy(author, node_identity(c->node)->pk, 32);
+    if (author_s && parse_hex32(cl, tag, author_s, "author", author) != 0)
+        return;
+    int kind = parse_kind(cl, tag, kind_s, "kind");
+    if (kind < 0)
+        return;
+    json_t *arr = json_array();
+    int rc = store_versions(node_store(c->node), author, kind, key, collect_view, arr);
+    if (rc < 0) {
+        json_decref(arr);
+        send_error(cl, tag, rc, "key", "no record %s/%.128s by that author", kind_s, key);
+        return;
+    }
+    send_json(cl, json_pack("{s:b, s:o}", "ok", 1, "versions", arr), tag);
+}
+
+static void op_retract(struct control *c, struct client *cl, json_t *req, json_t *tag)
+{
+    const char *key, *kind_s, *reason;
+    if (opt_string(cl, tag, req, "key", &key) != 0 || opt_string(cl, tag, req, "kind", &kind_s) != 0 ||
+        opt_string(cl, tag, req, "reason", &reason) != 0)
+        return;
+    if (!key) {
+        send_error(cl, tag, HUB_E_BAD_REQUEST, "key", "key: missing");
+        return;
+    }
+    struct store *st = node_store(c->node);
+    const uint8_t *me = node_identity(c->node)->pk;
+    uint8_t id[32];
+    int kind = 0;
+    if (kind_s) {
+        if ((kind = parse_kind(cl, tag, kind_s, "kind")) < 0)
+            return;
+        if (store_record_current(st, me, kind, key, id) != 0)
+            kind = 0;
+    } else {
+        for (int k = 1; k <= 6; k++) {
+            if (k == 5 || store_record_current(st, me, k, key, id) != 0)
+                continue;
+            if (kind) {
+                send_error(cl, tag, HUB_E_BAD_REQUEST, "kind",
+                           "key '%.128s' names a %s and a %s: say which with kind", key,
+                           entry_kind_name(kind), entry_kind_name(k));
+                return;
+            }
+            kind = k;
+        }
+    }
+    if (!kind) {
+        send_error(cl, tag, HUB_E_NOT_FOUND, "key", "no current record with key '%.128s' on this hub",
+                   key);
+        return;
+    }
+    json_t *rec = json_pack("{s:s, s:s}", "target_kind", entry_kind_name(kind), "target_key", key);
+    if (reason)
+        json_object_set_new(rec, "reason", json_string(reason));
+    struct record_error rerr = {{0}, {0}};
+    struct node_draft d = {.kind = 5, .key = key};
+    uint8_t *payload = NULL;
+    int rc = record_from_json(5, rec, &payload, &d.payload_len, &rerr);
+    json_decref(rec);
+    if (rc != 0) {
+        send_error(cl, tag, rc, rerr.field, "%s: %s", rerr.field, rerr.message);
+        return;
+    }
+    d.payload = payload;
+    rc = node_publish(c->node, &d, 1);
+    free(payload);
+    if (rc != 0) {
+        publish_failed(cl, tag, rc);
+        return;
+    }
+    char hex[HUB_HEX_LEN + 1];
+    hub_hex(d.id, 32, hex);
+    send_json(cl, json_pack("{s:b, s:s, s:I, s:s, s:s}", "ok", 1, "id", hex, "seq",
+                            (json_int_t)d.seq, "kind", entry_kind_name(kind), "key", key),
+              tag);
+}
+
+static void op_watch(struct control *c, struct client *cl, json_t *req, json_t *tag)
+{
+    static const struct qfilter wf[] = {
+        {"kind", IDX_KIND}, {"author", IDX_AUTHOR}, {"topic", IDX_TOPIC}, {"country", IDX_COUNTRY}};
+    cl->nwterms = 0;
+    for (size_t i = 0; i < HUB_ARRAY_LEN(wf); i++) {
+        const char *s;
+        if (opt_string(cl, tag, req, wf[i].name, &s) != 0)
+            return;
+        if (!s)
+            continue;
+        if (wf[i].field == IDX_KIND && parse_kind(cl, tag, s, "kind") < 0)
+            return;
+        index_term_make(wf[i].field, s, strlen(s), &cl->wterms[cl->nwterms++]);
+    }
+    cl->watching = 1;
+    send_json(cl, json_pack("{s:b, s:b}", "ok", 1, "watching", 1), tag);
+}
+
+static void op_import_records(struct control *c, struct client *cl, json_t *arr, json_t *tag)
+{
+    size_t n = json_array_size(arr);
+    struct node_draft *d = calloc(n ? n : 1, sizeof *d);
+    char (*keys)[32] = calloc(n ? n : 1, 32);
+    if (!d || !keys) {
+        free(d);
+        free(keys);
+        send_error(cl, tag, HUB_E_NOMEM, NULL, "out of memory");
+        return;
+    }
+    size_t built = 0;
+    int rc = 0;
+    for (; built < n; built++) {
+        json_t *o = json_array_get(arr, built);
+        char prefix[40];
+        snprintf(prefix, sizeof prefix, "records[%zu].", built);
+        if (!json_is_object(o)) {
+            send_error(cl, tag, HUB_E_TYPE, "records", "records[%zu]: expected an object", built);
+            rc = -1;
+            break;
+        }
+        if ((rc = make_draft(cl, tag, o, prefix, &d[built], keys[built], (int)built)) != 0)
+            break;
+    }
+    if (rc == 0 && n) {
+        rc = node_publish(c->node, d, n);
+        if (rc != 0) {
+            publish_failed(cl, tag, rc);
+        } else {
+            send_json(cl, json_pack("{s:b, s:I, s:I, s:I}", "ok", 1, "accepted", (json_int_t)n,
+                                    "first_seq", (json_int_t)d[0].seq, "last_seq",
+                                    (json_int_t)d[n - 1].seq), tag);
+        }
+    } else if (rc == 0) {
+        send_json(cl, json_pack("{s:b, s:i}", "ok", 1, "accepted", 0), tag);
+    }
+    for (size_t i = 0; i < built; i++)
+        free((void *)d[i].payload);
+    free(d);
+    free(keys);
+}
+
+static void op_import_entries(struct control *c, struct client *cl, json_t *arr, json_t *tag)
+{
+    size_t n = json_array_size(arr);
+    uint8_t **wires = calloc(n ? n : 1, sizeof *wires);
+    size_t *lens = calloc(n ? n : 1, sizeof *lens);
+    int *results = calloc(n ? n : 1, sizeof *results);
+    int rc = (!wires || !lens || !results) ? HUB_E_NOMEM : 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        json_t *e = json_array_get(arr, i);
+        if (!json_is_string(e)) {
+            send_error(cl, tag, HUB_E_TYPE, "entries", "entries[%zu]: expected a base64 string", i);
+            rc = -1;
+            break;
+        }
+        size_t slen = json_string_length(e);
+        wires[i] = malloc(slen + 1);
+        if (!wires[i]) {
+            rc = HUB_E_NOMEM;
+            break;
+        }
+        if (sodium_base642bin(wires[i], slen + 1, json_string_value(e), slen, NULL, &lens[i], NULL,
+                              sodium_base64_VARIANT_ORIGINAL) != 0) {
+            send_error(cl, tag, HUB_E_DECODE, "entries", "entries[%zu]: not valid base64", i);
+            rc = -1;
+        }
+    }
+    size_t accepted = 0;
+    if (rc == 0)
+        rc = node_ingest(c->node, (const uint8_t *const *)wires, lens, n, results, &accepted, 0);
+    if (rc > 0 || rc == HUB_E_NOMEM || rc < -1) {
+        send_error(cl, tag, rc, NULL, "%s; nothing was stored", hub_strmsg(rc));
+    } else if (rc == 0) {
+        json_t *res = json_array();
+        size_t dup = 0;
+        for (size_t i = 0; i < n; i++) {
+            json_array_append_new(res, json_string(hub_strerror(results[i])));
+            dup += results[i] == HUB_E_DUPLICATE;
+        }
+        send_json(cl, json_pack("{s:b, s:I, s:I, s:I, s:o}", "ok", 1, "accepted",
+                                (json_int_t)accepted, "duplicate", (json_int_t)dup, "rejected",
+                                (json_int_t)(n - accepted - dup), "results", res), tag);
+    }
+    for (size_t i = 0; wires && i < n; i++)
+        free(wires[i]);
+    free(wires);
+    free(lens);
+    free(results);
+}
+
+static void op_import(struct control *c, struct client *cl, json_t *req, json_t *tag)
+{
+    json_t *recs = json_object_get(req, "records"), *ents = json_object_get(req, "entries");
+    json_t *arr = recs ? recs : ents;
+    const char *name = recs ? "records" : "entries";
+    if ((recs && ents) || !arr) {
+        send_error(cl, tag, HUB_E_BAD_REQUEST, "records", "give either records or entries");
+        return;
+    }
+    if (!json_is_array(arr)) {
+        send_error(cl, tag, HUB_E_TYPE, name, "%s: expected a list", name);
+        return;
+    }
+    if (json_array_size(arr) > CONTROL_MAX_IMPORT) {
+        send_error(cl, tag, HUB_E_TOO_LARGE, name, "%s: at most %d per request", name,
+                   CONTROL_MAX_IMPORT);
+        return;
+    }
+    if (recs)
+        op_import_records(c, cl, arr, tag);
+    else
+        op_import_entries(c, cl, arr, tag);
+}
+
+struct builtin_op {
+    const char *name;
+    void (*fn)(struct control *c, struct client *cl, json_t *req, json_t *tag);
+};
+static const struct builtin_op builtin_ops[] = {
+    {"status", op_status}, {"id", op_id},           {"publish", op_publish},
+    {"get", op_get},       {"query", op_query},     {"history", op_history},
+    {"retract", op_retract}, {"watch", op_watch},   {"import", op_import},
+};
+
+static void dispatch(struct control *c, struct client *cl, const char *line, size_t len)
+{
+    json_error_t jerr;
+    json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!req) {
+        send_error(cl, NULL, HUB_E_BAD_REQUEST, NULL, "invalid JSON at column %d: %s",
+                   jerr.column, jerr.text);
+        return;
+    }
+    json_t *tag = json_object_get(req, "tag");
+    if (!json_is_object(req)) {
+        send_error(cl, NULL, HUB_E_BAD_REQUEST, NULL, "a request is a JSON object");
+        json_decref(req);
+        return;
+    }
+    json_t *v = json_object_get(req, "v");
+    json_t *opv = json_object_get(req, "op");
+    if (v && (!json_is_integer(v) || json_integer_value(v) != HUB_CONTROL_PROTOCOL)) {
+        send_error(cl, tag, HUB_E_VERSION, "v", "this hubd speaks control protocol %d",
+                   HUB_CONTROL_PROTOCOL);
+    } else if (!json_is_string(opv)) {
+        send_error(cl, tag, opv ? HUB_E_TYPE : HUB_E_BAD_REQUEST, "op", "op: %s",
+                   opv ? "expected a string" : "missing");
+    } else if (cl->watching) {
+        send_error(cl, tag, HUB_E_BAD_REQUEST, "op", "this connection is watching; open another");
+    } else {
+        const char *op = json_string_value(opv);
+        int done = 0;
+        for (size_t i = 0; i < HUB_ARRAY_LEN(builtin_ops) && !done; i++)
+            if (strcmp(op, builtin_ops[i].name) == 0) {
+                builtin_ops[i].fn(c, cl, req, tag);
+                done = 1;
+            }
+        for (size_t i = 0; i < c->nops && !done; i++)
+            if (strcmp(op, c->ops[i].name) == 0) {
+                json_t *resp = NULL;
+                int rc = c->ops[i].fn(c->ops[i].arg, req, &resp);
+                if (rc == 0) {
+                    if (!resp)
+                        resp = json_object();
+                    json_object_set_new(resp, "ok", json_true());
+                    send_json(cl, resp, tag);
+                } else {
+                    const char *msg = resp ? json_string_value(json_object_get(resp, "message")) : NULL;
+                    const char *field = resp ? json_string_value(json_object_get(resp, "field")) : NULL;
+                    send_error(cl, tag, rc, field, "%s", msg ? msg : hub_strmsg(rc));
+                    json_decref(resp);
+                }
+                done = 1;
+            }
+        if (!done)
+            send_error(cl, tag, HUB_E_UNKNOWN_OP, "op", "unknown op '%.40s'", op);
+    }
+    json_decref(req);
+}
+
+/* ---- watch delivery ---- */
+
+static void on_accept(void *arg, const struct entry *e, int origin)
+{
+    struct control *c = arg;
+    struct index_term terms[RECORD_MAX_TERMS];
+    size_t nterms = 0;
+    int have_terms = 0;
+    json_t *view = NULL;
+    for (size_t i = 0; i < c->nclients; i++) {
+        struct client *cl = &c->clients[i];
+        if (!cl->watching || cl->dead)
+            continue;
+        if (cl->nwterms && !have_terms) {
+            if (e->payload && e->kind != 5)
+                nterms = record_terms(e->author, e->kind, e->payload, e->payload_len, terms,
+                                      RECORD_MAX_TERMS);
+            else {
+                char hex[HUB_HEX_LEN + 1];
+                hub_hex(e->author, 32, hex);
+                const char *kn = entry_kind_name(e->kind);
+                index_term_make(IDX_KIND, kn, strlen(kn), &terms[nterms++]);
+                index_term_make(IDX_AUTHOR, hex, HUB_HEX_LEN, &terms[nterms++]);
+            }
+            have_terms = 1;
+        }
+        int match = 1;
+        for (size_t w = 0; w < cl->nwterms && match; w++) {
+            match = 0;
+            for (size_t t = 0; t < nterms && !match; t++)
+                match = memcmp(cl->wterms[w].b, terms[t].b, INDEX_TERM_LEN) == 0;
+        }
+        if (!match)
+            continue;
+        if (client_pending(cl) > CONTROL_WATCH_BACKLOG) {
+            static const char overflow[] = "{\"event\":\"overflow\"}";
+            client_queue(cl, overflow, sizeof overflow - 1);
+            client_flush(cl);
+            log_warnx("control", "watcher fell more than %u KiB behind; disconnected",
+                      CONTROL_WATCH_BACKLOG >> 10);
+            cl->dead = 1;
+            continue;
+        }
+        if (!view)
+            view = view_entry(e);
+        if (view)
+            send_json(cl, json_pack("{s:s, s:O}", "event", "record", "entry", view), NULL);
+    }
+    json_decref(view);
+}
+
+/* ---- socket management ---- */
+
+int control_open(struct node *n, const char *path, unsigned mode, unsigned max_clients,
+                 struct control **out)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof sa.sun_path) {
+        log_error("control", "socket path %s is longer than %zu bytes", path, sizeof sa.sun_path - 1);
+        return HUB_E_CONFIG;
+    }
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    /* Probe before unlinking: a stale socket file is removed, a live daemon is not stolen from. */
+    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (probe >= 0) {
+        if (connect(probe, (struct sockaddr *)&sa, sizeof sa) == 0) {
+            close(probe);
+            log_error("control", "another hubd already answers on %s", path);
+            return HUB_E_BUSY;
+        }
+        close(probe);
+    }
+    unlink(path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return HUB_E_IO;
+    mode_t old = umask(0777 & ~mode);
+    int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+    umask(old);
+    if (rc != 0 || chmod(path, mode) != 0 || listen(fd, 16) != 0) {
+        log_warn("control", "cannot listen on %s", path);
+        close(fd);
+        return HUB_E_IO;
+    }
+    struct control *c = calloc(1, sizeof *c);
+    if (!c) {
+        close(fd);
+        return HUB_E_NOMEM;
+    }
+    c->node = n;
+    c->lfd = fd;
+    memcpy(c->path, path, strlen(path) + 1);
+    c->max_clients = max_clients ? max_clients : 64;
+    c->clients = calloc(c->max_clients, sizeof *c->clients);
+    c->started_mono = hub_mono_ms();
+    if (!c->clients || node_add_listener(n, on_accept, c) != 0) {
+        close(fd);
+        free(c->clients);
+        free(c);
+        return HUB_E_NOMEM;
+    }
+    *out = c;
+    return HUB_OK;
+}
+
+static void client_close(struct client *cl)
+{
+    close(cl->fd);
+    free(cl->in);
+    free(cl->out);
+    memset(cl, 0, sizeof *cl);
+}
+
+void control_destroy(struct control **cp)
+{
+    if (!cp || !*cp)
+        return;
+    struct control *c = *cp;
+    for (size_t i = 0; i < c->nclients; i++)
+        client_close(&c->clients[i]);
+    close(c->lfd);
+    unlink(c->path);
+    free(c->clients);
+    free(c);
+    *cp = NULL;
+}
+
+int control_register_op(struct control *c, const char *op, control_op_fn fn, void *arg)
+{
+    if (c->nops == CONTROL_MAX_EXT_OPS || strlen(op) >= sizeof c->ops[0].name)
+        return HUB_E_INTERNAL;
+    memcpy(c->ops[c->nops].name, op, strlen(op) + 1);
+    c->ops[c->nops].fn = fn;
+    c->ops[c->nops].arg = arg;
+    c->nops++;
+    return HUB_OK;
+}
+
+void control_set_status_hook(struct control *c, control_status_fn fn, void *arg)
+{
+    c->status_fn = fn;
+    c->status_arg = arg;
+}
+
+size_t control_clients(const struct control *c)
+{
+    return c->nclients;
+}
+
+size_t control_poll_items(struct control *c, zmq_pollitem_t *items, size_t max)
+{
+    size_t n = 0;
+    if (n < max)
+        items[n++] = (zmq_pollitem_t){.fd = c->lfd, .events = ZMQ_POLLIN};
+    for (size_t i = 0; i < c->nclients && n < max; i++) {
+        struct client *cl = &c->clients[i];
+        short ev = 0;
+        if (client_pending(cl) < CONTROL_READ_PAUSE && !cl->eof)
+            ev |= ZMQ_POLLIN;
+        if (client_pending(cl))
+            ev |= ZMQ_POLLOUT;
+        items[n++] = (zmq_pollitem_t){.fd = cl->fd, .events = ev};
+    }
+    return n;
+}
+
+static void control_accept(struct control *c)
+{
+    for (;;) {
+        int fd = accept4(c->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                log_warn("control", "accept");
+            return;
+        }
+        if (c->nclients == c->max_clients) {
+            static const char busy[] =
+                "{\"ok\":false,\"error\":{\"code\":\"E_BUSY\",\"message\":\"too many clients\"}}\n";
+            ssize_t w = send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+            (void)w;
+            close(fd);
+            if (c->refused_clients++ % 100 == 0)
+                log_warnx("control", "refusing client: %u connected (control_max_clients)",
+                          c->max_clients);
+            continue;
+        }
+        struct client *cl = &c->clients[c->nclients++];
+        memset(cl, 0, sizeof *cl);
+        cl->fd = fd;
+    }
+}
+
+static void client_read(struct control *c, struct client *cl)
+{
+    for (;;) {
+        if (cl->in_cap - cl->in_len < 65536) {
+            size_t cap = cl->in_cap ? cl->in_cap * 2 : 65536;
+            if (cap > CONTROL_MAX_LINE + 65536) {
+                send_error(cl, NULL, HUB_E_TOO_LARGE, NULL, "request line over %u MiB",
+                           CONTROL_MAX_LINE >> 20);
+                client_flush(cl);
+                cl->dead = 1;
+                return;
+            }
+            char *n = realloc(cl->in, cap);
+            if (!n) {
+                cl->dead = 1;
+                return;
+            }
+            cl->in = n;
+            cl->in_cap = cap;
+        }
+        ssize_t r = recv(cl->fd, cl->in + cl->in_len, cl->in_cap - cl->in_len, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                cl->dead = 1;
+            break;
+        }
+        if (r == 0) {
+            cl->eof = 1;
+            break;
+        }
+        cl->in_len += (size_t)r;
+        if (cl->in_len >= 1u << 20)
+            break; /* handle what we have before reading more */
+    }
+    /* Handle complete lines, a few per turn so no client monopolises the loop. */
+    size_t off = 0;
+    for (int handled = 0; handled < CONTROL_REQS_PER_TURN && !cl->dead; handled++) {
+        char *nl = memchr(cl->in + off, '\n', cl->in_len - off);
+        if (!nl)
+            break;
+        size_t len = (size_t)(nl - (cl->in + off));
+        if (len && cl->in[off + len - 1] == '\r')
+            len--;
+        if (len)
+            dispatch(c, cl, cl->in + off, len);
+        off = (size_t)(nl - cl->in) + 1;
+    }
+    memmove(cl->in, cl->in + off, cl->in_len - off);
+    cl->in_len -= off;
+    if (cl->in_len > CONTROL_MAX_LINE) {
+        send_error(cl, NULL, HUB_E_TOO_LARGE, NULL, "request line over %u MiB",
+                   CONTROL_MAX_LINE >> 20);
+        client_flush(cl);
+        cl->dead = 1;
+    }
+}
+
+void control_handle(struct control *c, const zmq_pollitem_t *items, size_t count)
+{
+    if (count == 0)
+        return;
+    size_t nclients = c->nclients; /* items were built for these */
+    for (size_t i = 0; i < nclients && i + 1 < count; i++) {
+        struct client *cl = &c->clients[i];
+        short re = items[i + 1].revents;
+        if (re & ZMQ_POLLIN)
+            client_read(c, cl);
+        /* leftover complete lines (fairness cap) are handled next turn */
+        else if (cl->in_len && memchr(cl->in, '\n', cl->in_len))
+            client_read(c, cl);
+        if (re & ZMQ_POLLERR)
+            cl->dead = 1;
+        if (client_pending(cl))
+            client_flush(cl);
+        if (cl->eof && !client_pending(cl) && !(cl->in_len && memchr(cl->in, '\n', cl->in_len)))
+            cl->dead = 1;
+    }
+    if (items[0].revents & ZMQ_POLLIN)
+        control_accept(c);
+    /* sweep out closed clients, keeping the array dense */
+    for (size_t i = 0; i < c->nclients;) {
+        if (c->clients[i].dead) {
+            client_close(&c->clients[i]);
+            c->clients[i] = c->clients[--c->nclients];
+            memset(&c->clients[c->nclients], 0, sizeof c->clients[0]);
+        } else {
+            i++;
+        }
+    }
+}
+
+int control_has_backlog(const struct control *c)
+{
+    for (size_t i = 0; i < c->nclients; i++)
+        if (c->clients[i].in_len && memchr(c->clients[i].in, '\n', c->clients[i].in_len))
+            return 1;
+    return 0;
+}

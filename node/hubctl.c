@@ -1,0 +1,1289 @@
+/* hubctl.c: the command-line client of hubd. It speaks only the control protocol (CONTROL.md):
+ * one JSON request per line over the Unix control socket, one JSON response per line back.
+ * Argument parsing, socket I/O and the commands live here; printing is in hubctl_output.c. */
+#include "hub.h"
+#include "hubctl_output.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* Exit status, documented in the top-level --help. */
+enum {
+    EXIT_OK = 0,      /* success */
+    EXIT_DAEMON = 1,  /* hubd answered with an error */
+    EXIT_USAGE = 2,   /* bad command line */
+    EXIT_CONNECT = 3, /* cannot connect to hubd, or the connection failed */
+    EXIT_LOCAL = 4,   /* local file or I/O error */
+};
+
+#define DEFAULT_SOCKET "./hubdata/hubd.sock"
+#define CONN_READ_CHUNK 65536                         /* first size of the response buffer */
+#define CONN_MAX_LINE ((size_t)1 << 30)               /* longest response line accepted: 1 GiB */
+#define CONTROL_MAX_REQUEST ((size_t)16 << 20)        /* hubd's request line limit (CONTROL.md) */
+#define IMPORT_BATCH 1000                             /* records or entries per import request */
+#define IMPORT_MAX_BYTES (CONTROL_MAX_REQUEST - 1024) /* leaves room for the envelope */
+#define QUERY_ALL_LIMIT 1000                          /* page size of query --all */
+#define QUERY_MAX_LIMIT 1000
+#define RECV_INTERRUPTED (-1) /* conn_recv: SIGINT/SIGTERM during watch */
+
+static volatile sig_atomic_t interrupted;
+
+/* ---- connection --------------------------------------------------------------------------- */
+
+struct conn {
+    int fd;                   /* -1 until connected */
+    char *buf;                /* received bytes not yet returned as lines */
+    size_t len, cap, scanned; /* scanned: bytes already searched for '\n' */
+    const sigset_t *waitmask; /* watch: signal mask while waiting for input (ppoll) */
+    int send_err;             /* errno of a send that found hubd's end closed */
+};
+
+struct ctl {
+    const char *socket;
+    const struct output *out;
+    int json;
+    struct conn conn;
+};
+
+static void *xrealloc(void *p, size_t n) {
+    void *q = realloc(p, n ? n : 1);
+    if (q == NULL) {
+        fputs("hubctl: out of memory\n", stderr);
+        exit(EXIT_LOCAL);
+    }
+    return q;
+}
+
+static char *xstrdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    return memcpy(xrealloc(NULL, n), s, n);
+}
+
+static int conn_open(struct ctl *ctl) {
+    struct conn *c = &ctl->conn;
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    size_t n = strlen(ctl->socket);
+    int err;
+    if (n >= sizeof(sa.sun_path)) {
+        err = ENAMETOOLONG;
+        goto fail;
+    }
+    memcpy(sa.sun_path, ctl->socket, n + 1);
+    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c->fd < 0) {
+        err = errno;
+        goto fail;
+    }
+    while (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        if (errno == EINTR)
+            continue;
+        if (errno == EISCONN)
+            break;
+        err = errno;
+        close(c->fd);
+        c->fd = -1;
+        goto fail;
+    }
+    return 0;
+fail:
+    if (err == EACCES || err == EPERM)
+        fprintf(stderr,
+                "hubctl: cannot connect to hubd at %s: %s (the socket's file permissions are "
+                "hubd's access control: run hubctl as a user of the socket's group)\n",
+                ctl->socket, strerror(err));
+    else
+        fprintf(stderr,
+                "hubctl: cannot connect to hubd at %s: %s (is hubd running? start it with "
+                "scripts/run or 'hubd --config FILE')\n",
+                ctl->socket, strerror(err));
+    return EXIT_CONNECT;
+}
+
+static void conn_close(struct conn *c) {
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    free(c->buf);
+    c->buf = NULL;
+    c->len = c->cap = c->scanned = 0;
+}
+
+static int conn_lost(struct ctl *ctl, const char *what, int err) {
+    if (err)
+        fprintf(stderr, "hubctl: lost the connection to hubd at %s: %s: %s\n", ctl->socket, what,
+                strerror(err));
+    else
+        fprintf(stderr, "hubctl: lost the connection to hubd at %s: %s\n", ctl->socket, what);
+    return EXIT_CONNECT;
+}
+
+/* Write the whole request. If hubd closed its end early (it may answer a request it refuses
+ * before reading all of it), the failure is kept and reported by conn_recv unless an answer
+ * is waiting there. */
+static int write_all(struct ctl *ctl, const char *p, size_t n) {
+    while (n > 0) {
+        ssize_t w = send(ctl->conn.fd, p, n, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EPIPE || errno == ECONNRESET) {
+                ctl->conn.send_err = errno;
+                return 0;
+            }
+            return conn_lost(ctl, "send", errno);
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Send one request (adds "v"); connects first if needed. Does not consume req. */
+static int conn_send(struct ctl *ctl, json_t *req) {
+    int rc;
+    if (ctl->conn.fd < 0 && (rc = conn_open(ctl)) != 0)
+        return rc;
+    json_object_set_new(req, "v", json_integer(HUB_CONTROL_PROTOCOL));
+    char *s = json_dumps(req, JSON_COMPACT);
+    if (s == NULL) {
+        fputs("hubctl: cannot encode the request\n", stderr);
+        return EXIT_LOCAL;
+    }
+    size_t n = strlen(s);
+    s = xrealloc(s, n + 1); /* one write: the request and its newline */
+    s[n] = '\n';
+    rc = write_all(ctl, s, n + 1);
+    free(s);
+    return rc;
+}
+
+/* Next response line as a JSON object (new reference in *out). Returns 0, EXIT_CONNECT, or
+ * RECV_INTERRUPTED when a watched signal arrived while waiting. */
+static int conn_recv(struct ctl *ctl, json_t **out) {
+    struct conn *c = &ctl->conn;
+    for (;;) {
+        char *nl =
+            c->len > c->scanned ? memchr(c->buf + c->scanned, '\n', c->len - c->scanned) : NULL;
+        if (nl != NULL) {
+            size_t n = (size_t)(nl - c->buf);
+            json_t *v = NULL;
+            json_error_t e;
+            if (n > 0)
+                v = json_loadb(c->buf, n, JSON_ALLOW_NUL, &e);
+            memmove(c->buf, nl + 1, c->len - n - 1);
+            c->len -= n + 1;
+            c->scanned = 0;
+            if (n == 0)
+                continue; /* tolerate blank lines */
+            if (v == NULL || !json_is_object(v)) {
+                fprintf(stderr, "hubctl: hubd sent a malformed response: %s\n",
+                        v ? "not a JSON object" : e.text);
+                json_decref(v);
+                return EXIT_CONNECT;
+            }
+            *out = v;
+            return 0;
+        }
+        c->scanned = c->len;
+        if (c->len == c->cap) {
+            if (c->cap >= CONN_MAX_LINE) {
+                fprintf(stderr, "hubctl: hubd sent a response line longer than %zu bytes\n",
+                        CONN_MAX_LINE);
+                return EXIT_CONNECT;
+            }
+            c->cap = c->cap ? 2 * c->cap : CONN_READ_CHUNK;
+            c->buf = xrealloc(c->buf, c->cap);
+        }
+        if (c->waitmask != NULL) {
+            /* Signals are blocked except inside ppoll: no lost wake-up between the flag check
+             * and the wait. */
+            if (interrupted)
+                return RECV_INTERRUPTED;
+            struct pollfd p = {.fd = c->fd, .events = POLLIN};
+            if (ppoll(&p, 1, NULL, c->waitmask) < 0) {
+                if (errno == EINTR)
+                    continue;
+                return conn_lost(ctl, "poll", errno);
+            }
+        }
+        ssize_t r = read(c->fd, c->buf + c->len, c->cap - c->len);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return conn_lost(ctl, c->send_err ? "send" : "read", c->send_err ? c->send_err : errno);
+        }
+        if (r == 0 && c->send_err)
+            return conn_lost(ctl, "send", c->send_err);
+        if (r == 0)
+            return conn_lost(
+                ctl, c->len ? "hubd closed it in the middle of a response" : "hubd closed it", 0);
+        c->len += (size_t)r;
+    }
+}
+
+/* One request, one response. req is consumed. Returns 0 with *resp (new reference) when hubd
+ * answered "ok": true; EXIT_DAEMON after printing hubd's error (*resp set, for details);
+ * EXIT_CONNECT or EXIT_LOCAL otherwise (*resp NULL). */
+static int call(struct ctl *ctl, json_t *req, json_t **resp) {
+    *resp = NULL;
+    int rc = conn_send(ctl, req);
+    json_decref(req);
+    if (rc)
+        return rc;
+    rc = conn_recv(ctl, resp);
+    if (rc == RECV_INTERRUPTED)
+        return EXIT_OK;
+    if (rc)
+        return rc;
+    if (json_is_true(json_object_get(*resp, "ok")))
+        return 0;
+    ctl->out->error(*resp);
+    const char *code = json_string_value(json_object_get(json_object_get(*resp, "error"), "code"));
+    if (code && strcmp(code, "E_VERSION") == 0)
+        fprintf(stderr,
+                "hubctl: hubd speaks another control protocol version than hubctl %s (protocol "
+                "%d): use the hubctl that came with this hubd\n",
+                HUB_VERSION, HUB_CONTROL_PROTOCOL);
+    return EXIT_DAEMON;
+}
+
+/* ---- commands and their usage ------------------------------------------------------------- */
+
+struct optdef {
+    const char *name; /* long option without "--" */
+    int arg;          /* takes a value */
+    int multi;        /* may be repeated: the values become a list */
+};
+
+struct command {
+    const char *name;
+    int (*run)(struct ctl *ctl, json_t *opts, int npos, char **pos);
+    const struct optdef *opts;
+    int minpos, maxpos;
+    const char *usage;
+};
+
+static const char top_usage[] =
+    "usage: hubctl [--socket PATH] [--json] COMMAND [ARGS...]\n"
+    "\n"
+    "hubctl drives a running hubd through its control socket.\n"
+    "\n"
+    "Commands:\n"
+    "  status                     daemon state: store, feeds, peers, rejected input, forks\n"
+    "  id                         this hub's public key\n"
+    "  publish KIND FILE          sign and publish a record from a JSON file (- for stdin);\n"
+    "                             KIND: offer, request, profile, response, endorsement\n"
+    "  get ID                     one entry by its id: header and record fields\n"
+    "  query [FILTERS]            search the current records\n"
+    "  history KEY                every version of one record\n"
+    "  retract KEY                withdraw one of this hub's records\n"
+    "  watch [FILTERS]            print new records as they arrive, until Ctrl-C\n"
+    "  import FILE.jsonl          publish many records, or import signed entries (--entries)\n"
+    "  peers                      replication peers and their state\n"
+    "  peer add ENDPOINT KEY      add a replication peer\n"
+    "  peer remove KEY            remove a replication peer\n"
+    "  help [COMMAND]             this text, or a command's options and an example\n"
+    "\n"
+    "Global options (before the command):\n"
+    "  --socket PATH   hubd's control socket (default: $HUBD_SOCKET, else " DEFAULT_SOCKET ")\n"
+    "  --json          print hubd's JSON responses, one object per line, for scripts\n"
+    "  -h, --help      this help; 'hubctl COMMAND --help' for one command\n"
+    "  --version       hubctl's version and control protocol version\n"
+    "\n"
+    "Exit status:\n"
+    "  0  success\n"
+    "  1  hubd answered with an error (printed as 'hubctl: E_CODE: message'), or\n"
+    "     import --entries: some entry was rejected\n"
+    "  2  usage error\n"
+    "  3  cannot connect to hubd, or the connection to it failed\n"
+    "  4  local file or I/O error (unreadable FILE, bad JSON in FILE)\n";
+
+static const char status_usage[] =
+    "usage: hubctl status\n"
+    "\n"
+    "Show hubd's state: this hub's key, version, uptime, store size, entries, records, feeds,\n"
+    "peers, counts of rejected input, and forked feeds (an author who signed two different\n"
+    "entries with the same seq: the feed is frozen and the operator must act).\n"
+    "\n"
+    "Example:\n"
+    "  hubctl status\n"
+    "  hubctl --json status | jq .forks\n";
+
+static const char id_usage[] =
+    "usage: hubctl id\n"
+    "\n"
+    "Print this hub's public key (64 hex digits): the KEY other hubs give to 'hubctl peer add'.\n"
+    "\n"
+    "Example:\n"
+    "  hubctl id\n";
+
+static const char publish_usage[] =
+    "usage: hubctl publish KIND FILE [--key KEY] [--expires TIME]\n"
+    "\n"
+    "Sign and publish one of this hub's records. KIND is offer, request, profile, response or\n"
+    "endorsement. FILE holds a JSON object of the record's fields (PROTOCOL.md, \"Payloads\");\n"
+    "- reads it from standard input. Publishing again with the same key makes a new version.\n"
+    "\n"
+    "Options:\n"
+    "  --key KEY        record key (default: \"profile\" for a profile, else a new random key)\n"
+    "  --expires TIME   ISO 8601 UTC time (2027-06-30T00:00:00Z) or milliseconds since the epoch\n"
+    "\n"
+    "Example:\n"
+    "  echo '{\"title\":\"Train-the-trainer: AI for public services\",\"country\":\"AT\",\n"
+    "        \"languages\":[\"de\",\"en\"],\"mode\":\"blended\",\n"
+    "        \"topics\":[\"train-the-trainer\"]}' |\n"
+    "    hubctl publish offer - --key ttt-ai-2027 --expires 2027-12-31T00:00:00Z\n";
+
+static const char get_usage[] =
+    "usage: hubctl get ID [--wire]\n"
+    "\n"
+    "Show one entry by its full id (64 hex digits, as printed by publish, or by\n"
+    "'hubctl --json query'): its header, then its record's fields as 'field: value' lines.\n"
+    "\n"
+    "Options:\n"
+    "  --wire   print only the signed entry's exact bytes, base64 (input for import --entries)\n"
+    "\n"
+    "Example:\n"
+    "  hubctl get 9f2c41d07a3b5e6f8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d\n"
+    "  hubctl get --wire 9f2c41d07a3b5e6f8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d\n";
+
+static const char query_usage[] =
+    "usage: hubctl query [FILTERS] [--limit N] [--cursor C | --all]\n"
+    "\n"
+    "Search the current records, newest first. Filters combine with AND; the filters marked\n"
+    "(+) may be repeated, and then every value must match.\n"
+    "\n"
+    "Filters:\n"
+    "  --kind KIND        profile, offer, request, response, retraction, endorsement\n"
+    "  --author HUB       the author's hub key (64 hex digits)\n"
+    "  --topic T          topic tag (+)\n"
+    "  --technology T     EDIH catalogue technology (+)\n"
+    "  --sector S         EDIH catalogue sector (+)\n"
+    "  --service S        EDIH service (+)\n"
+    "  --country CC       ISO 3166-1 alpha-2 country code (+)\n"
+    "  --language L       BCP 47 language tag (+)\n"
+    "  --mode M           learning mode: online, onsite, blended, ... (+)\n"
+    "  --audience A       audience code (+)\n"
+    "  --skill URI        ESCO skill URI (+)\n"
+    "  --text WORDS       every word appears in the title, name or description\n"
+    "  --from DATE        records whose dates overlap DATE..--to DATE (YYYY-MM-DD)\n"
+    "  --to DATE\n"
+    "  --target ID        responses to an entry id, or endorsements of a hub key\n"
+    "Paging:\n"
+    "  --limit N          records per page, 1..1000 (default 50; 1000 with --all)\n"
+    "  --cursor C         continue from the next-page cursor of an earlier query\n"
+    "  --all              follow the cursors and print every page\n"
+    "\n"
+    "Example:\n"
+    "  hubctl query --topic train-the-trainer --country AT --language de\n"
+    "  hubctl --json query --kind offer --from 2027-01-01 --to 2027-06-30 --all > offers.json\n";
+
+static const char history_usage[] =
+    "usage: hubctl history KEY [--kind KIND] [--author HUB]\n"
+    "\n"
+    "Every version of one record, oldest first. Versions whose payload was erased (retracted\n"
+    "or expired) show as (purged).\n"
+    "\n"
+    "Options:\n"
+    "  --kind KIND    the record's kind\n"
+    "  --author HUB   the author's hub key (default: this hub)\n"
+    "\n"
+    "Example:\n"
+    "  hubctl history ttt-ai-2027 --kind offer\n";
+
+static const char retract_usage[] =
+    "usage: hubctl retract KEY [--kind KIND] [--reason TEXT]\n"
+    "\n"
+    "Withdraw one of this hub's records: it disappears from queries and the payloads of all its\n"
+    "versions are erased on every hub that holds it.\n"
+    "\n"
+    "Options:\n"
+    "  --kind KIND     the record's kind (default: the kind that holds KEY; an error if several)\n"
+    "  --reason TEXT   why, published with the retraction\n"
+    "\n"
+    "Example:\n"
+    "  hubctl retract ttt-ai-2027 --kind offer --reason \"cancelled: trainer unavailable\"\n";
+
+static const char watch_usage[] =
+    "usage: hubctl watch [--kind KIND] [--author HUB] [--topic T] [--country CC]\n"
+    "\n"
+    "Print each newly accepted record, this hub's own and replicated ones, as it arrives,\n"
+    "until interrupted (Ctrl-C: exit status 0). A retraction shows as a record of kind\n"
+    "retraction. With --json, hubd's event objects, one per line.\n"
+    "If hubd drops the watch because hubctl fell more than 1 MiB behind, exit status 1.\n"
+    "\n"
+    "Example:\n"
+    "  hubctl watch --kind offer --country AT\n"
+    "  hubctl --json watch --topic train-the-trainer | jq -r .entry.record.title\n";
+
+static const char import_usage[] =
+    "usage: hubctl import FILE.jsonl [--entries]\n"
+    "\n"
+    "Publish many records of this hub. Each line of FILE (- for standard input) is a JSON\n"
+    "object, \"key\" optional:\n"
+    "  {\"kind\":\"offer\",\"key\":\"ttt-ai-2027\",\"record\":{\"title\":\"...\"}}\n"
+    "Every line of a FILE is checked before anything is sent. Records go in requests of at\n"
+    "most 1000 (and under the 16 MiB request limit); hubd stores each request all or nothing.\n"
+    "\n"
+    "Options:\n"
+    "  --entries   each line is another hub's signed entry in base64 (as 'hubctl get --wire'\n"
+    "              prints it). Each is validated like a replicated entry; valid ones are\n"
+    "              stored, rejected ones are listed by line and make the exit status 1.\n"
+    "\n"
+    "Example:\n"
+    "  hubctl import offers.jsonl\n"
+    "  hubctl import --entries entries.b64\n";
+
+static const char peers_usage[] =
+    "usage: hubctl peers\n"
+    "\n"
+    "List the replication peers: KEY, ENDPOINT, STATE, LAST HEARD, entries SENT to and\n"
+    "RECV(eived) from the peer, entries from it REJECTED, and BEHIND as N/M: the peer lacks\n"
+    "N entries that this hub holds, this hub lacks M entries that the peer holds.\n"
+    "\n"
+    "Example:\n"
+    "  hubctl peers\n";
+
+static const char peer_usage[] =
+    "usage: hubctl peer add ENDPOINT KEY\n"
+    "       hubctl peer remove KEY\n"
+    "\n"
+    "Add or remove a replication peer. ENDPOINT is the peer's sync endpoint, tcp://host:port;\n"
+    "KEY is its hub key, 64 hex digits ('hubctl id' on that hub prints it).\n"
+    "\n"
+    "Example:\n"
+    "  hubctl peer add tcp://10.0.0.3:7400 \"$(ssh hub-b.example.eu hubctl id)\"\n"
+    "  hubctl peer remove 5a1e0c3d9b7f4e2a8c6d0b1f3e5a7c9d2b4f6e8a0c1d3e5f7a9b2c4d6e8f0a1b\n";
+
+/* ---- option parsing ----------------------------------------------------------------------- */
+
+__attribute__((format(printf, 2, 3))) static int usage_error(const char *cmd, const char *fmt,
+                                                             ...) {
+    va_list ap;
+    fputs("hubctl: ", stderr);
+    if (cmd)
+        fprintf(stderr, "%s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    if (cmd)
+        fprintf(stderr, "\nTry 'hubctl %s --help'.\n", cmd);
+    else
+        fputs("\nTry 'hubctl --help'.\n", stderr);
+    return EXIT_USAGE;
+}
+
+/* A value of a long global option ("--socket PATH" or "--socket=PATH") at argv[*i]: 1 and
+ * *val when argv[*i] is that option, 0 when not, -1 when the value is missing. */
+static int take_value(const char *name, int argc, char **argv, int *i, const char **val) {
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, "--", 2) != 0 || strncmp(a + 2, name, n) != 0)
+        return 0;
+    if (a[2 + n] == '=') {
+        *val = a + 3 + n;
+        return 1;
+    }
+    if (a[2 + n] != '\0')
+        return 0;
+    if (*i + 1 >= argc)
+        return -1;
+    *val = argv[++*i];
+    return 1;
+}
+
+/* Parse a command's arguments into opts (name -> string, list of strings, or true) and the
+ * positional arguments. Global options are accepted here too. Returns 0, EXIT_USAGE, or -1
+ * when --help was printed. */
+static int parse_command_args(struct ctl *ctl, const struct command *cmd, int argc, char **argv,
+                              json_t *opts, int *npos, char **pos) {
+    int only_pos = 0;
+    *npos = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (only_pos || a[0] != '-' || strcmp(a, "-") == 0) {
+            if (*npos >= cmd->maxpos)
+                return usage_error(cmd->name, "unexpected argument '%s'", a);
+            pos[(*npos)++] = argv[i];
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            only_pos = 1;
+            continue;
+        }
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(cmd->usage, stdout);
+            return -1;
+        }
+        if (strcmp(a, "--json") == 0) {
+            ctl->json = 1;
+            continue;
+        }
+        const char *val;
+        int t = take_value("socket", argc, argv, &i, &val);
+        if (t < 0)
+            return usage_error(cmd->name, "option '%s' needs a value", a);
+        if (t > 0) {
+            ctl->socket = val;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0)
+            return usage_error(cmd->name, "unknown option '%s'", a);
+        const char *name = a + 2;
+        const char *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        const struct optdef *d = NULL;
+        for (const struct optdef *o = cmd->opts; o && o->name; o++)
+            if (strlen(o->name) == nlen && strncmp(o->name, name, nlen) == 0)
+                d = o;
+        if (d == NULL)
+            return usage_error(cmd->name, "unknown option '%s'", a);
+        if (!d->arg) {
+            if (eq)
+                return usage_error(cmd->name, "option '%s' takes no value", a);
+            json_object_set_new(opts, d->name, json_true());
+            continue;
+        }
+        if (eq) {
+            val = eq + 1;
+        } else {
+            if (i + 1 >= argc)
+                return usage_error(cmd->name, "option '%s' needs a value", a);
+            val = argv[++i];
+        }
+        json_t *have = json_object_get(opts, d->name);
+        if (have && !d->multi)
+            return usage_error(cmd->name, "option '--%s' given twice", d->name);
+        json_t *s = json_string(val);
+        if (s == NULL)
+            return usage_error(cmd->name, "option '--%s': the value is not valid UTF-8", d->name);
+        if (have == NULL) {
+            json_object_set_new(opts, d->name, s);
+        } else if (json_is_string(have)) {
+            json_object_set_new(opts, d->name, json_pack("[Oo]", have, s));
+        } else {
+            json_array_append_new(have, s);
+        }
+    }
+    if (*npos < cmd->minpos) {
+        /* The first line of the usage text names the arguments. */
+        const char *u = cmd->usage + strlen("usage: ");
+        return usage_error(cmd->name, "missing arguments: %.*s", (int)strcspn(u, "\n"), u);
+    }
+    return 0;
+}
+
+/* Checked unsigned parse of a whole decimal string. 0 or -1. */
+static int parse_u64(const char *s, uint64_t max, uint64_t *out) {
+    if (s == NULL || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Copy the named options from opts into req (same member names). */
+static void copy_opts(json_t *req, json_t *opts, const char *const *names) {
+    for (; *names; names++) {
+        json_t *v = json_object_get(opts, *names);
+        if (v)
+            json_object_set(req, *names, v);
+    }
+}
+
+/* ---- local files -------------------------------------------------------------------------- */
+
+static const char *file_label(const char *path) {
+    return strcmp(path, "-") == 0 ? "<stdin>" : path;
+}
+
+/* A whole file (or stdin for "-") as one JSON object. 0 or EXIT_LOCAL (reported). */
+static int read_json_object(const char *path, json_t **out) {
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "hubctl: cannot read %s: %s\n", path, strerror(errno));
+        return EXIT_LOCAL;
+    }
+    json_error_t e;
+    json_t *v = json_loadf(f, 0, &e);
+    int read_err = ferror(f) ? errno : 0;
+    if (f != stdin)
+        fclose(f);
+    if (v == NULL) {
+        if (read_err)
+            fprintf(stderr, "hubctl: cannot read %s: %s\n", file_label(path), strerror(read_err));
+        else
+            fprintf(stderr, "hubctl: %s:%d:%d: bad JSON: %s\n", file_label(path), e.line, e.column,
+                    e.text);
+        return EXIT_LOCAL;
+    }
+    if (!json_is_object(v)) {
+        fprintf(stderr, "hubctl: %s: expected a JSON object of the record's fields\n",
+                file_label(path));
+        json_decref(v);
+        return EXIT_LOCAL;
+    }
+    *out = v;
+    return 0;
+}
+
+/* ---- status, id, peers -------------------------------------------------------------------- */
+
+static int simple_call(struct ctl *ctl, const char *op, json_t **resp) {
+    json_t *req = json_object();
+    json_object_set_new(req, "op", json_string(op));
+    return call(ctl, req, resp);
+}
+
+static int cmd_status(struct ctl *ctl, json_t *opts, int npos, char **pos) {
+    (void)opts;
+    (void)npos;
+    (void)pos;
+    json_t *r;
+    int rc = simple_call(ctl, "status", &r);
+    if (rc == 0) {
+        json_t *p = json_object_get(r, "protocol");
+        if (json_is_integer(p) && json_integer_value(p) != HUB_CONTROL_PROTOCOL)
+            fprintf(stderr,
+                    "hubctl: warning: hubd speaks control protocol %" JSON_INTEGER_FORMAT
+                    ", hubctl %d\n",
+                    json_integer_value(p), HUB_CONTROL_PROTOCOL);
+        ctl->out->status(r);
+    }
+    json_decref(r);
+    return rc;
+}
+
+static int cmd_id(struct ctl *ctl, json_t *opts, int npos, char **pos) {
+    (void)opts;
+    (void)npos;
+    (void)pos;
+    json_t *r;
+    int rc = simple_call(ctl, "id", &r);
+    if (rc == 0)
+        ctl->out->id(r);
+    json_decref(r);
+    return rc;
+}
+
+static int cmd_peers(struct ctl *ctl, json_t *opts, int npos, char **pos) {
+    (void)opts;
+    (void)npos;
+    (void)pos;
+    json_t *r;
+    int rc = simple_call(ctl, "peers", &r);
+    if (rc == 0)
+        ctl->out->peers(r);
+    json_decref(r);
+    return rc;
+}
+
+static int cmd_peer(struct ctl *ctl, json_t *opts, int npos, char **pos) {
+    (void)opts;
+    json_t *req, *r;
+    const char *verb, *key, *endpoint = NULL;
+    if (strcmp(pos[0], "add") == 0) {
+        if (npos != 3)
+            return usage_error("peer", "%s", "peer add needs ENDPOINT and KEY");
+        endpoint = pos[1];
+        key = pos[2];
+        verb = "added";
+        req = json_pack("{s:s,s:s,s:s}", "op", "peer_add", "endpoint", endpoint, "key", key);
+    } else if (strcmp(pos[0], "remove") == 0) {
+        if (npos != 2)
+            return usage_error("peer", "%s", "peer remove needs exactly one KEY");
+        key = pos[1];
+        verb = "removed";
+        req = json_pack("{s:s,s:s}", "op", "peer_remove", "key", key);
+    } else {
+        return usage_error("peer", "unknown subcommand '%s' (add or remove)", pos[0]);
+    }
+    if (req == NULL)
+        return usage_error("peer", "%s", "arguments are not valid UTF-8");
+    int rc = call(ctl, req, &r);
+    if (rc == 0)
+        ctl->out->peer_changed(r, verb, key, endpoint);
+    json_decref(r);
+    return rc;
+}
+
+/* ---- publish, get, retract ---------------------------------------------------------------- */
+
+static const char *const publish_kinds[] = {"offer",    "request",     "profile",
+                                            "response", "endorsement", NULL};
+
+static int cmd_publish(struct ctl *ctl, json_t *opts, int npos, char **pos) {
+    (void)npos;
+    const char *kind = pos[0];
+    int ok = 0;
+    for (const char *const *k = publish_kinds; *k; k++)
+        ok |= strcmp(*k, kind) == 0;
+    if (!ok)
+        return usage_error("publish",
+                           "KIND '%s' is not one of offer, request, profile, response, endorsement",
+                           kind);
+    json_t *expires = NULL;
+    const char *exp = json_string_value(json_object_get(opts, "expires"));
+    if (exp) {
+        uint64_t ms;
+        if (strspn(exp, "0123456789") == strlen(exp)) {
+            if (parse_u64(exp, INT64_MAX, &ms) != 0)
+                return usage_error(
+                    "publish", "--expires '%s' is neither an ISO 8601 time nor milliseconds", exp);
+            expires = json_integer((json_int_t)ms);
+        } else {
+            expires = json_string(exp);
+        }
+    }
+    json_t *record;
+    int rc = read_json_object(pos[1], &record);
+    if (rc) {
+        json_decref(expires);
+        return rc;
+    }
+    json_t *req = json_pack("{s:s,s:s,s:o}", "op", "publish", "kind", kind, "record", record);
+    copy_opts(req, opts, (const char *const[]){"key", NULL});
+    if (expires)
+        json_object_set_new(req, "expires", expires);
+    json_t *r;
+    rc = call(ctl, req, &r);
+    if (rc == 0)
+        ctl->out->published(r);
+    json_decref(r);
+    return rc;
+}
+
+static int cmd_get(struct ctl *ctl, json_t *opts, int npos, char **pos) {
+    (void)npos;
+    const char *id = pos[0];
+    json_t *r, *req = json_pack("{s:s,s:s}", "op", "get", "id", id);
+    if (req == NULL)
+        return usage_error("get", "%s", "ID is not valid UTF-8");
+    int rc = call(ctl, req, &r);
+    if (rc == EXIT_DAEMON && strlen(id) != HUB_HEX_LEN)
+        fprintf(stderr,
+                "hubctl: hint: get needs the full %d-digit entry id; tables show only the "
+                "first %d digits ('hubctl --json query' shows full ids)\n",
+                HUB_HEX_LEN, OUTPUT_SHORT_LEN);
+    if (rc == 0) {
+        if (json_is_true(json_object_get(opts, "wire"))) {
+            const char *w = json_string_value(json_object_get(r, "wire"));
+            if (w == NULL) {
+                fputs("hubctl: hubd's get response carries no \"wire\" member\n", stderr);
+                rc = EXIT_DAEMON;
+            } else {
+                printf("%s\n", w);
+            }
+        } else {
+            ctl->out->entry(r);
+        }
+    }
+    json_decref(r);
+    return rc;
+}
+
+static int cmd_retract(struct ctl *ctl, json_t *opts, int npos, char **pos) {
+    (void)npos;
+    json_t *r, *req = json_pack("{s:s,s:s}", "op", "retract", "key", pos[0]);
+    if (req == NULL)
+        return usage_error("retract", "%s", "KEY is not valid UTF-8");
+    copy_opts(req, opts, (const char *const[]){"kind", "reason", NULL});
+    int rc = call(ctl, req, &r);
+    if (rc == 0)
+        ctl->out->retracted(r, pos[0]);
+    json_decref(r);
+    return rc;
+}
+
+/* ---- query, history ----------------------------------------------------------------------- */
+
+static const char *const query_filters[] = {
+    "kind", "author",   "topic", "technology", "sector", "service", "country", "language",
+    "mode", "audience", "skill", "text",       "from",   "to",      "target",  NULL};
+
+static int cmd_query(struct ctl *ctl, json_t *opts, int npos, char **pos) {
+    (void)npos;
+    (void)pos;
+    int all = json_is_true(json_object_get(opts, "all"));
+    uint64_t limit = 0;
+    const char *ls = json_string_value(json_object_get(opts, "limit"));
+    if (ls && (parse_u64(ls, QUERY_MAX_LIMIT, &limit) != 0 || limit == 0))
+        return usage_error("query", "--limit '%s' is not a number from 1 to 1000", ls);
+    if (all && limit == 0)
+        limit = QUERY_ALL_LIMIT;
+
+    char *cursor = NULL;
+    const char *cs = json_string_value(json_object_get(opts, "cursor"));
+    if (cs)
+        cursor = xstrdup(cs);
+    size_t count = 0;
+    int rc = 0, started = 0;
+    char *next = NULL;
+    for (;;) {
+        json_t *r, *req = json_pack("{s:s}", "op", "query");
+        copy_opts(req, opts, query_filters);
+        if (limit)
+            json_object_set_new(req, "limit", json_integer((json_int_t)limit));
+        if (cursor)
+            json_object_set_new(req, "cursor", json_string(cursor));
+        rc = call(ctl, req, &r);
+        if (rc) {
+            json_decref(r);
+            break;
+        }
+        if (!started) {
+            ctl->out->list_head("records");
+            started = 1;
+        }
+        json_t *recs = json_object_get(r, "records");
+        size_t i, got = json_array_size(recs);
+        json_t *v;
+        json_array_foreach(recs, i, v) {
+            ctl->out->list_record(v);
+        }
+        count += got;
+        const char *n = json_string_value(json_object_get(r, "next"));
+        free(next);
+        next = n ? xstrdup(n) : NULL;
+        json_decref(r);
+        if (!all || next == NULL || got == 0 || (cursor && strcmp(cursor, next) == 0))
+            break;
+        free(cursor);
+        cursor = next;
+        next = NULL;
+    }
+    if (started)
+        ctl->out->list_tail("records", count, all ? NULL : next, 1);
+    free(cursor);
+    free(next);
+    return rc;
+}
+
+static int cmd_history(struct ctl *ctl, json_t *opts, int npos, char **pos) {
+    (void)npos;
+    json_t *r, *req = json_pack("{s:s,s:s}", "op", "history", "key", pos[0]);
+    if (req == NULL)
+        return usage_error("history", "%s", "KEY is not valid UTF-8");
+    copy_opts(req, opts, (const char *const[]){"kind", "author", NULL});
+    int rc = call(ctl, req, &r);
+    if (rc == 0) {
+        ctl->out->list_head("versions");
+        json_t *vs = json_object_get(r, "versions");
+        size_t i;
+        json_t *v;
+        json_array_foreach(vs, i, v) {
+            ctl->out->list_record(v);
+        }
+        ctl->out->list_tail("versions", json_array_size(vs), NULL, 0);
+    }
+    json_decref(r);
+    return rc;
+}
+
+/* ---- watch -------------------------------------------------------------------------------- */
+
+static void on_signal(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
+
+static int cmd_watch(struct ctl *ctl, json_t *opts, int npos, char **pos) {
+    (void)npos;
+    (void)pos;
+    /* SIGINT and SIGTERM stay blocked except while waiting in ppoll, so a signal either ends
+     * the wait or is seen by the flag check before it: watch always ends cleanly with 0. */
+    sigset_t block, waitmask;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    if (sigprocmask(SIG_BLOCK, &block, &waitmask) != 0) {
+        fprintf(stderr, "hubctl: sigprocmask: %s\n", strerror(errno));
+        return EXIT_LOCAL;
+    }
+    sigdelset(&waitmask, SIGINT);
+    sigdelset(&waitmask, SIGTERM);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    ctl->conn.waitmask = &waitmask;
+
+    json_t *r, *req = json_pack("{s:s}", "op", "watch");
+    copy_opts(req, opts, (const char *const[]){"kind", "author", "topic", "country", NULL});
+    int rc = call(ctl, req, &r);
+    json_decref(r);
+    if (rc || interrupted)
+        return rc;
+    ctl->out->watch_head();
+    for (;;) {
+        json_t *ev;
+        rc = conn_recv(ctl, &ev);
+        if (rc == RECV_INTERRUPTED)
+            return EXIT_OK;
+        if (rc)
+            return rc;
+        const char *what = json_string_value(json_object_get(ev, "event"));
+        if (what == NULL && json_is_false(json_object_get(ev, "ok"))) {
+            ctl->out->error(ev);
+            json_decref(ev);
+            return EXIT_DAEMON;
+        }
+        ctl->out->watch_event(ev);
+        int overflow = what && strcmp(what, "overflow") == 0;
+        json_decref(ev);
+        if (overflow) {
+            fputs("hubctl: watch: hubd dropped this watch: hubctl fell more than 1 MiB behind\n",
+                  stderr);
+            return EXIT_DAEMON;
+        }
+        if (ferror(stdout))
+            return EXIT_LOCAL; /* reported by main */
+    }
+}
+
+/* ---- import ------------------------------------------------------------------------------- */
+
+struct import {
+    struct ctl *ctl;
+    const char *path;
+    int entries;                  /* --entries */
+    json_t *batch;                /* records or base64 entries of the next request */
+    size_t batch_bytes;           /* their encoded size */
+    uint64_t lines[IMPORT_BATCH]; /* input line of each batch item */
+    struct import_totals t;
+};
+
+static int import_fail_line(struct import *im, uint64_t line, const char *what) {
+    fprintf(stderr, "hubctl: %s:%" PRIu64 ": %s\n", file_label(im->path), line, what);
+    return EXIT_LOCAL;
+}
+
+/* Send the batch; add the response to the totals. */
+static int import_flush(struct import *im) {
+    size_t n = json_array_size(im->batch);
+    if (n == 0)
+        return 0;
+    json_t *r, *req = json_pack("{s:s,s:O}", "op", "import", im->entries ? "entries" : "records",
+                                im->batch);
+    int rc = call(im->ctl, req, &r);
+    im->t.requests++;
+    if (rc == EXIT_DAEMON) {
+        json_t *idx = json_object_get(json_object_get(r, "error"), "index");
+        if (!json_is_integer(idx))
+            idx = json_object_get(r, "index");
+        if (json_is_integer(idx) && json_integer_value(idx) >= 0 &&
+            (size_t)json_integer_value(idx) < n)
+            fprintf(stderr, "hubctl: %s:%" PRIu64 ": hubd refused the %s on this line\n",
+                    file_label(im->path), im->lines[json_integer_value(idx)],
+                    im->entries ? "entry" : "record");
+        fprintf(stderr, "hubctl: %s: lines %" PRIu64 "..%" PRIu64 " were not imported\n",
+                file_label(im->path), im->lines[0], im->lines[n - 1]);
+    }
+    if (rc) {
+        json_decref(r);
+        return rc;
+    }
+    json_int_t acc = json_integer_value(json_object_get(r, "accepted"));
+    im->t.accepted += acc > 0 ? (uint64_t)acc : 0;
+    if (im->entries) {
+        json_int_t dup = json_integer_value(json_object_get(r, "duplicate"));
+        im->t.duplicate += dup > 0 ? (uint64_t)dup : 0;
+        size_t i;
+        json_t *res;
+        json_array_foreach(json_object_get(r, "results"), i, res) {
+            json_array_append(im->t.results, res);
+            const char *code = json_string_value(res);
+            if (code && (strcmp(code, "OK") == 0 || strcmp(code, "E_DUPLICATE") == 0))
+                continue;
+            im->t.rejected++;
+            json_array_append_new(im->t.rejects,
+                                  json_pack("{s:I,s:O}", "line",
+                                            (json_int_t)im->lines[i < n ? i : 0], "result", res));
+        }
+    } else {
+        json_t *f = json_object_get(r, "first_seq"), *l = json_object_get(r, "last_seq");
+        if (json_is_integer(f) && im->t.first_seq < 0)
+            im->t.first_seq = json_integer_value(f);
+        if (json_is_integer(l))
+            im->t.last_seq = json_integer_value(l);
+    }
+    json_decref(r);
+    json_array_clear(im->batch);
+    im->batch_bytes = 0;
+    return 0;
+}
+
+/* One input line (trimmed, non-empty) as a batch item. 0 or EXIT_LOCAL (reported). */
+static int import_item(struct import *im, char *s, size_t len, uint64_t line, json_t **item,
+                       size_t *bytes) {
+    if (im->entries) {
+        for (size_t i = 0; i < len; i++) {
+            char c = s[i];
+            if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  c == '+' || c == '/' || c == '='))
+                return import_fail_line(im, line, "not a base64 signed entry");
+        }
+        *item = json_stringn(s, len);
+        *bytes = len + 3;
+        return 0;
+    }
+    json_error_t e;
+    json_t *v = json_loadb(s, len, 0, &e);
+    if (v == NULL) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "bad JSON at column %d: %s", e.column, e.text);
+        return import_fail_line(im, line, msg);
+    }
+    const char *why = NULL;
+    json_t *key = json_object_get(v, "key");
+    if (!json_is_object(v))
+        why = "expected a JSON object {\"kind\":...,\"key\":...,\"record\":{...}}";
+    else if (!json_is_string(json_object_get(v, "kind")))
+        why = "\"kind\" must be a string: offer, request, profile, response or endorsement";
+    else if (!json_is_object(json_object_get(v, "record")))
+        why = "\"record\" must be a JSON object of the record's fields";
+    else if (key && !json_is_string(key))
+        why = "\"key\" must be a string";
+    if (why) {
+        json_decref(v);
+        return import_fail_line(im, line, why);
+    }
+    *bytes = json_dumpb(v, NULL, 0, JSON_COMPACT) + 1;
+    *item = v;
+    return 0;
+}
+
+/* Read every line of f; send them when send is set, else only check them. */
+static int import_pass(struct import *im, FILE *f, int send) {
+    char *buf = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    uint64_t line = 0;
+    int rc = 0;
+    errno = 0;
+    while ((len = getline(&buf, &cap, f)) >= 0) {
+        line++;
+        char *s = buf;
+        size_t n = (size_t)len;
+        while (n > 0 &&
+               (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+            n--;
+        while (n > 0 && (*s == ' ' || *s == '\t')) {
+            s++;
+            n--;
+        }
+        if (n == 0)
+            continue;
+        json_t *item;
+        size_t bytes;
+        if ((rc = import_item(im, s, n, line, &item, &bytes)) != 0)
+            break;
+        if (bytes > IMPORT_MAX_BYTES) {
+            json_decref(item);
+            rc = import_fail_line(im, line, "too large for one control request (16 MiB)");
+            break;
+        }
+        if (!send) {
+            json_decref(item);
+            continue;
+        }
+        if (json_array_size(im->batch) == IMPORT_BATCH ||
+            im->batch_bytes + bytes > IMPORT_MAX_BYTES) {
+            if ((rc = import_flush(im)) != 0) {
+                json_decref(item);
+                break;
+            }
+        }
+        im->lines[json_array_size(im->batch)] = line;
+        json_array_append_new(im->batch, item);
+        im->batch_bytes += bytes;
+        errno = 0;
+    }
+    if (rc == 0 && ferror(f)) {
+        fprintf(stderr, "hubctl: cannot read %s: %s\n", file_label(im->path),
+                strerror(errno ? errno : EIO));
+        rc = EXIT_LOCAL;
+    }
+    free(buf);
+    if (rc == 0 && send)
+        rc = import_flush(im);
+    return rc;
+}
+
+static int cmd_import(struct ctl *ctl, json_t *opts, int npos, char **pos) {
+    (void)npos;
+    struct import *im = calloc(1, sizeof(*im));
+    if (im == NULL) {
+        fputs("hubctl: out of memory\n", stderr);
+        return EXIT_LOCAL;
+    }
+    im->ctl = ctl;
+    im->path = pos[0];
+    im->entries = json_is_true(json_object_get(opts, "entries"));
+    im->batch = json_array();
+    im->t.entries = im->entries;
+    im->t.first_seq = im->t.last_seq = -1;
+    im->t.results = json_array();
+    im->t.rejects = json_array();
+
+    int rc;
+    FILE *f = strcmp(im->path, "-") == 0 ? stdin : fopen(im->path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "hubctl: cannot read %s: %s\n", im->path, strerror(errno));
+        rc = EXIT_LOCAL;
+        goto done;
+    }
+    /* A file is checked whole before the first request; stdin cannot be read twice. */
+    if (f != stdin) {
+        if ((rc = import_pass(im, f, 0)) != 0)
+            goto done;
+        rewind(f);
+    }
+    if ((rc = import_pass(im, f, 1)) != 0) {
+        if (im->t.accepted > 0)
+            fprintf(stderr, "hubctl: %s: %" PRIu64 " %s from earlier requests were imported\n",
+                    file_label(im->path), im->t.accepted, im->entries ? "entries" : "records");
+        goto done;
+    }
+    ctl->out->imported(&im->t);
+    if (im->t.rejected > 0)
+        rc = EXIT_DAEMON;
+done:
+    if (f && f != stdin)
+        fclose(f);
+    json_decref(im->batch);
+    json_decref(im->t.results);
+    json_decref(im->t.rejects);
+    free(im);
+    return rc;
+}
+
+/* ---- command table and main --------------------------------------------------------------- */
+
+static const struct optdef publish_opts[] = {{"key", 1, 0}, {"expires", 1, 0}, {NULL, 0, 0}};
+static const struct optdef get_opts[] = {{"wire", 0, 0}, {NULL, 0, 0}};
+static const struct optdef query_opts[] = {
+    {"kind", 1, 0},   {"author", 1, 0},   {"topic", 1, 1},   {"technology", 1, 1},
+    {"sector", 1, 1}, {"service", 1, 1},  {"country", 1, 1}, {"language", 1, 1},
+    {"mode", 1, 1},   {"audience", 1, 1}, {"skill", 1, 1},   {"text", 1, 0},
+    {"from", 1, 0},   {"to", 1, 0},       {"target", 1, 0},  {"limit", 1, 0},
+    {"cursor", 1, 0}, {"all", 0, 0},      {NULL, 0, 0}};
+static const struct optdef history_opts[] = {{"kind", 1, 0}, {"author", 1, 0}, {NULL, 0, 0}};
+static const struct optdef retract_opts[] = {{"kind", 1, 0}, {"reason", 1, 0}, {NULL, 0, 0}};
+static const struct optdef watch_opts[] = {
+    {"kind", 1, 0}, {"author", 1, 0}, {"topic", 1, 1}, {"country", 1, 1}, {NULL, 0, 0}};
+static const struct optdef import_opts[] = {{"entries", 0, 0}, {NULL, 0, 0}};
+
+static const struct command commands[] = {
+    {"status", cmd_status, NULL, 0, 0, status_usage},
+    {"id", cmd_id, NULL, 0, 0, id_usage},
+    {"publish", cmd_publish, publish_opts, 2, 2, publish_usage},
+    {"get", cmd_get, get_opts, 1, 1, get_usage},
+    {"query", cmd_query, query_opts, 0, 0, query_usage},
+    {"history", cmd_history, history_opts, 1, 1, history_usage},
+    {"retract", cmd_retract, retract_opts, 1, 1, retract_usage},
+    {"watch", cmd_watch, watch_opts, 0, 0, watch_usage},
+    {"import", cmd_import, import_opts, 1, 1, import_usage},
+    {"peers", cmd_peers, NULL, 0, 0, peers_usage},
+    {"peer", cmd_peer, NULL, 1, 3, peer_usage},
+};
+
+static const struct command *find_command(const char *name) {
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+/* Flush stdout; a failed write (disk full, closed pipe) is a local I/O error. */
+static int finish_output(int rc) {
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        if (errno != EPIPE)
+            fprintf(stderr, "hubctl: cannot write the output: %s\n", strerror(errno));
+        return rc ? rc : EXIT_LOCAL;
+    }
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    struct ctl ctl = {.conn = {.fd = -1}};
+    const char *env = getenv("HUBD_SOCKET");
+    ctl.socket = env && *env ? env : DEFAULT_SOCKET;
+
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i], *val;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(top_usage, stdout);
+            return finish_output(EXIT_OK);
+        }
+        if (strcmp(a, "--version") == 0) {
+            printf("hubctl %s (control protocol %d)\n", HUB_VERSION, HUB_CONTROL_PROTOCOL);
+            return finish_output(EXIT_OK);
+        }
+        if (strcmp(a, "--json") == 0) {
+            ctl.json = 1;
+            continue;
+        }
+        int t = take_value("socket", argc, argv, &i, &val);
+        if (t < 0)
+            return usage_error(NULL, "option '%s' needs a value", a);
+        if (t == 0)
+            return usage_error(NULL, "unknown option '%s'", a);
+        ctl.socket = val;
+    }
+    if (i >= argc) {
+        fputs(top_usage, stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[i++];
+    if (strcmp(name, "help") == 0) {
+        if (i >= argc) {
+            fputs(top_usage, stdout);
+            return finish_output(EXIT_OK);
+        }
+        const struct command *c = find_command(argv[i]);
+        if (c == NULL)
+            return usage_error(NULL, "no command '%s'", argv[i]);
+        fputs(c->usage, stdout);
+        return finish_output(EXIT_OK);
+    }
+    const struct command *cmd = find_command(name);
+    if (cmd == NULL)
+        return usage_error(NULL, "unknown command '%s'", name);
+
+    json_t *opts = json_object();
+    char *pos[4];
+    int npos;
+    int rc = parse_command_args(&ctl, cmd, argc - i, argv + i, opts, &npos, pos);
+    if (rc != 0) {
+        json_decref(opts);
+        return rc < 0 ? finish_output(EXIT_OK) : rc;
+    }
+    if (ctl.socket[0] == '\0') {
+        json_decref(opts);
+        return usage_error(NULL, "%s", "--socket needs a non-empty PATH");
+    }
+    ctl.out = ctl.json ? &output_json : &output_text;
+    rc = cmd->run(&ctl, opts, npos, pos);
+    json_decref(opts);
+    conn_close(&ctl.conn);
+    return finish_output(rc);
+}

@@ -1,0 +1,326 @@
+/* node.c: identity + store, and the single path by which entries, own or foreign, are stored. */
+#include "node.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "record.h"
+
+#define NODE_MAX_LISTENERS 4
+#define NODE_SWEEP_BATCH 64
+
+struct node {
+    struct config cfg;
+    struct identity id;
+    struct store *store;
+    struct {
+        node_listener fn;
+        void *arg;
+    } listeners[NODE_MAX_LISTENERS];
+    size_t nlisteners;
+    node_admit_fn admit;
+    void *admit_arg;
+    uint64_t next_sweep;
+    struct node_counters counters;
+};
+
+int node_open(const struct config *cfg, struct node **out)
+{
+    struct node *n = calloc(1, sizeof *n);
+    if (!n)
+        return HUB_E_NOMEM;
+    n->cfg = *cfg;
+    int created = 0;
+    int rc = identity_load_or_create(cfg->data_dir, &n->id, &created);
+    if (rc != 0) {
+        free(n);
+        return rc;
+    }
+    char hex[HUB_HEX_LEN + 1];
+    hub_hex(n->id.pk, 32, hex);
+    if (created)
+        log_info("identity", "generated a new hub identity %s in %s/identity.key; back this file up",
+                 hex, cfg->data_dir);
+    rc = store_open(cfg->data_dir, cfg->max_map_bytes, &n->store);
+    if (rc != 0) {
+        identity_wipe(&n->id);
+        free(n);
+        return rc;
+    }
+    *out = n;
+    return HUB_OK;
+}
+
+void node_destroy(struct node **np)
+{
+    if (!np || !*np)
+        return;
+    store_destroy(&(*np)->store);
+    identity_wipe(&(*np)->id);
+    free(*np);
+    *np = NULL;
+}
+
+const struct identity *node_identity(const struct node *n)
+{
+    return &n->id;
+}
+
+struct store *node_store(struct node *n)
+{
+    return n->store;
+}
+
+const struct config *node_config(const struct node *n)
+{
+    return &n->cfg;
+}
+
+int node_add_listener(struct node *n, node_listener fn, void *arg)
+{
+    if (n->nlisteners == NODE_MAX_LISTENERS)
+        return HUB_E_INTERNAL;
+    n->listeners[n->nlisteners].fn = fn;
+    n->listeners[n->nlisteners].arg = arg;
+    n->nlisteners++;
+    return HUB_OK;
+}
+
+void node_set_admit(struct node *n, node_admit_fn fn, void *arg)
+{
+    n->admit = fn;
+    n->admit_arg = arg;
+}
+
+const struct node_counters *node_counters(const struct node *n)
+{
+    return &n->counters;
+}
+
+static void node_count(struct node *n, int code)
+{
+    if (code == HUB_OK)
+        n->counters.accepted++;
+    else if (-code < (int)HUB_ARRAY_LEN(n->counters.rejected))
+        n->counters.rejected[-code]++;
+}
+
+/* Per-entry work before the store: what it needs to index and apply the entry. */
+struct prepared {
+    struct entry e;
+    struct store_item item;
+    struct index_term terms[RECORD_MAX_TERMS];
+    char retract_key[HUB_MAX_RECORD_KEY + 1];
+};
+
+static int prepare(struct prepared *p, int check_payload)
+{
+    struct entry *e = &p->e;
+    memset(&p->item, 0, sizeof p->item);
+    p->item.e = e;
+    if (e->payload && check_payload) {
+        int rc = record_check_payload(e->kind, e->payload, e->payload_len);
+        if (rc != 0)
+            return rc;
+    }
+    if (e->kind == 5 /* retraction */) {
+        if (e->payload) {
+            int kind;
+            if (record_retraction_target(e->payload, e->payload_len, &kind, p->retract_key) != 0)
+                return HUB_E_DECODE;
+            p->item.retract_kind = kind;
+            p->item.retract_key = p->retract_key;
+        }
+        return HUB_OK;
+    }
+    if (e->payload) {
+        p->item.nterms = record_terms(e->author, e->kind, e->payload, e->payload_len, p->terms,
+                                      RECORD_MAX_TERMS);
+        p->item.terms = p->terms;
+        struct record_dates d;
+        record_dates(e->kind, e->payload, e->payload_len, &d);
+        p->item.date_start = d.start;
+        p->item.date_end = d.end;
+    }
+    return HUB_OK;
+}
+
+static void notify(struct node *n, struct prepared *p, size_t count, int origin)
+{
+    for (size_t i = 0; i < count; i++) {
+        node_count(n, p[i].item.result);
+        if (p[i].item.result != HUB_OK)
+            continue;
+        for (size_t l = 0; l < n->nlisteners; l++)
+            n->listeners[l].fn(n->listeners[l].arg, &p[i].e, origin);
+    }
+}
+
+int node_publish(struct node *n, struct node_draft *d, size_t count)
+{
+    struct feed_head head;
+    int rc = store_feed_head(n->store, n->id.pk, &head);
+    if (rc != 0 && rc != HUB_E_NOT_FOUND)
+        return rc;
+    if (head.forked) {
+        log_error("node", "our own feed is marked forked: another process signed with this key");
+        return HUB_E_FORKED_FEED;
+    }
+    struct prepared *p = calloc(count, sizeof *p);
+    uint8_t **wires = calloc(count, sizeof *wires);
+    if (!p || !wires) {
+        free(p);
+        free(wires);
+        return HUB_E_NOMEM;
+    }
+    uint64_t now = hub_now_ms();
+    uint64_t ts = now > head.timestamp ? now : head.timestamp; /* never before our last entry */
+    uint8_t prev[32];
+    memcpy(prev, head.id, 32);
+    rc = HUB_OK;
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        struct entry_draft ed = {
+            .seq = head.seq + 1 + i,
+            .prev = head.seq + i ? prev : NULL,
+            .timestamp = ts,
+            .kind = d[i].kind,
+            .key = d[i].key,
+            .payload = d[i].payload,
+            .payload_len = d[i].payload_len,
+            .expires = d[i].expires,
+        };
+        size_t wl;
+        rc = entry_build(&n->id, &ed, &wires[i], &wl);
+        if (rc == 0)
+            rc = entry_decode(wires[i], wl, &p[i].e);
+        /* Same checks as a foreign entry, signature included: a bug here must not let us
+         * publish what other hubs would reject. */
+        if (rc == 0)
+            rc = entry_verify(&p[i].e, now);
+        if (rc == 0)
+            rc = prepare(&p[i], 0);
+        if (rc == 0) {
+            memcpy(prev, p[i].e.id, 32);
+            memcpy(d[i].id, p[i].e.id, 32);
+            d[i].seq = p[i].e.seq;
+        }
+    }
+    if (rc == 0) {
+        struct store_item *items = malloc(count * sizeof *items);
+        if (!items) {
+            rc = HUB_E_NOMEM;
+        } else {
+            for (size_t i = 0; i < count; i++)
+                items[i] = p[i].item;
+            rc = store_append(n->store, items, count);
+            for (size_t i = 0; i < count && rc == 0; i++) {
+                p[i].item.result = items[i].result;
+                p[i].item.local = items[i].local;
+                if (items[i].result != HUB_OK) {
+                    log_error("node", "own entry seq %llu refused by the store: %s",
+                              (unsigned long long)p[i].e.seq, hub_strerror(items[i].result));
+                    rc = HUB_E_INTERNAL; /* cannot happen: one writer builds our feed */
+                }
+            }
+            free(items);
+        }
+    }
+    if (rc == 0)
+        notify(n, p, count, 0);
+    for (size_t i = 0; i < count; i++)
+        free(wires[i]);
+    free(wires);
+    free(p);
+    return rc;
+}
+
+/* Order a batch by (author, seq) so that a feed's entries apply in order. */
+static int prep_cmp(const void *a, const void *b)
+{
+    const struct prepared *x = *(struct prepared *const *)a, *y = *(struct prepared *const *)b;
+    int c = memcmp(x->e.author, y->e.author, 32);
+    if (c)
+        return c;
+    return x->e.seq < y->e.seq ? -1 : x->e.seq > y->e.seq;
+}
+
+int node_ingest(struct node *n, const uint8_t *const *wires, const size_t *lens, size_t count,
+                int *results, size_t *accepted, int origin)
+{
+    *accepted = 0;
+    struct prepared *p = malloc(count * sizeof *p);
+    struct prepared **order = malloc(count * sizeof *order);
+    struct store_item *items = malloc(count * sizeof *items);
+    if (!p || !order || !items) {
+        free(p);
+        free(order);
+        free(items);
+        return HUB_E_NOMEM;
+    }
+    uint64_t now = hub_now_ms();
+    size_t valid = 0;
+    for (size_t i = 0; i < count; i++) {
+        int rc = entry_decode(wires[i], lens[i], &p[i].e);
+        if (rc == 0 && n->admit && !n->admit(n->admit_arg, p[i].e.author))
+            rc = HUB_E_POLICY;
+        if (rc == 0)
+            rc = entry_verify(&p[i].e, now);
+        if (rc == 0)
+            rc = prepare(&p[i], 1);
+        results[i] = rc;
+        p[i].item.result = rc;
+        if (rc == 0)
+            order[valid++] = &p[i];
+        else
+            node_count(n, rc);
+    }
+    qsort(order, valid, sizeof *order, prep_cmp);
+    for (size_t i = 0; i < valid; i++)
+        items[i] = order[i]->item;
+    int rc = valid ? store_append(n->store, items, valid) : HUB_OK;
+    if (rc == 0) {
+        for (size_t i = 0; i < valid; i++) {
+            order[i]->item.result = items[i].result;
+            order[i]->item.local = items[i].local;
+            results[order[i] - p] = items[i].result;
+            if (items[i].result == HUB_OK)
+                (*accepted)++;
+            if (items[i].result == HUB_E_FORK) {
+                char a[HUB_HEX_LEN + 1];
+                hub_hex(order[i]->e.author, 32, a);
+                log_error("node", "fork: author %s signed two different entries at seq %llu; "
+                          "feed frozen, evidence kept (see 'hubctl status')", a,
+                          (unsigned long long)order[i]->e.seq);
+            }
+        }
+        for (size_t i = 0; i < valid; i++) {
+            struct prepared *q = order[i];
+            node_count(n, q->item.result);
+            if (q->item.result != HUB_OK)
+                continue;
+            for (size_t l = 0; l < n->nlisteners; l++)
+                n->listeners[l].fn(n->listeners[l].arg, &q->e, origin);
+        }
+    }
+    free(items);
+    free(order);
+    free(p);
+    return rc;
+}
+
+void node_tick(struct node *n, uint64_t now_ms)
+{
+    uint64_t mono = hub_mono_ms();
+    if (mono < n->next_sweep)
+        return;
+    n->next_sweep = mono + (uint64_t)n->cfg.sweep_interval_s * 1000;
+    size_t purged = 0, total = 0;
+    do {
+        if (store_sweep_expired(n->store, now_ms, NODE_SWEEP_BATCH, &purged) != 0)
+            break;
+        total += purged;
+    } while (purged == NODE_SWEEP_BATCH);
+    if (total)
+        log_info("store", "expired %zu record(s): hidden and payloads purged", total);
+}

@@ -1,0 +1,1283 @@
+/* record.c: record payloads as JSON (control socket) and as protobuf bytes (entries), field
+ * validation against the vocabularies, and the index terms queries look records up by.
+ *
+ * JSON <-> protobuf is driven by the protobuf-c descriptors plus one rule per field name
+ * (rec_rules below): the JSON names are the .proto field names, so adding a field to
+ * entry.proto needs only a rule here, and from_json, to_json and check_payload cannot drift
+ * apart. record_terms is the exception: it runs for every replicated entry, so it reads the
+ * unpacked structs directly and allocates nothing per term. */
+#include "record.h"
+
+#include <math.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "entry.h"
+#include "entry.pb-c.h"
+#include "vocab.h"
+
+/* Record field limits (bytes of UTF-8 unless stated; PROTOCOL.md "Payloads" lists them too).
+ *
+ *   field                                         limit
+ *   title (offer, request), name (profile)        200 bytes
+ *   description (profile, offer, request)         8000 bytes, may contain \n and \t
+ *   message (response), statement (endorsement)   4000 bytes, may contain \n and \t
+ *   contact                                       256 bytes
+ *   location, region                              200 bytes
+ *   website, registration_url                     512 bytes, http:// or https:// URL
+ *   topics (each)                                 64 bytes, [a-z0-9][a-z0-9-]*
+ *   target_key (response, retraction)             128 bytes (HUB_MAX_RECORD_KEY)
+ *   every other string (vocabulary values,        128 bytes
+ *     language tags, skill URIs, endpoints,
+ *     edih_id, reason, currency)
+ *   every list                                    32 items
+ *   duration_hours, capacity, ects_credits, seats integers 0 .. 4294967295
+ *   cost, budget amount                           0 .. 1e12 major units; stored as
+ *                                                 round(amount * 100) minor units for every
+ *                                                 currency (also JPY, BHD ...)
+ *   whole payload                                 65536 bytes (HUB_MAX_PAYLOAD)
+ * Strings are valid UTF-8 without control characters (U+0000-U+001F, U+007F); only the
+ * multi-line fields (description, message, statement) may contain \n and \t. */
+#define RECORD_MAX_TITLE 200
+#define RECORD_MAX_DESCRIPTION 8000
+#define RECORD_MAX_MESSAGE 4000
+#define RECORD_MAX_CONTACT 256
+#define RECORD_MAX_PLACE 200
+#define RECORD_MAX_URL 512
+#define RECORD_MAX_TOPIC 64
+#define RECORD_MAX_KEY HUB_MAX_RECORD_KEY
+#define RECORD_MAX_SHORT 128
+#define RECORD_MAX_LIST 32
+/* 1e12 major units: far above any price, and small enough (< 2^53) that amount_minor / 100
+ * converts to the double nearest the decimal amount, so JSON round-trips exactly. */
+#define RECORD_MAX_AMOUNT_MINOR 100000000000000ULL
+#define RECORD_MINOR_PER_MAJOR 100
+#define RECORD_MIN_YEAR 1970
+#define RECORD_MAX_YEAR 9999
+
+/* How a field is checked and converted. */
+enum rec_check {
+    REC_TEXT,      /* free text, one line */
+    REC_MULTILINE, /* free text, \n and \t allowed */
+    REC_VOCAB,     /* exact member of rule->vocab */
+    REC_LANGUAGE,
+    REC_TOPIC,
+    REC_SKILL,
+    REC_URL,
+    REC_ENDPOINT,
+    REC_DATE,
+    REC_UINT32,
+    REC_BOOL,
+    REC_COST,  /* Cost message <-> {"amount": 120.5, "currency": "EUR"} */
+    REC_ID,    /* 32 bytes <-> 64 lower-case hex digits */
+    REC_KIND,  /* Kind enum <-> "offer" */
+    REC_RTYPE, /* ResponseType enum <-> "interest" */
+};
+
+struct rec_rule {
+    const char *name; /* .proto field name = JSON member name */
+    enum rec_check check;
+    size_t cap; /* string bytes */
+    enum vocab_list vocab;
+    const char *what; /* why a value fails its vocabulary or syntax */
+};
+
+/* Field names mean the same in every message, so one table serves all kinds. */
+static const struct rec_rule rec_rules[] = {
+    {"title", REC_TEXT, RECORD_MAX_TITLE, 0, NULL},
+    {"name", REC_TEXT, RECORD_MAX_TITLE, 0, NULL},
+    {"description", REC_MULTILINE, RECORD_MAX_DESCRIPTION, 0, NULL},
+    {"message", REC_MULTILINE, RECORD_MAX_MESSAGE, 0, NULL},
+    {"statement", REC_MULTILINE, RECORD_MAX_MESSAGE, 0, NULL},
+    {"contact", REC_TEXT, RECORD_MAX_CONTACT, 0, NULL},
+    {"location", REC_TEXT, RECORD_MAX_PLACE, 0, NULL},
+    {"region", REC_TEXT, RECORD_MAX_PLACE, 0, NULL},
+    {"edih_id", REC_TEXT, RECORD_MAX_SHORT, 0, NULL},
+    {"reason", REC_TEXT, RECORD_MAX_SHORT, 0, NULL},
+    {"target_key", REC_TEXT, RECORD_MAX_KEY, 0, NULL},
+    {"website", REC_URL, RECORD_MAX_URL, 0, "not an http:// or https:// URL"},
+    {"registration_url", REC_URL, RECORD_MAX_URL, 0, "not an http:// or https:// URL"},
+    {"country", REC_VOCAB, RECORD_MAX_SHORT, VOCAB_COUNTRY, "not an ISO 3166-1 alpha-2 code"},
+    {"technologies", REC_VOCAB, RECORD_MAX_SHORT, VOCAB_TECHNOLOGY,
+     "not an EDIH catalogue technology label"},
+    {"sectors", REC_VOCAB, RECORD_MAX_SHORT, VOCAB_SECTOR, "not an EDIH catalogue sector label"},
+    {"services", REC_VOCAB, RECORD_MAX_SHORT, VOCAB_SERVICE,
+     "not an EDIH catalogue service label or service-group code"},
+    {"audience", REC_VOCAB, RECORD_MAX_SHORT, VOCAB_AUDIENCE, "not a hubnet audience code"},
+    {"mode", REC_VOCAB, RECORD_MAX_SHORT, VOCAB_MODE, "not an ELM learning mode"},
+    {"schedule", REC_VOCAB, RECORD_MAX_SHORT, VOCAB_SCHEDULE, "not an ELM learning schedule"},
+    {"opportunity_type", REC_VOCAB, RECORD_MAX_SHORT, VOCAB_OPPORTUNITY,
+     "not an ELM learning opportunity type"},
+    {"languages", REC_LANGUAGE, RECORD_MAX_SHORT, 0, "not a BCP 47 language tag"},
+    {"topics", REC_TOPIC, RECORD_MAX_TOPIC, 0, "not a topic tag ([a-z0-9][a-z0-9-]*)"},
+    {"skills", REC_SKILL, RECORD_MAX_SHORT, 0,
+     "not an ESCO skill URI (http://data.europa.eu/esco/skill/<uuid>)"},
+    {"endpoints", REC_ENDPOINT, RECORD_MAX_SHORT, 0, "not a tcp://host:port endpoint"},
+    {"start_date", REC_DATE, RECORD_MAX_SHORT, 0, "not a YYYY-MM-DD date"},
+    {"end_date", REC_DATE, RECORD_MAX_SHORT, 0, "not a YYYY-MM-DD date"},
+    {"needed_by", REC_DATE, RECORD_MAX_SHORT, 0, "not a YYYY-MM-DD date"},
+    {"duration_hours", REC_UINT32, 0, 0, NULL},
+    {"capacity", REC_UINT32, 0, 0, NULL},
+    {"ects_credits", REC_UINT32, 0, 0, NULL},
+    {"seats", REC_UINT32, 0, 0, NULL},
+    {"train_the_trainer", REC_BOOL, 0, 0, NULL},
+    {"cost", REC_COST, 0, 0, NULL},
+    {"budget", REC_COST, 0, 0, NULL},
+    {"target", REC_ID, 0, 0, "not an entry id (64 lower-case hex digits)"},
+    {"target_author", REC_ID, 0, 0, "not a hub key (64 lower-case hex digits)"},
+    {"hub", REC_ID, 0, 0, "not a hub key (64 lower-case hex digits)"},
+    {"target_kind", REC_KIND, 0, 0, NULL},
+    {"type", REC_RTYPE, 0, 0, "not a response type (interest, enrolment, can-help, question)"},
+};
+
+/* Response types by enum value; the JSON spelling uses the words of PROTOCOL.md. */
+static const char *const rec_rtype_names[] = {
+    [HUBNET__RESPONSE_TYPE__RESPONSE_INTEREST] = "interest",
+    [HUBNET__RESPONSE_TYPE__RESPONSE_ENROLMENT] = "enrolment",
+    [HUBNET__RESPONSE_TYPE__RESPONSE_CAN_HELP] = "can-help",
+    [HUBNET__RESPONSE_TYPE__RESPONSE_QUESTION] = "question",
+};
+
+/* Fields a record of each kind cannot do without (empty counts as missing). */
+static const char *const rec_required[][3] = {
+    [HUBNET__KIND__KIND_PROFILE] = {"name", NULL, NULL},
+    [HUBNET__KIND__KIND_OFFER] = {"title", NULL, NULL},
+    [HUBNET__KIND__KIND_REQUEST] = {"title", NULL, NULL},
+    [HUBNET__KIND__KIND_RESPONSE] = {"target", "type", NULL},
+    [HUBNET__KIND__KIND_RETRACTION] = {"target_kind", "target_key", NULL},
+    [HUBNET__KIND__KIND_ENDORSEMENT] = {"hub", NULL, NULL},
+};
+
+/* Stands in for a NULL payload pointer (a payload may legitimately be empty). */
+static const uint8_t rec_empty[1];
+
+static const ProtobufCMessageDescriptor *rec_descriptor(int kind)
+{
+    switch (kind) {
+    case HUBNET__KIND__KIND_PROFILE:
+        return &hubnet__profile__descriptor;
+    case HUBNET__KIND__KIND_OFFER:
+        return &hubnet__offer__descriptor;
+    case HUBNET__KIND__KIND_REQUEST:
+        return &hubnet__request__descriptor;
+    case HUBNET__KIND__KIND_RESPONSE:
+        return &hubnet__response__descriptor;
+    case HUBNET__KIND__KIND_RETRACTION:
+        return &hubnet__retraction__descriptor;
+    case HUBNET__KIND__KIND_ENDORSEMENT:
+        return &hubnet__endorsement__descriptor;
+    default:
+        return NULL;
+    }
+}
+
+static const struct rec_rule *rec_rule_find(const char *name)
+{
+    for (size_t i = 0; i < HUB_ARRAY_LEN(rec_rules); i++)
+        if (strcmp(rec_rules[i].name, name) == 0)
+            return &rec_rules[i];
+    return NULL;
+}
+
+/* The rule must fit the wire type; a mismatch is a bug in rec_rules, not bad input. */
+static int rec_rule_fits(const struct rec_rule *r, const ProtobufCFieldDescriptor *fd)
+{
+    switch (r->check) {
+    case REC_UINT32:
+        return fd->type == PROTOBUF_C_TYPE_UINT32 && fd->label != PROTOBUF_C_LABEL_REPEATED;
+    case REC_BOOL:
+        return fd->type == PROTOBUF_C_TYPE_BOOL && fd->label != PROTOBUF_C_LABEL_REPEATED;
+    case REC_COST:
+        return fd->type == PROTOBUF_C_TYPE_MESSAGE && fd->descriptor == &hubnet__cost__descriptor &&
+               fd->label != PROTOBUF_C_LABEL_REPEATED;
+    case REC_ID:
+        return fd->type == PROTOBUF_C_TYPE_BYTES && fd->label != PROTOBUF_C_LABEL_REPEATED;
+    case REC_KIND:
+        return fd->type == PROTOBUF_C_TYPE_ENUM && fd->descriptor == &hubnet__kind__descriptor &&
+               fd->label != PROTOBUF_C_LABEL_REPEATED;
+    case REC_RTYPE:
+        return fd->type == PROTOBUF_C_TYPE_ENUM &&
+               fd->descriptor == &hubnet__response_type__descriptor &&
+               fd->label != PROTOBUF_C_LABEL_REPEATED;
+    default:
+        return fd->type == PROTOBUF_C_TYPE_STRING;
+    }
+}
+
+static void *rec_member(ProtobufCMessage *m, const ProtobufCFieldDescriptor *fd)
+{
+    return (char *)m + fd->offset;
+}
+
+static size_t *rec_count(ProtobufCMessage *m, const ProtobufCFieldDescriptor *fd)
+{
+    return (size_t *)(void *)((char *)m + fd->quantifier_offset);
+}
+
+/* ---- errors ---- */
+
+static void rec_set_field(struct record_error *err, const char *field)
+{
+    if (err == NULL)
+        return;
+    size_t n = strnlen(field, sizeof err->field - 1);
+    memcpy(err->field, field, n);
+    err->field[n] = '\0';
+}
+
+__attribute__((format(printf, 4, 5))) static int
+rec_fail(struct record_error *err, int code, const char *field, const char *fmt, ...)
+{
+    if (err == NULL)
+        return code;
+    rec_set_field(err, field);
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        err->message[0] = '\0';
+    return code; /* a truncated message is still the right message */
+}
+
+/* "topics" + 3 -> "topics[3]"; on overflow the bare name, which still names the field. */
+static const char *rec_item_name(char *buf, size_t size, const char *name, size_t i)
+{
+    int n = snprintf(buf, size, "%s[%zu]", name, i);
+    return (n < 0 || (size_t)n >= size) ? name : buf;
+}
+
+static const char *rec_sub_name(char *buf, size_t size, const char *name, const char *sub)
+{
+    int n = snprintf(buf, size, "%s.%s", name, sub);
+    return (n < 0 || (size_t)n >= size) ? name : buf;
+}
+
+/* ---- string checks shared by JSON input and foreign payloads ---- */
+
+/* Strict UTF-8 (RFC 3629): no overlong forms, surrogates or code points above U+10FFFF. */
+static int rec_utf8_valid(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t need;
+        unsigned char lo = 0x80, hi = 0xbf; /* range of the first continuation byte */
+        if (c >= 0xc2 && c <= 0xdf) {
+            need = 1;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            need = 2;
+            if (c == 0xe0)
+                lo = 0xa0;
+            else if (c == 0xed)
+                hi = 0x9f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            need = 3;
+            if (c == 0xf0)
+                lo = 0x90;
+            else if (c == 0xf4)
+                hi = 0x8f;
+        } else {
+            return 0;
+        }
+        if (len - i - 1 < need)
+            return 0;
+        if (s[i + 1] < lo || s[i + 1] > hi)
+            return 0;
+        for (size_t k = 2; k <= need; k++)
+            if ((s[i + k] & 0xc0) != 0x80)
+                return 0;
+        i += need + 1;
+    }
+    return 1;
+}
+
+/* Length cap, UTF-8 and control characters: 0, HUB_E_TOO_LARGE or HUB_E_RANGE. */
+static int rec_check_text(const char *s, size_t len, const struct rec_rule *r, const char *field,
+                          struct record_error *err)
+{
+    if (len > r->cap)
+        return rec_fail(err, HUB_E_TOO_LARGE, field, "longer than %zu bytes", r->cap);
+    if (!rec_utf8_valid((const unsigned char *)s, len))
+        return rec_fail(err, HUB_E_RANGE, field, "not valid UTF-8");
+    int multiline = r->check == REC_MULTILINE;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c < 0x20 || c == 0x7f) && !(multiline && (c == '\n' || c == '\t')))
+            return rec_fail(err, HUB_E_RANGE, field, "contains a control character");
+    }
+    return HUB_OK;
+}
+
+/* tcp://host:port with a DNS name, IPv4 address or [IPv6] address and a port 1-65535. */
+static int rec_is_endpoint(const char *s)
+{
+    if (strncmp(s, "tcp://", 6) != 0)
+        return 0;
+    const char *host = s + 6;
+    const char *colon = strrchr(host, ':');
+    if (colon == NULL || colon == host)
+        return 0;
+    size_t hlen = (size_t)(colon - host);
+    if (host[0] == '[') {
+        if (hlen < 3 || host[hlen - 1] != ']')
+            return 0;
+        for (size_t i = 1; i + 1 < hlen; i++) {
+            char c = host[i];
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+                  c == ':' || c == '.'))
+                return 0;
+        }
+    } else {
+        for (size_t i = 0; i < hlen; i++) {
+            char c = host[i];
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  c == '.' || c == '-' || c == '_'))
+                return 0;
+        }
+    }
+    const char *port = colon + 1;
+    size_t plen = strlen(port);
+    if (plen == 0 || plen > 5)
+        return 0;
+    unsigned long v = 0;
+    for (size_t i = 0; i < plen; i++) {
+        if (port[i] < '0' || port[i] > '9')
+            return 0;
+        v = v * 10 + (unsigned long)(port[i] - '0');
+    }
+    return v >= 1 && v <= 65535;
+}
+
+/* Vocabulary or syntax of one string value: 0, HUB_E_VOCAB or HUB_E_RANGE. */
+static int rec_check_value(const char *s, const struct rec_rule *r, const char *field,
+                           struct record_error *err)
+{
+    int32_t days;
+    switch (r->check) {
+    case REC_VOCAB:
+        return vocab_has(r->vocab, s) ? HUB_OK : rec_fail(err, HUB_E_VOCAB, field, "%s", r->what);
+    case REC_LANGUAGE:
+        return vocab_is_language(s) ? HUB_OK : rec_fail(err, HUB_E_RANGE, field, "%s", r->what);
+    case REC_TOPIC:
+        return vocab_is_topic(s) ? HUB_OK : rec_fail(err, HUB_E_RANGE, field, "%s", r->what);
+    case REC_SKILL:
+        return vocab_is_esco_skill(s) ? HUB_OK : rec_fail(err, HUB_E_RANGE, field, "%s", r->what);
+    case REC_URL:
+        return vocab_is_url(s) ? HUB_OK : rec_fail(err, HUB_E_RANGE, field, "%s", r->what);
+    case REC_ENDPOINT:
+        return rec_is_endpoint(s) ? HUB_OK : rec_fail(err, HUB_E_RANGE, field, "%s", r->what);
+    case REC_DATE:
+        return record_parse_date(s, &days) == HUB_OK
+                   ? HUB_OK
+                   : rec_fail(err, HUB_E_RANGE, field, "%s", r->what);
+    default:
+        return HUB_OK; /* free text */
+    }
+}
+
+/* ---- dates ---- */
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (H. Hinnant's
+ * days_from_civil); exact for every year RECORD_MIN_YEAR..RECORD_MAX_YEAR. */
+static int32_t rec_days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    int era = y / 400; /* y >= 0 here */
+    int yoe = y - era * 400;
+    int doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return (int32_t)(era * 146097 + doe - 719468);
+}
+
+int record_parse_date(const char *s, int32_t *days)
+{
+    if (s == NULL || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+        return HUB_E_FIELD;
+    int v[3] = {0, 0, 0};
+    static const int start[3] = {0, 5, 8}, width[3] = {4, 2, 2};
+    for (int f = 0; f < 3; f++)
+        for (int i = 0; i < width[f]; i++) {
+            char c = s[start[f] + i];
+            if (c < '0' || c > '9')
+                return HUB_E_FIELD;
+            v[f] = v[f] * 10 + (c - '0');
+        }
+    int y = v[0], m = v[1], d = v[2];
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < RECORD_MIN_YEAR || y > RECORD_MAX_YEAR || m < 1 || m > 12 || d < 1)
+        return HUB_E_FIELD;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > mdays[m - 1] + (m == 2 && leap))
+        return HUB_E_FIELD;
+    *days = rec_days_from_civil(y, m, d);
+    return HUB_OK;
+}
+
+/* ---- JSON -> message ---- */
+
+/* Checked string member: the returned pointer belongs to the JSON value. */
+static int rec_json_string(json_t *v, const struct rec_rule *r, const char *field,
+                           struct record_error *err, const char **out)
+{
+    if (!json_is_string(v))
+        return rec_fail(err, HUB_E_TYPE, field, "expected a string");
+    const char *s = json_string_value(v);
+    size_t len = json_string_length(v);
+    if (strlen(s) != len) /* an embedded NUL would silently cut the value short */
+        return rec_fail(err, HUB_E_RANGE, field, "contains a control character");
+    int rc = rec_check_text(s, len, r, field, err);
+    if (rc != HUB_OK)
+        return rc;
+    rc = rec_check_value(s, r, field, err);
+    if (rc != HUB_OK)
+        return rc;
+    *out = s;
+    return HUB_OK;
+}
+
+static int rec_hex32(const char *s, uint8_t out[32])
+{
+    if (strlen(s) != HUB_HEX_LEN)
+        return HUB_E_RANGE;
+    /* Lower case only: the text form of keys and ids is lower-case hex, and round trips
+     * through the record must give back the same string. */
+    for (size_t i = 0; i < HUB_HEX_LEN; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return HUB_E_RANGE;
+    return hub_unhex(s, out, 32) == HUB_OK ? HUB_OK : HUB_E_RANGE;
+}
+
+static int rec_json_cost(json_t *v, const char *field, struct record_error *err,
+                         Hubnet__Cost **out)
+{
+    static const struct rec_rule currency_rule = {"currency", REC_VOCAB, RECORD_MAX_SHORT,
+                                                  VOCAB_CURRENCY, "not an ISO 4217 currency code"};
+    char sub[64];
+    if (!json_is_object(v))
+        return rec_fail(err, HUB_E_TYPE, field,
+                        "expected an object {\"amount\": <number>, \"currency\": <ISO 4217>}");
+    const char *key;
+    json_t *m;
+    json_object_foreach(v, key, m)
+    {
+        if (strcmp(key, "amount") != 0 && strcmp(key, "currency") != 0)
+            return rec_fail(err, HUB_E_FIELD, rec_sub_name(sub, sizeof sub, field, key),
+                            "unknown field");
+    }
+    json_t *amount = json_object_get(v, "amount");
+    json_t *currency = json_object_get(v, "currency");
+    if (amount == NULL)
+        return rec_fail(err, HUB_E_FIELD, rec_sub_name(sub, sizeof sub, field, "amount"),
+                        "required");
+    if (currency == NULL)
+        return rec_fail(err, HUB_E_FIELD, rec_sub_name(sub, sizeof sub, field, "currency"),
+                        "required");
+
+    const char *aname = rec_sub_name(sub, sizeof sub, field, "amount");
+    uint64_t minor;
+    if (json_is_integer(amount)) {
+        json_int_t a = json_integer_value(amount);
+        if (a < 0 || (uint64_t)a > RECORD_MAX_AMOUNT_MINOR / RECORD_MINOR_PER_MAJOR)
+            return rec_fail(err, HUB_E_RANGE, aname, "out of range (0 .. %llu)",
+                            RECORD_MAX_AMOUNT_MINOR / RECORD_MINOR_PER_MAJOR);
+        minor = (uint64_t)a * RECORD_MINOR_PER_MAJOR;
+    } else if (json_is_real(amount)) {
+        double a = json_real_value(amount);
+        double scaled = round(a * RECORD_MINOR_PER_MAJOR);
+        if (!isfinite(a) || a < 0 || scaled > (double)RECORD_MAX_AMOUNT_MINOR)
+            return rec_fail(err, HUB_E_RANGE, aname, "out of range (0 .. %llu)",
+                            RECORD_MAX_AMOUNT_MINOR / RECORD_MINOR_PER_MAJOR);
+        minor = (uint64_t)scaled;
+    } else {
+        return rec_fail(err, HUB_E_TYPE, aname, "expected a number");
+    }
+
+    const char *cname = rec_sub_name(sub, sizeof sub, field, "currency");
+    const char *code;
+    int rc = rec_json_string(currency, &currency_rule, cname, err, &code);
+    if (rc != HUB_OK)
+        return rc;
+
+    Hubnet__Cost *c = malloc(sizeof *c);
+    if (c == NULL)
+        return rec_fail(err, HUB_E_NOMEM, field, "out of memory");
+    hubnet__cost__init(c);
+    c->amount_minor = minor;
+    c->currency = (char *)code; /* borrowed from the JSON value, never freed through c */
+    *out = c;
+    return HUB_OK;
+}
+
+static int rec_json_enum(int kind, json_t *v, const struct rec_rule *r, const char *field,
+                         struct record_error *err, int *out)
+{
+    if (!json_is_string(v))
+        return rec_fail(err, HUB_E_TYPE, field, "expected a string");
+    const char *s = json_string_value(v);
+    if (r->check == REC_RTYPE) {
+        for (size_t i = 1; i < HUB_ARRAY_LEN(rec_rtype_names); i++)
+            if (strcmp(s, rec_rtype_names[i]) == 0) {
+                *out = (int)i;
+                return HUB_OK;
+            }
+        return rec_fail(err, HUB_E_VOCAB, field, "%s", r->what);
+    }
+    int k = entry_kind_parse(s);
+    if (kind == HUBNET__KIND__KIND_RESPONSE) {
+        /* Responses answer offers and requests; nothing else invites an answer. */
+        if (k != HUBNET__KIND__KIND_OFFER && k != HUBNET__KIND__KIND_REQUEST)
+            return rec_fail(err, HUB_E_KIND, field, "expected \"offer\" or \"request\"");
+    } else if (rec_descriptor(k) == NULL || k == HUBNET__KIND__KIND_RETRACTION) {
+        return rec_fail(err, HUB_E_KIND, field,
+                        "expected profile, offer, request, response or endorsement");
+    }
+    *out = k;
+    return HUB_OK;
+}
+
+static int rec_json_scalar(int kind, ProtobufCMessage *msg, const ProtobufCFieldDescriptor *fd,
+                           const struct rec_rule *r, json_t *v, struct record_error *err)
+{
+    const char *field = fd->name;
+    void *member = rec_member(msg, fd);
+    int rc;
+    switch (r->check) {
+    case REC_UINT32: {
+        if (!json_is_integer(v))
+            return rec_fail(err, HUB_E_TYPE, field, "expected a non-negative integer");
+        json_int_t n = json_integer_value(v);
+        if (n < 0 || n > (json_int_t)UINT32_MAX)
+            return rec_fail(err, HUB_E_RANGE, field, "out of range (0 .. %u)", UINT32_MAX);
+        *(uint32_t *)member = (uint32_t)n;
+        return HUB_OK;
+    }
+    case REC_BOOL:
+        if (!json_is_boolean(v))
+            return rec_fail(err, HUB_E_TYPE, field, "expected true or false");
+        *(protobuf_c_boolean *)member = json_is_true(v);
+        return HUB_OK;
+    case REC_COST: {
+        Hubnet__Cost *c;
+        rc = rec_json_cost(v, field, err, &c);
+        if (rc != HUB_OK)
+            return rc;
+        *(Hubnet__Cost **)member = c;
+        return HUB_OK;
+    }
+    case REC_ID: {
+        if (!json_is_string(v))
+            return rec_fail(err, HUB_E_TYPE, field, "expected a string");
+        uint8_t *bin = malloc(32);
+        if (bin == NULL)
+            return rec_fail(err, HUB_E_NOMEM, field, "out of memory");
+        ProtobufCBinaryData *b = member;
+        b->data = bin; /* owned by the message now: rec_msg_free releases it */
+        b->len = 32;
+        if (rec_hex32(json_string_value(v), bin) != HUB_OK)
+            return rec_fail(err, HUB_E_RANGE, field, "%s", r->what);
+        return HUB_OK;
+    }
+    case REC_KIND:
+    case REC_RTYPE:
+        return rec_json_enum(kind, v, r, field, err, (int *)member);
+    default: {
+        const char *s;
+        rc = rec_json_string(v, r, field, err, &s);
+        if (rc != HUB_OK)
+            return rc;
+        *(char **)member = (char *)s; /* borrowed from the JSON value */
+        return HUB_OK;
+    }
+    }
+}
+
+static int rec_json_list(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *fd,
+                         const struct rec_rule *r, json_t *v, struct record_error *err)
+{
+    if (!json_is_array(v))
+        return rec_fail(err, HUB_E_TYPE, fd->name, "expected a list of strings");
+    size_t n = json_array_size(v);
+    if (n > RECORD_MAX_LIST)
+        return rec_fail(err, HUB_E_TOO_LARGE, fd->name, "more than %d items", RECORD_MAX_LIST);
+    if (n == 0)
+        return HUB_OK;
+    char **items = calloc(n, sizeof *items);
+    if (items == NULL)
+        return rec_fail(err, HUB_E_NOMEM, fd->name, "out of memory");
+    *(char ***)rec_member(msg, fd) = items; /* owned by the message now */
+    *rec_count(msg, fd) = n;
+    for (size_t i = 0; i < n; i++) {
+        char name[64];
+        const char *s;
+        int rc = rec_json_string(json_array_get(v, i), r,
+                                 rec_item_name(name, sizeof name, fd->name, i), err, &s);
+        if (rc != HUB_OK)
+            return rc;
+        items[i] = (char *)s; /* borrowed from the JSON value */
+    }
+    return HUB_OK;
+}
+
+/* Frees what rec_json_* allocated; strings are borrowed from the JSON and stay. */
+static void rec_msg_free(ProtobufCMessage *msg)
+{
+    if (msg == NULL)
+        return;
+    const ProtobufCMessageDescriptor *d = msg->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *fd = &d->fields[i];
+        void *member = rec_member(msg, fd);
+        if (fd->label == PROTOBUF_C_LABEL_REPEATED)
+            free(*(void **)member);
+        else if (fd->type == PROTOBUF_C_TYPE_MESSAGE)
+            free(*(void **)member);
+        else if (fd->type == PROTOBUF_C_TYPE_BYTES)
+            free(((ProtobufCBinaryData *)member)->data);
+    }
+    free(msg);
+}
+
+static int rec_member_empty(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *fd)
+{
+    void *member = rec_member(msg, fd);
+    if (fd->label == PROTOBUF_C_LABEL_REPEATED)
+        return *rec_count(msg, fd) == 0;
+    switch (fd->type) {
+    case PROTOBUF_C_TYPE_STRING:
+        return *(char **)member == NULL || **(char **)member == '\0';
+    case PROTOBUF_C_TYPE_BYTES:
+        return ((ProtobufCBinaryData *)member)->len == 0;
+    case PROTOBUF_C_TYPE_ENUM:
+        return *(int *)member == 0;
+    case PROTOBUF_C_TYPE_UINT32:
+        return *(uint32_t *)member == 0;
+    case PROTOBUF_C_TYPE_BOOL:
+        return !*(protobuf_c_boolean *)member;
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return *(void **)member == NULL;
+    default:
+        return 0;
+    }
+}
+
+static int rec_json_fields(int kind, ProtobufCMessage *msg, json_t *obj, struct record_error *err)
+{
+    const ProtobufCMessageDescriptor *d = msg->descriptor;
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        const ProtobufCFieldDescriptor *fd = protobuf_c_message_descriptor_get_field_by_name(d, key);
+        if (fd == NULL)
+            return rec_fail(err, HUB_E_FIELD, key, "unknown field");
+        const struct rec_rule *r = rec_rule_find(key);
+        if (r == NULL || !rec_rule_fits(r, fd))
+            return rec_fail(err, HUB_E_INTERNAL, key, "no rule for this field");
+        int rc = fd->label == PROTOBUF_C_LABEL_REPEATED ? rec_json_list(msg, fd, r, v, err)
+                                                        : rec_json_scalar(kind, msg, fd, r, v, err);
+        if (rc != HUB_OK)
+            return rc;
+    }
+    for (size_t i = 0; i < HUB_ARRAY_LEN(rec_required[0]) && rec_required[kind][i]; i++) {
+        const ProtobufCFieldDescriptor *fd =
+            protobuf_c_message_descriptor_get_field_by_name(d, rec_required[kind][i]);
+        if (fd == NULL)
+            return rec_fail(err, HUB_E_INTERNAL, rec_required[kind][i], "no such field");
+        if (rec_member_empty(msg, fd))
+            return rec_fail(err, HUB_E_FIELD, fd->name, "required");
+    }
+    /* Dates: a range that ends before it starts matches no query; refuse it. */
+    const ProtobufCFieldDescriptor *sd = protobuf_c_message_descriptor_get_field_by_name(d, "start_date");
+    const ProtobufCFieldDescriptor *ed = protobuf_c_message_descriptor_get_field_by_name(d, "end_date");
+    if (sd != NULL && ed != NULL && !rec_member_empty(msg, sd) && !rec_member_empty(msg, ed)) {
+        int32_t start, end;
+        if (record_parse_date(*(char **)rec_member(msg, sd), &start) != HUB_OK ||
+            record_parse_date(*(char **)rec_member(msg, ed), &end) != HUB_OK)
+            return rec_fail(err, HUB_E_INTERNAL, "end_date", "date checked but not parsed");
+        if (end < start)
+            return rec_fail(err, HUB_E_RANGE, "end_date", "before start_date");
+    }
+    return HUB_OK;
+}
+
+int record_from_json(int kind, json_t *obj, uint8_t **payload, size_t *len,
+                     struct record_error *err)
+{
+    *payload = NULL;
+    *len = 0;
+    if (err != NULL) {
+        err->field[0] = '\0';
+        err->message[0] = '\0';
+    }
+    const ProtobufCMessageDescriptor *d = rec_descriptor(kind);
+    if (d == NULL)
+        return rec_fail(err, HUB_E_KIND, "kind", "unknown record kind %d", kind);
+    if (!json_is_object(obj))
+        return rec_fail(err, HUB_E_TYPE, "", "expected an object");
+
+    ProtobufCMessage *msg = malloc(d->sizeof_message);
+    if (msg == NULL)
+        return rec_fail(err, HUB_E_NOMEM, "", "out of memory");
+    protobuf_c_message_init(d, msg);
+
+    int rc = rec_json_fields(kind, msg, obj, err);
+    if (rc != HUB_OK)
+        goto out;
+    size_t size = protobuf_c_message_get_packed_size(msg);
+    if (size > HUB_MAX_PAYLOAD) {
+        rc = rec_fail(err, HUB_E_TOO_LARGE, "", "record is %zu bytes encoded, more than %d", size,
+                      HUB_MAX_PAYLOAD);
+        goto out;
+    }
+    uint8_t *buf = malloc(size > 0 ? size : 1);
+    if (buf == NULL) {
+        rc = rec_fail(err, HUB_E_NOMEM, "", "out of memory");
+        goto out;
+    }
+    if (protobuf_c_message_pack(msg, buf) != size) {
+        free(buf);
+        rc = rec_fail(err, HUB_E_INTERNAL, "", "encoded size changed");
+        goto out;
+    }
+    *payload = buf;
+    *len = size;
+out:
+    rec_msg_free(msg);
+    return rc;
+}
+
+/* ---- message -> JSON ---- */
+
+static int rec_set(json_t *obj, const char *name, json_t *v)
+{
+    if (v == NULL)
+        return HUB_E_DECODE; /* jansson refuses only invalid UTF-8 ... or memory */
+    return json_object_set_new(obj, name, v) == 0 ? HUB_OK : HUB_E_NOMEM;
+}
+
+static json_t *rec_hex_json(const ProtobufCBinaryData *b)
+{
+    char hex[HUB_HEX_LEN + 1];
+    if (b->len != 32)
+        return NULL;
+    hub_hex(b->data, b->len, hex);
+    return json_string(hex);
+}
+
+static json_t *rec_cost_json(const Hubnet__Cost *c)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    /* Whole amounts stay integers so that {"amount": 120} comes back as 120, not 120.0. */
+    json_t *a = c->amount_minor % RECORD_MINOR_PER_MAJOR == 0
+                    ? json_integer((json_int_t)(c->amount_minor / RECORD_MINOR_PER_MAJOR))
+                    : json_real((double)c->amount_minor / RECORD_MINOR_PER_MAJOR);
+    if (rec_set(o, "amount", a) != HUB_OK ||
+        (c->currency[0] != '\0' && rec_set(o, "currency", json_string(c->currency)) != HUB_OK)) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static json_t *rec_enum_json(const struct rec_rule *r, int v)
+{
+    const char *name = NULL;
+    if (r->check == REC_KIND)
+        name = entry_kind_name(v);
+    else if (v > 0 && (size_t)v < HUB_ARRAY_LEN(rec_rtype_names))
+        name = rec_rtype_names[v];
+    /* A value from a newer protocol version: show the number rather than hide the field. */
+    return name != NULL ? json_string(name) : json_integer(v);
+}
+
+static int rec_field_json(json_t *obj, ProtobufCMessage *msg, const ProtobufCFieldDescriptor *fd,
+                          const struct rec_rule *r)
+{
+    void *member = rec_member(msg, fd);
+    if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
+        size_t n = *rec_count(msg, fd);
+        json_t *a = json_array();
+        if (a == NULL)
+            return HUB_E_NOMEM;
+        char **items = *(char ***)member;
+        for (size_t i = 0; i < n; i++) {
+            json_t *s = json_string(items[i]);
+            if (s == NULL || json_array_append_new(a, s) != 0) {
+                json_decref(a);
+                return s == NULL ? HUB_E_DECODE : HUB_E_NOMEM;
+            }
+        }
+        return rec_set(obj, fd->name, a);
+    }
+    switch (r->check) {
+    case REC_UINT32:
+        return rec_set(obj, fd->name, json_integer(*(uint32_t *)member));
+    case REC_BOOL:
+        return rec_set(obj, fd->name, json_true());
+    case REC_COST:
+        return rec_set(obj, fd->name, rec_cost_json(*(Hubnet__Cost **)member));
+    case REC_ID:
+        return rec_set(obj, fd->name, rec_hex_json(member));
+    case REC_KIND:
+    case REC_RTYPE:
+        return rec_set(obj, fd->name, rec_enum_json(r, *(int *)member));
+    default:
+        return rec_set(obj, fd->name, json_string(*(char **)member));
+    }
+}
+
+static ProtobufCMessage *rec_unpack(int kind, const uint8_t *payload, size_t len)
+{
+    const ProtobufCMessageDescriptor *d = rec_descriptor(kind);
+    if (d == NULL || len > HUB_MAX_PAYLOAD)
+        return NULL;
+    return protobuf_c_message_unpack(d, NULL, len, payload != NULL ? payload : rec_empty);
+}
+
+int record_to_json(int kind, const uint8_t *payload, size_t len, json_t **out)
+{
+    *out = NULL;
+    if (rec_descriptor(kind) == NULL)
+        return HUB_E_KIND;
+    ProtobufCMessage *msg = rec_unpack(kind, payload, len);
+    if (msg == NULL)
+        return HUB_E_DECODE;
+    json_t *obj = json_object();
+    int rc = obj != NULL ? HUB_OK : HUB_E_NOMEM;
+    const ProtobufCMessageDescriptor *d = msg->descriptor;
+    for (unsigned i = 0; i < d->n_fields && rc == HUB_OK; i++) {
+        const ProtobufCFieldDescriptor *fd = &d->fields[i];
+        const struct rec_rule *r = rec_rule_find(fd->name);
+        if (r == NULL || !rec_rule_fits(r, fd))
+            rc = HUB_E_INTERNAL;
+        else if (!rec_member_empty(msg, fd))
+            rc = rec_field_json(obj, msg, fd, r);
+    }
+    protobuf_c_message_free_unpacked(msg, NULL);
+    if (rc != HUB_OK) {
+        json_decref(obj);
+        return rc;
+    }
+    *out = obj;
+    return HUB_OK;
+}
+
+/* ---- foreign payloads ---- */
+
+/* Only limits, not vocabularies: a newer hub may know values this one does not, and every hub
+ * must accept the same entries to converge. */
+static int rec_check_field(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *fd,
+                           const struct rec_rule *r)
+{
+    void *member = rec_member(msg, fd);
+    if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
+        size_t n = *rec_count(msg, fd);
+        if (n > RECORD_MAX_LIST)
+            return HUB_E_TOO_LARGE;
+        char **items = *(char ***)member;
+        for (size_t i = 0; i < n; i++) {
+            int rc = rec_check_text(items[i], strlen(items[i]), r, fd->name, NULL);
+            if (rc != HUB_OK)
+                return rc;
+        }
+        return HUB_OK;
+    }
+    switch (fd->type) {
+    case PROTOBUF_C_TYPE_STRING: {
+        const char *s = *(char **)member;
+        return rec_check_text(s, strlen(s), r, fd->name, NULL);
+    }
+    case PROTOBUF_C_TYPE_BYTES: {
+        size_t n = ((ProtobufCBinaryData *)member)->len;
+        return n == 0 || n == 32 ? HUB_OK : HUB_E_RANGE;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE: {
+        const Hubnet__Cost *c = *(Hubnet__Cost **)member;
+        static const struct rec_rule currency_rule = {"currency", REC_TEXT, RECORD_MAX_SHORT, 0,
+                                                      NULL};
+        if (c == NULL)
+            return HUB_OK;
+        if (c->amount_minor > RECORD_MAX_AMOUNT_MINOR)
+            return HUB_E_RANGE;
+        return rec_check_text(c->currency, strlen(c->currency), &currency_rule, fd->name, NULL);
+    }
+    default:
+        return HUB_OK;
+    }
+}
+
+int record_check_payload(int kind, const uint8_t *payload, size_t len)
+{
+    if (rec_descriptor(kind) == NULL)
+        return HUB_E_KIND;
+    if (len > HUB_MAX_PAYLOAD)
+        return HUB_E_TOO_LARGE;
+    ProtobufCMessage *msg = rec_unpack(kind, payload, len);
+    if (msg == NULL)
+        return HUB_E_DECODE;
+    int rc = HUB_OK;
+    const ProtobufCMessageDescriptor *d = msg->descriptor;
+    for (unsigned i = 0; i < d->n_fields && rc == HUB_OK; i++) {
+        const ProtobufCFieldDescriptor *fd = &d->fields[i];
+        const struct rec_rule *r = rec_rule_find(fd->name);
+        rc = (r == NULL || !rec_rule_fits(r, fd)) ? HUB_E_INTERNAL : rec_check_field(msg, fd, r);
+    }
+    protobuf_c_message_free_unpacked(msg, NULL);
+    return rc;
+}
+
+/* ---- index terms ---- */
+
+void index_term_make(enum index_field f, const char *value, size_t len, struct index_term *out)
+{
+    uint8_t hash[crypto_generichash_BYTES]; /* 32: BLAKE2b-256 */
+    uint8_t buf[256];
+    int rc;
+    if (len <= sizeof buf) {
+        for (size_t i = 0; i < len; i++) {
+            uint8_t c = (uint8_t)value[i];
+            buf[i] = (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+        }
+        rc = crypto_generichash(hash, sizeof hash, buf, len, NULL, 0);
+    } else {
+        crypto_generichash_state st;
+        rc = crypto_generichash_init(&st, NULL, 0, sizeof hash);
+        for (size_t off = 0; off < len && rc == 0; off += sizeof buf) {
+            size_t n = len - off < sizeof buf ? len - off : sizeof buf;
+            for (size_t i = 0; i < n; i++) {
+                uint8_t c = (uint8_t)value[off + i];
+                buf[i] = (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+            }
+            rc = crypto_generichash_update(&st, buf, n);
+        }
+        if (rc == 0)
+            rc = crypto_generichash_final(&st, hash, sizeof hash);
+    }
+    /* libsodium fails only on parameter errors, and these parameters are constants. */
+    if (rc != 0)
+        memset(hash, 0, sizeof hash);
+    out->b[0] = (uint8_t)f;
+    memcpy(out->b + 1, hash, INDEX_TERM_LEN - 1);
+}
+
+/* Open-addressing sets sized for twice the most terms one record can have. */
+#define REC_TERM_CAP 256
+#define REC_SET_SLOTS 512 /* power of two, 2 * REC_TERM_CAP: probes stay short */
+
+struct rec_terms {
+    struct index_term *terms;
+    size_t n, max;
+    uint16_t slots[REC_SET_SLOTS]; /* index + 1 into terms; 0 = free */
+    /* Words already seen, by their bytes, so repeated words are not hashed again. */
+    const char *word[REC_TERM_CAP];
+    uint16_t word_len[REC_TERM_CAP];
+    size_t nwords;
+    uint16_t word_slots[REC_SET_SLOTS];
+};
+
+static void rec_term_add(struct rec_terms *t, enum index_field f, const char *v, size_t len)
+{
+    if (t->n >= t->max)
+        return;
+    struct index_term term;
+    index_term_make(f, v, len, &term);
+    uint64_t h;
+    memcpy(&h, term.b + 1, sizeof h); /* already uniform: BLAKE2b output */
+    size_t i = (size_t)(h ^ (uint64_t)f) & (REC_SET_SLOTS - 1);
+    while (t->slots[i] != 0) {
+        if (memcmp(t->terms[t->slots[i] - 1].b, term.b, INDEX_TERM_LEN) == 0)
+            return;
+        i = (i + 1) & (REC_SET_SLOTS - 1);
+    }
+    t->terms[t->n] = term;
+    t->slots[i] = (uint16_t)++t->n;
+}
+
+static void rec_term_str(struct rec_terms *t, enum index_field f, const char *s)
+{
+    if (s != NULL && s[0] != '\0')
+        rec_term_add(t, f, s, strlen(s));
+}
+
+static void rec_term_list(struct rec_terms *t, enum index_field f, char **items, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        rec_term_str(t, f, items[i]);
+}
+
+/* Each language tag, and its primary subtag so that "pt" finds "pt-BR". */
+static void rec_term_languages(struct rec_terms *t, char **items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        rec_term_str(t, IDX_LANGUAGE, items[i]);
+        const char *dash = strchr(items[i], '-');
+        if (dash != NULL && dash != items[i])
+            rec_term_add(t, IDX_LANGUAGE, items[i], (size_t)(dash - items[i]));
+    }
+}
+
+static void rec_term_id(struct rec_terms *t, enum index_field f, const ProtobufCBinaryData *b)
+{
+    char hex[HUB_HEX_LEN + 1];
+    if (b->len != 32)
+        return;
+    hub_hex(b->data, b->len, hex);
+    rec_term_add(t, f, hex, HUB_HEX_LEN);
+}
+
+static int rec_word_byte(unsigned char c)
+{
+    /* Bytes >= 0x80 belong to words: UTF-8 letters stay whole without a Unicode table. */
+    return c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static unsigned char rec_lower(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+}
+
+/* 1 if the word was seen before in this record (case-insensitively), else remember it. */
+static int rec_word_seen(struct rec_terms *t, const char *w, size_t len)
+{
+    uint64_t h = 14695981039346656037ULL; /* FNV-1a: the set only needs spread, not secrecy */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ rec_lower((unsigned char)w[i])) * 1099511628211ULL;
+    size_t i = (size_t)(h ^ (h >> 29)) & (REC_SET_SLOTS - 1);
+    while (t->word_slots[i] != 0) {
+        size_t k = t->word_slots[i] - 1u;
+        if (t->word_len[k] == len) {
+            size_t j = 0;
+            while (j < len &&
+                   rec_lower((unsigned char)t->word[k][j]) == rec_lower((unsigned char)w[j]))
+                j++;
+            if (j == len)
+                return 1;
+        }
+        i = (i + 1) & (REC_SET_SLOTS - 1);
+    }
+    if (t->nwords >= REC_TERM_CAP || len > UINT16_MAX)
+        return 0; /* cannot remember it; the term set still drops the duplicate */
+    t->word[t->nwords] = w;
+    t->word_len[t->nwords] = (uint16_t)len;
+    t->word_slots[i] = (uint16_t)++t->nwords;
+    return 0;
+}
+
+static void rec_term_words(struct rec_terms *t, const char *s)
+{
+    if (s == NULL)
+        return;
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p != '\0' && t->n < t->max) {
+        while (*p != '\0' && !rec_word_byte(*p))
+            p++;
+        const unsigned char *w = p;
+        while (*p != '\0' && rec_word_byte(*p))
+            p++;
+        size_t len = (size_t)(p - w);
+        if (len >= 2 && !rec_word_seen(t, (const char *)w, len))
+            rec_term_add(t, IDX_WORD, (const char *)w, len);
+    }
+}
+
+static void rec_terms_init(struct rec_terms *t, struct index_term *terms, size_t max)
+{
+    t->terms = terms;
+    t->n = 0;
+    t->max = max < REC_TERM_CAP ? max : REC_TERM_CAP;
+    t->nwords = 0;
+    memset(t->slots, 0, sizeof t->slots);
+    memset(t->word_slots, 0, sizeof t->word_slots);
+}
+
+size_t record_word_terms(const char *text, struct index_term *terms, size_t max)
+{
+    struct rec_terms t;
+    rec_terms_init(&t, terms, max);
+    rec_term_words(&t, text);
+    return t.n;
+}
+
+size_t record_terms(const uint8_t author[32], int kind, const uint8_t *payload, size_t len,
+                    struct index_term *terms, size_t max)
+{
+    struct rec_terms t;
+    rec_terms_init(&t, terms, max);
+    rec_term_add(&t, IDX_ALL, "", 0);
+    const char *kname = entry_kind_name(kind);
+    if (kname != NULL)
+        rec_term_str(&t, IDX_KIND, kname);
+    char hex[HUB_HEX_LEN + 1];
+    hub_hex(author, HUB_KEY_LEN, hex);
+    rec_term_add(&t, IDX_AUTHOR, hex, HUB_HEX_LEN);
+
+    ProtobufCMessage *msg = rec_unpack(kind, payload, len);
+    if (msg == NULL)
+        return t.n; /* purged or undecodable: still listed by kind and author */
+
+    /* Structured fields first, words last: when the cap bites it cuts free text, not tags. */
+    switch (kind) {
+    case HUBNET__KIND__KIND_PROFILE: {
+        const Hubnet__Profile *p = (const Hubnet__Profile *)msg;
+        rec_term_list(&t, IDX_TOPIC, p->topics, p->n_topics);
+        rec_term_list(&t, IDX_TECHNOLOGY, p->technologies, p->n_technologies);
+        rec_term_list(&t, IDX_SECTOR, p->sectors, p->n_sectors);
+        rec_term_list(&t, IDX_SERVICE, p->services, p->n_services);
+        rec_term_str(&t, IDX_COUNTRY, p->country);
+        rec_term_languages(&t, p->languages, p->n_languages);
+        rec_term_words(&t, p->name);
+        rec_term_words(&t, p->description);
+        break;
+    }
+    case HUBNET__KIND__KIND_OFFER: {
+        const Hubnet__Offer *o = (const Hubnet__Offer *)msg;
+        rec_term_list(&t, IDX_TOPIC, o->topics, o->n_topics);
+        if (o->train_the_trainer) {
+            rec_term_str(&t, IDX_TOPIC, "train-the-trainer");
+            rec_term_str(&t, IDX_AUDIENCE, "trainers");
+        }
+        rec_term_list(&t, IDX_TECHNOLOGY, o->technologies, o->n_technologies);
+        rec_term_list(&t, IDX_SECTOR, o->sectors, o->n_sectors);
+        rec_term_list(&t, IDX_SERVICE, o->services, o->n_services);
+        rec_term_list(&t, IDX_AUDIENCE, o->audience, o->n_audience);
+        rec_term_languages(&t, o->languages, o->n_languages);
+        rec_term_str(&t, IDX_MODE, o->mode);
+        rec_term_str(&t, IDX_COUNTRY, o->country);
+        rec_term_list(&t, IDX_SKILL, o->skills, o->n_skills);
+        rec_term_words(&t, o->title);
+        rec_term_words(&t, o->description);
+        break;
+    }
+    case HUBNET__KIND__KIND_REQUEST: {
+        const Hubnet__Request *q = (const Hubnet__Request *)msg;
+        rec_term_list(&t, IDX_TOPIC, q->topics, q->n_topics);
+        rec_term_list(&t, IDX_TECHNOLOGY, q->technologies, q->n_technologies);
+        rec_term_list(&t, IDX_SECTOR, q->sectors, q->n_sectors);
+        rec_term_list(&t, IDX_SERVICE, q->services, q->n_services);
+        rec_term_list(&t, IDX_AUDIENCE, q->audience, q->n_audience);
+        rec_term_languages(&t, q->languages, q->n_languages);
+        rec_term_str(&t, IDX_MODE, q->mode);
+        rec_term_str(&t, IDX_COUNTRY, q->country);
+        rec_term_list(&t, IDX_SKILL, q->skills, q->n_skills);
+        rec_term_words(&t, q->title);
+        rec_term_words(&t, q->description);
+        break;
+    }
+    case HUBNET__KIND__KIND_RESPONSE: {
+        const Hubnet__Response *r = (const Hubnet__Response *)msg;
+        rec_term_id(&t, IDX_TARGET, &r->target);
+        break;
+    }
+    case HUBNET__KIND__KIND_ENDORSEMENT: {
+        const Hubnet__Endorsement *e = (const Hubnet__Endorsement *)msg;
+        rec_term_id(&t, IDX_TARGET, &e->hub);
+        rec_term_list(&t, IDX_TOPIC, e->topics, e->n_topics);
+        break;
+    }
+    default:
+        break; /* retractions are found by kind and author only */
+    }
+    protobuf_c_message_free_unpacked(msg, NULL);
+    return t.n;
+}
+
+/* ---- small accessors for store, query and discovery ---- */
+
+void record_dates(int kind, const uint8_t *payload, size_t len, struct record_dates *out)
+{
+    out->start = 0;
+    out->end = 0;
+    if (kind != HUBNET__KIND__KIND_OFFER && kind != HUBNET__KIND__KIND_REQUEST)
+        return;
+    ProtobufCMessage *msg = rec_unpack(kind, payload, len);
+    if (msg == NULL)
+        return;
+    const char *start, *end, *needed_by = "";
+    if (kind == HUBNET__KIND__KIND_OFFER) {
+        const Hubnet__Offer *o = (const Hubnet__Offer *)msg;
+        start = o->start_date;
+        end = o->end_date;
+    } else {
+        const Hubnet__Request *q = (const Hubnet__Request *)msg;
+        start = q->start_date;
+        end = q->end_date;
+        needed_by = q->needed_by;
+    }
+    /* Malformed dates (possible in foreign records, which are not checked against syntax)
+     * count as absent. */
+    int32_t days;
+    if (record_parse_date(start, &days) == HUB_OK)
+        out->start = days;
+    if (record_parse_date(end, &days) == HUB_OK)
+        out->end = days;
+    else if (record_parse_date(needed_by, &days) == HUB_OK)
+        out->end = days;
+    protobuf_c_message_free_unpacked(msg, NULL);
+}
+
+int record_endorsed_hub(const uint8_t *payload, size_t len, uint8_t hub[32])
+{
+    ProtobufCMessage *msg = rec_unpack(HUBNET__KIND__KIND_ENDORSEMENT, payload, len);
+    if (msg == NULL)
+        return HUB_E_DECODE;
+    const Hubnet__Endorsement *e = (const Hubnet__Endorsement *)msg;
+    int rc = HUB_E_NOT_FOUND;
+    if (e->hub.len == 32) {
+        memcpy(hub, e->hub.data, 32);
+        rc = HUB_OK;
+    }
+    protobuf_c_message_free_unpacked(msg, NULL);
+    return rc;
+}
+
+int record_retraction_target(const uint8_t *payload, size_t len, int *kind, char *key)
+{
+    ProtobufCMessage *msg = rec_unpack(HUBNET__KIND__KIND_RETRACTION, payload, len);
+    if (msg == NULL)
+        return HUB_E_DECODE;
+    const Hubnet__Retraction *r = (const Hubnet__Retraction *)msg;
+    size_t n = strlen(r->target_key);
+    int rc;
+    if (r->target_kind == HUBNET__KIND__KIND_UNSPECIFIED || n == 0) {
+        rc = HUB_E_NOT_FOUND;
+    } else if (n > HUB_MAX_RECORD_KEY) {
+        rc = HUB_E_TOO_LARGE;
+    } else {
+        *kind = (int)r->target_kind;
+        memcpy(key, r->target_key, n + 1);
+        rc = HUB_OK;
+    }
+    protobuf_c_message_free_unpacked(msg, NULL);
+    return rc;
+}
+
+size_t record_profile_endpoints(const uint8_t *payload, size_t len, char (*out)[256], size_t max)
+{
+    ProtobufCMessage *msg = rec_unpack(HUBNET__KIND__KIND_PROFILE, payload, len);
+    if (msg == NULL)
+        return 0;
+    const Hubnet__Profile *p = (const Hubnet__Profile *)msg;
+    size_t n = 0;
+    for (size_t i = 0; i < p->n_endpoints && n < max; i++) {
+        const char *e = p->endpoints[i];
+        size_t elen = strlen(e);
+        /* Foreign profiles are checked for limits, not syntax: pass on only what could be
+         * dialled, never a truncated address. */
+        if (elen >= sizeof out[0] || !rec_is_endpoint(e))
+            continue;
+        memcpy(out[n], e, elen + 1);
+        n++;
+    }
+    protobuf_c_message_free_unpacked(msg, NULL);
+    return n;
+}

@@ -1,0 +1,1053 @@
+/* store.c: the LMDB store, the only file that includes <lmdb.h>.
+ *
+ * Named databases (keys big-endian so byte order is sort order):
+ *   meta      "schema" -> u32 schema version
+ *   entries   local u64 -> SignedEntry wire bytes (payload stripped once purged); appended
+ *   ids       entry id (32) -> local u64
+ *   feeds     author (32) -> head: seq u64, id (32), timestamp u64, flags u8 (1 = forked)
+ *   chain     author (32) | seq u64 -> local u64 | id (32)
+ *   records   rkey (49: author | kind u8 | BLAKE2b-128 of key) -> rec (see struct rec_hdr)
+ *   versions  rkey | local u64 -> empty
+ *   index     term (9) | ~local u64 -> empty; ~local so that ascending order is newest first
+ *   live      local u64 -> expires u64, date_start i32, date_end i32: current, visible records
+ *   expiry    expires u64 | local u64 -> empty: current versions that carry an expiry
+ *   forks     author | seq -> detected u64, held id (32), other entry's wire bytes
+ * "local" is a per-hub monotonic number, so entries and live are appended at the end. */
+#include "store.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define STORE_INITIAL_MAP (64ULL << 20)
+#define RKEY_LEN 49
+#define FEED_VAL_LEN 49
+#define CHAIN_VAL_LEN 40
+#define INDEX_KEY_LEN (INDEX_TERM_LEN + 8)
+#define LIVE_VAL_LEN 16
+#define REC_FLAG_HIDDEN 1 /* retracted, expired or received without payload */
+#define FEED_FLAG_FORKED 1
+
+enum { DB_META, DB_ENTRIES, DB_IDS, DB_FEEDS, DB_CHAIN, DB_RECORDS, DB_VERSIONS, DB_INDEX,
+       DB_LIVE, DB_EXPIRY, DB_FORKS, DB_COUNT };
+static const char *const db_names[DB_COUNT] = {"meta",    "entries", "ids",   "feeds",
+                                               "chain",   "records", "versions", "index",
+                                               "live",    "expiry",  "forks"};
+
+struct store {
+    MDB_env *env;
+    MDB_dbi dbi[DB_COUNT];
+    uint64_t map_size, max_map;
+    uint64_t next_local;
+    MDB_txn *rtxn; /* reset between uses, renewed for each read: saves a malloc per query */
+};
+
+/* Value stored in records: current version and the terms it was indexed under. */
+struct rec_hdr {
+    uint8_t local[8];
+    uint8_t flags;
+    uint8_t expires[8];
+    uint8_t nterms[2];
+};
+
+static void be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static uint64_t rd64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static void be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The one place MDB_* codes become hubnet codes. */
+static int store_err(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS:
+        return HUB_OK;
+    case MDB_NOTFOUND:
+        return HUB_E_NOT_FOUND;
+    case MDB_MAP_FULL:
+    case ENOSPC:
+        return HUB_E_DISK_FULL;
+    case ENOMEM:
+        return HUB_E_NOMEM;
+    case EIO:
+        return HUB_E_IO;
+    case MDB_VERSION_MISMATCH:
+    case MDB_INVALID:
+        return HUB_E_VERSION;
+    default:
+        return HUB_E_INTERNAL;
+    }
+}
+
+static void rkey_make(uint8_t out[RKEY_LEN], const uint8_t author[32], int kind, const char *key)
+{
+    memcpy(out, author, 32);
+    out[32] = (uint8_t)kind;
+    crypto_generichash(out + 33, 16, (const uint8_t *)key, strlen(key), NULL, 0);
+}
+
+static int rtxn_begin(struct store *s, MDB_txn **txn)
+{
+    int rc = mdb_txn_renew(s->rtxn);
+    if (rc != 0)
+        return store_err(rc);
+    *txn = s->rtxn;
+    return HUB_OK;
+}
+
+static void rtxn_end(struct store *s)
+{
+    mdb_txn_reset(s->rtxn);
+}
+
+static int store_check_schema(struct store *s, MDB_txn *txn)
+{
+    MDB_val k = {6, "schema"}, v;
+    int rc = mdb_get(txn, s->dbi[DB_META], &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        uint8_t b[4];
+        be32(b, STORE_SCHEMA_VERSION);
+        MDB_val nv = {4, b};
+        return store_err(mdb_put(txn, s->dbi[DB_META], &k, &nv, 0));
+    }
+    if (rc != 0)
+        return store_err(rc);
+    if (v.mv_size != 4)
+        return HUB_E_VERSION;
+    uint32_t ver = rd32(v.mv_data);
+    if (ver > STORE_SCHEMA_VERSION) {
+        log_error("store", "data was written by a newer hubd (schema %u, this one knows %u); "
+                  "refusing to touch it", ver, STORE_SCHEMA_VERSION);
+        return HUB_E_VERSION;
+    }
+    return HUB_OK; /* older schemas would be migrated here; there are none yet */
+}
+
+int store_open(const char *dir, uint64_t max_map_bytes, struct store **out)
+{
+    struct store *s = calloc(1, sizeof *s);
+    if (!s)
+        return HUB_E_NOMEM;
+    s->max_map = max_map_bytes ? max_map_bytes : (64ULL << 30);
+    MDB_txn *txn = NULL;
+    int rc = mdb_env_create(&s->env);
+    if (rc != 0)
+        goto fail;
+    if ((rc = mdb_env_set_maxdbs(s->env, DB_COUNT)) != 0)
+        goto fail;
+    /* Start small, grow on MDB_MAP_FULL; an existing bigger environment keeps its size. */
+    if ((rc = mdb_env_set_mapsize(s->env, STORE_INITIAL_MAP)) != 0)
+        goto fail;
+    if ((rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600)) != 0) {
+        log_error("store", "cannot open LMDB environment in %s: %s", dir, mdb_strerror(rc));
+        goto fail;
+    }
+    MDB_envinfo info;
+    mdb_env_info(s->env, &info);
+    s->map_size = info.me_mapsize;
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+        goto fail;
+    for (int i = 0; i < DB_COUNT; i++)
+        if ((rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &s->dbi[i])) != 0)
+            goto fail;
+    int hrc = store_check_schema(s, txn);
+    if (hrc != 0) {
+        mdb_txn_abort(txn);
+        mdb_env_close(s->env);
+        free(s);
+        return hrc;
+    }
+    /* next local number: one past the last entry */
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(txn, s->dbi[DB_ENTRIES], &c)) != 0)
+        goto fail;
+    MDB_val k, v;
+    rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+    s->next_local = (rc == 0 && k.mv_size == 8) ? rd64(k.mv_data) + 1 : 1;
+    mdb_cursor_close(c);
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        txn = NULL;
+        goto fail;
+    }
+    txn = NULL;
+    if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->rtxn)) != 0)
+        goto fail;
+    mdb_txn_reset(s->rtxn);
+    *out = s;
+    return HUB_OK;
+fail:
+    if (txn)
+        mdb_txn_abort(txn);
+    if (s->env)
+        mdb_env_close(s->env);
+    free(s);
+    return store_err(rc);
+}
+
+void store_destroy(struct store **sp)
+{
+    if (!sp || !*sp)
+        return;
+    struct store *s = *sp;
+    if (s->rtxn)
+        mdb_txn_abort(s->rtxn);
+    mdb_env_close(s->env);
+    free(s);
+    *sp = NULL;
+}
+
+/* ---- write path ---- */
+
+/* A pending index insert; sorted before writing so that B-tree pages are touched in order. */
+struct ix_put {
+    uint8_t k[INDEX_KEY_LEN];
+};
+
+struct wbatch {
+    MDB_txn *txn;
+    struct ix_put *ix;
+    size_t nix, cap;
+    uint64_t now;
+};
+
+static int ix_add(struct wbatch *w, const struct index_term *t, uint64_t local)
+{
+    if (w->nix == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 4096;
+        struct ix_put *n = realloc(w->ix, cap * sizeof *n);
+        if (!n)
+            return HUB_E_NOMEM;
+        w->ix = n;
+        w->cap = cap;
+    }
+    memcpy(w->ix[w->nix].k, t->b, INDEX_TERM_LEN);
+    be64(w->ix[w->nix].k + INDEX_TERM_LEN, ~local);
+    w->nix++;
+    return HUB_OK;
+}
+
+static int ix_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, INDEX_KEY_LEN);
+}
+
+static int ix_flush(struct store *s, struct wbatch *w)
+{
+    qsort(w->ix, w->nix, sizeof *w->ix, ix_cmp);
+    MDB_val v = {0, ""};
+    for (size_t i = 0; i < w->nix; i++) {
+        MDB_val k = {INDEX_KEY_LEN, w->ix[i].k};
+        int rc = mdb_put(w->txn, s->dbi[DB_INDEX], &k, &v, 0);
+        if (rc != 0)
+            return rc;
+    }
+    w->nix = 0;
+    return 0;
+}
+
+/* Remove a pending insert of this batch (a record updated twice within one batch). */
+static int ix_del_pending(struct wbatch *w, const uint8_t key[INDEX_KEY_LEN])
+{
+    for (size_t i = w->nix; i-- > 0;)
+        if (memcmp(w->ix[i].k, key, INDEX_KEY_LEN) == 0) {
+            w->ix[i] = w->ix[--w->nix];
+            return 1;
+        }
+    return 0;
+}
+
+/* Purge the payload of one stored version, keeping header and signature. */
+static int purge_local(struct store *s, MDB_txn *txn, uint64_t local)
+{
+    uint8_t lk[8];
+    be64(lk, local);
+    MDB_val k = {8, lk}, v;
+    int rc = mdb_get(txn, s->dbi[DB_ENTRIES], &k, &v);
+    if (rc != 0)
+        return rc;
+    struct entry e;
+    if (entry_decode(v.mv_data, v.mv_size, &e) != 0)
+        return MDB_CORRUPTED;
+    if (!e.payload)
+        return 0;
+    uint8_t *stripped;
+    size_t slen;
+    if (entry_strip_payload(&e, &stripped, &slen) != 0)
+        return ENOMEM;
+    MDB_val nv = {slen, stripped};
+    rc = mdb_put(txn, s->dbi[DB_ENTRIES], &k, &nv, 0);
+    free(stripped);
+    return rc;
+}
+
+/* Take the current version of a record out of the indexes (update, retraction, expiry). */
+static int rec_unindex(struct store *s, struct wbatch *w, const uint8_t *recval, size_t len)
+{
+    const struct rec_hdr *h = (const struct rec_hdr *)recval;
+    if (h->flags & REC_FLAG_HIDDEN)
+        return 0;
+    uint64_t local = rd64(h->local);
+    size_t n = (size_t)h->nterms[0] << 8 | h->nterms[1];
+    if (len < sizeof *h + n * INDEX_TERM_LEN)
+        return MDB_CORRUPTED;
+    const uint8_t *terms = recval + sizeof *h;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t k[INDEX_KEY_LEN];
+        memcpy(k, terms + i * INDEX_TERM_LEN, INDEX_TERM_LEN);
+        be64(k + INDEX_TERM_LEN, ~local);
+        if (ix_del_pending(w, k))
+            continue;
+        MDB_val kv = {INDEX_KEY_LEN, k};
+        int rc = mdb_del(w->txn, s->dbi[DB_INDEX], &kv, NULL);
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            return rc;
+    }
+    uint8_t lk[8];
+    be64(lk, local);
+    MDB_val kv = {8, lk};
+    int rc = mdb_del(w->txn, s->dbi[DB_LIVE], &kv, NULL);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    uint64_t exp = rd64(h->expires);
+    if (exp) {
+        uint8_t ek[16];
+        be64(ek, exp);
+        be64(ek + 8, local);
+        MDB_val ekv = {16, ek};
+        rc = mdb_del(w->txn, s->dbi[DB_EXPIRY], &ekv, NULL);
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            return rc;
+    }
+    return 0;
+}
+
+/* Hide a record and purge the payloads of all its versions (retraction, expiry). */
+static int rec_withdraw(struct store *s, struct wbatch *w, const uint8_t rkey[RKEY_LEN])
+{
+    MDB_val k = {RKEY_LEN, (void *)rkey}, v;
+    int rc = mdb_get(w->txn, s->dbi[DB_RECORDS], &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    if (v.mv_size < sizeof(struct rec_hdr))
+        return MDB_CORRUPTED;
+    if ((rc = rec_unindex(s, w, v.mv_data, v.mv_size)) != 0)
+        return rc;
+    struct rec_hdr h;
+    memcpy(&h, v.mv_data, sizeof h);
+    h.flags |= REC_FLAG_HIDDEN;
+    memset(h.nterms, 0, sizeof h.nterms);
+    MDB_val nv = {sizeof h, &h};
+    if ((rc = mdb_put(w->txn, s->dbi[DB_RECORDS], &k, &nv, 0)) != 0)
+        return rc;
+
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(w->txn, s->dbi[DB_VERSIONS], &c)) != 0)
+        return rc;
+    uint8_t start[RKEY_LEN + 8];
+    memcpy(start, rkey, RKEY_LEN);
+    memset(start + RKEY_LEN, 0, 8);
+    MDB_val ck = {sizeof start, start}, cv;
+    uint64_t locals[256];
+    size_t nl = 0;
+    rc = mdb_cursor_get(c, &ck, &cv, MDB_SET_RANGE);
+    /* Collect first: writing to entries while walking versions is fine in LMDB, but keeping the
+     * two apart is simpler to reason about. Records rarely have more than a few versions. */
+    while (rc == 0 && ck.mv_size == RKEY_LEN + 8 && memcmp(ck.mv_data, rkey, RKEY_LEN) == 0) {
+        if (nl == HUB_ARRAY_LEN(locals)) {
+            mdb_cursor_close(c);
+            for (size_t i = 0; i < nl; i++)
+                if ((rc = purge_local(s, w->txn, locals[i])) != 0)
+                    return rc;
+            nl = 0;
+            if ((rc = mdb_cursor_open(w->txn, s->dbi[DB_VERSIONS], &c)) != 0)
+                return rc;
+            rc = mdb_cursor_get(c, &ck, &cv, MDB_SET_RANGE);
+            continue;
+        }
+        locals[nl++] = rd64((const uint8_t *)ck.mv_data + RKEY_LEN);
+        rc = mdb_cursor_get(c, &ck, &cv, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    for (size_t i = 0; i < nl; i++)
+        if ((rc = purge_local(s, w->txn, locals[i])) != 0)
+            return rc;
+    return 0;
+}
+
+/* Make item the current version of its record and index it. */
+static int rec_update(struct store *s, struct wbatch *w, const struct store_item *it,
+                      uint64_t local)
+{
+    const struct entry *e = it->e;
+    uint8_t rkey[RKEY_LEN];
+    rkey_make(rkey, e->author, e->kind, e->key);
+    MDB_val k = {RKEY_LEN, rkey}, v;
+    int rc = mdb_get(w->txn, s->dbi[DB_RECORDS], &k, &v);
+    if (rc == 0) {
+        if (v.mv_size < sizeof(struct rec_hdr))
+            return MDB_CORRUPTED;
+        if ((rc = rec_unindex(s, w, v.mv_data, v.mv_size)) != 0)
+            return rc;
+    } else if (rc != MDB_NOTFOUND) {
+        return rc;
+    }
+    uint8_t vk[RKEY_LEN + 8];
+    memcpy(vk, rkey, RKEY_LEN);
+    be64(vk + RKEY_LEN, local);
+    MDB_val vkv = {sizeof vk, vk}, empty = {0, ""};
+    if ((rc = mdb_put(w->txn, s->dbi[DB_VERSIONS], &vkv, &empty, 0)) != 0)
+        return rc;
+
+    /* A version received without its payload (purged upstream) is held but not shown. */
+    int visible = e->payload != NULL || e->payload_size == 0;
+    size_t nterms = visible ? it->nterms : 0;
+    if (nterms > 0xffff)
+        nterms = 0xffff;
+    uint8_t recbuf[sizeof(struct rec_hdr) + RECORD_MAX_TERMS * INDEX_TERM_LEN];
+    if (nterms > RECORD_MAX_TERMS)
+        nterms = RECORD_MAX_TERMS;
+    struct rec_hdr *h = (struct rec_hdr *)recbuf;
+    be64(h->local, local);
+    h->flags = visible ? 0 : REC_FLAG_HIDDEN;
+    be64(h->expires, e->expires);
+    h->nterms[0] = (uint8_t)(nterms >> 8);
+    h->nterms[1] = (uint8_t)nterms;
+    for (size_t i = 0; i < nterms; i++)
+        memcpy(recbuf + sizeof *h + i * INDEX_TERM_LEN, it->terms[i].b, INDEX_TERM_LEN);
+    MDB_val rv = {sizeof *h + nterms * INDEX_TERM_LEN, recbuf};
+    if ((rc = mdb_put(w->txn, s->dbi[DB_RECORDS], &k, &rv, 0)) != 0)
+        return rc;
+    if (!visible)
+        return 0;
+    for (size_t i = 0; i < nterms; i++)
+        if ((rc = ix_add(w, &it->terms[i], local)) != 0)
+            return rc == HUB_E_NOMEM ? ENOMEM : rc;
+    uint8_t lk[8], lv[LIVE_VAL_LEN];
+    be64(lk, local);
+    be64(lv, e->expires);
+    be32(lv + 8, (uint32_t)it->date_start);
+    be32(lv + 12, (uint32_t)it->date_end);
+    MDB_val lkv = {8, lk}, lvv = {LIVE_VAL_LEN, lv};
+    if ((rc = mdb_put(w->txn, s->dbi[DB_LIVE], &lkv, &lvv, MDB_APPEND)) != 0)
+        return rc;
+    if (e->expires) {
+        uint8_t ek[16];
+        be64(ek, e->expires);
+        be64(ek + 8, local);
+        MDB_val ekv = {16, ek};
+        if ((rc = mdb_put(w->txn, s->dbi[DB_EXPIRY], &ekv, &empty, 0)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int feed_get(struct store *s, MDB_txn *txn, const uint8_t author[32], struct feed_head *h)
+{
+    MDB_val k = {32, (void *)author}, v;
+    memset(h, 0, sizeof *h);
+    memcpy(h->author, author, 32);
+    int rc = mdb_get(txn, s->dbi[DB_FEEDS], &k, &v);
+    if (rc != 0)
+        return rc;
+    if (v.mv_size != FEED_VAL_LEN)
+        return MDB_CORRUPTED;
+    const uint8_t *p = v.mv_data;
+    h->seq = rd64(p);
+    memcpy(h->id, p + 8, 32);
+    h->timestamp = rd64(p + 40);
+    h->forked = p[48] & FEED_FLAG_FORKED;
+    return 0;
+}
+
+static int feed_put(struct store *s, MDB_txn *txn, const struct feed_head *h)
+{
+    uint8_t b[FEED_VAL_LEN];
+    be64(b, h->seq);
+    memcpy(b + 8, h->id, 32);
+    be64(b + 40, h->timestamp);
+    b[48] = h->forked ? FEED_FLAG_FORKED : 0;
+    MDB_val k = {32, (void *)h->author}, v = {FEED_VAL_LEN, b};
+    return mdb_put(txn, s->dbi[DB_FEEDS], &k, &v, 0);
+}
+
+static int fork_record(struct store *s, MDB_txn *txn, const struct entry *e,
+                       const uint8_t held[32], uint64_t now)
+{
+    uint8_t k[40];
+    memcpy(k, e->author, 32);
+    be64(k + 32, e->seq);
+    size_t len = 8 + 32 + e->wire_len;
+    uint8_t *b = malloc(len);
+    if (!b)
+        return ENOMEM;
+    be64(b, now);
+    memcpy(b + 8, held, 32);
+    memcpy(b + 40, e->wire, e->wire_len);
+    MDB_val kv = {40, k}, v = {len, b};
+    int rc = mdb_put(txn, s->dbi[DB_FORKS], &kv, &v, MDB_NOOVERWRITE);
+    free(b);
+    return rc == MDB_KEYEXIST ? 0 : rc;
+}
+
+/* Chain rule for one item; on success stores it. Returns an MDB code for store failures and
+ * sets it->result for the entry's own outcome. */
+static int append_one(struct store *s, struct wbatch *w, struct store_item *it)
+{
+    const struct entry *e = it->e;
+    MDB_val idk = {32, (void *)e->id}, v;
+    int rc = mdb_get(w->txn, s->dbi[DB_IDS], &idk, &v);
+    if (rc == 0) {
+        it->result = HUB_E_DUPLICATE;
+        return 0;
+    }
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    struct feed_head h;
+    rc = feed_get(s, w->txn, e->author, &h);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    if (h.forked) {
+        it->result = HUB_E_FORKED_FEED;
+        return 0;
+    }
+    if (e->seq <= h.seq) {
+        /* Not a duplicate by id, so another entry holds this seq: the key is used twice. */
+        uint8_t ck[40];
+        memcpy(ck, e->author, 32);
+        be64(ck + 32, e->seq);
+        MDB_val ckv = {40, ck}, cv;
+        if ((rc = mdb_get(w->txn, s->dbi[DB_CHAIN], &ckv, &cv)) != 0)
+            return rc;
+        if ((rc = fork_record(s, w->txn, e, (const uint8_t *)cv.mv_data + 8, w->now)) != 0)
+            return rc;
+        h.forked = 1;
+        if ((rc = feed_put(s, w->txn, &h)) != 0)
+            return rc;
+        it->result = HUB_E_FORK;
+        return 0;
+    }
+    if (e->seq > h.seq + 1) {
+        it->result = HUB_E_GAP;
+        return 0;
+    }
+    static const uint8_t zero[32];
+    if (memcmp(e->prev, h.seq ? h.id : zero, 32) != 0) {
+        it->result = HUB_E_PREV;
+        return 0;
+    }
+    if (e->timestamp < h.timestamp) {
+        it->result = HUB_E_TIMESTAMP;
+        return 0;
+    }
+
+    uint64_t local = s->next_local;
+    uint8_t lk[8];
+    be64(lk, local);
+    MDB_val lkv = {8, lk}, wv = {e->wire_len, (void *)e->wire};
+    if ((rc = mdb_put(w->txn, s->dbi[DB_ENTRIES], &lkv, &wv, MDB_APPEND)) != 0)
+        return rc;
+    if ((rc = mdb_put(w->txn, s->dbi[DB_IDS], &idk, &lkv, MDB_NOOVERWRITE)) != 0)
+        return rc;
+    uint8_t ck[40], cvb[CHAIN_VAL_LEN];
+    memcpy(ck, e->author, 32);
+    be64(ck + 32, e->seq);
+    memcpy(cvb, lk, 8);
+    memcpy(cvb + 8, e->id, 32);
+    MDB_val ckv = {40, ck}, cvv = {CHAIN_VAL_LEN, cvb};
+    if ((rc = mdb_put(w->txn, s->dbi[DB_CHAIN], &ckv, &cvv, 0)) != 0)
+        return rc;
+    h.seq = e->seq;
+    memcpy(h.id, e->id, 32);
+    h.timestamp = e->timestamp;
+    if ((rc = feed_put(s, w->txn, &h)) != 0)
+        return rc;
+
+    if (e->kind == 5 /* KIND_RETRACTION */) {
+        if (it->retract_key) {
+            uint8_t rkey[RKEY_LEN];
+            rkey_make(rkey, e->author, it->retract_kind, it->retract_key);
+            if ((rc = rec_withdraw(s, w, rkey)) != 0)
+                return rc;
+        }
+    } else if ((rc = rec_update(s, w, it, local)) != 0) {
+        return rc;
+    }
+    s->next_local = local + 1;
+    it->local = local;
+    it->result = HUB_OK;
+    return 0;
+}
+
+static int store_grow(struct store *s)
+{
+    uint64_t want = s->map_size * 2;
+    if (want > s->max_map)
+        want = s->max_map;
+    if (want <= s->map_size)
+        return HUB_E_DISK_FULL;
+    int rc = mdb_env_set_mapsize(s->env, want);
+    if (rc != 0)
+        return store_err(rc);
+    log_info("store", "map size grown from %llu to %llu MiB", (unsigned long long)(s->map_size >> 20),
+             (unsigned long long)(want >> 20));
+    s->map_size = want;
+    return HUB_OK;
+}
+
+int store_append(struct store *s, struct store_item *items, size_t n)
+{
+    struct wbatch w = {0};
+    w.now = hub_now_ms();
+    uint64_t first_local = s->next_local;
+    for (;;) {
+        int rc = mdb_txn_begin(s->env, NULL, 0, &w.txn);
+        if (rc == 0) {
+            for (size_t i = 0; i < n && rc == 0; i++) {
+                items[i].result = HUB_E_INTERNAL;
+                items[i].local = 0;
+                rc = append_one(s, &w, &items[i]);
+            }
+            if (rc == 0)
+                rc = ix_flush(s, &w);
+            if (rc == 0) {
+                rc = mdb_txn_commit(w.txn);
+                w.txn = NULL;
+            }
+        }
+        if (w.txn)
+            mdb_txn_abort(w.txn);
+        w.txn = NULL;
+        w.nix = 0;
+        if (rc == 0)
+            break;
+        s->next_local = first_local; /* nothing of the batch was stored */
+        for (size_t i = 0; i < n; i++)
+            items[i].result = store_err(rc);
+        if (rc == MDB_MAP_FULL && store_grow(s) == 0)
+            continue;
+        free(w.ix);
+        if (rc == MDB_MAP_FULL || rc == ENOSPC)
+            log_error("store", "storage full (map %llu MiB of max %llu MiB): batch of %zu refused",
+                      (unsigned long long)(s->map_size >> 20),
+                      (unsigned long long)(s->max_map >> 20), n);
+        else
+            log_error("store", "write failed: %s; batch of %zu refused", mdb_strerror(rc), n);
+        return store_err(rc);
+    }
+    free(w.ix);
+    return HUB_OK;
+}
+
+/* ---- read path ---- */
+
+int store_feed_head(struct store *s, const uint8_t author[32], struct feed_head *out)
+{
+    MDB_txn *txn;
+    int rc = rtxn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    rc = feed_get(s, txn, author, out);
+    rtxn_end(s);
+    return store_err(rc);
+}
+
+int store_feeds(struct store *s, int (*cb)(const struct feed_head *h, void *arg), void *arg)
+{
+    MDB_txn *txn;
+    int rc = rtxn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(txn, s->dbi[DB_FEEDS], &c)) != 0) {
+        rtxn_end(s);
+        return store_err(rc);
+    }
+    MDB_val k, v;
+    int ret = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && ret == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 32 || v.mv_size != FEED_VAL_LEN)
+            continue;
+        struct feed_head h;
+        memcpy(h.author, k.mv_data, 32);
+        const uint8_t *p = v.mv_data;
+        h.seq = rd64(p);
+        memcpy(h.id, p + 8, 32);
+        h.timestamp = rd64(p + 40);
+        h.forked = p[48] & FEED_FLAG_FORKED;
+        ret = cb(&h, arg);
+    }
+    mdb_cursor_close(c);
+    rtxn_end(s);
+    return ret;
+}
+
+int store_get(struct store *s, const uint8_t id[32], uint8_t **wire, size_t *len)
+{
+    MDB_txn *txn;
+    int rc = rtxn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    MDB_val k = {32, (void *)id}, v;
+    rc = mdb_get(txn, s->dbi[DB_IDS], &k, &v);
+    if (rc == 0)
+        rc = mdb_get(txn, s->dbi[DB_ENTRIES], &v, &v);
+    if (rc == 0) {
+        *wire = malloc(v.mv_size);
+        if (!*wire) {
+            rtxn_end(s);
+            return HUB_E_NOMEM;
+        }
+        memcpy(*wire, v.mv_data, v.mv_size);
+        *len = v.mv_size;
+    }
+    rtxn_end(s);
+    return store_err(rc);
+}
+
+int store_feed_range(struct store *s, const uint8_t author[32], uint64_t from, size_t max_count,
+                     size_t max_bytes, int (*cb)(const uint8_t *wire, size_t len, void *arg),
+                     void *arg)
+{
+    MDB_txn *txn;
+    int rc = rtxn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(txn, s->dbi[DB_CHAIN], &c)) != 0) {
+        rtxn_end(s);
+        return store_err(rc);
+    }
+    uint8_t start[40];
+    memcpy(start, author, 32);
+    be64(start + 32, from);
+    MDB_val k = {40, start}, v;
+    int count = 0;
+    size_t bytes = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+         rc == 0 && (size_t)count < max_count && bytes < max_bytes;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 40 || memcmp(k.mv_data, author, 32) != 0)
+            break;
+        MDB_val lk = {8, v.mv_data}, ev;
+        if ((rc = mdb_get(txn, s->dbi[DB_ENTRIES], &lk, &ev)) != 0)
+            break;
+        if (cb(ev.mv_data, ev.mv_size, arg) != 0)
+            break;
+        count++;
+        bytes += ev.mv_size;
+    }
+    mdb_cursor_close(c);
+    rtxn_end(s);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return store_err(rc);
+    return count;
+}
+
+/* Leapfrog join over the index cursors: each term's keys are sorted by ~local, so all cursors
+ * agree on a position only for records that carry every term. */
+struct qjoin {
+    MDB_cursor *c[16];
+    const struct index_term *t[16];
+    size_t k;
+};
+
+/* Position cursor i at the first key >= (term, pos); 1 and *got, or 0 at the term's end. */
+static int qjoin_seek(struct qjoin *j, size_t i, uint64_t pos, uint64_t *got)
+{
+    uint8_t key[INDEX_KEY_LEN];
+    memcpy(key, j->t[i]->b, INDEX_TERM_LEN);
+    be64(key + INDEX_TERM_LEN, pos);
+    MDB_val k = {INDEX_KEY_LEN, key}, v;
+    if (mdb_cursor_get(j->c[i], &k, &v, MDB_SET_RANGE) != 0)
+        return 0;
+    if (k.mv_size != INDEX_KEY_LEN || memcmp(k.mv_data, j->t[i]->b, INDEX_TERM_LEN) != 0)
+        return 0;
+    *got = rd64((const uint8_t *)k.mv_data + INDEX_TERM_LEN);
+    return 1;
+}
+
+static int qjoin_next(struct qjoin *j, uint64_t *pos)
+{
+    size_t agreed = 0, i = 0;
+    while (agreed < j->k) {
+        uint64_t got;
+        if (!qjoin_seek(j, i, *pos, &got))
+            return 0;
+        if (got == *pos) {
+            agreed++;
+        } else {
+            *pos = got;
+            agreed = 1;
+        }
+        i = (i + 1) % j->k;
+    }
+    return 1;
+}
+
+int store_query(struct store *s, const struct store_query *q,
+                int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg,
+                uint64_t *next_cursor)
+{
+    struct index_term all;
+    index_term_make(IDX_ALL, "", 0, &all);
+    struct qjoin j = {0};
+    j.k = q->nterms ? q->nterms : 1;
+    if (j.k > HUB_ARRAY_LEN(j.c))
+        return HUB_E_RANGE;
+    MDB_txn *txn;
+    int rc = rtxn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    int count = 0;
+    size_t opened = 0;
+    *next_cursor = 0;
+    for (; opened < j.k; opened++) {
+        j.t[opened] = q->nterms ? &q->terms[opened] : &all;
+        if ((rc = mdb_cursor_open(txn, s->dbi[DB_INDEX], &j.c[opened])) != 0) {
+            rc = store_err(rc);
+            goto done;
+        }
+    }
+    /* positions are ~local: the cursor "before local L" starts at ~(L-1) */
+    uint64_t pos = q->cursor ? ~(q->cursor - 1) : 0;
+    while (qjoin_next(&j, &pos)) {
+        uint64_t local = ~pos;
+        uint8_t lk[8];
+        be64(lk, local);
+        MDB_val k = {8, lk}, v;
+        if (mdb_get(txn, s->dbi[DB_LIVE], &k, &v) == 0 && v.mv_size == LIVE_VAL_LEN) {
+            const uint8_t *p = v.mv_data;
+            uint64_t exp = rd64(p);
+            int32_t ds = (int32_t)rd32(p + 8), de = (int32_t)rd32(p + 12);
+            if (de == 0)
+                de = ds;
+            int ok = !(exp && exp <= q->now_ms);
+            if (ok && (q->date_from || q->date_to)) {
+                /* overlap of [ds, de] with [from, to]; undated records do not match */
+                ok = ds != 0 && (!q->date_to || ds <= q->date_to) &&
+                     (!q->date_from || de >= q->date_from);
+            }
+            if (ok) {
+                if ((size_t)count == q->limit) {
+                    *next_cursor = local + 1;
+                    break;
+                }
+                MDB_val ev;
+                if (mdb_get(txn, s->dbi[DB_ENTRIES], &k, &ev) == 0) {
+                    if (cb(ev.mv_data, ev.mv_size, arg) != 0)
+                        break;
+                    count++;
+                }
+            }
+        }
+        if (pos == UINT64_MAX)
+            break;
+        pos++;
+    }
+    rc = count;
+done:
+    for (size_t i = 0; i < opened; i++)
+        mdb_cursor_close(j.c[i]);
+    rtxn_end(s);
+    return rc;
+}
+
+int store_versions(struct store *s, const uint8_t author[32], int kind, const char *key,
+                   int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg)
+{
+    uint8_t start[RKEY_LEN + 8];
+    rkey_make(start, author, kind, key);
+    memset(start + RKEY_LEN, 0, 8);
+    MDB_txn *txn;
+    int rc = rtxn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(txn, s->dbi[DB_VERSIONS], &c)) != 0) {
+        rtxn_end(s);
+        return store_err(rc);
+    }
+    MDB_val k = {sizeof start, start}, v;
+    int count = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != sizeof start || memcmp(k.mv_data, start, RKEY_LEN) != 0)
+            break;
+        MDB_val lk = {8, (uint8_t *)k.mv_data + RKEY_LEN}, ev;
+        if (mdb_get(txn, s->dbi[DB_ENTRIES], &lk, &ev) != 0)
+            continue;
+        count++;
+        if (cb(ev.mv_data, ev.mv_size, arg) != 0)
+            break;
+    }
+    mdb_cursor_close(c);
+    rtxn_end(s);
+    return count ? count : HUB_E_NOT_FOUND;
+}
+
+int store_record_current(struct store *s, const uint8_t author[32], int kind, const char *key,
+                         uint8_t id[32])
+{
+    uint8_t rkey[RKEY_LEN];
+    rkey_make(rkey, author, kind, key);
+    MDB_txn *txn;
+    int rc = rtxn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    MDB_val k = {RKEY_LEN, rkey}, v;
+    rc = mdb_get(txn, s->dbi[DB_RECORDS], &k, &v);
+    if (rc == 0) {
+        const struct rec_hdr *h = v.mv_data;
+        if (v.mv_size < sizeof *h || (h->flags & REC_FLAG_HIDDEN)) {
+            rc = MDB_NOTFOUND;
+        } else {
+            MDB_val lk = {8, (void *)h->local}, ev;
+            rc = mdb_get(txn, s->dbi[DB_ENTRIES], &lk, &ev);
+            struct entry e;
+            if (rc == 0 && entry_decode(ev.mv_data, ev.mv_size, &e) == 0)
+                memcpy(id, e.id, 32);
+            else if (rc == 0)
+                rc = MDB_CORRUPTED;
+        }
+    }
+    rtxn_end(s);
+    return store_err(rc);
+}
+
+int store_sweep_expired(struct store *s, uint64_t now_ms, size_t max, size_t *purged)
+{
+    *purged = 0;
+    struct wbatch w = {0};
+    w.now = now_ms;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &w.txn);
+    if (rc != 0)
+        return store_err(rc);
+    uint8_t rkeys[64][RKEY_LEN];
+    size_t n = 0;
+    if (max > HUB_ARRAY_LEN(rkeys))
+        max = HUB_ARRAY_LEN(rkeys);
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(w.txn, s->dbi[DB_EXPIRY], &c)) != 0)
+        goto fail;
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && n < max;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 16 || rd64(k.mv_data) > now_ms)
+            break;
+        MDB_val lk = {8, (uint8_t *)k.mv_data + 8}, ev;
+        struct entry e;
+        if (mdb_get(w.txn, s->dbi[DB_ENTRIES], &lk, &ev) == 0 &&
+            entry_decode(ev.mv_data, ev.mv_size, &e) == 0)
+            rkey_make(rkeys[n++], e.author, e.kind, e.key);
+    }
+    mdb_cursor_close(c);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        goto fail;
+    rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = rec_withdraw(s, &w, rkeys[i]);
+    if (rc != 0)
+        goto fail;
+    if ((rc = mdb_txn_commit(w.txn)) != 0) {
+        free(w.ix);
+        return store_err(rc);
+    }
+    free(w.ix);
+    *purged = n;
+    return HUB_OK;
+fail:
+    mdb_txn_abort(w.txn);
+    free(w.ix);
+    return store_err(rc);
+}
+
+int store_forks(struct store *s, int (*cb)(const struct store_fork *f, void *arg), void *arg)
+{
+    MDB_txn *txn;
+    int rc = rtxn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(txn, s->dbi[DB_FORKS], &c)) != 0) {
+        rtxn_end(s);
+        return store_err(rc);
+    }
+    MDB_val k, v;
+    int ret = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && ret == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 40 || v.mv_size < 40)
+            continue;
+        struct store_fork f;
+        memcpy(f.author, k.mv_data, 32);
+        f.seq = rd64((const uint8_t *)k.mv_data + 32);
+        f.detected_ms = rd64(v.mv_data);
+        memcpy(f.held_id, (const uint8_t *)v.mv_data + 8, 32);
+        struct entry e;
+        if (entry_decode((const uint8_t *)v.mv_data + 40, v.mv_size - 40, &e) == 0)
+            memcpy(f.other_id, e.id, 32);
+        else
+            memset(f.other_id, 0, 32);
+        ret = cb(&f, arg);
+    }
+    mdb_cursor_close(c);
+    rtxn_end(s);
+    return ret;
+}
+
+int store_stats(struct store *s, struct store_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    MDB_txn *txn;
+    int rc = rtxn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    MDB_stat st;
+    uint64_t pages = 0;
+    static const int which[] = {DB_ENTRIES, DB_LIVE, DB_FEEDS, DB_FORKS};
+    uint64_t *dst[] = {&out->entries, &out->records, &out->feeds, &out->forks};
+    for (size_t i = 0; i < HUB_ARRAY_LEN(which); i++)
+        if (mdb_stat(txn, s->dbi[which[i]], &st) == 0)
+            *dst[i] = st.ms_entries;
+    for (int i = 0; i < DB_COUNT; i++)
+        if (mdb_stat(txn, s->dbi[i], &st) == 0)
+            pages += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+    rtxn_end(s);
+    MDB_envinfo info;
+    mdb_env_info(s->env, &info);
+    out->map_size = info.me_mapsize;
+    out->used_bytes = pages * 4096;
+    return HUB_OK;
+}

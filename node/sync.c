@@ -1,0 +1,1273 @@
+/* sync.c: replication between hubs (PROTOCOL.md, "Sync").
+ *
+ * Channels: each configured peer gets an outbound session (our DEALER to its ROUTER); each hub
+ * that dials us gets an inbound session on our ROUTER, keyed by its routing id. Any session may
+ * carry a SUB socket on the peer's PUB for live push. Outbound sessions start a round every
+ * sync interval: Hello + Summary; the other side answers Hello + Summary (in sync) or Heads;
+ * whoever is behind sends Wants, at most `window` in flight, each answered by one Entries batch.
+ * Nothing here queues without bound: wants are capped per session, sends never block
+ * (ZMQ_DONTWAIT; a dropped reply is re-asked after a timeout). */
+#include "sync.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control.h"
+#include "entry.h"
+#include "log.h"
+#include "node.h"
+#include "policy.h"
+#include "record.h"
+#include "store.h"
+#include "sync.pb-c.h"
+
+#define SYNC_VERSION 1
+#define SYNC_MAX_SESSIONS 128
+#define SYNC_MAX_MSG (8u << 20)          /* ZMQ_MAXMSGSIZE: a larger message drops the peer */
+#define SYNC_ENTRIES_MAX_BYTES (4u << 20) /* one Entries batch */
+#define SYNC_HEADS_CHUNK 1024
+#define SYNC_MAX_WANT_FEEDS 65536        /* feeds queued for fetching per session */
+#define SYNC_MAX_WINDOW 16
+#define SYNC_WANT_TIMEOUT_MS 30000
+#define SYNC_MSGS_PER_TURN 64            /* per socket per loop turn: fairness between peers */
+#define SYNC_RATE_MSGS 20000             /* per session per second; the excess is dropped */
+#define SYNC_SUMMARY_LOG_MS 60000
+#define SYNC_HWM 10000
+
+enum sess_dir { SESS_OUT = 1, SESS_IN = 2 };
+enum peer_state { PEER_CONNECTING, PEER_UP, PEER_DOWN };
+
+struct want_feed {
+    uint8_t author[32];
+    uint64_t next, target;
+    int inflight;
+};
+
+struct inflight {
+    uint8_t author[32];
+    uint64_t from;
+    uint64_t sent_ms;
+};
+
+struct session {
+    int used;
+    enum sess_dir dir;
+    uint8_t hub[32];
+    int hub_known;
+    char endpoint[256];  /* outbound: configured; inbound: tcp://addr (informational) */
+    void *dealer;        /* outbound */
+    uint8_t rid[256];    /* inbound routing id */
+    size_t rid_len;
+    uint8_t curve[32];   /* inbound: transport key from ZAP's User-Id */
+    void *sub;
+    enum peer_state state;
+    int hello_seen;
+    uint64_t created_ms, last_heard_ms, last_heard_wall, next_round_ms;
+    uint64_t sent, received, rejected, rounds, bytes_sent, bytes_received;
+    uint64_t rej_window[40], rej_window_total;
+    int64_t behind_us, behind_them;
+    struct want_feed *wq;
+    size_t nwq, capwq, rr;
+    struct inflight inflight[SYNC_MAX_WINDOW];
+    size_t ninflight;
+    Hubnet__Head **their; /* heads received in the current Heads exchange */
+    size_t ntheir, captheir;
+    uint64_t rate_start_ms;
+    uint32_t rate_count;
+    uint64_t rate_dropped;
+    uint64_t last_summary_log;
+};
+
+struct sync {
+    struct node *node;
+    const struct config *cfg;
+    void *ctx;
+    struct zap *zap;
+    struct policy *policy;
+    void *router, *pub;
+    uint32_t pub_port;
+    struct session sess[SYNC_MAX_SESSIONS];
+    uint8_t digest[32];
+    uint32_t digest_feeds;
+    int digest_valid;
+    int policy_dirty;
+    /* poll bookkeeping: which item is which */
+    struct {
+        int kind; /* 0 zap, 1 router, 2 dealer, 3 sub */
+        int sess;
+    } map[2 + 2 * SYNC_MAX_SESSIONS + 1];
+};
+
+/* ---- helpers ---- */
+
+static void short_hex(const uint8_t k[32], char out[9])
+{
+    hub_short(k, out);
+}
+
+static int port_of(const char *endpoint, uint32_t *port)
+{
+    const char *c = strrchr(endpoint, ':');
+    uint64_t v;
+    if (!c || hub_parse_u64(c + 1, 65535, &v) != 0 || v == 0)
+        return -1;
+    *port = (uint32_t)v;
+    return 0;
+}
+
+static void set_int(void *sock, int opt, int v)
+{
+    if (zmq_setsockopt(sock, opt, &v, sizeof v) != 0)
+        log_warnx("sync", "zmq_setsockopt(%d): %s", opt, zmq_strerror(zmq_errno()));
+}
+
+static void sock_common(void *sock)
+{
+    set_int(sock, ZMQ_LINGER, 0);
+    int64_t max = SYNC_MAX_MSG;
+    zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max, sizeof max);
+    set_int(sock, ZMQ_SNDHWM, SYNC_HWM);
+    set_int(sock, ZMQ_RCVHWM, SYNC_HWM);
+    set_int(sock, ZMQ_RECONNECT_IVL, 250);
+    set_int(sock, ZMQ_RECONNECT_IVL_MAX, 30000); /* exponential backoff up to 30 s */
+    set_int(sock, ZMQ_HEARTBEAT_IVL, 5000);
+    set_int(sock, ZMQ_HEARTBEAT_TIMEOUT, 15000);
+}
+
+static void *curve_server(struct sync *s, int type)
+{
+    const struct identity *id = node_identity(s->node);
+    void *sock = zmq_socket(s->ctx, type);
+    if (!sock)
+        return NULL;
+    sock_common(sock);
+    set_int(sock, ZMQ_CURVE_SERVER, 1);
+    zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, id->curve_sk, 32);
+    zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, "hubnet", 6);
+    return sock;
+}
+
+static void *curve_client(struct sync *s, int type, const uint8_t server_ed[32])
+{
+    const struct identity *id = node_identity(s->node);
+    uint8_t server_curve[32];
+    if (identity_curve_pk(server_ed, server_curve) != 0)
+        return NULL;
+    void *sock = zmq_socket(s->ctx, type);
+    if (!sock)
+        return NULL;
+    sock_common(sock);
+    zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, server_curve, 32);
+    zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, id->curve_pk, 32);
+    zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, id->curve_sk, 32);
+    return sock;
+}
+
+/* ---- sending ---- */
+
+static void send_msg(struct sync *s, struct session *ss, const Hubnet__SyncMsg *m)
+{
+    size_t len = hubnet__sync_msg__get_packed_size(m);
+    uint8_t stackbuf[512];
+    uint8_t *buf = len <= sizeof stackbuf ? stackbuf : malloc(len);
+    if (!buf)
+        return;
+    hubnet__sync_msg__pack(m, buf);
+    int rc;
+    if (ss->dir == SESS_OUT) {
+        rc = zmq_send(ss->dealer, buf, len, ZMQ_DONTWAIT);
+    } else {
+        rc = zmq_send(s->router, ss->rid, ss->rid_len, ZMQ_DONTWAIT | ZMQ_SNDMORE);
+        if (rc >= 0)
+            rc = zmq_send(s->router, buf, len, ZMQ_DONTWAIT);
+    }
+    if (rc >= 0)
+        ss->bytes_sent += len;
+    /* EAGAIN: peer not connected or its queue is full; the round or want timeout retries. */
+    if (buf != stackbuf)
+        free(buf);
+}
+
+static void send_hello(struct sync *s, struct session *ss)
+{
+    Hubnet__Hello h = HUBNET__HELLO__INIT;
+    h.version = SYNC_VERSION;
+    h.hub.data = (uint8_t *)node_identity(s->node)->pk;
+    h.hub.len = 32;
+    h.pub_port = s->pub_port;
+    Hubnet__SyncMsg m = HUBNET__SYNC_MSG__INIT;
+    m.msg_case = HUBNET__SYNC_MSG__MSG_HELLO;
+    m.hello = &h;
+    send_msg(s, ss, &m);
+}
+
+struct digest_ctx {
+    crypto_generichash_state st;
+    uint32_t n;
+};
+
+static int digest_cb(const struct feed_head *h, void *arg)
+{
+    struct digest_ctx *d = arg;
+    uint8_t seq[8];
+    for (int i = 0; i < 8; i++)
+        seq[i] = (uint8_t)(h->seq >> (56 - 8 * i));
+    crypto_generichash_update(&d->st, h->author, 32);
+    crypto_generichash_update(&d->st, seq, 8);
+    crypto_generichash_update(&d->st, h->id, 32);
+    d->n++;
+    return 0;
+}
+
+static void digest_refresh(struct sync *s)
+{
+    if (s->digest_valid)
+        return;
+    struct digest_ctx d;
+    crypto_generichash_init(&d.st, NULL, 0, 32);
+    d.n = 0;
+    store_feeds(node_store(s->node), digest_cb, &d);
+    crypto_generichash_final(&d.st, s->digest, 32);
+    s->digest_feeds = d.n;
+    s->digest_valid = 1;
+}
+
+static void send_summary(struct sync *s, struct session *ss)
+{
+    digest_refresh(s);
+    Hubnet__Summary sm = HUBNET__SUMMARY__INIT;
+    sm.digest.data = s->digest;
+    sm.digest.len = 32;
+    sm.feeds = s->digest_feeds;
+    Hubnet__SyncMsg m = HUBNET__SYNC_MSG__INIT;
+    m.msg_case = HUBNET__SYNC_MSG__MSG_SUMMARY;
+    m.summary = &sm;
+    send_msg(s, ss, &m);
+}
+
+struct heads_ctx {
+    struct sync *s;
+    struct session *ss;
+    Hubnet__Head heads[SYNC_HEADS_CHUNK];
+    Hubnet__Head *ptrs[SYNC_HEADS_CHUNK];
+    uint8_t keys[SYNC_HEADS_CHUNK][64];
+    size_t n;
+    int reply;
+};
+
+static void heads_flush(struct heads_ctx *hc, int last)
+{
+    Hubnet__Heads hs = HUBNET__HEADS__INIT;
+    hs.n_heads = hc->n;
+    hs.heads = hc->ptrs;
+    hs.reply = hc->reply;
+    hs.last = last;
+    Hubnet__SyncMsg m = HUBNET__SYNC_MSG__INIT;
+    m.msg_case = HUBNET__SYNC_MSG__MSG_HEADS;
+    m.heads = &hs;
+    send_msg(hc->s, hc->ss, &m);
+    hc->n = 0;
+}
+
+static int heads_cb(const struct feed_head *h, void *arg)
+{
+    struct heads_ctx *hc = arg;
+    if (h->forked)
+        return 0;
+    Hubnet__Head *hd = &hc->heads[hc->n];
+    hubnet__head__init(hd);
+    memcpy(hc->keys[hc->n], h->author, 32);
+    memcpy(hc->keys[hc->n] + 32, h->id, 32);
+    hd->author.data = hc->keys[hc->n];
+    hd->author.len = 32;
+    hd->id.data = hc->keys[hc->n] + 32;
+    hd->id.len = 32;
+    hd->seq = h->seq;
+    hc->ptrs[hc->n] = hd;
+    if (++hc->n == SYNC_HEADS_CHUNK)
+        heads_flush(hc, 0);
+    return 0;
+}
+
+static void send_heads(struct sync *s, struct session *ss, int reply)
+{
+    struct heads_ctx *hc = malloc(sizeof *hc);
+    if (!hc)
+        return;
+    hc->s = s;
+    hc->ss = ss;
+    hc->n = 0;
+    hc->reply = reply;
+    store_feeds(node_store(s->node), heads_cb, hc);
+    heads_flush(hc, 1);
+    free(hc);
+}
+
+/* ---- wants ---- */
+
+static struct want_feed *wq_find(struct session *ss, const uint8_t author[32])
+{
+    for (size_t i = 0; i < ss->nwq; i++)
+        if (memcmp(ss->wq[i].author, author, 32) == 0)
+            return &ss->wq[i];
+    return NULL;
+}
+
+static void wq_add(struct session *ss, const uint8_t author[32], uint64_t next, uint64_t target)
+{
+    struct want_feed *w = wq_find(ss, author);
+    if (w) {
+        if (target > w->target)
+            w->target = target;
+        return;
+    }
+    if (ss->nwq == SYNC_MAX_WANT_FEEDS)
+        return; /* the next round picks up what did not fit */
+    if (ss->nwq == ss->capwq) {
+        size_t cap = ss->capwq ? ss->capwq * 2 : 64;
+        struct want_feed *n = realloc(ss->wq, cap * sizeof *n);
+        if (!n)
+            return;
+        ss->wq = n;
+        ss->capwq = cap;
+    }
+    w = &ss->wq[ss->nwq++];
+    memcpy(w->author, author, 32);
+    w->next = next;
+    w->target = target;
+    w->inflight = 0;
+}
+
+static void wq_remove(struct session *ss, struct want_feed *w)
+{
+    *w = ss->wq[--ss->nwq];
+}
+
+static void want_fill(struct sync *s, struct session *ss)
+{
+    unsigned window = s->cfg->window ? s->cfg->window : 4;
+    if (window > SYNC_MAX_WINDOW)
+        window = SYNC_MAX_WINDOW;
+    size_t tried = 0;
+    while (ss->ninflight < window && ss->nwq && tried < ss->nwq) {
+        if (ss->rr >= ss->nwq)
+            ss->rr = 0;
+        struct want_feed *w = &ss->wq[ss->rr++];
+        tried++;
+        if (w->inflight)
+            continue;
+        uint64_t count = w->target - w->next + 1;
+        unsigned batch = s->cfg->batch_entries ? s->cfg->batch_entries : 512;
+        if (count > batch)
+            count = batch;
+        Hubnet__Want wt = HUBNET__WANT__INIT;
+        wt.author.data = w->author;
+        wt.author.len = 32;
+        wt.from_seq = w->next;
+        wt.count = (uint32_t)count;
+        Hubnet__SyncMsg m = HUBNET__SYNC_MSG__INIT;
+        m.msg_case = HUBNET__SYNC_MSG__MSG_WANT;
+        m.want = &wt;
+        send_msg(s, ss, &m);
+        struct inflight *f = &ss->inflight[ss->ninflight++];
+        memcpy(f->author, w->author, 32);
+        f->from = w->next;
+        f->sent_ms = hub_mono_ms();
+        w->inflight = 1;
+        tried = 0;
+    }
+}
+
+/* ---- sessions ---- */
+
+static struct session *sess_new(struct sync *s, enum sess_dir dir)
+{
+    for (size_t i = 0; i < SYNC_MAX_SESSIONS; i++)
+        if (!s->sess[i].used) {
+            struct session *ss = &s->sess[i];
+            memset(ss, 0, sizeof *ss);
+            ss->used = 1;
+            ss->dir = dir;
+            ss->state = PEER_CONNECTING;
+            ss->created_ms = hub_mono_ms();
+            return ss;
+        }
+    return NULL;
+}
+
+static void sess_free(struct session *ss)
+{
+    if (ss->dealer)
+        zmq_close(ss->dealer);
+    if (ss->sub)
+        zmq_close(ss->sub);
+    for (size_t i = 0; i < ss->ntheir; i++)
+        hubnet__head__free_unpacked(ss->their[i], NULL);
+    free(ss->their);
+    free(ss->wq);
+    memset(ss, 0, sizeof *ss);
+}
+
+static struct session *sess_out_by_hub(struct sync *s, const uint8_t hub[32])
+{
+    for (size_t i = 0; i < SYNC_MAX_SESSIONS; i++)
+        if (s->sess[i].used && s->sess[i].dir == SESS_OUT && memcmp(s->sess[i].hub, hub, 32) == 0)
+            return &s->sess[i];
+    return NULL;
+}
+
+static int sess_dial(struct sync *s, const char *endpoint, const uint8_t hub[32])
+{
+    struct session *ss = sess_new(s, SESS_OUT);
+    if (!ss)
+        return HUB_E_BUSY;
+    memcpy(ss->hub, hub, 32);
+    ss->hub_known = 1;
+    snprintf(ss->endpoint, sizeof ss->endpoint, "%s", endpoint);
+    ss->dealer = curve_client(s, ZMQ_DEALER, hub);
+    if (!ss->dealer) {
+        sess_free(ss);
+        return HUB_E_FIELD;
+    }
+    set_int(ss->dealer, ZMQ_IMMEDIATE, 1); /* do not queue for a peer that is not connected */
+    if (zmq_connect(ss->dealer, endpoint) != 0) {
+        log_error("sync", "cannot dial %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        sess_free(ss);
+        return HUB_E_CONFIG;
+    }
+    ss->next_round_ms = 0;
+    return HUB_OK;
+}
+
+/* Live push from the peer: SUB on its PUB, host from its endpoint, port from its Hello. */
+static void sess_subscribe(struct sync *s, struct session *ss, const char *host, uint32_t port)
+{
+    if (ss->sub || !port || !ss->hub_known)
+        return;
+    char ep[300];
+    int w = strchr(host, ':') ? snprintf(ep, sizeof ep, "tcp://[%s]:%u", host, port)
+                              : snprintf(ep, sizeof ep, "tcp://%s:%u", host, port);
+    if (w < 0 || (size_t)w >= sizeof ep)
+        return;
+    ss->sub = curve_client(s, ZMQ_SUB, ss->hub);
+    if (!ss->sub)
+        return;
+    zmq_setsockopt(ss->sub, ZMQ_SUBSCRIBE, "", 0);
+    if (zmq_connect(ss->sub, ep) != 0) {
+        log_warnx("sync", "cannot subscribe to %s: %s", ep, zmq_strerror(zmq_errno()));
+        zmq_close(ss->sub);
+        ss->sub = NULL;
+    }
+}
+
+static void sess_heard(struct session *ss)
+{
+    ss->last_heard_ms = hub_mono_ms();
+    ss->last_heard_wall = hub_now_ms();
+    if (ss->state != PEER_UP) {
+        char k[9];
+        short_hex(ss->hub, k);
+        if (ss->state == PEER_DOWN)
+            log_info("sync", "peer %s (%s) is up again", k, ss->endpoint);
+        else
+            log_info("sync", "peer %s (%s) connected", k, ss->endpoint);
+        ss->state = PEER_UP;
+    }
+}
+
+static void count_rejects(struct session *ss, const int *results, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = results[i];
+        if (rc == HUB_OK || rc == HUB_E_DUPLICATE || rc == HUB_E_GAP || rc == HUB_E_POLICY)
+            continue;
+        ss->rejected++;
+        ss->rej_window_total++;
+        if (-rc < (int)HUB_ARRAY_LEN(ss->rej_window))
+            ss->rej_window[-rc]++;
+    }
+}
+
+/* ---- receiving ---- */
+
+static void on_hello(struct sync *s, struct session *ss, Hubnet__Hello *h, const char *peer_addr)
+{
+    char k[9];
+    if (h->version != SYNC_VERSION || h->hub.len != 32) {
+        ss->rej_window[-HUB_E_VERSION]++;
+        ss->rej_window_total++;
+        return;
+    }
+    if (ss->dir == SESS_OUT) {
+        if (memcmp(h->hub.data, ss->hub, 32) != 0)
+            return; /* cannot happen under CURVE: the server key names the hub */
+    } else {
+        uint8_t curve[32];
+        if (identity_curve_pk(h->hub.data, curve) != 0 || memcmp(curve, ss->curve, 32) != 0) {
+            hub_short(h->hub.data, k);
+            log_warnx("sync", "hello claims hub %s but the connection's key differs; ignored", k);
+            ss->rej_window[-HUB_E_SIGNATURE]++;
+            ss->rej_window_total++;
+            return;
+        }
+        if (!ss->hub_known) {
+            memcpy(ss->hub, h->hub.data, 32);
+            ss->hub_known = 1;
+            snprintf(ss->endpoint, sizeof ss->endpoint, "in:%s", peer_addr ? peer_addr : "?");
+        }
+        send_hello(s, ss);
+    }
+    ss->hello_seen = 1;
+    sess_heard(ss);
+    /* Live push both ways: subscribe unless an outbound session to this hub already does. */
+    struct session *out = ss->dir == SESS_IN ? sess_out_by_hub(s, ss->hub) : NULL;
+    if (ss->dir == SESS_OUT) {
+        char host[256];
+        const char *p = strstr(ss->endpoint, "://");
+        snprintf(host, sizeof host, "%s", p ? p + 3 : ss->endpoint);
+        char *colon = strrchr(host, ':');
+        if (colon)
+            *colon = 0;
+        if (host[0] == '[') {
+            memmove(host, host + 1, strlen(host));
+            host[strcspn(host, "]")] = 0;
+        }
+        sess_subscribe(s, ss, host, h->pub_port);
+    } else if (!out && peer_addr) {
+        sess_subscribe(s, ss, peer_addr, h->pub_port);
+    }
+}
+
+static void on_summary(struct sync *s, struct session *ss, Hubnet__Summary *sm)
+{
+    digest_refresh(s);
+    if (sm->digest.len == 32 && memcmp(sm->digest.data, s->digest, 32) == 0) {
+        ss->behind_us = ss->behind_them = 0;
+        if (ss->dir == SESS_IN)
+            send_summary(s, ss);
+        return;
+    }
+    send_heads(s, ss, 0);
+}
+
+static int head_cmp(const void *a, const void *b)
+{
+    const Hubnet__Head *x = *(Hubnet__Head *const *)a, *y = *(Hubnet__Head *const *)b;
+    return memcmp(x->author.data, y->author.data, 32);
+}
+
+struct cmp_ctx {
+    struct sync *s;
+    struct session *ss;
+    size_t i; /* merge position in ss->their */
+};
+
+/* Merge-join of our feeds with their heads (both in author order). */
+static int compare_cb(const struct feed_head *h, void *arg)
+{
+    struct cmp_ctx *c = arg;
+    struct session *ss = c->ss;
+    while (c->i < ss->ntheir && memcmp(ss->their[c->i]->author.data, h->author, 32) < 0) {
+        Hubnet__Head *t = ss->their[c->i++];
+        if (policy_admits_feed(c->s->policy, t->author.data)) { /* a feed we lack entirely */
+            ss->behind_us += (int64_t)t->seq;
+            wq_add(ss, t->author.data, 1, t->seq);
+        }
+    }
+    uint64_t theirs = 0;
+    if (c->i < ss->ntheir && memcmp(ss->their[c->i]->author.data, h->author, 32) == 0)
+        theirs = ss->their[c->i++]->seq;
+    if (h->forked)
+        return 0;
+    if (theirs > h->seq) {
+        ss->behind_us += (int64_t)(theirs - h->seq);
+        wq_add(ss, h->author, h->seq + 1, theirs);
+    } else if (h->seq > theirs) {
+        ss->behind_them += (int64_t)(h->seq - theirs);
+    }
+    return 0;
+}
+
+static void on_heads(struct sync *s, struct session *ss, Hubnet__SyncMsg *m)
+{
+    Hubnet__Heads *hs = m->heads;
+    for (size_t i = 0; i < hs->n_heads; i++) {
+        Hubnet__Head *h = hs->heads[i];
+        if (h->author.len != 32 || ss->ntheir >= SYNC_MAX_WANT_FEEDS)
+            continue;
+        if (ss->ntheir == ss->captheir) {
+            size_t cap = ss->captheir ? ss->captheir * 2 : 256;
+            Hubnet__Head **n = realloc(ss->their, cap * sizeof *n);
+            if (!n)
+                break;
+            ss->their = n;
+            ss->captheir = cap;
+        }
+        ss->their[ss->ntheir++] = h;
+        hs->heads[i] = NULL; /* ownership moves to the session */
+    }
+    if (!hs->last)
+        return;
+    qsort(ss->their, ss->ntheir, sizeof *ss->their, head_cmp);
+    ss->behind_us = ss->behind_them = 0;
+    struct cmp_ctx c = {s, ss, 0};
+    store_feeds(node_store(s->node), compare_cb, &c);
+    for (; c.i < ss->ntheir; c.i++) {
+        Hubnet__Head *t = ss->their[c.i];
+        if (policy_admits_feed(s->policy, t->author.data)) {
+            ss->behind_us += (int64_t)t->seq;
+            wq_add(ss, t->author.data, 1, t->seq);
+        }
+    }
+    for (size_t i = 0; i < ss->ntheir; i++)
+        hubnet__head__free_unpacked(ss->their[i], NULL);
+    ss->ntheir = 0;
+    if (!hs->reply)
+        send_heads(s, ss, 1);
+    want_fill(s, ss);
+}
+
+struct serve_ctx {
+    ProtobufCBinaryData items[1024];
+    size_t n;
+};
+
+static int serve_cb(const uint8_t *wire, size_t len, void *arg)
+{
+    struct serve_ctx *c = arg;
+    uint8_t *copy = malloc(len);
+    if (!copy)
+        return 1;
+    memcpy(copy, wire, len);
+    c->items[c->n].data = copy;
+    c->items[c->n].len = len;
+    c->n++;
+    return 0;
+}
+
+static void on_want(struct sync *s, struct session *ss, Hubnet__Want *w)
+{
+    if (w->author.len != 32 || w->from_seq == 0)
+        return;
+    size_t count = w->count;
+    unsigned batch = s->cfg->batch_entries ? s->cfg->batch_entries : 512;
+    if (count > batch)
+        count = batch;
+    if (count > 1024)
+        count = 1024;
+    struct serve_ctx *c = malloc(sizeof *c);
+    if (!c)
+        return;
+    c->n = 0;
+    int rc = 0;
+    if (policy_admits_feed(s->policy, w->author.data))
+        rc = store_feed_range(node_store(s->node), w->author.data, w->from_seq, count,
+                              SYNC_ENTRIES_MAX_BYTES, serve_cb, c);
+    (void)rc;
+    ProtobufCBinaryData *ptrs = c->items;
+    Hubnet__Entries es = HUBNET__ENTRIES__INIT;
+    es.author = w->author;
+    es.from_seq = w->from_seq;
+    es.n_entries = c->n;
+    es.entries = ptrs;
+    Hubnet__SyncMsg m = HUBNET__SYNC_MSG__INIT;
+    m.msg_case = HUBNET__SYNC_MSG__MSG_ENTRIES;
+    m.entries = &es;
+    send_msg(s, ss, &m);
+    ss->sent += c->n;
+    for (size_t i = 0; i < c->n; i++)
+        free(c->items[i].data);
+    free(c);
+}
+
+static void on_entries(struct sync *s, struct session *ss, Hubnet__Entries *es, int origin)
+{
+    if (es->author.len != 32)
+        return;
+    /* match the in-flight want; an unsolicited batch is still processed (entries are
+     * self-validating) but does not open the window */
+    for (size_t i = 0; i < ss->ninflight; i++)
+        if (memcmp(ss->inflight[i].author, es->author.data, 32) == 0 &&
+            ss->inflight[i].from == es->from_seq) {
+            ss->inflight[i] = ss->inflight[--ss->ninflight];
+            break;
+        }
+    size_t n = es->n_entries;
+    if (n) {
+        const uint8_t **wires = malloc(n * sizeof *wires);
+        size_t *lens = malloc(n * sizeof *lens);
+        int *results = malloc(n * sizeof *results);
+        size_t accepted = 0;
+        if (wires && lens && results) {
+            for (size_t i = 0; i < n; i++) {
+                wires[i] = es->entries[i].data;
+                lens[i] = es->entries[i].len;
+            }
+            if (node_ingest(s->node, wires, lens, n, results, &accepted, origin) == 0) {
+                ss->received += accepted;
+                ss->behind_us -= (int64_t)accepted;
+                if (ss->behind_us < 0)
+                    ss->behind_us = 0;
+                count_rejects(ss, results, n);
+            }
+        }
+        free(wires);
+        free(lens);
+        free(results);
+    }
+    struct want_feed *w = wq_find(ss, es->author.data);
+    if (w) {
+        w->inflight = 0;
+        struct feed_head h;
+        int rc = store_feed_head(node_store(s->node), es->author.data, &h);
+        uint64_t have = rc == 0 ? h.seq : 0;
+        /* Done, forked, or no progress (the peer has no more, or sent junk): stop asking;
+         * the next round starts over from fresh heads. */
+        if (have >= w->target || (rc == 0 && h.forked) || have < w->next)
+            wq_remove(ss, w);
+        else
+            w->next = have + 1;
+    }
+    want_fill(s, ss);
+}
+
+static void handle_msg(struct sync *s, struct session *ss, const uint8_t *data, size_t len,
+                       const char *peer_addr, int origin)
+{
+    ss->bytes_received += len;
+    uint64_t now = hub_mono_ms();
+    if (now - ss->rate_start_ms >= 1000) {
+        ss->rate_start_ms = now;
+        ss->rate_count = 0;
+    }
+    if (++ss->rate_count > SYNC_RATE_MSGS) {
+        ss->rate_dropped++;
+        return;
+    }
+    Hubnet__SyncMsg *m = hubnet__sync_msg__unpack(NULL, len, data);
+    if (!m) {
+        ss->rej_window[-HUB_E_DECODE]++;
+        ss->rej_window_total++;
+        ss->rejected++;
+        return;
+    }
+    if (m->msg_case == HUBNET__SYNC_MSG__MSG_HELLO) {
+        on_hello(s, ss, m->hello, peer_addr);
+    } else if (!ss->hello_seen) {
+        /* nothing but Hello before Hello */
+    } else {
+        sess_heard(ss);
+        switch (m->msg_case) {
+        case HUBNET__SYNC_MSG__MSG_SUMMARY:
+            on_summary(s, ss, m->summary);
+            break;
+        case HUBNET__SYNC_MSG__MSG_HEADS:
+            on_heads(s, ss, m);
+            break;
+        case HUBNET__SYNC_MSG__MSG_WANT:
+            on_want(s, ss, m->want);
+            break;
+        case HUBNET__SYNC_MSG__MSG_ENTRIES:
+            on_entries(s, ss, m->entries, origin);
+            break;
+        default:
+            break;
+        }
+    }
+    hubnet__sync_msg__free_unpacked(m, NULL);
+}
+
+static void drain_rest(void *sock, zmq_msg_t *m)
+{
+    while (zmq_msg_more(m)) {
+        zmq_msg_close(m);
+        zmq_msg_init(m);
+        if (zmq_msg_recv(m, sock, ZMQ_DONTWAIT) < 0)
+            break;
+    }
+}
+
+static struct session *sess_in_by_rid(struct sync *s, const uint8_t *rid, size_t len)
+{
+    for (size_t i = 0; i < SYNC_MAX_SESSIONS; i++)
+        if (s->sess[i].used && s->sess[i].dir == SESS_IN && s->sess[i].rid_len == len &&
+            memcmp(s->sess[i].rid, rid, len) == 0)
+            return &s->sess[i];
+    return NULL;
+}
+
+static void router_read(struct sync *s)
+{
+    for (int turn = 0; turn < SYNC_MSGS_PER_TURN * 4; turn++) {
+        zmq_msg_t rid, body;
+        zmq_msg_init(&rid);
+        if (zmq_msg_recv(&rid, s->router, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&rid);
+            return;
+        }
+        zmq_msg_init(&body);
+        if (!zmq_msg_more(&rid) || zmq_msg_recv(&body, s->router, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&rid);
+            zmq_msg_close(&body);
+            continue;
+        }
+        int junk = zmq_msg_more(&body); /* one body frame per message */
+        drain_rest(s->router, &body);
+        size_t rl = zmq_msg_size(&rid);
+        struct session *ss = rl <= 256 ? sess_in_by_rid(s, zmq_msg_data(&rid), rl) : NULL;
+        if (!ss && rl <= 256) {
+            const char *user = zmq_msg_gets(&body, "User-Id");
+            uint8_t curve[32];
+            if (user && strlen(user) == HUB_HEX_LEN && hub_unhex(user, curve, 32) == 0 &&
+                (ss = sess_new(s, SESS_IN)) != NULL) {
+                memcpy(ss->rid, zmq_msg_data(&rid), rl);
+                ss->rid_len = rl;
+                memcpy(ss->curve, curve, 32);
+            }
+        }
+        if (ss && !junk) {
+            const char *addr = zmq_msg_gets(&body, "Peer-Address");
+            int origin = (int)(ss - s->sess) + 1;
+            handle_msg(s, ss, zmq_msg_data(&body), zmq_msg_size(&body), addr, origin);
+        } else if (ss) {
+            ss->rej_window[-HUB_E_DECODE]++;
+            ss->rej_window_total++;
+            ss->rejected++;
+        }
+        zmq_msg_close(&rid);
+        zmq_msg_close(&body);
+    }
+}
+
+static void dealer_read(struct sync *s, struct session *ss)
+{
+    for (int turn = 0; turn < SYNC_MSGS_PER_TURN; turn++) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, ss->dealer, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return;
+        }
+        if (zmq_msg_more(&m)) {
+            drain_rest(ss->dealer, &m);
+            ss->rej_window[-HUB_E_DECODE]++;
+            ss->rej_window_total++;
+            ss->rejected++;
+        } else {
+            handle_msg(s, ss, zmq_msg_data(&m), zmq_msg_size(&m), NULL, (int)(ss - s->sess) + 1);
+        }
+        zmq_msg_close(&m);
+        if (!ss->used)
+            return;
+    }
+}
+
+/* Live push: a batch of single-frame entries from one peer, stored in one transaction. */
+static void sub_read(struct sync *s, struct session *ss)
+{
+    zmq_msg_t msgs[SYNC_MSGS_PER_TURN];
+    const uint8_t *wires[SYNC_MSGS_PER_TURN];
+    size_t lens[SYNC_MSGS_PER_TURN];
+    int results[SYNC_MSGS_PER_TURN];
+    size_t n = 0;
+    while (n < SYNC_MSGS_PER_TURN) {
+        zmq_msg_init(&msgs[n]);
+        if (zmq_msg_recv(&msgs[n], ss->sub, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&msgs[n]);
+            break;
+        }
+        if (zmq_msg_more(&msgs[n])) {
+            drain_rest(ss->sub, &msgs[n]);
+            zmq_msg_close(&msgs[n]);
+            ss->rejected++;
+            ss->rej_window[-HUB_E_DECODE]++;
+            ss->rej_window_total++;
+            continue;
+        }
+        wires[n] = zmq_msg_data(&msgs[n]);
+        lens[n] = zmq_msg_size(&msgs[n]);
+        ss->bytes_received += lens[n];
+        n++;
+    }
+    if (n) {
+        size_t accepted = 0;
+        if (node_ingest(s->node, wires, lens, n, results, &accepted, (int)(ss - s->sess) + 1) == 0) {
+            ss->received += accepted;
+            count_rejects(ss, results, n);
+            /* A gap means we missed entries (slow joiner, HWM, restart): fetch the range now. */
+            for (size_t i = 0; i < n; i++) {
+                if (results[i] != HUB_E_GAP)
+                    continue;
+                struct entry e;
+                struct feed_head h;
+                if (entry_decode(wires[i], lens[i], &e) != 0)
+                    continue;
+                if (store_feed_head(node_store(s->node), e.author, &h) != 0)
+                    h.seq = 0;
+                if (ss->hello_seen)
+                    wq_add(ss, e.author, h.seq + 1, e.seq);
+            }
+            want_fill(s, ss);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        zmq_msg_close(&msgs[i]);
+}
+
+/* ---- node listener: live push out, digest and policy upkeep ---- */
+
+static void on_accept(void *arg, const struct entry *e, int origin)
+{
+    struct sync *s = arg;
+    s->digest_valid = 0;
+    if (e->kind == 6)
+        s->policy_dirty = 1;
+    if (zmq_send(s->pub, e->wire, e->wire_len, ZMQ_DONTWAIT) < 0 && zmq_errno() != EAGAIN)
+        log_debug("sync", "publish: %s", zmq_strerror(zmq_errno()));
+    if (e->kind == 1 && s->cfg->discover && e->payload &&
+        memcmp(e->author, node_identity(s->node)->pk, 32) != 0 && !sess_out_by_hub(s, e->author) &&
+        policy_admits_feed(s->policy, e->author)) {
+        size_t nout = 0;
+        for (size_t i = 0; i < SYNC_MAX_SESSIONS; i++)
+            nout += s->sess[i].used && s->sess[i].dir == SESS_OUT;
+        char eps[4][256];
+        size_t ne = record_profile_endpoints(e->payload, e->payload_len, eps, 4);
+        if (ne && nout < s->cfg->max_peers && sess_dial(s, eps[0], e->author) == 0) {
+            char k[9];
+            hub_short(e->author, k);
+            log_info("sync", "discovered hub %s at %s from its profile; dialing", k, eps[0]);
+        }
+    }
+}
+
+static int admit_cb(void *arg, const uint8_t author[32])
+{
+    return policy_admits_feed(arg, author);
+}
+
+/* ---- control calls ---- */
+
+static const char *state_name(enum peer_state st)
+{
+    return st == PEER_UP ? "up" : st == PEER_DOWN ? "down" : "connecting";
+}
+
+static int op_peers(void *arg, json_t *req, json_t **resp)
+{
+    struct sync *s = arg;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < SYNC_MAX_SESSIONS; i++) {
+        struct session *ss = &s->sess[i];
+        if (!ss->used || !ss->hub_known)
+            continue;
+        char k[HUB_HEX_LEN + 1];
+        hub_hex(ss->hub, 32, k);
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
+                           "key", k, "endpoint", ss->endpoint, "direction",
+                           ss->dir == SESS_OUT ? "out" : "in", "state", state_name(ss->state),
+                           "last_heard", (json_int_t)ss->last_heard_wall, "sent",
+                           (json_int_t)ss->sent, "received", (json_int_t)ss->received,
+                           "rejected", (json_int_t)ss->rejected, "behind_us",
+                           (json_int_t)ss->behind_us, "behind_them", (json_int_t)ss->behind_them,
+                           "bytes_sent", (json_int_t)ss->bytes_sent, "bytes_received",
+                           (json_int_t)ss->bytes_received, "rounds", (json_int_t)ss->rounds,
+                           "live", ss->sub != NULL));
+    }
+    *resp = json_pack("{s:o}", "peers", arr);
+    return 0;
+}
+
+static int op_error(json_t **resp, const char *field, const char *msg)
+{
+    *resp = json_pack("{s:s, s:s}", "field", field, "message", msg);
+    return HUB_E_RANGE;
+}
+
+static int op_peer_add(void *arg, json_t *req, json_t **resp)
+{
+    struct sync *s = arg;
+    const char *ep = json_string_value(json_object_get(req, "endpoint"));
+    const char *key = json_string_value(json_object_get(req, "key"));
+    uint8_t hub[32];
+    uint32_t port;
+    if (!ep || strncmp(ep, "tcp://", 6) != 0 || strlen(ep) >= 256 || port_of(ep, &port) != 0)
+        return op_error(resp, "endpoint", "endpoint: expected tcp://HOST:PORT");
+    if (!key || strlen(key) != HUB_HEX_LEN || hub_unhex(key, hub, 32) != 0)
+        return op_error(resp, "key", "key: expected a 64-hex hub key");
+    if (memcmp(hub, node_identity(s->node)->pk, 32) == 0)
+        return op_error(resp, "key", "key: that is this hub's own key");
+    if (sess_out_by_hub(s, hub))
+        return op_error(resp, "key", "key: already a peer");
+    uint8_t curve[32];
+    if (identity_curve_pk(hub, curve) != 0)
+        return op_error(resp, "key", "key: not a valid Ed25519 public key");
+    policy_add_base(s->policy, hub);
+    s->policy_dirty = 1;
+    int rc = sess_dial(s, ep, hub);
+    if (rc != 0) {
+        *resp = json_pack("{s:s}", "message", "cannot dial that endpoint");
+        return rc;
+    }
+    log_info("sync", "peer %.8s added at %s (until restart; add it to the config to keep it)",
+             key, ep);
+    return 0;
+}
+
+static int op_peer_remove(void *arg, json_t *req, json_t **resp)
+{
+    struct sync *s = arg;
+    const char *key = json_string_value(json_object_get(req, "key"));
+    uint8_t hub[32];
+    if (!key || strlen(key) != HUB_HEX_LEN || hub_unhex(key, hub, 32) != 0)
+        return op_error(resp, "key", "key: expected a 64-hex hub key");
+    int found = 0;
+    for (size_t i = 0; i < SYNC_MAX_SESSIONS; i++)
+        if (s->sess[i].used && s->sess[i].hub_known && memcmp(s->sess[i].hub, hub, 32) == 0) {
+            sess_free(&s->sess[i]);
+            found = 1;
+        }
+    if (!found) {
+        *resp = json_pack("{s:s, s:s}", "field", "key", "message", "no such peer");
+        return HUB_E_NOT_FOUND;
+    }
+    policy_remove_base(s->policy, hub);
+    s->policy_dirty = 1;
+    log_info("sync", "peer %.8s removed", key);
+    return 0;
+}
+
+static void status_hook(void *arg, json_t *st)
+{
+    struct sync *s = arg;
+    size_t configured = 0, up = 0, inbound = 0;
+    for (size_t i = 0; i < SYNC_MAX_SESSIONS; i++) {
+        if (!s->sess[i].used)
+            continue;
+        configured += s->sess[i].dir == SESS_OUT;
+        inbound += s->sess[i].dir == SESS_IN;
+        up += s->sess[i].state == PEER_UP;
+    }
+    json_object_set_new(st, "peers", json_pack("{s:I, s:I, s:I}", "configured",
+                                               (json_int_t)configured, "inbound",
+                                               (json_int_t)inbound, "up", (json_int_t)up));
+    json_object_set_new(st, "sync", json_pack("{s:s, s:s, s:s, s:I}", "listen", s->cfg->listen,
+                                              "pub", s->cfg->pub_listen, "policy",
+                                              policy_mode_name(s->cfg->policy), "trusted",
+                                              (json_int_t)policy_trusted_count(s->policy)));
+}
+
+/* ---- lifecycle ---- */
+
+int sync_open(struct node *n, struct control *ctl, struct sync **out)
+{
+    struct sync *s = calloc(1, sizeof *s);
+    if (!s)
+        return HUB_E_NOMEM;
+    s->node = n;
+    s->cfg = node_config(n);
+    s->ctx = zmq_ctx_new();
+    int rc = HUB_E_INTERNAL;
+    if (!s->ctx)
+        goto fail;
+    if ((rc = policy_new(s->cfg, node_identity(n)->pk, &s->policy)) != 0)
+        goto fail;
+    policy_recompute(s->policy, node_store(n));
+    if ((rc = zap_open(s->ctx, s->policy, &s->zap)) != 0)
+        goto fail;
+    rc = HUB_E_CONFIG;
+    s->router = curve_server(s, ZMQ_ROUTER);
+    s->pub = curve_server(s, ZMQ_PUB);
+    if (!s->router || !s->pub)
+        goto fail;
+    set_int(s->router, ZMQ_ROUTER_MANDATORY, 1);
+    if (zmq_bind(s->router, s->cfg->listen) != 0) {
+        log_error("sync", "cannot bind %s: %s", s->cfg->listen, zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    if (zmq_bind(s->pub, s->cfg->pub_listen) != 0) {
+        log_error("sync", "cannot bind %s: %s", s->cfg->pub_listen, zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    if (port_of(s->cfg->pub_listen, &s->pub_port) != 0)
+        goto fail;
+    node_set_admit(n, admit_cb, s->policy);
+    if ((rc = node_add_listener(n, on_accept, s)) != 0)
+        goto fail;
+    if (ctl) {
+        control_register_op(ctl, "peers", op_peers, s);
+        control_register_op(ctl, "peer_add", op_peer_add, s);
+        control_register_op(ctl, "peer_remove", op_peer_remove, s);
+        control_set_status_hook(ctl, status_hook, s);
+    }
+    for (size_t i = 0; i < s->cfg->npeers; i++)
+        if (sess_dial(s, s->cfg->peers[i].endpoint, s->cfg->peers[i].key) != 0)
+            log_warnx("sync", "peer %s skipped", s->cfg->peers[i].endpoint);
+    log_info("sync", "replicating on %s (push on %s), policy %s with %zu trusted hub(s), "
+             "%zu peer(s) configured", s->cfg->listen, s->cfg->pub_listen,
+             policy_mode_name(s->cfg->policy), policy_trusted_count(s->policy), s->cfg->npeers);
+    *out = s;
+    return HUB_OK;
+fail:
+    sync_destroy(&s);
+    return rc;
+}
+
+void sync_destroy(struct sync **sp)
+{
+    if (!sp || !*sp)
+        return;
+    struct sync *s = *sp;
+    for (size_t i = 0; i < SYNC_MAX_SESSIONS; i++)
+        if (s->sess[i].used)
+            sess_free(&s->sess[i]);
+    if (s->router)
+        zmq_close(s->router);
+    if (s->pub)
+        zmq_close(s->pub);
+    zap_destroy(&s->zap);
+    policy_destroy(&s->policy);
+    if (s->ctx)
+        zmq_ctx_term(s->ctx);
+    free(s);
+    *sp = NULL;
+}
+
+size_t sync_poll_items(struct sync *s, zmq_pollitem_t *items, size_t max)
+{
+    size_t n = 0;
+    if (n < max) {
+        s->map[n].kind = 0;
+        items[n++] = (zmq_pollitem_t){.socket = zap_socket(s->zap), .events = ZMQ_POLLIN};
+    }
+    if (n < max) {
+        s->map[n].kind = 1;
+        items[n++] = (zmq_pollitem_t){.socket = s->router, .events = ZMQ_POLLIN};
+    }
+    for (size_t i = 0; i < SYNC_MAX_SESSIONS; i++) {
+        struct session *ss = &s->sess[i];
+        if (!ss->used)
+            continue;
+        if (ss->dealer && n < max) {
+            s->map[n].kind = 2;
+            s->map[n].sess = (int)i;
+            items[n++] = (zmq_pollitem_t){.socket = ss->dealer, .events = ZMQ_POLLIN};
+        }
+        if (ss->sub && n < max) {
+            s->map[n].kind = 3;
+            s->map[n].sess = (int)i;
+            items[n++] = (zmq_pollitem_t){.socket = ss->sub, .events = ZMQ_POLLIN};
+        }
+    }
+    return n;
+}
+
+void sync_handle(struct sync *s, const zmq_pollitem_t *items, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (!(items[i].revents & ZMQ_POLLIN))
+            continue;
+        switch (s->map[i].kind) {
+        case 0:
+            zap_handle(s->zap);
+            break;
+        case 1:
+            router_read(s);
+            break;
+        case 2:
+            if (s->sess[s->map[i].sess].used && s->sess[s->map[i].sess].dealer == items[i].socket)
+                dealer_read(s, &s->sess[s->map[i].sess]);
+            break;
+        case 3:
+            if (s->sess[s->map[i].sess].used && s->sess[s->map[i].sess].sub == items[i].socket)
+                sub_read(s, &s->sess[s->map[i].sess]);
+            break;
+        }
+    }
+    if (s->policy_dirty) {
+        policy_recompute(s->policy, node_store(s->node));
+        s->policy_dirty = 0;
+    }
+}
+
+static void log_rejects(struct session *ss, uint64_t now)
+{
+    if (now - ss->last_summary_log < SYNC_SUMMARY_LOG_MS)
+        return;
+    ss->last_summary_log = now;
+    if (!ss->rej_window_total && !ss->rate_dropped)
+        return;
+    char detail[512] = "";
+    size_t off = 0;
+    for (size_t c = 1; c < HUB_ARRAY_LEN(ss->rej_window); c++) {
+        if (!ss->rej_window[c])
+            continue;
+        int w = snprintf(detail + off, sizeof detail - off, "%s%s %llu", off ? ", " : "",
+                         hub_strerror(-(int)c), (unsigned long long)ss->rej_window[c]);
+        if (w < 0 || (size_t)w >= sizeof detail - off)
+            break;
+        off += (size_t)w;
+    }
+    char k[9] = "unknown";
+    if (ss->hub_known)
+        hub_short(ss->hub, k);
+    log_warnx("sync", "peer %s: rejected %llu message(s)/entries in the last minute (%s); "
+              "%llu dropped over the rate limit", k, (unsigned long long)ss->rej_window_total,
+              detail, (unsigned long long)ss->rate_dropped);
+    memset(ss->rej_window, 0, sizeof ss->rej_window);
+    ss->rej_window_total = 0;
+    ss->rate_dropped = 0;
+}
+
+long sync_tick(struct sync *s)
+{
+    uint64_t now = hub_mono_ms();
+    uint64_t ivl = (uint64_t)(s->cfg->sync_interval_s ? s->cfg->sync_interval_s : 10) * 1000;
+    long next = (long)ivl;
+    for (size_t i = 0; i < SYNC_MAX_SESSIONS; i++) {
+        struct session *ss = &s->sess[i];
+        if (!ss->used)
+            continue;
+        /* want timeouts: the request or its answer was lost */
+        for (size_t f = 0; f < ss->ninflight;) {
+            if (now - ss->inflight[f].sent_ms >= SYNC_WANT_TIMEOUT_MS) {
+                struct want_feed *w = wq_find(ss, ss->inflight[f].author);
+                if (w)
+                    w->inflight = 0;
+                ss->inflight[f] = ss->inflight[--ss->ninflight];
+            } else {
+                f++;
+            }
+        }
+        want_fill(s, ss);
+        uint64_t silent = now - (ss->last_heard_ms ? ss->last_heard_ms : ss->created_ms);
+        char k[9];
+        hub_short(ss->hub, k);
+        if (silent > 3 * ivl + 5000) {
+            if (ss->state == PEER_UP) {
+                log_warnx("sync", "peer %s (%s) is down: not heard for %llu s; retrying with "
+                          "backoff", k, ss->endpoint, (unsigned long long)(silent / 1000));
+                ss->state = PEER_DOWN;
+            } else if (ss->state == PEER_CONNECTING && ss->dir == SESS_OUT) {
+                log_warnx("sync", "peer %s (%s) not reachable yet; retrying with backoff", k,
+                          ss->endpoint);
+                ss->state = PEER_DOWN;
+            } else if (ss->dir == SESS_IN && silent > 10 * ivl) {
+                sess_free(ss); /* an inbound session is re-created by the peer's next Hello */
+                continue;
+            }
+        }
+        log_rejects(ss, now);
+        if (ss->dir == SESS_OUT && now >= ss->next_round_ms) {
+            ss->next_round_ms = now + ivl;
+            ss->rounds++;
+            send_hello(s, ss);
+            send_summary(s, ss);
+        }
+        if (ss->dir == SESS_OUT && ss->next_round_ms > now && (long)(ss->next_round_ms - now) < next)
+            next = (long)(ss->next_round_ms - now);
+    }
+    return next;
+}

@@ -1,0 +1,373 @@
+/* vocab.c: the controlled vocabularies records are checked against, compiled in.
+ *
+ * Closed lists are copied from shared/vocab (EDIH catalogue 2025 export, ELM v3 code lists),
+ * /usr/share/zoneinfo/iso3166.tab (ISO 3166-1 alpha-2, ISO/TC 46 N1108, 2023-04-05) and
+ * ISO 4217 List One as in force in 2026. They are compiled in rather than read at run time so
+ * that every hub running one version accepts exactly the same records. Values are exact and
+ * case-sensitive: labels as published, codes as the standard writes them. */
+#include "vocab.h"
+
+#include <string.h>
+
+/* EDIH catalogue technology labels (shared/vocab/technologies.txt). */
+static const char *const vocab_technologies[] = {
+    "Artificial Intelligence & Decision support",
+    "Internet of Things",
+    "Cybersecurity",
+    "Big data",
+    "Digital twins",
+    "Robotics",
+    "Virtual Reality",
+    "High performance computing",
+    "Sensors & Vision Processing Systems",
+    "Simulation engineering and modelling",
+    "Additive manufacturing",
+    "Cloud Services",
+    "Cyber-physical systems",
+    "Internet Services & Applications",
+    "Communication network",
+    "Blockchain and Distributed Ledger Technology (DLT)",
+    "Human computer interaction",
+    "Mobility",
+    "Software Architectures",
+    "Logistics",
+    "Location-based applications",
+    "Gamification",
+    "Laser-based manufacturing and materials processing",
+    "Quantum Technologies (computing/communication)",
+    "Micro- and nanoelectronics, optoelectronics",
+    "Semiconductors and Nanotechnology",
+    "New technologies for Audio-Visual sector - Media",
+    "Industrial biotechnology",
+    "BI tools",
+    "Photonics",
+    "Chemical engineering (plants, products)",
+    "Displays",
+    "data",
+    "Organic and large area electronics",
+    NULL,
+};
+
+/* EDIH catalogue sector labels (shared/vocab/sectors.txt); some contain commas. */
+static const char *const vocab_sectors[] = {
+    "Manufacturing and processing",
+    "Health care",
+    "Smart City",
+    "Public administration",
+    "Energy",
+    "Education",
+    "Environment",
+    "Transport & Mobility",
+    "Automotive",
+    "Agricultural biotechnology and food biotechnology",
+    "Construction & Assembly",
+    "Metal working and industrial production",
+    "Travel and tourism",
+    "Telecommunications",
+    "Food and beverages",
+    "Life sciences",
+    "Security",
+    "Cultural and creative economy",
+    "Retail, wholesale or distribution",
+    "Financial",
+    "Community-Led Local Development",
+    "Textiles",
+    "Transport sector",
+    "Consumer products",
+    "Personal services",
+    "Maritime",
+    "Defence",
+    "Aeronautics",
+    "Polymers and plastics",
+    "Space",
+    "Electricity",
+    "NMP Non-Metallic Materials & basic processes",
+    "Paper and wood",
+    "Energy, fuels and petroleum engineering",
+    "Real estate",
+    "Legal Aspects",
+    "Regulation",
+    "Fishery",
+    "Mining and extraction",
+    "Leather",
+    "Nuclear",
+    "Tobacco",
+    NULL,
+};
+
+/* The four service-group codes (Regulation (EU) 2021/694, Art. 16), then the EDIH catalogue
+ * service labels (shared/vocab/services.txt). Only the codes of the groups are accepted, not
+ * their display labels ("Skills and training"), so that each group has one spelling to query. */
+static const char *const vocab_services[] = {
+    "test-before-invest",
+    "skills-and-training",
+    "support-to-find-investments",
+    "ecosystem-and-networking",
+    "SME support",
+    "Technological innovation",
+    "Knowledge transfer",
+    "Ecosystem building",
+    "Technology transfer",
+    "Innovation management",
+    "Prototyping",
+    "Sme Business Development",
+    "Public sector innovation",
+    "Finance",
+    "Regional development",
+    "Circular economy",
+    "Vocational training",
+    "Smart Specialisation strategies",
+    "Field trial",
+    NULL,
+};
+
+/* ELM v3 learning modes (http://data.europa.eu/snb/learning-assessment/...). */
+static const char *const vocab_modes[] = {
+    "online", "onsite", "blended", "workbased", "project-based", "research-lab-based", NULL,
+};
+
+/* ELM v3 learning schedules (http://data.europa.eu/snb/learning-schedule/...). */
+static const char *const vocab_schedules[] = {
+    "full-time",
+    "part-time-intensive",
+    "part-time-light",
+    NULL,
+};
+
+/* ELM v3 learning opportunity types. */
+static const char *const vocab_opportunities[] = {
+    "Course",
+    "Programme module",
+    "Mentoring",
+    "MOOC",
+    "Apprenticeship",
+    "Study visit",
+    "Short learning programme",
+    "Internship",
+    "Educational programme",
+    "Class",
+    "Service learning",
+    "Thesis",
+    NULL,
+};
+
+/* hubnet audience codes: who an offer is for, or who needs a request's expertise.
+ * "trainers" is the train-the-trainer audience: hub staff and trainers who will train others. */
+static const char *const vocab_audiences[] = {
+    "sme",
+    "small-midcap",
+    "startup",
+    "public-administration",
+    "municipality",
+    "smart-city",
+    "healthcare",
+    "education",
+    "researchers",
+    "citizens",
+    "trainers",
+    "hub-staff",
+    "ngo",
+    NULL,
+};
+
+/* ISO 3166-1 alpha-2: every code of /usr/share/zoneinfo/iso3166.tab (tzdata). */
+static const char *const vocab_countries[] = {
+    "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX",
+    "AZ", "BA", "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ",
+    "BR", "BS", "BT", "BV", "BW", "BY", "BZ", "CA", "CC", "CD", "CF", "CG", "CH", "CI", "CK",
+    "CL", "CM", "CN", "CO", "CR", "CU", "CV", "CW", "CX", "CY", "CZ", "DE", "DJ", "DK", "DM",
+    "DO", "DZ", "EC", "EE", "EG", "EH", "ER", "ES", "ET", "FI", "FJ", "FK", "FM", "FO", "FR",
+    "GA", "GB", "GD", "GE", "GF", "GG", "GH", "GI", "GL", "GM", "GN", "GP", "GQ", "GR", "GS",
+    "GT", "GU", "GW", "GY", "HK", "HM", "HN", "HR", "HT", "HU", "ID", "IE", "IL", "IM", "IN",
+    "IO", "IQ", "IR", "IS", "IT", "JE", "JM", "JO", "JP", "KE", "KG", "KH", "KI", "KM", "KN",
+    "KP", "KR", "KW", "KY", "KZ", "LA", "LB", "LC", "LI", "LK", "LR", "LS", "LT", "LU", "LV",
+    "LY", "MA", "MC", "MD", "ME", "MF", "MG", "MH", "MK", "ML", "MM", "MN", "MO", "MP", "MQ",
+    "MR", "MS", "MT", "MU", "MV", "MW", "MX", "MY", "MZ", "NA", "NC", "NE", "NF", "NG", "NI",
+    "NL", "NO", "NP", "NR", "NU", "NZ", "OM", "PA", "PE", "PF", "PG", "PH", "PK", "PL", "PM",
+    "PN", "PR", "PS", "PT", "PW", "PY", "QA", "RE", "RO", "RS", "RU", "RW", "SA", "SB", "SC",
+    "SD", "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM", "SN", "SO", "SR", "SS", "ST", "SV",
+    "SX", "SY", "SZ", "TC", "TD", "TF", "TG", "TH", "TJ", "TK", "TL", "TM", "TN", "TO", "TR",
+    "TT", "TV", "TW", "TZ", "UA", "UG", "UM", "US", "UY", "UZ", "VA", "VC", "VE", "VG", "VI",
+    "VN", "VU", "WF", "WS", "YE", "YT", "ZA", "ZM", "ZW", NULL,
+};
+
+/* ISO 4217 List One (active codes, funds and special units included). Withdrawn codes are
+ * left out: ANG (-> XCG 2025), BGN (-> EUR 2026), CUC, HRK (-> EUR 2023), SLL (-> SLE),
+ * ZWL (-> ZWG 2024). */
+static const char *const vocab_currencies[] = {
+    "AED", "AFN", "ALL", "AMD", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BHD",
+    "BIF", "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF",
+    "CHE", "CHF", "CHW", "CLF", "CLP", "CNY", "COP", "COU", "CRC", "CUP", "CVE", "CZK", "DJF",
+    "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP",
+    "GMD", "GNF", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IQD", "IRR",
+    "ISK", "JMD", "JOD", "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD", "KZT",
+    "LAK", "LBP", "LKR", "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP",
+    "MRU", "MUR", "MVR", "MWK", "MXN", "MXV", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR",
+    "NZD", "OMR", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB",
+    "RWF", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN",
+    "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH",
+    "UGX", "USD", "USN", "UYI", "UYU", "UYW", "UZS", "VED", "VES", "VND", "VUV", "WST", "XAF",
+    "XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XCD", "XCG", "XDR", "XOF", "XPD", "XPF", "XPT",
+    "XSU", "XTS", "XUA", "XXX", "YER", "ZAR", "ZMW", "ZWG", NULL,
+};
+
+struct vocab_def {
+    const char *name; /* as used in error messages and --help */
+    const char *const *values;
+};
+
+static const struct vocab_def vocab_defs[VOCAB_COUNT] = {
+    [VOCAB_TECHNOLOGY] = {"technology", vocab_technologies},
+    [VOCAB_SECTOR] = {"sector", vocab_sectors},
+    [VOCAB_SERVICE] = {"service", vocab_services},
+    [VOCAB_MODE] = {"mode", vocab_modes},
+    [VOCAB_SCHEDULE] = {"schedule", vocab_schedules},
+    [VOCAB_OPPORTUNITY] = {"opportunity_type", vocab_opportunities},
+    [VOCAB_AUDIENCE] = {"audience", vocab_audiences},
+    [VOCAB_COUNTRY] = {"country", vocab_countries},
+    [VOCAB_CURRENCY] = {"currency", vocab_currencies},
+};
+
+#define VOCAB_MAX_TOPIC 64
+#define VOCAB_MAX_LANGUAGE 63 /* RFC 5646 needs 35 for tags without extensions */
+#define VOCAB_MAX_URL 512
+#define VOCAB_ESCO_PREFIX "http://data.europa.eu/esco/skill/"
+
+int vocab_has(enum vocab_list list, const char *value)
+{
+    if ((unsigned)list >= VOCAB_COUNT || value == NULL)
+        return 0;
+    /* Linear: the longest list has 249 entries and this runs once per published field,
+     * never on the replication or query path. */
+    for (const char *const *v = vocab_defs[list].values; *v != NULL; v++)
+        if (strcmp(*v, value) == 0)
+            return 1;
+    return 0;
+}
+
+const char *vocab_name(enum vocab_list list)
+{
+    if ((unsigned)list >= VOCAB_COUNT)
+        return NULL;
+    return vocab_defs[list].name;
+}
+
+const char *const *vocab_values(enum vocab_list list)
+{
+    if ((unsigned)list >= VOCAB_COUNT)
+        return NULL;
+    return vocab_defs[list].values;
+}
+
+/* Locale-independent character classes: the checks must not change with LC_CTYPE. */
+static int vocab_lower(char c)
+{
+    return c >= 'a' && c <= 'z';
+}
+
+static int vocab_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int vocab_alnum(char c)
+{
+    return vocab_lower(c) || vocab_digit(c) || (c >= 'A' && c <= 'Z');
+}
+
+static int vocab_hex(char c)
+{
+    return vocab_digit(c) || (c >= 'a' && c <= 'f');
+}
+
+/* RFC 5646 syntax, simplified: a primary language subtag of 2-3 lower-case letters, then
+ * subtags of 2-8 letters or digits (extlang, script, region, variant), where a one-character
+ * subtag (an extension singleton, or "x" for private use) must be followed by at least one
+ * subtag. Case is free after the primary subtag ("pt-BR", "sr-Latn"). Registry membership is
+ * not checked: new subtags must not need a new hubd. */
+int vocab_is_language(const char *s)
+{
+    if (s == NULL || strlen(s) > VOCAB_MAX_LANGUAGE)
+        return 0;
+    size_t n = 0;
+    while (vocab_lower(s[n]))
+        n++;
+    if (n < 2 || n > 3)
+        return 0;
+    const char *p = s + n;
+    int need = 0; /* a singleton was seen and awaits its subtag */
+    int private_use = 0;
+    while (*p != '\0') {
+        if (*p != '-')
+            return 0;
+        p++;
+        size_t len = 0;
+        while (vocab_alnum(p[len]))
+            len++;
+        if (len == 0 || len > 8)
+            return 0;
+        if (private_use) {
+            need = 0; /* private-use subtags may be a single character */
+        } else if (len == 1) {
+            if (need)
+                return 0; /* an extension singleton without its subtag */
+            need = 1;
+            private_use = (*p == 'x' || *p == 'X');
+        } else {
+            need = 0;
+        }
+        p += len;
+    }
+    return !need;
+}
+
+int vocab_is_topic(const char *s)
+{
+    if (s == NULL || !(vocab_lower(s[0]) || vocab_digit(s[0])))
+        return 0;
+    size_t n = 1;
+    for (; s[n] != '\0'; n++)
+        if (!(vocab_lower(s[n]) || vocab_digit(s[n]) || s[n] == '-'))
+            return 0;
+    return n <= VOCAB_MAX_TOPIC;
+}
+
+/* ESCO skill URIs name a skill by a lower-case UUID, as ESCO publishes them. */
+int vocab_is_esco_skill(const char *s)
+{
+    static const size_t prefix_len = sizeof VOCAB_ESCO_PREFIX - 1;
+    if (s == NULL || strncmp(s, VOCAB_ESCO_PREFIX, prefix_len) != 0)
+        return 0;
+    const char *u = s + prefix_len;
+    /* 8-4-4-4-12 */
+    for (size_t i = 0; i < 36; i++) {
+        int dash = (i == 8 || i == 13 || i == 18 || i == 23);
+        if (dash ? u[i] != '-' : !vocab_hex(u[i]))
+            return 0; /* also stops at the terminating NUL */
+    }
+    return u[36] == '\0';
+}
+
+/* Absolute http(s) URL with a host, no whitespace or control characters. Deliberately not a
+ * full RFC 3986 parser: the value is shown to people and opened by browsers, never fetched. */
+int vocab_is_url(const char *s)
+{
+    if (s == NULL)
+        return 0;
+    size_t len = strlen(s);
+    if (len > VOCAB_MAX_URL)
+        return 0;
+    const char *host;
+    if (strncmp(s, "https://", 8) == 0)
+        host = s + 8;
+    else if (strncmp(s, "http://", 7) == 0)
+        host = s + 7;
+    else
+        return 0;
+    if (*host == '\0' || *host == '/' || *host == '?' || *host == '#')
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
+        if (*p <= 0x20 || *p == 0x7f)
+            return 0;
+    return 1;
+}
