@@ -70,7 +70,7 @@ int record_retraction_target(const uint8_t *payload, size_t len, int *kind, char
 /* Profile endpoints for discovery: up to max, each copied into out[i] (256 bytes). */
 size_t record_profile_endpoints(const uint8_t *payload, size_t len, char (*out)[256], size_t max);
 
-/* Parse YYYY-MM-DD to days since epoch; HUB_E_FIELD if malformed. */
+/* Parse YYYY-MM-DD to days since epoch; non-zero (HUB_E_FIELD) if malformed. */
 int record_parse_date(const char *s, int32_t *days);
 
 #endif

@@ -118,7 +118,7 @@ static void send_json(struct client *cl, json_t *o, json_t *tag)
 {
     if (tag)
         json_object_set(o, "tag", tag);
-    char *s = json_dumps(o, JSON_COMPACT);
+    char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15));
     json_decref(o);
     if (!s) {
         cl->dead = 1;
@@ -425,20 +425,18 @@ static int add_term(struct client *cl, json_t *tag, struct index_term *terms, si
     return 0;
 }
 
-/* Words as record.c indexes them: runs of ASCII letters/digits or non-ASCII bytes, >= 2 bytes. */
+/* Words exactly as record.c indexes them, so text queries find what was indexed. */
 static int add_words(struct client *cl, json_t *tag, struct index_term *terms, size_t *n,
                      const char *text)
 {
-    const unsigned char *p = (const unsigned char *)text;
-    while (*p) {
-        while (*p && !(*p >= 0x80 || (*p >= '0' && *p <= '9') || ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')))
-            p++;
-        const unsigned char *s = p;
-        while (*p && (*p >= 0x80 || (*p >= '0' && *p <= '9') || ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')))
-            p++;
-        if (p - s >= 2 && add_term(cl, tag, terms, n, IDX_WORD, (const char *)s, (size_t)(p - s)) != 0)
-            return HUB_E_TOO_LARGE;
+    size_t room = QUERY_MAX_TERMS - *n;
+    size_t got = record_word_terms(text, terms + *n, room + 1);
+    if (got > room) {
+        send_error(cl, tag, HUB_E_TOO_LARGE, "text", "at most %d filter values per query",
+                   QUERY_MAX_TERMS);
+        return HUB_E_TOO_LARGE;
     }
+    *n += got;
     return 0;
 }
 
@@ -792,6 +790,24 @@ static void op_import(struct control *c, struct client *cl, json_t *req, json_t 
         op_import_entries(c, cl, arr, tag);
 }
 
+static int heads_cb(const struct feed_head *h, void *arg)
+{
+    char a[HUB_HEX_LEN + 1], id[HUB_HEX_LEN + 1];
+    hub_hex(h->author, 32, a);
+    hub_hex(h->id, 32, id);
+    json_array_append_new(arg, json_pack("{s:s, s:I, s:s, s:b}", "author", a, "seq",
+                                         (json_int_t)h->seq, "id", id, "forked", h->forked));
+    return 0;
+}
+
+/* Every feed this hub holds and its head: what replication compares. */
+static void op_heads(struct control *c, struct client *cl, json_t *req, json_t *tag)
+{
+    json_t *arr = json_array();
+    store_feeds(node_store(c->node), heads_cb, arr);
+    send_json(cl, json_pack("{s:b, s:o}", "ok", 1, "feeds", arr), tag);
+}
+
 struct builtin_op {
     const char *name;
     void (*fn)(struct control *c, struct client *cl, json_t *req, json_t *tag);
@@ -800,6 +816,7 @@ static const struct builtin_op builtin_ops[] = {
     {"status", op_status}, {"id", op_id},           {"publish", op_publish},
     {"get", op_get},       {"query", op_query},     {"history", op_history},
     {"retract", op_retract}, {"watch", op_watch},   {"import", op_import},
+    {"heads", op_heads},
 };
 
 static void dispatch(struct control *c, struct client *cl, const char *line, size_t len)

@@ -19,7 +19,8 @@
 #include "entry.pb-c.h"
 #include "vocab.h"
 
-/* Record field limits (bytes of UTF-8 unless stated; PROTOCOL.md "Payloads" lists them too).
+/* Record field limits, checked by record_from_json and (limits only, no vocabularies or
+ * syntax) by record_check_payload on foreign payloads. Lengths are bytes of UTF-8.
  *
  *   field                                         limit
  *   title (offer, request), name (profile)        200 bytes
@@ -38,7 +39,10 @@
  *   cost, budget amount                           0 .. 1e12 major units; stored as
  *                                                 round(amount * 100) minor units for every
  *                                                 currency (also JPY, BHD ...)
- *   whole payload                                 65536 bytes (HUB_MAX_PAYLOAD)
+ *   start_date, end_date, needed_by               YYYY-MM-DD, a real calendar date in the
+ *                                                 years 1970-9999; end_date >= start_date
+ *   target, target_author, hub                    64 lower-case hex digits (32 bytes)
+ *   whole payload                                 65536 bytes encoded (HUB_MAX_PAYLOAD)
  * Strings are valid UTF-8 without control characters (U+0000-U+001F, U+007F); only the
  * multi-line fields (description, message, statement) may contain \n and \t. */
 #define RECORD_MAX_TITLE 200
@@ -154,8 +158,7 @@ static const char *const rec_required[][3] = {
 /* Stands in for a NULL payload pointer (a payload may legitimately be empty). */
 static const uint8_t rec_empty[1];
 
-static const ProtobufCMessageDescriptor *rec_descriptor(int kind)
-{
+static const ProtobufCMessageDescriptor *rec_descriptor(int kind) {
     switch (kind) {
     case HUBNET__KIND__KIND_PROFILE:
         return &hubnet__profile__descriptor;
@@ -174,8 +177,7 @@ static const ProtobufCMessageDescriptor *rec_descriptor(int kind)
     }
 }
 
-static const struct rec_rule *rec_rule_find(const char *name)
-{
+static const struct rec_rule *rec_rule_find(const char *name) {
     for (size_t i = 0; i < HUB_ARRAY_LEN(rec_rules); i++)
         if (strcmp(rec_rules[i].name, name) == 0)
             return &rec_rules[i];
@@ -183,8 +185,7 @@ static const struct rec_rule *rec_rule_find(const char *name)
 }
 
 /* The rule must fit the wire type; a mismatch is a bug in rec_rules, not bad input. */
-static int rec_rule_fits(const struct rec_rule *r, const ProtobufCFieldDescriptor *fd)
-{
+static int rec_rule_fits(const struct rec_rule *r, const ProtobufCFieldDescriptor *fd) {
     switch (r->check) {
     case REC_UINT32:
         return fd->type == PROTOBUF_C_TYPE_UINT32 && fd->label != PROTOBUF_C_LABEL_REPEATED;
@@ -207,20 +208,17 @@ static int rec_rule_fits(const struct rec_rule *r, const ProtobufCFieldDescripto
     }
 }
 
-static void *rec_member(ProtobufCMessage *m, const ProtobufCFieldDescriptor *fd)
-{
+static void *rec_member(ProtobufCMessage *m, const ProtobufCFieldDescriptor *fd) {
     return (char *)m + fd->offset;
 }
 
-static size_t *rec_count(ProtobufCMessage *m, const ProtobufCFieldDescriptor *fd)
-{
+static size_t *rec_count(ProtobufCMessage *m, const ProtobufCFieldDescriptor *fd) {
     return (size_t *)(void *)((char *)m + fd->quantifier_offset);
 }
 
 /* ---- errors ---- */
 
-static void rec_set_field(struct record_error *err, const char *field)
-{
+static void rec_set_field(struct record_error *err, const char *field) {
     if (err == NULL)
         return;
     size_t n = strnlen(field, sizeof err->field - 1);
@@ -228,9 +226,8 @@ static void rec_set_field(struct record_error *err, const char *field)
     err->field[n] = '\0';
 }
 
-__attribute__((format(printf, 4, 5))) static int
-rec_fail(struct record_error *err, int code, const char *field, const char *fmt, ...)
-{
+__attribute__((format(printf, 4, 5))) static int rec_fail(struct record_error *err, int code,
+                                                          const char *field, const char *fmt, ...) {
     if (err == NULL)
         return code;
     rec_set_field(err, field);
@@ -244,14 +241,12 @@ rec_fail(struct record_error *err, int code, const char *field, const char *fmt,
 }
 
 /* "topics" + 3 -> "topics[3]"; on overflow the bare name, which still names the field. */
-static const char *rec_item_name(char *buf, size_t size, const char *name, size_t i)
-{
+static const char *rec_item_name(char *buf, size_t size, const char *name, size_t i) {
     int n = snprintf(buf, size, "%s[%zu]", name, i);
     return (n < 0 || (size_t)n >= size) ? name : buf;
 }
 
-static const char *rec_sub_name(char *buf, size_t size, const char *name, const char *sub)
-{
+static const char *rec_sub_name(char *buf, size_t size, const char *name, const char *sub) {
     int n = snprintf(buf, size, "%s.%s", name, sub);
     return (n < 0 || (size_t)n >= size) ? name : buf;
 }
@@ -259,8 +254,7 @@ static const char *rec_sub_name(char *buf, size_t size, const char *name, const 
 /* ---- string checks shared by JSON input and foreign payloads ---- */
 
 /* Strict UTF-8 (RFC 3629): no overlong forms, surrogates or code points above U+10FFFF. */
-static int rec_utf8_valid(const unsigned char *s, size_t len)
-{
+static int rec_utf8_valid(const unsigned char *s, size_t len) {
     size_t i = 0;
     while (i < len) {
         unsigned char c = s[i];
@@ -301,8 +295,7 @@ static int rec_utf8_valid(const unsigned char *s, size_t len)
 
 /* Length cap, UTF-8 and control characters: 0, HUB_E_TOO_LARGE or HUB_E_RANGE. */
 static int rec_check_text(const char *s, size_t len, const struct rec_rule *r, const char *field,
-                          struct record_error *err)
-{
+                          struct record_error *err) {
     if (len > r->cap)
         return rec_fail(err, HUB_E_TOO_LARGE, field, "longer than %zu bytes", r->cap);
     if (!rec_utf8_valid((const unsigned char *)s, len))
@@ -317,8 +310,7 @@ static int rec_check_text(const char *s, size_t len, const struct rec_rule *r, c
 }
 
 /* tcp://host:port with a DNS name, IPv4 address or [IPv6] address and a port 1-65535. */
-static int rec_is_endpoint(const char *s)
-{
+static int rec_is_endpoint(const char *s) {
     if (strncmp(s, "tcp://", 6) != 0)
         return 0;
     const char *host = s + 6;
@@ -358,8 +350,7 @@ static int rec_is_endpoint(const char *s)
 
 /* Vocabulary or syntax of one string value: 0, HUB_E_VOCAB or HUB_E_RANGE. */
 static int rec_check_value(const char *s, const struct rec_rule *r, const char *field,
-                           struct record_error *err)
-{
+                           struct record_error *err) {
     int32_t days;
     switch (r->check) {
     case REC_VOCAB:
@@ -387,8 +378,7 @@ static int rec_check_value(const char *s, const struct rec_rule *r, const char *
 
 /* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (H. Hinnant's
  * days_from_civil); exact for every year RECORD_MIN_YEAR..RECORD_MAX_YEAR. */
-static int32_t rec_days_from_civil(int y, int m, int d)
-{
+static int32_t rec_days_from_civil(int y, int m, int d) {
     y -= m <= 2;
     int era = y / 400; /* y >= 0 here */
     int yoe = y - era * 400;
@@ -397,8 +387,7 @@ static int32_t rec_days_from_civil(int y, int m, int d)
     return (int32_t)(era * 146097 + doe - 719468);
 }
 
-int record_parse_date(const char *s, int32_t *days)
-{
+int record_parse_date(const char *s, int32_t *days) {
     if (s == NULL || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
         return HUB_E_FIELD;
     int v[3] = {0, 0, 0};
@@ -425,8 +414,7 @@ int record_parse_date(const char *s, int32_t *days)
 
 /* Checked string member: the returned pointer belongs to the JSON value. */
 static int rec_json_string(json_t *v, const struct rec_rule *r, const char *field,
-                           struct record_error *err, const char **out)
-{
+                           struct record_error *err, const char **out) {
     if (!json_is_string(v))
         return rec_fail(err, HUB_E_TYPE, field, "expected a string");
     const char *s = json_string_value(v);
@@ -443,8 +431,7 @@ static int rec_json_string(json_t *v, const struct rec_rule *r, const char *fiel
     return HUB_OK;
 }
 
-static int rec_hex32(const char *s, uint8_t out[32])
-{
+static int rec_hex32(const char *s, uint8_t out[32]) {
     if (strlen(s) != HUB_HEX_LEN)
         return HUB_E_RANGE;
     /* Lower case only: the text form of keys and ids is lower-case hex, and round trips
@@ -456,8 +443,7 @@ static int rec_hex32(const char *s, uint8_t out[32])
 }
 
 static int rec_json_cost(json_t *v, const char *field, struct record_error *err,
-                         Hubnet__Cost **out)
-{
+                         Hubnet__Cost **out) {
     static const struct rec_rule currency_rule = {"currency", REC_VOCAB, RECORD_MAX_SHORT,
                                                   VOCAB_CURRENCY, "not an ISO 4217 currency code"};
     char sub[64];
@@ -466,8 +452,7 @@ static int rec_json_cost(json_t *v, const char *field, struct record_error *err,
                         "expected an object {\"amount\": <number>, \"currency\": <ISO 4217>}");
     const char *key;
     json_t *m;
-    json_object_foreach(v, key, m)
-    {
+    json_object_foreach(v, key, m) {
         if (strcmp(key, "amount") != 0 && strcmp(key, "currency") != 0)
             return rec_fail(err, HUB_E_FIELD, rec_sub_name(sub, sizeof sub, field, key),
                             "unknown field");
@@ -517,8 +502,7 @@ static int rec_json_cost(json_t *v, const char *field, struct record_error *err,
 }
 
 static int rec_json_enum(int kind, json_t *v, const struct rec_rule *r, const char *field,
-                         struct record_error *err, int *out)
-{
+                         struct record_error *err, int *out) {
     if (!json_is_string(v))
         return rec_fail(err, HUB_E_TYPE, field, "expected a string");
     const char *s = json_string_value(v);
@@ -544,8 +528,7 @@ static int rec_json_enum(int kind, json_t *v, const struct rec_rule *r, const ch
 }
 
 static int rec_json_scalar(int kind, ProtobufCMessage *msg, const ProtobufCFieldDescriptor *fd,
-                           const struct rec_rule *r, json_t *v, struct record_error *err)
-{
+                           const struct rec_rule *r, json_t *v, struct record_error *err) {
     const char *field = fd->name;
     void *member = rec_member(msg, fd);
     int rc;
@@ -565,7 +548,7 @@ static int rec_json_scalar(int kind, ProtobufCMessage *msg, const ProtobufCField
         *(protobuf_c_boolean *)member = json_is_true(v);
         return HUB_OK;
     case REC_COST: {
-        Hubnet__Cost *c;
+        Hubnet__Cost *c = NULL;
         rc = rec_json_cost(v, field, err, &c);
         if (rc != HUB_OK)
             return rc;
@@ -600,8 +583,7 @@ static int rec_json_scalar(int kind, ProtobufCMessage *msg, const ProtobufCField
 }
 
 static int rec_json_list(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *fd,
-                         const struct rec_rule *r, json_t *v, struct record_error *err)
-{
+                         const struct rec_rule *r, json_t *v, struct record_error *err) {
     if (!json_is_array(v))
         return rec_fail(err, HUB_E_TYPE, fd->name, "expected a list of strings");
     size_t n = json_array_size(v);
@@ -627,17 +609,14 @@ static int rec_json_list(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *
 }
 
 /* Frees what rec_json_* allocated; strings are borrowed from the JSON and stay. */
-static void rec_msg_free(ProtobufCMessage *msg)
-{
+static void rec_msg_free(ProtobufCMessage *msg) {
     if (msg == NULL)
         return;
     const ProtobufCMessageDescriptor *d = msg->descriptor;
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *fd = &d->fields[i];
         void *member = rec_member(msg, fd);
-        if (fd->label == PROTOBUF_C_LABEL_REPEATED)
-            free(*(void **)member);
-        else if (fd->type == PROTOBUF_C_TYPE_MESSAGE)
+        if (fd->label == PROTOBUF_C_LABEL_REPEATED || fd->type == PROTOBUF_C_TYPE_MESSAGE)
             free(*(void **)member);
         else if (fd->type == PROTOBUF_C_TYPE_BYTES)
             free(((ProtobufCBinaryData *)member)->data);
@@ -645,8 +624,7 @@ static void rec_msg_free(ProtobufCMessage *msg)
     free(msg);
 }
 
-static int rec_member_empty(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *fd)
-{
+static int rec_member_empty(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *fd) {
     void *member = rec_member(msg, fd);
     if (fd->label == PROTOBUF_C_LABEL_REPEATED)
         return *rec_count(msg, fd) == 0;
@@ -668,14 +646,13 @@ static int rec_member_empty(ProtobufCMessage *msg, const ProtobufCFieldDescripto
     }
 }
 
-static int rec_json_fields(int kind, ProtobufCMessage *msg, json_t *obj, struct record_error *err)
-{
+static int rec_json_fields(int kind, ProtobufCMessage *msg, json_t *obj, struct record_error *err) {
     const ProtobufCMessageDescriptor *d = msg->descriptor;
     const char *key;
     json_t *v;
-    json_object_foreach(obj, key, v)
-    {
-        const ProtobufCFieldDescriptor *fd = protobuf_c_message_descriptor_get_field_by_name(d, key);
+    json_object_foreach(obj, key, v) {
+        const ProtobufCFieldDescriptor *fd =
+            protobuf_c_message_descriptor_get_field_by_name(d, key);
         if (fd == NULL)
             return rec_fail(err, HUB_E_FIELD, key, "unknown field");
         const struct rec_rule *r = rec_rule_find(key);
@@ -695,8 +672,10 @@ static int rec_json_fields(int kind, ProtobufCMessage *msg, json_t *obj, struct 
             return rec_fail(err, HUB_E_FIELD, fd->name, "required");
     }
     /* Dates: a range that ends before it starts matches no query; refuse it. */
-    const ProtobufCFieldDescriptor *sd = protobuf_c_message_descriptor_get_field_by_name(d, "start_date");
-    const ProtobufCFieldDescriptor *ed = protobuf_c_message_descriptor_get_field_by_name(d, "end_date");
+    const ProtobufCFieldDescriptor *sd =
+        protobuf_c_message_descriptor_get_field_by_name(d, "start_date");
+    const ProtobufCFieldDescriptor *ed =
+        protobuf_c_message_descriptor_get_field_by_name(d, "end_date");
     if (sd != NULL && ed != NULL && !rec_member_empty(msg, sd) && !rec_member_empty(msg, ed)) {
         int32_t start, end;
         if (record_parse_date(*(char **)rec_member(msg, sd), &start) != HUB_OK ||
@@ -709,8 +688,7 @@ static int rec_json_fields(int kind, ProtobufCMessage *msg, json_t *obj, struct 
 }
 
 int record_from_json(int kind, json_t *obj, uint8_t **payload, size_t *len,
-                     struct record_error *err)
-{
+                     struct record_error *err) {
     *payload = NULL;
     *len = 0;
     if (err != NULL) {
@@ -721,7 +699,7 @@ int record_from_json(int kind, json_t *obj, uint8_t **payload, size_t *len,
     if (d == NULL)
         return rec_fail(err, HUB_E_KIND, "kind", "unknown record kind %d", kind);
     if (!json_is_object(obj))
-        return rec_fail(err, HUB_E_TYPE, "", "expected an object");
+        return rec_fail(err, HUB_E_TYPE, "record", "expected an object");
 
     ProtobufCMessage *msg = malloc(d->sizeof_message);
     if (msg == NULL)
@@ -733,7 +711,7 @@ int record_from_json(int kind, json_t *obj, uint8_t **payload, size_t *len,
         goto out;
     size_t size = protobuf_c_message_get_packed_size(msg);
     if (size > HUB_MAX_PAYLOAD) {
-        rc = rec_fail(err, HUB_E_TOO_LARGE, "", "record is %zu bytes encoded, more than %d", size,
+        rc = rec_fail(err, HUB_E_TOO_LARGE, "record", "%zu bytes encoded, more than %d", size,
                       HUB_MAX_PAYLOAD);
         goto out;
     }
@@ -756,15 +734,13 @@ out:
 
 /* ---- message -> JSON ---- */
 
-static int rec_set(json_t *obj, const char *name, json_t *v)
-{
+static int rec_set(json_t *obj, const char *name, json_t *v) {
     if (v == NULL)
         return HUB_E_DECODE; /* jansson refuses only invalid UTF-8 ... or memory */
     return json_object_set_new(obj, name, v) == 0 ? HUB_OK : HUB_E_NOMEM;
 }
 
-static json_t *rec_hex_json(const ProtobufCBinaryData *b)
-{
+static json_t *rec_hex_json(const ProtobufCBinaryData *b) {
     char hex[HUB_HEX_LEN + 1];
     if (b->len != 32)
         return NULL;
@@ -772,8 +748,7 @@ static json_t *rec_hex_json(const ProtobufCBinaryData *b)
     return json_string(hex);
 }
 
-static json_t *rec_cost_json(const Hubnet__Cost *c)
-{
+static json_t *rec_cost_json(const Hubnet__Cost *c) {
     json_t *o = json_object();
     if (o == NULL)
         return NULL;
@@ -789,8 +764,7 @@ static json_t *rec_cost_json(const Hubnet__Cost *c)
     return o;
 }
 
-static json_t *rec_enum_json(const struct rec_rule *r, int v)
-{
+static json_t *rec_enum_json(const struct rec_rule *r, int v) {
     const char *name = NULL;
     if (r->check == REC_KIND)
         name = entry_kind_name(v);
@@ -801,8 +775,7 @@ static json_t *rec_enum_json(const struct rec_rule *r, int v)
 }
 
 static int rec_field_json(json_t *obj, ProtobufCMessage *msg, const ProtobufCFieldDescriptor *fd,
-                          const struct rec_rule *r)
-{
+                          const struct rec_rule *r) {
     void *member = rec_member(msg, fd);
     if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
         size_t n = *rec_count(msg, fd);
@@ -836,16 +809,14 @@ static int rec_field_json(json_t *obj, ProtobufCMessage *msg, const ProtobufCFie
     }
 }
 
-static ProtobufCMessage *rec_unpack(int kind, const uint8_t *payload, size_t len)
-{
+static ProtobufCMessage *rec_unpack(int kind, const uint8_t *payload, size_t len) {
     const ProtobufCMessageDescriptor *d = rec_descriptor(kind);
     if (d == NULL || len > HUB_MAX_PAYLOAD)
         return NULL;
     return protobuf_c_message_unpack(d, NULL, len, payload != NULL ? payload : rec_empty);
 }
 
-int record_to_json(int kind, const uint8_t *payload, size_t len, json_t **out)
-{
+int record_to_json(int kind, const uint8_t *payload, size_t len, json_t **out) {
     *out = NULL;
     if (rec_descriptor(kind) == NULL)
         return HUB_E_KIND;
@@ -877,8 +848,7 @@ int record_to_json(int kind, const uint8_t *payload, size_t len, json_t **out)
 /* Only limits, not vocabularies: a newer hub may know values this one does not, and every hub
  * must accept the same entries to converge. */
 static int rec_check_field(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *fd,
-                           const struct rec_rule *r)
-{
+                           const struct rec_rule *r) {
     void *member = rec_member(msg, fd);
     if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
         size_t n = *rec_count(msg, fd);
@@ -916,8 +886,7 @@ static int rec_check_field(ProtobufCMessage *msg, const ProtobufCFieldDescriptor
     }
 }
 
-int record_check_payload(int kind, const uint8_t *payload, size_t len)
-{
+int record_check_payload(int kind, const uint8_t *payload, size_t len) {
     if (rec_descriptor(kind) == NULL)
         return HUB_E_KIND;
     if (len > HUB_MAX_PAYLOAD)
@@ -938,36 +907,83 @@ int record_check_payload(int kind, const uint8_t *payload, size_t len)
 
 /* ---- index terms ---- */
 
-void index_term_make(enum index_field f, const char *value, size_t len, struct index_term *out)
-{
+/* First 8 bytes of BLAKE2b-256 of bytes that are already lower case. */
+static void rec_hash8(const uint8_t *v, size_t len, uint8_t out[INDEX_TERM_LEN - 1]) {
     uint8_t hash[crypto_generichash_BYTES]; /* 32: BLAKE2b-256 */
-    uint8_t buf[256];
-    int rc;
-    if (len <= sizeof buf) {
-        for (size_t i = 0; i < len; i++) {
-            uint8_t c = (uint8_t)value[i];
-            buf[i] = (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
-        }
-        rc = crypto_generichash(hash, sizeof hash, buf, len, NULL, 0);
-    } else {
-        crypto_generichash_state st;
-        rc = crypto_generichash_init(&st, NULL, 0, sizeof hash);
-        for (size_t off = 0; off < len && rc == 0; off += sizeof buf) {
-            size_t n = len - off < sizeof buf ? len - off : sizeof buf;
-            for (size_t i = 0; i < n; i++) {
-                uint8_t c = (uint8_t)value[off + i];
-                buf[i] = (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
-            }
-            rc = crypto_generichash_update(&st, buf, n);
-        }
-        if (rc == 0)
-            rc = crypto_generichash_final(&st, hash, sizeof hash);
-    }
     /* libsodium fails only on parameter errors, and these parameters are constants. */
+    if (crypto_generichash(hash, sizeof hash, v, len, NULL, 0) != 0)
+        memset(hash, 0, sizeof hash);
+    memcpy(out, hash, INDEX_TERM_LEN - 1);
+}
+
+static uint8_t rec_lower(uint8_t c) {
+    return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+}
+
+void index_term_make(enum index_field f, const char *value, size_t len, struct index_term *out) {
+    uint8_t buf[256];
+    out->b[0] = (uint8_t)f;
+    if (len <= sizeof buf) {
+        for (size_t i = 0; i < len; i++)
+            buf[i] = rec_lower((uint8_t)value[i]);
+        rec_hash8(buf, len, out->b + 1);
+        return;
+    }
+    /* Long values are lower-cased and hashed piece by piece, without a copy. */
+    crypto_generichash_state st;
+    uint8_t hash[crypto_generichash_BYTES];
+    int rc = crypto_generichash_init(&st, NULL, 0, sizeof hash);
+    for (size_t off = 0; off < len && rc == 0; off += sizeof buf) {
+        size_t n = len - off < sizeof buf ? len - off : sizeof buf;
+        for (size_t i = 0; i < n; i++)
+            buf[i] = rec_lower((uint8_t)value[off + i]);
+        rc = crypto_generichash_update(&st, buf, n);
+    }
+    if (rc == 0)
+        rc = crypto_generichash_final(&st, hash, sizeof hash);
     if (rc != 0)
         memset(hash, 0, sizeof hash);
-    out->b[0] = (uint8_t)f;
     memcpy(out->b + 1, hash, INDEX_TERM_LEN - 1);
+}
+
+/* BLAKE2b costs about 0.2 us per term whatever the length (one compression), which is most
+ * of record_terms' time, and words, tags and codes repeat from record to record. So each
+ * thread keeps a direct-mapped cache of the short values it hashed. Thread-local:
+ * no locks; a hit gives exactly the term a miss computes, compared on the full value. */
+#define REC_CACHE_SLOTS 8192 /* power of two; 32-byte slots: 256 KiB per thread */
+#define REC_CACHE_MAX 23     /* longest cached value */
+struct rec_cache_slot {
+    uint8_t len1; /* value length + 1; 0 = free */
+    uint8_t v[REC_CACHE_MAX];
+    uint8_t h[INDEX_TERM_LEN - 1];
+};
+static _Thread_local struct rec_cache_slot rec_cache[REC_CACHE_SLOTS];
+/* The author term: replication applies entries feed by feed, so it rarely changes. */
+static _Thread_local struct {
+    int valid;
+    uint8_t author[HUB_KEY_LEN];
+    struct index_term term;
+} rec_author_cache;
+
+static void rec_term_cached(enum index_field f, const char *v, size_t len, struct index_term *out) {
+    if (len > REC_CACHE_MAX) {
+        index_term_make(f, v, len, out);
+        return;
+    }
+    uint8_t low[REC_CACHE_MAX];
+    uint64_t h = 14695981039346656037ULL; /* FNV-1a: spread, not secrecy */
+    for (size_t i = 0; i < len; i++) {
+        low[i] = rec_lower((uint8_t)v[i]);
+        h = (h ^ low[i]) * 1099511628211ULL;
+    }
+    struct rec_cache_slot *s = &rec_cache[(h ^ (h >> 32)) & (REC_CACHE_SLOTS - 1)];
+    if (s->len1 != len + 1 || memcmp(s->v, low, len) != 0) {
+        rec_hash8(low, len, s->h);
+        memcpy(s->v, low, len);
+        s->len1 = (uint8_t)(len + 1);
+    }
+    out->b[0] = (uint8_t)f;
+    memcpy(out->b + 1, s->h, INDEX_TERM_LEN - 1);
 }
 
 /* Open-addressing sets sized for twice the most terms one record can have. */
@@ -985,39 +1001,41 @@ struct rec_terms {
     uint16_t word_slots[REC_SET_SLOTS];
 };
 
-static void rec_term_add(struct rec_terms *t, enum index_field f, const char *v, size_t len)
-{
+static void rec_term_insert(struct rec_terms *t, const struct index_term *term) {
     if (t->n >= t->max)
         return;
-    struct index_term term;
-    index_term_make(f, v, len, &term);
     uint64_t h;
-    memcpy(&h, term.b + 1, sizeof h); /* already uniform: BLAKE2b output */
-    size_t i = (size_t)(h ^ (uint64_t)f) & (REC_SET_SLOTS - 1);
+    memcpy(&h, term->b + 1, sizeof h); /* already uniform: BLAKE2b output */
+    size_t i = (size_t)(h ^ term->b[0]) & (REC_SET_SLOTS - 1);
     while (t->slots[i] != 0) {
-        if (memcmp(t->terms[t->slots[i] - 1].b, term.b, INDEX_TERM_LEN) == 0)
+        if (memcmp(t->terms[t->slots[i] - 1].b, term->b, INDEX_TERM_LEN) == 0)
             return;
         i = (i + 1) & (REC_SET_SLOTS - 1);
     }
-    t->terms[t->n] = term;
+    t->terms[t->n] = *term;
     t->slots[i] = (uint16_t)++t->n;
 }
 
-static void rec_term_str(struct rec_terms *t, enum index_field f, const char *s)
-{
+static void rec_term_add(struct rec_terms *t, enum index_field f, const char *v, size_t len) {
+    if (t->n >= t->max)
+        return;
+    struct index_term term;
+    rec_term_cached(f, v, len, &term);
+    rec_term_insert(t, &term);
+}
+
+static void rec_term_str(struct rec_terms *t, enum index_field f, const char *s) {
     if (s != NULL && s[0] != '\0')
         rec_term_add(t, f, s, strlen(s));
 }
 
-static void rec_term_list(struct rec_terms *t, enum index_field f, char **items, size_t n)
-{
+static void rec_term_list(struct rec_terms *t, enum index_field f, char **items, size_t n) {
     for (size_t i = 0; i < n; i++)
         rec_term_str(t, f, items[i]);
 }
 
 /* Each language tag, and its primary subtag so that "pt" finds "pt-BR". */
-static void rec_term_languages(struct rec_terms *t, char **items, size_t n)
-{
+static void rec_term_languages(struct rec_terms *t, char **items, size_t n) {
     for (size_t i = 0; i < n; i++) {
         rec_term_str(t, IDX_LANGUAGE, items[i]);
         const char *dash = strchr(items[i], '-');
@@ -1026,8 +1044,7 @@ static void rec_term_languages(struct rec_terms *t, char **items, size_t n)
     }
 }
 
-static void rec_term_id(struct rec_terms *t, enum index_field f, const ProtobufCBinaryData *b)
-{
+static void rec_term_id(struct rec_terms *t, enum index_field f, const ProtobufCBinaryData *b) {
     char hex[HUB_HEX_LEN + 1];
     if (b->len != 32)
         return;
@@ -1035,20 +1052,13 @@ static void rec_term_id(struct rec_terms *t, enum index_field f, const ProtobufC
     rec_term_add(t, f, hex, HUB_HEX_LEN);
 }
 
-static int rec_word_byte(unsigned char c)
-{
+static int rec_word_byte(unsigned char c) {
     /* Bytes >= 0x80 belong to words: UTF-8 letters stay whole without a Unicode table. */
     return c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-static unsigned char rec_lower(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
-}
-
 /* 1 if the word was seen before in this record (case-insensitively), else remember it. */
-static int rec_word_seen(struct rec_terms *t, const char *w, size_t len)
-{
+static int rec_word_seen(struct rec_terms *t, const char *w, size_t len) {
     uint64_t h = 14695981039346656037ULL; /* FNV-1a: the set only needs spread, not secrecy */
     for (size_t i = 0; i < len; i++)
         h = (h ^ rec_lower((unsigned char)w[i])) * 1099511628211ULL;
@@ -1073,8 +1083,7 @@ static int rec_word_seen(struct rec_terms *t, const char *w, size_t len)
     return 0;
 }
 
-static void rec_term_words(struct rec_terms *t, const char *s)
-{
+static void rec_term_words(struct rec_terms *t, const char *s) {
     if (s == NULL)
         return;
     const unsigned char *p = (const unsigned char *)s;
@@ -1090,8 +1099,7 @@ static void rec_term_words(struct rec_terms *t, const char *s)
     }
 }
 
-static void rec_terms_init(struct rec_terms *t, struct index_term *terms, size_t max)
-{
+static void rec_terms_init(struct rec_terms *t, struct index_term *terms, size_t max) {
     t->terms = terms;
     t->n = 0;
     t->max = max < REC_TERM_CAP ? max : REC_TERM_CAP;
@@ -1100,8 +1108,7 @@ static void rec_terms_init(struct rec_terms *t, struct index_term *terms, size_t
     memset(t->word_slots, 0, sizeof t->word_slots);
 }
 
-size_t record_word_terms(const char *text, struct index_term *terms, size_t max)
-{
+size_t record_word_terms(const char *text, struct index_term *terms, size_t max) {
     struct rec_terms t;
     rec_terms_init(&t, terms, max);
     rec_term_words(&t, text);
@@ -1109,17 +1116,21 @@ size_t record_word_terms(const char *text, struct index_term *terms, size_t max)
 }
 
 size_t record_terms(const uint8_t author[32], int kind, const uint8_t *payload, size_t len,
-                    struct index_term *terms, size_t max)
-{
+                    struct index_term *terms, size_t max) {
     struct rec_terms t;
     rec_terms_init(&t, terms, max);
     rec_term_add(&t, IDX_ALL, "", 0);
     const char *kname = entry_kind_name(kind);
     if (kname != NULL)
         rec_term_str(&t, IDX_KIND, kname);
-    char hex[HUB_HEX_LEN + 1];
-    hub_hex(author, HUB_KEY_LEN, hex);
-    rec_term_add(&t, IDX_AUTHOR, hex, HUB_HEX_LEN);
+    if (!rec_author_cache.valid || memcmp(rec_author_cache.author, author, HUB_KEY_LEN) != 0) {
+        char hex[HUB_HEX_LEN + 1];
+        hub_hex(author, HUB_KEY_LEN, hex);
+        index_term_make(IDX_AUTHOR, hex, HUB_HEX_LEN, &rec_author_cache.term);
+        memcpy(rec_author_cache.author, author, HUB_KEY_LEN);
+        rec_author_cache.valid = 1;
+    }
+    rec_term_insert(&t, &rec_author_cache.term);
 
     ProtobufCMessage *msg = rec_unpack(kind, payload, len);
     if (msg == NULL)
@@ -1193,8 +1204,7 @@ size_t record_terms(const uint8_t author[32], int kind, const uint8_t *payload, 
 
 /* ---- small accessors for store, query and discovery ---- */
 
-void record_dates(int kind, const uint8_t *payload, size_t len, struct record_dates *out)
-{
+void record_dates(int kind, const uint8_t *payload, size_t len, struct record_dates *out) {
     out->start = 0;
     out->end = 0;
     if (kind != HUBNET__KIND__KIND_OFFER && kind != HUBNET__KIND__KIND_REQUEST)
@@ -1218,15 +1228,12 @@ void record_dates(int kind, const uint8_t *payload, size_t len, struct record_da
     int32_t days;
     if (record_parse_date(start, &days) == HUB_OK)
         out->start = days;
-    if (record_parse_date(end, &days) == HUB_OK)
-        out->end = days;
-    else if (record_parse_date(needed_by, &days) == HUB_OK)
+    if (record_parse_date(end, &days) == HUB_OK || record_parse_date(needed_by, &days) == HUB_OK)
         out->end = days;
     protobuf_c_message_free_unpacked(msg, NULL);
 }
 
-int record_endorsed_hub(const uint8_t *payload, size_t len, uint8_t hub[32])
-{
+int record_endorsed_hub(const uint8_t *payload, size_t len, uint8_t hub[32]) {
     ProtobufCMessage *msg = rec_unpack(HUBNET__KIND__KIND_ENDORSEMENT, payload, len);
     if (msg == NULL)
         return HUB_E_DECODE;
@@ -1240,8 +1247,7 @@ int record_endorsed_hub(const uint8_t *payload, size_t len, uint8_t hub[32])
     return rc;
 }
 
-int record_retraction_target(const uint8_t *payload, size_t len, int *kind, char *key)
-{
+int record_retraction_target(const uint8_t *payload, size_t len, int *kind, char *key) {
     ProtobufCMessage *msg = rec_unpack(HUBNET__KIND__KIND_RETRACTION, payload, len);
     if (msg == NULL)
         return HUB_E_DECODE;
@@ -1261,8 +1267,7 @@ int record_retraction_target(const uint8_t *payload, size_t len, int *kind, char
     return rc;
 }
 
-size_t record_profile_endpoints(const uint8_t *payload, size_t len, char (*out)[256], size_t max)
-{
+size_t record_profile_endpoints(const uint8_t *payload, size_t len, char (*out)[256], size_t max) {
     ProtobufCMessage *msg = rec_unpack(HUBNET__KIND__KIND_PROFILE, payload, len);
     if (msg == NULL)
         return 0;

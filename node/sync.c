@@ -513,6 +513,13 @@ static void on_hello(struct sync *s, struct session *ss, Hubnet__Hello *h, const
             return;
         }
         if (!ss->hub_known) {
+            /* The hub reconnected (new routing id): its old inbound session is stale. */
+            for (size_t i = 0; i < SYNC_MAX_SESSIONS; i++) {
+                struct session *o = &s->sess[i];
+                if (o != ss && o->used && o->dir == SESS_IN && o->hub_known &&
+                    memcmp(o->hub, h->hub.data, 32) == 0)
+                    sess_free(o);
+            }
             memcpy(ss->hub, h->hub.data, 32);
             ss->hub_known = 1;
             snprintf(ss->endpoint, sizeof ss->endpoint, "in:%s", peer_addr ? peer_addr : "?");

@@ -154,40 +154,29 @@ static const char *const vocab_opportunities[] = {
 /* hubnet audience codes: who an offer is for, or who needs a request's expertise.
  * "trainers" is the train-the-trainer audience: hub staff and trainers who will train others. */
 static const char *const vocab_audiences[] = {
-    "sme",
-    "small-midcap",
-    "startup",
-    "public-administration",
-    "municipality",
-    "smart-city",
-    "healthcare",
-    "education",
-    "researchers",
-    "citizens",
-    "trainers",
-    "hub-staff",
-    "ngo",
-    NULL,
+    "sme",          "small-midcap", "startup",    "public-administration",
+    "municipality", "smart-city",   "healthcare", "education",
+    "researchers",  "citizens",     "trainers",   "hub-staff",
+    "ngo",          NULL,
 };
 
 /* ISO 3166-1 alpha-2: every code of /usr/share/zoneinfo/iso3166.tab (tzdata). */
 static const char *const vocab_countries[] = {
-    "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX",
-    "AZ", "BA", "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ",
-    "BR", "BS", "BT", "BV", "BW", "BY", "BZ", "CA", "CC", "CD", "CF", "CG", "CH", "CI", "CK",
-    "CL", "CM", "CN", "CO", "CR", "CU", "CV", "CW", "CX", "CY", "CZ", "DE", "DJ", "DK", "DM",
-    "DO", "DZ", "EC", "EE", "EG", "EH", "ER", "ES", "ET", "FI", "FJ", "FK", "FM", "FO", "FR",
-    "GA", "GB", "GD", "GE", "GF", "GG", "GH", "GI", "GL", "GM", "GN", "GP", "GQ", "GR", "GS",
-    "GT", "GU", "GW", "GY", "HK", "HM", "HN", "HR", "HT", "HU", "ID", "IE", "IL", "IM", "IN",
-    "IO", "IQ", "IR", "IS", "IT", "JE", "JM", "JO", "JP", "KE", "KG", "KH", "KI", "KM", "KN",
-    "KP", "KR", "KW", "KY", "KZ", "LA", "LB", "LC", "LI", "LK", "LR", "LS", "LT", "LU", "LV",
-    "LY", "MA", "MC", "MD", "ME", "MF", "MG", "MH", "MK", "ML", "MM", "MN", "MO", "MP", "MQ",
-    "MR", "MS", "MT", "MU", "MV", "MW", "MX", "MY", "MZ", "NA", "NC", "NE", "NF", "NG", "NI",
-    "NL", "NO", "NP", "NR", "NU", "NZ", "OM", "PA", "PE", "PF", "PG", "PH", "PK", "PL", "PM",
-    "PN", "PR", "PS", "PT", "PW", "PY", "QA", "RE", "RO", "RS", "RU", "RW", "SA", "SB", "SC",
-    "SD", "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM", "SN", "SO", "SR", "SS", "ST", "SV",
-    "SX", "SY", "SZ", "TC", "TD", "TF", "TG", "TH", "TJ", "TK", "TL", "TM", "TN", "TO", "TR",
-    "TT", "TV", "TW", "TZ", "UA", "UG", "UM", "US", "UY", "UZ", "VA", "VC", "VE", "VG", "VI",
+    "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX", "AZ",
+    "BA", "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS",
+    "BT", "BV", "BW", "BY", "BZ", "CA", "CC", "CD", "CF", "CG", "CH", "CI", "CK", "CL", "CM", "CN",
+    "CO", "CR", "CU", "CV", "CW", "CX", "CY", "CZ", "DE", "DJ", "DK", "DM", "DO", "DZ", "EC", "EE",
+    "EG", "EH", "ER", "ES", "ET", "FI", "FJ", "FK", "FM", "FO", "FR", "GA", "GB", "GD", "GE", "GF",
+    "GG", "GH", "GI", "GL", "GM", "GN", "GP", "GQ", "GR", "GS", "GT", "GU", "GW", "GY", "HK", "HM",
+    "HN", "HR", "HT", "HU", "ID", "IE", "IL", "IM", "IN", "IO", "IQ", "IR", "IS", "IT", "JE", "JM",
+    "JO", "JP", "KE", "KG", "KH", "KI", "KM", "KN", "KP", "KR", "KW", "KY", "KZ", "LA", "LB", "LC",
+    "LI", "LK", "LR", "LS", "LT", "LU", "LV", "LY", "MA", "MC", "MD", "ME", "MF", "MG", "MH", "MK",
+    "ML", "MM", "MN", "MO", "MP", "MQ", "MR", "MS", "MT", "MU", "MV", "MW", "MX", "MY", "MZ", "NA",
+    "NC", "NE", "NF", "NG", "NI", "NL", "NO", "NP", "NR", "NU", "NZ", "OM", "PA", "PE", "PF", "PG",
+    "PH", "PK", "PL", "PM", "PN", "PR", "PS", "PT", "PW", "PY", "QA", "RE", "RO", "RS", "RU", "RW",
+    "SA", "SB", "SC", "SD", "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM", "SN", "SO", "SR", "SS",
+    "ST", "SV", "SX", "SY", "SZ", "TC", "TD", "TF", "TG", "TH", "TJ", "TK", "TL", "TM", "TN", "TO",
+    "TR", "TT", "TV", "TW", "TZ", "UA", "UG", "UM", "US", "UY", "UZ", "VA", "VC", "VE", "VG", "VI",
     "VN", "VU", "WF", "WS", "YE", "YT", "ZA", "ZM", "ZW", NULL,
 };
 
@@ -233,8 +222,7 @@ static const struct vocab_def vocab_defs[VOCAB_COUNT] = {
 #define VOCAB_MAX_URL 512
 #define VOCAB_ESCO_PREFIX "http://data.europa.eu/esco/skill/"
 
-int vocab_has(enum vocab_list list, const char *value)
-{
+int vocab_has(enum vocab_list list, const char *value) {
     if ((unsigned)list >= VOCAB_COUNT || value == NULL)
         return 0;
     /* Linear: the longest list has 249 entries and this runs once per published field,
@@ -245,38 +233,32 @@ int vocab_has(enum vocab_list list, const char *value)
     return 0;
 }
 
-const char *vocab_name(enum vocab_list list)
-{
+const char *vocab_name(enum vocab_list list) {
     if ((unsigned)list >= VOCAB_COUNT)
         return NULL;
     return vocab_defs[list].name;
 }
 
-const char *const *vocab_values(enum vocab_list list)
-{
+const char *const *vocab_values(enum vocab_list list) {
     if ((unsigned)list >= VOCAB_COUNT)
         return NULL;
     return vocab_defs[list].values;
 }
 
 /* Locale-independent character classes: the checks must not change with LC_CTYPE. */
-static int vocab_lower(char c)
-{
+static int vocab_lower(char c) {
     return c >= 'a' && c <= 'z';
 }
 
-static int vocab_digit(char c)
-{
+static int vocab_digit(char c) {
     return c >= '0' && c <= '9';
 }
 
-static int vocab_alnum(char c)
-{
+static int vocab_alnum(char c) {
     return vocab_lower(c) || vocab_digit(c) || (c >= 'A' && c <= 'Z');
 }
 
-static int vocab_hex(char c)
-{
+static int vocab_hex(char c) {
     return vocab_digit(c) || (c >= 'a' && c <= 'f');
 }
 
@@ -285,8 +267,7 @@ static int vocab_hex(char c)
  * subtag (an extension singleton, or "x" for private use) must be followed by at least one
  * subtag. Case is free after the primary subtag ("pt-BR", "sr-Latn"). Registry membership is
  * not checked: new subtags must not need a new hubd. */
-int vocab_is_language(const char *s)
-{
+int vocab_is_language(const char *s) {
     if (s == NULL || strlen(s) > VOCAB_MAX_LANGUAGE)
         return 0;
     size_t n = 0;
@@ -306,23 +287,20 @@ int vocab_is_language(const char *s)
             len++;
         if (len == 0 || len > 8)
             return 0;
-        if (private_use) {
-            need = 0; /* private-use subtags may be a single character */
-        } else if (len == 1) {
+        if (len == 1 && !private_use) {
             if (need)
                 return 0; /* an extension singleton without its subtag */
             need = 1;
             private_use = (*p == 'x' || *p == 'X');
         } else {
-            need = 0;
+            need = 0; /* after "x", subtags may be a single character */
         }
         p += len;
     }
     return !need;
 }
 
-int vocab_is_topic(const char *s)
-{
+int vocab_is_topic(const char *s) {
     if (s == NULL || !(vocab_lower(s[0]) || vocab_digit(s[0])))
         return 0;
     size_t n = 1;
@@ -333,8 +311,7 @@ int vocab_is_topic(const char *s)
 }
 
 /* ESCO skill URIs name a skill by a lower-case UUID, as ESCO publishes them. */
-int vocab_is_esco_skill(const char *s)
-{
+int vocab_is_esco_skill(const char *s) {
     static const size_t prefix_len = sizeof VOCAB_ESCO_PREFIX - 1;
     if (s == NULL || strncmp(s, VOCAB_ESCO_PREFIX, prefix_len) != 0)
         return 0;
@@ -350,8 +327,7 @@ int vocab_is_esco_skill(const char *s)
 
 /* Absolute http(s) URL with a host, no whitespace or control characters. Deliberately not a
  * full RFC 3986 parser: the value is shown to people and opened by browsers, never fetched. */
-int vocab_is_url(const char *s)
-{
+int vocab_is_url(const char *s) {
     if (s == NULL)
         return 0;
     size_t len = strlen(s);

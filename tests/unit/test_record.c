@@ -83,8 +83,7 @@ static const char *const endorsement_json =
     "{\"hub\":\"" HEX_A "\",\"statement\":\"We ran two train-the-trainer programmes with them.\","
     "\"topics\":[\"train-the-trainer\",\"ai-public-services\"]}";
 
-static json_t *parse(const char *text)
-{
+static json_t *parse(const char *text) {
     json_error_t jerr;
     json_t *v = json_loads(text, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (v == NULL)
@@ -93,8 +92,7 @@ static json_t *parse(const char *text)
 }
 
 /* Payload bytes for a valid record; the caller frees them. */
-static uint8_t *make(int kind, const char *text, size_t *len)
-{
+static uint8_t *make(int kind, const char *text, size_t *len) {
     json_t *in = parse(text);
     uint8_t *buf = NULL;
     struct record_error err;
@@ -105,8 +103,7 @@ static uint8_t *make(int kind, const char *text, size_t *len)
     return buf;
 }
 
-static void assert_json_equal(json_t *want, json_t *got)
-{
+static void assert_json_equal(json_t *want, json_t *got) {
     if (!json_equal(want, got)) {
         char *a = json_dumps(want, JSON_SORT_KEYS);
         char *b = json_dumps(got, JSON_SORT_KEYS);
@@ -118,8 +115,7 @@ static void assert_json_equal(json_t *want, json_t *got)
 }
 
 /* JSON -> bytes -> JSON gives the input back, and bytes -> JSON -> bytes the same bytes. */
-static void roundtrip(int kind, const char *text)
-{
+static void roundtrip(int kind, const char *text) {
     json_t *in = parse(text);
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -145,8 +141,7 @@ static void roundtrip(int kind, const char *text)
     json_decref(in);
 }
 
-static void test_roundtrip_every_kind(void **state)
-{
+static void test_roundtrip_every_kind(void **state) {
     (void)state;
     roundtrip(K_PROFILE, profile_json);
     roundtrip(K_OFFER, offer_json);
@@ -169,25 +164,28 @@ static void test_roundtrip_every_kind(void **state)
     /* A free course; a price in whole units stays an integer. */
     roundtrip(K_OFFER, "{\"title\":\"x\",\"cost\":{\"amount\":0,\"currency\":\"EUR\"}}");
     roundtrip(K_OFFER, "{\"title\":\"x\",\"cost\":{\"amount\":19.99,\"currency\":\"CHF\"}}");
-    roundtrip(K_OFFER, "{\"title\":\"x\",\"cost\":{\"amount\":1000000000000,\"currency\":\"JPY\"}}");
+    roundtrip(K_OFFER,
+              "{\"title\":\"x\",\"cost\":{\"amount\":1000000000000,\"currency\":\"JPY\"}}");
     roundtrip(K_REQUEST, "{\"title\":\"x\",\"budget\":{\"amount\":0.01,\"currency\":\"EUR\"}}");
 }
 
-static void test_cost_minor_units(void **state)
-{
+static void test_cost_minor_units(void **state) {
     (void)state;
     static const struct {
         const char *amount;
         uint64_t minor;
         const char *back; /* the amount record_to_json gives */
     } cases[] = {
-        {"120.5", 12050, "120.5"}, {"120.50", 12050, "120.5"}, {"120", 12000, "120"},
-        {"120.0", 12000, "120"},   {"19.99", 1999, "19.99"},   {"0.1", 10, "0.1"},
-        {"1e3", 100000, "1000"},   {"0", 0, "0"},              {"0.004", 0, "0"},
+        {"120.5", 12050, "120.5"}, {"120.50", 12050, "120.5"},
+        {"120", 12000, "120"},     {"120.0", 12000, "120"},
+        {"19.99", 1999, "19.99"},  {"0.1", 10, "0.1"},
+        {"1e3", 100000, "1000"},   {"0", 0, "0"},
+        {"0.004", 0, "0"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char text[200];
-        snprintf(text, sizeof text, "{\"title\":\"x\",\"cost\":{\"amount\":%s,\"currency\":\"EUR\"}}",
+        snprintf(text, sizeof text,
+                 "{\"title\":\"x\",\"cost\":{\"amount\":%s,\"currency\":\"EUR\"}}",
                  cases[i].amount);
         size_t len;
         uint8_t *buf = make(K_OFFER, text, &len);
@@ -209,8 +207,7 @@ static void test_cost_minor_units(void **state)
 }
 
 /* What JSON the defaults leave out: empty strings, lists, zero numbers and false. */
-static void test_defaults_omitted(void **state)
-{
+static void test_defaults_omitted(void **state) {
     (void)state;
     size_t len;
     uint8_t *buf = make(K_OFFER,
@@ -279,8 +276,7 @@ static const struct reject rejects[] = {
     {K_OFFER, "{\"title\":\"x\",\"audience\":[\"SME\"]}", HUB_E_VOCAB, "audience[0]"},
     {K_OFFER, "{\"title\":\"x\",\"mode\":\"hybrid\"}", HUB_E_VOCAB, "mode"},
     {K_OFFER, "{\"title\":\"x\",\"schedule\":\"part-time\"}", HUB_E_VOCAB, "schedule"},
-    {K_OFFER, "{\"title\":\"x\",\"opportunity_type\":\"course\"}", HUB_E_VOCAB,
-     "opportunity_type"},
+    {K_OFFER, "{\"title\":\"x\",\"opportunity_type\":\"course\"}", HUB_E_VOCAB, "opportunity_type"},
     {K_OFFER, "{\"title\":\"x\",\"cost\":{\"amount\":1,\"currency\":\"EURO\"}}", HUB_E_VOCAB,
      "cost.currency"},
     {K_REQUEST, "{\"title\":\"x\",\"budget\":{\"amount\":1,\"currency\":\"eur\"}}", HUB_E_VOCAB,
@@ -311,8 +307,7 @@ static const struct reject rejects[] = {
      "registration_url"},
     {K_PROFILE, "{\"name\":\"x\",\"website\":\"www.example.eu\"}", HUB_E_RANGE, "website"},
     {K_OFFER, "{\"title\":\"x\",\"skills\":[\"cyber security\"]}", HUB_E_RANGE, "skills[0]"},
-    {K_OFFER, "{\"title\":\"x\",\"languages\":[\"en\",\"english\"]}", HUB_E_RANGE,
-     "languages[1]"},
+    {K_OFFER, "{\"title\":\"x\",\"languages\":[\"en\",\"english\"]}", HUB_E_RANGE, "languages[1]"},
     {K_OFFER, "{\"title\":\"x\",\"topics\":[\"AI\"]}", HUB_E_RANGE, "topics[0]"},
     {K_PROFILE, "{\"name\":\"x\",\"endpoints\":[\"tcp://hub.example.eu\"]}", HUB_E_RANGE,
      "endpoints[0]"},
@@ -331,11 +326,12 @@ static const struct reject rejects[] = {
      "{\"target\":\"77B0FFEEDDCCBBAA998877665544332211000000000000000000000000000002\","
      "\"type\":\"interest\"}",
      HUB_E_RANGE, "target"},
-    {K_RESPONSE, "{\"target\":\"" HEX_B "\",\"type\":\"interest\",\"target_author\":\"" HEX_A
-                 "0\"}",
+    {K_RESPONSE,
+     "{\"target\":\"" HEX_B "\",\"type\":\"interest\",\"target_author\":\"" HEX_A "0\"}",
      HUB_E_RANGE, "target_author"},
-    {K_ENDORSEMENT, "{\"hub\":\"zz1e000000000000000000000000000000000000000000000000000000000001\"}",
-     HUB_E_RANGE, "hub"},
+    {K_ENDORSEMENT,
+     "{\"hub\":\"zz1e000000000000000000000000000000000000000000000000000000000001\"}", HUB_E_RANGE,
+     "hub"},
     /* control characters: only the multi-line fields take \n and \t */
     {K_OFFER, "{\"title\":\"two\\nlines\"}", HUB_E_RANGE, "title"},
     {K_OFFER, "{\"title\":\"x\",\"contact\":\"a\\tb\"}", HUB_E_RANGE, "contact"},
@@ -350,8 +346,7 @@ static const struct reject rejects[] = {
      HUB_E_TOO_LARGE, "topics"},
 };
 
-static void test_rejects(void **state)
-{
+static void test_rejects(void **state) {
     (void)state;
     for (size_t i = 0; i < sizeof rejects / sizeof rejects[0]; i++) {
         const struct reject *r = &rejects[i];
@@ -372,8 +367,7 @@ static void test_rejects(void **state)
 
 /* Field as a string of n copies of c, in an otherwise valid record of kind. */
 static int with_long(int kind, const char *base, const char *field, size_t n, char c,
-                     struct record_error *err)
-{
+                     struct record_error *err) {
     json_t *in = parse(base);
     char *s = malloc(n + 1);
     assert_non_null(s);
@@ -391,8 +385,7 @@ static int with_long(int kind, const char *base, const char *field, size_t n, ch
     return rc;
 }
 
-static void test_string_caps(void **state)
-{
+static void test_string_caps(void **state) {
     (void)state;
     static const struct {
         int kind;
@@ -450,15 +443,18 @@ static void test_string_caps(void **state)
     json_decref(in);
 }
 
-static void test_bad_strings(void **state)
-{
+static void test_bad_strings(void **state) {
     (void)state;
     struct record_error err;
     uint8_t *buf = NULL;
     size_t len;
     /* Built without jansson's checks, as a caller might: invalid UTF-8 and an embedded NUL. */
     json_t *in = json_object();
-    assert_int_equal(json_object_set_new(in, "title", json_stringn_nocheck("a\xff" "b", 3)), 0);
+    assert_int_equal(json_object_set_new(in, "title",
+                                         json_stringn_nocheck("a\xff"
+                                                              "b",
+                                                              3)),
+                     0);
     assert_int_equal(record_from_json(K_OFFER, in, &buf, &len, &err), HUB_E_RANGE);
     assert_string_equal(err.field, "title");
     assert_int_equal(json_object_set_new(in, "title", json_stringn("a\0b", 3)), 0);
@@ -480,8 +476,7 @@ static void test_bad_strings(void **state)
 
 /* ---- foreign payloads ---- */
 
-static uint8_t *pack(const ProtobufCMessage *m, size_t *len)
-{
+static uint8_t *pack(const ProtobufCMessage *m, size_t *len) {
     *len = protobuf_c_message_get_packed_size(m);
     uint8_t *buf = malloc(*len + 1);
     assert_non_null(buf);
@@ -489,8 +484,7 @@ static uint8_t *pack(const ProtobufCMessage *m, size_t *len)
     return buf;
 }
 
-static void test_check_payload(void **state)
-{
+static void test_check_payload(void **state) {
     (void)state;
     char title[202];
     memset(title, 'T', 201);
@@ -584,8 +578,7 @@ static void test_check_payload(void **state)
 
 static const uint8_t author[32] = {0x5a, 0x1e, [31] = 0x01};
 
-static int has_term(const struct index_term *t, size_t n, enum index_field f, const char *v)
-{
+static int has_term(const struct index_term *t, size_t n, enum index_field f, const char *v) {
     struct index_term want;
     index_term_make(f, v, strlen(v), &want);
     for (size_t i = 0; i < n; i++)
@@ -594,16 +587,14 @@ static int has_term(const struct index_term *t, size_t n, enum index_field f, co
     return 0;
 }
 
-static void assert_unique(const struct index_term *t, size_t n)
-{
+static void assert_unique(const struct index_term *t, size_t n) {
     for (size_t i = 0; i < n; i++)
         for (size_t j = i + 1; j < n; j++)
             if (memcmp(t[i].b, t[j].b, INDEX_TERM_LEN) == 0)
                 fail_msg("terms %zu and %zu are equal", i, j);
 }
 
-static void test_term_make(void **state)
-{
+static void test_term_make(void **state) {
     (void)state;
     struct index_term t, u;
     /* Test vectors: first 8 bytes of BLAKE2b-256 of the lower-cased value. */
@@ -629,8 +620,14 @@ static void test_term_make(void **state)
     assert_memory_not_equal(u.b, offer, INDEX_TERM_LEN);
     assert_memory_equal(u.b + 1, offer + 1, INDEX_TERM_LEN - 1);
     /* Non-ASCII bytes are not folded. */
-    index_term_make(IDX_WORD, "\xc3\xbc" "ber", 5, &t);  /* über */
-    index_term_make(IDX_WORD, "\xc3\x9c" "ber", 5, &u);  /* Über */
+    index_term_make(IDX_WORD,
+                    "\xc3\xbc"
+                    "ber",
+                    5, &t); /* über */
+    index_term_make(IDX_WORD,
+                    "\xc3\x9c"
+                    "ber",
+                    5, &u); /* Über */
     assert_memory_not_equal(t.b, u.b, INDEX_TERM_LEN);
 
     /* Values longer than the internal buffer hash the same as in one piece. */
@@ -651,8 +648,7 @@ static void test_term_make(void **state)
     free(lower);
 }
 
-static void test_terms_offer(void **state)
-{
+static void test_terms_offer(void **state) {
     (void)state;
     size_t len;
     uint8_t *buf = make(K_OFFER, offer_json, &len);
@@ -701,8 +697,7 @@ static void test_terms_offer(void **state)
     free(buf);
 }
 
-static void test_terms_dedupe(void **state)
-{
+static void test_terms_dedupe(void **state) {
     (void)state;
     size_t len;
     struct index_term t[RECORD_MAX_TERMS];
@@ -734,7 +729,9 @@ static void test_terms_dedupe(void **state)
                &len);
     n = record_terms(author, K_REQUEST, buf, len, t, RECORD_MAX_TERMS);
     assert_unique(t, n);
-    assert_true(has_term(t, n, IDX_WORD, "\xc3\x9c" "ber"));
+    assert_true(has_term(t, n, IDX_WORD,
+                         "\xc3\x9c"
+                         "ber"));
     assert_true(has_term(t, n, IDX_WORD, "ki"));
     assert_true(has_term(t, n, IDX_WORD, "mail"));
     assert_true(has_term(t, n, IDX_WORD, "5g"));
@@ -752,8 +749,7 @@ static void test_terms_dedupe(void **state)
     assert_int_equal(record_word_terms("a b c", t, RECORD_MAX_TERMS), 0);
 }
 
-static void test_terms_cap(void **state)
-{
+static void test_terms_cap(void **state) {
     (void)state;
     /* 400 distinct words: tags are kept, words stop at the cap. */
     size_t cap = 400 * 6 + 1;
@@ -789,8 +785,34 @@ static void test_terms_cap(void **state)
     json_decref(in);
 }
 
-static void test_terms_other_kinds(void **state)
-{
+/* The per-thread term cache gives the same terms as hashing afresh, through evictions and
+ * for values too long to cache. */
+static void test_terms_cache(void **state) {
+    (void)state;
+    struct index_term t[4], want;
+    char text[400], w1[32], w2[32];
+    for (int i = 0; i < 30000; i++) {
+        int n1 = snprintf(w1, sizeof w1, "w%d", i);
+        int n2 = snprintf(w2, sizeof w2, "Word-Number-%d-Long-Enough", i % 977);
+        assert_true(n1 > 0 && n2 > 0);
+        snprintf(text, sizeof text, "%s %s", w1, w2);
+        size_t n = record_word_terms(text, t, 4);
+        assert_int_equal(n, 4); /* w<i>, word, number, ... */
+        index_term_make(IDX_WORD, w1, strlen(w1), &want);
+        assert_memory_equal(t[0].b, want.b, INDEX_TERM_LEN);
+    }
+    /* A 300-byte word: longer than the cache and than index_term_make's buffer. */
+    memset(text, 'Q', 300);
+    text[300] = '\0';
+    assert_int_equal(record_word_terms(text, t, 4), 1);
+    index_term_make(IDX_WORD, text, 300, &want);
+    assert_memory_equal(t[0].b, want.b, INDEX_TERM_LEN);
+    memset(text, 'q', 300);
+    assert_int_equal(record_word_terms(text, t, 4), 1);
+    assert_memory_equal(t[0].b, want.b, INDEX_TERM_LEN);
+}
+
+static void test_terms_other_kinds(void **state) {
     (void)state;
     size_t len;
     struct index_term t[RECORD_MAX_TERMS];
@@ -834,15 +856,14 @@ static void test_terms_other_kinds(void **state)
 
 /* ---- dates and accessors ---- */
 
-static void test_dates(void **state)
-{
+static void test_dates(void **state) {
     (void)state;
     static const struct {
         const char *s;
         int32_t days;
     } good[] = {
-        {"1970-01-01", 0},     {"1970-01-02", 1},     {"2000-02-29", 11016},
-        {"2000-03-01", 11017}, {"2024-02-29", 19782}, {"2026-11-18", 20775},
+        {"1970-01-01", 0},       {"1970-01-02", 1},     {"2000-02-29", 11016},
+        {"2000-03-01", 11017},   {"2024-02-29", 19782}, {"2026-11-18", 20775},
         {"9999-12-31", 2932896},
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
@@ -850,10 +871,10 @@ static void test_dates(void **state)
         assert_int_equal(record_parse_date(good[i].s, &d), HUB_OK);
         assert_int_equal(d, good[i].days);
     }
-    static const char *const bad[] = {"2023-02-29", "1900-02-29", "2027-04-31", "2027-00-10",
-                                      "2027-01-00", "2027-13-01", "2027-1-01",  "20270101",
+    static const char *const bad[] = {"2023-02-29",  "1900-02-29", "2027-04-31", "2027-00-10",
+                                      "2027-01-00",  "2027-13-01", "2027-1-01",  "20270101",
                                       "2027-01-01 ", "2027/01/01", "1969-12-31", "",
-                                      "+027-01-01", "2027-01-3a"};
+                                      "+027-01-01",  "2027-01-3a"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int32_t d = 7;
         assert_int_equal(record_parse_date(bad[i], &d), HUB_E_FIELD);
@@ -890,8 +911,7 @@ static void test_dates(void **state)
     free(buf);
 }
 
-static void test_accessors(void **state)
-{
+static void test_accessors(void **state) {
     (void)state;
     size_t len;
     uint8_t hub[32], want[32];
@@ -936,8 +956,7 @@ static void test_accessors(void **state)
     free(buf);
 }
 
-int main(void)
-{
+int main(void) {
     if (sodium_init() < 0)
         return 1;
     const struct CMUnitTest tests[] = {
@@ -952,6 +971,7 @@ int main(void)
         cmocka_unit_test(test_terms_offer),
         cmocka_unit_test(test_terms_dedupe),
         cmocka_unit_test(test_terms_cap),
+        cmocka_unit_test(test_terms_cache),
         cmocka_unit_test(test_terms_other_kinds),
         cmocka_unit_test(test_dates),
         cmocka_unit_test(test_accessors),

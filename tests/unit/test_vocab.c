@@ -10,8 +10,7 @@
 
 #include "vocab.h"
 
-static size_t count_values(enum vocab_list list)
-{
+static size_t count_values(enum vocab_list list) {
     const char *const *v = vocab_values(list);
     size_t n = 0;
     assert_non_null(v);
@@ -20,8 +19,7 @@ static size_t count_values(enum vocab_list list)
     return n;
 }
 
-static void test_sizes_and_names(void **state)
-{
+static void test_sizes_and_names(void **state) {
     (void)state;
     /* Sizes of the source lists: shared/vocab, iso3166.tab, ISO 4217 List One. */
     assert_int_equal(count_values(VOCAB_TECHNOLOGY), 34);
@@ -50,8 +48,7 @@ static void test_sizes_and_names(void **state)
     assert_false(vocab_has(VOCAB_COUNTRY, NULL));
 }
 
-static void test_sectors_with_commas(void **state)
-{
+static void test_sectors_with_commas(void **state) {
     (void)state;
     assert_true(vocab_has(VOCAB_SECTOR, "Retail, wholesale or distribution"));
     assert_true(vocab_has(VOCAB_SECTOR, "Energy, fuels and petroleum engineering"));
@@ -70,8 +67,7 @@ static void test_sectors_with_commas(void **state)
     assert_false(vocab_has(VOCAB_SECTOR, "Cybersecurity"));
 }
 
-static void test_technologies_services(void **state)
-{
+static void test_technologies_services(void **state) {
     (void)state;
     assert_true(vocab_has(VOCAB_TECHNOLOGY, "Artificial Intelligence & Decision support"));
     assert_true(vocab_has(VOCAB_TECHNOLOGY, "Micro- and nanoelectronics, optoelectronics"));
@@ -94,11 +90,10 @@ static void test_technologies_services(void **state)
     assert_false(vocab_has(VOCAB_SERVICE, "SME Business Development"));
 }
 
-static void test_learning_and_audience(void **state)
-{
+static void test_learning_and_audience(void **state) {
     (void)state;
-    static const char *const modes[] = {"online", "onsite", "blended", "workbased",
-                                        "project-based", "research-lab-based"};
+    static const char *const modes[] = {"online",    "onsite",        "blended",
+                                        "workbased", "project-based", "research-lab-based"};
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
         assert_true(vocab_has(VOCAB_MODE, modes[i]));
     assert_false(vocab_has(VOCAB_MODE, "Blended"));
@@ -111,9 +106,9 @@ static void test_learning_and_audience(void **state)
     assert_false(vocab_has(VOCAB_OPPORTUNITY, "ECTS")); /* a credit system, not a type */
 
     static const char *const audiences[] = {
-        "sme",       "small-midcap", "startup",   "public-administration", "municipality",
-        "smart-city", "healthcare",  "education", "researchers",           "citizens",
-        "trainers",  "hub-staff",    "ngo"};
+        "sme",        "small-midcap", "startup",   "public-administration", "municipality",
+        "smart-city", "healthcare",   "education", "researchers",           "citizens",
+        "trainers",   "hub-staff",    "ngo"};
     for (size_t i = 0; i < sizeof audiences / sizeof audiences[0]; i++)
         assert_true(vocab_has(VOCAB_AUDIENCE, audiences[i]));
     assert_false(vocab_has(VOCAB_AUDIENCE, "SME"));
@@ -121,8 +116,7 @@ static void test_learning_and_audience(void **state)
     assert_false(vocab_has(VOCAB_AUDIENCE, "train-the-trainer"));
 }
 
-static void test_countries_currencies(void **state)
-{
+static void test_countries_currencies(void **state) {
     (void)state;
     static const char *const countries[] = {"AT", "DE", "PT", "BE", "GR", "AD", "ZW", "XK"};
     for (size_t i = 0; i < 7; i++)
@@ -146,28 +140,24 @@ static void test_countries_currencies(void **state)
     assert_false(vocab_has(VOCAB_CURRENCY, "BTC"));
 }
 
-static void test_language(void **state)
-{
+static void test_language(void **state) {
     (void)state;
-    static const char *const good[] = {"en",      "de",         "fil",        "pt-BR",
-                                       "sr-Latn", "sr-Latn-RS", "zh-Hant-TW", "es-419",
-                                       "zh-yue",  "de-CH-1996", "en-x-hub",   "en-US-x-a-b",
-                                       "en-u-ca-gregory"};
+    static const char *const good[] = {
+        "en",     "de",     "fil",        "pt-BR",    "sr-Latn",     "sr-Latn-RS",     "zh-Hant-TW",
+        "es-419", "zh-yue", "de-CH-1996", "en-x-hub", "en-US-x-a-b", "en-u-ca-gregory"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         assert_true(vocab_is_language(good[i]));
     /* "x-hub" is a valid private-use tag, but a record's language must name a language. */
-    static const char *const bad[] = {"",       "e",        "EN",        "En",
-                                      "english", "en-",     "en--US",    "en_US",
-                                      "pt-BR-", "-pt",      "en-a",      "en-abcdefghi",
-                                      "123",    "en US",    "x-hub",     "en-a-b-cd",
-                                      "en-x",   "en-\xc3\xa9"};
+    static const char *const bad[] = {
+        "",       "e",     "EN",     "En",        "english", "en-",
+        "en--US", "en_US", "pt-BR-", "-pt",       "en-a",    "en-abcdefghi",
+        "123",    "en US", "x-hub",  "en-a-b-cd", "en-x",    "en-\xc3\xa9"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_false(vocab_is_language(bad[i]));
     assert_false(vocab_is_language(NULL));
 }
 
-static void test_topic(void **state)
-{
+static void test_topic(void **state) {
     (void)state;
     char buf[80];
     assert_true(vocab_is_topic("train-the-trainer"));
@@ -189,8 +179,7 @@ static void test_topic(void **state)
     assert_false(vocab_is_topic(buf));
 }
 
-static void test_esco(void **state)
-{
+static void test_esco(void **state) {
     (void)state;
     assert_true(vocab_is_esco_skill(
         "http://data.europa.eu/esco/skill/8088750d-8388-4170-a76f-48354c469c44"));
@@ -206,8 +195,8 @@ static void test_esco(void **state)
         "http://data.europa.eu/esco/skill/8088750d-8388-4170-a76f-48354c469c4"));
     assert_false(vocab_is_esco_skill(
         "http://data.europa.eu/esco/skill/8088750d-8388-4170-a76f-48354c469c444"));
-    assert_false(vocab_is_esco_skill(
-        "http://data.europa.eu/esco/skill/8088750d83884170a76f48354c469c44"));
+    assert_false(
+        vocab_is_esco_skill("http://data.europa.eu/esco/skill/8088750d83884170a76f48354c469c44"));
     assert_false(vocab_is_esco_skill(
         "http://data.europa.eu/esco/skill/8088750g-8388-4170-a76f-48354c469c44"));
     assert_false(vocab_is_esco_skill("http://data.europa.eu/esco/skill/"));
@@ -215,8 +204,7 @@ static void test_esco(void **state)
     assert_false(vocab_is_esco_skill(NULL));
 }
 
-static void test_url(void **state)
-{
+static void test_url(void **state) {
     (void)state;
     char buf[600];
     assert_true(vocab_is_url("https://example.eu"));
@@ -241,8 +229,7 @@ static void test_url(void **state)
     assert_false(vocab_is_url(buf));
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sizes_and_names),
         cmocka_unit_test(test_sectors_with_commas),
