@@ -48,6 +48,14 @@ struct entry_draft {
     uint64_t expires;
 };
 /* Build and sign an entry. *wire is malloc'd, owned by the caller. */
+/* The two halves of entry_build: the header and its id need no signature, so a feed's chain
+ * (prev = id of the previous header) can be built first and the signing done in parallel.
+ * header holds HUB_MAX_HEADER bytes. */
+int entry_build_header(const uint8_t author[32], const struct entry_draft *d, uint8_t *header,
+                       size_t *header_len, uint8_t id[HUB_ID_LEN]) HUB_WUR;
+int entry_sign(const struct identity *id, const uint8_t *header, size_t header_len,
+               const uint8_t *payload, size_t payload_len, uint8_t **wire,
+               size_t *wire_len) HUB_WUR;
 int entry_build(const struct identity *id, const struct entry_draft *d, uint8_t **wire,
                 size_t *wire_len) HUB_WUR;
 /* Re-encode the wire form without the payload (after a purge). *out malloc'd. */

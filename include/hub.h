@@ -66,6 +66,7 @@ void hub_short(const uint8_t key[32], char out[9]);
 
 uint64_t hub_now_ms(void);
 uint64_t hub_mono_ms(void);
+uint64_t hub_mono_us(void);
 
 /* Checked unsigned parse of a whole string: 0 or HUB_E_RANGE. */
 int hub_parse_u64(const char *s, uint64_t max, uint64_t *out);

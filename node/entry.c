@@ -215,8 +215,8 @@ static int entry_encode(const uint8_t *header, size_t hlen, const uint8_t *sig,
     return HUB_OK;
 }
 
-int entry_build(const struct identity *id, const struct entry_draft *d, uint8_t **wire,
-                size_t *wire_len)
+int entry_build_header(const uint8_t author[32], const struct entry_draft *d, uint8_t *header,
+                       size_t *header_len, uint8_t id[HUB_ID_LEN])
 {
     if (d->payload_len > HUB_MAX_PAYLOAD)
         return HUB_E_TOO_LARGE;
@@ -227,7 +227,7 @@ int entry_build(const struct identity *id, const struct entry_draft *d, uint8_t 
 
     Hubnet__Entry h = HUBNET__ENTRY__INIT;
     h.version = HUB_ENTRY_VERSION;
-    h.author.data = (uint8_t *)id->pk;
+    h.author.data = (uint8_t *)author;
     h.author.len = HUB_KEY_LEN;
     h.seq = d->seq;
     if (d->seq > 1) {
@@ -242,19 +242,38 @@ int entry_build(const struct identity *id, const struct entry_draft *d, uint8_t 
     h.payload_size = (uint32_t)d->payload_len;
     h.expires = d->expires;
 
-    uint8_t header[HUB_MAX_HEADER];
     size_t hlen = hubnet__entry__get_packed_size(&h);
-    if (hlen > sizeof header)
+    if (hlen > HUB_MAX_HEADER)
         return HUB_E_TOO_LARGE;
     hubnet__entry__pack(&h, header);
+    *header_len = hlen;
+    crypto_generichash(id, HUB_ID_LEN, header, hlen, NULL, 0);
+    return HUB_OK;
+}
 
+int entry_sign(const struct identity *id, const uint8_t *header, size_t hlen,
+               const uint8_t *payload, size_t plen, uint8_t **wire, size_t *wire_len)
+{
     uint8_t msg[sizeof HUB_SIGN_DOMAIN + HUB_MAX_HEADER];
+    if (hlen > HUB_MAX_HEADER)
+        return HUB_E_TOO_LARGE;
     memcpy(msg, HUB_SIGN_DOMAIN, sizeof HUB_SIGN_DOMAIN);
     memcpy(msg + sizeof HUB_SIGN_DOMAIN, header, hlen);
     uint8_t sig[HUB_SIG_LEN];
     if (crypto_sign_detached(sig, NULL, msg, sizeof HUB_SIGN_DOMAIN + hlen, id->sk) != 0)
         return HUB_E_INTERNAL;
-    return entry_encode(header, hlen, sig, d->payload, d->payload_len, wire, wire_len);
+    return entry_encode(header, hlen, sig, payload, plen, wire, wire_len);
+}
+
+int entry_build(const struct identity *id, const struct entry_draft *d, uint8_t **wire,
+                size_t *wire_len)
+{
+    uint8_t header[HUB_MAX_HEADER], eid[HUB_ID_LEN];
+    size_t hlen;
+    int rc = entry_build_header(id->pk, d, header, &hlen, eid);
+    if (rc != 0)
+        return rc;
+    return entry_sign(id, header, hlen, d->payload, d->payload_len, wire, wire_len);
 }
 
 int entry_strip_payload(const struct entry *e, uint8_t **out, size_t *out_len)

@@ -907,13 +907,14 @@ int record_check_payload(int kind, const uint8_t *payload, size_t len) {
 
 /* ---- index terms ---- */
 
-/* First 8 bytes of BLAKE2b-256 of bytes that are already lower case. */
+/* Index terms only live in this hub's own index, so they need a fast hash that spreads well,
+ * not a cryptographic digest: SipHash-2-4 (libsodium's crypto_shorthash) with a fixed key is
+ * about ten times cheaper than BLAKE2b for the short values terms are made of. */
+static const uint8_t rec_term_key[crypto_shorthash_KEYBYTES] = "hubnet-index-v1";
+
+/* 8-byte hash of bytes that are already lower case. */
 static void rec_hash8(const uint8_t *v, size_t len, uint8_t out[INDEX_TERM_LEN - 1]) {
-    uint8_t hash[crypto_generichash_BYTES]; /* 32: BLAKE2b-256 */
-    /* libsodium fails only on parameter errors, and these parameters are constants. */
-    if (crypto_generichash(hash, sizeof hash, v, len, NULL, 0) != 0)
-        memset(hash, 0, sizeof hash);
-    memcpy(out, hash, INDEX_TERM_LEN - 1);
+    crypto_shorthash(out, v, len, rec_term_key);
 }
 
 static uint8_t rec_lower(uint8_t c) {
@@ -929,61 +930,16 @@ void index_term_make(enum index_field f, const char *value, size_t len, struct i
         rec_hash8(buf, len, out->b + 1);
         return;
     }
-    /* Long values are lower-cased and hashed piece by piece, without a copy. */
-    crypto_generichash_state st;
-    uint8_t hash[crypto_generichash_BYTES];
-    int rc = crypto_generichash_init(&st, NULL, 0, sizeof hash);
-    for (size_t off = 0; off < len && rc == 0; off += sizeof buf) {
-        size_t n = len - off < sizeof buf ? len - off : sizeof buf;
-        for (size_t i = 0; i < n; i++)
-            buf[i] = rec_lower((uint8_t)value[off + i]);
-        rc = crypto_generichash_update(&st, buf, n);
-    }
-    if (rc == 0)
-        rc = crypto_generichash_final(&st, hash, sizeof hash);
-    if (rc != 0)
-        memset(hash, 0, sizeof hash);
-    memcpy(out->b + 1, hash, INDEX_TERM_LEN - 1);
-}
-
-/* BLAKE2b costs about 0.2 us per term whatever the length (one compression), which is most
- * of record_terms' time, and words, tags and codes repeat from record to record. So each
- * thread keeps a direct-mapped cache of the short values it hashed. Thread-local:
- * no locks; a hit gives exactly the term a miss computes, compared on the full value. */
-#define REC_CACHE_SLOTS 8192 /* power of two; 32-byte slots: 256 KiB per thread */
-#define REC_CACHE_MAX 23     /* longest cached value */
-struct rec_cache_slot {
-    uint8_t len1; /* value length + 1; 0 = free */
-    uint8_t v[REC_CACHE_MAX];
-    uint8_t h[INDEX_TERM_LEN - 1];
-};
-static _Thread_local struct rec_cache_slot rec_cache[REC_CACHE_SLOTS];
-/* The author term: replication applies entries feed by feed, so it rarely changes. */
-static _Thread_local struct {
-    int valid;
-    uint8_t author[HUB_KEY_LEN];
-    struct index_term term;
-} rec_author_cache;
-
-static void rec_term_cached(enum index_field f, const char *v, size_t len, struct index_term *out) {
-    if (len > REC_CACHE_MAX) {
-        index_term_make(f, v, len, out);
+    /* Long values (only ever a query string): lower-case a heap copy. */
+    uint8_t *low = malloc(len);
+    if (low == NULL) {
+        memset(out->b + 1, 0, INDEX_TERM_LEN - 1);
         return;
     }
-    uint8_t low[REC_CACHE_MAX];
-    uint64_t h = 14695981039346656037ULL; /* FNV-1a: spread, not secrecy */
-    for (size_t i = 0; i < len; i++) {
-        low[i] = rec_lower((uint8_t)v[i]);
-        h = (h ^ low[i]) * 1099511628211ULL;
-    }
-    struct rec_cache_slot *s = &rec_cache[(h ^ (h >> 32)) & (REC_CACHE_SLOTS - 1)];
-    if (s->len1 != len + 1 || memcmp(s->v, low, len) != 0) {
-        rec_hash8(low, len, s->h);
-        memcpy(s->v, low, len);
-        s->len1 = (uint8_t)(len + 1);
-    }
-    out->b[0] = (uint8_t)f;
-    memcpy(out->b + 1, s->h, INDEX_TERM_LEN - 1);
+    for (size_t i = 0; i < len; i++)
+        low[i] = rec_lower((uint8_t)value[i]);
+    rec_hash8(low, len, out->b + 1);
+    free(low);
 }
 
 /* Open-addressing sets sized for twice the most terms one record can have. */
@@ -1020,7 +976,7 @@ static void rec_term_add(struct rec_terms *t, enum index_field f, const char *v,
     if (t->n >= t->max)
         return;
     struct index_term term;
-    rec_term_cached(f, v, len, &term);
+    index_term_make(f, v, len, &term);
     rec_term_insert(t, &term);
 }
 
@@ -1123,14 +1079,9 @@ size_t record_terms(const uint8_t author[32], int kind, const uint8_t *payload, 
     const char *kname = entry_kind_name(kind);
     if (kname != NULL)
         rec_term_str(&t, IDX_KIND, kname);
-    if (!rec_author_cache.valid || memcmp(rec_author_cache.author, author, HUB_KEY_LEN) != 0) {
-        char hex[HUB_HEX_LEN + 1];
-        hub_hex(author, HUB_KEY_LEN, hex);
-        index_term_make(IDX_AUTHOR, hex, HUB_HEX_LEN, &rec_author_cache.term);
-        memcpy(rec_author_cache.author, author, HUB_KEY_LEN);
-        rec_author_cache.valid = 1;
-    }
-    rec_term_insert(&t, &rec_author_cache.term);
+    char hex[HUB_HEX_LEN + 1];
+    hub_hex(author, HUB_KEY_LEN, hex);
+    rec_term_add(&t, IDX_AUTHOR, hex, HUB_HEX_LEN);
 
     ProtobufCMessage *msg = rec_unpack(kind, payload, len);
     if (msg == NULL)

@@ -8,7 +8,8 @@
  *   chain     author (32) | seq u64 -> local u64 | id (32)
  *   records   rkey (49: author | kind u8 | BLAKE2b-128 of key) -> rec (see struct rec_hdr)
  *   versions  rkey | local u64 -> empty
- *   index     term (9) | ~local u64 -> empty; ~local so that ascending order is newest first
+ *   index     term (9) -> ~local u64, sorted duplicates (DUPSORT|DUPFIXED: 8 bytes a posting);
+ *             ~local so that ascending order is newest first
  *   live      local u64 -> expires u64, date_start i32, date_end i32: current, visible records
  *   expiry    expires u64 | local u64 -> empty: current versions that carry an expiry
  *   forks     author | seq -> detected u64, held id (32), other entry's wire bytes
@@ -46,12 +47,12 @@ struct store {
     MDB_txn *rtxn; /* reset between uses, renewed for each read: saves a malloc per query */
 };
 
-/* Value stored in records: current version and the terms it was indexed under. */
+/* Value stored in records: the current version. Its index terms are derived again from its
+ * payload when it must be unindexed (record_terms is deterministic), so they are not stored. */
 struct rec_hdr {
     uint8_t local[8];
     uint8_t flags;
     uint8_t expires[8];
-    uint8_t nterms[2];
 };
 
 static void be64(uint8_t *p, uint64_t v)
@@ -174,9 +175,11 @@ int store_open(const char *dir, uint64_t max_map_bytes, struct store **out)
     s->map_size = info.me_mapsize;
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
         goto fail;
-    for (int i = 0; i < DB_COUNT; i++)
-        if ((rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &s->dbi[i])) != 0)
+    for (int i = 0; i < DB_COUNT; i++) {
+        unsigned flags = MDB_CREATE | (i == DB_INDEX ? MDB_DUPSORT | MDB_DUPFIXED : 0);
+        if ((rc = mdb_dbi_open(txn, db_names[i], flags, &s->dbi[i])) != 0)
             goto fail;
+    }
     int hrc = store_check_schema(s, txn);
     if (hrc != 0) {
         mdb_txn_abort(txn);
@@ -235,6 +238,7 @@ struct wbatch {
     struct ix_put *ix;
     size_t nix, cap;
     uint64_t now;
+    uint64_t first_local; /* locals from here on were stored by this batch */
 };
 
 static int ix_add(struct wbatch *w, const struct index_term *t, uint64_t local)
@@ -261,9 +265,8 @@ static int ix_cmp(const void *a, const void *b)
 static int ix_flush(struct store *s, struct wbatch *w)
 {
     qsort(w->ix, w->nix, sizeof *w->ix, ix_cmp);
-    MDB_val v = {0, ""};
     for (size_t i = 0; i < w->nix; i++) {
-        MDB_val k = {INDEX_KEY_LEN, w->ix[i].k};
+        MDB_val k = {INDEX_TERM_LEN, w->ix[i].k}, v = {8, w->ix[i].k + INDEX_TERM_LEN};
         int rc = mdb_put(w->txn, s->dbi[DB_INDEX], &k, &v, 0);
         if (rc != 0)
             return rc;
@@ -311,28 +314,40 @@ static int purge_local(struct store *s, MDB_txn *txn, uint64_t local)
 static int rec_unindex(struct store *s, struct wbatch *w, const uint8_t *recval, size_t len)
 {
     const struct rec_hdr *h = (const struct rec_hdr *)recval;
+    if (len < sizeof *h)
+        return MDB_CORRUPTED;
     if (h->flags & REC_FLAG_HIDDEN)
         return 0;
     uint64_t local = rd64(h->local);
-    size_t n = (size_t)h->nterms[0] << 8 | h->nterms[1];
-    if (len < sizeof *h + n * INDEX_TERM_LEN)
+    uint8_t lkey[8];
+    be64(lkey, local);
+    MDB_val lv = {8, lkey}, ev;
+    int rc = mdb_get(w->txn, s->dbi[DB_ENTRIES], &lv, &ev);
+    if (rc != 0)
+        return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+    struct entry e;
+    if (entry_decode(ev.mv_data, ev.mv_size, &e) != 0)
         return MDB_CORRUPTED;
-    const uint8_t *terms = recval + sizeof *h;
+    struct index_term terms[RECORD_MAX_TERMS];
+    size_t n = e.payload ? record_terms(e.author, e.kind, e.payload, e.payload_len, terms,
+                                        RECORD_MAX_TERMS)
+                         : 0;
+    uint8_t inv[8];
+    be64(inv, ~local);
     for (size_t i = 0; i < n; i++) {
         uint8_t k[INDEX_KEY_LEN];
-        memcpy(k, terms + i * INDEX_TERM_LEN, INDEX_TERM_LEN);
-        be64(k + INDEX_TERM_LEN, ~local);
-        if (ix_del_pending(w, k))
+        memcpy(k, terms[i].b, INDEX_TERM_LEN);
+        memcpy(k + INDEX_TERM_LEN, inv, 8);
+        /* a version stored by this same batch is still in the pending list */
+        if (local >= w->first_local && ix_del_pending(w, k))
             continue;
-        MDB_val kv = {INDEX_KEY_LEN, k};
-        int rc = mdb_del(w->txn, s->dbi[DB_INDEX], &kv, NULL);
+        MDB_val kv = {INDEX_TERM_LEN, k}, dv = {8, k + INDEX_TERM_LEN};
+        rc = mdb_del(w->txn, s->dbi[DB_INDEX], &kv, &dv);
         if (rc != 0 && rc != MDB_NOTFOUND)
             return rc;
     }
-    uint8_t lk[8];
-    be64(lk, local);
-    MDB_val kv = {8, lk};
-    int rc = mdb_del(w->txn, s->dbi[DB_LIVE], &kv, NULL);
+    MDB_val kv = {8, lkey};
+    rc = mdb_del(w->txn, s->dbi[DB_LIVE], &kv, NULL);
     if (rc != 0 && rc != MDB_NOTFOUND)
         return rc;
     uint64_t exp = rd64(h->expires);
@@ -364,7 +379,6 @@ static int rec_withdraw(struct store *s, struct wbatch *w, const uint8_t rkey[RK
     struct rec_hdr h;
     memcpy(&h, v.mv_data, sizeof h);
     h.flags |= REC_FLAG_HIDDEN;
-    memset(h.nterms, 0, sizeof h.nterms);
     MDB_val nv = {sizeof h, &h};
     if ((rc = mdb_put(w->txn, s->dbi[DB_RECORDS], &k, &nv, 0)) != 0)
         return rc;
@@ -432,20 +446,11 @@ static int rec_update(struct store *s, struct wbatch *w, const struct store_item
     /* A version received without its payload (purged upstream) is held but not shown. */
     int visible = e->payload != NULL || e->payload_size == 0;
     size_t nterms = visible ? it->nterms : 0;
-    if (nterms > 0xffff)
-        nterms = 0xffff;
-    uint8_t recbuf[sizeof(struct rec_hdr) + RECORD_MAX_TERMS * INDEX_TERM_LEN];
-    if (nterms > RECORD_MAX_TERMS)
-        nterms = RECORD_MAX_TERMS;
-    struct rec_hdr *h = (struct rec_hdr *)recbuf;
-    be64(h->local, local);
-    h->flags = visible ? 0 : REC_FLAG_HIDDEN;
-    be64(h->expires, e->expires);
-    h->nterms[0] = (uint8_t)(nterms >> 8);
-    h->nterms[1] = (uint8_t)nterms;
-    for (size_t i = 0; i < nterms; i++)
-        memcpy(recbuf + sizeof *h + i * INDEX_TERM_LEN, it->terms[i].b, INDEX_TERM_LEN);
-    MDB_val rv = {sizeof *h + nterms * INDEX_TERM_LEN, recbuf};
+    struct rec_hdr h;
+    be64(h.local, local);
+    h.flags = visible ? 0 : REC_FLAG_HIDDEN;
+    be64(h.expires, e->expires);
+    MDB_val rv = {sizeof h, &h};
     if ((rc = mdb_put(w->txn, s->dbi[DB_RECORDS], &k, &rv, 0)) != 0)
         return rc;
     if (!visible)
@@ -630,7 +635,9 @@ int store_append(struct store *s, struct store_item *items, size_t n)
     struct wbatch w = {0};
     w.now = hub_now_ms();
     uint64_t first_local = s->next_local;
+    w.first_local = first_local;
     for (;;) {
+        uint64_t tb = hub_mono_us();
         int rc = mdb_txn_begin(s->env, NULL, 0, &w.txn);
         if (rc == 0) {
             for (size_t i = 0; i < n && rc == 0; i++) {
@@ -638,10 +645,15 @@ int store_append(struct store *s, struct store_item *items, size_t n)
                 items[i].local = 0;
                 rc = append_one(s, &w, &items[i]);
             }
+            uint64_t t0 = hub_mono_us();
             if (rc == 0)
                 rc = ix_flush(s, &w);
+            uint64_t t1 = hub_mono_us();
             if (rc == 0) {
                 rc = mdb_txn_commit(w.txn);
+                log_debug("store", "batch %zu: items %llu us, index %llu us, commit %llu us", n,
+                          (unsigned long long)(t0 - tb), (unsigned long long)(t1 - t0),
+                          (unsigned long long)(hub_mono_us() - t1));
                 w.txn = NULL;
             }
         }
@@ -783,18 +795,15 @@ struct qjoin {
     size_t k;
 };
 
-/* Position cursor i at the first key >= (term, pos); 1 and *got, or 0 at the term's end. */
+/* Position cursor i at term's first posting >= pos; 1 and *got, or 0 at the term's end. */
 static int qjoin_seek(struct qjoin *j, size_t i, uint64_t pos, uint64_t *got)
 {
-    uint8_t key[INDEX_KEY_LEN];
-    memcpy(key, j->t[i]->b, INDEX_TERM_LEN);
-    be64(key + INDEX_TERM_LEN, pos);
-    MDB_val k = {INDEX_KEY_LEN, key}, v;
-    if (mdb_cursor_get(j->c[i], &k, &v, MDB_SET_RANGE) != 0)
+    uint8_t p[8];
+    be64(p, pos);
+    MDB_val k = {INDEX_TERM_LEN, (void *)j->t[i]->b}, v = {8, p};
+    if (mdb_cursor_get(j->c[i], &k, &v, MDB_GET_BOTH_RANGE) != 0 || v.mv_size != 8)
         return 0;
-    if (k.mv_size != INDEX_KEY_LEN || memcmp(k.mv_data, j->t[i]->b, INDEX_TERM_LEN) != 0)
-        return 0;
-    *got = rd64((const uint8_t *)k.mv_data + INDEX_TERM_LEN);
+    *got = rd64(v.mv_data);
     return 1;
 }
 
@@ -951,6 +960,7 @@ int store_sweep_expired(struct store *s, uint64_t now_ms, size_t max, size_t *pu
     *purged = 0;
     struct wbatch w = {0};
     w.now = now_ms;
+    w.first_local = UINT64_MAX; /* nothing pending: no insert happens in a sweep */
     int rc = mdb_txn_begin(s->env, NULL, 0, &w.txn);
     if (rc != 0)
         return store_err(rc);

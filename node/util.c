@@ -107,6 +107,12 @@ uint64_t hub_mono_ms(void) {
     return util_clock_ms(CLOCK_MONOTONIC);
 }
 
+uint64_t hub_mono_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 int hub_parse_u64(const char *s, uint64_t max, uint64_t *out) {
     uint64_t v = 0;
 

@@ -29,16 +29,39 @@ def pytest_sessionstart(session):
             raise pytest.UsageError(f"{what}: {path} is not an executable; build first or set {what}")
 
 
+def hubs_of(item):
+    """Every Hub a test item uses: from HubFactory fixtures, Hub fixtures, and fixture objects
+    with a `hub` (Hub) or `hubs` (list of Hub) attribute."""
+    from hubtest import Hub
+    found = []
+    for v in getattr(item, "funcargs", {}).values():
+        if isinstance(v, HubFactory):
+            found += v.hubs
+        elif isinstance(v, Hub):
+            found.append(v)
+        else:
+            h = getattr(v, "hub", None)
+            if isinstance(h, Hub):
+                found.append(h)
+            hs = getattr(v, "hubs", None)
+            if isinstance(hs, list):
+                found += [h for h in hs if isinstance(h, Hub)]
+    seen, out = set(), []
+    for h in found:
+        if id(h) not in seen:
+            seen.add(id(h))
+            out.append(h)
+    return out
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     setattr(item, "rep_" + rep.when, rep)
-    if rep.failed and rep.when in ("setup", "call"):
-        factory = item.funcargs.get("hubs") if hasattr(item, "funcargs") else None
-        if isinstance(factory, HubFactory):
-            for name, tail in factory.log_tails():
-                rep.sections.append((f"hubd log: {name}", tail))
+    if rep.failed:
+        for h in hubs_of(item):
+            rep.sections.append((f"hubd log: {h.name}", h.log_tail()))
 
 
 @pytest.fixture

@@ -291,6 +291,7 @@ class Hub:
         self.config_path = os.path.join(self.run_dir, "hubd.conf")
         self.log_path = os.path.join(self.run_dir, "hubd.log")
         self.proc: Optional[subprocess.Popen] = None
+        self.sigterms_sent = 0  # SIGTERMs the harness sent, to spot foreign ones
         self.exit_codes: list[int] = []  # every exit code seen, in order
         self.unexpected_exit: Optional[str] = None
         self._key: Optional[str] = None
@@ -421,6 +422,7 @@ class Hub:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGCONT)  # in case a test left it stopped
             self.proc.terminate()
+            self.sigterms_sent += 1
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -616,8 +618,13 @@ class Hub:
 
     def log_tail(self, n: int = 40) -> str:
         lines = self.log_lines()
-        return (f"--- last {min(n, len(lines))} of {len(lines)} log lines of {self.name} "
-                f"({self.log_path}) ---\n" + "\n".join(lines[-n:]))
+        head = (f"--- last {min(n, len(lines))} of {len(lines)} log lines of {self.name} "
+                f"({self.log_path}) ---\n")
+        got = sum("received SIGTERM" in line for line in lines)
+        if got > self.sigterms_sent:
+            head += (f"NOTE: hubd logged {got} SIGTERM(s), the harness sent {self.sigterms_sent}: "
+                     f"another process signalled it (pkill/killall hubd?)\n")
+        return head + "\n".join(lines[-n:])
 
     def wait_log(self, text: str, timeout: float = 10.0) -> str:
         """Wait until the log contains `text`; return the first line containing it."""
