@@ -32,7 +32,7 @@ struct config {
     char listen[256];            /* default "tcp://127.0.0.1:7400": ROUTER; PUB binds port+1 */
     char pub_listen[256];        /* default: derived from listen, port + 1 */
     unsigned sync_interval_s;    /* default 10: anti-entropy round per peer */
-    unsigned batch_entries;      /* default 512: entries per sync batch */
+    unsigned batch_entries;      /* default 2048: entries per sync batch (one transaction) */
     unsigned window;             /* default 4: outstanding batch requests per peer */
     enum policy_mode policy;     /* default allowlist */
     unsigned hops;               /* default 1: for policy endorsed */

@@ -42,7 +42,7 @@ void config_defaults(struct config *c) {
     snprintf(c->listen, sizeof(c->listen), "%s", "tcp://127.0.0.1:7400");
     c->pub_listen[0] = '\0';
     c->sync_interval_s = 10;
-    c->batch_entries = 512;
+    c->batch_entries = 2048;
     c->window = 4;
     c->policy = POLICY_ALLOWLIST;
     c->hops = 1;

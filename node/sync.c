@@ -28,6 +28,7 @@
 #define SYNC_MAX_MSG (8u << 20)          /* ZMQ_MAXMSGSIZE: a larger message drops the peer */
 #define SYNC_ENTRIES_MAX_BYTES (4u << 20) /* one Entries batch */
 #define SYNC_HEADS_CHUNK 1024
+#define SYNC_MAX_BATCH 4096              /* entries per Entries message (config batch <= this) */
 #define SYNC_MAX_WANT_FEEDS 65536        /* feeds queued for fetching per session */
 #define SYNC_MAX_WINDOW 16
 #define SYNC_WANT_TIMEOUT_MS 30000
@@ -39,10 +40,13 @@
 enum sess_dir { SESS_OUT = 1, SESS_IN = 2 };
 enum peer_state { PEER_CONNECTING, PEER_UP, PEER_DOWN };
 
+/* A feed being fetched: several consecutive batches may be in flight at once, so that one
+ * long feed streams without waiting a round trip per batch. */
 struct want_feed {
     uint8_t author[32];
-    uint64_t next, target;
-    int inflight;
+    uint64_t next;   /* next seq to ask for */
+    uint64_t target; /* the peer's head */
+    int inflight;    /* batches asked and not yet answered */
 };
 
 struct inflight {
@@ -350,16 +354,16 @@ static void want_fill(struct sync *s, struct session *ss)
     unsigned window = s->cfg->window ? s->cfg->window : 4;
     if (window > SYNC_MAX_WINDOW)
         window = SYNC_MAX_WINDOW;
+    unsigned batch = s->cfg->batch_entries ? s->cfg->batch_entries : 512;
     size_t tried = 0;
     while (ss->ninflight < window && ss->nwq && tried < ss->nwq) {
         if (ss->rr >= ss->nwq)
             ss->rr = 0;
         struct want_feed *w = &ss->wq[ss->rr++];
         tried++;
-        if (w->inflight)
+        if (w->next > w->target)
             continue;
         uint64_t count = w->target - w->next + 1;
-        unsigned batch = s->cfg->batch_entries ? s->cfg->batch_entries : 512;
         if (count > batch)
             count = batch;
         Hubnet__Want wt = HUBNET__WANT__INIT;
@@ -375,7 +379,8 @@ static void want_fill(struct sync *s, struct session *ss)
         memcpy(f->author, w->author, 32);
         f->from = w->next;
         f->sent_ms = hub_mono_ms();
-        w->inflight = 1;
+        w->next += count;
+        w->inflight++;
         tried = 0;
     }
 }
@@ -637,7 +642,7 @@ static void on_heads(struct sync *s, struct session *ss, Hubnet__SyncMsg *m)
 }
 
 struct serve_ctx {
-    ProtobufCBinaryData items[1024];
+    ProtobufCBinaryData items[SYNC_MAX_BATCH];
     size_t n;
 };
 
@@ -662,8 +667,8 @@ static void on_want(struct sync *s, struct session *ss, Hubnet__Want *w)
     unsigned batch = s->cfg->batch_entries ? s->cfg->batch_entries : 512;
     if (count > batch)
         count = batch;
-    if (count > 1024)
-        count = 1024;
+    if (count > SYNC_MAX_BATCH)
+        count = SYNC_MAX_BATCH;
     struct serve_ctx *c = malloc(sizeof *c);
     if (!c)
         return;
@@ -695,13 +700,15 @@ static void on_entries(struct sync *s, struct session *ss, Hubnet__Entries *es, 
         return;
     /* match the in-flight want; an unsolicited batch is still processed (entries are
      * self-validating) but does not open the window */
+    int matched = 0;
     for (size_t i = 0; i < ss->ninflight; i++)
         if (memcmp(ss->inflight[i].author, es->author.data, 32) == 0 &&
             ss->inflight[i].from == es->from_seq) {
             ss->inflight[i] = ss->inflight[--ss->ninflight];
+            matched = 1;
             break;
         }
-    size_t n = es->n_entries;
+    size_t n = es->n_entries, accepted_total = 0;
     if (n) {
         const uint8_t **wires = malloc(n * sizeof *wires);
         size_t *lens = malloc(n * sizeof *lens);
@@ -713,6 +720,7 @@ static void on_entries(struct sync *s, struct session *ss, Hubnet__Entries *es, 
                 lens[i] = es->entries[i].len;
             }
             if (node_ingest(s->node, wires, lens, n, results, &accepted, origin) == 0) {
+                accepted_total = accepted;
                 ss->received += accepted;
                 ss->behind_us -= (int64_t)accepted;
                 if (ss->behind_us < 0)
@@ -726,16 +734,25 @@ static void on_entries(struct sync *s, struct session *ss, Hubnet__Entries *es, 
     }
     struct want_feed *w = wq_find(ss, es->author.data);
     if (w) {
-        w->inflight = 0;
+        if (matched && w->inflight > 0)
+            w->inflight--;
         struct feed_head h;
         int rc = store_feed_head(node_store(s->node), es->author.data, &h);
         uint64_t have = rc == 0 ? h.seq : 0;
-        /* Done, forked, or no progress (the peer has no more, or sent junk): stop asking;
-         * the next round starts over from fresh heads. */
-        if (have >= w->target || (rc == 0 && h.forked) || have < w->next)
-            wq_remove(ss, w);
-        else
-            w->next = have + 1;
+        if (n == 0 && es->from_seq > 0 && w->target >= es->from_seq)
+            w->target = es->from_seq - 1; /* the peer holds nothing from there on */
+        if (have >= w->target || (rc == 0 && h.forked)) {
+            if (w->inflight == 0)
+                wq_remove(ss, w);
+        } else if (w->inflight == 0) {
+            /* Everything asked has come back and a gap is left (a batch was lost or refused).
+             * Ask again from our head if this batch made progress; else stop until the next
+             * round, so a peer that sends junk cannot keep us asking. */
+            if (accepted_total > 0)
+                w->next = have + 1;
+            else
+                wq_remove(ss, w);
+        }
     }
     want_fill(s, ss);
 }
@@ -1241,8 +1258,12 @@ long sync_tick(struct sync *s)
         for (size_t f = 0; f < ss->ninflight;) {
             if (now - ss->inflight[f].sent_ms >= SYNC_WANT_TIMEOUT_MS) {
                 struct want_feed *w = wq_find(ss, ss->inflight[f].author);
-                if (w)
-                    w->inflight = 0;
+                if (w) { /* ask again from the lost batch on */
+                    if (w->inflight > 0)
+                        w->inflight--;
+                    if (ss->inflight[f].from < w->next)
+                        w->next = ss->inflight[f].from;
+                }
                 ss->inflight[f] = ss->inflight[--ss->ninflight];
             } else {
                 f++;

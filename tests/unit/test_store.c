@@ -1417,10 +1417,10 @@ static void test_disk_full(void **state)
     PUT_OK(f->s, &p);
     built_free(&p);
 
-    /* 60 KB entries in batches of 5 until the store refuses; each refused batch leaves
+    /* 60 KB entries in batches of 25 until the store refuses; each refused batch leaves
      * nothing behind (checked in fill) */
     int rc;
-    size_t stored = fill(f->s, &fa, 2000, 5, &rc);
+    size_t stored = fill(f->s, &fa, 2000, 25, &rc);
     assert_int_equal(rc, HUB_E_DISK_FULL);
     assert_true(stored > 0);
     /* every entry before the refused batch is there, the store still answers */
@@ -1431,7 +1431,7 @@ static void test_disk_full(void **state)
     /* it keeps refusing cleanly, and survives a restart */
     struct feed again = fa;
     int rc2;
-    assert_int_equal(fill(f->s, &again, 5, 5, &rc2), 0);
+    assert_int_equal(fill(f->s, &again, 25, 25, &rc2), 0);
     assert_int_equal(rc2, HUB_E_DISK_FULL);
     fx_reopen(f, max);
     head_is(f->s, &f->a, 1 + stored, NULL, 0);
@@ -1475,7 +1475,7 @@ static void test_map_growth(void **state)
     /* ~80 MB of entries: past the initial 64 MiB map */
     const size_t n = 80 * MIB / BIG_PAYLOAD;
     int rc;
-    assert_int_equal(fill(f->s, &fa, n, 40, &rc), n);
+    assert_int_equal(fill(f->s, &fa, n, 50, &rc), n);
     assert_int_equal(rc, HUB_OK);
     assert_int_equal(store_stats(f->s, &st), HUB_OK);
     assert_true(st.map_size > 64 * MIB);
@@ -1783,6 +1783,93 @@ static void test_node_ingest_rules(void **state)
         built_free(free_me[i]);
 }
 
+/* A batch big enough for node_ingest to check entries on several threads: per-entry results
+ * land at their own index, feeds apply in seq order whatever the arrival order. */
+static void test_node_ingest_large_batch(void **state)
+{
+    struct nfx *x = *state;
+    struct store *s = node_store(x->n);
+    enum { FEEDS = 3, PER = 40, BAD = 6, N = FEEDS * PER + BAD };
+    struct identity ids[FEEDS];
+    static struct built b[N];
+    uint64_t now = hub_now_ms() - 3600000;
+    for (int f = 0; f < FEEDS; f++) {
+        seeded(&ids[f], (uint8_t)(0x10 + f));
+        struct feed fd;
+        feed_init(&fd, &ids[f], now);
+        for (int i = 0; i < PER; i++) {
+            char key[16], j[256], title[32];
+            snprintf(key, sizeof key, "o%d", i);
+            snprintf(title, sizeof title, "Feed %d offer %d", f, i);
+            feed_next(&fd, &b[f * PER + i], K_OFFER, key, offer_json(j, sizeof j, title, "bulk"),
+                      0);
+        }
+    }
+    /* bad copies: a flipped signature bit and a flipped payload byte */
+    for (int k = 0; k < BAD; k++) {
+        const struct built *src = &b[k * 17 % (FEEDS * PER)];
+        struct built *d = &b[FEEDS * PER + k];
+        d->len = src->len;
+        d->wire = malloc(d->len);
+        assert_non_null(d->wire);
+        memcpy(d->wire, src->wire, src->len);
+        if (k % 2)
+            d->wire[(size_t)(src->e.sig - src->wire) + 5] ^= 0x04;
+        else
+            d->wire[(size_t)(src->e.payload - src->wire) + 2] ^= 0x01;
+        assert_int_equal(entry_decode(d->wire, d->len, &d->e), HUB_OK);
+    }
+    /* a fixed shuffle */
+    int order[N];
+    for (int i = 0; i < N; i++)
+        order[i] = i;
+    uint32_t r = 12345;
+    for (int i = N - 1; i > 0; i--) {
+        r = r * 1103515245u + 12345u;
+        int k = (int)((r >> 8) % (uint32_t)(i + 1));
+        int t = order[i];
+        order[i] = order[k];
+        order[k] = t;
+    }
+    const uint8_t *wires[N];
+    size_t lens[N];
+    int results[N];
+    for (int i = 0; i < N; i++) {
+        wires[i] = b[order[i]].wire;
+        lens[i] = b[order[i]].len;
+        results[i] = 12345;
+    }
+    size_t acc = 0;
+    assert_int_equal(node_ingest(x->n, wires, lens, N, results, &acc, 1), HUB_OK);
+    assert_int_equal(acc, FEEDS * PER);
+    for (int i = 0; i < N; i++) {
+        int want = order[i] < FEEDS * PER ? HUB_OK
+                   : (order[i] - FEEDS * PER) % 2 ? HUB_E_SIGNATURE
+                                                  : HUB_E_PAYLOAD_HASH;
+        if (results[i] != want)
+            fail_msg("entry %d (built %d): expected %s, got %s", i, order[i], hub_strerror(want),
+                     hub_strerror(results[i]));
+    }
+    assert_int_equal(x->heard, FEEDS * PER);
+    for (int f = 0; f < FEEDS; f++)
+        head_is(s, &ids[f], PER, &b[f * PER + PER - 1], 0);
+    struct ids got;
+    struct index_term t = term(IDX_TOPIC, "bulk");
+    query(s, &t, 1, 0, 0, 0, &got);
+    assert_int_equal(got.n, FEEDS * PER);
+    struct index_term ta[2] = {term(IDX_TOPIC, "bulk"), author_term(ids[1].pk)};
+    query(s, ta, 2, 0, 0, 0, &got);
+    assert_int_equal(got.n, PER);
+    /* the same batch again: all duplicates (or the same rejections) */
+    assert_int_equal(node_ingest(x->n, wires, lens, N, results, &acc, 1), HUB_OK);
+    assert_int_equal(acc, 0);
+    for (int i = 0; i < N; i++)
+        if (order[i] < FEEDS * PER)
+            assert_int_equal(results[i], HUB_E_DUPLICATE);
+    for (int i = 0; i < N; i++)
+        built_free(&b[i]);
+}
+
 static void test_node_publish(void **state)
 {
     struct nfx *x = *state;
@@ -1933,6 +2020,7 @@ int main(void)
         T(test_identity_file),
         N(test_node_ingest_chain),
         N(test_node_ingest_rules),
+        N(test_node_ingest_large_batch),
         N(test_node_publish),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

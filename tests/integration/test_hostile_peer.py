@@ -1,0 +1,431 @@
+"""A hostile peer speaks the sync protocol (PROTOCOL.md §9) to a real hubd over CurveZMQ.
+
+The peer is Python code built on the independent reference implementation hubnet_ref.py and
+pyzmq: a DEALER connected to the hub's ROUTER, CURVE keys derived from Ed25519 identities
+(§9.3). It is admitted (its key is in the hub's [policy] allow) but sends what an honest hub
+never would: forged signatures, broken chains, gaps, forks, junk frames, multi-frame messages,
+an oversize message, Wants for unknown feeds. The hub must store nothing bad, report the fork,
+count the rejections per peer, and keep serving: an honest second hub still replicates from it.
+
+Also: a peer whose key is not trusted is refused by ZAP under the allowlist policy; and hubd
+agrees with the reference implementation on the digest, Heads, Want/Entries, the purged form
+and the result of every mutated test vector.
+"""
+
+import base64
+import os
+import random
+import sys
+import time
+
+import pytest
+import zmq
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import hubnet_ref as ref  # noqa: E402
+from hubtest import wait_until  # noqa: E402
+
+NOW = lambda: int(time.time() * 1000)  # noqa: E731
+
+
+# ---------------------------------------------------------------------------------------------
+# The hostile peer
+
+
+class Peer:
+    """A CurveZMQ DEALER speaking SyncMsg frames to one hub's ROUTER."""
+
+    def __init__(self, kp: ref.Keypair, hub_key_hex: str, endpoint: str):
+        self.kp = kp
+        self.hub = bytes.fromhex(hub_key_hex)
+        self.endpoint = endpoint
+        self.ctx = zmq.Context.instance()
+        self.sock = None
+        self.connect()
+
+    def connect(self):
+        if self.sock is not None:
+            self.sock.close(linger=0)
+        s = self.ctx.socket(zmq.DEALER)
+        s.setsockopt(zmq.LINGER, 0)
+        s.setsockopt(zmq.CURVE_SERVERKEY, ref.curve_public(self.hub))
+        s.setsockopt(zmq.CURVE_PUBLICKEY, self.kp.curve_public)
+        s.setsockopt(zmq.CURVE_SECRETKEY, self.kp.curve_secret)
+        s.connect(self.endpoint)
+        self.sock = s
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close(linger=0)
+            self.sock = None
+
+    def send(self, frame: bytes):
+        self.sock.send(frame)
+
+    def recv(self, timeout: float = 5.0):
+        """Next SyncMsg from the hub, decoded with the reference implementation: (arm, msg),
+        or None if nothing came within timeout."""
+        if not self.sock.poll(int(timeout * 1000)):
+            return None
+        frames = self.sock.recv_multipart()
+        assert len(frames) == 1, f"hub sent a {len(frames)}-frame message"
+        return ref.decode_sync(frames[0])
+
+    def expect(self, arm: str, timeout: float = 10.0, pred=lambda m: True):
+        """Wait for a message of this arm (skipping others, e.g. Hellos) and return it."""
+        deadline = time.monotonic() + timeout
+        seen = []
+        while time.monotonic() < deadline:
+            got = self.recv(max(0.05, deadline - time.monotonic()))
+            if got is None:
+                break
+            seen.append(got[0])
+            if got[0] == arm and pred(got[1]):
+                return got[1]
+        raise AssertionError(f"no {arm} from the hub within {timeout} s (saw {seen})")
+
+    def hello(self, timeout: float = 10.0):
+        """Send Hello until the hub answers with its own (the first may go before the CURVE
+        handshake is done)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.send(ref.hello(self.kp.public, 0))
+            got = self.recv(1.0)
+            while got is not None:
+                if got[0] == "hello":
+                    assert got[1].hub == self.hub and got[1].version == 1
+                    return got[1]
+                got = self.recv(0.2)
+        raise AssertionError("the hub never answered Hello")
+
+    def push(self, author: bytes, from_seq: int, wires):
+        """An unsolicited Entries message (entries are self-validating, §9.8)."""
+        self.send(ref.entries_msg(author, from_seq, list(wires)))
+
+    def drain(self, t: float = 0.2):
+        while self.recv(t) is not None:
+            pass
+
+
+@pytest.fixture
+def zctx():
+    yield zmq.Context.instance()
+
+
+def heads_of(hub) -> dict:
+    """{author hex: (seq, id hex, forked)} from the control socket's heads call."""
+    r = hub.call("heads")
+    return {f["author"]: (f["seq"], f["id"], f.get("forked", False)) for f in r["feeds"]}
+
+
+def peer_row(hub, key_hex):
+    for p in hub.call("peers")["peers"]:
+        if p["key"] == key_hex:
+            return p
+    return None
+
+
+def rejected(hub, key_hex) -> int:
+    row = peer_row(hub, key_hex)
+    return row["rejected"] if row else -1
+
+
+def mk_profile(name: str) -> bytes:
+    return ref.payload_from_json(1, {"name": name})
+
+
+def mk_offer(title: str) -> bytes:
+    return ref.payload_from_json(2, {"title": title, "topics": ["digital-skills"]})
+
+
+# ---------------------------------------------------------------------------------------------
+# The hostile peer against one hub, then an honest hub replicating from it
+
+
+def test_hostile_peer_stores_nothing_bad_and_hub_keeps_serving(hubs):
+    peer_kp = ref.Keypair.generate()      # the hostile peer's identity and its own feed P
+    fork_kp = ref.Keypair.generate()      # a second admitted author whose key "leaked": feed F
+    P, F = peer_kp.public, fork_kp.public
+    a = hubs(name="victim", allow=[P.hex(), F.hex()])
+    peer = Peer(peer_kp, a.key, a.endpoint)
+    try:
+        peer.hello()
+
+        # A valid first entry of P: accepted.
+        ts = NOW() - 60_000
+        feed = ref.Feed(peer_kp, ts)
+        e1 = feed.next(1, "profile", mk_profile("Hostile hub"))
+        peer.push(P, 1, [e1.wire])
+        wait_until(lambda: heads_of(a).get(P.hex()), timeout=10, msg="valid entry not stored")
+        assert heads_of(a)[P.hex()] == (1, e1.id.hex(), False)
+        base = rejected(a, P.hex())
+        assert base == 0
+
+        # 1. Forged signature on seq 2.
+        e2 = feed.next(2, "offer-1", mk_offer("Real offer"), append=False)
+        forged = bytearray(e2.wire)
+        at = forged.index(e2.signature)
+        forged[at] ^= 0x40
+        peer.push(P, 2, [bytes(forged)])
+        # 2. Broken chain: a validly signed seq 2 whose prev is not e1's id.
+        bad_prev = ref.build_entry(peer_kp, seq=2, prev=ref.h(b"not e1"), timestamp=ts,
+                                   kind=2, key="offer-1", payload=mk_offer("Wrong prev"))
+        peer.push(P, 2, [bad_prev.wire])
+        # 3. A gap: seq 3 (validly chained on an e2 the hub never got).
+        e3 = ref.build_entry(peer_kp, seq=3, prev=e2.id, timestamp=ts, kind=2, key="offer-2",
+                             payload=mk_offer("After a gap"))
+        peer.push(P, 3, [e3.wire])
+        # 4. A payload that does not match its header, and a header signed by someone else.
+        bad_payload = ref.encode_signed_entry(e2.header, e2.signature, mk_offer("Swapped"))
+        impostor = ref.sign_header(ref.Keypair.generate(), e2.header, e2.payload)
+        peer.push(P, 2, [bad_payload, impostor])
+
+        # 5. A fork on F: two different, validly signed entries with the same author and seq.
+        f1 = ref.build_entry(fork_kp, seq=1, prev=None, timestamp=ts, kind=1, key="profile",
+                             payload=mk_profile("Hub F"))
+        f1_other = ref.build_entry(fork_kp, seq=1, prev=None, timestamp=ts + 1, kind=1,
+                                   key="profile", payload=mk_profile("Hub F, second site"))
+        peer.push(F, 1, [f1.wire])
+        wait_until(lambda: F.hex() in heads_of(a), timeout=10, msg="F's first entry not stored")
+        peer.push(F, 1, [f1_other.wire])
+        fork_line = a.wait_log(f"fork: author {F.hex()}", timeout=10)
+        assert "seq 1" in fork_line
+        forks = wait_until(lambda: a.status()["forks"], timeout=10, msg="fork not in status")
+        assert [f["author"] for f in forks] == [F.hex()]
+        assert forks[0]["seq"] == 1
+        assert forks[0]["held"] == f1.id.hex() and forks[0]["other"] == f1_other.id.hex()
+        # The frozen feed takes nothing more, not even a valid continuation.
+        f2 = ref.build_entry(fork_kp, seq=2, prev=f1.id, timestamp=ts, kind=2, key="x",
+                             payload=mk_offer("After the fork"))
+        peer.push(F, 2, [f2.wire])
+
+        # 6. Junk: random bytes (never a valid SyncMsg: field number 0), multi-frame messages,
+        #    an empty frame, a truncated SyncMsg.
+        rnd = random.Random(7)
+        junk = [b"\x07" + rnd.randbytes(rnd.randrange(1, 4000)) for _ in range(10)]
+        for j in junk:
+            with pytest.raises(ref.EntryError):
+                ref.decode_sync(j)
+            peer.send(j)
+        peer.sock.send_multipart([b"\x01\x02", b"\x03"])
+        peer.sock.send_multipart([ref.hello(P), ref.hello(P)])
+        peer.send(b"")
+        peer.send(ref.hello(P)[:-3])
+
+        # Everything above is counted against this peer: 4 bad entries at seq 2 (forged, bad
+        # prev, bad payload, impostor), the fork, the entry of the frozen feed, 10 junk frames,
+        # 2 multi-frame messages, 1 truncated message. The gap is not a rejection (§9.13).
+        want_rejected = 4 + 1 + 1 + 10 + 2 + 1
+        wait_until(lambda: rejected(a, P.hex()) >= want_rejected, timeout=10,
+                   msg=f"peer's rejected count never reached {want_rejected}")
+        st = a.status()
+        for name in ("E_SIGNATURE", "E_PREV", "E_PAYLOAD_HASH", "E_FORK", "E_FORKED_FEED"):
+            assert st["rejected"].get(name, 0) >= 1, (name, st["rejected"])
+
+        # Nothing bad was stored: P still at e1, F frozen at f1.
+        heads = heads_of(a)
+        assert heads[P.hex()] == (1, e1.id.hex(), False)
+        assert heads[F.hex()][:2] == (1, f1.id.hex()) and heads[F.hex()][2] is True
+        assert set(heads) <= {P.hex(), F.hex(), a.key}
+        for bad in (e2, bad_prev, e3, f1_other, f2):
+            assert not a.get(bad.id.hex())["ok"], f"{bad.id.hex()} was stored"
+        assert a.wire(e1.id.hex()) == e1.wire
+
+        # 7. Wants for feeds the hub does not hold: an empty Entries each; a malformed Want
+        #    (from_seq 0) gets no answer; a Want for P returns exactly e1.
+        peer.drain()
+        for _ in range(3):
+            unknown = os.urandom(32)
+            peer.send(ref.want(unknown, 1, 100))
+            m = peer.expect("entries", pred=lambda m: m.author == unknown)
+            assert m.from_seq == 1 and list(m.entries) == []
+        peer.send(ref.want(os.urandom(32), 0, 5))
+        peer.send(ref.want(P, 1, 100))
+        m = peer.expect("entries", pred=lambda m: m.author == P)
+        assert (m.from_seq, list(m.entries)) == (1, [e1.wire])
+        peer.send(ref.want(P, 2, 100))
+        m = peer.expect("entries", pred=lambda m: m.author == P and m.from_seq == 2)
+        assert list(m.entries) == []
+
+        # 8. An oversize message (> 8 MiB): libzmq drops the connection; the hub lives on.
+        peer.send(b"\x2a" + bytes(8 * 1024 * 1024 + 16))
+        time.sleep(0.5)
+        assert a.running() and a.status()["ok"]
+        peer.connect()
+        peer.hello()
+        peer.send(ref.want(P, 1, 1))
+        m = peer.expect("entries", pred=lambda m: m.author == P)
+        assert list(m.entries) == [e1.wire]
+    finally:
+        peer.close()
+
+    # An honest hub replicates from the victim: a record published afterwards arrives, and of
+    # the hostile peer's feed only the valid entry does.
+    b = hubs(name="honest", peers=[(a.endpoint, a.key)], allow=[P.hex()])
+    a.call("peer_add", endpoint=b.endpoint, key=b.key)
+    r = a.publish("offer", {"title": "Train-the-trainer after the attack",
+                            "topics": ["train-the-trainer"]})
+    wait_until(lambda: b.get(r["id"])["ok"], timeout=20, msg="honest hub never got the record")
+    assert b.wire(r["id"]) == a.wire(r["id"])
+    wait_until(lambda: heads_of(b).get(P.hex()) == (1, e1.id.hex(), False), timeout=20,
+               msg="honest hub did not get P's valid entry")
+    assert F.hex() not in heads_of(b)  # not trusted by b, and frozen on a
+    assert b.status()["forks"] == []
+    assert a.running() and b.running()
+
+
+# ---------------------------------------------------------------------------------------------
+# ZAP: an untrusted key is refused
+
+
+def test_unknown_key_is_refused_under_allowlist(hubs):
+    a = hubs(name="closed", policy="allowlist")
+    stranger = ref.Keypair.generate()
+    peer = Peer(stranger, a.key, a.endpoint)
+    try:
+        for _ in range(5):
+            peer.send(ref.hello(stranger.public))
+            peer.send(ref.want(os.urandom(32), 1, 1))
+        assert peer.recv(timeout=3.0) is None, "an untrusted peer got an answer"
+        line = a.wait_log("refused connection from", timeout=10)
+        assert stranger.curve_public.hex()[:8] in line
+        assert "not a trusted hub" in line and "allowlist" in line
+        assert all(p["key"] != stranger.public.hex() for p in a.call("peers")["peers"])
+    finally:
+        peer.close()
+    # A trusted key is admitted by the same hub at once (peer_add trusts it).
+    friend = ref.Keypair.generate()
+    a.call("peer_add", endpoint="tcp://127.0.0.1:9", key=friend.public.hex())
+    peer = Peer(friend, a.key, a.endpoint)
+    try:
+        peer.hello()
+    finally:
+        peer.close()
+
+
+def test_hello_with_another_hubs_key_is_ignored(hubs):
+    """Hello's hub key must convert to the connection's transport key (§9.5 rule 5)."""
+    peer_kp, other = ref.Keypair.generate(), ref.Keypair.generate()
+    a = hubs(name="hello", allow=[peer_kp.public.hex(), other.public.hex()])
+    peer = Peer(peer_kp, a.key, a.endpoint)
+    try:
+        for _ in range(5):
+            peer.send(ref.hello(other.public))
+        assert peer.recv(timeout=2.0) is None
+        a.wait_log("hello claims hub", timeout=10)
+        peer.hello()  # its own key is fine
+        assert peer_row(a, peer_kp.public.hex())["direction"] == "in"
+        assert peer_row(a, other.public.hex()) is None
+    finally:
+        peer.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Conformance: hubd and the reference implementation agree (digest, Heads, Want/Entries,
+# purged form, validation results)
+
+
+def import_vectors(hub, vectors):
+    wires = [base64.b64encode(bytes.fromhex(v["wire"])).decode() for v in vectors]
+    return hub.call("import", entries=wires)
+
+
+def test_digest_heads_and_entries_match_reference(hubs):
+    vectors = ref.load_vectors()
+    authors = sorted({v["public_key"] for v in vectors})
+    peer_kp = ref.Keypair.generate()
+    a = hubs(name="conform", allow=authors + [peer_kp.public.hex()])
+    r = import_vectors(a, vectors)
+    assert r["results"] == ["OK"] * len(vectors), r
+
+    store = ref.MemoryStore()
+    assert store.ingest([bytes.fromhex(v["wire"]) for v in vectors], NOW()) == ["OK"] * len(vectors)
+    heads = store.head_list()
+    assert {au.hex(): (s, i.hex(), False) for au, s, i in heads} == heads_of(a)
+
+    peer = Peer(peer_kp, a.key, a.endpoint)
+    try:
+        peer.hello()
+        # Same digest: the dialled hub answers with its Summary (in sync), nothing else.
+        peer.send(ref.summary(heads))
+        m = peer.expect("summary")
+        assert m.digest == ref.digest(heads) and m.feeds == len(heads)
+        # Another digest: the hub sends its Heads list (reply = false), in author order.
+        peer.send(ref.summary([]))
+        m = peer.expect("heads")
+        assert not m.reply and m.last
+        assert [(h.author, h.seq, h.id) for h in m.heads] == heads
+        # Our (empty) Heads list, reply = false: the hub answers with its list, reply = true.
+        for frame in ref.heads_messages([], reply=False):
+            peer.send(frame)
+        m = peer.expect("heads")
+        assert m.reply and m.last and [(h.author, h.seq, h.id) for h in m.heads] == heads
+        # Want A's feed: the retracted offer comes back in the purged form of §4.6.
+        A = bytes.fromhex(vectors[0]["public_key"])
+        peer.send(ref.want(A, 1, 10))
+        m = peer.expect("entries", pred=lambda m: m.author == A)
+        a_vectors = [v for v in vectors if v["public_key"] == A.hex()]
+        assert len(m.entries) == len(a_vectors)
+        for got, v in zip(m.entries, a_vectors):
+            e = ref.validate_entry(got, NOW())
+            assert e.id.hex() == v["id"]
+            if v["name"] == "a-offer":  # withdrawn by a-retraction: payload purged
+                assert got == ref.decode_entry(bytes.fromhex(v["wire"])).purged_wire()
+                assert not e.payload_present
+            else:
+                assert got.hex() == v["wire"]
+        # count limits the batch; from_seq in the middle
+        peer.send(ref.want(A, 2, 1))
+        m = peer.expect("entries", pred=lambda m: m.author == A and m.from_seq == 2)
+        assert len(m.entries) == 1 and ref.decode_entry(m.entries[0]).seq == 2
+    finally:
+        peer.close()
+
+
+# Mutated vectors whose result in hubd 0.1.0 differs from PROTOCOL.md (listed there as
+# "hubd 0.1.0" notes). Each runs on a hub of its own (hubd may store it) and is expected to fail
+# until hubd is fixed; every other mutation must get exactly the reference's error.
+HUBD_DISCREPANCIES = {
+    "key_invalid_utf8": "hubd (protobuf-c) does not check UTF-8 in the header key: accepts it",
+    "key_nul": "hubd cuts the key at the NUL byte instead of refusing it: accepts it",
+    "payload_invalid_utf8": "hubd reports E_RANGE instead of E_DECODE (refuses all the same)",
+    "payload_nul": "hubd measures payload strings with strlen: accepts a NUL",
+}
+
+
+def _mutations():
+    import test_vectors
+    return test_vectors.MUTATIONS, test_vectors.A
+
+
+@pytest.fixture(scope="module")
+def mutant_hub():
+    from hubtest import HubFactory
+    factory = HubFactory()
+    hub = factory(name="mutants", allow=[ref.load_vectors()[0]["public_key"]])
+    yield hub
+    problems = factory.cleanup()
+    assert not problems, problems
+
+
+def _import_result(hub, wire):
+    return hub.call("import", entries=[base64.b64encode(wire).decode()])["results"]
+
+
+@pytest.mark.parametrize("name", sorted(set(_mutations()[0]) - set(HUBD_DISCREPANCIES)))
+def test_hubd_refuses_mutated_vectors_like_the_reference(mutant_hub, name):
+    err, make = _mutations()[0][name]
+    assert _import_result(mutant_hub, make()) == [err], name
+    assert heads_of(mutant_hub) == {}  # nothing stored
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.xfail(reason=why, strict=False))
+    for n, why in sorted(HUBD_DISCREPANCIES.items())])
+def test_hubd_discrepant_mutations(hubs, name):
+    mutations, A = _mutations()
+    err, make = mutations[name]
+    hub = hubs(name="discrepant", allow=[A["public_key"]])
+    assert _import_result(hub, make()) == [err], name
+    assert heads_of(hub) == {}
