@@ -33,6 +33,8 @@
 #define SYNC_MAX_WINDOW 16
 #define SYNC_WANT_TIMEOUT_MS 30000
 #define SYNC_MSGS_PER_TURN 64            /* per socket per loop turn: fairness between peers */
+#define SYNC_TURN_BUDGET_US 20000        /* work per socket per turn, so control and the other
+                                            peers get their turn even while one peer floods */
 #define SYNC_RATE_MSGS 20000             /* per session per second; the excess is dropped */
 #define SYNC_SUMMARY_LOG_MS 60000
 #define SYNC_HWM 10000
@@ -698,8 +700,8 @@ static void on_entries(struct sync *s, struct session *ss, Hubnet__Entries *es, 
 {
     if (es->author.len != 32)
         return;
-    /* match the in-flight want; an unsolicited batch is still processed (entries are
-     * self-validating) but does not open the window */
+    /* Only answers to our Wants are processed: checking signatures costs CPU, and a peer must
+     * not be able to make us spend it on batches nobody asked for. */
     int matched = 0;
     for (size_t i = 0; i < ss->ninflight; i++)
         if (memcmp(ss->inflight[i].author, es->author.data, 32) == 0 &&
@@ -708,6 +710,12 @@ static void on_entries(struct sync *s, struct session *ss, Hubnet__Entries *es, 
             matched = 1;
             break;
         }
+    if (!matched) {
+        ss->rejected++;
+        ss->rej_window[-HUB_E_BAD_REQUEST]++;
+        ss->rej_window_total++;
+        return;
+    }
     size_t n = es->n_entries, accepted_total = 0;
     if (n) {
         const uint8_t **wires = malloc(n * sizeof *wires);
@@ -824,7 +832,10 @@ static struct session *sess_in_by_rid(struct sync *s, const uint8_t *rid, size_t
 
 static void router_read(struct sync *s)
 {
+    uint64_t start = hub_mono_us();
     for (int turn = 0; turn < SYNC_MSGS_PER_TURN * 4; turn++) {
+        if (hub_mono_us() - start > SYNC_TURN_BUDGET_US)
+            return; /* zmq_poll reports the socket readable again next turn */
         zmq_msg_t rid, body;
         zmq_msg_init(&rid);
         if (zmq_msg_recv(&rid, s->router, ZMQ_DONTWAIT) < 0) {
@@ -867,7 +878,10 @@ static void router_read(struct sync *s)
 
 static void dealer_read(struct sync *s, struct session *ss)
 {
+    uint64_t start = hub_mono_us();
     for (int turn = 0; turn < SYNC_MSGS_PER_TURN; turn++) {
+        if (hub_mono_us() - start > SYNC_TURN_BUDGET_US)
+            return;
         zmq_msg_t m;
         zmq_msg_init(&m);
         if (zmq_msg_recv(&m, ss->dealer, ZMQ_DONTWAIT) < 0) {

@@ -233,7 +233,8 @@ class Hub:
     Constructor arguments (all optional; every one ends up in the generated config file):
       name            label used in file names and reports
       data_dir        reuse an existing data dir (e.g. another Hub's) instead of a new one
-      control_socket  socket path (default <data_dir>/hubd.sock, which is kept < 100 bytes)
+      control_socket  socket path (default <data_dir>/hubd.sock, kept < 100 bytes; with a
+                      shared data_dir, hubd.sock in this Hub's own run dir)
       port            sync ROUTER port; PUB is port+1 (default: a free pair)
       interval        [sync] interval, seconds between anti-entropy rounds (default 1)
       policy          [sync] policy: allowlist, endorsed or open (default: hubd's)
@@ -248,6 +249,8 @@ class Hub:
       args            extra command-line arguments for hubd
 
     After start(): `key` (hub key, 64 hex), `endpoint` (tcp://127.0.0.1:PORT), `pid`.
+    The attributes of the same names (peers, allow, policy, ...) may be changed between runs:
+    start() and restart() write the config file again.
     """
 
     _counter = itertools.count(1)
@@ -369,7 +372,6 @@ class Hub:
             raise HubError(f"{self.name}: already running (pid {self.pid})")
         self.write_config()
         self._log_file = open(self.log_path, "ab")
-        self._log_offset = self._log_file.tell()
         self.unexpected_exit = None
         self._exit_noted = False
         self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,

@@ -22,7 +22,7 @@ from nacl.encoding import RawEncoder
 from nacl.hash import blake2b
 from nacl.signing import SigningKey
 
-from hubtest import Hub, HubFactory, SignedEntry, parse_json_lines, wait_until
+from hubtest import HubFactory, SignedEntry, wait_until
 
 # ---------------------------------------------------------------------------------------------
 # Test data: one hub's catalogue, one record of each kind
