@@ -106,6 +106,63 @@ static int entry_split(const uint8_t *wire, size_t len, struct entry *e)
     return HUB_OK;
 }
 
+/* Strict UTF-8 (RFC 3629): no overlong forms, surrogates or code points above U+10FFFF. */
+static int utf8_valid(const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = s[i];
+        size_t len;
+        uint32_t cp, min;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            len = 2, cp = c & 0x1f, min = 0x80;
+        } else if ((c & 0xf0) == 0xe0) {
+            len = 3, cp = c & 0x0f, min = 0x800;
+        } else if ((c & 0xf8) == 0xf0) {
+            len = 4, cp = c & 0x07, min = 0x10000;
+        } else {
+            return 0;
+        }
+        if (n - i < len)
+            return 0;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return 0;
+            cp = cp << 6 | (s[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
+/* The record key exactly as the header encodes it (protobuf: the last field 7 wins). The
+ * unpacked C string cannot show a key with a NUL inside whole, so the bytes are checked. */
+static int header_key_valid(const uint8_t *hdr, size_t len, const char *unpacked)
+{
+    const uint8_t *p = hdr, *end = hdr + len, *key = NULL;
+    uint64_t klen = 0;
+    while (p < end) {
+        uint64_t tag, n;
+        if (wire_varint(&p, end, &tag) != 0)
+            return 0;
+        if (tag >> 3 == 7 && (tag & 7) == 2) {
+            if (wire_varint(&p, end, &n) != 0 || n > (uint64_t)(end - p))
+                return 0;
+            key = p;
+            klen = n;
+            p += n;
+        } else if (wire_skip(&p, end, (unsigned)(tag & 7)) != 0) {
+            return 0;
+        }
+    }
+    return key && klen == strlen(unpacked) && utf8_valid(key, klen);
+}
+
 static int key_valid(const char *k)
 {
     size_t n = strlen(k);
@@ -138,7 +195,8 @@ int entry_decode(const uint8_t *wire, size_t len, struct entry *out)
         rc = HUB_E_VERSION;
     } else if (h->author.len != HUB_KEY_LEN || h->seq == 0 || h->payload_hash.len != 32 ||
                (h->seq == 1 ? h->prev.len != 0 : h->prev.len != HUB_ID_LEN) ||
-               !key_valid(h->key) || (h->expires != 0 && h->expires <= h->timestamp)) {
+               !key_valid(h->key) || !header_key_valid(out->header, out->header_len, h->key) ||
+               (h->expires != 0 && h->expires <= h->timestamp)) {
         rc = HUB_E_FIELD;
     } else if (h->kind < HUBNET__KIND__KIND_PROFILE || h->kind > HUBNET__KIND__KIND_ENDORSEMENT) {
         rc = HUB_E_KIND;

@@ -164,7 +164,8 @@ int store_open(const char *dir, uint64_t max_map_bytes, struct store **out)
     if ((rc = mdb_env_set_maxdbs(s->env, DB_COUNT)) != 0)
         goto fail;
     /* Start small, grow on MDB_MAP_FULL; an existing bigger environment keeps its size. */
-    if ((rc = mdb_env_set_mapsize(s->env, STORE_INITIAL_MAP)) != 0)
+    uint64_t initial = STORE_INITIAL_MAP < s->max_map ? STORE_INITIAL_MAP : s->max_map;
+    if ((rc = mdb_env_set_mapsize(s->env, initial)) != 0)
         goto fail;
     if ((rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600)) != 0) {
         log_error("store", "cannot open LMDB environment in %s: %s", dir, mdb_strerror(rc));
@@ -264,6 +265,8 @@ static int ix_cmp(const void *a, const void *b)
 
 static int ix_flush(struct store *s, struct wbatch *w)
 {
+    if (w->nix == 0)
+        return 0; /* nothing to insert; w->ix may still be NULL */
     qsort(w->ix, w->nix, sizeof *w->ix, ix_cmp);
     for (size_t i = 0; i < w->nix; i++) {
         MDB_val k = {INDEX_TERM_LEN, w->ix[i].k}, v = {8, w->ix[i].k + INDEX_TERM_LEN};

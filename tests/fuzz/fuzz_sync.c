@@ -1,279 +1,172 @@
 /* fuzz_sync.c: libFuzzer target for replication messages from a peer.
  *
- * One input is one SyncMsg frame as a peer's DEALER or ROUTER delivers it. It is unpacked with
- * hubnet__sync_msg__unpack and walked the way sync.c's handle_msg walks it, for a session that
- * has seen Hello, an empty local store and the open policy (the first round with a new peer):
- * every length check sync.c makes comes before the fixed-size read it guards, heads move into
- * the session as on_heads moves them (then freed as sess_free does), counters use sync.c's
- * types, and each entry of an Entries batch goes through what node_ingest runs before the
- * store: entry_decode, entry_verify, then record_check_payload and the index terms, dates or
- * retraction target. The store, the sockets and the policy are left out: they see only what
- * these checks let through. Seeds: corpus/sync/, one message of each case. */
-#include <sodium.h>
-#include <stdint.h>
+ * One input is one SyncMsg frame as a peer's DEALER or ROUTER socket delivers it. It goes
+ * through sync.c itself: this file includes node/sync.c, so that its static handle_msg (the
+ * hubnet__sync_msg__unpack of the frame, then on_hello, on_summary, on_heads, on_want or
+ * on_entries) runs unchanged, and a fix there is what the fuzzer then tests.
+ *
+ * Around it: a real node (identity and LMDB store in a temporary directory, preferably on
+ * tmpfs; two records of its own published at start so that Heads and Want meet a feed), the
+ * open policy, and no sockets: sends go to a NULL socket, which libzmq refuses with ENOTSOCK,
+ * as a dropped send. Each input gets fresh inbound sessions: a Hello arrives on a new session
+ * (hub not yet known) next to a stale session of the same hub, as after a reconnect; any other
+ * message arrives on a session that has seen Hello. Entries that carry a valid signature (the
+ * seeds' feed) are stored the first time and are duplicates after that.
+ * Seeds: corpus/sync/, one message of each case. */
+#include "../../node/sync.c"
+
+#include <ftw.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include <unistd.h>
 
-#include "entry.h"
 #include "fuzz_common.h"
-#include "hub.h"
-#include "identity.h"
 #include "record.h"
-#include "sync.pb-c.h"
-
-/* As in sync.c. */
-#define SYNC_VERSION 1
-#define SYNC_MAX_WANT_FEEDS 65536
-#define SYNC_MAX_WINDOW 16
-#define SYNC_BATCH 512 /* config batch_entries default */
-
-struct want_feed {
-    uint8_t author[32];
-    uint64_t next, target;
-    int inflight;
-};
-
-/* The part of sync.c's struct session that message handling touches. */
-struct fuzz_session {
-    uint8_t curve[32];
-    int64_t behind_us, behind_them;
-    uint64_t rejected, received;
-    struct want_feed *wq;
-    size_t nwq, capwq;
-    struct {
-        uint8_t author[32];
-        uint64_t from;
-    } inflight[SYNC_MAX_WINDOW];
-    size_t ninflight;
-    Hubnet__Head **their;
-    size_t ntheir, captheir;
-};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The peer: the key the seed entries and the seed Hello are made with (tests/fuzz/corpus). */
+static const uint8_t fuzz_peer_seed[32] = {
+    0xc0, 0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xca, 0xcb, 0xcc, 0xcd, 0xce, 0xcf,
+    0xd0, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf,
+};
+
+static struct {
+    char dir[256];
+    struct config cfg;
+    struct node *node;
+    struct sync s;
+    struct identity peer;
+} fz;
+
+static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+static void fuzz_cleanup(void)
+{
+    policy_destroy(&fz.s.policy);
+    node_destroy(&fz.node);
+    if (fz.dir[0] != '\0')
+        nftw(fz.dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static void fuzz_fail(const char *what)
+{
+    fprintf(stderr, "fuzz_sync: setup failed: %s\n", what);
+    abort();
+}
+
+/* Two records of the hub's own feed, so that its store is not empty. */
+static void fuzz_publish(void)
+{
+    static const char *const recs[][3] = {
+        {"1", "profile", "{\"name\":\"EDIH Fuzz\",\"country\":\"AT\",\"topics\":[\"govtech\"],"
+                         "\"endpoints\":[\"tcp://127.0.0.1:7400\"]}"},
+        {"2", "offer-1", "{\"title\":\"Train the trainer\",\"start_date\":\"2027-03-01\"}"},
+    };
+    struct node_draft d[2];
+    uint8_t *payloads[2] = {NULL, NULL};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *j = json_loads(recs[i][2], 0, NULL);
+        size_t len;
+        if (j == NULL || record_from_json(recs[i][0][0] - '0', j, &payloads[i], &len, NULL) != 0)
+            fuzz_fail("seed record");
+        json_decref(j);
+        memset(&d[i], 0, sizeof d[i]);
+        d[i].kind = recs[i][0][0] - '0';
+        d[i].key = recs[i][1];
+        d[i].payload = payloads[i];
+        d[i].payload_len = len;
+    }
+    if (node_publish(fz.node, d, 2) != 0)
+        fuzz_fail("node_publish");
+    free(payloads[0]);
+    free(payloads[1]);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     if (sodium_init() < 0)
-        abort();
+        fuzz_fail("sodium_init");
+    log_init(LOG_ERROR, LOG_TEXT);
+    const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
+    int w = snprintf(fz.dir, sizeof fz.dir, "%s/hub-fuzz-sync-XXXXXX", base ? base : "/tmp");
+    if (w < 0 || (size_t)w >= sizeof fz.dir || mkdtemp(fz.dir) == NULL)
+        fuzz_fail("mkdtemp");
+    atexit(fuzz_cleanup);
+
+    config_defaults(&fz.cfg);
+    snprintf(fz.cfg.data_dir, sizeof fz.cfg.data_dir, "%s", fz.dir);
+    fz.cfg.max_map_bytes = 256u << 20;
+    fz.cfg.policy = POLICY_OPEN;
+    if (node_open(&fz.cfg, &fz.node) != 0)
+        fuzz_fail("node_open");
+    if (identity_from_seed(fuzz_peer_seed, &fz.peer) != 0)
+        fuzz_fail("peer identity");
+
+    /* What sync_open sets up, minus the sockets and the control calls. */
+    struct sync *s = &fz.s;
+    s->node = fz.node;
+    s->cfg = node_config(fz.node);
+    if (policy_new(s->cfg, node_identity(fz.node)->pk, &s->policy) != 0)
+        fuzz_fail("policy_new");
+    policy_recompute(s->policy, node_store(fz.node));
+    node_set_admit(fz.node, admit_cb, s->policy);
+    if (node_add_listener(fz.node, on_accept, s) != 0)
+        fuzz_fail("node_add_listener");
+    fuzz_publish();
     return 0;
 }
 
-static struct want_feed *wq_find(struct fuzz_session *ss, const uint8_t author[32])
+/* An inbound session from the peer, as router_read creates it. */
+static struct session *fuzz_session(uint8_t rid)
 {
-    for (size_t i = 0; i < ss->nwq; i++)
-        if (memcmp(ss->wq[i].author, author, 32) == 0)
-            return &ss->wq[i];
-    return NULL;
-}
-
-static void wq_add(struct fuzz_session *ss, const uint8_t author[32], uint64_t next,
-                   uint64_t target)
-{
-    struct want_feed *w = wq_find(ss, author);
-    if (w) {
-        if (target > w->target)
-            w->target = target;
-        return;
-    }
-    if (ss->nwq == SYNC_MAX_WANT_FEEDS)
-        return;
-    if (ss->nwq == ss->capwq) {
-        size_t cap = ss->capwq ? ss->capwq * 2 : 64;
-        struct want_feed *n = realloc(ss->wq, cap * sizeof *n);
-        if (!n)
-            return;
-        ss->wq = n;
-        ss->capwq = cap;
-    }
-    w = &ss->wq[ss->nwq++];
-    memcpy(w->author, author, 32);
-    w->next = next;
-    w->target = target;
-    w->inflight = 0;
-}
-
-/* want_fill: the count of the first Want it would send for each queued feed. */
-static void want_fill(struct fuzz_session *ss)
-{
-    for (size_t i = 0; i < ss->nwq && ss->ninflight < 4; i++) {
-        struct want_feed *w = &ss->wq[i];
-        uint64_t count = w->target - w->next + 1;
-        if (count > SYNC_BATCH)
-            count = SYNC_BATCH;
-        FUZZ_CHECK(count <= SYNC_BATCH);
-        memcpy(ss->inflight[ss->ninflight].author, w->author, 32);
-        ss->inflight[ss->ninflight].from = w->next;
-        ss->ninflight++;
-        w->inflight = 1;
-    }
-}
-
-static void on_hello(struct fuzz_session *ss, const Hubnet__Hello *h)
-{
-    if (h->version != SYNC_VERSION || h->hub.len != 32) {
-        ss->rejected++;
-        return;
-    }
-    /* Inbound: the claimed hub key must convert to the connection's transport key. */
-    uint8_t curve[32];
-    if (identity_curve_pk(h->hub.data, curve) != 0 || memcmp(curve, ss->curve, 32) != 0) {
-        char k[9];
-        hub_short(h->hub.data, k);
-        ss->rejected++;
-        return;
-    }
-    char ep[300];
-    int w = snprintf(ep, sizeof ep, "tcp://%s:%u", "192.0.2.1", h->pub_port);
-    FUZZ_CHECK(w > 0 && (size_t)w < sizeof ep);
-}
-
-static void on_summary(struct fuzz_session *ss, const Hubnet__Summary *sm)
-{
-    static const uint8_t ours[32]; /* digest of an empty store is some value; any will do */
-    if (sm->digest.len == 32 && memcmp(sm->digest.data, ours, 32) == 0)
-        ss->behind_us = ss->behind_them = 0;
-}
-
-static int head_cmp(const void *a, const void *b)
-{
-    const Hubnet__Head *x = *(Hubnet__Head *const *)a, *y = *(Hubnet__Head *const *)b;
-    return memcmp(x->author.data, y->author.data, 32);
-}
-
-static void on_heads(struct fuzz_session *ss, Hubnet__SyncMsg *m)
-{
-    Hubnet__Heads *hs = m->heads;
-    for (size_t i = 0; i < hs->n_heads; i++) {
-        Hubnet__Head *h = hs->heads[i];
-        if (h->author.len != 32 || ss->ntheir >= SYNC_MAX_WANT_FEEDS)
-            continue;
-        if (ss->ntheir == ss->captheir) {
-            size_t cap = ss->captheir ? ss->captheir * 2 : 256;
-            Hubnet__Head **n = realloc(ss->their, cap * sizeof *n);
-            if (!n)
-                break;
-            ss->their = n;
-            ss->captheir = cap;
-        }
-        ss->their[ss->ntheir++] = h;
-        hs->heads[i] = NULL; /* ownership moves to the session */
-    }
-    if (!hs->last)
-        return;
-    qsort(ss->their, ss->ntheir, sizeof *ss->their, head_cmp);
-    ss->behind_us = ss->behind_them = 0;
-    /* Our store is empty: every feed of theirs is one we lack entirely (compare_cb's tail). */
-    for (size_t i = 0; i < ss->ntheir; i++) {
-        Hubnet__Head *t = ss->their[i];
-        ss->behind_us += (int64_t)t->seq;
-        wq_add(ss, t->author.data, 1, t->seq);
-    }
-    for (size_t i = 0; i < ss->ntheir; i++)
-        hubnet__head__free_unpacked(ss->their[i], NULL);
-    ss->ntheir = 0;
-    want_fill(ss);
-}
-
-static void on_want(const Hubnet__Want *w)
-{
-    if (w->author.len != 32 || w->from_seq == 0)
-        return;
-    size_t count = w->count;
-    if (count > SYNC_BATCH)
-        count = SYNC_BATCH;
-    if (count > 1024)
-        count = 1024;
-    uint8_t author[32];
-    memcpy(author, w->author.data, 32); /* the store lookup key */
-    (void)count;
-}
-
-/* node_ingest up to the store: node.c's prepare() with check_payload. */
-static int ingest_one(const uint8_t *wire, size_t len)
-{
-    struct entry e;
-    int rc = entry_decode(wire, len, &e);
-    if (rc == HUB_OK)
-        rc = entry_verify(&e, FUZZ_NOW_MS);
-    if (rc != HUB_OK || e.payload == NULL)
-        return rc;
-    rc = record_check_payload(e.kind, e.payload, e.payload_len);
-    if (rc != HUB_OK)
-        return rc;
-    if (e.kind == 5) {
-        int kind;
-        char key[HUB_MAX_RECORD_KEY + 1];
-        return record_retraction_target(e.payload, e.payload_len, &kind, key) == HUB_OK
-                   ? HUB_OK
-                   : HUB_E_DECODE;
-    }
-    struct index_term terms[RECORD_MAX_TERMS];
-    size_t n = record_terms(e.author, e.kind, e.payload, e.payload_len, terms, RECORD_MAX_TERMS);
-    FUZZ_CHECK(n >= 1 && n <= RECORD_MAX_TERMS);
-    struct record_dates d;
-    record_dates(e.kind, e.payload, e.payload_len, &d);
-    return HUB_OK;
-}
-
-static void on_entries(struct fuzz_session *ss, const Hubnet__Entries *es)
-{
-    if (es->author.len != 32)
-        return;
-    for (size_t i = 0; i < ss->ninflight; i++)
-        if (memcmp(ss->inflight[i].author, es->author.data, 32) == 0 &&
-            ss->inflight[i].from == es->from_seq) {
-            ss->inflight[i] = ss->inflight[--ss->ninflight];
-            break;
-        }
-    size_t accepted = 0;
-    for (size_t i = 0; i < es->n_entries; i++)
-        if (ingest_one(es->entries[i].data, es->entries[i].len) == HUB_OK)
-            accepted++;
-    ss->received += accepted;
-    ss->behind_us -= (int64_t)accepted;
-    if (ss->behind_us < 0)
-        ss->behind_us = 0;
-    struct want_feed *w = wq_find(ss, es->author.data);
-    if (w)
-        w->inflight = 0;
+    struct session *ss = sess_new(&fz.s, SESS_IN);
+    if (ss == NULL)
+        fuzz_fail("sess_new");
+    ss->rid[0] = rid;
+    ss->rid_len = 1;
+    memcpy(ss->curve, fz.peer.curve_pk, 32);
+    return ss;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct fuzz_session ss;
-    memset(&ss, 0, sizeof ss);
-    memset(ss.curve, 0x42, sizeof ss.curve);
-
+    struct sync *s = &fz.s;
+    /* Peek at the case only to pick the session state; handle_msg unpacks for itself. */
     Hubnet__SyncMsg *m = hubnet__sync_msg__unpack(NULL, size, data);
-    if (m == NULL)
-        return 0;
-    switch (m->msg_case) {
-    case HUBNET__SYNC_MSG__MSG_HELLO:
-        on_hello(&ss, m->hello);
-        break;
-    case HUBNET__SYNC_MSG__MSG_SUMMARY:
-        on_summary(&ss, m->summary);
-        break;
-    case HUBNET__SYNC_MSG__MSG_HEADS:
-        on_heads(&ss, m);
-        break;
-    case HUBNET__SYNC_MSG__MSG_WANT:
-        on_want(m->want);
-        break;
-    case HUBNET__SYNC_MSG__MSG_ENTRIES:
-        on_entries(&ss, m->entries);
-        break;
-    default:
-        break;
-    }
+    int hello = m != NULL && m->msg_case == HUBNET__SYNC_MSG__MSG_HELLO;
     hubnet__sync_msg__free_unpacked(m, NULL);
 
-    /* sess_free */
-    for (size_t i = 0; i < ss.ntheir; i++)
-        hubnet__head__free_unpacked(ss.their[i], NULL);
-    free(ss.their);
-    free(ss.wq);
+    struct session *ss;
+    if (hello) {
+        struct session *stale = fuzz_session(1);
+        memcpy(stale->hub, fz.peer.pk, 32);
+        stale->hub_known = 1;
+        stale->hello_seen = 1;
+        ss = fuzz_session(2);
+    } else {
+        ss = fuzz_session(3);
+        memcpy(ss->hub, fz.peer.pk, 32);
+        ss->hub_known = 1;
+        ss->hello_seen = 1;
+    }
+    handle_msg(s, ss, data, size, NULL, (int)(ss - s->sess) + 1);
+
+    /* Counters stay consistent whatever the peer sent. */
+    for (size_t i = 0; i < SYNC_MAX_SESSIONS; i++) {
+        struct session *x = &s->sess[i];
+        if (!x->used)
+            continue;
+        FUZZ_CHECK(x->behind_us >= 0 && x->nwq <= SYNC_MAX_WANT_FEEDS);
+        FUZZ_CHECK(x->ninflight <= SYNC_MAX_WINDOW && x->ntheir <= SYNC_MAX_WANT_FEEDS);
+        sess_free(x);
+    }
+    if (s->policy_dirty) {
+        policy_recompute(s->policy, node_store(s->node));
+        s->policy_dirty = 0;
+    }
     return 0;
 }

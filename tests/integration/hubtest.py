@@ -808,3 +808,14 @@ class SignedEntry(NamedTuple):
             return True
         except BadSignatureError:
             return False
+
+
+def is_sanitized(path: Optional[str] = None) -> bool:
+    """Whether a binary (default: hubd under test) was built with AddressSanitizer or
+    UndefinedBehaviorSanitizer (scripts/build --asan), e.g. for xfail(condition=...)."""
+    try:
+        with open(path or hubd_path(), "rb") as f:
+            data = f.read()
+    except OSError:
+        return False
+    return b"__asan_init" in data or b"__ubsan_handle" in data

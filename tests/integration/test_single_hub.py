@@ -22,7 +22,16 @@ from nacl.encoding import RawEncoder
 from nacl.hash import blake2b
 from nacl.signing import SigningKey
 
-from hubtest import HubFactory, SignedEntry, wait_until
+from hubtest import HubFactory, SignedEntry, is_sanitized, wait_until
+
+# Known bugs, reported; the tests stay correct against CONTROL.md.
+# Under -fsanitize=undefined (built with -fno-sanitize-recover) hubd aborts when a store batch
+# adds no index keys: store.c ix_flush() calls qsort(w->ix = NULL, 0, ...). Plain builds pass.
+UBSAN_QSORT_NULL = pytest.mark.xfail(
+    is_sanitized(), strict=True,
+    reason="BUG (UBSan build only): hubd aborts with 'store.c:267: null pointer passed as "
+           "argument 1' (qsort(NULL, 0) in ix_flush) on retract and on an import that stores "
+           "no entry")
 
 # ---------------------------------------------------------------------------------------------
 # Test data: one hub's catalogue, one record of each kind
@@ -380,6 +389,7 @@ def test_update_shows_new_version_history_shows_both(hubs):
     assert h["versions"][1]["record"] == v2_rec
 
 
+@UBSAN_QSORT_NULL
 def test_retract_hides_record_and_purges_every_version(hubs):
     hub = hubs("retract")
     keep = ctl_publish(hub, "offer", CYBER_OFFER, "--key", "cyber-tbi-2027")
@@ -409,6 +419,18 @@ def test_retract_hides_record_and_purges_every_version(hubs):
     assert again["ok"] is False and again["error"]["code"] == "E_NOT_FOUND"
 
 
+@UBSAN_QSORT_NULL
+def test_hubd_survives_retract_and_empty_import(hubs):
+    hub = hubs("ubsan")
+    pub = hub.publish("offer", offer(1), key="w1")
+    wire = base64.b64encode(hub.wire(pub["id"])).decode()
+    r = hub.call("import", entries=[wire])  # its own entry again: nothing to store
+    assert r["results"] == ["E_DUPLICATE"]
+    assert hub.running() and hub.status()["entries"] == 1
+    assert hub.call("retract", key="w1", kind="offer")["seq"] == 2
+    assert hub.running() and hub.status()["own_seq"] == 2
+
+
 # ---------------------------------------------------------------------------------------------
 # Restarts
 
@@ -421,6 +443,7 @@ def snapshot(hub):
             hub.query(**{"from": "2027-04-01", "to": "2027-04-30"}))
 
 
+@UBSAN_QSORT_NULL
 def test_restart_keeps_everything_and_continues_chain(hubs):
     hub = hubs("restart")
     ctl_publish(hub, "profile", PROFILE)
@@ -597,6 +620,7 @@ def test_import_records_via_hubctl(hubs, tmp_path):
     assert res.code == 4 and hub.status()["entries"] == 20  # checked before anything is sent
 
 
+@UBSAN_QSORT_NULL
 def test_import_entries_signature_duplicate(hubs, tmp_path):
     src = hubs("source")
     ids = [src.publish("offer", TTT_OFFER, key="ttt-ai-2027")["id"],
@@ -776,6 +800,7 @@ def test_hubctl_watch_receives_new_offer(hubs):
         p.stderr.close()
 
 
+@UBSAN_QSORT_NULL
 def test_socket_watch_filters_and_retraction(hubs):
     hub = hubs("watch2")
     with hub.connect(timeout=5) as at, hub.connect(timeout=5) as every:

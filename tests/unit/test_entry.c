@@ -30,8 +30,7 @@ static const char *vectors_path = HUB_VECTORS_FILE;
 /* Known bugs found by these tests: while the code still shows the reported (wrong) behaviour
  * the test is skipped with a note instead of failing; HUB_TEST_KNOWN_BUGS=1 makes it fail.
  * Once fixed, the test passes on its own. */
-static void known_bug(const char *what)
-{
+static void known_bug(const char *what) {
     const char *env = getenv("HUB_TEST_KNOWN_BUGS");
     if (env && *env && strcmp(env, "0") != 0)
         fail_msg("known bug: %s", what);
@@ -51,8 +50,7 @@ struct vec {
     size_t n;
 };
 
-static const char *vec_get(const struct vec *v, const char *field)
-{
+static const char *vec_get(const struct vec *v, const char *field) {
     for (size_t i = 0; i < v->n; i++)
         if (strcmp(v->field[i], field) == 0)
             return v->value[i];
@@ -61,8 +59,7 @@ static const char *vec_get(const struct vec *v, const char *field)
 }
 
 /* Hex field -> malloc'd bytes. */
-static uint8_t *vec_bytes(const struct vec *v, const char *field, size_t *len)
-{
+static uint8_t *vec_bytes(const struct vec *v, const char *field, size_t *len) {
     const char *hex = vec_get(v, field);
     size_t n = strlen(hex);
     if (n % 2 != 0)
@@ -75,8 +72,7 @@ static uint8_t *vec_bytes(const struct vec *v, const char *field, size_t *len)
     return b;
 }
 
-static void vec_fixed(const struct vec *v, const char *field, uint8_t *out, size_t len)
-{
+static void vec_fixed(const struct vec *v, const char *field, uint8_t *out, size_t len) {
     size_t n;
     uint8_t *b = vec_bytes(v, field, &n);
     if (n != len)
@@ -85,8 +81,7 @@ static void vec_fixed(const struct vec *v, const char *field, uint8_t *out, size
     free(b);
 }
 
-static uint64_t vec_u64(const struct vec *v, const char *field)
-{
+static uint64_t vec_u64(const struct vec *v, const char *field) {
     uint64_t x;
     const char *s = vec_get(v, field);
     char num[32];
@@ -101,8 +96,7 @@ static uint64_t vec_u64(const struct vec *v, const char *field)
     return x;
 }
 
-static size_t vec_load(struct vec *vs, size_t max)
-{
+static size_t vec_load(struct vec *vs, size_t max) {
     FILE *f = fopen(vectors_path, "r");
     if (!f)
         fail_msg("cannot open %s", vectors_path);
@@ -144,8 +138,7 @@ static size_t vec_load(struct vec *vs, size_t max)
     return n;
 }
 
-static void vec_free(struct vec *vs, size_t n)
-{
+static void vec_free(struct vec *vs, size_t n) {
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < vs[i].n; j++) {
             free(vs[i].field[j]);
@@ -153,8 +146,7 @@ static void vec_free(struct vec *vs, size_t n)
         }
 }
 
-static void check_vector(const struct vec *v, const uint8_t *prev_id)
-{
+static void check_vector(const struct vec *v, const uint8_t *prev_id) {
     uint8_t seed[32], pk[32], cpk[32], phash[32], id[32], sig[64];
     vec_fixed(v, "seed", seed, 32);
     vec_fixed(v, "public_key", pk, 32);
@@ -271,8 +263,7 @@ static void check_vector(const struct vec *v, const uint8_t *prev_id)
     free(wire);
 }
 
-static void test_vectors(void **state)
-{
+static void test_vectors(void **state) {
     (void)state;
     static struct vec vs[VEC_MAX];
     size_t n = vec_load(vs, VEC_MAX);
@@ -311,12 +302,12 @@ static void test_vectors(void **state)
 #define NOW (TS + 1000)
 
 static struct identity ida, idb;
-static const uint8_t payload_default[] = "crafted payload bytes: any bytes will do for entry_verify";
+static const uint8_t payload_default[] =
+    "crafted payload bytes: any bytes will do for entry_verify";
 #define PLEN (sizeof payload_default - 1)
 
 /* A valid header of A's feed at seq 1, for the default payload. */
-static void hdr_default(Hubnet__Entry *h, uint8_t phash[32])
-{
+static void hdr_default(Hubnet__Entry *h, uint8_t phash[32]) {
     Hubnet__Entry init = HUBNET__ENTRY__INIT;
     *h = init;
     crypto_generichash(phash, 32, payload_default, PLEN, NULL, 0);
@@ -332,8 +323,7 @@ static void hdr_default(Hubnet__Entry *h, uint8_t phash[32])
     h->payload_size = PLEN;
 }
 
-static size_t put_varint(uint8_t *out, uint64_t v)
-{
+static size_t put_varint(uint8_t *out, uint64_t v) {
     size_t n = 0;
     while (v >= 0x80) {
         out[n++] = (uint8_t)(v | 0x80);
@@ -344,8 +334,7 @@ static size_t put_varint(uint8_t *out, uint64_t v)
 }
 
 /* Append a length-delimited field to buf at *n. */
-static void put_bytes(uint8_t *buf, size_t *n, unsigned field, const uint8_t *data, size_t len)
-{
+static void put_bytes(uint8_t *buf, size_t *n, unsigned field, const uint8_t *data, size_t len) {
     *n += put_varint(buf + *n, (uint64_t)field << 3 | 2);
     *n += put_varint(buf + *n, len);
     if (len)
@@ -355,8 +344,7 @@ static void put_bytes(uint8_t *buf, size_t *n, unsigned field, const uint8_t *da
 
 /* Sign arbitrary header bytes as entry.c does: domain || 0x00 || header. */
 static void sign_header(const struct identity *id, const uint8_t *hdr, size_t hlen,
-                        uint8_t sig[64])
-{
+                        uint8_t sig[64]) {
     size_t dlen = strlen(HUB_SIGN_DOMAIN);
     uint8_t *msg = malloc(dlen + 1 + hlen);
     assert_non_null(msg);
@@ -369,8 +357,7 @@ static void sign_header(const struct identity *id, const uint8_t *hdr, size_t hl
 
 /* SignedEntry {header, sig, payload} (payload omitted when plen is 0). */
 static uint8_t *wrap(const uint8_t *hdr, size_t hlen, const uint8_t *sig, size_t siglen,
-                     const uint8_t *payload, size_t plen, size_t *wlen)
-{
+                     const uint8_t *payload, size_t plen, size_t *wlen) {
     uint8_t *w = malloc(hlen + siglen + plen + 32);
     assert_non_null(w);
     size_t n = 0;
@@ -386,8 +373,7 @@ static uint8_t *wrap(const uint8_t *hdr, size_t hlen, const uint8_t *sig, size_t
  * payload. */
 static uint8_t *craft_ex(const Hubnet__Entry *h, const uint8_t *extra, size_t extra_len,
                          const struct identity *id, const uint8_t *payload, size_t plen,
-                         size_t *wlen)
-{
+                         size_t *wlen) {
     size_t hlen = hubnet__entry__get_packed_size(h);
     uint8_t *hdr = malloc(hlen + extra_len + 1);
     assert_non_null(hdr);
@@ -402,14 +388,12 @@ static uint8_t *craft_ex(const Hubnet__Entry *h, const uint8_t *extra, size_t ex
     return w;
 }
 
-static uint8_t *craft(const Hubnet__Entry *h, size_t *wlen)
-{
+static uint8_t *craft(const Hubnet__Entry *h, size_t *wlen) {
     return craft_ex(h, NULL, 0, &ida, payload_default, PLEN, wlen);
 }
 
 /* entry_decode's result; when it succeeds, entry_verify's at `now`. */
-static int check_at(const uint8_t *w, size_t wlen, uint64_t now)
-{
+static int check_at(const uint8_t *w, size_t wlen, uint64_t now) {
     struct entry e;
     int rc = entry_decode(w, wlen, &e);
     if (rc != 0)
@@ -417,14 +401,12 @@ static int check_at(const uint8_t *w, size_t wlen, uint64_t now)
     return entry_verify(&e, now);
 }
 
-static int check(const uint8_t *w, size_t wlen)
-{
+static int check(const uint8_t *w, size_t wlen) {
     return check_at(w, wlen, NOW);
 }
 
 /* Craft h, expect exactly `want` from decode/verify, and free. */
-static void expect(const Hubnet__Entry *h, int want)
-{
+static void expect(const Hubnet__Entry *h, int want) {
     size_t wlen;
     uint8_t *w = craft(h, &wlen);
     int got = check(w, wlen);
@@ -434,8 +416,7 @@ static void expect(const Hubnet__Entry *h, int want)
 }
 
 /* expect() that also checks which stage refused: decode (1) or verify (0). */
-static void expect_decode(const Hubnet__Entry *h, int want)
-{
+static void expect_decode(const Hubnet__Entry *h, int want) {
     size_t wlen;
     uint8_t *w = craft(h, &wlen);
     struct entry e;
@@ -445,8 +426,7 @@ static void expect_decode(const Hubnet__Entry *h, int want)
     free(w);
 }
 
-static void test_crafted_valid(void **state)
-{
+static void test_crafted_valid(void **state) {
     (void)state;
     Hubnet__Entry h;
     uint8_t ph[32];
@@ -476,8 +456,7 @@ static void test_crafted_valid(void **state)
 
 /* ---- E_SIGNATURE ---- */
 
-static void test_bad_signature(void **state)
-{
+static void test_bad_signature(void **state) {
     (void)state;
     Hubnet__Entry h;
     uint8_t ph[32];
@@ -501,8 +480,7 @@ static void test_bad_signature(void **state)
     free(w);
 }
 
-static void test_signature_over_modified_header(void **state)
-{
+static void test_signature_over_modified_header(void **state) {
     (void)state;
     Hubnet__Entry h;
     uint8_t ph[32];
@@ -536,8 +514,7 @@ static void test_signature_over_modified_header(void **state)
     free(w);
 }
 
-static void test_signature_domain(void **state)
-{
+static void test_signature_domain(void **state) {
     (void)state;
     Hubnet__Entry h;
     uint8_t ph[32];
@@ -569,8 +546,7 @@ static void test_signature_domain(void **state)
     free(w);
 }
 
-static void test_signature_other_key(void **state)
-{
+static void test_signature_other_key(void **state) {
     (void)state;
     /* header names A as author, B signs it */
     Hubnet__Entry h;
@@ -584,8 +560,7 @@ static void test_signature_other_key(void **state)
 
 /* ---- E_PAYLOAD_HASH ---- */
 
-static void test_payload_hash_mismatch(void **state)
-{
+static void test_payload_hash_mismatch(void **state) {
     (void)state;
     Hubnet__Entry h;
     uint8_t ph[32];
@@ -608,8 +583,7 @@ static void test_payload_hash_mismatch(void **state)
     expect(&h, HUB_E_PAYLOAD_HASH);
 }
 
-static void test_payload_size_mismatch(void **state)
-{
+static void test_payload_size_mismatch(void **state) {
     (void)state;
     Hubnet__Entry h;
     uint8_t ph[32];
@@ -634,8 +608,7 @@ static void test_payload_size_mismatch(void **state)
 
 /* ---- E_TOO_LARGE ---- */
 
-static void test_oversize_entry(void **state)
-{
+static void test_oversize_entry(void **state) {
     (void)state;
     Hubnet__Entry h;
     uint8_t ph[32];
@@ -657,8 +630,7 @@ static void test_oversize_entry(void **state)
     free(p);
 }
 
-static void test_oversize_payload(void **state)
-{
+static void test_oversize_payload(void **state) {
     (void)state;
     Hubnet__Entry h;
     uint8_t ph[32];
@@ -687,8 +659,8 @@ static void test_oversize_payload(void **state)
     assert_int_equal(entry_decode(w, wlen, &e), HUB_E_TOO_LARGE);
     free(w);
     /* entry_build refuses to sign one */
-    struct entry_draft d = {.seq = 1, .timestamp = TS, .kind = 2, .key = "k", .payload = p,
-                            .payload_len = big};
+    struct entry_draft d = {
+        .seq = 1, .timestamp = TS, .kind = 2, .key = "k", .payload = p, .payload_len = big};
     uint8_t *out = NULL;
     size_t olen = 0;
     assert_int_equal(entry_build(&ida, &d, &out, &olen), HUB_E_TOO_LARGE);
@@ -697,8 +669,7 @@ static void test_oversize_payload(void **state)
 }
 
 /* Header bytes of exactly `total` length: h packed plus an unknown field 15 as padding. */
-static uint8_t *craft_header_len(const Hubnet__Entry *h, size_t total, size_t *wlen)
-{
+static uint8_t *craft_header_len(const Hubnet__Entry *h, size_t total, size_t *wlen) {
     size_t base = hubnet__entry__get_packed_size(h);
     assert_true(total > base + 3);
     /* padding field: tag 0x7a, 2-byte length varint, then n bytes */
@@ -715,8 +686,7 @@ static uint8_t *craft_header_len(const Hubnet__Entry *h, size_t total, size_t *w
     return w;
 }
 
-static void test_header_too_large(void **state)
-{
+static void test_header_too_large(void **state) {
     (void)state;
     Hubnet__Entry h;
     uint8_t ph[32];
@@ -740,8 +710,7 @@ static void test_header_too_large(void **state)
 
 /* ---- E_TIMESTAMP ---- */
 
-static void test_timestamp_future(void **state)
-{
+static void test_timestamp_future(void **state) {
     (void)state;
     Hubnet__Entry h;
     uint8_t ph[32];
@@ -761,8 +730,7 @@ static void test_timestamp_future(void **state)
     expect(&h, HUB_E_TIMESTAMP);
 }
 
-static void test_timestamp_before_2020(void **state)
-{
+static void test_timestamp_before_2020(void **state) {
     (void)state;
     Hubnet__Entry h;
     uint8_t ph[32];
@@ -779,8 +747,7 @@ static void test_timestamp_before_2020(void **state)
 
 /* ---- E_VERSION ---- */
 
-static void test_wrong_version(void **state)
-{
+static void test_wrong_version(void **state) {
     (void)state;
     Hubnet__Entry h;
     uint8_t ph[32];
@@ -795,8 +762,7 @@ static void test_wrong_version(void **state)
 
 /* ---- E_FIELD ---- */
 
-static void test_seq_zero(void **state)
-{
+static void test_seq_zero(void **state) {
     (void)state;
     Hubnet__Entry h;
     uint8_t ph[32];
@@ -805,8 +771,7 @@ static void test_seq_zero(void **state)
     expect_decode(&h, HUB_E_FIELD);
 }
 
-static void test_missing_prev(void **state)
-{
+static void test_missing_prev(void **state) {
     (void)state;
     Hubnet__Entry h;
     uint8_t ph[32];
@@ -817,8 +782,7 @@ static void test_missing_prev(void **state)
     expect_decode(&h, HUB_E_FIELD);
 }
 
-static void test_prev_at_seq1(void **state)
-{
+static void test_prev_at_seq1(void **state) {
     (void)state;
     Hubnet__Entry h;
     uint8_t ph[32], prev[32] = {1};
@@ -828,8 +792,7 @@ static void test_prev_at_seq1(void **state)
     expect_decode(&h, HUB_E_FIELD);
 }
 
-static void test_bad_prev_len(void **state)
-{
+static void test_bad_prev_len(void **state) {
     (void)state;
     Hubnet__Entry h;
     uint8_t ph[32], prev[33] = {1};
@@ -842,8 +805,7 @@ static void test_bad_prev_len(void **state)
     expect_decode(&h, HUB_E_FIELD);
 }
 
-static void test_bad_author_len(void **state)
-{
+static void test_bad_author_len(void **state) {
     (void)state;
     Hubnet__Entry h;
     uint8_t ph[32], author[33];
@@ -860,8 +822,7 @@ static void test_bad_author_len(void **state)
     expect_decode(&h, HUB_E_FIELD);
 }
 
-static void test_bad_payload_hash_len(void **state)
-{
+static void test_bad_payload_hash_len(void **state) {
     (void)state;
     Hubnet__Entry h;
     uint8_t ph[32];
@@ -872,8 +833,7 @@ static void test_bad_payload_hash_len(void **state)
     expect_decode(&h, HUB_E_FIELD);
 }
 
-static void test_bad_key(void **state)
-{
+static void test_bad_key(void **state) {
     (void)state;
     Hubnet__Entry h;
     uint8_t ph[32];
@@ -900,8 +860,7 @@ static void test_bad_key(void **state)
 /* A key with a NUL byte inside: the signed key is "ab\0cd", which the struct's C string
  * cannot hold. Accepting it would file the entry under record key "ab", while an
  * implementation in another language files it under "ab\0cd": catalogues would diverge. */
-static void test_key_embedded_nul(void **state)
-{
+static void test_key_embedded_nul(void **state) {
     (void)state;
     Hubnet__Entry h;
     uint8_t ph[32];
@@ -927,8 +886,7 @@ static void test_key_embedded_nul(void **state)
 
 /* proto3 strings are UTF-8: protobuf in Python, Go and Java refuses to parse a header whose key
  * is not, so accepting one here would relay entries other implementations cannot read. */
-static void test_key_not_utf8(void **state)
-{
+static void test_key_not_utf8(void **state) {
     (void)state;
     Hubnet__Entry h;
     uint8_t ph[32];
@@ -948,8 +906,7 @@ static void test_key_not_utf8(void **state)
     }
 }
 
-static void test_expires_not_after_timestamp(void **state)
-{
+static void test_expires_not_after_timestamp(void **state) {
     (void)state;
     Hubnet__Entry h;
     uint8_t ph[32];
@@ -962,8 +919,7 @@ static void test_expires_not_after_timestamp(void **state)
     expect(&h, HUB_OK);
 }
 
-static void test_bad_signature_len(void **state)
-{
+static void test_bad_signature_len(void **state) {
     (void)state;
     Hubnet__Entry h;
     uint8_t ph[32];
@@ -983,8 +939,7 @@ static void test_bad_signature_len(void **state)
 
 /* ---- E_KIND ---- */
 
-static void test_unknown_kind(void **state)
-{
+static void test_unknown_kind(void **state) {
     (void)state;
     Hubnet__Entry h;
     uint8_t ph[32];
@@ -1002,12 +957,12 @@ static void test_unknown_kind(void **state)
 
 /* ---- E_DECODE ---- */
 
-static void test_garbage(void **state)
-{
+static void test_garbage(void **state) {
     (void)state;
     struct entry e;
     uint8_t junk[512];
-    randombytes_buf_deterministic(junk, sizeof junk, (const uint8_t *)"garbage seed for the test 12345");
+    randombytes_buf_deterministic(junk, sizeof junk,
+                                  (const uint8_t *)"garbage seed for the test 12345");
     /* empty input: no header, no signature */
     assert_int_equal(entry_decode(junk, 0, &e), HUB_E_DECODE);
     /* text, all-ones, an unterminated varint, field number 0, wire type 7 */
@@ -1025,8 +980,7 @@ static void test_garbage(void **state)
         assert_int_not_equal(entry_decode(junk, n, &e), HUB_OK);
 }
 
-static void test_header_not_protobuf(void **state)
-{
+static void test_header_not_protobuf(void **state) {
     (void)state;
     /* a well-formed SignedEntry whose header bytes are not an Entry */
     uint8_t hdr[40];
@@ -1045,14 +999,12 @@ static void test_header_not_protobuf(void **state)
     h.author.len = 0;
     h.author.data = NULL;
     const uint8_t author_as_varint[] = {0x10, 0x05};
-    w = craft_ex(&h, author_as_varint, sizeof author_as_varint, &ida, payload_default, PLEN,
-                 &wlen);
+    w = craft_ex(&h, author_as_varint, sizeof author_as_varint, &ida, payload_default, PLEN, &wlen);
     assert_int_equal(entry_decode(w, wlen, &e), HUB_E_DECODE);
     free(w);
 }
 
-static void test_wire_field_wrong_type(void **state)
-{
+static void test_wire_field_wrong_type(void **state) {
     (void)state;
     Hubnet__Entry h;
     uint8_t ph[32];
@@ -1067,8 +1019,7 @@ static void test_wire_field_wrong_type(void **state)
     free(w);
 }
 
-static void test_truncated(void **state)
-{
+static void test_truncated(void **state) {
     (void)state;
     Hubnet__Entry h;
     uint8_t ph[32];
@@ -1098,8 +1049,7 @@ static void test_truncated(void **state)
     free(w);
 }
 
-static void test_duplicate_field(void **state)
-{
+static void test_duplicate_field(void **state) {
     (void)state;
     Hubnet__Entry h;
     uint8_t ph[32];
@@ -1147,8 +1097,7 @@ static void test_duplicate_field(void **state)
     assert_int_equal(check(buf, n), HUB_OK);
 }
 
-static void test_missing_fields(void **state)
-{
+static void test_missing_fields(void **state) {
     (void)state;
     Hubnet__Entry h;
     uint8_t ph[32];
@@ -1170,8 +1119,7 @@ static void test_missing_fields(void **state)
 
 /* ---- purged entries ---- */
 
-static void test_purged_verifies(void **state)
-{
+static void test_purged_verifies(void **state) {
     (void)state;
     Hubnet__Entry h;
     uint8_t ph[32];
@@ -1232,13 +1180,16 @@ static void test_purged_verifies(void **state)
 
 /* ---- entry_build and names ---- */
 
-static void test_build_rejects(void **state)
-{
+static void test_build_rejects(void **state) {
     (void)state;
     uint8_t *w = NULL;
     size_t wlen = 0;
-    struct entry_draft d = {.seq = 1, .timestamp = TS, .kind = 2, .key = NULL,
-                            .payload = payload_default, .payload_len = PLEN};
+    struct entry_draft d = {.seq = 1,
+                            .timestamp = TS,
+                            .kind = 2,
+                            .key = NULL,
+                            .payload = payload_default,
+                            .payload_len = PLEN};
     assert_int_equal(entry_build(&ida, &d, &w, &wlen), HUB_E_FIELD);
     d.key = "";
     assert_int_equal(entry_build(&ida, &d, &w, &wlen), HUB_E_FIELD);
@@ -1251,11 +1202,10 @@ static void test_build_rejects(void **state)
     free(w);
 }
 
-static void test_kind_names(void **state)
-{
+static void test_kind_names(void **state) {
     (void)state;
-    const char *names[] = {NULL, "profile", "offer", "request", "response", "retraction",
-                           "endorsement"};
+    const char *names[] = {NULL,       "profile",    "offer",      "request",
+                           "response", "retraction", "endorsement"};
     for (int k = 1; k <= 6; k++) {
         assert_string_equal(entry_kind_name(k), names[k]);
         assert_int_equal(entry_kind_parse(names[k]), k);
@@ -1267,8 +1217,7 @@ static void test_kind_names(void **state)
     assert_int_equal(entry_kind_parse(""), HUB_E_KIND);
 }
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     (void)state;
     uint8_t seed[32];
     for (int i = 0; i < 32; i++)
@@ -1279,8 +1228,7 @@ static int setup(void **state)
     return identity_from_seed(seed, &idb) == 0 ? 0 : -1;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (sodium_init() < 0)
         return 1;
     if (argc > 1)

@@ -42,8 +42,7 @@
 /* Known bugs found by these tests: the check runs, and while the code still shows the reported
  * (wrong) behaviour the test is skipped with a note instead of failing; set
  * HUB_TEST_KNOWN_BUGS=1 to make it fail. Once fixed, the test passes on its own. */
-static void known_bug(const char *what)
-{
+static void known_bug(const char *what) {
     const char *env = getenv("HUB_TEST_KNOWN_BUGS");
     if (env && *env && strcmp(env, "0") != 0)
         fail_msg("known bug: %s", what);
@@ -53,8 +52,7 @@ static void known_bug(const char *what)
 
 /* ---- temporary directories ---- */
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
     (void)st;
     (void)flag;
     (void)ftw;
@@ -67,15 +65,13 @@ struct fx {
     struct identity a, b, c;
 };
 
-static void seeded(struct identity *id, uint8_t fill)
-{
+static void seeded(struct identity *id, uint8_t fill) {
     uint8_t seed[32];
     memset(seed, fill, sizeof seed);
     assert_int_equal(identity_from_seed(seed, id), HUB_OK);
 }
 
-static int fx_setup(void **state)
-{
+static int fx_setup(void **state) {
     struct fx *f = calloc(1, sizeof *f);
     if (!f)
         return -1;
@@ -101,8 +97,7 @@ static int fx_setup(void **state)
     return 0;
 }
 
-static int fx_teardown(void **state)
-{
+static int fx_teardown(void **state) {
     struct fx *f = *state;
     store_destroy(&f->s);
     nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
@@ -110,8 +105,7 @@ static int fx_teardown(void **state)
     return 0;
 }
 
-static void fx_reopen(struct fx *f, uint64_t max_map)
-{
+static void fx_reopen(struct fx *f, uint64_t max_map) {
     store_destroy(&f->s);
     assert_null(f->s);
     assert_int_equal(store_open(f->dir, max_map, &f->s), HUB_OK);
@@ -126,14 +120,12 @@ struct built {
     struct entry e;
 };
 
-static void built_free(struct built *b)
-{
+static void built_free(struct built *b) {
     free(b->wire);
     b->wire = NULL;
 }
 
-static uint8_t *payload_of(int kind, const char *json, size_t *len)
-{
+static uint8_t *payload_of(int kind, const char *json, size_t *len) {
     json_error_t jerr;
     json_t *js = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
     if (!js)
@@ -148,10 +140,9 @@ static uint8_t *payload_of(int kind, const char *json, size_t *len)
     return p;
 }
 
-static void build_raw(struct built *b, const struct identity *id, uint64_t seq,
-                      const uint8_t *prev, uint64_t ts, int kind, const char *key,
-                      const uint8_t *payload, size_t plen, uint64_t expires)
-{
+static void build_raw(struct built *b, const struct identity *id, uint64_t seq, const uint8_t *prev,
+                      uint64_t ts, int kind, const char *key, const uint8_t *payload, size_t plen,
+                      uint64_t expires) {
     struct entry_draft d = {
         .seq = seq,
         .prev = prev,
@@ -167,8 +158,7 @@ static void build_raw(struct built *b, const struct identity *id, uint64_t seq,
 }
 
 static void build(struct built *b, const struct identity *id, uint64_t seq, const uint8_t *prev,
-                  uint64_t ts, int kind, const char *key, const char *json, uint64_t expires)
-{
+                  uint64_t ts, int kind, const char *key, const char *json, uint64_t expires) {
     size_t plen = 0;
     uint8_t *p = payload_of(kind, json, &plen);
     build_raw(b, id, seq, prev, ts, kind, key, p, plen, expires);
@@ -183,16 +173,14 @@ struct feed {
     uint64_t ts;
 };
 
-static void feed_init(struct feed *fd, const struct identity *id, uint64_t ts)
-{
+static void feed_init(struct feed *fd, const struct identity *id, uint64_t ts) {
     memset(fd, 0, sizeof *fd);
     fd->id = id;
     fd->ts = ts;
 }
 
-static void feed_next(struct feed *fd, struct built *b, int kind, const char *key,
-                      const char *json, uint64_t expires)
-{
+static void feed_next(struct feed *fd, struct built *b, int kind, const char *key, const char *json,
+                      uint64_t expires) {
     build(b, fd->id, fd->seq + 1, fd->seq ? fd->prev : NULL, fd->ts, kind, key, json, expires);
     fd->seq++;
     fd->ts += 1000;
@@ -200,10 +188,9 @@ static void feed_next(struct feed *fd, struct built *b, int kind, const char *ke
 }
 
 static void feed_next_raw(struct feed *fd, struct built *b, int kind, const char *key,
-                          const uint8_t *payload, size_t plen)
-{
-    build_raw(b, fd->id, fd->seq + 1, fd->seq ? fd->prev : NULL, fd->ts, kind, key, payload,
-              plen, 0);
+                          const uint8_t *payload, size_t plen) {
+    build_raw(b, fd->id, fd->seq + 1, fd->seq ? fd->prev : NULL, fd->ts, kind, key, payload, plen,
+              0);
     fd->seq++;
     fd->ts += 1000;
     memcpy(fd->prev, b->e.id, 32);
@@ -217,8 +204,7 @@ struct prep {
     char rkey[HUB_MAX_RECORD_KEY + 1];
 };
 
-static void prep_item(struct prep *p, const struct built *b)
-{
+static void prep_item(struct prep *p, const struct built *b) {
     memset(p, 0, sizeof *p);
     const struct entry *e = &b->e;
     p->item.e = e;
@@ -241,8 +227,7 @@ static void prep_item(struct prep *p, const struct built *b)
 }
 
 /* Append a batch; returns store_append's code, per-entry results in results[]. */
-static int put_batch(struct store *s, struct built *const *bs, size_t n, int *results)
-{
+static int put_batch(struct store *s, struct built *const *bs, size_t n, int *results) {
     struct prep *p = calloc(n, sizeof *p);
     struct store_item *items = calloc(n, sizeof *items);
     assert_non_null(p);
@@ -263,8 +248,7 @@ static int put_batch(struct store *s, struct built *const *bs, size_t n, int *re
 }
 
 /* Append one entry; returns its result (the batch itself must succeed). */
-static int put(struct store *s, struct built *b)
-{
+static int put(struct store *s, struct built *b) {
     int result = 1;
     struct built *bs[1] = {b};
     assert_int_equal(put_batch(s, bs, 1, &result), HUB_OK);
@@ -281,8 +265,7 @@ struct ids {
     size_t n;
 };
 
-static int collect_cb(const uint8_t *wire, size_t len, void *arg)
-{
+static int collect_cb(const uint8_t *wire, size_t len, void *arg) {
     struct ids *ids = arg;
     struct entry e;
     assert_int_equal(entry_decode(wire, len, &e), HUB_OK);
@@ -296,8 +279,7 @@ static int collect_cb(const uint8_t *wire, size_t len, void *arg)
 }
 
 static void versions(struct store *s, const uint8_t author[32], int kind, const char *key,
-                     struct ids *out)
-{
+                     struct ids *out) {
     memset(out, 0, sizeof *out);
     int rc = store_versions(s, author, kind, key, collect_cb, out);
     if (rc == HUB_E_NOT_FOUND)
@@ -309,8 +291,7 @@ static void versions(struct store *s, const uint8_t author[32], int kind, const 
 /* One query page. */
 static int query_page(struct store *s, const struct index_term *terms, size_t nterms,
                       uint64_t cursor, int32_t from, int32_t to, uint64_t now, size_t limit,
-                      struct ids *out, uint64_t *next)
-{
+                      struct ids *out, uint64_t *next) {
     struct store_query q = {
         .terms = terms,
         .nterms = nterms,
@@ -325,8 +306,7 @@ static int query_page(struct store *s, const struct index_term *terms, size_t nt
 
 /* Whole query result (one big page). */
 static void query(struct store *s, const struct index_term *terms, size_t nterms, int32_t from,
-                  int32_t to, uint64_t now, struct ids *out)
-{
+                  int32_t to, uint64_t now, struct ids *out) {
     memset(out, 0, sizeof *out);
     uint64_t next = 1;
     int rc = query_page(s, terms, nterms, 0, from, to, now, HUB_ARRAY_LEN(out->id), out, &next);
@@ -334,22 +314,19 @@ static void query(struct store *s, const struct index_term *terms, size_t nterms
     assert_int_equal(next, 0);
 }
 
-static struct index_term term(enum index_field f, const char *v)
-{
+static struct index_term term(enum index_field f, const char *v) {
     struct index_term t;
     index_term_make(f, v, strlen(v), &t);
     return t;
 }
 
-static struct index_term author_term(const uint8_t pk[32])
-{
+static struct index_term author_term(const uint8_t pk[32]) {
     char hex[HUB_HEX_LEN + 1];
     hub_hex(pk, 32, hex);
     return term(IDX_AUTHOR, hex);
 }
 
-static void assert_ids(const struct ids *got, const struct built *const *want, size_t n)
-{
+static void assert_ids(const struct ids *got, const struct built *const *want, size_t n) {
     if (got->n != n)
         fail_msg("expected %zu results, got %zu", n, got->n);
     for (size_t i = 0; i < n; i++)
@@ -359,8 +336,7 @@ static void assert_ids(const struct ids *got, const struct built *const *want, s
 }
 
 static void head_is(struct store *s, const struct identity *id, uint64_t seq,
-                    const struct built *last, int forked)
-{
+                    const struct built *last, int forked) {
     struct feed_head h;
     int rc = store_feed_head(s, id->pk, &h);
     if (seq == 0) {
@@ -377,8 +353,7 @@ static void head_is(struct store *s, const struct identity *id, uint64_t seq,
     assert_int_equal(!!h.forked, forked);
 }
 
-static const char *offer_json(char *buf, size_t len, const char *title, const char *topic)
-{
+static const char *offer_json(char *buf, size_t len, const char *title, const char *topic) {
     int n = snprintf(buf, len, "{\"title\":\"%s\",\"topics\":[\"%s\"],\"country\":\"AT\"}", title,
                      topic);
     assert_true(n > 0 && (size_t)n < len);
@@ -389,8 +364,7 @@ static const char *offer_json(char *buf, size_t len, const char *title, const ch
 
 /* ---- chain rule ---- */
 
-static void test_chain_next_seq(void **state)
-{
+static void test_chain_next_seq(void **state) {
     struct fx *f = *state;
     struct feed fa;
     feed_init(&fa, &f->a, TS0);
@@ -449,8 +423,7 @@ static void test_chain_next_seq(void **state)
         built_free(free_me[i]);
 }
 
-static void test_chain_duplicate(void **state)
-{
+static void test_chain_duplicate(void **state) {
     struct fx *f = *state;
     struct feed fa;
     feed_init(&fa, &f->a, TS0);
@@ -483,8 +456,7 @@ static void test_chain_duplicate(void **state)
     built_free(&b2);
 }
 
-static void test_chain_gap(void **state)
-{
+static void test_chain_gap(void **state) {
     struct fx *f = *state;
     struct feed fa;
     feed_init(&fa, &f->a, TS0);
@@ -514,8 +486,7 @@ static void test_chain_gap(void **state)
     built_free(&b3);
 }
 
-static void test_chain_wrong_prev(void **state)
-{
+static void test_chain_wrong_prev(void **state) {
     struct fx *f = *state;
     struct feed fa, fb;
     feed_init(&fa, &f->a, TS0);
@@ -549,16 +520,14 @@ struct forks {
     size_t n;
 };
 
-static int forks_cb(const struct store_fork *fk, void *arg)
-{
+static int forks_cb(const struct store_fork *fk, void *arg) {
     struct forks *fs = arg;
     assert_true(fs->n < HUB_ARRAY_LEN(fs->f));
     fs->f[fs->n++] = *fk;
     return 0;
 }
 
-static void test_chain_fork(void **state)
-{
+static void test_chain_fork(void **state) {
     struct fx *f = *state;
     struct feed fa;
     feed_init(&fa, &f->a, TS0);
@@ -635,8 +604,7 @@ static void test_chain_fork(void **state)
         built_free(free_me[i]);
 }
 
-static void test_chain_fork_in_batch(void **state)
-{
+static void test_chain_fork_in_batch(void **state) {
     struct fx *f = *state;
     struct built b1, b2, b2x;
     build(&b1, &f->a, 1, NULL, TS0, K_PROFILE, "profile", PROFILE_JSON, 0);
@@ -659,8 +627,7 @@ static void test_chain_fork_in_batch(void **state)
     built_free(&b2x);
 }
 
-static void test_chain_timestamp_backwards(void **state)
-{
+static void test_chain_timestamp_backwards(void **state) {
     struct fx *f = *state;
     struct built b1, b2, b2ok, b3;
     build(&b1, &f->a, 1, NULL, TS0, K_PROFILE, "profile", PROFILE_JSON, 0);
@@ -681,8 +648,7 @@ static void test_chain_timestamp_backwards(void **state)
 
 /* ---- record semantics ---- */
 
-static void test_latest_version_wins(void **state)
-{
+static void test_latest_version_wins(void **state) {
     struct fx *f = *state;
     struct feed fa;
     feed_init(&fa, &f->a, TS0);
@@ -760,8 +726,7 @@ static void test_latest_version_wins(void **state)
         built_free(free_me[i]);
 }
 
-static void test_retraction(void **state)
-{
+static void test_retraction(void **state) {
     struct fx *f = *state;
     struct feed fa;
     feed_init(&fa, &f->a, TS0);
@@ -849,8 +814,7 @@ static void test_retraction(void **state)
         built_free(free_me[i]);
 }
 
-static int count_cb(const uint8_t *wire, size_t len, void *arg)
-{
+static int count_cb(const uint8_t *wire, size_t len, void *arg) {
     (void)wire;
     (void)len;
     ++*(size_t *)arg;
@@ -859,8 +823,7 @@ static int count_cb(const uint8_t *wire, size_t len, void *arg)
 
 /* A record with more versions than rec_withdraw collects at once (256): all are purged. */
 /* Versions and their retraction in one batch (one write transaction). */
-static void test_retraction_in_batch(void **state)
-{
+static void test_retraction_in_batch(void **state) {
     struct fx *f = *state;
     struct feed fa;
     feed_init(&fa, &f->a, TS0);
@@ -869,8 +832,7 @@ static void test_retraction_in_batch(void **state)
     feed_next(&fa, &v1, K_OFFER, "k", offer_json(j, sizeof j, "One", "alpha"), TS0 + 1000000);
     feed_next(&fa, &keep, K_OFFER, "keep", offer_json(j, sizeof j, "Keep", "alpha"), 0);
     feed_next(&fa, &v2, K_OFFER, "k", offer_json(j, sizeof j, "Two", "alpha"), TS0 + 2000000);
-    feed_next(&fa, &r, K_RETRACTION, "k", "{\"target_kind\":\"offer\",\"target_key\":\"k\"}",
-              0);
+    feed_next(&fa, &r, K_RETRACTION, "k", "{\"target_kind\":\"offer\",\"target_key\":\"k\"}", 0);
     struct built *batch[] = {&v1, &keep, &v2, &r};
     int res[4];
     assert_int_equal(put_batch(f->s, batch, 4, res), HUB_OK);
@@ -899,8 +861,7 @@ static void test_retraction_in_batch(void **state)
     built_free(&keep);
 }
 
-static void test_retraction_many_versions(void **state)
-{
+static void test_retraction_many_versions(void **state) {
     struct fx *f = *state;
     struct feed fa;
     feed_init(&fa, &f->a, TS0);
@@ -924,8 +885,7 @@ static void test_retraction_many_versions(void **state)
     struct built other, r;
     feed_next(&fa, &other, K_OFFER, "l", offer_json(j, sizeof j, "Other", "alpha"), 0);
     PUT_OK(f->s, &other);
-    feed_next(&fa, &r, K_RETRACTION, "k", "{\"target_kind\":\"offer\",\"target_key\":\"k\"}",
-              0);
+    feed_next(&fa, &r, K_RETRACTION, "k", "{\"target_kind\":\"offer\",\"target_key\":\"k\"}", 0);
     PUT_OK(f->s, &r);
     static struct ids got;
     memset(&got, 0, sizeof got);
@@ -938,8 +898,8 @@ static void test_retraction_many_versions(void **state)
     size_t n = 0, purged = 0;
     for (uint64_t from = 1; from <= NV; from += 100) {
         memset(&got, 0, sizeof got);
-        assert_int_equal(
-            store_feed_range(f->s, f->a.pk, from, 100, SIZE_MAX, collect_cb, &got), 100);
+        assert_int_equal(store_feed_range(f->s, f->a.pk, from, 100, SIZE_MAX, collect_cb, &got),
+                         100);
         for (size_t i = 0; i < got.n; i++) {
             assert_memory_equal(got.id[i], v[from - 1 + i].e.id, 32);
             purged += got.purged[i];
@@ -958,8 +918,7 @@ static void test_retraction_many_versions(void **state)
     built_free(&r);
 }
 
-static void test_expiry_sweep(void **state)
-{
+static void test_expiry_sweep(void **state) {
     struct fx *f = *state;
     struct feed fa;
     feed_init(&fa, &f->a, TS0);
@@ -1020,8 +979,7 @@ static void test_expiry_sweep(void **state)
         built_free(free_me[i]);
 }
 
-static void test_expiry_sweep_max(void **state)
-{
+static void test_expiry_sweep_max(void **state) {
     struct fx *f = *state;
     struct feed fa;
     feed_init(&fa, &f->a, TS0);
@@ -1060,23 +1018,20 @@ struct qset {
     int32_t ds[QN], de[QN];
 };
 
-static int32_t day(const char *s)
-{
+static int32_t day(const char *s) {
     int32_t d;
     assert_int_equal(record_parse_date(s, &d), HUB_OK);
     return d;
 }
 
-static void date_str(int32_t days, char out[11])
-{
+static void date_str(int32_t days, char out[11]) {
     time_t t = (time_t)days * 86400;
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
-static void qset_build(struct fx *f, struct qset *q)
-{
+static void qset_build(struct fx *f, struct qset *q) {
     struct feed fa, fb;
     feed_init(&fa, &f->a, TS0);
     feed_init(&fb, &f->b, TS0);
@@ -1112,16 +1067,14 @@ static void qset_build(struct fx *f, struct qset *q)
     }
 }
 
-static void qset_free(struct qset *q)
-{
+static void qset_free(struct qset *q) {
     for (int i = 0; i < QN; i++)
         built_free(&q->b[i]);
 }
 
 /* Expected result: the matching offers, newest (highest i) first. */
 static size_t expect_where(struct qset *q, int (*pred)(int i, void *arg), void *arg,
-                           const struct built **out)
-{
+                           const struct built **out) {
     size_t n = 0;
     for (int i = QN - 1; i >= 0; i--)
         if (pred(i, arg))
@@ -1129,29 +1082,24 @@ static size_t expect_where(struct qset *q, int (*pred)(int i, void *arg), void *
     return n;
 }
 
-static int p_t1_at(int i, void *arg)
-{
+static int p_t1_at(int i, void *arg) {
     (void)arg;
     return i % 3 == 1 && i % 2 == 1;
 }
-static int p_t1_at_en(int i, void *arg)
-{
+static int p_t1_at_en(int i, void *arg) {
     (void)arg;
     return i % 3 == 1 && i % 2 == 1 && i % 5 != 0;
 }
-static int p_fr_de(int i, void *arg)
-{
+static int p_fr_de(int i, void *arg) {
     (void)arg;
     return i % 5 == 0 && i % 2 == 0;
 }
-static int p_all(int i, void *arg)
-{
+static int p_all(int i, void *arg) {
     (void)arg;
     (void)i;
     return 1;
 }
-static int p_b_t0(int i, void *arg)
-{
+static int p_b_t0(int i, void *arg) {
     (void)arg;
     return (i / 7) % 2 == 1 && i % 3 == 0;
 }
@@ -1162,8 +1110,7 @@ struct range {
     int topic; /* -1: any */
 };
 
-static int p_range(int i, void *arg)
-{
+static int p_range(int i, void *arg) {
     struct range *r = arg;
     if (r->topic >= 0 && i % 3 != r->topic)
         return 0;
@@ -1174,8 +1121,7 @@ static int p_range(int i, void *arg)
 }
 
 static void check_query(struct store *s, const struct index_term *t, size_t nt, int32_t from,
-                        int32_t to, const struct built **want, size_t nwant)
-{
+                        int32_t to, const struct built **want, size_t nwant) {
     struct ids got;
     query(s, t, nt, from, to, 0, &got);
     assert_ids(&got, want, nwant);
@@ -1202,8 +1148,7 @@ static void check_query(struct store *s, const struct index_term *t, size_t nt, 
     }
 }
 
-static void test_query_intersections(void **state)
-{
+static void test_query_intersections(void **state) {
     struct fx *f = *state;
     static struct qset q;
     qset_build(f, &q);
@@ -1259,22 +1204,21 @@ static void test_query_intersections(void **state)
     qset_free(&q);
 }
 
-static void test_query_date_range(void **state)
-{
+static void test_query_date_range(void **state) {
     struct fx *f = *state;
     static struct qset q;
     qset_build(f, &q);
     const struct built *want[QN];
     int32_t base = day("2027-01-01");
     struct range ranges[] = {
-        {base, base + 10, &q, -1},           /* the first few */
-        {base + 30, base + 30, &q, -1},      /* one day */
-        {base + 31, base + 32, &q, -1},      /* inside one record's span */
-        {base + 100, 0, &q, -1},             /* open end */
-        {0, base + 20, &q, -1},              /* open start */
-        {base + 1000, base + 2000, &q, -1},  /* after every record */
-        {base - 100, base - 1, &q, -1},      /* before every record */
-        {base + 50, base + 120, &q, 2},      /* with a topic */
+        {base, base + 10, &q, -1},          /* the first few */
+        {base + 30, base + 30, &q, -1},     /* one day */
+        {base + 31, base + 32, &q, -1},     /* inside one record's span */
+        {base + 100, 0, &q, -1},            /* open end */
+        {0, base + 20, &q, -1},             /* open start */
+        {base + 1000, base + 2000, &q, -1}, /* after every record */
+        {base - 100, base - 1, &q, -1},     /* before every record */
+        {base + 50, base + 120, &q, 2},     /* with a topic */
     };
     for (size_t r = 0; r < HUB_ARRAY_LEN(ranges); r++) {
         size_t n = expect_where(&q, p_range, &ranges[r], want);
@@ -1299,8 +1243,7 @@ static void test_query_date_range(void **state)
     qset_free(&q);
 }
 
-static void test_query_paging_with_update(void **state)
-{
+static void test_query_paging_with_update(void **state) {
     struct fx *f = *state;
     static struct qset q;
     qset_build(f, &q);
@@ -1347,8 +1290,7 @@ static void test_query_paging_with_update(void **state)
 
 /* Append `count` entries of BIG_PAYLOAD random bytes to fd's feed in batches of `batch`.
  * Returns the number stored before the first failing batch; *fail_rc gets its code. */
-static size_t fill(struct store *s, struct feed *fd, size_t count, size_t batch, int *fail_rc)
-{
+static size_t fill(struct store *s, struct feed *fd, size_t count, size_t batch, int *fail_rc) {
     uint8_t *payload = malloc(BIG_PAYLOAD);
     assert_non_null(payload);
     struct built *bs = calloc(batch, sizeof *bs);
@@ -1405,8 +1347,7 @@ static size_t fill(struct store *s, struct feed *fd, size_t count, size_t batch,
     return stored;
 }
 
-static void test_disk_full(void **state)
-{
+static void test_disk_full(void **state) {
     struct fx *f = *state;
     const uint64_t max = 8 * MIB;
     fx_reopen(f, max);
@@ -1448,8 +1389,7 @@ static void test_disk_full(void **state)
 
 /* max_map_bytes bounds the map: a store opened with a bound below the initial map size must
  * not map (and fill) more than the bound. */
-static void test_max_map_bound(void **state)
-{
+static void test_max_map_bound(void **state) {
     struct fx *f = *state;
     const uint64_t max = 8 * MIB;
     fx_reopen(f, max);
@@ -1462,8 +1402,7 @@ static void test_max_map_bound(void **state)
     assert_true(st.map_size <= max);
 }
 
-static void test_map_growth(void **state)
-{
+static void test_map_growth(void **state) {
     struct fx *f = *state;
     fx_reopen(f, 512 * MIB);
     struct store_stats st;
@@ -1504,16 +1443,14 @@ struct heads {
     size_t n;
 };
 
-static int heads_cb(const struct feed_head *h, void *arg)
-{
+static int heads_cb(const struct feed_head *h, void *arg) {
     struct heads *hs = arg;
     assert_true(hs->n < HUB_ARRAY_LEN(hs->h));
     hs->h[hs->n++] = *h;
     return 0;
 }
 
-static void test_reopen(void **state)
-{
+static void test_reopen(void **state) {
     struct fx *f = *state;
     static struct qset q;
     qset_build(f, &q);
@@ -1561,8 +1498,7 @@ static void test_reopen(void **state)
     assert_int_equal(f2.n, 1);
     assert_memory_equal(f2.f[0].other_id, f1.f[0].other_id, 32);
     uint8_t id[32];
-    assert_int_equal(store_record_current(f->s, f->a.pk, K_OFFER, "offer-0", id),
-                     HUB_E_NOT_FOUND);
+    assert_int_equal(store_record_current(f->s, f->a.pk, K_OFFER, "offer-0", id), HUB_E_NOT_FOUND);
     assert_int_equal(store_record_current(f->s, f->a.pk, K_OFFER, "offer-3", id), HUB_OK);
     assert_memory_equal(id, q.b[3].e.id, 32);
 
@@ -1592,8 +1528,7 @@ struct nfx {
     uint64_t heard_seq[64];
 };
 
-static void listener(void *arg, const struct entry *e, int origin)
-{
+static void listener(void *arg, const struct entry *e, int origin) {
     struct nfx *x = arg;
     (void)origin;
     if (x->heard < HUB_ARRAY_LEN(x->heard_seq))
@@ -1601,8 +1536,7 @@ static void listener(void *arg, const struct entry *e, int origin)
     x->heard++;
 }
 
-static int nfx_setup(void **state)
-{
+static int nfx_setup(void **state) {
     struct nfx *x = calloc(1, sizeof *x);
     if (!x)
         return -1;
@@ -1628,8 +1562,7 @@ static int nfx_setup(void **state)
     return 0;
 }
 
-static int nfx_teardown(void **state)
-{
+static int nfx_teardown(void **state) {
     struct nfx *x = *state;
     node_destroy(&x->n);
     nftw(x->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
@@ -1638,8 +1571,7 @@ static int nfx_teardown(void **state)
 }
 
 static int ingest(struct node *n, struct built *const *bs, size_t count, int *results,
-                  size_t *accepted)
-{
+                  size_t *accepted) {
     const uint8_t *wires[16];
     size_t lens[16];
     assert_true(count <= 16);
@@ -1650,8 +1582,7 @@ static int ingest(struct node *n, struct built *const *bs, size_t count, int *re
     return node_ingest(n, wires, lens, count, results, accepted, 1);
 }
 
-static void test_node_ingest_chain(void **state)
-{
+static void test_node_ingest_chain(void **state) {
     struct nfx *x = *state;
     struct store *s = node_store(x->n);
     uint64_t now = hub_now_ms() - 60000;
@@ -1662,8 +1593,7 @@ static void test_node_ingest_chain(void **state)
     feed_next(&fa, &a1, K_PROFILE, "profile", PROFILE_JSON, 0);
     feed_next(&fa, &a2, K_OFFER, "k", offer_json(j, sizeof j, "One", "alpha"), 0);
     feed_next(&fa, &a3, K_OFFER, "k", offer_json(j, sizeof j, "Two", "beta"), 0);
-    feed_next(&fa, &a4, K_RETRACTION, "k", "{\"target_kind\":\"offer\",\"target_key\":\"k\"}",
-              0);
+    feed_next(&fa, &a4, K_RETRACTION, "k", "{\"target_kind\":\"offer\",\"target_key\":\"k\"}", 0);
     build(&a3x, &x->a, 3, a2.e.id, fa.ts, K_OFFER, "k", offer_json(j, sizeof j, "X", "x"), 0);
     /* a copy of a2 with one signature bit flipped */
     bad.len = a2.len;
@@ -1714,16 +1644,14 @@ static void test_node_ingest_chain(void **state)
         built_free(free_me[i]);
 }
 
-static void test_node_ingest_rules(void **state)
-{
+static void test_node_ingest_rules(void **state) {
     struct nfx *x = *state;
     struct store *s = node_store(x->n);
     uint64_t now = hub_now_ms();
     char j[256];
     struct built b1, b2, gap, prev, back, future, v2, ret, after;
     build(&b1, &x->b, 1, NULL, now - 5000, K_PROFILE, "profile", PROFILE_JSON, 0);
-    build(&b2, &x->b, 2, b1.e.id, now - 4000, K_OFFER, "k", offer_json(j, sizeof j, "V1", "a1"),
-          0);
+    build(&b2, &x->b, 2, b1.e.id, now - 4000, K_OFFER, "k", offer_json(j, sizeof j, "V1", "a1"), 0);
     build(&gap, &x->b, 4, b2.e.id, now - 3000, K_OFFER, "g", "{\"title\":\"Gap\"}", 0);
     uint8_t wrong[32];
     memset(wrong, 0x42, sizeof wrong);
@@ -1731,8 +1659,7 @@ static void test_node_ingest_rules(void **state)
     build(&back, &x->b, 3, b2.e.id, now - 4500, K_OFFER, "t", "{\"title\":\"Back\"}", 0);
     build(&future, &x->b, 3, b2.e.id, now + HUB_MAX_FUTURE_MS + 60000, K_OFFER, "f",
           "{\"title\":\"Future\"}", 0);
-    build(&v2, &x->b, 3, b2.e.id, now - 2000, K_OFFER, "k", offer_json(j, sizeof j, "V2", "a2"),
-          0);
+    build(&v2, &x->b, 3, b2.e.id, now - 2000, K_OFFER, "k", offer_json(j, sizeof j, "V2", "a2"), 0);
     build(&ret, &x->b, 4, v2.e.id, now - 1000, K_RETRACTION, "k",
           "{\"target_kind\":\"offer\",\"target_key\":\"k\"}", 0);
     build(&after, &x->b, 5, ret.e.id, now - 500, K_OFFER, "k2", "{\"title\":\"After\"}", 0);
@@ -1777,16 +1704,14 @@ static void test_node_ingest_rules(void **state)
     query(s, &t, 1, 0, 0, 0, &got);
     assert_int_equal(got.n, 0);
     head_is(s, &cid, 1, &c2, 0);
-    struct built *free_me[] = {&b1, &b2, &gap, &prev, &back, &future, &v2, &ret, &after,
-                               &c1, &c2};
+    struct built *free_me[] = {&b1, &b2, &gap, &prev, &back, &future, &v2, &ret, &after, &c1, &c2};
     for (size_t i = 0; i < HUB_ARRAY_LEN(free_me); i++)
         built_free(free_me[i]);
 }
 
 /* A batch big enough for node_ingest to check entries on several threads: per-entry results
  * land at their own index, feeds apply in seq order whatever the arrival order. */
-static void test_node_ingest_large_batch(void **state)
-{
+static void test_node_ingest_large_batch(void **state) {
     struct nfx *x = *state;
     struct store *s = node_store(x->n);
     enum { FEEDS = 3, PER = 40, BAD = 6, N = FEEDS * PER + BAD };
@@ -1843,7 +1768,7 @@ static void test_node_ingest_large_batch(void **state)
     assert_int_equal(node_ingest(x->n, wires, lens, N, results, &acc, 1), HUB_OK);
     assert_int_equal(acc, FEEDS * PER);
     for (int i = 0; i < N; i++) {
-        int want = order[i] < FEEDS * PER ? HUB_OK
+        int want = order[i] < FEEDS * PER         ? HUB_OK
                    : (order[i] - FEEDS * PER) % 2 ? HUB_E_SIGNATURE
                                                   : HUB_E_PAYLOAD_HASH;
         if (results[i] != want)
@@ -1870,8 +1795,7 @@ static void test_node_ingest_large_batch(void **state)
         built_free(&b[i]);
 }
 
-static void test_node_publish(void **state)
-{
+static void test_node_publish(void **state) {
     struct nfx *x = *state;
     struct store *s = node_store(x->n);
     const struct identity *me = node_identity(x->n);
@@ -1906,10 +1830,9 @@ static void test_node_publish(void **state)
     free(w);
     /* retraction through publish */
     size_t rlen;
-    uint8_t *rp = payload_of(K_RETRACTION, "{\"target_kind\":\"offer\",\"target_key\":\"own\"}",
-                             &rlen);
-    struct node_draft r = {.kind = K_RETRACTION, .key = "own", .payload = rp,
-                           .payload_len = rlen};
+    uint8_t *rp =
+        payload_of(K_RETRACTION, "{\"target_kind\":\"offer\",\"target_key\":\"own\"}", &rlen);
+    struct node_draft r = {.kind = K_RETRACTION, .key = "own", .payload = rp, .payload_len = rlen};
     assert_int_equal(node_publish(x->n, &r, 1), HUB_OK);
     assert_int_equal(r.seq, 3);
     assert_int_equal(store_record_current(s, me->pk, K_OFFER, "own", id), HUB_E_NOT_FOUND);
@@ -1927,8 +1850,7 @@ static void test_node_publish(void **state)
 
 /* ---- the identity file ---- */
 
-static void test_identity_file(void **state)
-{
+static void test_identity_file(void **state) {
     struct fx *f = *state;
     char dir[128], path[160];
     snprintf(dir, sizeof dir, "%s/id", f->dir);
@@ -1989,8 +1911,7 @@ static void test_identity_file(void **state)
         assert_int_equal(((const uint8_t *)&a)[i], 0);
 }
 
-int main(void)
-{
+int main(void) {
     if (sodium_init() < 0)
         return 1;
     log_init(LOG_ERROR, LOG_TEXT);
