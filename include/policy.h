@@ -22,6 +22,8 @@ void policy_recompute(struct policy *p, struct store *s);
 int policy_admits_feed(const struct policy *p, const uint8_t author[32]);
 /* Transport key (X25519) check for the ZAP handler; hub is set when the key is a known hub. */
 int policy_admits_curve(const struct policy *p, const uint8_t curve_pk[32], uint8_t hub[32]);
+/* 1 and hub set when curve_pk is the transport key of a trusted hub. */
+int policy_trusted_curve(const struct policy *p, const uint8_t curve_pk[32], uint8_t hub[32]);
 size_t policy_trusted_count(const struct policy *p);
 const char *policy_mode_name(enum policy_mode m);
 

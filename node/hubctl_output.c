@@ -778,8 +778,9 @@ static void text_peers(json_t *r) {
         snprintf(sent, sizeof(sent), "%lld", jint(p, "sent", 0));
         snprintf(recv, sizeof(recv), "%lld", jint(p, "received", 0));
         snprintf(rej, sizeof(rej), "%lld", jint(p, "rejected", 0));
-        snprintf(behind, sizeof(behind), "%lld/%lld", jint(p, "behind_us", 0),
-                 jint(p, "behind_them", 0));
+        /* "peer lacks / we lack", as the peers help says */
+        snprintf(behind, sizeof(behind), "%lld/%lld", jint(p, "behind_them", 0),
+                 jint(p, "behind_us", 0));
         const char *ep = jstr(p, "endpoint"), *st = jstr(p, "state");
         const char *row[] = {key, ep ? ep : "-", st ? st : "-", heard, sent, recv, rej, behind};
         table_add(&t, row);

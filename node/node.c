@@ -126,7 +126,10 @@ static int prepare(struct prepared *p, int check_payload)
             return rc;
     }
     if (e->kind == 5 /* retraction */) {
-        if (e->payload) {
+        /* Its payload names what it withdraws: without it the withdrawal would be lost. */
+        if (!e->payload)
+            return HUB_E_PAYLOAD_HASH;
+        {
             int kind;
             if (record_retraction_target(e->payload, e->payload_len, &kind, p->retract_key) != 0)
                 return HUB_E_DECODE;

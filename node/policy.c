@@ -175,14 +175,19 @@ int policy_admits_feed(const struct policy *p, const uint8_t author[32])
     return p->mode == POLICY_OPEN || keyset_has(&p->trusted, author);
 }
 
-int policy_admits_curve(const struct policy *p, const uint8_t curve_pk[32], uint8_t hub[32])
+int policy_trusted_curve(const struct policy *p, const uint8_t curve_pk[32], uint8_t hub[32])
 {
     for (size_t i = 0; i < p->trusted.n; i++)
         if (memcmp(p->trusted.k[i].curve, curve_pk, 32) == 0) {
             memcpy(hub, p->trusted.k[i].ed, 32);
             return 1;
         }
-    return p->mode == POLICY_OPEN;
+    return 0;
+}
+
+int policy_admits_curve(const struct policy *p, const uint8_t curve_pk[32], uint8_t hub[32])
+{
+    return policy_trusted_curve(p, curve_pk, hub) || p->mode == POLICY_OPEN;
 }
 
 size_t policy_trusted_count(const struct policy *p)

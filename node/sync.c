@@ -30,7 +30,7 @@
 #define SYNC_HEADS_CHUNK 1024
 #define SYNC_MAX_BATCH 4096              /* entries per Entries message (config batch <= this) */
 #define SYNC_MAX_WANT_FEEDS 65536        /* feeds queued for fetching per session */
-#define SYNC_MAX_WINDOW 16
+#define SYNC_MAX_WINDOW 64                /* config window <= this */
 #define SYNC_WANT_TIMEOUT_MS 30000
 #define SYNC_MSGS_PER_TURN 64            /* per socket per loop turn: fairness between peers */
 #define SYNC_TURN_BUDGET_US 20000        /* work per socket per turn, so control and the other
@@ -38,6 +38,10 @@
 #define SYNC_RATE_MSGS 20000             /* per session per second; the excess is dropped */
 #define SYNC_SUMMARY_LOG_MS 60000
 #define SYNC_HWM 10000
+#define SYNC_HELLO_WAIT_MS 10000         /* an inbound session must say Hello by then */
+#define SYNC_INBOUND_IDLE_MS 60000       /* a silent inbound session is closed after this */
+#define SYNC_POLICY_REFRESH_MS 60000     /* endorsed policy: expiries change the trusted set */
+#define SYNC_RETRY_MS 200               /* round retry while a peer is not connected */
 
 enum sess_dir { SESS_OUT = 1, SESS_IN = 2 };
 enum peer_state { PEER_CONNECTING, PEER_UP, PEER_DOWN };
@@ -99,6 +103,7 @@ struct sync {
     uint32_t digest_feeds;
     int digest_valid;
     int policy_dirty;
+    uint64_t policy_refreshed;
     /* poll bookkeeping: which item is which */
     struct {
         int kind; /* 0 zap, 1 router, 2 dealer, 3 sub */
@@ -173,13 +178,13 @@ static void *curve_client(struct sync *s, int type, const uint8_t server_ed[32])
 
 /* ---- sending ---- */
 
-static void send_msg(struct sync *s, struct session *ss, const Hubnet__SyncMsg *m)
+static int send_msg(struct sync *s, struct session *ss, const Hubnet__SyncMsg *m)
 {
     size_t len = hubnet__sync_msg__get_packed_size(m);
     uint8_t stackbuf[512];
     uint8_t *buf = len <= sizeof stackbuf ? stackbuf : malloc(len);
     if (!buf)
-        return;
+        return -1;
     hubnet__sync_msg__pack(m, buf);
     int rc;
     if (ss->dir == SESS_OUT) {
@@ -194,9 +199,10 @@ static void send_msg(struct sync *s, struct session *ss, const Hubnet__SyncMsg *
     /* EAGAIN: peer not connected or its queue is full; the round or want timeout retries. */
     if (buf != stackbuf)
         free(buf);
+    return rc >= 0 ? 0 : -1;
 }
 
-static void send_hello(struct sync *s, struct session *ss)
+static int send_hello(struct sync *s, struct session *ss)
 {
     Hubnet__Hello h = HUBNET__HELLO__INIT;
     h.version = SYNC_VERSION;
@@ -206,7 +212,7 @@ static void send_hello(struct sync *s, struct session *ss)
     Hubnet__SyncMsg m = HUBNET__SYNC_MSG__INIT;
     m.msg_case = HUBNET__SYNC_MSG__MSG_HELLO;
     m.hello = &h;
-    send_msg(s, ss, &m);
+    return send_msg(s, ss, &m);
 }
 
 struct digest_ctx {
@@ -217,6 +223,8 @@ struct digest_ctx {
 static int digest_cb(const struct feed_head *h, void *arg)
 {
     struct digest_ctx *d = arg;
+    if (h->forked)
+        return 0; /* the digest covers exactly the feeds Heads lists */
     uint8_t seq[8];
     for (int i = 0; i < 8; i++)
         seq[i] = (uint8_t)(h->seq >> (56 - 8 * i));
@@ -503,6 +511,7 @@ static void on_hello(struct sync *s, struct session *ss, Hubnet__Hello *h, const
 {
     char k[9];
     if (h->version != SYNC_VERSION || h->hub.len != 32) {
+        ss->rejected++;
         ss->rej_window[-HUB_E_VERSION]++;
         ss->rej_window_total++;
         return;
@@ -511,10 +520,16 @@ static void on_hello(struct sync *s, struct session *ss, Hubnet__Hello *h, const
         if (memcmp(h->hub.data, ss->hub, 32) != 0)
             return; /* cannot happen under CURVE: the server key names the hub */
     } else {
-        uint8_t curve[32];
-        if (identity_curve_pk(h->hub.data, curve) != 0 || memcmp(curve, ss->curve, 32) != 0) {
+        /* The hub key must name the transport key the connection authenticated with; when
+         * that key belongs to a trusted hub, it must be that hub (the X25519 conversion
+         * ignores the sign, so two Ed25519 keys map to one transport key). */
+        uint8_t curve[32], trusted[32];
+        int known = policy_trusted_curve(s->policy, ss->curve, trusted);
+        if (identity_curve_pk(h->hub.data, curve) != 0 || memcmp(curve, ss->curve, 32) != 0 ||
+            (known && memcmp(trusted, h->hub.data, 32) != 0)) {
             hub_short(h->hub.data, k);
             log_warnx("sync", "hello claims hub %s but the connection's key differs; ignored", k);
+            ss->rejected++;
             ss->rej_window[-HUB_E_SIGNATURE]++;
             ss->rej_window_total++;
             return;
@@ -624,7 +639,8 @@ static void on_heads(struct sync *s, struct session *ss, Hubnet__SyncMsg *m)
     }
     if (!hs->last)
         return;
-    qsort(ss->their, ss->ntheir, sizeof *ss->their, head_cmp);
+    if (ss->ntheir > 1)
+        qsort(ss->their, ss->ntheir, sizeof *ss->their, head_cmp);
     ss->behind_us = ss->behind_them = 0;
     struct cmp_ctx c = {s, ss, 0};
     store_feeds(node_store(s->node), compare_cb, &c);
@@ -691,6 +707,7 @@ static void on_want(struct sync *s, struct session *ss, Hubnet__Want *w)
     m.entries = &es;
     send_msg(s, ss, &m);
     ss->sent += c->n;
+    ss->behind_them = ss->behind_them > (int64_t)c->n ? ss->behind_them - (int64_t)c->n : 0;
     for (size_t i = 0; i < c->n; i++)
         free(c->items[i].data);
     free(c);
@@ -765,10 +782,9 @@ static void on_entries(struct sync *s, struct session *ss, Hubnet__Entries *es, 
     want_fill(s, ss);
 }
 
-static void handle_msg(struct sync *s, struct session *ss, const uint8_t *data, size_t len,
-                       const char *peer_addr, int origin)
+/* Per-session message budget: the excess of a flooding peer is dropped and counted. */
+static int rate_ok(struct session *ss)
 {
-    ss->bytes_received += len;
     uint64_t now = hub_mono_ms();
     if (now - ss->rate_start_ms >= 1000) {
         ss->rate_start_ms = now;
@@ -776,8 +792,17 @@ static void handle_msg(struct sync *s, struct session *ss, const uint8_t *data, 
     }
     if (++ss->rate_count > SYNC_RATE_MSGS) {
         ss->rate_dropped++;
-        return;
+        return 0;
     }
+    return 1;
+}
+
+static void handle_msg(struct sync *s, struct session *ss, const uint8_t *data, size_t len,
+                       const char *peer_addr, int origin)
+{
+    ss->bytes_received += len;
+    if (!rate_ok(ss))
+        return;
     Hubnet__SyncMsg *m = hubnet__sync_msg__unpack(NULL, len, data);
     if (!m) {
         ss->rej_window[-HUB_E_DECODE]++;
@@ -924,9 +949,13 @@ static void sub_read(struct sync *s, struct session *ss)
             ss->rej_window_total++;
             continue;
         }
+        ss->bytes_received += zmq_msg_size(&msgs[n]);
+        if (!rate_ok(ss)) {
+            zmq_msg_close(&msgs[n]);
+            continue;
+        }
         wires[n] = zmq_msg_data(&msgs[n]);
         lens[n] = zmq_msg_size(&msgs[n]);
-        ss->bytes_received += lens[n];
         n++;
     }
     if (n) {
@@ -960,7 +989,7 @@ static void on_accept(void *arg, const struct entry *e, int origin)
 {
     struct sync *s = arg;
     s->digest_valid = 0;
-    if (e->kind == 6)
+    if (e->kind == 6 || e->kind == 5) /* an endorsement, or a retraction of one */
         s->policy_dirty = 1;
     if (zmq_send(s->pub, e->wire, e->wire_len, ZMQ_DONTWAIT) < 0 && zmq_errno() != EAGAIN)
         log_debug("sync", "publish: %s", zmq_strerror(zmq_errno()));
@@ -1090,7 +1119,7 @@ static void status_hook(void *arg, json_t *st)
     }
     json_object_set_new(st, "peers", json_pack("{s:I, s:I, s:I}", "configured",
                                                (json_int_t)configured, "inbound",
-                                               (json_int_t)inbound, "up", (json_int_t)up));
+                                               (json_int_t)inbound, "connected", (json_int_t)up));
     json_object_set_new(st, "sync", json_pack("{s:s, s:s, s:s, s:I}", "listen", s->cfg->listen,
                                               "pub", s->cfg->pub_listen, "policy",
                                               policy_mode_name(s->cfg->policy), "trusted",
@@ -1262,6 +1291,14 @@ static void log_rejects(struct session *ss, uint64_t now)
 long sync_tick(struct sync *s)
 {
     uint64_t now = hub_mono_ms();
+    if (s->cfg->policy == POLICY_ENDORSED && now - s->policy_refreshed >= SYNC_POLICY_REFRESH_MS) {
+        s->policy_refreshed = now;
+        s->policy_dirty = 1;
+    }
+    if (s->policy_dirty) {
+        policy_recompute(s->policy, node_store(s->node));
+        s->policy_dirty = 0;
+    }
     uint64_t ivl = (uint64_t)(s->cfg->sync_interval_s ? s->cfg->sync_interval_s : 10) * 1000;
     long next = (long)ivl;
     for (size_t i = 0; i < SYNC_MAX_SESSIONS; i++) {
@@ -1287,26 +1324,38 @@ long sync_tick(struct sync *s)
         uint64_t silent = now - (ss->last_heard_ms ? ss->last_heard_ms : ss->created_ms);
         char k[9];
         hub_short(ss->hub, k);
-        if (silent > 3 * ivl + 5000) {
+        if (ss->dir == SESS_IN) {
+            /* The peer's own interval may be longer than ours: give it a generous while. An
+             * inbound session is re-created by the peer's next Hello. */
+            uint64_t idle = 10 * ivl > SYNC_INBOUND_IDLE_MS ? 10 * ivl : SYNC_INBOUND_IDLE_MS;
+            if (silent > idle || (!ss->hello_seen && silent > SYNC_HELLO_WAIT_MS)) {
+                if (ss->hello_seen)
+                    log_info("sync", "peer %s (%s) not heard for %llu s; inbound session closed",
+                             k, ss->endpoint, (unsigned long long)(silent / 1000));
+                sess_free(ss);
+                continue;
+            }
+        } else if (silent > 3 * ivl + 5000) {
             if (ss->state == PEER_UP) {
                 log_warnx("sync", "peer %s (%s) is down: not heard for %llu s; retrying with "
                           "backoff", k, ss->endpoint, (unsigned long long)(silent / 1000));
                 ss->state = PEER_DOWN;
-            } else if (ss->state == PEER_CONNECTING && ss->dir == SESS_OUT) {
+            } else if (ss->state == PEER_CONNECTING) {
                 log_warnx("sync", "peer %s (%s) not reachable yet; retrying with backoff", k,
                           ss->endpoint);
                 ss->state = PEER_DOWN;
-            } else if (ss->dir == SESS_IN && silent > 10 * ivl) {
-                sess_free(ss); /* an inbound session is re-created by the peer's next Hello */
-                continue;
             }
         }
         log_rejects(ss, now);
         if (ss->dir == SESS_OUT && now >= ss->next_round_ms) {
             ss->next_round_ms = now + ivl;
-            ss->rounds++;
-            send_hello(s, ss);
-            send_summary(s, ss);
+            if (send_hello(s, ss) != 0) {
+                /* not connected yet (ZMQ_IMMEDIATE): try again soon, not a whole interval on */
+                ss->next_round_ms = now + SYNC_RETRY_MS;
+            } else {
+                ss->rounds++;
+                send_summary(s, ss);
+            }
         }
         if (ss->dir == SESS_OUT && ss->next_round_ms > now && (long)(ss->next_round_ms - now) < next)
             next = (long)(ss->next_round_ms - now);

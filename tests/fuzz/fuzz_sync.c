@@ -10,8 +10,9 @@
  * open policy, and no sockets: sends go to a NULL socket, which libzmq refuses with ENOTSOCK,
  * as a dropped send. Each input gets fresh inbound sessions: a Hello arrives on a new session
  * (hub not yet known) next to a stale session of the same hub, as after a reconnect; any other
- * message arrives on a session that has seen Hello. Entries that carry a valid signature (the
- * seeds' feed) are stored the first time and are duplicates after that.
+ * message arrives on a session that has seen Hello and has Wants in flight for the peer's feed
+ * from seq 1 and from seq 4 (what the seed Entries answer). Entries that carry a valid
+ * signature (the seeds' feed) are stored the first time and are duplicates after that.
  * Seeds: corpus/sync/, one message of each case. */
 #include "../../node/sync.c"
 
@@ -70,7 +71,7 @@ static void fuzz_publish(void)
     uint8_t *payloads[2] = {NULL, NULL};
     for (size_t i = 0; i < 2; i++) {
         json_t *j = json_loads(recs[i][2], 0, NULL);
-        size_t len;
+        size_t len = 0;
         if (j == NULL || record_from_json(recs[i][0][0] - '0', j, &payloads[i], &len, NULL) != 0)
             fuzz_fail("seed record");
         json_decref(j);
@@ -152,6 +153,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(ss->hub, fz.peer.pk, 32);
         ss->hub_known = 1;
         ss->hello_seen = 1;
+        /* We asked for the peer's feed from seq 1 and from seq 4 (the seed batches). */
+        wq_add(ss, fz.peer.pk, 1, 6);
+        static const uint64_t from[] = {1, 4};
+        for (size_t i = 0; i < HUB_ARRAY_LEN(from); i++) {
+            struct inflight *f = &ss->inflight[ss->ninflight++];
+            memcpy(f->author, fz.peer.pk, 32);
+            f->from = from[i];
+            f->sent_ms = hub_mono_ms();
+            ss->wq[0].inflight++;
+        }
     }
     handle_msg(s, ss, data, size, NULL, (int)(ss - s->sess) + 1);
 

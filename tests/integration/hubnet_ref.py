@@ -25,7 +25,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 import nacl.bindings
@@ -156,22 +156,22 @@ def verify(public: bytes, message: bytes, signature: bytes) -> bool:
 def protos() -> tuple[Any, Any]:
     """(entry_pb2, sync_pb2), generated with protoc into a temporary directory (once per
     process: the descriptors go into protobuf's global pool)."""
-    out = tempfile.mkdtemp(prefix="hubnet-ref-pb-")
-    cmd = ["protoc", f"--python_out={out}", f"-I{PROTO_DIR}",
-           os.path.join(PROTO_DIR, "entry.proto"), os.path.join(PROTO_DIR, "sync.proto")]
-    try:
-        subprocess.run(cmd, check=True, capture_output=True, text=True)
-    except FileNotFoundError:
-        raise RuntimeError("protoc not found: apt-get install protobuf-compiler")
-    except subprocess.CalledProcessError as e:
-        raise RuntimeError(f"protoc failed: {e.stderr}")
-    sys.path.insert(0, out)
-    try:
-        entry_pb2 = importlib.import_module("entry_pb2")
-        sync_pb2 = importlib.import_module("sync_pb2")
-    finally:
-        sys.path.remove(out)
-    return entry_pb2, sync_pb2
+    with tempfile.TemporaryDirectory(prefix="hubnet-ref-pb-") as out:
+        cmd = ["protoc", f"--python_out={out}", f"-I{PROTO_DIR}",
+               os.path.join(PROTO_DIR, "entry.proto"), os.path.join(PROTO_DIR, "sync.proto")]
+        try:
+            subprocess.run(cmd, check=True, capture_output=True, text=True)
+        except FileNotFoundError:
+            raise RuntimeError("protoc not found: apt-get install protobuf-compiler")
+        except subprocess.CalledProcessError as e:
+            raise RuntimeError(f"protoc failed: {e.stderr}")
+        sys.path.insert(0, out)
+        try:
+            entry_pb2 = importlib.import_module("entry_pb2")
+            sync_pb2 = importlib.import_module("sync_pb2")
+        finally:
+            sys.path.remove(out)
+    return entry_pb2, sync_pb2  # loaded: the generated files are no longer needed
 
 
 def pb_entry() -> Any:

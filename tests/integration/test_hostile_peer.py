@@ -402,8 +402,7 @@ def test_digest_heads_and_entries_match_reference(hubs):
 # "hubd 0.1.0" notes). Each runs on a hub of its own (hubd may store it) and is expected to fail
 # until hubd is fixed; every other mutation must get exactly the reference's error.
 HUBD_DISCREPANCIES = {
-    "key_invalid_utf8": "hubd (protobuf-c) does not check UTF-8 in the header key: accepts it",
-    "key_nul": "hubd cuts the key at the NUL byte instead of refusing it: accepts it",
+    "key_invalid_utf8": "hubd refuses a key that is not UTF-8 with E_FIELD, not E_DECODE",
     "payload_invalid_utf8": "hubd reports E_RANGE instead of E_DECODE (refuses all the same)",
     "payload_nul": "hubd measures payload strings with strlen: accepts a NUL",
 }
