@@ -564,32 +564,62 @@ static void op_query(struct control *c, struct client *cl, json_t *req, json_t *
     send_json(cl, o, tag);
 }
 
+static int count_cb(const uint8_t *wire, size_t len, void *arg)
+{
+    (void)wire;
+    (void)len;
+    (void)arg;
+    return 1; /* one is enough: the record exists */
+}
+
 static void op_history(struct control *c, struct client *cl, json_t *req, json_t *tag)
 {
     const char *author_s, *kind_s, *key;
     if (opt_string(cl, tag, req, "author", &author_s) != 0 ||
         opt_string(cl, tag, req, "kind", &kind_s) != 0 || opt_string(cl, tag, req, "key", &key) != 0)
         return;
-    if (!kind_s || !key) {
-        send_error(cl, tag, HUB_E_BAD_REQUEST, kind_s ? "key" : "kind", "%s: missing",
-                   kind_s ? "key" : "kind");
+    if (!key) {
+        send_error(cl, tag, HUB_E_BAD_REQUEST, "key", "key: missing");
         return;
     }
     uint8_t author[32];
     memcpy(author, node_identity(c->node)->pk, 32);
     if (author_s && parse_hex32(cl, tag, author_s, "author", author) != 0)
         return;
-    int kind = parse_kind(cl, tag, kind_s, "kind");
-    if (kind < 0)
-        return;
+    struct store *st = node_store(c->node);
+    int kind = 0;
+    if (kind_s) {
+        if ((kind = parse_kind(cl, tag, kind_s, "kind")) < 0)
+            return;
+    } else {
+        /* like retract: the key alone is enough when one kind holds it */
+        for (int k = 1; k <= 6; k++) {
+            if (store_versions(st, author, k, key, count_cb, NULL) < 0)
+                continue;
+            if (kind) {
+                send_error(cl, tag, HUB_E_BAD_REQUEST, "kind",
+                           "key '%.128s' names a %s and a %s: say which with kind", key,
+                           entry_kind_name(kind), entry_kind_name(k));
+                return;
+            }
+            kind = k;
+        }
+        if (!kind) {
+            send_error(cl, tag, HUB_E_NOT_FOUND, "key", "no record with key '%.128s' by that author",
+                       key);
+            return;
+        }
+    }
     json_t *arr = json_array();
-    int rc = store_versions(node_store(c->node), author, kind, key, collect_view, arr);
+    int rc = store_versions(st, author, kind, key, collect_view, arr);
     if (rc < 0) {
         json_decref(arr);
-        send_error(cl, tag, rc, "key", "no record %s/%.128s by that author", kind_s, key);
+        send_error(cl, tag, rc, "key", "no record %s/%.128s by that author", entry_kind_name(kind),
+                   key);
         return;
     }
-    send_json(cl, json_pack("{s:b, s:o}", "ok", 1, "versions", arr), tag);
+    send_json(cl, json_pack("{s:b, s:s, s:o}", "ok", 1, "kind", entry_kind_name(kind), "versions",
+                            arr), tag);
 }
 
 static void op_retract(struct control *c, struct client *cl, json_t *req, json_t *tag)
