@@ -28,6 +28,7 @@
 #define CONTROL_DEFAULT_LIMIT 50
 #define CONTROL_MAX_IMPORT 10000          /* records or entries per import request */
 #define CONTROL_MAX_EXT_OPS 8
+#define CONTROL_CLOSE_GRACE_MS 10000    /* an overflowed watcher gets this long to read the event */
 #define CONTROL_MAX_WATCH_TERMS 8
 
 struct client {
@@ -40,6 +41,8 @@ struct client {
     struct index_term wterms[CONTROL_MAX_WATCH_TERMS];
     size_t nwterms;
     int eof;  /* peer closed its side: answer what it sent, then close */
+    int closing; /* told it overflowed: flush what is queued, then close */
+    uint64_t close_by;
     int dead;
 };
 
@@ -272,7 +275,11 @@ static int make_draft(struct client *cl, json_t *tag, json_t *obj, const char *p
                    field);
         return HUB_E_KIND;
     }
-    if (opt_string(cl, tag, obj, "key", &key) != 0 ||
+    if (opt_string(cl, tag, obj, "key", &key) != 0)
+        return HUB_E_TYPE;
+    /* expires: milliseconds since the epoch, or an ISO 8601 UTC time */
+    expires_s = NULL;
+    if (!json_is_integer(json_object_get(obj, "expires")) &&
         opt_string(cl, tag, obj, "expires", &expires_s) != 0)
         return HUB_E_TYPE;
     d->expires = 0;
@@ -939,13 +946,21 @@ static void on_accept(void *arg, const struct entry *e, int origin)
         }
         if (!match)
             continue;
+        if (cl->closing)
+            continue;
         if (client_pending(cl) > CONTROL_WATCH_BACKLOG) {
+            /* Drop the backlog but keep the stream well-formed: finish the line being sent,
+             * then the overflow event, then close once that is out (or after a grace time). */
             static const char overflow[] = "{\"event\":\"overflow\"}";
+            char *nl = memchr(cl->out + cl->out_off, '\n', cl->out_len - cl->out_off);
+            if (nl)
+                cl->out_len = (size_t)(nl - cl->out) + 1;
             client_queue(cl, overflow, sizeof overflow - 1);
             client_flush(cl);
-            log_warnx("control", "watcher fell more than %u KiB behind; disconnected",
+            log_warnx("control", "watcher fell more than %u KiB behind; disconnecting it",
                       CONTROL_WATCH_BACKLOG >> 10);
-            cl->dead = 1;
+            cl->closing = 1;
+            cl->close_by = hub_mono_ms() + CONTROL_CLOSE_GRACE_MS;
             continue;
         }
         if (!view)
@@ -1174,6 +1189,8 @@ void control_handle(struct control *c, const zmq_pollitem_t *items, size_t count
         if (client_pending(cl))
             client_flush(cl);
         if (cl->eof && !client_pending(cl) && !(cl->in_len && memchr(cl->in, '\n', cl->in_len)))
+            cl->dead = 1;
+        if (cl->closing && (!client_pending(cl) || hub_mono_ms() > cl->close_by))
             cl->dead = 1;
     }
     if (items[0].revents & ZMQ_POLLIN)

@@ -1255,7 +1255,7 @@ int main(int argc, char **argv) {
     }
     const char *name = argv[i++];
     if (strcmp(name, "help") == 0) {
-        if (i >= argc) {
+        if (i >= argc || strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(top_usage, stdout);
             return finish_output(EXIT_OK);
         }

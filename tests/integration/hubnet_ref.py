@@ -259,12 +259,22 @@ def _expected_wire_type(fd: Any) -> int:
     return 0
 
 
-def strict_check(descriptor: Any, buf: bytes) -> None:
+def strict_check(descriptor: Any, buf: bytes, out: Optional[bytearray] = None,
+                 bad_utf8: Optional[set] = None, _base: int = 0, _prefix: str = "") -> None:
     """The strict decoding rules of §3.2 for a message of this descriptor (recursively):
-    raises EntryError E_DECODE. Google's parser then gives the values."""
+    raises EntryError E_DECODE. Google's parser then gives the values.
+
+    UTF-8 is not a decoding rule (§3.2): a string field that is not valid UTF-8 is noted in
+    bad_utf8 as (path, index) -- path "key", "title", "cost.currency"; index the item's position
+    in a repeated field, else None; for a non-repeated field the last occurrence decides -- and
+    its bytes are overwritten in `out` (a copy of buf) with as many "?", so that Google's parser,
+    which refuses invalid UTF-8 in proto3 strings, can read the rest and the string keeps its
+    byte length for the length checks. The caller refuses the noted strings with the error of
+    the check they belong to (§5 step 6, §7.1)."""
     from google.protobuf.descriptor import FieldDescriptor as F
     i = 0
     buf = bytes(buf)
+    counts: dict[int, int] = {}
     while i < len(buf):
         num, wt, i = read_tag(buf, i)
         raw, i = skip_value(buf, i, wt)
@@ -276,21 +286,38 @@ def strict_check(descriptor: Any, buf: bytes) -> None:
         if wt != want and not packed_ok:
             raise EntryError("E_DECODE", f"{descriptor.name}.{fd.name}: wire type {wt}, "
                                          f"expected {want}")
+        index = None
+        if fd.label == F.LABEL_REPEATED:
+            index = counts.get(num, 0)
+            counts[num] = index + 1
+        path = (_prefix + fd.name, index)
         if fd.type == F.TYPE_STRING:
             try:
-                raw.decode("utf-8", "strict")
+                raw.decode("utf-8", "strict")  # RFC 3629: no overlong forms, no surrogates
+                if bad_utf8 is not None:
+                    bad_utf8.discard(path)
             except UnicodeDecodeError:
-                raise EntryError("E_DECODE", f"{descriptor.name}.{fd.name}: invalid UTF-8")
+                if out is None or bad_utf8 is None:
+                    raise EntryError("E_DECODE", f"{descriptor.name}.{fd.name}: invalid UTF-8")
+                start = _base + i - len(raw)
+                out[start:start + len(raw)] = b"?" * len(raw)
+                bad_utf8.add(path)
         elif fd.type == F.TYPE_MESSAGE:
-            strict_check(fd.message_type, raw)
+            sub = _prefix + fd.name + (f"[{index}]." if index is not None else ".")
+            strict_check(fd.message_type, raw, out, bad_utf8, _base + i - len(raw), sub)
 
 
-def strict_parse(cls: Any, buf: bytes) -> Any:
-    """Parse buf as message class cls under the strict rules."""
-    strict_check(cls.DESCRIPTOR, buf)
+def strict_parse(cls: Any, buf: bytes, bad_utf8: Optional[set] = None) -> Any:
+    """Parse buf as message class cls under the strict rules. With bad_utf8 (a set), strings
+    that are not valid UTF-8 are noted there (see strict_check) and read as "?"s of the same
+    length; without it they are refused with E_DECODE (for callers that have no check of
+    their own for them)."""
+    buf = bytes(buf)
+    out = bytearray(buf) if bad_utf8 is not None else None
+    strict_check(cls.DESCRIPTOR, buf, out, bad_utf8)
     m = cls()
     try:
-        m.ParseFromString(bytes(buf))
+        m.ParseFromString(bytes(out) if out is not None else buf)
     except Exception as e:  # google.protobuf.message.DecodeError and friends
         raise EntryError("E_DECODE", f"{cls.DESCRIPTOR.name}: {e}")
     return m
@@ -388,12 +415,13 @@ def decode_entry(wire: bytes) -> Entry:
     header, sig, payload, present = split_signed_entry(wire)                     # step 2
     if len(header) > MAX_HEADER or len(payload) > MAX_PAYLOAD:                   # step 3
         raise EntryError("E_TOO_LARGE", "header or payload too large")
-    hdr = strict_parse(pb_entry().Entry, header)                                 # step 4
+    bad_utf8: set = set()
+    hdr = strict_parse(pb_entry().Entry, header, bad_utf8)                       # step 4
     if hdr.version != ENTRY_VERSION:                                             # step 5
         raise EntryError("E_VERSION", f"version {hdr.version}")
     prev_ok = len(hdr.prev) == 0 if hdr.seq == 1 else len(hdr.prev) == ID_LEN
     if (len(hdr.author) != KEY_LEN or hdr.seq == 0 or len(hdr.payload_hash) != 32 or  # step 6
-            not prev_ok or not _key_valid(hdr.key) or
+            not prev_ok or ("key", None) in bad_utf8 or not _key_valid(hdr.key) or
             (hdr.expires != 0 and hdr.expires <= hdr.timestamp)):
         raise EntryError("E_FIELD", "header field missing or malformed")
     if hdr.kind not in KINDS:                                                    # step 7
@@ -415,20 +443,21 @@ def verify_entry(e: Entry, now_ms: int) -> None:
     if e.has_payload:                                                            # step 12
         if len(e.payload) != e.payload_size or h(e.payload) != e.payload_hash:
             raise EntryError("E_PAYLOAD_HASH")
-    elif e.kind == 5:  # §5 notes: a payload-less retraction SHOULD be refused
-        raise EntryError("E_PAYLOAD_HASH", "retraction without its payload")
     if e.timestamp < MIN_TIMESTAMP_MS or e.timestamp > now_ms + MAX_FUTURE_MS:   # step 13
         raise EntryError("E_TIMESTAMP", f"timestamp {e.timestamp}")
 
 
-def decode_payload(kind: int, payload: bytes) -> Any:
+def decode_payload(kind: int, payload: bytes, bad_utf8: Optional[set] = None) -> Any:
     cls = getattr(pb_entry(), KIND_MESSAGES[kind])
-    return strict_parse(cls, payload)
+    return strict_parse(cls, payload, bad_utf8)
 
 
-def _check_text(name: str, s: str) -> None:
+def _check_text(name: str, s: str, invalid_utf8: bool = False) -> None:
+    """§7.1 for one string: its cap (bytes), then UTF-8, then control characters."""
     if len(s.encode("utf-8")) > STRING_CAPS.get(name, DEFAULT_STRING_CAP):
         raise EntryError("E_TOO_LARGE", f"{name}: too long")
+    if invalid_utf8:
+        raise EntryError("E_RANGE", f"{name}: not valid UTF-8")
     allowed = "\n\t" if name in MULTILINE else ""
     for ch in s:
         if (ord(ch) < 0x20 or ord(ch) == 0x7F) and ch not in allowed:
@@ -438,18 +467,19 @@ def _check_text(name: str, s: str) -> None:
 def check_payload(kind: int, payload: bytes) -> Any:
     """§7.1 (step 14) and, for retractions, step 15. Returns the decoded message."""
     from google.protobuf.descriptor import FieldDescriptor as F
-    msg = decode_payload(kind, payload)
+    bad_utf8: set = set()
+    msg = decode_payload(kind, payload, bad_utf8)
     for fd in sorted(msg.DESCRIPTOR.fields, key=lambda f: f.number):
         value = getattr(msg, fd.name)
         if fd.label == F.LABEL_REPEATED:
             if len(value) > MAX_LIST:
                 raise EntryError("E_TOO_LARGE", f"{fd.name}: {len(value)} items")
-            items = list(value)
+            items = list(enumerate(value))
         else:
-            items = [value]
-        for v in items:
+            items = [(None, value)]
+        for index, v in items:
             if fd.type == F.TYPE_STRING:
-                _check_text(fd.name, v)
+                _check_text(fd.name, v, (fd.name, index) in bad_utf8)
             elif fd.type == F.TYPE_BYTES:
                 if len(v) not in (0, 32):
                     raise EntryError("E_RANGE", f"{fd.name}: {len(v)} bytes")
@@ -458,7 +488,7 @@ def check_payload(kind: int, payload: bytes) -> Any:
                     raise EntryError("E_RANGE", f"{fd.name}.amount_minor")
                 if len(v.currency.encode()) > DEFAULT_STRING_CAP:
                     raise EntryError("E_TOO_LARGE", f"{fd.name}.currency")
-                _check_text("currency", v.currency)
+                _check_text("currency", v.currency, (f"{fd.name}.currency", None) in bad_utf8)
     if kind == 5 and (msg.target_kind == 0 or msg.target_key == ""):             # step 15
         raise EntryError("E_DECODE", "retraction without target")
     return msg
@@ -473,6 +503,8 @@ def validate_entry(wire: bytes, now_ms: int,
     verify_entry(e, now_ms)
     if e.payload_present:
         check_payload(e.kind, e.payload)                                         # 14, 15
+    elif e.kind == 5 and not e.has_payload:                                      # step 15
+        raise EntryError("E_PAYLOAD_HASH", "retraction without its payload")
     return e
 
 

@@ -320,7 +320,8 @@ def test_unknown_key_is_refused_under_allowlist(hubs):
 
 
 def test_hello_with_another_hubs_key_is_ignored(hubs):
-    """Hello's hub key must convert to the connection's transport key (§9.5 rule 5)."""
+    """Hello's hub key must convert to the connection's transport key (§9.5 rule 5); each bad
+    Hello counts in the session's `rejected` (§9.13)."""
     peer_kp, other = ref.Keypair.generate(), ref.Keypair.generate()
     a = hubs(name="hello", allow=[peer_kp.public.hex(), other.public.hex()])
     peer = Peer(peer_kp, a.key, a.endpoint)
@@ -330,10 +331,95 @@ def test_hello_with_another_hubs_key_is_ignored(hubs):
         assert peer.recv(timeout=2.0) is None
         a.wait_log("hello claims hub", timeout=10)
         peer.hello()  # its own key is fine
-        assert peer_row(a, peer_kp.public.hex())["direction"] == "in"
+        row = peer_row(a, peer_kp.public.hex())
+        assert row["direction"] == "in" and row["endpoint"].startswith("in:")
+        assert row["rejected"] == 5, row
         assert peer_row(a, other.public.hex()) is None
     finally:
         peer.close()
+
+
+@pytest.mark.slow
+def test_inbound_session_without_hello_is_freed(hubs):
+    """An inbound session that never says Hello is freed after 10 s (§9.4), so connections
+    that say nothing cannot keep the session slots."""
+    kp = ref.Keypair.generate()
+    a = hubs(name="nohello", allow=[kp.public.hex()])
+    peer = Peer(kp, a.key, a.endpoint)
+    try:
+        t0 = time.monotonic()
+        peer.send(ref.want(os.urandom(32), 1, 1))  # anything but Hello opens a session
+        wait_until(lambda: a.status()["peers"]["inbound"] == 1, timeout=10,
+                   msg="no inbound session for the first message")
+        assert peer.recv(timeout=0.5) is None  # nothing is answered before Hello
+        assert a.call("peers")["peers"] == []  # a session without Hello is not listed
+        wait_until(lambda: a.status()["peers"]["inbound"] == 0, timeout=20,
+                   msg="the session without Hello was never freed")
+        assert time.monotonic() - t0 >= 9.5
+        peer.hello()  # the same connection may still start over with a Hello
+        assert a.status()["peers"]["inbound"] == 1
+    finally:
+        peer.close()
+
+
+def test_round_retried_while_the_peer_is_not_connected(hubs):
+    """A dialler whose DEALER is not connected yet starts its round again after 200 ms
+    (SYNC_RETRY_MS), not a whole interval later (§9.6)."""
+    a = hubs(name="late", interval=60)
+    a.stop()
+    b = hubs(name="early", interval=60, peers=[(a.endpoint, a.key)])
+    a.allow = [b.key]
+    time.sleep(1.0)  # b's first round finds nobody
+    assert peer_row(b, a.key)["state"] == "connecting"
+    a.start()
+    wait_until(lambda: (peer_row(b, a.key) or {}).get("state") == "up", timeout=20,
+               msg="b waited for its next interval (60 s) instead of retrying")
+    assert peer_row(b, a.key)["rounds"] == 1
+
+
+def test_window_up_to_64_is_honoured(hubs):
+    """[sync] window = 64 keeps 64 Wants outstanding on a session (SYNC_MAX_WINDOW, §9.9)."""
+    kp = ref.Keypair.generate()
+    a = hubs(name="window", policy="open", extra={"sync": {"window": 64}})
+    peer = Peer(kp, a.key, a.endpoint)
+    try:
+        peer.hello()
+        authors = [os.urandom(32) for _ in range(100)]
+        for frame in ref.heads_messages([(au, 1, bytes(32)) for au in authors], reply=True):
+            peer.send(frame)
+        wants = []
+        got = peer.recv(5.0)
+        while got is not None:
+            if got[0] == "want":
+                wants.append(got[1].author)
+            got = peer.recv(1.0)  # none is answered: the window stays full
+        assert len(wants) == 64 and len(set(wants)) == 64 and set(wants) <= set(authors)
+    finally:
+        peer.close()
+
+
+def test_retracted_endorsement_is_no_longer_trusted(hubs):
+    """Under the endorsed policy the trusted set is recomputed when an endorsement is
+    retracted (§9.10): the endorsed hub's entries are refused from then on."""
+    b_kp, c_kp = ref.Keypair.generate(), ref.Keypair.generate()
+    a = hubs(name="endorsed", policy="endorsed", hops=1, allow=[b_kp.public.hex()])
+    base = a.status()["sync"]["trusted"]
+    assert base == 2  # a itself and b
+    ts = NOW() - 1000
+    b_feed, c_feed = ref.Feed(b_kp, ts), ref.Feed(c_kp, ts)
+    endorse = b_feed.next(6, "hub-c", ref.payload_from_json(6, {"hub": c_kp.public.hex()}))
+    c1 = c_feed.next(1, "profile", mk_profile("Hub C"))
+    assert a.call("import", entries=[_b64(endorse.wire)])["results"] == ["OK"]
+    wait_until(lambda: a.status()["sync"]["trusted"] == base + 1, timeout=10,
+               msg="the endorsement did not make c trusted")
+    assert a.call("import", entries=[_b64(c1.wire)])["results"] == ["OK"]
+    retract = b_feed.next(5, "hub-c", ref.canonical(ref.pb_entry().Retraction(
+        target_kind=6, target_key="hub-c")))
+    assert a.call("import", entries=[_b64(retract.wire)])["results"] == ["OK"]
+    wait_until(lambda: a.status()["sync"]["trusted"] == base, timeout=10,
+               msg="the retracted endorsement still trusts c")
+    c2 = c_feed.next(2, "offer-1", mk_offer("After the retraction"))
+    assert a.call("import", entries=[_b64(c2.wire)])["results"] == ["E_POLICY"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -398,13 +484,12 @@ def test_digest_heads_and_entries_match_reference(hubs):
         peer.close()
 
 
-# Mutated vectors whose result in hubd 0.1.0 differs from PROTOCOL.md (listed there as
-# "hubd 0.1.0" notes). Each runs on a hub of its own (hubd may store it) and is expected to fail
-# until hubd is fixed; every other mutation must get exactly the reference's error.
+# Mutated vectors whose result in hubd differs from PROTOCOL.md (listed there as "hubd 0.1.0"
+# notes). Each runs on a hub of its own (hubd may store it) and is expected to fail until hubd
+# is fixed (strict: an XPASS fails the run, so that the note and this entry are removed); every
+# other mutation must get exactly the reference's error.
 HUBD_DISCREPANCIES = {
-    "key_invalid_utf8": "hubd refuses a key that is not UTF-8 with E_FIELD, not E_DECODE",
-    "payload_invalid_utf8": "hubd reports E_RANGE instead of E_DECODE (refuses all the same)",
-    "payload_nul": "hubd measures payload strings with strlen: accepts a NUL",
+    "payload_nul": "hubd measures payload strings with strlen: accepts a NUL (PROTOCOL.md §7.1)",
 }
 
 
@@ -435,7 +520,7 @@ def test_hubd_refuses_mutated_vectors_like_the_reference(mutant_hub, name):
 
 
 @pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(reason=why, strict=False))
+    pytest.param(n, marks=pytest.mark.xfail(reason=why, strict=True))
     for n, why in sorted(HUBD_DISCREPANCIES.items())])
 def test_hubd_discrepant_mutations(hubs, name):
     mutations, A = _mutations()
@@ -445,18 +530,16 @@ def test_hubd_discrepant_mutations(hubs, name):
     assert heads_of(hub) == {}
 
 
-# ---------------------------------------------------------------------------------------------
-# What PROTOCOL.md requires and hubd 0.1.0 does not do (its "hubd 0.1.0" notes). Expected to
-# fail until hubd is fixed; an XPASS means the note in PROTOCOL.md can go.
-
-
 def _b64(w):
     return base64.b64encode(w).decode()
 
 
-@pytest.mark.xfail(reason="hubd includes forked feeds in the Summary digest (PROTOCOL.md §9.6)",
-                   strict=False)
+# ---------------------------------------------------------------------------------------------
+# Defects of hubd 0.1.0 that are fixed: PROTOCOL.md no longer has notes for them.
+
+
 def test_digest_leaves_out_forked_feeds(hubs):
+    """§9.6: the digest covers exactly the feeds Heads lists (not frozen ones)."""
     kp, leaked = ref.Keypair.generate(), ref.Keypair.generate()
     a = hubs(name="digest", allow=[kp.public.hex(), leaked.public.hex()])
     peer = Peer(kp, a.key, a.endpoint)
@@ -480,9 +563,9 @@ def test_digest_leaves_out_forked_feeds(hubs):
         peer.close()
 
 
-@pytest.mark.xfail(reason="hubd checks only the X25519 conversion of Hello's key, so the "
-                          "negated key -A passes (PROTOCOL.md §9.5 rule 5)", strict=False)
 def test_hello_with_negated_key_is_ignored(hubs):
+    """§9.5 rule 5: the negated key -A converts to A's transport key, but Hello must name the
+    trusted hub A itself."""
     kp = ref.Keypair.generate()
     neg = bytearray(kp.public)
     neg[31] ^= 0x80  # -A: same Edwards y, other sign of x; same X25519 key
@@ -494,13 +577,17 @@ def test_hello_with_negated_key_is_ignored(hubs):
         for _ in range(5):
             peer.send(ref.hello(neg))
         assert peer.recv(timeout=2.0) is None, "hub accepted a Hello for a key it does not trust"
+        a.wait_log("hello claims hub", timeout=10)
+        peer.hello()  # A itself, on the same connection, is fine
+        assert peer_row(a, kp.public.hex())["rejected"] == 5
+        assert peer_row(a, neg.hex()) is None
     finally:
         peer.close()
 
 
-@pytest.mark.xfail(reason="hubd accepts a retraction without its payload; the withdrawal is "
-                          "lost (PROTOCOL.md §5 notes)", strict=False)
 def test_payload_less_retraction_is_refused(hubs):
+    """§5 step 15: a retraction without its payload is refused, so that the complete copy can
+    still withdraw the record."""
     vs = {v["name"]: v for v in ref.load_vectors()}
     a = hubs(name="retract", allow=[vs["a-profile"]["public_key"]])
     w = {n: bytes.fromhex(v["wire"]) for n, v in vs.items()}
@@ -508,10 +595,28 @@ def test_payload_less_retraction_is_refused(hubs):
         ["OK", "OK"]
     stripped = ref.decode_entry(w["a-retraction"]).purged_wire()
     assert a.call("import", entries=[_b64(stripped)])["results"] == ["E_PAYLOAD_HASH"]
+    assert len(a.query(kind="offer")) == 1
+    assert a.call("import", entries=[_b64(w["a-retraction"])])["results"] == ["OK"]
+    assert a.query(kind="offer") == []  # withdrawn after all
+
+
+# ---------------------------------------------------------------------------------------------
+# What PROTOCOL.md requires and hubd does not do yet (its "hubd 0.1.0" notes). Expected to fail
+# until hubd is fixed (strict: an XPASS fails the run, so that the note and the marker go).
+
+
+@pytest.mark.xfail(reason="hubd refuses a retraction with an empty payload (payload_size 0) "
+                          "with E_PAYLOAD_HASH (PROTOCOL.md §5 notes)", strict=True)
+def test_retraction_with_empty_payload_is_accepted(hubs):
+    v = ref.load_vectors()[0]
+    a = hubs(name="emptyretr", allow=[v["public_key"]])
+    e = ref.build_entry(ref.Keypair.from_seed(bytes.fromhex(v["seed"])), seq=1, prev=None,
+                        timestamp=NOW() - 1000, kind=5, key="nothing", payload=b"")
+    assert a.call("import", entries=[_b64(e.wire)])["results"] == ["OK"]
 
 
 @pytest.mark.xfail(reason="hubd keeps a payload-less copy and refuses the complete one as "
-                          "E_DUPLICATE (PROTOCOL.md §6.5)", strict=False)
+                          "E_DUPLICATE (PROTOCOL.md §6.5)", strict=True)
 def test_complete_copy_restores_a_stripped_payload(hubs):
     v = ref.load_vectors()[0]
     a = hubs(name="stripped", allow=[v["public_key"]])

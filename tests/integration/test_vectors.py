@@ -168,6 +168,8 @@ def header_with(v, extra: bytes) -> bytes:
     return ref.sign_header(kp_of(v), e.header + extra, e.payload)
 
 
+RETRACTION_PAYLOAD = b(BY_NAME["a-retraction"], "payload")  # withdraws offer ttt-ai-2027
+
 MUTATIONS = {
     # step 1
     "too_large": ("E_TOO_LARGE", lambda: b(A, "wire") + ref.field_bytes(9, bytes(66176))),
@@ -186,16 +188,19 @@ MUTATIONS = {
     "header_too_large": ("E_TOO_LARGE", lambda: header_with(A, ref.field_bytes(99, bytes(500)))),
     "payload_too_large": ("E_TOO_LARGE", lambda: ref.encode_signed_entry(
         b(A, "header"), b(A, "signature"), bytes(65537))),
-    # step 4
-    "key_invalid_utf8": ("E_DECODE", lambda: header_with(A, ref.field_bytes(7, b"pro\xfffile"))),
+    # step 4 (UTF-8 is not a decoding rule: a key that is not UTF-8 fails at step 6)
     "expires_wrong_wire_type": ("E_DECODE", lambda: header_with(A, b"\x51" + bytes(8))),
     "header_garbage": ("E_DECODE", lambda: ref.sign_header(ref.Keypair.from_seed(b(A, "seed")),
                                                           b"\xff\xff\xff")),
+    "key_invalid_utf8_after_garbage": ("E_DECODE", lambda: header_with(
+        A, ref.field_bytes(7, b"pro\xfffile") + b"\x51" + bytes(8))),
     # step 5 (before step 11: the signature is not even looked at)
     "version_2": ("E_VERSION", lambda: resign(A, {"version": 2})),
     "version_2_bad_signature": ("E_VERSION", lambda: rebuild(A, header_fields={"version": 2},
                                                              sign=False).wire),
     "version_0": ("E_VERSION", lambda: resign(A, {"version": 0})),
+    "version_2_key_invalid_utf8": ("E_VERSION", lambda: header_with(
+        A, ref.field_varint(1, 2) + ref.field_bytes(7, b"pro\xfffile"))),
     # step 6
     "seq_0": ("E_FIELD", lambda: resign(A, {"seq": 0})),
     "author_31_bytes": ("E_FIELD", lambda: resign(A, {"author": b(A, "public_key")[:31]})),
@@ -207,6 +212,9 @@ MUTATIONS = {
     "key_control_char": ("E_FIELD", lambda: resign(A, {"key": "pro\tfile"})),
     "key_nul": ("E_FIELD", lambda: resign(A, {"key": "pro\x00file"})),
     "key_del": ("E_FIELD", lambda: resign(A, {"key": "pro\x7ffile"})),
+    "key_invalid_utf8": ("E_FIELD", lambda: header_with(A, ref.field_bytes(7, b"pro\xfffile"))),
+    "key_overlong_utf8": ("E_FIELD", lambda: header_with(A, ref.field_bytes(7, b"pro\xc0\xaffile"))),
+    "key_surrogate": ("E_FIELD", lambda: header_with(A, ref.field_bytes(7, b"pro\xed\xa0\x80"))),
     "expires_before_timestamp": ("E_FIELD", lambda: resign(A, {"expires": int(A["timestamp"])})),
     # step 7
     "kind_0": ("E_KIND", lambda: resign(A, {"kind": 0})),
@@ -226,7 +234,17 @@ MUTATIONS = {
     "timestamp_far_future": ("E_TIMESTAMP", lambda: resign(A, timestamp=now_ms() + 11 * 60_000)),
     # step 14
     "payload_not_a_profile": ("E_DECODE", lambda: resign(A, payload=b"\x0a\x05ab")),
-    "payload_invalid_utf8": ("E_DECODE", lambda: resign(A, payload=ref.field_bytes(1, b"\xc0\xaf"))),
+    "payload_invalid_utf8": ("E_RANGE", lambda: resign(A, payload=ref.field_bytes(1, b"\xc0\xaf"))),
+    "payload_surrogate": ("E_RANGE", lambda: resign(A, payload=ref.field_bytes(1, b"\xed\xa0\x80"))),
+    "payload_invalid_utf8_too_long": ("E_TOO_LARGE", lambda: resign(  # the cap comes first
+        A, payload=ref.field_bytes(1, b"\xff" * 201))),
+    "payload_invalid_utf8_then_too_long": ("E_RANGE", lambda: resign(  # fields in order
+        A, payload=ref.field_bytes(1, b"\xff") + ref.field_bytes(2, b"d" * 8001))),
+    "payload_invalid_utf8_topic": ("E_RANGE", lambda: resign(
+        A, payload=ref.field_bytes(11, b"ok") + ref.field_bytes(11, b"\xc3"))),
+    "payload_invalid_utf8_currency": ("E_RANGE", lambda: resign(
+        A, {"kind": 2}, payload=ref.field_bytes(1, b"t") + ref.field_bytes(
+            18, ref.field_bytes(2, b"\xff")))),
     "payload_control_char": ("E_RANGE", lambda: resign(
         A, payload=ref.payload_from_json(1, {"name": "EDIH\x01Alpha"}))),
     "payload_nul": ("E_RANGE", lambda: resign(
@@ -243,6 +261,10 @@ MUTATIONS = {
     # step 15
     "retraction_without_target": ("E_DECODE", lambda: resign(
         A, {"kind": 5}, payload=ref.canonical(ref.pb_entry().Retraction(reason="x")))),
+    "retraction_payload_less": ("E_PAYLOAD_HASH", lambda: rebuild(
+        A, kind=5, payload=RETRACTION_PAYLOAD).purged_wire()),
+    "retraction_payload_less_future": ("E_TIMESTAMP", lambda: rebuild(  # step 13 comes first
+        A, kind=5, timestamp=now_ms() + 11 * 60_000, payload=RETRACTION_PAYLOAD).purged_wire()),
 }
 
 
@@ -263,6 +285,13 @@ def test_limits_are_inclusive():
     ref.validate_entry(resign(A, {"expires": int(A["timestamp"]) + 1}), now)
     ref.validate_entry(resign(A, payload=b""), now)  # empty payload, hash of ""
     assert ref.h(b"").hex() == "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8"
+
+
+def test_retraction_with_empty_payload_is_valid():
+    """A retraction whose payload is empty (payload_size 0) names no target: it withdraws
+    nothing, but steps 14 and 15 apply only to a non-empty payload, so it is valid."""
+    e = ref.validate_entry(rebuild(A, kind=5, payload=b"").wire, now_ms(A))
+    assert e.kind == 5 and e.has_payload and not e.payload_present
 
 
 def test_policy_step_comes_before_signature():
