@@ -239,6 +239,11 @@ static void op_status(struct control *c, struct client *cl, json_t *req, json_t 
         "forks", fl.arr, "map_size", (json_int_t)st.map_size, "used_bytes",
         (json_int_t)st.used_bytes, "clients", (json_int_t)c->nclients, "accepted",
         (json_int_t)nc->accepted, "rejected", rej);
+    size_t watchers = 0;
+    for (size_t i = 0; i < c->nclients; i++)
+        watchers += c->clients[i].watching && !c->clients[i].closing;
+    if (o)
+        json_object_set_new(o, "watchers", json_integer((json_int_t)watchers));
     if (c->status_fn && o)
         c->status_fn(c->status_arg, o);
     send_json(cl, o, tag);
@@ -605,7 +610,7 @@ static void op_history(struct control *c, struct client *cl, json_t *req, json_t
                 continue;
             if (kind) {
                 send_error(cl, tag, HUB_E_BAD_REQUEST, "kind",
-                           "key '%.128s' names a %s and a %s: say which with kind", key,
+                           "key '%.128s' names records of kinds %s and %s: say which with kind", key,
                            entry_kind_name(kind), entry_kind_name(k));
                 return;
             }
@@ -654,7 +659,7 @@ static void op_retract(struct control *c, struct client *cl, json_t *req, json_t
                 continue;
             if (kind) {
                 send_error(cl, tag, HUB_E_BAD_REQUEST, "kind",
-                           "key '%.128s' names a %s and a %s: say which with kind", key,
+                           "key '%.128s' names records of kinds %s and %s: say which with kind", key,
                            entry_kind_name(kind), entry_kind_name(k));
                 return;
             }

@@ -126,10 +126,12 @@ static int prepare(struct prepared *p, int check_payload)
             return rc;
     }
     if (e->kind == 5 /* retraction */) {
-        /* Its payload names what it withdraws: without it the withdrawal would be lost. */
-        if (!e->payload)
+        /* Its payload names what it withdraws: without it the withdrawal would be lost, so a
+         * payload-less copy is refused and the complete one can still come. An empty payload
+         * (payload_size 0) names nothing and withdraws nothing. */
+        if (!e->payload && e->payload_size > 0)
             return HUB_E_PAYLOAD_HASH;
-        {
+        if (e->payload) {
             int kind;
             if (record_retraction_target(e->payload, e->payload_len, &kind, p->retract_key) != 0)
                 return HUB_E_DECODE;

@@ -935,7 +935,11 @@ static void sub_read(struct sync *s, struct session *ss)
     size_t lens[SYNC_MSGS_PER_TURN];
     int results[SYNC_MSGS_PER_TURN];
     size_t n = 0;
-    while (n < SYNC_MSGS_PER_TURN) {
+    uint64_t start = hub_mono_us();
+    /* junk and rate-dropped pushes count toward the turn's message cap too */
+    for (int turn = 0; turn < SYNC_MSGS_PER_TURN && n < SYNC_MSGS_PER_TURN; turn++) {
+        if (hub_mono_us() - start > SYNC_TURN_BUDGET_US)
+            break;
         zmq_msg_init(&msgs[n]);
         if (zmq_msg_recv(&msgs[n], ss->sub, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&msgs[n]);

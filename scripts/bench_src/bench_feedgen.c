@@ -278,7 +278,7 @@ int main(int argc, char **argv)
     size_t stored = 0, extras = 0, next_payload = 0;
     for (unsigned long a = 0; a < authors; a++) {
         uint8_t seed[32] = {0};
-        snprintf((char *)seed, sizeof seed, "bench-author-%06lu", a);
+        snprintf((char *)seed, sizeof seed, "bench-author-%06lu", a % 1000000UL);
         struct identity id;
         if (identity_from_seed(seed, &id) != 0)
             return 1;

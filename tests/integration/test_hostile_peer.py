@@ -605,8 +605,6 @@ def test_payload_less_retraction_is_refused(hubs):
 # until hubd is fixed (strict: an XPASS fails the run, so that the note and the marker go).
 
 
-@pytest.mark.xfail(reason="hubd refuses a retraction with an empty payload (payload_size 0) "
-                          "with E_PAYLOAD_HASH (PROTOCOL.md §5 notes)", strict=True)
 def test_retraction_with_empty_payload_is_accepted(hubs):
     v = ref.load_vectors()[0]
     a = hubs(name="emptyretr", allow=[v["public_key"]])

@@ -825,7 +825,9 @@ def read_line(proc, timeout):
 
 
 def wait_watchers(hub, n):
-    wait_until(lambda: hub.status()["clients"] >= n + 1, 5, msg=f"{n} watcher(s) not connected")
+    # "watchers" counts connections whose watch request hubd has accepted: only then can a
+    # test stop the client and rely on it being subscribed
+    wait_until(lambda: hub.status()["watchers"] >= n, 5, msg=f"{n} watcher(s) not watching")
 
 
 def test_hubctl_watch_receives_new_offer(hubs):

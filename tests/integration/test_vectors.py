@@ -213,7 +213,8 @@ MUTATIONS = {
     "key_nul": ("E_FIELD", lambda: resign(A, {"key": "pro\x00file"})),
     "key_del": ("E_FIELD", lambda: resign(A, {"key": "pro\x7ffile"})),
     "key_invalid_utf8": ("E_FIELD", lambda: header_with(A, ref.field_bytes(7, b"pro\xfffile"))),
-    "key_overlong_utf8": ("E_FIELD", lambda: header_with(A, ref.field_bytes(7, b"pro\xc0\xaffile"))),
+    "key_overlong_utf8": ("E_FIELD", lambda: header_with(
+        A, ref.field_bytes(7, b"pro\xc0\xaffile"))),
     "key_surrogate": ("E_FIELD", lambda: header_with(A, ref.field_bytes(7, b"pro\xed\xa0\x80"))),
     "expires_before_timestamp": ("E_FIELD", lambda: resign(A, {"expires": int(A["timestamp"])})),
     # step 7
@@ -235,7 +236,8 @@ MUTATIONS = {
     # step 14
     "payload_not_a_profile": ("E_DECODE", lambda: resign(A, payload=b"\x0a\x05ab")),
     "payload_invalid_utf8": ("E_RANGE", lambda: resign(A, payload=ref.field_bytes(1, b"\xc0\xaf"))),
-    "payload_surrogate": ("E_RANGE", lambda: resign(A, payload=ref.field_bytes(1, b"\xed\xa0\x80"))),
+    "payload_surrogate": ("E_RANGE", lambda: resign(
+        A, payload=ref.field_bytes(1, b"\xed\xa0\x80"))),
     "payload_invalid_utf8_too_long": ("E_TOO_LARGE", lambda: resign(  # the cap comes first
         A, payload=ref.field_bytes(1, b"\xff" * 201))),
     "payload_invalid_utf8_then_too_long": ("E_RANGE", lambda: resign(  # fields in order
