@@ -263,19 +263,33 @@ static int ix_cmp(const void *a, const void *b)
     return memcmp(a, b, INDEX_KEY_LEN);
 }
 
+/* Postings are inserted term by term: after sorting, each term's new postings are contiguous,
+ * and MDB_MULTIPLE stores them in one call instead of one tree descent per posting. */
 static int ix_flush(struct store *s, struct wbatch *w)
 {
     if (w->nix == 0)
         return 0; /* nothing to insert; w->ix may still be NULL */
     qsort(w->ix, w->nix, sizeof *w->ix, ix_cmp);
-    for (size_t i = 0; i < w->nix; i++) {
-        MDB_val k = {INDEX_TERM_LEN, w->ix[i].k}, v = {8, w->ix[i].k + INDEX_TERM_LEN};
-        int rc = mdb_put(w->txn, s->dbi[DB_INDEX], &k, &v, 0);
-        if (rc != 0)
-            return rc;
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(w->txn, s->dbi[DB_INDEX], &c);
+    if (rc != 0)
+        return rc;
+    uint8_t vals[8 * 256];
+    for (size_t i = 0; i < w->nix && rc == 0;) {
+        size_t n = 0;
+        while (i + n < w->nix && n < sizeof vals / 8 &&
+               memcmp(w->ix[i + n].k, w->ix[i].k, INDEX_TERM_LEN) == 0) {
+            memcpy(vals + 8 * n, w->ix[i + n].k + INDEX_TERM_LEN, 8);
+            n++;
+        }
+        MDB_val k = {INDEX_TERM_LEN, w->ix[i].k};
+        MDB_val v[2] = {{8, vals}, {n, NULL}};
+        rc = mdb_cursor_put(c, &k, v, MDB_MULTIPLE);
+        i += n;
     }
+    mdb_cursor_close(c);
     w->nix = 0;
-    return 0;
+    return rc;
 }
 
 /* Remove a pending insert of this batch (a record updated twice within one batch). */

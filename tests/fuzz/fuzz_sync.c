@@ -5,8 +5,9 @@
  * hubnet__sync_msg__unpack of the frame, then on_hello, on_summary, on_heads, on_want or
  * on_entries) runs unchanged, and a fix there is what the fuzzer then tests.
  *
- * Around it: a real node (identity and LMDB store in a temporary directory, preferably on
- * tmpfs; two records of its own published at start so that Heads and Want meet a feed), the
+ * Around it: a real node (identity and LMDB store in a temporary directory on tmpfs if there
+ * is one, unlinked once open; two records of its own published at start so that Heads and Want
+ * meet a feed), the
  * open policy, and no sockets: sends go to a NULL socket, which libzmq refuses with ENOTSOCK,
  * as a dropped send. Each input gets fresh inbound sessions: a Hello arrives on a new session
  * (hub not yet known) next to a stale session of the same hub, as after a reconnect; any other
@@ -49,8 +50,6 @@ static void fuzz_cleanup(void)
 {
     policy_destroy(&fz.s.policy);
     node_destroy(&fz.node);
-    if (fz.dir[0] != '\0')
-        nftw(fz.dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 static void fuzz_fail(const char *what)
@@ -118,6 +117,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (node_add_listener(fz.node, on_accept, s) != 0)
         fuzz_fail("node_add_listener");
     fuzz_publish();
+    /* The store keeps its files open: unlink them now, so that nothing is left behind when a
+     * crash ends the process. */
+    if (nftw(fz.dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS) != 0)
+        fuzz_fail("removing the temporary directory");
     return 0;
 }
 
