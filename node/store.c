@@ -30,7 +30,8 @@
 #define CHAIN_VAL_LEN 40
 #define INDEX_KEY_LEN (INDEX_TERM_LEN + 8)
 #define LIVE_VAL_LEN 16
-#define REC_FLAG_HIDDEN 1 /* retracted, expired or received without payload */
+#define REC_FLAG_WITHDRAWN 1 /* retracted or expired: payloads purged for good */
+#define REC_FLAG_NOPAYLOAD 2 /* current version arrived without its payload: held, not shown */
 #define FEED_FLAG_FORKED 1
 
 enum { DB_META, DB_ENTRIES, DB_IDS, DB_FEEDS, DB_CHAIN, DB_RECORDS, DB_VERSIONS, DB_INDEX,
@@ -333,8 +334,8 @@ static int rec_unindex(struct store *s, struct wbatch *w, const uint8_t *recval,
     const struct rec_hdr *h = (const struct rec_hdr *)recval;
     if (len < sizeof *h)
         return MDB_CORRUPTED;
-    if (h->flags & REC_FLAG_HIDDEN)
-        return 0;
+    if (h->flags & (REC_FLAG_WITHDRAWN | REC_FLAG_NOPAYLOAD))
+        return 0; /* not indexed */
     uint64_t local = rd64(h->local);
     uint8_t lkey[8];
     be64(lkey, local);
@@ -395,7 +396,7 @@ static int rec_withdraw(struct store *s, struct wbatch *w, const uint8_t rkey[RK
         return rc;
     struct rec_hdr h;
     memcpy(&h, v.mv_data, sizeof h);
-    h.flags |= REC_FLAG_HIDDEN;
+    h.flags |= REC_FLAG_WITHDRAWN;
     MDB_val nv = {sizeof h, &h};
     if ((rc = mdb_put(w->txn, s->dbi[DB_RECORDS], &k, &nv, 0)) != 0)
         return rc;
@@ -436,6 +437,35 @@ static int rec_withdraw(struct store *s, struct wbatch *w, const uint8_t rkey[RK
     return 0;
 }
 
+/* Index a visible version: its terms, its live row (dates, expiry), its expiry entry.
+ * live_flags: MDB_APPEND for a new local (always the largest), 0 otherwise. */
+static int rec_show(struct store *s, struct wbatch *w, const struct store_item *it,
+                    uint64_t local, unsigned live_flags)
+{
+    const struct entry *e = it->e;
+    int rc;
+    for (size_t i = 0; i < it->nterms; i++)
+        if ((rc = ix_add(w, &it->terms[i], local)) != 0)
+            return rc == HUB_E_NOMEM ? ENOMEM : rc;
+    uint8_t lk[8], lv[LIVE_VAL_LEN];
+    be64(lk, local);
+    be64(lv, e->expires);
+    be32(lv + 8, (uint32_t)it->date_start);
+    be32(lv + 12, (uint32_t)it->date_end);
+    MDB_val lkv = {8, lk}, lvv = {LIVE_VAL_LEN, lv}, empty = {0, ""};
+    if ((rc = mdb_put(w->txn, s->dbi[DB_LIVE], &lkv, &lvv, live_flags)) != 0)
+        return rc;
+    if (e->expires) {
+        uint8_t ek[16];
+        be64(ek, e->expires);
+        be64(ek + 8, local);
+        MDB_val ekv = {16, ek};
+        if ((rc = mdb_put(w->txn, s->dbi[DB_EXPIRY], &ekv, &empty, 0)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
 /* Make item the current version of its record and index it. */
 static int rec_update(struct store *s, struct wbatch *w, const struct store_item *it,
                       uint64_t local)
@@ -462,36 +492,52 @@ static int rec_update(struct store *s, struct wbatch *w, const struct store_item
 
     /* A version received without its payload (purged upstream) is held but not shown. */
     int visible = e->payload != NULL || e->payload_size == 0;
-    size_t nterms = visible ? it->nterms : 0;
     struct rec_hdr h;
     be64(h.local, local);
-    h.flags = visible ? 0 : REC_FLAG_HIDDEN;
+    h.flags = visible ? 0 : REC_FLAG_NOPAYLOAD;
     be64(h.expires, e->expires);
     MDB_val rv = {sizeof h, &h};
     if ((rc = mdb_put(w->txn, s->dbi[DB_RECORDS], &k, &rv, 0)) != 0)
         return rc;
-    if (!visible)
-        return 0;
-    for (size_t i = 0; i < nterms; i++)
-        if ((rc = ix_add(w, &it->terms[i], local)) != 0)
-            return rc == HUB_E_NOMEM ? ENOMEM : rc;
-    uint8_t lk[8], lv[LIVE_VAL_LEN];
-    be64(lk, local);
-    be64(lv, e->expires);
-    be32(lv + 8, (uint32_t)it->date_start);
-    be32(lv + 12, (uint32_t)it->date_end);
-    MDB_val lkv = {8, lk}, lvv = {LIVE_VAL_LEN, lv};
-    if ((rc = mdb_put(w->txn, s->dbi[DB_LIVE], &lkv, &lvv, MDB_APPEND)) != 0)
+    return visible ? rec_show(s, w, it, local, MDB_APPEND) : 0;
+}
+
+/* The complete copy of an entry held without its payload: store the payload and, unless the
+ * record was withdrawn since, show the version again (PROTOCOL.md, payload-less copies). */
+static int restore_payload(struct store *s, struct wbatch *w, const struct store_item *it,
+                           const uint8_t local_be[8])
+{
+    const struct entry *e = it->e;
+    MDB_val lk = {8, (void *)local_be}, ev;
+    int rc = mdb_get(w->txn, s->dbi[DB_ENTRIES], &lk, &ev);
+    if (rc != 0)
         return rc;
-    if (e->expires) {
-        uint8_t ek[16];
-        be64(ek, e->expires);
-        be64(ek + 8, local);
-        MDB_val ekv = {16, ek};
-        if ((rc = mdb_put(w->txn, s->dbi[DB_EXPIRY], &ekv, &empty, 0)) != 0)
-            return rc;
-    }
-    return 0;
+    struct entry held;
+    if (entry_decode(ev.mv_data, ev.mv_size, &held) != 0)
+        return MDB_CORRUPTED;
+    if (held.payload || !e->payload || e->kind == 5 /* retractions are never held bare */)
+        return 0;
+    uint8_t rkey[RKEY_LEN];
+    rkey_make(rkey, e->author, e->kind, e->key);
+    MDB_val k = {RKEY_LEN, rkey}, v;
+    if ((rc = mdb_get(w->txn, s->dbi[DB_RECORDS], &k, &v)) != 0)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    struct rec_hdr h;
+    if (v.mv_size < sizeof h)
+        return MDB_CORRUPTED;
+    memcpy(&h, v.mv_data, sizeof h);
+    if (h.flags & REC_FLAG_WITHDRAWN)
+        return 0; /* retracted or expired: its payloads stay purged */
+    MDB_val wv = {e->wire_len, (void *)e->wire};
+    if ((rc = mdb_put(w->txn, s->dbi[DB_ENTRIES], &lk, &wv, 0)) != 0)
+        return rc;
+    if (memcmp(h.local, local_be, 8) != 0 || !(h.flags & REC_FLAG_NOPAYLOAD))
+        return 0; /* an older version: the current one is shown already */
+    h.flags = 0;
+    MDB_val rv = {sizeof h, &h};
+    if ((rc = mdb_put(w->txn, s->dbi[DB_RECORDS], &k, &rv, 0)) != 0)
+        return rc;
+    return rec_show(s, w, it, rd64(local_be), 0);
 }
 
 static int feed_get(struct store *s, MDB_txn *txn, const uint8_t author[32], struct feed_head *h)
@@ -551,7 +597,11 @@ static int append_one(struct store *s, struct wbatch *w, struct store_item *it)
     int rc = mdb_get(w->txn, s->dbi[DB_IDS], &idk, &v);
     if (rc == 0) {
         it->result = HUB_E_DUPLICATE;
-        return 0;
+        uint8_t local_be[8];
+        if (v.mv_size != 8)
+            return MDB_CORRUPTED;
+        memcpy(local_be, v.mv_data, 8);
+        return e->payload ? restore_payload(s, w, it, local_be) : 0;
     }
     if (rc != MDB_NOTFOUND)
         return rc;
@@ -956,7 +1006,7 @@ int store_record_current(struct store *s, const uint8_t author[32], int kind, co
     rc = mdb_get(txn, s->dbi[DB_RECORDS], &k, &v);
     if (rc == 0) {
         const struct rec_hdr *h = v.mv_data;
-        if (v.mv_size < sizeof *h || (h->flags & REC_FLAG_HIDDEN)) {
+        if (v.mv_size < sizeof *h || (h->flags & (REC_FLAG_WITHDRAWN | REC_FLAG_NOPAYLOAD))) {
             rc = MDB_NOTFOUND;
         } else {
             MDB_val lk = {8, (void *)h->local}, ev;

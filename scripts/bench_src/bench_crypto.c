@@ -18,15 +18,13 @@
 #define BENCH_HASH_LEN 512
 #define BENCH_CHUNK 256 /* operations between clock reads */
 
-static double bench_now(void)
-{
+static double bench_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static double bench_parse_seconds(const char *s)
-{
+static double bench_parse_seconds(const char *s) {
     char *end = NULL;
     double v = strtod(s, &end);
     if (!end || *end != '\0' || v < 0.05 || v > 600) {
@@ -36,8 +34,7 @@ static double bench_parse_seconds(const char *s)
     return v;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     double secs = 2.0;
     if (argc > 2) {
         fprintf(stderr, "usage: bench_crypto [SECONDS]\n");
@@ -132,8 +129,7 @@ int main(int argc, char **argv)
            sign_rate);
     printf("Ed25519 verify (%d B message, 1 core): %10.0f signatures/s\n", BENCH_MSG_LEN,
            verify_rate);
-    printf("BLAKE2b-256    (%d B, 1 core):         %10.0f hashes/s\n", BENCH_HASH_LEN,
-           hash_rate);
+    printf("BLAKE2b-256    (%d B, 1 core):         %10.0f hashes/s\n", BENCH_HASH_LEN, hash_rate);
     printf("sign_per_s=%.0f\n", sign_rate);
     printf("verify_per_s=%.0f\n", verify_rate);
     printf("blake2b512_per_s=%.0f\n", hash_rate);

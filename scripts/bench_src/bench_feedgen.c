@@ -55,15 +55,13 @@ struct fg_sign_job {
     int *rcs;
 };
 
-static double fg_now(void)
-{
+static double fg_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int fg_parse(const char *s, unsigned long max, unsigned long *out)
-{
+static int fg_parse(const char *s, unsigned long max, unsigned long *out) {
     char *end = NULL;
     errno = 0;
     unsigned long v = strtoul(s, &end, 10);
@@ -73,8 +71,7 @@ static int fg_parse(const char *s, unsigned long max, unsigned long *out)
     return 0;
 }
 
-static void fg_sign_slice(void *arg, size_t begin, size_t end)
-{
+static void fg_sign_slice(void *arg, size_t begin, size_t end) {
     struct fg_sign_job *j = arg;
     for (size_t i = begin; i < end; i++)
         j->rcs[i] = entry_sign(j->id, j->headers[i], j->hlens[i], j->pl[i]->data, j->pl[i]->len,
@@ -82,8 +79,7 @@ static void fg_sign_slice(void *arg, size_t begin, size_t end)
 }
 
 /* Records file -> payloads. *out malloc'd. */
-static int fg_load_records(const char *path, struct fg_payload **out, size_t *count)
-{
+static int fg_load_records(const char *path, struct fg_payload **out, size_t *count) {
     FILE *f = fopen(path, "r");
     if (!f) {
         fprintf(stderr, "bench_feedgen: %s: %s\n", path, strerror(errno));
@@ -149,8 +145,7 @@ static int fg_load_records(const char *path, struct fg_payload **out, size_t *co
     return 0;
 }
 
-static int fg_keygen(const char *dir)
-{
+static int fg_keygen(const char *dir) {
     struct identity id;
     int created = 0;
     int rc = identity_load_or_create(dir, &id, &created);
@@ -165,18 +160,15 @@ static int fg_keygen(const char *dir)
     return 0;
 }
 
-static void fg_usage(void)
-{
-    fprintf(stderr,
-            "usage: bench_feedgen keygen DIR\n"
-            "       bench_feedgen gen --dir DIR --records FILE.jsonl [--authors N] "
-            "[--per-author N]\n"
-            "                         [--extra FILE] [--extra-authors N] "
-            "[--extra-per-author N]\n");
+static void fg_usage(void) {
+    fprintf(stderr, "usage: bench_feedgen keygen DIR\n"
+                    "       bench_feedgen gen --dir DIR --records FILE.jsonl [--authors N] "
+                    "[--per-author N]\n"
+                    "                         [--extra FILE] [--extra-authors N] "
+                    "[--extra-per-author N]\n");
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "keygen") == 0) {
         if (argc != 3) {
             fg_usage();
@@ -190,15 +182,14 @@ int main(int argc, char **argv)
         fg_usage();
         return 2;
     }
-    static const struct option opts[] = {
-        {"dir", required_argument, NULL, 'd'},
-        {"records", required_argument, NULL, 'r'},
-        {"authors", required_argument, NULL, 'a'},
-        {"per-author", required_argument, NULL, 'p'},
-        {"extra", required_argument, NULL, 'x'},
-        {"extra-authors", required_argument, NULL, 'A'},
-        {"extra-per-author", required_argument, NULL, 'P'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
+                                         {"records", required_argument, NULL, 'r'},
+                                         {"authors", required_argument, NULL, 'a'},
+                                         {"per-author", required_argument, NULL, 'p'},
+                                         {"extra", required_argument, NULL, 'x'},
+                                         {"extra-authors", required_argument, NULL, 'A'},
+                                         {"extra-per-author", required_argument, NULL, 'P'},
+                                         {NULL, 0, NULL, 0}};
     const char *dir = NULL, *records = NULL, *extra = NULL;
     unsigned long authors = 200, per = 1000, xauthors = 200, xper = 5;
     int ch;
@@ -206,14 +197,30 @@ int main(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         int bad = 0;
         switch (ch) {
-        case 'd': dir = optarg; break;
-        case 'r': records = optarg; break;
-        case 'x': extra = optarg; break;
-        case 'a': bad = fg_parse(optarg, FG_MAX_AUTHORS, &authors) != 0 || !authors; break;
-        case 'p': bad = fg_parse(optarg, FG_MAX_PER_AUTHOR, &per) != 0 || !per; break;
-        case 'A': bad = fg_parse(optarg, FG_MAX_AUTHORS, &xauthors) != 0; break;
-        case 'P': bad = fg_parse(optarg, FG_MAX_PER_AUTHOR, &xper) != 0; break;
-        default: bad = 1; break;
+        case 'd':
+            dir = optarg;
+            break;
+        case 'r':
+            records = optarg;
+            break;
+        case 'x':
+            extra = optarg;
+            break;
+        case 'a':
+            bad = fg_parse(optarg, FG_MAX_AUTHORS, &authors) != 0 || !authors;
+            break;
+        case 'p':
+            bad = fg_parse(optarg, FG_MAX_PER_AUTHOR, &per) != 0 || !per;
+            break;
+        case 'A':
+            bad = fg_parse(optarg, FG_MAX_AUTHORS, &xauthors) != 0;
+            break;
+        case 'P':
+            bad = fg_parse(optarg, FG_MAX_PER_AUTHOR, &xper) != 0;
+            break;
+        default:
+            bad = 1;
+            break;
         }
         if (bad) {
             fg_usage();
@@ -313,15 +320,17 @@ int main(int argc, char **argv)
         size_t accepted = 0;
         rc = node_ingest(n, (const uint8_t *const *)wires, wlens, per, results, &accepted, 0);
         if (rc != 0 || accepted != per) {
-            fprintf(stderr, "bench_feedgen: author %lu: ingest %s, %zu of %lu accepted (first "
-                    "result %s)\n", a, hub_strerror(rc), accepted, per, hub_strerror(results[0]));
+            fprintf(stderr,
+                    "bench_feedgen: author %lu: ingest %s, %zu of %lu accepted (first "
+                    "result %s)\n",
+                    a, hub_strerror(rc), accepted, per, hub_strerror(results[0]));
             return 1;
         }
         stored += accepted;
         for (size_t i = per; i < count; i++) {
-            sodium_bin2base64(b64, sodium_base64_ENCODED_LEN(HUB_MAX_ENTRY,
-                                                             sodium_base64_VARIANT_ORIGINAL),
-                              wires[i], wlens[i], sodium_base64_VARIANT_ORIGINAL);
+            sodium_bin2base64(
+                b64, sodium_base64_ENCODED_LEN(HUB_MAX_ENTRY, sodium_base64_VARIANT_ORIGINAL),
+                wires[i], wlens[i], sodium_base64_VARIANT_ORIGINAL);
             fprintf(xf, "%s\n", b64);
             extras++;
         }

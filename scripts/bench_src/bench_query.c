@@ -28,15 +28,13 @@ struct bq_buf {
     size_t len, cap;
 };
 
-static uint64_t bq_now_ns(void)
-{
+static uint64_t bq_now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static int bq_parse_ul(const char *s, unsigned long max, unsigned long *out)
-{
+static int bq_parse_ul(const char *s, unsigned long max, unsigned long *out) {
     char *end = NULL;
     errno = 0;
     unsigned long v = strtoul(s, &end, 10);
@@ -47,8 +45,7 @@ static int bq_parse_ul(const char *s, unsigned long max, unsigned long *out)
 }
 
 /* Split a comma list in place; returns the count. */
-static size_t bq_split(char *s, char **out, size_t max)
-{
+static size_t bq_split(char *s, char **out, size_t max) {
     size_t n = 0;
     char *save = NULL;
     for (char *t = strtok_r(s, ",", &save); t && n < max; t = strtok_r(NULL, ",", &save))
@@ -56,8 +53,7 @@ static size_t bq_split(char *s, char **out, size_t max)
     return n;
 }
 
-static int bq_send_all(int fd, const char *p, size_t len)
-{
+static int bq_send_all(int fd, const char *p, size_t len) {
     while (len) {
         ssize_t w = write(fd, p, len);
         if (w < 0) {
@@ -72,8 +68,7 @@ static int bq_send_all(int fd, const char *p, size_t len)
 }
 
 /* Read one line (without '\n') into b; returns its length or -1. */
-static long bq_read_line(int fd, struct bq_buf *b)
-{
+static long bq_read_line(int fd, struct bq_buf *b) {
     b->len = 0;
     for (;;) {
         if (b->cap - b->len < 65536) {
@@ -99,8 +94,7 @@ static long bq_read_line(int fd, struct bq_buf *b)
 }
 
 /* From the answer line: ok and the record count (-1 if absent). */
-static long bq_count(const char *line)
-{
+static long bq_count(const char *line) {
     if (!strstr(line, "\"ok\":true") && !strstr(line, "\"ok\": true"))
         return -1;
     const char *c = strstr(line, "\"count\":");
@@ -112,20 +106,17 @@ static long bq_count(const char *line)
     return strtol(c, NULL, 10);
 }
 
-static int bq_cmp(const void *a, const void *b)
-{
+static int bq_cmp(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
 }
 
-static double bq_pct(const uint64_t *sorted, size_t n, double p)
-{
+static double bq_pct(const uint64_t *sorted, size_t n, double p) {
     size_t i = (size_t)(p * (double)(n - 1) + 0.5);
     return (double)sorted[i] / 1e6;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     unsigned long count, limit, warmup = 200;
     if (argc < 6 || argc > 7 || bq_parse_ul(argv[2], BQ_MAX_COUNT, &count) != 0 || count == 0 ||
         bq_parse_ul(argv[3], 1000, &limit) != 0 || limit == 0 ||
@@ -220,11 +211,13 @@ int main(int argc, char **argv)
     double mean = sum / (double)count / 1e6;
 
     printf("%lu queries (topic+country, limit %lu, %zu pairs) on one connection, after %lu "
-           "warm-up:\n", count, limit, npairs, warmup);
+           "warm-up:\n",
+           count, limit, npairs, warmup);
     printf("  p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms  mean %.3f ms\n", p50, p90, p99,
            max, mean);
     printf("  records per answer: mean %.1f, min %ld; %lu empty, %lu errors; mean answer %.0f "
-           "bytes\n", mean_records, min_records, empty, errors, ok ? sum_bytes / (double)ok : 0);
+           "bytes\n",
+           mean_records, min_records, empty, errors, ok ? sum_bytes / (double)ok : 0);
     printf("query_n=%lu\nquery_p50_ms=%.4f\nquery_p90_ms=%.4f\nquery_p99_ms=%.4f\n"
            "query_max_ms=%.4f\nquery_mean_ms=%.4f\nquery_mean_records=%.2f\n"
            "query_min_records=%ld\nquery_empty=%lu\nquery_errors=%lu\nquery_mean_bytes=%.0f\n",
@@ -237,8 +230,8 @@ int main(int argc, char **argv)
     free(lines);
     free(lens);
     if (errors || mean_records <= 0) {
-        fprintf(stderr, "bench_query: %s\n", errors ? "some queries failed"
-                                                     : "no query returned any record");
+        fprintf(stderr, "bench_query: %s\n",
+                errors ? "some queries failed" : "no query returned any record");
         return 1;
     }
     return 0;

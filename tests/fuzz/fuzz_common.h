@@ -27,9 +27,8 @@
 /* Every decoder of record payloads the daemon runs on a payload of kind `kind` from the
  * network: the limit check, JSON for the control socket (serialised, as control.c does),
  * the index terms, the dates and the kind-specific accessors. */
-static inline void fuzz_payload(const uint8_t author[HUB_KEY_LEN], int kind,
-                                const uint8_t *payload, size_t len)
-{
+static inline void fuzz_payload(const uint8_t author[HUB_KEY_LEN], int kind, const uint8_t *payload,
+                                size_t len) {
     int checked = record_check_payload(kind, payload, len);
 
     json_t *obj = NULL;

@@ -5,18 +5,18 @@
  * hubnet__sync_msg__unpack of the frame, then on_hello, on_summary, on_heads, on_want or
  * on_entries) runs unchanged, and a fix there is what the fuzzer then tests.
  *
- * Around it: a real node (identity and LMDB store in a temporary directory on tmpfs if there
- * is one, unlinked once open; two records of its own published at start so that Heads and Want
- * meet a feed), the
- * open policy, and no sockets: sends go to a NULL socket, which libzmq refuses with ENOTSOCK,
- * as a dropped send. Each input gets fresh inbound sessions: a Hello arrives on a new session
- * (hub not yet known) next to a stale session of the same hub, as after a reconnect; any other
- * message arrives on a session that has seen Hello and has Wants in flight for the peer's feed
- * from seq 1 and from seq 4 (what the seed Entries answer). Entries that carry a valid
- * signature (the seeds' feed) are stored the first time and are duplicates after that.
- * Seeds: corpus/sync/, one message of each case. */
+ * Around it: a real node (a fixed identity and an LMDB store in a temporary directory on tmpfs
+ * if there is one, unlinked once open; two records of its own published at start so that Heads
+ * and Want meet a feed), the open policy, and no sockets: sends go to a NULL socket, which libzmq
+ * refuses with ENOTSOCK, as a dropped send. Each input gets fresh inbound sessions: a Hello
+ * arrives on a new session (hub not yet known) next to a stale session of the same hub, as after
+ * a reconnect; any other message arrives on a session that has seen Hello and has Wants in
+ * flight for the peer's feed from seq 1 and from seq 4 (what the seed Entries answer). Entries that
+ * carry a valid signature (the seeds' feed) are stored the first time and are duplicates after
+ * that. Seeds: corpus/sync/, one message of each case. */
 #include "../../node/sync.c"
 
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -33,6 +33,12 @@ static const uint8_t fuzz_peer_seed[32] = {
     0xd0, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf,
 };
 
+/* The hub itself: a fixed key, so that a seed Want (corpus/sync/want-own) names its feed. */
+static const uint8_t fuzz_hub_seed[32] = {
+    0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf,
+    0xb0, 0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8, 0xb9, 0xba, 0xbb, 0xbc, 0xbd, 0xbe, 0xbf,
+};
+
 static struct {
     char dir[256];
     struct config cfg;
@@ -41,29 +47,26 @@ static struct {
     struct identity peer;
 } fz;
 
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
+static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
     return remove(path);
 }
 
-static void fuzz_cleanup(void)
-{
+static void fuzz_cleanup(void) {
     policy_destroy(&fz.s.policy);
     node_destroy(&fz.node);
 }
 
-static void fuzz_fail(const char *what)
-{
+static void fuzz_fail(const char *what) {
     fprintf(stderr, "fuzz_sync: setup failed: %s\n", what);
     abort();
 }
 
 /* Two records of the hub's own feed, so that its store is not empty. */
-static void fuzz_publish(void)
-{
+static void fuzz_publish(void) {
     static const char *const recs[][3] = {
-        {"1", "profile", "{\"name\":\"EDIH Fuzz\",\"country\":\"AT\",\"topics\":[\"govtech\"],"
-                         "\"endpoints\":[\"tcp://127.0.0.1:7400\"]}"},
+        {"1", "profile",
+         "{\"name\":\"EDIH Fuzz\",\"country\":\"AT\",\"topics\":[\"govtech\"],"
+         "\"endpoints\":[\"tcp://127.0.0.1:7400\"]}"},
         {"2", "offer-1", "{\"title\":\"Train the trainer\",\"start_date\":\"2027-03-01\"}"},
     };
     struct node_draft d[2];
@@ -86,8 +89,7 @@ static void fuzz_publish(void)
     free(payloads[1]);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
     if (sodium_init() < 0)
         fuzz_fail("sodium_init");
     log_init(LOG_ERROR, LOG_TEXT);
@@ -101,6 +103,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     snprintf(fz.cfg.data_dir, sizeof fz.cfg.data_dir, "%s", fz.dir);
     fz.cfg.max_map_bytes = 256u << 20;
     fz.cfg.policy = POLICY_OPEN;
+    /* identity.key as identity.c writes it: the 64-byte libsodium secret key, mode 0600. */
+    struct identity hub;
+    char path[512];
+    w = snprintf(path, sizeof path, "%s/identity.key", fz.dir);
+    if (identity_from_seed(fuzz_hub_seed, &hub) != 0 || w < 0 || (size_t)w >= sizeof path)
+        fuzz_fail("hub identity");
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, hub.sk, sizeof hub.sk) != (ssize_t)sizeof hub.sk || close(fd) != 0)
+        fuzz_fail("writing identity.key");
+    identity_wipe(&hub);
     if (node_open(&fz.cfg, &fz.node) != 0)
         fuzz_fail("node_open");
     if (identity_from_seed(fuzz_peer_seed, &fz.peer) != 0)
@@ -125,8 +137,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 /* An inbound session from the peer, as router_read creates it. */
-static struct session *fuzz_session(uint8_t rid)
-{
+static struct session *fuzz_session(uint8_t rid) {
     struct session *ss = sess_new(&fz.s, SESS_IN);
     if (ss == NULL)
         fuzz_fail("sess_new");
@@ -136,8 +147,7 @@ static struct session *fuzz_session(uint8_t rid)
     return ss;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     struct sync *s = &fz.s;
     /* Peek at the case only to pick the session state; handle_msg unpacks for itself. */
     Hubnet__SyncMsg *m = hubnet__sync_msg__unpack(NULL, size, data);

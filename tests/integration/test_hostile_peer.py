@@ -613,8 +613,6 @@ def test_retraction_with_empty_payload_is_accepted(hubs):
     assert a.call("import", entries=[_b64(e.wire)])["results"] == ["OK"]
 
 
-@pytest.mark.xfail(reason="hubd keeps a payload-less copy and refuses the complete one as "
-                          "E_DUPLICATE (PROTOCOL.md §6.5)", strict=True)
 def test_complete_copy_restores_a_stripped_payload(hubs):
     v = ref.load_vectors()[0]
     a = hubs(name="stripped", allow=[v["public_key"]])
