@@ -165,9 +165,10 @@ int main(int argc, char **argv)
 
     zmq_pollitem_t items[HUBD_POLL_MAX];
     while (!hubd_stop) {
+        /* timers first: they may close and reopen sockets, which the poll set must not hold */
+        long timeout = sync_tick(sync);
         size_t nctl = control_poll_items(ctl, items, HUBD_POLL_MAX);
         size_t nsync = sync_poll_items(sync, items + nctl, HUBD_POLL_MAX - nctl);
-        long timeout = sync_tick(sync);
         if (timeout > HUBD_TICK_MS)
             timeout = HUBD_TICK_MS;
         if (control_has_backlog(ctl))

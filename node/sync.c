@@ -41,6 +41,8 @@
 #define SYNC_HELLO_WAIT_MS 10000         /* an inbound session must say Hello by then */
 #define SYNC_INBOUND_IDLE_MS 60000       /* a silent inbound session is closed after this */
 #define SYNC_POLICY_REFRESH_MS 60000     /* endorsed policy: expiries change the trusted set */
+#define SYNC_REDIAL_MIN_MS 2000          /* first re-dial of a peer that is not up */
+#define SYNC_REDIAL_MAX_MS 60000         /* re-dial back-off cap */
 #define SYNC_RETRY_MS 200               /* round retry while a peer is not connected */
 
 enum sess_dir { SESS_OUT = 1, SESS_IN = 2 };
@@ -75,6 +77,7 @@ struct session {
     enum peer_state state;
     int hello_seen;
     uint64_t created_ms, last_heard_ms, last_heard_wall, next_round_ms;
+    uint64_t redial_at_ms, redial_backoff_ms;
     uint64_t sent, received, rejected, rounds, bytes_sent, bytes_received;
     uint64_t rej_window[40], rej_window_total;
     int64_t behind_us, behind_them;
@@ -321,20 +324,41 @@ static void send_heads(struct sync *s, struct session *ss, int reply)
 
 /* ---- wants ---- */
 
+/* The want queue is kept in author order so that lookups are a binary search: a Heads
+ * exchange may name tens of thousands of feeds. */
+static size_t wq_pos(const struct session *ss, const uint8_t author[32], int *found)
+{
+    size_t lo = 0, hi = ss->nwq;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = memcmp(ss->wq[mid].author, author, 32);
+        if (c == 0) {
+            *found = 1;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = 0;
+    return lo;
+}
+
 static struct want_feed *wq_find(struct session *ss, const uint8_t author[32])
 {
-    for (size_t i = 0; i < ss->nwq; i++)
-        if (memcmp(ss->wq[i].author, author, 32) == 0)
-            return &ss->wq[i];
-    return NULL;
+    int found;
+    size_t i = wq_pos(ss, author, &found);
+    return found ? &ss->wq[i] : NULL;
 }
 
 static void wq_add(struct session *ss, const uint8_t author[32], uint64_t next, uint64_t target)
 {
-    struct want_feed *w = wq_find(ss, author);
-    if (w) {
-        if (target > w->target)
-            w->target = target;
+    int found;
+    size_t i = wq_pos(ss, author, &found);
+    if (found) {
+        if (target > ss->wq[i].target)
+            ss->wq[i].target = target;
         return;
     }
     if (ss->nwq == SYNC_MAX_WANT_FEEDS)
@@ -347,7 +371,9 @@ static void wq_add(struct session *ss, const uint8_t author[32], uint64_t next, 
         ss->wq = n;
         ss->capwq = cap;
     }
-    w = &ss->wq[ss->nwq++];
+    memmove(&ss->wq[i + 1], &ss->wq[i], (ss->nwq - i) * sizeof *ss->wq);
+    ss->nwq++;
+    struct want_feed *w = &ss->wq[i];
     memcpy(w->author, author, 32);
     w->next = next;
     w->target = target;
@@ -356,7 +382,9 @@ static void wq_add(struct session *ss, const uint8_t author[32], uint64_t next, 
 
 static void wq_remove(struct session *ss, struct want_feed *w)
 {
-    *w = ss->wq[--ss->nwq];
+    size_t i = (size_t)(w - ss->wq);
+    memmove(&ss->wq[i], &ss->wq[i + 1], (ss->nwq - i - 1) * sizeof *ss->wq);
+    ss->nwq--;
 }
 
 static void want_fill(struct sync *s, struct session *ss)
@@ -433,6 +461,25 @@ static struct session *sess_out_by_hub(struct sync *s, const uint8_t hub[32])
     return NULL;
 }
 
+/* (Re)open the DEALER of an outbound session. */
+static int sess_connect(struct sync *s, struct session *ss)
+{
+    if (ss->dealer)
+        zmq_close(ss->dealer);
+    ss->dealer = curve_client(s, ZMQ_DEALER, ss->hub);
+    if (!ss->dealer)
+        return HUB_E_FIELD;
+    set_int(ss->dealer, ZMQ_IMMEDIATE, 1); /* do not queue for a peer that is not connected */
+    if (zmq_connect(ss->dealer, ss->endpoint) != 0) {
+        log_error("sync", "cannot dial %s: %s", ss->endpoint, zmq_strerror(zmq_errno()));
+        zmq_close(ss->dealer);
+        ss->dealer = NULL;
+        return HUB_E_CONFIG;
+    }
+    ss->next_round_ms = 0;
+    return HUB_OK;
+}
+
 static int sess_dial(struct sync *s, const char *endpoint, const uint8_t hub[32])
 {
     struct session *ss = sess_new(s, SESS_OUT);
@@ -441,19 +488,27 @@ static int sess_dial(struct sync *s, const char *endpoint, const uint8_t hub[32]
     memcpy(ss->hub, hub, 32);
     ss->hub_known = 1;
     snprintf(ss->endpoint, sizeof ss->endpoint, "%s", endpoint);
-    ss->dealer = curve_client(s, ZMQ_DEALER, hub);
-    if (!ss->dealer) {
+    ss->redial_backoff_ms = SYNC_REDIAL_MIN_MS;
+    ss->redial_at_ms = hub_mono_ms() + SYNC_REDIAL_MIN_MS;
+    int rc = sess_connect(s, ss);
+    if (rc != 0)
         sess_free(ss);
-        return HUB_E_FIELD;
-    }
-    set_int(ss->dealer, ZMQ_IMMEDIATE, 1); /* do not queue for a peer that is not connected */
-    if (zmq_connect(ss->dealer, endpoint) != 0) {
-        log_error("sync", "cannot dial %s: %s", endpoint, zmq_strerror(zmq_errno()));
-        sess_free(ss);
-        return HUB_E_CONFIG;
-    }
-    ss->next_round_ms = 0;
-    return HUB_OK;
+    return rc;
+}
+
+/* libzmq retries a refused TCP connection by itself, but not a handshake the peer's ZAP
+ * refused: a peer that did not trust us then (not yet endorsed, config fixed later) would
+ * never be asked again. So an outbound session that is not up is re-dialled, with back-off. */
+static void sess_maybe_redial(struct sync *s, struct session *ss, uint64_t now)
+{
+    if (ss->dir != SESS_OUT || ss->state == PEER_UP || now < ss->redial_at_ms)
+        return;
+    if (sess_connect(s, ss) != 0)
+        return;
+    ss->redial_backoff_ms *= 2;
+    if (ss->redial_backoff_ms > SYNC_REDIAL_MAX_MS)
+        ss->redial_backoff_ms = SYNC_REDIAL_MAX_MS;
+    ss->redial_at_ms = now + ss->redial_backoff_ms;
 }
 
 /* Live push from the peer: SUB on its PUB, host from its endpoint, port from its Hello. */
@@ -490,6 +545,7 @@ static void sess_heard(struct session *ss)
             log_info("sync", "peer %s (%s) connected", k, ss->endpoint);
         ss->state = PEER_UP;
     }
+    ss->redial_backoff_ms = SYNC_REDIAL_MIN_MS;
 }
 
 static void count_rejects(struct session *ss, const int *results, size_t n)
@@ -587,6 +643,13 @@ static int head_cmp(const void *a, const void *b)
     return memcmp(x->author.data, y->author.data, 32);
 }
 
+/* behind_us counts entries a peer claims we lack; its seq numbers are only claims, so the sum
+ * saturates instead of overflowing. */
+static void behind_add(int64_t *v, uint64_t n)
+{
+    *v = n > (uint64_t)(INT64_MAX - *v) ? INT64_MAX : *v + (int64_t)n;
+}
+
 struct cmp_ctx {
     struct sync *s;
     struct session *ss;
@@ -601,7 +664,7 @@ static int compare_cb(const struct feed_head *h, void *arg)
     while (c->i < ss->ntheir && memcmp(ss->their[c->i]->author.data, h->author, 32) < 0) {
         Hubnet__Head *t = ss->their[c->i++];
         if (policy_admits_feed(c->s->policy, t->author.data)) { /* a feed we lack entirely */
-            ss->behind_us += (int64_t)t->seq;
+            behind_add(&ss->behind_us, t->seq);
             wq_add(ss, t->author.data, 1, t->seq);
         }
     }
@@ -611,7 +674,7 @@ static int compare_cb(const struct feed_head *h, void *arg)
     if (h->forked)
         return 0;
     if (theirs > h->seq) {
-        ss->behind_us += (int64_t)(theirs - h->seq);
+        behind_add(&ss->behind_us, theirs - h->seq);
         wq_add(ss, h->author, h->seq + 1, theirs);
     } else if (h->seq > theirs) {
         ss->behind_them += (int64_t)(h->seq - theirs);
@@ -647,7 +710,7 @@ static void on_heads(struct sync *s, struct session *ss, Hubnet__SyncMsg *m)
     for (; c.i < ss->ntheir; c.i++) {
         Hubnet__Head *t = ss->their[c.i];
         if (policy_admits_feed(s->policy, t->author.data)) {
-            ss->behind_us += (int64_t)t->seq;
+            behind_add(&ss->behind_us, t->seq);
             wq_add(ss, t->author.data, 1, t->seq);
         }
     }
@@ -734,6 +797,14 @@ static void on_entries(struct sync *s, struct session *ss, Hubnet__Entries *es, 
         return;
     }
     size_t n = es->n_entries, accepted_total = 0;
+    if (n > SYNC_MAX_BATCH) {
+        /* More than any Want asks for: refuse the batch before node_ingest allocates its
+         * per-entry state (about 2 KiB per entry, for 2 bytes of message each). */
+        ss->rejected++;
+        ss->rej_window[-HUB_E_TOO_LARGE]++;
+        ss->rej_window_total++;
+        n = 0;
+    }
     if (n) {
         const uint8_t **wires = malloc(n * sizeof *wires);
         size_t *lens = malloc(n * sizeof *lens);
@@ -1350,6 +1421,9 @@ long sync_tick(struct sync *s)
                 ss->state = PEER_DOWN;
             }
         }
+        sess_maybe_redial(s, ss, now);
+        if (!ss->used || (ss->dir == SESS_OUT && !ss->dealer))
+            continue;
         log_rejects(ss, now);
         if (ss->dir == SESS_OUT && now >= ss->next_round_ms) {
             ss->next_round_ms = now + ivl;

@@ -12,9 +12,9 @@
 
 Keys exist only once a hub has run (hubd generates its identity at first start), so most tests
 start their hubs once without peers (`first_run`), then write every hub's config with all the
-keys known and start them all. That way no hub dials another one that does not trust it yet:
-a dial refused by ZAP is never retried by hubd 0.1.0, which is a bug of its own, tested (xfail)
-in test_endorsed_admits_a_hub_refused_before_its_endorsement.
+keys known and start them all. That way no hub dials another one that does not trust it yet
+(a dial refused by ZAP is retried by hubd with back-off; that path has its own test,
+test_endorsed_admits_a_hub_refused_before_its_endorsement).
 
 Convergence is checked on the `heads` call (every feed: author, seq, id; in author order, so
 the lists of two hubs must be equal as they are) and on query results. Query results are
@@ -373,9 +373,6 @@ def test_endorsed_policy_admits_endorsed_hub_within_hops(hubs, hops):
         assert has(a, e["id"])  # a holds the endorsement; hops = 0 ignores it
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a dial refused by ZAP is never retried: a hub "
-                   "refused before it was endorsed stays cut off after the endorsement "
-                   "(PROTOCOL.md §9.3: libzmq reconnects it with back-off)")
 def test_endorsed_admits_a_hub_refused_before_its_endorsement(hubs):
     a, b, c = endorsed_setup(hubs, 1)
     start_all(a, b, c)
