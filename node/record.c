@@ -886,6 +886,63 @@ static int rec_check_field(ProtobufCMessage *msg, const ProtobufCFieldDescriptor
     }
 }
 
+/* protobuf-c hands strings over NUL-terminated, so a U+0000 inside one would be measured and
+ * checked only up to it, while another implementation sees the whole string. So the string
+ * fields are checked for NUL on the wire bytes, before unpacking. Returns 1 if one has a NUL;
+ * malformed bytes are left for the unpack to refuse. */
+static int rec_wire_has_nul(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
+                            int depth) {
+    const uint8_t *end = p + len;
+    while (p < end) {
+        uint64_t tag = 0;
+        int shift = 0;
+        do {
+            if (p >= end || shift > 63)
+                return 0;
+            tag |= (uint64_t)(*p & 0x7f) << shift;
+            shift += 7;
+        } while (*p++ & 0x80);
+        unsigned type = (unsigned)(tag & 7);
+        uint64_t n = 0;
+        switch (type) {
+        case 0:
+            while (p < end && (*p++ & 0x80))
+                ;
+            continue;
+        case 1:
+            n = 8;
+            break;
+        case 5:
+            n = 4;
+            break;
+        case 2:
+            shift = 0;
+            do {
+                if (p >= end || shift > 63)
+                    return 0;
+                n |= (uint64_t)(*p & 0x7f) << shift;
+                shift += 7;
+            } while (*p++ & 0x80);
+            break;
+        default:
+            return 0;
+        }
+        if (n > (uint64_t)(end - p))
+            return 0;
+        if (type == 2 && tag >> 3 <= UINT32_MAX) {
+            const ProtobufCFieldDescriptor *fd =
+                protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3));
+            if (fd && fd->type == PROTOBUF_C_TYPE_STRING && memchr(p, 0, n))
+                return 1;
+            if (fd && fd->type == PROTOBUF_C_TYPE_MESSAGE && depth < 4 &&
+                rec_wire_has_nul(fd->descriptor, p, n, depth + 1))
+                return 1;
+        }
+        p += n;
+    }
+    return 0;
+}
+
 int record_check_payload(int kind, const uint8_t *payload, size_t len) {
     if (rec_descriptor(kind) == NULL)
         return HUB_E_KIND;
@@ -894,6 +951,10 @@ int record_check_payload(int kind, const uint8_t *payload, size_t len) {
     ProtobufCMessage *msg = rec_unpack(kind, payload, len);
     if (msg == NULL)
         return HUB_E_DECODE;
+    if (rec_wire_has_nul(rec_descriptor(kind), payload, len, 0)) {
+        protobuf_c_message_free_unpacked(msg, NULL);
+        return HUB_E_RANGE;
+    }
     int rc = HUB_OK;
     const ProtobufCMessageDescriptor *d = msg->descriptor;
     for (unsigned i = 0; i < d->n_fields && rc == HUB_OK; i++) {

@@ -488,9 +488,8 @@ def test_digest_heads_and_entries_match_reference(hubs):
 # notes). Each runs on a hub of its own (hubd may store it) and is expected to fail until hubd
 # is fixed (strict: an XPASS fails the run, so that the note and this entry are removed); every
 # other mutation must get exactly the reference's error.
-HUBD_DISCREPANCIES = {
-    "payload_nul": "hubd measures payload strings with strlen: accepts a NUL (PROTOCOL.md §7.1)",
-}
+# Mutations where hubd departs from PROTOCOL.md (none at present): run as xfail(strict).
+HUBD_DISCREPANCIES: dict = {}
 
 
 def _mutations():
