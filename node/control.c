@@ -584,6 +584,49 @@ static int count_cb(const uint8_t *wire, size_t len, void *arg)
     return 1; /* one is enough: the record exists */
 }
 
+/* Does author hold a record (kind, key)? current: only a current, visible one. */
+static int record_exists(struct store *st, const uint8_t author[32], int kind, const char *key,
+                         int current)
+{
+    uint8_t id[32];
+    if (current)
+        return store_record_current(st, author, kind, key, id) == 0;
+    return store_versions(st, author, kind, key, count_cb, NULL) >= 0;
+}
+
+/* The kind of record `key` names: kind_s when given, else the one kind holding the key (as
+ * git resolves an unambiguous name). Replies and returns a negative code when there is none or
+ * several. Retractions are never a target. */
+static int resolve_kind(struct client *cl, json_t *tag, struct store *st, const uint8_t author[32],
+                        const char *key, const char *kind_s, int current)
+{
+    int kind = 0;
+    if (kind_s) {
+        if ((kind = parse_kind(cl, tag, kind_s, "kind")) < 0)
+            return kind;
+        if (!record_exists(st, author, kind, key, current))
+            kind = 0;
+    } else {
+        for (int k = 1; k <= 6; k++) {
+            if (k == 5 || !record_exists(st, author, k, key, current))
+                continue;
+            if (kind) {
+                send_error(cl, tag, HUB_E_BAD_REQUEST, "kind",
+                           "key '%.128s' names records of kinds %s and %s: say which with kind", key,
+                           entry_kind_name(kind), entry_kind_name(k));
+                return HUB_E_BAD_REQUEST;
+            }
+            kind = k;
+        }
+    }
+    if (!kind) {
+        send_error(cl, tag, HUB_E_NOT_FOUND, "key", "no %srecord with key '%.128s' by that author",
+                   current ? "current " : "", key);
+        return HUB_E_NOT_FOUND;
+    }
+    return kind;
+}
+
 static void op_history(struct control *c, struct client *cl, json_t *req, json_t *tag)
 {
     const char *author_s, *kind_s, *key;
@@ -599,29 +642,9 @@ static void op_history(struct control *c, struct client *cl, json_t *req, json_t
     if (author_s && parse_hex32(cl, tag, author_s, "author", author) != 0)
         return;
     struct store *st = node_store(c->node);
-    int kind = 0;
-    if (kind_s) {
-        if ((kind = parse_kind(cl, tag, kind_s, "kind")) < 0)
-            return;
-    } else {
-        /* like retract: the key alone is enough when one kind holds it */
-        for (int k = 1; k <= 6; k++) {
-            if (store_versions(st, author, k, key, count_cb, NULL) < 0)
-                continue;
-            if (kind) {
-                send_error(cl, tag, HUB_E_BAD_REQUEST, "kind",
-                           "key '%.128s' names records of kinds %s and %s: say which with kind", key,
-                           entry_kind_name(kind), entry_kind_name(k));
-                return;
-            }
-            kind = k;
-        }
-        if (!kind) {
-            send_error(cl, tag, HUB_E_NOT_FOUND, "key", "no record with key '%.128s' by that author",
-                       key);
-            return;
-        }
-    }
+    int kind = resolve_kind(cl, tag, st, author, key, kind_s, 0);
+    if (kind < 0)
+        return;
     json_t *arr = json_array();
     int rc = store_versions(st, author, kind, key, collect_view, arr);
     if (rc < 0) {
@@ -644,33 +667,9 @@ static void op_retract(struct control *c, struct client *cl, json_t *req, json_t
         send_error(cl, tag, HUB_E_BAD_REQUEST, "key", "key: missing");
         return;
     }
-    struct store *st = node_store(c->node);
-    const uint8_t *me = node_identity(c->node)->pk;
-    uint8_t id[32];
-    int kind = 0;
-    if (kind_s) {
-        if ((kind = parse_kind(cl, tag, kind_s, "kind")) < 0)
-            return;
-        if (store_record_current(st, me, kind, key, id) != 0)
-            kind = 0;
-    } else {
-        for (int k = 1; k <= 6; k++) {
-            if (k == 5 || store_record_current(st, me, k, key, id) != 0)
-                continue;
-            if (kind) {
-                send_error(cl, tag, HUB_E_BAD_REQUEST, "kind",
-                           "key '%.128s' names records of kinds %s and %s: say which with kind", key,
-                           entry_kind_name(kind), entry_kind_name(k));
-                return;
-            }
-            kind = k;
-        }
-    }
-    if (!kind) {
-        send_error(cl, tag, HUB_E_NOT_FOUND, "key", "no current record with key '%.128s' on this hub",
-                   key);
+    int kind = resolve_kind(cl, tag, node_store(c->node), node_identity(c->node)->pk, key, kind_s, 1);
+    if (kind < 0)
         return;
-    }
     json_t *rec = json_pack("{s:s, s:s}", "target_kind", entry_kind_name(kind), "target_key", key);
     if (reason)
         json_object_set_new(rec, "reason", json_string(reason));
