@@ -2,10 +2,10 @@
 #ifndef HUB_CONFIG_H
 #define HUB_CONFIG_H
 
-#include <stddef.h>
-#include <stdio.h>
-#include <stdint.h>
 #include "log.h"
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #define CONFIG_MAX_PEERS 64
 #define CONFIG_MAX_ALLOW 256
@@ -19,25 +19,25 @@ struct config_peer {
 
 struct config {
     /* [hub] */
-    char data_dir[512];          /* default "./hubdata" */
-    char control_socket[512];    /* default "<data_dir>/hubd.sock" (empty = derive) */
-    unsigned control_mode;       /* default 0660 */
+    char data_dir[512];           /* default "./hubdata" */
+    char control_socket[512];     /* default "<data_dir>/hubd.sock" (empty = derive) */
+    unsigned control_mode;        /* default 0660 */
     unsigned control_max_clients; /* default 64 */
-    uint64_t max_map_bytes;      /* default 64 GiB: LMDB map grows up to this */
-    unsigned sweep_interval_s;   /* default 60: expiry sweep */
+    uint64_t max_map_bytes;       /* default 64 GiB: LMDB map grows up to this */
+    unsigned sweep_interval_s;    /* default 60: expiry sweep */
     /* [log] */
-    enum log_level log_level;    /* default info */
-    enum log_format log_format;  /* default text */
+    enum log_level log_level;   /* default info */
+    enum log_format log_format; /* default text */
     /* [sync] */
-    char listen[256];            /* default "tcp://127.0.0.1:7400": ROUTER; PUB binds port+1 */
-    char pub_listen[256];        /* default: derived from listen, port + 1 */
-    unsigned sync_interval_s;    /* default 10: anti-entropy round per peer */
-    unsigned batch_entries;      /* default 2048: entries per sync batch (one transaction) */
-    unsigned window;             /* default 4: outstanding batch requests per peer */
-    enum policy_mode policy;     /* default allowlist */
-    unsigned hops;               /* default 1: for policy endorsed */
-    int discover;                /* default off */
-    unsigned max_peers;          /* default 16 */
+    char listen[256];         /* default "tcp://127.0.0.1:7400": ROUTER; PUB binds port+1 */
+    char pub_listen[256];     /* default: derived from listen, port + 1 */
+    unsigned sync_interval_s; /* default 10: anti-entropy round per peer */
+    unsigned batch_entries;   /* default 2048: entries per sync batch (one transaction) */
+    unsigned window;          /* default 4: outstanding batch requests per peer */
+    enum policy_mode policy;  /* default allowlist */
+    unsigned hops;            /* default 1: for policy endorsed */
+    int discover;             /* default off */
+    unsigned max_peers;       /* default 16 */
     /* [peers] peer = ENDPOINT KEY ; [policy] allow = KEY */
     struct config_peer peers[CONFIG_MAX_PEERS];
     size_t npeers;

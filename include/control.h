@@ -3,10 +3,10 @@
 #ifndef HUB_CONTROL_H
 #define HUB_CONTROL_H
 
+#include "hub.h"
 #include <jansson.h>
 #include <stddef.h>
 #include <zmq.h>
-#include "hub.h"
 
 struct control;
 struct node;

@@ -2,9 +2,9 @@
 #ifndef HUB_ENTRY_H
 #define HUB_ENTRY_H
 
+#include "hub.h"
 #include <stddef.h>
 #include <stdint.h>
-#include "hub.h"
 
 struct identity;
 
@@ -20,13 +20,13 @@ struct entry {
     char key[HUB_MAX_RECORD_KEY + 1];
     uint8_t payload_hash[32];
     uint32_t payload_size;
-    uint64_t expires;         /* ms since epoch, 0 = never */
-    const uint8_t *wire;      /* whole SignedEntry */
+    uint64_t expires;    /* ms since epoch, 0 = never */
+    const uint8_t *wire; /* whole SignedEntry */
     size_t wire_len;
     const uint8_t *header;
     size_t header_len;
     const uint8_t *sig;
-    const uint8_t *payload;   /* NULL / 0 when purged */
+    const uint8_t *payload; /* NULL / 0 when purged */
     size_t payload_len;
 };
 
@@ -62,7 +62,7 @@ int entry_build(const struct identity *id, const struct entry_draft *d, uint8_t 
 int entry_strip_payload(const struct entry *e, uint8_t **out, size_t *out_len) HUB_WUR;
 
 void entry_id_hex(const struct entry *e, char out[HUB_HEX_LEN + 1]);
-const char *entry_kind_name(int kind);       /* "offer"; NULL if unknown */
-int entry_kind_parse(const char *name);      /* kind number or HUB_E_KIND */
+const char *entry_kind_name(int kind);  /* "offer"; NULL if unknown */
+int entry_kind_parse(const char *name); /* kind number or HUB_E_KIND */
 
 #endif

@@ -12,47 +12,47 @@
  * (used in logs, control-socket errors and PROTOCOL.md) and hub_strmsg() a sentence. */
 enum hub_err {
     HUB_OK = 0,
-    HUB_E_INTERNAL = -1,    /* broken invariant or unexpected library failure */
-    HUB_E_NOMEM = -2,       /* allocation failed */
-    HUB_E_IO = -3,          /* file or socket I/O failed */
-    HUB_E_DISK_FULL = -4,   /* storage full and could not grow */
-    HUB_E_DECODE = -5,      /* bytes are not a well-formed message */
-    HUB_E_VERSION = -6,     /* unsupported format or protocol version */
-    HUB_E_FIELD = -7,       /* a header field is missing or malformed */
-    HUB_E_SIGNATURE = -8,   /* signature does not verify */
+    HUB_E_INTERNAL = -1,     /* broken invariant or unexpected library failure */
+    HUB_E_NOMEM = -2,        /* allocation failed */
+    HUB_E_IO = -3,           /* file or socket I/O failed */
+    HUB_E_DISK_FULL = -4,    /* storage full and could not grow */
+    HUB_E_DECODE = -5,       /* bytes are not a well-formed message */
+    HUB_E_VERSION = -6,      /* unsupported format or protocol version */
+    HUB_E_FIELD = -7,        /* a header field is missing or malformed */
+    HUB_E_SIGNATURE = -8,    /* signature does not verify */
     HUB_E_PAYLOAD_HASH = -9, /* payload does not match payload_hash/payload_size */
-    HUB_E_TOO_LARGE = -10,  /* entry, payload or field exceeds a limit */
-    HUB_E_TIMESTAMP = -11,  /* timestamp outside the accepted window */
-    HUB_E_SEQ = -12,        /* seq is not the next one for the feed */
-    HUB_E_PREV = -13,       /* prev does not match the feed's previous entry id */
-    HUB_E_GAP = -14,        /* earlier entries of the feed are missing */
-    HUB_E_FORK = -15,       /* same author and seq with a different id */
+    HUB_E_TOO_LARGE = -10,   /* entry, payload or field exceeds a limit */
+    HUB_E_TIMESTAMP = -11,   /* timestamp outside the accepted window */
+    HUB_E_SEQ = -12,         /* seq is not the next one for the feed */
+    HUB_E_PREV = -13,        /* prev does not match the feed's previous entry id */
+    HUB_E_GAP = -14,         /* earlier entries of the feed are missing */
+    HUB_E_FORK = -15,        /* same author and seq with a different id */
     HUB_E_FORKED_FEED = -16, /* the feed is frozen after a fork */
-    HUB_E_DUPLICATE = -17,  /* entry already held */
-    HUB_E_NOT_FOUND = -18,  /* no such entry, record or peer */
-    HUB_E_POLICY = -19,     /* author or peer not admitted by the replication policy */
+    HUB_E_DUPLICATE = -17,   /* entry already held */
+    HUB_E_NOT_FOUND = -18,   /* no such entry, record or peer */
+    HUB_E_POLICY = -19,      /* author or peer not admitted by the replication policy */
     HUB_E_BAD_REQUEST = -20, /* control request is not valid JSON or lacks fields */
-    HUB_E_UNKNOWN_OP = -21, /* control request names an unknown op */
-    HUB_E_TYPE = -22,       /* a field has the wrong JSON type */
-    HUB_E_VOCAB = -23,      /* a value is not in its vocabulary */
-    HUB_E_RANGE = -24,      /* a number or string is out of range */
-    HUB_E_BUSY = -25,       /* resource held by another process, or too many clients */
-    HUB_E_CONFIG = -26,     /* configuration error */
-    HUB_E_KIND = -27,       /* kind unknown or not allowed here */
-    HUB_E_EXPIRED = -28,    /* entry already expired */
+    HUB_E_UNKNOWN_OP = -21,  /* control request names an unknown op */
+    HUB_E_TYPE = -22,        /* a field has the wrong JSON type */
+    HUB_E_VOCAB = -23,       /* a value is not in its vocabulary */
+    HUB_E_RANGE = -24,       /* a number or string is out of range */
+    HUB_E_BUSY = -25,        /* resource held by another process, or too many clients */
+    HUB_E_CONFIG = -26,      /* configuration error */
+    HUB_E_KIND = -27,        /* kind unknown or not allowed here */
+    HUB_E_EXPIRED = -28,     /* entry already expired */
 };
 
 const char *hub_strerror(int err); /* "E_SIGNATURE" */
 const char *hub_strmsg(int err);   /* "signature does not verify" */
 
 /* Limits. Every one is documented in PROTOCOL.md. */
-#define HUB_KEY_LEN 32                 /* Ed25519 public key */
-#define HUB_ID_LEN 32                  /* BLAKE2b-256 entry id */
+#define HUB_KEY_LEN 32 /* Ed25519 public key */
+#define HUB_ID_LEN 32  /* BLAKE2b-256 entry id */
 #define HUB_SIG_LEN 64
-#define HUB_MAX_HEADER 512             /* serialized Entry header bytes */
-#define HUB_MAX_PAYLOAD 65536          /* payload bytes */
+#define HUB_MAX_HEADER 512                                     /* serialized Entry header bytes */
+#define HUB_MAX_PAYLOAD 65536                                  /* payload bytes */
 #define HUB_MAX_ENTRY (HUB_MAX_HEADER + HUB_MAX_PAYLOAD + 128) /* SignedEntry wire bytes */
-#define HUB_MAX_RECORD_KEY 128         /* record key bytes */
+#define HUB_MAX_RECORD_KEY 128                                 /* record key bytes */
 #define HUB_MAX_FUTURE_MS (10 * 60 * 1000ULL) /* timestamps may run ahead of our clock by this */
 #define HUB_MIN_TIMESTAMP_MS 1577836800000ULL /* 2020-01-01T00:00:00Z */
 #define HUB_ENTRY_VERSION 1
@@ -60,7 +60,7 @@ const char *hub_strmsg(int err);   /* "signature does not verify" */
 
 /* Text forms: keys and ids as 64 lowercase hex digits; short form = first 8 digits. */
 #define HUB_HEX_LEN 64
-void hub_hex(const uint8_t *bin, size_t len, char *out); /* out holds 2*len+1 */
+void hub_hex(const uint8_t *bin, size_t len, char *out);  /* out holds 2*len+1 */
 int hub_unhex(const char *hex, uint8_t *out, size_t len); /* exact length, 0 or HUB_E_FIELD */
 void hub_short(const uint8_t key[32], char out[9]);
 

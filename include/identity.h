@@ -2,8 +2,8 @@
 #ifndef HUB_IDENTITY_H
 #define HUB_IDENTITY_H
 
-#include <stdint.h>
 #include "hub.h"
+#include <stdint.h>
 
 struct identity {
     uint8_t pk[32];

@@ -14,7 +14,8 @@ const char *log_level_name(enum log_level level);
 
 #define LOG_PRINTF(a, b) __attribute__((format(printf, a, b)))
 void log_error(const char *subsys, const char *fmt, ...) LOG_PRINTF(2, 3);
-void log_warn(const char *subsys, const char *fmt, ...) LOG_PRINTF(2, 3); /* appends strerror(errno) */
+void log_warn(const char *subsys, const char *fmt, ...)
+    LOG_PRINTF(2, 3); /* appends strerror(errno) */
 void log_warnx(const char *subsys, const char *fmt, ...) LOG_PRINTF(2, 3);
 void log_info(const char *subsys, const char *fmt, ...) LOG_PRINTF(2, 3);
 void log_debug(const char *subsys, const char *fmt, ...) LOG_PRINTF(2, 3);

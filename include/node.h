@@ -4,13 +4,13 @@
 #ifndef HUB_NODE_H
 #define HUB_NODE_H
 
-#include <stddef.h>
-#include <stdint.h>
 #include "config.h"
 #include "entry.h"
 #include "hub.h"
 #include "identity.h"
 #include "store.h"
+#include <stddef.h>
+#include <stdint.h>
 
 struct node;
 

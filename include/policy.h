@@ -4,10 +4,10 @@
 #ifndef HUB_POLICY_H
 #define HUB_POLICY_H
 
-#include <stddef.h>
-#include <stdint.h>
 #include "config.h"
 #include "hub.h"
+#include <stddef.h>
+#include <stdint.h>
 
 struct policy;
 struct store;

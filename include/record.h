@@ -3,14 +3,14 @@
 #ifndef HUB_RECORD_H
 #define HUB_RECORD_H
 
+#include "hub.h"
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "hub.h"
 
 /* Index term: a field tag and the first 8 bytes of BLAKE2b-256 of the normalised value. */
 enum index_field {
-    IDX_ALL = 0,      /* every current record */
+    IDX_ALL = 0, /* every current record */
     IDX_KIND = 1,
     IDX_AUTHOR = 2,
     IDX_TOPIC = 3,
@@ -21,8 +21,8 @@ enum index_field {
     IDX_LANGUAGE = 8,
     IDX_MODE = 9,
     IDX_AUDIENCE = 10,
-    IDX_WORD = 11,    /* free-text word of title/name/description */
-    IDX_TARGET = 12,  /* responses: target entry id; endorsements: endorsed hub */
+    IDX_WORD = 11,   /* free-text word of title/name/description */
+    IDX_TARGET = 12, /* responses: target entry id; endorsements: endorsed hub */
     IDX_SKILL = 13,
 };
 #define INDEX_TERM_LEN 9

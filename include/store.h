@@ -3,11 +3,11 @@
 #ifndef HUB_STORE_H
 #define HUB_STORE_H
 
-#include <stddef.h>
-#include <stdint.h>
 #include "entry.h"
 #include "hub.h"
 #include "record.h"
+#include <stddef.h>
+#include <stdint.h>
 
 struct store;
 
@@ -22,13 +22,13 @@ struct store_item {
     const struct entry *e;
     const struct index_term *terms; /* for record kinds; ignored for retractions */
     size_t nterms;
-    int32_t date_start, date_end;   /* days since epoch, 0 = none */
-    int retract_kind;               /* for KIND_RETRACTION: the withdrawn record */
+    int32_t date_start, date_end; /* days since epoch, 0 = none */
+    int retract_kind;             /* for KIND_RETRACTION: the withdrawn record */
     const char *retract_key;
     /* out */
-    int result;                     /* HUB_OK, E_DUPLICATE, E_GAP, E_SEQ, E_PREV, E_FORK,
-                                       E_FORKED_FEED, E_TIMESTAMP */
-    uint64_t local;                 /* local number when stored */
+    int result;     /* HUB_OK, E_DUPLICATE, E_GAP, E_SEQ, E_PREV, E_FORK,
+                       E_FORKED_FEED, E_TIMESTAMP */
+    uint64_t local; /* local number when stored */
 };
 
 /* Append a batch in one write transaction; per-item outcome in items[i].result. Items of one
@@ -38,7 +38,7 @@ int store_append(struct store *s, struct store_item *items, size_t n) HUB_WUR;
 
 struct feed_head {
     uint8_t author[32];
-    uint64_t seq;          /* 0: nothing held */
+    uint64_t seq; /* 0: nothing held */
     uint8_t id[32];
     uint64_t timestamp;
     int forked;
@@ -58,9 +58,9 @@ int store_feed_range(struct store *s, const uint8_t author[32], uint64_t from, s
 struct store_query {
     const struct index_term *terms; /* all must match; none: every current record */
     size_t nterms;
-    uint64_t cursor;                /* 0, or the next_cursor of the previous page */
-    int32_t date_from, date_to;     /* days since epoch; 0 = open; matches records overlapping */
-    uint64_t now_ms;                /* records expired at now_ms are hidden */
+    uint64_t cursor;            /* 0, or the next_cursor of the previous page */
+    int32_t date_from, date_to; /* days since epoch; 0 = open; matches records overlapping */
+    uint64_t now_ms;            /* records expired at now_ms are hidden */
     size_t limit;
 };
 /* Current records matching q, newest first; cb sees bytes valid only during the call.

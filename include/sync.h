@@ -3,10 +3,10 @@
 #ifndef HUB_SYNC_H
 #define HUB_SYNC_H
 
+#include "hub.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <zmq.h>
-#include "hub.h"
 
 struct sync;
 struct node;

@@ -2,10 +2,10 @@
 #ifndef HUB_VIEW_H
 #define HUB_VIEW_H
 
+#include "entry.h"
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "entry.h"
 
 /* New JSON object for a decoded entry (record fields included when the payload is present). */
 json_t *view_entry(const struct entry *e);

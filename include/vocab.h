@@ -5,15 +5,15 @@
 #include <stddef.h>
 
 enum vocab_list {
-    VOCAB_TECHNOLOGY, /* EDIH catalogue technology labels */
-    VOCAB_SECTOR,     /* EDIH catalogue sector labels */
-    VOCAB_SERVICE,    /* EDIH service labels and the four service-group codes */
-    VOCAB_MODE,       /* ELM learning modes */
-    VOCAB_SCHEDULE,   /* ELM learning schedules */
+    VOCAB_TECHNOLOGY,  /* EDIH catalogue technology labels */
+    VOCAB_SECTOR,      /* EDIH catalogue sector labels */
+    VOCAB_SERVICE,     /* EDIH service labels and the four service-group codes */
+    VOCAB_MODE,        /* ELM learning modes */
+    VOCAB_SCHEDULE,    /* ELM learning schedules */
     VOCAB_OPPORTUNITY, /* ELM opportunity types */
-    VOCAB_AUDIENCE,   /* hubnet audience codes */
-    VOCAB_COUNTRY,    /* ISO 3166-1 alpha-2 */
-    VOCAB_CURRENCY,   /* ISO 4217 */
+    VOCAB_AUDIENCE,    /* hubnet audience codes */
+    VOCAB_COUNTRY,     /* ISO 3166-1 alpha-2 */
+    VOCAB_CURRENCY,    /* ISO 4217 */
     VOCAB_COUNT
 };
 
@@ -24,9 +24,9 @@ const char *vocab_name(enum vocab_list list);
 const char *const *vocab_values(enum vocab_list list);
 
 /* Syntax checks for open vocabularies. */
-int vocab_is_language(const char *s);  /* BCP 47 (syntax) */
-int vocab_is_topic(const char *s);     /* [a-z0-9][a-z0-9-]*, <= 64 */
+int vocab_is_language(const char *s);   /* BCP 47 (syntax) */
+int vocab_is_topic(const char *s);      /* [a-z0-9][a-z0-9-]*, <= 64 */
 int vocab_is_esco_skill(const char *s); /* http://data.europa.eu/esco/skill/<uuid> */
-int vocab_is_url(const char *s);       /* http:// or https:// */
+int vocab_is_url(const char *s);        /* http:// or https:// */
 
 #endif

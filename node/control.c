@@ -19,16 +19,16 @@
 #include "store.h"
 #include "view.h"
 
-#define CONTROL_MAX_LINE (16u << 20)      /* a request line */
-#define CONTROL_MAX_OUT (96u << 20)       /* pending responses: a full query page fits */
-#define CONTROL_WATCH_BACKLOG (1u << 20)  /* a watcher this far behind is cut off */
-#define CONTROL_READ_PAUSE (1u << 20)     /* stop reading requests while this much is unsent */
-#define CONTROL_REQS_PER_TURN 8           /* fairness between clients */
+#define CONTROL_MAX_LINE (16u << 20)     /* a request line */
+#define CONTROL_MAX_OUT (96u << 20)      /* pending responses: a full query page fits */
+#define CONTROL_WATCH_BACKLOG (1u << 20) /* a watcher this far behind is cut off */
+#define CONTROL_READ_PAUSE (1u << 20)    /* stop reading requests while this much is unsent */
+#define CONTROL_REQS_PER_TURN 8          /* fairness between clients */
 #define CONTROL_MAX_QUERY_LIMIT 1000
 #define CONTROL_DEFAULT_LIMIT 50
-#define CONTROL_MAX_IMPORT 10000          /* records or entries per import request */
+#define CONTROL_MAX_IMPORT 10000 /* records or entries per import request */
 #define CONTROL_MAX_EXT_OPS 8
-#define CONTROL_CLOSE_GRACE_MS 10000    /* an overflowed watcher gets this long to read the event */
+#define CONTROL_CLOSE_GRACE_MS 10000 /* an overflowed watcher gets this long to read the event */
 #define CONTROL_MAX_WATCH_TERMS 8
 
 struct client {
@@ -40,7 +40,7 @@ struct client {
     int watching;
     struct index_term wterms[CONTROL_MAX_WATCH_TERMS];
     size_t nwterms;
-    int eof;  /* peer closed its side: answer what it sent, then close */
+    int eof;     /* peer closed its side: answer what it sent, then close */
     int closing; /* told it overflowed: flush what is queued, then close */
     uint64_t close_by;
     int dead;
@@ -69,8 +69,7 @@ struct control {
 
 /* ---- output ---- */
 
-static int client_queue(struct client *cl, const char *data, size_t len)
-{
+static int client_queue(struct client *cl, const char *data, size_t len) {
     if (cl->out_off && cl->out_off == cl->out_len)
         cl->out_off = cl->out_len = 0;
     if (cl->out_len + len + 1 > CONTROL_MAX_OUT)
@@ -96,8 +95,7 @@ static int client_queue(struct client *cl, const char *data, size_t len)
     return HUB_OK;
 }
 
-static void client_flush(struct client *cl)
-{
+static void client_flush(struct client *cl) {
     while (cl->out_off < cl->out_len) {
         ssize_t w = send(cl->fd, cl->out + cl->out_off, cl->out_len - cl->out_off, MSG_NOSIGNAL);
         if (w < 0) {
@@ -112,13 +110,11 @@ static void client_flush(struct client *cl)
     cl->out_off = cl->out_len = 0;
 }
 
-static size_t client_pending(const struct client *cl)
-{
+static size_t client_pending(const struct client *cl) {
     return cl->out_len - cl->out_off;
 }
 
-static void send_json(struct client *cl, json_t *o, json_t *tag)
-{
+static void send_json(struct client *cl, json_t *o, json_t *tag) {
     if (tag)
         json_object_set(o, "tag", tag);
     char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15));
@@ -134,11 +130,10 @@ static void send_json(struct client *cl, json_t *o, json_t *tag)
     free(s);
 }
 
-static void send_error(struct client *cl, json_t *tag, int code, const char *field,
-                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void send_error(struct client *cl, json_t *tag, int code, const char *field,
-                       const char *fmt, ...)
-{
+static void send_error(struct client *cl, json_t *tag, int code, const char *field, const char *fmt,
+                       ...) __attribute__((format(printf, 5, 6)));
+static void send_error(struct client *cl, json_t *tag, int code, const char *field, const char *fmt,
+                       ...) {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
@@ -156,8 +151,7 @@ static void send_error(struct client *cl, json_t *tag, int code, const char *fie
 
 /* Optional string field: 0 (absent: *out NULL), or E_TYPE after replying. */
 static int opt_string(struct client *cl, json_t *tag, json_t *req, const char *name,
-                      const char **out)
-{
+                      const char **out) {
     json_t *v = json_object_get(req, name);
     *out = NULL;
     if (!v || json_is_null(v))
@@ -170,19 +164,18 @@ static int opt_string(struct client *cl, json_t *tag, json_t *req, const char *n
     return 0;
 }
 
-static int parse_kind(struct client *cl, json_t *tag, const char *s, const char *field)
-{
+static int parse_kind(struct client *cl, json_t *tag, const char *s, const char *field) {
     int k = entry_kind_parse(s);
     if (k < 0)
         send_error(cl, tag, HUB_E_KIND, field,
                    "%s: unknown kind '%.40s' (profile, offer, request, response, retraction, "
-                   "endorsement)", field, s);
+                   "endorsement)",
+                   field, s);
     return k;
 }
 
 static int parse_hex32(struct client *cl, json_t *tag, const char *s, const char *field,
-                       uint8_t out[32])
-{
+                       uint8_t out[32]) {
     if (strlen(s) != HUB_HEX_LEN || hub_unhex(s, out, 32) != 0) {
         send_error(cl, tag, HUB_E_RANGE, field, "%s: expected 64 hex digits", field);
         return HUB_E_RANGE;
@@ -196,21 +189,19 @@ struct fork_list {
     json_t *arr;
 };
 
-static int fork_cb(const struct store_fork *f, void *arg)
-{
+static int fork_cb(const struct store_fork *f, void *arg) {
     struct fork_list *fl = arg;
     char a[HUB_HEX_LEN + 1], h[HUB_HEX_LEN + 1], o[HUB_HEX_LEN + 1];
     hub_hex(f->author, 32, a);
     hub_hex(f->held_id, 32, h);
     hub_hex(f->other_id, 32, o);
     json_array_append_new(fl->arr, json_pack("{s:s, s:I, s:s, s:s, s:I}", "author", a, "seq",
-                                             (json_int_t)f->seq, "held", h, "other", o,
-                                             "detected", (json_int_t)f->detected_ms));
+                                             (json_int_t)f->seq, "held", h, "other", o, "detected",
+                                             (json_int_t)f->detected_ms));
     return 0;
 }
 
-static void op_status(struct control *c, struct client *cl, json_t *req, json_t *tag)
-{
+static void op_status(struct control *c, struct client *cl, json_t *req, json_t *tag) {
     struct node *n = c->node;
     const struct config *cfg = node_config(n);
     char hub[HUB_HEX_LEN + 1];
@@ -229,12 +220,13 @@ static void op_status(struct control *c, struct client *cl, json_t *req, json_t 
     const struct node_counters *nc = node_counters(n);
     for (size_t i = 1; i < HUB_ARRAY_LEN(nc->rejected); i++)
         if (nc->rejected[i] && i != (size_t)-HUB_E_DUPLICATE)
-            json_object_set_new(rej, hub_strerror(-(int)i), json_integer((json_int_t)nc->rejected[i]));
+            json_object_set_new(rej, hub_strerror(-(int)i),
+                                json_integer((json_int_t)nc->rejected[i]));
     json_t *o = json_pack(
         "{s:b, s:s, s:s, s:i, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:o}",
-        "ok", 1, "hub", hub, "version", HUB_VERSION, "protocol", HUB_CONTROL_PROTOCOL,
-        "uptime_s", (json_int_t)((hub_mono_ms() - c->started_mono) / 1000), "data_dir",
-        cfg->data_dir, "control_socket", c->path, "own_seq", (json_int_t)own.seq, "entries",
+        "ok", 1, "hub", hub, "version", HUB_VERSION, "protocol", HUB_CONTROL_PROTOCOL, "uptime_s",
+        (json_int_t)((hub_mono_ms() - c->started_mono) / 1000), "data_dir", cfg->data_dir,
+        "control_socket", c->path, "own_seq", (json_int_t)own.seq, "entries",
         (json_int_t)st.entries, "records", (json_int_t)st.records, "feeds", (json_int_t)st.feeds,
         "forks", fl.arr, "map_size", (json_int_t)st.map_size, "used_bytes",
         (json_int_t)st.used_bytes, "clients", (json_int_t)c->nclients, "accepted",
@@ -249,18 +241,17 @@ static void op_status(struct control *c, struct client *cl, json_t *req, json_t 
     send_json(cl, o, tag);
 }
 
-static void op_id(struct control *c, struct client *cl, json_t *req, json_t *tag)
-{
+static void op_id(struct control *c, struct client *cl, json_t *req, json_t *tag) {
     char hub[HUB_HEX_LEN + 1];
     hub_hex(node_identity(c->node)->pk, 32, hub);
     send_json(cl, json_pack("{s:b, s:s}", "ok", 1, "hub", hub), tag);
 }
 
 /* Turn one {"kind","key","record","expires"} object into a draft; replies on error.
- * prefix names the element in error messages ("" or "records[3]."). keybuf holds a generated key. */
+ * prefix names the element in error messages ("" or "records[3]."). keybuf holds a generated key.
+ */
 static int make_draft(struct client *cl, json_t *tag, json_t *obj, const char *prefix,
-                      struct node_draft *d, char keybuf[32], int index)
-{
+                      struct node_draft *d, char keybuf[32], int index) {
     char field[96];
     const char *kind_s, *key, *expires_s;
     json_t *kv = json_object_get(obj, "kind");
@@ -308,8 +299,8 @@ static int make_draft(struct client *cl, json_t *tag, json_t *obj, const char *p
             bad = (unsigned char)key[i] < 0x20 || key[i] == 0x7f;
         if (bad) {
             snprintf(field, sizeof field, "%skey", prefix);
-            send_error(cl, tag, HUB_E_RANGE, field,
-                       "%s: 1 to %d bytes without control characters", field, HUB_MAX_RECORD_KEY);
+            send_error(cl, tag, HUB_E_RANGE, field, "%s: 1 to %d bytes without control characters",
+                       field, HUB_MAX_RECORD_KEY);
             return HUB_E_RANGE;
         }
     } else if (kind == 1) {
@@ -335,8 +326,8 @@ static int make_draft(struct client *cl, json_t *tag, json_t *obj, const char *p
     int rc = record_from_json(kind, rec, &payload, &plen, &rerr);
     if (rc != 0) {
         snprintf(field, sizeof field, "%s%s", prefix, rerr.field);
-        json_t *err = json_pack("{s:s, s:s, s:s}", "code", hub_strerror(rc), "message", "",
-                                "field", field);
+        json_t *err =
+            json_pack("{s:s, s:s, s:s}", "code", hub_strerror(rc), "message", "", "field", field);
         char msg[300];
         snprintf(msg, sizeof msg, "%s: %s", field, rerr.message[0] ? rerr.message : hub_strmsg(rc));
         json_object_set_new(err, "message", json_string(msg));
@@ -350,13 +341,11 @@ static int make_draft(struct client *cl, json_t *tag, json_t *obj, const char *p
     return 0;
 }
 
-static void publish_failed(struct client *cl, json_t *tag, int rc)
-{
+static void publish_failed(struct client *cl, json_t *tag, int rc) {
     send_error(cl, tag, rc, NULL, "%s; nothing was stored", hub_strmsg(rc));
 }
 
-static void op_publish(struct control *c, struct client *cl, json_t *req, json_t *tag)
-{
+static void op_publish(struct control *c, struct client *cl, json_t *req, json_t *tag) {
     struct node_draft d = {0};
     char keybuf[32];
     if (make_draft(cl, tag, req, "", &d, keybuf, -1) != 0)
@@ -367,15 +356,15 @@ static void op_publish(struct control *c, struct client *cl, json_t *req, json_t
     } else {
         char id[HUB_HEX_LEN + 1];
         hub_hex(d.id, 32, id);
-        send_json(cl, json_pack("{s:b, s:s, s:I, s:s, s:s}", "ok", 1, "id", id, "seq",
-                                (json_int_t)d.seq, "kind", entry_kind_name(d.kind), "key", d.key),
+        send_json(cl,
+                  json_pack("{s:b, s:s, s:I, s:s, s:s}", "ok", 1, "id", id, "seq",
+                            (json_int_t)d.seq, "kind", entry_kind_name(d.kind), "key", d.key),
                   tag);
     }
     free((void *)d.payload);
 }
 
-static void op_get(struct control *c, struct client *cl, json_t *req, json_t *tag)
-{
+static void op_get(struct control *c, struct client *cl, json_t *req, json_t *tag) {
     const char *ids;
     uint8_t id[32];
     if (opt_string(cl, tag, req, "id", &ids) != 0)
@@ -426,8 +415,7 @@ static const struct qfilter query_filters[] = {
 #define QUERY_MAX_TERMS 16
 
 static int add_term(struct client *cl, json_t *tag, struct index_term *terms, size_t *n,
-                    enum index_field f, const char *v, size_t len)
-{
+                    enum index_field f, const char *v, size_t len) {
     if (*n == QUERY_MAX_TERMS) {
         send_error(cl, tag, HUB_E_TOO_LARGE, NULL, "at most %d filter values per query",
                    QUERY_MAX_TERMS);
@@ -439,8 +427,7 @@ static int add_term(struct client *cl, json_t *tag, struct index_term *terms, si
 
 /* Words exactly as record.c indexes them, so text queries find what was indexed. */
 static int add_words(struct client *cl, json_t *tag, struct index_term *terms, size_t *n,
-                     const char *text)
-{
+                     const char *text) {
     size_t room = QUERY_MAX_TERMS - *n;
     size_t got = record_word_terms(text, terms + *n, room + 1);
     if (got > room) {
@@ -454,8 +441,7 @@ static int add_words(struct client *cl, json_t *tag, struct index_term *terms, s
 
 /* Builds the store query from a request's filters; replies and returns non-zero on error. */
 static int query_parse(struct client *cl, json_t *tag, json_t *req, struct store_query *q,
-                       struct index_term *terms)
-{
+                       struct index_term *terms) {
     size_t n = 0;
     const char *s;
     memset(q, 0, sizeof *q);
@@ -516,8 +502,7 @@ static int query_parse(struct client *cl, json_t *tag, json_t *req, struct store
         if (opt_string(cl, tag, req, dates[i], &s) != 0)
             return -1;
         if (s && record_parse_date(s, i ? &q->date_to : &q->date_from) != 0) {
-            send_error(cl, tag, HUB_E_RANGE, dates[i], "%s: expected a date YYYY-MM-DD",
-                       dates[i]);
+            send_error(cl, tag, HUB_E_RANGE, dates[i], "%s: expected a date YYYY-MM-DD", dates[i]);
             return -1;
         }
     }
@@ -537,23 +522,22 @@ static int query_parse(struct client *cl, json_t *tag, json_t *req, struct store
     if (opt_string(cl, tag, req, "cursor", &s) != 0)
         return -1;
     if (s && (hub_parse_u64(s, UINT64_MAX - 1, &q->cursor) != 0 || q->cursor == 0)) {
-        send_error(cl, tag, HUB_E_RANGE, "cursor", "cursor: expected the 'next' of a previous page");
+        send_error(cl, tag, HUB_E_RANGE, "cursor",
+                   "cursor: expected the 'next' of a previous page");
         return -1;
     }
     q->nterms = n;
     return 0;
 }
 
-static int collect_view(const uint8_t *wire, size_t len, void *arg)
-{
+static int collect_view(const uint8_t *wire, size_t len, void *arg) {
     json_t *v = view_wire(wire, len);
     if (v)
         json_array_append_new(arg, v);
     return 0;
 }
 
-static void op_query(struct control *c, struct client *cl, json_t *req, json_t *tag)
-{
+static void op_query(struct control *c, struct client *cl, json_t *req, json_t *tag) {
     struct index_term terms[QUERY_MAX_TERMS];
     struct store_query q;
     if (query_parse(cl, tag, req, &q, terms) != 0)
@@ -576,8 +560,7 @@ static void op_query(struct control *c, struct client *cl, json_t *req, json_t *
     send_json(cl, o, tag);
 }
 
-static int count_cb(const uint8_t *wire, size_t len, void *arg)
-{
+static int count_cb(const uint8_t *wire, size_t len, void *arg) {
     (void)wire;
     (void)len;
     (void)arg;
@@ -586,8 +569,7 @@ static int count_cb(const uint8_t *wire, size_t len, void *arg)
 
 /* Does author hold a record (kind, key)? current: only a current, visible one. */
 static int record_exists(struct store *st, const uint8_t author[32], int kind, const char *key,
-                         int current)
-{
+                         int current) {
     uint8_t id[32];
     if (current)
         return store_record_current(st, author, kind, key, id) == 0;
@@ -598,8 +580,7 @@ static int record_exists(struct store *st, const uint8_t author[32], int kind, c
  * git resolves an unambiguous name). Replies and returns a negative code when there is none or
  * several. Retractions are never a target. */
 static int resolve_kind(struct client *cl, json_t *tag, struct store *st, const uint8_t author[32],
-                        const char *key, const char *kind_s, int current)
-{
+                        const char *key, const char *kind_s, int current) {
     int kind = 0;
     if (kind_s) {
         if ((kind = parse_kind(cl, tag, kind_s, "kind")) < 0)
@@ -612,8 +593,8 @@ static int resolve_kind(struct client *cl, json_t *tag, struct store *st, const 
                 continue;
             if (kind) {
                 send_error(cl, tag, HUB_E_BAD_REQUEST, "kind",
-                           "key '%.128s' names records of kinds %s and %s: say which with kind", key,
-                           entry_kind_name(kind), entry_kind_name(k));
+                           "key '%.128s' names records of kinds %s and %s: say which with kind",
+                           key, entry_kind_name(kind), entry_kind_name(k));
                 return HUB_E_BAD_REQUEST;
             }
             kind = k;
@@ -627,11 +608,11 @@ static int resolve_kind(struct client *cl, json_t *tag, struct store *st, const 
     return kind;
 }
 
-static void op_history(struct control *c, struct client *cl, json_t *req, json_t *tag)
-{
+static void op_history(struct control *c, struct client *cl, json_t *req, json_t *tag) {
     const char *author_s, *kind_s, *key;
     if (opt_string(cl, tag, req, "author", &author_s) != 0 ||
-        opt_string(cl, tag, req, "kind", &kind_s) != 0 || opt_string(cl, tag, req, "key", &key) != 0)
+        opt_string(cl, tag, req, "kind", &kind_s) != 0 ||
+        opt_string(cl, tag, req, "key", &key) != 0)
         return;
     if (!key) {
         send_error(cl, tag, HUB_E_BAD_REQUEST, "key", "key: missing");
@@ -653,21 +634,23 @@ static void op_history(struct control *c, struct client *cl, json_t *req, json_t
                    key);
         return;
     }
-    send_json(cl, json_pack("{s:b, s:s, s:o}", "ok", 1, "kind", entry_kind_name(kind), "versions",
-                            arr), tag);
+    send_json(cl,
+              json_pack("{s:b, s:s, s:o}", "ok", 1, "kind", entry_kind_name(kind), "versions", arr),
+              tag);
 }
 
-static void op_retract(struct control *c, struct client *cl, json_t *req, json_t *tag)
-{
+static void op_retract(struct control *c, struct client *cl, json_t *req, json_t *tag) {
     const char *key, *kind_s, *reason;
-    if (opt_string(cl, tag, req, "key", &key) != 0 || opt_string(cl, tag, req, "kind", &kind_s) != 0 ||
+    if (opt_string(cl, tag, req, "key", &key) != 0 ||
+        opt_string(cl, tag, req, "kind", &kind_s) != 0 ||
         opt_string(cl, tag, req, "reason", &reason) != 0)
         return;
     if (!key) {
         send_error(cl, tag, HUB_E_BAD_REQUEST, "key", "key: missing");
         return;
     }
-    int kind = resolve_kind(cl, tag, node_store(c->node), node_identity(c->node)->pk, key, kind_s, 1);
+    int kind =
+        resolve_kind(cl, tag, node_store(c->node), node_identity(c->node)->pk, key, kind_s, 1);
     if (kind < 0)
         return;
     json_t *rec = json_pack("{s:s, s:s}", "target_kind", entry_kind_name(kind), "target_key", key);
@@ -691,13 +674,13 @@ static void op_retract(struct control *c, struct client *cl, json_t *req, json_t
     }
     char hex[HUB_HEX_LEN + 1];
     hub_hex(d.id, 32, hex);
-    send_json(cl, json_pack("{s:b, s:s, s:I, s:s, s:s}", "ok", 1, "id", hex, "seq",
-                            (json_int_t)d.seq, "kind", entry_kind_name(kind), "key", key),
+    send_json(cl,
+              json_pack("{s:b, s:s, s:I, s:s, s:s}", "ok", 1, "id", hex, "seq", (json_int_t)d.seq,
+                        "kind", entry_kind_name(kind), "key", key),
               tag);
 }
 
-static void op_watch(struct control *c, struct client *cl, json_t *req, json_t *tag)
-{
+static void op_watch(struct control *c, struct client *cl, json_t *req, json_t *tag) {
     static const struct qfilter wf[] = {
         {"kind", IDX_KIND}, {"author", IDX_AUTHOR}, {"topic", IDX_TOPIC}, {"country", IDX_COUNTRY}};
     cl->nwterms = 0;
@@ -715,11 +698,10 @@ static void op_watch(struct control *c, struct client *cl, json_t *req, json_t *
     send_json(cl, json_pack("{s:b, s:b}", "ok", 1, "watching", 1), tag);
 }
 
-static void op_import_records(struct control *c, struct client *cl, json_t *arr, json_t *tag)
-{
+static void op_import_records(struct control *c, struct client *cl, json_t *arr, json_t *tag) {
     size_t n = json_array_size(arr);
     struct node_draft *d = calloc(n ? n : 1, sizeof *d);
-    char (*keys)[32] = calloc(n ? n : 1, 32);
+    char(*keys)[32] = calloc(n ? n : 1, 32);
     if (!d || !keys) {
         free(d);
         free(keys);
@@ -745,9 +727,11 @@ static void op_import_records(struct control *c, struct client *cl, json_t *arr,
         if (rc != 0) {
             publish_failed(cl, tag, rc);
         } else {
-            send_json(cl, json_pack("{s:b, s:I, s:I, s:I}", "ok", 1, "accepted", (json_int_t)n,
-                                    "first_seq", (json_int_t)d[0].seq, "last_seq",
-                                    (json_int_t)d[n - 1].seq), tag);
+            send_json(cl,
+                      json_pack("{s:b, s:I, s:I, s:I}", "ok", 1, "accepted", (json_int_t)n,
+                                "first_seq", (json_int_t)d[0].seq, "last_seq",
+                                (json_int_t)d[n - 1].seq),
+                      tag);
         }
     } else if (rc == 0) {
         send_json(cl, json_pack("{s:b, s:i}", "ok", 1, "accepted", 0), tag);
@@ -758,8 +742,7 @@ static void op_import_records(struct control *c, struct client *cl, json_t *arr,
     free(keys);
 }
 
-static void op_import_entries(struct control *c, struct client *cl, json_t *arr, json_t *tag)
-{
+static void op_import_entries(struct control *c, struct client *cl, json_t *arr, json_t *tag) {
     size_t n = json_array_size(arr);
     uint8_t **wires = calloc(n ? n : 1, sizeof *wires);
     size_t *lens = calloc(n ? n : 1, sizeof *lens);
@@ -796,9 +779,11 @@ static void op_import_entries(struct control *c, struct client *cl, json_t *arr,
             json_array_append_new(res, json_string(hub_strerror(results[i])));
             dup += results[i] == HUB_E_DUPLICATE;
         }
-        send_json(cl, json_pack("{s:b, s:I, s:I, s:I, s:o}", "ok", 1, "accepted",
-                                (json_int_t)accepted, "duplicate", (json_int_t)dup, "rejected",
-                                (json_int_t)(n - accepted - dup), "results", res), tag);
+        send_json(cl,
+                  json_pack("{s:b, s:I, s:I, s:I, s:o}", "ok", 1, "accepted", (json_int_t)accepted,
+                            "duplicate", (json_int_t)dup, "rejected",
+                            (json_int_t)(n - accepted - dup), "results", res),
+                  tag);
     }
     for (size_t i = 0; wires && i < n; i++)
         free(wires[i]);
@@ -807,8 +792,7 @@ static void op_import_entries(struct control *c, struct client *cl, json_t *arr,
     free(results);
 }
 
-static void op_import(struct control *c, struct client *cl, json_t *req, json_t *tag)
-{
+static void op_import(struct control *c, struct client *cl, json_t *req, json_t *tag) {
     json_t *recs = json_object_get(req, "records"), *ents = json_object_get(req, "entries");
     json_t *arr = recs ? recs : ents;
     const char *name = recs ? "records" : "entries";
@@ -831,8 +815,7 @@ static void op_import(struct control *c, struct client *cl, json_t *req, json_t 
         op_import_entries(c, cl, arr, tag);
 }
 
-static int heads_cb(const struct feed_head *h, void *arg)
-{
+static int heads_cb(const struct feed_head *h, void *arg) {
     char a[HUB_HEX_LEN + 1], id[HUB_HEX_LEN + 1];
     hub_hex(h->author, 32, a);
     hub_hex(h->id, 32, id);
@@ -842,8 +825,7 @@ static int heads_cb(const struct feed_head *h, void *arg)
 }
 
 /* Every feed this hub holds and its head: what replication compares. */
-static void op_heads(struct control *c, struct client *cl, json_t *req, json_t *tag)
-{
+static void op_heads(struct control *c, struct client *cl, json_t *req, json_t *tag) {
     json_t *arr = json_array();
     store_feeds(node_store(c->node), heads_cb, arr);
     send_json(cl, json_pack("{s:b, s:o}", "ok", 1, "feeds", arr), tag);
@@ -854,19 +836,17 @@ struct builtin_op {
     void (*fn)(struct control *c, struct client *cl, json_t *req, json_t *tag);
 };
 static const struct builtin_op builtin_ops[] = {
-    {"status", op_status}, {"id", op_id},           {"publish", op_publish},
-    {"get", op_get},       {"query", op_query},     {"history", op_history},
-    {"retract", op_retract}, {"watch", op_watch},   {"import", op_import},
-    {"heads", op_heads},
+    {"status", op_status}, {"id", op_id},           {"publish", op_publish}, {"get", op_get},
+    {"query", op_query},   {"history", op_history}, {"retract", op_retract}, {"watch", op_watch},
+    {"import", op_import}, {"heads", op_heads},
 };
 
-static void dispatch(struct control *c, struct client *cl, const char *line, size_t len)
-{
+static void dispatch(struct control *c, struct client *cl, const char *line, size_t len) {
     json_error_t jerr;
     json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!req) {
-        send_error(cl, NULL, HUB_E_BAD_REQUEST, NULL, "invalid JSON at column %d: %s",
-                   jerr.column, jerr.text);
+        send_error(cl, NULL, HUB_E_BAD_REQUEST, NULL, "invalid JSON at column %d: %s", jerr.column,
+                   jerr.text);
         return;
     }
     json_t *tag = json_object_get(req, "tag");
@@ -903,8 +883,10 @@ static void dispatch(struct control *c, struct client *cl, const char *line, siz
                     json_object_set_new(resp, "ok", json_true());
                     send_json(cl, resp, tag);
                 } else {
-                    const char *msg = resp ? json_string_value(json_object_get(resp, "message")) : NULL;
-                    const char *field = resp ? json_string_value(json_object_get(resp, "field")) : NULL;
+                    const char *msg =
+                        resp ? json_string_value(json_object_get(resp, "message")) : NULL;
+                    const char *field =
+                        resp ? json_string_value(json_object_get(resp, "field")) : NULL;
                     send_error(cl, tag, rc, field, "%s", msg ? msg : hub_strmsg(rc));
                     json_decref(resp);
                 }
@@ -918,8 +900,7 @@ static void dispatch(struct control *c, struct client *cl, const char *line, siz
 
 /* ---- watch delivery ---- */
 
-static void on_accept(void *arg, const struct entry *e, int origin)
-{
+static void on_accept(void *arg, const struct entry *e, int origin) {
     struct control *c = arg;
     struct index_term terms[RECORD_MAX_TERMS];
     size_t nterms = 0;
@@ -978,11 +959,11 @@ static void on_accept(void *arg, const struct entry *e, int origin)
 /* ---- socket management ---- */
 
 int control_open(struct node *n, const char *path, unsigned mode, unsigned max_clients,
-                 struct control **out)
-{
+                 struct control **out) {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof sa.sun_path) {
-        log_error("control", "socket path %s is longer than %zu bytes", path, sizeof sa.sun_path - 1);
+        log_error("control", "socket path %s is longer than %zu bytes", path,
+                  sizeof sa.sun_path - 1);
         return HUB_E_CONFIG;
     }
     memcpy(sa.sun_path, path, strlen(path) + 1);
@@ -1029,16 +1010,14 @@ int control_open(struct node *n, const char *path, unsigned mode, unsigned max_c
     return HUB_OK;
 }
 
-static void client_close(struct client *cl)
-{
+static void client_close(struct client *cl) {
     close(cl->fd);
     free(cl->in);
     free(cl->out);
     memset(cl, 0, sizeof *cl);
 }
 
-void control_destroy(struct control **cp)
-{
+void control_destroy(struct control **cp) {
     if (!cp || !*cp)
         return;
     struct control *c = *cp;
@@ -1051,8 +1030,7 @@ void control_destroy(struct control **cp)
     *cp = NULL;
 }
 
-int control_register_op(struct control *c, const char *op, control_op_fn fn, void *arg)
-{
+int control_register_op(struct control *c, const char *op, control_op_fn fn, void *arg) {
     if (c->nops == CONTROL_MAX_EXT_OPS || strlen(op) >= sizeof c->ops[0].name)
         return HUB_E_INTERNAL;
     memcpy(c->ops[c->nops].name, op, strlen(op) + 1);
@@ -1062,19 +1040,16 @@ int control_register_op(struct control *c, const char *op, control_op_fn fn, voi
     return HUB_OK;
 }
 
-void control_set_status_hook(struct control *c, control_status_fn fn, void *arg)
-{
+void control_set_status_hook(struct control *c, control_status_fn fn, void *arg) {
     c->status_fn = fn;
     c->status_arg = arg;
 }
 
-size_t control_clients(const struct control *c)
-{
+size_t control_clients(const struct control *c) {
     return c->nclients;
 }
 
-size_t control_poll_items(struct control *c, zmq_pollitem_t *items, size_t max)
-{
+size_t control_poll_items(struct control *c, zmq_pollitem_t *items, size_t max) {
     size_t n = 0;
     if (n < max)
         items[n++] = (zmq_pollitem_t){.fd = c->lfd, .events = ZMQ_POLLIN};
@@ -1090,8 +1065,7 @@ size_t control_poll_items(struct control *c, zmq_pollitem_t *items, size_t max)
     return n;
 }
 
-static void control_accept(struct control *c)
-{
+static void control_accept(struct control *c) {
     for (;;) {
         int fd = accept4(c->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
@@ -1116,8 +1090,7 @@ static void control_accept(struct control *c)
     }
 }
 
-static void client_read(struct control *c, struct client *cl)
-{
+static void client_read(struct control *c, struct client *cl) {
     for (;;) {
         if (cl->in_cap - cl->in_len < 65536) {
             size_t cap = cl->in_cap ? cl->in_cap * 2 : 65536;
@@ -1175,8 +1148,7 @@ static void client_read(struct control *c, struct client *cl)
     }
 }
 
-void control_handle(struct control *c, const zmq_pollitem_t *items, size_t count)
-{
+void control_handle(struct control *c, const zmq_pollitem_t *items, size_t count) {
     if (count == 0)
         return;
     size_t nclients = c->nclients; /* items were built for these */
@@ -1211,8 +1183,7 @@ void control_handle(struct control *c, const zmq_pollitem_t *items, size_t count
     }
 }
 
-int control_has_backlog(const struct control *c)
-{
+int control_has_backlog(const struct control *c) {
     for (size_t i = 0; i < c->nclients; i++)
         if (c->clients[i].in_len && memchr(c->clients[i].in, '\n', c->clients[i].in_len))
             return 1;

@@ -14,8 +14,7 @@
 
 /* ---- protobuf wire helpers for the outer message ---- */
 
-static int wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
-{
+static int wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
     uint64_t v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
         if (*p >= end)
@@ -30,8 +29,7 @@ static int wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
     return -1;
 }
 
-static size_t wire_put_varint(uint8_t *out, uint64_t v)
-{
+static size_t wire_put_varint(uint8_t *out, uint64_t v) {
     size_t n = 0;
     while (v >= 0x80) {
         out[n++] = (uint8_t)(v | 0x80);
@@ -42,8 +40,7 @@ static size_t wire_put_varint(uint8_t *out, uint64_t v)
 }
 
 /* Skip an unknown field of the given wire type. */
-static int wire_skip(const uint8_t **p, const uint8_t *end, unsigned type)
-{
+static int wire_skip(const uint8_t **p, const uint8_t *end, unsigned type) {
     uint64_t v;
     switch (type) {
     case 0:
@@ -69,8 +66,7 @@ static int wire_skip(const uint8_t **p, const uint8_t *end, unsigned type)
 }
 
 /* SignedEntry: fields 1 header, 2 signature, 3 payload, each bytes, each at most once. */
-static int entry_split(const uint8_t *wire, size_t len, struct entry *e)
-{
+static int entry_split(const uint8_t *wire, size_t len, struct entry *e) {
     const uint8_t *p = wire, *end = wire + len;
     int seen[4] = {0};
     while (p < end) {
@@ -107,8 +103,7 @@ static int entry_split(const uint8_t *wire, size_t len, struct entry *e)
 }
 
 /* Strict UTF-8 (RFC 3629): no overlong forms, surrogates or code points above U+10FFFF. */
-static int utf8_valid(const uint8_t *s, size_t n)
-{
+static int utf8_valid(const uint8_t *s, size_t n) {
     size_t i = 0;
     while (i < n) {
         uint8_t c = s[i];
@@ -142,8 +137,7 @@ static int utf8_valid(const uint8_t *s, size_t n)
 
 /* The record key exactly as the header encodes it (protobuf: the last field 7 wins). The
  * unpacked C string cannot show a key with a NUL inside whole, so the bytes are checked. */
-static int header_key_valid(const uint8_t *hdr, size_t len, const char *unpacked)
-{
+static int header_key_valid(const uint8_t *hdr, size_t len, const char *unpacked) {
     const uint8_t *p = hdr, *end = hdr + len, *key = NULL;
     uint64_t klen = 0;
     while (p < end) {
@@ -163,8 +157,7 @@ static int header_key_valid(const uint8_t *hdr, size_t len, const char *unpacked
     return key && klen == strlen(unpacked) && utf8_valid(key, klen);
 }
 
-static int key_valid(const char *k)
-{
+static int key_valid(const char *k) {
     size_t n = strlen(k);
     if (n == 0 || n > HUB_MAX_RECORD_KEY)
         return 0;
@@ -174,8 +167,7 @@ static int key_valid(const char *k)
     return 1;
 }
 
-int entry_decode(const uint8_t *wire, size_t len, struct entry *out)
-{
+int entry_decode(const uint8_t *wire, size_t len, struct entry *out) {
     memset(out, 0, sizeof *out);
     if (len > HUB_MAX_ENTRY)
         return HUB_E_TOO_LARGE;
@@ -194,8 +186,8 @@ int entry_decode(const uint8_t *wire, size_t len, struct entry *out)
     if (h->version != HUB_ENTRY_VERSION) {
         rc = HUB_E_VERSION;
     } else if (h->author.len != HUB_KEY_LEN || h->seq == 0 || h->payload_hash.len != 32 ||
-               (h->seq == 1 ? h->prev.len != 0 : h->prev.len != HUB_ID_LEN) ||
-               !key_valid(h->key) || !header_key_valid(out->header, out->header_len, h->key) ||
+               (h->seq == 1 ? h->prev.len != 0 : h->prev.len != HUB_ID_LEN) || !key_valid(h->key) ||
+               !header_key_valid(out->header, out->header_len, h->key) ||
                (h->expires != 0 && h->expires <= h->timestamp)) {
         rc = HUB_E_FIELD;
     } else if (h->kind < HUBNET__KIND__KIND_PROFILE || h->kind > HUBNET__KIND__KIND_ENDORSEMENT) {
@@ -220,16 +212,14 @@ int entry_decode(const uint8_t *wire, size_t len, struct entry *out)
 }
 
 static int entry_check_sig(const uint8_t *sig, const uint8_t *header, size_t header_len,
-                           const uint8_t *author)
-{
+                           const uint8_t *author) {
     uint8_t msg[sizeof HUB_SIGN_DOMAIN + HUB_MAX_HEADER]; /* domain, 0x00, header */
     memcpy(msg, HUB_SIGN_DOMAIN, sizeof HUB_SIGN_DOMAIN);
     memcpy(msg + sizeof HUB_SIGN_DOMAIN, header, header_len);
     return crypto_sign_verify_detached(sig, msg, sizeof HUB_SIGN_DOMAIN + header_len, author);
 }
 
-int entry_verify(const struct entry *e, uint64_t now_ms)
-{
+int entry_verify(const struct entry *e, uint64_t now_ms) {
     if (entry_check_sig(e->sig, e->header, e->header_len, e->author) != 0)
         return HUB_E_SIGNATURE;
     /* An absent payload is a purged one: the header still verifies the chain. */
@@ -248,8 +238,7 @@ int entry_verify(const struct entry *e, uint64_t now_ms)
 
 /* Encode header, signature and payload as a SignedEntry (canonical field order). */
 static int entry_encode(const uint8_t *header, size_t hlen, const uint8_t *sig,
-                        const uint8_t *payload, size_t plen, uint8_t **wire, size_t *wire_len)
-{
+                        const uint8_t *payload, size_t plen, uint8_t **wire, size_t *wire_len) {
     uint8_t *buf = malloc(hlen + plen + HUB_SIG_LEN + 16);
     if (!buf)
         return HUB_E_NOMEM;
@@ -274,8 +263,7 @@ static int entry_encode(const uint8_t *header, size_t hlen, const uint8_t *sig,
 }
 
 int entry_build_header(const uint8_t author[32], const struct entry_draft *d, uint8_t *header,
-                       size_t *header_len, uint8_t id[HUB_ID_LEN])
-{
+                       size_t *header_len, uint8_t id[HUB_ID_LEN]) {
     if (d->payload_len > HUB_MAX_PAYLOAD)
         return HUB_E_TOO_LARGE;
     if (!d->key || !key_valid(d->key))
@@ -310,8 +298,7 @@ int entry_build_header(const uint8_t author[32], const struct entry_draft *d, ui
 }
 
 int entry_sign(const struct identity *id, const uint8_t *header, size_t hlen,
-               const uint8_t *payload, size_t plen, uint8_t **wire, size_t *wire_len)
-{
+               const uint8_t *payload, size_t plen, uint8_t **wire, size_t *wire_len) {
     uint8_t msg[sizeof HUB_SIGN_DOMAIN + HUB_MAX_HEADER];
     if (hlen > HUB_MAX_HEADER)
         return HUB_E_TOO_LARGE;
@@ -324,8 +311,7 @@ int entry_sign(const struct identity *id, const uint8_t *header, size_t hlen,
 }
 
 int entry_build(const struct identity *id, const struct entry_draft *d, uint8_t **wire,
-                size_t *wire_len)
-{
+                size_t *wire_len) {
     uint8_t header[HUB_MAX_HEADER], eid[HUB_ID_LEN];
     size_t hlen;
     int rc = entry_build_header(id->pk, d, header, &hlen, eid);
@@ -334,31 +320,30 @@ int entry_build(const struct identity *id, const struct entry_draft *d, uint8_t 
     return entry_sign(id, header, hlen, d->payload, d->payload_len, wire, wire_len);
 }
 
-int entry_strip_payload(const struct entry *e, uint8_t **out, size_t *out_len)
-{
+int entry_strip_payload(const struct entry *e, uint8_t **out, size_t *out_len) {
     return entry_encode(e->header, e->header_len, e->sig, NULL, 0, out, out_len);
 }
 
-void entry_id_hex(const struct entry *e, char out[HUB_HEX_LEN + 1])
-{
+void entry_id_hex(const struct entry *e, char out[HUB_HEX_LEN + 1]) {
     hub_hex(e->id, HUB_ID_LEN, out);
 }
 
 static const char *const kind_names[] = {
-    [HUBNET__KIND__KIND_PROFILE] = "profile",         [HUBNET__KIND__KIND_OFFER] = "offer",
-    [HUBNET__KIND__KIND_REQUEST] = "request",         [HUBNET__KIND__KIND_RESPONSE] = "response",
-    [HUBNET__KIND__KIND_RETRACTION] = "retraction",   [HUBNET__KIND__KIND_ENDORSEMENT] = "endorsement",
+    [HUBNET__KIND__KIND_PROFILE] = "profile",
+    [HUBNET__KIND__KIND_OFFER] = "offer",
+    [HUBNET__KIND__KIND_REQUEST] = "request",
+    [HUBNET__KIND__KIND_RESPONSE] = "response",
+    [HUBNET__KIND__KIND_RETRACTION] = "retraction",
+    [HUBNET__KIND__KIND_ENDORSEMENT] = "endorsement",
 };
 
-const char *entry_kind_name(int kind)
-{
+const char *entry_kind_name(int kind) {
     if (kind <= 0 || (size_t)kind >= HUB_ARRAY_LEN(kind_names))
         return NULL;
     return kind_names[kind];
 }
 
-int entry_kind_parse(const char *name)
-{
+int entry_kind_parse(const char *name) {
     for (size_t i = 1; i < HUB_ARRAY_LEN(kind_names); i++)
         if (strcmp(kind_names[i], name) == 0)
             return (int)i;

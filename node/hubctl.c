@@ -26,9 +26,9 @@ enum {
 };
 
 #define DEFAULT_SOCKET "./hubdata/hubd.sock"
-#define CONN_READ_CHUNK 65536                         /* first size of the response buffer */
-#define CONN_MAX_LINE ((size_t)1 << 30)               /* longest response line accepted: 1 GiB */
-#define CONTROL_MAX_REQUEST ((size_t)16 << 20)        /* hubd's request line limit (CONTROL.md) */
+#define CONN_READ_CHUNK 65536                  /* first size of the response buffer */
+#define CONN_MAX_LINE ((size_t)1 << 30)        /* longest response line accepted: 1 GiB */
+#define CONTROL_MAX_REQUEST ((size_t)16 << 20) /* hubd's request line limit (CONTROL.md) */
 #define IMPORT_BATCH 5000 /* records or entries per import request: one transaction each */
 #define IMPORT_MAX_BYTES (CONTROL_MAX_REQUEST - 1024) /* leaves room for the envelope */
 #define QUERY_ALL_LIMIT 1000                          /* page size of query --all */

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
-#include <sodium.h>
 
 #include "config.h"
 #include "control.h"
@@ -25,13 +25,11 @@
 
 static volatile sig_atomic_t hubd_stop;
 
-static void on_signal(int sig)
-{
+static void on_signal(int sig) {
     hubd_stop = sig;
 }
 
-static void usage(FILE *out)
-{
+static void usage(FILE *out) {
     fprintf(out,
             "usage: hubd [--config FILE] [--data-dir DIR] [-n] [-d]\n"
             "\n"
@@ -49,8 +47,7 @@ static void usage(FILE *out)
 }
 
 /* One hubd per data directory: an flock held for the daemon's lifetime. */
-static int lock_data_dir(const char *dir)
-{
+static int lock_data_dir(const char *dir) {
     char path[1024];
     int w = snprintf(path, sizeof path, "%s/hubd.lock", dir);
     if (w < 0 || (size_t)w >= sizeof path)
@@ -75,24 +72,39 @@ static int lock_data_dir(const char *dir)
     return fd;
 }
 
-int main(int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"data-dir", required_argument, NULL, 'D'},
-        {"check", no_argument, NULL, 'n'},        {"debug", no_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0}};
+int main(int argc, char **argv) {
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"data-dir", required_argument, NULL, 'D'},
+                                         {"check", no_argument, NULL, 'n'},
+                                         {"debug", no_argument, NULL, 'd'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {NULL, 0, NULL, 0}};
     const char *config_path = NULL, *data_dir = NULL;
     int check = 0, debug = 0, ch;
     while ((ch = getopt_long(argc, argv, "c:D:ndhV", opts, NULL)) != -1) {
         switch (ch) {
-        case 'c': config_path = optarg; break;
-        case 'D': data_dir = optarg; break;
-        case 'n': check = 1; break;
-        case 'd': debug = 1; break;
-        case 'h': usage(stdout); return 0;
-        case 'V': printf("hubd %s\n", HUB_VERSION); return 0;
-        default: usage(stderr); return 2;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'D':
+            data_dir = optarg;
+            break;
+        case 'n':
+            check = 1;
+            break;
+        case 'd':
+            debug = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("hubd %s\n", HUB_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind != argc) {

@@ -14,28 +14,24 @@
 #define IDENTITY_FILE "identity.key"
 /* File format: the 64-byte libsodium secret key (seed || public key), raw. */
 
-static int identity_derive(struct identity *id)
-{
+static int identity_derive(struct identity *id) {
     if (crypto_sign_ed25519_pk_to_curve25519(id->curve_pk, id->pk) != 0 ||
         crypto_sign_ed25519_sk_to_curve25519(id->curve_sk, id->sk) != 0)
         return HUB_E_INTERNAL;
     return HUB_OK;
 }
 
-int identity_from_seed(const uint8_t seed[32], struct identity *out)
-{
+int identity_from_seed(const uint8_t seed[32], struct identity *out) {
     if (crypto_sign_seed_keypair(out->pk, out->sk, seed) != 0)
         return HUB_E_INTERNAL;
     return identity_derive(out);
 }
 
-int identity_curve_pk(const uint8_t ed_pk[32], uint8_t curve_pk[32])
-{
+int identity_curve_pk(const uint8_t ed_pk[32], uint8_t curve_pk[32]) {
     return crypto_sign_ed25519_pk_to_curve25519(curve_pk, ed_pk) == 0 ? HUB_OK : HUB_E_FIELD;
 }
 
-static int identity_read(const char *path, struct identity *out)
-{
+static int identity_read(const char *path, struct identity *out) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return HUB_E_IO;
@@ -47,8 +43,10 @@ static int identity_read(const char *path, struct identity *out)
     /* Like ssh with its private keys: a key others can read is no longer secret. */
     if (st.st_mode & (S_IRWXG | S_IRWXO)) {
         close(fd);
-        log_error("identity", "%s is accessible by group or others (mode %03o); "
-                  "run 'chmod 600 %s' and start again", path, (unsigned)(st.st_mode & 0777), path);
+        log_error("identity",
+                  "%s is accessible by group or others (mode %03o); "
+                  "run 'chmod 600 %s' and start again",
+                  path, (unsigned)(st.st_mode & 0777), path);
         return HUB_E_CONFIG;
     }
     ssize_t n = read(fd, out->sk, sizeof out->sk);
@@ -68,16 +66,14 @@ static int identity_read(const char *path, struct identity *out)
     sodium_memzero(seed, sizeof seed);
     if (sodium_memcmp(check.sk, out->sk, sizeof out->sk) != 0) {
         identity_wipe(&check);
-        log_error("identity", "%s: public half does not match the seed, the file is damaged",
-                  path);
+        log_error("identity", "%s: public half does not match the seed, the file is damaged", path);
         return HUB_E_CONFIG;
     }
     *out = check;
     return HUB_OK;
 }
 
-static int identity_write(const char *path, struct identity *out)
-{
+static int identity_write(const char *path, struct identity *out) {
     crypto_sign_keypair(out->pk, out->sk);
     if (identity_derive(out) != 0)
         return HUB_E_INTERNAL;
@@ -102,8 +98,7 @@ static int identity_write(const char *path, struct identity *out)
     return HUB_OK;
 }
 
-int identity_load_or_create(const char *dir, struct identity *out, int *created)
-{
+int identity_load_or_create(const char *dir, struct identity *out, int *created) {
     char path[1024];
     int w = snprintf(path, sizeof path, "%s/%s", dir, IDENTITY_FILE);
     if (w < 0 || (size_t)w >= sizeof path)
@@ -121,7 +116,6 @@ int identity_load_or_create(const char *dir, struct identity *out, int *created)
     return rc;
 }
 
-void identity_wipe(struct identity *id)
-{
+void identity_wipe(struct identity *id) {
     sodium_memzero(id, sizeof *id);
 }

@@ -26,8 +26,7 @@ struct node {
     struct node_counters counters;
 };
 
-int node_open(const struct config *cfg, struct node **out)
-{
+int node_open(const struct config *cfg, struct node **out) {
     struct node *n = calloc(1, sizeof *n);
     if (!n)
         return HUB_E_NOMEM;
@@ -41,8 +40,9 @@ int node_open(const struct config *cfg, struct node **out)
     char hex[HUB_HEX_LEN + 1];
     hub_hex(n->id.pk, 32, hex);
     if (created)
-        log_info("identity", "generated a new hub identity %s in %s/identity.key; back this file up",
-                 hex, cfg->data_dir);
+        log_info("identity",
+                 "generated a new hub identity %s in %s/identity.key; back this file up", hex,
+                 cfg->data_dir);
     rc = store_open(cfg->data_dir, cfg->max_map_bytes, &n->store);
     if (rc != 0) {
         identity_wipe(&n->id);
@@ -53,8 +53,7 @@ int node_open(const struct config *cfg, struct node **out)
     return HUB_OK;
 }
 
-void node_destroy(struct node **np)
-{
+void node_destroy(struct node **np) {
     if (!np || !*np)
         return;
     store_destroy(&(*np)->store);
@@ -63,23 +62,19 @@ void node_destroy(struct node **np)
     *np = NULL;
 }
 
-const struct identity *node_identity(const struct node *n)
-{
+const struct identity *node_identity(const struct node *n) {
     return &n->id;
 }
 
-struct store *node_store(struct node *n)
-{
+struct store *node_store(struct node *n) {
     return n->store;
 }
 
-const struct config *node_config(const struct node *n)
-{
+const struct config *node_config(const struct node *n) {
     return &n->cfg;
 }
 
-int node_add_listener(struct node *n, node_listener fn, void *arg)
-{
+int node_add_listener(struct node *n, node_listener fn, void *arg) {
     if (n->nlisteners == NODE_MAX_LISTENERS)
         return HUB_E_INTERNAL;
     n->listeners[n->nlisteners].fn = fn;
@@ -88,19 +83,16 @@ int node_add_listener(struct node *n, node_listener fn, void *arg)
     return HUB_OK;
 }
 
-void node_set_admit(struct node *n, node_admit_fn fn, void *arg)
-{
+void node_set_admit(struct node *n, node_admit_fn fn, void *arg) {
     n->admit = fn;
     n->admit_arg = arg;
 }
 
-const struct node_counters *node_counters(const struct node *n)
-{
+const struct node_counters *node_counters(const struct node *n) {
     return &n->counters;
 }
 
-static void node_count(struct node *n, int code)
-{
+static void node_count(struct node *n, int code) {
     if (code == HUB_OK)
         n->counters.accepted++;
     else if (-code < (int)HUB_ARRAY_LEN(n->counters.rejected))
@@ -115,8 +107,7 @@ struct prepared {
     char retract_key[HUB_MAX_RECORD_KEY + 1];
 };
 
-static int prepare(struct prepared *p, int check_payload)
-{
+static int prepare(struct prepared *p, int check_payload) {
     struct entry *e = &p->e;
     memset(&p->item, 0, sizeof p->item);
     p->item.e = e;
@@ -152,8 +143,7 @@ static int prepare(struct prepared *p, int check_payload)
     return HUB_OK;
 }
 
-static void notify(struct node *n, struct prepared *p, size_t count, int origin)
-{
+static void notify(struct node *n, struct prepared *p, size_t count, int origin) {
     for (size_t i = 0; i < count; i++) {
         node_count(n, p[i].item.result);
         if (p[i].item.result != HUB_OK)
@@ -178,8 +168,7 @@ struct publish_job {
     uint64_t now;
 };
 
-static void publish_slice(void *arg, size_t begin, size_t end)
-{
+static void publish_slice(void *arg, size_t begin, size_t end) {
     struct publish_job *j = arg;
     for (size_t i = begin; i < end; i++) {
         size_t wl;
@@ -197,8 +186,7 @@ static void publish_slice(void *arg, size_t begin, size_t end)
     }
 }
 
-int node_publish(struct node *n, struct node_draft *d, size_t count)
-{
+int node_publish(struct node *n, struct node_draft *d, size_t count) {
     struct feed_head head;
     int rc = store_feed_head(n->store, n->id.pk, &head);
     if (rc != 0 && rc != HUB_E_NOT_FOUND)
@@ -270,8 +258,7 @@ int node_publish(struct node *n, struct node_draft *d, size_t count)
 }
 
 /* Order a batch by (author, seq) so that a feed's entries apply in order. */
-static int prep_cmp(const void *a, const void *b)
-{
+static int prep_cmp(const void *a, const void *b) {
     const struct prepared *x = *(struct prepared *const *)a, *y = *(struct prepared *const *)b;
     int c = memcmp(x->e.author, y->e.author, 32);
     if (c)
@@ -289,8 +276,7 @@ struct ingest_job {
 };
 
 /* Everything about a foreign entry that does not need the store: in parallel slices. */
-static void ingest_slice(void *arg, size_t begin, size_t end)
-{
+static void ingest_slice(void *arg, size_t begin, size_t end) {
     struct ingest_job *j = arg;
     for (size_t i = begin; i < end; i++) {
         struct prepared *p = &j->p[i];
@@ -307,8 +293,7 @@ static void ingest_slice(void *arg, size_t begin, size_t end)
 }
 
 int node_ingest(struct node *n, const uint8_t *const *wires, const size_t *lens, size_t count,
-                int *results, size_t *accepted, int origin)
-{
+                int *results, size_t *accepted, int origin) {
     *accepted = 0;
     struct prepared *p = malloc(count * sizeof *p);
     struct prepared **order = malloc(count * sizeof *order);
@@ -342,9 +327,10 @@ int node_ingest(struct node *n, const uint8_t *const *wires, const size_t *lens,
             if (items[i].result == HUB_E_FORK) {
                 char a[HUB_HEX_LEN + 1];
                 hub_hex(order[i]->e.author, 32, a);
-                log_error("node", "fork: author %s signed two different entries at seq %llu; "
-                          "feed frozen, evidence kept (see 'hubctl status')", a,
-                          (unsigned long long)order[i]->e.seq);
+                log_error("node",
+                          "fork: author %s signed two different entries at seq %llu; "
+                          "feed frozen, evidence kept (see 'hubctl status')",
+                          a, (unsigned long long)order[i]->e.seq);
             }
         }
         for (size_t i = 0; i < valid; i++) {
@@ -362,8 +348,7 @@ int node_ingest(struct node *n, const uint8_t *const *wires, const size_t *lens,
     return rc;
 }
 
-void node_tick(struct node *n, uint64_t now_ms)
-{
+void node_tick(struct node *n, uint64_t now_ms) {
     uint64_t mono = hub_mono_ms();
     if (mono < n->next_sweep)
         return;

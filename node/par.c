@@ -14,15 +14,13 @@ struct par_slice {
     size_t begin, end;
 };
 
-static void *par_run(void *arg)
-{
+static void *par_run(void *arg) {
     struct par_slice *s = arg;
     s->fn(s->ctx, s->begin, s->end);
     return NULL;
 }
 
-size_t par_threads(void)
-{
+size_t par_threads(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1)
         return 1;
@@ -30,8 +28,7 @@ size_t par_threads(void)
 }
 
 void par_for(size_t n, size_t min_slice, void (*fn)(void *ctx, size_t begin, size_t end),
-             void *ctx)
-{
+             void *ctx) {
     size_t k = par_threads();
     if (min_slice == 0)
         min_slice = 1;

@@ -31,19 +31,16 @@ struct policy {
     struct keyset trusted; /* base, plus the endorsed closure in endorsed mode */
 };
 
-static int key_cmp(const void *a, const void *b)
-{
+static int key_cmp(const void *a, const void *b) {
     return memcmp(a, b, 32);
 }
 
-static int keyset_has(const struct keyset *s, const uint8_t ed[32])
-{
+static int keyset_has(const struct keyset *s, const uint8_t ed[32]) {
     return s->n && bsearch(ed, s->k, s->n, sizeof *s->k, key_cmp) != NULL;
 }
 
 /* Insert keeping the set sorted; 1 if added, 0 if present or full. */
-static int keyset_add(struct keyset *s, const uint8_t ed[32])
-{
+static int keyset_add(struct keyset *s, const uint8_t ed[32]) {
     if (keyset_has(s, ed) || s->n == POLICY_MAX_TRUSTED)
         return 0;
     struct hubkey hk;
@@ -68,15 +65,13 @@ static int keyset_add(struct keyset *s, const uint8_t ed[32])
     return 1;
 }
 
-static void keyset_copy(struct keyset *dst, const struct keyset *src)
-{
+static void keyset_copy(struct keyset *dst, const struct keyset *src) {
     dst->n = 0;
     for (size_t i = 0; i < src->n; i++)
         keyset_add(dst, src->k[i].ed);
 }
 
-int policy_new(const struct config *cfg, const uint8_t self[32], struct policy **out)
-{
+int policy_new(const struct config *cfg, const uint8_t self[32], struct policy **out) {
     struct policy *p = calloc(1, sizeof *p);
     if (!p)
         return HUB_E_NOMEM;
@@ -93,8 +88,7 @@ int policy_new(const struct config *cfg, const uint8_t self[32], struct policy *
     return HUB_OK;
 }
 
-void policy_destroy(struct policy **pp)
-{
+void policy_destroy(struct policy **pp) {
     if (!pp || !*pp)
         return;
     free((*pp)->base.k);
@@ -103,14 +97,12 @@ void policy_destroy(struct policy **pp)
     *pp = NULL;
 }
 
-int policy_add_base(struct policy *p, const uint8_t hub[32])
-{
+int policy_add_base(struct policy *p, const uint8_t hub[32]) {
     keyset_add(&p->base, hub);
     return keyset_add(&p->trusted, hub) ? HUB_OK : HUB_OK;
 }
 
-void policy_remove_base(struct policy *p, const uint8_t hub[32])
-{
+void policy_remove_base(struct policy *p, const uint8_t hub[32]) {
     struct hubkey *k = p->base.n ? bsearch(hub, p->base.k, p->base.n, sizeof *k, key_cmp) : NULL;
     if (!k || memcmp(hub, p->self, 32) == 0)
         return;
@@ -125,8 +117,7 @@ struct endorse_walk {
     struct keyset *trusted;
 };
 
-static int endorse_cb(const uint8_t *wire, size_t len, void *arg)
-{
+static int endorse_cb(const uint8_t *wire, size_t len, void *arg) {
     struct endorse_walk *w = arg;
     struct entry e;
     uint8_t hub[32];
@@ -136,8 +127,7 @@ static int endorse_cb(const uint8_t *wire, size_t len, void *arg)
     return 0;
 }
 
-void policy_recompute(struct policy *p, struct store *s)
-{
+void policy_recompute(struct policy *p, struct store *s) {
     keyset_copy(&p->trusted, &p->base);
     if (p->mode != POLICY_ENDORSED)
         return;
@@ -153,8 +143,7 @@ void policy_recompute(struct policy *p, struct store *s)
             struct index_term t[2];
             index_term_make(IDX_KIND, "endorsement", 11, &t[0]);
             index_term_make(IDX_AUTHOR, hex, HUB_HEX_LEN, &t[1]);
-            struct store_query q = {.terms = t, .nterms = 2, .limit = 1000,
-                                    .now_ms = hub_now_ms()};
+            struct store_query q = {.terms = t, .nterms = 2, .limit = 1000, .now_ms = hub_now_ms()};
             uint64_t cursor = 0;
             do {
                 if (store_query(s, &q, endorse_cb, &w, &cursor) < 0)
@@ -170,13 +159,11 @@ void policy_recompute(struct policy *p, struct store *s)
     free(next.k);
 }
 
-int policy_admits_feed(const struct policy *p, const uint8_t author[32])
-{
+int policy_admits_feed(const struct policy *p, const uint8_t author[32]) {
     return p->mode == POLICY_OPEN || keyset_has(&p->trusted, author);
 }
 
-int policy_trusted_curve(const struct policy *p, const uint8_t curve_pk[32], uint8_t hub[32])
-{
+int policy_trusted_curve(const struct policy *p, const uint8_t curve_pk[32], uint8_t hub[32]) {
     for (size_t i = 0; i < p->trusted.n; i++)
         if (memcmp(p->trusted.k[i].curve, curve_pk, 32) == 0) {
             memcpy(hub, p->trusted.k[i].ed, 32);
@@ -185,18 +172,15 @@ int policy_trusted_curve(const struct policy *p, const uint8_t curve_pk[32], uin
     return 0;
 }
 
-int policy_admits_curve(const struct policy *p, const uint8_t curve_pk[32], uint8_t hub[32])
-{
+int policy_admits_curve(const struct policy *p, const uint8_t curve_pk[32], uint8_t hub[32]) {
     return policy_trusted_curve(p, curve_pk, hub) || p->mode == POLICY_OPEN;
 }
 
-size_t policy_trusted_count(const struct policy *p)
-{
+size_t policy_trusted_count(const struct policy *p) {
     return p->trusted.n;
 }
 
-const char *policy_mode_name(enum policy_mode m)
-{
+const char *policy_mode_name(enum policy_mode m) {
     return m == POLICY_OPEN ? "open" : m == POLICY_ENDORSED ? "endorsed" : "allowlist";
 }
 
@@ -209,8 +193,7 @@ struct zap {
     uint64_t refused_since_log;
 };
 
-int zap_open(void *ctx, struct policy *p, struct zap **out)
-{
+int zap_open(void *ctx, struct policy *p, struct zap **out) {
     struct zap *z = calloc(1, sizeof *z);
     if (!z)
         return HUB_E_NOMEM;
@@ -229,8 +212,7 @@ int zap_open(void *ctx, struct policy *p, struct zap **out)
     return HUB_OK;
 }
 
-void zap_destroy(struct zap **zp)
-{
+void zap_destroy(struct zap **zp) {
     if (!zp || !*zp)
         return;
     zmq_close((*zp)->sock);
@@ -238,14 +220,12 @@ void zap_destroy(struct zap **zp)
     *zp = NULL;
 }
 
-void *zap_socket(struct zap *z)
-{
+void *zap_socket(struct zap *z) {
     return z->sock;
 }
 
 static void zap_reply(struct zap *z, zmq_msg_t *reqid, const char *code, const char *text,
-                      const char *user)
-{
+                      const char *user) {
     zmq_send(z->sock, "1.0", 3, ZMQ_SNDMORE);
     zmq_send(z->sock, zmq_msg_data(reqid), zmq_msg_size(reqid), ZMQ_SNDMORE);
     zmq_send(z->sock, code, strlen(code), ZMQ_SNDMORE);
@@ -254,8 +234,7 @@ static void zap_reply(struct zap *z, zmq_msg_t *reqid, const char *code, const c
     zmq_send(z->sock, "", 0, 0);
 }
 
-void zap_handle(struct zap *z)
-{
+void zap_handle(struct zap *z) {
     /* Request frames: version, request id, domain, address, identity, mechanism, credentials. */
     zmq_msg_t f[7];
     int nf = 0, more = 1;
@@ -293,12 +272,14 @@ void zap_handle(struct zap *z)
             uint64_t now = hub_mono_ms();
             if (now - z->last_log >= ZAP_LOG_EVERY_MS || z->last_log == 0) {
                 char addr[64] = "?";
-                size_t al = zmq_msg_size(&f[3]) < sizeof addr - 1 ? zmq_msg_size(&f[3]) : sizeof addr - 1;
+                size_t al =
+                    zmq_msg_size(&f[3]) < sizeof addr - 1 ? zmq_msg_size(&f[3]) : sizeof addr - 1;
                 memcpy(addr, zmq_msg_data(&f[3]), al);
                 addr[al] = 0;
-                log_warnx("sync", "refused connection from %s: transport key %.8s... is not a "
-                          "trusted hub (policy %s); %llu refusal(s) in the last minute", addr,
-                          user, policy_mode_name(z->policy->mode),
+                log_warnx("sync",
+                          "refused connection from %s: transport key %.8s... is not a "
+                          "trusted hub (policy %s); %llu refusal(s) in the last minute",
+                          addr, user, policy_mode_name(z->policy->mode),
                           (unsigned long long)z->refused_since_log);
                 z->last_log = now;
                 z->refused_since_log = 0;

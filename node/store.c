@@ -34,11 +34,23 @@
 #define REC_FLAG_NOPAYLOAD 2 /* current version arrived without its payload: held, not shown */
 #define FEED_FLAG_FORKED 1
 
-enum { DB_META, DB_ENTRIES, DB_IDS, DB_FEEDS, DB_CHAIN, DB_RECORDS, DB_VERSIONS, DB_INDEX,
-       DB_LIVE, DB_EXPIRY, DB_FORKS, DB_COUNT };
-static const char *const db_names[DB_COUNT] = {"meta",    "entries", "ids",   "feeds",
-                                               "chain",   "records", "versions", "index",
-                                               "live",    "expiry",  "forks"};
+enum {
+    DB_META,
+    DB_ENTRIES,
+    DB_IDS,
+    DB_FEEDS,
+    DB_CHAIN,
+    DB_RECORDS,
+    DB_VERSIONS,
+    DB_INDEX,
+    DB_LIVE,
+    DB_EXPIRY,
+    DB_FORKS,
+    DB_COUNT
+};
+static const char *const db_names[DB_COUNT] = {"meta",  "entries", "ids",      "feeds",
+                                               "chain", "records", "versions", "index",
+                                               "live",  "expiry",  "forks"};
 
 struct store {
     MDB_env *env;
@@ -56,38 +68,33 @@ struct rec_hdr {
     uint8_t expires[8];
 };
 
-static void be64(uint8_t *p, uint64_t v)
-{
+static void be64(uint8_t *p, uint64_t v) {
     for (int i = 7; i >= 0; i--) {
         p[i] = (uint8_t)v;
         v >>= 8;
     }
 }
 
-static uint64_t rd64(const uint8_t *p)
-{
+static uint64_t rd64(const uint8_t *p) {
     uint64_t v = 0;
     for (int i = 0; i < 8; i++)
         v = (v << 8) | p[i];
     return v;
 }
 
-static void be32(uint8_t *p, uint32_t v)
-{
+static void be32(uint8_t *p, uint32_t v) {
     p[0] = (uint8_t)(v >> 24);
     p[1] = (uint8_t)(v >> 16);
     p[2] = (uint8_t)(v >> 8);
     p[3] = (uint8_t)v;
 }
 
-static uint32_t rd32(const uint8_t *p)
-{
+static uint32_t rd32(const uint8_t *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 /* The one place MDB_* codes become hubnet codes. */
-static int store_err(int rc)
-{
+static int store_err(int rc) {
     switch (rc) {
     case MDB_SUCCESS:
         return HUB_OK;
@@ -108,15 +115,13 @@ static int store_err(int rc)
     }
 }
 
-static void rkey_make(uint8_t out[RKEY_LEN], const uint8_t author[32], int kind, const char *key)
-{
+static void rkey_make(uint8_t out[RKEY_LEN], const uint8_t author[32], int kind, const char *key) {
     memcpy(out, author, 32);
     out[32] = (uint8_t)kind;
     crypto_generichash(out + 33, 16, (const uint8_t *)key, strlen(key), NULL, 0);
 }
 
-static int rtxn_begin(struct store *s, MDB_txn **txn)
-{
+static int rtxn_begin(struct store *s, MDB_txn **txn) {
     int rc = mdb_txn_renew(s->rtxn);
     if (rc != 0)
         return store_err(rc);
@@ -124,13 +129,11 @@ static int rtxn_begin(struct store *s, MDB_txn **txn)
     return HUB_OK;
 }
 
-static void rtxn_end(struct store *s)
-{
+static void rtxn_end(struct store *s) {
     mdb_txn_reset(s->rtxn);
 }
 
-static int store_check_schema(struct store *s, MDB_txn *txn)
-{
+static int store_check_schema(struct store *s, MDB_txn *txn) {
     MDB_val k = {6, "schema"}, v;
     int rc = mdb_get(txn, s->dbi[DB_META], &k, &v);
     if (rc == MDB_NOTFOUND) {
@@ -145,15 +148,16 @@ static int store_check_schema(struct store *s, MDB_txn *txn)
         return HUB_E_VERSION;
     uint32_t ver = rd32(v.mv_data);
     if (ver > STORE_SCHEMA_VERSION) {
-        log_error("store", "data was written by a newer hubd (schema %u, this one knows %u); "
-                  "refusing to touch it", ver, STORE_SCHEMA_VERSION);
+        log_error("store",
+                  "data was written by a newer hubd (schema %u, this one knows %u); "
+                  "refusing to touch it",
+                  ver, STORE_SCHEMA_VERSION);
         return HUB_E_VERSION;
     }
     return HUB_OK; /* older schemas would be migrated here; there are none yet */
 }
 
-int store_open(const char *dir, uint64_t max_map_bytes, struct store **out)
-{
+int store_open(const char *dir, uint64_t max_map_bytes, struct store **out) {
     struct store *s = calloc(1, sizeof *s);
     if (!s)
         return HUB_E_NOMEM;
@@ -216,8 +220,7 @@ fail:
     return store_err(rc);
 }
 
-void store_destroy(struct store **sp)
-{
+void store_destroy(struct store **sp) {
     if (!sp || !*sp)
         return;
     struct store *s = *sp;
@@ -243,8 +246,7 @@ struct wbatch {
     uint64_t first_local; /* locals from here on were stored by this batch */
 };
 
-static int ix_add(struct wbatch *w, const struct index_term *t, uint64_t local)
-{
+static int ix_add(struct wbatch *w, const struct index_term *t, uint64_t local) {
     if (w->nix == w->cap) {
         size_t cap = w->cap ? w->cap * 2 : 4096;
         struct ix_put *n = realloc(w->ix, cap * sizeof *n);
@@ -259,15 +261,13 @@ static int ix_add(struct wbatch *w, const struct index_term *t, uint64_t local)
     return HUB_OK;
 }
 
-static int ix_cmp(const void *a, const void *b)
-{
+static int ix_cmp(const void *a, const void *b) {
     return memcmp(a, b, INDEX_KEY_LEN);
 }
 
 /* Postings are inserted term by term: after sorting, each term's new postings are contiguous,
  * and MDB_MULTIPLE stores them in one call instead of one tree descent per posting. */
-static int ix_flush(struct store *s, struct wbatch *w)
-{
+static int ix_flush(struct store *s, struct wbatch *w) {
     if (w->nix == 0)
         return 0; /* nothing to insert; w->ix may still be NULL */
     qsort(w->ix, w->nix, sizeof *w->ix, ix_cmp);
@@ -294,8 +294,7 @@ static int ix_flush(struct store *s, struct wbatch *w)
 }
 
 /* Remove a pending insert of this batch (a record updated twice within one batch). */
-static int ix_del_pending(struct wbatch *w, const uint8_t key[INDEX_KEY_LEN])
-{
+static int ix_del_pending(struct wbatch *w, const uint8_t key[INDEX_KEY_LEN]) {
     for (size_t i = w->nix; i-- > 0;)
         if (memcmp(w->ix[i].k, key, INDEX_KEY_LEN) == 0) {
             w->ix[i] = w->ix[--w->nix];
@@ -305,8 +304,7 @@ static int ix_del_pending(struct wbatch *w, const uint8_t key[INDEX_KEY_LEN])
 }
 
 /* Purge the payload of one stored version, keeping header and signature. */
-static int purge_local(struct store *s, MDB_txn *txn, uint64_t local)
-{
+static int purge_local(struct store *s, MDB_txn *txn, uint64_t local) {
     uint8_t lk[8];
     be64(lk, local);
     MDB_val k = {8, lk}, v;
@@ -329,8 +327,7 @@ static int purge_local(struct store *s, MDB_txn *txn, uint64_t local)
 }
 
 /* Take the current version of a record out of the indexes (update, retraction, expiry). */
-static int rec_unindex(struct store *s, struct wbatch *w, const uint8_t *recval, size_t len)
-{
+static int rec_unindex(struct store *s, struct wbatch *w, const uint8_t *recval, size_t len) {
     const struct rec_hdr *h = (const struct rec_hdr *)recval;
     if (len < sizeof *h)
         return MDB_CORRUPTED;
@@ -382,8 +379,7 @@ static int rec_unindex(struct store *s, struct wbatch *w, const uint8_t *recval,
 }
 
 /* Hide a record and purge the payloads of all its versions (retraction, expiry). */
-static int rec_withdraw(struct store *s, struct wbatch *w, const uint8_t rkey[RKEY_LEN])
-{
+static int rec_withdraw(struct store *s, struct wbatch *w, const uint8_t rkey[RKEY_LEN]) {
     MDB_val k = {RKEY_LEN, (void *)rkey}, v;
     int rc = mdb_get(w->txn, s->dbi[DB_RECORDS], &k, &v);
     if (rc == MDB_NOTFOUND)
@@ -439,9 +435,8 @@ static int rec_withdraw(struct store *s, struct wbatch *w, const uint8_t rkey[RK
 
 /* Index a visible version: its terms, its live row (dates, expiry), its expiry entry.
  * live_flags: MDB_APPEND for a new local (always the largest), 0 otherwise. */
-static int rec_show(struct store *s, struct wbatch *w, const struct store_item *it,
-                    uint64_t local, unsigned live_flags)
-{
+static int rec_show(struct store *s, struct wbatch *w, const struct store_item *it, uint64_t local,
+                    unsigned live_flags) {
     const struct entry *e = it->e;
     int rc;
     for (size_t i = 0; i < it->nterms; i++)
@@ -468,8 +463,7 @@ static int rec_show(struct store *s, struct wbatch *w, const struct store_item *
 
 /* Make item the current version of its record and index it. */
 static int rec_update(struct store *s, struct wbatch *w, const struct store_item *it,
-                      uint64_t local)
-{
+                      uint64_t local) {
     const struct entry *e = it->e;
     uint8_t rkey[RKEY_LEN];
     rkey_make(rkey, e->author, e->kind, e->key);
@@ -505,8 +499,7 @@ static int rec_update(struct store *s, struct wbatch *w, const struct store_item
 /* The complete copy of an entry held without its payload: store the payload and, unless the
  * record was withdrawn since, show the version again (PROTOCOL.md, payload-less copies). */
 static int restore_payload(struct store *s, struct wbatch *w, const struct store_item *it,
-                           const uint8_t local_be[8])
-{
+                           const uint8_t local_be[8]) {
     const struct entry *e = it->e;
     MDB_val lk = {8, (void *)local_be}, ev;
     int rc = mdb_get(w->txn, s->dbi[DB_ENTRIES], &lk, &ev);
@@ -540,8 +533,7 @@ static int restore_payload(struct store *s, struct wbatch *w, const struct store
     return rec_show(s, w, it, rd64(local_be), 0);
 }
 
-static int feed_get(struct store *s, MDB_txn *txn, const uint8_t author[32], struct feed_head *h)
-{
+static int feed_get(struct store *s, MDB_txn *txn, const uint8_t author[32], struct feed_head *h) {
     MDB_val k = {32, (void *)author}, v;
     memset(h, 0, sizeof *h);
     memcpy(h->author, author, 32);
@@ -558,8 +550,7 @@ static int feed_get(struct store *s, MDB_txn *txn, const uint8_t author[32], str
     return 0;
 }
 
-static int feed_put(struct store *s, MDB_txn *txn, const struct feed_head *h)
-{
+static int feed_put(struct store *s, MDB_txn *txn, const struct feed_head *h) {
     uint8_t b[FEED_VAL_LEN];
     be64(b, h->seq);
     memcpy(b + 8, h->id, 32);
@@ -569,9 +560,8 @@ static int feed_put(struct store *s, MDB_txn *txn, const struct feed_head *h)
     return mdb_put(txn, s->dbi[DB_FEEDS], &k, &v, 0);
 }
 
-static int fork_record(struct store *s, MDB_txn *txn, const struct entry *e,
-                       const uint8_t held[32], uint64_t now)
-{
+static int fork_record(struct store *s, MDB_txn *txn, const struct entry *e, const uint8_t held[32],
+                       uint64_t now) {
     uint8_t k[40];
     memcpy(k, e->author, 32);
     be64(k + 32, e->seq);
@@ -590,8 +580,7 @@ static int fork_record(struct store *s, MDB_txn *txn, const struct entry *e,
 
 /* Chain rule for one item; on success stores it. Returns an MDB code for store failures and
  * sets it->result for the entry's own outcome. */
-static int append_one(struct store *s, struct wbatch *w, struct store_item *it)
-{
+static int append_one(struct store *s, struct wbatch *w, struct store_item *it) {
     const struct entry *e = it->e;
     MDB_val idk = {32, (void *)e->id}, v;
     int rc = mdb_get(w->txn, s->dbi[DB_IDS], &idk, &v);
@@ -681,8 +670,7 @@ static int append_one(struct store *s, struct wbatch *w, struct store_item *it)
     return 0;
 }
 
-static int store_grow(struct store *s)
-{
+static int store_grow(struct store *s) {
     uint64_t want = s->map_size * 2;
     if (want > s->max_map)
         want = s->max_map;
@@ -691,14 +679,13 @@ static int store_grow(struct store *s)
     int rc = mdb_env_set_mapsize(s->env, want);
     if (rc != 0)
         return store_err(rc);
-    log_info("store", "map size grown from %llu to %llu MiB", (unsigned long long)(s->map_size >> 20),
-             (unsigned long long)(want >> 20));
+    log_info("store", "map size grown from %llu to %llu MiB",
+             (unsigned long long)(s->map_size >> 20), (unsigned long long)(want >> 20));
     s->map_size = want;
     return HUB_OK;
 }
 
-int store_append(struct store *s, struct store_item *items, size_t n)
-{
+int store_append(struct store *s, struct store_item *items, size_t n) {
     struct wbatch w = {0};
     w.now = hub_now_ms();
     uint64_t first_local = s->next_local;
@@ -750,8 +737,7 @@ int store_append(struct store *s, struct store_item *items, size_t n)
 
 /* ---- read path ---- */
 
-int store_feed_head(struct store *s, const uint8_t author[32], struct feed_head *out)
-{
+int store_feed_head(struct store *s, const uint8_t author[32], struct feed_head *out) {
     MDB_txn *txn;
     int rc = rtxn_begin(s, &txn);
     if (rc != 0)
@@ -761,8 +747,7 @@ int store_feed_head(struct store *s, const uint8_t author[32], struct feed_head 
     return store_err(rc);
 }
 
-int store_feeds(struct store *s, int (*cb)(const struct feed_head *h, void *arg), void *arg)
-{
+int store_feeds(struct store *s, int (*cb)(const struct feed_head *h, void *arg), void *arg) {
     MDB_txn *txn;
     int rc = rtxn_begin(s, &txn);
     if (rc != 0)
@@ -792,8 +777,7 @@ int store_feeds(struct store *s, int (*cb)(const struct feed_head *h, void *arg)
     return ret;
 }
 
-int store_get(struct store *s, const uint8_t id[32], uint8_t **wire, size_t *len)
-{
+int store_get(struct store *s, const uint8_t id[32], uint8_t **wire, size_t *len) {
     MDB_txn *txn;
     int rc = rtxn_begin(s, &txn);
     if (rc != 0)
@@ -817,8 +801,7 @@ int store_get(struct store *s, const uint8_t id[32], uint8_t **wire, size_t *len
 
 int store_feed_range(struct store *s, const uint8_t author[32], uint64_t from, size_t max_count,
                      size_t max_bytes, int (*cb)(const uint8_t *wire, size_t len, void *arg),
-                     void *arg)
-{
+                     void *arg) {
     MDB_txn *txn;
     int rc = rtxn_begin(s, &txn);
     if (rc != 0)
@@ -863,8 +846,7 @@ struct qjoin {
 };
 
 /* Position cursor i at term's first posting >= pos; 1 and *got, or 0 at the term's end. */
-static int qjoin_seek(struct qjoin *j, size_t i, uint64_t pos, uint64_t *got)
-{
+static int qjoin_seek(struct qjoin *j, size_t i, uint64_t pos, uint64_t *got) {
     uint8_t p[8];
     be64(p, pos);
     MDB_val k = {INDEX_TERM_LEN, (void *)j->t[i]->b}, v = {8, p};
@@ -874,8 +856,7 @@ static int qjoin_seek(struct qjoin *j, size_t i, uint64_t pos, uint64_t *got)
     return 1;
 }
 
-static int qjoin_next(struct qjoin *j, uint64_t *pos)
-{
+static int qjoin_next(struct qjoin *j, uint64_t *pos) {
     size_t agreed = 0, i = 0;
     while (agreed < j->k) {
         uint64_t got;
@@ -894,8 +875,7 @@ static int qjoin_next(struct qjoin *j, uint64_t *pos)
 
 int store_query(struct store *s, const struct store_query *q,
                 int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg,
-                uint64_t *next_cursor)
-{
+                uint64_t *next_cursor) {
     struct index_term all;
     index_term_make(IDX_ALL, "", 0, &all);
     struct qjoin j = {0};
@@ -961,8 +941,7 @@ done:
 }
 
 int store_versions(struct store *s, const uint8_t author[32], int kind, const char *key,
-                   int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg)
-{
+                   int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg) {
     uint8_t start[RKEY_LEN + 8];
     rkey_make(start, author, kind, key);
     memset(start + RKEY_LEN, 0, 8);
@@ -994,8 +973,7 @@ int store_versions(struct store *s, const uint8_t author[32], int kind, const ch
 }
 
 int store_record_current(struct store *s, const uint8_t author[32], int kind, const char *key,
-                         uint8_t id[32])
-{
+                         uint8_t id[32]) {
     uint8_t rkey[RKEY_LEN];
     rkey_make(rkey, author, kind, key);
     MDB_txn *txn;
@@ -1022,8 +1000,7 @@ int store_record_current(struct store *s, const uint8_t author[32], int kind, co
     return store_err(rc);
 }
 
-int store_sweep_expired(struct store *s, uint64_t now_ms, size_t max, size_t *purged)
-{
+int store_sweep_expired(struct store *s, uint64_t now_ms, size_t max, size_t *purged) {
     *purged = 0;
     struct wbatch w = {0};
     w.now = now_ms;
@@ -1070,8 +1047,7 @@ fail:
     return store_err(rc);
 }
 
-int store_forks(struct store *s, int (*cb)(const struct store_fork *f, void *arg), void *arg)
-{
+int store_forks(struct store *s, int (*cb)(const struct store_fork *f, void *arg), void *arg) {
     MDB_txn *txn;
     int rc = rtxn_begin(s, &txn);
     if (rc != 0)
@@ -1104,8 +1080,7 @@ int store_forks(struct store *s, int (*cb)(const struct store_fork *f, void *arg
     return ret;
 }
 
-int store_stats(struct store *s, struct store_stats *out)
-{
+int store_stats(struct store *s, struct store_stats *out) {
     memset(out, 0, sizeof *out);
     MDB_txn *txn;
     int rc = rtxn_begin(s, &txn);

@@ -25,25 +25,26 @@
 
 #define SYNC_VERSION 1
 #define SYNC_MAX_SESSIONS 128
-#define SYNC_MAX_MSG (8u << 20)          /* ZMQ_MAXMSGSIZE: a larger message drops the peer */
+#define SYNC_MAX_MSG (8u << 20)           /* ZMQ_MAXMSGSIZE: a larger message drops the peer */
 #define SYNC_ENTRIES_MAX_BYTES (4u << 20) /* one Entries batch */
 #define SYNC_HEADS_CHUNK 1024
-#define SYNC_MAX_BATCH 4096              /* entries per Entries message (config batch <= this) */
-#define SYNC_MAX_WANT_FEEDS 65536        /* feeds queued for fetching per session */
-#define SYNC_MAX_WINDOW 64                /* config window <= this */
+#define SYNC_MAX_BATCH 4096       /* entries per Entries message (config batch <= this) */
+#define SYNC_MAX_WANT_FEEDS 65536 /* feeds queued for fetching per session */
+#define SYNC_MAX_WINDOW 64        /* config window <= this */
 #define SYNC_WANT_TIMEOUT_MS 30000
-#define SYNC_MSGS_PER_TURN 64            /* per socket per loop turn: fairness between peers */
-#define SYNC_TURN_BUDGET_US 20000        /* work per socket per turn, so control and the other
-                                            peers get their turn even while one peer floods */
-#define SYNC_RATE_MSGS 20000             /* per session per second; the excess is dropped */
+#define SYNC_MSGS_PER_TURN 64 /* per socket per loop turn: fairness between peers */
+#define SYNC_TURN_BUDGET_US                                                                        \
+    20000                    /* work per socket per turn, so control and the other                 \
+                                peers get their turn even while one peer floods */
+#define SYNC_RATE_MSGS 20000 /* per session per second; the excess is dropped */
 #define SYNC_SUMMARY_LOG_MS 60000
 #define SYNC_HWM 10000
-#define SYNC_HELLO_WAIT_MS 10000         /* an inbound session must say Hello by then */
-#define SYNC_INBOUND_IDLE_MS 60000       /* a silent inbound session is closed after this */
-#define SYNC_POLICY_REFRESH_MS 60000     /* endorsed policy: expiries change the trusted set */
-#define SYNC_REDIAL_MIN_MS 2000          /* first re-dial of a peer that is not up */
-#define SYNC_REDIAL_MAX_MS 60000         /* re-dial back-off cap */
-#define SYNC_RETRY_MS 200               /* round retry while a peer is not connected */
+#define SYNC_HELLO_WAIT_MS 10000     /* an inbound session must say Hello by then */
+#define SYNC_INBOUND_IDLE_MS 60000   /* a silent inbound session is closed after this */
+#define SYNC_POLICY_REFRESH_MS 60000 /* endorsed policy: expiries change the trusted set */
+#define SYNC_REDIAL_MIN_MS 2000      /* first re-dial of a peer that is not up */
+#define SYNC_REDIAL_MAX_MS 60000     /* re-dial back-off cap */
+#define SYNC_RETRY_MS 200            /* round retry while a peer is not connected */
 
 enum sess_dir { SESS_OUT = 1, SESS_IN = 2 };
 enum peer_state { PEER_CONNECTING, PEER_UP, PEER_DOWN };
@@ -68,11 +69,11 @@ struct session {
     enum sess_dir dir;
     uint8_t hub[32];
     int hub_known;
-    char endpoint[256];  /* outbound: configured; inbound: tcp://addr (informational) */
-    void *dealer;        /* outbound */
-    uint8_t rid[256];    /* inbound routing id */
+    char endpoint[256]; /* outbound: configured; inbound: tcp://addr (informational) */
+    void *dealer;       /* outbound */
+    uint8_t rid[256];   /* inbound routing id */
     size_t rid_len;
-    uint8_t curve[32];   /* inbound: transport key from ZAP's User-Id */
+    uint8_t curve[32]; /* inbound: transport key from ZAP's User-Id */
     void *sub;
     enum peer_state state;
     int hello_seen;
@@ -116,13 +117,11 @@ struct sync {
 
 /* ---- helpers ---- */
 
-static void short_hex(const uint8_t k[32], char out[9])
-{
+static void short_hex(const uint8_t k[32], char out[9]) {
     hub_short(k, out);
 }
 
-static int port_of(const char *endpoint, uint32_t *port)
-{
+static int port_of(const char *endpoint, uint32_t *port) {
     const char *c = strrchr(endpoint, ':');
     uint64_t v;
     if (!c || hub_parse_u64(c + 1, 65535, &v) != 0 || v == 0)
@@ -131,14 +130,12 @@ static int port_of(const char *endpoint, uint32_t *port)
     return 0;
 }
 
-static void set_int(void *sock, int opt, int v)
-{
+static void set_int(void *sock, int opt, int v) {
     if (zmq_setsockopt(sock, opt, &v, sizeof v) != 0)
         log_warnx("sync", "zmq_setsockopt(%d): %s", opt, zmq_strerror(zmq_errno()));
 }
 
-static void sock_common(void *sock)
-{
+static void sock_common(void *sock) {
     set_int(sock, ZMQ_LINGER, 0);
     int64_t max = SYNC_MAX_MSG;
     zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max, sizeof max);
@@ -150,8 +147,7 @@ static void sock_common(void *sock)
     set_int(sock, ZMQ_HEARTBEAT_TIMEOUT, 15000);
 }
 
-static void *curve_server(struct sync *s, int type)
-{
+static void *curve_server(struct sync *s, int type) {
     const struct identity *id = node_identity(s->node);
     void *sock = zmq_socket(s->ctx, type);
     if (!sock)
@@ -163,8 +159,7 @@ static void *curve_server(struct sync *s, int type)
     return sock;
 }
 
-static void *curve_client(struct sync *s, int type, const uint8_t server_ed[32])
-{
+static void *curve_client(struct sync *s, int type, const uint8_t server_ed[32]) {
     const struct identity *id = node_identity(s->node);
     uint8_t server_curve[32];
     if (identity_curve_pk(server_ed, server_curve) != 0)
@@ -181,8 +176,7 @@ static void *curve_client(struct sync *s, int type, const uint8_t server_ed[32])
 
 /* ---- sending ---- */
 
-static int send_msg(struct sync *s, struct session *ss, const Hubnet__SyncMsg *m)
-{
+static int send_msg(struct sync *s, struct session *ss, const Hubnet__SyncMsg *m) {
     size_t len = hubnet__sync_msg__get_packed_size(m);
     uint8_t stackbuf[512];
     uint8_t *buf = len <= sizeof stackbuf ? stackbuf : malloc(len);
@@ -205,8 +199,7 @@ static int send_msg(struct sync *s, struct session *ss, const Hubnet__SyncMsg *m
     return rc >= 0 ? 0 : -1;
 }
 
-static int send_hello(struct sync *s, struct session *ss)
-{
+static int send_hello(struct sync *s, struct session *ss) {
     Hubnet__Hello h = HUBNET__HELLO__INIT;
     h.version = SYNC_VERSION;
     h.hub.data = (uint8_t *)node_identity(s->node)->pk;
@@ -223,8 +216,7 @@ struct digest_ctx {
     uint32_t n;
 };
 
-static int digest_cb(const struct feed_head *h, void *arg)
-{
+static int digest_cb(const struct feed_head *h, void *arg) {
     struct digest_ctx *d = arg;
     if (h->forked)
         return 0; /* the digest covers exactly the feeds Heads lists */
@@ -238,8 +230,7 @@ static int digest_cb(const struct feed_head *h, void *arg)
     return 0;
 }
 
-static void digest_refresh(struct sync *s)
-{
+static void digest_refresh(struct sync *s) {
     if (s->digest_valid)
         return;
     struct digest_ctx d;
@@ -251,8 +242,7 @@ static void digest_refresh(struct sync *s)
     s->digest_valid = 1;
 }
 
-static void send_summary(struct sync *s, struct session *ss)
-{
+static void send_summary(struct sync *s, struct session *ss) {
     digest_refresh(s);
     Hubnet__Summary sm = HUBNET__SUMMARY__INIT;
     sm.digest.data = s->digest;
@@ -274,8 +264,7 @@ struct heads_ctx {
     int reply;
 };
 
-static void heads_flush(struct heads_ctx *hc, int last)
-{
+static void heads_flush(struct heads_ctx *hc, int last) {
     Hubnet__Heads hs = HUBNET__HEADS__INIT;
     hs.n_heads = hc->n;
     hs.heads = hc->ptrs;
@@ -288,8 +277,7 @@ static void heads_flush(struct heads_ctx *hc, int last)
     hc->n = 0;
 }
 
-static int heads_cb(const struct feed_head *h, void *arg)
-{
+static int heads_cb(const struct feed_head *h, void *arg) {
     struct heads_ctx *hc = arg;
     if (h->forked)
         return 0;
@@ -308,8 +296,7 @@ static int heads_cb(const struct feed_head *h, void *arg)
     return 0;
 }
 
-static void send_heads(struct sync *s, struct session *ss, int reply)
-{
+static void send_heads(struct sync *s, struct session *ss, int reply) {
     struct heads_ctx *hc = malloc(sizeof *hc);
     if (!hc)
         return;
@@ -326,8 +313,7 @@ static void send_heads(struct sync *s, struct session *ss, int reply)
 
 /* The want queue is kept in author order so that lookups are a binary search: a Heads
  * exchange may name tens of thousands of feeds. */
-static size_t wq_pos(const struct session *ss, const uint8_t author[32], int *found)
-{
+static size_t wq_pos(const struct session *ss, const uint8_t author[32], int *found) {
     size_t lo = 0, hi = ss->nwq;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -345,15 +331,13 @@ static size_t wq_pos(const struct session *ss, const uint8_t author[32], int *fo
     return lo;
 }
 
-static struct want_feed *wq_find(struct session *ss, const uint8_t author[32])
-{
+static struct want_feed *wq_find(struct session *ss, const uint8_t author[32]) {
     int found;
     size_t i = wq_pos(ss, author, &found);
     return found ? &ss->wq[i] : NULL;
 }
 
-static void wq_add(struct session *ss, const uint8_t author[32], uint64_t next, uint64_t target)
-{
+static void wq_add(struct session *ss, const uint8_t author[32], uint64_t next, uint64_t target) {
     int found;
     size_t i = wq_pos(ss, author, &found);
     if (found) {
@@ -380,15 +364,13 @@ static void wq_add(struct session *ss, const uint8_t author[32], uint64_t next, 
     w->inflight = 0;
 }
 
-static void wq_remove(struct session *ss, struct want_feed *w)
-{
+static void wq_remove(struct session *ss, struct want_feed *w) {
     size_t i = (size_t)(w - ss->wq);
     memmove(&ss->wq[i], &ss->wq[i + 1], (ss->nwq - i - 1) * sizeof *ss->wq);
     ss->nwq--;
 }
 
-static void want_fill(struct sync *s, struct session *ss)
-{
+static void want_fill(struct sync *s, struct session *ss) {
     unsigned window = s->cfg->window ? s->cfg->window : 4;
     if (window > SYNC_MAX_WINDOW)
         window = SYNC_MAX_WINDOW;
@@ -425,8 +407,7 @@ static void want_fill(struct sync *s, struct session *ss)
 
 /* ---- sessions ---- */
 
-static struct session *sess_new(struct sync *s, enum sess_dir dir)
-{
+static struct session *sess_new(struct sync *s, enum sess_dir dir) {
     for (size_t i = 0; i < SYNC_MAX_SESSIONS; i++)
         if (!s->sess[i].used) {
             struct session *ss = &s->sess[i];
@@ -440,8 +421,7 @@ static struct session *sess_new(struct sync *s, enum sess_dir dir)
     return NULL;
 }
 
-static void sess_free(struct session *ss)
-{
+static void sess_free(struct session *ss) {
     if (ss->dealer)
         zmq_close(ss->dealer);
     if (ss->sub)
@@ -453,8 +433,7 @@ static void sess_free(struct session *ss)
     memset(ss, 0, sizeof *ss);
 }
 
-static struct session *sess_out_by_hub(struct sync *s, const uint8_t hub[32])
-{
+static struct session *sess_out_by_hub(struct sync *s, const uint8_t hub[32]) {
     for (size_t i = 0; i < SYNC_MAX_SESSIONS; i++)
         if (s->sess[i].used && s->sess[i].dir == SESS_OUT && memcmp(s->sess[i].hub, hub, 32) == 0)
             return &s->sess[i];
@@ -462,8 +441,7 @@ static struct session *sess_out_by_hub(struct sync *s, const uint8_t hub[32])
 }
 
 /* (Re)open the DEALER of an outbound session. */
-static int sess_connect(struct sync *s, struct session *ss)
-{
+static int sess_connect(struct sync *s, struct session *ss) {
     if (ss->dealer)
         zmq_close(ss->dealer);
     ss->dealer = curve_client(s, ZMQ_DEALER, ss->hub);
@@ -480,8 +458,7 @@ static int sess_connect(struct sync *s, struct session *ss)
     return HUB_OK;
 }
 
-static int sess_dial(struct sync *s, const char *endpoint, const uint8_t hub[32])
-{
+static int sess_dial(struct sync *s, const char *endpoint, const uint8_t hub[32]) {
     struct session *ss = sess_new(s, SESS_OUT);
     if (!ss)
         return HUB_E_BUSY;
@@ -499,8 +476,7 @@ static int sess_dial(struct sync *s, const char *endpoint, const uint8_t hub[32]
 /* libzmq retries a refused TCP connection by itself, but not a handshake the peer's ZAP
  * refused: a peer that did not trust us then (not yet endorsed, config fixed later) would
  * never be asked again. So an outbound session that is not up is re-dialled, with back-off. */
-static void sess_maybe_redial(struct sync *s, struct session *ss, uint64_t now)
-{
+static void sess_maybe_redial(struct sync *s, struct session *ss, uint64_t now) {
     if (ss->dir != SESS_OUT || ss->state == PEER_UP || now < ss->redial_at_ms)
         return;
     if (sess_connect(s, ss) != 0)
@@ -512,8 +488,7 @@ static void sess_maybe_redial(struct sync *s, struct session *ss, uint64_t now)
 }
 
 /* Live push from the peer: SUB on its PUB, host from its endpoint, port from its Hello. */
-static void sess_subscribe(struct sync *s, struct session *ss, const char *host, uint32_t port)
-{
+static void sess_subscribe(struct sync *s, struct session *ss, const char *host, uint32_t port) {
     if (ss->sub || !port || !ss->hub_known)
         return;
     char ep[300];
@@ -532,8 +507,7 @@ static void sess_subscribe(struct sync *s, struct session *ss, const char *host,
     }
 }
 
-static void sess_heard(struct session *ss)
-{
+static void sess_heard(struct session *ss) {
     ss->last_heard_ms = hub_mono_ms();
     ss->last_heard_wall = hub_now_ms();
     if (ss->state != PEER_UP) {
@@ -548,8 +522,7 @@ static void sess_heard(struct session *ss)
     ss->redial_backoff_ms = SYNC_REDIAL_MIN_MS;
 }
 
-static void count_rejects(struct session *ss, const int *results, size_t n)
-{
+static void count_rejects(struct session *ss, const int *results, size_t n) {
     for (size_t i = 0; i < n; i++) {
         int rc = results[i];
         if (rc == HUB_OK || rc == HUB_E_DUPLICATE || rc == HUB_E_GAP || rc == HUB_E_POLICY)
@@ -563,8 +536,7 @@ static void count_rejects(struct session *ss, const int *results, size_t n)
 
 /* ---- receiving ---- */
 
-static void on_hello(struct sync *s, struct session *ss, Hubnet__Hello *h, const char *peer_addr)
-{
+static void on_hello(struct sync *s, struct session *ss, Hubnet__Hello *h, const char *peer_addr) {
     char k[9];
     if (h->version != SYNC_VERSION || h->hub.len != 32) {
         ss->rejected++;
@@ -625,8 +597,7 @@ static void on_hello(struct sync *s, struct session *ss, Hubnet__Hello *h, const
     }
 }
 
-static void on_summary(struct sync *s, struct session *ss, Hubnet__Summary *sm)
-{
+static void on_summary(struct sync *s, struct session *ss, Hubnet__Summary *sm) {
     digest_refresh(s);
     if (sm->digest.len == 32 && memcmp(sm->digest.data, s->digest, 32) == 0) {
         ss->behind_us = ss->behind_them = 0;
@@ -637,16 +608,14 @@ static void on_summary(struct sync *s, struct session *ss, Hubnet__Summary *sm)
     send_heads(s, ss, 0);
 }
 
-static int head_cmp(const void *a, const void *b)
-{
+static int head_cmp(const void *a, const void *b) {
     const Hubnet__Head *x = *(Hubnet__Head *const *)a, *y = *(Hubnet__Head *const *)b;
     return memcmp(x->author.data, y->author.data, 32);
 }
 
 /* behind_us counts entries a peer claims we lack; its seq numbers are only claims, so the sum
  * saturates instead of overflowing. */
-static void behind_add(int64_t *v, uint64_t n)
-{
+static void behind_add(int64_t *v, uint64_t n) {
     *v = n > (uint64_t)(INT64_MAX - *v) ? INT64_MAX : *v + (int64_t)n;
 }
 
@@ -657,8 +626,7 @@ struct cmp_ctx {
 };
 
 /* Merge-join of our feeds with their heads (both in author order). */
-static int compare_cb(const struct feed_head *h, void *arg)
-{
+static int compare_cb(const struct feed_head *h, void *arg) {
     struct cmp_ctx *c = arg;
     struct session *ss = c->ss;
     while (c->i < ss->ntheir && memcmp(ss->their[c->i]->author.data, h->author, 32) < 0) {
@@ -682,8 +650,7 @@ static int compare_cb(const struct feed_head *h, void *arg)
     return 0;
 }
 
-static void on_heads(struct sync *s, struct session *ss, Hubnet__SyncMsg *m)
-{
+static void on_heads(struct sync *s, struct session *ss, Hubnet__SyncMsg *m) {
     Hubnet__Heads *hs = m->heads;
     for (size_t i = 0; i < hs->n_heads; i++) {
         Hubnet__Head *h = hs->heads[i];
@@ -727,8 +694,7 @@ struct serve_ctx {
     size_t n;
 };
 
-static int serve_cb(const uint8_t *wire, size_t len, void *arg)
-{
+static int serve_cb(const uint8_t *wire, size_t len, void *arg) {
     struct serve_ctx *c = arg;
     uint8_t *copy = malloc(len);
     if (!copy)
@@ -740,8 +706,7 @@ static int serve_cb(const uint8_t *wire, size_t len, void *arg)
     return 0;
 }
 
-static void on_want(struct sync *s, struct session *ss, Hubnet__Want *w)
-{
+static void on_want(struct sync *s, struct session *ss, Hubnet__Want *w) {
     if (w->author.len != 32 || w->from_seq == 0)
         return;
     size_t count = w->count;
@@ -776,8 +741,7 @@ static void on_want(struct sync *s, struct session *ss, Hubnet__Want *w)
     free(c);
 }
 
-static void on_entries(struct sync *s, struct session *ss, Hubnet__Entries *es, int origin)
-{
+static void on_entries(struct sync *s, struct session *ss, Hubnet__Entries *es, int origin) {
     if (es->author.len != 32)
         return;
     /* Only answers to our Wants are processed: checking signatures costs CPU, and a peer must
@@ -854,8 +818,7 @@ static void on_entries(struct sync *s, struct session *ss, Hubnet__Entries *es, 
 }
 
 /* Per-session message budget: the excess of a flooding peer is dropped and counted. */
-static int rate_ok(struct session *ss)
-{
+static int rate_ok(struct session *ss) {
     uint64_t now = hub_mono_ms();
     if (now - ss->rate_start_ms >= 1000) {
         ss->rate_start_ms = now;
@@ -869,8 +832,7 @@ static int rate_ok(struct session *ss)
 }
 
 static void handle_msg(struct sync *s, struct session *ss, const uint8_t *data, size_t len,
-                       const char *peer_addr, int origin)
-{
+                       const char *peer_addr, int origin) {
     ss->bytes_received += len;
     if (!rate_ok(ss))
         return;
@@ -907,8 +869,7 @@ static void handle_msg(struct sync *s, struct session *ss, const uint8_t *data, 
     hubnet__sync_msg__free_unpacked(m, NULL);
 }
 
-static void drain_rest(void *sock, zmq_msg_t *m)
-{
+static void drain_rest(void *sock, zmq_msg_t *m) {
     while (zmq_msg_more(m)) {
         zmq_msg_close(m);
         zmq_msg_init(m);
@@ -917,8 +878,7 @@ static void drain_rest(void *sock, zmq_msg_t *m)
     }
 }
 
-static struct session *sess_in_by_rid(struct sync *s, const uint8_t *rid, size_t len)
-{
+static struct session *sess_in_by_rid(struct sync *s, const uint8_t *rid, size_t len) {
     for (size_t i = 0; i < SYNC_MAX_SESSIONS; i++)
         if (s->sess[i].used && s->sess[i].dir == SESS_IN && s->sess[i].rid_len == len &&
             memcmp(s->sess[i].rid, rid, len) == 0)
@@ -926,8 +886,7 @@ static struct session *sess_in_by_rid(struct sync *s, const uint8_t *rid, size_t
     return NULL;
 }
 
-static void router_read(struct sync *s)
-{
+static void router_read(struct sync *s) {
     uint64_t start = hub_mono_us();
     for (int turn = 0; turn < SYNC_MSGS_PER_TURN * 4; turn++) {
         if (hub_mono_us() - start > SYNC_TURN_BUDGET_US)
@@ -972,8 +931,7 @@ static void router_read(struct sync *s)
     }
 }
 
-static void dealer_read(struct sync *s, struct session *ss)
-{
+static void dealer_read(struct sync *s, struct session *ss) {
     uint64_t start = hub_mono_us();
     for (int turn = 0; turn < SYNC_MSGS_PER_TURN; turn++) {
         if (hub_mono_us() - start > SYNC_TURN_BUDGET_US)
@@ -999,8 +957,7 @@ static void dealer_read(struct sync *s, struct session *ss)
 }
 
 /* Live push: a batch of single-frame entries from one peer, stored in one transaction. */
-static void sub_read(struct sync *s, struct session *ss)
-{
+static void sub_read(struct sync *s, struct session *ss) {
     zmq_msg_t msgs[SYNC_MSGS_PER_TURN];
     const uint8_t *wires[SYNC_MSGS_PER_TURN];
     size_t lens[SYNC_MSGS_PER_TURN];
@@ -1035,7 +992,8 @@ static void sub_read(struct sync *s, struct session *ss)
     }
     if (n) {
         size_t accepted = 0;
-        if (node_ingest(s->node, wires, lens, n, results, &accepted, (int)(ss - s->sess) + 1) == 0) {
+        if (node_ingest(s->node, wires, lens, n, results, &accepted, (int)(ss - s->sess) + 1) ==
+            0) {
             ss->received += accepted;
             count_rejects(ss, results, n);
             /* A gap means we missed entries (slow joiner, HWM, restart): fetch the range now. */
@@ -1060,8 +1018,7 @@ static void sub_read(struct sync *s, struct session *ss)
 
 /* ---- node listener: live push out, digest and policy upkeep ---- */
 
-static void on_accept(void *arg, const struct entry *e, int origin)
-{
+static void on_accept(void *arg, const struct entry *e, int origin) {
     struct sync *s = arg;
     s->digest_valid = 0;
     if (e->kind == 6 || e->kind == 5) /* an endorsement, or a retraction of one */
@@ -1084,20 +1041,17 @@ static void on_accept(void *arg, const struct entry *e, int origin)
     }
 }
 
-static int admit_cb(void *arg, const uint8_t author[32])
-{
+static int admit_cb(void *arg, const uint8_t author[32]) {
     return policy_admits_feed(arg, author);
 }
 
 /* ---- control calls ---- */
 
-static const char *state_name(enum peer_state st)
-{
+static const char *state_name(enum peer_state st) {
     return st == PEER_UP ? "up" : st == PEER_DOWN ? "down" : "connecting";
 }
 
-static int op_peers(void *arg, json_t *req, json_t **resp)
-{
+static int op_peers(void *arg, json_t *req, json_t **resp) {
     struct sync *s = arg;
     json_t *arr = json_array();
     for (size_t i = 0; i < SYNC_MAX_SESSIONS; i++) {
@@ -1107,29 +1061,27 @@ static int op_peers(void *arg, json_t *req, json_t **resp)
         char k[HUB_HEX_LEN + 1];
         hub_hex(ss->hub, 32, k);
         json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
-                           "key", k, "endpoint", ss->endpoint, "direction",
-                           ss->dir == SESS_OUT ? "out" : "in", "state", state_name(ss->state),
-                           "last_heard", (json_int_t)ss->last_heard_wall, "sent",
-                           (json_int_t)ss->sent, "received", (json_int_t)ss->received,
-                           "rejected", (json_int_t)ss->rejected, "behind_us",
-                           (json_int_t)ss->behind_us, "behind_them", (json_int_t)ss->behind_them,
-                           "bytes_sent", (json_int_t)ss->bytes_sent, "bytes_received",
-                           (json_int_t)ss->bytes_received, "rounds", (json_int_t)ss->rounds,
-                           "live", ss->sub != NULL));
+            arr,
+            json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
+                      "key", k, "endpoint", ss->endpoint, "direction",
+                      ss->dir == SESS_OUT ? "out" : "in", "state", state_name(ss->state),
+                      "last_heard", (json_int_t)ss->last_heard_wall, "sent", (json_int_t)ss->sent,
+                      "received", (json_int_t)ss->received, "rejected", (json_int_t)ss->rejected,
+                      "behind_us", (json_int_t)ss->behind_us, "behind_them",
+                      (json_int_t)ss->behind_them, "bytes_sent", (json_int_t)ss->bytes_sent,
+                      "bytes_received", (json_int_t)ss->bytes_received, "rounds",
+                      (json_int_t)ss->rounds, "live", ss->sub != NULL));
     }
     *resp = json_pack("{s:o}", "peers", arr);
     return 0;
 }
 
-static int op_error(json_t **resp, const char *field, const char *msg)
-{
+static int op_error(json_t **resp, const char *field, const char *msg) {
     *resp = json_pack("{s:s, s:s}", "field", field, "message", msg);
     return HUB_E_RANGE;
 }
 
-static int op_peer_add(void *arg, json_t *req, json_t **resp)
-{
+static int op_peer_add(void *arg, json_t *req, json_t **resp) {
     struct sync *s = arg;
     const char *ep = json_string_value(json_object_get(req, "endpoint"));
     const char *key = json_string_value(json_object_get(req, "key"));
@@ -1153,13 +1105,12 @@ static int op_peer_add(void *arg, json_t *req, json_t **resp)
         *resp = json_pack("{s:s}", "message", "cannot dial that endpoint");
         return rc;
     }
-    log_info("sync", "peer %.8s added at %s (until restart; add it to the config to keep it)",
-             key, ep);
+    log_info("sync", "peer %.8s added at %s (until restart; add it to the config to keep it)", key,
+             ep);
     return 0;
 }
 
-static int op_peer_remove(void *arg, json_t *req, json_t **resp)
-{
+static int op_peer_remove(void *arg, json_t *req, json_t **resp) {
     struct sync *s = arg;
     const char *key = json_string_value(json_object_get(req, "key"));
     uint8_t hub[32];
@@ -1181,8 +1132,7 @@ static int op_peer_remove(void *arg, json_t *req, json_t **resp)
     return 0;
 }
 
-static void status_hook(void *arg, json_t *st)
-{
+static void status_hook(void *arg, json_t *st) {
     struct sync *s = arg;
     size_t configured = 0, up = 0, inbound = 0;
     for (size_t i = 0; i < SYNC_MAX_SESSIONS; i++) {
@@ -1192,19 +1142,18 @@ static void status_hook(void *arg, json_t *st)
         inbound += s->sess[i].dir == SESS_IN;
         up += s->sess[i].state == PEER_UP;
     }
-    json_object_set_new(st, "peers", json_pack("{s:I, s:I, s:I}", "configured",
-                                               (json_int_t)configured, "inbound",
-                                               (json_int_t)inbound, "connected", (json_int_t)up));
-    json_object_set_new(st, "sync", json_pack("{s:s, s:s, s:s, s:I}", "listen", s->cfg->listen,
-                                              "pub", s->cfg->pub_listen, "policy",
-                                              policy_mode_name(s->cfg->policy), "trusted",
-                                              (json_int_t)policy_trusted_count(s->policy)));
+    json_object_set_new(st, "peers",
+                        json_pack("{s:I, s:I, s:I}", "configured", (json_int_t)configured,
+                                  "inbound", (json_int_t)inbound, "connected", (json_int_t)up));
+    json_object_set_new(st, "sync",
+                        json_pack("{s:s, s:s, s:s, s:I}", "listen", s->cfg->listen, "pub",
+                                  s->cfg->pub_listen, "policy", policy_mode_name(s->cfg->policy),
+                                  "trusted", (json_int_t)policy_trusted_count(s->policy)));
 }
 
 /* ---- lifecycle ---- */
 
-int sync_open(struct node *n, struct control *ctl, struct sync **out)
-{
+int sync_open(struct node *n, struct control *ctl, struct sync **out) {
     struct sync *s = calloc(1, sizeof *s);
     if (!s)
         return HUB_E_NOMEM;
@@ -1247,9 +1196,11 @@ int sync_open(struct node *n, struct control *ctl, struct sync **out)
     for (size_t i = 0; i < s->cfg->npeers; i++)
         if (sess_dial(s, s->cfg->peers[i].endpoint, s->cfg->peers[i].key) != 0)
             log_warnx("sync", "peer %s skipped", s->cfg->peers[i].endpoint);
-    log_info("sync", "replicating on %s (push on %s), policy %s with %zu trusted hub(s), "
-             "%zu peer(s) configured", s->cfg->listen, s->cfg->pub_listen,
-             policy_mode_name(s->cfg->policy), policy_trusted_count(s->policy), s->cfg->npeers);
+    log_info("sync",
+             "replicating on %s (push on %s), policy %s with %zu trusted hub(s), "
+             "%zu peer(s) configured",
+             s->cfg->listen, s->cfg->pub_listen, policy_mode_name(s->cfg->policy),
+             policy_trusted_count(s->policy), s->cfg->npeers);
     *out = s;
     return HUB_OK;
 fail:
@@ -1257,8 +1208,7 @@ fail:
     return rc;
 }
 
-void sync_destroy(struct sync **sp)
-{
+void sync_destroy(struct sync **sp) {
     if (!sp || !*sp)
         return;
     struct sync *s = *sp;
@@ -1277,8 +1227,7 @@ void sync_destroy(struct sync **sp)
     *sp = NULL;
 }
 
-size_t sync_poll_items(struct sync *s, zmq_pollitem_t *items, size_t max)
-{
+size_t sync_poll_items(struct sync *s, zmq_pollitem_t *items, size_t max) {
     size_t n = 0;
     if (n < max) {
         s->map[n].kind = 0;
@@ -1306,8 +1255,7 @@ size_t sync_poll_items(struct sync *s, zmq_pollitem_t *items, size_t max)
     return n;
 }
 
-void sync_handle(struct sync *s, const zmq_pollitem_t *items, size_t count)
-{
+void sync_handle(struct sync *s, const zmq_pollitem_t *items, size_t count) {
     for (size_t i = 0; i < count; i++) {
         if (!(items[i].revents & ZMQ_POLLIN))
             continue;
@@ -1334,8 +1282,7 @@ void sync_handle(struct sync *s, const zmq_pollitem_t *items, size_t count)
     }
 }
 
-static void log_rejects(struct session *ss, uint64_t now)
-{
+static void log_rejects(struct session *ss, uint64_t now) {
     if (now - ss->last_summary_log < SYNC_SUMMARY_LOG_MS)
         return;
     ss->last_summary_log = now;
@@ -1355,16 +1302,17 @@ static void log_rejects(struct session *ss, uint64_t now)
     char k[9] = "unknown";
     if (ss->hub_known)
         hub_short(ss->hub, k);
-    log_warnx("sync", "peer %s: rejected %llu message(s)/entries in the last minute (%s); "
-              "%llu dropped over the rate limit", k, (unsigned long long)ss->rej_window_total,
-              detail, (unsigned long long)ss->rate_dropped);
+    log_warnx("sync",
+              "peer %s: rejected %llu message(s)/entries in the last minute (%s); "
+              "%llu dropped over the rate limit",
+              k, (unsigned long long)ss->rej_window_total, detail,
+              (unsigned long long)ss->rate_dropped);
     memset(ss->rej_window, 0, sizeof ss->rej_window);
     ss->rej_window_total = 0;
     ss->rate_dropped = 0;
 }
 
-long sync_tick(struct sync *s)
-{
+long sync_tick(struct sync *s) {
     uint64_t now = hub_mono_ms();
     if (s->cfg->policy == POLICY_ENDORSED && now - s->policy_refreshed >= SYNC_POLICY_REFRESH_MS) {
         s->policy_refreshed = now;
@@ -1405,15 +1353,17 @@ long sync_tick(struct sync *s)
             uint64_t idle = 10 * ivl > SYNC_INBOUND_IDLE_MS ? 10 * ivl : SYNC_INBOUND_IDLE_MS;
             if (silent > idle || (!ss->hello_seen && silent > SYNC_HELLO_WAIT_MS)) {
                 if (ss->hello_seen)
-                    log_info("sync", "peer %s (%s) not heard for %llu s; inbound session closed",
-                             k, ss->endpoint, (unsigned long long)(silent / 1000));
+                    log_info("sync", "peer %s (%s) not heard for %llu s; inbound session closed", k,
+                             ss->endpoint, (unsigned long long)(silent / 1000));
                 sess_free(ss);
                 continue;
             }
         } else if (silent > 3 * ivl + 5000) {
             if (ss->state == PEER_UP) {
-                log_warnx("sync", "peer %s (%s) is down: not heard for %llu s; retrying with "
-                          "backoff", k, ss->endpoint, (unsigned long long)(silent / 1000));
+                log_warnx("sync",
+                          "peer %s (%s) is down: not heard for %llu s; retrying with "
+                          "backoff",
+                          k, ss->endpoint, (unsigned long long)(silent / 1000));
                 ss->state = PEER_DOWN;
             } else if (ss->state == PEER_CONNECTING) {
                 log_warnx("sync", "peer %s (%s) not reachable yet; retrying with backoff", k,
@@ -1435,7 +1385,8 @@ long sync_tick(struct sync *s)
                 send_summary(s, ss);
             }
         }
-        if (ss->dir == SESS_OUT && ss->next_round_ms > now && (long)(ss->next_round_ms - now) < next)
+        if (ss->dir == SESS_OUT && ss->next_round_ms > now &&
+            (long)(ss->next_round_ms - now) < next)
             next = (long)(ss->next_round_ms - now);
     }
     return next;
