@@ -24,6 +24,7 @@ struct config {
     unsigned control_mode;        /* default 0660 */
     unsigned control_max_clients; /* default 64 */
     uint64_t max_map_bytes;       /* default 64 GiB: LMDB map grows up to this */
+    uint64_t watch_backlog;       /* default 16 MiB: a watcher further behind is cut off */
     unsigned sweep_interval_s;    /* default 60: expiry sweep */
     /* [log] */
     enum log_level log_level;   /* default info */

@@ -18,6 +18,8 @@
 #define CONFIG_MODE_MAX 0777u
 #define CONFIG_CLIENTS_MAX 4096u
 #define CONFIG_MAP_MIN (1ULL << 20) /* 1M: LMDB needs room for its own pages */
+#define CONFIG_BACKLOG_MIN (64ULL << 10)
+#define CONFIG_BACKLOG_MAX (1ULL << 30)
 #define CONFIG_MAP_MAX (1ULL << 44) /* 16T */
 #define CONFIG_SWEEP_MAX 86400u     /* a day */
 #define CONFIG_INTERVAL_MAX 3600u
@@ -36,6 +38,7 @@ void config_defaults(struct config *c) {
     c->control_mode = 0660;
     c->control_max_clients = 64;
     c->max_map_bytes = 64ULL << 30;
+    c->watch_backlog = 16ULL << 20;
     c->sweep_interval_s = 60;
     c->log_level = LOG_INFO;
     c->log_format = LOG_TEXT;
@@ -60,6 +63,7 @@ enum config_key {
     K_CONTROL_MODE,
     K_CONTROL_MAX_CLIENTS,
     K_MAX_MAP_SIZE,
+    K_WATCH_BACKLOG,
     K_SWEEP_INTERVAL,
     K_LOG_LEVEL,
     K_LOG_FORMAT,
@@ -366,6 +370,7 @@ static const struct {
     {"hub", "control_mode", K_CONTROL_MODE},
     {"hub", "control_max_clients", K_CONTROL_MAX_CLIENTS},
     {"hub", "max_map_size", K_MAX_MAP_SIZE},
+    {"hub", "watch_backlog", K_WATCH_BACKLOG},
     {"hub", "sweep_interval", K_SWEEP_INTERVAL},
     {"log", "level", K_LOG_LEVEL},
     {"log", "format", K_LOG_FORMAT},
@@ -411,6 +416,8 @@ static int config_set(struct config_parse *p, enum config_key k, const char *nam
         return config_uint(p, name, v, 1, CONFIG_CLIENTS_MAX, &c->control_max_clients);
     case K_MAX_MAP_SIZE:
         return config_size(p, name, v, CONFIG_MAP_MIN, CONFIG_MAP_MAX, &c->max_map_bytes);
+    case K_WATCH_BACKLOG:
+        return config_size(p, name, v, CONFIG_BACKLOG_MIN, CONFIG_BACKLOG_MAX, &c->watch_backlog);
     case K_SWEEP_INTERVAL:
         return config_uint(p, name, v, 1, CONFIG_SWEEP_MAX, &c->sweep_interval_s);
     case K_LOG_LEVEL:
@@ -687,6 +694,8 @@ void config_print(const struct config *c, FILE *out) {
     fprintf(out, "control_max_clients = %u\n", c->control_max_clients);
     fprintf(out, "max_map_size = ");
     config_print_size(out, c->max_map_bytes);
+    fprintf(out, "watch_backlog = ");
+    config_print_size(out, c->watch_backlog);
     fprintf(out, "sweep_interval = %u\n", c->sweep_interval_s);
 
     fprintf(out, "\n[log]\n");

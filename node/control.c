@@ -21,14 +21,13 @@
 
 #define CONTROL_MAX_LINE (16u << 20)     /* a request line */
 #define CONTROL_MAX_OUT (96u << 20)      /* pending responses: a full query page fits */
-#define CONTROL_WATCH_BACKLOG (1u << 20) /* a watcher this far behind is cut off */
 #define CONTROL_READ_PAUSE (1u << 20)    /* stop reading requests while this much is unsent */
 #define CONTROL_REQS_PER_TURN 8          /* fairness between clients */
 #define CONTROL_MAX_QUERY_LIMIT 1000
 #define CONTROL_DEFAULT_LIMIT 50
 #define CONTROL_MAX_IMPORT 10000 /* records or entries per import request */
 #define CONTROL_MAX_EXT_OPS 8
-#define CONTROL_CLOSE_GRACE_MS 10000 /* an overflowed watcher gets this long to read the event */
+#define CONTROL_CLOSE_GRACE_MS 5000 /* an overflowed watcher gets this long to read the event */
 #define CONTROL_MAX_WATCH_TERMS 8
 
 struct client {
@@ -65,6 +64,7 @@ struct control {
     void *status_arg;
     uint64_t started_mono;
     uint64_t refused_clients;
+    uint64_t watch_backlog;
 };
 
 /* ---- output ---- */
@@ -933,7 +933,10 @@ static void on_accept(void *arg, const struct entry *e, int origin) {
             continue;
         if (cl->closing)
             continue;
-        if (client_pending(cl) > CONTROL_WATCH_BACKLOG) {
+        /* a reader keeping up empties its buffer while a big import is applied */
+        if (client_pending(cl) > CONTROL_READ_PAUSE)
+            client_flush(cl);
+        if (client_pending(cl) > c->watch_backlog) {
             /* Drop the backlog but keep the stream well-formed: finish the line being sent,
              * then the overflow event, then close once that is out (or after a grace time). */
             static const char overflow[] = "{\"event\":\"overflow\"}";
@@ -942,8 +945,8 @@ static void on_accept(void *arg, const struct entry *e, int origin) {
                 cl->out_len = (size_t)(nl - cl->out) + 1;
             client_queue(cl, overflow, sizeof overflow - 1);
             client_flush(cl);
-            log_warnx("control", "watcher fell more than %u KiB behind; disconnecting it",
-                      CONTROL_WATCH_BACKLOG >> 10);
+            log_warnx("control", "watcher fell more than %llu KiB behind; disconnecting it",
+                      (unsigned long long)(c->watch_backlog >> 10));
             cl->closing = 1;
             cl->close_by = hub_mono_ms() + CONTROL_CLOSE_GRACE_MS;
             continue;
@@ -998,6 +1001,7 @@ int control_open(struct node *n, const char *path, unsigned mode, unsigned max_c
     c->lfd = fd;
     memcpy(c->path, path, strlen(path) + 1);
     c->max_clients = max_clients ? max_clients : 64;
+    c->watch_backlog = node_config(n)->watch_backlog ? node_config(n)->watch_backlog : 16u << 20;
     c->clients = calloc(c->max_clients, sizeof *c->clients);
     c->started_mono = hub_mono_ms();
     if (!c->clients || node_add_listener(n, on_accept, c) != 0) {

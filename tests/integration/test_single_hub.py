@@ -876,7 +876,7 @@ def test_socket_watch_filters_and_retraction(hubs):
 
 
 def test_stuck_watcher_does_not_block_publishing(hubs):
-    hub = hubs("stuck")
+    hub = hubs("stuck", extra={"hub": {"watch_backlog": "1M"}})
     stuck = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     stuck.connect(hub.control_socket)
@@ -916,7 +916,7 @@ def drain(sock, timeout=10):
 def test_overflowing_watcher_is_told_overflow(hubs):
     # A watcher that stops reading falls behind; when it reads again it gets complete lines,
     # then {"event":"overflow"}, then end of stream (hubd gives it a grace time to read them).
-    hub = hubs("overflow")
+    hub = hubs("overflow", extra={"hub": {"watch_backlog": "1M"}})
     stuck = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     stuck.connect(hub.control_socket)
@@ -940,7 +940,7 @@ def test_overflowing_watcher_is_told_overflow(hubs):
 
 
 def test_hubctl_watch_overflow_exit_status(hubs):
-    hub = hubs("ctloverflow")
+    hub = hubs("ctloverflow", extra={"hub": {"watch_backlog": "1M"}})
     p = subprocess.Popen([hub.hubctl, "--socket", hub.control_socket, "--json", "watch"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
