@@ -47,6 +47,8 @@ int store_feed_head(struct store *s, const uint8_t author[32], struct feed_head 
 /* Calls cb for each feed in author order; a non-zero return from cb stops and is returned. */
 int store_feeds(struct store *s, int (*cb)(const struct feed_head *h, void *arg), void *arg);
 
+/* For each id, the size of the held wire bytes, or 0 when not held (one read transaction). */
+int store_held_sizes(struct store *s, const uint8_t *const *ids, size_t n, size_t *sizes) HUB_WUR;
 /* Wire bytes of an entry by id, malloc'd copy. E_NOT_FOUND. */
 int store_get(struct store *s, const uint8_t id[32], uint8_t **wire, size_t *len) HUB_WUR;
 /* Entries of a feed from seq `from`, at most max_count entries and about max_bytes; cb sees

@@ -275,14 +275,13 @@ struct ingest_job {
     uint64_t now;
 };
 
-/* Everything about a foreign entry that does not need the store: in parallel slices. */
+/* The costly part of a foreign entry, the signature check and the payload work, in parallel
+ * slices; entries already refused (or already held) are skipped. */
 static void ingest_slice(void *arg, size_t begin, size_t end) {
     struct ingest_job *j = arg;
     for (size_t i = begin; i < end; i++) {
         struct prepared *p = &j->p[i];
-        int rc = entry_decode(j->wires[i], j->lens[i], &p->e);
-        if (rc == 0 && j->n->admit && !j->n->admit(j->n->admit_arg, p->e.author))
-            rc = HUB_E_POLICY;
+        int rc = j->results[i];
         if (rc == 0)
             rc = entry_verify(&p->e, j->now);
         if (rc == 0)
@@ -290,6 +289,34 @@ static void ingest_slice(void *arg, size_t begin, size_t end) {
         p->item.result = rc;
         j->results[i] = rc;
     }
+}
+
+/* Cheap checks first, on this thread: decode, policy, and whether the entry is held already.
+ * Relayed entries come back from several peers (live push echoes what it just sent), so most
+ * duplicates never cost a signature check. A held copy shorter than this one may be a
+ * payload-less copy that this one completes: that goes on to the store (restore). */
+static void ingest_screen(struct node *n, struct ingest_job *j, size_t count) {
+    const uint8_t **ids = malloc(count * sizeof *ids);
+    size_t *held = malloc(count * sizeof *held);
+    for (size_t i = 0; i < count; i++) {
+        struct prepared *p = &j->p[i];
+        int rc = entry_decode(j->wires[i], j->lens[i], &p->e);
+        if (rc == 0 && n->admit && !n->admit(n->admit_arg, p->e.author))
+            rc = HUB_E_POLICY;
+        j->results[i] = rc;
+        p->item.result = rc;
+        if (ids)
+            ids[i] = p->e.id;
+    }
+    if (ids && held && store_held_sizes(n->store, ids, count, held) == 0) {
+        for (size_t i = 0; i < count; i++)
+            if (j->results[i] == 0 && held[i] && held[i] >= j->lens[i]) {
+                j->results[i] = HUB_E_DUPLICATE;
+                j->p[i].item.result = HUB_E_DUPLICATE;
+            }
+    }
+    free(ids);
+    free(held);
 }
 
 int node_ingest(struct node *n, const uint8_t *const *wires, const size_t *lens, size_t count,
@@ -305,6 +332,7 @@ int node_ingest(struct node *n, const uint8_t *const *wires, const size_t *lens,
         return HUB_E_NOMEM;
     }
     struct ingest_job j = {n, wires, lens, p, results, hub_now_ms()};
+    ingest_screen(n, &j, count);
     par_for(count, NODE_PAR_MIN_SLICE, ingest_slice, &j);
     size_t valid = 0;
     for (size_t i = 0; i < count; i++) {

@@ -777,6 +777,23 @@ int store_feeds(struct store *s, int (*cb)(const struct feed_head *h, void *arg)
     return ret;
 }
 
+int store_held_sizes(struct store *s, const uint8_t *const *ids, size_t n, size_t *sizes)
+{
+    MDB_txn *txn;
+    int rc = rtxn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        MDB_val k = {32, (void *)ids[i]}, v, ev;
+        sizes[i] = 0;
+        if (mdb_get(txn, s->dbi[DB_IDS], &k, &v) == 0 && v.mv_size == 8 &&
+            mdb_get(txn, s->dbi[DB_ENTRIES], &v, &ev) == 0)
+            sizes[i] = ev.mv_size;
+    }
+    rtxn_end(s);
+    return HUB_OK;
+}
+
 int store_get(struct store *s, const uint8_t id[32], uint8_t **wire, size_t *len) {
     MDB_txn *txn;
     int rc = rtxn_begin(s, &txn);

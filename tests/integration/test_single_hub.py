@@ -704,9 +704,14 @@ def test_import_entries_signature_duplicate(hubs, tmp_path):
     assert st["entries"] == 2 and st["rejected"].get("E_SIGNATURE", 0) >= 2
     got = dst.get(ids[0])["entry"]
     assert got["author"] == src.key and got["record"] == TTT_OFFER
+    # A tampered copy of an entry already held is just a duplicate: its header (and so its id)
+    # is one this hub verified before, and nothing is stored (PROTOCOL.md, validation order).
+    r = dst.call("import", entries=[tampered_sig(wires[0])])
+    assert r["results"] == ["E_DUPLICATE"] and r["accepted"] == 0
     # hubctl import --entries: a rejected line makes the exit status 1.
+    w3 = src.wire(src.publish("offer", dict(TTT_OFFER, title="Third offer"))["id"])
     f = tmp_path / "entries.b64"
-    f.write_text(base64.b64encode(wires[1]).decode() + "\n" + tampered_sig(wires[0]) + "\n")
+    f.write_text(base64.b64encode(wires[1]).decode() + "\n" + tampered_sig(w3) + "\n")
     res = dst.ctl("import", "--entries", str(f), json=False, check=False)
     assert res.code == 1, res
     assert dst.status()["entries"] == 2
