@@ -33,6 +33,7 @@
 #define SYNC_MAX_WINDOW 64        /* config window <= this */
 #define SYNC_WANT_TIMEOUT_MS 30000
 #define SYNC_MSGS_PER_TURN 64 /* per socket per loop turn: fairness between peers */
+#define SYNC_PUSH_BATCH 1024             /* live pushes applied in one transaction */
 #define SYNC_TURN_BUDGET_US                                                                        \
     20000                    /* work per socket per turn, so control and the other                 \
                                 peers get their turn even while one peer floods */
@@ -107,6 +108,12 @@ struct sync {
     uint32_t digest_feeds;
     int digest_valid;
     int policy_dirty;
+    struct { /* live-push batch buffers, reused */
+        zmq_msg_t msgs[SYNC_PUSH_BATCH];
+        const uint8_t *wires[SYNC_PUSH_BATCH];
+        size_t lens[SYNC_PUSH_BATCH];
+        int results[SYNC_PUSH_BATCH];
+    } push;
     uint64_t policy_refreshed;
     /* poll bookkeeping: which item is which */
     struct {
@@ -958,14 +965,16 @@ static void dealer_read(struct sync *s, struct session *ss) {
 
 /* Live push: a batch of single-frame entries from one peer, stored in one transaction. */
 static void sub_read(struct sync *s, struct session *ss) {
-    zmq_msg_t msgs[SYNC_MSGS_PER_TURN];
-    const uint8_t *wires[SYNC_MSGS_PER_TURN];
-    size_t lens[SYNC_MSGS_PER_TURN];
-    int results[SYNC_MSGS_PER_TURN];
+    /* Everything queued, up to SYNC_PUSH_BATCH, goes into one transaction: a burst of pushes
+     * (a peer's import, a relayed catch-up) then costs one commit, not one per message. */
+    zmq_msg_t *msgs = s->push.msgs;
+    const uint8_t **wires = s->push.wires;
+    size_t *lens = s->push.lens;
+    int *results = s->push.results;
     size_t n = 0;
     uint64_t start = hub_mono_us();
     /* junk and rate-dropped pushes count toward the turn's message cap too */
-    for (int turn = 0; turn < SYNC_MSGS_PER_TURN && n < SYNC_MSGS_PER_TURN; turn++) {
+    for (int turn = 0; turn < SYNC_PUSH_BATCH && n < SYNC_PUSH_BATCH; turn++) {
         if (hub_mono_us() - start > SYNC_TURN_BUDGET_US)
             break;
         zmq_msg_init(&msgs[n]);
