@@ -43,7 +43,10 @@ struct record_error {
  * *payload is malloc'd. Errors: E_TYPE, E_VOCAB, E_RANGE, E_TOO_LARGE, E_FIELD, E_KIND. */
 int record_from_json(int kind, json_t *obj, uint8_t **payload, size_t *len,
                      struct record_error *err) HUB_WUR;
-/* Payload bytes -> JSON object (new reference). Errors: E_DECODE. */
+struct jbuf;
+/* Payload bytes -> JSON object text appended to b. Errors: E_DECODE, E_KIND, E_NOMEM. */
+int record_write_json(int kind, const uint8_t *payload, size_t len, struct jbuf *b) HUB_WUR;
+/* Payload bytes -> JSON object (new reference), the same text parsed. Errors: E_DECODE. */
 int record_to_json(int kind, const uint8_t *payload, size_t len, json_t **out) HUB_WUR;
 /* Check a foreign payload decodes and respects the field limits. */
 int record_check_payload(int kind, const uint8_t *payload, size_t len) HUB_WUR;

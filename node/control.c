@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "entry.h"
+#include "jbuf.h"
 #include "log.h"
 #include "node.h"
 #include "record.h"
@@ -145,6 +146,27 @@ static void send_error(struct client *cl, json_t *tag, int code, const char *fie
     if (field && err)
         json_object_set_new(err, "field", json_string(field));
     send_json(cl, json_pack("{s:b, s:o}", "ok", 0, "error", err), tag);
+}
+
+/* b holds a response object's text without its closing brace: add the tag, close it and
+ * queue it. Frees b. */
+static void send_text(struct client *cl, struct jbuf *b, json_t *tag) {
+    if (tag) {
+        char *t = json_dumps(tag, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (t) {
+            jbuf_key(b, "tag");
+            jbuf_raw(b, t, strlen(t));
+            free(t);
+        }
+    }
+    jbuf_lit(b, "}");
+    if (b->oom) {
+        send_error(cl, tag, HUB_E_NOMEM, NULL, "out of memory building the answer");
+    } else if (client_queue(cl, b->p, b->len) != 0) {
+        log_warnx("control", "client fell %u MiB behind; disconnected", CONTROL_MAX_OUT >> 20);
+        cl->dead = 1;
+    }
+    jbuf_free(b);
 }
 
 /* ---- request helpers ---- */
@@ -383,18 +405,22 @@ static void op_get(struct control *c, struct client *cl, json_t *req, json_t *ta
                    rc == HUB_E_NOT_FOUND ? ids : hub_strmsg(rc));
         return;
     }
-    json_t *v = view_wire(wire, len);
     size_t b64len = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
     char *b64 = malloc(b64len);
-    if (!v || !b64) {
-        json_decref(v);
+    struct jbuf b;
+    jbuf_init(&b);
+    jbuf_lit(&b, "{\"ok\":true,\"entry\":");
+    if (!b64 || view_write_wire(&b, wire, len) != 0) {
+        jbuf_free(&b);
         free(b64);
         free(wire);
         send_error(cl, tag, HUB_E_INTERNAL, NULL, "stored entry does not decode");
         return;
     }
     sodium_bin2base64(b64, b64len, wire, len, sodium_base64_VARIANT_ORIGINAL);
-    send_json(cl, json_pack("{s:b, s:o, s:s}", "ok", 1, "entry", v, "wire", b64), tag);
+    jbuf_key(&b, "wire");
+    jbuf_cstr(&b, b64);
+    send_text(cl, &b, tag);
     free(b64);
     free(wire);
 }
@@ -530,10 +556,22 @@ static int query_parse(struct client *cl, json_t *tag, json_t *req, struct store
     return 0;
 }
 
+/* Appends each entry's view to a JSON array being written; counts them. */
+struct view_list {
+    struct jbuf *b;
+    size_t n;
+};
+
 static int collect_view(const uint8_t *wire, size_t len, void *arg) {
-    json_t *v = view_wire(wire, len);
-    if (v)
-        json_array_append_new(arg, v);
+    struct view_list *vl = arg;
+    size_t mark = vl->b->len;
+    jbuf_sep(vl->b);
+    if (view_write_wire(vl->b, wire, len) == 0) {
+        vl->n++;
+    } else if (!vl->b->oom) {
+        vl->b->len = mark; /* skip an entry that does not decode */
+        vl->b->p[mark] = 0;
+    }
     return 0;
 }
 
@@ -542,22 +580,27 @@ static void op_query(struct control *c, struct client *cl, json_t *req, json_t *
     struct store_query q;
     if (query_parse(cl, tag, req, &q, terms) != 0)
         return;
-    json_t *arr = json_array();
+    struct jbuf b;
+    jbuf_init(&b);
+    jbuf_lit(&b, "{\"ok\":true,\"records\":[");
+    struct view_list vl = {&b, 0};
     uint64_t next = 0;
-    int rc = store_query(node_store(c->node), &q, collect_view, arr, &next);
+    int rc = store_query(node_store(c->node), &q, collect_view, &vl, &next);
     if (rc < 0) {
-        json_decref(arr);
+        jbuf_free(&b);
         send_error(cl, tag, rc, NULL, "%s", hub_strmsg(rc));
         return;
     }
-    json_t *o = json_pack("{s:b, s:I, s:o}", "ok", 1, "count", (json_int_t)json_array_size(arr),
-                          "records", arr);
+    jbuf_lit(&b, "]");
+    jbuf_key(&b, "count");
+    jbuf_u64(&b, vl.n);
     if (next) {
         char buf[24];
         snprintf(buf, sizeof buf, "%llu", (unsigned long long)next);
-        json_object_set_new(o, "next", json_string(buf));
+        jbuf_key(&b, "next");
+        jbuf_cstr(&b, buf);
     }
-    send_json(cl, o, tag);
+    send_text(cl, &b, tag);
 }
 
 static int count_cb(const uint8_t *wire, size_t len, void *arg) {
@@ -626,17 +669,21 @@ static void op_history(struct control *c, struct client *cl, json_t *req, json_t
     int kind = resolve_kind(cl, tag, st, author, key, kind_s, 0);
     if (kind < 0)
         return;
-    json_t *arr = json_array();
-    int rc = store_versions(st, author, kind, key, collect_view, arr);
+    struct jbuf b;
+    jbuf_init(&b);
+    jbuf_lit(&b, "{\"ok\":true,\"kind\":");
+    jbuf_cstr(&b, entry_kind_name(kind));
+    jbuf_lit(&b, ",\"versions\":[");
+    struct view_list vl = {&b, 0};
+    int rc = store_versions(st, author, kind, key, collect_view, &vl);
     if (rc < 0) {
-        json_decref(arr);
+        jbuf_free(&b);
         send_error(cl, tag, rc, "key", "no record %s/%.128s by that author", entry_kind_name(kind),
                    key);
         return;
     }
-    send_json(cl,
-              json_pack("{s:b, s:s, s:o}", "ok", 1, "kind", entry_kind_name(kind), "versions", arr),
-              tag);
+    jbuf_lit(&b, "]");
+    send_text(cl, &b, tag);
 }
 
 static void op_retract(struct control *c, struct client *cl, json_t *req, json_t *tag) {
@@ -905,7 +952,8 @@ static void on_accept(void *arg, const struct entry *e, int origin) {
     struct index_term terms[RECORD_MAX_TERMS];
     size_t nterms = 0;
     int have_terms = 0;
-    json_t *view = NULL;
+    struct jbuf event; /* written once, queued to every matching watcher */
+    jbuf_init(&event);
     for (size_t i = 0; i < c->nclients; i++) {
         struct client *cl = &c->clients[i];
         if (!cl->watching || cl->dead)
@@ -951,12 +999,16 @@ static void on_accept(void *arg, const struct entry *e, int origin) {
             cl->close_by = hub_mono_ms() + CONTROL_CLOSE_GRACE_MS;
             continue;
         }
-        if (!view)
-            view = view_entry(e);
-        if (view)
-            send_json(cl, json_pack("{s:s, s:O}", "event", "record", "entry", view), NULL);
+        if (!event.len) {
+            jbuf_lit(&event, "{\"event\":\"record\",\"entry\":");
+            if (view_write_entry(&event, e) != 0)
+                break;
+            jbuf_lit(&event, "}");
+        }
+        if (client_queue(cl, event.p, event.len) != 0)
+            cl->dead = 1;
     }
-    json_decref(view);
+    jbuf_free(&event);
 }
 
 /* ---- socket management ---- */

@@ -7,11 +7,14 @@
  * apart. record_terms is the exception: it runs for every replicated entry, so it reads the
  * unpacked structs directly and allocates nothing per term. */
 #include "record.h"
+#include "jbuf.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -182,6 +185,29 @@ static const struct rec_rule *rec_rule_find(const char *name) {
         if (strcmp(rec_rules[i].name, name) == 0)
             return &rec_rules[i];
     return NULL;
+}
+
+/* The rule of each field of each kind's message, found once: looking rules up by name for
+ * every field of every record showed in profiles of queries. */
+#define REC_MAX_FIELDS 32
+static const struct rec_rule *rec_rule_table[HUBNET__KIND__KIND_ENDORSEMENT + 1][REC_MAX_FIELDS];
+static pthread_once_t rec_rule_once = PTHREAD_ONCE_INIT;
+static const ProtobufCMessageDescriptor *rec_descriptor(int kind);
+
+static void rec_rule_table_fill(void) {
+    for (int k = 1; k <= HUBNET__KIND__KIND_ENDORSEMENT; k++) {
+        const ProtobufCMessageDescriptor *d = rec_descriptor(k);
+        for (unsigned i = 0; d != NULL && i < d->n_fields && i < REC_MAX_FIELDS; i++)
+            rec_rule_table[k][i] = rec_rule_find(d->fields[i].name);
+    }
+}
+
+/* The rule of field i of kind's message (NULL: none, a bug in rec_rules). */
+static const struct rec_rule *rec_rule_at(int kind, unsigned i) {
+    pthread_once(&rec_rule_once, rec_rule_table_fill);
+    if (kind < 1 || kind > HUBNET__KIND__KIND_ENDORSEMENT || i >= REC_MAX_FIELDS)
+        return NULL;
+    return rec_rule_table[kind][i];
 }
 
 /* The rule must fit the wire type; a mismatch is a bug in rec_rules, not bad input. */
@@ -734,113 +760,168 @@ out:
 
 /* ---- message -> JSON ---- */
 
-static int rec_set(json_t *obj, const char *name, json_t *v) {
-    if (v == NULL)
-        return HUB_E_DECODE; /* jansson refuses only invalid UTF-8 ... or memory */
-    return json_object_set_new(obj, name, v) == 0 ? HUB_OK : HUB_E_NOMEM;
-}
-
-static json_t *rec_hex_json(const ProtobufCBinaryData *b) {
-    char hex[HUB_HEX_LEN + 1];
-    if (b->len != 32)
-        return NULL;
-    hub_hex(b->data, b->len, hex);
-    return json_string(hex);
-}
-
-static json_t *rec_cost_json(const Hubnet__Cost *c) {
-    json_t *o = json_object();
-    if (o == NULL)
-        return NULL;
+static void rec_cost_write(struct jbuf *b, const Hubnet__Cost *c) {
+    jbuf_lit(b, "{\"amount\":");
     /* Whole amounts stay integers so that {"amount": 120} comes back as 120, not 120.0. */
-    json_t *a = c->amount_minor % RECORD_MINOR_PER_MAJOR == 0
-                    ? json_integer((json_int_t)(c->amount_minor / RECORD_MINOR_PER_MAJOR))
-                    : json_real((double)c->amount_minor / RECORD_MINOR_PER_MAJOR);
-    if (rec_set(o, "amount", a) != HUB_OK ||
-        (c->currency[0] != '\0' && rec_set(o, "currency", json_string(c->currency)) != HUB_OK)) {
-        json_decref(o);
-        return NULL;
+    if (c->amount_minor % RECORD_MINOR_PER_MAJOR == 0)
+        jbuf_u64(b, c->amount_minor / RECORD_MINOR_PER_MAJOR);
+    else
+        jbuf_real(b, (double)c->amount_minor / RECORD_MINOR_PER_MAJOR);
+    if (c->currency != NULL && c->currency[0] != '\0') {
+        jbuf_key(b, "currency");
+        jbuf_cstr(b, c->currency);
     }
-    return o;
+    jbuf_lit(b, "}");
 }
 
-static json_t *rec_enum_json(const struct rec_rule *r, int v) {
+static void rec_enum_write(struct jbuf *b, const struct rec_rule *r, int v) {
     const char *name = NULL;
     if (r->check == REC_KIND)
         name = entry_kind_name(v);
     else if (v > 0 && (size_t)v < HUB_ARRAY_LEN(rec_rtype_names))
         name = rec_rtype_names[v];
     /* A value from a newer protocol version: show the number rather than hide the field. */
-    return name != NULL ? json_string(name) : json_integer(v);
+    if (name != NULL)
+        jbuf_cstr(b, name);
+    else
+        jbuf_i64(b, v);
 }
 
-static int rec_field_json(json_t *obj, ProtobufCMessage *msg, const ProtobufCFieldDescriptor *fd,
-                          const struct rec_rule *r) {
+static int rec_field_write(struct jbuf *b, ProtobufCMessage *msg,
+                           const ProtobufCFieldDescriptor *fd, const struct rec_rule *r) {
     void *member = rec_member(msg, fd);
+    jbuf_key(b, fd->name);
     if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
         size_t n = *rec_count(msg, fd);
-        json_t *a = json_array();
-        if (a == NULL)
-            return HUB_E_NOMEM;
         char **items = *(char ***)member;
+        jbuf_lit(b, "[");
         for (size_t i = 0; i < n; i++) {
-            json_t *s = json_string(items[i]);
-            if (s == NULL || json_array_append_new(a, s) != 0) {
-                json_decref(a);
-                return s == NULL ? HUB_E_DECODE : HUB_E_NOMEM;
-            }
+            jbuf_sep(b);
+            jbuf_cstr(b, items[i]);
         }
-        return rec_set(obj, fd->name, a);
+        jbuf_lit(b, "]");
+        return HUB_OK;
     }
     switch (r->check) {
     case REC_UINT32:
-        return rec_set(obj, fd->name, json_integer(*(uint32_t *)member));
+        jbuf_u64(b, *(uint32_t *)member);
+        return HUB_OK;
     case REC_BOOL:
-        return rec_set(obj, fd->name, json_true());
+        jbuf_lit(b, "true");
+        return HUB_OK;
     case REC_COST:
-        return rec_set(obj, fd->name, rec_cost_json(*(Hubnet__Cost **)member));
-    case REC_ID:
-        return rec_set(obj, fd->name, rec_hex_json(member));
+        rec_cost_write(b, *(Hubnet__Cost **)member);
+        return HUB_OK;
+    case REC_ID: {
+        const ProtobufCBinaryData *bin = member;
+        if (bin->len != 32)
+            return HUB_E_DECODE;
+        jbuf_hex(b, bin->data, bin->len);
+        return HUB_OK;
+    }
     case REC_KIND:
     case REC_RTYPE:
-        return rec_set(obj, fd->name, rec_enum_json(r, *(int *)member));
+        rec_enum_write(b, r, *(int *)member);
+        return HUB_OK;
     default:
-        return rec_set(obj, fd->name, json_string(*(char **)member));
+        jbuf_cstr(b, *(char **)member);
+        return HUB_OK;
     }
 }
+
+/* Unpacking a payload allocates every string and list separately; on the query and ingest
+ * paths that was most of the cost. So unpacked payloads live in a per-thread bump arena that is
+ * reset when the last one is released (rec_release), with malloc as the fallback when a payload
+ * does not fit. Thread-local: ingest unpacks in parallel slices. */
+#define REC_ARENA_SIZE (256u << 10) /* several times the largest payload (HUB_MAX_PAYLOAD) */
+
+static _Thread_local struct {
+    size_t used;
+    unsigned live; /* unpacked messages not yet released */
+    _Alignas(max_align_t) unsigned char buf[REC_ARENA_SIZE];
+} rec_arena;
+
+static void *rec_arena_alloc(void *data, size_t size) {
+    (void)data;
+    size_t a = (size + _Alignof(max_align_t) - 1) & ~(size_t)(_Alignof(max_align_t) - 1);
+    if (a < size || a > REC_ARENA_SIZE - rec_arena.used)
+        return malloc(size);
+    void *p = rec_arena.buf + rec_arena.used;
+    rec_arena.used += a;
+    return p;
+}
+
+static void rec_arena_free(void *data, void *p) {
+    (void)data;
+    unsigned char *c = p;
+    if (c < rec_arena.buf || c >= rec_arena.buf + REC_ARENA_SIZE)
+        free(p); /* a malloc fallback */
+}
+
+static ProtobufCAllocator rec_arena_allocator = {rec_arena_alloc, rec_arena_free, NULL};
 
 static ProtobufCMessage *rec_unpack(int kind, const uint8_t *payload, size_t len) {
     const ProtobufCMessageDescriptor *d = rec_descriptor(kind);
     if (d == NULL || len > HUB_MAX_PAYLOAD)
         return NULL;
-    return protobuf_c_message_unpack(d, NULL, len, payload != NULL ? payload : rec_empty);
+    ProtobufCMessage *m = protobuf_c_message_unpack(d, &rec_arena_allocator, len,
+                                                    payload != NULL ? payload : rec_empty);
+    if (m != NULL)
+        rec_arena.live++;
+    else if (rec_arena.live == 0)
+        rec_arena.used = 0;
+    return m;
 }
 
-int record_to_json(int kind, const uint8_t *payload, size_t len, json_t **out) {
-    *out = NULL;
+static void rec_release(ProtobufCMessage *m) {
+    protobuf_c_message_free_unpacked(m, &rec_arena_allocator);
+    if (--rec_arena.live == 0)
+        rec_arena.used = 0;
+}
+
+int record_write_json(int kind, const uint8_t *payload, size_t len, struct jbuf *b) {
     if (rec_descriptor(kind) == NULL)
         return HUB_E_KIND;
     ProtobufCMessage *msg = rec_unpack(kind, payload, len);
     if (msg == NULL)
         return HUB_E_DECODE;
-    json_t *obj = json_object();
-    int rc = obj != NULL ? HUB_OK : HUB_E_NOMEM;
+    size_t mark = b->len;
+    int rc = HUB_OK;
+    jbuf_lit(b, "{");
     const ProtobufCMessageDescriptor *d = msg->descriptor;
     for (unsigned i = 0; i < d->n_fields && rc == HUB_OK; i++) {
         const ProtobufCFieldDescriptor *fd = &d->fields[i];
-        const struct rec_rule *r = rec_rule_find(fd->name);
+        const struct rec_rule *r = rec_rule_at(kind, i);
         if (r == NULL || !rec_rule_fits(r, fd))
             rc = HUB_E_INTERNAL;
         else if (!rec_member_empty(msg, fd))
-            rc = rec_field_json(obj, msg, fd, r);
+            rc = rec_field_write(b, msg, fd, r);
     }
-    protobuf_c_message_free_unpacked(msg, NULL);
-    if (rc != HUB_OK) {
-        json_decref(obj);
-        return rc;
+    jbuf_lit(b, "}");
+    rec_release(msg);
+    if (rc == HUB_OK && b->oom)
+        rc = HUB_E_NOMEM;
+    if (rc != HUB_OK && !b->oom) {
+        b->len = mark; /* leave the buffer as it was */
+        if (b->p)
+            b->p[mark] = 0;
     }
-    *out = obj;
-    return HUB_OK;
+    return rc;
+}
+
+/* The same text as record_write_json, as a jansson object: one formatter for both. */
+int record_to_json(int kind, const uint8_t *payload, size_t len, json_t **out) {
+    *out = NULL;
+    struct jbuf b;
+    jbuf_init(&b);
+    int rc = record_write_json(kind, payload, len, &b);
+    if (rc == HUB_OK) {
+        *out = json_loadb(b.p, b.len, 0, NULL);
+        if (*out == NULL)
+            rc = HUB_E_DECODE; /* a string that is not UTF-8 */
+    }
+    jbuf_free(&b);
+    return rc;
 }
 
 /* ---- foreign payloads ---- */
@@ -952,17 +1033,17 @@ int record_check_payload(int kind, const uint8_t *payload, size_t len) {
     if (msg == NULL)
         return HUB_E_DECODE;
     if (rec_wire_has_nul(rec_descriptor(kind), payload, len, 0)) {
-        protobuf_c_message_free_unpacked(msg, NULL);
+        rec_release(msg);
         return HUB_E_RANGE;
     }
     int rc = HUB_OK;
     const ProtobufCMessageDescriptor *d = msg->descriptor;
     for (unsigned i = 0; i < d->n_fields && rc == HUB_OK; i++) {
         const ProtobufCFieldDescriptor *fd = &d->fields[i];
-        const struct rec_rule *r = rec_rule_find(fd->name);
+        const struct rec_rule *r = rec_rule_at(kind, i);
         rc = (r == NULL || !rec_rule_fits(r, fd)) ? HUB_E_INTERNAL : rec_check_field(msg, fd, r);
     }
-    protobuf_c_message_free_unpacked(msg, NULL);
+    rec_release(msg);
     return rc;
 }
 
@@ -1210,7 +1291,7 @@ size_t record_terms(const uint8_t author[32], int kind, const uint8_t *payload, 
     default:
         break; /* retractions are found by kind and author only */
     }
-    protobuf_c_message_free_unpacked(msg, NULL);
+    rec_release(msg);
     return t.n;
 }
 
@@ -1242,7 +1323,7 @@ void record_dates(int kind, const uint8_t *payload, size_t len, struct record_da
         out->start = days;
     if (record_parse_date(end, &days) == HUB_OK || record_parse_date(needed_by, &days) == HUB_OK)
         out->end = days;
-    protobuf_c_message_free_unpacked(msg, NULL);
+    rec_release(msg);
 }
 
 int record_endorsed_hub(const uint8_t *payload, size_t len, uint8_t hub[32]) {
@@ -1255,7 +1336,7 @@ int record_endorsed_hub(const uint8_t *payload, size_t len, uint8_t hub[32]) {
         memcpy(hub, e->hub.data, 32);
         rc = HUB_OK;
     }
-    protobuf_c_message_free_unpacked(msg, NULL);
+    rec_release(msg);
     return rc;
 }
 
@@ -1275,7 +1356,7 @@ int record_retraction_target(const uint8_t *payload, size_t len, int *kind, char
         memcpy(key, r->target_key, n + 1);
         rc = HUB_OK;
     }
-    protobuf_c_message_free_unpacked(msg, NULL);
+    rec_release(msg);
     return rc;
 }
 
@@ -1295,6 +1376,6 @@ size_t record_profile_endpoints(const uint8_t *payload, size_t len, char (*out)[
         memcpy(out[n], e, elen + 1);
         n++;
     }
-    protobuf_c_message_free_unpacked(msg, NULL);
+    rec_release(msg);
     return n;
 }

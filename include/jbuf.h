@@ -1,0 +1,35 @@
+/* jbuf.h: a growable buffer that JSON text is written into directly. The record views of the
+ * control socket (query answers of hundreds of KB) are built with it rather than as jansson
+ * trees, which cost several times more to build and dump than to write. */
+#ifndef HUB_JBUF_H
+#define HUB_JBUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+struct jbuf {
+    char *p;
+    size_t len, cap;
+    int oom; /* an allocation failed: the text is incomplete */
+};
+
+void jbuf_init(struct jbuf *b);
+void jbuf_free(struct jbuf *b);
+void jbuf_raw(struct jbuf *b, const char *s, size_t n);
+#define jbuf_lit(b, s) jbuf_raw((b), (s), sizeof(s) - 1)
+/* A JSON string: quoted, with '"', '\\' and control characters escaped (input is UTF-8). */
+void jbuf_str(struct jbuf *b, const char *s, size_t n);
+#define jbuf_cstr(b, s) jbuf_str((b), (s), strlen(s))
+void jbuf_u64(struct jbuf *b, uint64_t v);
+void jbuf_i64(struct jbuf *b, int64_t v);
+/* A JSON number for a double, as jansson prints it with 15 significant digits. */
+void jbuf_real(struct jbuf *b, double v);
+/* A quoted string of lower-case hex digits. */
+void jbuf_hex(struct jbuf *b, const uint8_t *bin, size_t n);
+/* ',' unless the text ends with '{' or '[' (the start of a container). */
+void jbuf_sep(struct jbuf *b);
+/* ,"name": (with the separator) */
+void jbuf_key(struct jbuf *b, const char *name);
+
+#endif

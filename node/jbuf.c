@@ -1,0 +1,136 @@
+/* jbuf.c: JSON text written straight into a buffer. */
+#include "jbuf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hub.h"
+
+void jbuf_init(struct jbuf *b)
+{
+    memset(b, 0, sizeof *b);
+}
+
+void jbuf_free(struct jbuf *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+static int jbuf_room(struct jbuf *b, size_t n)
+{
+    if (b->oom)
+        return 0;
+    if (b->len + n + 1 <= b->cap)
+        return 1;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + n + 1)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) {
+        b->oom = 1;
+        return 0;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 1;
+}
+
+void jbuf_raw(struct jbuf *b, const char *s, size_t n)
+{
+    if (!jbuf_room(b, n))
+        return;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = 0;
+}
+
+void jbuf_str(struct jbuf *b, const char *s, size_t n)
+{
+    /* worst case: every byte a \u00XX escape */
+    if (!jbuf_room(b, 6 * n + 2))
+        return;
+    char *o = b->p + b->len;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+        } else if (c >= 0x20) {
+            *o++ = (char)c;
+        } else if (c == '\n') {
+            *o++ = '\\';
+            *o++ = 'n';
+        } else if (c == '\t') {
+            *o++ = '\\';
+            *o++ = 't';
+        } else {
+            static const char hex[] = "0123456789abcdef";
+            memcpy(o, "\\u00", 4);
+            o[4] = hex[c >> 4];
+            o[5] = hex[c & 15];
+            o += 6;
+        }
+    }
+    *o++ = '"';
+    b->len = (size_t)(o - b->p);
+    b->p[b->len] = 0;
+}
+
+void jbuf_u64(struct jbuf *b, uint64_t v)
+{
+    char tmp[24];
+    size_t n = sizeof tmp;
+    do { /* by hand: printf's machinery showed in query profiles */
+        tmp[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    jbuf_raw(b, tmp + n, sizeof tmp - n);
+}
+
+void jbuf_i64(struct jbuf *b, int64_t v)
+{
+    if (v < 0) {
+        jbuf_lit(b, "-");
+        jbuf_u64(b, (uint64_t)0 - (uint64_t)v);
+    } else {
+        jbuf_u64(b, (uint64_t)v);
+    }
+}
+
+void jbuf_real(struct jbuf *b, double v)
+{
+    char tmp[40];
+    int n = snprintf(tmp, sizeof tmp, "%.15g", v);
+    if (n < 0 || (size_t)n >= sizeof tmp - 2)
+        n = snprintf(tmp, sizeof tmp, "0.0");
+    else if (!strpbrk(tmp, ".eEn")) /* a real always reads back as one, as jansson writes it */
+        n += snprintf(tmp + n, sizeof tmp - (size_t)n, ".0");
+    jbuf_raw(b, tmp, (size_t)n);
+}
+
+void jbuf_hex(struct jbuf *b, const uint8_t *bin, size_t n)
+{
+    if (!jbuf_room(b, 2 * n + 2))
+        return;
+    b->p[b->len] = '"';
+    hub_hex(bin, n, b->p + b->len + 1);
+    b->len += 2 * n + 1;
+    b->p[b->len++] = '"';
+    b->p[b->len] = 0;
+}
+
+void jbuf_sep(struct jbuf *b)
+{
+    if (b->len && b->p[b->len - 1] != '{' && b->p[b->len - 1] != '[')
+        jbuf_lit(b, ",");
+}
+
+void jbuf_key(struct jbuf *b, const char *name)
+{
+    jbuf_sep(b);
+    jbuf_cstr(b, name);
+    jbuf_lit(b, ":");
+}
