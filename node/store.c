@@ -859,17 +859,38 @@ int store_feed_range(struct store *s, const uint8_t author[32], uint64_t from, s
 struct qjoin {
     MDB_cursor *c[16];
     const struct index_term *t[16];
+    uint64_t cur[16]; /* where cursor i stands, when placed[i] */
+    int placed[16];
     size_t k;
 };
 
 /* Position cursor i at term's first posting >= pos; 1 and *got, or 0 at the term's end. */
 static int qjoin_seek(struct qjoin *j, size_t i, uint64_t pos, uint64_t *got) {
+    MDB_val k, v;
+    if (j->placed[i]) {
+        /* Most seeks land at or just after where the cursor stands: answer those without
+         * searching the tree from its root again. */
+        if (j->cur[i] >= pos) {
+            *got = j->cur[i];
+            return 1;
+        }
+        if (mdb_cursor_get(j->c[i], &k, &v, MDB_NEXT_DUP) != 0 || v.mv_size != 8)
+            return 0; /* no more postings of this term */
+        j->cur[i] = rd64(v.mv_data);
+        if (j->cur[i] >= pos) {
+            *got = j->cur[i];
+            return 1;
+        }
+    }
     uint8_t p[8];
     be64(p, pos);
-    MDB_val k = {INDEX_TERM_LEN, (void *)j->t[i]->b}, v = {8, p};
+    k = (MDB_val){INDEX_TERM_LEN, (void *)j->t[i]->b};
+    v = (MDB_val){8, p};
     if (mdb_cursor_get(j->c[i], &k, &v, MDB_GET_BOTH_RANGE) != 0 || v.mv_size != 8)
         return 0;
-    *got = rd64(v.mv_data);
+    j->placed[i] = 1;
+    j->cur[i] = rd64(v.mv_data);
+    *got = j->cur[i];
     return 1;
 }
 
