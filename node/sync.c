@@ -33,6 +33,8 @@
 #define SYNC_MAX_WINDOW 64        /* config window <= this */
 #define SYNC_WANT_TIMEOUT_MS 30000
 #define SYNC_MSGS_PER_TURN 64 /* per socket per loop turn: fairness between peers */
+#define SYNC_DEFER_MSGS 16               /* Entries messages stored in one transaction */
+#define SYNC_DEFER_ENTRIES 8192          /* ... and at most this many entries */
 #define SYNC_PUSH_BATCH 1024             /* live pushes applied in one transaction */
 #define SYNC_TURN_BUDGET_US                                                                        \
     20000                    /* work per socket per turn, so control and the other                 \
@@ -67,6 +69,7 @@ struct inflight {
 
 struct session {
     int used;
+    uint32_t gen; /* changes each time the slot is reused */
     enum sess_dir dir;
     uint8_t hub[32];
     int hub_known;
@@ -108,6 +111,16 @@ struct sync {
     uint32_t digest_feeds;
     int digest_valid;
     int policy_dirty;
+    int deferring; /* Entries are stashed for entries_flush while a socket is read */
+    struct {
+        struct {
+            struct session *ss;
+            uint32_t gen;
+            Hubnet__SyncMsg *m;
+            size_t n;
+        } items[SYNC_DEFER_MSGS];
+        size_t n, total;
+    } defer;
     struct { /* live-push batch buffers, reused */
         zmq_msg_t msgs[SYNC_PUSH_BATCH];
         const uint8_t *wires[SYNC_PUSH_BATCH];
@@ -418,7 +431,9 @@ static struct session *sess_new(struct sync *s, enum sess_dir dir) {
     for (size_t i = 0; i < SYNC_MAX_SESSIONS; i++)
         if (!s->sess[i].used) {
             struct session *ss = &s->sess[i];
+            uint32_t gen = ss->gen + 1;
             memset(ss, 0, sizeof *ss);
+            ss->gen = gen;
             ss->used = 1;
             ss->dir = dir;
             ss->state = PEER_CONNECTING;
@@ -437,7 +452,9 @@ static void sess_free(struct session *ss) {
         hubnet__head__free_unpacked(ss->their[i], NULL);
     free(ss->their);
     free(ss->wq);
+    uint32_t gen = ss->gen; /* kept: entries_flush tells a reused slot by it */
     memset(ss, 0, sizeof *ss);
+    ss->gen = gen;
 }
 
 static struct session *sess_out_by_hub(struct sync *s, const uint8_t hub[32]) {
@@ -748,9 +765,11 @@ static void on_want(struct sync *s, struct session *ss, Hubnet__Want *w) {
     free(c);
 }
 
-static void on_entries(struct sync *s, struct session *ss, Hubnet__Entries *es, int origin) {
+/* The first half of an Entries answer: is it one we asked for? Returns how many entries to
+ * ingest (0: refused, already counted). */
+static size_t entries_accept(struct session *ss, Hubnet__Entries *es) {
     if (es->author.len != 32)
-        return;
+        return 0;
     /* Only answers to our Wants are processed: checking signatures costs CPU, and a peer must
      * not be able to make us spend it on batches nobody asked for. */
     int matched = 0;
@@ -765,44 +784,34 @@ static void on_entries(struct sync *s, struct session *ss, Hubnet__Entries *es, 
         ss->rejected++;
         ss->rej_window[-HUB_E_BAD_REQUEST]++;
         ss->rej_window_total++;
-        return;
+        return 0;
     }
-    size_t n = es->n_entries, accepted_total = 0;
+    struct want_feed *w = wq_find(ss, es->author.data);
+    if (w && w->inflight > 0)
+        w->inflight--;
+    size_t n = es->n_entries;
     if (n > SYNC_MAX_BATCH) {
         /* More than any Want asks for: refuse the batch before node_ingest allocates its
          * per-entry state (about 2 KiB per entry, for 2 bytes of message each). */
         ss->rejected++;
         ss->rej_window[-HUB_E_TOO_LARGE]++;
         ss->rej_window_total++;
-        n = 0;
+        return 0;
     }
-    if (n) {
-        const uint8_t **wires = malloc(n * sizeof *wires);
-        size_t *lens = malloc(n * sizeof *lens);
-        int *results = malloc(n * sizeof *results);
-        size_t accepted = 0;
-        if (wires && lens && results) {
-            for (size_t i = 0; i < n; i++) {
-                wires[i] = es->entries[i].data;
-                lens[i] = es->entries[i].len;
-            }
-            if (node_ingest(s->node, wires, lens, n, results, &accepted, origin) == 0) {
-                accepted_total = accepted;
-                ss->received += accepted;
-                ss->behind_us -= (int64_t)accepted;
-                if (ss->behind_us < 0)
-                    ss->behind_us = 0;
-                count_rejects(ss, results, n);
-            }
-        }
-        free(wires);
-        free(lens);
-        free(results);
-    }
-    struct want_feed *w = wq_find(ss, es->author.data);
+    return n;
+}
+
+/* The second half, once its entries went through node_ingest (n of them, results[]). */
+static void entries_finish(struct sync *s, struct session *ss, Hubnet__Entries *es, size_t n,
+                           const int *results) {
+    size_t accepted = 0;
+    for (size_t i = 0; i < n; i++)
+        accepted += results[i] == HUB_OK;
+    ss->received += accepted;
+    ss->behind_us = ss->behind_us > (int64_t)accepted ? ss->behind_us - (int64_t)accepted : 0;
+    count_rejects(ss, results, n);
+    struct want_feed *w = es->author.len == 32 ? wq_find(ss, es->author.data) : NULL;
     if (w) {
-        if (matched && w->inflight > 0)
-            w->inflight--;
         struct feed_head h;
         int rc = store_feed_head(node_store(s->node), es->author.data, &h);
         uint64_t have = rc == 0 ? h.seq : 0;
@@ -815,13 +824,81 @@ static void on_entries(struct sync *s, struct session *ss, Hubnet__Entries *es, 
             /* Everything asked has come back and a gap is left (a batch was lost or refused).
              * Ask again from our head if this batch made progress; else stop until the next
              * round, so a peer that sends junk cannot keep us asking. */
-            if (accepted_total > 0)
+            if (accepted > 0)
                 w->next = have + 1;
             else
                 wq_remove(ss, w);
         }
     }
     want_fill(s, ss);
+}
+
+/* Entries answers read in one loop turn are stored together, in one transaction: a commit
+ * costs about as much for one batch as for four, so catch-up commits less often. */
+static void entries_flush(struct sync *s) {
+    size_t total = s->defer.total, n = s->defer.n;
+    if (n == 0)
+        return;
+    const uint8_t **wires = malloc((total ? total : 1) * sizeof *wires);
+    size_t *lens = malloc((total ? total : 1) * sizeof *lens);
+    int *results = calloc(total ? total : 1, sizeof *results);
+    size_t at = 0, accepted = 0;
+    int ok = wires && lens && results;
+    for (size_t i = 0; ok && i < n; i++) {
+        Hubnet__Entries *es = s->defer.items[i].m->entries;
+        for (size_t e = 0; e < s->defer.items[i].n; e++, at++) {
+            wires[at] = es->entries[e].data;
+            lens[at] = es->entries[e].len;
+        }
+    }
+    if (ok && total)
+        ok = node_ingest(s->node, wires, lens, total, results, &accepted, 0) == 0;
+    at = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct session *ss = s->defer.items[i].ss;
+        size_t cnt = s->defer.items[i].n;
+        if (ok && ss->used && ss->gen == s->defer.items[i].gen)
+            entries_finish(s, ss, s->defer.items[i].m->entries, cnt, results + at);
+        at += cnt;
+        hubnet__sync_msg__free_unpacked(s->defer.items[i].m, NULL);
+    }
+    s->defer.n = 0;
+    s->defer.total = 0;
+    free(wires);
+    free(lens);
+    free(results);
+}
+
+/* Takes ownership of m (an Entries message) when it returns 1. */
+static int on_entries(struct sync *s, struct session *ss, Hubnet__SyncMsg *m) {
+    size_t n = entries_accept(ss, m->entries);
+    if (!s->deferring) {
+        int *results = calloc(n ? n : 1, sizeof *results);
+        const uint8_t **wires = malloc((n ? n : 1) * sizeof *wires);
+        size_t *lens = malloc((n ? n : 1) * sizeof *lens);
+        size_t accepted = 0;
+        if (results && wires && lens) {
+            for (size_t i = 0; i < n; i++) {
+                wires[i] = m->entries->entries[i].data;
+                lens[i] = m->entries->entries[i].len;
+            }
+            if (n == 0 || node_ingest(s->node, wires, lens, n, results, &accepted, 0) == 0)
+                entries_finish(s, ss, m->entries, n, results);
+        }
+        free(results);
+        free(wires);
+        free(lens);
+        return 0;
+    }
+    if (s->defer.n == SYNC_DEFER_MSGS || s->defer.total + n > SYNC_DEFER_ENTRIES)
+        entries_flush(s);
+    s->defer.items[s->defer.n].ss = ss;
+    s->defer.items[s->defer.n].gen = ss->gen;
+    s->defer.items[s->defer.n].m = m;
+    s->defer.items[s->defer.n].n = n;
+    s->defer.n++;
+    s->defer.total += n;
+    return 1;
 }
 
 /* Per-session message budget: the excess of a flooding peer is dropped and counted. */
@@ -867,13 +944,15 @@ static void handle_msg(struct sync *s, struct session *ss, const uint8_t *data, 
             on_want(s, ss, m->want);
             break;
         case HUBNET__SYNC_MSG__MSG_ENTRIES:
-            on_entries(s, ss, m->entries, origin);
+            if (on_entries(s, ss, m))
+                m = NULL; /* kept until entries_flush */
             break;
         default:
             break;
         }
     }
-    hubnet__sync_msg__free_unpacked(m, NULL);
+    if (m)
+        hubnet__sync_msg__free_unpacked(m, NULL);
 }
 
 static void drain_rest(void *sock, zmq_msg_t *m) {
@@ -893,7 +972,7 @@ static struct session *sess_in_by_rid(struct sync *s, const uint8_t *rid, size_t
     return NULL;
 }
 
-static void router_read(struct sync *s) {
+static void router_read_turn(struct sync *s) {
     uint64_t start = hub_mono_us();
     for (int turn = 0; turn < SYNC_MSGS_PER_TURN * 4; turn++) {
         if (hub_mono_us() - start > SYNC_TURN_BUDGET_US)
@@ -938,7 +1017,7 @@ static void router_read(struct sync *s) {
     }
 }
 
-static void dealer_read(struct sync *s, struct session *ss) {
+static void dealer_read_turn(struct sync *s, struct session *ss) {
     uint64_t start = hub_mono_us();
     for (int turn = 0; turn < SYNC_MSGS_PER_TURN; turn++) {
         if (hub_mono_us() - start > SYNC_TURN_BUDGET_US)
@@ -961,6 +1040,20 @@ static void dealer_read(struct sync *s, struct session *ss) {
         if (!ss->used)
             return;
     }
+}
+
+static void router_read(struct sync *s) {
+    s->deferring = 1;
+    router_read_turn(s);
+    entries_flush(s);
+    s->deferring = 0;
+}
+
+static void dealer_read(struct sync *s, struct session *ss) {
+    s->deferring = 1;
+    dealer_read_turn(s, ss);
+    entries_flush(s);
+    s->deferring = 0;
 }
 
 /* Live push: a batch of single-frame entries from one peer, stored in one transaction. */
