@@ -927,6 +927,10 @@ static void handle_msg(struct sync *s, struct session *ss, const uint8_t *data, 
         ss->rejected++;
         return;
     }
+    /* Stashed Entries are applied before any other message, so messages still take effect in
+     * the order they came (a Heads after an Entries must see the Entries' outcome). */
+    if (m->msg_case != HUBNET__SYNC_MSG__MSG_ENTRIES && s->defer.n)
+        entries_flush(s);
     if (m->msg_case == HUBNET__SYNC_MSG__MSG_HELLO) {
         on_hello(s, ss, m->hello, peer_addr);
     } else if (!ss->hello_seen) {

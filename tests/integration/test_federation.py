@@ -505,3 +505,84 @@ def test_unreachable_peer_logged_once(hubs):
     assert len(loud) <= 2, "\n".join(loud)
     (p,) = peer_entries(a, dead_key)
     assert p["state"] == "down" and p["last_heard"] == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. Discovery (§9.12): a hub dials the endpoint named in the profile of a hub it trusts
+
+
+def discovery_setup(hubs, tag, discover):
+    """A - B - C, A not configured to dial C: A peers only with B and allows C's key; B peers
+    with A and C; C peers with B and allows A (so that C's ZAP admits A if A dials it). Only A
+    has `discover` set (on or, with None, left at its default: off). Returns (a, b, c) running,
+    with a and c up on b."""
+    extra = {"sync": {"discover": discover}} if discover else None
+    a = hubs.new(f"disc{tag}-a", extra=extra)
+    b, c = hubs.new(f"disc{tag}-b"), hubs.new(f"disc{tag}-c")
+    first_run(a, b, c)
+    link(a, b)
+    link(b, c)
+    a.allow = [c.key]
+    c.allow = [a.key]
+    start_all(a, b, c)
+    wait_until(lambda: is_up(a, b) and is_up(c, b), timeout=15, msg="a-b or c-b never up")
+    assert not peer_entries(a, c.key) and not peer_entries(c, a.key)  # not linked yet
+    return a, b, c
+
+
+def discovered_lines(h, other):
+    return [ln for ln in h.log_lines()
+            if f"discovered hub {other.key[:8]}" in ln and other.endpoint in ln]
+
+
+def test_discovery_dials_hubs_learned_from_profiles(hubs):
+    a, b, c = discovery_setup(hubs, "on", "on")
+    assert "discover = on" in a.config()
+
+    prof = c.publish("profile", {"name": "Hub C", "country": "DE", "endpoints": [c.endpoint]})
+    # The profile reaches A through B; A trusts C (allow), does not dial it yet and has fewer
+    # than max_peers (default 16) outbound sessions: it dials C's endpoint with C's key.
+    wait_until(lambda: has(a, prof["id"]), timeout=15, msg="a never received c's profile via b")
+    line = a.wait_log(f"discovered hub {c.key[:8]}", timeout=10)
+    assert c.endpoint in line and "dialing" in line, line
+    wait_until(lambda: is_up(a, c, "out"), timeout=15,
+               msg="a's discovered session to c never came up")
+    (p,) = peer_entries(a, c.key, "out")
+    assert p["direction"] == "out" and p["state"] == "up" and p["endpoint"] == c.endpoint, p
+    assert a.status()["peers"]["configured"] == 2  # b (configured) and c (discovered)
+    # C sees A's dial as an inbound session (its ZAP admitted A: C allows A's key).
+    wait_until(lambda: any(q["state"] == "up" for q in peer_entries(c, a.key, "in")),
+               timeout=10, msg="c never saw a's discovered session")
+
+    # A record published on C afterwards reaches A.
+    r1 = c.publish("offer", offer("C's offer after discovery"))
+    wait_until(lambda: has(a, r1["id"]), timeout=15, msg="c's record never reached a")
+    # With B gone, the discovered link is the only path from C to A: a record still arrives.
+    b.stop()
+    r2 = c.publish("offer", offer("C's offer with B down", 1))
+    wait_until(lambda: has(a, r2["id"]), timeout=15,
+               msg="c's record did not reach a over the discovered link with b stopped")
+    assert is_up(a, c, "out")
+
+    # A new version of C's profile does not make A dial C a second time.
+    p2 = c.publish("profile", {"name": "Hub C (renamed)", "country": "DE",
+                               "endpoints": [c.endpoint]})
+    wait_until(lambda: has(a, p2["id"]), timeout=15, msg="c's new profile never reached a")
+    assert len(peer_entries(a, c.key, "out")) == 1
+    assert len(discovered_lines(a, c)) == 1, discovered_lines(a, c)
+
+
+def test_no_discovery_when_discover_is_off(hubs):
+    a, b, c = discovery_setup(hubs, "off", None)  # discover left at its default, off
+    assert "discover" not in a.config()
+
+    prof = c.publish("profile", {"name": "Hub C", "country": "DE", "endpoints": [c.endpoint]})
+    wait_until(lambda: has(a, prof["id"]), timeout=15, msg="a never received c's profile via b")
+    r = c.publish("offer", offer("C's offer, relayed by B"))
+    wait_until(lambda: has(a, r["id"]), timeout=15, msg="c's record never reached a via b")
+    # Nothing to wait for: a bounded observation of 4 s (four sync intervals of 1 s; with
+    # discover = on, the dial is logged as soon as the profile is accepted, already checked
+    # above) in which A must neither log a discovery nor open a session to C.
+    never(lambda: discovered_lines(a, c) or peer_entries(a, c.key) or peer_entries(c, a.key),
+          4.0, "a dialled c although discover is off")
+    assert a.status()["peers"]["configured"] == 1

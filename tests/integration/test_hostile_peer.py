@@ -621,3 +621,168 @@ def test_complete_copy_restores_a_stripped_payload(hubs):
     assert a.query(kind="profile") == []  # payload-less: not visible
     a.call("import", entries=[_b64(full)])
     assert len(a.query(kind="profile")) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Flooding: one peer sending as fast as it can must not starve the control socket or the
+# other peers (§9.9: 20000 messages per session and second, 20 ms per socket and loop turn)
+
+
+class Flood:
+    """Sends `frames` (cycled; with every 16th step also a 2-frame message) on a Peer's
+    socket as fast as the hub takes them, from a thread of its own, until stop(). The Peer's
+    socket belongs to this thread while it runs."""
+
+    def __init__(self, peer: Peer, frames):
+        import threading
+        self.peer, self.frames = peer, list(frames)
+        self.sent = 0
+        self.blocked = 0  # times the socket was full (the hub reads no faster)
+        self.error = None
+        self.started = self.ended = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="flood", daemon=True)
+
+    def _run(self):
+        sock, frames, n = self.peer.sock, self.frames, len(self.frames)
+        i = 0
+        try:
+            while not self._stop.is_set():
+                try:
+                    if i % 16 == 15:
+                        sock.send_multipart([b"\x07junk", b"\x07more"], zmq.NOBLOCK)
+                    else:
+                        sock.send(frames[i % n], zmq.NOBLOCK)
+                except zmq.Again:
+                    self.blocked += 1
+                    sock.poll(10, zmq.POLLOUT)
+                    continue
+                self.sent += 1
+                i += 1
+        except BaseException as e:  # reported by the main thread
+            self.error = e
+        finally:
+            self.ended = time.monotonic()
+
+    def start(self):
+        self.started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def running(self):
+        return self._thread.is_alive()
+
+    def elapsed(self):
+        return (self.ended or time.monotonic()) - self.started
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(30)
+        assert not self._thread.is_alive(), "the flood thread did not stop"
+        assert self.error is None, f"the flood thread failed: {self.error!r}"
+
+
+def _answer_within(hub, req, timeout):
+    """hub's answer to req on a fresh control connection, failing (not raising a socket error)
+    if it does not come within `timeout` seconds."""
+    try:
+        return hub.request(req, timeout=timeout)
+    except (TimeoutError, OSError, EOFError) as e:
+        pytest.fail(f"{hub.name}: no answer to {req} within {timeout} s during the flood: {e!r}")
+
+
+FLOOD_MIN_S = 5.0
+FLOOD_REPLY_TIMEOUT = 5.0  # per control request: generous, the machines are shared
+
+
+def test_flooding_peer_does_not_starve_others(hubs):
+    p_kp = ref.Keypair.generate()
+    P = p_kp.public
+    h = hubs.new("flooded", allow=[P.hex()])
+    g = hubs.new("honest-g")
+    # Keys exist once a hub has run: start both once, then configure G to dial H and H to
+    # trust G (as well as the hostile P), and start them again.
+    for x in (h, g):
+        x.start()
+        assert x.key
+        x.stop()
+    h.allow.append(g.key)
+    g.peers = [f"{h.endpoint} {h.key}"]
+    h.start()
+    g.start()
+    wait_until(lambda: (peer_row(g, h.key) or {}).get("state") == "up", timeout=15,
+               msg="g never up on h")
+    warm = g.publish("offer", {"title": "Before the flood", "topics": ["digital-skills"]})
+    wait_until(lambda: h.get(warm["id"])["ok"], timeout=15, msg="g's record never reached h")
+
+    peer = Peer(p_kp, h.key, h.endpoint)
+    try:
+        peer.hello()
+        # Junk (never a valid SyncMsg: field number 0), Summaries with digests H does not have
+        # (each answered with H's Heads list), Wants for feeds H does not hold (each answered
+        # with an empty Entries), and every 16th a 2-frame message.
+        rnd = random.Random(11)
+        frames = []
+        for _ in range(64):
+            frames.append(b"\x07" + rnd.randbytes(rnd.randrange(8, 200)))
+            frames.append(ref.summary([(rnd.randbytes(32), 1, rnd.randbytes(32))]))
+            frames.append(ref.want(rnd.randbytes(32), 1, 512))
+        flood = Flood(peer, frames).start()
+        try:
+            wait_until(lambda: flood.sent >= 5000 or not flood.running(), timeout=10,
+                       msg="the flood never got going")
+            assert flood.running(), f"the flood stopped early: {flood.error!r}"
+            flood_on_ms = NOW()
+            rec = g.publish("offer", {"title": "Published during the flood",
+                                      "topics": ["cybersecurity"]})
+            # Until the record is on H, G has heard from H and the flood has lasted
+            # FLOOD_MIN_S: every status request is answered (each within FLOOD_REPLY_TIMEOUT).
+            # The record may come by live push (H's SUB on G's PUB); G hears from H only if H
+            # reads G's Hello and Summary (every interval, 1 s) off the ROUTER P floods.
+            answers, arrived, g_heard, slowest = 0, None, None, 0.0
+            deadline = time.monotonic() + 60
+            while arrived is None or g_heard is None or flood.elapsed() < FLOOD_MIN_S:
+                assert flood.running(), f"the flood stopped early: {flood.error!r}"
+                t = time.monotonic()
+                st = _answer_within(h, {"op": "status"}, FLOOD_REPLY_TIMEOUT)
+                slowest = max(slowest, time.monotonic() - t)
+                assert st["ok"], st
+                answers += 1
+                if arrived is None and _answer_within(h, {"op": "get", "id": rec["id"]},
+                                                      FLOOD_REPLY_TIMEOUT)["ok"]:
+                    arrived = flood.elapsed()
+                if g_heard is None and (peer_row(g, h.key) or {}).get("last_heard", 0) > \
+                        flood_on_ms:
+                    g_heard = flood.elapsed()
+                assert time.monotonic() < deadline, (
+                    f"within 60 s of flooding: g's record on h: {arrived is not None}, g heard "
+                    f"from h: {g_heard is not None} ({flood.sent} messages sent, {answers} "
+                    f"status answers)")
+                time.sleep(0.05)
+            assert flood.running()  # all of the above happened while P was flooding
+        finally:
+            flood.stop()
+        print(f"flood: {flood.sent} messages in {flood.elapsed():.1f} s "
+              f"({flood.blocked} times blocked); {answers} status answers, slowest "
+              f"{slowest:.3f} s; g's record on h after {arrived:.2f} s of flooding, g heard "
+              f"from h after {g_heard:.2f} s")
+        assert flood.sent >= 20000, f"only {flood.sent} messages sent: not a flood"
+    finally:
+        peer.close()
+
+    # Afterwards: H is fine, G is still up on H, and P's session shows what was thrown away.
+    assert h.running() and h.status()["ok"]
+    assert (peer_row(h, g.key) or {}).get("state") == "up", peer_row(h, g.key)
+    row = peer_row(h, P.hex())
+    assert row is not None and row["direction"] == "in", row
+    summary_lines = [ln for ln in h.log_lines()
+                     if f"peer {P.hex()[:8]}: rejected" in ln and "over the rate limit" in ln]
+    print(f"P's session on h: rejected {row['rejected']}, received bytes "
+          f"{row['bytes_received']}; log summary: {summary_lines}")
+    # Junk frames and 2-frame messages are counted in `rejected` (§9.13); what exceeds the rate
+    # limit is dropped unread and only the once-a-minute log summary counts it.
+    assert row["rejected"] >= 1000 or summary_lines, (row, summary_lines)
+    after = g.publish("offer", {"title": "After the flood", "topics": ["digital-skills"]})
+    wait_until(lambda: h.get(after["id"])["ok"], timeout=15,
+               msg="g's record published after the flood never reached h")
+    assert h.running() and h.status()["ok"]
