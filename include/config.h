@@ -34,7 +34,7 @@ struct config {
     char pub_listen[256];     /* default: derived from listen, port + 1 */
     unsigned sync_interval_s; /* default 10: anti-entropy round per peer */
     unsigned batch_entries;   /* default 2048: entries per sync batch (one transaction) */
-    unsigned window;          /* default 8: outstanding batch requests per peer */
+    unsigned window;          /* default 16: outstanding batch requests per peer */
     enum policy_mode policy;  /* default allowlist */
     unsigned hops;            /* default 1: for policy endorsed */
     int discover;             /* default off */

@@ -46,7 +46,7 @@ void config_defaults(struct config *c) {
     c->pub_listen[0] = '\0';
     c->sync_interval_s = 10;
     c->batch_entries = 2048;
-    c->window = 8;
+    c->window = 16;
     c->policy = POLICY_ALLOWLIST;
     c->hops = 1;
     c->discover = 0;

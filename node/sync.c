@@ -31,7 +31,7 @@
 #define SYNC_MAX_BATCH 4096       /* entries per Entries message (config batch <= this) */
 #define SYNC_MAX_WANT_FEEDS 65536 /* feeds queued for fetching per session */
 #define SYNC_MAX_WINDOW 64        /* config window <= this */
-#define SYNC_WANT_TIMEOUT_MS 30000
+#define SYNC_WANT_TIMEOUT_MS 10000
 #define SYNC_MSGS_PER_TURN 64 /* per socket per loop turn: fairness between peers */
 #define SYNC_DEFER_MSGS 16               /* Entries messages stored in one transaction */
 #define SYNC_DEFER_ENTRIES 8192          /* ... and at most this many entries */
@@ -767,7 +767,9 @@ static void on_want(struct sync *s, struct session *ss, Hubnet__Want *w) {
 
 /* The first half of an Entries answer: is it one we asked for? Returns how many entries to
  * ingest (0: refused, already counted). */
-static size_t entries_accept(struct session *ss, Hubnet__Entries *es) {
+static void entries_flush(struct sync *s);
+
+static size_t entries_accept(struct sync *s, struct session *ss, Hubnet__Entries *es) {
     if (es->author.len != 32)
         return 0;
     /* Only answers to our Wants are processed: checking signatures costs CPU, and a peer must
@@ -780,14 +782,18 @@ static size_t entries_accept(struct session *ss, Hubnet__Entries *es) {
             matched = 1;
             break;
         }
-    if (!matched) {
+    if (!matched && s->defer.n)
+        entries_flush(s); /* decide on the state that the answers before this one leave */
+    struct want_feed *w = wq_find(ss, es->author.data);
+    /* A late answer to a Want that timed out is still useful: it is a range we asked for. */
+    int late = !matched && w && es->from_seq < w->next;
+    if (!matched && !late) {
         ss->rejected++;
         ss->rej_window[-HUB_E_BAD_REQUEST]++;
         ss->rej_window_total++;
         return 0;
     }
-    struct want_feed *w = wq_find(ss, es->author.data);
-    if (w && w->inflight > 0)
+    if (matched && w && w->inflight > 0)
         w->inflight--;
     size_t n = es->n_entries;
     if (n > SYNC_MAX_BATCH) {
@@ -871,7 +877,7 @@ static void entries_flush(struct sync *s) {
 
 /* Takes ownership of m (an Entries message) when it returns 1. */
 static int on_entries(struct sync *s, struct session *ss, Hubnet__SyncMsg *m) {
-    size_t n = entries_accept(ss, m->entries);
+    size_t n = entries_accept(s, ss, m->entries);
     if (!s->deferring) {
         int *results = calloc(n ? n : 1, sizeof *results);
         const uint8_t **wires = malloc((n ? n : 1) * sizeof *wires);

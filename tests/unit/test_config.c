@@ -95,7 +95,7 @@ static void test_defaults(void **state) {
     assert_string_equal(c.pub_listen, "");
     assert_int_equal(c.sync_interval_s, 10);
     assert_int_equal(c.batch_entries, 2048);
-    assert_int_equal(c.window, 8);
+    assert_int_equal(c.window, 16);
     assert_int_equal(c.policy, POLICY_ALLOWLIST);
     assert_int_equal(c.hops, 1);
     assert_int_equal(c.discover, 0);
