@@ -191,9 +191,11 @@ int main(int argc, char **argv) {
                 continue;
             fatalx("hubd", "zmq_poll: %s", zmq_strerror(errno));
         }
-        /* sync first: control may reshape the session table (peer_remove) */
-        sync_handle(sync, items + nctl, nsync);
+        /* Control first: a query waits at most for the sync work of one turn, not for it and
+         * the next. sync_handle checks that a polled socket still belongs to its session, as
+         * peer_remove may have closed it. */
         control_handle(ctl, items, nctl);
+        sync_handle(sync, items + nctl, nsync);
         node_tick(node, hub_now_ms());
     }
 

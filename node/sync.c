@@ -34,7 +34,7 @@
 #define SYNC_WANT_TIMEOUT_MS 10000
 #define SYNC_MSGS_PER_TURN 64 /* per socket per loop turn: fairness between peers */
 #define SYNC_DEFER_MSGS 16               /* Entries messages stored in one transaction */
-#define SYNC_DEFER_ENTRIES 8192          /* ... and at most this many entries */
+#define SYNC_DEFER_ENTRIES 4096          /* ... and at most this many entries */
 #define SYNC_PUSH_BATCH 1024             /* live pushes applied in one transaction */
 #define SYNC_TURN_BUDGET_US                                                                        \
     20000                    /* work per socket per turn, so control and the other                 \
