@@ -36,6 +36,14 @@ struct store_item {
  * the transaction failed: then nothing of the batch was stored. Grows the map when it fills. */
 int store_append(struct store *s, struct store_item *items, size_t n) HUB_WUR;
 
+/* Called before items[i] is appended, in order, inside the write transaction: lets the caller
+ * finish an item while the ones before it are stored (signature checks in another thread).
+ * Returns 0 to append items[i] (the callback may fill it in first), or the code to give it
+ * instead. May be called again for the same i if the batch is retried (map growth). */
+typedef int (*store_ready_fn)(void *arg, size_t i);
+int store_append_ready(struct store *s, struct store_item *items, size_t n, store_ready_fn ready,
+                       void *arg) HUB_WUR;
+
 struct feed_head {
     uint8_t author[32];
     uint64_t seq; /* 0: nothing held */

@@ -1,6 +1,9 @@
 /* node.c: identity + store, and the single path by which entries, own or foreign, are stored. */
 #include "node.h"
 
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -156,6 +159,7 @@ static void notify(struct node *n, struct prepared *p, size_t count, int origin)
 /* Signing, and checking our own entries like anyone else's, is most of a publish: done in
  * parallel slices once the chain of headers is built. */
 #define NODE_PAR_MIN_SLICE 16
+#define NODE_PIPE_MIN 512 /* entries from which ingest checks and stores at once */
 
 struct publish_job {
     struct node *n;
@@ -319,6 +323,52 @@ static void ingest_screen(struct node *n, struct ingest_job *j, size_t count) {
     free(held);
 }
 
+/* Big batches (catch-up) are checked and stored at the same time: a worker thread checks
+ * signatures from the front of the (sorted) batch while this thread stores, in one write
+ * transaction, each entry as soon as it is checked, and checks entries itself whenever the one
+ * it needs next is not ready: both cores stay busy and neither waits for the other. */
+struct pipe {
+    struct prepared **order;
+    struct store_item *items;
+    size_t n;
+    uint64_t now;
+    atomic_size_t next;     /* next entry to claim for checking */
+    atomic_uchar *checked; /* per entry: its check is done */
+};
+
+static void pipe_check_one(struct pipe *pp, size_t i) {
+    struct prepared *p = pp->order[i];
+    int rc = entry_verify(&p->e, pp->now);
+    if (rc == 0)
+        rc = prepare(p, 1);
+    p->item.result = rc;
+    atomic_store_explicit(&pp->checked[i], 1, memory_order_release);
+}
+
+static void *pipe_worker(void *arg) {
+    struct pipe *pp = arg;
+    size_t i;
+    while ((i = atomic_fetch_add(&pp->next, 1)) < pp->n)
+        pipe_check_one(pp, i);
+    return NULL;
+}
+
+static int pipe_ready(void *arg, size_t i) {
+    struct pipe *pp = arg;
+    while (!atomic_load_explicit(&pp->checked[i], memory_order_acquire)) {
+        size_t j = atomic_fetch_add(&pp->next, 1);
+        if (j < pp->n)
+            pipe_check_one(pp, j); /* help rather than wait */
+        else
+            sched_yield(); /* entry i is being checked by the worker */
+    }
+    struct prepared *p = pp->order[i];
+    if (p->item.result != 0)
+        return p->item.result;
+    pp->items[i] = p->item;
+    return 0;
+}
+
 int node_ingest(struct node *n, const uint8_t *const *wires, const size_t *lens, size_t count,
                 int *results, size_t *accepted, int origin) {
     *accepted = 0;
@@ -333,7 +383,12 @@ int node_ingest(struct node *n, const uint8_t *const *wires, const size_t *lens,
     }
     struct ingest_job j = {n, wires, lens, p, results, hub_now_ms()};
     ingest_screen(n, &j, count);
-    par_for(count, NODE_PAR_MIN_SLICE, ingest_slice, &j);
+    size_t screened = 0;
+    for (size_t i = 0; i < count; i++)
+        screened += results[i] == 0;
+    int pipelined = screened >= NODE_PIPE_MIN && par_threads() > 1;
+    if (!pipelined)
+        par_for(count, NODE_PAR_MIN_SLICE, ingest_slice, &j);
     size_t valid = 0;
     for (size_t i = 0; i < count; i++) {
         if (results[i] == 0)
@@ -342,9 +397,29 @@ int node_ingest(struct node *n, const uint8_t *const *wires, const size_t *lens,
             node_count(n, results[i]);
     }
     qsort(order, valid, sizeof *order, prep_cmp);
-    for (size_t i = 0; i < valid; i++)
-        items[i] = order[i]->item;
-    int rc = valid ? store_append(n->store, items, valid) : HUB_OK;
+    int rc = HUB_OK;
+    atomic_uchar *checked = pipelined ? calloc(valid ? valid : 1, sizeof *checked) : NULL;
+    if (pipelined && !checked) {
+        rc = HUB_E_NOMEM;
+    } else if (pipelined) {
+        struct pipe pp = {.order = order, .items = items, .n = valid, .now = j.now,
+                          .checked = checked};
+        atomic_init(&pp.next, 0);
+        pthread_t tid;
+        int started = pthread_create(&tid, NULL, pipe_worker, &pp) == 0;
+        rc = store_append_ready(n->store, items, valid, pipe_ready, &pp);
+        /* after a store failure some entries may still be unchecked: finish, then wait */
+        size_t k;
+        while ((k = atomic_fetch_add(&pp.next, 1)) < pp.n)
+            pipe_check_one(&pp, k);
+        if (started)
+            pthread_join(tid, NULL);
+    } else {
+        for (size_t i = 0; i < valid; i++)
+            items[i] = order[i]->item;
+        rc = valid ? store_append(n->store, items, valid) : HUB_OK;
+    }
+    free(checked);
     if (rc == 0) {
         for (size_t i = 0; i < valid; i++) {
             order[i]->item.result = items[i].result;

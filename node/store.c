@@ -686,6 +686,11 @@ static int store_grow(struct store *s) {
 }
 
 int store_append(struct store *s, struct store_item *items, size_t n) {
+    return store_append_ready(s, items, n, NULL, NULL);
+}
+
+int store_append_ready(struct store *s, struct store_item *items, size_t n, store_ready_fn ready,
+                       void *arg) {
     struct wbatch w = {0};
     w.now = hub_now_ms();
     uint64_t first_local = s->next_local;
@@ -695,8 +700,13 @@ int store_append(struct store *s, struct store_item *items, size_t n) {
         int rc = mdb_txn_begin(s->env, NULL, 0, &w.txn);
         if (rc == 0) {
             for (size_t i = 0; i < n && rc == 0; i++) {
-                items[i].result = HUB_E_INTERNAL;
                 items[i].local = 0;
+                int pre = ready ? ready(arg, i) : 0;
+                if (pre != 0) {
+                    items[i].result = pre; /* refused before the chain rule (e.g. signature) */
+                    continue;
+                }
+                items[i].result = HUB_E_INTERNAL;
                 rc = append_one(s, &w, &items[i]);
             }
             uint64_t t0 = hub_mono_us();
