@@ -28,7 +28,6 @@ void control_set_status_hook(struct control *c, control_status_fn fn, void *arg)
 /* Poll integration: fill up to max items, then handle what poll reported. */
 size_t control_poll_items(struct control *c, zmq_pollitem_t *items, size_t max);
 void control_handle(struct control *c, const zmq_pollitem_t *items, size_t count);
-size_t control_clients(const struct control *c);
 /* A client with buffered complete requests needs a turn even without new input: poll with
  * a zero timeout while this is true. */
 int control_has_backlog(const struct control *c);

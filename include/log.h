@@ -9,7 +9,6 @@ enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 enum log_format { LOG_TEXT = 0, LOG_JSON = 1 };
 
 void log_init(enum log_level level, enum log_format format);
-int log_level_parse(const char *s, enum log_level *out); /* "error|warn|info|debug" */
 const char *log_level_name(enum log_level level);
 
 #define LOG_PRINTF(a, b) __attribute__((format(printf, a, b)))

@@ -3,7 +3,6 @@
 #define HUB_VIEW_H
 
 #include "entry.h"
-#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 

@@ -20,10 +20,10 @@
 #include "store.h"
 #include "view.h"
 
-#define CONTROL_MAX_LINE (16u << 20)     /* a request line */
-#define CONTROL_MAX_OUT (96u << 20)      /* pending responses: a full query page fits */
-#define CONTROL_READ_PAUSE (1u << 20)    /* stop reading requests while this much is unsent */
-#define CONTROL_REQS_PER_TURN 8          /* fairness between clients */
+#define CONTROL_MAX_LINE (16u << 20)  /* a request line */
+#define CONTROL_MAX_OUT (96u << 20)   /* pending responses: a full query page fits */
+#define CONTROL_READ_PAUSE (1u << 20) /* stop reading requests while this much is unsent */
+#define CONTROL_REQS_PER_TURN 8       /* fairness between clients */
 #define CONTROL_MAX_QUERY_LIMIT 1000
 #define CONTROL_DEFAULT_LIMIT 50
 #define CONTROL_MAX_IMPORT 10000 /* records or entries per import request */
@@ -1099,10 +1099,6 @@ int control_register_op(struct control *c, const char *op, control_op_fn fn, voi
 void control_set_status_hook(struct control *c, control_status_fn fn, void *arg) {
     c->status_fn = fn;
     c->status_arg = arg;
-}
-
-size_t control_clients(const struct control *c) {
-    return c->nclients;
 }
 
 size_t control_poll_items(struct control *c, zmq_pollitem_t *items, size_t max) {

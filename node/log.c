@@ -35,16 +35,6 @@ void log_init(enum log_level level, enum log_format format) {
     atomic_store_explicit(&log_cur_format, (int)format, memory_order_relaxed);
 }
 
-int log_level_parse(const char *s, enum log_level *out) {
-    for (size_t i = 0; i < HUB_ARRAY_LEN(log_names); i++) {
-        if (s != NULL && strcmp(s, log_names[i]) == 0) {
-            *out = (enum log_level)i;
-            return 0;
-        }
-    }
-    return HUB_E_RANGE;
-}
-
 const char *log_level_name(enum log_level level) {
     if ((int)level < 0 || (size_t)level >= HUB_ARRAY_LEN(log_names))
         return "unknown";

@@ -32,10 +32,10 @@
 #define SYNC_MAX_WANT_FEEDS 65536 /* feeds queued for fetching per session */
 #define SYNC_MAX_WINDOW 64        /* config window <= this */
 #define SYNC_WANT_TIMEOUT_MS 10000
-#define SYNC_MSGS_PER_TURN 64 /* per socket per loop turn: fairness between peers */
-#define SYNC_DEFER_MSGS 16               /* Entries messages stored in one transaction */
-#define SYNC_DEFER_ENTRIES 4096          /* ... and at most this many entries */
-#define SYNC_PUSH_BATCH 1024             /* live pushes applied in one transaction */
+#define SYNC_MSGS_PER_TURN 64   /* per socket per loop turn: fairness between peers */
+#define SYNC_DEFER_MSGS 16      /* Entries messages stored in one transaction */
+#define SYNC_DEFER_ENTRIES 4096 /* ... and at most this many entries */
+#define SYNC_PUSH_BATCH 1024    /* live pushes applied in one transaction */
 #define SYNC_TURN_BUDGET_US                                                                        \
     20000                    /* work per socket per turn, so control and the other                 \
                                 peers get their turn even while one peer floods */
@@ -876,26 +876,10 @@ static void entries_flush(struct sync *s) {
 }
 
 /* Takes ownership of m (an Entries message) when it returns 1. */
-static int on_entries(struct sync *s, struct session *ss, Hubnet__SyncMsg *m) {
+/* Takes ownership of m (an Entries message): it is stashed and applied by entries_flush, at
+ * once unless a socket is being read (then with the other answers of that turn). */
+static void on_entries(struct sync *s, struct session *ss, Hubnet__SyncMsg *m) {
     size_t n = entries_accept(s, ss, m->entries);
-    if (!s->deferring) {
-        int *results = calloc(n ? n : 1, sizeof *results);
-        const uint8_t **wires = malloc((n ? n : 1) * sizeof *wires);
-        size_t *lens = malloc((n ? n : 1) * sizeof *lens);
-        size_t accepted = 0;
-        if (results && wires && lens) {
-            for (size_t i = 0; i < n; i++) {
-                wires[i] = m->entries->entries[i].data;
-                lens[i] = m->entries->entries[i].len;
-            }
-            if (n == 0 || node_ingest(s->node, wires, lens, n, results, &accepted, 0) == 0)
-                entries_finish(s, ss, m->entries, n, results);
-        }
-        free(results);
-        free(wires);
-        free(lens);
-        return 0;
-    }
     if (s->defer.n == SYNC_DEFER_MSGS || s->defer.total + n > SYNC_DEFER_ENTRIES)
         entries_flush(s);
     s->defer.items[s->defer.n].ss = ss;
@@ -904,7 +888,8 @@ static int on_entries(struct sync *s, struct session *ss, Hubnet__SyncMsg *m) {
     s->defer.items[s->defer.n].n = n;
     s->defer.n++;
     s->defer.total += n;
-    return 1;
+    if (!s->deferring)
+        entries_flush(s);
 }
 
 /* Per-session message budget: the excess of a flooding peer is dropped and counted. */
@@ -922,7 +907,7 @@ static int rate_ok(struct session *ss) {
 }
 
 static void handle_msg(struct sync *s, struct session *ss, const uint8_t *data, size_t len,
-                       const char *peer_addr, int origin) {
+                       const char *peer_addr) {
     ss->bytes_received += len;
     if (!rate_ok(ss))
         return;
@@ -954,8 +939,8 @@ static void handle_msg(struct sync *s, struct session *ss, const uint8_t *data, 
             on_want(s, ss, m->want);
             break;
         case HUBNET__SYNC_MSG__MSG_ENTRIES:
-            if (on_entries(s, ss, m))
-                m = NULL; /* kept until entries_flush */
+            on_entries(s, ss, m);
+            m = NULL; /* entries_flush frees it */
             break;
         default:
             break;
@@ -1015,8 +1000,7 @@ static void router_read_turn(struct sync *s) {
         }
         if (ss && !junk) {
             const char *addr = zmq_msg_gets(&body, "Peer-Address");
-            int origin = (int)(ss - s->sess) + 1;
-            handle_msg(s, ss, zmq_msg_data(&body), zmq_msg_size(&body), addr, origin);
+            handle_msg(s, ss, zmq_msg_data(&body), zmq_msg_size(&body), addr);
         } else if (ss) {
             ss->rej_window[-HUB_E_DECODE]++;
             ss->rej_window_total++;
@@ -1044,7 +1028,7 @@ static void dealer_read_turn(struct sync *s, struct session *ss) {
             ss->rej_window_total++;
             ss->rejected++;
         } else {
-            handle_msg(s, ss, zmq_msg_data(&m), zmq_msg_size(&m), NULL, (int)(ss - s->sess) + 1);
+            handle_msg(s, ss, zmq_msg_data(&m), zmq_msg_size(&m), NULL);
         }
         zmq_msg_close(&m);
         if (!ss->used)

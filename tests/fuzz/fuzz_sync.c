@@ -177,7 +177,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             ss->wq[0].inflight++;
         }
     }
-    handle_msg(s, ss, data, size, NULL, (int)(ss - s->sess) + 1);
+    handle_msg(s, ss, data, size, NULL);
 
     /* Counters stay consistent whatever the peer sent. */
     for (size_t i = 0; i < SYNC_MAX_SESSIONS; i++) {
