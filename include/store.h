@@ -11,7 +11,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 int store_open(const char *dir, uint64_t max_map_bytes, struct store **out) HUB_WUR;
 void store_destroy(struct store **s);
@@ -39,10 +39,24 @@ int store_append(struct store *s, struct store_item *items, size_t n) HUB_WUR;
 /* Called before items[i] is appended, in order, inside the write transaction: lets the caller
  * finish an item while the ones before it are stored (signature checks in another thread).
  * Returns 0 to append items[i] (the callback may fill it in first), or the code to give it
- * instead. May be called again for the same i if the batch is retried (map growth). */
+ * instead, or STORE_READY_ABORT to abandon the whole batch (nothing stored; the call returns
+ * HUB_E_INTERNAL and the caller knows why). May be called again for the same i if the batch is
+ * retried (map growth). */
+#define STORE_READY_ABORT 1
 typedef int (*store_ready_fn)(void *arg, size_t i);
 int store_append_ready(struct store *s, struct store_item *items, size_t n, store_ready_fn ready,
                        void *arg) HUB_WUR;
+
+/* Batches of at least direct_min items write the index directly; smaller ones go to the
+ * in-memory tail, merged into the index chunk records at a time once it holds tail_max
+ * records, or idle_min when the hub is idle (see store.c). For tests, which exercise both
+ * paths and the merges with few records. */
+void store_set_tail_limits(struct store *s, size_t direct_min, size_t tail_max, size_t chunk,
+                           size_t idle_min);
+/* For a hub with nothing to write for a while: merges one chunk of the tail into the index
+ * (a write transaction of ~0.1 s) when more than idle_min records wait there. 1 if it merged (call again
+ * later), 0 if there was nothing worth merging or the merge failed (logged). */
+int store_maintain(struct store *s);
 
 struct feed_head {
     uint8_t author[32];

@@ -1,9 +1,6 @@
 /* node.c: identity + store, and the single path by which entries, own or foreign, are stored. */
 #include "node.h"
 
-#include <pthread.h>
-#include <sched.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +10,7 @@
 
 #define NODE_MAX_LISTENERS 4
 #define NODE_SWEEP_BATCH 64
+#define NODE_IDLE_MS 1000 /* without writes for this long, the store tidies its index */
 
 struct node {
     struct config cfg;
@@ -26,6 +24,7 @@ struct node {
     node_admit_fn admit;
     void *admit_arg;
     uint64_t next_sweep;
+    uint64_t last_write; /* hub_mono_ms of the last publish or ingest */
     struct node_counters counters;
 };
 
@@ -169,28 +168,45 @@ struct publish_job {
     size_t *hlens;
     uint8_t **wires;
     int *rcs;
+    struct store_item *items;
+    struct par_pipe pipe;
     uint64_t now;
 };
 
-static void publish_slice(void *arg, size_t begin, size_t end) {
+static void publish_one(void *arg, size_t i) {
     struct publish_job *j = arg;
-    for (size_t i = begin; i < end; i++) {
-        size_t wl;
-        int rc = entry_sign(&j->n->id, j->headers[i], j->hlens[i], j->d[i].payload,
-                            j->d[i].payload_len, &j->wires[i], &wl);
-        if (rc == 0)
-            rc = entry_decode(j->wires[i], wl, &j->p[i].e);
-        /* Same checks as a foreign entry, signature included: a bug here must not let us
-         * publish what other hubs would reject. */
-        if (rc == 0)
-            rc = entry_verify(&j->p[i].e, j->now);
-        if (rc == 0)
-            rc = prepare(&j->p[i], 0);
-        j->rcs[i] = rc;
-    }
+    size_t wl;
+    int rc = entry_sign(&j->n->id, j->headers[i], j->hlens[i], j->d[i].payload,
+                        j->d[i].payload_len, &j->wires[i], &wl);
+    if (rc == 0)
+        rc = entry_decode(j->wires[i], wl, &j->p[i].e);
+    /* Same checks as a foreign entry, signature included: a bug here must not let us publish
+     * what other hubs would reject. */
+    if (rc == 0)
+        rc = entry_verify(&j->p[i].e, j->now);
+    if (rc == 0)
+        rc = prepare(&j->p[i], 0);
+    j->rcs[i] = rc;
+}
+
+static void publish_slice(void *arg, size_t begin, size_t end) {
+    for (size_t i = begin; i < end; i++)
+        publish_one(arg, i);
+}
+
+/* Big publishes sign and store at once: entry i is stored as soon as it is signed and checked;
+ * any failure abandons the whole transaction, so a publish is still all or nothing. */
+static int publish_ready(void *arg, size_t i) {
+    struct publish_job *j = arg;
+    par_pipe_wait(&j->pipe, i);
+    if (j->rcs[i] != 0)
+        return STORE_READY_ABORT;
+    j->items[i] = j->p[i].item;
+    return 0;
 }
 
 int node_publish(struct node *n, struct node_draft *d, size_t count) {
+    n->last_write = hub_mono_ms();
     struct feed_head head;
     int rc = store_feed_head(n->store, n->id.pk, &head);
     if (rc != 0 && rc != HUB_E_NOT_FOUND)
@@ -205,8 +221,9 @@ int node_publish(struct node *n, struct node_draft *d, size_t count) {
     j.headers = malloc(count * sizeof *j.headers);
     j.hlens = malloc(count * sizeof *j.hlens);
     j.rcs = calloc(count, sizeof *j.rcs);
-    struct store_item *items = malloc(count * sizeof *items);
-    rc = (!j.p || !j.wires || !j.headers || !j.hlens || !j.rcs || !items) ? HUB_E_NOMEM : HUB_OK;
+    j.items = malloc(count * sizeof *j.items);
+    rc = (!j.p || !j.wires || !j.headers || !j.hlens || !j.rcs || !j.items) ? HUB_E_NOMEM
+                                                                          : HUB_OK;
     uint64_t ts = j.now > head.timestamp ? j.now : head.timestamp; /* never before our last */
     uint8_t prev[32];
     memcpy(prev, head.id, 32);
@@ -227,32 +244,43 @@ int node_publish(struct node *n, struct node_draft *d, size_t count) {
         d[i].seq = ed.seq;
     }
     uint64_t t0 = hub_mono_us();
-    if (rc == 0)
+    int pipelined = count >= NODE_PIPE_MIN && par_threads() > 1;
+    if (rc == 0 && pipelined) {
+        rc = par_pipe_start(&j.pipe, count, publish_one, &j);
+        if (rc == 0) {
+            rc = store_append_ready(n->store, j.items, count, publish_ready, &j);
+            par_pipe_finish(&j.pipe);
+            for (size_t i = 0; i < count && rc == HUB_E_INTERNAL; i++)
+                if (j.rcs[i] != 0)
+                    rc = j.rcs[i]; /* the reason the batch was abandoned */
+        }
+    } else if (rc == 0) {
         par_for(count, NODE_PAR_MIN_SLICE, publish_slice, &j);
-    uint64_t t1 = hub_mono_us();
-    for (size_t i = 0; i < count && rc == 0; i++)
-        rc = j.rcs[i];
-    if (rc == 0) {
-        for (size_t i = 0; i < count; i++)
-            items[i] = j.p[i].item;
-        rc = store_append(n->store, items, count);
-        log_debug("node", "published %zu: sign+check %llu us, store %llu us", count,
-                  (unsigned long long)(t1 - t0), (unsigned long long)(hub_mono_us() - t1));
-        for (size_t i = 0; i < count && rc == 0; i++) {
-            j.p[i].item.result = items[i].result;
-            j.p[i].item.local = items[i].local;
-            if (items[i].result != HUB_OK) {
-                log_error("node", "own entry seq %llu refused by the store: %s",
-                          (unsigned long long)j.p[i].e.seq, hub_strerror(items[i].result));
-                rc = HUB_E_INTERNAL; /* cannot happen: one writer builds our feed */
-            }
+        for (size_t i = 0; i < count && rc == 0; i++)
+            rc = j.rcs[i];
+        for (size_t i = 0; i < count && rc == 0; i++)
+            j.items[i] = j.p[i].item;
+        if (rc == 0)
+            rc = store_append(n->store, j.items, count);
+    }
+    if (rc == 0)
+        log_debug("node", "published %zu (%s): %llu us", count,
+                  pipelined ? "signed and stored at once" : "signed, then stored",
+                  (unsigned long long)(hub_mono_us() - t0));
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        j.p[i].item.result = j.items[i].result;
+        j.p[i].item.local = j.items[i].local;
+        if (j.items[i].result != HUB_OK) {
+            log_error("node", "own entry seq %llu refused by the store: %s",
+                      (unsigned long long)j.p[i].e.seq, hub_strerror(j.items[i].result));
+            rc = HUB_E_INTERNAL; /* cannot happen: one writer builds our feed */
         }
     }
     if (rc == 0)
         notify(n, j.p, count, 0);
     for (size_t i = 0; j.wires && i < count; i++)
         free(j.wires[i]);
-    free(items);
+    free(j.items);
     free(j.wires);
     free(j.headers);
     free(j.hlens);
@@ -323,55 +351,39 @@ static void ingest_screen(struct node *n, struct ingest_job *j, size_t count) {
     free(held);
 }
 
-/* Big batches (catch-up) are checked and stored at the same time: a worker thread checks
- * signatures from the front of the (sorted) batch while this thread stores, in one write
- * transaction, each entry as soon as it is checked, and checks entries itself whenever the one
- * it needs next is not ready: both cores stay busy and neither waits for the other. */
-struct pipe {
+/* Big batches (catch-up) are checked and stored at the same time: workers check signatures
+ * from the front of the (sorted) batch while this thread stores, in one write transaction, each
+ * entry as soon as it is checked (par_pipe). */
+struct ingest_pipe {
     struct prepared **order;
     struct store_item *items;
-    size_t n;
     uint64_t now;
-    atomic_size_t next;     /* next entry to claim for checking */
-    atomic_uchar *checked; /* per entry: its check is done */
+    struct par_pipe pipe;
 };
 
-static void pipe_check_one(struct pipe *pp, size_t i) {
-    struct prepared *p = pp->order[i];
-    int rc = entry_verify(&p->e, pp->now);
+static void ingest_check_one(void *arg, size_t i) {
+    struct ingest_pipe *ip = arg;
+    struct prepared *p = ip->order[i];
+    int rc = entry_verify(&p->e, ip->now);
     if (rc == 0)
         rc = prepare(p, 1);
     p->item.result = rc;
-    atomic_store_explicit(&pp->checked[i], 1, memory_order_release);
 }
 
-static void *pipe_worker(void *arg) {
-    struct pipe *pp = arg;
-    size_t i;
-    while ((i = atomic_fetch_add(&pp->next, 1)) < pp->n)
-        pipe_check_one(pp, i);
-    return NULL;
-}
-
-static int pipe_ready(void *arg, size_t i) {
-    struct pipe *pp = arg;
-    while (!atomic_load_explicit(&pp->checked[i], memory_order_acquire)) {
-        size_t j = atomic_fetch_add(&pp->next, 1);
-        if (j < pp->n)
-            pipe_check_one(pp, j); /* help rather than wait */
-        else
-            sched_yield(); /* entry i is being checked by the worker */
-    }
-    struct prepared *p = pp->order[i];
+static int ingest_ready(void *arg, size_t i) {
+    struct ingest_pipe *ip = arg;
+    par_pipe_wait(&ip->pipe, i);
+    struct prepared *p = ip->order[i];
     if (p->item.result != 0)
         return p->item.result;
-    pp->items[i] = p->item;
+    ip->items[i] = p->item;
     return 0;
 }
 
 int node_ingest(struct node *n, const uint8_t *const *wires, const size_t *lens, size_t count,
                 int *results, size_t *accepted, int origin) {
     *accepted = 0;
+    n->last_write = hub_mono_ms();
     struct prepared *p = malloc(count * sizeof *p);
     struct prepared **order = malloc(count * sizeof *order);
     struct store_item *items = malloc(count * sizeof *items);
@@ -398,28 +410,18 @@ int node_ingest(struct node *n, const uint8_t *const *wires, const size_t *lens,
     }
     qsort(order, valid, sizeof *order, prep_cmp);
     int rc = HUB_OK;
-    atomic_uchar *checked = pipelined ? calloc(valid ? valid : 1, sizeof *checked) : NULL;
-    if (pipelined && !checked) {
-        rc = HUB_E_NOMEM;
-    } else if (pipelined) {
-        struct pipe pp = {.order = order, .items = items, .n = valid, .now = j.now,
-                          .checked = checked};
-        atomic_init(&pp.next, 0);
-        pthread_t tid;
-        int started = pthread_create(&tid, NULL, pipe_worker, &pp) == 0;
-        rc = store_append_ready(n->store, items, valid, pipe_ready, &pp);
-        /* after a store failure some entries may still be unchecked: finish, then wait */
-        size_t k;
-        while ((k = atomic_fetch_add(&pp.next, 1)) < pp.n)
-            pipe_check_one(&pp, k);
-        if (started)
-            pthread_join(tid, NULL);
+    if (pipelined) {
+        struct ingest_pipe ip = {.order = order, .items = items, .now = j.now};
+        rc = par_pipe_start(&ip.pipe, valid, ingest_check_one, &ip);
+        if (rc == 0) {
+            rc = store_append_ready(n->store, items, valid, ingest_ready, &ip);
+            par_pipe_finish(&ip.pipe); /* after a store failure some may still be unchecked */
+        }
     } else {
         for (size_t i = 0; i < valid; i++)
             items[i] = order[i]->item;
         rc = valid ? store_append(n->store, items, valid) : HUB_OK;
     }
-    free(checked);
     if (rc == 0) {
         for (size_t i = 0; i < valid; i++) {
             order[i]->item.result = items[i].result;
@@ -453,6 +455,9 @@ int node_ingest(struct node *n, const uint8_t *const *wires, const size_t *lens,
 
 void node_tick(struct node *n, uint64_t now_ms) {
     uint64_t mono = hub_mono_ms();
+    /* one chunk per turn (~0.1 s), so that control and sync are served in between */
+    if (mono - n->last_write >= NODE_IDLE_MS)
+        (void)store_maintain(n->store);
     if (mono < n->next_sweep)
         return;
     n->next_sweep = mono + (uint64_t)n->cfg.sweep_interval_s * 1000;

@@ -3,10 +3,11 @@
  * pool to shut down. */
 #include "par.h"
 
-#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
 #include <unistd.h>
 
-#define PAR_MAX_THREADS 8
+#include "hub.h"
 
 struct par_slice {
     void (*fn)(void *ctx, size_t begin, size_t end);
@@ -57,4 +58,53 @@ void par_for(size_t n, size_t min_slice, void (*fn)(void *ctx, size_t begin, siz
         else
             par_run(&slices[i]);
     }
+}
+
+static void pipe_do(struct par_pipe *pp, size_t i) {
+    pp->work(pp->ctx, i);
+    atomic_store_explicit(&pp->done[i], 1, memory_order_release);
+}
+
+static void *pipe_worker(void *arg) {
+    struct par_pipe *pp = arg;
+    size_t i;
+    while ((i = atomic_fetch_add(&pp->next, 1)) < pp->n)
+        pipe_do(pp, i);
+    return NULL;
+}
+
+int par_pipe_start(struct par_pipe *pp, size_t n, void (*work)(void *ctx, size_t i), void *ctx) {
+    pp->work = work;
+    pp->ctx = ctx;
+    pp->n = n;
+    pp->nthreads = 0;
+    atomic_init(&pp->next, 0);
+    pp->done = calloc(n ? n : 1, sizeof *pp->done);
+    if (!pp->done)
+        return HUB_E_NOMEM;
+    size_t want = par_threads() - 1;
+    for (size_t t = 0; t < want; t++)
+        if (pthread_create(&pp->tids[pp->nthreads], NULL, pipe_worker, pp) == 0)
+            pp->nthreads++;
+    return HUB_OK;
+}
+
+void par_pipe_wait(struct par_pipe *pp, size_t i) {
+    while (!atomic_load_explicit(&pp->done[i], memory_order_acquire)) {
+        size_t j = atomic_fetch_add(&pp->next, 1);
+        if (j < pp->n)
+            pipe_do(pp, j); /* help rather than wait */
+        else
+            sched_yield(); /* item i is being worked on by a worker */
+    }
+}
+
+void par_pipe_finish(struct par_pipe *pp) {
+    size_t j;
+    while ((j = atomic_fetch_add(&pp->next, 1)) < pp->n)
+        pipe_do(pp, j);
+    for (size_t t = 0; t < pp->nthreads; t++)
+        pthread_join(pp->tids[t], NULL);
+    free(pp->done);
+    pp->done = NULL;
 }

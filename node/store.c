@@ -8,12 +8,21 @@
  *   chain     author (32) | seq u64 -> local u64 | id (32)
  *   records   rkey (49: author | kind u8 | BLAKE2b-128 of key) -> rec (see struct rec_hdr)
  *   versions  rkey | local u64 -> empty
- *   index     term (9) -> ~local u64, sorted duplicates (DUPSORT|DUPFIXED: 8 bytes a posting);
- *             ~local so that ascending order is newest first
+ *   index     term (9) -> local u64, sorted duplicates (DUPSORT|DUPFIXED: 8 bytes a posting);
+ *             new postings are appended; queries walk them backwards, newest first
+ *   recent    local u64 -> the record's index terms (9 bytes each), for records indexed in the
+ *             in-memory tail (tail.c) and not yet merged into index; emptied by each merge
  *   live      local u64 -> expires u64, date_start i32, date_end i32: current, visible records
  *   expiry    expires u64 | local u64 -> empty: current versions that carry an expiry
  *   forks     author | seq -> detected u64, held id (32), other entry's wire bytes
- * "local" is a per-hub monotonic number, so entries and live are appended at the end. */
+ * "local" is a per-hub monotonic number, so entries and live are appended at the end.
+ *
+ * Small batches (live push, publish, a few hundred entries) do not write the index: a record's
+ * ~70 postings would dirty a page per term per commit (hundreds of KiB per entry). Their terms go
+ * to "recent" (one appended row) and to the in-memory tail, which queries read together with the
+ * index. The oldest are merged into the index in chunks, many records to one page write per
+ * term: when the hub is idle (store_maintain), or at once when the tail is full. Big batches
+ * (import, catch-up) write the index directly. */
 #include "store.h"
 
 #include <errno.h>
@@ -23,16 +32,21 @@
 #include <string.h>
 
 #include "log.h"
+#include "postings.h"
+#include "tail.h"
 
 #define STORE_INITIAL_MAP (64ULL << 20)
 #define RKEY_LEN 49
 #define FEED_VAL_LEN 49
 #define CHAIN_VAL_LEN 40
-#define INDEX_KEY_LEN (INDEX_TERM_LEN + 8)
 #define LIVE_VAL_LEN 16
 #define REC_FLAG_WITHDRAWN 1 /* retracted or expired: payloads purged for good */
 #define REC_FLAG_NOPAYLOAD 2 /* current version arrived without its payload: held, not shown */
 #define FEED_FLAG_FORKED 1
+#define STORE_DIRECT_MIN 2048 /* batches this big write the index directly */
+#define STORE_TAIL_MAX 8192   /* records in the tail that make a write merge a chunk */
+#define STORE_MERGE_CHUNK 2048 /* records merged per transaction: bounds the pause (~0.1 s) */
+#define STORE_IDLE_MERGE_MIN 256 /* an idle hub merges its tail down to this */
 
 enum {
     DB_META,
@@ -43,14 +57,15 @@ enum {
     DB_RECORDS,
     DB_VERSIONS,
     DB_INDEX,
+    DB_RECENT,
     DB_LIVE,
     DB_EXPIRY,
     DB_FORKS,
     DB_COUNT
 };
-static const char *const db_names[DB_COUNT] = {"meta",  "entries", "ids",      "feeds",
-                                               "chain", "records", "versions", "index",
-                                               "live",  "expiry",  "forks"};
+static const char *const db_names[DB_COUNT] = {
+    "meta", "entries", "ids", "feeds", "chain", "records", "versions", "index", "recent",
+    "live", "expiry",  "forks"};
 
 struct store {
     MDB_env *env;
@@ -58,6 +73,12 @@ struct store {
     uint64_t map_size, max_map;
     uint64_t next_local;
     MDB_txn *rtxn; /* reset between uses, renewed for each read: saves a malloc per query */
+    struct tail *tail;   /* postings of the records in "recent", for queries */
+    uint64_t index_max;  /* largest local with postings in index (meta "index_max") */
+    size_t recent_rows;  /* records in "recent" (and the tail) */
+    int tail_incomplete; /* memory ran out filling the tail: merge at the next write */
+    /* STORE_DIRECT_MIN, _TAIL_MAX, _MERGE_CHUNK, _IDLE_MERGE_MIN, or smaller for a test */
+    size_t direct_min, tail_max, chunk, idle_min;
 };
 
 /* Value stored in records: the current version. Its index terms are derived again from its
@@ -154,7 +175,49 @@ static int store_check_schema(struct store *s, MDB_txn *txn) {
                   ver, STORE_SCHEMA_VERSION);
         return HUB_E_VERSION;
     }
-    return HUB_OK; /* older schemas would be migrated here; there are none yet */
+    if (ver < STORE_SCHEMA_VERSION) {
+        /* Schema 1 (index postings stored as ~local) only ever existed in development builds
+         * before the first release: there is nothing to migrate, and guessing would corrupt. */
+        log_error("store",
+                  "data was written by a development build of hubd (schema %u, this one knows "
+                  "%u); move the data dir aside and let the hub sync again",
+                  ver, STORE_SCHEMA_VERSION);
+        return HUB_E_VERSION;
+    }
+    return HUB_OK; /* older released schemas will be migrated here */
+}
+
+/* Rebuilds the memory tail from "recent" and reads meta "index_max". */
+static int tail_load(struct store *s, MDB_txn *txn) {
+    if (tail_new(&s->tail) != 0)
+        return ENOMEM;
+    MDB_val k = {9, "index_max"}, v;
+    int rc = mdb_get(txn, s->dbi[DB_META], &k, &v);
+    if (rc == 0 && v.mv_size == 8)
+        s->index_max = rd64(v.mv_data);
+    else if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(txn, s->dbi[DB_RECENT], &c)) != 0)
+        return rc;
+    struct index_term terms[RECORD_MAX_TERMS];
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        size_t n = v.mv_size / INDEX_TERM_LEN;
+        if (k.mv_size != 8 || v.mv_size % INDEX_TERM_LEN != 0 || n > RECORD_MAX_TERMS) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        for (size_t i = 0; i < n; i++)
+            memcpy(terms[i].b, (const uint8_t *)v.mv_data + i * INDEX_TERM_LEN, INDEX_TERM_LEN);
+        if (tail_add(s->tail, terms, n, rd64(k.mv_data)) != 0) {
+            rc = ENOMEM;
+            break;
+        }
+        s->recent_rows++;
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 int store_open(const char *dir, uint64_t max_map_bytes, struct store **out) {
@@ -162,6 +225,10 @@ int store_open(const char *dir, uint64_t max_map_bytes, struct store **out) {
     if (!s)
         return HUB_E_NOMEM;
     s->max_map = max_map_bytes ? max_map_bytes : (64ULL << 30);
+    s->direct_min = STORE_DIRECT_MIN;
+    s->tail_max = STORE_TAIL_MAX;
+    s->chunk = STORE_MERGE_CHUNK;
+    s->idle_min = STORE_IDLE_MERGE_MIN;
     MDB_txn *txn = NULL;
     int rc = mdb_env_create(&s->env);
     if (rc != 0)
@@ -201,6 +268,8 @@ int store_open(const char *dir, uint64_t max_map_bytes, struct store **out) {
     rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
     s->next_local = (rc == 0 && k.mv_size == 8) ? rd64(k.mv_data) + 1 : 1;
     mdb_cursor_close(c);
+    if ((rc = tail_load(s, txn)) != 0)
+        goto fail;
     if ((rc = mdb_txn_commit(txn)) != 0) {
         txn = NULL;
         goto fail;
@@ -216,6 +285,7 @@ fail:
         mdb_txn_abort(txn);
     if (s->env)
         mdb_env_close(s->env);
+    tail_destroy(&s->tail);
     free(s);
     return store_err(rc);
 }
@@ -227,80 +297,153 @@ void store_destroy(struct store **sp) {
     if (s->rtxn)
         mdb_txn_abort(s->rtxn);
     mdb_env_close(s->env);
+    tail_destroy(&s->tail);
     free(s);
     *sp = NULL;
 }
 
 /* ---- write path ---- */
 
-/* A pending index insert; sorted before writing so that B-tree pages are touched in order. */
-struct ix_put {
-    uint8_t k[INDEX_KEY_LEN];
+/* A record indexed in the tail by this batch: added to the memory tail once committed. */
+struct tail_rec {
+    uint64_t local;
+    size_t off, n; /* its terms in wbatch.tterms */
 };
 
 struct wbatch {
     MDB_txn *txn;
-    struct ix_put *ix;
-    size_t nix, cap;
+    struct postings ix; /* index postings to write at the end of the batch */
     uint64_t now;
-    uint64_t first_local; /* locals from here on were stored by this batch */
+    uint64_t first_local;  /* locals from here on were stored by this batch */
+    uint64_t append_floor; /* postings with locals >= this are newer than all in index */
+    uint64_t ix_max;       /* largest local this batch wrote to index */
+    size_t recent_rows;    /* rows in "recent" at the end of the batch */
+    int to_tail;           /* index new records in the tail, not in index */
+    struct index_term *tterms;
+    size_t ntterms, ttcap;
+    struct tail_rec *trecs;
+    size_t ntrecs, trcap;
 };
 
-static int ix_add(struct wbatch *w, const struct index_term *t, uint64_t local) {
-    if (w->nix == w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 4096;
-        struct ix_put *n = realloc(w->ix, cap * sizeof *n);
-        if (!n)
-            return HUB_E_NOMEM;
-        w->ix = n;
-        w->cap = cap;
+static void wbatch_reset(struct wbatch *w) {
+    postings_clear(&w->ix);
+    w->ntterms = 0;
+    w->ntrecs = 0;
+    w->ix_max = 0;
+}
+
+static void wbatch_free(struct wbatch *w) {
+    postings_free(&w->ix);
+    free(w->tterms);
+    free(w->trecs);
+    w->tterms = NULL;
+    w->trecs = NULL;
+}
+
+/* Remembers a record indexed in the tail, for the memory tail once the batch is committed. */
+static int tail_pending(struct wbatch *w, const struct index_term *terms, size_t n,
+                        uint64_t local) {
+    if (w->ntterms + n > w->ttcap) {
+        size_t cap = w->ttcap ? w->ttcap : 1024;
+        while (cap < w->ntterms + n)
+            cap *= 2;
+        struct index_term *t = realloc(w->tterms, cap * sizeof *t);
+        if (!t)
+            return ENOMEM;
+        w->tterms = t;
+        w->ttcap = cap;
     }
-    memcpy(w->ix[w->nix].k, t->b, INDEX_TERM_LEN);
-    be64(w->ix[w->nix].k + INDEX_TERM_LEN, ~local);
-    w->nix++;
-    return HUB_OK;
+    if (w->ntrecs == w->trcap) {
+        size_t cap = w->trcap ? w->trcap * 2 : 64;
+        struct tail_rec *r = realloc(w->trecs, cap * sizeof *r);
+        if (!r)
+            return ENOMEM;
+        w->trecs = r;
+        w->trcap = cap;
+    }
+    memcpy(w->tterms + w->ntterms, terms, n * sizeof *terms);
+    w->trecs[w->ntrecs++] = (struct tail_rec){local, w->ntterms, n};
+    w->ntterms += n;
+    return 0;
 }
 
-static int ix_cmp(const void *a, const void *b) {
-    return memcmp(a, b, INDEX_KEY_LEN);
+/* After a commit: what the batch put in "recent" becomes visible to queries. */
+static void tail_apply(struct store *s, struct wbatch *w) {
+    for (size_t i = 0; i < w->ntrecs; i++)
+        if (tail_add(s->tail, w->tterms + w->trecs[i].off, w->trecs[i].n, w->trecs[i].local) !=
+            0) {
+            /* "recent" has them; the merge at the next write puts them in index */
+            s->tail_incomplete = 1;
+            log_error("store", "out of memory for the index tail: merging it at the next write");
+            break;
+        }
 }
 
-/* Postings are inserted term by term: after sorting, each term's new postings are contiguous,
- * and MDB_MULTIPLE stores them in one call instead of one tree descent per posting. */
+static int ix_add(struct wbatch *w, const struct index_term *t, uint64_t local) {
+    return postings_add(&w->ix, t->b, local);
+}
+
+/* Writes one term's postings: locals from append_floor on (stored by this batch, or merged
+ * from the tail) are larger than any posting already in the tree, so they are appended
+ * (MDB_APPENDDUP: no search, and full pages rather than half-split ones); an older one (a
+ * restored payload, a tail record older than a direct batch) is inserted in place. */
+static int ix_write_term(MDB_cursor *c, struct wbatch *w, const struct postings_term *t) {
+    uint8_t vals[8 * 512];
+    size_t n = 0;
+    MDB_val k = {INDEX_TERM_LEN, (void *)t->term};
+    for (uint32_t i = t->head; i; i = w->ix.items[i - 1].next) {
+        uint64_t local = w->ix.items[i - 1].local;
+        if (local == 0)
+            continue; /* removed again within the batch */
+        if (local > w->ix_max)
+            w->ix_max = local;
+        if (local < w->append_floor) {
+            uint8_t b[8];
+            be64(b, local);
+            MDB_val v = {8, b};
+            int rc = mdb_cursor_put(c, &k, &v, MDB_NODUPDATA);
+            if (rc != 0 && rc != MDB_KEYEXIST)
+                return rc;
+            continue;
+        }
+        be64(vals + 8 * n++, local);
+        if (n == sizeof vals / 8) {
+            MDB_val v[2] = {{8, vals}, {n, NULL}};
+            int rc = mdb_cursor_put(c, &k, v, MDB_MULTIPLE | MDB_APPENDDUP);
+            if (rc != 0)
+                return rc;
+            n = 0;
+        }
+    }
+    if (n) {
+        MDB_val v[2] = {{8, vals}, {n, NULL}};
+        return mdb_cursor_put(c, &k, v, MDB_MULTIPLE | MDB_APPENDDUP);
+    }
+    return 0;
+}
+
+/* Postings are written term by term, in term order, so that B-tree pages are touched in order
+ * and each term's new postings go in with one call. */
 static int ix_flush(struct store *s, struct wbatch *w) {
-    if (w->nix == 0)
-        return 0; /* nothing to insert; w->ix may still be NULL */
-    qsort(w->ix, w->nix, sizeof *w->ix, ix_cmp);
+    if (w->ix.nterms == 0)
+        return 0;
+    if (postings_sort(&w->ix) != 0)
+        return ENOMEM;
     MDB_cursor *c;
     int rc = mdb_cursor_open(w->txn, s->dbi[DB_INDEX], &c);
     if (rc != 0)
         return rc;
-    uint8_t vals[8 * 256];
-    for (size_t i = 0; i < w->nix && rc == 0;) {
-        size_t n = 0;
-        while (i + n < w->nix && n < sizeof vals / 8 &&
-               memcmp(w->ix[i + n].k, w->ix[i].k, INDEX_TERM_LEN) == 0) {
-            memcpy(vals + 8 * n, w->ix[i + n].k + INDEX_TERM_LEN, 8);
-            n++;
-        }
-        MDB_val k = {INDEX_TERM_LEN, w->ix[i].k};
-        MDB_val v[2] = {{8, vals}, {n, NULL}};
-        rc = mdb_cursor_put(c, &k, v, MDB_MULTIPLE);
-        i += n;
-    }
+    for (size_t i = 0; i < w->ix.nterms && rc == 0; i++)
+        rc = ix_write_term(c, w, &w->ix.terms[w->ix.order[i]]);
     mdb_cursor_close(c);
-    w->nix = 0;
+    postings_clear(&w->ix);
+    if (rc == 0 && w->ix_max > s->index_max) {
+        uint8_t b[8];
+        be64(b, w->ix_max);
+        MDB_val k = {9, "index_max"}, v = {8, b};
+        rc = mdb_put(w->txn, s->dbi[DB_META], &k, &v, 0);
+    }
     return rc;
-}
-
-/* Remove a pending insert of this batch (a record updated twice within one batch). */
-static int ix_del_pending(struct wbatch *w, const uint8_t key[INDEX_KEY_LEN]) {
-    for (size_t i = w->nix; i-- > 0;)
-        if (memcmp(w->ix[i].k, key, INDEX_KEY_LEN) == 0) {
-            w->ix[i] = w->ix[--w->nix];
-            return 1;
-        }
-    return 0;
 }
 
 /* Purge the payload of one stored version, keeping header and signature. */
@@ -347,16 +490,19 @@ static int rec_unindex(struct store *s, struct wbatch *w, const uint8_t *recval,
     size_t n = e.payload ? record_terms(e.author, e.kind, e.payload, e.payload_len, terms,
                                         RECORD_MAX_TERMS)
                          : 0;
-    uint8_t inv[8];
-    be64(inv, ~local);
+    uint8_t lb[8];
+    be64(lb, local);
+    MDB_val rk = {8, lb};
+    rc = mdb_del(w->txn, s->dbi[DB_RECENT], &rk, NULL);
+    if (rc == 0)
+        n = 0; /* indexed in the tail, never in index; the tail's postings are filtered by live */
+    else if (rc != MDB_NOTFOUND)
+        return rc;
     for (size_t i = 0; i < n; i++) {
-        uint8_t k[INDEX_KEY_LEN];
-        memcpy(k, terms[i].b, INDEX_TERM_LEN);
-        memcpy(k + INDEX_TERM_LEN, inv, 8);
-        /* a version stored by this same batch is still in the pending list */
-        if (local >= w->first_local && ix_del_pending(w, k))
+        /* a version stored by this same batch is still in the pending postings */
+        if (local >= w->first_local && postings_remove(&w->ix, terms[i].b, local))
             continue;
-        MDB_val kv = {INDEX_TERM_LEN, k}, dv = {8, k + INDEX_TERM_LEN};
+        MDB_val kv = {INDEX_TERM_LEN, terms[i].b}, dv = {8, lb};
         rc = mdb_del(w->txn, s->dbi[DB_INDEX], &kv, &dv);
         if (rc != 0 && rc != MDB_NOTFOUND)
             return rc;
@@ -439,11 +585,23 @@ static int rec_show(struct store *s, struct wbatch *w, const struct store_item *
                     unsigned live_flags) {
     const struct entry *e = it->e;
     int rc;
-    for (size_t i = 0; i < it->nterms; i++)
-        if ((rc = ix_add(w, &it->terms[i], local)) != 0)
-            return rc == HUB_E_NOMEM ? ENOMEM : rc;
     uint8_t lk[8], lv[LIVE_VAL_LEN];
     be64(lk, local);
+    if (w->to_tail && it->nterms) {
+        uint8_t tb[RECORD_MAX_TERMS * INDEX_TERM_LEN];
+        size_t nt = it->nterms < RECORD_MAX_TERMS ? it->nterms : RECORD_MAX_TERMS;
+        for (size_t i = 0; i < nt; i++)
+            memcpy(tb + i * INDEX_TERM_LEN, it->terms[i].b, INDEX_TERM_LEN);
+        MDB_val rk = {8, lk}, rv = {nt * INDEX_TERM_LEN, tb};
+        if ((rc = mdb_put(w->txn, s->dbi[DB_RECENT], &rk, &rv, live_flags)) != 0)
+            return rc;
+        if ((rc = tail_pending(w, it->terms, nt, local)) != 0)
+            return rc;
+    } else {
+        for (size_t i = 0; i < it->nterms; i++)
+            if ((rc = ix_add(w, &it->terms[i], local)) != 0)
+                return rc == HUB_E_NOMEM ? ENOMEM : rc;
+    }
     be64(lv, e->expires);
     be32(lv + 8, (uint32_t)it->date_start);
     be32(lv + 12, (uint32_t)it->date_end);
@@ -689,12 +847,107 @@ int store_append(struct store *s, struct store_item *items, size_t n) {
     return store_append_ready(s, items, n, NULL, NULL);
 }
 
+/* Rows in "recent" as the transaction sees them. */
+static int recent_count(struct store *s, MDB_txn *txn, size_t *n) {
+    MDB_stat st;
+    int rc = mdb_stat(txn, s->dbi[DB_RECENT], &st);
+    *n = rc == 0 ? st.ms_entries : 0;
+    return rc;
+}
+
+/* Moves the oldest tail records (at most max) from "recent" into index, in one transaction;
+ * those no longer live (updated, retracted, expired) are dropped. */
+static int tail_merge(struct store *s, size_t max) {
+    struct wbatch w = {0};
+    w.now = hub_now_ms();
+    w.first_local = UINT64_MAX; /* the merge stores no entries */
+    w.append_floor = s->index_max + 1;
+    for (;;) {
+        uint64_t t0 = hub_mono_us();
+        size_t merged = 0, dropped = 0;
+        uint64_t cut = 0;
+        int rc = mdb_txn_begin(s->env, NULL, 0, &w.txn);
+        MDB_cursor *c = NULL;
+        if (rc == 0)
+            rc = mdb_cursor_open(w.txn, s->dbi[DB_RECENT], &c);
+        MDB_val k, v;
+        /* each row is read, then deleted: the next oldest is the first again */
+        while (rc == 0 && merged + dropped < max &&
+               (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0) {
+            if (k.mv_size != 8 || v.mv_size % INDEX_TERM_LEN != 0) {
+                rc = MDB_CORRUPTED;
+                break;
+            }
+            uint64_t local = rd64(k.mv_data);
+            MDB_val lv;
+            /* only current, visible versions: an update deleted the old one's row already, but
+             * an expired or retracted record may have lost only its live row */
+            if (mdb_get(w.txn, s->dbi[DB_LIVE], &k, &lv) == 0) {
+                for (size_t i = 0; i < v.mv_size / INDEX_TERM_LEN && rc == 0; i++)
+                    if (postings_add(&w.ix, (const uint8_t *)v.mv_data + i * INDEX_TERM_LEN,
+                                     local))
+                        rc = ENOMEM;
+                merged++;
+            } else {
+                dropped++;
+            }
+            cut = local;
+            if (rc == 0)
+                rc = mdb_cursor_del(c, 0);
+        }
+        if (c)
+            mdb_cursor_close(c);
+        if (rc == MDB_NOTFOUND) /* "recent" is empty */
+            rc = 0;
+        if (rc == 0)
+            rc = ix_flush(s, &w);
+        size_t left = 0;
+        if (rc == 0)
+            rc = recent_count(s, w.txn, &left);
+        if (rc == 0) {
+            rc = mdb_txn_commit(w.txn);
+            w.txn = NULL;
+        }
+        if (w.txn)
+            mdb_txn_abort(w.txn);
+        w.txn = NULL;
+        if (rc == 0) {
+            if (w.ix_max > s->index_max)
+                s->index_max = w.ix_max;
+            s->recent_rows = left;
+            if (left == 0) {
+                tail_clear(s->tail); /* also forgets terms no record uses any more */
+                s->tail_incomplete = 0;
+            } else {
+                tail_drop_upto(s->tail, cut);
+            }
+            log_debug("store",
+                      "merged %zu tail records into the index (%zu no longer current) in %llu us; "
+                      "%zu left in the tail",
+                      merged, dropped, (unsigned long long)(hub_mono_us() - t0), left);
+            break;
+        }
+        wbatch_reset(&w);
+        if (rc == MDB_MAP_FULL && store_grow(s) == 0)
+            continue;
+        /* The tail stays as it is (memory and "recent"): queries still find every record; the
+         * merge is tried again later. */
+        log_error("store", "merging the index tail failed: %s", mdb_strerror(rc));
+        wbatch_free(&w);
+        return store_err(rc);
+    }
+    wbatch_free(&w);
+    return HUB_OK;
+}
+
 int store_append_ready(struct store *s, struct store_item *items, size_t n, store_ready_fn ready,
                        void *arg) {
     struct wbatch w = {0};
     w.now = hub_now_ms();
     uint64_t first_local = s->next_local;
     w.first_local = first_local;
+    w.append_floor = first_local;
+    w.to_tail = n < s->direct_min;
     for (;;) {
         uint64_t tb = hub_mono_us();
         int rc = mdb_txn_begin(s->env, NULL, 0, &w.txn);
@@ -702,6 +955,12 @@ int store_append_ready(struct store *s, struct store_item *items, size_t n, stor
             for (size_t i = 0; i < n && rc == 0; i++) {
                 items[i].local = 0;
                 int pre = ready ? ready(arg, i) : 0;
+                if (pre == STORE_READY_ABORT) {
+                    mdb_txn_abort(w.txn);
+                    s->next_local = first_local;
+                    wbatch_free(&w);
+                    return HUB_E_INTERNAL;
+                }
                 if (pre != 0) {
                     items[i].result = pre; /* refused before the chain rule (e.g. signature) */
                     continue;
@@ -712,27 +971,29 @@ int store_append_ready(struct store *s, struct store_item *items, size_t n, stor
             uint64_t t0 = hub_mono_us();
             if (rc == 0)
                 rc = ix_flush(s, &w);
+            if (rc == 0)
+                rc = recent_count(s, w.txn, &w.recent_rows);
             uint64_t t1 = hub_mono_us();
             if (rc == 0) {
                 rc = mdb_txn_commit(w.txn);
-                log_debug("store", "batch %zu: items %llu us, index %llu us, commit %llu us", n,
-                          (unsigned long long)(t0 - tb), (unsigned long long)(t1 - t0),
-                          (unsigned long long)(hub_mono_us() - t1));
+                log_debug("store", "batch %zu (%s): items %llu us, index %llu us, commit %llu us",
+                          n, w.to_tail ? "tail" : "index", (unsigned long long)(t0 - tb),
+                          (unsigned long long)(t1 - t0), (unsigned long long)(hub_mono_us() - t1));
                 w.txn = NULL;
             }
         }
         if (w.txn)
             mdb_txn_abort(w.txn);
         w.txn = NULL;
-        w.nix = 0;
         if (rc == 0)
             break;
+        wbatch_reset(&w);
         s->next_local = first_local; /* nothing of the batch was stored */
         for (size_t i = 0; i < n; i++)
             items[i].result = store_err(rc);
         if (rc == MDB_MAP_FULL && store_grow(s) == 0)
             continue;
-        free(w.ix);
+        wbatch_free(&w);
         if (rc == MDB_MAP_FULL || rc == ENOSPC)
             log_error("store", "storage full (map %llu MiB of max %llu MiB): batch of %zu refused",
                       (unsigned long long)(s->map_size >> 20),
@@ -741,8 +1002,34 @@ int store_append_ready(struct store *s, struct store_item *items, size_t n, stor
             log_error("store", "write failed: %s; batch of %zu refused", mdb_strerror(rc), n);
         return store_err(rc);
     }
-    free(w.ix);
+    if (w.ix_max > s->index_max)
+        s->index_max = w.ix_max;
+    s->recent_rows = w.recent_rows;
+    tail_apply(s, &w);
+    wbatch_free(&w);
+    /* The batch is stored; a failed merge is logged, and tried again after the next write. */
+    if (s->tail_incomplete) {
+        /* the memory tail lacks records: merge all of "recent", so queries see them again */
+        while (s->recent_rows && tail_merge(s, s->chunk) == 0)
+            ;
+    } else if (s->recent_rows >= s->tail_max) {
+        (void)tail_merge(s, s->chunk);
+    }
     return HUB_OK;
+}
+
+int store_maintain(struct store *s) {
+    if (s->recent_rows <= s->idle_min)
+        return 0;
+    return tail_merge(s, s->chunk) == 0 ? 1 : 0;
+}
+
+void store_set_tail_limits(struct store *s, size_t direct_min, size_t tail_max, size_t chunk,
+                           size_t idle_min) {
+    s->direct_min = direct_min;
+    s->tail_max = tail_max;
+    s->chunk = chunk;
+    s->idle_min = idle_min;
 }
 
 /* ---- read path ---- */
@@ -864,30 +1151,70 @@ int store_feed_range(struct store *s, const uint8_t author[32], uint64_t from, s
     return count;
 }
 
-/* Leapfrog join over the index cursors: each term's keys are sorted by ~local, so all cursors
- * agree on a position only for records that carry every term. */
+/* Leapfrog join over the index cursors: each term's postings are sorted by local, and the
+ * join walks them downwards (newest first), so all cursors agree on a position only for records
+ * that carry every term. */
 struct qjoin {
     MDB_cursor *c[16];
     const struct index_term *t[16];
     uint64_t cur[16]; /* where cursor i stands, when placed[i] */
     int placed[16];
+    int ended[16];             /* the term has no index postings left <= the last seek */
+    const uint64_t *tail[16];  /* the term's tail postings, ascending */
+    size_t ntail[16];          /* how many of them may still be <= pos */
     size_t k;
 };
 
-/* Position cursor i at term's first posting >= pos; 1 and *got, or 0 at the term's end. */
+/* The term's last tail posting <= pos; 1 and *got, or 0. Positions only go down, so the
+ * postings above pos are dropped for good. */
+static int qjoin_tail_seek(struct qjoin *j, size_t i, uint64_t pos, uint64_t *got) {
+    const uint64_t *t = j->tail[i];
+    size_t lo = 0, hi = j->ntail[i];
+    if (hi && t[hi - 1] > pos) {
+        while (lo < hi) { /* first index whose posting is > pos */
+            size_t mid = lo + (hi - lo) / 2;
+            if (t[mid] > pos)
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+        j->ntail[i] = lo;
+    }
+    if (!j->ntail[i])
+        return 0;
+    *got = t[j->ntail[i] - 1];
+    return 1;
+}
+
+static int qjoin_index_seek(struct qjoin *j, size_t i, uint64_t pos, uint64_t *got);
+
+/* Term i's last posting <= pos, from the index or the tail; 1 and *got, or 0 when none. */
 static int qjoin_seek(struct qjoin *j, size_t i, uint64_t pos, uint64_t *got) {
+    uint64_t a = 0, b = 0;
+    int ia = !j->ended[i] && qjoin_index_seek(j, i, pos, &a);
+    if (!ia)
+        j->ended[i] = 1;
+    int ib = qjoin_tail_seek(j, i, pos, &b);
+    if (!ia && !ib)
+        return 0;
+    *got = !ia ? b : !ib ? a : a > b ? a : b;
+    return 1;
+}
+
+/* Position cursor i at the term's last index posting <= pos; 1 and *got, or 0 if none. */
+static int qjoin_index_seek(struct qjoin *j, size_t i, uint64_t pos, uint64_t *got) {
     MDB_val k, v;
     if (j->placed[i]) {
-        /* Most seeks land at or just after where the cursor stands: answer those without
+        /* Most seeks land at or just before where the cursor stands: answer those without
          * searching the tree from its root again. */
-        if (j->cur[i] >= pos) {
+        if (j->cur[i] <= pos) {
             *got = j->cur[i];
             return 1;
         }
-        if (mdb_cursor_get(j->c[i], &k, &v, MDB_NEXT_DUP) != 0 || v.mv_size != 8)
-            return 0; /* no more postings of this term */
+        if (mdb_cursor_get(j->c[i], &k, &v, MDB_PREV_DUP) != 0 || v.mv_size != 8)
+            return 0; /* no older postings of this term */
         j->cur[i] = rd64(v.mv_data);
-        if (j->cur[i] >= pos) {
+        if (j->cur[i] <= pos) {
             *got = j->cur[i];
             return 1;
         }
@@ -896,7 +1223,21 @@ static int qjoin_seek(struct qjoin *j, size_t i, uint64_t pos, uint64_t *got) {
     be64(p, pos);
     k = (MDB_val){INDEX_TERM_LEN, (void *)j->t[i]->b};
     v = (MDB_val){8, p};
-    if (mdb_cursor_get(j->c[i], &k, &v, MDB_GET_BOTH_RANGE) != 0 || v.mv_size != 8)
+    /* LMDB seeks to the first duplicate >= pos; the one wanted is that or the one before */
+    int rc = mdb_cursor_get(j->c[i], &k, &v, MDB_GET_BOTH_RANGE);
+    if (rc == MDB_NOTFOUND) {
+        /* every posting is < pos, or the term has none */
+        k = (MDB_val){INDEX_TERM_LEN, (void *)j->t[i]->b};
+        if (mdb_cursor_get(j->c[i], &k, &v, MDB_SET) != 0 ||
+            mdb_cursor_get(j->c[i], &k, &v, MDB_LAST_DUP) != 0)
+            return 0;
+    } else if (rc != 0) {
+        return 0;
+    } else if (v.mv_size == 8 && rd64(v.mv_data) > pos) {
+        if (mdb_cursor_get(j->c[i], &k, &v, MDB_PREV_DUP) != 0)
+            return 0;
+    }
+    if (v.mv_size != 8)
         return 0;
     j->placed[i] = 1;
     j->cur[i] = rd64(v.mv_data);
@@ -939,15 +1280,16 @@ int store_query(struct store *s, const struct store_query *q,
     *next_cursor = 0;
     for (; opened < j.k; opened++) {
         j.t[opened] = q->nterms ? &q->terms[opened] : &all;
+        j.tail[opened] = tail_postings(s->tail, j.t[opened]->b, &j.ntail[opened]);
         if ((rc = mdb_cursor_open(txn, s->dbi[DB_INDEX], &j.c[opened])) != 0) {
             rc = store_err(rc);
             goto done;
         }
     }
-    /* positions are ~local: the cursor "before local L" starts at ~(L-1) */
-    uint64_t pos = q->cursor ? ~(q->cursor - 1) : 0;
-    while (qjoin_next(&j, &pos)) {
-        uint64_t local = ~pos;
+    /* the paging cursor "before local L" starts at L-1; local 0 is never used */
+    uint64_t pos = q->cursor ? q->cursor - 1 : UINT64_MAX;
+    while (pos > 0 && qjoin_next(&j, &pos)) {
+        uint64_t local = pos;
         uint8_t lk[8];
         be64(lk, local);
         MDB_val k = {8, lk}, v;
@@ -976,9 +1318,7 @@ int store_query(struct store *s, const struct store_query *q,
                 }
             }
         }
-        if (pos == UINT64_MAX)
-            break;
-        pos++;
+        pos--;
     }
     rc = count;
 done:
@@ -1053,6 +1393,7 @@ int store_sweep_expired(struct store *s, uint64_t now_ms, size_t max, size_t *pu
     struct wbatch w = {0};
     w.now = now_ms;
     w.first_local = UINT64_MAX; /* nothing pending: no insert happens in a sweep */
+    w.append_floor = UINT64_MAX;
     int rc = mdb_txn_begin(s->env, NULL, 0, &w.txn);
     if (rc != 0)
         return store_err(rc);
@@ -1083,15 +1424,15 @@ int store_sweep_expired(struct store *s, uint64_t now_ms, size_t max, size_t *pu
     if (rc != 0)
         goto fail;
     if ((rc = mdb_txn_commit(w.txn)) != 0) {
-        free(w.ix);
+        wbatch_free(&w);
         return store_err(rc);
     }
-    free(w.ix);
+    wbatch_free(&w);
     *purged = n;
     return HUB_OK;
 fail:
     mdb_txn_abort(w.txn);
-    free(w.ix);
+    wbatch_free(&w);
     return store_err(rc);
 }
 

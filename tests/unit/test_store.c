@@ -1031,8 +1031,20 @@ static void date_str(int32_t days, char out[11]) {
     strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
+/* How qset_build stores the offers: the store's defaults (small batches: all in the memory
+ * tail), every batch written to the index directly, or a mix of direct batches, tail batches
+ * and merges of the tail into the index. */
+enum qmode { QM_DEFAULT, QM_INDEX, QM_MIXED };
+static enum qmode g_qmode;
+
 static void qset_build(struct fx *f, struct qset *q) {
     struct feed fa, fb;
+    size_t batch_max = 9;
+    if (g_qmode == QM_INDEX)
+        store_set_tail_limits(f->s, 1, SIZE_MAX, 1, SIZE_MAX);
+    if (g_qmode == QM_MIXED)
+        store_set_tail_limits(f->s, 9, 10, 7, 2); /* batches of 9: index; of 4: tail, merged
+                                                     7 at a time once 10 wait */
     feed_init(&fa, &f->a, TS0);
     feed_init(&fb, &f->b, TS0);
     int32_t base = day("2027-01-01");
@@ -1054,12 +1066,13 @@ static void qset_build(struct fx *f, struct qset *q) {
         snprintf(key, sizeof key, "offer-%d", i);
         feed_next((i / 7) % 2 ? &fb : &fa, &q->b[i], K_OFFER, key, json, 0);
     }
-    /* in batches of 9, as replication would deliver them */
-    for (int i = 0; i < QN; i += 9) {
+    /* in batches of 9 (and 4), as replication would deliver them */
+    for (int i = 0, bn = 0; i < QN; i += (int)batch_max, bn++) {
         struct built *batch[9];
         int res[9];
         size_t n = 0;
-        for (int k = i; k < i + 9 && k < QN; k++)
+        batch_max = g_qmode == QM_MIXED && bn % 3 ? 4 : 9;
+        for (int k = i; k < i + (int)batch_max && k < QN; k++)
             batch[n++] = &q->b[k];
         assert_int_equal(put_batch(f->s, batch, n, res), HUB_OK);
         for (size_t k = 0; k < n; k++)
@@ -1148,10 +1161,48 @@ static void check_query(struct store *s, const struct index_term *t, size_t nt, 
     }
 }
 
+static void query_intersections(struct fx *f, struct qset *q);
+
 static void test_query_intersections(void **state) {
+    static struct qset q;
+    g_qmode = QM_DEFAULT;
+    qset_build(*state, &q);
+    query_intersections(*state, &q);
+    qset_free(&q);
+}
+
+static void test_query_intersections_index(void **state) {
+    static struct qset q;
+    g_qmode = QM_INDEX;
+    qset_build(*state, &q);
+    g_qmode = QM_DEFAULT;
+    query_intersections(*state, &q);
+    qset_free(&q);
+}
+
+/* Postings spread over the index and the tail, then the tail rebuilt from the store. */
+static void test_query_intersections_mixed(void **state) {
     struct fx *f = *state;
     static struct qset q;
+    g_qmode = QM_MIXED;
     qset_build(f, &q);
+    g_qmode = QM_DEFAULT;
+    query_intersections(f, &q);
+    fx_reopen(f, 0);
+    query_intersections(f, &q);
+    /* what an idle hub does: merge chunks until a few records are left in the tail */
+    store_set_tail_limits(f->s, 9, 10, 7, 2);
+    int merges = 0;
+    while (store_maintain(f->s))
+        merges++;
+    assert_true(merges >= 1);
+    query_intersections(f, &q);
+    fx_reopen(f, 0);
+    query_intersections(f, &q);
+    qset_free(&q);
+}
+
+static void query_intersections(struct fx *f, struct qset *q) {
     const struct built *want[QN];
     size_t n;
     struct index_term t[4];
@@ -1159,7 +1210,7 @@ static void test_query_intersections(void **state) {
     t[0] = term(IDX_KIND, "offer");
     t[1] = term(IDX_TOPIC, "t1");
     t[2] = term(IDX_COUNTRY, "AT");
-    n = expect_where(&q, p_t1_at, NULL, want);
+    n = expect_where(q, p_t1_at, NULL, want);
     assert_true(n >= 5);
     check_query(f->s, t, 3, 0, 0, want, n);
     check_query(f->s, t + 1, 2, 0, 0, want, n); /* order of terms does not matter */
@@ -1167,26 +1218,26 @@ static void test_query_intersections(void **state) {
     check_query(f->s, rev, 3, 0, 0, want, n);
 
     t[3] = term(IDX_LANGUAGE, "en");
-    n = expect_where(&q, p_t1_at_en, NULL, want);
+    n = expect_where(q, p_t1_at_en, NULL, want);
     check_query(f->s, t, 4, 0, 0, want, n);
 
     struct index_term fr_de[2] = {term(IDX_LANGUAGE, "fr"), term(IDX_COUNTRY, "de")};
-    n = expect_where(&q, p_fr_de, NULL, want);
+    n = expect_where(q, p_fr_de, NULL, want);
     assert_true(n >= 2);
     check_query(f->s, fr_de, 2, 0, 0, want, n);
 
     struct index_term b_t0[2] = {author_term(f->b.pk), term(IDX_TOPIC, "t0")};
-    n = expect_where(&q, p_b_t0, NULL, want);
+    n = expect_where(q, p_b_t0, NULL, want);
     check_query(f->s, b_t0, 2, 0, 0, want, n);
 
     /* no terms, and the kind alone: everything, newest first */
-    n = expect_where(&q, p_all, NULL, want);
+    n = expect_where(q, p_all, NULL, want);
     assert_int_equal(n, QN);
     check_query(f->s, NULL, 0, 0, 0, want, n);
     check_query(f->s, t, 1, 0, 0, want, n);
     /* a single word of the title: exact */
     struct index_term w42 = term(IDX_WORD, "42");
-    const struct built *w_42[] = {&q.b[42]};
+    const struct built *w_42[] = {&q->b[42]};
     check_query(f->s, &w42, 1, 0, 0, w_42, 1);
 
     /* disjoint terms and unknown values: nothing */
@@ -1201,7 +1252,6 @@ static void test_query_intersections(void **state) {
     struct ids got = {0};
     uint64_t next;
     assert_int_equal(query_page(f->s, many, 17, 0, 0, 0, 0, 10, &got, &next), HUB_E_RANGE);
-    qset_free(&q);
 }
 
 static void test_query_date_range(void **state) {
@@ -1243,8 +1293,20 @@ static void test_query_date_range(void **state) {
     qset_free(&q);
 }
 
+static void query_paging_with_update(struct fx *f);
+
 static void test_query_paging_with_update(void **state) {
-    struct fx *f = *state;
+    g_qmode = QM_DEFAULT;
+    query_paging_with_update(*state);
+}
+
+static void test_query_paging_with_update_mixed(void **state) {
+    g_qmode = QM_MIXED;
+    query_paging_with_update(*state);
+    g_qmode = QM_DEFAULT;
+}
+
+static void query_paging_with_update(struct fx *f) {
     static struct qset q;
     qset_build(f, &q);
     struct index_term t = term(IDX_KIND, "offer");
@@ -1934,6 +1996,9 @@ int main(void) {
         T(test_expiry_sweep),
         T(test_expiry_sweep_max),
         T(test_query_intersections),
+        T(test_query_intersections_index),
+        T(test_query_intersections_mixed),
+        T(test_query_paging_with_update_mixed),
         T(test_query_date_range),
         T(test_query_paging_with_update),
         T(test_disk_full),

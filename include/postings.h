@@ -1,0 +1,43 @@
+/* postings.h: the index postings a write batch adds, grouped by term in memory so that the
+ * store writes each term's new postings with one call, in term order. */
+#ifndef HUB_POSTINGS_H
+#define HUB_POSTINGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record.h"
+
+struct postings_term {
+    uint8_t term[INDEX_TERM_LEN];
+    uint32_t head, tail; /* first and last posting of this term (indexes into items, +1) */
+};
+
+struct postings_item {
+    uint64_t local; /* 0: removed again within the batch */
+    uint32_t next;  /* next posting of the same term (index + 1), 0 at the end */
+};
+
+/* Zero-initialise; postings_free releases the memory. */
+struct postings {
+    struct postings_term *terms;
+    size_t nterms, tcap;
+    uint32_t *slots; /* open addressing: term index + 1, 0 empty */
+    size_t nslots;
+    struct postings_item *items;
+    size_t nitems, icap;
+    uint32_t *order; /* term indexes sorted by term, filled by postings_sort */
+};
+
+/* Adds a posting; postings of a term keep the order they were added in. HUB_E_NOMEM. */
+int postings_add(struct postings *p, const uint8_t term[INDEX_TERM_LEN], uint64_t local)
+    __attribute__((warn_unused_result));
+/* Removes a pending posting; 1 if it was there, 0 if not. */
+int postings_remove(struct postings *p, const uint8_t term[INDEX_TERM_LEN], uint64_t local);
+/* Sorts the terms (memcmp order) into p->order; HUB_E_NOMEM. */
+int postings_sort(struct postings *p) __attribute__((warn_unused_result));
+/* Forgets every posting, keeping the memory for the next batch. */
+void postings_clear(struct postings *p);
+void postings_free(struct postings *p);
+
+#endif
