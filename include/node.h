@@ -50,6 +50,18 @@ int node_publish(struct node *n, struct node_draft *d, size_t count) HUB_WUR;
 int node_ingest(struct node *n, const uint8_t *const *wires, const size_t *lens, size_t count,
                 int *results, size_t *accepted, int origin) HUB_WUR;
 
+/* node_ingest in two halves, so that the signatures of one batch are checked (by worker
+ * threads) while the caller stores the one before: begin screens the batch and starts the
+ * checks; end stores it and fills results[]. wires, lens and results must stay valid until
+ * end, which must be called once per job, in the order of begin (and before any other store
+ * write that should see the batch). */
+struct node_ingest_job;
+#define NODE_INGEST_BULK 1u /* part of a longer transfer (catch-up): see STORE_BULK */
+int node_ingest_begin(struct node *n, const uint8_t *const *wires, const size_t *lens,
+                      size_t count, int *results, int origin, unsigned flags,
+                      struct node_ingest_job **job) HUB_WUR;
+int node_ingest_end(struct node *n, struct node_ingest_job *job, size_t *accepted) HUB_WUR;
+
 /* Periodic work: expiry sweep. */
 void node_tick(struct node *n, uint64_t now_ms);
 

@@ -44,8 +44,11 @@ int store_append(struct store *s, struct store_item *items, size_t n) HUB_WUR;
  * retried (map growth). */
 #define STORE_READY_ABORT 1
 typedef int (*store_ready_fn)(void *arg, size_t i);
+/* flags: STORE_BULK for a batch that is part of a longer transfer (catch-up): its index
+ * postings are written directly, whatever its size (see store.c). */
+#define STORE_BULK 1u
 int store_append_ready(struct store *s, struct store_item *items, size_t n, store_ready_fn ready,
-                       void *arg) HUB_WUR;
+                       void *arg, unsigned flags) HUB_WUR;
 
 /* Batches of at least direct_min items write the index directly; smaller ones go to the
  * in-memory tail, merged into the index chunk records at a time once it holds tail_max
@@ -116,6 +119,7 @@ int store_forks(struct store *s, int (*cb)(const struct store_fork *f, void *arg
 struct store_stats {
     uint64_t entries, records, feeds, forks;
     uint64_t map_size, used_bytes;
+    uint64_t index_tail; /* records indexed in memory, waiting to be merged into the index */
 };
 int store_stats(struct store *s, struct store_stats *out) HUB_WUR;
 

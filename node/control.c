@@ -256,8 +256,10 @@ static void op_status(struct control *c, struct client *cl, json_t *req, json_t 
     size_t watchers = 0;
     for (size_t i = 0; i < c->nclients; i++)
         watchers += c->clients[i].watching && !c->clients[i].closing;
-    if (o)
+    if (o) {
         json_object_set_new(o, "watchers", json_integer((json_int_t)watchers));
+        json_object_set_new(o, "index_tail", json_integer((json_int_t)st.index_tail));
+    }
     if (c->status_fn && o)
         c->status_fn(c->status_arg, o);
     send_json(cl, o, tag);

@@ -547,6 +547,8 @@ static void text_status(json_t *r) {
         kv_add(&l, "store", "%s used of %s map (%lld%%)", buf, b2, used * 100 / map);
     else
         kv_add(&l, "store", "%s used", buf);
+    kv_add(&l, "index tail", "%lld records not yet merged into the index",
+           jint(r, "index_tail", 0));
     kv_add(&l, "clients", "%lld", jint(r, "clients", 0));
     json_t *peers = json_object_get(r, "peers");
     kv_add(&l, "peers", "%lld connected of %lld configured", jint(peers, "connected", 0),

@@ -248,7 +248,7 @@ int node_publish(struct node *n, struct node_draft *d, size_t count) {
     if (rc == 0 && pipelined) {
         rc = par_pipe_start(&j.pipe, count, publish_one, &j);
         if (rc == 0) {
-            rc = store_append_ready(n->store, j.items, count, publish_ready, &j);
+            rc = store_append_ready(n->store, j.items, count, publish_ready, &j, 0);
             par_pipe_finish(&j.pipe);
             for (size_t i = 0; i < count && rc == HUB_E_INTERNAL; i++)
                 if (j.rcs[i] != 0)
@@ -380,47 +380,83 @@ static int ingest_ready(void *arg, size_t i) {
     return 0;
 }
 
-int node_ingest(struct node *n, const uint8_t *const *wires, const size_t *lens, size_t count,
-                int *results, size_t *accepted, int origin) {
-    *accepted = 0;
+struct node_ingest_job {
+    struct ingest_job j;
+    struct prepared **order; /* the valid ones, by (author, seq) */
+    struct store_item *items;
+    size_t count, valid;
+    int pipelined, origin;
+    unsigned store_flags;
+    struct ingest_pipe ip;
+};
+
+static void ingest_job_free(struct node_ingest_job *job) {
+    free(job->items);
+    free(job->order);
+    free(job->j.p);
+    free(job);
+}
+
+int node_ingest_begin(struct node *n, const uint8_t *const *wires, const size_t *lens,
+                      size_t count, int *results, int origin, unsigned flags,
+                      struct node_ingest_job **out) {
+    *out = NULL;
     n->last_write = hub_mono_ms();
-    struct prepared *p = malloc(count * sizeof *p);
-    struct prepared **order = malloc(count * sizeof *order);
-    struct store_item *items = malloc(count * sizeof *items);
-    if (!p || !order || !items) {
-        free(p);
-        free(order);
-        free(items);
+    struct node_ingest_job *job = calloc(1, sizeof *job);
+    if (!job)
+        return HUB_E_NOMEM;
+    struct prepared *p = malloc((count ? count : 1) * sizeof *p);
+    job->order = malloc((count ? count : 1) * sizeof *job->order);
+    job->items = malloc((count ? count : 1) * sizeof *job->items);
+    job->j = (struct ingest_job){n, wires, lens, p, results, hub_now_ms()};
+    job->count = count;
+    job->origin = origin;
+    job->store_flags = (flags & NODE_INGEST_BULK) ? STORE_BULK : 0;
+    if (!p || !job->order || !job->items) {
+        ingest_job_free(job);
         return HUB_E_NOMEM;
     }
-    struct ingest_job j = {n, wires, lens, p, results, hub_now_ms()};
-    ingest_screen(n, &j, count);
+    ingest_screen(n, &job->j, count);
     size_t screened = 0;
     for (size_t i = 0; i < count; i++)
         screened += results[i] == 0;
-    int pipelined = screened >= NODE_PIPE_MIN && par_threads() > 1;
-    if (!pipelined)
-        par_for(count, NODE_PAR_MIN_SLICE, ingest_slice, &j);
-    size_t valid = 0;
+    job->pipelined = screened >= NODE_PIPE_MIN && par_threads() > 1;
+    if (!job->pipelined)
+        par_for(count, NODE_PAR_MIN_SLICE, ingest_slice, &job->j);
     for (size_t i = 0; i < count; i++) {
         if (results[i] == 0)
-            order[valid++] = &p[i];
+            job->order[job->valid++] = &p[i];
         else
             node_count(n, results[i]);
     }
-    qsort(order, valid, sizeof *order, prep_cmp);
-    int rc = HUB_OK;
-    if (pipelined) {
-        struct ingest_pipe ip = {.order = order, .items = items, .now = j.now};
-        rc = par_pipe_start(&ip.pipe, valid, ingest_check_one, &ip);
-        if (rc == 0) {
-            rc = store_append_ready(n->store, items, valid, ingest_ready, &ip);
-            par_pipe_finish(&ip.pipe); /* after a store failure some may still be unchecked */
+    qsort(job->order, job->valid, sizeof *job->order, prep_cmp);
+    if (job->pipelined) {
+        job->ip = (struct ingest_pipe){.order = job->order, .items = job->items, .now = job->j.now};
+        if (par_pipe_start(&job->ip.pipe, job->valid, ingest_check_one, &job->ip) != 0) {
+            ingest_job_free(job);
+            return HUB_E_NOMEM;
         }
+    }
+    *out = job;
+    return HUB_OK;
+}
+
+int node_ingest_end(struct node *n, struct node_ingest_job *job, size_t *accepted) {
+    *accepted = 0;
+    n->last_write = hub_mono_ms();
+    struct prepared **order = job->order, *p = job->j.p;
+    struct store_item *items = job->items;
+    size_t valid = job->valid;
+    int *results = job->j.results;
+    int rc = HUB_OK;
+    if (job->pipelined) {
+        rc = store_append_ready(n->store, items, valid, ingest_ready, &job->ip, job->store_flags);
+        par_pipe_finish(&job->ip.pipe); /* after a store failure some may still be unchecked */
     } else {
         for (size_t i = 0; i < valid; i++)
             items[i] = order[i]->item;
-        rc = valid ? store_append(n->store, items, valid) : HUB_OK;
+        rc = valid ? store_append_ready(n->store, items, valid, NULL, NULL, job->store_flags)
+                   : HUB_OK;
     }
     if (rc == 0) {
         for (size_t i = 0; i < valid; i++) {
@@ -444,13 +480,19 @@ int node_ingest(struct node *n, const uint8_t *const *wires, const size_t *lens,
             if (q->item.result != HUB_OK)
                 continue;
             for (size_t l = 0; l < n->nlisteners; l++)
-                n->listeners[l].fn(n->listeners[l].arg, &q->e, origin);
+                n->listeners[l].fn(n->listeners[l].arg, &q->e, job->origin);
         }
     }
-    free(items);
-    free(order);
-    free(p);
+    ingest_job_free(job);
     return rc;
+}
+
+int node_ingest(struct node *n, const uint8_t *const *wires, const size_t *lens, size_t count,
+                int *results, size_t *accepted, int origin) {
+    struct node_ingest_job *job;
+    *accepted = 0;
+    int rc = node_ingest_begin(n, wires, lens, count, results, origin, 0, &job);
+    return rc == 0 ? node_ingest_end(n, job, accepted) : rc;
 }
 
 void node_tick(struct node *n, uint64_t now_ms) {

@@ -22,7 +22,8 @@
  * to "recent" (one appended row) and to the in-memory tail, which queries read together with the
  * index. The oldest are merged into the index in chunks, many records to one page write per
  * term: when the hub is idle (store_maintain), or at once when the tail is full. Big batches
- * (import, catch-up) write the index directly. */
+ * (import) and the batches of a longer transfer (catch-up, STORE_BULK) write the index directly:
+ * for them a merge would cost more than the direct write it replaces. */
 #include "store.h"
 
 #include <errno.h>
@@ -844,7 +845,7 @@ static int store_grow(struct store *s) {
 }
 
 int store_append(struct store *s, struct store_item *items, size_t n) {
-    return store_append_ready(s, items, n, NULL, NULL);
+    return store_append_ready(s, items, n, NULL, NULL, 0);
 }
 
 /* Rows in "recent" as the transaction sees them. */
@@ -941,13 +942,13 @@ static int tail_merge(struct store *s, size_t max) {
 }
 
 int store_append_ready(struct store *s, struct store_item *items, size_t n, store_ready_fn ready,
-                       void *arg) {
+                       void *arg, unsigned flags) {
     struct wbatch w = {0};
     w.now = hub_now_ms();
     uint64_t first_local = s->next_local;
     w.first_local = first_local;
     w.append_floor = first_local;
-    w.to_tail = n < s->direct_min;
+    w.to_tail = n < s->direct_min && !(flags & STORE_BULK);
     for (;;) {
         uint64_t tb = hub_mono_us();
         int rc = mdb_txn_begin(s->env, NULL, 0, &w.txn);
@@ -1490,5 +1491,6 @@ int store_stats(struct store *s, struct store_stats *out) {
     mdb_env_info(s->env, &info);
     out->map_size = info.me_mapsize;
     out->used_bytes = pages * 4096;
+    out->index_tail = s->recent_rows;
     return HUB_OK;
 }

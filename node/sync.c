@@ -39,7 +39,10 @@
 #define SYNC_TURN_BUDGET_US                                                                        \
     20000                    /* work per socket per turn, so control and the other                 \
                                 peers get their turn even while one peer floods */
-#define SYNC_RATE_MSGS 20000 /* per session per second; the excess is dropped */
+#define SYNC_RATE_MSGS 20000 /* requests per session per second; the excess is dropped */
+#define SYNC_RATE_PUSHES 100000 /* live pushes per session per second, counted apart: a peer \
+                                   relaying a catch-up pushes ~20k/s, and its echoes must not \
+                                   use up the budget of its requests (Wants) */
 #define SYNC_SUMMARY_LOG_MS 60000
 #define SYNC_HWM 10000
 #define SYNC_HELLO_WAIT_MS 10000     /* an inbound session must say Hello by then */
@@ -47,7 +50,8 @@
 #define SYNC_POLICY_REFRESH_MS 60000 /* endorsed policy: expiries change the trusted set */
 #define SYNC_REDIAL_MIN_MS 2000      /* first re-dial of a peer that is not up */
 #define SYNC_REDIAL_MAX_MS 60000     /* re-dial back-off cap */
-#define SYNC_RETRY_MS 200            /* round retry while a peer is not connected */
+#define SYNC_RETRY_MIN_MS 5          /* round retry while a peer is not connected: from 5 ms */
+#define SYNC_RETRY_MS 200            /* doubling up to this */
 
 enum sess_dir { SESS_OUT = 1, SESS_IN = 2 };
 enum peer_state { PEER_CONNECTING, PEER_UP, PEER_DOWN };
@@ -83,6 +87,7 @@ struct session {
     int hello_seen;
     uint64_t created_ms, last_heard_ms, last_heard_wall, next_round_ms;
     uint64_t redial_at_ms, redial_backoff_ms;
+    uint64_t retry_ms; /* wait before the next Hello while the connection is not up yet */
     uint64_t sent, received, rejected, rounds, bytes_sent, bytes_received;
     uint64_t rej_window[40], rej_window_total;
     int64_t behind_us, behind_them;
@@ -92,8 +97,10 @@ struct session {
     size_t ninflight;
     Hubnet__Head **their; /* heads received in the current Heads exchange */
     size_t ntheir, captheir;
-    uint64_t rate_start_ms;
-    uint32_t rate_count;
+    struct rate {
+        uint64_t start_ms;
+        uint32_t count;
+    } rate_req, rate_push; /* messages on the DEALER/ROUTER, and live pushes on the SUB */
     uint64_t rate_dropped;
     uint64_t last_summary_log;
 };
@@ -112,7 +119,7 @@ struct sync {
     int digest_valid;
     int policy_dirty;
     int deferring; /* Entries are stashed for entries_flush while a socket is read */
-    struct {
+    struct defer {
         struct {
             struct session *ss;
             uint32_t gen;
@@ -120,7 +127,13 @@ struct sync {
             size_t n;
         } items[SYNC_DEFER_MSGS];
         size_t n, total;
-    } defer;
+        /* once handed to node_ingest_begin: */
+        const uint8_t **wires;
+        size_t *lens;
+        int *results;
+        struct node_ingest_job *job;
+    } defer, pending; /* stashed this turn; being checked by workers, stored next turn */
+    uint64_t turn, pending_turn; /* sync_handle calls; the one that began the pending batch */
     struct { /* live-push batch buffers, reused */
         zmq_msg_t msgs[SYNC_PUSH_BATCH];
         const uint8_t *wires[SYNC_PUSH_BATCH];
@@ -414,7 +427,10 @@ static void want_fill(struct sync *s, struct session *ss) {
         Hubnet__SyncMsg m = HUBNET__SYNC_MSG__INIT;
         m.msg_case = HUBNET__SYNC_MSG__MSG_WANT;
         m.want = &wt;
-        send_msg(s, ss, &m);
+        if (send_msg(s, ss, &m) != 0) {
+            log_debug("sync", "want not sent: %s", zmq_strerror(zmq_errno()));
+            break; /* the queue to the peer is full: ask when the timeouts come round */
+        }
         struct inflight *f = &ss->inflight[ss->ninflight++];
         memcpy(f->author, w->author, 32);
         f->from = w->next;
@@ -479,6 +495,7 @@ static int sess_connect(struct sync *s, struct session *ss) {
         return HUB_E_CONFIG;
     }
     ss->next_round_ms = 0;
+    ss->retry_ms = SYNC_RETRY_MIN_MS;
     return HUB_OK;
 }
 
@@ -710,6 +727,8 @@ static void on_heads(struct sync *s, struct session *ss, Hubnet__SyncMsg *m) {
     ss->ntheir = 0;
     if (!hs->reply)
         send_heads(s, ss, 1);
+    log_debug("sync", "heads compared: %zu feed(s) to fetch, %lld entries behind, %zu in flight",
+              ss->nwq, (long long)ss->behind_us, ss->ninflight);
     want_fill(s, ss);
 }
 
@@ -830,6 +849,9 @@ static void entries_finish(struct sync *s, struct session *ss, Hubnet__Entries *
             /* Everything asked has come back and a gap is left (a batch was lost or refused).
              * Ask again from our head if this batch made progress; else stop until the next
              * round, so a peer that sends junk cannot keep us asking. */
+            log_debug("sync", "feed gap after seq %llu (target %llu, %zu accepted): %s",
+                      (unsigned long long)have, (unsigned long long)w->target, accepted,
+                      accepted ? "asking again" : "left to the next round");
             if (accepted > 0)
                 w->next = have + 1;
             else
@@ -840,39 +862,102 @@ static void entries_finish(struct sync *s, struct session *ss, Hubnet__Entries *
 }
 
 /* Entries answers read in one loop turn are stored together, in one transaction: a commit
- * costs about as much for one batch as for four, so catch-up commits less often. */
-static void entries_flush(struct sync *s) {
-    size_t total = s->defer.total, n = s->defer.n;
-    if (n == 0)
-        return;
-    const uint8_t **wires = malloc((total ? total : 1) * sizeof *wires);
-    size_t *lens = malloc((total ? total : 1) * sizeof *lens);
-    int *results = calloc(total ? total : 1, sizeof *results);
-    size_t at = 0, accepted = 0;
-    int ok = wires && lens && results;
-    for (size_t i = 0; ok && i < n; i++) {
-        Hubnet__Entries *es = s->defer.items[i].m->entries;
-        for (size_t e = 0; e < s->defer.items[i].n; e++, at++) {
-            wires[at] = es->entries[e].data;
-            lens[at] = es->entries[e].len;
+ * costs about as much for one batch as for four, so catch-up commits less often.
+ *
+ * During a catch-up the batches are also overlapped: at the end of a read turn the new batch
+ * is handed to node_ingest_begin (worker threads check its signatures) and the batch of the
+ * turn before is stored meanwhile (pending_end). A batch is pending for at most one loop turn:
+ * sync_tick stores it when no new batch came. Anything else that depends on the stored state
+ * (other messages, live push, a round) stores it first (entries_flush). */
+
+/* Hands the stash to node_ingest_begin; on failure its messages are dropped (counted as not
+ * received: the Wants time out and are asked again). Returns 0 if d->job is running. */
+static int defer_begin(struct sync *s, struct defer *d) {
+    size_t total = d->total ? d->total : 1;
+    d->wires = malloc(total * sizeof *d->wires);
+    d->lens = malloc(total * sizeof *d->lens);
+    d->results = calloc(total, sizeof *d->results);
+    d->job = NULL;
+    if (!d->wires || !d->lens || !d->results)
+        return HUB_E_NOMEM;
+    size_t at = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        Hubnet__Entries *es = d->items[i].m->entries;
+        for (size_t e = 0; e < d->items[i].n; e++, at++) {
+            d->wires[at] = es->entries[e].data;
+            d->lens[at] = es->entries[e].len;
         }
     }
-    if (ok && total)
-        ok = node_ingest(s->node, wires, lens, total, results, &accepted, 0) == 0;
-    at = 0;
-    for (size_t i = 0; i < n; i++) {
-        struct session *ss = s->defer.items[i].ss;
-        size_t cnt = s->defer.items[i].n;
-        if (ok && ss->used && ss->gen == s->defer.items[i].gen)
-            entries_finish(s, ss, s->defer.items[i].m->entries, cnt, results + at);
-        at += cnt;
-        hubnet__sync_msg__free_unpacked(s->defer.items[i].m, NULL);
+    /* While Wants are still out, this batch is one of a catch-up: the store writes such
+     * batches straight into its index (a small, final one goes to the index tail). */
+    unsigned flags = 0;
+    for (size_t i = 0; i < d->n; i++)
+        if (d->items[i].ss->used && d->items[i].ss->gen == d->items[i].gen &&
+            d->items[i].ss->ninflight > 0)
+            flags = NODE_INGEST_BULK;
+    return node_ingest_begin(s->node, d->wires, d->lens, d->total, d->results, 0, flags,
+                             &d->job);
+}
+
+/* Stores a begun stash (if ok), does the per-session bookkeeping, frees the messages. */
+static void defer_end(struct sync *s, struct defer *d, int ok) {
+    size_t accepted = 0;
+    if (d->job) {
+        ok = node_ingest_end(s->node, d->job, &accepted) == 0 && ok;
+        d->job = NULL;
+    } else {
+        ok = 0;
     }
+    size_t at = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        struct session *ss = d->items[i].ss;
+        size_t cnt = d->items[i].n;
+        if (ok && ss->used && ss->gen == d->items[i].gen)
+            entries_finish(s, ss, d->items[i].m->entries, cnt, d->results + at);
+        at += cnt;
+        hubnet__sync_msg__free_unpacked(d->items[i].m, NULL);
+    }
+    d->n = 0;
+    d->total = 0;
+    free(d->wires);
+    free(d->lens);
+    free(d->results);
+    d->wires = NULL;
+    d->lens = NULL;
+    d->results = NULL;
+}
+
+static void pending_end(struct sync *s) {
+    if (s->pending.n)
+        defer_end(s, &s->pending, 1);
+}
+
+/* Stores everything received so far, now. */
+static void entries_flush(struct sync *s) {
+    pending_end(s);
+    if (s->defer.n == 0)
+        return;
+    int ok = defer_begin(s, &s->defer) == 0;
+    defer_end(s, &s->defer, ok);
+}
+
+/* End of a read turn: this turn's stash starts its checks while the last one is stored. */
+static void entries_flush_overlapped(struct sync *s) {
+    if (s->defer.n == 0)
+        return;
+    if (defer_begin(s, &s->defer) != 0) {
+        defer_end(s, &s->defer, 0);
+        return;
+    }
+    pending_end(s);
+    s->pending = s->defer; /* the messages and buffers move with it */
+    s->pending_turn = s->turn;
     s->defer.n = 0;
     s->defer.total = 0;
-    free(wires);
-    free(lens);
-    free(results);
+    s->defer.wires = NULL;
+    s->defer.lens = NULL;
+    s->defer.results = NULL;
+    s->defer.job = NULL;
 }
 
 /* Takes ownership of m (an Entries message) when it returns 1. */
@@ -881,7 +966,7 @@ static void entries_flush(struct sync *s) {
 static void on_entries(struct sync *s, struct session *ss, Hubnet__SyncMsg *m) {
     size_t n = entries_accept(s, ss, m->entries);
     if (s->defer.n == SYNC_DEFER_MSGS || s->defer.total + n > SYNC_DEFER_ENTRIES)
-        entries_flush(s);
+        entries_flush_overlapped(s);
     s->defer.items[s->defer.n].ss = ss;
     s->defer.items[s->defer.n].gen = ss->gen;
     s->defer.items[s->defer.n].m = m;
@@ -893,13 +978,13 @@ static void on_entries(struct sync *s, struct session *ss, Hubnet__SyncMsg *m) {
 }
 
 /* Per-session message budget: the excess of a flooding peer is dropped and counted. */
-static int rate_ok(struct session *ss) {
+static int rate_ok(struct session *ss, struct rate *r, uint32_t per_s) {
     uint64_t now = hub_mono_ms();
-    if (now - ss->rate_start_ms >= 1000) {
-        ss->rate_start_ms = now;
-        ss->rate_count = 0;
+    if (now - r->start_ms >= 1000) {
+        r->start_ms = now;
+        r->count = 0;
     }
-    if (++ss->rate_count > SYNC_RATE_MSGS) {
+    if (++r->count > per_s) {
         ss->rate_dropped++;
         return 0;
     }
@@ -909,7 +994,7 @@ static int rate_ok(struct session *ss) {
 static void handle_msg(struct sync *s, struct session *ss, const uint8_t *data, size_t len,
                        const char *peer_addr) {
     ss->bytes_received += len;
-    if (!rate_ok(ss))
+    if (!rate_ok(ss, &ss->rate_req, SYNC_RATE_MSGS))
         return;
     Hubnet__SyncMsg *m = hubnet__sync_msg__unpack(NULL, len, data);
     if (!m) {
@@ -1039,14 +1124,14 @@ static void dealer_read_turn(struct sync *s, struct session *ss) {
 static void router_read(struct sync *s) {
     s->deferring = 1;
     router_read_turn(s);
-    entries_flush(s);
+    entries_flush_overlapped(s);
     s->deferring = 0;
 }
 
 static void dealer_read(struct sync *s, struct session *ss) {
     s->deferring = 1;
     dealer_read_turn(s, ss);
-    entries_flush(s);
+    entries_flush_overlapped(s);
     s->deferring = 0;
 }
 
@@ -1078,7 +1163,7 @@ static void sub_read(struct sync *s, struct session *ss) {
             continue;
         }
         ss->bytes_received += zmq_msg_size(&msgs[n]);
-        if (!rate_ok(ss)) {
+        if (!rate_ok(ss, &ss->rate_push, SYNC_RATE_PUSHES)) {
             zmq_msg_close(&msgs[n]);
             continue;
         }
@@ -1088,6 +1173,7 @@ static void sub_read(struct sync *s, struct session *ss) {
     }
     if (n) {
         size_t accepted = 0;
+        pending_end(s); /* a push may continue a feed whose earlier entries are pending */
         if (node_ingest(s->node, wires, lens, n, results, &accepted, (int)(ss - s->sess) + 1) ==
             0) {
             ss->received += accepted;
@@ -1308,6 +1394,7 @@ void sync_destroy(struct sync **sp) {
     if (!sp || !*sp)
         return;
     struct sync *s = *sp;
+    entries_flush(s); /* store what was received and checked */
     for (size_t i = 0; i < SYNC_MAX_SESSIONS; i++)
         if (s->sess[i].used)
             sess_free(&s->sess[i]);
@@ -1352,6 +1439,7 @@ size_t sync_poll_items(struct sync *s, zmq_pollitem_t *items, size_t max) {
 }
 
 void sync_handle(struct sync *s, const zmq_pollitem_t *items, size_t count) {
+    s->turn++;
     for (size_t i = 0; i < count; i++) {
         if (!(items[i].revents & ZMQ_POLLIN))
             continue;
@@ -1409,6 +1497,9 @@ static void log_rejects(struct session *ss, uint64_t now) {
 }
 
 long sync_tick(struct sync *s) {
+    /* A batch begun in an earlier turn is stored now: no new one came to overlap it with. */
+    if (s->pending.n && s->pending_turn != s->turn)
+        pending_end(s);
     uint64_t now = hub_mono_ms();
     if (s->cfg->policy == POLICY_ENDORSED && now - s->policy_refreshed >= SYNC_POLICY_REFRESH_MS) {
         s->policy_refreshed = now;
@@ -1427,6 +1518,8 @@ long sync_tick(struct sync *s) {
         /* want timeouts: the request or its answer was lost */
         for (size_t f = 0; f < ss->ninflight;) {
             if (now - ss->inflight[f].sent_ms >= SYNC_WANT_TIMEOUT_MS) {
+                log_debug("sync", "want from seq %llu timed out; asking again",
+                          (unsigned long long)ss->inflight[f].from);
                 struct want_feed *w = wq_find(ss, ss->inflight[f].author);
                 if (w) { /* ask again from the lost batch on */
                     if (w->inflight > 0)
@@ -1474,9 +1567,12 @@ long sync_tick(struct sync *s) {
         if (ss->dir == SESS_OUT && now >= ss->next_round_ms) {
             ss->next_round_ms = now + ivl;
             if (send_hello(s, ss) != 0) {
-                /* not connected yet (ZMQ_IMMEDIATE): try again soon, not a whole interval on */
-                ss->next_round_ms = now + SYNC_RETRY_MS;
+                /* Not connected yet (ZMQ_IMMEDIATE): try again soon, not a whole interval on;
+                 * a handshake on a LAN takes milliseconds, a peer that is down longer. */
+                ss->next_round_ms = now + ss->retry_ms;
+                ss->retry_ms = ss->retry_ms * 2 < SYNC_RETRY_MS ? ss->retry_ms * 2 : SYNC_RETRY_MS;
             } else {
+                ss->retry_ms = SYNC_RETRY_MIN_MS;
                 ss->rounds++;
                 send_summary(s, ss);
             }
@@ -1485,5 +1581,5 @@ long sync_tick(struct sync *s) {
             (long)(ss->next_round_ms - now) < next)
             next = (long)(ss->next_round_ms - now);
     }
-    return next;
+    return s->pending.n ? 0 : next; /* a pending batch is stored next turn, not later */
 }
