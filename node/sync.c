@@ -36,6 +36,7 @@
 #define SYNC_DEFER_MSGS 16      /* Entries messages stored in one transaction */
 #define SYNC_DEFER_ENTRIES 4096 /* ... and at most this many entries */
 #define SYNC_PUSH_BATCH 1024    /* live pushes applied in one transaction */
+#define SYNC_PENDING_MAX 2      /* Entries batches checked ahead of the one being stored */
 #define SYNC_TURN_BUDGET_US                                                                        \
     20000                    /* work per socket per turn, so control and the other                 \
                                 peers get their turn even while one peer floods */
@@ -132,8 +133,10 @@ struct sync {
         size_t *lens;
         int *results;
         struct node_ingest_job *job;
-    } defer, pending; /* stashed this turn; being checked by workers, stored next turn */
-    uint64_t turn, pending_turn; /* sync_handle calls; the one that began the pending batch */
+    } defer,                          /* stashed this turn */
+        pending[SYNC_PENDING_MAX];    /* begun: being checked by workers, oldest first */
+    size_t npending;
+    uint64_t turn, pending_turn; /* sync_handle calls; the one that began the newest pending */
     struct { /* live-push batch buffers, reused */
         zmq_msg_t msgs[SYNC_PUSH_BATCH];
         const uint8_t *wires[SYNC_PUSH_BATCH];
@@ -866,8 +869,9 @@ static void entries_finish(struct sync *s, struct session *ss, Hubnet__Entries *
  *
  * During a catch-up the batches are also overlapped: at the end of a read turn the new batch
  * is handed to node_ingest_begin (worker threads check its signatures) and the batch of the
- * turn before is stored meanwhile (pending_end). A batch is pending for at most one loop turn:
- * sync_tick stores it when no new batch came. Anything else that depends on the stored state
+ * turns before is stored meanwhile (pending_end): two batches are checked ahead, so the workers
+ * have work while this thread waits for a commit to reach the disk. Pending batches are stored
+ * as soon as a loop turn brings no new one (sync_tick). Anything else that depends on the stored state
  * (other messages, live push, a round) stores it first (entries_flush). */
 
 /* Hands the stash to node_ingest_begin; on failure its messages are dropped (counted as not
@@ -927,9 +931,15 @@ static void defer_end(struct sync *s, struct defer *d, int ok) {
     d->results = NULL;
 }
 
+static void pending_end_oldest(struct sync *s) {
+    defer_end(s, &s->pending[0], 1);
+    s->npending--;
+    memmove(&s->pending[0], &s->pending[1], s->npending * sizeof s->pending[0]);
+}
+
 static void pending_end(struct sync *s) {
-    if (s->pending.n)
-        defer_end(s, &s->pending, 1);
+    while (s->npending)
+        pending_end_oldest(s);
 }
 
 /* Stores everything received so far, now. */
@@ -949,8 +959,9 @@ static void entries_flush_overlapped(struct sync *s) {
         defer_end(s, &s->defer, 0);
         return;
     }
-    pending_end(s);
-    s->pending = s->defer; /* the messages and buffers move with it */
+    if (s->npending == SYNC_PENDING_MAX)
+        pending_end_oldest(s);
+    s->pending[s->npending++] = s->defer; /* the messages and buffers move with it */
     s->pending_turn = s->turn;
     s->defer.n = 0;
     s->defer.total = 0;
@@ -1498,7 +1509,7 @@ static void log_rejects(struct session *ss, uint64_t now) {
 
 long sync_tick(struct sync *s) {
     /* A batch begun in an earlier turn is stored now: no new one came to overlap it with. */
-    if (s->pending.n && s->pending_turn != s->turn)
+    if (s->npending && s->pending_turn != s->turn)
         pending_end(s);
     uint64_t now = hub_mono_ms();
     if (s->cfg->policy == POLICY_ENDORSED && now - s->policy_refreshed >= SYNC_POLICY_REFRESH_MS) {
@@ -1581,5 +1592,5 @@ long sync_tick(struct sync *s) {
             (long)(ss->next_round_ms - now) < next)
             next = (long)(ss->next_round_ms - now);
     }
-    return s->pending.n ? 0 : next; /* a pending batch is stored next turn, not later */
+    return s->npending ? 0 : next; /* a pending batch is stored next turn, not later */
 }
