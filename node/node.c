@@ -33,6 +33,7 @@ int node_open(const struct config *cfg, struct node **out) {
     if (!n)
         return HUB_E_NOMEM;
     n->cfg = *cfg;
+    n->last_write = hub_mono_ms(); /* a restarted hub is not idle at once: see node_tick */
     int created = 0;
     int rc = identity_load_or_create(cfg->data_dir, &n->id, &created);
     if (rc != 0) {

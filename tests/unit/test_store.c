@@ -1912,6 +1912,68 @@ static void test_node_publish(void **state) {
     free(rp);
 }
 
+/* A publish big enough to be signed and stored at once (the pipeline of node.c): all of it is
+ * stored in order, or, when one entry fails on the way, none of it. */
+static void test_node_publish_many(void **state) {
+    struct nfx *x = *state;
+    struct store *s = node_store(x->n);
+    const struct identity *me = node_identity(x->n);
+    enum { NP = 700, BAD = 450 };
+    static struct node_draft d[NP];
+    static char keys[NP][16];
+    char j[256];
+    for (size_t i = 0; i < NP; i++) {
+        snprintf(keys[i], sizeof keys[i], "many-%zu", i);
+        d[i] = (struct node_draft){.kind = K_OFFER, .key = keys[i]};
+        d[i].payload = payload_of(K_OFFER, offer_json(j, sizeof j, "Many", "many-topic"),
+                                  &d[i].payload_len);
+    }
+    /* a retraction whose payload does not decode passes signing and the signature check and
+     * fails when it is prepared for the store, in the middle of the batch */
+    uint8_t *good = (uint8_t *)d[BAD].payload;
+    size_t good_len = d[BAD].payload_len;
+    static const uint8_t junk[] = {0xff, 0xff, 0xff};
+    d[BAD].kind = K_RETRACTION;
+    d[BAD].payload = junk;
+    d[BAD].payload_len = sizeof junk;
+    assert_int_equal(node_publish(x->n, d, NP), HUB_E_DECODE);
+    struct feed_head h;
+    assert_int_equal(store_feed_head(s, me->pk, &h), HUB_E_NOT_FOUND);
+    assert_int_equal(x->heard, 0);
+    struct store_stats st;
+    assert_int_equal(store_stats(s, &st), HUB_OK);
+    assert_int_equal(st.entries, 0);
+
+    d[BAD].kind = K_OFFER;
+    d[BAD].payload = good;
+    d[BAD].payload_len = good_len;
+    assert_int_equal(node_publish(x->n, d, NP), HUB_OK);
+    assert_int_equal(store_feed_head(s, me->pk, &h), HUB_OK);
+    assert_int_equal(h.seq, NP);
+    assert_memory_equal(h.id, d[NP - 1].id, 32);
+    assert_int_equal(x->heard, NP);
+    for (size_t i = 0; i < NP; i++)
+        assert_int_equal(d[i].seq, i + 1);
+    /* the chain is valid for anyone: each entry names the one before */
+    for (size_t i = 1; i < NP; i += 97) {
+        uint8_t *w;
+        size_t wl;
+        struct entry e;
+        assert_int_equal(store_get(s, d[i].id, &w, &wl), HUB_OK);
+        assert_int_equal(entry_decode(w, wl, &e), HUB_OK);
+        assert_int_equal(entry_verify(&e, hub_now_ms()), HUB_OK);
+        assert_memory_equal(e.prev, d[i - 1].id, 32);
+        free(w);
+    }
+    struct index_term t = term(IDX_TOPIC, "many-topic");
+    struct ids page = {0};
+    uint64_t next;
+    assert_int_equal(query_page(s, &t, 1, 0, 0, 0, 0, 10, &page, &next), 10);
+    assert_memory_equal(page.id[0], d[NP - 1].id, 32);
+    for (size_t i = 0; i < NP; i++)
+        free((void *)d[i].payload);
+}
+
 /* ---- the identity file ---- */
 
 static void test_identity_file(void **state) {
@@ -2010,6 +2072,7 @@ int main(void) {
         N(test_node_ingest_rules),
         N(test_node_ingest_large_batch),
         N(test_node_publish),
+        N(test_node_publish_many),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
