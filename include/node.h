@@ -57,8 +57,8 @@ int node_ingest(struct node *n, const uint8_t *const *wires, const size_t *lens,
  * write that should see the batch). */
 struct node_ingest_job;
 #define NODE_INGEST_BULK 1u /* part of a longer transfer (catch-up): see STORE_BULK */
-int node_ingest_begin(struct node *n, const uint8_t *const *wires, const size_t *lens,
-                      size_t count, int *results, int origin, unsigned flags,
+int node_ingest_begin(struct node *n, const uint8_t *const *wires, const size_t *lens, size_t count,
+                      int *results, int origin, unsigned flags,
                       struct node_ingest_job **job) HUB_WUR;
 int node_ingest_end(struct node *n, struct node_ingest_job *job, size_t *accepted) HUB_WUR;
 

@@ -24,8 +24,8 @@ struct par_pipe {
     void (*work)(void *ctx, size_t i);
     void *ctx;
     size_t n;
-    atomic_size_t next;  /* next item to claim */
-    atomic_uchar *done;  /* per item: its work is finished */
+    atomic_size_t next; /* next item to claim */
+    atomic_uchar *done; /* per item: its work is finished */
     pthread_t tids[PAR_MAX_THREADS];
     size_t nthreads;
 };

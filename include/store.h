@@ -57,8 +57,8 @@ int store_append_ready(struct store *s, struct store_item *items, size_t n, stor
 void store_set_tail_limits(struct store *s, size_t direct_min, size_t tail_max, size_t chunk,
                            size_t idle_min);
 /* For a hub with nothing to write for a while: merges one chunk of the tail into the index
- * (a write transaction of ~0.1 s) when more than idle_min records wait there. 1 if it merged (call again
- * later), 0 if there was nothing worth merging or the merge failed (logged). */
+ * (a write transaction of ~0.1 s) when more than idle_min records wait there. 1 if it merged (call
+ * again later), 0 if there was nothing worth merging or the merge failed (logged). */
 int store_maintain(struct store *s);
 
 struct feed_head {
@@ -76,6 +76,10 @@ int store_feeds(struct store *s, int (*cb)(const struct feed_head *h, void *arg)
 int store_held_sizes(struct store *s, const uint8_t *const *ids, size_t n, size_t *sizes) HUB_WUR;
 /* Wire bytes of an entry by id, malloc'd copy. E_NOT_FOUND. */
 int store_get(struct store *s, const uint8_t id[32], uint8_t **wire, size_t *len) HUB_WUR;
+/* The id of the one entry whose id starts with the given hex digits (nibbles of them, from the
+ * high half of prefix[0] on): HUB_OK, HUB_E_NOT_FOUND, or HUB_E_RANGE when several match. */
+int store_resolve_id(struct store *s, const uint8_t *prefix, size_t nibbles,
+                     uint8_t out[32]) HUB_WUR;
 /* Entries of a feed from seq `from`, at most max_count entries and about max_bytes; cb sees
  * bytes valid only during the call. Returns the number of entries visited or a negative code. */
 int store_feed_range(struct store *s, const uint8_t author[32], uint64_t from, size_t max_count,

@@ -19,8 +19,7 @@ int tail_add(struct tail *t, const struct index_term *terms, size_t n, uint64_t 
     __attribute__((warn_unused_result));
 /* The postings of a term, ascending; NULL and *n = 0 when it has none. Valid until the next
  * tail_add or tail_clear. */
-const uint64_t *tail_postings(const struct tail *t, const uint8_t term[INDEX_TERM_LEN],
-                              size_t *n);
+const uint64_t *tail_postings(const struct tail *t, const uint8_t term[INDEX_TERM_LEN], size_t *n);
 /* Drops every posting <= cut (those merged into the index). */
 void tail_drop_upto(struct tail *t, uint64_t cut);
 void tail_clear(struct tail *t);

@@ -30,6 +30,7 @@
 #define CONTROL_MAX_EXT_OPS 8
 #define CONTROL_CLOSE_GRACE_MS 5000 /* an overflowed watcher gets this long to read the event */
 #define CONTROL_MAX_WATCH_TERMS 8
+#define CONTROL_MIN_ID_PREFIX 4 /* hex digits of an id prefix that get accepts */
 
 struct client {
     int fd;
@@ -397,8 +398,34 @@ static void op_get(struct control *c, struct client *cl, json_t *req, json_t *ta
         send_error(cl, tag, HUB_E_BAD_REQUEST, "id", "id: missing");
         return;
     }
-    if (parse_hex32(cl, tag, ids, "id", id) != 0)
+    /* A full id, or (like git) a unique prefix of 4 or more hex digits: tables show 8. */
+    size_t hl = strlen(ids);
+    if (hl >= CONTROL_MIN_ID_PREFIX && hl < HUB_HEX_LEN) {
+        uint8_t pre[32] = {0};
+        char hex[HUB_HEX_LEN + 1];
+        snprintf(hex, sizeof hex, "%s%s", ids, hl % 2 ? "0" : "");
+        if (hub_unhex(hex, pre, strlen(hex) / 2) != 0) {
+            send_error(cl, tag, HUB_E_RANGE, "id", "id: expected hex digits");
+            return;
+        }
+        int rc = store_resolve_id(node_store(c->node), pre, hl, id);
+        if (rc == HUB_E_RANGE) {
+            send_error(cl, tag, HUB_E_RANGE, "id",
+                       "id: %.63s is the start of several entry ids; give more digits", ids);
+            return;
+        }
+        if (rc != 0) {
+            send_error(cl, tag, rc, "id",
+                       rc == HUB_E_NOT_FOUND ? "no entry id starts with %.63s" : "%s",
+                       rc == HUB_E_NOT_FOUND ? ids : hub_strmsg(rc));
+            return;
+        }
+    } else if (hl < CONTROL_MIN_ID_PREFIX || hl > HUB_HEX_LEN || hub_unhex(ids, id, 32) != 0) {
+        send_error(cl, tag, HUB_E_RANGE, "id",
+                   "id: expected 64 hex digits, or at least %d of their start",
+                   CONTROL_MIN_ID_PREFIX);
         return;
+    }
     uint8_t *wire;
     size_t len;
     int rc = store_get(node_store(c->node), id, &wire, &len);

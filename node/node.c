@@ -177,8 +177,8 @@ struct publish_job {
 static void publish_one(void *arg, size_t i) {
     struct publish_job *j = arg;
     size_t wl;
-    int rc = entry_sign(&j->n->id, j->headers[i], j->hlens[i], j->d[i].payload,
-                        j->d[i].payload_len, &j->wires[i], &wl);
+    int rc = entry_sign(&j->n->id, j->headers[i], j->hlens[i], j->d[i].payload, j->d[i].payload_len,
+                        &j->wires[i], &wl);
     if (rc == 0)
         rc = entry_decode(j->wires[i], wl, &j->p[i].e);
     /* Same checks as a foreign entry, signature included: a bug here must not let us publish
@@ -223,8 +223,7 @@ int node_publish(struct node *n, struct node_draft *d, size_t count) {
     j.hlens = malloc(count * sizeof *j.hlens);
     j.rcs = calloc(count, sizeof *j.rcs);
     j.items = malloc(count * sizeof *j.items);
-    rc = (!j.p || !j.wires || !j.headers || !j.hlens || !j.rcs || !j.items) ? HUB_E_NOMEM
-                                                                          : HUB_OK;
+    rc = (!j.p || !j.wires || !j.headers || !j.hlens || !j.rcs || !j.items) ? HUB_E_NOMEM : HUB_OK;
     uint64_t ts = j.now > head.timestamp ? j.now : head.timestamp; /* never before our last */
     uint8_t prev[32];
     memcpy(prev, head.id, 32);
@@ -398,9 +397,8 @@ static void ingest_job_free(struct node_ingest_job *job) {
     free(job);
 }
 
-int node_ingest_begin(struct node *n, const uint8_t *const *wires, const size_t *lens,
-                      size_t count, int *results, int origin, unsigned flags,
-                      struct node_ingest_job **out) {
+int node_ingest_begin(struct node *n, const uint8_t *const *wires, const size_t *lens, size_t count,
+                      int *results, int origin, unsigned flags, struct node_ingest_job **out) {
     *out = NULL;
     n->last_write = hub_mono_ms();
     struct node_ingest_job *job = calloc(1, sizeof *job);

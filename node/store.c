@@ -44,9 +44,9 @@
 #define REC_FLAG_WITHDRAWN 1 /* retracted or expired: payloads purged for good */
 #define REC_FLAG_NOPAYLOAD 2 /* current version arrived without its payload: held, not shown */
 #define FEED_FLAG_FORKED 1
-#define STORE_DIRECT_MIN 2048 /* batches this big write the index directly */
-#define STORE_TAIL_MAX 8192   /* records in the tail that make a write merge a chunk */
-#define STORE_MERGE_CHUNK 2048 /* records merged per transaction: bounds the pause (~0.1 s) */
+#define STORE_DIRECT_MIN 2048    /* batches this big write the index directly */
+#define STORE_TAIL_MAX 8192      /* records in the tail that make a write merge a chunk */
+#define STORE_MERGE_CHUNK 2048   /* records merged per transaction: bounds the pause (~0.1 s) */
 #define STORE_IDLE_MERGE_MIN 256 /* an idle hub merges its tail down to this */
 
 enum {
@@ -64,16 +64,16 @@ enum {
     DB_FORKS,
     DB_COUNT
 };
-static const char *const db_names[DB_COUNT] = {
-    "meta", "entries", "ids", "feeds", "chain", "records", "versions", "index", "recent",
-    "live", "expiry",  "forks"};
+static const char *const db_names[DB_COUNT] = {"meta",   "entries", "ids",      "feeds",
+                                               "chain",  "records", "versions", "index",
+                                               "recent", "live",    "expiry",   "forks"};
 
 struct store {
     MDB_env *env;
     MDB_dbi dbi[DB_COUNT];
     uint64_t map_size, max_map;
     uint64_t next_local;
-    MDB_txn *rtxn; /* reset between uses, renewed for each read: saves a malloc per query */
+    MDB_txn *rtxn;       /* reset between uses, renewed for each read: saves a malloc per query */
     struct tail *tail;   /* postings of the records in "recent", for queries */
     uint64_t index_max;  /* largest local with postings in index (meta "index_max") */
     size_t recent_rows;  /* records in "recent" (and the tail) */
@@ -371,8 +371,7 @@ static int tail_pending(struct wbatch *w, const struct index_term *terms, size_t
 /* After a commit: what the batch put in "recent" becomes visible to queries. */
 static void tail_apply(struct store *s, struct wbatch *w) {
     for (size_t i = 0; i < w->ntrecs; i++)
-        if (tail_add(s->tail, w->tterms + w->trecs[i].off, w->trecs[i].n, w->trecs[i].local) !=
-            0) {
+        if (tail_add(s->tail, w->tterms + w->trecs[i].off, w->trecs[i].n, w->trecs[i].local) != 0) {
             /* "recent" has them; the merge at the next write puts them in index */
             s->tail_incomplete = 1;
             log_error("store", "out of memory for the index tail: merging it at the next write");
@@ -885,8 +884,7 @@ static int tail_merge(struct store *s, size_t max) {
              * an expired or retracted record may have lost only its live row */
             if (mdb_get(w.txn, s->dbi[DB_LIVE], &k, &lv) == 0) {
                 for (size_t i = 0; i < v.mv_size / INDEX_TERM_LEN && rc == 0; i++)
-                    if (postings_add(&w.ix, (const uint8_t *)v.mv_data + i * INDEX_TERM_LEN,
-                                     local))
+                    if (postings_add(&w.ix, (const uint8_t *)v.mv_data + i * INDEX_TERM_LEN, local))
                         rc = ENOMEM;
                 merged++;
             } else {
@@ -1075,8 +1073,7 @@ int store_feeds(struct store *s, int (*cb)(const struct feed_head *h, void *arg)
     return ret;
 }
 
-int store_held_sizes(struct store *s, const uint8_t *const *ids, size_t n, size_t *sizes)
-{
+int store_held_sizes(struct store *s, const uint8_t *const *ids, size_t n, size_t *sizes) {
     MDB_txn *txn;
     int rc = rtxn_begin(s, &txn);
     if (rc != 0)
@@ -1112,6 +1109,48 @@ int store_get(struct store *s, const uint8_t id[32], uint8_t **wire, size_t *len
     }
     rtxn_end(s);
     return store_err(rc);
+}
+
+static int id_has_prefix(const uint8_t *id, const uint8_t *prefix, size_t nibbles) {
+    if (memcmp(id, prefix, nibbles / 2) != 0)
+        return 0;
+    return nibbles % 2 == 0 || (id[nibbles / 2] >> 4) == (prefix[nibbles / 2] >> 4);
+}
+
+int store_resolve_id(struct store *s, const uint8_t *prefix, size_t nibbles, uint8_t out[32]) {
+    if (nibbles == 0 || nibbles > 64)
+        return HUB_E_RANGE;
+    uint8_t start[32] = {0};
+    memcpy(start, prefix, (nibbles + 1) / 2);
+    if (nibbles % 2)
+        start[nibbles / 2] &= 0xf0;
+    MDB_txn *txn;
+    int rc = rtxn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(txn, s->dbi[DB_IDS], &c)) != 0) {
+        rtxn_end(s);
+        return store_err(rc);
+    }
+    /* ids are keys in byte order: the first key >= the prefix padded with zeros is the only
+     * candidate, and the one after it tells whether the prefix is ambiguous */
+    MDB_val k = {32, start}, v;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    int result = HUB_E_NOT_FOUND;
+    if (rc == 0 && k.mv_size == 32 && id_has_prefix(k.mv_data, start, nibbles)) {
+        memcpy(out, k.mv_data, 32);
+        result = HUB_OK;
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+        if (rc == 0 && k.mv_size == 32 && id_has_prefix(k.mv_data, start, nibbles))
+            result = HUB_E_RANGE;
+        rc = 0;
+    }
+    mdb_cursor_close(c);
+    rtxn_end(s);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return store_err(rc);
+    return result;
 }
 
 int store_feed_range(struct store *s, const uint8_t author[32], uint64_t from, size_t max_count,
@@ -1160,9 +1199,9 @@ struct qjoin {
     const struct index_term *t[16];
     uint64_t cur[16]; /* where cursor i stands, when placed[i] */
     int placed[16];
-    int ended[16];             /* the term has no index postings left <= the last seek */
-    const uint64_t *tail[16];  /* the term's tail postings, ascending */
-    size_t ntail[16];          /* how many of them may still be <= pos */
+    int ended[16];            /* the term has no index postings left <= the last seek */
+    const uint64_t *tail[16]; /* the term's tail postings, ascending */
+    size_t ntail[16];         /* how many of them may still be <= pos */
     size_t k;
 };
 

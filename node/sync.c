@@ -41,9 +41,10 @@
     20000                    /* work per socket per turn, so control and the other                 \
                                 peers get their turn even while one peer floods */
 #define SYNC_RATE_MSGS 20000 /* requests per session per second; the excess is dropped */
-#define SYNC_RATE_PUSHES 100000 /* live pushes per session per second, counted apart: a peer \
-                                   relaying a catch-up pushes ~20k/s, and its echoes must not \
-                                   use up the budget of its requests (Wants) */
+#define SYNC_RATE_PUSHES                                                                           \
+    100000 /* live pushes per session per second, counted apart: a peer                            \
+              relaying a catch-up pushes ~20k/s, and its echoes must not                           \
+              use up the budget of its requests (Wants) */
 #define SYNC_SUMMARY_LOG_MS 60000
 #define SYNC_HWM 10000
 #define SYNC_HELLO_WAIT_MS 10000     /* an inbound session must say Hello by then */
@@ -133,11 +134,11 @@ struct sync {
         size_t *lens;
         int *results;
         struct node_ingest_job *job;
-    } defer,                          /* stashed this turn */
-        pending[SYNC_PENDING_MAX];    /* begun: being checked by workers, oldest first */
+    } defer,                       /* stashed this turn */
+        pending[SYNC_PENDING_MAX]; /* begun: being checked by workers, oldest first */
     size_t npending;
     uint64_t turn, pending_turn; /* sync_handle calls; the one that began the newest pending */
-    struct { /* live-push batch buffers, reused */
+    struct {                     /* live-push batch buffers, reused */
         zmq_msg_t msgs[SYNC_PUSH_BATCH];
         const uint8_t *wires[SYNC_PUSH_BATCH];
         size_t lens[SYNC_PUSH_BATCH];
@@ -871,8 +872,8 @@ static void entries_finish(struct sync *s, struct session *ss, Hubnet__Entries *
  * is handed to node_ingest_begin (worker threads check its signatures) and the batch of the
  * turns before is stored meanwhile (pending_end): two batches are checked ahead, so the workers
  * have work while this thread waits for a commit to reach the disk. Pending batches are stored
- * as soon as a loop turn brings no new one (sync_tick). Anything else that depends on the stored state
- * (other messages, live push, a round) stores it first (entries_flush). */
+ * as soon as a loop turn brings no new one (sync_tick). Anything else that depends on the stored
+ * state (other messages, live push, a round) stores it first (entries_flush). */
 
 /* Hands the stash to node_ingest_begin; on failure its messages are dropped (counted as not
  * received: the Wants time out and are asked again). Returns 0 if d->job is running. */
@@ -899,8 +900,7 @@ static int defer_begin(struct sync *s, struct defer *d) {
         if (d->items[i].ss->used && d->items[i].ss->gen == d->items[i].gen &&
             d->items[i].ss->ninflight > 0)
             flags = NODE_INGEST_BULK;
-    return node_ingest_begin(s->node, d->wires, d->lens, d->total, d->results, 0, flags,
-                             &d->job);
+    return node_ingest_begin(s->node, d->wires, d->lens, d->total, d->results, 0, flags, &d->job);
 }
 
 /* Stores a begun stash (if ok), does the per-session bookkeeping, frees the messages. */

@@ -115,8 +115,7 @@ int tail_add(struct tail *t, const struct index_term *terms, size_t n, uint64_t 
     return HUB_OK;
 }
 
-const uint64_t *tail_postings(const struct tail *t, const uint8_t term[INDEX_TERM_LEN],
-                              size_t *n) {
+const uint64_t *tail_postings(const struct tail *t, const uint8_t term[INDEX_TERM_LEN], size_t *n) {
     *n = 0;
     if (!t->nslots)
         return NULL;

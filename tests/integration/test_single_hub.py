@@ -330,6 +330,40 @@ def test_get_unknown_id(catalogue):
     assert res.code == 1 and "E_NOT_FOUND" in res.stderr
 
 
+def test_get_by_id_prefix(hubs):
+    """Like git: a unique prefix (4+ hex digits, any case) names an entry; the 8 digits that
+    tables show always do here. An ambiguous prefix asks for more digits."""
+    hub = hubs("prefix")
+    r = hub.call("import", records=[{"kind": "offer", "record": offer(i)} for i in range(300)])
+    assert r["accepted"] == 300
+    ids = [x["id"] for x in hub.query(limit=1000)]
+    assert len(ids) == 300
+    for full in ids[:20]:
+        for n in (8, 11, 63):
+            got = hub.get(full[:n].upper() if n == 11 else full[:n])
+            assert got["ok"] and got["entry"]["id"] == full, (full, n)
+    assert hub.ctl("get", ids[0][:8])["entry"]["id"] == ids[0]
+    # 300 ids over 65536 four-digit prefixes: find one shared by two, and one used by none
+    by4 = {}
+    for full in ids:
+        by4.setdefault(full[:4], []).append(full)
+    shared = [p for p, v in by4.items() if len(v) > 1]
+    if shared:
+        r = hub.get(shared[0])
+        assert r["ok"] is False and r["error"]["code"] == "E_RANGE"
+        assert "several" in r["error"]["message"]
+        # one more digit than the ids share tells them apart
+        a, b = by4[shared[0]][:2]
+        n = next(i for i in range(64) if a[i] != b[i]) + 1
+        assert hub.get(a[:n])["entry"]["id"] == a
+    unused = next(f"{i:04x}" for i in range(65536) if f"{i:04x}" not in by4)
+    r = hub.get(unused)
+    assert r["ok"] is False and r["error"]["code"] == "E_NOT_FOUND"
+    for bad in ("abc", "zzzz", ids[0] + "0", ""):
+        r = hub.get(bad)
+        assert r["ok"] is False and r["error"]["code"] in ("E_RANGE", "E_BAD_REQUEST"), bad
+
+
 # ---------------------------------------------------------------------------------------------
 # Paging, update, history, retraction
 

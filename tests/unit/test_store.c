@@ -1254,6 +1254,48 @@ static void query_intersections(struct fx *f, struct qset *q) {
     assert_int_equal(query_page(f->s, many, 17, 0, 0, 0, 0, 10, &got, &next), HUB_E_RANGE);
 }
 
+/* Id prefixes (hubctl get with the 8 digits a table shows): every prefix length, odd ones
+ * included, resolves to the one id that has it, or says it is ambiguous, or not found. */
+static void test_resolve_id_prefix(void **state) {
+    struct fx *f = *state;
+    static struct qset q;
+    g_qmode = QM_DEFAULT;
+    qset_build(f, &q);
+    for (int i = 0; i < QN; i++) {
+        const uint8_t *id = q.b[i].e.id;
+        for (size_t nib = 1; nib <= 64; nib++) {
+            int sharing = 0;
+            for (int k = 0; k < QN; k++) {
+                const uint8_t *o = q.b[k].e.id;
+                int same = memcmp(o, id, nib / 2) == 0 &&
+                           (nib % 2 == 0 || (o[nib / 2] >> 4) == (id[nib / 2] >> 4));
+                sharing += same;
+            }
+            uint8_t pre[32], out[32];
+            memcpy(pre, id, 32);
+            if (nib % 2)
+                pre[nib / 2] |= 0x0f; /* digits past the prefix must not matter */
+            int rc = store_resolve_id(f->s, pre, nib, out);
+            if (sharing == 1) {
+                assert_int_equal(rc, HUB_OK);
+                assert_memory_equal(out, id, 32);
+            } else {
+                assert_int_equal(rc, HUB_E_RANGE);
+            }
+        }
+    }
+    uint8_t none[32], out[32];
+    memset(none, 0, sizeof none);
+    int taken = 0;
+    for (int k = 0; k < QN; k++)
+        taken |= memcmp(q.b[k].e.id, none, 3) == 0;
+    if (!taken)
+        assert_int_equal(store_resolve_id(f->s, none, 6, out), HUB_E_NOT_FOUND);
+    assert_int_equal(store_resolve_id(f->s, none, 0, out), HUB_E_RANGE);
+    assert_int_equal(store_resolve_id(f->s, none, 65, out), HUB_E_RANGE);
+    qset_free(&q);
+}
+
 static void test_query_date_range(void **state) {
     struct fx *f = *state;
     static struct qset q;
@@ -1925,8 +1967,8 @@ static void test_node_publish_many(void **state) {
     for (size_t i = 0; i < NP; i++) {
         snprintf(keys[i], sizeof keys[i], "many-%zu", i);
         d[i] = (struct node_draft){.kind = K_OFFER, .key = keys[i]};
-        d[i].payload = payload_of(K_OFFER, offer_json(j, sizeof j, "Many", "many-topic"),
-                                  &d[i].payload_len);
+        d[i].payload =
+            payload_of(K_OFFER, offer_json(j, sizeof j, "Many", "many-topic"), &d[i].payload_len);
     }
     /* a retraction whose payload does not decode passes signing and the signature check and
      * fails when it is prepared for the store, in the middle of the batch */
@@ -2062,6 +2104,7 @@ int main(void) {
         T(test_query_intersections_mixed),
         T(test_query_paging_with_update_mixed),
         T(test_query_date_range),
+        T(test_resolve_id_prefix),
         T(test_query_paging_with_update),
         T(test_disk_full),
         T(test_max_map_bound),
