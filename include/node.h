@@ -62,6 +62,14 @@ int node_ingest_begin(struct node *n, const uint8_t *const *wires, const size_t 
                       struct node_ingest_job **job) HUB_WUR;
 int node_ingest_end(struct node *n, struct node_ingest_job *job, size_t *accepted) HUB_WUR;
 
+/* The store half on the node's writer thread, so that the event loop goes on (queries are
+ * answered from LMDB snapshots meanwhile): submit a begun job (HUB_E_BUSY while the writer holds
+ * one, stored or not), collect it with node_ingest_done (wait: block until it is stored; else
+ * NULL if not yet), then node_ingest_finish on this thread: results, logs and listeners. */
+int node_ingest_submit(struct node *n, struct node_ingest_job *job) HUB_WUR;
+struct node_ingest_job *node_ingest_done(struct node *n, int wait);
+int node_ingest_finish(struct node *n, struct node_ingest_job *job, size_t *accepted) HUB_WUR;
+
 /* Periodic work: expiry sweep. */
 void node_tick(struct node *n, uint64_t now_ms);
 

@@ -1,6 +1,7 @@
 /* node.c: identity + store, and the single path by which entries, own or foreign, are stored. */
 #include "node.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,8 +26,18 @@ struct node {
     void *admit_arg;
     uint64_t next_sweep;
     uint64_t last_write; /* hub_mono_ms of the last publish or ingest */
+    struct node_writer {
+        pthread_t tid;
+        int started, stop;
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        struct node_ingest_job *todo, *done; /* at most one job in the writer's hands */
+    } writer;
     struct node_counters counters;
 };
+
+static void writer_start(struct node *n);
+static void writer_stop(struct node *n);
 
 int node_open(const struct config *cfg, struct node **out) {
     struct node *n = calloc(1, sizeof *n);
@@ -52,6 +63,7 @@ int node_open(const struct config *cfg, struct node **out) {
         free(n);
         return rc;
     }
+    writer_start(n);
     *out = n;
     return HUB_OK;
 }
@@ -59,6 +71,7 @@ int node_open(const struct config *cfg, struct node **out) {
 void node_destroy(struct node **np) {
     if (!np || !*np)
         return;
+    writer_stop(*np);
     store_destroy(&(*np)->store);
     identity_wipe(&(*np)->id);
     free(*np);
@@ -382,6 +395,7 @@ static int ingest_ready(void *arg, size_t i) {
 
 struct node_ingest_job {
     struct ingest_job j;
+    int rc;                  /* of the store */
     struct prepared **order; /* the valid ones, by (author, seq) */
     struct store_item *items;
     size_t count, valid;
@@ -440,23 +454,31 @@ int node_ingest_begin(struct node *n, const uint8_t *const *wires, const size_t 
     return HUB_OK;
 }
 
-int node_ingest_end(struct node *n, struct node_ingest_job *job, size_t *accepted) {
+/* The store half of a job; runs on the writer thread or the caller's. Touches only the job
+ * and the store (which is safe to call from two threads). */
+static void ingest_store(struct node *n, struct node_ingest_job *job) {
+    struct store_item *items = job->items;
+    size_t valid = job->valid;
+    if (job->pipelined) {
+        job->rc =
+            store_append_ready(n->store, items, valid, ingest_ready, &job->ip, job->store_flags);
+        par_pipe_finish(&job->ip.pipe); /* after a store failure some may still be unchecked */
+    } else {
+        for (size_t i = 0; i < valid; i++)
+            items[i] = job->order[i]->item;
+        job->rc = valid ? store_append_ready(n->store, items, valid, NULL, NULL, job->store_flags)
+                        : HUB_OK;
+    }
+}
+
+int node_ingest_finish(struct node *n, struct node_ingest_job *job, size_t *accepted) {
     *accepted = 0;
     n->last_write = hub_mono_ms();
     struct prepared **order = job->order, *p = job->j.p;
     struct store_item *items = job->items;
     size_t valid = job->valid;
     int *results = job->j.results;
-    int rc = HUB_OK;
-    if (job->pipelined) {
-        rc = store_append_ready(n->store, items, valid, ingest_ready, &job->ip, job->store_flags);
-        par_pipe_finish(&job->ip.pipe); /* after a store failure some may still be unchecked */
-    } else {
-        for (size_t i = 0; i < valid; i++)
-            items[i] = order[i]->item;
-        rc = valid ? store_append_ready(n->store, items, valid, NULL, NULL, job->store_flags)
-                   : HUB_OK;
-    }
+    int rc = job->rc;
     if (rc == 0) {
         for (size_t i = 0; i < valid; i++) {
             order[i]->item.result = items[i].result;
@@ -484,6 +506,93 @@ int node_ingest_end(struct node *n, struct node_ingest_job *job, size_t *accepte
     }
     ingest_job_free(job);
     return rc;
+}
+
+int node_ingest_end(struct node *n, struct node_ingest_job *job, size_t *accepted) {
+    ingest_store(n, job);
+    return node_ingest_finish(n, job, accepted);
+}
+
+/* ---- the writer thread: stores catch-up batches while the event loop goes on ---- */
+
+static void *writer_main(void *arg) {
+    struct node *n = arg;
+    struct node_writer *w = &n->writer;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->todo && !w->stop)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (!w->todo)
+            break; /* stop, and nothing left to store */
+        struct node_ingest_job *job = w->todo;
+        pthread_mutex_unlock(&w->mu);
+        ingest_store(n, job);
+        pthread_mutex_lock(&w->mu);
+        w->todo = NULL;
+        w->done = job;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+static void writer_start(struct node *n) {
+    struct node_writer *w = &n->writer;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    w->started = pthread_create(&w->tid, NULL, writer_main, n) == 0;
+    if (!w->started)
+        log_warnx("node", "no writer thread: catch-up batches are stored on the main thread");
+}
+
+static void writer_stop(struct node *n) {
+    struct node_writer *w = &n->writer;
+    if (w->started) {
+        pthread_mutex_lock(&w->mu);
+        w->stop = 1;
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->tid, NULL);
+    }
+    if (w->done) { /* stored but never finished by the caller */
+        size_t accepted;
+        if (node_ingest_finish(n, w->done, &accepted) != 0)
+            log_error("node", "a batch stored at shutdown failed; it is fetched again next time");
+        w->done = NULL;
+    }
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+}
+
+int node_ingest_submit(struct node *n, struct node_ingest_job *job) {
+    struct node_writer *w = &n->writer;
+    pthread_mutex_lock(&w->mu);
+    int busy = w->todo || w->done;
+    if (!busy && w->started) {
+        w->todo = job;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (busy)
+        return HUB_E_BUSY;
+    if (!w->started) { /* no thread: store here, hand it back as done */
+        ingest_store(n, job);
+        pthread_mutex_lock(&w->mu);
+        w->done = job;
+        pthread_mutex_unlock(&w->mu);
+    }
+    return HUB_OK;
+}
+
+struct node_ingest_job *node_ingest_done(struct node *n, int wait) {
+    struct node_writer *w = &n->writer;
+    pthread_mutex_lock(&w->mu);
+    while (wait && w->todo)
+        pthread_cond_wait(&w->cv, &w->mu);
+    struct node_ingest_job *job = w->done;
+    w->done = NULL;
+    pthread_mutex_unlock(&w->mu);
+    return job;
 }
 
 int node_ingest(struct node *n, const uint8_t *const *wires, const size_t *lens, size_t count,

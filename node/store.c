@@ -28,6 +28,7 @@
 
 #include <errno.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,12 @@ struct store {
     int tail_incomplete; /* memory ran out filling the tail: merge at the next write */
     /* STORE_DIRECT_MIN, _TAIL_MAX, _MERGE_CHUNK, _IDLE_MERGE_MIN, or smaller for a test */
     size_t direct_min, tail_max, chunk, idle_min;
+    /* Threads: reads (rtxn) come from the event-loop thread only; writes may come from it and
+     * from node.c's writer thread. write_mu makes each write, with the bookkeeping after its
+     * commit, one step; env_lock keeps reads out while the map is resized (LMDB requires that
+     * no transaction is open then); tail_mu guards the tail and recent_rows for queries. */
+    pthread_mutex_t write_mu, tail_mu;
+    pthread_rwlock_t env_lock;
 };
 
 /* Value stored in records: the current version. Its index terms are derived again from its
@@ -144,15 +151,19 @@ static void rkey_make(uint8_t out[RKEY_LEN], const uint8_t author[32], int kind,
 }
 
 static int rtxn_begin(struct store *s, MDB_txn **txn) {
+    pthread_rwlock_rdlock(&s->env_lock);
     int rc = mdb_txn_renew(s->rtxn);
-    if (rc != 0)
+    if (rc != 0) {
+        pthread_rwlock_unlock(&s->env_lock);
         return store_err(rc);
+    }
     *txn = s->rtxn;
     return HUB_OK;
 }
 
 static void rtxn_end(struct store *s) {
     mdb_txn_reset(s->rtxn);
+    pthread_rwlock_unlock(&s->env_lock);
 }
 
 static int store_check_schema(struct store *s, MDB_txn *txn) {
@@ -226,6 +237,9 @@ int store_open(const char *dir, uint64_t max_map_bytes, struct store **out) {
     if (!s)
         return HUB_E_NOMEM;
     s->max_map = max_map_bytes ? max_map_bytes : (64ULL << 30);
+    pthread_mutex_init(&s->write_mu, NULL);
+    pthread_mutex_init(&s->tail_mu, NULL);
+    pthread_rwlock_init(&s->env_lock, NULL);
     s->direct_min = STORE_DIRECT_MIN;
     s->tail_max = STORE_TAIL_MAX;
     s->chunk = STORE_MERGE_CHUNK;
@@ -299,6 +313,9 @@ void store_destroy(struct store **sp) {
         mdb_txn_abort(s->rtxn);
     mdb_env_close(s->env);
     tail_destroy(&s->tail);
+    pthread_mutex_destroy(&s->write_mu);
+    pthread_mutex_destroy(&s->tail_mu);
+    pthread_rwlock_destroy(&s->env_lock);
     free(s);
     *sp = NULL;
 }
@@ -370,6 +387,8 @@ static int tail_pending(struct wbatch *w, const struct index_term *terms, size_t
 
 /* After a commit: what the batch put in "recent" becomes visible to queries. */
 static void tail_apply(struct store *s, struct wbatch *w) {
+    pthread_mutex_lock(&s->tail_mu);
+    s->recent_rows = w->recent_rows;
     for (size_t i = 0; i < w->ntrecs; i++)
         if (tail_add(s->tail, w->tterms + w->trecs[i].off, w->trecs[i].n, w->trecs[i].local) != 0) {
             /* "recent" has them; the merge at the next write puts them in index */
@@ -377,6 +396,7 @@ static void tail_apply(struct store *s, struct wbatch *w) {
             log_error("store", "out of memory for the index tail: merging it at the next write");
             break;
         }
+    pthread_mutex_unlock(&s->tail_mu);
 }
 
 static int ix_add(struct wbatch *w, const struct index_term *t, uint64_t local) {
@@ -834,7 +854,10 @@ static int store_grow(struct store *s) {
         want = s->max_map;
     if (want <= s->map_size)
         return HUB_E_DISK_FULL;
+    /* no transaction may be open in the process: the caller holds write_mu, readers wait */
+    pthread_rwlock_wrlock(&s->env_lock);
     int rc = mdb_env_set_mapsize(s->env, want);
+    pthread_rwlock_unlock(&s->env_lock);
     if (rc != 0)
         return store_err(rc);
     log_info("store", "map size grown from %llu to %llu MiB",
@@ -913,6 +936,7 @@ static int tail_merge(struct store *s, size_t max) {
         if (rc == 0) {
             if (w.ix_max > s->index_max)
                 s->index_max = w.ix_max;
+            pthread_mutex_lock(&s->tail_mu);
             s->recent_rows = left;
             if (left == 0) {
                 tail_clear(s->tail); /* also forgets terms no record uses any more */
@@ -920,6 +944,7 @@ static int tail_merge(struct store *s, size_t max) {
             } else {
                 tail_drop_upto(s->tail, cut);
             }
+            pthread_mutex_unlock(&s->tail_mu);
             log_debug("store",
                       "merged %zu tail records into the index (%zu no longer current) in %llu us; "
                       "%zu left in the tail",
@@ -939,8 +964,8 @@ static int tail_merge(struct store *s, size_t max) {
     return HUB_OK;
 }
 
-int store_append_ready(struct store *s, struct store_item *items, size_t n, store_ready_fn ready,
-                       void *arg, unsigned flags) {
+static int append_locked(struct store *s, struct store_item *items, size_t n, store_ready_fn ready,
+                         void *arg, unsigned flags) {
     struct wbatch w = {0};
     w.now = hub_now_ms();
     uint64_t first_local = s->next_local;
@@ -1003,7 +1028,6 @@ int store_append_ready(struct store *s, struct store_item *items, size_t n, stor
     }
     if (w.ix_max > s->index_max)
         s->index_max = w.ix_max;
-    s->recent_rows = w.recent_rows;
     tail_apply(s, &w);
     wbatch_free(&w);
     /* The batch is stored; a failed merge is logged, and tried again after the next write. */
@@ -1017,10 +1041,19 @@ int store_append_ready(struct store *s, struct store_item *items, size_t n, stor
     return HUB_OK;
 }
 
+int store_append_ready(struct store *s, struct store_item *items, size_t n, store_ready_fn ready,
+                       void *arg, unsigned flags) {
+    pthread_mutex_lock(&s->write_mu);
+    int rc = append_locked(s, items, n, ready, arg, flags);
+    pthread_mutex_unlock(&s->write_mu);
+    return rc;
+}
+
 int store_maintain(struct store *s) {
-    if (s->recent_rows <= s->idle_min)
-        return 0;
-    return tail_merge(s, s->chunk) == 0 ? 1 : 0;
+    pthread_mutex_lock(&s->write_mu);
+    int merged = s->recent_rows > s->idle_min && tail_merge(s, s->chunk) == 0;
+    pthread_mutex_unlock(&s->write_mu);
+    return merged;
 }
 
 void store_set_tail_limits(struct store *s, size_t direct_min, size_t tail_max, size_t chunk,
@@ -1317,6 +1350,7 @@ int store_query(struct store *s, const struct store_query *q,
         return rc;
     int count = 0;
     size_t opened = 0;
+    pthread_mutex_lock(&s->tail_mu); /* the tail's arrays are read until the join ends */
     *next_cursor = 0;
     for (; opened < j.k; opened++) {
         j.t[opened] = q->nterms ? &q->terms[opened] : &all;
@@ -1362,6 +1396,7 @@ int store_query(struct store *s, const struct store_query *q,
     }
     rc = count;
 done:
+    pthread_mutex_unlock(&s->tail_mu);
     for (size_t i = 0; i < opened; i++)
         mdb_cursor_close(j.c[i]);
     rtxn_end(s);
@@ -1428,7 +1463,16 @@ int store_record_current(struct store *s, const uint8_t author[32], int kind, co
     return store_err(rc);
 }
 
+static int sweep_locked(struct store *s, uint64_t now_ms, size_t max, size_t *purged);
+
 int store_sweep_expired(struct store *s, uint64_t now_ms, size_t max, size_t *purged) {
+    pthread_mutex_lock(&s->write_mu);
+    int rc = sweep_locked(s, now_ms, max, purged);
+    pthread_mutex_unlock(&s->write_mu);
+    return rc;
+}
+
+static int sweep_locked(struct store *s, uint64_t now_ms, size_t max, size_t *purged) {
     *purged = 0;
     struct wbatch w = {0};
     w.now = now_ms;
@@ -1525,11 +1569,13 @@ int store_stats(struct store *s, struct store_stats *out) {
     for (int i = 0; i < DB_COUNT; i++)
         if (mdb_stat(txn, s->dbi[i], &st) == 0)
             pages += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
-    rtxn_end(s);
     MDB_envinfo info;
-    mdb_env_info(s->env, &info);
+    mdb_env_info(s->env, &info); /* not while the map is resized */
+    rtxn_end(s);
     out->map_size = info.me_mapsize;
     out->used_bytes = pages * 4096;
+    pthread_mutex_lock(&s->tail_mu);
     out->index_tail = s->recent_rows;
+    pthread_mutex_unlock(&s->tail_mu);
     return HUB_OK;
 }

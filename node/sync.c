@@ -37,6 +37,8 @@
 #define SYNC_DEFER_ENTRIES 4096 /* ... and at most this many entries */
 #define SYNC_PUSH_BATCH 1024    /* live pushes applied in one transaction */
 #define SYNC_PENDING_MAX 2      /* Entries batches checked ahead of the one being stored */
+#define SYNC_WRITER_POLL_MS 1   /* event-loop wake-up while the writer thread stores a batch */
+#define SYNC_HELD_MAX 64        /* Heads messages held back during a catch-up (see handle_msg) */
 #define SYNC_TURN_BUDGET_US                                                                        \
     20000                    /* work per socket per turn, so control and the other                 \
                                 peers get their turn even while one peer floods */
@@ -135,10 +137,17 @@ struct sync {
         int *results;
         struct node_ingest_job *job;
     } defer,                       /* stashed this turn */
-        pending[SYNC_PENDING_MAX]; /* begun: being checked by workers, oldest first */
+        pending[SYNC_PENDING_MAX], /* begun: being checked by workers, oldest first */
+        writing;                   /* handed to the node's writer thread (writing_busy) */
     size_t npending;
-    uint64_t turn, pending_turn; /* sync_handle calls; the one that began the newest pending */
-    struct {                     /* live-push batch buffers, reused */
+    int writing_busy;
+    struct { /* Heads lists held while Entries received before them are outstanding */
+        struct session *ss;
+        uint32_t gen;
+        Hubnet__SyncMsg *m;
+    } held[SYNC_HELD_MAX];
+    size_t nheld;
+    struct { /* live-push batch buffers, reused */
         zmq_msg_t msgs[SYNC_PUSH_BATCH];
         const uint8_t *wires[SYNC_PUSH_BATCH];
         size_t lens[SYNC_PUSH_BATCH];
@@ -792,6 +801,11 @@ static void on_want(struct sync *s, struct session *ss, Hubnet__Want *w) {
  * ingest (0: refused, already counted). */
 static void entries_flush(struct sync *s);
 
+/* Entries received and not yet stored and booked: stashed, being checked, or being stored. */
+static int entries_outstanding(const struct sync *s) {
+    return s->defer.n || s->npending || s->writing_busy;
+}
+
 static size_t entries_accept(struct sync *s, struct session *ss, Hubnet__Entries *es) {
     if (es->author.len != 32)
         return 0;
@@ -805,7 +819,7 @@ static size_t entries_accept(struct sync *s, struct session *ss, Hubnet__Entries
             matched = 1;
             break;
         }
-    if (!matched && s->defer.n)
+    if (!matched && entries_outstanding(s))
         entries_flush(s); /* decide on the state that the answers before this one leave */
     struct want_feed *w = wq_find(ss, es->author.data);
     /* A late answer to a Want that timed out is still useful: it is a range we asked for. */
@@ -869,11 +883,12 @@ static void entries_finish(struct sync *s, struct session *ss, Hubnet__Entries *
  * costs about as much for one batch as for four, so catch-up commits less often.
  *
  * During a catch-up the batches are also overlapped: at the end of a read turn the new batch
- * is handed to node_ingest_begin (worker threads check its signatures) and the batch of the
- * turns before is stored meanwhile (pending_end): two batches are checked ahead, so the workers
- * have work while this thread waits for a commit to reach the disk. Pending batches are stored
- * as soon as a loop turn brings no new one (sync_tick). Anything else that depends on the stored
- * state (other messages, live push, a round) stores it first (entries_flush). */
+ * is handed to node_ingest_begin (worker threads check its signatures, up to two batches
+ * ahead), and the oldest checked batch goes to the node's writer thread, which stores it while
+ * this thread goes on reading, answering queries (from LMDB snapshots) and serving peers. When
+ * the writer is done, sync_tick books the batch (writer_reap: counters, Want window) and hands
+ * it the next. Anything else that depends on the stored state (other messages, live push)
+ * waits for all of it first (entries_flush). */
 
 /* Hands the stash to node_ingest_begin; on failure its messages are dropped (counted as not
  * received: the Wants time out and are asked again). Returns 0 if d->job is running. */
@@ -904,14 +919,8 @@ static int defer_begin(struct sync *s, struct defer *d) {
 }
 
 /* Stores a begun stash (if ok), does the per-session bookkeeping, frees the messages. */
-static void defer_end(struct sync *s, struct defer *d, int ok) {
-    size_t accepted = 0;
-    if (d->job) {
-        ok = node_ingest_end(s->node, d->job, &accepted) == 0 && ok;
-        d->job = NULL;
-    } else {
-        ok = 0;
-    }
+/* After the store: per-session bookkeeping (refills the Want window), frees the messages. */
+static void defer_booked(struct sync *s, struct defer *d, int ok) {
     size_t at = 0;
     for (size_t i = 0; i < d->n; i++) {
         struct session *ss = d->items[i].ss;
@@ -931,15 +940,53 @@ static void defer_end(struct sync *s, struct defer *d, int ok) {
     d->results = NULL;
 }
 
-static void pending_end_oldest(struct sync *s) {
-    defer_end(s, &s->pending[0], 1);
-    s->npending--;
-    memmove(&s->pending[0], &s->pending[1], s->npending * sizeof s->pending[0]);
+/* Stores a begun stash on this thread, then the bookkeeping. */
+static void defer_end(struct sync *s, struct defer *d, int ok) {
+    size_t accepted = 0;
+    if (d->job) {
+        ok = node_ingest_end(s->node, d->job, &accepted) == 0 && ok;
+        d->job = NULL;
+    } else {
+        ok = 0;
+    }
+    defer_booked(s, d, ok);
 }
 
+/* The batch on the writer thread, once stored (wait: block until then). */
+static void writer_reap(struct sync *s, int wait) {
+    if (!s->writing_busy)
+        return;
+    struct node_ingest_job *job = node_ingest_done(s->node, wait);
+    if (!job)
+        return;
+    size_t accepted = 0;
+    int ok = node_ingest_finish(s->node, job, &accepted) == 0;
+    s->writing.job = NULL;
+    s->writing_busy = 0;
+    defer_booked(s, &s->writing, ok);
+}
+
+/* Hands the oldest pending batch to the writer thread when it is free. */
+static void writer_feed(struct sync *s) {
+    if (s->writing_busy || !s->npending)
+        return;
+    s->writing = s->pending[0];
+    s->npending--;
+    memmove(&s->pending[0], &s->pending[1], s->npending * sizeof s->pending[0]);
+    if (node_ingest_submit(s->node, s->writing.job) != 0) {
+        defer_end(s, &s->writing, 1); /* cannot happen: the writer was free */
+        return;
+    }
+    s->writing_busy = 1;
+}
+
+/* Everything begun is stored and booked when this returns. */
 static void pending_end(struct sync *s) {
-    while (s->npending)
-        pending_end_oldest(s);
+    writer_reap(s, 1);
+    while (s->npending) {
+        writer_feed(s);
+        writer_reap(s, 1);
+    }
 }
 
 /* Stores everything received so far, now. */
@@ -951,24 +998,35 @@ static void entries_flush(struct sync *s) {
     defer_end(s, &s->defer, ok);
 }
 
-/* End of a read turn: this turn's stash starts its checks while the last one is stored. */
-static void entries_flush_overlapped(struct sync *s) {
-    if (s->defer.n == 0)
+/* The writer holds a batch and SYNC_PENDING_MAX more are being checked: the sockets are not
+ * read until it is done (libzmq and TCP hold the rest), so this thread never waits for it. */
+static int pipeline_full(const struct sync *s) {
+    return s->npending == SYNC_PENDING_MAX && s->writing_busy;
+}
+
+/* End of a read turn: this turn's stash starts its checks while older ones are stored. With
+ * the pipeline full the stash is kept for sync_tick, unless must (the stash itself is full):
+ * then this waits for the writer. */
+static void entries_flush_overlapped(struct sync *s, int must) {
+    if (s->defer.n == 0 || (pipeline_full(s) && !must))
         return;
     if (defer_begin(s, &s->defer) != 0) {
         defer_end(s, &s->defer, 0);
         return;
     }
-    if (s->npending == SYNC_PENDING_MAX)
-        pending_end_oldest(s);
+    if (s->npending == SYNC_PENDING_MAX) { /* make room: wait for the writer, give it the oldest */
+        writer_reap(s, 1);
+        writer_feed(s);
+    }
     s->pending[s->npending++] = s->defer; /* the messages and buffers move with it */
-    s->pending_turn = s->turn;
     s->defer.n = 0;
     s->defer.total = 0;
     s->defer.wires = NULL;
     s->defer.lens = NULL;
     s->defer.results = NULL;
     s->defer.job = NULL;
+    writer_reap(s, 0);
+    writer_feed(s);
 }
 
 /* Takes ownership of m (an Entries message) when it returns 1. */
@@ -977,7 +1035,7 @@ static void entries_flush_overlapped(struct sync *s) {
 static void on_entries(struct sync *s, struct session *ss, Hubnet__SyncMsg *m) {
     size_t n = entries_accept(s, ss, m->entries);
     if (s->defer.n == SYNC_DEFER_MSGS || s->defer.total + n > SYNC_DEFER_ENTRIES)
-        entries_flush_overlapped(s);
+        entries_flush_overlapped(s, 1);
     s->defer.items[s->defer.n].ss = ss;
     s->defer.items[s->defer.n].gen = ss->gen;
     s->defer.items[s->defer.n].m = m;
@@ -1002,6 +1060,19 @@ static int rate_ok(struct session *ss, struct rate *r, uint32_t per_s) {
     return 1;
 }
 
+/* Handles the Heads held by handle_msg, in the order they came, once nothing is outstanding. */
+static void heads_release(struct sync *s) {
+    if (entries_outstanding(s))
+        return;
+    for (size_t i = 0; i < s->nheld; i++) {
+        struct session *ss = s->held[i].ss;
+        if (ss->used && ss->gen == s->held[i].gen)
+            on_heads(s, ss, s->held[i].m);
+        hubnet__sync_msg__free_unpacked(s->held[i].m, NULL);
+    }
+    s->nheld = 0;
+}
+
 static void handle_msg(struct sync *s, struct session *ss, const uint8_t *data, size_t len,
                        const char *peer_addr) {
     ss->bytes_received += len;
@@ -1014,10 +1085,24 @@ static void handle_msg(struct sync *s, struct session *ss, const uint8_t *data, 
         ss->rejected++;
         return;
     }
-    /* Stashed Entries are applied before any other message, so messages still take effect in
-     * the order they came (a Heads after an Entries must see the Entries' outcome). */
-    if (m->msg_case != HUBNET__SYNC_MSG__MSG_ENTRIES && s->defer.n)
-        entries_flush(s);
+    /* A Heads list must see the outcome of the Entries that came before it (which feeds are
+     * complete, which have gaps): while some are still being checked or stored it is held, and
+     * handled once they are booked (heads_release), so this thread does not wait for the
+     * writer. Other messages do not depend on them. */
+    if (m->msg_case == HUBNET__SYNC_MSG__MSG_HEADS && ss->hello_seen &&
+        (entries_outstanding(s) || s->nheld)) {
+        if (s->nheld == SYNC_HELD_MAX) { /* a long catch-up with many rounds: wait this once */
+            entries_flush(s);
+            heads_release(s);
+        } else {
+            sess_heard(ss);
+            s->held[s->nheld].ss = ss;
+            s->held[s->nheld].gen = ss->gen;
+            s->held[s->nheld].m = m;
+            s->nheld++;
+            return;
+        }
+    }
     if (m->msg_case == HUBNET__SYNC_MSG__MSG_HELLO) {
         on_hello(s, ss, m->hello, peer_addr);
     } else if (!ss->hello_seen) {
@@ -1066,7 +1151,7 @@ static struct session *sess_in_by_rid(struct sync *s, const uint8_t *rid, size_t
 static void router_read_turn(struct sync *s) {
     uint64_t start = hub_mono_us();
     for (int turn = 0; turn < SYNC_MSGS_PER_TURN * 4; turn++) {
-        if (hub_mono_us() - start > SYNC_TURN_BUDGET_US)
+        if (hub_mono_us() - start > SYNC_TURN_BUDGET_US || pipeline_full(s))
             return; /* zmq_poll reports the socket readable again next turn */
         zmq_msg_t rid, body;
         zmq_msg_init(&rid);
@@ -1110,7 +1195,7 @@ static void router_read_turn(struct sync *s) {
 static void dealer_read_turn(struct sync *s, struct session *ss) {
     uint64_t start = hub_mono_us();
     for (int turn = 0; turn < SYNC_MSGS_PER_TURN; turn++) {
-        if (hub_mono_us() - start > SYNC_TURN_BUDGET_US)
+        if (hub_mono_us() - start > SYNC_TURN_BUDGET_US || pipeline_full(s))
             return;
         zmq_msg_t m;
         zmq_msg_init(&m);
@@ -1135,14 +1220,14 @@ static void dealer_read_turn(struct sync *s, struct session *ss) {
 static void router_read(struct sync *s) {
     s->deferring = 1;
     router_read_turn(s);
-    entries_flush_overlapped(s);
+    entries_flush_overlapped(s, 0);
     s->deferring = 0;
 }
 
 static void dealer_read(struct sync *s, struct session *ss) {
     s->deferring = 1;
     dealer_read_turn(s, ss);
-    entries_flush_overlapped(s);
+    entries_flush_overlapped(s, 0);
     s->deferring = 0;
 }
 
@@ -1406,6 +1491,9 @@ void sync_destroy(struct sync **sp) {
         return;
     struct sync *s = *sp;
     entries_flush(s); /* store what was received and checked */
+    for (size_t i = 0; i < s->nheld; i++)
+        hubnet__sync_msg__free_unpacked(s->held[i].m, NULL);
+    s->nheld = 0;
     for (size_t i = 0; i < SYNC_MAX_SESSIONS; i++)
         if (s->sess[i].used)
             sess_free(&s->sess[i]);
@@ -1423,13 +1511,14 @@ void sync_destroy(struct sync **sp) {
 
 size_t sync_poll_items(struct sync *s, zmq_pollitem_t *items, size_t max) {
     size_t n = 0;
+    short in = pipeline_full(s) ? 0 : ZMQ_POLLIN; /* see pipeline_full */
     if (n < max) {
         s->map[n].kind = 0;
         items[n++] = (zmq_pollitem_t){.socket = zap_socket(s->zap), .events = ZMQ_POLLIN};
     }
     if (n < max) {
         s->map[n].kind = 1;
-        items[n++] = (zmq_pollitem_t){.socket = s->router, .events = ZMQ_POLLIN};
+        items[n++] = (zmq_pollitem_t){.socket = s->router, .events = in};
     }
     for (size_t i = 0; i < SYNC_MAX_SESSIONS; i++) {
         struct session *ss = &s->sess[i];
@@ -1438,19 +1527,18 @@ size_t sync_poll_items(struct sync *s, zmq_pollitem_t *items, size_t max) {
         if (ss->dealer && n < max) {
             s->map[n].kind = 2;
             s->map[n].sess = (int)i;
-            items[n++] = (zmq_pollitem_t){.socket = ss->dealer, .events = ZMQ_POLLIN};
+            items[n++] = (zmq_pollitem_t){.socket = ss->dealer, .events = in};
         }
         if (ss->sub && n < max) {
             s->map[n].kind = 3;
             s->map[n].sess = (int)i;
-            items[n++] = (zmq_pollitem_t){.socket = ss->sub, .events = ZMQ_POLLIN};
+            items[n++] = (zmq_pollitem_t){.socket = ss->sub, .events = in};
         }
     }
     return n;
 }
 
 void sync_handle(struct sync *s, const zmq_pollitem_t *items, size_t count) {
-    s->turn++;
     for (size_t i = 0; i < count; i++) {
         if (!(items[i].revents & ZMQ_POLLIN))
             continue;
@@ -1508,9 +1596,11 @@ static void log_rejects(struct session *ss, uint64_t now) {
 }
 
 long sync_tick(struct sync *s) {
-    /* A batch begun in an earlier turn is stored now: no new one came to overlap it with. */
-    if (s->npending && s->pending_turn != s->turn)
-        pending_end(s);
+    /* Collect what the writer stored; give it the next batch, and the stash a turn kept. */
+    writer_reap(s, 0);
+    writer_feed(s);
+    entries_flush_overlapped(s, 0);
+    heads_release(s);
     uint64_t now = hub_mono_ms();
     if (s->cfg->policy == POLICY_ENDORSED && now - s->policy_refreshed >= SYNC_POLICY_REFRESH_MS) {
         s->policy_refreshed = now;
@@ -1592,5 +1682,6 @@ long sync_tick(struct sync *s) {
             (long)(ss->next_round_ms - now) < next)
             next = (long)(ss->next_round_ms - now);
     }
-    return s->npending ? 0 : next; /* a pending batch is stored next turn, not later */
+    /* while the writer works, look again soon: its batch is booked (Wants refilled) then */
+    return s->writing_busy || s->npending ? SYNC_WRITER_POLL_MS : next;
 }
