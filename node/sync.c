@@ -131,6 +131,10 @@ struct sync {
             size_t n;
         } items[SYNC_DEFER_MSGS];
         size_t n, total;
+        /* or a batch of live pushes from one session (push_ss): total copies in push_wires */
+        struct session *push_ss;
+        uint32_t push_gen;
+        uint8_t **push_wires;
         /* once handed to node_ingest_begin: */
         const uint8_t **wires;
         size_t *lens;
@@ -894,6 +898,15 @@ static void entries_finish(struct sync *s, struct session *ss, Hubnet__Entries *
  * received: the Wants time out and are asked again). Returns 0 if d->job is running. */
 static int defer_begin(struct sync *s, struct defer *d) {
     size_t total = d->total ? d->total : 1;
+    if (d->push_ss) { /* wires and lens were filled by push_batch */
+        d->results = calloc(total, sizeof *d->results);
+        d->job = NULL;
+        if (!d->results)
+            return HUB_E_NOMEM;
+        int origin = (int)(d->push_ss - s->sess) + 1;
+        return node_ingest_begin(s->node, d->wires, d->lens, d->total, d->results, origin, 0,
+                                 &d->job);
+    }
     d->wires = malloc(total * sizeof *d->wires);
     d->lens = malloc(total * sizeof *d->lens);
     d->results = calloc(total, sizeof *d->results);
@@ -920,7 +933,23 @@ static int defer_begin(struct sync *s, struct defer *d) {
 
 /* Stores a begun stash (if ok), does the per-session bookkeeping, frees the messages. */
 /* After the store: per-session bookkeeping (refills the Want window), frees the messages. */
+static void push_booked(struct sync *s, struct session *ss, const uint8_t *const *wires,
+                        const size_t *lens, const int *results, size_t n, size_t accepted);
+
 static void defer_booked(struct sync *s, struct defer *d, int ok) {
+    if (d->push_ss) {
+        if (ok && d->push_ss->used && d->push_ss->gen == d->push_gen) {
+            size_t accepted = 0;
+            for (size_t i = 0; i < d->total; i++)
+                accepted += d->results[i] == HUB_OK;
+            push_booked(s, d->push_ss, d->wires, d->lens, d->results, d->total, accepted);
+        }
+        for (size_t i = 0; i < d->total; i++)
+            free(d->push_wires[i]);
+        free(d->push_wires);
+        d->push_wires = NULL;
+        d->push_ss = NULL;
+    }
     size_t at = 0;
     for (size_t i = 0; i < d->n; i++) {
         struct session *ss = d->items[i].ss;
@@ -1007,26 +1036,25 @@ static int pipeline_full(const struct sync *s) {
 /* End of a read turn: this turn's stash starts its checks while older ones are stored. With
  * the pipeline full the stash is kept for sync_tick, unless must (the stash itself is full):
  * then this waits for the writer. */
-static void entries_flush_overlapped(struct sync *s, int must) {
-    if (s->defer.n == 0 || (pipeline_full(s) && !must))
-        return;
-    if (defer_begin(s, &s->defer) != 0) {
-        defer_end(s, &s->defer, 0);
+static void pipeline_add(struct sync *s, struct defer *d) {
+    if (defer_begin(s, d) != 0) {
+        defer_end(s, d, 0);
         return;
     }
     if (s->npending == SYNC_PENDING_MAX) { /* make room: wait for the writer, give it the oldest */
         writer_reap(s, 1);
         writer_feed(s);
     }
-    s->pending[s->npending++] = s->defer; /* the messages and buffers move with it */
-    s->defer.n = 0;
-    s->defer.total = 0;
-    s->defer.wires = NULL;
-    s->defer.lens = NULL;
-    s->defer.results = NULL;
-    s->defer.job = NULL;
+    s->pending[s->npending++] = *d; /* the messages and buffers move with it */
+    memset(d, 0, sizeof *d);
     writer_reap(s, 0);
     writer_feed(s);
+}
+
+static void entries_flush_overlapped(struct sync *s, int must) {
+    if (s->defer.n == 0 || (pipeline_full(s) && !must))
+        return;
+    pipeline_add(s, &s->defer);
 }
 
 /* Takes ownership of m (an Entries message) when it returns 1. */
@@ -1232,6 +1260,9 @@ static void dealer_read(struct sync *s, struct session *ss) {
 }
 
 /* Live push: a batch of single-frame entries from one peer, stored in one transaction. */
+static int push_batch(struct sync *s, struct session *ss, const uint8_t *const *wires,
+                      const size_t *lens, size_t n);
+
 static void sub_read(struct sync *s, struct session *ss) {
     /* Everything queued, up to SYNC_PUSH_BATCH, goes into one transaction: a burst of pushes
      * (a peer's import, a relayed catch-up) then costs one commit, not one per message. */
@@ -1267,31 +1298,79 @@ static void sub_read(struct sync *s, struct session *ss) {
         lens[n] = zmq_msg_size(&msgs[n]);
         n++;
     }
+    if (n && entries_outstanding(s)) {
+        /* During a catch-up the pushes join the pipeline behind the batches received before
+         * them (a push may continue a feed whose earlier entries are in there), so that this
+         * thread does not wait for the writer. */
+        entries_flush_overlapped(s, 1);
+        if (push_batch(s, ss, wires, lens, n) == 0) {
+            for (size_t i = 0; i < n; i++)
+                zmq_msg_close(&msgs[i]);
+            return;
+        }
+        pending_end(s); /* out of memory for the copies: store them here instead */
+    }
     if (n) {
         size_t accepted = 0;
-        pending_end(s); /* a push may continue a feed whose earlier entries are pending */
-        if (node_ingest(s->node, wires, lens, n, results, &accepted, (int)(ss - s->sess) + 1) ==
-            0) {
-            ss->received += accepted;
-            count_rejects(ss, results, n);
-            /* A gap means we missed entries (slow joiner, HWM, restart): fetch the range now. */
-            for (size_t i = 0; i < n; i++) {
-                if (results[i] != HUB_E_GAP)
-                    continue;
-                struct entry e;
-                struct feed_head h;
-                if (entry_decode(wires[i], lens[i], &e) != 0)
-                    continue;
-                if (store_feed_head(node_store(s->node), e.author, &h) != 0)
-                    h.seq = 0;
-                if (ss->hello_seen)
-                    wq_add(ss, e.author, h.seq + 1, e.seq);
-            }
-            want_fill(s, ss);
-        }
+        if (node_ingest(s->node, wires, lens, n, results, &accepted, (int)(ss - s->sess) + 1) == 0)
+            push_booked(s, ss, wires, lens, results, n, accepted);
     }
     for (size_t i = 0; i < n; i++)
         zmq_msg_close(&msgs[i]);
+}
+
+/* After pushes were stored: counters, and a Want for each gap they revealed. */
+static void push_booked(struct sync *s, struct session *ss, const uint8_t *const *wires,
+                        const size_t *lens, const int *results, size_t n, size_t accepted) {
+    ss->received += accepted;
+    count_rejects(ss, results, n);
+    /* A gap means we missed entries (slow joiner, HWM, restart): fetch the range now. */
+    for (size_t i = 0; i < n; i++) {
+        if (results[i] != HUB_E_GAP)
+            continue;
+        struct entry e;
+        struct feed_head h;
+        if (entry_decode(wires[i], lens[i], &e) != 0)
+            continue;
+        if (store_feed_head(node_store(s->node), e.author, &h) != 0)
+            h.seq = 0;
+        if (ss->hello_seen)
+            wq_add(ss, e.author, h.seq + 1, e.seq);
+    }
+    want_fill(s, ss);
+}
+
+/* Copies a turn's pushes into a pipeline batch; HUB_E_NOMEM. */
+static int push_batch(struct sync *s, struct session *ss, const uint8_t *const *wires,
+                      const size_t *lens, size_t n) {
+    struct defer d;
+    memset(&d, 0, sizeof d);
+    d.push_ss = ss;
+    d.push_gen = ss->gen;
+    d.total = n;
+    d.push_wires = calloc(n, sizeof *d.push_wires);
+    d.wires = malloc(n * sizeof *d.wires);
+    d.lens = malloc(n * sizeof *d.lens);
+    int ok = d.push_wires && d.wires && d.lens;
+    for (size_t i = 0; ok && i < n; i++) {
+        d.push_wires[i] = malloc(lens[i] ? lens[i] : 1);
+        ok = d.push_wires[i] != NULL;
+        if (ok) {
+            memcpy(d.push_wires[i], wires[i], lens[i]);
+            d.wires[i] = d.push_wires[i];
+            d.lens[i] = lens[i];
+        }
+    }
+    if (!ok) {
+        for (size_t i = 0; d.push_wires && i < n; i++)
+            free(d.push_wires[i]);
+        free(d.push_wires);
+        free(d.wires);
+        free(d.lens);
+        return HUB_E_NOMEM;
+    }
+    pipeline_add(s, &d);
+    return HUB_OK;
 }
 
 /* ---- node listener: live push out, digest and policy upkeep ---- */
