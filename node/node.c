@@ -25,13 +25,15 @@ struct node {
     node_admit_fn admit;
     void *admit_arg;
     uint64_t next_sweep;
-    uint64_t last_write; /* hub_mono_ms of the last publish or ingest */
+    uint64_t last_write;    /* hub_mono_ms of the last publish or ingest */
+    uint64_t next_maintain; /* no index upkeep asked of the writer before this */
     struct node_writer {
         pthread_t tid;
         int started, stop;
         pthread_mutex_t mu;
         pthread_cond_t cv;
         struct node_ingest_job *todo, *done; /* at most one job in the writer's hands */
+        int maintain, maintain_more; /* store_maintain asked for; it had more to merge */
     } writer;
     struct node_counters counters;
 };
@@ -520,8 +522,17 @@ static void *writer_main(void *arg) {
     struct node_writer *w = &n->writer;
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        while (!w->todo && !w->stop)
+        while (!w->todo && !w->maintain && !w->stop)
             pthread_cond_wait(&w->cv, &w->mu);
+        if (w->maintain && !w->todo) {
+            /* an idle hub's index upkeep: one chunk, here rather than on the event loop */
+            pthread_mutex_unlock(&w->mu);
+            int more = store_maintain(n->store);
+            pthread_mutex_lock(&w->mu);
+            w->maintain = 0;
+            w->maintain_more = more;
+            continue;
+        }
         if (!w->todo)
             break; /* stop, and nothing left to store */
         struct node_ingest_job *job = w->todo;
@@ -605,9 +616,25 @@ int node_ingest(struct node *n, const uint8_t *const *wires, const size_t *lens,
 
 void node_tick(struct node *n, uint64_t now_ms) {
     uint64_t mono = hub_mono_ms();
-    /* one chunk per turn (~0.1 s), so that control and sync are served in between */
-    if (mono - n->last_write >= NODE_IDLE_MS)
-        (void)store_maintain(n->store);
+    /* Idle: the writer thread merges the index tail, a chunk (~0.1 s) at a time, while this
+     * thread goes on answering (without a writer thread, here, a chunk per turn). */
+    if (mono - n->last_write >= NODE_IDLE_MS && mono >= n->next_maintain) {
+        struct node_writer *w = &n->writer;
+        if (!w->started) {
+            (void)store_maintain(n->store);
+        } else {
+            pthread_mutex_lock(&w->mu);
+            if (!w->todo && !w->maintain) {
+                /* ask again at once while chunks are left, else look again in a second */
+                if (!w->maintain_more)
+                    n->next_maintain = mono + NODE_IDLE_MS;
+                w->maintain_more = 0;
+                w->maintain = 1;
+                pthread_cond_broadcast(&w->cv);
+            }
+            pthread_mutex_unlock(&w->mu);
+        }
+    }
     if (mono < n->next_sweep)
         return;
     n->next_sweep = mono + (uint64_t)n->cfg.sweep_interval_s * 1000;
