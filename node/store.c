@@ -6,8 +6,10 @@
  *   ids       entry id (32) -> local u64
  *   feeds     author (32) -> head: seq u64, id (32), timestamp u64, flags u8 (1 = forked)
  *   chain     author (32) | seq u64 -> local u64 | id (32)
- *   records   rkey (49: author | kind u8 | BLAKE2b-128 of key) -> rec (see struct rec_hdr)
- *   versions  rkey | local u64 -> empty
+ *   records   rkey (49: author | kind u8 | BLAKE2b-128 of key) -> rec (see struct rec_hdr), and
+ *             rkey | local u64 (57) -> empty for each version: the versions of a record follow
+ *             its row, so storing a record dirties one page of this tree, not one in each of two
+ *             (DB_VERSIONS names the same database)
  *   index     term (9) -> local u64, sorted duplicates (DUPSORT|DUPFIXED: 8 bytes a posting);
  *             new postings are appended; queries walk them backwards, newest first
  *   recent    local u64 -> the record's index terms (9 bytes each), for records indexed in the
@@ -264,6 +266,10 @@ int store_open(const char *dir, uint64_t max_map_bytes, struct store **out) {
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
         goto fail;
     for (int i = 0; i < DB_COUNT; i++) {
+        if (i == DB_VERSIONS) {
+            s->dbi[i] = s->dbi[DB_RECORDS];
+            continue;
+        }
         unsigned flags = MDB_CREATE | (i == DB_INDEX ? MDB_DUPSORT | MDB_DUPFIXED : 0);
         if ((rc = mdb_dbi_open(txn, db_names[i], flags, &s->dbi[i])) != 0)
             goto fail;
@@ -1567,7 +1573,7 @@ int store_stats(struct store *s, struct store_stats *out) {
         if (mdb_stat(txn, s->dbi[which[i]], &st) == 0)
             *dst[i] = st.ms_entries;
     for (int i = 0; i < DB_COUNT; i++)
-        if (mdb_stat(txn, s->dbi[i], &st) == 0)
+        if (i != DB_VERSIONS && mdb_stat(txn, s->dbi[i], &st) == 0)
             pages += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
     MDB_envinfo info;
     mdb_env_info(s->env, &info); /* not while the map is resized */
