@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <lmdb.h> /* only to write a schema version that hubd would not write */
 #include <sodium.h>
 
 #include "config.h"
@@ -1554,6 +1555,39 @@ static int heads_cb(const struct feed_head *h, void *arg) {
     return 0;
 }
 
+/* Writes meta "schema" = ver into the store's LMDB environment behind its back. */
+static void set_schema(const char *dir, uint32_t ver) {
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    uint8_t b[4] = {(uint8_t)(ver >> 24), (uint8_t)(ver >> 16), (uint8_t)(ver >> 8), (uint8_t)ver};
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+    assert_int_equal(mdb_env_set_mapsize(env, 64ULL << 20), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    MDB_val k = {6, "schema"}, v = {4, b};
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+/* A store written by a newer hubd, or by the development builds before schema 2 (whose index
+ * postings read differently), is refused rather than misread; the current one opens. */
+static void test_schema_version(void **state) {
+    struct fx *f = *state;
+    store_destroy(&f->s);
+    struct store *s = NULL;
+    set_schema(f->dir, STORE_SCHEMA_VERSION + 1);
+    assert_int_equal(store_open(f->dir, 0, &s), HUB_E_VERSION);
+    assert_null(s);
+    set_schema(f->dir, 1);
+    assert_int_equal(store_open(f->dir, 0, &s), HUB_E_VERSION);
+    set_schema(f->dir, STORE_SCHEMA_VERSION);
+    assert_int_equal(store_open(f->dir, 0, &f->s), HUB_OK);
+}
+
 static void test_reopen(void **state) {
     struct fx *f = *state;
     static struct qset q;
@@ -2110,6 +2144,7 @@ int main(void) {
         T(test_max_map_bound),
         T(test_map_growth),
         T(test_reopen),
+        T(test_schema_version),
         T(test_identity_file),
         N(test_node_ingest_chain),
         N(test_node_ingest_rules),
