@@ -786,3 +786,69 @@ def test_flooding_peer_does_not_starve_others(hubs):
     wait_until(lambda: h.get(after["id"])["ok"], timeout=15,
                msg="g's record published after the flood never reached h")
     assert h.running() and h.status()["ok"]
+
+
+def test_live_push_flood_does_not_use_up_the_peers_request_budget(hubs):
+    """A peer relaying a catch-up pushes ~20k entries a second (every accepted entry is
+    published once). Those pushes count against a budget of their own (§9.9): they must not
+    use up the 20000 messages a second the peer's Wants are allowed, or its Wants are dropped
+    unread (a bug seen in catch-up benchmarks: the catch-up stalled until Wants timed out)."""
+    import threading
+    p_kp = ref.Keypair.generate()
+    P = p_kp.public
+    h = hubs(name="pushed", allow=[P.hex()])
+    ctx = zmq.Context.instance()
+    pub = ctx.socket(zmq.PUB)
+    pub.setsockopt(zmq.LINGER, 0)
+    pub.setsockopt(zmq.CURVE_SERVER, 1)
+    pub.setsockopt(zmq.CURVE_SECRETKEY, p_kp.curve_secret)
+    pub.setsockopt(zmq.SNDHWM, 100000)
+    port = pub.bind_to_random_port("tcp://127.0.0.1")
+    peer = Peer(p_kp, h.key, h.endpoint)
+    stop = threading.Event()
+    pushed = [0]
+    try:
+        # Hello with our PUB port: the hub subscribes to it. Then one valid entry of P.
+        deadline = time.monotonic() + 10
+        while True:
+            peer.send(ref.hello(P, port))
+            got = peer.recv(1.0)
+            if got is not None and got[0] == "hello":
+                break
+            assert time.monotonic() < deadline, "the hub never answered Hello"
+        e1 = ref.Feed(p_kp, NOW() - 60_000).next(1, "profile", mk_profile("Pushing hub"))
+        peer.supply(P, 1, [e1.wire])
+        wait_until(lambda: heads_of(h).get(P.hex()), timeout=10, msg="e1 not stored")
+        wait_until(lambda: (peer_row(h, P.hex()) or {}).get("live"), timeout=10,
+                   msg="the hub never subscribed to the peer's PUB")
+
+        def flood():  # e1 again and again: each one is screened as a duplicate
+            while not stop.is_set():
+                for _ in range(1000):
+                    pub.send(e1.wire)
+                pushed[0] += 1000
+
+        t = threading.Thread(target=flood, daemon=True)
+        t.start()
+        time.sleep(0.5)
+        before = (peer_row(h, P.hex()) or {}).get("bytes_received", 0)
+        t0 = time.monotonic()
+        answered = 0
+        for i in range(20):  # 20 Wants over 2 s, each must be answered
+            peer.send(ref.want(P, 1, 1))
+            m = peer.expect("entries", timeout=5.0, pred=lambda m: m.author == P)
+            assert len(m.entries) == 1
+            answered += 1
+            time.sleep(0.1)
+        took = time.monotonic() - t0
+        got_bytes = (peer_row(h, P.hex()) or {}).get("bytes_received", 0) - before
+    finally:
+        stop.set()
+        time.sleep(0.1)
+        peer.close()
+        pub.close(linger=0)
+    rate = got_bytes / len(e1.wire) / took
+    print(f"pushes: {pushed[0]} sent; the hub read ~{rate:.0f} a second; "
+          f"{answered} of 20 Wants answered in {took:.1f} s")
+    assert answered == 20
+    assert h.running() and h.status()["ok"]
