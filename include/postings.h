@@ -7,10 +7,11 @@
 #include <stdint.h>
 
 #include "record.h"
+#include "termtab.h"
 
 struct postings_term {
-    uint8_t term[INDEX_TERM_LEN];
-    uint32_t head, tail; /* first and last posting of this term (indexes into items, +1) */
+    uint8_t term[INDEX_TERM_LEN]; /* first: termtab.h */
+    uint32_t head, tail;          /* first and last posting of this term (indexes into items, +1) */
 };
 
 struct postings_item {
@@ -22,8 +23,7 @@ struct postings_item {
 struct postings {
     struct postings_term *terms;
     size_t nterms, tcap;
-    uint32_t *slots; /* open addressing: term index + 1, 0 empty */
-    size_t nslots;
+    struct termtab tab; /* term -> index in terms */
     struct postings_item *items;
     size_t nitems, icap;
     uint32_t *order; /* term indexes sorted by term, filled by postings_sort */

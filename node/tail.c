@@ -1,14 +1,14 @@
-/* tail.c: per-term arrays of the newest postings, found through an open-addressing table.
- * Terms are SipHash outputs (record.c), so their bytes serve as the hash directly. */
+/* tail.c: per-term arrays of the newest postings, found through a termtab. */
 #include "tail.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "hub.h"
+#include "termtab.h"
 
 struct tail_term {
-    uint8_t term[INDEX_TERM_LEN];
+    uint8_t term[INDEX_TERM_LEN]; /* first: termtab.h */
     uint32_t n, cap;
     uint64_t *locals; /* ascending */
 };
@@ -16,15 +16,8 @@ struct tail_term {
 struct tail {
     struct tail_term *terms;
     size_t nterms, tcap;
-    uint32_t *slots; /* term index + 1, 0 empty */
-    size_t nslots;
+    struct termtab tab; /* term -> index in terms */
 };
-
-static uint64_t term_hash(const uint8_t t[INDEX_TERM_LEN]) {
-    uint64_t h;
-    memcpy(&h, t + 1, 8);
-    return h ^ ((uint64_t)t[0] * 0x9E3779B97F4A7C15ULL);
-}
 
 int tail_new(struct tail **out) {
     *out = calloc(1, sizeof **out);
@@ -38,41 +31,18 @@ void tail_destroy(struct tail **tp) {
     for (size_t i = 0; i < t->nterms; i++)
         free(t->terms[i].locals);
     free(t->terms);
-    free(t->slots);
+    termtab_free(&t->tab);
     free(t);
     *tp = NULL;
 }
 
-static size_t find_slot(const struct tail *t, const uint8_t term[INDEX_TERM_LEN]) {
-    size_t at = term_hash(term) & (t->nslots - 1);
-    while (t->slots[at] && memcmp(t->terms[t->slots[at] - 1].term, term, INDEX_TERM_LEN) != 0)
-        at = (at + 1) & (t->nslots - 1);
-    return at;
-}
-
-static int grow_slots(struct tail *t) {
-    size_t n = t->nslots ? t->nslots * 2 : 1024;
-    uint32_t *s = calloc(n, sizeof *s);
-    if (!s)
-        return HUB_E_NOMEM;
-    for (size_t i = 0; i < t->nterms; i++) {
-        size_t at = term_hash(t->terms[i].term) & (n - 1);
-        while (s[at])
-            at = (at + 1) & (n - 1);
-        s[at] = (uint32_t)i + 1;
-    }
-    free(t->slots);
-    t->slots = s;
-    t->nslots = n;
-    return HUB_OK;
-}
-
 static struct tail_term *term_get(struct tail *t, const uint8_t term[INDEX_TERM_LEN]) {
-    if (t->nterms * 2 >= t->nslots && grow_slots(t) != 0) /* load factor <= 1/2 */
+    size_t slot;
+    long ti = termtab_find(&t->tab, t->terms, sizeof *t->terms, t->nterms, term, &slot);
+    if (ti >= 0)
+        return &t->terms[ti];
+    if (ti == -2)
         return NULL;
-    size_t at = find_slot(t, term);
-    if (t->slots[at])
-        return &t->terms[t->slots[at] - 1];
     if (t->nterms == t->tcap) {
         size_t cap = t->tcap ? t->tcap * 2 : 1024;
         struct tail_term *n = realloc(t->terms, cap * sizeof *n);
@@ -84,7 +54,7 @@ static struct tail_term *term_get(struct tail *t, const uint8_t term[INDEX_TERM_
     struct tail_term *tt = &t->terms[t->nterms];
     memset(tt, 0, sizeof *tt);
     memcpy(tt->term, term, INDEX_TERM_LEN);
-    t->slots[at] = (uint32_t)++t->nterms;
+    termtab_insert(&t->tab, slot, t->nterms++);
     return tt;
 }
 
@@ -117,12 +87,10 @@ int tail_add(struct tail *t, const struct index_term *terms, size_t n, uint64_t 
 
 const uint64_t *tail_postings(const struct tail *t, const uint8_t term[INDEX_TERM_LEN], size_t *n) {
     *n = 0;
-    if (!t->nslots)
+    long ti = termtab_lookup(&t->tab, t->terms, sizeof *t->terms, term);
+    if (ti < 0)
         return NULL;
-    size_t at = find_slot(t, term);
-    if (!t->slots[at])
-        return NULL;
-    const struct tail_term *tt = &t->terms[t->slots[at] - 1];
+    const struct tail_term *tt = &t->terms[ti];
     *n = tt->n;
     return tt->locals;
 }
@@ -142,6 +110,5 @@ void tail_clear(struct tail *t) {
     for (size_t i = 0; i < t->nterms; i++)
         free(t->terms[i].locals);
     t->nterms = 0;
-    if (t->nslots)
-        memset(t->slots, 0, t->nslots * sizeof *t->slots);
+    termtab_clear(&t->tab);
 }
