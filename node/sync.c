@@ -931,11 +931,10 @@ static int defer_begin(struct sync *s, struct defer *d) {
     return node_ingest_begin(s->node, d->wires, d->lens, d->total, d->results, 0, flags, &d->job);
 }
 
-/* Stores a begun stash (if ok), does the per-session bookkeeping, frees the messages. */
-/* After the store: per-session bookkeeping (refills the Want window), frees the messages. */
 static void push_booked(struct sync *s, struct session *ss, const uint8_t *const *wires,
                         const size_t *lens, const int *results, size_t n, size_t accepted);
 
+/* After the store: per-session bookkeeping (counters, the Want window), frees the messages. */
 static void defer_booked(struct sync *s, struct defer *d, int ok) {
     if (d->push_ss) {
         if (ok && d->push_ss->used && d->push_ss->gen == d->push_gen) {
@@ -1033,9 +1032,8 @@ static int pipeline_full(const struct sync *s) {
     return s->npending == SYNC_PENDING_MAX && s->writing_busy;
 }
 
-/* End of a read turn: this turn's stash starts its checks while older ones are stored. With
- * the pipeline full the stash is kept for sync_tick, unless must (the stash itself is full):
- * then this waits for the writer. */
+/* Starts the checks of a batch and queues it behind the older ones, which the writer thread
+ * stores in order; waits for the writer only when SYNC_PENDING_MAX batches are queued. */
 static void pipeline_add(struct sync *s, struct defer *d) {
     if (defer_begin(s, d) != 0) {
         defer_end(s, d, 0);
@@ -1051,13 +1049,15 @@ static void pipeline_add(struct sync *s, struct defer *d) {
     writer_feed(s);
 }
 
+/* End of a read turn: this turn's stash starts its checks while older ones are stored. With
+ * the pipeline full the stash is kept for sync_tick, unless must (the stash itself is full):
+ * then this waits for the writer. */
 static void entries_flush_overlapped(struct sync *s, int must) {
     if (s->defer.n == 0 || (pipeline_full(s) && !must))
         return;
     pipeline_add(s, &s->defer);
 }
 
-/* Takes ownership of m (an Entries message) when it returns 1. */
 /* Takes ownership of m (an Entries message): it is stashed and applied by entries_flush, at
  * once unless a socket is being read (then with the other answers of that turn). */
 static void on_entries(struct sync *s, struct session *ss, Hubnet__SyncMsg *m) {
