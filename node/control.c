@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -14,8 +15,10 @@
 
 #include "entry.h"
 #include "jbuf.h"
+#include "jsplit.h"
 #include "log.h"
 #include "node.h"
+#include "par.h"
 #include "record.h"
 #include "store.h"
 #include "view.h"
@@ -30,7 +33,8 @@
 #define CONTROL_MAX_EXT_OPS 8
 #define CONTROL_CLOSE_GRACE_MS 5000 /* an overflowed watcher gets this long to read the event */
 #define CONTROL_MAX_WATCH_TERMS 8
-#define CONTROL_MIN_ID_PREFIX 4 /* hex digits of an id prefix that get accepts */
+#define CONTROL_MIN_ID_PREFIX 4             /* hex digits of an id prefix that get accepts */
+#define CONTROL_FAST_IMPORT_MIN (64u << 10) /* requests this long may take import_fast */
 
 struct client {
     int fd;
@@ -275,8 +279,14 @@ static void op_id(struct control *c, struct client *cl, json_t *req, json_t *tag
 /* Turn one {"kind","key","record","expires"} object into a draft; replies on error.
  * prefix names the element in error messages ("" or "records[3]."). keybuf holds a generated key.
  */
+/* A record's payload made ahead of make_draft, on another core (import_fast). */
+struct draft_pre {
+    uint8_t *payload; /* NULL: make_draft makes it (and reports what is wrong with it) */
+    size_t len;
+};
+
 static int make_draft(struct client *cl, json_t *tag, json_t *obj, const char *prefix,
-                      struct node_draft *d, char keybuf[32], int index) {
+                      struct node_draft *d, char keybuf[32], int index, struct draft_pre *pre) {
     char field[96];
     const char *kind_s, *key, *expires_s;
     json_t *kv = json_object_get(obj, "kind");
@@ -348,7 +358,14 @@ static int make_draft(struct client *cl, json_t *tag, json_t *obj, const char *p
     struct record_error rerr = {{0}, {0}};
     uint8_t *payload = NULL;
     size_t plen = 0;
-    int rc = record_from_json(kind, rec, &payload, &plen, &rerr);
+    int rc = 0;
+    if (pre && pre->payload) { /* made from this same object: take it over */
+        payload = pre->payload;
+        plen = pre->len;
+        pre->payload = NULL;
+    } else {
+        rc = record_from_json(kind, rec, &payload, &plen, &rerr);
+    }
     if (rc != 0) {
         snprintf(field, sizeof field, "%s%s", prefix, rerr.field);
         json_t *err =
@@ -373,7 +390,7 @@ static void publish_failed(struct client *cl, json_t *tag, int rc) {
 static void op_publish(struct control *c, struct client *cl, json_t *req, json_t *tag) {
     struct node_draft d = {0};
     char keybuf[32];
-    if (make_draft(cl, tag, req, "", &d, keybuf, -1) != 0)
+    if (make_draft(cl, tag, req, "", &d, keybuf, -1, NULL) != 0)
         return;
     int rc = node_publish(c->node, &d, 1);
     if (rc != 0) {
@@ -774,8 +791,9 @@ static void op_watch(struct control *c, struct client *cl, json_t *req, json_t *
     send_json(cl, json_pack("{s:b, s:b}", "ok", 1, "watching", 1), tag);
 }
 
-static void op_import_records(struct control *c, struct client *cl, json_t *arr, json_t *tag) {
-    size_t n = json_array_size(arr);
+/* objs: the n elements of "records"; pre: their payloads made ahead, or NULL. */
+static void op_import_records(struct control *c, struct client *cl, json_t *const *objs, size_t n,
+                              struct draft_pre *pre, json_t *tag) {
     struct node_draft *d = calloc(n ? n : 1, sizeof *d);
     char(*keys)[32] = calloc(n ? n : 1, 32);
     if (!d || !keys) {
@@ -787,7 +805,7 @@ static void op_import_records(struct control *c, struct client *cl, json_t *arr,
     size_t built = 0;
     int rc = 0;
     for (; built < n; built++) {
-        json_t *o = json_array_get(arr, built);
+        json_t *o = objs[built];
         char prefix[40];
         snprintf(prefix, sizeof prefix, "records[%zu].", built);
         if (!json_is_object(o)) {
@@ -795,7 +813,8 @@ static void op_import_records(struct control *c, struct client *cl, json_t *arr,
             rc = -1;
             break;
         }
-        if ((rc = make_draft(cl, tag, o, prefix, &d[built], keys[built], (int)built)) != 0)
+        if ((rc = make_draft(cl, tag, o, prefix, &d[built], keys[built], (int)built,
+                             pre ? &pre[built] : NULL)) != 0)
             break;
     }
     if (rc == 0 && n) {
@@ -885,10 +904,20 @@ static void op_import(struct control *c, struct client *cl, json_t *req, json_t 
                    CONTROL_MAX_IMPORT);
         return;
     }
-    if (recs)
-        op_import_records(c, cl, arr, tag);
-    else
+    if (recs) {
+        size_t n = json_array_size(arr);
+        json_t **objs = malloc((n ? n : 1) * sizeof *objs);
+        if (!objs) {
+            send_error(cl, tag, HUB_E_NOMEM, NULL, "out of memory");
+            return;
+        }
+        for (size_t i = 0; i < n; i++)
+            objs[i] = json_array_get(arr, i);
+        op_import_records(c, cl, objs, n, NULL, tag);
+        free(objs);
+    } else {
         op_import_entries(c, cl, arr, tag);
+    }
 }
 
 static int heads_cb(const struct feed_head *h, void *arg) {
@@ -917,7 +946,91 @@ static const struct builtin_op builtin_ops[] = {
     {"import", op_import}, {"heads", op_heads},
 };
 
+/* ---- big imports: the records are parsed on every core ----
+ *
+ * A request importing thousands of records is mostly JSON: parsing it, turning each record
+ * into its payload and freeing it cost as much as signing it. jsplit finds the records in the
+ * line; each is parsed (and its payload made) by par_for; the ordinary import code then takes
+ * them in order, so its checks and answers are the same. Anything unexpected (an element that
+ * does not parse, another op) goes the ordinary way, which answers as it always does. */
+
+struct fast_import {
+    const char *line;
+    const struct jspan *spans;
+    json_t **objs;
+    struct draft_pre *pre;
+    atomic_int unparsed;
+};
+
+static void fast_parse_slice(void *arg, size_t begin, size_t end) {
+    struct fast_import *f = arg;
+    for (size_t i = begin; i < end; i++) {
+        json_error_t e;
+        json_t *o =
+            json_loadb(f->line + f->spans[i].off, f->spans[i].len, JSON_REJECT_DUPLICATES, &e);
+        f->objs[i] = o;
+        if (!o) {
+            atomic_store(&f->unparsed, 1);
+            continue;
+        }
+        json_t *kv = json_object_get(o, "kind"), *rec = json_object_get(o, "record");
+        int kind = json_is_string(kv) ? entry_kind_parse(json_string_value(kv)) : -1;
+        if (kind <= 0 || kind == 5 || !json_is_object(rec))
+            continue; /* make_draft reports it */
+        struct record_error rerr = {{0}, {0}};
+        if (record_from_json(kind, rec, &f->pre[i].payload, &f->pre[i].len, &rerr) != 0)
+            f->pre[i].payload = NULL; /* make_draft does it again and reports it */
+    }
+}
+
+static void fast_free_slice(void *arg, size_t begin, size_t end) {
+    struct fast_import *f = arg;
+    for (size_t i = begin; i < end; i++) {
+        json_decref(f->objs[i]);
+        free(f->pre[i].payload); /* those make_draft did not take */
+    }
+}
+
+/* 1 if it answered the request, 0 if dispatch should handle it. */
+static int import_fast(struct control *c, struct client *cl, const char *line, size_t len) {
+    char rest[1024];
+    struct jspan *spans;
+    size_t n;
+    if (jsplit_records(line, len, rest, sizeof rest, &spans, &n) != 0)
+        return 0;
+    json_error_t jerr;
+    json_t *req = json_loads(rest, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *opv = req ? json_object_get(req, "op") : NULL,
+           *v = req ? json_object_get(req, "v") : NULL;
+    int handled = 0;
+    struct fast_import f = {.line = line, .spans = spans};
+    atomic_init(&f.unparsed, 0);
+    if (!json_is_string(opv) || strcmp(json_string_value(opv), "import") != 0 ||
+        json_object_get(req, "entries") || json_object_get(req, "records") ||
+        (v && (!json_is_integer(v) || json_integer_value(v) != HUB_CONTROL_PROTOCOL)) || n == 0 ||
+        n > CONTROL_MAX_IMPORT)
+        goto out;
+    f.objs = calloc(n, sizeof *f.objs);
+    f.pre = calloc(n, sizeof *f.pre);
+    if (!f.objs || !f.pre)
+        goto out;
+    par_for(n, 64, fast_parse_slice, &f);
+    if (!atomic_load(&f.unparsed)) {
+        op_import_records(c, cl, f.objs, n, f.pre, json_object_get(req, "tag"));
+        handled = 1;
+    }
+    par_for(n, 256, fast_free_slice, &f);
+out:
+    free(f.objs);
+    free(f.pre);
+    free(spans);
+    json_decref(req);
+    return handled;
+}
+
 static void dispatch(struct control *c, struct client *cl, const char *line, size_t len) {
+    if (len >= CONTROL_FAST_IMPORT_MIN && !cl->watching && import_fast(c, cl, line, len))
+        return;
     json_error_t jerr;
     json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!req) {

@@ -729,6 +729,49 @@ def test_import_records_is_all_or_nothing(hubs):
     assert (r["accepted"], r["first_seq"], r["last_seq"]) == (5, 2, 6)
 
 
+def test_big_import_answers_like_a_small_one(hubs):
+    """Requests of 64 KiB and more have their records parsed on every core (control.c,
+    import_fast); their answers must be exactly those of the ordinary path: the same error for
+    the same bad record, nothing stored, malformed JSON refused, duplicate keys refused."""
+    hub = hubs("bigimport")
+    good = [{"kind": "offer", "key": f"big{i}", "record": offer(i)} for i in range(400)]
+    assert len(json.dumps({"op": "import", "records": good})) > 64 * 1024
+    bad = {"kind": "offer", "record": offer(999, technologies=["Quantum computing"])}
+    for records, code, index, field in (
+            (good[:250] + [bad] + good[250:], "E_VOCAB", 250, "records[250].technologies"),
+            (good + [{"kind": "offer", "record": {"title": 7}}], "E_TYPE", 400,
+             "records[400].title"),
+            (good[:9] + [{"kind": "advert", "record": {"title": "x"}}] + good[9:], "E_KIND", None,
+             "records[9].kind"),
+            (good[:3] + [{"kind": "offer", "record": offer(3), "expires": "2020-01-01T00:00:00Z"}]
+             + good[3:], "E_RANGE", None, "records[3].expires")):
+        r = hub.request({"op": "import", "tag": "t", "records": records})
+        assert r["ok"] is False and r["error"]["code"] == code, r
+        assert r["error"].get("field", "").startswith(field), r
+        assert r["tag"] == "t"
+        if index is not None:
+            assert r["error"]["index"] == index
+    st = hub.status()
+    assert (st["own_seq"], st["entries"]) == (0, 0)
+    # Malformed JSON deep inside, a duplicate key in a record, two "records" lists, trailing
+    # garbage: refused as a small request would be, and nothing stored.
+    line = json.dumps({"op": "import", "records": good})
+    at = line.index('"key": "big300"')
+    for broken in (line[:at] + line[at + 1:],                       # a quote missing
+                   line.replace('"key": "big7",', '"key": "big7", "key": "again",', 1),
+                   line[:-1] + ', "records": []}',                     # "records" twice
+                   line[:-1] + r', "rec\u006frds": []}',              # ... once escaped
+                   line + " x"):
+        r = hub.request(broken.encode())
+        assert r["ok"] is False and r["error"]["code"] == "E_BAD_REQUEST", (r, broken[-80:])
+    assert hub.status()["entries"] == 0
+    # and the good ones go in, in order, with every field intact
+    r = hub.call("import", tag="t", records=good)
+    assert (r["accepted"], r["first_seq"], r["last_seq"]) == (400, 1, 400)
+    got = {x["key"]: x["record"] for x in hub.query(kind="offer", limit=1000)}
+    assert len(got) == 400 and got["big123"]["title"] == offer(123)["title"]
+
+
 def test_import_records_via_hubctl(hubs, tmp_path):
     hub = hubs("ctlimport")
     f = tmp_path / "offers.jsonl"
