@@ -74,4 +74,9 @@ int hub_parse_u64(const char *s, uint64_t max, uint64_t *out);
 #define HUB_WUR __attribute__((warn_unused_result))
 #define HUB_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Room for at least `need` elements of `size` bytes in the array p of *cap elements (capacity
+ * doubled from `first`): the array, moved perhaps, or NULL when memory ran out (p is then still
+ * valid and *cap unchanged). Owned by the caller, who frees it. */
+void *hub_reserve(void *p, size_t *cap, size_t need, size_t size, size_t first) HUB_WUR;
+
 #endif

@@ -11,27 +11,21 @@
 #include "hub.h"
 
 int postings_add(struct postings *p, const uint8_t term[INDEX_TERM_LEN], uint64_t local) {
-    if (p->nitems == p->icap) {
-        size_t cap = p->icap ? p->icap * 2 : 4096;
-        struct postings_item *n = realloc(p->items, cap * sizeof *n);
-        if (!n)
-            return HUB_E_NOMEM;
-        p->items = n;
-        p->icap = cap;
-    }
+    struct postings_item *items =
+        hub_reserve(p->items, &p->icap, p->nitems + 1, sizeof *items, 4096);
+    if (!items)
+        return HUB_E_NOMEM;
+    p->items = items;
     size_t slot;
     long ti = termtab_find(&p->tab, p->terms, sizeof *p->terms, p->nterms, term, &slot);
     if (ti == -2)
         return HUB_E_NOMEM;
     if (ti == -1) {
-        if (p->nterms == p->tcap) {
-            size_t cap = p->tcap ? p->tcap * 2 : 1024;
-            struct postings_term *n = realloc(p->terms, cap * sizeof *n);
-            if (!n)
-                return HUB_E_NOMEM;
-            p->terms = n;
-            p->tcap = cap;
-        }
+        struct postings_term *terms =
+            hub_reserve(p->terms, &p->tcap, p->nterms + 1, sizeof *terms, 1024);
+        if (!terms)
+            return HUB_E_NOMEM;
+        p->terms = terms;
         struct postings_term *t = &p->terms[p->nterms];
         memcpy(t->term, term, INDEX_TERM_LEN);
         t->head = t->tail = 0;

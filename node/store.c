@@ -367,24 +367,14 @@ static void wbatch_free(struct wbatch *w) {
 /* Remembers a record indexed in the tail, for the memory tail once the batch is committed. */
 static int tail_pending(struct wbatch *w, const struct index_term *terms, size_t n,
                         uint64_t local) {
-    if (w->ntterms + n > w->ttcap) {
-        size_t cap = w->ttcap ? w->ttcap : 1024;
-        while (cap < w->ntterms + n)
-            cap *= 2;
-        struct index_term *t = realloc(w->tterms, cap * sizeof *t);
-        if (!t)
-            return ENOMEM;
-        w->tterms = t;
-        w->ttcap = cap;
-    }
-    if (w->ntrecs == w->trcap) {
-        size_t cap = w->trcap ? w->trcap * 2 : 64;
-        struct tail_rec *r = realloc(w->trecs, cap * sizeof *r);
-        if (!r)
-            return ENOMEM;
-        w->trecs = r;
-        w->trcap = cap;
-    }
+    struct index_term *t = hub_reserve(w->tterms, &w->ttcap, w->ntterms + n, sizeof *t, 1024);
+    if (!t)
+        return ENOMEM;
+    w->tterms = t;
+    struct tail_rec *r = hub_reserve(w->trecs, &w->trcap, w->ntrecs + 1, sizeof *r, 64);
+    if (!r)
+        return ENOMEM;
+    w->trecs = r;
     memcpy(w->tterms + w->ntterms, terms, n * sizeof *terms);
     w->trecs[w->ntrecs++] = (struct tail_rec){local, w->ntterms, n};
     w->ntterms += n;

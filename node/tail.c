@@ -43,14 +43,10 @@ static struct tail_term *term_get(struct tail *t, const uint8_t term[INDEX_TERM_
         return &t->terms[ti];
     if (ti == -2)
         return NULL;
-    if (t->nterms == t->tcap) {
-        size_t cap = t->tcap ? t->tcap * 2 : 1024;
-        struct tail_term *n = realloc(t->terms, cap * sizeof *n);
-        if (!n)
-            return NULL;
-        t->terms = n;
-        t->tcap = cap;
-    }
+    struct tail_term *terms = hub_reserve(t->terms, &t->tcap, t->nterms + 1, sizeof *terms, 1024);
+    if (!terms)
+        return NULL;
+    t->terms = terms;
     struct tail_term *tt = &t->terms[t->nterms];
     memset(tt, 0, sizeof *tt);
     memcpy(tt->term, term, INDEX_TERM_LEN);

@@ -1,6 +1,7 @@
 /* util.c: error names, hex text forms, clocks and the checked number parser (hub.h). */
 #include "hub.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -131,4 +132,16 @@ int hub_parse_u64(const char *s, uint64_t max, uint64_t *out) {
         return HUB_E_RANGE;
     *out = v;
     return 0;
+}
+
+void *hub_reserve(void *p, size_t *cap, size_t need, size_t size, size_t first) {
+    if (need <= *cap)
+        return p;
+    size_t c = *cap ? *cap : first;
+    while (c < need)
+        c *= 2;
+    void *n = realloc(p, c * size);
+    if (n)
+        *cap = c;
+    return n;
 }
