@@ -79,4 +79,19 @@ int hub_parse_u64(const char *s, uint64_t max, uint64_t *out);
  * valid and *cap unchanged). Owned by the caller, who frees it. */
 void *hub_reserve(void *p, size_t *cap, size_t need, size_t size, size_t first) HUB_WUR;
 
+/* Big-endian 64-bit integers: the store's keys sort by number that way. */
+static inline void hub_be64(uint8_t *p, uint64_t v) {
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static inline uint64_t hub_rd64(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
 #endif

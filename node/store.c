@@ -99,19 +99,6 @@ struct rec_hdr {
     uint8_t expires[8];
 };
 
-static void be64(uint8_t *p, uint64_t v) {
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-static uint64_t rd64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
 
 static void be32(uint8_t *p, uint32_t v) {
     p[0] = (uint8_t)(v >> 24);
@@ -208,7 +195,7 @@ static int tail_load(struct store *s, MDB_txn *txn) {
     MDB_val k = {9, "index_max"}, v;
     int rc = mdb_get(txn, s->dbi[DB_META], &k, &v);
     if (rc == 0 && v.mv_size == 8)
-        s->index_max = rd64(v.mv_data);
+        s->index_max = hub_rd64(v.mv_data);
     else if (rc != 0 && rc != MDB_NOTFOUND)
         return rc;
     MDB_cursor *c;
@@ -224,7 +211,7 @@ static int tail_load(struct store *s, MDB_txn *txn) {
         }
         for (size_t i = 0; i < n; i++)
             memcpy(terms[i].b, (const uint8_t *)v.mv_data + i * INDEX_TERM_LEN, INDEX_TERM_LEN);
-        if (tail_add(s->tail, terms, n, rd64(k.mv_data)) != 0) {
+        if (tail_add(s->tail, terms, n, hub_rd64(k.mv_data)) != 0) {
             rc = ENOMEM;
             break;
         }
@@ -287,7 +274,7 @@ int store_open(const char *dir, uint64_t max_map_bytes, struct store **out) {
         goto fail;
     MDB_val k, v;
     rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
-    s->next_local = (rc == 0 && k.mv_size == 8) ? rd64(k.mv_data) + 1 : 1;
+    s->next_local = (rc == 0 && k.mv_size == 8) ? hub_rd64(k.mv_data) + 1 : 1;
     mdb_cursor_close(c);
     if ((rc = tail_load(s, txn)) != 0)
         goto fail;
@@ -404,36 +391,34 @@ static int ix_add(struct wbatch *w, const struct index_term *t, uint64_t local) 
  * (MDB_APPENDDUP: no search, and full pages rather than half-split ones); an older one (a
  * restored payload, a tail record older than a direct batch) is inserted in place. */
 static int ix_write_term(MDB_cursor *c, struct wbatch *w, const struct postings_term *t) {
-    uint8_t vals[8 * 512];
-    size_t n = 0;
     MDB_val k = {INDEX_TERM_LEN, (void *)t->term};
-    for (uint32_t i = t->head; i; i = w->ix.items[i - 1].next) {
-        uint64_t local = w->ix.items[i - 1].local;
-        if (local == 0)
-            continue; /* removed again within the batch */
-        if (local > w->ix_max)
-            w->ix_max = local;
-        if (local < w->append_floor) {
-            uint8_t b[8];
-            be64(b, local);
-            MDB_val v = {8, b};
-            int rc = mdb_cursor_put(c, &k, &v, MDB_NODUPDATA);
-            if (rc != 0 && rc != MDB_KEYEXIST)
-                return rc;
+    uint8_t(*v)[8] = w->ix.sorted + t->start;
+    size_t run = 0; /* v[0 .. run) are appended together */
+    for (size_t i = 0; i <= t->count; i++) {
+        uint64_t local = i < t->count ? hub_rd64(v[i]) : 0;
+        if (i < t->count && local >= w->append_floor) {
+            if (local > w->ix_max)
+                w->ix_max = local;
+            if (run != i)
+                memcpy(v[run], v[i], 8);
+            run++;
             continue;
         }
-        be64(vals + 8 * n++, local);
-        if (n == sizeof vals / 8) {
-            MDB_val v[2] = {{8, vals}, {n, NULL}};
-            int rc = mdb_cursor_put(c, &k, v, MDB_MULTIPLE | MDB_APPENDDUP);
+        if (run) {
+            MDB_val mv[2] = {{8, v}, {run, NULL}};
+            int rc = mdb_cursor_put(c, &k, mv, MDB_MULTIPLE | MDB_APPENDDUP);
             if (rc != 0)
                 return rc;
-            n = 0;
+            run = 0;
         }
-    }
-    if (n) {
-        MDB_val v[2] = {{8, vals}, {n, NULL}};
-        return mdb_cursor_put(c, &k, v, MDB_MULTIPLE | MDB_APPENDDUP);
+        if (i < t->count) {
+            if (local > w->ix_max)
+                w->ix_max = local;
+            MDB_val one = {8, v[i]};
+            int rc = mdb_cursor_put(c, &k, &one, MDB_NODUPDATA);
+            if (rc != 0 && rc != MDB_KEYEXIST)
+                return rc;
+        }
     }
     return 0;
 }
@@ -455,7 +440,7 @@ static int ix_flush(struct store *s, struct wbatch *w) {
     postings_clear(&w->ix);
     if (rc == 0 && w->ix_max > s->index_max) {
         uint8_t b[8];
-        be64(b, w->ix_max);
+        hub_be64(b, w->ix_max);
         MDB_val k = {9, "index_max"}, v = {8, b};
         rc = mdb_put(w->txn, s->dbi[DB_META], &k, &v, 0);
     }
@@ -465,7 +450,7 @@ static int ix_flush(struct store *s, struct wbatch *w) {
 /* Purge the payload of one stored version, keeping header and signature. */
 static int purge_local(struct store *s, MDB_txn *txn, uint64_t local) {
     uint8_t lk[8];
-    be64(lk, local);
+    hub_be64(lk, local);
     MDB_val k = {8, lk}, v;
     int rc = mdb_get(txn, s->dbi[DB_ENTRIES], &k, &v);
     if (rc != 0)
@@ -492,9 +477,9 @@ static int rec_unindex(struct store *s, struct wbatch *w, const uint8_t *recval,
         return MDB_CORRUPTED;
     if (h->flags & (REC_FLAG_WITHDRAWN | REC_FLAG_NOPAYLOAD))
         return 0; /* not indexed */
-    uint64_t local = rd64(h->local);
+    uint64_t local = hub_rd64(h->local);
     uint8_t lkey[8];
-    be64(lkey, local);
+    hub_be64(lkey, local);
     MDB_val lv = {8, lkey}, ev;
     int rc = mdb_get(w->txn, s->dbi[DB_ENTRIES], &lv, &ev);
     if (rc != 0)
@@ -507,7 +492,7 @@ static int rec_unindex(struct store *s, struct wbatch *w, const uint8_t *recval,
                                         RECORD_MAX_TERMS)
                          : 0;
     uint8_t lb[8];
-    be64(lb, local);
+    hub_be64(lb, local);
     MDB_val rk = {8, lb};
     rc = mdb_del(w->txn, s->dbi[DB_RECENT], &rk, NULL);
     if (rc == 0)
@@ -527,11 +512,11 @@ static int rec_unindex(struct store *s, struct wbatch *w, const uint8_t *recval,
     rc = mdb_del(w->txn, s->dbi[DB_LIVE], &kv, NULL);
     if (rc != 0 && rc != MDB_NOTFOUND)
         return rc;
-    uint64_t exp = rd64(h->expires);
+    uint64_t exp = hub_rd64(h->expires);
     if (exp) {
         uint8_t ek[16];
-        be64(ek, exp);
-        be64(ek + 8, local);
+        hub_be64(ek, exp);
+        hub_be64(ek + 8, local);
         MDB_val ekv = {16, ek};
         rc = mdb_del(w->txn, s->dbi[DB_EXPIRY], &ekv, NULL);
         if (rc != 0 && rc != MDB_NOTFOUND)
@@ -583,7 +568,7 @@ static int rec_withdraw(struct store *s, struct wbatch *w, const uint8_t rkey[RK
             rc = mdb_cursor_get(c, &ck, &cv, MDB_SET_RANGE);
             continue;
         }
-        locals[nl++] = rd64((const uint8_t *)ck.mv_data + RKEY_LEN);
+        locals[nl++] = hub_rd64((const uint8_t *)ck.mv_data + RKEY_LEN);
         rc = mdb_cursor_get(c, &ck, &cv, MDB_NEXT);
     }
     mdb_cursor_close(c);
@@ -602,7 +587,7 @@ static int rec_show(struct store *s, struct wbatch *w, const struct store_item *
     const struct entry *e = it->e;
     int rc;
     uint8_t lk[8], lv[LIVE_VAL_LEN];
-    be64(lk, local);
+    hub_be64(lk, local);
     if (w->to_tail && it->nterms) {
         uint8_t tb[RECORD_MAX_TERMS * INDEX_TERM_LEN];
         size_t nt = it->nterms < RECORD_MAX_TERMS ? it->nterms : RECORD_MAX_TERMS;
@@ -618,7 +603,7 @@ static int rec_show(struct store *s, struct wbatch *w, const struct store_item *
             if ((rc = ix_add(w, &it->terms[i], local)) != 0)
                 return rc == HUB_E_NOMEM ? ENOMEM : rc;
     }
-    be64(lv, e->expires);
+    hub_be64(lv, e->expires);
     be32(lv + 8, (uint32_t)it->date_start);
     be32(lv + 12, (uint32_t)it->date_end);
     MDB_val lkv = {8, lk}, lvv = {LIVE_VAL_LEN, lv}, empty = {0, ""};
@@ -626,8 +611,8 @@ static int rec_show(struct store *s, struct wbatch *w, const struct store_item *
         return rc;
     if (e->expires) {
         uint8_t ek[16];
-        be64(ek, e->expires);
-        be64(ek + 8, local);
+        hub_be64(ek, e->expires);
+        hub_be64(ek + 8, local);
         MDB_val ekv = {16, ek};
         if ((rc = mdb_put(w->txn, s->dbi[DB_EXPIRY], &ekv, &empty, 0)) != 0)
             return rc;
@@ -653,7 +638,7 @@ static int rec_update(struct store *s, struct wbatch *w, const struct store_item
     }
     uint8_t vk[RKEY_LEN + 8];
     memcpy(vk, rkey, RKEY_LEN);
-    be64(vk + RKEY_LEN, local);
+    hub_be64(vk + RKEY_LEN, local);
     MDB_val vkv = {sizeof vk, vk}, empty = {0, ""};
     if ((rc = mdb_put(w->txn, s->dbi[DB_VERSIONS], &vkv, &empty, 0)) != 0)
         return rc;
@@ -661,9 +646,9 @@ static int rec_update(struct store *s, struct wbatch *w, const struct store_item
     /* A version received without its payload (purged upstream) is held but not shown. */
     int visible = e->payload != NULL || e->payload_size == 0;
     struct rec_hdr h;
-    be64(h.local, local);
+    hub_be64(h.local, local);
     h.flags = visible ? 0 : REC_FLAG_NOPAYLOAD;
-    be64(h.expires, e->expires);
+    hub_be64(h.expires, e->expires);
     MDB_val rv = {sizeof h, &h};
     if ((rc = mdb_put(w->txn, s->dbi[DB_RECORDS], &k, &rv, 0)) != 0)
         return rc;
@@ -704,7 +689,7 @@ static int restore_payload(struct store *s, struct wbatch *w, const struct store
     MDB_val rv = {sizeof h, &h};
     if ((rc = mdb_put(w->txn, s->dbi[DB_RECORDS], &k, &rv, 0)) != 0)
         return rc;
-    return rec_show(s, w, it, rd64(local_be), 0);
+    return rec_show(s, w, it, hub_rd64(local_be), 0);
 }
 
 static int feed_get(struct store *s, MDB_txn *txn, const uint8_t author[32], struct feed_head *h) {
@@ -717,18 +702,18 @@ static int feed_get(struct store *s, MDB_txn *txn, const uint8_t author[32], str
     if (v.mv_size != FEED_VAL_LEN)
         return MDB_CORRUPTED;
     const uint8_t *p = v.mv_data;
-    h->seq = rd64(p);
+    h->seq = hub_rd64(p);
     memcpy(h->id, p + 8, 32);
-    h->timestamp = rd64(p + 40);
+    h->timestamp = hub_rd64(p + 40);
     h->forked = p[48] & FEED_FLAG_FORKED;
     return 0;
 }
 
 static int feed_put(struct store *s, MDB_txn *txn, const struct feed_head *h) {
     uint8_t b[FEED_VAL_LEN];
-    be64(b, h->seq);
+    hub_be64(b, h->seq);
     memcpy(b + 8, h->id, 32);
-    be64(b + 40, h->timestamp);
+    hub_be64(b + 40, h->timestamp);
     b[48] = h->forked ? FEED_FLAG_FORKED : 0;
     MDB_val k = {32, (void *)h->author}, v = {FEED_VAL_LEN, b};
     return mdb_put(txn, s->dbi[DB_FEEDS], &k, &v, 0);
@@ -738,12 +723,12 @@ static int fork_record(struct store *s, MDB_txn *txn, const struct entry *e, con
                        uint64_t now) {
     uint8_t k[40];
     memcpy(k, e->author, 32);
-    be64(k + 32, e->seq);
+    hub_be64(k + 32, e->seq);
     size_t len = 8 + 32 + e->wire_len;
     uint8_t *b = malloc(len);
     if (!b)
         return ENOMEM;
-    be64(b, now);
+    hub_be64(b, now);
     memcpy(b + 8, held, 32);
     memcpy(b + 40, e->wire, e->wire_len);
     MDB_val kv = {40, k}, v = {len, b};
@@ -780,7 +765,7 @@ static int append_one(struct store *s, struct wbatch *w, struct store_item *it) 
         /* Not a duplicate by id, so another entry holds this seq: the key is used twice. */
         uint8_t ck[40];
         memcpy(ck, e->author, 32);
-        be64(ck + 32, e->seq);
+        hub_be64(ck + 32, e->seq);
         MDB_val ckv = {40, ck}, cv;
         if ((rc = mdb_get(w->txn, s->dbi[DB_CHAIN], &ckv, &cv)) != 0)
             return rc;
@@ -808,7 +793,7 @@ static int append_one(struct store *s, struct wbatch *w, struct store_item *it) 
 
     uint64_t local = s->next_local;
     uint8_t lk[8];
-    be64(lk, local);
+    hub_be64(lk, local);
     MDB_val lkv = {8, lk}, wv = {e->wire_len, (void *)e->wire};
     if ((rc = mdb_put(w->txn, s->dbi[DB_ENTRIES], &lkv, &wv, MDB_APPEND)) != 0)
         return rc;
@@ -816,7 +801,7 @@ static int append_one(struct store *s, struct wbatch *w, struct store_item *it) 
         return rc;
     uint8_t ck[40], cvb[CHAIN_VAL_LEN];
     memcpy(ck, e->author, 32);
-    be64(ck + 32, e->seq);
+    hub_be64(ck + 32, e->seq);
     memcpy(cvb, lk, 8);
     memcpy(cvb + 8, e->id, 32);
     MDB_val ckv = {40, ck}, cvv = {CHAIN_VAL_LEN, cvb};
@@ -897,7 +882,7 @@ static int tail_merge(struct store *s, size_t max) {
                 rc = MDB_CORRUPTED;
                 break;
             }
-            uint64_t local = rd64(k.mv_data);
+            uint64_t local = hub_rd64(k.mv_data);
             MDB_val lv;
             /* only current, visible versions: an update deleted the old one's row already, but
              * an expired or retracted record may have lost only its live row */
@@ -1091,9 +1076,9 @@ int store_feeds(struct store *s, int (*cb)(const struct feed_head *h, void *arg)
         struct feed_head h;
         memcpy(h.author, k.mv_data, 32);
         const uint8_t *p = v.mv_data;
-        h.seq = rd64(p);
+        h.seq = hub_rd64(p);
         memcpy(h.id, p + 8, 32);
-        h.timestamp = rd64(p + 40);
+        h.timestamp = hub_rd64(p + 40);
         h.forked = p[48] & FEED_FLAG_FORKED;
         ret = cb(&h, arg);
     }
@@ -1196,7 +1181,7 @@ int store_feed_range(struct store *s, const uint8_t author[32], uint64_t from, s
     }
     uint8_t start[40];
     memcpy(start, author, 32);
-    be64(start + 32, from);
+    hub_be64(start + 32, from);
     MDB_val k = {40, start}, v;
     int count = 0;
     size_t bytes = 0;
@@ -1282,14 +1267,14 @@ static int qjoin_index_seek(struct qjoin *j, size_t i, uint64_t pos, uint64_t *g
         }
         if (mdb_cursor_get(j->c[i], &k, &v, MDB_PREV_DUP) != 0 || v.mv_size != 8)
             return 0; /* no older postings of this term */
-        j->cur[i] = rd64(v.mv_data);
+        j->cur[i] = hub_rd64(v.mv_data);
         if (j->cur[i] <= pos) {
             *got = j->cur[i];
             return 1;
         }
     }
     uint8_t p[8];
-    be64(p, pos);
+    hub_be64(p, pos);
     k = (MDB_val){INDEX_TERM_LEN, (void *)j->t[i]->b};
     v = (MDB_val){8, p};
     /* LMDB seeks to the first duplicate >= pos; the one wanted is that or the one before */
@@ -1302,14 +1287,14 @@ static int qjoin_index_seek(struct qjoin *j, size_t i, uint64_t pos, uint64_t *g
             return 0;
     } else if (rc != 0) {
         return 0;
-    } else if (v.mv_size == 8 && rd64(v.mv_data) > pos) {
+    } else if (v.mv_size == 8 && hub_rd64(v.mv_data) > pos) {
         if (mdb_cursor_get(j->c[i], &k, &v, MDB_PREV_DUP) != 0)
             return 0;
     }
     if (v.mv_size != 8)
         return 0;
     j->placed[i] = 1;
-    j->cur[i] = rd64(v.mv_data);
+    j->cur[i] = hub_rd64(v.mv_data);
     *got = j->cur[i];
     return 1;
 }
@@ -1361,11 +1346,11 @@ int store_query(struct store *s, const struct store_query *q,
     while (pos > 0 && qjoin_next(&j, &pos)) {
         uint64_t local = pos;
         uint8_t lk[8];
-        be64(lk, local);
+        hub_be64(lk, local);
         MDB_val k = {8, lk}, v;
         if (mdb_get(txn, s->dbi[DB_LIVE], &k, &v) == 0 && v.mv_size == LIVE_VAL_LEN) {
             const uint8_t *p = v.mv_data;
-            uint64_t exp = rd64(p);
+            uint64_t exp = hub_rd64(p);
             int32_t ds = (int32_t)rd32(p + 8), de = (int32_t)rd32(p + 12);
             if (de == 0)
                 de = ds;
@@ -1487,7 +1472,7 @@ static int sweep_locked(struct store *s, uint64_t now_ms, size_t max, size_t *pu
     MDB_val k, v;
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && n < max;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != 16 || rd64(k.mv_data) > now_ms)
+        if (k.mv_size != 16 || hub_rd64(k.mv_data) > now_ms)
             break;
         MDB_val lk = {8, (uint8_t *)k.mv_data + 8}, ev;
         struct entry e;
@@ -1534,8 +1519,8 @@ int store_forks(struct store *s, int (*cb)(const struct store_fork *f, void *arg
             continue;
         struct store_fork f;
         memcpy(f.author, k.mv_data, 32);
-        f.seq = rd64((const uint8_t *)k.mv_data + 32);
-        f.detected_ms = rd64(v.mv_data);
+        f.seq = hub_rd64((const uint8_t *)k.mv_data + 32);
+        f.detected_ms = hub_rd64(v.mv_data);
         memcpy(f.held_id, (const uint8_t *)v.mv_data + 8, 32);
         struct entry e;
         if (entry_decode((const uint8_t *)v.mv_data + 40, v.mv_size - 40, &e) == 0)

@@ -33,8 +33,8 @@
 #define SYNC_MAX_WINDOW 64        /* config window <= this */
 #define SYNC_WANT_TIMEOUT_MS 10000
 #define SYNC_MSGS_PER_TURN 64   /* per socket per loop turn: fairness between peers */
-#define SYNC_DEFER_MSGS 16      /* Entries messages stored in one transaction */
-#define SYNC_DEFER_ENTRIES 4096 /* ... and at most this many entries */
+#define SYNC_DEFER_MSGS 64      /* Entries messages stored in one transaction */
+#define SYNC_DEFER_ENTRIES 16384 /* ... and at most this many entries */
 #define SYNC_PUSH_BATCH 1024    /* live pushes applied in one transaction */
 #define SYNC_PENDING_MAX 2      /* Entries batches checked ahead of the one being stored */
 #define SYNC_WRITER_POLL_MS 1   /* event-loop wake-up while the writer thread stores a batch */
