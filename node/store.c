@@ -334,9 +334,14 @@ struct wbatch {
     size_t ntterms, ttcap;
     struct tail_rec *trecs;
     size_t ntrecs, trcap;
+    /* The head of the feed last appended to: a batch holds runs of one feed's entries, so it is
+     * read once per run and written back when the run ends (feed_flush). */
+    struct feed_head fh;
+    enum { FH_NONE, FH_CLEAN, FH_DIRTY } fh_state;
 };
 
 static void wbatch_reset(struct wbatch *w) {
+    w->fh_state = FH_NONE;
     postings_clear(&w->ix);
     w->ntterms = 0;
     w->ntrecs = 0;
@@ -719,6 +724,34 @@ static int feed_put(struct store *s, MDB_txn *txn, const struct feed_head *h) {
     return mdb_put(txn, s->dbi[DB_FEEDS], &k, &v, 0);
 }
 
+static int feed_flush(struct store *s, struct wbatch *w) {
+    if (w->fh_state != FH_DIRTY)
+        return 0;
+    w->fh_state = FH_CLEAN;
+    return feed_put(s, w->txn, &w->fh);
+}
+
+/* feed_get and feed_put through the batch's cached head. */
+static int batch_feed_get(struct store *s, struct wbatch *w, const uint8_t author[32],
+                          struct feed_head *h) {
+    if (w->fh_state == FH_NONE || memcmp(w->fh.author, author, 32) != 0) {
+        int rc = feed_flush(s, w);
+        if (rc != 0)
+            return rc;
+        rc = feed_get(s, w->txn, author, &w->fh);
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            return rc;
+        w->fh_state = FH_CLEAN;
+    }
+    *h = w->fh;
+    return 0;
+}
+
+static void batch_feed_put(struct wbatch *w, const struct feed_head *h) {
+    w->fh = *h;
+    w->fh_state = FH_DIRTY;
+}
+
 static int fork_record(struct store *s, MDB_txn *txn, const struct entry *e, const uint8_t held[32],
                        uint64_t now) {
     uint8_t k[40];
@@ -742,7 +775,13 @@ static int fork_record(struct store *s, MDB_txn *txn, const struct entry *e, con
 static int append_one(struct store *s, struct wbatch *w, struct store_item *it) {
     const struct entry *e = it->e;
     MDB_val idk = {32, (void *)e->id}, v;
-    int rc = mdb_get(w->txn, s->dbi[DB_IDS], &idk, &v);
+    struct feed_head h;
+    int rc = batch_feed_get(s, w, e->author, &h);
+    if (rc != 0)
+        return rc;
+    /* The id commits to author and seq, so an entry past the feed's head cannot be held: the
+     * look-up by id (a random B-tree descent) is only needed for seqs up to the head. */
+    rc = (h.forked || e->seq <= h.seq) ? mdb_get(w->txn, s->dbi[DB_IDS], &idk, &v) : MDB_NOTFOUND;
     if (rc == 0) {
         it->result = HUB_E_DUPLICATE;
         uint8_t local_be[8];
@@ -752,10 +791,6 @@ static int append_one(struct store *s, struct wbatch *w, struct store_item *it) 
         return e->payload ? restore_payload(s, w, it, local_be) : 0;
     }
     if (rc != MDB_NOTFOUND)
-        return rc;
-    struct feed_head h;
-    rc = feed_get(s, w->txn, e->author, &h);
-    if (rc != 0 && rc != MDB_NOTFOUND)
         return rc;
     if (h.forked) {
         it->result = HUB_E_FORKED_FEED;
@@ -772,8 +807,7 @@ static int append_one(struct store *s, struct wbatch *w, struct store_item *it) 
         if ((rc = fork_record(s, w->txn, e, (const uint8_t *)cv.mv_data + 8, w->now)) != 0)
             return rc;
         h.forked = 1;
-        if ((rc = feed_put(s, w->txn, &h)) != 0)
-            return rc;
+        batch_feed_put(w, &h);
         it->result = HUB_E_FORK;
         return 0;
     }
@@ -810,8 +844,7 @@ static int append_one(struct store *s, struct wbatch *w, struct store_item *it) 
     h.seq = e->seq;
     memcpy(h.id, e->id, 32);
     h.timestamp = e->timestamp;
-    if ((rc = feed_put(s, w->txn, &h)) != 0)
-        return rc;
+    batch_feed_put(w, &h);
 
     if (e->kind == 5 /* KIND_RETRACTION */) {
         if (it->retract_key) {
@@ -974,6 +1007,8 @@ static int append_locked(struct store *s, struct store_item *items, size_t n, st
                 rc = append_one(s, &w, &items[i]);
             }
             uint64_t t0 = hub_mono_us();
+            if (rc == 0)
+                rc = feed_flush(s, &w);
             if (rc == 0)
                 rc = ix_flush(s, &w);
             if (rc == 0)
