@@ -80,18 +80,21 @@ int hub_parse_u64(const char *s, uint64_t max, uint64_t *out);
 void *hub_reserve(void *p, size_t *cap, size_t need, size_t size, size_t first) HUB_WUR;
 
 /* Big-endian 64-bit integers: the store's keys sort by number that way. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define HUB_TO_BE64(v) __builtin_bswap64(v)
+#else
+#define HUB_TO_BE64(v) (v)
+#endif
+
 static inline void hub_be64(uint8_t *p, uint64_t v) {
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
+    v = HUB_TO_BE64(v);
+    __builtin_memcpy(p, &v, 8); /* one load or store: postings are written by the million */
 }
 
 static inline uint64_t hub_rd64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
+    uint64_t v;
+    __builtin_memcpy(&v, p, 8);
+    return HUB_TO_BE64(v);
 }
 
 #endif
