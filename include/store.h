@@ -72,8 +72,10 @@ int store_feed_head(struct store *s, const uint8_t author[32], struct feed_head 
 /* Calls cb for each feed in author order; a non-zero return from cb stops and is returned. */
 int store_feeds(struct store *s, int (*cb)(const struct feed_head *h, void *arg), void *arg);
 
-/* For each id, the size of the held wire bytes, or 0 when not held (one read transaction). */
-int store_held_sizes(struct store *s, const uint8_t *const *ids, size_t n, size_t *sizes) HUB_WUR;
+/* For each entry (NULL: none), the size of the held wire bytes of the same id, or 0 when not
+ * held (one read transaction). */
+int store_held_sizes(struct store *s, const struct entry *const *es, size_t n,
+                     size_t *sizes) HUB_WUR;
 /* Wire bytes of an entry by id, malloc'd copy. E_NOT_FOUND. */
 int store_get(struct store *s, const uint8_t id[32], uint8_t **wire, size_t *len) HUB_WUR;
 /* The id of the one entry whose id starts with the given hex digits (nibbles of them, from the

@@ -121,9 +121,32 @@ static void node_count(struct node *n, int code) {
 struct prepared {
     struct entry e;
     struct store_item item;
-    struct index_term terms[RECORD_MAX_TERMS];
+    struct index_term *terms; /* RECORD_MAX_TERMS of them, in one block per batch */
     char retract_key[HUB_MAX_RECORD_KEY + 1];
 };
+
+/* The terms live apart so that the thread that decodes a batch (the event loop) touches a
+ * quarter of the memory; the workers that fill the terms fault their pages in. */
+static struct prepared *prepared_new(size_t count) {
+    count = count ? count : 1;
+    struct prepared *p = calloc(count, sizeof *p);
+    struct index_term *t = malloc(count * RECORD_MAX_TERMS * sizeof *t);
+    if (!p || !t) {
+        free(p);
+        free(t);
+        return NULL;
+    }
+    for (size_t i = 0; i < count; i++)
+        p[i].terms = t + i * RECORD_MAX_TERMS;
+    return p;
+}
+
+static void prepared_free(struct prepared *p) {
+    if (p) {
+        free(p[0].terms);
+        free(p);
+    }
+}
 
 static int prepare(struct prepared *p, int check_payload) {
     struct entry *e = &p->e;
@@ -175,6 +198,7 @@ static void notify(struct node *n, struct prepared *p, size_t count, int origin)
  * parallel slices once the chain of headers is built. */
 #define NODE_PAR_MIN_SLICE 16
 #define NODE_PIPE_MIN 512 /* entries from which ingest checks and stores at once */
+#define NODE_SCREEN_MIN_SLICE 1024 /* entries decoded per thread, at least */
 
 struct publish_job {
     struct node *n;
@@ -232,7 +256,7 @@ int node_publish(struct node *n, struct node_draft *d, size_t count) {
         return HUB_E_FORKED_FEED;
     }
     struct publish_job j = {.n = n, .d = d, .now = hub_now_ms()};
-    j.p = calloc(count, sizeof *j.p);
+    j.p = prepared_new(count);
     j.wires = calloc(count, sizeof *j.wires);
     j.headers = malloc(count * sizeof *j.headers);
     j.hlens = malloc(count * sizeof *j.hlens);
@@ -300,7 +324,7 @@ int node_publish(struct node *n, struct node_draft *d, size_t count) {
     free(j.headers);
     free(j.hlens);
     free(j.rcs);
-    free(j.p);
+    prepared_free(j.p);
     return rc;
 }
 
@@ -338,31 +362,39 @@ static void ingest_slice(void *arg, size_t begin, size_t end) {
     }
 }
 
+static void decode_slice(void *arg, size_t begin, size_t end) {
+    struct ingest_job *j = arg;
+    for (size_t i = begin; i < end; i++)
+        j->results[i] = entry_decode(j->wires[i], j->lens[i], &j->p[i].e);
+}
+
 /* Cheap checks first, on this thread: decode, policy, and whether the entry is held already.
  * Relayed entries come back from several peers (live push echoes what it just sent), so most
  * duplicates never cost a signature check. A held copy shorter than this one may be a
  * payload-less copy that this one completes: that goes on to the store (restore). */
 static void ingest_screen(struct node *n, struct ingest_job *j, size_t count) {
-    const uint8_t **ids = malloc(count * sizeof *ids);
+    const struct entry **es = malloc(count * sizeof *es);
     size_t *held = malloc(count * sizeof *held);
+    /* a catch-up batch has thousands: decoding them is this thread's longest pause */
+    par_for(count, NODE_SCREEN_MIN_SLICE, decode_slice, j);
     for (size_t i = 0; i < count; i++) {
         struct prepared *p = &j->p[i];
-        int rc = entry_decode(j->wires[i], j->lens[i], &p->e);
+        int rc = j->results[i];
         if (rc == 0 && n->admit && !n->admit(n->admit_arg, p->e.author))
             rc = HUB_E_POLICY;
         j->results[i] = rc;
         p->item.result = rc;
-        if (ids)
-            ids[i] = p->e.id;
+        if (es)
+            es[i] = rc == 0 ? &p->e : NULL;
     }
-    if (ids && held && store_held_sizes(n->store, ids, count, held) == 0) {
+    if (es && held && store_held_sizes(n->store, es, count, held) == 0) {
         for (size_t i = 0; i < count; i++)
             if (j->results[i] == 0 && held[i] && held[i] >= j->lens[i]) {
                 j->results[i] = HUB_E_DUPLICATE;
                 j->p[i].item.result = HUB_E_DUPLICATE;
             }
     }
-    free(ids);
+    free(es);
     free(held);
 }
 
@@ -409,7 +441,7 @@ struct node_ingest_job {
 static void ingest_job_free(struct node_ingest_job *job) {
     free(job->items);
     free(job->order);
-    free(job->j.p);
+    prepared_free(job->j.p);
     free(job);
 }
 
@@ -420,7 +452,7 @@ int node_ingest_begin(struct node *n, const uint8_t *const *wires, const size_t 
     struct node_ingest_job *job = calloc(1, sizeof *job);
     if (!job)
         return HUB_E_NOMEM;
-    struct prepared *p = malloc((count ? count : 1) * sizeof *p);
+    struct prepared *p = prepared_new(count);
     job->order = malloc((count ? count : 1) * sizeof *job->order);
     job->items = malloc((count ? count : 1) * sizeof *job->items);
     job->j = (struct ingest_job){n, wires, lens, p, results, hub_now_ms()};

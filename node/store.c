@@ -1122,14 +1122,27 @@ int store_feeds(struct store *s, int (*cb)(const struct feed_head *h, void *arg)
     return ret;
 }
 
-int store_held_sizes(struct store *s, const uint8_t *const *ids, size_t n, size_t *sizes) {
+int store_held_sizes(struct store *s, const struct entry *const *es, size_t n, size_t *sizes) {
     MDB_txn *txn;
     int rc = rtxn_begin(s, &txn);
     if (rc != 0)
         return rc;
+    struct feed_head h = {.seq = 0};
+    int have_head = 0;
     for (size_t i = 0; i < n; i++) {
-        MDB_val k = {32, (void *)ids[i]}, v, ev;
         sizes[i] = 0;
+        if (es[i] == NULL)
+            continue;
+        if (!have_head || memcmp(h.author, es[i]->author, 32) != 0) {
+            rc = feed_get(s, txn, es[i]->author, &h);
+            if (rc != 0 && rc != MDB_NOTFOUND)
+                h.forked = 1; /* unreadable: look every id up */
+            have_head = 1;
+        }
+        /* past the feed's head: not held (the id commits to author and seq) */
+        if (!h.forked && es[i]->seq > h.seq)
+            continue;
+        MDB_val k = {32, (void *)es[i]->id}, v, ev;
         if (mdb_get(txn, s->dbi[DB_IDS], &k, &v) == 0 && v.mv_size == 8 &&
             mdb_get(txn, s->dbi[DB_ENTRIES], &v, &ev) == 0)
             sizes[i] = ev.mv_size;
