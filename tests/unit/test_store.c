@@ -628,6 +628,49 @@ static void test_chain_fork_in_batch(void **state) {
     built_free(&b2x);
 }
 
+/* A batch mixing feeds: each feed's head is read and written back once per run of its
+ * entries (store.c, batch_feed_get), so runs that alternate must still chain correctly, a fork
+ * must freeze its feed for the rest of the batch, and the held-size screen must agree. */
+static void test_chain_interleaved_feeds_in_batch(void **state) {
+    struct fx *f = *state;
+    struct feed fa, fb;
+    feed_init(&fa, &f->a, TS0);
+    feed_init(&fb, &f->b, TS0);
+    struct built a1, a2, a3, b1, b2, b2x, b3;
+    feed_next(&fa, &a1, K_PROFILE, "profile", PROFILE_JSON, 0);
+    feed_next(&fb, &b1, K_PROFILE, "profile", PROFILE_JSON, 0);
+    feed_next(&fa, &a2, K_OFFER, "o1", "{\"title\":\"A one\"}", 0);
+    feed_next(&fb, &b2, K_OFFER, "o1", "{\"title\":\"B one\"}", 0);
+    build(&b2x, &f->b, 2, b1.e.id, TS0 + 1000, K_OFFER, "o1", "{\"title\":\"B other\"}", 0);
+    feed_next(&fa, &a3, K_OFFER, "o2", "{\"title\":\"A two\"}", 0);
+    feed_next(&fb, &b3, K_OFFER, "o2", "{\"title\":\"B two\"}", 0);
+    struct built *batch[] = {&a1, &b1, &a2, &b2, &a2, &b2x, &a3, &b3};
+    int res[8];
+    assert_int_equal(put_batch(f->s, batch, 8, res), HUB_OK);
+    int want[] = {HUB_OK, HUB_OK, HUB_OK, HUB_OK, HUB_E_DUPLICATE, HUB_E_FORK, HUB_OK,
+                  HUB_E_FORKED_FEED};
+    for (size_t i = 0; i < 8; i++)
+        assert_int_equal(res[i], want[i]);
+    head_is(f->s, &f->a, 3, &a3, 0);
+    head_is(f->s, &f->b, 2, &b2, 1);
+    /* held sizes: held ones by their wire size, the one past the head and a NULL as 0 */
+    struct built a4;
+    feed_next(&fa, &a4, K_OFFER, "o3", "{\"title\":\"A three\"}", 0);
+    const struct entry *es[] = {&a1.e, NULL, &a4.e, &b2.e, &b2x.e, &a3.e};
+    size_t sizes[6];
+    assert_int_equal(store_held_sizes(f->s, es, 6, sizes), HUB_OK);
+    assert_int_equal(sizes[0], a1.len);
+    assert_int_equal(sizes[1], 0);
+    assert_int_equal(sizes[2], 0);
+    assert_int_equal(sizes[3], b2.len);
+    assert_int_equal(sizes[4], 0); /* the fork's other side is evidence, not held */
+    assert_int_equal(sizes[5], a3.len);
+    PUT_OK(f->s, &a4);
+    struct built *all[] = {&a1, &a2, &a3, &a4, &b1, &b2, &b2x, &b3};
+    for (size_t i = 0; i < 8; i++)
+        built_free(all[i]);
+}
+
 static void test_chain_timestamp_backwards(void **state) {
     struct fx *f = *state;
     struct built b1, b2, b2ok, b3;
@@ -2126,6 +2169,7 @@ int main(void) {
         T(test_chain_wrong_prev),
         T(test_chain_fork),
         T(test_chain_fork_in_batch),
+        T(test_chain_interleaved_feeds_in_batch),
         T(test_chain_timestamp_backwards),
         T(test_latest_version_wins),
         T(test_retraction),
