@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "entry.h"
+#include "jarena.h"
 #include "jbuf.h"
 #include "jsplit.h"
 #include "log.h"
@@ -35,6 +37,7 @@
 #define CONTROL_MAX_WATCH_TERMS 8
 #define CONTROL_MIN_ID_PREFIX 4             /* hex digits of an id prefix that get accepts */
 #define CONTROL_FAST_IMPORT_MIN (64u << 10) /* requests this long may take import_fast */
+#define FAST_MAX_SLICES 64                   /* par_for slices of import_fast with an arena */
 
 struct client {
     int fd;
@@ -133,7 +136,7 @@ static void send_json(struct client *cl, json_t *o, json_t *tag) {
         log_warnx("control", "client fell %u MiB behind; disconnected", CONTROL_MAX_OUT >> 20);
         cl->dead = 1;
     }
-    free(s);
+    jarena_free_dump(s);
 }
 
 static void send_error(struct client *cl, json_t *tag, int code, const char *field, const char *fmt,
@@ -161,7 +164,7 @@ static void send_text(struct client *cl, struct jbuf *b, json_t *tag) {
         if (t) {
             jbuf_key(b, "tag");
             jbuf_raw(b, t, strlen(t));
-            free(t);
+            jarena_free_dump(t);
         }
     }
     jbuf_lit(b, "}");
@@ -957,13 +960,24 @@ static const struct builtin_op builtin_ops[] = {
 struct fast_import {
     const char *line;
     const struct jspan *spans;
-    json_t **objs;
+    json_t **objs; /* in arenas[]: valid until they are released */
     struct draft_pre *pre;
     atomic_int unparsed;
+    int heap_slice;     /* a slice parsed onto the heap (set under mu) */
+    pthread_mutex_t mu; /* guards arenas */
+    struct jarena arenas[FAST_MAX_SLICES];
+    size_t narenas;
 };
 
+/* Each slice parses into an arena of its own (jarena.h), so that the values need no freeing
+ * one by one; a slice that cannot have one parses onto the heap (its values are freed). */
 static void fast_parse_slice(void *arg, size_t begin, size_t end) {
     struct fast_import *f = arg;
+    pthread_mutex_lock(&f->mu);
+    struct jarena *a = f->narenas < FAST_MAX_SLICES ? &f->arenas[f->narenas++] : NULL;
+    pthread_mutex_unlock(&f->mu);
+    if (a)
+        jarena_begin(a);
     for (size_t i = begin; i < end; i++) {
         json_error_t e;
         json_t *o =
@@ -981,14 +995,23 @@ static void fast_parse_slice(void *arg, size_t begin, size_t end) {
         if (record_from_json(kind, rec, &f->pre[i].payload, &f->pre[i].len, &rerr) != 0)
             f->pre[i].payload = NULL; /* make_draft does it again and reports it */
     }
+    if (a)
+        jarena_end();
+    else {
+        pthread_mutex_lock(&f->mu);
+        f->heap_slice = 1;
+        pthread_mutex_unlock(&f->mu);
+    }
 }
 
-static void fast_free_slice(void *arg, size_t begin, size_t end) {
-    struct fast_import *f = arg;
-    for (size_t i = begin; i < end; i++) {
-        json_decref(f->objs[i]);
-        free(f->pre[i].payload); /* those make_draft did not take */
+static void fast_free(struct fast_import *f, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (f->heap_slice)
+            json_decref(f->objs[i]); /* a no-op for the values in arenas */
+        free(f->pre[i].payload);     /* those make_draft did not take */
     }
+    for (size_t i = 0; i < f->narenas; i++)
+        jarena_release(&f->arenas[i]);
 }
 
 /* 1 if it answered the request, 0 if dispatch should handle it. */
@@ -1003,7 +1026,7 @@ static int import_fast(struct control *c, struct client *cl, const char *line, s
     json_t *opv = req ? json_object_get(req, "op") : NULL,
            *v = req ? json_object_get(req, "v") : NULL;
     int handled = 0;
-    struct fast_import f = {.line = line, .spans = spans};
+    struct fast_import f = {.line = line, .spans = spans, .mu = PTHREAD_MUTEX_INITIALIZER};
     atomic_init(&f.unparsed, 0);
     if (!json_is_string(opv) || strcmp(json_string_value(opv), "import") != 0 ||
         json_object_get(req, "entries") || json_object_get(req, "records") ||
@@ -1019,7 +1042,7 @@ static int import_fast(struct control *c, struct client *cl, const char *line, s
         op_import_records(c, cl, f.objs, n, f.pre, json_object_get(req, "tag"));
         handled = 1;
     }
-    par_for(n, 256, fast_free_slice, &f);
+    fast_free(&f, n);
 out:
     free(f.objs);
     free(f.pre);

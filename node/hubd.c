@@ -15,6 +15,7 @@
 #include "config.h"
 #include "control.h"
 #include "hub.h"
+#include "jarena.h"
 #include "log.h"
 #include "node.h"
 #include "store.h"
@@ -82,6 +83,7 @@ int main(int argc, char **argv) {
                                          {NULL, 0, NULL, 0}};
     const char *config_path = NULL, *data_dir = NULL;
     int check = 0, debug = 0, ch;
+    jarena_install(); /* before any JSON value exists */
     while ((ch = getopt_long(argc, argv, "c:D:ndhV", opts, NULL)) != -1) {
         switch (ch) {
         case 'c':
