@@ -167,6 +167,30 @@ static int key_valid(const char *k) {
     return 1;
 }
 
+/* A header (at most HUB_MAX_HEADER bytes) unpacks into far less than this: decoding it takes
+ * no malloc (every entry received is decoded first, on the event loop). */
+struct hdr_arena {
+    size_t used;
+    _Alignas(max_align_t) unsigned char buf[4096];
+};
+
+static void *hdr_alloc(void *data, size_t size) {
+    struct hdr_arena *a = data;
+    size_t n = (size + _Alignof(max_align_t) - 1) & ~(size_t)(_Alignof(max_align_t) - 1);
+    if (n < size || n > sizeof a->buf - a->used)
+        return malloc(size); /* cannot happen within the size limit; kept safe anyway */
+    void *p = a->buf + a->used;
+    a->used += n;
+    return p;
+}
+
+static void hdr_free(void *data, void *p) {
+    struct hdr_arena *a = data;
+    unsigned char *c = p;
+    if (c < a->buf || c >= a->buf + sizeof a->buf)
+        free(p);
+}
+
 int entry_decode(const uint8_t *wire, size_t len, struct entry *out) {
     memset(out, 0, sizeof *out);
     if (len > HUB_MAX_ENTRY)
@@ -179,7 +203,10 @@ int entry_decode(const uint8_t *wire, size_t len, struct entry *out) {
     out->wire = wire;
     out->wire_len = len;
 
-    Hubnet__Entry *h = hubnet__entry__unpack(NULL, out->header_len, out->header);
+    struct hdr_arena arena;
+    arena.used = 0;
+    ProtobufCAllocator alloc = {hdr_alloc, hdr_free, &arena};
+    Hubnet__Entry *h = hubnet__entry__unpack(&alloc, out->header_len, out->header);
     if (!h)
         return HUB_E_DECODE;
     rc = HUB_OK;
@@ -207,7 +234,7 @@ int entry_decode(const uint8_t *wire, size_t len, struct entry *out) {
         out->expires = h->expires;
         crypto_generichash(out->id, HUB_ID_LEN, out->header, out->header_len, NULL, 0);
     }
-    hubnet__entry__free_unpacked(h, NULL);
+    hubnet__entry__free_unpacked(h, &alloc);
     return rc;
 }
 
