@@ -1,7 +1,7 @@
 /* jarena.h: bump allocation for jansson values that are thrown away all at once.
  *
  * A big import parses thousands of records with jansson; each is some eighty small mallocs and
- * as many frees, about a fifth of the import's CPU. While a thread has an arena active, jansson
+ * as many frees, about a tenth of the import's CPU. While a thread has an arena active, jansson
  * allocates from it, its frees of those values do nothing, and the whole arena is released in
  * one go. Everything else (other threads, or this one outside jarena_begin/jarena_end) goes
  * through malloc and free as before. */

@@ -167,8 +167,8 @@ static int key_valid(const char *k) {
     return 1;
 }
 
-/* A header (at most HUB_MAX_HEADER bytes) unpacks into far less than this: decoding it takes
- * no malloc (every entry received is decoded first, on the event loop). */
+/* A header (at most HUB_MAX_HEADER bytes) of known fields unpacks into far less than this, so
+ * decoding it takes no malloc: every entry received is decoded first, by the thousand. */
 struct hdr_arena {
     size_t used;
     _Alignas(max_align_t) unsigned char buf[4096];
@@ -178,7 +178,7 @@ static void *hdr_alloc(void *data, size_t size) {
     struct hdr_arena *a = data;
     size_t n = (size + _Alignof(max_align_t) - 1) & ~(size_t)(_Alignof(max_align_t) - 1);
     if (n < size || n > sizeof a->buf - a->used)
-        return malloc(size); /* cannot happen within the size limit; kept safe anyway */
+        return malloc(size); /* a header of many tiny unknown fields can need more */
     void *p = a->buf + a->used;
     a->used += n;
     return p;
