@@ -123,6 +123,7 @@ struct prepared {
     struct store_item item;
     struct index_term *terms; /* RECORD_MAX_TERMS of them, in one block per batch */
     char retract_key[HUB_MAX_RECORD_KEY + 1];
+    int queued; /* in an ingest job's order (screened and checked), else refused before */
 };
 
 /* The terms live apart so that the thread that decodes a batch (the event loop) touches a
@@ -199,6 +200,7 @@ static void notify(struct node *n, struct prepared *p, size_t count, int origin)
 #define NODE_PAR_MIN_SLICE 16
 #define NODE_PIPE_MIN 512 /* entries from which ingest checks and stores at once */
 #define NODE_SCREEN_MIN_SLICE 1024 /* entries decoded per thread, at least */
+#define NODE_SCREEN_ASYNC_MIN 2048 /* batches from which another thread screens them */
 
 struct publish_job {
     struct node *n;
@@ -436,6 +438,9 @@ struct node_ingest_job {
     int pipelined, origin;
     unsigned store_flags;
     struct ingest_pipe ip;
+    int begin_rc;        /* of ingest_screen_job: HUB_E_NOMEM if the workers could not start */
+    pthread_t screener;  /* runs ingest_screen_job for a big batch ... */
+    int screening;       /* ... until ingest_store joins it */
 };
 
 static void ingest_job_free(struct node_ingest_job *job) {
@@ -443,6 +448,38 @@ static void ingest_job_free(struct node_ingest_job *job) {
     free(job->order);
     prepared_free(job->j.p);
     free(job);
+}
+
+/* The first half of a job: screen the batch, check small ones at once (par_for), put the
+ * valid ones in (author, seq) order and start the signature workers on big ones. Touches only
+ * the job, the store (read) and the admit callback (which must be safe from any thread). */
+static void ingest_screen_job(struct node_ingest_job *job) {
+    struct prepared *p = job->j.p;
+    int *results = job->j.results;
+    size_t count = job->count;
+    ingest_screen(job->j.n, &job->j, count);
+    size_t screened = 0;
+    for (size_t i = 0; i < count; i++)
+        screened += results[i] == 0;
+    job->pipelined = screened >= NODE_PIPE_MIN && par_threads() > 1;
+    if (!job->pipelined)
+        par_for(count, NODE_PAR_MIN_SLICE, ingest_slice, &job->j);
+    for (size_t i = 0; i < count; i++)
+        if ((p[i].queued = results[i] == 0))
+            job->order[job->valid++] = &p[i];
+    qsort(job->order, job->valid, sizeof *job->order, prep_cmp);
+    if (job->pipelined) {
+        job->ip = (struct ingest_pipe){.order = job->order, .items = job->items, .now = job->j.now};
+        if (par_pipe_start(&job->ip.pipe, job->valid, ingest_check_one, &job->ip) != 0) {
+            job->pipelined = 0;
+            job->begin_rc = HUB_E_NOMEM;
+        }
+    }
+}
+
+static void *screener_main(void *arg) {
+    ingest_screen_job(arg);
+    return NULL;
 }
 
 int node_ingest_begin(struct node *n, const uint8_t *const *wires, const size_t *lens, size_t count,
@@ -463,26 +500,19 @@ int node_ingest_begin(struct node *n, const uint8_t *const *wires, const size_t 
         ingest_job_free(job);
         return HUB_E_NOMEM;
     }
-    ingest_screen(n, &job->j, count);
-    size_t screened = 0;
-    for (size_t i = 0; i < count; i++)
-        screened += results[i] == 0;
-    job->pipelined = screened >= NODE_PIPE_MIN && par_threads() > 1;
-    if (!job->pipelined)
-        par_for(count, NODE_PAR_MIN_SLICE, ingest_slice, &job->j);
-    for (size_t i = 0; i < count; i++) {
-        if (results[i] == 0)
-            job->order[job->valid++] = &p[i];
-        else
-            node_count(n, results[i]);
+    /* A catch-up batch of thousands takes this thread tens of milliseconds to decode: another
+     * thread does it, and the store joins it (this thread goes on answering). */
+    if (count >= NODE_SCREEN_ASYNC_MIN && par_threads() > 1 &&
+        pthread_create(&job->screener, NULL, screener_main, job) == 0) {
+        job->screening = 1;
+        *out = job;
+        return HUB_OK;
     }
-    qsort(job->order, job->valid, sizeof *job->order, prep_cmp);
-    if (job->pipelined) {
-        job->ip = (struct ingest_pipe){.order = job->order, .items = job->items, .now = job->j.now};
-        if (par_pipe_start(&job->ip.pipe, job->valid, ingest_check_one, &job->ip) != 0) {
-            ingest_job_free(job);
-            return HUB_E_NOMEM;
-        }
+    ingest_screen_job(job);
+    if (job->begin_rc != 0) {
+        int rc = job->begin_rc;
+        ingest_job_free(job);
+        return rc;
     }
     *out = job;
     return HUB_OK;
@@ -491,9 +521,15 @@ int node_ingest_begin(struct node *n, const uint8_t *const *wires, const size_t 
 /* The store half of a job; runs on the writer thread or the caller's. Touches only the job
  * and the store (which is safe to call from two threads). */
 static void ingest_store(struct node *n, struct node_ingest_job *job) {
+    if (job->screening) {
+        pthread_join(job->screener, NULL);
+        job->screening = 0;
+    }
     struct store_item *items = job->items;
     size_t valid = job->valid;
-    if (job->pipelined) {
+    if (job->begin_rc != 0) {
+        job->rc = job->begin_rc; /* nothing stored: the caller drops the batch */
+    } else if (job->pipelined) {
         job->rc =
             store_append_ready(n->store, items, valid, ingest_ready, &job->ip, job->store_flags);
         par_pipe_finish(&job->ip.pipe); /* after a store failure some may still be unchecked */
@@ -513,6 +549,9 @@ int node_ingest_finish(struct node *n, struct node_ingest_job *job, size_t *acce
     size_t valid = job->valid;
     int *results = job->j.results;
     int rc = job->rc;
+    for (size_t i = 0; i < job->count; i++)
+        if (!p[i].queued)
+            node_count(n, results[i]); /* refused by the screen or the checks */
     if (rc == 0) {
         for (size_t i = 0; i < valid; i++) {
             order[i]->item.result = items[i].result;

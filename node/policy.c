@@ -1,6 +1,7 @@
 /* policy.c: trusted-hub sets and the ZAP handler that admits CurveZMQ clients by them. */
 #include "policy.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -29,6 +30,9 @@ struct policy {
     uint8_t self[32];
     struct keyset base;    /* allowlist + configured peers + self */
     struct keyset trusted; /* base, plus the endorsed closure in endorsed mode */
+    /* The event loop changes the sets; a thread that screens a big batch reads trusted
+     * (policy_admits_feed) meanwhile. Only that read and the changes take it. */
+    pthread_rwlock_t lock;
 };
 
 static int key_cmp(const void *a, const void *b) {
@@ -75,6 +79,7 @@ int policy_new(const struct config *cfg, const uint8_t self[32], struct policy *
     struct policy *p = calloc(1, sizeof *p);
     if (!p)
         return HUB_E_NOMEM;
+    pthread_rwlock_init(&p->lock, NULL);
     p->mode = cfg->policy;
     p->hops = cfg->hops;
     memcpy(p->self, self, 32);
@@ -93,23 +98,29 @@ void policy_destroy(struct policy **pp) {
         return;
     free((*pp)->base.k);
     free((*pp)->trusted.k);
+    pthread_rwlock_destroy(&(*pp)->lock);
     free(*pp);
     *pp = NULL;
 }
 
 int policy_add_base(struct policy *p, const uint8_t hub[32]) {
+    pthread_rwlock_wrlock(&p->lock);
     keyset_add(&p->base, hub);
-    return keyset_add(&p->trusted, hub) ? HUB_OK : HUB_OK;
+    keyset_add(&p->trusted, hub);
+    pthread_rwlock_unlock(&p->lock);
+    return HUB_OK;
 }
 
 void policy_remove_base(struct policy *p, const uint8_t hub[32]) {
+    pthread_rwlock_wrlock(&p->lock);
     struct hubkey *k = p->base.n ? bsearch(hub, p->base.k, p->base.n, sizeof *k, key_cmp) : NULL;
-    if (!k || memcmp(hub, p->self, 32) == 0)
-        return;
-    size_t i = (size_t)(k - p->base.k);
-    memmove(&p->base.k[i], &p->base.k[i + 1], (p->base.n - i - 1) * sizeof *k);
-    p->base.n--;
-    keyset_copy(&p->trusted, &p->base);
+    if (k && memcmp(hub, p->self, 32) != 0) {
+        size_t i = (size_t)(k - p->base.k);
+        memmove(&p->base.k[i], &p->base.k[i + 1], (p->base.n - i - 1) * sizeof *k);
+        p->base.n--;
+        keyset_copy(&p->trusted, &p->base);
+    }
+    pthread_rwlock_unlock(&p->lock);
 }
 
 struct endorse_walk {
@@ -127,40 +138,54 @@ static int endorse_cb(const uint8_t *wire, size_t len, void *arg) {
     return 0;
 }
 
+/* Builds the new trusted set apart (store queries take a while) and swaps it in. */
 void policy_recompute(struct policy *p, struct store *s) {
-    keyset_copy(&p->trusted, &p->base);
-    if (p->mode != POLICY_ENDORSED)
-        return;
-    /* Breadth-first: level i+1 = hubs endorsed by a hub of level i. */
-    struct keyset frontier = {0}, next = {0};
-    keyset_copy(&frontier, &p->base);
-    for (unsigned hop = 0; hop < p->hops && frontier.n; hop++) {
-        next.n = 0;
-        struct endorse_walk w = {&next, &p->trusted};
-        for (size_t i = 0; i < frontier.n; i++) {
-            char hex[HUB_HEX_LEN + 1];
-            hub_hex(frontier.k[i].ed, 32, hex);
-            struct index_term t[2];
-            index_term_make(IDX_KIND, "endorsement", 11, &t[0]);
-            index_term_make(IDX_AUTHOR, hex, HUB_HEX_LEN, &t[1]);
-            struct store_query q = {.terms = t, .nterms = 2, .limit = 1000, .now_ms = hub_now_ms()};
-            uint64_t cursor = 0;
-            do {
-                if (store_query(s, &q, endorse_cb, &w, &cursor) < 0)
-                    break;
-                q.cursor = cursor;
-            } while (cursor);
+    struct keyset trusted = {0};
+    keyset_copy(&trusted, &p->base);
+    if (p->mode == POLICY_ENDORSED) {
+        /* Breadth-first: level i+1 = hubs endorsed by a hub of level i. */
+        struct keyset frontier = {0}, next = {0};
+        keyset_copy(&frontier, &p->base);
+        for (unsigned hop = 0; hop < p->hops && frontier.n; hop++) {
+            next.n = 0;
+            struct endorse_walk w = {&next, &trusted};
+            for (size_t i = 0; i < frontier.n; i++) {
+                char hex[HUB_HEX_LEN + 1];
+                hub_hex(frontier.k[i].ed, 32, hex);
+                struct index_term t[2];
+                index_term_make(IDX_KIND, "endorsement", 11, &t[0]);
+                index_term_make(IDX_AUTHOR, hex, HUB_HEX_LEN, &t[1]);
+                struct store_query q = {
+                    .terms = t, .nterms = 2, .limit = 1000, .now_ms = hub_now_ms()};
+                uint64_t cursor = 0;
+                do {
+                    if (store_query(s, &q, endorse_cb, &w, &cursor) < 0)
+                        break;
+                    q.cursor = cursor;
+                } while (cursor);
+            }
+            for (size_t i = 0; i < next.n; i++)
+                keyset_add(&trusted, next.k[i].ed);
+            keyset_copy(&frontier, &next);
         }
-        for (size_t i = 0; i < next.n; i++)
-            keyset_add(&p->trusted, next.k[i].ed);
-        keyset_copy(&frontier, &next);
+        free(frontier.k);
+        free(next.k);
     }
-    free(frontier.k);
-    free(next.k);
+    pthread_rwlock_wrlock(&p->lock);
+    struct keyset old = p->trusted;
+    p->trusted = trusted;
+    pthread_rwlock_unlock(&p->lock);
+    free(old.k);
 }
 
 int policy_admits_feed(const struct policy *p, const uint8_t author[32]) {
-    return p->mode == POLICY_OPEN || keyset_has(&p->trusted, author);
+    if (p->mode == POLICY_OPEN)
+        return 1;
+    struct policy *w = (struct policy *)p; /* the lock, not the sets, changes */
+    pthread_rwlock_rdlock(&w->lock);
+    int ok = keyset_has(&p->trusted, author);
+    pthread_rwlock_unlock(&w->lock);
+    return ok;
 }
 
 int policy_trusted_curve(const struct policy *p, const uint8_t curve_pk[32], uint8_t hub[32]) {

@@ -22,6 +22,7 @@ compared as sets of ids: "newest first" is the order in which each hub stored th
 hubs receive them in different orders.
 """
 
+import base64
 import os
 import re
 import sys
@@ -34,6 +35,7 @@ from nacl.signing import SigningKey
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import hubnet_ref as ref  # noqa: E402
 from hubtest import free_port_pair, wait_until  # noqa: E402
 
 COUNTRIES = ["AT", "DE", "FR", "IT", "PL"]
@@ -586,3 +588,68 @@ def test_no_discovery_when_discover_is_off(hubs):
     never(lambda: discovered_lines(a, c) or peer_entries(a, c.key) or peer_entries(c, a.key),
           4.0, "a dialled c although discover is off")
     assert a.status()["peers"]["configured"] == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Big batches are screened by another thread
+
+
+BIG = 2500  # entries: more than NODE_SCREEN_ASYNC_MIN (2,048), so node.c screens them apart
+
+
+def big_feed(kp, n):
+    feed = ref.Feed(kp, int(time.time() * 1000) - 600_000)
+    for i in range(n):
+        rec = {"title": f"Big batch offer {i}", "topics": [TOPICS[i % len(TOPICS)]]}
+        feed.next(2, f"b{i}", ref.payload_from_json(2, rec))
+    return [base64.b64encode(e.wire).decode() for e in feed.entries]
+
+
+def test_big_batches_screened_apart_keep_the_policy_and_catch_up(hubs):
+    """A batch of 2,048 entries or more is decoded and checked against the policy and the
+    store by another thread while the event loop goes on (node.c). Under allowlist: a big
+    import of a listed feed is stored, one of an unlisted feed is refused entry by entry
+    (E_POLICY), the listed one again is all duplicates; a peer then catches up a feed of that
+    size from it, and both hubs answer meanwhile."""
+    listed, unlisted = ref.Keypair.generate(), ref.Keypair.generate()
+    a, b = hubs.new("bigA"), hubs.new("bigB")
+    first_run(a, b)
+    a.allow = [listed.hex, b.key]
+    b.allow = [a.key, listed.hex]
+    b.peers = [peer_line(a)]
+    a.start()
+    good, bad = big_feed(listed, BIG), big_feed(unlisted, BIG)
+
+    def imp(entries):
+        r = a.request({"op": "import", "entries": entries}, timeout=120)
+        assert r.get("ok"), r
+        return r
+
+    r = imp(bad)
+    assert r["accepted"] == 0 and set(r["results"]) == {"E_POLICY"}, r["results"][:3]
+    r = imp(good)
+    assert r["accepted"] == BIG and set(r["results"]) == {"OK"}, r["results"][:3]
+    r = imp(good)
+    assert r["accepted"] == 0 and set(r["results"]) == {"E_DUPLICATE"}, r["results"][:3]
+    st = a.status()
+    assert st["entries"] == BIG + st["own_seq"]
+    assert st["rejected"].get("E_POLICY", 0) >= BIG
+    assert a.query(author=unlisted.hex, limit=10) == []
+
+    b.start()
+    want = {f["author"]: f["seq"] for f in heads(a)}
+    assert want.get(listed.hex) == BIG
+    answered = []
+
+    def caught_up():
+        t0 = time.monotonic()
+        got = {f["author"]: f["seq"] for f in heads(b)}
+        answered.append(time.monotonic() - t0)
+        return got.get(listed.hex) == BIG or None
+
+    wait_until(caught_up, timeout=60, interval=0.05, msg="b did not catch up the big feed")
+    got = {f["author"]: f["seq"] for f in heads(b)}
+    assert got[listed.hex] == BIG and unlisted.hex not in got
+    assert len(b.query(author=listed.hex, topic=TOPICS[0], limit=1000)) == len(
+        a.query(author=listed.hex, topic=TOPICS[0], limit=1000)) > 0
+    assert max(answered) < 5, answered  # generous: a stall would take the whole catch-up
