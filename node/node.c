@@ -374,11 +374,15 @@ static void decode_slice(void *arg, size_t begin, size_t end) {
  * Relayed entries come back from several peers (live push echoes what it just sent), so most
  * duplicates never cost a signature check. A held copy shorter than this one may be a
  * payload-less copy that this one completes: that goes on to the store (restore). */
-static void ingest_screen(struct node *n, struct ingest_job *j, size_t count) {
+static void ingest_screen(struct node *n, struct ingest_job *j, size_t count, int apart) {
     const struct entry **es = malloc(count * sizeof *es);
     size_t *held = malloc(count * sizeof *held);
-    /* a catch-up batch has thousands: decoding them is this thread's longest pause */
-    par_for(count, NODE_SCREEN_MIN_SLICE, decode_slice, j);
+    /* On the event loop, thousands of entries are decoded on every core (its pause is what
+     * counts); a thread of its own decodes alone (the cores are busy checking signatures). */
+    if (apart)
+        decode_slice(j, 0, count);
+    else
+        par_for(count, NODE_SCREEN_MIN_SLICE, decode_slice, j);
     for (size_t i = 0; i < count; i++) {
         struct prepared *p = &j->p[i];
         int rc = j->results[i];
@@ -453,11 +457,11 @@ static void ingest_job_free(struct node_ingest_job *job) {
 /* The first half of a job: screen the batch, check small ones at once (par_for), put the
  * valid ones in (author, seq) order and start the signature workers on big ones. Touches only
  * the job, the store (read) and the admit callback (which must be safe from any thread). */
-static void ingest_screen_job(struct node_ingest_job *job) {
+static void ingest_screen_job(struct node_ingest_job *job, int apart) {
     struct prepared *p = job->j.p;
     int *results = job->j.results;
     size_t count = job->count;
-    ingest_screen(job->j.n, &job->j, count);
+    ingest_screen(job->j.n, &job->j, count, apart);
     size_t screened = 0;
     for (size_t i = 0; i < count; i++)
         screened += results[i] == 0;
@@ -478,7 +482,7 @@ static void ingest_screen_job(struct node_ingest_job *job) {
 }
 
 static void *screener_main(void *arg) {
-    ingest_screen_job(arg);
+    ingest_screen_job(arg, 1);
     return NULL;
 }
 
@@ -508,7 +512,7 @@ int node_ingest_begin(struct node *n, const uint8_t *const *wires, const size_t 
         *out = job;
         return HUB_OK;
     }
-    ingest_screen_job(job);
+    ingest_screen_job(job, 0);
     if (job->begin_rc != 0) {
         int rc = job->begin_rc;
         ingest_job_free(job);
