@@ -65,6 +65,11 @@ struct record_dates {
     int32_t start, end;
 };
 void record_dates(int kind, const uint8_t *payload, size_t len, struct record_dates *out);
+/* What the store needs of a payload, from one decoding: with check, record_check_payload's
+ * verdict first (nothing else is filled unless HUB_OK); then record_terms and record_dates. */
+int record_index(const uint8_t author[32], int kind, const uint8_t *payload, size_t len,
+                 int check, struct index_term *terms, size_t max, size_t *nterms,
+                 struct record_dates *dates) HUB_WUR;
 
 /* Endorsement target (for the endorsed policy): 0 and out filled, or HUB_E_NOT_FOUND. */
 int record_endorsed_hub(const uint8_t *payload, size_t len, uint8_t hub[32]);

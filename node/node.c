@@ -153,7 +153,7 @@ static int prepare(struct prepared *p, int check_payload) {
     struct entry *e = &p->e;
     memset(&p->item, 0, sizeof p->item);
     p->item.e = e;
-    if (e->payload && check_payload) {
+    if (e->payload && check_payload && e->kind == 5) {
         int rc = record_check_payload(e->kind, e->payload, e->payload_len);
         if (rc != 0)
             return rc;
@@ -173,12 +173,13 @@ static int prepare(struct prepared *p, int check_payload) {
         }
         return HUB_OK;
     }
-    if (e->payload) {
-        p->item.nterms = record_terms(e->author, e->kind, e->payload, e->payload_len, p->terms,
-                                      RECORD_MAX_TERMS);
-        p->item.terms = p->terms;
+    if (e->payload) { /* checked (foreign entries), indexed and dated from one decoding */
         struct record_dates d;
-        record_dates(e->kind, e->payload, e->payload_len, &d);
+        int rc = record_index(e->author, e->kind, e->payload, e->payload_len, check_payload,
+                              p->terms, RECORD_MAX_TERMS, &p->item.nterms, &d);
+        if (rc != 0)
+            return rc;
+        p->item.terms = p->terms;
         p->item.date_start = d.start;
         p->item.date_end = d.end;
     }

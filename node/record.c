@@ -1024,18 +1024,13 @@ static int rec_wire_has_nul(const ProtobufCMessageDescriptor *d, const uint8_t *
     return 0;
 }
 
-int record_check_payload(int kind, const uint8_t *payload, size_t len) {
-    if (rec_descriptor(kind) == NULL)
-        return HUB_E_KIND;
-    if (len > HUB_MAX_PAYLOAD)
-        return HUB_E_TOO_LARGE;
-    ProtobufCMessage *msg = rec_unpack(kind, payload, len);
+/* The checks of record_check_payload on the unpacked message (msg NULL: undecodable). */
+static int rec_check_msg(int kind, ProtobufCMessage *msg, const uint8_t *payload,
+                         size_t len) {
     if (msg == NULL)
         return HUB_E_DECODE;
-    if (rec_wire_has_nul(rec_descriptor(kind), payload, len, 0)) {
-        rec_release(msg);
+    if (rec_wire_has_nul(rec_descriptor(kind), payload, len, 0))
         return HUB_E_RANGE;
-    }
     int rc = HUB_OK;
     const ProtobufCMessageDescriptor *d = msg->descriptor;
     for (unsigned i = 0; i < d->n_fields && rc == HUB_OK; i++) {
@@ -1043,7 +1038,18 @@ int record_check_payload(int kind, const uint8_t *payload, size_t len) {
         const struct rec_rule *r = rec_rule_at(kind, i);
         rc = (r == NULL || !rec_rule_fits(r, fd)) ? HUB_E_INTERNAL : rec_check_field(msg, fd, r);
     }
-    rec_release(msg);
+    return rc;
+}
+
+int record_check_payload(int kind, const uint8_t *payload, size_t len) {
+    if (rec_descriptor(kind) == NULL)
+        return HUB_E_KIND;
+    if (len > HUB_MAX_PAYLOAD)
+        return HUB_E_TOO_LARGE;
+    ProtobufCMessage *msg = rec_unpack(kind, payload, len);
+    int rc = rec_check_msg(kind, msg, payload, len);
+    if (msg)
+        rec_release(msg);
     return rc;
 }
 
@@ -1213,8 +1219,9 @@ size_t record_word_terms(const char *text, struct index_term *terms, size_t max)
     return t.n;
 }
 
-size_t record_terms(const uint8_t author[32], int kind, const uint8_t *payload, size_t len,
-                    struct index_term *terms, size_t max) {
+/* record_terms on the unpacked message (msg NULL: purged or undecodable). */
+static size_t rec_terms_of(const uint8_t author[32], int kind, const ProtobufCMessage *msg,
+                           struct index_term *terms, size_t max) {
     struct rec_terms t;
     rec_terms_init(&t, terms, max);
     rec_term_add(&t, IDX_ALL, "", 0);
@@ -1224,8 +1231,6 @@ size_t record_terms(const uint8_t author[32], int kind, const uint8_t *payload, 
     char hex[HUB_HEX_LEN + 1];
     hub_hex(author, HUB_KEY_LEN, hex);
     rec_term_add(&t, IDX_AUTHOR, hex, HUB_HEX_LEN);
-
-    ProtobufCMessage *msg = rec_unpack(kind, payload, len);
     if (msg == NULL)
         return t.n; /* purged or undecodable: still listed by kind and author */
 
@@ -1291,19 +1296,25 @@ size_t record_terms(const uint8_t author[32], int kind, const uint8_t *payload, 
     default:
         break; /* retractions are found by kind and author only */
     }
-    rec_release(msg);
     return t.n;
+}
+
+size_t record_terms(const uint8_t author[32], int kind, const uint8_t *payload, size_t len,
+                    struct index_term *terms, size_t max) {
+    ProtobufCMessage *msg = rec_unpack(kind, payload, len);
+    size_t n = rec_terms_of(author, kind, msg, terms, max);
+    if (msg)
+        rec_release(msg);
+    return n;
 }
 
 /* ---- small accessors for store, query and discovery ---- */
 
-void record_dates(int kind, const uint8_t *payload, size_t len, struct record_dates *out) {
+/* record_dates on the unpacked message (msg NULL: none). */
+static void rec_dates_of(int kind, const ProtobufCMessage *msg, struct record_dates *out) {
     out->start = 0;
     out->end = 0;
-    if (kind != HUBNET__KIND__KIND_OFFER && kind != HUBNET__KIND__KIND_REQUEST)
-        return;
-    ProtobufCMessage *msg = rec_unpack(kind, payload, len);
-    if (msg == NULL)
+    if (msg == NULL || (kind != HUBNET__KIND__KIND_OFFER && kind != HUBNET__KIND__KIND_REQUEST))
         return;
     const char *start, *end, *needed_by = "";
     if (kind == HUBNET__KIND__KIND_OFFER) {
@@ -1323,7 +1334,33 @@ void record_dates(int kind, const uint8_t *payload, size_t len, struct record_da
         out->start = days;
     if (record_parse_date(end, &days) == HUB_OK || record_parse_date(needed_by, &days) == HUB_OK)
         out->end = days;
-    rec_release(msg);
+}
+
+void record_dates(int kind, const uint8_t *payload, size_t len, struct record_dates *out) {
+    ProtobufCMessage *msg = (kind == HUBNET__KIND__KIND_OFFER || kind == HUBNET__KIND__KIND_REQUEST)
+                                ? rec_unpack(kind, payload, len)
+                                : NULL;
+    rec_dates_of(kind, msg, out);
+    if (msg)
+        rec_release(msg);
+}
+
+int record_index(const uint8_t author[32], int kind, const uint8_t *payload, size_t len,
+                 int check, struct index_term *terms, size_t max, size_t *nterms,
+                 struct record_dates *dates) {
+    if (check && rec_descriptor(kind) == NULL)
+        return HUB_E_KIND;
+    if (check && len > HUB_MAX_PAYLOAD)
+        return HUB_E_TOO_LARGE;
+    ProtobufCMessage *msg = rec_unpack(kind, payload, len);
+    int rc = check ? rec_check_msg(kind, msg, payload, len) : HUB_OK;
+    if (rc == HUB_OK) {
+        *nterms = rec_terms_of(author, kind, msg, terms, max);
+        rec_dates_of(kind, msg, dates);
+    }
+    if (msg)
+        rec_release(msg);
+    return rc;
 }
 
 int record_endorsed_hub(const uint8_t *payload, size_t len, uint8_t hub[32]) {

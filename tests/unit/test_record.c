@@ -858,6 +858,54 @@ static void test_terms_other_kinds(void **state) {
 
 /* ---- dates and accessors ---- */
 
+/* record_index (what node.c's prepare uses: one decoding) agrees with the three calls it
+ * replaces, on good payloads of each indexed kind and on bad ones. */
+static void test_index_matches_separate_calls(void **state) {
+    (void)state;
+    static const struct {
+        int kind;
+        const char *json;
+    } good[] = {
+        {K_OFFER, NULL}, /* offer_json */
+        {K_REQUEST, "{\"title\":\"Need help\",\"needed_by\":\"2027-06-30\",\"country\":\"AT\"}"},
+        {K_PROFILE, "{\"name\":\"EDIH Alpha\",\"description\":\"Alpha beta\"}"},
+    };
+    for (size_t g = 0; g < sizeof good / sizeof good[0]; g++) {
+        size_t len;
+        uint8_t *buf = make(good[g].kind, good[g].json ? good[g].json : offer_json, &len);
+        struct index_term t1[RECORD_MAX_TERMS], t2[RECORD_MAX_TERMS];
+        struct record_dates d1, d2;
+        size_t n1 = record_terms(author, good[g].kind, buf, len, t1, RECORD_MAX_TERMS), n2 = 0;
+        record_dates(good[g].kind, buf, len, &d1);
+        for (int check = 0; check <= 1; check++) {
+            assert_int_equal(record_index(author, good[g].kind, buf, len, check, t2,
+                                          RECORD_MAX_TERMS, &n2, &d2),
+                             HUB_OK);
+            assert_int_equal(n2, n1);
+            assert_memory_equal(t2, t1, n1 * sizeof t1[0]);
+            assert_int_equal(d2.start, d1.start);
+            assert_int_equal(d2.end, d1.end);
+        }
+        free(buf);
+    }
+    /* undecodable, and a string with a NUL: the same verdict as record_check_payload */
+    static const uint8_t junk[] = {0x0a, 0x7f, 0x01};
+    static const uint8_t nul[] = {0x0a, 0x03, 'a', 0x00, 'b'}; /* title "a\0b" */
+    const uint8_t *bad[] = {junk, nul};
+    size_t badlen[] = {sizeof junk, sizeof nul};
+    for (size_t b = 0; b < 2; b++) {
+        struct index_term t[RECORD_MAX_TERMS];
+        struct record_dates d;
+        size_t n = 99;
+        int want = record_check_payload(K_OFFER, bad[b], badlen[b]);
+        assert_int_not_equal(want, HUB_OK);
+        assert_int_equal(record_index(author, K_OFFER, bad[b], badlen[b], 1, t, RECORD_MAX_TERMS,
+                                      &n, &d),
+                         want);
+        assert_int_equal(n, 99); /* nothing filled */
+    }
+}
+
 static void test_dates(void **state) {
     (void)state;
     static const struct {
@@ -976,6 +1024,7 @@ int main(void) {
         cmocka_unit_test(test_terms_cache),
         cmocka_unit_test(test_terms_other_kinds),
         cmocka_unit_test(test_dates),
+        cmocka_unit_test(test_index_matches_separate_calls),
         cmocka_unit_test(test_accessors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
