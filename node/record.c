@@ -973,6 +973,8 @@ static int rec_check_field(ProtobufCMessage *msg, const ProtobufCFieldDescriptor
  * malformed bytes are left for the unpack to refuse. */
 static int rec_wire_has_nul(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
                             int depth) {
+    if (len == 0)
+        return 0; /* and p may be NULL (an empty payload): no pointer arithmetic on it */
     const uint8_t *end = p + len;
     while (p < end) {
         uint64_t tag = 0;
