@@ -36,6 +36,9 @@ int entry_decode(const uint8_t *wire, size_t len, struct entry *out) HUB_WUR;
 /* Signature over the header, then payload hash and size (if the payload is present),
  * then the timestamp window against now_ms. Errors: E_SIGNATURE, E_PAYLOAD_HASH, E_TIMESTAMP. */
 int entry_verify(const struct entry *e, uint64_t now_ms) HUB_WUR;
+/* entry_verify on a hub: self is its identity (or NULL), whose own entries are checked with the
+ * secret key (identity_verify_own), with the same verdict. */
+int entry_verify_at(const struct entry *e, uint64_t now_ms, const struct identity *self) HUB_WUR;
 
 struct entry_draft {
     uint64_t seq;

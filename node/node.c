@@ -33,7 +33,7 @@ struct node {
         pthread_mutex_t mu;
         pthread_cond_t cv;
         struct node_ingest_job *todo, *done; /* at most one job in the writer's hands */
-        int maintain, maintain_more; /* store_maintain asked for; it had more to merge */
+        int maintain, maintain_more;         /* store_maintain asked for; it had more to merge */
     } writer;
     struct node_counters counters;
 };
@@ -199,7 +199,7 @@ static void notify(struct node *n, struct prepared *p, size_t count, int origin)
 /* Signing, and checking our own entries like anyone else's, is most of a publish: done in
  * parallel slices once the chain of headers is built. */
 #define NODE_PAR_MIN_SLICE 16
-#define NODE_PIPE_MIN 512 /* entries from which ingest checks and stores at once */
+#define NODE_PIPE_MIN 512          /* entries from which ingest checks and stores at once */
 #define NODE_SCREEN_MIN_SLICE 1024 /* entries decoded per thread, at least */
 #define NODE_SCREEN_ASYNC_MIN 2048 /* batches from which another thread screens them */
 
@@ -226,7 +226,7 @@ static void publish_one(void *arg, size_t i) {
     /* Same checks as a foreign entry, signature included: a bug here must not let us publish
      * what other hubs would reject. */
     if (rc == 0)
-        rc = entry_verify(&j->p[i].e, j->now);
+        rc = entry_verify_at(&j->p[i].e, j->now, &j->n->id);
     if (rc == 0)
         rc = prepare(&j->p[i], 0);
     j->rcs[i] = rc;
@@ -357,7 +357,7 @@ static void ingest_slice(void *arg, size_t begin, size_t end) {
         struct prepared *p = &j->p[i];
         int rc = j->results[i];
         if (rc == 0)
-            rc = entry_verify(&p->e, j->now);
+            rc = entry_verify_at(&p->e, j->now, &j->n->id);
         if (rc == 0)
             rc = prepare(p, 1);
         p->item.result = rc;
@@ -412,13 +412,14 @@ struct ingest_pipe {
     struct prepared **order;
     struct store_item *items;
     uint64_t now;
+    const struct identity *self;
     struct par_pipe pipe;
 };
 
 static void ingest_check_one(void *arg, size_t i) {
     struct ingest_pipe *ip = arg;
     struct prepared *p = ip->order[i];
-    int rc = entry_verify(&p->e, ip->now);
+    int rc = entry_verify_at(&p->e, ip->now, ip->self);
     if (rc == 0)
         rc = prepare(p, 1);
     p->item.result = rc;
@@ -443,9 +444,9 @@ struct node_ingest_job {
     int pipelined, origin;
     unsigned store_flags;
     struct ingest_pipe ip;
-    int begin_rc;        /* of ingest_screen_job: HUB_E_NOMEM if the workers could not start */
-    pthread_t screener;  /* runs ingest_screen_job for a big batch ... */
-    int screening;       /* ... until ingest_store joins it */
+    int begin_rc;       /* of ingest_screen_job: HUB_E_NOMEM if the workers could not start */
+    pthread_t screener; /* runs ingest_screen_job for a big batch ... */
+    int screening;      /* ... until ingest_store joins it */
 };
 
 static void ingest_job_free(struct node_ingest_job *job) {
@@ -474,7 +475,8 @@ static void ingest_screen_job(struct node_ingest_job *job, int apart) {
             job->order[job->valid++] = &p[i];
     qsort(job->order, job->valid, sizeof *job->order, prep_cmp);
     if (job->pipelined) {
-        job->ip = (struct ingest_pipe){.order = job->order, .items = job->items, .now = job->j.now};
+        job->ip = (struct ingest_pipe){
+            .order = job->order, .items = job->items, .now = job->j.now, .self = &job->j.n->id};
         if (par_pipe_start(&job->ip.pipe, job->valid, ingest_check_one, &job->ip) != 0) {
             job->pipelined = 0;
             job->begin_rc = HUB_E_NOMEM;
