@@ -43,6 +43,16 @@ struct node_draft {
 /* Build, sign and store drafts as consecutive entries of the hub's feed, in one transaction:
  * all or nothing. */
 int node_publish(struct node *n, struct node_draft *d, size_t count) HUB_WUR;
+/* Makes draft i into *d: called once for each i, from several threads at once and in no
+ * particular order. 0, or an error that calls the publish off. */
+typedef int (*node_make_fn)(void *arg, size_t i, struct node_draft *d);
+/* node_publish of drafts that are made while the first ones are already being signed and
+ * stored (a big import: its records are parsed on every core as the chain is signed). All or
+ * nothing like node_publish; when a make failed, nothing is stored, *failed is the lowest such
+ * i and its error is returned (else *failed is SIZE_MAX). The payloads of made drafts are the
+ * caller's to free. */
+int node_publish_stream(struct node *n, struct node_draft *d, size_t count, node_make_fn make,
+                        void *arg, size_t *failed) HUB_WUR;
 
 /* Foreign entries (replication, import): each is validated on its own; results[i] gets its code
  * (HUB_OK, E_DUPLICATE, E_SIGNATURE, E_GAP, E_FORK, ...). Returns 0 or a store failure, in

@@ -37,7 +37,7 @@
 #define CONTROL_MAX_WATCH_TERMS 8
 #define CONTROL_MIN_ID_PREFIX 4             /* hex digits of an id prefix that get accepts */
 #define CONTROL_FAST_IMPORT_MIN (64u << 10) /* requests this long may take import_fast */
-#define FAST_MAX_SLICES 64                   /* par_for slices of import_fast with an arena */
+#define FAST_MAX_SLICES 64 /* threads of one import_fast that get an arena of their own */
 
 struct client {
     int fd;
@@ -123,7 +123,12 @@ static size_t client_pending(const struct client *cl) {
     return cl->out_len - cl->out_off;
 }
 
+/* cl NULL: a quiet check (make_draft on a worker thread); the response is dropped. */
 static void send_json(struct client *cl, json_t *o, json_t *tag) {
+    if (!cl) {
+        json_decref(o);
+        return;
+    }
     if (tag)
         json_object_set(o, "tag", tag);
     char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15));
@@ -279,17 +284,11 @@ static void op_id(struct control *c, struct client *cl, json_t *req, json_t *tag
     send_json(cl, json_pack("{s:b, s:s}", "ok", 1, "hub", hub), tag);
 }
 
-/* Turn one {"kind","key","record","expires"} object into a draft; replies on error.
- * prefix names the element in error messages ("" or "records[3]."). keybuf holds a generated key.
- */
-/* A record's payload made ahead of make_draft, on another core (import_fast). */
-struct draft_pre {
-    uint8_t *payload; /* NULL: make_draft makes it (and reports what is wrong with it) */
-    size_t len;
-};
-
+/* Turn one {"kind","key","record","expires"} object into a draft; replies on error (cl NULL:
+ * quietly, on any thread). prefix names the element in error messages ("" or "records[3].").
+ * keybuf holds a generated key. */
 static int make_draft(struct client *cl, json_t *tag, json_t *obj, const char *prefix,
-                      struct node_draft *d, char keybuf[32], int index, struct draft_pre *pre) {
+                      struct node_draft *d, char keybuf[32], int index) {
     char field[96];
     const char *kind_s, *key, *expires_s;
     json_t *kv = json_object_get(obj, "kind");
@@ -361,14 +360,7 @@ static int make_draft(struct client *cl, json_t *tag, json_t *obj, const char *p
     struct record_error rerr = {{0}, {0}};
     uint8_t *payload = NULL;
     size_t plen = 0;
-    int rc = 0;
-    if (pre && pre->payload) { /* made from this same object: take it over */
-        payload = pre->payload;
-        plen = pre->len;
-        pre->payload = NULL;
-    } else {
-        rc = record_from_json(kind, rec, &payload, &plen, &rerr);
-    }
+    int rc = record_from_json(kind, rec, &payload, &plen, &rerr);
     if (rc != 0) {
         snprintf(field, sizeof field, "%s%s", prefix, rerr.field);
         json_t *err =
@@ -393,7 +385,7 @@ static void publish_failed(struct client *cl, json_t *tag, int rc) {
 static void op_publish(struct control *c, struct client *cl, json_t *req, json_t *tag) {
     struct node_draft d = {0};
     char keybuf[32];
-    if (make_draft(cl, tag, req, "", &d, keybuf, -1, NULL) != 0)
+    if (make_draft(cl, tag, req, "", &d, keybuf, -1) != 0)
         return;
     int rc = node_publish(c->node, &d, 1);
     if (rc != 0) {
@@ -795,8 +787,31 @@ static void op_watch(struct control *c, struct client *cl, json_t *req, json_t *
 }
 
 /* objs: the n elements of "records"; pre: their payloads made ahead, or NULL. */
+static void import_reply(struct client *cl, json_t *tag, const struct node_draft *d, size_t n) {
+    send_json(cl,
+              json_pack("{s:b, s:I, s:I, s:I}", "ok", 1, "accepted", (json_int_t)n, "first_seq",
+                        (json_int_t)d[0].seq, "last_seq", (json_int_t)d[n - 1].seq),
+              tag);
+}
+
+/* The error of records[i] (o), whose draft failed with rc on a worker thread: made again here,
+ * where it can be reported. */
+static void import_report(struct client *cl, json_t *tag, json_t *o, size_t i, int rc) {
+    if (!json_is_object(o)) {
+        send_error(cl, tag, HUB_E_TYPE, "records", "records[%zu]: expected an object", i);
+        return;
+    }
+    char prefix[40], key[32];
+    snprintf(prefix, sizeof prefix, "records[%zu].", i);
+    struct node_draft d = {0};
+    if (make_draft(cl, tag, o, prefix, &d, key, (int)i) == 0) { /* failed for want of memory */
+        free((void *)d.payload);
+        send_error(cl, tag, rc, NULL, "records[%zu]: %s; nothing was stored", i, hub_strmsg(rc));
+    }
+}
+
 static void op_import_records(struct control *c, struct client *cl, json_t *const *objs, size_t n,
-                              struct draft_pre *pre, json_t *tag) {
+                              json_t *tag) {
     struct node_draft *d = calloc(n ? n : 1, sizeof *d);
     char(*keys)[32] = calloc(n ? n : 1, 32);
     if (!d || !keys) {
@@ -816,21 +831,15 @@ static void op_import_records(struct control *c, struct client *cl, json_t *cons
             rc = -1;
             break;
         }
-        if ((rc = make_draft(cl, tag, o, prefix, &d[built], keys[built], (int)built,
-                             pre ? &pre[built] : NULL)) != 0)
+        if ((rc = make_draft(cl, tag, o, prefix, &d[built], keys[built], (int)built)) != 0)
             break;
     }
     if (rc == 0 && n) {
         rc = node_publish(c->node, d, n);
-        if (rc != 0) {
+        if (rc != 0)
             publish_failed(cl, tag, rc);
-        } else {
-            send_json(cl,
-                      json_pack("{s:b, s:I, s:I, s:I}", "ok", 1, "accepted", (json_int_t)n,
-                                "first_seq", (json_int_t)d[0].seq, "last_seq",
-                                (json_int_t)d[n - 1].seq),
-                      tag);
-        }
+        else
+            import_reply(cl, tag, d, n);
     } else if (rc == 0) {
         send_json(cl, json_pack("{s:b, s:i}", "ok", 1, "accepted", 0), tag);
     }
@@ -916,7 +925,7 @@ static void op_import(struct control *c, struct client *cl, json_t *req, json_t 
         }
         for (size_t i = 0; i < n; i++)
             objs[i] = json_array_get(arr, i);
-        op_import_records(c, cl, objs, n, NULL, tag);
+        op_import_records(c, cl, objs, n, tag);
         free(objs);
     } else {
         op_import_entries(c, cl, arr, tag);
@@ -960,61 +969,61 @@ static const struct builtin_op builtin_ops[] = {
 struct fast_import {
     const char *line;
     const struct jspan *spans;
-    json_t **objs; /* in arenas[]: valid until they are released */
-    struct draft_pre *pre;
-    atomic_int unparsed;
-    int heap_slice;     /* a slice parsed onto the heap (set under mu) */
-    pthread_mutex_t mu; /* guards arenas */
+    json_t **objs; /* in arenas[] (or on the heap): valid until fast_free */
+    char (*keys)[32];
+    unsigned gen;         /* this import's number, for fast_arena */
+    atomic_size_t nslots; /* arenas handed out */
+    atomic_int heap;      /* a thread parsed onto the heap (no arena left for it) */
     struct jarena arenas[FAST_MAX_SLICES];
-    size_t narenas;
 };
 
-/* Each slice parses into an arena of its own (jarena.h), so that the values need no freeing
- * one by one; a slice that cannot have one parses onto the heap (its values are freed). */
-static void fast_parse_slice(void *arg, size_t begin, size_t end) {
+static atomic_uint fast_gen = 1;
+static _Thread_local unsigned fast_tl_gen;
+static _Thread_local struct jarena *fast_tl_arena;
+
+/* Each thread parses into an arena of its own (jarena.h), so that the values need no freeing
+ * one by one; a thread that cannot have one parses onto the heap (those values are freed). */
+static struct jarena *fast_arena(struct fast_import *f) {
+    if (fast_tl_gen != f->gen) {
+        fast_tl_gen = f->gen;
+        size_t slot = atomic_fetch_add(&f->nslots, 1);
+        fast_tl_arena = slot < FAST_MAX_SLICES ? &f->arenas[slot] : NULL;
+        if (!fast_tl_arena)
+            atomic_store(&f->heap, 1);
+    }
+    return fast_tl_arena;
+}
+
+/* node_make_fn of a fast import, on any thread: parse record i and make its draft, quietly
+ * (import_fast reports the first failure with make_draft again, on the event loop). */
+static int fast_make(void *arg, size_t i, struct node_draft *d) {
     struct fast_import *f = arg;
-    pthread_mutex_lock(&f->mu);
-    struct jarena *a = f->narenas < FAST_MAX_SLICES ? &f->arenas[f->narenas++] : NULL;
-    pthread_mutex_unlock(&f->mu);
+    struct jarena *a = fast_arena(f);
     if (a)
         jarena_begin(a);
-    for (size_t i = begin; i < end; i++) {
-        json_error_t e;
-        json_t *o =
-            json_loadb(f->line + f->spans[i].off, f->spans[i].len, JSON_REJECT_DUPLICATES, &e);
-        f->objs[i] = o;
-        if (!o) {
-            atomic_store(&f->unparsed, 1);
-            continue;
-        }
-        json_t *kv = json_object_get(o, "kind"), *rec = json_object_get(o, "record");
-        int kind = json_is_string(kv) ? entry_kind_parse(json_string_value(kv)) : -1;
-        if (kind <= 0 || kind == 5 || !json_is_object(rec))
-            continue; /* make_draft reports it */
-        struct record_error rerr = {{0}, {0}};
-        if (record_from_json(kind, rec, &f->pre[i].payload, &f->pre[i].len, &rerr) != 0)
-            f->pre[i].payload = NULL; /* make_draft does it again and reports it */
-    }
+    json_error_t e;
+    json_t *o = json_loadb(f->line + f->spans[i].off, f->spans[i].len, JSON_REJECT_DUPLICATES, &e);
+    f->objs[i] = o;
+    int rc = !o                   ? HUB_E_BAD_REQUEST
+             : !json_is_object(o) ? HUB_E_TYPE
+                                  : make_draft(NULL, NULL, o, "", d, f->keys[i], (int)i);
     if (a)
         jarena_end();
-    else {
-        pthread_mutex_lock(&f->mu);
-        f->heap_slice = 1;
-        pthread_mutex_unlock(&f->mu);
-    }
+    return rc;
 }
 
 static void fast_free(struct fast_import *f, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        if (f->heap_slice)
+    if (atomic_load(&f->heap))
+        for (size_t i = 0; i < n; i++)
             json_decref(f->objs[i]); /* a no-op for the values in arenas */
-        free(f->pre[i].payload);     /* those make_draft did not take */
-    }
-    for (size_t i = 0; i < f->narenas; i++)
+    size_t slots = atomic_load(&f->nslots);
+    for (size_t i = 0; i < slots && i < FAST_MAX_SLICES; i++)
         jarena_release(&f->arenas[i]);
 }
 
-/* 1 if it answered the request, 0 if dispatch should handle it. */
+/* Records of a big import are parsed on every core while the first are already signed and
+ * stored (node_publish_stream). 1 if it answered the request, 0 if dispatch should handle it
+ * (a request of another shape, or a record that is not valid JSON: dispatch says where). */
 static int import_fast(struct control *c, struct client *cl, const char *line, size_t len) {
     char rest[1024];
     struct jspan *spans;
@@ -1024,28 +1033,46 @@ static int import_fast(struct control *c, struct client *cl, const char *line, s
     json_error_t jerr;
     json_t *req = json_loads(rest, JSON_REJECT_DUPLICATES, &jerr);
     json_t *opv = req ? json_object_get(req, "op") : NULL,
-           *v = req ? json_object_get(req, "v") : NULL;
+           *v = req ? json_object_get(req, "v") : NULL,
+           *tag = req ? json_object_get(req, "tag") : NULL;
     int handled = 0;
-    struct fast_import f = {.line = line, .spans = spans, .mu = PTHREAD_MUTEX_INITIALIZER};
-    atomic_init(&f.unparsed, 0);
-    if (!json_is_string(opv) || strcmp(json_string_value(opv), "import") != 0 ||
+    struct fast_import *f = calloc(1, sizeof *f);
+    struct node_draft *d = NULL;
+    if (!f || !json_is_string(opv) || strcmp(json_string_value(opv), "import") != 0 ||
         json_object_get(req, "entries") || json_object_get(req, "records") ||
         (v && (!json_is_integer(v) || json_integer_value(v) != HUB_CONTROL_PROTOCOL)) || n == 0 ||
         n > CONTROL_MAX_IMPORT)
         goto out;
-    f.objs = calloc(n, sizeof *f.objs);
-    f.pre = calloc(n, sizeof *f.pre);
-    if (!f.objs || !f.pre)
+    f->line = line;
+    f->spans = spans;
+    f->gen = atomic_fetch_add(&fast_gen, 1);
+    f->objs = calloc(n, sizeof *f->objs);
+    f->keys = calloc(n, sizeof *f->keys);
+    d = calloc(n, sizeof *d);
+    if (!f->objs || !f->keys || !d)
         goto out;
-    par_for(n, 64, fast_parse_slice, &f);
-    if (!atomic_load(&f.unparsed)) {
-        op_import_records(c, cl, f.objs, n, f.pre, json_object_get(req, "tag"));
+    size_t failed;
+    int rc = node_publish_stream(c->node, d, n, fast_make, f, &failed);
+    if (rc == 0) {
+        import_reply(cl, tag, d, n);
+        handled = 1;
+    } else if (failed == SIZE_MAX) {
+        publish_failed(cl, tag, rc);
+        handled = 1;
+    } else if (f->objs[failed]) { /* say what is wrong with it, as op_import_records would */
+        import_report(cl, tag, f->objs[failed], failed, rc);
         handled = 1;
     }
-    fast_free(&f, n);
+    for (size_t i = 0; i < n; i++)
+        free((void *)d[i].payload);
+    fast_free(f, n);
 out:
-    free(f.objs);
-    free(f.pre);
+    if (f) {
+        free(f->objs);
+        free(f->keys);
+    }
+    free(f);
+    free(d);
     free(spans);
     json_decref(req);
     return handled;

@@ -29,7 +29,7 @@ enum {
 #define CONN_READ_CHUNK 65536                  /* first size of the response buffer */
 #define CONN_MAX_LINE ((size_t)1 << 30)        /* longest response line accepted: 1 GiB */
 #define CONTROL_MAX_REQUEST ((size_t)16 << 20) /* hubd's request line limit (CONTROL.md) */
-#define IMPORT_BATCH 5000 /* records or entries per import request: one transaction each */
+#define IMPORT_BATCH 10000 /* records or entries per import request: one transaction each */
 #define IMPORT_MAX_BYTES (CONTROL_MAX_REQUEST - 1024) /* leaves room for the envelope */
 #define QUERY_ALL_LIMIT 1000                          /* page size of query --all */
 #define QUERY_MAX_LIMIT 1000
@@ -436,7 +436,7 @@ static const char import_usage[] =
     "object, \"key\" optional:\n"
     "  {\"kind\":\"offer\",\"key\":\"ttt-ai-2027\",\"record\":{\"title\":\"...\"}}\n"
     "Every line of a FILE is checked before anything is sent. Records go in requests of at\n"
-    "most 5000 (and under the 16 MiB request limit); hubd stores each request all or nothing.\n"
+    "most 10000 (and under the 16 MiB request limit); hubd stores each request all or nothing.\n"
     "\n"
     "Options:\n"
     "  --entries   each line is another hub's signed entry in base64 (as 'hubctl get --wire'\n"

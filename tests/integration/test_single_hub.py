@@ -772,6 +772,52 @@ def test_big_import_answers_like_a_small_one(hubs):
     assert len(got) == 400 and got["big123"]["title"] == offer(123)["title"]
 
 
+def test_big_import_parsed_while_signed_stops_at_the_first_bad_record(hubs):
+    """From 512 records, a big import's records are parsed on every core while the first ones
+    are already signed and stored in the open transaction (node_publish_stream). A bad record
+    anywhere, even after hundreds were stored, must give the answer of the ordinary path for the
+    lowest bad index and leave nothing behind; the next import starts the feed where it was."""
+    hub = hubs("streamimport")
+    n = 1500
+    good = [{"kind": "offer", "key": f"s{i}", "record": offer(i)} for i in range(n)]
+    bad_vocab = {"kind": "offer", "record": offer(9999, technologies=["Quantum computing"])}
+    bad_type = {"kind": "offer", "record": {"title": 7}}
+    hub.call("import", records=good[:10])  # the feed has a head: seq 1..10
+    cases = (
+        (good[:1200] + [bad_vocab] + good[1200:], "E_VOCAB", 1200, "records[1200].technologies"),
+        ([bad_type] + good, "E_TYPE", 0, "records[0].title"),
+        (good + [bad_vocab], "E_VOCAB", n, f"records[{n}].technologies"),
+        # two bad ones: the first is reported, wherever the threads found them first
+        (good[:700] + [bad_type] + good[700:1400] + [bad_vocab] + good[1400:], "E_TYPE", 700,
+         "records[700].title"),
+        (good[:600] + [{"kind": "offer", "key": "", "record": offer(1)}] + good[600:], "E_RANGE",
+         None, "records[600].key"),
+    )
+    for records, code, index, field in cases:
+        r = hub.request({"op": "import", "tag": "s", "records": records})
+        assert r["ok"] is False and r["error"]["code"] == code, r
+        assert r["error"].get("field", "").startswith(field), r
+        assert r["tag"] == "s"
+        if index is not None:
+            assert r["error"]["index"] == index, r
+        st = hub.status()
+        assert (st["own_seq"], st["entries"], st["records"]) == (10, 10, 10), st
+    # a record that is not JSON, late in the line: the ordinary path says where
+    line = json.dumps({"op": "import", "records": good[10:]})
+    at = line.index('"key": "s1300"')
+    r = hub.request((line[:at] + line[at + 1:]).encode())
+    assert r["ok"] is False and r["error"]["code"] == "E_BAD_REQUEST", r
+    assert hub.status()["entries"] == 10
+    r = hub.call("import", records=good[10:])
+    assert (r["accepted"], r["first_seq"], r["last_seq"]) == (n - 10, 11, n)
+    got = {x["key"]: x for x in hub.query(kind="offer", limit=1000)}  # all pages
+    assert len(got) == n and got["s1234"]["record"]["title"] == offer(1234)["title"]
+    assert got["s1234"]["seq"] == 1235
+    hub.restart()
+    st = hub.status()
+    assert (st["own_seq"], st["entries"], st["records"]) == (n, n, n)
+
+
 def test_import_records_via_hubctl(hubs, tmp_path):
     hub = hubs("ctlimport")
     f = tmp_path / "offers.jsonl"
