@@ -79,6 +79,12 @@ int node_ingest_end(struct node *n, struct node_ingest_job *job, size_t *accepte
 int node_ingest_submit(struct node *n, struct node_ingest_job *job) HUB_WUR;
 struct node_ingest_job *node_ingest_done(struct node *n, int wait);
 int node_ingest_finish(struct node *n, struct node_ingest_job *job, size_t *accepted) HUB_WUR;
+/* node_ingest_finish over several calls, so that the event loop can tell the listeners of a big
+ * batch (live push relays each entry) a part at a time between other work: each call tells them
+ * of up to max more entries. Returns 1 once the job is finished and freed (*accepted and *rc are
+ * then node_ingest_finish's), 0 while some remain. */
+int node_ingest_finish_step(struct node *n, struct node_ingest_job *job, size_t max,
+                            size_t *accepted, int *rc) HUB_WUR;
 
 /* Periodic work: expiry sweep. */
 void node_tick(struct node *n, uint64_t now_ms);

@@ -15,6 +15,12 @@ void par_for(size_t n, size_t min_slice, void (*fn)(void *ctx, size_t begin, siz
              void *ctx);
 /* Threads par_for uses at most (online CPUs, capped). */
 size_t par_threads(void);
+/* Called first by every background thread (workers, the store's writer, the screener): lowers
+ * its scheduling priority (nice +PAR_NICE) so that the event loop, which answers queries and
+ * peers, gets a core at once when it has work, instead of waiting out the time slices of the
+ * threads that check signatures. They take all the CPU the event loop leaves. */
+#define PAR_NICE 5
+void par_background(void);
 
 /* A pipeline for a batch whose items are worked on (signatures) by other threads while this
  * thread consumes them in order (stores them): workers claim items from the front; the consumer

@@ -559,6 +559,9 @@ struct node_ingest_job {
     int begin_rc;       /* of ingest_screen_job: HUB_E_NOMEM if the workers could not start */
     pthread_t screener; /* runs ingest_screen_job for a big batch ... */
     int screening;      /* ... until ingest_store joins it */
+    /* node_ingest_finish_step: results taken over, listeners told of order[0, told) */
+    int results_done;
+    size_t told, accepted;
 };
 
 static void ingest_job_free(struct node_ingest_job *job) {
@@ -597,6 +600,7 @@ static void ingest_screen_job(struct node_ingest_job *job, int apart) {
 }
 
 static void *screener_main(void *arg) {
+    par_background();
     ingest_screen_job(arg, 1);
     return NULL;
 }
@@ -660,43 +664,64 @@ static void ingest_store(struct node *n, struct node_ingest_job *job) {
     }
 }
 
-int node_ingest_finish(struct node *n, struct node_ingest_job *job, size_t *accepted) {
-    *accepted = 0;
-    n->last_write = hub_mono_ms();
+/* The results of a stored job: counters, results[] and fork logs (no listener yet). */
+static void ingest_results(struct node *n, struct node_ingest_job *job) {
     struct prepared **order = job->order, *p = job->j.p;
     struct store_item *items = job->items;
-    size_t valid = job->valid;
     int *results = job->j.results;
-    int rc = job->rc;
     for (size_t i = 0; i < job->count; i++)
         if (!p[i].queued)
             node_count(n, results[i]); /* refused by the screen or the checks */
-    if (rc == 0) {
-        for (size_t i = 0; i < valid; i++) {
-            order[i]->item.result = items[i].result;
-            order[i]->item.local = items[i].local;
-            results[order[i] - p] = items[i].result;
-            if (items[i].result == HUB_OK)
-                (*accepted)++;
-            if (items[i].result == HUB_E_FORK) {
-                char a[HUB_HEX_LEN + 1];
-                hub_hex(order[i]->e.author, 32, a);
-                log_error("node",
-                          "fork: author %s signed two different entries at seq %llu; "
-                          "feed frozen, evidence kept (see 'hubctl status')",
-                          a, (unsigned long long)order[i]->e.seq);
-            }
-        }
-        for (size_t i = 0; i < valid; i++) {
-            struct prepared *q = order[i];
-            node_count(n, q->item.result);
-            if (q->item.result != HUB_OK)
-                continue;
-            for (size_t l = 0; l < n->nlisteners; l++)
-                n->listeners[l].fn(n->listeners[l].arg, &q->e, job->origin);
+    if (job->rc != 0)
+        return;
+    for (size_t i = 0; i < job->valid; i++) {
+        order[i]->item.result = items[i].result;
+        order[i]->item.local = items[i].local;
+        results[order[i] - p] = items[i].result;
+        node_count(n, items[i].result);
+        if (items[i].result == HUB_OK)
+            job->accepted++;
+        if (items[i].result == HUB_E_FORK) {
+            char a[HUB_HEX_LEN + 1];
+            hub_hex(order[i]->e.author, 32, a);
+            log_error("node",
+                      "fork: author %s signed two different entries at seq %llu; "
+                      "feed frozen, evidence kept (see 'hubctl status')",
+                      a, (unsigned long long)order[i]->e.seq);
         }
     }
+}
+
+int node_ingest_finish_step(struct node *n, struct node_ingest_job *job, size_t max,
+                            size_t *accepted, int *rc) {
+    if (!job->results_done) {
+        n->last_write = hub_mono_ms();
+        ingest_results(n, job);
+        job->results_done = 1;
+    }
+    size_t end = job->rc != 0
+                     ? job->valid
+                     : job->told + (max < job->valid - job->told ? max : job->valid - job->told);
+    for (; job->told < end && job->rc == 0; job->told++) {
+        const struct prepared *q = job->order[job->told];
+        if (q->item.result != HUB_OK)
+            continue;
+        for (size_t l = 0; l < n->nlisteners; l++)
+            n->listeners[l].fn(n->listeners[l].arg, &q->e, job->origin);
+    }
+    if (job->rc == 0 && job->told < job->valid)
+        return 0;
+    *accepted = job->accepted;
+    *rc = job->rc;
     ingest_job_free(job);
+    return 1;
+}
+
+int node_ingest_finish(struct node *n, struct node_ingest_job *job, size_t *accepted) {
+    int rc;
+    *accepted = 0;
+    while (!node_ingest_finish_step(n, job, SIZE_MAX, accepted, &rc))
+        ;
     return rc;
 }
 
@@ -708,6 +733,7 @@ int node_ingest_end(struct node *n, struct node_ingest_job *job, size_t *accepte
 /* ---- the writer thread: stores catch-up batches while the event loop goes on ---- */
 
 static void *writer_main(void *arg) {
+    par_background();
     struct node *n = arg;
     struct node_writer *w = &n->writer;
     pthread_mutex_lock(&w->mu);

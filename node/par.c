@@ -5,6 +5,8 @@
 
 #include <sched.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "hub.h"
@@ -15,10 +17,22 @@ struct par_slice {
     size_t begin, end;
 };
 
-static void *par_run(void *arg) {
+void par_background(void) {
+    /* Linux applies nice per thread (PRIO_PROCESS with a thread id); raising it needs no
+     * privilege. Failure only costs latency, so it is ignored. */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), PAR_NICE);
+}
+
+static void *par_thread(void *arg) {
+    par_background();
     struct par_slice *s = arg;
     s->fn(s->ctx, s->begin, s->end);
     return NULL;
+}
+
+static void par_run(void *arg) {
+    struct par_slice *s = arg;
+    s->fn(s->ctx, s->begin, s->end);
 }
 
 size_t par_threads(void) {
@@ -50,7 +64,7 @@ void par_for(size_t n, size_t min_slice, void (*fn)(void *ctx, size_t begin, siz
     }
     /* slice 0 runs on the calling thread; a slice whose thread fails to start runs here too */
     for (size_t i = 1; i < k; i++)
-        started[i] = pthread_create(&tids[i], NULL, par_run, &slices[i]) == 0;
+        started[i] = pthread_create(&tids[i], NULL, par_thread, &slices[i]) == 0;
     par_run(&slices[0]);
     for (size_t i = 1; i < k; i++) {
         if (started[i])
@@ -66,6 +80,7 @@ static void pipe_do(struct par_pipe *pp, size_t i) {
 }
 
 static void *pipe_worker(void *arg) {
+    par_background();
     struct par_pipe *pp = arg;
     size_t i;
     while ((i = atomic_fetch_add(&pp->next, 1)) < pp->n)

@@ -32,20 +32,22 @@
 #define SYNC_MAX_WANT_FEEDS 65536 /* feeds queued for fetching per session */
 #define SYNC_MAX_WINDOW 64        /* config window <= this */
 #define SYNC_WANT_TIMEOUT_MS 10000
-#define SYNC_MSGS_PER_TURN 64   /* per socket per loop turn: fairness between peers */
-#define SYNC_DEFER_MSGS 64 /* Entries messages stored in one transaction */
+#define SYNC_MSGS_PER_TURN 64 /* per socket per loop turn: fairness between peers */
+#define SYNC_DEFER_MSGS 64    /* Entries messages stored in one transaction */
 /* ... and at most this many entries: a commit rewrites every B-tree leaf the batch touched, and
  * ids and records take random keys, so a catch-up into a big store writes about a fifth as much
- * with 16,384 per commit as with 4,096; the price is the event loop's pause while it decodes a
- * batch (~50 ms on 2 busy cores). */
+ * with 16,384 per commit as with 4,096; the price was the event loop's pause while it decoded a
+ * batch (a thread of its own screens a big batch now: node_ingest_begin). */
 #define SYNC_DEFER_ENTRIES 16384
-#define SYNC_PUSH_BATCH 1024    /* live pushes applied in one transaction */
-#define SYNC_PENDING_MAX 2      /* Entries batches checked ahead of the one being stored */
-#define SYNC_WRITER_POLL_MS 1   /* event-loop wake-up while the writer thread stores a batch */
-#define SYNC_HELD_MAX 64        /* Heads messages held back during a catch-up (see handle_msg) */
-#define SYNC_TURN_BUDGET_US                                                                        \
-    20000                    /* work per socket per turn, so control and the other                 \
-                                peers get their turn even while one peer floods */
+#define SYNC_PUSH_BATCH 1024  /* live pushes applied in one transaction */
+#define SYNC_PENDING_MAX 2    /* Entries batches checked ahead of the one being stored */
+#define SYNC_WRITER_POLL_MS 1 /* event-loop wake-up while the writer thread stores a batch */
+#define SYNC_HELD_MAX 64      /* Heads messages held back during a catch-up (see handle_msg) */
+/* Work per socket per loop turn, so that control and the other peers get their turn even while
+ * one peer floods or a catch-up streams in: with the background threads niced (par_background)
+ * and booking done in parts, it bounds the pause a query sees during a catch-up (20 ms: max
+ * 24-41 ms; 5 ms: 15-21 ms, at the same throughput). */
+#define SYNC_TURN_BUDGET_US 5000
 #define SYNC_RATE_MSGS 20000 /* requests per session per second; the excess is dropped */
 #define SYNC_RATE_PUSHES                                                                           \
     100000 /* live pushes per session per second, counted apart: a peer                            \
@@ -144,11 +146,15 @@ struct sync {
         size_t *lens;
         int *results;
         struct node_ingest_job *job;
-    } defer,                       /* stashed this turn */
-        pending[SYNC_PENDING_MAX], /* begun: being checked by workers, oldest first */
-        writing;                   /* handed to the node's writer thread (writing_busy) */
+        size_t booked, booked_entries; /* defer_booked_some: items[0, booked) are done */
+    } defer,                           /* stashed this turn */
+        pending[SYNC_PENDING_MAX],     /* begun: being checked by workers, oldest first */
+        writing,                       /* handed to the node's writer thread (writing_busy) */
+        booking; /* stored, being booked a part per loop turn (booking_busy) */
     size_t npending;
     int writing_busy;
+    int booking_busy, book_ok;
+    struct node_ingest_job *book_job; /* booking's job until its listeners are all told */
     struct { /* Heads lists held while Entries received before them are outstanding */
         struct session *ss;
         uint32_t gen;
@@ -811,7 +817,7 @@ static void entries_flush(struct sync *s);
 
 /* Entries received and not yet stored and booked: stashed, being checked, or being stored. */
 static int entries_outstanding(const struct sync *s) {
-    return s->defer.n || s->npending || s->writing_busy;
+    return s->defer.n || s->npending || s->writing_busy || s->booking_busy;
 }
 
 static size_t entries_accept(struct sync *s, struct session *ss, Hubnet__Entries *es) {
@@ -938,8 +944,9 @@ static int defer_begin(struct sync *s, struct defer *d) {
 static void push_booked(struct sync *s, struct session *ss, const uint8_t *const *wires,
                         const size_t *lens, const int *results, size_t n, size_t accepted);
 
-/* After the store: per-session bookkeeping (counters, the Want window), frees the messages. */
-static void defer_booked(struct sync *s, struct defer *d, int ok) {
+/* After the store: per-session bookkeeping (counters, the Want window), frees the messages;
+ * up to max entries' worth of messages per call. Returns 1 once all are done. */
+static int defer_booked_some(struct sync *s, struct defer *d, int ok, size_t max) {
     if (d->push_ss) {
         if (ok && d->push_ss->used && d->push_ss->gen == d->push_gen) {
             size_t accepted = 0;
@@ -953,23 +960,33 @@ static void defer_booked(struct sync *s, struct defer *d, int ok) {
         d->push_wires = NULL;
         d->push_ss = NULL;
     }
-    size_t at = 0;
-    for (size_t i = 0; i < d->n; i++) {
-        struct session *ss = d->items[i].ss;
-        size_t cnt = d->items[i].n;
-        if (ok && ss->used && ss->gen == d->items[i].gen)
-            entries_finish(s, ss, d->items[i].m->entries, cnt, d->results + at);
-        at += cnt;
-        hubnet__sync_msg__free_unpacked(d->items[i].m, NULL);
+    for (size_t done = 0; d->booked < d->n && done < max; d->booked++) {
+        struct session *ss = d->items[d->booked].ss;
+        size_t cnt = d->items[d->booked].n;
+        if (ok && ss->used && ss->gen == d->items[d->booked].gen)
+            entries_finish(s, ss, d->items[d->booked].m->entries, cnt,
+                           d->results + d->booked_entries);
+        d->booked_entries += cnt;
+        done += cnt;
+        hubnet__sync_msg__free_unpacked(d->items[d->booked].m, NULL);
     }
+    if (d->booked < d->n)
+        return 0;
     d->n = 0;
     d->total = 0;
+    d->booked = 0;
+    d->booked_entries = 0;
     free(d->wires);
     free(d->lens);
     free(d->results);
     d->wires = NULL;
     d->lens = NULL;
     d->results = NULL;
+    return 1;
+}
+
+static void defer_booked(struct sync *s, struct defer *d, int ok) {
+    (void)defer_booked_some(s, d, ok, SIZE_MAX);
 }
 
 /* Stores a begun stash on this thread, then the bookkeeping. */
@@ -984,18 +1001,45 @@ static void defer_end(struct sync *s, struct defer *d, int ok) {
     defer_booked(s, d, ok);
 }
 
-/* The batch on the writer thread, once stored (wait: block until then). */
+/* Booking a stored catch-up batch (16k entries: relaying each on live push, then the sessions'
+ * counters and Want windows, freeing the messages) took the event loop 10-40 ms at once; it is
+ * done SYNC_BOOK_CHUNK entries per loop turn instead, queries and peers served in between. */
+#define SYNC_BOOK_CHUNK 2048
+
+/* Books up to max more entries of the batch being booked. Returns 1 when none is left. */
+static int book_step(struct sync *s, size_t max) {
+    if (!s->booking_busy)
+        return 1;
+    if (s->book_job) {
+        size_t accepted;
+        int rc;
+        if (!node_ingest_finish_step(s->node, s->book_job, max, &accepted, &rc))
+            return 0;
+        s->book_job = NULL;
+        s->book_ok = s->book_ok && rc == 0;
+    }
+    if (!defer_booked_some(s, &s->booking, s->book_ok, max))
+        return 0;
+    s->booking_busy = 0;
+    return 1;
+}
+
+/* The batch on the writer thread, once stored (wait: block until then, and book it all now),
+ * once the one before it is booked. */
 static void writer_reap(struct sync *s, int wait) {
-    if (!s->writing_busy)
+    size_t max = wait ? SIZE_MAX : SYNC_BOOK_CHUNK;
+    if (!book_step(s, max) || !s->writing_busy)
         return;
     struct node_ingest_job *job = node_ingest_done(s->node, wait);
     if (!job)
         return;
-    size_t accepted = 0;
-    int ok = node_ingest_finish(s->node, job, &accepted) == 0;
+    s->booking = s->writing; /* the messages and buffers move with it */
+    s->book_job = job;
+    s->book_ok = 1;
+    s->booking_busy = 1;
     s->writing.job = NULL;
     s->writing_busy = 0;
-    defer_booked(s, &s->writing, ok);
+    (void)book_step(s, max);
 }
 
 /* Hands the oldest pending batch to the writer thread when it is free. */
@@ -1766,5 +1810,5 @@ long sync_tick(struct sync *s) {
             next = (long)(ss->next_round_ms - now);
     }
     /* while the writer works, look again soon: its batch is booked (Wants refilled) then */
-    return s->writing_busy || s->npending ? SYNC_WRITER_POLL_MS : next;
+    return s->writing_busy || s->npending || s->booking_busy ? SYNC_WRITER_POLL_MS : next;
 }
