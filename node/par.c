@@ -3,6 +3,7 @@
  * pool to shut down. */
 #include "par.h"
 
+#include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -19,8 +20,14 @@ struct par_slice {
 
 void par_background(void) {
     /* Linux applies nice per thread (PRIO_PROCESS with a thread id); raising it needs no
-     * privilege. Failure only costs latency, so it is ignored. */
-    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), PAR_NICE);
+     * privilege. Relative to the thread's own (a unit file may set Nice=). Failure only costs
+     * latency, so it is ignored. */
+    id_t tid = (id_t)syscall(SYS_gettid);
+    errno = 0;
+    int cur = getpriority(PRIO_PROCESS, tid);
+    if (cur == -1 && errno != 0)
+        return;
+    (void)setpriority(PRIO_PROCESS, tid, cur + PAR_NICE > 19 ? 19 : cur + PAR_NICE);
 }
 
 static void *par_thread(void *arg) {
