@@ -11,7 +11,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 int store_open(const char *dir, uint64_t max_map_bytes, struct store **out) HUB_WUR;
 void store_destroy(struct store **s);

@@ -6,10 +6,14 @@
  *   ids       entry id (32) -> local u64
  *   feeds     author (32) -> head: seq u64, id (32), timestamp u64, flags u8 (1 = forked)
  *   chain     author (32) | seq u64 -> local u64 | id (32)
- *   records   rkey (49: author | kind u8 | BLAKE2b-128 of key) -> rec (see struct rec_hdr), and
- *             rkey | local u64 (57) -> empty for each version: the versions of a record follow
- *             its row, so storing a record dirties one page of this tree, not one in each of two
- *             (DB_VERSIONS names the same database)
+ *   records   rkey (24: author's first 8 bytes | BLAKE2b-128 of author | kind u8 | key) -> rec
+ *             (see struct rec_hdr), and rkey | local u64 (32) -> empty for each version: the
+ *             versions of a record follow its row, so storing a record dirties one page of this
+ *             tree, not one in each of two (DB_VERSIONS names the same database). The key is
+ *             narrow on purpose: within an author rkeys are random, so a big batch rewrites
+ *             most of its authors' leaves at its commit, and with author and kind in clear (49
+ *             bytes) the tree had half as many leaves again; the author prefix keeps a
+ *             catch-up batch (a few feeds) within a few parts of the tree
  *   index     term (9) -> local u64, sorted duplicates (DUPSORT|DUPFIXED: 8 bytes a posting);
  *             new postings are appended; queries walk them backwards, newest first
  *   recent    local u64 -> the record's index terms (9 bytes each), for records indexed in the
@@ -40,7 +44,7 @@
 #include "tail.h"
 
 #define STORE_INITIAL_MAP (64ULL << 20)
-#define RKEY_LEN 49
+#define RKEY_LEN 24
 #define FEED_VAL_LEN 49
 #define CHAIN_VAL_LEN 40
 #define LIVE_VAL_LEN 16
@@ -99,7 +103,6 @@ struct rec_hdr {
     uint8_t expires[8];
 };
 
-
 static void be32(uint8_t *p, uint32_t v) {
     p[0] = (uint8_t)(v >> 24);
     p[1] = (uint8_t)(v >> 16);
@@ -133,10 +136,18 @@ static int store_err(int rc) {
     }
 }
 
+/* The hash covers the whole author: making a record collide with another hub's record is a
+ * second preimage of 128 bits, and making two of one's own collide (which could only garble
+ * one's own records) costs 2^64. */
 static void rkey_make(uint8_t out[RKEY_LEN], const uint8_t author[32], int kind, const char *key) {
-    memcpy(out, author, 32);
-    out[32] = (uint8_t)kind;
-    crypto_generichash(out + 33, 16, (const uint8_t *)key, strlen(key), NULL, 0);
+    crypto_generichash_state st;
+    uint8_t k = (uint8_t)kind;
+    memcpy(out, author, 8);
+    crypto_generichash_init(&st, NULL, 0, RKEY_LEN - 8);
+    crypto_generichash_update(&st, author, 32);
+    crypto_generichash_update(&st, &k, 1);
+    crypto_generichash_update(&st, (const uint8_t *)key, strlen(key));
+    crypto_generichash_final(&st, out + 8, RKEY_LEN - 8);
 }
 
 static int rtxn_begin(struct store *s, MDB_txn **txn) {
