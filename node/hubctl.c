@@ -235,13 +235,31 @@ static int conn_recv(struct ctl *ctl, json_t **out) {
 /* One request, one response. req is consumed. Returns 0 with *resp (new reference) when hubd
  * answered "ok": true; EXIT_DAEMON after printing hubd's error (*resp set, for details);
  * EXIT_CONNECT or EXIT_LOCAL otherwise (*resp NULL). */
+static int call_answer(struct ctl *ctl, json_t **resp);
+
 static int call(struct ctl *ctl, json_t *req, json_t **resp) {
     *resp = NULL;
     int rc = conn_send(ctl, req);
     json_decref(req);
     if (rc)
         return rc;
-    rc = conn_recv(ctl, resp);
+    return call_answer(ctl, resp);
+}
+
+/* A request already encoded (text, its newline included), then its answer as call() gives it. */
+static int call_text(struct ctl *ctl, const char *text, size_t len, json_t **resp) {
+    *resp = NULL;
+    int rc;
+    if (ctl->conn.fd < 0 && (rc = conn_open(ctl)) != 0)
+        return rc;
+    if ((rc = write_all(ctl, text, len)) != 0)
+        return rc;
+    return call_answer(ctl, resp);
+}
+
+/* The answer to the request just sent: 0 if ok, else the error is printed (EXIT_DAEMON). */
+static int call_answer(struct ctl *ctl, json_t **resp) {
+    int rc = conn_recv(ctl, resp);
     if (rc == RECV_INTERRUPTED)
         return EXIT_OK;
     if (rc)
@@ -966,8 +984,10 @@ struct import {
     struct ctl *ctl;
     const char *path;
     int entries;                  /* --entries */
-    json_t *batch;                /* records or base64 entries of the next request */
-    size_t batch_bytes;           /* their encoded size */
+    int checked;                  /* every line was checked by a first pass (a file) */
+    char *batch;                  /* the next request's items, as sent: the input lines, */
+    size_t batch_len, batch_cap;  /* comma-separated (an entry in quotes) */
+    size_t count;                 /* items in batch */
     uint64_t lines[IMPORT_BATCH]; /* input line of each batch item */
     struct import_totals t;
 };
@@ -979,12 +999,21 @@ static int import_fail_line(struct import *im, uint64_t line, const char *what) 
 
 /* Send the batch; add the response to the totals. */
 static int import_flush(struct import *im) {
-    size_t n = json_array_size(im->batch);
+    size_t n = im->count;
     if (n == 0)
         return 0;
-    json_t *r, *req = json_pack("{s:s,s:O}", "op", "import", im->entries ? "entries" : "records",
-                                im->batch);
-    int rc = call(im->ctl, req, &r);
+    /* The lines go as they are (checked, and hubd checks them again): no re-encoding. */
+    char head[64];
+    int hl = snprintf(head, sizeof head, "{\"op\":\"import\",\"v\":%d,\"%s\":[",
+                      HUB_CONTROL_PROTOCOL, im->entries ? "entries" : "records");
+    size_t len = (size_t)hl + im->batch_len + 3;
+    char *text = xrealloc(NULL, len);
+    memcpy(text, head, (size_t)hl);
+    memcpy(text + hl, im->batch, im->batch_len);
+    memcpy(text + hl + im->batch_len, "]}\n", 3);
+    json_t *r;
+    int rc = call_text(im->ctl, text, len, &r);
+    free(text);
     im->t.requests++;
     if (rc == EXIT_DAEMON) {
         json_t *idx = json_object_get(json_object_get(r, "error"), "index");
@@ -1027,14 +1056,17 @@ static int import_flush(struct import *im) {
             im->t.last_seq = json_integer_value(l);
     }
     json_decref(r);
-    json_array_clear(im->batch);
-    im->batch_bytes = 0;
+    im->batch_len = 0;
+    im->count = 0;
     return 0;
 }
 
-/* One input line (trimmed, non-empty) as a batch item. 0 or EXIT_LOCAL (reported). */
-static int import_item(struct import *im, char *s, size_t len, uint64_t line, json_t **item,
-                       size_t *bytes) {
+/* Checks one input line (trimmed, non-empty); *bytes is what it adds to a request. 0 or
+ * EXIT_LOCAL (reported). Lines a first pass checked are only measured. */
+static int import_item(struct import *im, const char *s, size_t len, uint64_t line, size_t *bytes) {
+    *bytes = len + (im->entries ? 3 : 1); /* a comma, and an entry's quotes */
+    if (im->checked)
+        return 0;
     if (im->entries) {
         for (size_t i = 0; i < len; i++) {
             char c = s[i];
@@ -1042,12 +1074,11 @@ static int import_item(struct import *im, char *s, size_t len, uint64_t line, js
                   c == '+' || c == '/' || c == '='))
                 return import_fail_line(im, line, "not a base64 signed entry");
         }
-        *item = json_stringn(s, len);
-        *bytes = len + 3;
         return 0;
     }
+    /* Duplicate keys are refused here as hubd refuses them, before anything is sent. */
     json_error_t e;
-    json_t *v = json_loadb(s, len, 0, &e);
+    json_t *v = json_loadb(s, len, JSON_REJECT_DUPLICATES, &e);
     if (v == NULL) {
         char msg[256];
         snprintf(msg, sizeof(msg), "bad JSON at column %d: %s", e.column, e.text);
@@ -1063,13 +1094,27 @@ static int import_item(struct import *im, char *s, size_t len, uint64_t line, js
         why = "\"record\" must be a JSON object of the record's fields";
     else if (key && !json_is_string(key))
         why = "\"key\" must be a string";
-    if (why) {
-        json_decref(v);
-        return import_fail_line(im, line, why);
+    json_decref(v);
+    return why ? import_fail_line(im, line, why) : 0;
+}
+
+/* Appends a checked line to the batch. */
+static void import_add(struct import *im, const char *s, size_t len, size_t bytes, uint64_t line) {
+    if (im->batch_len + bytes > im->batch_cap) {
+        im->batch_cap = (im->batch_len + bytes) * 2;
+        im->batch = xrealloc(im->batch, im->batch_cap);
     }
-    *bytes = json_dumpb(v, NULL, 0, JSON_COMPACT) + 1;
-    *item = v;
-    return 0;
+    char *p = im->batch + im->batch_len;
+    if (im->count > 0)
+        *p++ = ',';
+    if (im->entries)
+        *p++ = '"';
+    memcpy(p, s, len);
+    p += len;
+    if (im->entries)
+        *p++ = '"';
+    im->batch_len = (size_t)(p - im->batch);
+    im->lines[im->count++] = line;
 }
 
 /* Read every line of f; send them when send is set, else only check them. */
@@ -1093,29 +1138,20 @@ static int import_pass(struct import *im, FILE *f, int send) {
         }
         if (n == 0)
             continue;
-        json_t *item;
         size_t bytes;
-        if ((rc = import_item(im, s, n, line, &item, &bytes)) != 0)
+        if ((rc = import_item(im, s, n, line, &bytes)) != 0)
             break;
         if (bytes > IMPORT_MAX_BYTES) {
-            json_decref(item);
             rc = import_fail_line(im, line, "too large for one control request (16 MiB)");
             break;
         }
-        if (!send) {
-            json_decref(item);
+        if (!send)
             continue;
-        }
-        if (json_array_size(im->batch) == IMPORT_BATCH ||
-            im->batch_bytes + bytes > IMPORT_MAX_BYTES) {
-            if ((rc = import_flush(im)) != 0) {
-                json_decref(item);
+        if (im->count == IMPORT_BATCH || im->batch_len + bytes > IMPORT_MAX_BYTES) {
+            if ((rc = import_flush(im)) != 0)
                 break;
-            }
         }
-        im->lines[json_array_size(im->batch)] = line;
-        json_array_append_new(im->batch, item);
-        im->batch_bytes += bytes;
+        import_add(im, s, n, bytes, line);
         errno = 0;
     }
     if (rc == 0 && ferror(f)) {
@@ -1139,7 +1175,6 @@ static int cmd_import(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     im->ctl = ctl;
     im->path = pos[0];
     im->entries = json_is_true(json_object_get(opts, "entries"));
-    im->batch = json_array();
     im->t.entries = im->entries;
     im->t.first_seq = im->t.last_seq = -1;
     im->t.results = json_array();
@@ -1157,6 +1192,7 @@ static int cmd_import(struct ctl *ctl, json_t *opts, int npos, char **pos) {
         if ((rc = import_pass(im, f, 0)) != 0)
             goto done;
         rewind(f);
+        im->checked = 1;
     }
     if ((rc = import_pass(im, f, 1)) != 0) {
         if (im->t.accepted > 0)
@@ -1170,7 +1206,7 @@ static int cmd_import(struct ctl *ctl, json_t *opts, int npos, char **pos) {
 done:
     if (f && f != stdin)
         fclose(f);
-    json_decref(im->batch);
+    free(im->batch);
     json_decref(im->t.results);
     json_decref(im->t.rejects);
     free(im);

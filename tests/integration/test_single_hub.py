@@ -830,6 +830,36 @@ def test_import_records_via_hubctl(hubs, tmp_path):
     assert res.code == 4 and hub.status()["entries"] == 20  # checked before anything is sent
 
 
+def test_hubctl_import_sends_the_checked_lines_in_requests_of_10000(hubs, tmp_path):
+    """hubctl import checks every line of a file first, then sends the lines as they are
+    (not re-encoded), 10,000 to a request: 12,345 records are two requests, stored in file
+    order, every field intact. A duplicate key in a line is refused before anything is sent
+    (hubd would refuse the whole request); stdin is checked line by line as it is sent."""
+    hub = hubs("ctlbatch")
+    n = 12345
+    f = tmp_path / "many.jsonl"
+    f.write_text("".join(json.dumps({"kind": "offer", "key": f"m{i}", "record": offer(i)},
+                                    ensure_ascii=(i % 2 == 0)) + "\r\n" for i in range(n)))
+    r = hub.ctl("import", str(f))
+    assert (r["accepted"], r["requests"], r["first_seq"], r["last_seq"]) == (n, 2, 1, n), r
+    got = {x["key"]: x for x in hub.query(kind="offer", limit=1000)}
+    assert len(got) == n
+    assert got["m10000"]["seq"] == 10001
+    for i in (0, 777, 9999, 10000, n - 1):  # both sides of the request boundary, both encodings
+        want = offer(i)
+        assert {k: got[f"m{i}"]["record"][k] for k in want} == want, i
+    dup = tmp_path / "dup.jsonl"
+    dup.write_text(json.dumps({"kind": "offer", "record": offer(1)}) + "\n" +
+                   '{"kind": "offer", "key": "d1", "key": "d2", "record": {"title": "x"}}\n')
+    res = hub.ctl("import", str(dup), json=False, check=False)
+    assert res.code == 4 and ":2:" in res.stderr and "duplicate" in res.stderr, res
+    assert hub.status()["entries"] == n
+    lines = "".join(json.dumps({"kind": "offer", "key": f"in{i}", "record": offer(i)}) + "\n"
+                    for i in range(3))
+    r = hub.ctl("import", "-", input=lines)
+    assert (r["accepted"], r["first_seq"], r["last_seq"]) == (3, n + 1, n + 3), r
+
+
 def test_import_entries_signature_duplicate(hubs, tmp_path):
     src = hubs("source")
     ids = [src.publish("offer", TTT_OFFER, key="ttt-ai-2027")["id"],
