@@ -7,12 +7,15 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -1061,28 +1064,24 @@ static int import_flush(struct import *im) {
     return 0;
 }
 
-/* Checks one input line (trimmed, non-empty); *bytes is what it adds to a request. 0 or
- * EXIT_LOCAL (reported). Lines a first pass checked are only measured. */
-static int import_item(struct import *im, const char *s, size_t len, uint64_t line, size_t *bytes) {
-    *bytes = len + (im->entries ? 3 : 1); /* a comma, and an entry's quotes */
-    if (im->checked)
-        return 0;
-    if (im->entries) {
+/* What is wrong with one input line (trimmed, non-empty), or NULL; msg may hold the message.
+ * Touches nothing shared: the check of a file runs on several threads. */
+static const char *import_check(int entries, const char *s, size_t len, char msg[256]) {
+    if (entries) {
         for (size_t i = 0; i < len; i++) {
             char c = s[i];
             if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                   c == '+' || c == '/' || c == '='))
-                return import_fail_line(im, line, "not a base64 signed entry");
+                return "not a base64 signed entry";
         }
-        return 0;
+        return NULL;
     }
     /* Duplicate keys are refused here as hubd refuses them, before anything is sent. */
     json_error_t e;
     json_t *v = json_loadb(s, len, JSON_REJECT_DUPLICATES, &e);
     if (v == NULL) {
-        char msg[256];
-        snprintf(msg, sizeof(msg), "bad JSON at column %d: %s", e.column, e.text);
-        return import_fail_line(im, line, msg);
+        snprintf(msg, 256, "bad JSON at column %d: %s", e.column, e.text);
+        return msg;
     }
     const char *why = NULL;
     json_t *key = json_object_get(v, "key");
@@ -1095,7 +1094,119 @@ static int import_item(struct import *im, const char *s, size_t len, uint64_t li
     else if (key && !json_is_string(key))
         why = "\"key\" must be a string";
     json_decref(v);
+    return why;
+}
+
+/* What one line adds to a request: the line, a comma, and an entry's quotes. */
+static size_t import_bytes(const struct import *im, size_t len) {
+    return len + (im->entries ? 3 : 1);
+}
+
+/* Checks one input line (trimmed, non-empty) unless a first pass did; *bytes is what it adds
+ * to a request. 0 or EXIT_LOCAL (reported). */
+static int import_item(struct import *im, const char *s, size_t len, uint64_t line, size_t *bytes) {
+    *bytes = import_bytes(im, len);
+    if (im->checked)
+        return 0;
+    char msg[256];
+    const char *why = import_check(im->entries, s, len, msg);
     return why ? import_fail_line(im, line, why) : 0;
+}
+
+/* The lines of a file are trimmed as getline() lines would be: a line ends at '\n' or at the
+ * end of the file. Returns the next line's start. */
+static const char *import_next_line(const char *p, const char *end, const char **s, size_t *n) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    const char *e = nl ? nl : end;
+    while (e > p && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    while (p < e && (*p == ' ' || *p == '\t'))
+        p++;
+    *s = p;
+    *n = (size_t)(e - p);
+    return nl ? nl + 1 : end;
+}
+
+/* One thread's share of a file's check: the first bad line of [p, end). */
+struct check_part {
+    const struct import *im;
+    const char *p, *end;
+    uint64_t line;     /* number of the part's first line */
+    uint64_t bad_line; /* 0: none */
+    const char *why;
+    char msg[256];
+};
+
+static void *check_part_run(void *arg) {
+    struct check_part *c = arg;
+    for (const char *p = c->p; p < c->end; c->line++) {
+        const char *s;
+        size_t n;
+        p = import_next_line(p, c->end, &s, &n);
+        if (n == 0)
+            continue;
+        c->why = import_bytes(c->im, n) > IMPORT_MAX_BYTES
+                     ? "too large for one control request (16 MiB)"
+                     : import_check(c->im->entries, s, n, c->msg);
+        if (c->why) {
+            c->bad_line = c->line;
+            break;
+        }
+    }
+    return NULL;
+}
+
+#define IMPORT_CHECK_THREADS 8
+#define IMPORT_CHECK_MIN_PART (1u << 20) /* bytes per thread, at least */
+
+/* The first pass over a file: every line checked, on every core (parsing is most of hubctl's
+ * time). 0, EXIT_LOCAL (the first bad line reported), or 1 if the file cannot be mapped (the
+ * caller checks it line by line instead). */
+static int import_check_file(struct import *im, FILE *f) {
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0)
+        return 1;
+    size_t size = (size_t)st.st_size;
+    const char *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fileno(f), 0);
+    if (map == MAP_FAILED)
+        return 1;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t k = cpus < 1 ? 1 : (size_t)cpus;
+    if (k > IMPORT_CHECK_THREADS)
+        k = IMPORT_CHECK_THREADS;
+    if (k > size / IMPORT_CHECK_MIN_PART)
+        k = size / IMPORT_CHECK_MIN_PART ? size / IMPORT_CHECK_MIN_PART : 1;
+    struct check_part parts[IMPORT_CHECK_THREADS];
+    pthread_t tids[IMPORT_CHECK_THREADS];
+    int started[IMPORT_CHECK_THREADS] = {0};
+    const char *end = map + size, *at = map;
+    uint64_t line = 1;
+    for (size_t i = 0; i < k; i++) { /* parts end at a line's end */
+        const char *stop = i + 1 == k ? end : map + size / k * (i + 1);
+        if (stop < at)
+            stop = at;
+        const char *nl = stop < end ? memchr(stop, '\n', (size_t)(end - stop)) : NULL;
+        stop = i + 1 == k || !nl ? end : nl + 1;
+        parts[i] = (struct check_part){.im = im, .p = at, .end = stop, .line = line};
+        for (const char *q = at; (q = memchr(q, '\n', (size_t)(stop - q))) != NULL; q++)
+            line++;
+        at = stop;
+    }
+    for (size_t i = 1; i < k; i++)
+        started[i] = pthread_create(&tids[i], NULL, check_part_run, &parts[i]) == 0;
+    check_part_run(&parts[0]);
+    for (size_t i = 1; i < k; i++) {
+        if (started[i])
+            pthread_join(tids[i], NULL);
+        else
+            check_part_run(&parts[i]);
+    }
+    int rc = 0;
+    for (size_t i = 0; i < k && rc == 0; i++)
+        if (parts[i].bad_line)
+            rc = import_fail_line(im, parts[i].bad_line, parts[i].why);
+    munmap((void *)map, size);
+    return rc;
 }
 
 /* Appends a checked line to the batch. */
@@ -1189,7 +1300,10 @@ static int cmd_import(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     }
     /* A file is checked whole before the first request; stdin cannot be read twice. */
     if (f != stdin) {
-        if ((rc = import_pass(im, f, 0)) != 0)
+        rc = import_check_file(im, f);
+        if (rc == 1) /* not a mappable file: line by line */
+            rc = import_pass(im, f, 0);
+        if (rc != 0)
             goto done;
         rewind(f);
         im->checked = 1;

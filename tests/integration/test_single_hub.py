@@ -848,6 +848,19 @@ def test_hubctl_import_sends_the_checked_lines_in_requests_of_10000(hubs, tmp_pa
     for i in (0, 777, 9999, 10000, n - 1):  # both sides of the request boundary, both encodings
         want = offer(i)
         assert {k: got[f"m{i}"]["record"][k] for k in want} == want, i
+    # A big file is checked on every core, in parts that end at a line's end: the first bad
+    # line is reported with its number, whichever part it is in, and nothing is sent.
+    text = f.read_text().splitlines(keepends=True)
+    for bad in ((9000,), (2, 9000), (n,)):
+        broken = list(text)
+        for b in bad:
+            broken[b - 1] = '{"kind": "offer", "record": [1, 2]}\n'
+        g = tmp_path / "broken.jsonl"
+        g.write_text("".join(broken))
+        res = hub.ctl("import", str(g), json=False, check=False)
+        assert res.code == 4 and f":{bad[0]}: " in res.stderr and '"record"' in res.stderr, res
+        assert res.stderr.count("hubctl:") == 1, res.stderr
+    assert hub.status()["entries"] == n
     dup = tmp_path / "dup.jsonl"
     dup.write_text(json.dumps({"kind": "offer", "record": offer(1)}) + "\n" +
                    '{"kind": "offer", "key": "d1", "key": "d2", "record": {"title": "x"}}\n')
