@@ -1,45 +1,20 @@
-/* node.c: identity + store, and the single path by which entries, own or foreign, are stored. */
+/* node.c: identity + store, and the single path by which entries, own or foreign, are stored:
+ * the checks and index terms of an entry (node_prepare), foreign entries (ingest, the writer
+ * thread), listeners, upkeep. The hub's own entries are signed in publish.c. */
 #include "node.h"
 
 #include <pthread.h>
-#include <sched.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "node_priv.h"
 #include "par.h"
 #include "record.h"
 
-#define NODE_MAX_LISTENERS 4
 #define NODE_SWEEP_BATCH 64
 #define NODE_IDLE_MS 1000 /* without writes for this long, the store tidies its index */
-
-struct node {
-    struct config cfg;
-    struct identity id;
-    struct store *store;
-    struct {
-        node_listener fn;
-        void *arg;
-    } listeners[NODE_MAX_LISTENERS];
-    size_t nlisteners;
-    node_admit_fn admit;
-    void *admit_arg;
-    uint64_t next_sweep;
-    uint64_t last_write;    /* hub_mono_ms of the last publish or ingest */
-    uint64_t next_maintain; /* no index upkeep asked of the writer before this */
-    struct node_writer {
-        pthread_t tid;
-        int started, stop;
-        pthread_mutex_t mu;
-        pthread_cond_t cv;
-        struct node_ingest_job *todo, *done; /* at most one job in the writer's hands */
-        int maintain, maintain_more;         /* store_maintain asked for; it had more to merge */
-    } writer;
-    struct node_counters counters;
-};
 
 static void writer_start(struct node *n);
 static void writer_stop(struct node *n);
@@ -113,25 +88,16 @@ const struct node_counters *node_counters(const struct node *n) {
     return &n->counters;
 }
 
-static void node_count(struct node *n, int code) {
+void node_count(struct node *n, int code) {
     if (code == HUB_OK)
         n->counters.accepted++;
     else if (-code < (int)HUB_ARRAY_LEN(n->counters.rejected))
         n->counters.rejected[-code]++;
 }
 
-/* Per-entry work before the store: what it needs to index and apply the entry. */
-struct prepared {
-    struct entry e;
-    struct store_item item;
-    struct index_term *terms; /* RECORD_MAX_TERMS of them, in one block per batch */
-    char retract_key[HUB_MAX_RECORD_KEY + 1];
-    int queued; /* in an ingest job's order (screened and checked), else refused before */
-};
-
 /* The terms live apart so that the thread that decodes a batch (the event loop) touches a
  * quarter of the memory; the workers that fill the terms fault their pages in. */
-static struct prepared *prepared_new(size_t count) {
+struct prepared *node_prepared_new(size_t count) {
     count = count ? count : 1;
     struct prepared *p = calloc(count, sizeof *p);
     struct index_term *t = malloc(count * RECORD_MAX_TERMS * sizeof *t);
@@ -145,14 +111,14 @@ static struct prepared *prepared_new(size_t count) {
     return p;
 }
 
-static void prepared_free(struct prepared *p) {
+void node_prepared_free(struct prepared *p) {
     if (p) {
         free(p[0].terms);
         free(p);
     }
 }
 
-static int prepare(struct prepared *p, int check_payload) {
+int node_prepare(struct prepared *p, int check_payload) {
     struct entry *e = &p->e;
     memset(&p->item, 0, sizeof p->item);
     p->item.e = e;
@@ -189,7 +155,7 @@ static int prepare(struct prepared *p, int check_payload) {
     return HUB_OK;
 }
 
-static void notify(struct node *n, struct prepared *p, size_t count, int origin) {
+void node_notify(struct node *n, struct prepared *p, size_t count, int origin) {
     for (size_t i = 0; i < count; i++) {
         node_count(n, p[i].item.result);
         if (p[i].item.result != HUB_OK)
@@ -199,249 +165,8 @@ static void notify(struct node *n, struct prepared *p, size_t count, int origin)
     }
 }
 
-/* Signing, and checking our own entries like anyone else's, is most of a publish: done in
- * parallel slices once the chain of headers is built. */
-#define NODE_PAR_MIN_SLICE 16
-#define NODE_PIPE_MIN 512          /* entries from which ingest checks and stores at once */
 #define NODE_SCREEN_MIN_SLICE 1024 /* entries decoded per thread, at least */
 #define NODE_SCREEN_ASYNC_MIN 2048 /* batches from which another thread screens them */
-
-struct publish_job {
-    struct node *n;
-    struct node_draft *d;
-    size_t count;
-    struct prepared *p;
-    uint8_t (*headers)[HUB_MAX_HEADER];
-    size_t *hlens;
-    uint8_t **wires;
-    int *rcs;
-    struct store_item *items;
-    struct par_pipe pipe;
-    uint64_t now;
-    /* The chain: header i names the id (hash) of header i - 1. */
-    uint64_t seq0; /* our feed's head before this publish */
-    uint64_t ts;
-    uint8_t prev[32];
-    /* node_publish_stream: drafts made by the workers, chained by whichever thread holds
-     * chain_busy, in order, as far as they are made. */
-    node_make_fn make;
-    void *make_arg;
-    atomic_uchar *made;    /* per draft: MADE_OK or MADE_FAILED once made */
-    atomic_size_t chained; /* headers [0, chained) are built */
-    atomic_int chain_busy;
-    atomic_size_t failed; /* lowest draft whose make failed, or SIZE_MAX */
-};
-#define MADE_OK 1
-#define MADE_FAILED 2
-
-/* Header i of the chain; j->prev is header i - 1's id. */
-static int chain_one(struct publish_job *j, size_t i) {
-    struct node_draft *d = &j->d[i];
-    struct entry_draft ed = {
-        .seq = j->seq0 + 1 + i,
-        .prev = j->seq0 + i ? j->prev : NULL,
-        .timestamp = j->ts,
-        .kind = d->kind,
-        .key = d->key,
-        .payload = d->payload,
-        .payload_len = d->payload_len,
-        .expires = d->expires,
-    };
-    int rc = entry_build_header(j->n->id.pk, &ed, j->headers[i], &j->hlens[i], d->id);
-    memcpy(j->prev, d->id, 32);
-    d->seq = ed.seq;
-    return rc;
-}
-
-static void publish_one(void *arg, size_t i) {
-    struct publish_job *j = arg;
-    size_t wl;
-    int rc = entry_sign(&j->n->id, j->headers[i], j->hlens[i], j->d[i].payload, j->d[i].payload_len,
-                        &j->wires[i], &wl);
-    if (rc == 0)
-        rc = entry_decode(j->wires[i], wl, &j->p[i].e);
-    /* Same checks as a foreign entry, signature included: a bug here must not let us publish
-     * what other hubs would reject. */
-    if (rc == 0)
-        rc = entry_verify_at(&j->p[i].e, j->now, &j->n->id);
-    if (rc == 0)
-        rc = prepare(&j->p[i], 0);
-    j->rcs[i] = rc;
-}
-
-static void publish_slice(void *arg, size_t begin, size_t end) {
-    for (size_t i = begin; i < end; i++)
-        publish_one(arg, i);
-}
-
-/* Builds the headers of the drafts made so far, unless another thread is at it. The flag and
- * made[] are sequentially consistent: a maker that finds the flag taken stored its made[]
- * before the holder lets go and looks again, so one of the two chains the draft. */
-static void chain_advance(struct publish_job *j) {
-    for (;;) {
-        if (atomic_exchange(&j->chain_busy, 1))
-            return;
-        size_t k = atomic_load(&j->chained);
-        while (k < j->count && atomic_load(&j->made[k]) == MADE_OK) {
-            int rc = chain_one(j, k);
-            if (rc != 0) {
-                j->rcs[k] = rc;
-                atomic_store(&j->made[k], MADE_FAILED); /* the chain ends here */
-                break;
-            }
-            atomic_store(&j->chained, ++k);
-        }
-        atomic_store(&j->chain_busy, 0);
-        if (k >= j->count || atomic_load(&j->made[k]) != MADE_OK)
-            return;
-    }
-}
-
-/* A pipeline item of node_publish_stream: make draft i, chain it, then sign and check it.
- * Drafts are claimed in order, and making one waits for nothing, so the chain always reaches
- * a claimed draft. */
-static void publish_stream_one(void *arg, size_t i) {
-    struct publish_job *j = arg;
-    /* After a failed draft the publish is off: later ones need not be made. */
-    int rc = i > atomic_load(&j->failed) ? HUB_E_INTERNAL : j->make(j->make_arg, i, &j->d[i]);
-    if (rc != 0) {
-        j->rcs[i] = rc;
-        size_t f = atomic_load(&j->failed);
-        while (i < f && !atomic_compare_exchange_weak(&j->failed, &f, i))
-            ;
-        atomic_store(&j->made[i], MADE_FAILED);
-        return;
-    }
-    atomic_store(&j->made[i], MADE_OK);
-    chain_advance(j);
-    for (size_t at; (at = atomic_load(&j->chained)) <= i;) {
-        if (atomic_load(&j->made[at]) == MADE_FAILED) {
-            if (at != i) /* at == i: its header failed, and chain_advance said why */
-                j->rcs[i] = HUB_E_INTERNAL;
-            return;
-        }
-        sched_yield(); /* a draft before this one is being made */
-        chain_advance(j);
-    }
-    publish_one(j, i);
-}
-
-/* Big publishes sign and store at once: entry i is stored as soon as it is signed and checked;
- * any failure abandons the whole transaction, so a publish is still all or nothing. */
-static int publish_ready(void *arg, size_t i) {
-    struct publish_job *j = arg;
-    par_pipe_wait(&j->pipe, i);
-    if (j->rcs[i] != 0)
-        return STORE_READY_ABORT;
-    j->items[i] = j->p[i].item;
-    return 0;
-}
-
-static int publish_run(struct node *n, struct node_draft *d, size_t count, node_make_fn make,
-                       void *make_arg, size_t *failed) {
-    if (failed)
-        *failed = SIZE_MAX;
-    n->last_write = hub_mono_ms();
-    struct feed_head head;
-    int rc = store_feed_head(n->store, n->id.pk, &head);
-    if (rc != 0 && rc != HUB_E_NOT_FOUND)
-        return rc;
-    if (head.forked) {
-        log_error("node", "our own feed is marked forked: another process signed with this key");
-        return HUB_E_FORKED_FEED;
-    }
-    struct publish_job j = {
-        .n = n, .d = d, .count = count, .now = hub_now_ms(), .make = make, .make_arg = make_arg};
-    j.p = prepared_new(count);
-    j.wires = calloc(count, sizeof *j.wires);
-    j.headers = malloc(count * sizeof *j.headers);
-    j.hlens = malloc(count * sizeof *j.hlens);
-    j.rcs = calloc(count, sizeof *j.rcs);
-    j.items = malloc(count * sizeof *j.items);
-    j.made = make ? calloc(count, sizeof *j.made) : NULL;
-    rc = (!j.p || !j.wires || !j.headers || !j.hlens || !j.rcs || !j.items || (make && !j.made))
-             ? HUB_E_NOMEM
-             : HUB_OK;
-    j.seq0 = head.seq;
-    j.ts = j.now > head.timestamp ? j.now : head.timestamp; /* never before our last */
-    memcpy(j.prev, head.id, 32);
-    atomic_init(&j.chained, 0);
-    atomic_init(&j.chain_busy, 0);
-    atomic_init(&j.failed, SIZE_MAX);
-    /* Without a make, the chain first; with one, the pipeline chains as drafts are made. */
-    for (size_t i = 0; i < count && rc == 0 && !make; i++)
-        rc = chain_one(&j, i);
-    uint64_t t0 = hub_mono_us();
-    int pipelined = make || (count >= NODE_PIPE_MIN && par_threads() > 1);
-    if (rc == 0 && pipelined) {
-        rc = par_pipe_start(&j.pipe, count, make ? publish_stream_one : publish_one, &j);
-        if (rc == 0) {
-            rc = store_append_ready(n->store, j.items, count, publish_ready, &j, 0);
-            par_pipe_finish(&j.pipe);
-            for (size_t i = 0; i < count && rc == HUB_E_INTERNAL; i++)
-                if (j.rcs[i] != 0) {
-                    rc = j.rcs[i]; /* the reason the batch was abandoned */
-                    if (failed && i == atomic_load(&j.failed))
-                        *failed = i; /* and it was a draft */
-                    break;
-                }
-        }
-    } else if (rc == 0) {
-        par_for(count, NODE_PAR_MIN_SLICE, publish_slice, &j);
-        for (size_t i = 0; i < count && rc == 0; i++)
-            rc = j.rcs[i];
-        for (size_t i = 0; i < count && rc == 0; i++)
-            j.items[i] = j.p[i].item;
-        if (rc == 0)
-            rc = store_append(n->store, j.items, count);
-    }
-    if (rc == 0)
-        log_debug("node", "published %zu (%s): %llu us", count,
-                  make        ? "made, signed and stored at once"
-                  : pipelined ? "signed and stored at once"
-                              : "signed, then stored",
-                  (unsigned long long)(hub_mono_us() - t0));
-    for (size_t i = 0; i < count && rc == 0; i++) {
-        j.p[i].item.result = j.items[i].result;
-        j.p[i].item.local = j.items[i].local;
-        if (j.items[i].result != HUB_OK) {
-            log_error("node", "own entry seq %llu refused by the store: %s",
-                      (unsigned long long)j.p[i].e.seq, hub_strerror(j.items[i].result));
-            rc = HUB_E_INTERNAL; /* cannot happen: one writer builds our feed */
-        }
-    }
-    if (rc == 0)
-        notify(n, j.p, count, 0);
-    for (size_t i = 0; j.wires && i < count; i++)
-        free(j.wires[i]);
-    free(j.items);
-    free(j.wires);
-    free(j.headers);
-    free(j.hlens);
-    free(j.rcs);
-    free(j.made);
-    prepared_free(j.p);
-    return rc;
-}
-
-int node_publish(struct node *n, struct node_draft *d, size_t count) {
-    return publish_run(n, d, count, NULL, NULL, NULL);
-}
-
-int node_publish_stream(struct node *n, struct node_draft *d, size_t count, node_make_fn make,
-                        void *arg, size_t *failed) {
-    *failed = SIZE_MAX;
-    if (count >= NODE_PIPE_MIN && par_threads() > 1)
-        return publish_run(n, d, count, make, arg, failed);
-    for (size_t i = 0; i < count; i++) { /* small, or one core: make them all, then publish */
-        int rc = make(arg, i, &d[i]);
-        if (rc != 0) {
-            *failed = i;
-            return rc;
-        }
-    }
-    return node_publish(n, d, count);
-}
 
 /* Order a batch by (author, seq) so that a feed's entries apply in order. */
 static int prep_cmp(const void *a, const void *b) {
@@ -471,7 +196,7 @@ static void ingest_slice(void *arg, size_t begin, size_t end) {
         if (rc == 0)
             rc = entry_verify_at(&p->e, j->now, &j->n->id);
         if (rc == 0)
-            rc = prepare(p, 1);
+            rc = node_prepare(p, 1);
         p->item.result = rc;
         j->results[i] = rc;
     }
@@ -533,7 +258,7 @@ static void ingest_check_one(void *arg, size_t i) {
     struct prepared *p = ip->order[i];
     int rc = entry_verify_at(&p->e, ip->now, ip->self);
     if (rc == 0)
-        rc = prepare(p, 1);
+        rc = node_prepare(p, 1);
     p->item.result = rc;
 }
 
@@ -567,7 +292,7 @@ struct node_ingest_job {
 static void ingest_job_free(struct node_ingest_job *job) {
     free(job->items);
     free(job->order);
-    prepared_free(job->j.p);
+    node_prepared_free(job->j.p);
     free(job);
 }
 
@@ -612,7 +337,7 @@ int node_ingest_begin(struct node *n, const uint8_t *const *wires, const size_t 
     struct node_ingest_job *job = calloc(1, sizeof *job);
     if (!job)
         return HUB_E_NOMEM;
-    struct prepared *p = prepared_new(count);
+    struct prepared *p = node_prepared_new(count);
     job->order = malloc((count ? count : 1) * sizeof *job->order);
     job->items = malloc((count ? count : 1) * sizeof *job->items);
     job->j = (struct ingest_job){n, wires, lens, p, results, hub_now_ms()};

@@ -1,0 +1,62 @@
+/* node_priv.h: what the files of the node subsystem (node.c: the store path of every entry,
+ * ingest of foreign ones, the writer thread; publish.c: the hub's own entries) share. Not for
+ * other subsystems: they call node.h. */
+#ifndef HUB_NODE_PRIV_H
+#define HUB_NODE_PRIV_H
+
+#include <pthread.h>
+
+#include "node.h"
+#include "record.h"
+
+#define NODE_MAX_LISTENERS 4
+/* Signing, and checking entries, is most of a publish or an ingest: done in parallel slices,
+ * and from this many entries checked (signed) and stored at once. */
+#define NODE_PAR_MIN_SLICE 16
+#define NODE_PIPE_MIN 512
+
+struct node {
+    struct config cfg;
+    struct identity id;
+    struct store *store;
+    struct {
+        node_listener fn;
+        void *arg;
+    } listeners[NODE_MAX_LISTENERS];
+    size_t nlisteners;
+    node_admit_fn admit;
+    void *admit_arg;
+    uint64_t next_sweep;
+    uint64_t last_write;    /* hub_mono_ms of the last publish or ingest */
+    uint64_t next_maintain; /* no index upkeep asked of the writer before this */
+    struct node_writer {
+        pthread_t tid;
+        int started, stop;
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        struct node_ingest_job *todo, *done; /* at most one job in the writer's hands */
+        int maintain, maintain_more;         /* store_maintain asked for; it had more to merge */
+    } writer;
+    struct node_counters counters;
+};
+
+/* Per-entry work before the store: what it needs to index and apply the entry. */
+struct prepared {
+    struct entry e;
+    struct store_item item;
+    struct index_term *terms; /* RECORD_MAX_TERMS of them, in one block per batch */
+    char retract_key[HUB_MAX_RECORD_KEY + 1];
+    int queued; /* in an ingest job's order (screened and checked), else refused before */
+};
+
+/* Per-entry state for count entries (NULL if out of memory); node_prepared_free frees it. */
+struct prepared *node_prepared_new(size_t count);
+void node_prepared_free(struct prepared *p);
+/* Terms, dates and record semantics of a decoded, verified entry (its payload checked too when
+ * check_payload: foreign entries). */
+int node_prepare(struct prepared *p, int check_payload);
+/* Counts each result and tells the listeners of the accepted entries, in order. */
+void node_notify(struct node *n, struct prepared *p, size_t count, int origin);
+void node_count(struct node *n, int code);
+
+#endif
