@@ -52,6 +52,7 @@
 #define REC_FLAG_NOPAYLOAD 2 /* current version arrived without its payload: held, not shown */
 #define FEED_FLAG_FORKED 1
 #define STORE_DIRECT_MIN 2048    /* batches this big write the index directly */
+#define STORE_IX_CHUNK 2048      /* entries of an import whose postings are written together */
 #define STORE_TAIL_MAX 8192      /* records in the tail that make a write merge a chunk */
 #define STORE_MERGE_CHUNK 2048   /* records merged per transaction: bounds the pause (~0.1 s) */
 #define STORE_IDLE_MERGE_MIN 256 /* an idle hub merges its tail down to this */
@@ -997,6 +998,11 @@ static int append_locked(struct store *s, struct store_item *items, size_t n, st
     w.first_local = first_local;
     w.append_floor = first_local;
     w.to_tail = n < s->direct_min && !(flags & STORE_BULK);
+    /* A request stored as its entries are signed or checked (ready: an import) writes its
+     * postings every STORE_IX_CHUNK entries, while the workers still have entries to sign:
+     * written at the end, they kept one core busy and the other idle. (A catch-up batch's
+     * workers have the next batch to check meanwhile: it writes them once, fewer seeks.) */
+    int early_ix = ready && !w.to_tail && !(flags & STORE_BULK);
     for (;;) {
         uint64_t tb = hub_mono_us();
         int rc = mdb_txn_begin(s->env, NULL, 0, &w.txn);
@@ -1016,6 +1022,8 @@ static int append_locked(struct store *s, struct store_item *items, size_t n, st
                 }
                 items[i].result = HUB_E_INTERNAL;
                 rc = append_one(s, &w, &items[i]);
+                if (rc == 0 && early_ix && (i + 1) % STORE_IX_CHUNK == 0 && i + 1 < n)
+                    rc = ix_flush(s, &w);
             }
             uint64_t t0 = hub_mono_us();
             if (rc == 0)

@@ -833,12 +833,18 @@ def test_import_records_via_hubctl(hubs, tmp_path):
 def test_hubctl_import_sends_the_checked_lines_in_requests_of_10000(hubs, tmp_path):
     """hubctl import checks every line of a file first, then sends the lines as they are
     (not re-encoded), 10,000 to a request: 12,345 records are two requests, stored in file
-    order, every field intact. A duplicate key in a line is refused before anything is sent
-    (hubd would refuse the whole request); stdin is checked line by line as it is sent."""
+    order, every field intact, found by index queries (hubd writes an import's postings in
+    chunks of 2,048 while it signs), an update within one request replacing the first
+    version's postings. A duplicate key in a line is refused before anything is sent (hubd
+    would refuse the whole request); stdin is checked line by line as it is sent."""
     hub = hubs("ctlbatch")
     n = 12345
+    countries, topics = ("AT", "DE", "FR", "IT"), ("govtech", "open-data", "cybersecurity")
+
+    def rec(i):  # varied, so that the index (written in chunks of 2,048 by hubd) is checked
+        return offer(i, country=countries[i % 4], topics=[topics[i % 3]])
     f = tmp_path / "many.jsonl"
-    f.write_text("".join(json.dumps({"kind": "offer", "key": f"m{i}", "record": offer(i)},
+    f.write_text("".join(json.dumps({"kind": "offer", "key": f"m{i}", "record": rec(i)},
                                     ensure_ascii=(i % 2 == 0)) + "\r\n" for i in range(n)))
     r = hub.ctl("import", str(f))
     assert (r["accepted"], r["requests"], r["first_seq"], r["last_seq"]) == (n, 2, 1, n), r
@@ -846,8 +852,12 @@ def test_hubctl_import_sends_the_checked_lines_in_requests_of_10000(hubs, tmp_pa
     assert len(got) == n
     assert got["m10000"]["seq"] == 10001
     for i in (0, 777, 9999, 10000, n - 1):  # both sides of the request boundary, both encodings
-        want = offer(i)
+        want = rec(i)
         assert {k: got[f"m{i}"]["record"][k] for k in want} == want, i
+    for c, t in (("AT", "govtech"), ("FR", "cybersecurity"), ("IT", "open-data")):
+        want = {f"m{i}" for i in range(n) if rec(i)["country"] == c and rec(i)["topics"] == [t]}
+        assert {x["key"] for x in hub.query(country=c, topic=t, limit=1000)} == want, (c, t)
+    assert [x["key"] for x in hub.query(text="Workshop 4097", limit=5)][:1] == ["m4097"]
     # A big file is checked on every core, in parts that end at a line's end: the first bad
     # line is reported with its number, whichever part it is in, and nothing is sent.
     text = f.read_text().splitlines(keepends=True)
@@ -871,6 +881,18 @@ def test_hubctl_import_sends_the_checked_lines_in_requests_of_10000(hubs, tmp_pa
                     for i in range(3))
     r = hub.ctl("import", "-", input=lines)
     assert (r["accepted"], r["first_seq"], r["last_seq"]) == (3, n + 1, n + 3), r
+    # A record updated within one request, its first version's postings already written (an
+    # earlier chunk): only the second is found.
+    upd = tmp_path / "upd.jsonl"
+    lines = [{"kind": "offer", "key": f"u{i}", "record": offer(i, country="SE")}
+             for i in range(4100)]
+    lines[0]["record"]["topics"] = ["govtech"]
+    lines[4099] = {"kind": "offer", "key": "u0", "record": offer(0, country="SE",
+                                                                topics=["cybersecurity"])}
+    upd.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    assert hub.ctl("import", str(upd))["requests"] == 1
+    assert "u0" not in {x["key"] for x in hub.query(country="SE", topic="govtech", limit=1000)}
+    assert [x["key"] for x in hub.query(country="SE", topic="cybersecurity")] == ["u0"]
 
 
 def test_import_entries_signature_duplicate(hubs, tmp_path):
