@@ -458,6 +458,7 @@ static const char import_usage[] =
     "  {\"kind\":\"offer\",\"key\":\"ttt-ai-2027\",\"record\":{\"title\":\"...\"}}\n"
     "Every line of a FILE is checked before anything is sent. Records go in requests of at\n"
     "most 10000 (and under the 16 MiB request limit); hubd stores each request all or nothing.\n"
+    "On a terminal, a line on stderr shows how many have been sent.\n"
     "\n"
     "Options:\n"
     "  --entries   each line is another hub's signed entry in base64 (as 'hubctl get --wire'\n"
@@ -991,6 +992,9 @@ struct import {
     char *batch;                  /* the next request's items, as sent: the input lines, */
     size_t batch_len, batch_cap;  /* comma-separated (an entry in quotes) */
     size_t count;                 /* items in batch */
+    uint64_t sent;                /* items in the requests answered so far */
+    uint64_t total;               /* items in the file (its check counted them), 0 if unknown */
+    int progress;                 /* a progress line on stderr (a terminal, text output) */
     uint64_t lines[IMPORT_BATCH]; /* input line of each batch item */
     struct import_totals t;
 };
@@ -1059,6 +1063,14 @@ static int import_flush(struct import *im) {
             im->t.last_seq = json_integer_value(l);
     }
     json_decref(r);
+    im->sent += n;
+    if (im->progress) {
+        if (im->total)
+            fprintf(stderr, "\rhubctl: %" PRIu64 " of %" PRIu64 " sent (%" PRIu64 "%%)", im->sent,
+                    im->total, im->sent * 100 / im->total);
+        else
+            fprintf(stderr, "\rhubctl: %" PRIu64 " sent", im->sent);
+    }
     im->batch_len = 0;
     im->count = 0;
     return 0;
@@ -1133,6 +1145,7 @@ struct check_part {
     const char *p, *end;
     uint64_t line;     /* number of the part's first line */
     uint64_t bad_line; /* 0: none */
+    uint64_t items;    /* non-empty lines checked */
     const char *why;
     char msg[256];
 };
@@ -1145,6 +1158,7 @@ static void *check_part_run(void *arg) {
         p = import_next_line(p, c->end, &s, &n);
         if (n == 0)
             continue;
+        c->items++;
         c->why = import_bytes(c->im, n) > IMPORT_MAX_BYTES
                      ? "too large for one control request (16 MiB)"
                      : import_check(c->im->entries, s, n, c->msg);
@@ -1202,9 +1216,11 @@ static int import_check_file(struct import *im, FILE *f) {
             check_part_run(&parts[i]);
     }
     int rc = 0;
-    for (size_t i = 0; i < k && rc == 0; i++)
+    for (size_t i = 0; i < k && rc == 0; i++) {
         if (parts[i].bad_line)
             rc = import_fail_line(im, parts[i].bad_line, parts[i].why);
+        im->total += parts[i].items;
+    }
     munmap((void *)map, size);
     return rc;
 }
@@ -1308,7 +1324,12 @@ static int cmd_import(struct ctl *ctl, json_t *opts, int npos, char **pos) {
         rewind(f);
         im->checked = 1;
     }
-    if ((rc = import_pass(im, f, 1)) != 0) {
+    /* Long imports show how far they are, as other bulk tools do, where a person watches. */
+    im->progress = !ctl->json && isatty(STDERR_FILENO) && (!im->total || im->total > IMPORT_BATCH);
+    rc = import_pass(im, f, 1);
+    if (im->progress && im->sent)
+        fputc('\n', stderr);
+    if (rc != 0) {
         if (im->t.accepted > 0)
             fprintf(stderr, "hubctl: %s: %" PRIu64 " %s from earlier requests were imported\n",
                     file_label(im->path), im->t.accepted, im->entries ? "entries" : "records");
