@@ -45,8 +45,8 @@
 #define SYNC_HELD_MAX 64      /* Heads messages held back during a catch-up (see handle_msg) */
 /* Work per socket per loop turn, so that control and the other peers get their turn even while
  * one peer floods or a catch-up streams in: with the background threads niced (par_background)
- * and booking done in parts, it bounds the pause a query sees during a catch-up (20 ms: max
- * 24-41 ms; 5 ms: 15-21 ms, at the same throughput). */
+ * and booking done in parts, it bounds the pause a query sees during a catch-up (measured max:
+ * 24-41 ms with 20 ms; 6-32 ms with 5 ms, at the same throughput). */
 #define SYNC_TURN_BUDGET_US 5000
 #define SYNC_RATE_MSGS 20000 /* requests per session per second; the excess is dropped */
 #define SYNC_RATE_PUSHES                                                                           \
