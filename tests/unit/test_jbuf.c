@@ -1,0 +1,115 @@
+/* test_jbuf.c: jbuf_str (the query answers' strings) writes exactly what a reference escaper
+ * writes, for every byte value at every position of strings up to 40 bytes and for random
+ * strings rich in bytes that need escaping; and jansson reads back the original string. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "jbuf.h"
+
+/* The escaper jbuf_str must agree with: '"' and '\\' escaped, \n and \t by name, the other
+ * control characters as \u00XX, every other byte (UTF-8 included) as it is. */
+static size_t ref_str(char *o, const unsigned char *s, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    char *start = o;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+        } else if (c >= 0x20) {
+            *o++ = (char)c;
+        } else if (c == '\n') {
+            *o++ = '\\';
+            *o++ = 'n';
+        } else if (c == '\t') {
+            *o++ = '\\';
+            *o++ = 't';
+        } else {
+            memcpy(o, "\\u00", 4);
+            o[4] = hex[c >> 4];
+            o[5] = hex[c & 15];
+            o += 6;
+        }
+    }
+    *o++ = '"';
+    return (size_t)(o - start);
+}
+
+static void check(const unsigned char *s, size_t n) {
+    char want[6 * 64 + 2];
+    assert_true(n <= 64);
+    size_t wl = ref_str(want, s, n);
+    struct jbuf b;
+    jbuf_init(&b);
+    jbuf_str(&b, (const char *)s, n);
+    assert_false(b.oom);
+    if (b.len != wl || memcmp(b.p, want, wl) != 0)
+        fail_msg("jbuf_str differs for a string of %zu bytes", n);
+    jbuf_free(&b);
+}
+
+/* Each byte value that needs escaping (and neighbours that do not), at every offset of
+ * strings of every length up to 40, in otherwise plain text. */
+static void test_every_special_byte_at_every_offset(void **state) {
+    (void)state;
+    unsigned char s[64];
+    for (unsigned v = 0; v < 256; v++)
+        for (size_t n = 1; n <= 40; n++)
+            for (size_t at = 0; at < n; at++) {
+                memset(s, 'a', n);
+                s[at] = (unsigned char)v;
+                check(s, n);
+            }
+}
+
+static void test_random_strings(void **state) {
+    (void)state;
+    static const unsigned char pick[] = {0x00, 0x01, 0x1f, 0x20, 0x21, '"', '\\', '\n', '\t',
+                                         0x7f, 0x80, 0xc3, 0xa9, 0xff, 'a', 'Z',  '0',  ' '};
+    unsigned char s[64];
+    srand(7);
+    for (int round = 0; round < 200000; round++) {
+        size_t n = (size_t)(rand() % 41);
+        for (size_t i = 0; i < n; i++)
+            s[i] = rand() % 3 ? (unsigned char)('a' + rand() % 26)
+                              : pick[(size_t)rand() % sizeof pick];
+        check(s, n);
+    }
+}
+
+/* What a client reads back is the string itself (valid UTF-8 in, as records are). */
+static void test_jansson_reads_it_back(void **state) {
+    (void)state;
+    const char *texts[] = {"", "plain text of some length, past eight bytes",
+                           "quote \" and backslash \\ and\nnewline\ttab \x01 ctrl",
+                           "Zürich – Ελληνικά – 日本語 \x1f end",
+                           "\"\"\"\"\"\"\"\"\\\\\\\\\\\\\\\\"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        struct jbuf b;
+        jbuf_init(&b);
+        jbuf_str(&b, texts[i], strlen(texts[i]));
+        json_error_t e;
+        json_t *v = json_loadb(b.p, b.len, JSON_DECODE_ANY, &e);
+        assert_non_null(v);
+        assert_string_equal(json_string_value(v), texts[i]);
+        json_decref(v);
+        jbuf_free(&b);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_special_byte_at_every_offset),
+        cmocka_unit_test(test_random_strings),
+        cmocka_unit_test(test_jansson_reads_it_back),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
