@@ -37,7 +37,7 @@
 #define CONTROL_MAX_WATCH_TERMS 8
 #define CONTROL_MIN_ID_PREFIX 4             /* hex digits of an id prefix that get accepts */
 #define CONTROL_FAST_IMPORT_MIN (64u << 10) /* requests this long may take import_fast */
-#define FAST_MAX_SLICES 64 /* threads of one import_fast that get an arena of their own */
+#define FAST_MAX_ARENAS 64 /* threads of one import_fast that get an arena of their own */
 
 struct client {
     int fd;
@@ -974,7 +974,7 @@ struct fast_import {
     unsigned gen;         /* this import's number, for fast_arena */
     atomic_size_t nslots; /* arenas handed out */
     atomic_int heap;      /* a thread parsed onto the heap (no arena left for it) */
-    struct jarena arenas[FAST_MAX_SLICES];
+    struct jarena arenas[FAST_MAX_ARENAS];
 };
 
 static atomic_uint fast_gen = 1;
@@ -987,7 +987,7 @@ static struct jarena *fast_arena(struct fast_import *f) {
     if (fast_tl_gen != f->gen) {
         fast_tl_gen = f->gen;
         size_t slot = atomic_fetch_add(&f->nslots, 1);
-        fast_tl_arena = slot < FAST_MAX_SLICES ? &f->arenas[slot] : NULL;
+        fast_tl_arena = slot < FAST_MAX_ARENAS ? &f->arenas[slot] : NULL;
         if (!fast_tl_arena)
             atomic_store(&f->heap, 1);
     }
@@ -1017,7 +1017,7 @@ static void fast_free(struct fast_import *f, size_t n) {
         for (size_t i = 0; i < n; i++)
             json_decref(f->objs[i]); /* a no-op for the values in arenas */
     size_t slots = atomic_load(&f->nslots);
-    for (size_t i = 0; i < slots && i < FAST_MAX_SLICES; i++)
+    for (size_t i = 0; i < slots && i < FAST_MAX_ARENAS; i++)
         jarena_release(&f->arenas[i]);
 }
 

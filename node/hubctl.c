@@ -1125,8 +1125,8 @@ static int import_item(struct import *im, const char *s, size_t len, uint64_t li
     return why ? import_fail_line(im, line, why) : 0;
 }
 
-/* The lines of a file are trimmed as getline() lines would be: a line ends at '\n' or at the
- * end of the file. Returns the next line's start. */
+/* The next line of [p, end), trimmed of blanks and its '\r\n' (a line ends at '\n' or at the
+ * end): for a mapped file and for each getline() line alike. Returns the next line's start. */
 static const char *import_next_line(const char *p, const char *end, const char **s, size_t *n) {
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     const char *e = nl ? nl : end;
@@ -1254,15 +1254,9 @@ static int import_pass(struct import *im, FILE *f, int send) {
     errno = 0;
     while ((len = getline(&buf, &cap, f)) >= 0) {
         line++;
-        char *s = buf;
-        size_t n = (size_t)len;
-        while (n > 0 &&
-               (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
-            n--;
-        while (n > 0 && (*s == ' ' || *s == '\t')) {
-            s++;
-            n--;
-        }
+        const char *s;
+        size_t n;
+        (void)import_next_line(buf, buf + len, &s, &n); /* trimmed as in a mapped file */
         if (n == 0)
             continue;
         size_t bytes;
