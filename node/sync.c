@@ -116,6 +116,7 @@ struct session {
     int fw_compared;   /* heads compared; our own feed's fetch may still be running (fw_*) */
     int fw_own_start;  /* our own feed's want here was queued in the start-up window */
     unsigned fw_backs; /* fetch-backs asked since the last Heads comparison */
+    unsigned fw_pushes; /* forks pushed again in answer to the last Heads list */
 };
 
 struct sync {
@@ -615,6 +616,7 @@ static void count_rejects(struct session *ss, const int *results, size_t n) {
 
 #define SYNC_FORK_FETCHBACK 64           /* entries fetched back up to a contradiction */
 #define SYNC_FORK_BACKS_MAX 16           /* fetch-backs per session between two Heads lists */
+#define SYNC_FORK_PUSHES_MAX 16          /* forks pushed again per session and Heads list */
 #define SYNC_OWN_RECOVER_MAX (1ull << 20) /* own entries asked per round at start-up */
 
 static int fw_is_own(struct sync *s, const uint8_t author[32]) {
@@ -671,9 +673,32 @@ static void fw_want_own(struct sync *s, struct session *ss, const struct feed_he
     }
 }
 
-/* compare_cb's hook for a feed we hold (not frozen). 1: handled here, skip the usual rule. */
+static void fw_relay_fork(struct sync *s, const struct entry *e, int again);
+
+/* A peer offers a feed we hold frozen: it has not seen the fork yet (a pushed entry may be lost:
+ * PUB/SUB drops what a subscriber that is still connecting would get). Push the evidence again. */
+static void fw_push_again(struct sync *s, struct session *ss, const uint8_t author[32]) {
+    uint64_t seq;
+    uint8_t *other;
+    size_t len;
+    struct entry e;
+    if (ss->fw_pushes >= SYNC_FORK_PUSHES_MAX ||
+        store_fork_get(node_store(s->node), author, &seq, &other, &len) != 0)
+        return;
+    ss->fw_pushes++;
+    if (entry_decode(other, len, &e) == 0 && e.seq == seq)
+        fw_relay_fork(s, &e, 1);
+    free(other);
+}
+
+/* compare_cb's hook for a feed we hold. 1: handled here, skip the usual rule. */
 static int fw_compare(struct sync *s, struct session *ss, const struct feed_head *h,
                       const Hubnet__Head *th) {
+    if (h->forked) {
+        if (th)
+            fw_push_again(s, ss, h->author);
+        return 1;
+    }
     if (fw_is_own(s, h->author)) {
         fw_want_own(s, ss, h, th);
         return 1;
@@ -708,15 +733,19 @@ static int fw_send_held(const uint8_t *wire, size_t len, void *arg) {
 /* A fork just recorded here: push both entries (the held one and the other) to our peers. A
  * peer holding either branch records the fork too and pushes them on; one that recorded it
  * already finds E_FORKED_FEED or E_DUPLICATE and stops there. */
-static void fw_relay_fork(struct sync *s, const struct entry *e) {
+static void fw_relay_fork(struct sync *s, const struct entry *e, int again) {
     if (zmq_send(s->pub, e->wire, e->wire_len, ZMQ_DONTWAIT) < 0 && zmq_errno() != EAGAIN)
         log_debug("sync", "publish: %s", zmq_strerror(zmq_errno()));
     (void)store_feed_range(node_store(s->node), e->author, e->seq, 1, SYNC_ENTRIES_MAX_BYTES,
                            fw_send_held, s);
     char a[9];
     hub_short(e->author, a);
-    log_info("sync", "fork of feed %s at seq %llu: both entries pushed to peers as evidence", a,
-             (unsigned long long)e->seq);
+    if (again)
+        log_debug("sync", "fork of feed %s at seq %llu: evidence pushed again (a peer offers it)",
+                  a, (unsigned long long)e->seq);
+    else
+        log_info("sync", "fork of feed %s at seq %llu: both entries pushed to peers as evidence",
+                 a, (unsigned long long)e->seq);
 }
 
 struct fw_own {
@@ -742,7 +771,7 @@ static void fw_one(struct sync *s, struct session *ss, const uint8_t *wire, size
     if (rc == HUB_E_PREV && e.seq > 1) /* E_PREV: seq is our head + 1 */
         fw_fetch_back(s, ss, e.author, e.seq - 1, "an entry's prev contradicts our chain");
     else if (rc == HUB_E_FORK)
-        fw_relay_fork(s, &e);
+        fw_relay_fork(s, &e, 0);
 }
 
 static int fw_interesting(int rc) {
@@ -915,7 +944,7 @@ static int compare_cb(const struct feed_head *h, void *arg) {
     const Hubnet__Head *th = NULL;
     if (c->i < ss->ntheir && memcmp(ss->their[c->i]->author.data, h->author, 32) == 0)
         theirs = (th = ss->their[c->i++])->seq;
-    if (h->forked || fw_compare(c->s, ss, h, th))
+    if (fw_compare(c->s, ss, h, th))
         return 0;
     if (theirs > h->seq) {
         behind_add(&ss->behind_us, theirs - h->seq);
@@ -948,7 +977,7 @@ static void on_heads(struct sync *s, struct session *ss, Hubnet__SyncMsg *m) {
     if (ss->ntheir > 1)
         qsort(ss->their, ss->ntheir, sizeof *ss->their, head_cmp);
     ss->behind_us = ss->behind_them = 0;
-    ss->fw_backs = 0;
+    ss->fw_backs = ss->fw_pushes = 0;
     struct cmp_ctx c = {s, ss, 0};
     store_feeds(node_store(s->node), compare_cb, &c);
     for (; c.i < ss->ntheir; c.i++) {
