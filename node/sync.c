@@ -59,6 +59,7 @@
 #define SYNC_INBOUND_IDLE_MS 60000   /* a silent inbound session is closed after this */
 #define SYNC_POLICY_REFRESH_MS 60000 /* endorsed policy: expiries change the trusted set */
 #define SYNC_REDIAL_MIN_MS 2000      /* first re-dial of a peer that is not up */
+#define SYNC_FORK_PUSHES_MAX 16      /* forks pushed again per session and Heads list (fw_*) */
 #define SYNC_REDIAL_MAX_MS 60000     /* re-dial back-off cap */
 #define SYNC_RETRY_MIN_MS 5          /* round retry while a peer is not connected: from 5 ms */
 #define SYNC_RETRY_MS 200            /* doubling up to this */
@@ -116,7 +117,8 @@ struct session {
     int fw_compared;   /* heads compared; our own feed's fetch may still be running (fw_*) */
     int fw_own_start;  /* our own feed's want here was queued in the start-up window */
     unsigned fw_backs; /* fetch-backs asked since the last Heads comparison */
-    unsigned fw_pushes; /* forks pushed again in answer to the last Heads list */
+    unsigned fw_pushes; /* forks to push again after this Heads list (fw_again) */
+    uint8_t fw_again[SYNC_FORK_PUSHES_MAX][32];
 };
 
 struct sync {
@@ -616,7 +618,6 @@ static void count_rejects(struct session *ss, const int *results, size_t n) {
 
 #define SYNC_FORK_FETCHBACK 64           /* entries fetched back up to a contradiction */
 #define SYNC_FORK_BACKS_MAX 16           /* fetch-backs per session between two Heads lists */
-#define SYNC_FORK_PUSHES_MAX 16          /* forks pushed again per session and Heads list */
 #define SYNC_OWN_RECOVER_MAX (1ull << 20) /* own entries asked per round at start-up */
 
 static int fw_is_own(struct sync *s, const uint8_t author[32]) {
@@ -627,11 +628,12 @@ static int fw_is_own(struct sync *s, const uint8_t author[32]) {
  * hold come back E_DUPLICATE up to where the histories part, and the first other one is E_FORK
  * (the store keeps both as evidence). Bounded per session and per round. */
 static void fw_fetch_back(struct sync *s, struct session *ss, const uint8_t author[32],
-                          uint64_t upto, const char *why) {
+                          uint64_t upto, const char *why, int in_compare) {
     if (upto == 0 || !ss->hello_seen || ss->fw_backs >= SYNC_FORK_BACKS_MAX)
         return;
-    struct feed_head h;
-    if (store_feed_head(node_store(s->node), author, &h) == 0 && h.forked)
+    struct feed_head h; /* (in compare_cb the feed is known not to be frozen, and the store
+                         * cannot be read inside store_feeds) */
+    if (!in_compare && store_feed_head(node_store(s->node), author, &h) == 0 && h.forked)
         return; /* recorded already */
     ss->fw_backs++;
     uint64_t from = upto > SYNC_FORK_FETCHBACK ? upto - SYNC_FORK_FETCHBACK + 1 : 1;
@@ -667,7 +669,7 @@ static void fw_want_own(struct sync *s, struct session *ss, const struct feed_he
         wq_add(ss, node_identity(s->node)->pk, have + 1, target);
         ss->fw_own_start = 1;
     } else if (differs) {
-        fw_fetch_back(s, ss, h->author, have, "a peer holds another entry of our own feed at our head");
+        fw_fetch_back(s, ss, h->author, have, "a peer holds another entry of our own feed at our head", 1);
     } else if (theirs > have && have > 0 && !wq_find(ss, node_identity(s->node)->pk)) {
         wq_add(ss, node_identity(s->node)->pk, have, have + 1);
     }
@@ -677,26 +679,31 @@ static void fw_relay_fork(struct sync *s, const struct entry *e, int again);
 
 /* A peer offers a feed we hold frozen: it has not seen the fork yet (a pushed entry may be lost:
  * PUB/SUB drops what a subscriber that is still connecting would get). Push the evidence again. */
-static void fw_push_again(struct sync *s, struct session *ss, const uint8_t author[32]) {
+static void fw_push_again(struct sync *s, const uint8_t author[32]) {
     uint64_t seq;
     uint8_t *other;
     size_t len;
     struct entry e;
-    if (ss->fw_pushes >= SYNC_FORK_PUSHES_MAX ||
-        store_fork_get(node_store(s->node), author, &seq, &other, &len) != 0)
+    if (store_fork_get(node_store(s->node), author, &seq, &other, &len) != 0)
         return;
-    ss->fw_pushes++;
     if (entry_decode(other, len, &e) == 0 && e.seq == seq)
         fw_relay_fork(s, &e, 1);
     free(other);
 }
 
+/* After a Heads comparison (the store's read transaction is over): the pushes it asked for. */
+static void fw_heads_done(struct sync *s, struct session *ss) {
+    for (unsigned i = 0; i < ss->fw_pushes; i++)
+        fw_push_again(s, ss->fw_again[i]);
+    ss->fw_pushes = 0;
+}
+
 /* compare_cb's hook for a feed we hold. 1: handled here, skip the usual rule. */
 static int fw_compare(struct sync *s, struct session *ss, const struct feed_head *h,
                       const Hubnet__Head *th) {
-    if (h->forked) {
-        if (th)
-            fw_push_again(s, ss, h->author);
+    if (h->forked) { /* noted: the store cannot be read again inside store_feeds */
+        if (th && ss->fw_pushes < SYNC_FORK_PUSHES_MAX)
+            memcpy(ss->fw_again[ss->fw_pushes++], h->author, 32);
         return 1;
     }
     if (fw_is_own(s, h->author)) {
@@ -705,7 +712,7 @@ static int fw_compare(struct sync *s, struct session *ss, const struct feed_head
     }
     if (th && th->seq == h->seq && h->seq > 0 && th->id.len == 32 &&
         memcmp(th->id.data, h->id, 32) != 0) {
-        fw_fetch_back(s, ss, h->author, h->seq, "the peer's head differs from ours at the same seq");
+        fw_fetch_back(s, ss, h->author, h->seq, "the peer's head differs from ours at the same seq", 1);
         return 1;
     }
     return 0;
@@ -734,6 +741,7 @@ static int fw_send_held(const uint8_t *wire, size_t len, void *arg) {
  * peer holding either branch records the fork too and pushes them on; one that recorded it
  * already finds E_FORKED_FEED or E_DUPLICATE and stops there. */
 static void fw_relay_fork(struct sync *s, const struct entry *e, int again) {
+    s->digest_valid = 0; /* the frozen feed leaves the digest (no entry was accepted) */
     if (zmq_send(s->pub, e->wire, e->wire_len, ZMQ_DONTWAIT) < 0 && zmq_errno() != EAGAIN)
         log_debug("sync", "publish: %s", zmq_strerror(zmq_errno()));
     (void)store_feed_range(node_store(s->node), e->author, e->seq, 1, SYNC_ENTRIES_MAX_BYTES,
@@ -769,7 +777,7 @@ static void fw_one(struct sync *s, struct session *ss, const uint8_t *wire, size
         own->any = 1;
     }
     if (rc == HUB_E_PREV && e.seq > 1) /* E_PREV: seq is our head + 1 */
-        fw_fetch_back(s, ss, e.author, e.seq - 1, "an entry's prev contradicts our chain");
+        fw_fetch_back(s, ss, e.author, e.seq - 1, "an entry's prev contradicts our chain", 0);
     else if (rc == HUB_E_FORK)
         fw_relay_fork(s, &e, 0);
 }
@@ -997,6 +1005,7 @@ static void on_heads(struct sync *s, struct session *ss, Hubnet__SyncMsg *m) {
     log_debug("sync", "heads compared: %zu feed(s) to fetch, %lld entries behind, %zu in flight",
               ss->nwq, (long long)ss->behind_us, ss->ninflight);
     want_fill(s, ss);
+    fw_heads_done(s, ss);
     ss->fw_compared = 1;
     fw_round_check(s, ss);
 }
