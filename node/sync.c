@@ -782,8 +782,12 @@ static void fw_one(struct sync *s, struct session *ss, const uint8_t *wire, size
         fw_relay_fork(s, &e, 0);
 }
 
-static int fw_interesting(int rc) {
-    return rc == HUB_OK || rc == HUB_E_GAP || rc == HUB_E_PREV || rc == HUB_E_FORK;
+/* Results worth a look. Accepted entries are the bulk of a catch-up or a relay: only those whose
+ * bytes contain our key (the author field of the header) are decoded. */
+static int fw_interesting(struct sync *s, int rc, const uint8_t *wire, size_t len) {
+    if (rc == HUB_OK)
+        return memmem(wire, len, node_identity(s->node)->pk, 32) != NULL;
+    return rc == HUB_E_GAP || rc == HUB_E_PREV || rc == HUB_E_FORK;
 }
 
 static void fw_own_done(struct sync *s, struct session *ss, const struct fw_own *own,
@@ -792,14 +796,13 @@ static void fw_own_done(struct sync *s, struct session *ss, const struct fw_own 
         node_self_foreign(s->node, ss->hub, own->lo, own->hi, own->result, asked_at_start);
 }
 
-/* entries_finish's hook: an Entries answer of n entries was stored with results[]. Accepted
- * entries are decoded only in an answer for our own feed (the feed the answer is for). */
+/* entries_finish's hook: an Entries answer of n entries was stored with results[]. */
 static void fw_entries(struct sync *s, struct session *ss, const Hubnet__Entries *es, size_t n,
                        const int *results) {
     int own_answer = es->author.len == 32 && fw_is_own(s, es->author.data);
     struct fw_own own = {0};
     for (size_t i = 0; i < n && i < es->n_entries; i++)
-        if (fw_interesting(results[i]) && (results[i] != HUB_OK || own_answer))
+        if (fw_interesting(s, results[i], es->entries[i].data, es->entries[i].len))
             fw_one(s, ss, es->entries[i].data, es->entries[i].len, results[i], &own);
     fw_own_done(s, ss, &own, own_answer && ss->fw_own_start);
     fw_round_check(s, ss);
@@ -810,7 +813,7 @@ static void fw_pushed(struct sync *s, struct session *ss, const uint8_t *const *
                       const size_t *lens, const int *results, size_t n) {
     struct fw_own own = {0};
     for (size_t i = 0; i < n; i++)
-        if (fw_interesting(results[i]))
+        if (fw_interesting(s, results[i], wires[i], lens[i]))
             fw_one(s, ss, wires[i], lens[i], results[i], &own);
     fw_own_done(s, ss, &own, 0);
 }
