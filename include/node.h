@@ -100,7 +100,7 @@ struct node_self_info {
     int recovered;         /* own entries taken back from peers at start-up: */
     uint64_t rec_lo, rec_hi;
     uint8_t rec_peer[32];
-    int key_in_use; /* own entries this process did not write, after start-up: */
+    int key_in_use;                  /* own entries this process did not write, after start-up: */
     uint64_t use_lo, use_hi, use_ms; /* seq range seen, wall-clock ms of detection */
     uint8_t use_peer[32];            /* the peer the first of them came from */
 };
@@ -112,8 +112,8 @@ void node_self_round(struct node *n, const uint8_t peer[32]);
 /* Verified entries of our own feed, seq lo..hi, came from peer with this store result (HUB_OK,
  * E_GAP, E_PREV, E_FORK): recovery in the start-up window (or answering a Want asked in it:
  * asked_at_start), else another hub with our key. */
-void node_self_foreign(struct node *n, const uint8_t peer[32], uint64_t lo, uint64_t hi,
-                       int result, int asked_at_start);
+void node_self_foreign(struct node *n, const uint8_t peer[32], uint64_t lo, uint64_t hi, int result,
+                       int asked_at_start);
 
 /* Periodic work: expiry sweep. */
 void node_tick(struct node *n, uint64_t now_ms);

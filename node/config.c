@@ -22,7 +22,6 @@
 #define CONFIG_BACKLOG_MAX (1ULL << 30)
 #define CONFIG_MAP_MAX (1ULL << 44) /* 16T */
 #define CONFIG_SWEEP_MAX 86400u     /* a day */
-#define CONFIG_RECOVERY_WAIT_MAX 3600u /* own_recovery_wait: an hour */
 #define CONFIG_INTERVAL_MAX 3600u
 #define CONFIG_BATCH_MAX 4096u
 #define CONFIG_WINDOW_MAX 64u
@@ -31,6 +30,9 @@
 
 /* Unix socket paths are limited by sockaddr_un; refuse a longer one here, not at bind time. */
 #define CONFIG_SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+
+/* [hub] own_recovery_wait: an hour at most */
+#define CONFIG_RECOVERY_WAIT_MAX 3600u
 
 void config_defaults(struct config *c) {
     memset(c, 0, sizeof(*c));

@@ -593,7 +593,8 @@ void node_tick(struct node *n, uint64_t now_ms) {
         log_info("store", "expired %zu record(s): hidden and payloads purged", total);
 }
 
-/* ---- the hub's own feed as other hubs hold it: start-up recovery, another hub with our key ---- */
+/* ---- the hub's own feed as other hubs hold it: start-up recovery, another hub with our key ----
+ */
 
 #define NODE_KEY_IN_USE_LOG_MS 60000 /* the error is repeated at most this often */
 
@@ -662,17 +663,20 @@ void node_self_round(struct node *n, const uint8_t peer[32]) {
     hub_short(peer, p);
     if (me->recovered) {
         hub_short(me->rec_peer, r);
-        log_info("node", "recovered own feed seq %llu..%llu from peer %s; head seq %llu, publishing",
+        log_info("node",
+                 "recovered own feed seq %llu..%llu from peer %s; head seq %llu, publishing",
                  (unsigned long long)me->rec_lo, (unsigned long long)me->rec_hi, r,
                  (unsigned long long)h.seq);
     } else {
-        log_info("node", "own feed compared with peer %s: head seq %llu, nothing to recover; "
-                         "publishing", p, (unsigned long long)h.seq);
+        log_info("node",
+                 "own feed compared with peer %s: head seq %llu, nothing to recover; "
+                 "publishing",
+                 p, (unsigned long long)h.seq);
     }
 }
 
-void node_self_foreign(struct node *n, const uint8_t peer[32], uint64_t lo, uint64_t hi,
-                       int result, int asked_at_start) {
+void node_self_foreign(struct node *n, const uint8_t peer[32], uint64_t lo, uint64_t hi, int result,
+                       int asked_at_start) {
     struct node_self *me = &n->self;
     /* Entries that chain onto our head in the start-up window (or answer a Want asked in it)
      * are our own, from before a restore; one that contradicts our chain (E_PREV, E_FORK) is

@@ -152,8 +152,8 @@ static int publish_gate(struct node *n) {
     if (si.state == NODE_SELF_KEY_IN_USE)
         return HUB_E_KEY_IN_USE; /* node_self_foreign logged it */
     if (si.state == NODE_SELF_RECOVERING) {
-        log_info("node", "publish refused: own feed not yet compared with a peer (%llu s left)",
-                 (unsigned long long)((si.wait_left_ms + 999) / 1000));
+        log_debug("node", "publish refused: own feed not yet compared with a peer (%llu s left)",
+                  (unsigned long long)((si.wait_left_ms + 999) / 1000));
         return HUB_E_NOT_READY;
     }
     return HUB_OK;

@@ -114,9 +114,9 @@ struct session {
     } rate_req, rate_push; /* messages on the DEALER/ROUTER, and live pushes on the SUB */
     uint64_t rate_dropped;
     uint64_t last_summary_log;
-    int fw_compared;   /* heads compared; our own feed's fetch may still be running (fw_*) */
-    int fw_own_start;  /* our own feed's want here was queued in the start-up window */
-    unsigned fw_backs; /* fetch-backs asked since the last Heads comparison */
+    int fw_compared;    /* heads compared; our own feed's fetch may still be running (fw_*) */
+    int fw_own_start;   /* our own feed's want here was queued in the start-up window */
+    unsigned fw_backs;  /* fetch-backs asked since the last Heads comparison */
     unsigned fw_pushes; /* forks to push again after this Heads list (fw_again) */
     uint8_t fw_again[SYNC_FORK_PUSHES_MAX][32];
 };
@@ -616,8 +616,8 @@ static void count_rejects(struct session *ss, const int *results, size_t n) {
  * the two meet. A hub that records a fork pushes both entries to its peers, so that every hub
  * holding either branch sees the other. */
 
-#define SYNC_FORK_FETCHBACK 64           /* entries fetched back up to a contradiction */
-#define SYNC_FORK_BACKS_MAX 16           /* fetch-backs per session between two Heads lists */
+#define SYNC_FORK_FETCHBACK 64            /* entries fetched back up to a contradiction */
+#define SYNC_FORK_BACKS_MAX 16            /* fetch-backs per session between two Heads lists */
 #define SYNC_OWN_RECOVER_MAX (1ull << 20) /* own entries asked per round at start-up */
 
 static int fw_is_own(struct sync *s, const uint8_t author[32]) {
@@ -664,12 +664,13 @@ static void fw_want_own(struct sync *s, struct session *ss, const struct feed_he
     int differs = h && th && theirs == have && have > 0 && th->id.len == 32 &&
                   memcmp(th->id.data, h->id, 32) != 0;
     if (theirs > have && node_self_recovering(s->node)) {
-        uint64_t target = theirs - have > SYNC_OWN_RECOVER_MAX ? have + SYNC_OWN_RECOVER_MAX
-                                                                : theirs;
+        uint64_t target =
+            theirs - have > SYNC_OWN_RECOVER_MAX ? have + SYNC_OWN_RECOVER_MAX : theirs;
         wq_add(ss, node_identity(s->node)->pk, have + 1, target);
         ss->fw_own_start = 1;
     } else if (differs) {
-        fw_fetch_back(s, ss, h->author, have, "a peer holds another entry of our own feed at our head", 1);
+        fw_fetch_back(s, ss, h->author, have,
+                      "a peer holds another entry of our own feed at our head", 1);
     } else if (theirs > have && have > 0 && !wq_find(ss, node_identity(s->node)->pk)) {
         wq_add(ss, node_identity(s->node)->pk, have, have + 1);
     }
@@ -712,7 +713,8 @@ static int fw_compare(struct sync *s, struct session *ss, const struct feed_head
     }
     if (th && th->seq == h->seq && h->seq > 0 && th->id.len == 32 &&
         memcmp(th->id.data, h->id, 32) != 0) {
-        fw_fetch_back(s, ss, h->author, h->seq, "the peer's head differs from ours at the same seq", 1);
+        fw_fetch_back(s, ss, h->author, h->seq, "the peer's head differs from ours at the same seq",
+                      1);
         return 1;
     }
     return 0;
@@ -752,8 +754,8 @@ static void fw_relay_fork(struct sync *s, const struct entry *e, int again) {
         log_debug("sync", "fork of feed %s at seq %llu: evidence pushed again (a peer offers it)",
                   a, (unsigned long long)e->seq);
     else
-        log_info("sync", "fork of feed %s at seq %llu: both entries pushed to peers as evidence",
-                 a, (unsigned long long)e->seq);
+        log_info("sync", "fork of feed %s at seq %llu: both entries pushed to peers as evidence", a,
+                 (unsigned long long)e->seq);
 }
 
 struct fw_own {
