@@ -8,6 +8,7 @@ README "Backups and the hub's identity").
   both publish; once the halves are joined every hub records the fork (the hubs in the middle
   see it as E_PREV or as another head at the same seq and fetch back to where the histories
   part), and the original reports that another hub publishes with its key and stops publishing.
+- The copy appends to the feed while the original is idle (no fork): the original reports it.
 
 Real hubd processes; every wait polls with a deadline.
 """
@@ -208,3 +209,39 @@ def test_two_hubs_with_one_key_are_reported_by_every_hub(hubs, clone_entries):
     assert "another hub is publishing with this hub's key" in text, text
     # The clone sees the original the same way.
     assert c.status()["own_feed"]["state"] == "key_in_use"
+
+
+def test_idle_original_reports_a_clone_that_appends_to_its_feed(hubs):
+    """No fork: the original is idle and the copy publishes on top of the shared head. The
+    original receives entries of its own feed that it did not write, reports them and stops
+    publishing (it would otherwise publish on top of them, silently)."""
+    o = hubs.new("ap-orig", policy="open")
+    h1 = hubs.new("ap-h1", policy="open")
+    h2 = hubs.new("ap-h2", policy="open")
+    first_run(o, h1, h2)
+    o.start()
+    assert o.publish("offer", offer("shared seq 1"))["seq"] == 1
+    o.stop()
+    c = hubs.new("ap-clone", policy="open")
+    copy_state(o.data_dir, c.data_dir)
+    c._key = o.key
+    link(o, h1)
+    link(h1, h2)
+    link(c, h2)
+    start_all(o, h1, h2, c)
+    key = o.key
+    wait_until(lambda: all(feed_seq(h, key) == 1 for h in (h1, h2)), timeout=15,
+               msg="seq 1 did not replicate")
+
+    r = c.publish("offer", offer("the copy's seq 2"))
+    assert r["seq"] == 2
+    line = o.wait_log("another hub is publishing with this hub's key", timeout=20)
+    assert h1.key[:8] in line and "seq 2..2" in line, line
+    st = o.status()["own_feed"]
+    assert st["state"] == "key_in_use" and st["key_in_use"]["peer"] == h1.key, st
+    assert (st["key_in_use"]["from"], st["key_in_use"]["to"]) == (2, 2)
+    r = try_publish(o, "on top of the copy's entry")
+    assert not r["ok"] and r["error"]["code"] == "E_KEY_IN_USE", r
+    assert "KEY IN USE" in o.ctl("status", json=False)
+    for h in (o, h1, h2, c):
+        assert h.status()["forks"] == [], h.name
