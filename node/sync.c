@@ -709,6 +709,8 @@ static int fw_compare(struct sync *s, struct session *ss, const struct feed_head
     }
     if (fw_is_own(s, h->author)) {
         fw_want_own(s, ss, h, th);
+        if (h->seq > (th ? th->seq : 0)) /* the peer is behind on our feed: that is counted */
+            ss->behind_them += (int64_t)(h->seq - (th ? th->seq : 0));
         return 1;
     }
     if (th && th->seq == h->seq && h->seq > 0 && th->id.len == 32 &&
