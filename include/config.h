@@ -26,6 +26,7 @@ struct config {
     uint64_t max_map_bytes;       /* default 64 GiB: LMDB map grows up to this */
     uint64_t watch_backlog;       /* default 16 MiB: a watcher further behind is cut off */
     unsigned sweep_interval_s;    /* default 60: expiry sweep */
+    unsigned own_recovery_wait_s; /* default 30: publish waits this long for a peer (0: not) */
     /* [log] */
     enum log_level log_level;   /* default info */
     enum log_format log_format; /* default text */

@@ -40,6 +40,8 @@ enum hub_err {
     HUB_E_CONFIG = -26,      /* configuration error */
     HUB_E_KIND = -27,        /* kind unknown or not allowed here */
     HUB_E_EXPIRED = -28,     /* entry already expired */
+    HUB_E_NOT_READY = -29,   /* own feed not yet compared with a peer after start-up */
+    HUB_E_KEY_IN_USE = -30,  /* another hub publishes with this hub's key */
 };
 
 const char *hub_strerror(int err); /* "E_SIGNATURE" */

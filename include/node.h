@@ -86,6 +86,35 @@ int node_ingest_finish(struct node *n, struct node_ingest_job *job, size_t *acce
 int node_ingest_finish_step(struct node *n, struct node_ingest_job *job, size_t max,
                             size_t *accepted, int *rc) HUB_WUR;
 
+/* The hub's own feed as other hubs hold it (PROTOCOL.md §6.2, README "Backups and the hub's
+ * identity"). A hub started on a data dir it did not just create may be behind its own feed (a
+ * restored backup): until one sync round with a peer has compared the feed (and fetched what
+ * the peer held beyond our head), or [hub] own_recovery_wait seconds have passed, it is
+ * RECOVERING and node_publish refuses with HUB_E_NOT_READY. Entries of its own feed that arrive
+ * from peers after that were written by another hub with the same key: KEY_IN_USE, publishing
+ * refused with HUB_E_KEY_IN_USE until the operator restarts the hub. */
+enum node_self_state { NODE_SELF_RECOVERING = 0, NODE_SELF_READY = 1, NODE_SELF_KEY_IN_USE = 2 };
+struct node_self_info {
+    enum node_self_state state;
+    uint64_t wait_left_ms; /* RECOVERING: until publishing goes on without a peer */
+    int recovered;         /* own entries taken back from peers at start-up: */
+    uint64_t rec_lo, rec_hi;
+    uint8_t rec_peer[32];
+    int key_in_use;                  /* own entries this process did not write, after start-up: */
+    uint64_t use_lo, use_hi, use_ms; /* seq range seen, wall-clock ms of detection */
+    uint8_t use_peer[32];            /* the peer the first of them came from */
+};
+void node_self_info(const struct node *n, struct node_self_info *out);
+/* 1 while the hub may fetch its own feed from peers (the start-up window): only then. */
+int node_self_recovering(const struct node *n);
+/* A sync round with peer compared our feed with its and stored what it held beyond our head. */
+void node_self_round(struct node *n, const uint8_t peer[32]);
+/* Verified entries of our own feed, seq lo..hi, came from peer with this store result (HUB_OK,
+ * E_GAP, E_PREV, E_FORK): recovery in the start-up window (or answering a Want asked in it:
+ * asked_at_start), else another hub with our key. */
+void node_self_foreign(struct node *n, const uint8_t peer[32], uint64_t lo, uint64_t hi, int result,
+                       int asked_at_start);
+
 /* Periodic work: expiry sweep. */
 void node_tick(struct node *n, uint64_t now_ms);
 

@@ -121,6 +121,10 @@ struct store_fork {
     uint64_t detected_ms;
 };
 int store_forks(struct store *s, int (*cb)(const struct store_fork *f, void *arg), void *arg);
+/* The evidence of an author's first fork: its seq and a malloc'd copy of the other entry's wire
+ * bytes (the held one is the feed's entry at that seq). E_NOT_FOUND if the feed has none. */
+int store_fork_get(struct store *s, const uint8_t author[32], uint64_t *seq, uint8_t **other,
+                   size_t *len) HUB_WUR;
 
 struct store_stats {
     uint64_t entries, records, feeds, forks;

@@ -31,6 +31,9 @@
 /* Unix socket paths are limited by sockaddr_un; refuse a longer one here, not at bind time. */
 #define CONFIG_SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 
+/* [hub] own_recovery_wait: an hour at most */
+#define CONFIG_RECOVERY_WAIT_MAX 3600u
+
 void config_defaults(struct config *c) {
     memset(c, 0, sizeof(*c));
     snprintf(c->data_dir, sizeof(c->data_dir), "%s", "./hubdata");
@@ -40,6 +43,7 @@ void config_defaults(struct config *c) {
     c->max_map_bytes = 64ULL << 30;
     c->watch_backlog = 16ULL << 20;
     c->sweep_interval_s = 60;
+    c->own_recovery_wait_s = 30;
     c->log_level = LOG_INFO;
     c->log_format = LOG_TEXT;
     snprintf(c->listen, sizeof(c->listen), "%s", "tcp://127.0.0.1:7400");
@@ -65,6 +69,7 @@ enum config_key {
     K_MAX_MAP_SIZE,
     K_WATCH_BACKLOG,
     K_SWEEP_INTERVAL,
+    K_OWN_RECOVERY_WAIT,
     K_LOG_LEVEL,
     K_LOG_FORMAT,
     K_LISTEN,
@@ -372,6 +377,7 @@ static const struct {
     {"hub", "max_map_size", K_MAX_MAP_SIZE},
     {"hub", "watch_backlog", K_WATCH_BACKLOG},
     {"hub", "sweep_interval", K_SWEEP_INTERVAL},
+    {"hub", "own_recovery_wait", K_OWN_RECOVERY_WAIT},
     {"log", "level", K_LOG_LEVEL},
     {"log", "format", K_LOG_FORMAT},
     {"sync", "listen", K_LISTEN},
@@ -420,6 +426,8 @@ static int config_set(struct config_parse *p, enum config_key k, const char *nam
         return config_size(p, name, v, CONFIG_BACKLOG_MIN, CONFIG_BACKLOG_MAX, &c->watch_backlog);
     case K_SWEEP_INTERVAL:
         return config_uint(p, name, v, 1, CONFIG_SWEEP_MAX, &c->sweep_interval_s);
+    case K_OWN_RECOVERY_WAIT:
+        return config_uint(p, name, v, 0, CONFIG_RECOVERY_WAIT_MAX, &c->own_recovery_wait_s);
     case K_LOG_LEVEL:
         if (config_choice(p, name, v, config_level_names, HUB_ARRAY_LEN(config_level_names),
                           &choice) != 0)
@@ -697,6 +705,7 @@ void config_print(const struct config *c, FILE *out) {
     fprintf(out, "watch_backlog = ");
     config_print_size(out, c->watch_backlog);
     fprintf(out, "sweep_interval = %u\n", c->sweep_interval_s);
+    fprintf(out, "own_recovery_wait = %u\n", c->own_recovery_wait_s);
 
     fprintf(out, "\n[log]\n");
     fprintf(out, "level = %s\n",

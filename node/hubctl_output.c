@@ -527,6 +527,17 @@ static void text_status(json_t *r) {
     json_t *forks = json_object_get(r, "forks");
     size_t nforks = json_array_size(forks);
 
+    json_t *own = json_object_get(r, "own_feed");
+    json_t *inuse = json_object_get(own, "key_in_use");
+    if (inuse) {
+        char p[OUTPUT_SHORT_LEN + 1];
+        short_hex(jstr(inuse, "peer"), p);
+        printf("WARNING: another hub is publishing with this hub's key: entries seq %lld..%lld of\n"
+               "our own feed that this hubd did not write came from peer %s. Publishing is\n"
+               "stopped: shut the other copy down, then restart this hub (README: backups and\n"
+               "the hub's identity).\n\n",
+               jint(inuse, "from", 0), jint(inuse, "to", 0), p);
+    }
     if (nforks)
         printf("WARNING: %zu forked feed%s: see FORKS below\n\n", nforks, nforks == 1 ? "" : "s");
     kv_add(&l, "hub", "%s", jstr(r, "hub") ? jstr(r, "hub") : "-");
@@ -537,6 +548,23 @@ static void text_status(json_t *r) {
     kv_add(&l, "data dir", "%s", jstr(r, "data_dir") ? jstr(r, "data_dir") : "-");
     kv_add(&l, "control socket", "%s", jstr(r, "control_socket") ? jstr(r, "control_socket") : "-");
     kv_add(&l, "own seq", "%lld", jint(r, "own_seq", 0));
+    const char *ost = jstr(own, "state");
+    json_t *rec = json_object_get(own, "recovered");
+    char rp[OUTPUT_SHORT_LEN + 1] = "";
+    if (rec)
+        short_hex(jstr(rec, "peer"), rp);
+    if (!ost)
+        kv_add(&l, "own feed", "-");
+    else if (strcmp(ost, "recovering") == 0)
+        kv_add(&l, "own feed", "waiting for a peer to compare it before publishing (%lld s left)",
+               (jint(own, "wait_left_ms", 0) + 999) / 1000);
+    else if (strcmp(ost, "key_in_use") == 0)
+        kv_add(&l, "own feed", "KEY IN USE by another hub: publishing stopped (see above)");
+    else if (rec)
+        kv_add(&l, "own feed", "ready; recovered seq %lld..%lld from peer %s at start-up",
+               jint(rec, "from", 0), jint(rec, "to", 0), rp);
+    else
+        kv_add(&l, "own feed", "ready");
     kv_add(&l, "entries", "%lld", jint(r, "entries", 0));
     kv_add(&l, "records", "%lld", jint(r, "records", 0));
     kv_add(&l, "feeds", "%lld", jint(r, "feeds", 0));

@@ -18,6 +18,8 @@
 
 static void writer_start(struct node *n);
 static void writer_stop(struct node *n);
+static void self_start(struct node *n, int created);
+static void self_tick(struct node *n, uint64_t mono);
 
 int node_open(const struct config *cfg, struct node **out) {
     struct node *n = calloc(1, sizeof *n);
@@ -44,6 +46,7 @@ int node_open(const struct config *cfg, struct node **out) {
         return rc;
     }
     writer_start(n);
+    self_start(n, created);
     *out = n;
     return HUB_OK;
 }
@@ -557,6 +560,7 @@ int node_ingest(struct node *n, const uint8_t *const *wires, const size_t *lens,
 
 void node_tick(struct node *n, uint64_t now_ms) {
     uint64_t mono = hub_mono_ms();
+    self_tick(n, mono);
     /* Idle: the writer thread merges the index tail, a chunk (~0.1 s) at a time, while this
      * thread goes on answering (without a writer thread, here, a chunk per turn). */
     if (mono - n->last_write >= NODE_IDLE_MS && mono >= n->next_maintain) {
@@ -587,4 +591,141 @@ void node_tick(struct node *n, uint64_t now_ms) {
     } while (purged == NODE_SWEEP_BATCH);
     if (total)
         log_info("store", "expired %zu record(s): hidden and payloads purged", total);
+}
+
+/* ---- the hub's own feed as other hubs hold it: start-up recovery, another hub with our key ----
+ */
+
+#define NODE_KEY_IN_USE_LOG_MS 60000 /* the error is repeated at most this often */
+
+/* Nobody else can hold entries of a key generated just now, and a hub without a configured peer
+ * has nobody to ask (a peer that dials in later is not waited for): those publish at once. */
+static void self_start(struct node *n, int created) {
+    struct node_self *me = &n->self;
+    memset(me, 0, sizeof *me);
+    struct feed_head h;
+    if (store_feed_head(n->store, n->id.pk, &h) != 0)
+        h.seq = 0;
+    if (created || n->cfg.own_recovery_wait_s == 0 || n->cfg.npeers == 0) {
+        me->state = NODE_SELF_READY;
+        return;
+    }
+    me->state = NODE_SELF_RECOVERING;
+    me->wait_until_ms = hub_mono_ms() + (uint64_t)n->cfg.own_recovery_wait_s * 1000;
+    log_info("node",
+             "own feed at seq %llu here: publishing waits until a peer has compared it (at most "
+             "%u s, [hub] own_recovery_wait), in case this data dir is behind (a restored backup)",
+             (unsigned long long)h.seq, n->cfg.own_recovery_wait_s);
+}
+
+static void self_tick(struct node *n, uint64_t mono) {
+    struct node_self *me = &n->self;
+    if (me->state != NODE_SELF_RECOVERING || mono < me->wait_until_ms)
+        return;
+    me->state = NODE_SELF_READY;
+    log_warnx("node",
+              "no peer compared our own feed within %u s ([hub] own_recovery_wait): publishing "
+              "without it; if this data dir is an old backup, the next publish forks the feed",
+              n->cfg.own_recovery_wait_s);
+}
+
+void node_self_info(const struct node *n, struct node_self_info *out) {
+    const struct node_self *me = &n->self;
+    memset(out, 0, sizeof *out);
+    out->state = me->key_in_use ? NODE_SELF_KEY_IN_USE : (enum node_self_state)me->state;
+    uint64_t mono = hub_mono_ms();
+    if (me->state == NODE_SELF_RECOVERING && me->wait_until_ms > mono)
+        out->wait_left_ms = me->wait_until_ms - mono;
+    out->recovered = me->recovered;
+    out->rec_lo = me->rec_lo;
+    out->rec_hi = me->rec_hi;
+    memcpy(out->rec_peer, me->rec_peer, 32);
+    out->key_in_use = me->key_in_use;
+    out->use_lo = me->use_lo;
+    out->use_hi = me->use_hi;
+    out->use_ms = me->use_ms;
+    memcpy(out->use_peer, me->use_peer, 32);
+}
+
+int node_self_recovering(const struct node *n) {
+    return n->self.state == NODE_SELF_RECOVERING && !n->self.key_in_use;
+}
+
+void node_self_round(struct node *n, const uint8_t peer[32]) {
+    struct node_self *me = &n->self;
+    if (me->state != NODE_SELF_RECOVERING)
+        return;
+    me->state = NODE_SELF_READY;
+    struct feed_head h;
+    if (store_feed_head(n->store, n->id.pk, &h) != 0)
+        h.seq = 0;
+    char p[HUB_HEX_LEN + 1], r[HUB_HEX_LEN + 1];
+    hub_short(peer, p);
+    if (me->recovered) {
+        hub_short(me->rec_peer, r);
+        log_info("node",
+                 "recovered own feed seq %llu..%llu from peer %s; head seq %llu, publishing",
+                 (unsigned long long)me->rec_lo, (unsigned long long)me->rec_hi, r,
+                 (unsigned long long)h.seq);
+    } else {
+        log_info("node",
+                 "own feed compared with peer %s: head seq %llu, nothing to recover; "
+                 "publishing",
+                 p, (unsigned long long)h.seq);
+    }
+}
+
+void node_self_foreign(struct node *n, const uint8_t peer[32], uint64_t lo, uint64_t hi, int result,
+                       int asked_at_start) {
+    struct node_self *me = &n->self;
+    /* Entries that chain onto our head in the start-up window (or answer a Want asked in it)
+     * are our own, from before a restore; one that contradicts our chain (E_PREV, E_FORK) is
+     * another history. */
+    if ((me->state == NODE_SELF_RECOVERING || asked_at_start) && !me->key_in_use &&
+        (result == HUB_OK || result == HUB_E_GAP)) {
+        if (result != HUB_OK)
+            return; /* the missing ones are being fetched */
+        if (me->state != NODE_SELF_RECOVERING) {
+            char p[HUB_HEX_LEN + 1];
+            hub_short(peer, p);
+            log_info("node", "recovered own feed seq %llu..%llu from peer %s (asked at start-up)",
+                     (unsigned long long)lo, (unsigned long long)hi, p);
+        }
+        if (!me->recovered) {
+            me->recovered = 1;
+            me->rec_lo = lo;
+            memcpy(me->rec_peer, peer, 32);
+        }
+        if (lo < me->rec_lo)
+            me->rec_lo = lo;
+        if (hi > me->rec_hi)
+            me->rec_hi = hi;
+        return;
+    }
+    uint64_t mono = hub_mono_ms();
+    int first = !me->key_in_use;
+    if (first) {
+        me->key_in_use = 1;
+        me->use_lo = lo;
+        me->use_hi = hi;
+        me->use_ms = hub_now_ms();
+        me->use_result = result;
+        memcpy(me->use_peer, peer, 32);
+    } else {
+        if (lo < me->use_lo)
+            me->use_lo = lo;
+        if (hi > me->use_hi)
+            me->use_hi = hi;
+    }
+    if (!first && mono - me->use_logged_ms < NODE_KEY_IN_USE_LOG_MS)
+        return;
+    me->use_logged_ms = mono;
+    char p[HUB_HEX_LEN + 1];
+    hub_short(peer, p);
+    log_error("node",
+              "another hub is publishing with this hub's key: peer %s sent entries seq "
+              "%llu..%llu of our own feed that this process did not write (%s); publishing "
+              "stopped until the other copy is shut down and this hub restarted (README: "
+              "backups and the hub's identity)",
+              p, (unsigned long long)lo, (unsigned long long)hi, hub_strerror(result));
 }

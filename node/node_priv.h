@@ -15,6 +15,22 @@
 #define NODE_PAR_MIN_SLICE 16
 #define NODE_PIPE_MIN 512
 
+/* The hub's own feed as other hubs hold it (node.c, node_self_*): what a restarted hub took back
+ * from its peers before publishing (a restored backup), and entries of it that this process did
+ * not write (another hub with this key). */
+struct node_self {
+    int state;              /* enum node_self_state */
+    uint64_t wait_until_ms; /* hub_mono_ms: the end of the start-up window */
+    int recovered;          /* own entries taken back from peers in the window: */
+    uint64_t rec_lo, rec_hi;
+    uint8_t rec_peer[32];
+    int key_in_use; /* another hub publishes with this key: publishing stopped */
+    uint64_t use_lo, use_hi, use_ms;
+    uint8_t use_peer[32];
+    int use_result;
+    uint64_t use_logged_ms; /* hub_mono_ms of the last error line about it */
+};
+
 struct node {
     struct config cfg;
     struct identity id;
@@ -38,6 +54,7 @@ struct node {
         int maintain, maintain_more;         /* store_maintain asked for; it had more to merge */
     } writer;
     struct node_counters counters;
+    struct node_self self;
 };
 
 /* Per-entry work before the store: what it needs to index and apply the entry. */

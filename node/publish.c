@@ -143,10 +143,29 @@ static int publish_ready(void *arg, size_t i) {
     return 0;
 }
 
+/* Whether the hub may sign the next entries of its feed now (node.h, node_self_*): not before a
+ * peer has compared the feed after start-up (a restored backup would sign seqs the network
+ * already holds: a fork), and not while another hub publishes with this key. */
+static int publish_gate(struct node *n) {
+    struct node_self_info si;
+    node_self_info(n, &si);
+    if (si.state == NODE_SELF_KEY_IN_USE)
+        return HUB_E_KEY_IN_USE; /* node_self_foreign logged it */
+    if (si.state == NODE_SELF_RECOVERING) {
+        log_debug("node", "publish refused: own feed not yet compared with a peer (%llu s left)",
+                  (unsigned long long)((si.wait_left_ms + 999) / 1000));
+        return HUB_E_NOT_READY;
+    }
+    return HUB_OK;
+}
+
 static int publish_run(struct node *n, struct node_draft *d, size_t count, node_make_fn make,
                        void *make_arg, size_t *failed) {
     if (failed)
         *failed = SIZE_MAX;
+    int gate = publish_gate(n);
+    if (gate != 0)
+        return gate;
     n->last_write = hub_mono_ms();
     struct feed_head head;
     int rc = store_feed_head(n->store, n->id.pk, &head);

@@ -1192,6 +1192,39 @@ int store_get(struct store *s, const uint8_t id[32], uint8_t **wire, size_t *len
     return store_err(rc);
 }
 
+int store_fork_get(struct store *s, const uint8_t author[32], uint64_t *seq, uint8_t **other,
+                   size_t *len) {
+    MDB_txn *txn;
+    MDB_cursor *c;
+    int rc = rtxn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    if ((rc = mdb_cursor_open(txn, s->dbi[DB_FORKS], &c)) != 0) {
+        rtxn_end(s);
+        return store_err(rc);
+    }
+    uint8_t kb[40] = {0};
+    memcpy(kb, author, 32);
+    MDB_val k = {40, kb}, v;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); /* the author's lowest forked seq */
+    if (rc == 0 && (k.mv_size != 40 || memcmp(k.mv_data, author, 32) != 0 || v.mv_size <= 40))
+        rc = MDB_NOTFOUND;
+    if (rc == 0) {
+        *seq = hub_rd64((const uint8_t *)k.mv_data + 32);
+        *len = v.mv_size - 40;
+        *other = malloc(*len);
+        if (!*other) {
+            mdb_cursor_close(c);
+            rtxn_end(s);
+            return HUB_E_NOMEM;
+        }
+        memcpy(*other, (const uint8_t *)v.mv_data + 40, *len);
+    }
+    mdb_cursor_close(c);
+    rtxn_end(s);
+    return store_err(rc);
+}
+
 static int id_has_prefix(const uint8_t *id, const uint8_t *prefix, size_t nibbles) {
     if (memcmp(id, prefix, nibbles / 2) != 0)
         return 0;

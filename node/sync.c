@@ -59,6 +59,7 @@
 #define SYNC_INBOUND_IDLE_MS 60000   /* a silent inbound session is closed after this */
 #define SYNC_POLICY_REFRESH_MS 60000 /* endorsed policy: expiries change the trusted set */
 #define SYNC_REDIAL_MIN_MS 2000      /* first re-dial of a peer that is not up */
+#define SYNC_FORK_PUSHES_MAX 16      /* forks pushed again per session and Heads list (fw_*) */
 #define SYNC_REDIAL_MAX_MS 60000     /* re-dial back-off cap */
 #define SYNC_RETRY_MIN_MS 5          /* round retry while a peer is not connected: from 5 ms */
 #define SYNC_RETRY_MS 200            /* doubling up to this */
@@ -113,6 +114,11 @@ struct session {
     } rate_req, rate_push; /* messages on the DEALER/ROUTER, and live pushes on the SUB */
     uint64_t rate_dropped;
     uint64_t last_summary_log;
+    int fw_compared;    /* heads compared; our own feed's fetch may still be running (fw_*) */
+    int fw_own_start;   /* our own feed's want here was queued in the start-up window */
+    unsigned fw_backs;  /* fetch-backs asked since the last Heads comparison */
+    unsigned fw_pushes; /* forks to push again after this Heads list (fw_again) */
+    uint8_t fw_again[SYNC_FORK_PUSHES_MAX][32];
 };
 
 struct sync {
@@ -602,6 +608,247 @@ static void count_rejects(struct session *ss, const int *results, size_t n) {
     }
 }
 
+/* ---- forks and the hub's own feed (PROTOCOL.md §6.2, §9.7, §9.8) ----
+ * Kept apart from the replication logic above and below: small hooks call these. A fork is
+ * only recorded where a hub holds one entry at a seq and receives another; an entry whose prev
+ * contradicts our chain (E_PREV) or a head whose id differs from ours at the same seq shows
+ * that another history exists, so the entries below it are fetched back from that peer until
+ * the two meet. A hub that records a fork pushes both entries to its peers, so that every hub
+ * holding either branch sees the other. */
+
+#define SYNC_FORK_FETCHBACK 64            /* entries fetched back up to a contradiction */
+#define SYNC_FORK_BACKS_MAX 16            /* fetch-backs per session between two Heads lists */
+#define SYNC_OWN_RECOVER_MAX (1ull << 20) /* own entries asked per round at start-up */
+
+static int fw_is_own(struct sync *s, const uint8_t author[32]) {
+    return memcmp(author, node_identity(s->node)->pk, 32) == 0;
+}
+
+/* Ask the peer for the entries of a feed from upto - SYNC_FORK_FETCHBACK + 1 to upto: those we
+ * hold come back E_DUPLICATE up to where the histories part, and the first other one is E_FORK
+ * (the store keeps both as evidence). Bounded per session and per round. */
+static void fw_fetch_back(struct sync *s, struct session *ss, const uint8_t author[32],
+                          uint64_t upto, const char *why, int in_compare) {
+    if (upto == 0 || !ss->hello_seen || ss->fw_backs >= SYNC_FORK_BACKS_MAX)
+        return;
+    struct feed_head h; /* (in compare_cb the feed is known not to be frozen, and the store
+                         * cannot be read inside store_feeds) */
+    if (!in_compare && store_feed_head(node_store(s->node), author, &h) == 0 && h.forked)
+        return; /* recorded already */
+    ss->fw_backs++;
+    uint64_t from = upto > SYNC_FORK_FETCHBACK ? upto - SYNC_FORK_FETCHBACK + 1 : 1;
+    struct want_feed *w = wq_find(ss, author);
+    if (w) {
+        if (from < w->next)
+            w->next = from;
+        if (w->target < upto)
+            w->target = upto;
+    } else {
+        wq_add(ss, author, from, upto);
+    }
+    char a[9], k[9];
+    hub_short(author, a);
+    hub_short(ss->hub, k);
+    log_info("sync", "feed %s: %s; fetching seq %llu..%llu back from peer %s", a, why,
+             (unsigned long long)from, (unsigned long long)upto, k);
+}
+
+/* Our own feed in a Heads comparison (have: our head; th: theirs, or NULL). At start-up we
+ * fetch what a peer holds beyond our head (a restored backup takes its feed back). After that
+ * nobody can hold more of our feed than we do, nor another entry at our head, unless another
+ * hub signs with our key: a claim of that is not believed, and not counted as behind, but the
+ * entries at and just after our head are fetched (two at most) to see whether it is so. */
+static void fw_want_own(struct sync *s, struct session *ss, const struct feed_head *h,
+                        const Hubnet__Head *th) {
+    uint64_t have = h ? h->seq : 0, theirs = th ? th->seq : 0;
+    int differs = h && th && theirs == have && have > 0 && th->id.len == 32 &&
+                  memcmp(th->id.data, h->id, 32) != 0;
+    if (theirs > have && node_self_recovering(s->node)) {
+        uint64_t target =
+            theirs - have > SYNC_OWN_RECOVER_MAX ? have + SYNC_OWN_RECOVER_MAX : theirs;
+        wq_add(ss, node_identity(s->node)->pk, have + 1, target);
+        ss->fw_own_start = 1;
+    } else if (differs) {
+        fw_fetch_back(s, ss, h->author, have,
+                      "a peer holds another entry of our own feed at our head", 1);
+    } else if (theirs > have && have > 0 && !wq_find(ss, node_identity(s->node)->pk)) {
+        wq_add(ss, node_identity(s->node)->pk, have, have + 1);
+    }
+}
+
+static void fw_relay_fork(struct sync *s, const struct entry *e, int again);
+
+/* A peer offers a feed we hold frozen: it has not seen the fork yet (a pushed entry may be lost:
+ * PUB/SUB drops what a subscriber that is still connecting would get). Push the evidence again. */
+static void fw_push_again(struct sync *s, const uint8_t author[32]) {
+    uint64_t seq;
+    uint8_t *other;
+    size_t len;
+    struct entry e;
+    if (store_fork_get(node_store(s->node), author, &seq, &other, &len) != 0)
+        return;
+    if (entry_decode(other, len, &e) == 0 && e.seq == seq)
+        fw_relay_fork(s, &e, 1);
+    free(other);
+}
+
+/* After a Heads comparison (the store's read transaction is over): the pushes it asked for. */
+static void fw_heads_done(struct sync *s, struct session *ss) {
+    for (unsigned i = 0; i < ss->fw_pushes; i++)
+        fw_push_again(s, ss->fw_again[i]);
+    ss->fw_pushes = 0;
+}
+
+/* compare_cb's hook for a feed we hold. 1: handled here, skip the usual rule. */
+static int fw_compare(struct sync *s, struct session *ss, const struct feed_head *h,
+                      const Hubnet__Head *th) {
+    if (h->forked) { /* noted: the store cannot be read again inside store_feeds */
+        if (th && ss->fw_pushes < SYNC_FORK_PUSHES_MAX)
+            memcpy(ss->fw_again[ss->fw_pushes++], h->author, 32);
+        return 1;
+    }
+    if (fw_is_own(s, h->author)) {
+        fw_want_own(s, ss, h, th);
+        if (h->seq > (th ? th->seq : 0)) /* the peer is behind on our feed: that is counted */
+            ss->behind_them += (int64_t)(h->seq - (th ? th->seq : 0));
+        return 1;
+    }
+    if (th && th->seq == h->seq && h->seq > 0 && th->id.len == 32 &&
+        memcmp(th->id.data, h->id, 32) != 0) {
+        fw_fetch_back(s, ss, h->author, h->seq, "the peer's head differs from ours at the same seq",
+                      1);
+        return 1;
+    }
+    return 0;
+}
+
+/* Start-up: a round with this peer is complete once our own feed was compared (equal digests,
+ * or a Heads list) and nothing more of it is being fetched from the peer. */
+static void fw_round_check(struct sync *s, struct session *ss) {
+    int fetching = wq_find(ss, node_identity(s->node)->pk) != NULL;
+    if (!fetching)
+        ss->fw_own_start = 0; /* the start-up fetch from this peer is over */
+    if (!ss->fw_compared || !ss->hub_known || (node_self_recovering(s->node) && fetching))
+        return;
+    ss->fw_compared = 0;
+    node_self_round(s->node, ss->hub);
+}
+
+static int fw_send_held(const uint8_t *wire, size_t len, void *arg) {
+    struct sync *s = arg;
+    if (zmq_send(s->pub, wire, len, ZMQ_DONTWAIT) < 0 && zmq_errno() != EAGAIN)
+        log_debug("sync", "publish: %s", zmq_strerror(zmq_errno()));
+    return 0;
+}
+
+/* A fork just recorded here: push both entries (the held one and the other) to our peers. A
+ * peer holding either branch records the fork too and pushes them on; one that recorded it
+ * already finds E_FORKED_FEED or E_DUPLICATE and stops there. */
+static void fw_relay_fork(struct sync *s, const struct entry *e, int again) {
+    s->digest_valid = 0; /* the frozen feed leaves the digest (no entry was accepted) */
+    if (zmq_send(s->pub, e->wire, e->wire_len, ZMQ_DONTWAIT) < 0 && zmq_errno() != EAGAIN)
+        log_debug("sync", "publish: %s", zmq_strerror(zmq_errno()));
+    (void)store_feed_range(node_store(s->node), e->author, e->seq, 1, SYNC_ENTRIES_MAX_BYTES,
+                           fw_send_held, s);
+    char a[9];
+    hub_short(e->author, a);
+    if (again)
+        log_debug("sync", "fork of feed %s at seq %llu: evidence pushed again (a peer offers it)",
+                  a, (unsigned long long)e->seq);
+    else
+        log_info("sync", "fork of feed %s at seq %llu: both entries pushed to peers as evidence", a,
+                 (unsigned long long)e->seq);
+}
+
+struct fw_own {
+    int any, result;
+    uint64_t lo, hi;
+};
+
+/* One entry of a stored batch from peer ss, with its result. */
+static void fw_one(struct sync *s, struct session *ss, const uint8_t *wire, size_t len, int rc,
+                   struct fw_own *own) {
+    struct entry e;
+    if (entry_decode(wire, len, &e) != 0)
+        return;
+    if (fw_is_own(s, e.author)) {
+        if (!own->any || e.seq < own->lo)
+            own->lo = e.seq;
+        if (!own->any || e.seq > own->hi)
+            own->hi = e.seq;
+        if (!own->any || own->result == HUB_OK || rc == HUB_E_FORK || rc == HUB_E_PREV)
+            own->result = rc;
+        own->any = 1;
+    }
+    if (rc == HUB_E_PREV && e.seq > 1) /* E_PREV: seq is our head + 1 */
+        fw_fetch_back(s, ss, e.author, e.seq - 1, "an entry's prev contradicts our chain", 0);
+    else if (rc == HUB_E_FORK)
+        fw_relay_fork(s, &e, 0);
+}
+
+/* Results worth a look. Accepted entries are the bulk of a catch-up or a relay: only those whose
+ * bytes contain our key (the author field of the header) are decoded. */
+static int fw_interesting(struct sync *s, int rc, const uint8_t *wire, size_t len) {
+    if (rc == HUB_OK)
+        return memmem(wire, len, node_identity(s->node)->pk, 32) != NULL;
+    return rc == HUB_E_GAP || rc == HUB_E_PREV || rc == HUB_E_FORK;
+}
+
+static void fw_own_done(struct sync *s, struct session *ss, const struct fw_own *own,
+                        int asked_at_start) {
+    if (own->any && ss->hub_known)
+        node_self_foreign(s->node, ss->hub, own->lo, own->hi, own->result, asked_at_start);
+}
+
+/* entries_finish's hook: an Entries answer of n entries was stored with results[]. */
+static void fw_entries(struct sync *s, struct session *ss, const Hubnet__Entries *es, size_t n,
+                       const int *results) {
+    int own_answer = es->author.len == 32 && fw_is_own(s, es->author.data);
+    struct fw_own own = {0};
+    for (size_t i = 0; i < n && i < es->n_entries; i++)
+        if (fw_interesting(s, results[i], es->entries[i].data, es->entries[i].len))
+            fw_one(s, ss, es->entries[i].data, es->entries[i].len, results[i], &own);
+    fw_own_done(s, ss, &own, own_answer && ss->fw_own_start);
+    fw_round_check(s, ss);
+}
+
+/* push_booked's hook: live pushes from ss, stored with results[]. */
+static void fw_pushed(struct sync *s, struct session *ss, const uint8_t *const *wires,
+                      const size_t *lens, const int *results, size_t n) {
+    struct fw_own own = {0};
+    for (size_t i = 0; i < n; i++)
+        if (fw_interesting(s, results[i], wires[i], lens[i]))
+            fw_one(s, ss, wires[i], lens[i], results[i], &own);
+    fw_own_done(s, ss, &own, 0);
+}
+
+/* status_hook's part: the own feed's state (CONTROL.md, status "own_feed"). */
+static void fw_status(struct sync *s, json_t *st) {
+    struct node_self_info si;
+    node_self_info(s->node, &si);
+    static const char *const names[] = {"recovering", "ready", "key_in_use"};
+    json_t *o = json_pack("{s:s}", "state", names[si.state]);
+    if (!o)
+        return;
+    if (si.state == NODE_SELF_RECOVERING)
+        json_object_set_new(o, "wait_left_ms", json_integer((json_int_t)si.wait_left_ms));
+    char hex[HUB_HEX_LEN + 1];
+    if (si.recovered) {
+        hub_hex(si.rec_peer, 32, hex);
+        json_object_set_new(o, "recovered",
+                            json_pack("{s:I, s:I, s:s}", "from", (json_int_t)si.rec_lo, "to",
+                                      (json_int_t)si.rec_hi, "peer", hex));
+    }
+    if (si.key_in_use) {
+        hub_hex(si.use_peer, 32, hex);
+        json_object_set_new(o, "key_in_use",
+                            json_pack("{s:I, s:I, s:s, s:I}", "from", (json_int_t)si.use_lo, "to",
+                                      (json_int_t)si.use_hi, "peer", hex, "detected",
+                                      (json_int_t)si.use_ms));
+    }
+    json_object_set_new(st, "own_feed", o);
+}
+
 /* ---- receiving ---- */
 
 static void on_hello(struct sync *s, struct session *ss, Hubnet__Hello *h, const char *peer_addr) {
@@ -669,6 +916,8 @@ static void on_summary(struct sync *s, struct session *ss, Hubnet__Summary *sm) 
     digest_refresh(s);
     if (sm->digest.len == 32 && memcmp(sm->digest.data, s->digest, 32) == 0) {
         ss->behind_us = ss->behind_them = 0;
+        ss->fw_compared = 1; /* equal digests: equal heads, our own feed's too */
+        fw_round_check(s, ss);
         if (ss->dir == SESS_IN)
             send_summary(s, ss);
         return;
@@ -699,15 +948,18 @@ static int compare_cb(const struct feed_head *h, void *arg) {
     struct session *ss = c->ss;
     while (c->i < ss->ntheir && memcmp(ss->their[c->i]->author.data, h->author, 32) < 0) {
         Hubnet__Head *t = ss->their[c->i++];
-        if (policy_admits_feed(c->s->policy, t->author.data)) { /* a feed we lack entirely */
+        if (fw_is_own(c->s, t->author.data))
+            fw_want_own(c->s, ss, NULL, t);
+        else if (policy_admits_feed(c->s->policy, t->author.data)) { /* a feed we lack entirely */
             behind_add(&ss->behind_us, t->seq);
             wq_add(ss, t->author.data, 1, t->seq);
         }
     }
     uint64_t theirs = 0;
+    const Hubnet__Head *th = NULL;
     if (c->i < ss->ntheir && memcmp(ss->their[c->i]->author.data, h->author, 32) == 0)
-        theirs = ss->their[c->i++]->seq;
-    if (h->forked)
+        theirs = (th = ss->their[c->i++])->seq;
+    if (fw_compare(c->s, ss, h, th))
         return 0;
     if (theirs > h->seq) {
         behind_add(&ss->behind_us, theirs - h->seq);
@@ -740,11 +992,14 @@ static void on_heads(struct sync *s, struct session *ss, Hubnet__SyncMsg *m) {
     if (ss->ntheir > 1)
         qsort(ss->their, ss->ntheir, sizeof *ss->their, head_cmp);
     ss->behind_us = ss->behind_them = 0;
+    ss->fw_backs = ss->fw_pushes = 0;
     struct cmp_ctx c = {s, ss, 0};
     store_feeds(node_store(s->node), compare_cb, &c);
     for (; c.i < ss->ntheir; c.i++) {
         Hubnet__Head *t = ss->their[c.i];
-        if (policy_admits_feed(s->policy, t->author.data)) {
+        if (fw_is_own(s, t->author.data)) {
+            fw_want_own(s, ss, NULL, t);
+        } else if (policy_admits_feed(s->policy, t->author.data)) {
             behind_add(&ss->behind_us, t->seq);
             wq_add(ss, t->author.data, 1, t->seq);
         }
@@ -757,6 +1012,9 @@ static void on_heads(struct sync *s, struct session *ss, Hubnet__SyncMsg *m) {
     log_debug("sync", "heads compared: %zu feed(s) to fetch, %lld entries behind, %zu in flight",
               ss->nwq, (long long)ss->behind_us, ss->ninflight);
     want_fill(s, ss);
+    fw_heads_done(s, ss);
+    ss->fw_compared = 1;
+    fw_round_check(s, ss);
 }
 
 struct serve_ctx {
@@ -890,6 +1148,7 @@ static void entries_finish(struct sync *s, struct session *ss, Hubnet__Entries *
                 wq_remove(ss, w);
         }
     }
+    fw_entries(s, ss, es, n, results);
     want_fill(s, ss);
 }
 
@@ -1385,6 +1644,7 @@ static void push_booked(struct sync *s, struct session *ss, const uint8_t *const
         if (ss->hello_seen)
             wq_add(ss, e.author, h.seq + 1, e.seq);
     }
+    fw_pushed(s, ss, wires, lens, results, n);
     want_fill(s, ss);
 }
 
@@ -1554,6 +1814,7 @@ static void status_hook(void *arg, json_t *st) {
                         json_pack("{s:s, s:s, s:s, s:I}", "listen", s->cfg->listen, "pub",
                                   s->cfg->pub_listen, "policy", policy_mode_name(s->cfg->policy),
                                   "trusted", (json_int_t)policy_trusted_count(s->policy)));
+    fw_status(s, st);
 }
 
 /* ---- lifecycle ---- */

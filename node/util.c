@@ -40,6 +40,10 @@ static const struct {
     [-HUB_E_CONFIG] = {"E_CONFIG", "configuration error"},
     [-HUB_E_KIND] = {"E_KIND", "kind unknown or not allowed here"},
     [-HUB_E_EXPIRED] = {"E_EXPIRED", "entry already expired"},
+    [-HUB_E_NOT_READY] = {"E_NOT_READY",
+                          "own feed not yet compared with a peer after start-up: retry shortly"},
+    [-HUB_E_KEY_IN_USE] = {"E_KEY_IN_USE",
+                           "another hub publishes with this hub's key (see hubctl status)"},
 };
 
 static int util_err_known(int err) {

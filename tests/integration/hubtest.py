@@ -242,6 +242,8 @@ class Hub:
       peers           [peers] peer lines: (endpoint, key) pairs or "endpoint key" strings
       allow           [policy] allow lines: hub keys
       sweep_interval  [hub] sweep_interval, seconds between expiry sweeps
+      own_recovery_wait  [hub] own_recovery_wait (default 0 here, not hubd's 30: most tests
+                      restart hubs with peers and publish at once; None: hubd's default)
       log_level       [log] level (default debug)
       log_format      [log] format: text or json (default: hubd's)
       extra           more keys: {"section": {"key": value or [values]}}
@@ -260,6 +262,7 @@ class Hub:
                  interval: Optional[int] = 1, policy: Optional[str] = None,
                  hops: Optional[int] = None, peers: Iterable[Any] = (),
                  allow: Iterable[str] = (), sweep_interval: Optional[int] = None,
+                 own_recovery_wait: Optional[int] = 0,
                  log_level: Optional[str] = "debug", log_format: Optional[str] = None,
                  extra: Optional[dict] = None, config_text: Optional[str] = None,
                  args: Sequence[str] = (), hubd: Optional[str] = None,
@@ -286,6 +289,7 @@ class Hub:
         self.peers = [p if isinstance(p, str) else f"{p[0]} {p[1]}" for p in peers]
         self.allow = list(allow)
         self.sweep_interval = sweep_interval
+        self.own_recovery_wait = own_recovery_wait
         self.log_level = log_level
         self.log_format = log_format
         self.extra = extra or {}
@@ -326,6 +330,8 @@ class Hub:
         }
         if self.sweep_interval is not None:
             sections["hub"].append(("sweep_interval", self.sweep_interval))
+        if self.own_recovery_wait is not None:
+            sections["hub"].append(("own_recovery_wait", self.own_recovery_wait))
         if self.log_level is not None:
             sections["log"].append(("level", self.log_level))
         if self.log_format is not None:

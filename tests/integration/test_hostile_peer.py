@@ -182,6 +182,11 @@ def test_hostile_peer_stores_nothing_bad_and_hub_keeps_serving(hubs):
         bad_prev = ref.build_entry(peer_kp, seq=2, prev=ref.h(b"not e1"), timestamp=ts,
                                    kind=2, key="offer-1", payload=mk_offer("Wrong prev"))
         peer.supply(P, 2, [bad_prev.wire])
+        # E_PREV shows that the peer holds another seq 1: the hub fetches back up to its head
+        # (PROTOCOL.md §6.2). The real e1 comes back: a duplicate, no fork.
+        w = peer.expect("want", 10, pred=lambda m: m.author == P)
+        assert (w.from_seq, w.count) == (1, 1)
+        peer.send(ref.entries_msg(P, 1, [e1.wire]))
         # 3. A gap: seq 3 (validly chained on an e2 the hub never got).
         e3 = ref.build_entry(peer_kp, seq=3, prev=e2.id, timestamp=ts, kind=2, key="offer-2",
                              payload=mk_offer("After a gap"))

@@ -57,6 +57,7 @@ static void assert_same_config(const struct config *a, const struct config *b) {
     assert_int_equal(a->control_max_clients, b->control_max_clients);
     assert_int_equal(a->max_map_bytes, b->max_map_bytes);
     assert_int_equal(a->sweep_interval_s, b->sweep_interval_s);
+    assert_int_equal(a->own_recovery_wait_s, b->own_recovery_wait_s);
     assert_int_equal(a->log_level, b->log_level);
     assert_int_equal(a->log_format, b->log_format);
     assert_string_equal(a->listen, b->listen);
@@ -89,6 +90,7 @@ static void test_defaults(void **state) {
     assert_int_equal(c.control_max_clients, 64);
     assert_int_equal(c.max_map_bytes, 64ULL << 30);
     assert_int_equal(c.sweep_interval_s, 60);
+    assert_int_equal(c.own_recovery_wait_s, 30);
     assert_int_equal(c.log_level, LOG_INFO);
     assert_int_equal(c.log_format, LOG_TEXT);
     assert_string_equal(c.listen, "tcp://127.0.0.1:7400");
