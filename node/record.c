@@ -1074,6 +1074,12 @@ static uint8_t rec_lower(uint8_t c) {
 void index_term_make(enum index_field f, const char *value, size_t len, struct index_term *out) {
     uint8_t buf[256];
     out->b[0] = (uint8_t)f;
+    if (len == 0) {
+        /* The empty term (IDX_ALL): hash the caller's empty string, not the unwritten buf (gcc 12
+         * -Wmaybe-uninitialized rightly sees buf passed to a read-only parameter unset). */
+        rec_hash8((const uint8_t *)value, 0, out->b + 1);
+        return;
+    }
     if (len <= sizeof buf) {
         for (size_t i = 0; i < len; i++)
             buf[i] = rec_lower((uint8_t)value[i]);
