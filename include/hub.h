@@ -55,6 +55,10 @@ const char *hub_strmsg(int err);   /* "signature does not verify" */
 #define HUB_MAX_RECORD_KEY 128                                 /* record key bytes */
 #define HUB_MAX_FUTURE_MS (10 * 60 * 1000ULL) /* timestamps may run ahead of our clock by this */
 #define HUB_MIN_TIMESTAMP_MS 1577836800000ULL /* 2020-01-01T00:00:00Z */
+/* A hub's own feed head may be dated ahead of its clock (the clock ran fast, then was set back):
+ * it goes on publishing at the head's timestamp, with a warning, up to this far ahead; beyond it
+ * publishing is refused (E_TIMESTAMP) until the clock reaches head - this. PROTOCOL.md §4.5. */
+#define HUB_MAX_OWN_AHEAD_MS (24 * 3600 * 1000ULL)
 #define HUB_ENTRY_VERSION 1
 #define HUB_SIGN_DOMAIN "hubnet/entry/v1" /* signed message = domain || 0x00 || header */
 
@@ -65,6 +69,9 @@ int hub_unhex(const char *hex, uint8_t *out, size_t len); /* exact length, 0 or 
 void hub_short(const uint8_t key[32], char out[9]);
 
 uint64_t hub_now_ms(void);
+/* Tests only: hub_now_ms() reads the clock plus this offset (a clock that runs ahead or behind).
+ * 0, the default, in hubd. */
+void hub_clock_set_test_offset(int64_t ms);
 uint64_t hub_mono_ms(void);
 uint64_t hub_mono_us(void);
 

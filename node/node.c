@@ -43,6 +43,7 @@ int node_open(const struct config *cfg, struct node **out) {
         free(n);
         return rc;
     }
+    node_clock_report(n);
     writer_start(n);
     *out = n;
     return HUB_OK;

@@ -100,8 +100,15 @@ static uint64_t util_clock_ms(clockid_t id) {
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* Set only by unit tests, before the threads that read it start. */
+static int64_t util_clock_test_offset;
+
+void hub_clock_set_test_offset(int64_t ms) {
+    util_clock_test_offset = ms;
+}
+
 uint64_t hub_now_ms(void) {
-    return util_clock_ms(CLOCK_REALTIME);
+    return util_clock_ms(CLOCK_REALTIME) + (uint64_t)util_clock_test_offset;
 }
 
 uint64_t hub_mono_ms(void) {
