@@ -59,6 +59,9 @@ const char *hub_strmsg(int err);   /* "signature does not verify" */
  * it goes on publishing at the head's timestamp, with a warning, up to this far ahead; beyond it
  * publishing is refused (E_TIMESTAMP) until the clock reaches head - this. PROTOCOL.md §4.5. */
 #define HUB_MAX_OWN_AHEAD_MS (24 * 3600 * 1000ULL)
+/* The latest `expires` a hub publishes (9999-12-31T23:59:59.999Z, the last ISO 8601 date with a
+ * four-digit year): a larger number is a mistake, not a date. Receivers accept any value. */
+#define HUB_MAX_EXPIRES_MS 253402300799999ULL
 #define HUB_ENTRY_VERSION 1
 #define HUB_SIGN_DOMAIN "hubnet/entry/v1" /* signed message = domain || 0x00 || header */
 

@@ -317,11 +317,23 @@ static int make_draft(struct client *cl, json_t *tag, json_t *obj, const char *p
         return HUB_E_TYPE;
     d->expires = 0;
     json_t *ev = json_object_get(obj, "expires");
-    if (json_is_integer(ev) && json_integer_value(ev) >= 0) {
-        d->expires = (uint64_t)json_integer_value(ev);
-    } else if (expires_s && view_parse_time(expires_s, &d->expires) != 0) {
+    /* A negative number is not "never" (that is 0 or no expires), nor is one past year 9999. */
+    if (json_is_integer(ev) &&
+        (json_integer_value(ev) < 0 || (uint64_t)json_integer_value(ev) > HUB_MAX_EXPIRES_MS)) {
         snprintf(field, sizeof field, "%sexpires", prefix);
-        send_error(cl, tag, HUB_E_RANGE, field, "%s: expected an ISO 8601 UTC time", field);
+        send_error(cl, tag, HUB_E_RANGE, field,
+                   "%s: milliseconds since the epoch, 0 (never) to %llu (9999-12-31T23:59:59.999Z)",
+                   field, (unsigned long long)HUB_MAX_EXPIRES_MS);
+        return HUB_E_RANGE;
+    }
+    if (json_is_integer(ev)) {
+        d->expires = (uint64_t)json_integer_value(ev);
+    } else if (expires_s && (view_parse_time(expires_s, &d->expires) != 0 ||
+                             d->expires > HUB_MAX_EXPIRES_MS)) {
+        snprintf(field, sizeof field, "%sexpires", prefix);
+        send_error(cl, tag, HUB_E_RANGE, field,
+                   "%s: expected an ISO 8601 UTC time or milliseconds up to %llu", field,
+                   (unsigned long long)HUB_MAX_EXPIRES_MS);
         return HUB_E_RANGE;
     }
     if (d->expires && d->expires <= hub_now_ms()) {
