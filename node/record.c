@@ -20,6 +20,7 @@
 
 #include "entry.h"
 #include "entry.pb-c.h"
+#include "pbcheck.h"
 #include "vocab.h"
 
 /* Record field limits, checked by record_from_json and (limits only, no vocabularies or
@@ -1029,7 +1030,8 @@ static int rec_wire_has_nul(const ProtobufCMessageDescriptor *d, const uint8_t *
 /* The checks of record_check_payload on the unpacked message (msg NULL: undecodable). */
 static int rec_check_msg(int kind, ProtobufCMessage *msg, const uint8_t *payload,
                          size_t len) {
-    if (msg == NULL)
+    /* §3.2's rules too: protobuf-c reads a field number of 2^29 or more as an unknown field. */
+    if (msg == NULL || pb_check_strict(rec_descriptor(kind), payload, len) != HUB_OK)
         return HUB_E_DECODE;
     if (rec_wire_has_nul(rec_descriptor(kind), payload, len, 0))
         return HUB_E_RANGE;
