@@ -390,7 +390,13 @@ static int make_draft(struct client *cl, json_t *tag, json_t *obj, const char *p
     return 0;
 }
 
-static void publish_failed(struct client *cl, json_t *tag, int rc) {
+static void publish_failed(struct control *c, struct client *cl, json_t *tag, int rc) {
+    if (rc == HUB_E_DISK_FULL) { /* the numbers, so that the operator knows what to free */
+        char detail[256];
+        store_full_detail(node_store(c->node), detail, sizeof detail);
+        send_error(cl, tag, rc, NULL, "%s: %s; nothing was stored", hub_strmsg(rc), detail);
+        return;
+    }
     send_error(cl, tag, rc, NULL, "%s; nothing was stored", hub_strmsg(rc));
 }
 
@@ -401,7 +407,7 @@ static void op_publish(struct control *c, struct client *cl, json_t *req, json_t
         return;
     int rc = node_publish(c->node, &d, 1);
     if (rc != 0) {
-        publish_failed(cl, tag, rc);
+        publish_failed(c, cl, tag, rc);
     } else {
         char id[HUB_HEX_LEN + 1];
         hub_hex(d.id, 32, id);
@@ -769,7 +775,7 @@ static void op_retract(struct control *c, struct client *cl, json_t *req, json_t
     rc = node_publish(c->node, &d, 1);
     free(payload);
     if (rc != 0) {
-        publish_failed(cl, tag, rc);
+        publish_failed(c, cl, tag, rc);
         return;
     }
     char hex[HUB_HEX_LEN + 1];
@@ -849,7 +855,7 @@ static void op_import_records(struct control *c, struct client *cl, json_t *cons
     if (rc == 0 && n) {
         rc = node_publish(c->node, d, n);
         if (rc != 0)
-            publish_failed(cl, tag, rc);
+            publish_failed(c, cl, tag, rc);
         else
             import_reply(cl, tag, d, n);
     } else if (rc == 0) {
@@ -1069,7 +1075,7 @@ static int import_fast(struct control *c, struct client *cl, const char *line, s
         import_reply(cl, tag, d, n);
         handled = 1;
     } else if (failed == SIZE_MAX) {
-        publish_failed(cl, tag, rc);
+        publish_failed(c, cl, tag, rc);
         handled = 1;
     } else if (f->objs[failed]) { /* say what is wrong with it, as op_import_records would */
         import_report(cl, tag, f->objs[failed], failed, rc);
