@@ -977,6 +977,10 @@ static int rec_wire_has_nul(const ProtobufCMessageDescriptor *d, const uint8_t *
     if (len == 0)
         return 0; /* and p may be NULL (an empty payload): no pointer arithmetic on it */
     const uint8_t *end = p + len;
+    /* A non-repeated string's value is its last occurrence (PROTOCOL.md §3.2): only that one
+     * counts, by field index; an item of a repeated field always counts. */
+    uint64_t last_has_nul = 0;
+    int item_has_nul = 0;
     while (p < end) {
         uint64_t tag = 0;
         int shift = 0;
@@ -1016,15 +1020,23 @@ static int rec_wire_has_nul(const ProtobufCMessageDescriptor *d, const uint8_t *
         if (type == 2 && tag >> 3 <= UINT32_MAX) {
             const ProtobufCFieldDescriptor *fd =
                 protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3));
-            if (fd && fd->type == PROTOBUF_C_TYPE_STRING && memchr(p, 0, n))
-                return 1;
+            if (fd && fd->type == PROTOBUF_C_TYPE_STRING) {
+                int nul = memchr(p, 0, n) != NULL;
+                size_t at = (size_t)(fd - d->fields);
+                if (fd->label == PROTOBUF_C_LABEL_REPEATED || at >= 64)
+                    item_has_nul |= nul;
+                else if (nul)
+                    last_has_nul |= (uint64_t)1 << at;
+                else
+                    last_has_nul &= ~((uint64_t)1 << at);
+            }
             if (fd && fd->type == PROTOBUF_C_TYPE_MESSAGE && depth < 4 &&
                 rec_wire_has_nul(fd->descriptor, p, n, depth + 1))
                 return 1;
         }
         p += n;
     }
-    return 0;
+    return item_has_nul || last_has_nul != 0;
 }
 
 /* The checks of record_check_payload on the unpacked message (msg NULL: undecodable). */

@@ -65,3 +65,16 @@ def test_entry_expired_on_arrival_is_accepted_hidden_and_purged_by_the_sweep(hub
     got = hub.get(e.id.hex())["entry"]
     assert got["id"] == e.id.hex() and got["seq"] == 1
     assert hub.get(live.id.hex())["entry"].get("purged") is not True
+
+
+def test_only_the_last_occurrence_of_a_string_is_checked(hubs):
+    """§3.2: an earlier occurrence of a non-repeated string with a NUL does not count; hubd
+    refused it (E_RANGE) where hubnet_ref.py accepts: one hub relaying what another refuses."""
+    author = ref.Keypair.generate()
+    hub = hubs("last-string", allow=[author.public.hex()])
+    feed = ref.Feed(author, NOW() - 60_000)
+    ok = feed.next(1, "profile", ref.field_bytes(1, b"a\x00b") + ref.field_bytes(1, b"Alpha"))
+    assert _import(hub, [ok.wire]) == ["OK"]
+    bad = feed.next(1, "profile", ref.field_bytes(1, b"Alpha") + ref.field_bytes(1, b"a\x00b"),
+                    append=False)
+    assert _import(hub, [bad.wire]) == ["E_RANGE"]

@@ -308,6 +308,16 @@ def test_largest_field_number_and_5_byte_tag_are_allowed():
         ref.validate_entry(resign(A, payload=ref.field_bytes(1, b"n") + tag + b"\x01"), now_ms(A))
 
 
+def test_only_the_last_occurrence_of_a_string_is_checked():
+    """§3.2: a non-repeated string's value is its last occurrence; an earlier one with a NUL or
+    invalid UTF-8 does not count (hubd: test_record.c, test_spec_rules.py)."""
+    for first in (b"a\x00b", b"\xff"):
+        w = resign(A, payload=ref.field_bytes(1, first) + ref.field_bytes(1, b"ok"))
+        ref.validate_entry(w, now_ms(A))
+        w = resign(A, payload=ref.field_bytes(1, b"ok") + ref.field_bytes(1, first))
+        expect("E_RANGE", w, now_ms(A))
+
+
 def test_limits_are_inclusive():
     """The limits themselves are allowed: a 128-byte key, a 200-byte name, 32 topics, a
     timestamp 10 minutes ahead, an entry of exactly 66176 bytes is not too large by step 1."""

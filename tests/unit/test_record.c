@@ -642,6 +642,15 @@ static void test_repeated_occurrences(void **state) {
         buf[n++] = 0x12, buf[n++] = 0x03, buf[n++] = 'E', buf[n++] = 'U', buf[n++] = 'R';
     }
     assert_int_equal(record_check_payload(K_OFFER, buf, n), HUB_E_DECODE);
+    /* A string's value is its last occurrence, and only that one is checked (§3.2): a NUL in
+     * an earlier one does not count (it did: E_RANGE, where hubnet_ref.py accepts). */
+    static const uint8_t nul_then_ok[] = {0x0a, 0x03, 'a', 0x00, 'b', 0x0a, 0x02, 'o', 'k'};
+    static const uint8_t ok_then_nul[] = {0x0a, 0x02, 'o', 'k', 0x0a, 0x03, 'a', 0x00, 'b'};
+    assert_int_equal(record_check_payload(K_OFFER, nul_then_ok, sizeof nul_then_ok), HUB_OK);
+    assert_int_equal(record_check_payload(K_OFFER, ok_then_nul, sizeof ok_then_nul), HUB_E_RANGE);
+    /* An item of a repeated field always counts. */
+    static const uint8_t topic_nul[] = {0x1a, 0x03, 'a', 0x00, 'b', 0x1a, 0x02, 'o', 'k'};
+    assert_int_equal(record_check_payload(K_OFFER, topic_nul, sizeof topic_nul), HUB_E_RANGE);
     /* A repeated field's items are not occurrences of one value. */
     n = 0;
     for (int k = 0; k < 2; k++)
