@@ -2193,6 +2193,7 @@ static void test_node_publish_clock_ahead(void **state) {
     assert_non_null(strstr(log, "new entries get the head's timestamp"));
     free(log);
     s = node_store(x->n);
+    me = node_identity(x->n); /* the old node's is freed */
 
     /* Beyond HUB_MAX_OWN_AHEAD_MS: refused, and the log gives the reason. */
     hub_clock_set_test_offset((int64_t)HUB_MAX_OWN_AHEAD_MS + 2 * hour);
