@@ -65,9 +65,13 @@ def test_full_disk_reports_e_disk_full_and_keeps_acknowledged_records(hubs, smal
     assert "disk full" in log
     assert "Input/output error" not in log
 
-    # Still full: a single publish is refused the same way; nothing acknowledged is lost.
+    # Still full: a single publish may fit in pages LMDB has free inside its file, or is refused
+    # the same way; the hub keeps answering, and nothing acknowledged is lost.
     r = hub.request({"op": "publish", **_offer(9999, 0)})
-    assert not r["ok"] and r["error"]["code"] == "E_DISK_FULL", r
+    if r["ok"]:
+        acked.add("k9999-0")
+    else:
+        assert r["error"]["code"] == "E_DISK_FULL", r
     assert _keys(hub) == acked
 
     # Space freed: the hub publishes again at once, and after a restart everything acknowledged
