@@ -15,7 +15,7 @@ enum hub_err {
     HUB_E_INTERNAL = -1,     /* broken invariant or unexpected library failure */
     HUB_E_NOMEM = -2,        /* allocation failed */
     HUB_E_IO = -3,           /* file or socket I/O failed */
-    HUB_E_DISK_FULL = -4,    /* storage full and could not grow */
+    HUB_E_DISK_FULL = -4,    /* storage full: no room on the disk or in the map */
     HUB_E_DECODE = -5,       /* bytes are not a well-formed message */
     HUB_E_VERSION = -6,      /* unsupported format or protocol version */
     HUB_E_FIELD = -7,        /* a header field is missing or malformed */

@@ -15,7 +15,7 @@ static const struct {
     [-HUB_E_INTERNAL] = {"E_INTERNAL", "broken invariant or unexpected library failure"},
     [-HUB_E_NOMEM] = {"E_NOMEM", "allocation failed"},
     [-HUB_E_IO] = {"E_IO", "file or socket I/O failed"},
-    [-HUB_E_DISK_FULL] = {"E_DISK_FULL", "storage full and could not grow"},
+    [-HUB_E_DISK_FULL] = {"E_DISK_FULL", "storage full: no room on the disk or in the map"},
     [-HUB_E_DECODE] = {"E_DECODE", "bytes are not a well-formed message"},
     [-HUB_E_VERSION] = {"E_VERSION", "unsupported format or protocol version"},
     [-HUB_E_FIELD] = {"E_FIELD", "a header field is missing or malformed"},
