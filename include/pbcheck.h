@@ -11,10 +11,10 @@
 
 #include "hub.h"
 
-#define PB_MAX_TAG_BYTES 5              /* a tag is a varint of at most 5 bytes */
-#define PB_MAX_FIELD ((1u << 29) - 1)   /* field numbers 1 … 2^29 − 1 */
-#define PB_MAX_VARINT_BYTES 10          /* a varint is at most 10 bytes */
-#define PB_MAX_DEPTH 8                  /* nested messages walked (hubnet's nest 2 deep) */
+#define PB_MAX_TAG_BYTES 5            /* a tag is a varint of at most 5 bytes */
+#define PB_MAX_FIELD ((1u << 29) - 1) /* field numbers 1 … 2^29 − 1 */
+#define PB_MAX_VARINT_BYTES 10        /* a varint is at most 10 bytes */
+#define PB_MAX_DEPTH 8                /* nested messages walked (hubnet's nest 2 deep) */
 
 /* One tag at *p: HUB_OK with *field and *type set and *p past it, or HUB_E_DECODE (a tag longer
  * than 5 bytes, field number 0 or above 2^29 − 1, wire type 3, 4, 6 or 7, truncated). */

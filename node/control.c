@@ -328,8 +328,8 @@ static int make_draft(struct client *cl, json_t *tag, json_t *obj, const char *p
     }
     if (json_is_integer(ev)) {
         d->expires = (uint64_t)json_integer_value(ev);
-    } else if (expires_s && (view_parse_time(expires_s, &d->expires) != 0 ||
-                             d->expires > HUB_MAX_EXPIRES_MS)) {
+    } else if (expires_s &&
+               (view_parse_time(expires_s, &d->expires) != 0 || d->expires > HUB_MAX_EXPIRES_MS)) {
         snprintf(field, sizeof field, "%sexpires", prefix);
         send_error(cl, tag, HUB_E_RANGE, field,
                    "%s: expected an ISO 8601 UTC time or milliseconds up to %llu", field,

@@ -5,8 +5,8 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -205,7 +205,8 @@ static int publish_clock(const struct feed_head *head, uint64_t now, uint64_t *t
 void node_clock_report(struct node *n) {
     struct feed_head head;
     uint64_t now = hub_now_ms();
-    if (store_feed_head(n->store, n->id.pk, &head) != 0 || head.timestamp <= now + HUB_MAX_FUTURE_MS)
+    if (store_feed_head(n->store, n->id.pk, &head) != 0 ||
+        head.timestamp <= now + HUB_MAX_FUTURE_MS)
         return;
     char clock[32], at[32];
     publish_time_text(now, clock);

@@ -36,8 +36,8 @@
 #include <lmdb.h>
 #include <pthread.h>
 #include <sodium.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
 
