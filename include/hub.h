@@ -15,7 +15,7 @@ enum hub_err {
     HUB_E_INTERNAL = -1,     /* broken invariant or unexpected library failure */
     HUB_E_NOMEM = -2,        /* allocation failed */
     HUB_E_IO = -3,           /* file or socket I/O failed */
-    HUB_E_DISK_FULL = -4,    /* storage full and could not grow */
+    HUB_E_DISK_FULL = -4,    /* storage full: no room on the disk or in the map */
     HUB_E_DECODE = -5,       /* bytes are not a well-formed message */
     HUB_E_VERSION = -6,      /* unsupported format or protocol version */
     HUB_E_FIELD = -7,        /* a header field is missing or malformed */
@@ -57,6 +57,13 @@ const char *hub_strmsg(int err);   /* "signature does not verify" */
 #define HUB_MAX_RECORD_KEY 128                                 /* record key bytes */
 #define HUB_MAX_FUTURE_MS (10 * 60 * 1000ULL) /* timestamps may run ahead of our clock by this */
 #define HUB_MIN_TIMESTAMP_MS 1577836800000ULL /* 2020-01-01T00:00:00Z */
+/* A hub's own feed head may be dated ahead of its clock (the clock ran fast, then was set back):
+ * it goes on publishing at the head's timestamp, with a warning, up to this far ahead; beyond it
+ * publishing is refused (E_TIMESTAMP) until the clock reaches head - this. PROTOCOL.md §4.5. */
+#define HUB_MAX_OWN_AHEAD_MS (24 * 3600 * 1000ULL)
+/* The latest `expires` a hub publishes (9999-12-31T23:59:59.999Z, the last ISO 8601 date with a
+ * four-digit year): a larger number is a mistake, not a date. Receivers accept any value. */
+#define HUB_MAX_EXPIRES_MS 253402300799999ULL
 #define HUB_ENTRY_VERSION 1
 #define HUB_SIGN_DOMAIN "hubnet/entry/v1" /* signed message = domain || 0x00 || header */
 
@@ -67,6 +74,9 @@ int hub_unhex(const char *hex, uint8_t *out, size_t len); /* exact length, 0 or 
 void hub_short(const uint8_t key[32], char out[9]);
 
 uint64_t hub_now_ms(void);
+/* Tests only: hub_now_ms() reads the clock plus this offset (a clock that runs ahead or behind).
+ * 0, the default, in hubd. */
+void hub_clock_set_test_offset(int64_t ms);
 uint64_t hub_mono_ms(void);
 uint64_t hub_mono_us(void);
 

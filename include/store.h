@@ -35,6 +35,9 @@ struct store_item {
  * feed may follow each other in the batch. Returns 0, or E_DISK_FULL / E_IO / E_INTERNAL when
  * the transaction failed: then nothing of the batch was stored. Grows the map when it fills. */
 int store_append(struct store *s, struct store_item *items, size_t n) HUB_WUR;
+/* After E_DISK_FULL: why, with the numbers (free bytes on the data dir's filesystem and what
+ * the write needed, or the map at max_map_size), for the client. */
+void store_full_detail(struct store *s, char *out, size_t len);
 
 /* Called before items[i] is appended, in order, inside the write transaction: lets the caller
  * finish an item while the ones before it are stored (signature checks in another thread).

@@ -317,11 +317,23 @@ static int make_draft(struct client *cl, json_t *tag, json_t *obj, const char *p
         return HUB_E_TYPE;
     d->expires = 0;
     json_t *ev = json_object_get(obj, "expires");
-    if (json_is_integer(ev) && json_integer_value(ev) >= 0) {
-        d->expires = (uint64_t)json_integer_value(ev);
-    } else if (expires_s && view_parse_time(expires_s, &d->expires) != 0) {
+    /* A negative number is not "never" (that is 0 or no expires), nor is one past year 9999. */
+    if (json_is_integer(ev) &&
+        (json_integer_value(ev) < 0 || (uint64_t)json_integer_value(ev) > HUB_MAX_EXPIRES_MS)) {
         snprintf(field, sizeof field, "%sexpires", prefix);
-        send_error(cl, tag, HUB_E_RANGE, field, "%s: expected an ISO 8601 UTC time", field);
+        send_error(cl, tag, HUB_E_RANGE, field,
+                   "%s: milliseconds since the epoch, 0 (never) to %llu (9999-12-31T23:59:59.999Z)",
+                   field, (unsigned long long)HUB_MAX_EXPIRES_MS);
+        return HUB_E_RANGE;
+    }
+    if (json_is_integer(ev)) {
+        d->expires = (uint64_t)json_integer_value(ev);
+    } else if (expires_s &&
+               (view_parse_time(expires_s, &d->expires) != 0 || d->expires > HUB_MAX_EXPIRES_MS)) {
+        snprintf(field, sizeof field, "%sexpires", prefix);
+        send_error(cl, tag, HUB_E_RANGE, field,
+                   "%s: expected an ISO 8601 UTC time or milliseconds up to %llu", field,
+                   (unsigned long long)HUB_MAX_EXPIRES_MS);
         return HUB_E_RANGE;
     }
     if (d->expires && d->expires <= hub_now_ms()) {
@@ -378,7 +390,13 @@ static int make_draft(struct client *cl, json_t *tag, json_t *obj, const char *p
     return 0;
 }
 
-static void publish_failed(struct client *cl, json_t *tag, int rc) {
+static void publish_failed(struct control *c, struct client *cl, json_t *tag, int rc) {
+    if (rc == HUB_E_DISK_FULL) { /* the numbers, so that the operator knows what to free */
+        char detail[256];
+        store_full_detail(node_store(c->node), detail, sizeof detail);
+        send_error(cl, tag, rc, NULL, "%s: %s; nothing was stored", hub_strmsg(rc), detail);
+        return;
+    }
     send_error(cl, tag, rc, NULL, "%s; nothing was stored", hub_strmsg(rc));
 }
 
@@ -389,7 +407,7 @@ static void op_publish(struct control *c, struct client *cl, json_t *req, json_t
         return;
     int rc = node_publish(c->node, &d, 1);
     if (rc != 0) {
-        publish_failed(cl, tag, rc);
+        publish_failed(c, cl, tag, rc);
     } else {
         char id[HUB_HEX_LEN + 1];
         hub_hex(d.id, 32, id);
@@ -757,7 +775,7 @@ static void op_retract(struct control *c, struct client *cl, json_t *req, json_t
     rc = node_publish(c->node, &d, 1);
     free(payload);
     if (rc != 0) {
-        publish_failed(cl, tag, rc);
+        publish_failed(c, cl, tag, rc);
         return;
     }
     char hex[HUB_HEX_LEN + 1];
@@ -837,7 +855,7 @@ static void op_import_records(struct control *c, struct client *cl, json_t *cons
     if (rc == 0 && n) {
         rc = node_publish(c->node, d, n);
         if (rc != 0)
-            publish_failed(cl, tag, rc);
+            publish_failed(c, cl, tag, rc);
         else
             import_reply(cl, tag, d, n);
     } else if (rc == 0) {
@@ -1057,7 +1075,7 @@ static int import_fast(struct control *c, struct client *cl, const char *line, s
         import_reply(cl, tag, d, n);
         handled = 1;
     } else if (failed == SIZE_MAX) {
-        publish_failed(cl, tag, rc);
+        publish_failed(c, cl, tag, rc);
         handled = 1;
     } else if (f->objs[failed]) { /* say what is wrong with it, as op_import_records would */
         import_report(cl, tag, f->objs[failed], failed, rc);

@@ -11,6 +11,7 @@
 
 #include "entry.pb-c.h"
 #include "identity.h"
+#include "pbcheck.h"
 
 /* ---- protobuf wire helpers for the outer message ---- */
 
@@ -70,12 +71,13 @@ static int entry_split(const uint8_t *wire, size_t len, struct entry *e) {
     const uint8_t *p = wire, *end = wire + len;
     int seen[4] = {0};
     while (p < end) {
-        uint64_t tag;
-        if (wire_varint(&p, end, &tag) != 0)
+        /* The tag rules of §3.2 hold here too (§4.3 step 1): at most 5 bytes, field 1 … 2^29−1,
+         * wire type 0, 1, 2 or 5. */
+        uint32_t field;
+        unsigned type;
+        if (pb_read_tag(&p, end, &field, &type) != HUB_OK)
             return HUB_E_DECODE;
-        uint64_t field = tag >> 3;
-        unsigned type = (unsigned)(tag & 7);
-        if (field >= 1 && field <= 3) {
+        if (field <= 3) {
             uint64_t n;
             if (type != 2 || seen[field] || wire_varint(&p, end, &n) != 0 ||
                 n > (uint64_t)(end - p))
@@ -93,8 +95,11 @@ static int entry_split(const uint8_t *wire, size_t len, struct entry *e) {
                 e->payload_len = n;
             }
             p += n;
-        } else if (field == 0 || wire_skip(&p, end, type) != 0) {
-            return HUB_E_DECODE;
+        } else {
+            const uint8_t *val;
+            size_t vlen;
+            if (pb_skip_value(&p, end, type, &val, &vlen) != HUB_OK)
+                return HUB_E_DECODE;
         }
     }
     if (!seen[1] || !seen[2])
@@ -203,6 +208,9 @@ int entry_decode(const uint8_t *wire, size_t len, struct entry *out) {
     out->wire = wire;
     out->wire_len = len;
 
+    /* §3.2's rules first: protobuf-c reads a field number of 2^29 or more as an unknown field. */
+    if (pb_check_strict(&hubnet__entry__descriptor, out->header, out->header_len) != HUB_OK)
+        return HUB_E_DECODE;
     struct hdr_arena arena;
     arena.used = 0;
     ProtobufCAllocator alloc = {hdr_alloc, hdr_free, &arena};

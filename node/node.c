@@ -45,6 +45,7 @@ int node_open(const struct config *cfg, struct node **out) {
         free(n);
         return rc;
     }
+    node_clock_report(n);
     writer_start(n);
     self_start(n, created);
     *out = n;

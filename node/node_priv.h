@@ -74,6 +74,8 @@ void node_prepared_free(struct prepared *p);
 int node_prepare(struct prepared *p, int check_payload);
 /* Counts each result and tells the listeners of the accepted entries, in order. */
 void node_notify(struct node *n, struct prepared *p, size_t count, int origin);
+/* At start-up: warn when our own feed's head is dated ahead of the clock (publish.c). */
+void node_clock_report(struct node *n);
 void node_count(struct node *n, int code);
 
 #endif

@@ -5,8 +5,10 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "node_priv.h"
@@ -159,6 +161,86 @@ static int publish_gate(struct node *n) {
     return HUB_OK;
 }
 
+/* ---- the clock (PROTOCOL.md §4.5) ---- */
+
+static void publish_time_text(uint64_t ms, char out[32]) {
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (gmtime_r(&t, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, 32, "%llu ms", (unsigned long long)ms);
+}
+
+/* The timestamp of the next own entries, and the clock to check them against: now, but never
+ * before the own head's timestamp (a feed's timestamps never decrease). A head dated more than
+ * HUB_MAX_FUTURE_MS ahead (the clock ran fast and was set back) is followed at its own timestamp,
+ * with a warning, and the own check reads the head's timestamp as its clock: other hubs judge
+ * these entries by their own clocks whatever we do, and refusing would only stop this hub until
+ * real time catches up, saying nothing. Beyond HUB_MAX_OWN_AHEAD_MS, or with a clock before
+ * 2020, E_TIMESTAMP, logged with the reason. */
+static int publish_clock(const struct feed_head *head, uint64_t now, uint64_t *ts,
+                         uint64_t *check_now) {
+    char clock[32], at[32];
+    publish_time_text(now, clock);
+    *ts = now;
+    *check_now = now;
+    if (head->seq == 0 || head->timestamp <= now) {
+        if (now >= HUB_MIN_TIMESTAMP_MS)
+            return HUB_OK;
+        log_error("node",
+                  "publish refused (E_TIMESTAMP): this hub's clock reads %s, before "
+                  "2020-01-01T00:00:00Z, the earliest timestamp an entry may have; set the clock",
+                  clock);
+        return HUB_E_TIMESTAMP;
+    }
+    uint64_t ahead = head->timestamp - now;
+    *ts = head->timestamp;
+    if (ahead <= HUB_MAX_FUTURE_MS) /* a small step back (NTP): every hub accepts the entries */
+        return HUB_OK;
+    publish_time_text(head->timestamp, at);
+    if (ahead > HUB_MAX_OWN_AHEAD_MS) {
+        char resume[32];
+        publish_time_text(head->timestamp - HUB_MAX_OWN_AHEAD_MS, resume);
+        log_error("node",
+                  "publish refused (E_TIMESTAMP): our feed's head (seq %llu) is dated %s, %llu s "
+                  "ahead of this hub's clock (%s), more than the %llu s a hub may publish ahead "
+                  "of its clock; if the clock is right, publishing resumes at %s",
+                  (unsigned long long)head->seq, at, (unsigned long long)(ahead / 1000), clock,
+                  (unsigned long long)(HUB_MAX_OWN_AHEAD_MS / 1000), resume);
+        return HUB_E_TIMESTAMP;
+    }
+    log_warnx("node",
+              "publishing at our feed's head timestamp %s, %llu s ahead of this hub's clock (%s): "
+              "the clock ran ahead before; other hubs accept these entries once their clocks "
+              "are within %llu s of it",
+              at, (unsigned long long)(ahead / 1000), clock,
+              (unsigned long long)(HUB_MAX_FUTURE_MS / 1000));
+    *check_now = head->timestamp;
+    return HUB_OK;
+}
+
+void node_clock_report(struct node *n) {
+    struct feed_head head;
+    uint64_t now = hub_now_ms();
+    if (store_feed_head(n->store, n->id.pk, &head) != 0 ||
+        head.timestamp <= now + HUB_MAX_FUTURE_MS)
+        return;
+    char clock[32], at[32];
+    publish_time_text(now, clock);
+    publish_time_text(head.timestamp, at);
+    uint64_t ahead = head.timestamp - now;
+    if (ahead > HUB_MAX_OWN_AHEAD_MS)
+        log_error("node",
+                  "our feed's head (seq %llu) is dated %s, %llu s ahead of this hub's clock (%s), "
+                  "more than %llu s: publishing is refused until the clock is within that of it",
+                  (unsigned long long)head.seq, at, (unsigned long long)(ahead / 1000), clock,
+                  (unsigned long long)(HUB_MAX_OWN_AHEAD_MS / 1000));
+    else
+        log_warnx("node",
+                  "our feed's head (seq %llu) is dated %s, %llu s ahead of this hub's clock (%s): "
+                  "new entries get the head's timestamp until the clock passes it",
+                  (unsigned long long)head.seq, at, (unsigned long long)(ahead / 1000), clock);
+}
+
 static int publish_run(struct node *n, struct node_draft *d, size_t count, node_make_fn make,
                        void *make_arg, size_t *failed) {
     if (failed)
@@ -188,7 +270,8 @@ static int publish_run(struct node *n, struct node_draft *d, size_t count, node_
              ? HUB_E_NOMEM
              : HUB_OK;
     j.seq0 = head.seq;
-    j.ts = j.now > head.timestamp ? j.now : head.timestamp; /* never before our last */
+    if (rc == 0)
+        rc = publish_clock(&head, j.now, &j.ts, &j.now);
     memcpy(j.prev, head.id, 32);
     atomic_init(&j.chained, 0);
     atomic_init(&j.chain_busy, 0);

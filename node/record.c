@@ -20,6 +20,7 @@
 
 #include "entry.h"
 #include "entry.pb-c.h"
+#include "pbcheck.h"
 #include "vocab.h"
 
 /* Record field limits, checked by record_from_json and (limits only, no vocabularies or
@@ -976,6 +977,10 @@ static int rec_wire_has_nul(const ProtobufCMessageDescriptor *d, const uint8_t *
     if (len == 0)
         return 0; /* and p may be NULL (an empty payload): no pointer arithmetic on it */
     const uint8_t *end = p + len;
+    /* A non-repeated string's value is its last occurrence (PROTOCOL.md §3.2): only that one
+     * counts, by field index; an item of a repeated field always counts. */
+    uint64_t last_has_nul = 0;
+    int item_has_nul = 0;
     while (p < end) {
         uint64_t tag = 0;
         int shift = 0;
@@ -1015,21 +1020,30 @@ static int rec_wire_has_nul(const ProtobufCMessageDescriptor *d, const uint8_t *
         if (type == 2 && tag >> 3 <= UINT32_MAX) {
             const ProtobufCFieldDescriptor *fd =
                 protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3));
-            if (fd && fd->type == PROTOBUF_C_TYPE_STRING && memchr(p, 0, n))
-                return 1;
+            if (fd && fd->type == PROTOBUF_C_TYPE_STRING) {
+                int nul = memchr(p, 0, n) != NULL;
+                size_t at = (size_t)(fd - d->fields);
+                if (fd->label == PROTOBUF_C_LABEL_REPEATED || at >= 64)
+                    item_has_nul |= nul;
+                else if (nul)
+                    last_has_nul |= (uint64_t)1 << at;
+                else
+                    last_has_nul &= ~((uint64_t)1 << at);
+            }
             if (fd && fd->type == PROTOBUF_C_TYPE_MESSAGE && depth < 4 &&
                 rec_wire_has_nul(fd->descriptor, p, n, depth + 1))
                 return 1;
         }
         p += n;
     }
-    return 0;
+    return item_has_nul || last_has_nul != 0;
 }
 
 /* The checks of record_check_payload on the unpacked message (msg NULL: undecodable). */
 static int rec_check_msg(int kind, ProtobufCMessage *msg, const uint8_t *payload,
                          size_t len) {
-    if (msg == NULL)
+    /* §3.2's rules too: protobuf-c reads a field number of 2^29 or more as an unknown field. */
+    if (msg == NULL || pb_check_strict(rec_descriptor(kind), payload, len) != HUB_OK)
         return HUB_E_DECODE;
     if (rec_wire_has_nul(rec_descriptor(kind), payload, len, 0))
         return HUB_E_RANGE;
@@ -1074,6 +1088,12 @@ static uint8_t rec_lower(uint8_t c) {
 void index_term_make(enum index_field f, const char *value, size_t len, struct index_term *out) {
     uint8_t buf[256];
     out->b[0] = (uint8_t)f;
+    if (len == 0) {
+        /* The empty term (IDX_ALL): hash the caller's empty string, not the unwritten buf (gcc 12
+         * -Wmaybe-uninitialized rightly sees buf passed to a read-only parameter unset). */
+        rec_hash8((const uint8_t *)value, 0, out->b + 1);
+        return;
+    }
     if (len <= sizeof buf) {
         for (size_t i = 0; i < len; i++)
             buf[i] = rec_lower((uint8_t)value[i]);

@@ -36,8 +36,10 @@
 #include <lmdb.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "log.h"
 #include "postings.h"
@@ -56,6 +58,10 @@
 #define STORE_TAIL_MAX 8192      /* records in the tail that make a write merge a chunk */
 #define STORE_MERGE_CHUNK 2048   /* records merged per transaction: bounds the pause (~0.1 s) */
 #define STORE_IDLE_MERGE_MIN 256 /* an idle hub merges its tail down to this */
+/* Room a write needs on the filesystem beyond its entries' bytes: LMDB copies every page it
+ * changes (the B-tree paths, the free list, the index) and writes them at the end of the file.
+ * A write that failed with EIO or ENOSPC while less than this is free is reported E_DISK_FULL. */
+#define STORE_WRITE_SLACK (1ULL << 20)
 
 enum {
     DB_META,
@@ -94,6 +100,9 @@ struct store {
      * no transaction is open then); tail_mu guards the tail and recent_rows for queries. */
     pthread_mutex_t write_mu, tail_mu;
     pthread_rwlock_t env_lock;
+    /* Why the last write failed with E_DISK_FULL, with the numbers (store_full_detail). */
+    pthread_mutex_t full_mu;
+    char full_detail[256];
 };
 
 /* Value stored in records: the current version. Its index terms are derived again from its
@@ -241,6 +250,7 @@ int store_open(const char *dir, uint64_t max_map_bytes, struct store **out) {
     pthread_mutex_init(&s->write_mu, NULL);
     pthread_mutex_init(&s->tail_mu, NULL);
     pthread_rwlock_init(&s->env_lock, NULL);
+    pthread_mutex_init(&s->full_mu, NULL);
     s->direct_min = STORE_DIRECT_MIN;
     s->tail_max = STORE_TAIL_MAX;
     s->chunk = STORE_MERGE_CHUNK;
@@ -321,6 +331,7 @@ void store_destroy(struct store **sp) {
     pthread_mutex_destroy(&s->write_mu);
     pthread_mutex_destroy(&s->tail_mu);
     pthread_rwlock_destroy(&s->env_lock);
+    pthread_mutex_destroy(&s->full_mu);
     free(s);
     *sp = NULL;
 }
@@ -874,6 +885,50 @@ static int append_one(struct store *s, struct wbatch *w, struct store_item *it) 
     return 0;
 }
 
+/* A write failed with rc (an errno or MDB_* code). LMDB reports a short write, which is what a
+ * full filesystem gives, as EIO: so on EIO or ENOSPC look at the free space of the data dir's
+ * filesystem (fstatvfs, the bytes an unprivileged process may use) and report E_DISK_FULL, with
+ * the numbers logged and kept for the client (store_full_detail), when less is free than the
+ * write needed at least: need bytes of entries plus STORE_WRITE_SLACK. */
+static int store_write_err(struct store *s, int rc, uint64_t need, const char *what) {
+    if (rc != EIO && rc != ENOSPC)
+        return store_err(rc);
+    mdb_filehandle_t fd;
+    struct statvfs vfs;
+    const char *dir = NULL;
+    if (mdb_env_get_fd(s->env, &fd) != 0 || fstatvfs(fd, &vfs) != 0) {
+        log_warn("store", "%s failed (%s), and the free space of the data dir is unknown", what,
+                 mdb_strerror(rc));
+        return store_err(rc);
+    }
+    if (mdb_env_get_path(s->env, &dir) != 0 || dir == NULL)
+        dir = "the data dir";
+    uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+    uint64_t want = need + STORE_WRITE_SLACK;
+    if (avail >= want && rc == EIO) {
+        log_error("store", "%s failed: %s (%llu bytes free on the filesystem of %s)", what,
+                  mdb_strerror(rc), (unsigned long long)avail, dir);
+        return HUB_E_IO;
+    }
+    char detail[sizeof s->full_detail];
+    snprintf(detail, sizeof detail,
+             "the filesystem of %s has %llu bytes free; this write needs at least %llu (%llu of "
+             "entries + %llu for the store's pages)",
+             dir, (unsigned long long)avail, (unsigned long long)want, (unsigned long long)need,
+             (unsigned long long)STORE_WRITE_SLACK);
+    log_error("store", "disk full: %s refused, nothing of it stored: %s", what, detail);
+    pthread_mutex_lock(&s->full_mu);
+    memcpy(s->full_detail, detail, sizeof detail);
+    pthread_mutex_unlock(&s->full_mu);
+    return HUB_E_DISK_FULL;
+}
+
+void store_full_detail(struct store *s, char *out, size_t len) {
+    pthread_mutex_lock(&s->full_mu);
+    snprintf(out, len, "%s", s->full_detail[0] ? s->full_detail : "storage full");
+    pthread_mutex_unlock(&s->full_mu);
+}
+
 static int store_grow(struct store *s) {
     uint64_t want = s->map_size * 2;
     if (want > s->max_map)
@@ -982,8 +1037,10 @@ static int tail_merge(struct store *s, size_t max) {
             continue;
         /* The tail stays as it is (memory and "recent"): queries still find every record; the
          * merge is tried again later. */
-        log_error("store", "merging the index tail failed: %s", mdb_strerror(rc));
         wbatch_free(&w);
+        if (rc == EIO || rc == ENOSPC)
+            return store_write_err(s, rc, 0, "merging the index tail");
+        log_error("store", "merging the index tail failed: %s", mdb_strerror(rc));
         return store_err(rc);
     }
     wbatch_free(&w);
@@ -1003,8 +1060,10 @@ static int append_locked(struct store *s, struct store_item *items, size_t n, st
      * written at the end, they kept one core busy and the other idle. (A catch-up batch's
      * workers have the next batch to check meanwhile: it writes them once, fewer seeks.) */
     int early_ix = ready && !w.to_tail && !(flags & STORE_BULK);
+    uint64_t need = 0; /* wire bytes of the items appended: what a failed write needed at least */
     for (;;) {
         uint64_t tb = hub_mono_us();
+        need = 0;
         int rc = mdb_txn_begin(s->env, NULL, 0, &w.txn);
         if (rc == 0) {
             for (size_t i = 0; i < n && rc == 0; i++) {
@@ -1021,6 +1080,7 @@ static int append_locked(struct store *s, struct store_item *items, size_t n, st
                     continue;
                 }
                 items[i].result = HUB_E_INTERNAL;
+                need += items[i].e->wire_len;
                 rc = append_one(s, &w, &items[i]);
                 if (rc == 0 && early_ix && (i + 1) % STORE_IX_CHUNK == 0 && i + 1 < n)
                     rc = ix_flush(s, &w);
@@ -1048,18 +1108,32 @@ static int append_locked(struct store *s, struct store_item *items, size_t n, st
             break;
         wbatch_reset(&w);
         s->next_local = first_local; /* nothing of the batch was stored */
-        for (size_t i = 0; i < n; i++)
-            items[i].result = store_err(rc);
         if (rc == MDB_MAP_FULL && store_grow(s) == 0)
             continue;
         wbatch_free(&w);
-        if (rc == MDB_MAP_FULL || rc == ENOSPC)
-            log_error("store", "storage full (map %llu MiB of max %llu MiB): batch of %zu refused",
-                      (unsigned long long)(s->map_size >> 20),
-                      (unsigned long long)(s->max_map >> 20), n);
-        else
+        int err;
+        if (rc == MDB_MAP_FULL) {
+            char detail[sizeof s->full_detail];
+            snprintf(detail, sizeof detail,
+                     "the store's map is at its maximum, %llu MiB of max_map_size %llu MiB",
+                     (unsigned long long)(s->map_size >> 20),
+                     (unsigned long long)(s->max_map >> 20));
+            log_error("store", "storage full (%s): batch of %zu refused", detail, n);
+            pthread_mutex_lock(&s->full_mu);
+            memcpy(s->full_detail, detail, sizeof detail);
+            pthread_mutex_unlock(&s->full_mu);
+            err = HUB_E_DISK_FULL;
+        } else if (rc == EIO || rc == ENOSPC) {
+            char what[64];
+            snprintf(what, sizeof what, "a batch of %zu entries", n);
+            err = store_write_err(s, rc, need, what);
+        } else {
             log_error("store", "write failed: %s; batch of %zu refused", mdb_strerror(rc), n);
-        return store_err(rc);
+            err = store_err(rc);
+        }
+        for (size_t i = 0; i < n; i++)
+            items[i].result = err;
+        return err;
     }
     if (w.ix_max > s->index_max)
         s->index_max = w.ix_max;
@@ -1590,7 +1664,7 @@ static int sweep_locked(struct store *s, uint64_t now_ms, size_t max, size_t *pu
         goto fail;
     if ((rc = mdb_txn_commit(w.txn)) != 0) {
         wbatch_free(&w);
-        return store_err(rc);
+        return store_write_err(s, rc, 0, "purging expired records");
     }
     wbatch_free(&w);
     *purged = n;

@@ -15,7 +15,7 @@ static const struct {
     [-HUB_E_INTERNAL] = {"E_INTERNAL", "broken invariant or unexpected library failure"},
     [-HUB_E_NOMEM] = {"E_NOMEM", "allocation failed"},
     [-HUB_E_IO] = {"E_IO", "file or socket I/O failed"},
-    [-HUB_E_DISK_FULL] = {"E_DISK_FULL", "storage full and could not grow"},
+    [-HUB_E_DISK_FULL] = {"E_DISK_FULL", "storage full: no room on the disk or in the map"},
     [-HUB_E_DECODE] = {"E_DECODE", "bytes are not a well-formed message"},
     [-HUB_E_VERSION] = {"E_VERSION", "unsupported format or protocol version"},
     [-HUB_E_FIELD] = {"E_FIELD", "a header field is missing or malformed"},
@@ -104,8 +104,15 @@ static uint64_t util_clock_ms(clockid_t id) {
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* Set only by unit tests, before the threads that read it start. */
+static int64_t util_clock_test_offset;
+
+void hub_clock_set_test_offset(int64_t ms) {
+    util_clock_test_offset = ms;
+}
+
 uint64_t hub_now_ms(void) {
-    return util_clock_ms(CLOCK_REALTIME);
+    return util_clock_ms(CLOCK_REALTIME) + (uint64_t)util_clock_test_offset;
 }
 
 uint64_t hub_mono_ms(void) {

@@ -291,6 +291,11 @@ def strict_check(descriptor: Any, buf: bytes, out: Optional[bytearray] = None,
         if fd.label == F.LABEL_REPEATED:
             index = counts.get(num, 0)
             counts[num] = index + 1
+        elif fd.type == F.TYPE_MESSAGE:
+            # Twice: Google's parsers merge the two, protobuf-c keeps the last (§3.2): refused.
+            if counts.get(num):
+                raise EntryError("E_DECODE", f"{descriptor.name}.{fd.name} twice")
+            counts[num] = 1
         path = (_prefix + fd.name, index)
         if fd.type == F.TYPE_STRING:
             try:

@@ -589,6 +589,15 @@ BAD_REQUESTS = [
      None),
     ("expires in the past", {"op": "publish", "kind": "offer", "record": {"title": "x"},
                              "expires": "2020-01-01T00:00:00Z"}, "E_RANGE", "expires"),
+    # -1 was stored as 0, "never expires"; past year 9999 is a mistake, not a date.
+    ("expires -1", {"op": "publish", "kind": "offer", "record": {"title": "x"}, "expires": -1},
+     "E_RANGE", "expires"),
+    ("expires past 9999", {"op": "publish", "kind": "offer", "record": {"title": "x"},
+                           "expires": 253402300800000}, "E_RANGE", "expires"),
+    ("expires 2^63-1", {"op": "publish", "kind": "offer", "record": {"title": "x"},
+                        "expires": 9223372036854775807}, "E_RANGE", "expires"),
+    ("expires digits past 9999", {"op": "publish", "kind": "offer", "record": {"title": "x"},
+                                  "expires": "4611686018427387903"}, "E_RANGE", "expires"),
     ("query bad date", {"op": "query", "from": "2027-13-01"}, "E_RANGE", "from"),
     ("query limit 0", {"op": "query", "limit": 0}, "E_RANGE", "limit"),
     ("query limit 1001", {"op": "query", "limit": 1001}, "E_RANGE", "limit"),
@@ -1267,6 +1276,20 @@ def test_expired_record_disappears_and_is_purged(hubs):
     hub.restart()
     assert [x["id"] for x in hub.query(kind="offer")] == [stays["id"]]
     assert hub.get(exp["id"])["entry"]["purged"] is True
+
+
+def test_expires_out_of_range_refused_by_hubctl_publish(hubs):
+    hub = hubs("expiry-range")
+    for bad in ("-1", "9223372036854775807", "253402300800000"):
+        res = hub.ctl("publish", "offer", "-", "--expires", bad, input=json.dumps(offer(1)),
+                      check=False)
+        assert res.code != 0, (bad, res)
+        assert "E_RANGE" in res.stdout + res.stderr, (bad, res)
+    assert hub.query(kind="offer") == []
+    # The last millisecond of 9999 is the latest accepted.
+    res = hub.ctl("publish", "offer", "-", "--expires", "253402300799999",
+                  input=json.dumps(offer(2)), check=False)
+    assert res.code == 0, res
 
 
 def test_expires_in_milliseconds(hubs):

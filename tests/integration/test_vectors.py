@@ -169,6 +169,10 @@ def header_with(v, extra: bytes) -> bytes:
 
 
 RETRACTION_PAYLOAD = b(BY_NAME["a-retraction"], "payload")  # withdraws offer ttt-ai-2027
+TAG_2P29 = b"\x80\x80\x80\x80\x10"          # field 2^29, wire type 0: one past the largest
+TAG_MAX = b"\xf8\xff\xff\xff\x0f"           # field 2^29 − 1, wire type 0
+TAG_20_6_BYTES = b"\xa0\x81\x80\x80\x80\x00"  # field 20, wire type 0, in 6 bytes
+TAG_20_5_BYTES = b"\xa0\x81\x80\x80\x00"      # the same in 5 bytes (non-minimal: allowed)
 
 MUTATIONS = {
     # step 1
@@ -184,6 +188,10 @@ MUTATIONS = {
     "group_wire_type": ("E_DECODE", lambda: b(A, "wire") + b"\x23\x24"),
     "signature_63_bytes": ("E_FIELD", lambda: ref.field_bytes(1, b(A, "header")) +
                            ref.field_bytes(2, b(A, "signature")[:63])),
+    # §3.2 tag rules in the envelope (§4.3 step 1): a tag of at most 5 bytes, field 1 … 2^29−1
+    "envelope_field_number_2p29": ("E_DECODE", lambda: b(A, "wire") + TAG_2P29 + b"\x01"),
+    "envelope_field_0_in_two_bytes": ("E_DECODE", lambda: b(A, "wire") + b"\x80\x00\x01"),
+    "envelope_tag_6_bytes": ("E_DECODE", lambda: b(A, "wire") + TAG_20_6_BYTES + b"\x01"),
     # step 3
     "header_too_large": ("E_TOO_LARGE", lambda: header_with(A, ref.field_bytes(99, bytes(500)))),
     "payload_too_large": ("E_TOO_LARGE", lambda: ref.encode_signed_entry(
@@ -194,6 +202,9 @@ MUTATIONS = {
                                                           b"\xff\xff\xff")),
     "key_invalid_utf8_after_garbage": ("E_DECODE", lambda: header_with(
         A, ref.field_bytes(7, b"pro\xfffile") + b"\x51" + bytes(8))),
+    "header_field_number_2p29": ("E_DECODE", lambda: header_with(A, TAG_2P29 + b"\x01")),
+    "header_field_0_in_two_bytes": ("E_DECODE", lambda: header_with(A, b"\x80\x00\x01")),
+    "header_tag_6_bytes": ("E_DECODE", lambda: header_with(A, TAG_20_6_BYTES + b"\x01")),
     # step 5 (before step 11: the signature is not even looked at)
     "version_2": ("E_VERSION", lambda: resign(A, {"version": 2})),
     "version_2_bad_signature": ("E_VERSION", lambda: rebuild(A, header_fields={"version": 2},
@@ -235,6 +246,18 @@ MUTATIONS = {
     "timestamp_far_future": ("E_TIMESTAMP", lambda: resign(A, timestamp=now_ms() + 11 * 60_000)),
     # step 14
     "payload_not_a_profile": ("E_DECODE", lambda: resign(A, payload=b"\x0a\x05ab")),
+    "payload_field_number_2p29": ("E_DECODE", lambda: resign(
+        A, payload=ref.field_bytes(1, b"n") + TAG_2P29 + b"\x01")),
+    "payload_cost_field_number_2p29": ("E_DECODE", lambda: resign(
+        A, {"kind": 2}, payload=ref.field_bytes(1, b"t") + ref.field_bytes(
+            18, ref.field_varint(1, 5) + TAG_2P29 + b"\x01"))),
+    # a message field twice: protobuf merges, protobuf-c keeps the last (§3.2): refused
+    "payload_cost_twice": ("E_DECODE", lambda: resign(
+        A, {"kind": 2}, payload=ref.field_bytes(1, b"t") + ref.field_bytes(
+            18, ref.field_bytes(2, b"EUR")) + ref.field_bytes(18, ref.field_bytes(2, b"EUR")))),
+    "payload_cost_twice_amount_over_cap_first": ("E_DECODE", lambda: resign(
+        A, {"kind": 2}, payload=ref.field_bytes(1, b"t") + ref.field_bytes(
+            18, ref.field_varint(1, 1 << 60)) + ref.field_bytes(18, ref.field_bytes(2, b"EUR")))),
     "payload_invalid_utf8": ("E_RANGE", lambda: resign(A, payload=ref.field_bytes(1, b"\xc0\xaf"))),
     "payload_surrogate": ("E_RANGE", lambda: resign(
         A, payload=ref.field_bytes(1, b"\xed\xa0\x80"))),
@@ -274,6 +297,25 @@ MUTATIONS = {
 def test_mutated_vector_fails(name):
     err, make = MUTATIONS[name]
     expect(err, make(), now_ms(A))
+
+
+def test_largest_field_number_and_5_byte_tag_are_allowed():
+    """§3.2: field 2^29 − 1 is an unknown field (skipped) and a tag may take 5 bytes, in the
+    envelope, the header and a payload (hubd: tests/unit/test_entry.c, test_record.c)."""
+    for tag in (TAG_MAX, TAG_20_5_BYTES):
+        ref.validate_entry(b(A, "wire") + tag + b"\x01", now_ms(A))
+        ref.validate_entry(header_with(A, tag + b"\x01"), now_ms(A))
+        ref.validate_entry(resign(A, payload=ref.field_bytes(1, b"n") + tag + b"\x01"), now_ms(A))
+
+
+def test_only_the_last_occurrence_of_a_string_is_checked():
+    """§3.2: a non-repeated string's value is its last occurrence; an earlier one with a NUL or
+    invalid UTF-8 does not count (hubd: test_record.c, test_spec_rules.py)."""
+    for first in (b"a\x00b", b"\xff"):
+        w = resign(A, payload=ref.field_bytes(1, first) + ref.field_bytes(1, b"ok"))
+        ref.validate_entry(w, now_ms(A))
+        w = resign(A, payload=ref.field_bytes(1, b"ok") + ref.field_bytes(1, first))
+        expect("E_RANGE", w, now_ms(A))
 
 
 def test_limits_are_inclusive():

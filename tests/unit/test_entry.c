@@ -1122,6 +1122,69 @@ static void test_missing_fields(void **state) {
     assert_int_equal(entry_decode(buf, n, &e), HUB_E_DECODE); /* no signature */
 }
 
+/* §3.2's tag rules, in the header and in the SignedEntry envelope (§4.3 step 1): at most 5
+ * bytes, field number 1 … 2^29 − 1. protobuf-c read 2^29 and more as an unknown field, and a
+ * field 0 written in two bytes too; hubnet_ref.py (Google protobuf) refuses them: one hub
+ * accepting and relaying what another refuses splits the network. The same bytes are in
+ * tests/fuzz/corpus/entry (strict-*). */
+static const uint8_t tag_field_2p29[] = {0x80, 0x80, 0x80, 0x80, 0x10, 0x01}; /* 2^29, varint 1 */
+static const uint8_t tag_field_max[] = {0xf8, 0xff, 0xff, 0xff, 0x0f, 0x01};  /* 2^29−1, varint */
+static const uint8_t tag_field0_long[] = {0x80, 0x00, 0x01};                  /* 0 in 2 bytes */
+static const uint8_t tag_6_bytes[] = {0xa0, 0x81, 0x80, 0x80, 0x80, 0x00, 0x01}; /* 20, 6 bytes */
+static const uint8_t tag_5_bytes[] = {0xa0, 0x81, 0x80, 0x80, 0x00, 0x01};       /* 20, 5 bytes */
+
+static void test_strict_tags_header(void **state) {
+    (void)state;
+    Hubnet__Entry h;
+    uint8_t ph[32];
+    hdr_default(&h, ph);
+    struct {
+        const uint8_t *b;
+        size_t n;
+        int want;
+    } cases[] = {
+        {tag_field_2p29, sizeof tag_field_2p29, HUB_E_DECODE},
+        {tag_field0_long, sizeof tag_field0_long, HUB_E_DECODE},
+        {tag_6_bytes, sizeof tag_6_bytes, HUB_E_DECODE},
+        {tag_field_max, sizeof tag_field_max, HUB_OK}, /* unknown field: skipped, signed */
+        {tag_5_bytes, sizeof tag_5_bytes, HUB_OK},     /* a non-minimal tag: accepted */
+    };
+    for (size_t i = 0; i < HUB_ARRAY_LEN(cases); i++) {
+        size_t wlen;
+        uint8_t *w = craft_ex(&h, cases[i].b, cases[i].n, &ida, payload_default, PLEN, &wlen);
+        int got = check(w, wlen);
+        if (got != cases[i].want)
+            fail_msg("case %zu: expected %s, got %s", i, hub_strerror(cases[i].want),
+                     hub_strerror(got));
+        free(w);
+    }
+}
+
+static void test_strict_tags_envelope(void **state) {
+    (void)state;
+    Hubnet__Entry h;
+    uint8_t ph[32];
+    hdr_default(&h, ph);
+    size_t wlen;
+    uint8_t *w = craft(&h, &wlen);
+    const uint8_t *tails[] = {tag_field_2p29, tag_field0_long, tag_6_bytes, tag_field_max,
+                              tag_5_bytes};
+    const size_t tail_len[] = {sizeof tag_field_2p29, sizeof tag_field0_long, sizeof tag_6_bytes,
+                               sizeof tag_field_max, sizeof tag_5_bytes};
+    const int want[] = {HUB_E_DECODE, HUB_E_DECODE, HUB_E_DECODE, HUB_OK, HUB_OK};
+    for (size_t i = 0; i < HUB_ARRAY_LEN(tails); i++) {
+        uint8_t *x = malloc(wlen + tail_len[i]);
+        assert_non_null(x);
+        memcpy(x, w, wlen);
+        memcpy(x + wlen, tails[i], tail_len[i]);
+        int got = check(x, wlen + tail_len[i]);
+        if (got != want[i])
+            fail_msg("case %zu: expected %s, got %s", i, hub_strerror(want[i]), hub_strerror(got));
+        free(x);
+    }
+    free(w);
+}
+
 /* ---- purged entries ---- */
 
 static void test_purged_verifies(void **state) {
@@ -1271,6 +1334,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_duplicate_field),
         cmocka_unit_test(test_missing_fields),
+        cmocka_unit_test(test_strict_tags_header),
+        cmocka_unit_test(test_strict_tags_envelope),
         cmocka_unit_test(test_purged_verifies),
         cmocka_unit_test(test_build_rejects),
         cmocka_unit_test(test_kind_names),

@@ -574,6 +574,90 @@ static void test_check_payload(void **state) {
     assert_int_equal(record_check_payload(K_RETRACTION, NULL, 0), HUB_OK);
 }
 
+/* §3.2's tag rules in payloads and in their nested Cost: a field number of 2^29 or more (which
+ * protobuf-c reads as an unknown field) is E_DECODE, as hubnet_ref.py says; 2^29 − 1 is an unknown
+ * field, allowed. */
+static void test_check_payload_strict_tags(void **state) {
+    (void)state;
+    size_t len;
+    uint8_t *base = make(K_OFFER, offer_json, &len);
+    static const uint8_t f2p29[] = {0x80, 0x80, 0x80, 0x80, 0x10, 0x01};
+    static const uint8_t fmax[] = {0xf8, 0xff, 0xff, 0xff, 0x0f, 0x01};
+    static const uint8_t f0long[] = {0x80, 0x00, 0x01};
+    const uint8_t *tails[] = {f2p29, f0long, fmax};
+    const size_t tlen[] = {sizeof f2p29, sizeof f0long, sizeof fmax};
+    const int want[] = {HUB_E_DECODE, HUB_E_DECODE, HUB_OK};
+    uint8_t buf[4096];
+    assert_true(len + 16 < sizeof buf);
+    for (size_t i = 0; i < 3; i++) {
+        memcpy(buf, base, len);
+        memcpy(buf + len, tails[i], tlen[i]);
+        assert_int_equal(record_check_payload(K_OFFER, buf, len + tlen[i]), want[i]);
+        /* the same inside Cost (Offer field 18): 0x92 0x01 len, then Cost's bytes */
+        size_t n = 0;
+        buf[n++] = 0x92;
+        buf[n++] = 0x01;
+        buf[n++] = (uint8_t)(2 + tlen[i]);
+        buf[n++] = 0x08; /* amount_minor = 5 */
+        buf[n++] = 0x05;
+        memcpy(buf + n, tails[i], tlen[i]);
+        n += tlen[i];
+        assert_int_equal(record_check_payload(K_OFFER, buf, n), want[i]);
+    }
+    free(base);
+}
+
+/* A non-repeated field that occurs twice (PROTOCOL.md §3.2): a scalar's last occurrence wins
+ * (protobuf's rule); a message field (Cost) twice is E_DECODE: Google's parsers merge the two
+ * (hubnet_ref.py did), protobuf-c keeps only the last, so hubs on the two libraries checked
+ * different amounts and one could accept what the other refuses. */
+static void test_repeated_occurrences(void **state) {
+    (void)state;
+    uint8_t buf[64];
+    size_t n = 0;
+    buf[n++] = 0x0a, buf[n++] = 0x01, buf[n++] = 'A';
+    buf[n++] = 0x0a, buf[n++] = 0x01, buf[n++] = 'B';
+    size_t titles = n;
+    assert_int_equal(record_check_payload(K_OFFER, buf, n), HUB_OK);
+    json_t *out;
+    assert_int_equal(record_to_json(K_OFFER, buf, n, &out), HUB_OK);
+    assert_string_equal(json_string_value(json_object_get(out, "title")), "B");
+    json_decref(out);
+    /* cost { amount_minor: 2^60, over the cap }, then cost { currency: "EUR" }: protobuf-c
+     * kept the second (accepted), Google's protobuf merged them (E_RANGE). */
+    buf[n++] = 0x92, buf[n++] = 0x01, buf[n++] = 0x0a;
+    buf[n++] = 0x08;
+    for (int i = 0; i < 8; i++)
+        buf[n++] = 0x80;
+    buf[n++] = 0x10;
+    size_t one_cost = n;
+    assert_int_equal(record_check_payload(K_OFFER, buf, one_cost), HUB_E_RANGE);
+    buf[n++] = 0x92, buf[n++] = 0x01, buf[n++] = 0x05;
+    buf[n++] = 0x12, buf[n++] = 0x03, buf[n++] = 'E', buf[n++] = 'U', buf[n++] = 'R';
+    assert_int_equal(record_check_payload(K_OFFER, buf, n), HUB_E_DECODE);
+    /* Two Costs that are each fine: E_DECODE all the same. */
+    n = titles;
+    for (int k = 0; k < 2; k++) {
+        buf[n++] = 0x92, buf[n++] = 0x01, buf[n++] = 0x05;
+        buf[n++] = 0x12, buf[n++] = 0x03, buf[n++] = 'E', buf[n++] = 'U', buf[n++] = 'R';
+    }
+    assert_int_equal(record_check_payload(K_OFFER, buf, n), HUB_E_DECODE);
+    /* A string's value is its last occurrence, and only that one is checked (§3.2): a NUL in
+     * an earlier one does not count (it did: E_RANGE, where hubnet_ref.py accepts). */
+    static const uint8_t nul_then_ok[] = {0x0a, 0x03, 'a', 0x00, 'b', 0x0a, 0x02, 'o', 'k'};
+    static const uint8_t ok_then_nul[] = {0x0a, 0x02, 'o', 'k', 0x0a, 0x03, 'a', 0x00, 'b'};
+    assert_int_equal(record_check_payload(K_OFFER, nul_then_ok, sizeof nul_then_ok), HUB_OK);
+    assert_int_equal(record_check_payload(K_OFFER, ok_then_nul, sizeof ok_then_nul), HUB_E_RANGE);
+    /* An item of a repeated field always counts. */
+    static const uint8_t topic_nul[] = {0x1a, 0x03, 'a', 0x00, 'b', 0x1a, 0x02, 'o', 'k'};
+    assert_int_equal(record_check_payload(K_OFFER, topic_nul, sizeof topic_nul), HUB_E_RANGE);
+    /* A repeated field's items are not occurrences of one value. */
+    n = 0;
+    for (int k = 0; k < 2; k++)
+        buf[n++] = 0x1a, buf[n++] = 0x02, buf[n++] = 'a', buf[n++] = (uint8_t)('a' + k);
+    assert_int_equal(record_check_payload(K_OFFER, buf, n), HUB_OK);
+}
+
 /* ---- index terms ---- */
 
 static const uint8_t author[32] = {0x5a, 0x1e, [31] = 0x01};
@@ -1022,6 +1106,8 @@ int main(void) {
         cmocka_unit_test(test_string_caps),
         cmocka_unit_test(test_bad_strings),
         cmocka_unit_test(test_check_payload),
+        cmocka_unit_test(test_check_payload_strict_tags),
+        cmocka_unit_test(test_repeated_occurrences),
         cmocka_unit_test(test_term_make),
         cmocka_unit_test(test_terms_offer),
         cmocka_unit_test(test_terms_dedupe),

@@ -2093,6 +2093,138 @@ static void test_node_publish_many(void **state) {
         free((void *)d[i].payload);
 }
 
+/* ---- the clock: a hub whose clock ran ahead (PROTOCOL.md §4.5) ---- */
+
+/* stderr (where log.c writes) into a temporary file while a capture is on. */
+struct capture {
+    int saved;
+    char path[64];
+};
+
+static void capture_begin(struct capture *c) {
+    log_init(LOG_WARN, LOG_TEXT); /* main() keeps the other tests' output to errors */
+    snprintf(c->path, sizeof c->path, "/tmp/hubnet-test-log-XXXXXX");
+    int fd = mkstemp(c->path);
+    assert_true(fd >= 0);
+    c->saved = dup(STDERR_FILENO);
+    assert_true(c->saved >= 0);
+    assert_true(dup2(fd, STDERR_FILENO) >= 0);
+    close(fd);
+}
+
+/* The captured text (owned by the caller), stderr restored. */
+static char *capture_end(struct capture *c) {
+    log_init(LOG_ERROR, LOG_TEXT);
+    assert_true(dup2(c->saved, STDERR_FILENO) >= 0);
+    close(c->saved);
+    FILE *f = fopen(c->path, "r");
+    assert_non_null(f);
+    char *buf = calloc(1, 65536);
+    assert_non_null(buf);
+    size_t n = fread(buf, 1, 65535, f);
+    buf[n] = '\0';
+    fclose(f);
+    unlink(c->path);
+    fputs(buf, stderr); /* still shown with the test's output */
+    return buf;
+}
+
+static int publish_profile(struct node *n, const char *name, uint64_t *seq) {
+    char json[128];
+    snprintf(json, sizeof json, "{\"name\":\"%s\"}", name);
+    size_t plen;
+    uint8_t *pp = payload_of(K_PROFILE, json, &plen);
+    struct node_draft d = {.kind = K_PROFILE, .key = "profile", .payload = pp, .payload_len = plen};
+    int rc = node_publish(n, &d, 1);
+    *seq = d.seq;
+    free(pp);
+    return rc;
+}
+
+static void test_node_publish_clock_ahead(void **state) {
+    struct nfx *x = *state;
+    struct store *s = node_store(x->n);
+    const struct identity *me = node_identity(x->n);
+    const int64_t hour = 3600 * 1000;
+    uint64_t seq;
+    struct feed_head h1, h2;
+
+    /* The clock runs 2 h fast: the hub publishes at that time. */
+    hub_clock_set_test_offset(2 * hour);
+    assert_int_equal(publish_profile(x->n, "Fast", &seq), HUB_OK);
+    assert_int_equal(store_feed_head(s, me->pk, &h1), HUB_OK);
+    assert_true(h1.timestamp > hub_now_ms() - 60000);
+
+    /* Set right, it publishes on at the head's timestamp (the feed's time never goes back) and
+     * says why. The old code refused: E_TIMESTAMP from its own 10-minute check, nothing logged. */
+    hub_clock_set_test_offset(0);
+    struct capture c;
+    capture_begin(&c);
+    int rc = publish_profile(x->n, "Set right", &seq);
+    char *log = capture_end(&c);
+    assert_int_equal(rc, HUB_OK);
+    assert_int_equal(seq, 2);
+    assert_int_equal(store_feed_head(s, me->pk, &h2), HUB_OK);
+    assert_int_equal(h2.timestamp, h1.timestamp);
+    assert_non_null(strstr(log, "publishing at our feed's head timestamp"));
+    free(log);
+
+    /* What it published is a valid chain for a hub whose clock is right once real time is
+     * within HUB_MAX_FUTURE_MS of it (here: now + 2 h). */
+    uint8_t *w;
+    size_t wl;
+    struct entry e;
+    uint8_t id[32];
+    assert_int_equal(store_record_current(s, me->pk, K_PROFILE, "profile", id), HUB_OK);
+    assert_int_equal(store_get(s, id, &w, &wl), HUB_OK);
+    assert_int_equal(entry_decode(w, wl, &e), HUB_OK);
+    assert_int_equal(entry_verify(&e, hub_now_ms()), HUB_E_TIMESTAMP);
+    assert_int_equal(entry_verify(&e, h1.timestamp), HUB_OK);
+    free(w);
+
+    /* A restart says so at once. */
+    struct config cfg = *node_config(x->n);
+    node_destroy(&x->n);
+    capture_begin(&c);
+    rc = node_open(&cfg, &x->n);
+    log = capture_end(&c);
+    assert_int_equal(rc, HUB_OK);
+    assert_non_null(strstr(log, "ahead of this hub's clock"));
+    assert_non_null(strstr(log, "new entries get the head's timestamp"));
+    free(log);
+    s = node_store(x->n);
+    me = node_identity(x->n); /* the old node's is freed */
+
+    /* Beyond HUB_MAX_OWN_AHEAD_MS: refused, and the log gives the reason. */
+    hub_clock_set_test_offset((int64_t)HUB_MAX_OWN_AHEAD_MS + 2 * hour);
+    assert_int_equal(publish_profile(x->n, "Very fast", &seq), HUB_OK);
+    hub_clock_set_test_offset(0);
+    capture_begin(&c);
+    rc = publish_profile(x->n, "Refused", &seq);
+    log = capture_end(&c);
+    assert_int_equal(rc, HUB_E_TIMESTAMP);
+    assert_non_null(strstr(log, "publish refused (E_TIMESTAMP)"));
+    free(log);
+    assert_int_equal(store_feed_head(s, me->pk, &h2), HUB_OK);
+    assert_int_equal(h2.seq, 3);
+
+    /* A clock before 2020 (no RTC): refused with its reason, not a silent E_TIMESTAMP. */
+    node_destroy(&x->n);
+    char dir2[96];
+    snprintf(dir2, sizeof dir2, "%s/fresh", x->dir);
+    assert_int_equal(mkdir(dir2, 0700), 0);
+    snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", dir2);
+    assert_int_equal(node_open(&cfg, &x->n), HUB_OK);
+    hub_clock_set_test_offset(-(int64_t)hub_now_ms() + 1000);
+    capture_begin(&c);
+    rc = publish_profile(x->n, "1970", &seq);
+    log = capture_end(&c);
+    hub_clock_set_test_offset(0);
+    assert_int_equal(rc, HUB_E_TIMESTAMP);
+    assert_non_null(strstr(log, "before 2020-01-01T00:00:00Z"));
+    free(log);
+}
+
 /* ---- the identity file ---- */
 
 static void test_identity_file(void **state) {
@@ -2195,6 +2327,7 @@ int main(void) {
         N(test_node_ingest_large_batch),
         N(test_node_publish),
         N(test_node_publish_many),
+        N(test_node_publish_clock_ahead),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
