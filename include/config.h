@@ -23,6 +23,7 @@ struct config {
     char control_socket[512];     /* default "<data_dir>/hubd.sock" (empty = derive) */
     unsigned control_mode;        /* default 0660 */
     unsigned control_max_clients; /* default 64 */
+    unsigned control_idle_timeout_s; /* default 30: a client that sends nothing is closed */
     uint64_t max_map_bytes;       /* default 64 GiB: LMDB map grows up to this */
     uint64_t watch_backlog;       /* default 16 MiB: a watcher further behind is cut off */
     unsigned sweep_interval_s;    /* default 60: expiry sweep */
@@ -53,5 +54,10 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen);
 int config_finish(struct config *c, char *err, size_t errlen);
 /* Print the effective configuration as an INI file that config_load reads back (hubd -n). */
 void config_print(const struct config *c, FILE *out);
+/* SIGHUP: copy into cur the keys that may change at run time (log level and format, idle
+ * timeout, watch backlog, sweep and sync intervals, discover, max_peers, peers, allow) from
+ * next, logging one line per change, and log each other key that differs as kept until a
+ * restart. Returns the number of changes applied. */
+size_t config_reload(struct config *cur, const struct config *next);
 
 #endif
