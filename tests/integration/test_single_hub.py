@@ -628,11 +628,15 @@ def test_control_socket_limits(hubs):
 
     with hub.connect() as c1:
         only_client(c1)
+        # A full hub closes its longest-idle client for a new one, but never a watch: with
+        # both slots watching, a third client is refused.
+        assert c1.request({"op": "watch"})["watching"]
         with hub.connect() as c2:
-            assert c2.request({"op": "id"})["ok"] is True
+            assert c2.request({"op": "watch"})["watching"]
             with hub.connect() as c3:
                 r = c3.recv(timeout=5)
                 assert r["ok"] is False and r["error"]["code"] == "E_BUSY"
+    with hub.connect() as c1:
         only_client(c1)
     with hub.connect() as c:
         try:
