@@ -72,6 +72,7 @@ struct client {
     size_t in_progress;   /* bytes of a partial line received since last_active */
     int slow;             /* cut off: its unread answers passed CONTROL_MAX_OUT */
     int backed;           /* this turn: had unsent answers, handled after the others */
+    int fresh;            /* accepted in this turn: its first request is read at once */
 };
 
 struct ext_op {
@@ -1376,13 +1377,14 @@ size_t control_poll_items(struct control *c, zmq_pollitem_t *items, size_t max) 
     return n;
 }
 
-/* The longest-idle client that may give its slot to a new one: not watching, nothing unsent,
- * quiet for CONTROL_EVICT_MIN_IDLE_MS. NULL if every client is busy. */
+/* The longest-idle client that may give its slot to a new one: not watching, and nothing
+ * handled for it or read by it for CONTROL_EVICT_MIN_IDLE_MS (a client stuck with unread
+ * answers qualifies). NULL if every client is busy. */
 static struct client *evict_candidate(struct control *c, uint64_t now) {
     struct client *best = NULL;
     for (size_t i = 0; i < c->nclients; i++) {
         struct client *cl = &c->clients[i];
-        if (cl->watching || cl->dead || cl->closing || cl->has_line ||
+        if (cl->watching || cl->dead || cl->closing ||
             now - cl->last_active < CONTROL_EVICT_MIN_IDLE_MS)
             continue;
         if (!best || cl->last_active < best->last_active)
@@ -1441,6 +1443,7 @@ static void control_accept(struct control *c) {
         memset(cl, 0, sizeof *cl);
         cl->fd = fd;
         cl->last_active = now;
+        cl->fresh = 1;
     }
 }
 
@@ -1572,16 +1575,6 @@ void control_handle(struct control *c, const zmq_pollitem_t *items, size_t count
         if (cl->closing && (!client_pending(cl) || hub_mono_ms() > cl->close_by))
             cl->dead = 1;
     }
-    if (items[0].revents & ZMQ_POLLIN) {
-        /* A new client's first request is usually there already: answer it in this turn. */
-        size_t first = c->nclients;
-        control_accept(c);
-        for (size_t i = first; i < c->nclients; i++) {
-            client_read(c, &c->clients[i], 1);
-            if (client_pending(&c->clients[i]))
-                client_flush(&c->clients[i]);
-        }
-    }
     /* Idle clients: nothing complete received, nothing of their answers read, for the idle
      * timeout. A watcher waits for events by design; it is cut off by its backlog instead. */
     uint64_t now = hub_mono_ms();
@@ -1601,6 +1594,20 @@ void control_handle(struct control *c, const zmq_pollitem_t *items, size_t count
             memset(&c->clients[c->nclients], 0, sizeof c->clients[0]);
         } else {
             i++;
+        }
+    }
+    /* New clients last, when the slots of closed ones are free. */
+    if (items[0].revents & ZMQ_POLLIN) {
+        control_accept(c);
+        /* A new client's first request is usually there already: answer it in this turn. */
+        for (size_t i = 0; i < c->nclients; i++) {
+            struct client *cl = &c->clients[i];
+            if (!cl->fresh)
+                continue;
+            cl->fresh = 0;
+            client_read(c, cl, 1);
+            if (client_pending(cl))
+                client_flush(cl);
         }
     }
     log_summary(c, now);
