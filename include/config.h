@@ -23,10 +23,12 @@ struct config {
     char control_socket[512];     /* default "<data_dir>/hubd.sock" (empty = derive) */
     unsigned control_mode;        /* default 0660 */
     unsigned control_max_clients; /* default 64 */
-    unsigned control_idle_timeout_s; /* default 30: a client that sends nothing is closed */
     uint64_t max_map_bytes;       /* default 64 GiB: LMDB map grows up to this */
     uint64_t watch_backlog;       /* default 16 MiB: a watcher further behind is cut off */
     unsigned sweep_interval_s;    /* default 60: expiry sweep */
+    /* default 30 s: a control client that sends no complete request and reads nothing for
+     * this long is closed */
+    unsigned control_idle_timeout_s;
     /* [log] */
     enum log_level log_level;   /* default info */
     enum log_format log_format; /* default text */

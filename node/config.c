@@ -17,7 +17,7 @@
 /* Ranges of the numeric keys. Wide enough for any real hub, narrow enough to catch typos. */
 #define CONFIG_MODE_MAX 0777u
 #define CONFIG_CLIENTS_MAX 4096u
-#define CONFIG_IDLE_MAX 3600u /* control_idle_timeout: an hour */
+#define CONFIG_IDLE_MAX 3600u       /* control_idle_timeout: an hour */
 #define CONFIG_MAP_MIN (1ULL << 20) /* 1M: LMDB needs room for its own pages */
 #define CONFIG_BACKLOG_MIN (64ULL << 10)
 #define CONFIG_BACKLOG_MAX (1ULL << 30)
@@ -765,8 +765,9 @@ static size_t config_reload_uint(const char *name, unsigned *cur, unsigned next)
 /* A key only a restart changes: say so, keep the running value. */
 static void config_restart_only(const char *name, int differs) {
     if (differs)
-        log_warnx("config", "reload: %s changed in the file; it takes effect at the next start "
-                            "(the running value is kept)",
+        log_warnx("config",
+                  "reload: %s changed in the file; it takes effect at the next start "
+                  "(the running value is kept)",
                   name);
 }
 

@@ -30,7 +30,8 @@
 #define CONTROL_MAX_OUT (96u << 20)   /* pending responses: a full query page fits */
 #define CONTROL_READ_PAUSE (1u << 20) /* stop reading requests while this much is unsent */
 #define CONTROL_REQS_PER_TURN 8       /* fairness between clients */
-#define CONTROL_TURN_BYTES (64u << 10) /* ... and answers queued per client per turn */
+/* ... and no more requests of a client in one turn once this much is queued for it */
+#define CONTROL_TURN_BYTES (64u << 10)
 /* Requests per loop turn, all clients together, from clients that have not read their last
  * answers: what such clients can make hubd do between two turns for everyone else. */
 #define CONTROL_BACKED_REQS_PER_TURN 4
@@ -45,8 +46,8 @@
 #define FAST_MAX_ARENAS 64 /* threads of one import_fast that get an arena of their own */
 /* Idle clients (CONTROL.md, "Connections"): the timeout itself is [hub] control_idle_timeout. */
 #define CONTROL_IDLE_PROGRESS (64u << 10) /* bytes of one partial line that count as activity */
-#define CONTROL_EVICT_MIN_IDLE_MS 1000    /* a full server closes a client this idle for a new one */
-#define CONTROL_SUMMARY_MS 10000          /* closed/refused clients: one log line per period */
+#define CONTROL_EVICT_MIN_IDLE_MS 1000 /* a full server closes a client this idle for a new one */
+#define CONTROL_SUMMARY_MS 10000       /* closed/refused clients: one log line per period */
 /* Descriptors kept free for LMDB, sync sockets and the log: accepting stops when the lowest
  * free descriptor reaches the limit minus this (accept4 hands out the lowest free one). */
 #define CONTROL_FD_RESERVE 64
@@ -305,13 +306,12 @@ static void op_status(struct control *c, struct client *cl, json_t *req, json_t 
     if (o) {
         json_object_set_new(
             o, "control",
-            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "max_clients",
-                      (json_int_t)c->max_clients, "idle_timeout_s",
-                      (json_int_t)(c->idle_timeout_ms / 1000), "idle_closed",
-                      (json_int_t)c->total.idle_closed, "evicted", (json_int_t)c->total.evicted,
-                      "refused", (json_int_t)(c->total.refused + c->total.fd_refused),
-                      "slow_closed", (json_int_t)c->total.slow_closed, "fd_refused",
-                      (json_int_t)c->total.fd_refused));
+            json_pack(
+                "{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "max_clients", (json_int_t)c->max_clients,
+                "idle_timeout_s", (json_int_t)(c->idle_timeout_ms / 1000), "idle_closed",
+                (json_int_t)c->total.idle_closed, "evicted", (json_int_t)c->total.evicted,
+                "refused", (json_int_t)(c->total.refused + c->total.fd_refused), "slow_closed",
+                (json_int_t)c->total.slow_closed, "fd_refused", (json_int_t)c->total.fd_refused));
         json_object_set_new(o, "watchers", json_integer((json_int_t)watchers));
         json_object_set_new(o, "index_tail", json_integer((json_int_t)st.index_tail));
     }
@@ -1347,9 +1347,8 @@ void control_set_status_hook(struct control *c, control_status_fn fn, void *arg)
 
 void control_reload(struct control *c, const struct config *cfg) {
     c->watch_backlog = cfg->watch_backlog ? cfg->watch_backlog : 16u << 20;
-    c->idle_timeout_ms = (uint64_t)(cfg->control_idle_timeout_s ? cfg->control_idle_timeout_s
-                                                                 : 30) *
-                         1000;
+    c->idle_timeout_ms =
+        (uint64_t)(cfg->control_idle_timeout_s ? cfg->control_idle_timeout_s : 30) * 1000;
 }
 
 size_t control_poll_capacity(const struct control *c) {
@@ -1494,9 +1493,9 @@ static void client_read(struct control *c, struct client *cl, int do_read) {
      * never reads may not make hubd build more of them (it is closed when idle instead). */
     size_t off = 0, start = client_pending(cl);
     int max_reqs = !start ? CONTROL_REQS_PER_TURN : c->backed_budget > 0 ? 1 : 0;
-    for (int handled = 0; handled < max_reqs && !cl->dead &&
-                          client_pending(cl) < CONTROL_READ_PAUSE &&
-                          client_pending(cl) < start + CONTROL_TURN_BYTES;
+    for (int handled = 0;
+         handled < max_reqs && !cl->dead && client_pending(cl) < CONTROL_READ_PAUSE &&
+         client_pending(cl) < start + CONTROL_TURN_BYTES;
          handled++) {
         char *nl = memchr(cl->in + off, '\n', cl->in_len - off);
         if (!nl)
@@ -1526,8 +1525,7 @@ static void client_read(struct control *c, struct client *cl, int do_read) {
  * thousand misbehaving clients must not flood the log. */
 static void log_summary(struct control *c, uint64_t now) {
     struct control_counts *t = &c->total, *l = &c->logged;
-    if (now - c->last_summary < CONTROL_SUMMARY_MS ||
-        memcmp(t, l, sizeof *t) == 0)
+    if (now - c->last_summary < CONTROL_SUMMARY_MS || memcmp(t, l, sizeof *t) == 0)
         return;
     c->last_summary = now;
     log_warnx("control",

@@ -53,9 +53,9 @@ static const struct {
     int sig;
     const char *name;
 } hubd_signals[] = {
-    {SIGTERM, "SIGTERM"}, {SIGINT, "SIGINT"},       {SIGQUIT, "SIGQUIT"}, {SIGHUP, "SIGHUP"},
-    {SIGUSR1, "SIGUSR1"}, {SIGUSR2, "SIGUSR2"},     {SIGALRM, "SIGALRM"}, {SIGVTALRM, "SIGVTALRM"},
-    {SIGXCPU, "SIGXCPU"}, {SIGXFSZ, "SIGXFSZ"},     {SIGPWR, "SIGPWR"},
+    {SIGTERM, "SIGTERM"}, {SIGINT, "SIGINT"},   {SIGQUIT, "SIGQUIT"}, {SIGHUP, "SIGHUP"},
+    {SIGUSR1, "SIGUSR1"}, {SIGUSR2, "SIGUSR2"}, {SIGALRM, "SIGALRM"}, {SIGVTALRM, "SIGVTALRM"},
+    {SIGXCPU, "SIGXCPU"}, {SIGXFSZ, "SIGXFSZ"}, {SIGPWR, "SIGPWR"},
 };
 
 static const char *signal_name(int sig) {
@@ -140,8 +140,9 @@ static void log_summary(struct node *node) {
         log_warnx("hubd", "SIGUSR1: cannot read store statistics");
         return;
     }
-    log_info("hubd", "SIGUSR1: %llu entries, %llu current records, %llu feeds, %llu forks, "
-                     "%llu bytes used of the map",
+    log_info("hubd",
+             "SIGUSR1: %llu entries, %llu current records, %llu feeds, %llu forks, "
+             "%llu bytes used of the map",
              (unsigned long long)st.entries, (unsigned long long)st.records,
              (unsigned long long)st.feeds, (unsigned long long)st.forks,
              (unsigned long long)st.used_bytes);
@@ -337,8 +338,9 @@ int main(int argc, char **argv) {
     free(items);
     sync_destroy(&sync);
     control_destroy(&ctl);
+    log_info("hubd", "control socket %s removed", cfg.control_socket);
     node_destroy(&node);
     close(lockfd);
-    log_info("hubd", "stopped cleanly; control socket %s removed", cfg.control_socket);
+    log_info("hubd", "stopped cleanly");
     return 0;
 }

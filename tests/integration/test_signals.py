@@ -120,5 +120,6 @@ def test_ending_signal_is_logged_and_socket_removed(hubs, sig):
     h._note_exit()  # an exit the test asked for: not "died before teardown"
     assert rc == 0, h.log_tail()
     h.wait_log(f"received {signal.Signals(sig).name}, shutting down")
+    h.wait_log(f"control socket {h.control_socket} removed")
     h.wait_log("stopped cleanly")
     assert not os.path.exists(h.control_socket)
