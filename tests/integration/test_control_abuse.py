@@ -262,6 +262,27 @@ def test_full_server_closes_longest_idle_client(hubs):
         c.close()
 
 
+def test_stuck_non_readers_give_way(hubs):
+    """Every slot held by a client stuck with unread answers: a new client still gets in (the
+    longest-idle stuck one is closed for it), long before the idle timeout."""
+    h = hubs(name="stuck", log_level="info",
+             extra={"hub": {"control_max_clients": 4, "control_idle_timeout": 600}})
+    readers = [NonReader(h.control_socket, big=True) for _ in range(4)]
+    try:
+        def all_stuck():
+            before = [r.sent for r in readers]
+            for r in readers:
+                r.push()
+            return [r.sent for r in readers] == before
+        wait_until(all_stuck, timeout=30, interval=0.5, msg="the non-readers never got stuck")
+        st = wait_until(lambda: status_ok(h.control_socket), timeout=30, interval=0.2,
+                        msg="a new client was never served")
+        assert st["control"]["evicted"] >= 1 and st["control"]["idle_closed"] == 0, st
+    finally:
+        for r in readers:
+            r.sock.close()
+
+
 def test_partial_line_is_idle(hubs):
     """A client that sends half a request and stops is closed after the idle timeout; one
     that keeps sending requests is not."""

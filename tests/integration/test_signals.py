@@ -123,3 +123,19 @@ def test_ending_signal_is_logged_and_socket_removed(hubs, sig):
     h.wait_log(f"control socket {h.control_socket} removed")
     h.wait_log("stopped cleanly")
     assert not os.path.exists(h.control_socket)
+
+
+def test_sighup_allow_admits_a_peer(hubs):
+    """[policy] allow reloaded: a hub that refused a peer's connection admits it after SIGHUP
+    adds the peer's key, and replicates its feed."""
+    a = hubs(name="gate", log_level="info")  # allowlist: trusts nobody but itself
+    b = hubs(name="dialer", peers=[(a.endpoint, a.key)], allow=[a.key])
+    r = b.publish("offer", {"title": "let me in"})
+    # a does not know b: its feed is not stored there.
+    assert not a.get(r["id"]).get("ok")
+    a.allow = [b.key]
+    a.write_config()
+    a.signal(signal.SIGHUP)
+    a.wait_log(f"reload: policy.allow added: {b.key}")
+    wait_until(lambda: a.get(r["id"]).get("ok"), timeout=30,
+               msg="a never admitted b's feed after allowing it")
