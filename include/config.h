@@ -27,6 +27,9 @@ struct config {
     uint64_t watch_backlog;       /* default 16 MiB: a watcher further behind is cut off */
     unsigned sweep_interval_s;    /* default 60: expiry sweep */
     unsigned own_recovery_wait_s; /* default 30: publish waits this long for a peer (0: not) */
+    /* default 30 s: a control client that sends no complete request and reads nothing for
+     * this long is closed */
+    unsigned control_idle_timeout_s;
     /* [log] */
     enum log_level log_level;   /* default info */
     enum log_format log_format; /* default text */
@@ -54,5 +57,10 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen);
 int config_finish(struct config *c, char *err, size_t errlen);
 /* Print the effective configuration as an INI file that config_load reads back (hubd -n). */
 void config_print(const struct config *c, FILE *out);
+/* SIGHUP: copy into cur the keys that may change at run time (log level and format, idle
+ * timeout, watch backlog, sweep and sync intervals, discover, max_peers, peers, allow) from
+ * next, logging one line per change, and log each other key that differs as kept until a
+ * restart. Returns the number of changes applied. */
+size_t config_reload(struct config *cur, const struct config *next);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <zmq.h>
 
+struct config;
 struct control;
 struct node;
 
@@ -25,7 +26,12 @@ int control_register_op(struct control *c, const char *op, control_op_fn fn, voi
 typedef void (*control_status_fn)(void *arg, json_t *status);
 void control_set_status_hook(struct control *c, control_status_fn fn, void *arg);
 
-/* Poll integration: fill up to max items, then handle what poll reported. */
+/* Apply what a reload may change: [hub] control_idle_timeout and watch_backlog. */
+void control_reload(struct control *c, const struct config *cfg);
+
+/* Poll integration: fill up to max items, then handle what poll reported. The caller's array
+ * holds control_poll_capacity() items for control (the listening socket and every client). */
+size_t control_poll_capacity(const struct control *c);
 size_t control_poll_items(struct control *c, zmq_pollitem_t *items, size_t max);
 void control_handle(struct control *c, const zmq_pollitem_t *items, size_t count);
 /* A client with buffered complete requests needs a turn even without new input: poll with

@@ -26,6 +26,9 @@ void node_destroy(struct node **n);
 const struct identity *node_identity(const struct node *n);
 struct store *node_store(struct node *n);
 const struct config *node_config(const struct node *n);
+/* For hubd's reload (SIGHUP) only, on the event loop's thread: config_reload changes keys
+ * that only that thread reads. */
+struct config *node_config_mut(struct node *n);
 int node_add_listener(struct node *n, node_listener fn, void *arg);
 void node_set_admit(struct node *n, node_admit_fn fn, void *arg);
 

@@ -17,6 +17,7 @@
 /* Ranges of the numeric keys. Wide enough for any real hub, narrow enough to catch typos. */
 #define CONFIG_MODE_MAX 0777u
 #define CONFIG_CLIENTS_MAX 4096u
+#define CONFIG_IDLE_MAX 3600u       /* control_idle_timeout: an hour */
 #define CONFIG_MAP_MIN (1ULL << 20) /* 1M: LMDB needs room for its own pages */
 #define CONFIG_BACKLOG_MIN (64ULL << 10)
 #define CONFIG_BACKLOG_MAX (1ULL << 30)
@@ -40,6 +41,7 @@ void config_defaults(struct config *c) {
     c->control_socket[0] = '\0';
     c->control_mode = 0660;
     c->control_max_clients = 64;
+    c->control_idle_timeout_s = 30;
     c->max_map_bytes = 64ULL << 30;
     c->watch_backlog = 16ULL << 20;
     c->sweep_interval_s = 60;
@@ -66,6 +68,7 @@ enum config_key {
     K_CONTROL_SOCKET,
     K_CONTROL_MODE,
     K_CONTROL_MAX_CLIENTS,
+    K_CONTROL_IDLE_TIMEOUT,
     K_MAX_MAP_SIZE,
     K_WATCH_BACKLOG,
     K_SWEEP_INTERVAL,
@@ -374,6 +377,7 @@ static const struct {
     {"hub", "control_socket", K_CONTROL_SOCKET},
     {"hub", "control_mode", K_CONTROL_MODE},
     {"hub", "control_max_clients", K_CONTROL_MAX_CLIENTS},
+    {"hub", "control_idle_timeout", K_CONTROL_IDLE_TIMEOUT},
     {"hub", "max_map_size", K_MAX_MAP_SIZE},
     {"hub", "watch_backlog", K_WATCH_BACKLOG},
     {"hub", "sweep_interval", K_SWEEP_INTERVAL},
@@ -420,6 +424,8 @@ static int config_set(struct config_parse *p, enum config_key k, const char *nam
         return config_mode(p, name, v, &c->control_mode);
     case K_CONTROL_MAX_CLIENTS:
         return config_uint(p, name, v, 1, CONFIG_CLIENTS_MAX, &c->control_max_clients);
+    case K_CONTROL_IDLE_TIMEOUT:
+        return config_uint(p, name, v, 1, CONFIG_IDLE_MAX, &c->control_idle_timeout_s);
     case K_MAX_MAP_SIZE:
         return config_size(p, name, v, CONFIG_MAP_MIN, CONFIG_MAP_MAX, &c->max_map_bytes);
     case K_WATCH_BACKLOG:
@@ -700,6 +706,7 @@ void config_print(const struct config *c, FILE *out) {
     fprintf(out, "control_socket = %s\n", c->control_socket);
     fprintf(out, "control_mode = %04o\n", c->control_mode);
     fprintf(out, "control_max_clients = %u\n", c->control_max_clients);
+    fprintf(out, "control_idle_timeout = %u\n", c->control_idle_timeout_s);
     fprintf(out, "max_map_size = ");
     config_print_size(out, c->max_map_bytes);
     fprintf(out, "watch_backlog = ");
@@ -737,4 +744,129 @@ void config_print(const struct config *c, FILE *out) {
         hub_hex(c->allow[i], HUB_KEY_LEN, hex);
         fprintf(out, "allow = %s\n", hex);
     }
+}
+
+/* ---- reload (SIGHUP) -------------------------------------------------------------------- */
+
+static int config_has_key(const uint8_t (*keys)[HUB_KEY_LEN], size_t n, const uint8_t key[32]) {
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(keys[i], key, HUB_KEY_LEN) == 0)
+            return 1;
+    return 0;
+}
+
+static const struct config_peer *config_find_peer(const struct config *c, const uint8_t key[32]) {
+    for (size_t i = 0; i < c->npeers; i++)
+        if (memcmp(c->peers[i].key, key, HUB_KEY_LEN) == 0)
+            return &c->peers[i];
+    return NULL;
+}
+
+/* A reloadable unsigned key: log and copy. */
+static size_t config_reload_uint(const char *name, unsigned *cur, unsigned next) {
+    if (*cur == next)
+        return 0;
+    log_info("config", "reload: %s %u -> %u", name, *cur, next);
+    *cur = next;
+    return 1;
+}
+
+/* A key only a restart changes: say so, keep the running value. */
+static void config_restart_only(const char *name, int differs) {
+    if (differs)
+        log_warnx("config",
+                  "reload: %s changed in the file; it takes effect at the next start "
+                  "(the running value is kept)",
+                  name);
+}
+
+size_t config_reload(struct config *cur, const struct config *next) {
+    char hex[HUB_HEX_LEN + 1];
+    size_t changes = 0;
+
+    config_restart_only("hub.data_dir", strcmp(cur->data_dir, next->data_dir) != 0);
+    config_restart_only("hub.control_socket",
+                        strcmp(cur->control_socket, next->control_socket) != 0);
+    config_restart_only("hub.control_mode", cur->control_mode != next->control_mode);
+    config_restart_only("hub.control_max_clients",
+                        cur->control_max_clients != next->control_max_clients);
+    config_restart_only("hub.max_map_size", cur->max_map_bytes != next->max_map_bytes);
+    config_restart_only("sync.listen", strcmp(cur->listen, next->listen) != 0);
+    config_restart_only("sync.pub_listen", strcmp(cur->pub_listen, next->pub_listen) != 0);
+    config_restart_only("sync.batch", cur->batch_entries != next->batch_entries);
+    config_restart_only("sync.window", cur->window != next->window);
+    config_restart_only("sync.policy", cur->policy != next->policy);
+    config_restart_only("sync.hops", cur->hops != next->hops);
+
+    if (cur->log_level != next->log_level) {
+        log_info("config", "reload: log.level %s -> %s", log_level_name(cur->log_level),
+                 log_level_name(next->log_level));
+        cur->log_level = next->log_level;
+        changes++;
+    }
+    if (cur->log_format != next->log_format) {
+        log_info("config", "reload: log.format %s -> %s",
+                 config_name(config_format_names, HUB_ARRAY_LEN(config_format_names),
+                             (int)cur->log_format),
+                 config_name(config_format_names, HUB_ARRAY_LEN(config_format_names),
+                             (int)next->log_format));
+        cur->log_format = next->log_format;
+        changes++;
+    }
+    changes += config_reload_uint("hub.control_idle_timeout", &cur->control_idle_timeout_s,
+                                  next->control_idle_timeout_s);
+    if (cur->watch_backlog != next->watch_backlog) {
+        log_info("config", "reload: hub.watch_backlog %llu -> %llu bytes",
+                 (unsigned long long)cur->watch_backlog, (unsigned long long)next->watch_backlog);
+        cur->watch_backlog = next->watch_backlog;
+        changes++;
+    }
+    changes +=
+        config_reload_uint("hub.sweep_interval", &cur->sweep_interval_s, next->sweep_interval_s);
+    changes += config_reload_uint("sync.interval", &cur->sync_interval_s, next->sync_interval_s);
+    changes += config_reload_uint("sync.max_peers", &cur->max_peers, next->max_peers);
+    if (cur->discover != next->discover) {
+        log_info("config", "reload: sync.discover %s -> %s", cur->discover ? "on" : "off",
+                 next->discover ? "on" : "off");
+        cur->discover = next->discover;
+        changes++;
+    }
+
+    /* Peers: by key; a known key at a new endpoint is a removal and an addition. */
+    for (size_t i = 0; i < cur->npeers; i++) {
+        const struct config_peer *np = config_find_peer(next, cur->peers[i].key);
+        if (np && strcmp(np->endpoint, cur->peers[i].endpoint) == 0)
+            continue;
+        hub_hex(cur->peers[i].key, HUB_KEY_LEN, hex);
+        log_info("config", "reload: peers.peer removed: %s %s", cur->peers[i].endpoint, hex);
+        changes++;
+    }
+    for (size_t i = 0; i < next->npeers; i++) {
+        const struct config_peer *op = config_find_peer(cur, next->peers[i].key);
+        if (op && strcmp(op->endpoint, next->peers[i].endpoint) == 0)
+            continue;
+        hub_hex(next->peers[i].key, HUB_KEY_LEN, hex);
+        log_info("config", "reload: peers.peer added: %s %s", next->peers[i].endpoint, hex);
+        changes++;
+    }
+    memcpy(cur->peers, next->peers, sizeof cur->peers);
+    cur->npeers = next->npeers;
+
+    for (size_t i = 0; i < cur->nallow; i++)
+        if (!config_has_key((const uint8_t(*)[HUB_KEY_LEN])next->allow, next->nallow,
+                            cur->allow[i])) {
+            hub_hex(cur->allow[i], HUB_KEY_LEN, hex);
+            log_info("config", "reload: policy.allow removed: %s", hex);
+            changes++;
+        }
+    for (size_t i = 0; i < next->nallow; i++)
+        if (!config_has_key((const uint8_t(*)[HUB_KEY_LEN])cur->allow, cur->nallow,
+                            next->allow[i])) {
+            hub_hex(next->allow[i], HUB_KEY_LEN, hex);
+            log_info("config", "reload: policy.allow added: %s", hex);
+            changes++;
+        }
+    memcpy(cur->allow, next->allow, sizeof cur->allow);
+    cur->nallow = next->nallow;
+    return changes;
 }

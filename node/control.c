@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -29,6 +30,11 @@
 #define CONTROL_MAX_OUT (96u << 20)   /* pending responses: a full query page fits */
 #define CONTROL_READ_PAUSE (1u << 20) /* stop reading requests while this much is unsent */
 #define CONTROL_REQS_PER_TURN 8       /* fairness between clients */
+/* ... and no more requests of a client in one turn once this much is queued for it */
+#define CONTROL_TURN_BYTES (64u << 10)
+/* Requests per loop turn, all clients together, from clients that have not read their last
+ * answers: what such clients can make hubd do between two turns for everyone else. */
+#define CONTROL_BACKED_REQS_PER_TURN 4
 #define CONTROL_MAX_QUERY_LIMIT 1000
 #define CONTROL_DEFAULT_LIMIT 50
 #define CONTROL_MAX_IMPORT 10000 /* records or entries per import request */
@@ -38,6 +44,16 @@
 #define CONTROL_MIN_ID_PREFIX 4             /* hex digits of an id prefix that get accepts */
 #define CONTROL_FAST_IMPORT_MIN (64u << 10) /* requests this long may take import_fast */
 #define FAST_MAX_ARENAS 64 /* threads of one import_fast that get an arena of their own */
+/* Idle clients (CONTROL.md, "Connections"): the timeout itself is [hub] control_idle_timeout. */
+#define CONTROL_IDLE_PROGRESS (64u << 10) /* bytes of one partial line that count as activity */
+#define CONTROL_EVICT_MIN_IDLE_MS 1000 /* a full server closes a client this idle for a new one */
+#define CONTROL_SUMMARY_MS 10000       /* closed/refused clients: one log line per period */
+/* Descriptors kept free for LMDB, sync sockets and the log: accepting stops when the lowest
+ * free descriptor reaches the limit minus this (accept4 hands out the lowest free one). */
+#define CONTROL_FD_RESERVE 64
+#define CONTROL_ACCEPT_PAUSE_MS 1000 /* no descriptors left (EMFILE, ENFILE): wait this long */
+#define CONTROL_ACCEPTS_PER_TURN 64  /* connections taken (or refused) per loop turn */
+#define CONTROL_LISTEN_BACKLOG 128   /* listen(2): connections the kernel queues meanwhile */
 
 struct client {
     int fd;
@@ -52,6 +68,12 @@ struct client {
     int closing; /* told it overflowed: flush what is queued, then close */
     uint64_t close_by;
     int dead;
+    int has_line;         /* a complete request line waits in in (the per-turn cap) */
+    uint64_t last_active; /* mono ms: connected, a request handled or answer bytes sent */
+    size_t in_progress;   /* bytes of a partial line received since last_active */
+    int slow;             /* cut off: its unread answers passed CONTROL_MAX_OUT */
+    int backed;           /* this turn: had unsent answers, handled after the others */
+    int fresh;            /* accepted in this turn: its first request is read at once */
 };
 
 struct ext_op {
@@ -72,8 +94,17 @@ struct control {
     control_status_fn status_fn;
     void *status_arg;
     uint64_t started_mono;
-    uint64_t refused_clients;
     uint64_t watch_backlog;
+    uint64_t idle_timeout_ms;
+    int fd_limit;                 /* RLIMIT_NOFILE soft limit at start */
+    uint64_t accept_paused_until; /* mono ms: descriptors ran out */
+    /* Totals since start (status "control"), and what the last summary line reported. */
+    struct control_counts {
+        uint64_t idle_closed, evicted, refused, slow_closed, fd_refused;
+    } total, logged;
+    uint64_t last_summary;
+    int backed_budget; /* CONTROL_BACKED_REQS_PER_TURN, counted down in a turn */
+    size_t backed_rr;  /* where the turn's pass over backed clients starts (round robin) */
 };
 
 /* ---- output ---- */
@@ -115,6 +146,7 @@ static void client_flush(struct client *cl) {
             return;
         }
         cl->out_off += (size_t)w;
+        cl->last_active = hub_mono_ms(); /* a reader that keeps reading is not idle */
     }
     cl->out_off = cl->out_len = 0;
 }
@@ -140,6 +172,7 @@ static void send_json(struct client *cl, json_t *o, json_t *tag) {
     if (client_queue(cl, s, strlen(s)) != 0) {
         log_warnx("control", "client fell %u MiB behind; disconnected", CONTROL_MAX_OUT >> 20);
         cl->dead = 1;
+        cl->slow = 1;
     }
     jarena_free_dump(s);
 }
@@ -178,6 +211,7 @@ static void send_text(struct client *cl, struct jbuf *b, json_t *tag) {
     } else if (client_queue(cl, b->p, b->len) != 0) {
         log_warnx("control", "client fell %u MiB behind; disconnected", CONTROL_MAX_OUT >> 20);
         cl->dead = 1;
+        cl->slow = 1;
     }
     jbuf_free(b);
 }
@@ -270,6 +304,14 @@ static void op_status(struct control *c, struct client *cl, json_t *req, json_t 
     for (size_t i = 0; i < c->nclients; i++)
         watchers += c->clients[i].watching && !c->clients[i].closing;
     if (o) {
+        json_object_set_new(
+            o, "control",
+            json_pack(
+                "{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "max_clients", (json_int_t)c->max_clients,
+                "idle_timeout_s", (json_int_t)(c->idle_timeout_ms / 1000), "idle_closed",
+                (json_int_t)c->total.idle_closed, "evicted", (json_int_t)c->total.evicted,
+                "refused", (json_int_t)(c->total.refused + c->total.fd_refused), "slow_closed",
+                (json_int_t)c->total.slow_closed, "fd_refused", (json_int_t)c->total.fd_refused));
         json_object_set_new(o, "watchers", json_integer((json_int_t)watchers));
         json_object_set_new(o, "index_tail", json_integer((json_int_t)st.index_tail));
     }
@@ -1249,7 +1291,7 @@ int control_open(struct node *n, const char *path, unsigned mode, unsigned max_c
     mode_t old = umask(0777 & ~mode);
     int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
     umask(old);
-    if (rc != 0 || chmod(path, mode) != 0 || listen(fd, 16) != 0) {
+    if (rc != 0 || chmod(path, mode) != 0 || listen(fd, CONTROL_LISTEN_BACKLOG) != 0) {
         log_warn("control", "cannot listen on %s", path);
         close(fd);
         return HUB_E_IO;
@@ -1263,9 +1305,19 @@ int control_open(struct node *n, const char *path, unsigned mode, unsigned max_c
     c->lfd = fd;
     memcpy(c->path, path, strlen(path) + 1);
     c->max_clients = max_clients ? max_clients : 64;
-    c->watch_backlog = node_config(n)->watch_backlog ? node_config(n)->watch_backlog : 16u << 20;
-    c->clients = calloc(c->max_clients, sizeof *c->clients);
     c->started_mono = hub_mono_ms();
+    control_reload(c, node_config(n));
+    struct rlimit rl;
+    c->fd_limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+                          rl.rlim_cur < (rlim_t)INT32_MAX
+                      ? (int)rl.rlim_cur
+                      : INT32_MAX;
+    if ((uint64_t)c->max_clients + 2 * CONTROL_FD_RESERVE > (uint64_t)c->fd_limit)
+        log_warnx("control",
+                  "control_max_clients %u does not fit the descriptor limit %d (RLIMIT_NOFILE) "
+                  "with %d kept free: new clients are refused before that many connect",
+                  c->max_clients, c->fd_limit, 2 * CONTROL_FD_RESERVE);
+    c->clients = calloc(c->max_clients, sizeof *c->clients);
     if (!c->clients || node_add_listener(n, on_accept, c) != 0) {
         close(fd);
         free(c->clients);
@@ -1311,14 +1363,29 @@ void control_set_status_hook(struct control *c, control_status_fn fn, void *arg)
     c->status_arg = arg;
 }
 
+void control_reload(struct control *c, const struct config *cfg) {
+    c->watch_backlog = cfg->watch_backlog ? cfg->watch_backlog : 16u << 20;
+    c->idle_timeout_ms =
+        (uint64_t)(cfg->control_idle_timeout_s ? cfg->control_idle_timeout_s : 30) * 1000;
+}
+
+size_t control_poll_capacity(const struct control *c) {
+    return 1 + c->max_clients; /* the listening socket and every client */
+}
+
 size_t control_poll_items(struct control *c, zmq_pollitem_t *items, size_t max) {
     size_t n = 0;
+    /* While descriptors are short the listening socket is left out (its backlog waits), but
+     * it keeps its slot: control_handle finds client i at item i + 1. */
+    short lev = hub_mono_ms() >= c->accept_paused_until ? ZMQ_POLLIN : 0;
     if (n < max)
-        items[n++] = (zmq_pollitem_t){.fd = c->lfd, .events = ZMQ_POLLIN};
+        items[n++] = (zmq_pollitem_t){.fd = c->lfd, .events = lev};
     for (size_t i = 0; i < c->nclients && n < max; i++) {
         struct client *cl = &c->clients[i];
         short ev = 0;
-        if (client_pending(cl) < CONTROL_READ_PAUSE && !cl->eof)
+        /* Read more only once what was read is handled and what was answered is mostly sent:
+         * a client's buffers stay near CONTROL_READ_PAUSE however fast it writes. */
+        if (client_pending(cl) < CONTROL_READ_PAUSE && !cl->eof && !cl->has_line)
             ev |= ZMQ_POLLIN;
         if (client_pending(cl))
             ev |= ZMQ_POLLOUT;
@@ -1327,33 +1394,79 @@ size_t control_poll_items(struct control *c, zmq_pollitem_t *items, size_t max) 
     return n;
 }
 
+/* The longest-idle client that may give its slot to a new one: not watching, and nothing
+ * handled for it or read by it for CONTROL_EVICT_MIN_IDLE_MS (a client stuck with unread
+ * answers qualifies). NULL if every client is busy. */
+static struct client *evict_candidate(struct control *c, uint64_t now) {
+    struct client *best = NULL;
+    for (size_t i = 0; i < c->nclients; i++) {
+        struct client *cl = &c->clients[i];
+        if (cl->watching || cl->dead || cl->closing ||
+            now - cl->last_active < CONTROL_EVICT_MIN_IDLE_MS)
+            continue;
+        if (!best || cl->last_active < best->last_active)
+            best = cl;
+    }
+    return best;
+}
+
+static void refuse(int fd, const char *why) {
+    char msg[160];
+    int w = snprintf(msg, sizeof msg,
+                     "{\"ok\":false,\"error\":{\"code\":\"E_BUSY\",\"message\":\"%s\"}}\n", why);
+    if (w > 0 && (size_t)w < sizeof msg) {
+        ssize_t r = send(fd, msg, (size_t)w, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)r; /* best effort: the client is refused either way */
+    }
+    close(fd);
+}
+
 static void control_accept(struct control *c) {
-    for (;;) {
+    for (int turn = 0; turn < CONTROL_ACCEPTS_PER_TURN; turn++) {
         int fd = accept4(c->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            if (errno == EMFILE || errno == ENFILE) {
+                /* Out of descriptors: the pending connection stays queued; stop polling the
+                 * listening socket for a while rather than spin on it. */
+                c->accept_paused_until = hub_mono_ms() + CONTROL_ACCEPT_PAUSE_MS;
+                c->total.fd_refused++;
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
                 log_warn("control", "accept");
+            }
             return;
         }
-        if (c->nclients == c->max_clients) {
-            static const char busy[] =
-                "{\"ok\":false,\"error\":{\"code\":\"E_BUSY\",\"message\":\"too many clients\"}}\n";
-            ssize_t w = send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-            (void)w;
-            close(fd);
-            if (c->refused_clients++ % 100 == 0)
-                log_warnx("control", "refusing client: %u connected (control_max_clients)",
-                          c->max_clients);
+        uint64_t now = hub_mono_ms();
+        if (fd >= c->fd_limit - CONTROL_FD_RESERVE) {
+            /* accept4 returns the lowest free descriptor: this one means fewer than the
+             * reserve are left for LMDB and sync (OpenSMTPD's control.c does the same). */
+            refuse(fd, "hubd is short of file descriptors");
+            c->total.fd_refused++;
             continue;
+        }
+        if (c->nclients == c->max_clients) {
+            struct client *old = evict_candidate(c, now);
+            if (!old) {
+                refuse(fd, "too many clients");
+                c->total.refused++;
+                continue;
+            }
+            /* Closed at once (not marked dead) so that its slot is free for this client. */
+            client_close(old);
+            *old = c->clients[--c->nclients];
+            memset(&c->clients[c->nclients], 0, sizeof c->clients[0]);
+            c->total.evicted++;
         }
         struct client *cl = &c->clients[c->nclients++];
         memset(cl, 0, sizeof *cl);
         cl->fd = fd;
+        cl->last_active = now;
+        cl->fresh = 1;
     }
 }
 
-static void client_read(struct control *c, struct client *cl) {
-    for (;;) {
+/* Read what the client sent (do_read), then handle complete lines. */
+static void client_read(struct control *c, struct client *cl, int do_read) {
+    while (do_read) {
         if (cl->in_cap - cl->in_len < 65536) {
             size_t cap = cl->in_cap ? cl->in_cap * 2 : 65536;
             if (cap > CONTROL_MAX_LINE + 65536) {
@@ -1384,12 +1497,24 @@ static void client_read(struct control *c, struct client *cl) {
             break;
         }
         cl->in_len += (size_t)r;
+        cl->in_progress += (size_t)r;
         if (cl->in_len >= 1u << 20)
             break; /* handle what we have before reading more */
     }
-    /* Handle complete lines, a few per turn so no client monopolises the loop. */
-    size_t off = 0;
-    for (int handled = 0; handled < CONTROL_REQS_PER_TURN && !cl->dead; handled++) {
+    /* A long request line arriving at a steady pace is not idle; a trickle of bytes is. */
+    if (cl->in_progress >= CONTROL_IDLE_PROGRESS) {
+        cl->in_progress = 0;
+        cl->last_active = hub_mono_ms();
+    }
+    /* Handle complete lines, a few per turn so no client monopolises the loop, and none while
+     * the client has not read what it was sent: its answers wait in memory, so a client that
+     * never reads may not make hubd build more of them (it is closed when idle instead). */
+    size_t off = 0, start = client_pending(cl);
+    int max_reqs = !start ? CONTROL_REQS_PER_TURN : c->backed_budget > 0 ? 1 : 0;
+    for (int handled = 0;
+         handled < max_reqs && !cl->dead && client_pending(cl) < CONTROL_READ_PAUSE &&
+         client_pending(cl) < start + CONTROL_TURN_BYTES;
+         handled++) {
         char *nl = memchr(cl->in + off, '\n', cl->in_len - off);
         if (!nl)
             break;
@@ -1399,9 +1524,13 @@ static void client_read(struct control *c, struct client *cl) {
         if (len)
             dispatch(c, cl, cl->in + off, len);
         off = (size_t)(nl - cl->in) + 1;
+        cl->last_active = hub_mono_ms();
+        cl->in_progress = 0;
+        c->backed_budget -= start != 0;
     }
     memmove(cl->in, cl->in + off, cl->in_len - off);
     cl->in_len -= off;
+    cl->has_line = cl->in_len && memchr(cl->in, '\n', cl->in_len) != NULL;
     if (cl->in_len > CONTROL_MAX_LINE) {
         send_error(cl, NULL, HUB_E_TOO_LARGE, NULL, "request line over %u MiB",
                    CONTROL_MAX_LINE >> 20);
@@ -1410,32 +1539,72 @@ static void client_read(struct control *c, struct client *cl) {
     }
 }
 
+/* One line per CONTROL_SUMMARY_MS for clients closed or refused, not one per client: a
+ * thousand misbehaving clients must not flood the log. */
+static void log_summary(struct control *c, uint64_t now) {
+    struct control_counts *t = &c->total, *l = &c->logged;
+    if (now - c->last_summary < CONTROL_SUMMARY_MS || memcmp(t, l, sizeof *t) == 0)
+        return;
+    c->last_summary = now;
+    log_warnx("control",
+              "clients: %llu closed idle (nothing complete for %llu s), %llu closed for a new "
+              "client (server full), %llu refused (all %u slots busy), %llu cut "
+              "off unread (over %u MiB), %llu refused short of descriptors (limit %d); %zu "
+              "connected now",
+              (unsigned long long)(t->idle_closed - l->idle_closed),
+              (unsigned long long)(c->idle_timeout_ms / 1000),
+              (unsigned long long)(t->evicted - l->evicted),
+              (unsigned long long)(t->refused - l->refused), c->max_clients,
+              (unsigned long long)(t->slow_closed - l->slow_closed), CONTROL_MAX_OUT >> 20,
+              (unsigned long long)(t->fd_refused - l->fd_refused), c->fd_limit, c->nclients);
+    *l = *t;
+}
+
 void control_handle(struct control *c, const zmq_pollitem_t *items, size_t count) {
     if (count == 0)
         return;
     size_t nclients = c->nclients; /* items were built for these */
-    for (size_t i = 0; i < nclients && i + 1 < count; i++) {
+    /* Two passes: first the clients that have read everything they were sent, then those with
+     * answers still unsent. A client that does not read its answers (or asks for more than it
+     * reads) then delays the others by at most its one request per turn (client_read). */
+    for (size_t i = 0; i < nclients && i + 1 < count; i++)
+        c->clients[i].backed = client_pending(&c->clients[i]) != 0;
+    c->backed_budget = CONTROL_BACKED_REQS_PER_TURN;
+    size_t rr = nclients ? c->backed_rr++ % nclients : 0;
+    for (size_t k = 0; k < 2 * nclients; k++) {
+        size_t i = k < nclients ? k : (k + rr) % nclients;
+        if (i + 1 >= count || c->clients[i].backed != (k >= nclients))
+            continue;
         struct client *cl = &c->clients[i];
         short re = items[i + 1].revents;
         if (re & ZMQ_POLLIN)
-            client_read(c, cl);
-        /* leftover complete lines (fairness cap) are handled next turn */
-        else if (cl->in_len && memchr(cl->in, '\n', cl->in_len))
-            client_read(c, cl);
+            client_read(c, cl, 1);
+        /* leftover complete lines (fairness cap) are handled once the client reads */
+        else if (cl->has_line && client_pending(cl) < CONTROL_READ_PAUSE)
+            client_read(c, cl, 0);
         if (re & ZMQ_POLLERR)
             cl->dead = 1;
         if (client_pending(cl))
             client_flush(cl);
-        if (cl->eof && !client_pending(cl) && !(cl->in_len && memchr(cl->in, '\n', cl->in_len)))
+        if (cl->eof && !client_pending(cl) && !cl->has_line)
             cl->dead = 1;
         if (cl->closing && (!client_pending(cl) || hub_mono_ms() > cl->close_by))
             cl->dead = 1;
     }
-    if (items[0].revents & ZMQ_POLLIN)
-        control_accept(c);
+    /* Idle clients: nothing complete received, nothing of their answers read, for the idle
+     * timeout. A watcher waits for events by design; it is cut off by its backlog instead. */
+    uint64_t now = hub_mono_ms();
+    for (size_t i = 0; i < c->nclients; i++) {
+        struct client *cl = &c->clients[i];
+        if (!cl->dead && !cl->watching && now - cl->last_active >= c->idle_timeout_ms) {
+            cl->dead = 1;
+            c->total.idle_closed++;
+        }
+    }
     /* sweep out closed clients, keeping the array dense */
     for (size_t i = 0; i < c->nclients;) {
         if (c->clients[i].dead) {
+            c->total.slow_closed += c->clients[i].slow;
             client_close(&c->clients[i]);
             c->clients[i] = c->clients[--c->nclients];
             memset(&c->clients[c->nclients], 0, sizeof c->clients[0]);
@@ -1443,11 +1612,26 @@ void control_handle(struct control *c, const zmq_pollitem_t *items, size_t count
             i++;
         }
     }
+    /* New clients last, when the slots of closed ones are free. */
+    if (items[0].revents & ZMQ_POLLIN) {
+        control_accept(c);
+        /* A new client's first request is usually there already: answer it in this turn. */
+        for (size_t i = 0; i < c->nclients; i++) {
+            struct client *cl = &c->clients[i];
+            if (!cl->fresh)
+                continue;
+            cl->fresh = 0;
+            client_read(c, cl, 1);
+            if (client_pending(cl))
+                client_flush(cl);
+        }
+    }
+    log_summary(c, now);
 }
 
 int control_has_backlog(const struct control *c) {
     for (size_t i = 0; i < c->nclients; i++)
-        if (c->clients[i].in_len && memchr(c->clients[i].in, '\n', c->clients[i].in_len))
+        if (c->clients[i].has_line && client_pending(&c->clients[i]) < CONTROL_READ_PAUSE)
             return 1;
     return 0;
 }

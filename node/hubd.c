@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -21,13 +22,130 @@
 #include "store.h"
 #include "sync.h"
 
-#define HUBD_POLL_MAX 512
 #define HUBD_TICK_MS 1000
 
-static volatile sig_atomic_t hubd_stop;
+/* Signals (README, "Signals"): set here, acted on by the event loop, which a signal wakes
+ * (zmq_poll fails with EINTR) or which looks at least every HUBD_TICK_MS when the signal went
+ * to one of libzmq's threads. */
+static volatile sig_atomic_t hubd_stop, hubd_reload, hubd_usr1, hubd_usr2;
 
 static void on_signal(int sig) {
-    hubd_stop = sig;
+    switch (sig) {
+    case SIGHUP:
+        hubd_reload = 1;
+        break;
+    case SIGUSR1:
+        hubd_usr1 = 1;
+        break;
+    case SIGUSR2:
+        hubd_usr2 = 1;
+        break;
+    default:
+        if (!hubd_stop)
+            hubd_stop = sig;
+        break;
+    }
+}
+
+/* Signals whose default would end hubd without a word. The crash signals (SIGSEGV, SIGBUS,
+ * SIGABRT, ...) keep their default: a core dump says more than a log line. */
+static const struct {
+    int sig;
+    const char *name;
+} hubd_signals[] = {
+    {SIGTERM, "SIGTERM"}, {SIGINT, "SIGINT"},   {SIGQUIT, "SIGQUIT"}, {SIGHUP, "SIGHUP"},
+    {SIGUSR1, "SIGUSR1"}, {SIGUSR2, "SIGUSR2"}, {SIGALRM, "SIGALRM"}, {SIGVTALRM, "SIGVTALRM"},
+    {SIGXCPU, "SIGXCPU"}, {SIGXFSZ, "SIGXFSZ"}, {SIGPWR, "SIGPWR"},
+};
+
+static const char *signal_name(int sig) {
+    for (size_t i = 0; i < HUB_ARRAY_LEN(hubd_signals); i++)
+        if (hubd_signals[i].sig == sig)
+            return hubd_signals[i].name;
+    return "a signal";
+}
+
+static void install_signals(void) {
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < HUB_ARRAY_LEN(hubd_signals); i++)
+        if (sigaction(hubd_signals[i].sig, &sa, NULL) != 0)
+            fatalx("hubd", "sigaction %s: %s", hubd_signals[i].name, strerror(errno));
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* Every control client is a descriptor: use what the hard limit allows. */
+static void raise_fd_limit(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rlim_t was = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        log_warn("hubd", "cannot raise the descriptor limit from %llu", (unsigned long long)was);
+    else
+        log_info("hubd", "descriptor limit raised from %llu to %llu", (unsigned long long)was,
+                 (unsigned long long)rl.rlim_max);
+}
+
+struct hubd_run {
+    const char *config_path, *data_dir_flag;
+    int debug;
+    struct node *node;
+    struct control *ctl;
+    struct sync *sync;
+};
+
+/* SIGHUP: read the file again; apply what may change at run time (config_reload says what),
+ * or keep everything as it is when the file is bad. */
+static void reload(struct hubd_run *r) {
+    if (!r->config_path) {
+        log_warnx("hubd", "SIGHUP: hubd runs without --config: nothing to reload");
+        return;
+    }
+    log_info("hubd", "SIGHUP: reloading %s", r->config_path);
+    struct config *next = malloc(sizeof *next);
+    char err[512];
+    if (!next) {
+        log_error("hubd", "reload: out of memory; still running on the previous configuration");
+        return;
+    }
+    config_defaults(next);
+    int rc = config_load(next, r->config_path, err, sizeof err);
+    if (rc == 0 && r->data_dir_flag)
+        snprintf(next->data_dir, sizeof next->data_dir, "%s", r->data_dir_flag);
+    if (rc == 0)
+        rc = config_finish(next, err, sizeof err);
+    if (rc != 0) {
+        log_error("config", "%s", err);
+        log_error("hubd", "reload failed; still running on the previous configuration");
+        free(next);
+        return;
+    }
+    if (r->debug)
+        next->log_level = LOG_DEBUG; /* -d outranks the file, as at start */
+    sync_reload(r->sync, node_config(r->node), next);
+    size_t changes = config_reload(node_config_mut(r->node), next);
+    const struct config *cfg = node_config(r->node);
+    control_reload(r->ctl, cfg);
+    log_init(cfg->log_level, cfg->log_format);
+    log_info("hubd", "reload done: %zu change(s) applied", changes);
+    free(next);
+}
+
+/* SIGUSR1: one line for an operator who wants to know the hub is alive. */
+static void log_summary(struct node *node) {
+    struct store_stats st;
+    if (store_stats(node_store(node), &st) != 0) {
+        log_warnx("hubd", "SIGUSR1: cannot read store statistics");
+        return;
+    }
+    log_info("hubd",
+             "SIGUSR1: %llu entries, %llu current records, %llu feeds, %llu forks, "
+             "%llu bytes used of the map",
+             (unsigned long long)st.entries, (unsigned long long)st.records,
+             (unsigned long long)st.feeds, (unsigned long long)st.forks,
+             (unsigned long long)st.used_bytes);
 }
 
 static void usage(FILE *out) {
@@ -44,7 +162,8 @@ static void usage(FILE *out) {
             "  -h, --help           this help\n"
             "  -V, --version        print the version\n"
             "\n"
-            "Stop it with SIGTERM (systemctl stop hubd). See config/hubd.conf for every key.\n");
+            "Stop it with SIGTERM (systemctl stop hubd); SIGHUP reloads the config file, SIGUSR1\n"
+            "logs a summary line. See config/hubd.conf for every key.\n");
 }
 
 /* One hubd per data directory: an flock held for the daemon's lifetime. */
@@ -139,6 +258,8 @@ int main(int argc, char **argv) {
         return 0;
     }
     log_init(cfg.log_level, cfg.log_format);
+    install_signals(); /* before anything that takes time: a signal now is logged, not fatal */
+    raise_fd_limit();
     if (sodium_init() < 0)
         fatalx("hubd", "libsodium failed to initialise");
 
@@ -160,12 +281,7 @@ int main(int argc, char **argv) {
     if (rc != 0)
         fatalx("hubd", "cannot start replication: %s (%s)", hub_strerror(rc), hub_strmsg(rc));
 
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
+    struct hubd_run run = {config_path, data_dir, debug, node, ctl, sync};
     char hex[HUB_HEX_LEN + 1];
     hub_hex(node_identity(node)->pk, 32, hex);
     struct store_stats st;
@@ -177,12 +293,29 @@ int main(int argc, char **argv) {
              (unsigned long long)st.feeds, (unsigned long long)st.forks);
     log_info("hubd", "control socket %s (mode %04o)", cfg.control_socket, cfg.control_mode);
 
-    zmq_pollitem_t items[HUBD_POLL_MAX];
+    /* Room for every control client and every sync socket, so that neither is ever left out
+     * of the poll set (control_max_clients is checked against the descriptor limit). */
+    size_t cap_ctl = control_poll_capacity(ctl), cap_sync = sync_poll_capacity();
+    zmq_pollitem_t *items = calloc(cap_ctl + cap_sync, sizeof *items);
+    if (!items)
+        fatalx("hubd", "cannot allocate %zu poll items", cap_ctl + cap_sync);
     while (!hubd_stop) {
+        if (hubd_reload) {
+            hubd_reload = 0;
+            reload(&run);
+        }
+        if (hubd_usr1) {
+            hubd_usr1 = 0;
+            log_summary(node);
+        }
+        if (hubd_usr2) {
+            hubd_usr2 = 0;
+            log_info("hubd", "SIGUSR2 received: ignored (SIGHUP reloads, SIGUSR1 logs a summary)");
+        }
         /* timers first: they may close and reopen sockets, which the poll set must not hold */
         long timeout = sync_tick(sync);
-        size_t nctl = control_poll_items(ctl, items, HUBD_POLL_MAX);
-        size_t nsync = sync_poll_items(sync, items + nctl, HUBD_POLL_MAX - nctl);
+        size_t nctl = control_poll_items(ctl, items, cap_ctl);
+        size_t nsync = sync_poll_items(sync, items + nctl, cap_sync);
         if (timeout > HUBD_TICK_MS)
             timeout = HUBD_TICK_MS;
         if (control_has_backlog(ctl))
@@ -201,9 +334,11 @@ int main(int argc, char **argv) {
         node_tick(node, hub_now_ms());
     }
 
-    log_info("hubd", "received %s, shutting down", hubd_stop == SIGTERM ? "SIGTERM" : "SIGINT");
+    log_info("hubd", "received %s, shutting down", signal_name(hubd_stop));
+    free(items);
     sync_destroy(&sync);
     control_destroy(&ctl);
+    log_info("hubd", "control socket %s removed", cfg.control_socket);
     node_destroy(&node);
     close(lockfd);
     log_info("hubd", "stopped cleanly");

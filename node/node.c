@@ -74,6 +74,10 @@ const struct config *node_config(const struct node *n) {
     return &n->cfg;
 }
 
+struct config *node_config_mut(struct node *n) {
+    return &n->cfg;
+}
+
 int node_add_listener(struct node *n, node_listener fn, void *arg) {
     if (n->nlisteners == NODE_MAX_LISTENERS)
         return HUB_E_INTERNAL;

@@ -2073,3 +2073,65 @@ long sync_tick(struct sync *s) {
     /* while the writer works, look again soon: its batch is booked (Wants refilled) then */
     return s->writing_busy || s->npending || s->booking_busy ? SYNC_WRITER_POLL_MS : next;
 }
+
+/* ---- reload (SIGHUP) ---- */
+
+static int reload_has_key(const struct config *c, const uint8_t hub[32]) {
+    for (size_t i = 0; i < c->npeers; i++)
+        if (memcmp(c->peers[i].key, hub, 32) == 0)
+            return 1;
+    for (size_t i = 0; i < c->nallow; i++)
+        if (memcmp(c->allow[i], hub, 32) == 0)
+            return 1;
+    return 0;
+}
+
+static int reload_same_peer(const struct config *c, const struct config_peer *p) {
+    for (size_t i = 0; i < c->npeers; i++)
+        if (memcmp(c->peers[i].key, p->key, 32) == 0 &&
+            strcmp(c->peers[i].endpoint, p->endpoint) == 0)
+            return 1;
+    return 0;
+}
+
+/* The same steps as op_peer_remove and op_peer_add, driven by the difference between the
+ * running config (old, still s->cfg) and the file. Peers added with peer_add are not in old
+ * and are left alone. */
+void sync_reload(struct sync *s, const struct config *old, const struct config *next) {
+    char k[9];
+    for (size_t i = 0; i < old->npeers; i++) {
+        const struct config_peer *p = &old->peers[i];
+        if (reload_same_peer(next, p))
+            continue;
+        for (size_t j = 0; j < SYNC_MAX_SESSIONS; j++)
+            if (s->sess[j].used && s->sess[j].hub_known && memcmp(s->sess[j].hub, p->key, 32) == 0)
+                sess_free(&s->sess[j]);
+        if (!reload_has_key(next, p->key))
+            policy_remove_base(s->policy, p->key);
+        s->policy_dirty = 1;
+    }
+    for (size_t i = 0; i < old->nallow; i++)
+        if (!reload_has_key(next, old->allow[i])) {
+            policy_remove_base(s->policy, old->allow[i]);
+            s->policy_dirty = 1;
+        }
+    for (size_t i = 0; i < next->nallow; i++) {
+        policy_add_base(s->policy, next->allow[i]);
+        s->policy_dirty = 1;
+    }
+    for (size_t i = 0; i < next->npeers; i++) {
+        const struct config_peer *p = &next->peers[i];
+        if (reload_same_peer(old, p) || sess_out_by_hub(s, p->key))
+            continue;
+        policy_add_base(s->policy, p->key);
+        s->policy_dirty = 1;
+        if (sess_dial(s, p->endpoint, p->key) != 0) {
+            hub_short(p->key, k);
+            log_warnx("sync", "reload: cannot dial peer %s at %s", k, p->endpoint);
+        }
+    }
+}
+
+size_t sync_poll_capacity(void) {
+    return 2 + 2 * SYNC_MAX_SESSIONS; /* ZAP, ROUTER, and a DEALER and a SUB per session */
+}

@@ -637,12 +637,18 @@ def test_control_socket_limits(hubs):
 
     with hub.connect() as c1:
         only_client(c1)
+        # A full hub closes its longest-idle client for a new one, but never a watch: with
+        # both slots watching, a third client is refused.
+        assert c1.request({"op": "watch"})["watching"]
         with hub.connect() as c2:
-            assert c2.request({"op": "id"})["ok"] is True
+            assert c2.request({"op": "watch"})["watching"]
             with hub.connect() as c3:
                 r = c3.recv(timeout=5)
                 assert r["ok"] is False and r["error"]["code"] == "E_BUSY"
-        only_client(c1)
+    # The watches' slots are free once hubd has seen them close (until then a new client may
+    # still be refused): ask on fresh connections.
+    wait_until(lambda: hub.request({"op": "status"}).get("clients") == 1, 5,
+               msg="closed watches not released")
     with hub.connect() as c:
         try:
             c.sock.sendall(b'{"op":"status","pad":"' + b"x" * (17 << 20) + b'"}\n')

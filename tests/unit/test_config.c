@@ -55,6 +55,7 @@ static void assert_same_config(const struct config *a, const struct config *b) {
     assert_string_equal(a->control_socket, b->control_socket);
     assert_int_equal(a->control_mode, b->control_mode);
     assert_int_equal(a->control_max_clients, b->control_max_clients);
+    assert_int_equal(a->control_idle_timeout_s, b->control_idle_timeout_s);
     assert_int_equal(a->max_map_bytes, b->max_map_bytes);
     assert_int_equal(a->sweep_interval_s, b->sweep_interval_s);
     assert_int_equal(a->own_recovery_wait_s, b->own_recovery_wait_s);
@@ -88,6 +89,7 @@ static void test_defaults(void **state) {
     assert_string_equal(c.control_socket, "");
     assert_int_equal(c.control_mode, 0660);
     assert_int_equal(c.control_max_clients, 64);
+    assert_int_equal(c.control_idle_timeout_s, 30);
     assert_int_equal(c.max_map_bytes, 64ULL << 30);
     assert_int_equal(c.sweep_interval_s, 60);
     assert_int_equal(c.own_recovery_wait_s, 30);
@@ -278,6 +280,10 @@ static const struct bad_case bad_cases[] = {
     {"[hub]\ncontrol_max_clients = 0\n", 2, "hub.control_max_clients: expected a whole number"},
     {"[hub]\ncontrol_max_clients = -1\n", 2, "hub.control_max_clients: expected a whole number"},
     {"[hub]\ncontrol_max_clients = 12abc\n", 2, "hub.control_max_clients: expected"},
+    {"[hub]\ncontrol_idle_timeout = 0\n", 2,
+     "hub.control_idle_timeout: expected a whole number from 1 to 3600"},
+    {"[hub]\ncontrol_idle_timeout = 3601\n", 2,
+     "hub.control_idle_timeout: expected a whole number from 1 to 3600"},
     {"[hub]\nmax_map_size = 64X\n", 2, "hub.max_map_size: expected a size"},
     {"[hub]\nmax_map_size = 1K\n", 2, "hub.max_map_size: expected a size"},
     {"[hub]\nmax_map_size = 99999T\n", 2, "hub.max_map_size: expected a size"},
@@ -385,12 +391,49 @@ static void test_empty_file(void **state) {
     assert_same_config(&c, &d);
 }
 
+/* SIGHUP: the run-time keys are copied, the others kept; every change is counted. */
+static void test_reload(void **state) {
+    struct config cur, next;
+    char err[256], path[64];
+    static const char *const a = "1111111111111111111111111111111111111111111111111111111111111111";
+    static const char *const b = "2222222222222222222222222222222222222222222222222222222222222222";
+    static const char *const x = "3333333333333333333333333333333333333333333333333333333333333333";
+    char text[2048];
+
+    (void)state;
+    config_defaults(&cur);
+    snprintf(text, sizeof text,
+             "[peers]\npeer = tcp://a:7400 %s\npeer = tcp://b:7400 %s\n[policy]\nallow = %s\n", a,
+             b, x);
+    assert_int_equal(load_text(&cur, text, path, sizeof path, err, sizeof err), 0);
+    config_defaults(&next);
+    snprintf(text, sizeof text,
+             "[hub]\ncontrol_max_clients = 9\ncontrol_idle_timeout = 5\n[log]\nlevel = debug\n"
+             "[sync]\nwindow = 3\ninterval = 20\n[peers]\npeer = tcp://b2:7400 %s\n",
+             b);
+    assert_int_equal(load_text(&next, text, path, sizeof path, err, sizeof err), 0);
+    /* level, idle timeout, interval, peer a removed, peer b moved (removed + added), allow x
+     * removed: 7 changes; max_clients and window only at a restart */
+    assert_int_equal(config_reload(&cur, &next), 7);
+    assert_int_equal(cur.log_level, LOG_DEBUG);
+    assert_int_equal(cur.control_idle_timeout_s, 5);
+    assert_int_equal(cur.sync_interval_s, 20);
+    assert_int_equal(cur.control_max_clients, 64);
+    assert_int_equal(cur.window, 16);
+    assert_int_equal(cur.npeers, 1);
+    assert_string_equal(cur.peers[0].endpoint, "tcp://b2:7400");
+    assert_int_equal(cur.nallow, 0);
+    /* the same file again: nothing changes */
+    assert_int_equal(config_reload(&cur, &next), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),        cmocka_unit_test(test_every_key),
         cmocka_unit_test(test_print_roundtrip), cmocka_unit_test(test_finish),
         cmocka_unit_test(test_bad_configs),     cmocka_unit_test(test_long_line),
         cmocka_unit_test(test_missing_file),    cmocka_unit_test(test_empty_file),
+        cmocka_unit_test(test_reload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
