@@ -47,6 +47,7 @@ struct output {
     void (*retracted)(json_t *resp, const char *key);
     void (*imported)(const struct import_totals *t);
     void (*peers)(json_t *resp);
+    void (*heads)(json_t *resp);
     /* peer add/remove succeeded; verb is "added" or "removed"; endpoint may be NULL. */
     void (*peer_changed)(json_t *resp, const char *verb, const char *key, const char *endpoint);
     void (*error)(json_t *resp); /* a response with "ok": false */

@@ -28,7 +28,11 @@ enum {
     EXIT_LOCAL = 4,   /* local file or I/O error */
 };
 
-#define DEFAULT_SOCKET "./hubdata/hubd.sock"
+/* Where hubctl looks for hubd when neither --socket nor $HUBD_SOCKET says: an installed hub's
+ * socket (the package's unit and /etc/hubnet/hubd.conf put it there) if it exists, else the
+ * development hub that scripts/run starts in ./hubdata. */
+#define INSTALLED_SOCKET "/run/hubnet/hubd.sock"
+#define DEV_SOCKET "./hubdata/hubd.sock"
 #define CONN_READ_CHUNK 65536                  /* first size of the response buffer */
 #define CONN_MAX_LINE ((size_t)1 << 30)        /* longest response line accepted: 1 GiB */
 #define CONTROL_MAX_REQUEST ((size_t)16 << 20) /* hubd's request line limit (CONTROL.md) */
@@ -296,7 +300,7 @@ struct command {
 };
 
 static const char top_usage[] =
-    "usage: hubctl [--socket PATH] [--json] COMMAND [ARGS...]\n"
+    "usage: hubctl [-s|--socket PATH] [-j|--json] COMMAND [ARGS...]\n"
     "\n"
     "hubctl drives a running hubd through its control socket.\n"
     "\n"
@@ -313,15 +317,17 @@ static const char top_usage[] =
     "  watch [FILTERS]            print new records as they arrive, until Ctrl-C\n"
     "  import FILE.jsonl          publish many records, or import signed entries (--entries)\n"
     "  peers                      replication peers and their state\n"
+    "  heads                      the head (last seq and id) of every feed this hub holds\n"
     "  peer add ENDPOINT KEY      add a replication peer\n"
     "  peer remove KEY            remove a replication peer\n"
     "  help [COMMAND]             this text, or a command's options and an example\n"
     "\n"
     "Global options (before the command):\n"
-    "  --socket PATH   hubd's control socket (default: $HUBD_SOCKET, else " DEFAULT_SOCKET ")\n"
-    "  --json          print hubd's JSON responses, one object per line, for scripts\n"
-    "  -h, --help      this help; 'hubctl COMMAND --help' for one command\n"
-    "  --version       hubctl's version and control protocol version\n"
+    "  -s, --socket PATH  hubd's control socket (default: $HUBD_SOCKET, else\n"
+    "                     " INSTALLED_SOCKET " if it exists, else " DEV_SOCKET ")\n"
+    "  -j, --json         print hubd's JSON responses, one object per line, for scripts\n"
+    "  -h, --help         this help; 'hubctl COMMAND --help' for one command\n"
+    "  --version          hubctl's version and control protocol version\n"
     "\n"
     "Exit status:\n"
     "  0  success\n"
@@ -444,11 +450,23 @@ static const char watch_usage[] =
     "Print each newly accepted record, this hub's own and replicated ones, as it arrives,\n"
     "until interrupted (Ctrl-C: exit status 0). A retraction shows as a record of kind\n"
     "retraction. With --json, hubd's event objects, one per line.\n"
-    "If hubd drops the watch because hubctl fell more than 1 MiB behind, exit status 1.\n"
+    "If hubd drops the watch because hubctl fell behind by more than the hub's\n"
+    "watch_backlog (hubd.conf, default 16 MiB), exit status 1.\n"
     "\n"
     "Example:\n"
     "  hubctl watch --kind offer --country AT\n"
     "  hubctl --json watch --topic train-the-trainer | jq -r .entry.record.title\n";
+
+static const char heads_usage[] =
+    "usage: hubctl heads\n"
+    "\n"
+    "The head of every feed this hub holds, in author order: the author's key, the last\n"
+    "sequence number and the first digits of its entry id, and \"forked\" for a feed frozen by\n"
+    "a fork. Compare two hubs' heads to see what replication still has to move.\n"
+    "\n"
+    "Example:\n"
+    "  hubctl heads\n"
+    "  hubctl --json heads | jq -r '.feeds[] | \"\\(.author) \\(.seq)\"'\n";
 
 static const char import_usage[] =
     "usage: hubctl import FILE.jsonl [--entries]\n"
@@ -508,11 +526,17 @@ __attribute__((format(printf, 2, 3))) static int usage_error(const char *cmd, co
     return EXIT_USAGE;
 }
 
-/* A value of a long global option ("--socket PATH" or "--socket=PATH") at argv[*i]: 1 and
+/* A value of a global option ("--socket PATH", "--socket=PATH" or "-s PATH") at argv[*i]: 1 and
  * *val when argv[*i] is that option, 0 when not, -1 when the value is missing. */
 static int take_value(const char *name, int argc, char **argv, int *i, const char **val) {
     const char *a = argv[*i];
     size_t n = strlen(name);
+    if (a[0] == '-' && a[1] == name[0] && a[2] == '\0') { /* the short form: -s PATH */
+        if (*i + 1 >= argc)
+            return -1;
+        *val = argv[++*i];
+        return 1;
+    }
     if (strncmp(a, "--", 2) != 0 || strncmp(a + 2, name, n) != 0)
         return 0;
     if (a[2 + n] == '=') {
@@ -550,7 +574,7 @@ static int parse_command_args(struct ctl *ctl, const struct command *cmd, int ar
             fputs(cmd->usage, stdout);
             return -1;
         }
-        if (strcmp(a, "--json") == 0) {
+        if (strcmp(a, "--json") == 0 || strcmp(a, "-j") == 0) {
             ctl->json = 1;
             continue;
         }
@@ -717,6 +741,18 @@ static int cmd_peers(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     return rc;
 }
 
+static int cmd_heads(struct ctl *ctl, json_t *opts, int npos, char **pos) {
+    (void)opts;
+    (void)npos;
+    (void)pos;
+    json_t *r;
+    int rc = simple_call(ctl, "heads", &r);
+    if (rc == 0)
+        ctl->out->heads(r);
+    json_decref(r);
+    return rc;
+}
+
 static int cmd_peer(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     (void)opts;
     json_t *req, *r;
@@ -799,11 +835,6 @@ static int cmd_get(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     if (req == NULL)
         return usage_error("get", "%s", "ID is not valid UTF-8");
     int rc = call(ctl, req, &r);
-    if (rc == EXIT_DAEMON && strlen(id) != HUB_HEX_LEN)
-        fprintf(stderr,
-                "hubctl: hint: get needs the full %d-digit entry id; tables show only the "
-                "first %d digits ('hubctl --json query' shows full ids)\n",
-                HUB_HEX_LEN, OUTPUT_SHORT_LEN);
     if (rc == 0) {
         if (json_is_true(json_object_get(opts, "wire"))) {
             const char *w = json_string_value(json_object_get(r, "wire"));
@@ -973,7 +1004,8 @@ static int cmd_watch(struct ctl *ctl, json_t *opts, int npos, char **pos) {
         int overflow = what && strcmp(what, "overflow") == 0;
         json_decref(ev);
         if (overflow) {
-            fputs("hubctl: watch: hubd dropped this watch: hubctl fell more than 1 MiB behind\n",
+            fputs("hubctl: watch: hubd dropped this watch: hubctl fell more than watch_backlog "
+                  "behind\n",
                   stderr);
             return EXIT_DAEMON;
         }
@@ -1369,6 +1401,7 @@ static const struct command commands[] = {
     {"watch", cmd_watch, watch_opts, 0, 0, watch_usage},
     {"import", cmd_import, import_opts, 1, 1, import_usage},
     {"peers", cmd_peers, NULL, 0, 0, peers_usage},
+    {"heads", cmd_heads, NULL, 0, 0, heads_usage},
     {"peer", cmd_peer, NULL, 1, 3, peer_usage},
 };
 
@@ -1389,10 +1422,17 @@ static int finish_output(int rc) {
     return rc;
 }
 
+static const char *default_socket(void) {
+    struct stat st;
+    if (stat(INSTALLED_SOCKET, &st) == 0 && S_ISSOCK(st.st_mode))
+        return INSTALLED_SOCKET;
+    return DEV_SOCKET;
+}
+
 int main(int argc, char **argv) {
     struct ctl ctl = {.conn = {.fd = -1}};
     const char *env = getenv("HUBD_SOCKET");
-    ctl.socket = env && *env ? env : DEFAULT_SOCKET;
+    ctl.socket = env && *env ? env : default_socket();
 
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
@@ -1405,7 +1445,7 @@ int main(int argc, char **argv) {
             printf("hubctl %s (control protocol %d)\n", HUB_VERSION, HUB_CONTROL_PROTOCOL);
             return finish_output(EXIT_OK);
         }
-        if (strcmp(a, "--json") == 0) {
+        if (strcmp(a, "--json") == 0 || strcmp(a, "-j") == 0) {
             ctl.json = 1;
             continue;
         }

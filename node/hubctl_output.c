@@ -791,6 +791,32 @@ static void text_peers(json_t *r) {
     table_free(&t);
 }
 
+/* heads: the author's full key (what other hubs and the config name it by), its head. */
+static void text_heads(json_t *r) {
+    json_t *feeds = json_object_get(r, "feeds");
+    if (json_array_size(feeds) == 0) {
+        printf("no feeds\n");
+        return;
+    }
+    static const struct column cols[] = {
+        {"AUTHOR", 64, 0}, {"SEQ", 0, 1}, {"HEAD", OUTPUT_SHORT_LEN, 0}, {"STATE", 0, 0}};
+    struct table t = {cols, 4, 1, NULL, 0, 0};
+    size_t i;
+    json_t *f;
+    json_array_foreach(feeds, i, f) {
+        char seq[24], id[OUTPUT_SHORT_LEN + 1];
+        char *author = clean(jstr(f, "author"), 0);
+        snprintf(seq, sizeof(seq), "%lld", jint(f, "seq", 0));
+        short_hex(jstr(f, "id"), id);
+        const char *row[] = {author, seq, id,
+                             json_is_true(json_object_get(f, "forked")) ? "forked" : "ok"};
+        table_add(&t, row);
+        free(author);
+    }
+    table_print(&t, stdout);
+    table_free(&t);
+}
+
 static void text_peer_changed(json_t *r, const char *verb, const char *key, const char *endpoint) {
     (void)r;
     char *k = clean(key, 0);
@@ -817,6 +843,7 @@ const struct output output_text = {
     .retracted = text_retracted,
     .imported = text_imported,
     .peers = text_peers,
+    .heads = text_heads,
     .peer_changed = text_peer_changed,
     .error = output_error_line,
 };
@@ -922,6 +949,7 @@ const struct output output_json = {
     .retracted = json_retracted,
     .imported = json_imported,
     .peers = json_resp,
+    .heads = json_resp,
     .peer_changed = json_peer_changed,
     .error = json_error,
 };

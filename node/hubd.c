@@ -32,7 +32,7 @@ static void on_signal(int sig) {
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: hubd [--config FILE] [--data-dir DIR] [-n] [-d]\n"
+            "usage: hubd [--config FILE] [--data-dir DIR] [-n [-q]] [-d]\n"
             "\n"
             "The hubnet daemon: holds this hub's identity and signed records, answers hubctl on\n"
             "its control socket and replicates with its peers.\n"
@@ -40,6 +40,7 @@ static void usage(FILE *out) {
             "  -c, --config FILE    read this INI file (default: none, built-in defaults)\n"
             "  -D, --data-dir DIR   data directory (overrides [hub] data_dir)\n"
             "  -n, --check          check the configuration, print it and exit\n"
+            "  -q, --quiet          with -n: print nothing unless the configuration is wrong\n"
             "  -d, --debug          log at debug level\n"
             "  -h, --help           this help\n"
             "  -V, --version        print the version\n"
@@ -77,14 +78,15 @@ int main(int argc, char **argv) {
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"data-dir", required_argument, NULL, 'D'},
                                          {"check", no_argument, NULL, 'n'},
+                                         {"quiet", no_argument, NULL, 'q'},
                                          {"debug", no_argument, NULL, 'd'},
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
     const char *config_path = NULL, *data_dir = NULL;
-    int check = 0, debug = 0, ch;
+    int check = 0, quiet = 0, debug = 0, ch;
     jarena_install(); /* before any JSON value exists */
-    while ((ch = getopt_long(argc, argv, "c:D:ndhV", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:D:nqdhV", opts, NULL)) != -1) {
         switch (ch) {
         case 'c':
             config_path = optarg;
@@ -94,6 +96,9 @@ int main(int argc, char **argv) {
             break;
         case 'n':
             check = 1;
+            break;
+        case 'q':
+            quiet = 1;
             break;
         case 'd':
             debug = 1;
@@ -135,7 +140,8 @@ int main(int argc, char **argv) {
     if (debug)
         cfg.log_level = LOG_DEBUG;
     if (check) {
-        config_print(&cfg, stdout);
+        if (!quiet) /* -q: the exit status alone (systemd's ExecStartPre; errors still print) */
+            config_print(&cfg, stdout);
         return 0;
     }
     log_init(cfg.log_level, cfg.log_format);
