@@ -18,6 +18,7 @@
 #include "jarena.h"
 #include "log.h"
 #include "node.h"
+#include "sdnotify.h"
 #include "store.h"
 #include "sync.h"
 
@@ -182,6 +183,12 @@ int main(int argc, char **argv) {
              cfg.data_dir, (unsigned long long)st.entries, (unsigned long long)st.records,
              (unsigned long long)st.feeds, (unsigned long long)st.forks);
     log_info("hubd", "control socket %s (mode %04o)", cfg.control_socket, cfg.control_mode);
+    /* systemd (Type=notify): the store is open and every socket is bound, so a client that
+     * starts after "systemctl start" returns finds hubd answering. */
+    char ready[160];
+    snprintf(ready, sizeof ready, "hub %.16s: %llu entries, %llu feeds", hex,
+             (unsigned long long)st.entries, (unsigned long long)st.feeds);
+    sdnotify_ready(ready);
 
     zmq_pollitem_t items[HUBD_POLL_MAX];
     while (!hubd_stop) {
@@ -205,9 +212,11 @@ int main(int argc, char **argv) {
         control_handle(ctl, items, nctl);
         sync_handle(sync, items + nctl, nsync);
         node_tick(node, hub_now_ms());
+        sdnotify_watchdog();
     }
 
     log_info("hubd", "received %s, shutting down", hubd_stop == SIGTERM ? "SIGTERM" : "SIGINT");
+    sdnotify_stopping("shutting down");
     sync_destroy(&sync);
     control_destroy(&ctl);
     node_destroy(&node);
