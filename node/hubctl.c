@@ -2,6 +2,7 @@
  * one JSON request per line over the Unix control socket, one JSON response per line back.
  * Argument parsing, socket I/O and the commands live here; printing is in hubctl_output.c. */
 #include "hub.h"
+#include "hubctl_metrics.h"
 #include "hubctl_output.h"
 
 #include <errno.h>
@@ -318,6 +319,7 @@ static const char top_usage[] =
     "  import FILE.jsonl          publish many records, or import signed entries (--entries)\n"
     "  peers                      replication peers and their state\n"
     "  heads                      the head (last seq and id) of every feed this hub holds\n"
+    "  metrics                    Prometheus metrics; --listen ADDR serves them over HTTP\n"
     "  peer add ENDPOINT KEY      add a replication peer\n"
     "  peer remove KEY            remove a replication peer\n"
     "  help [COMMAND]             this text, or a command's options and an example\n"
@@ -467,6 +469,23 @@ static const char heads_usage[] =
     "Example:\n"
     "  hubctl heads\n"
     "  hubctl --json heads | jq -r '.feeds[] | \"\\(.author) \\(.seq)\"'\n";
+
+static const char metrics_usage[] =
+    "usage: hubctl metrics [--listen HOST:PORT]\n"
+    "\n"
+    "Print hubd's state as Prometheus metrics (text exposition format 0.0.4): entries,\n"
+    "records and feeds held, entries accepted and rejected by reason, per peer: up, entries\n"
+    "and bytes sent and received, rejected, sync rounds and lag; commit latency and batch\n"
+    "size histograms, store map used and maximum, control clients, forks.\n"
+    "\n"
+    "With --listen, hubctl stays running as an exporter and serves GET /metrics on that\n"
+    "address (e.g. " METRICS_DEFAULT_LISTEN "), asking hubd afresh at each scrape; when hubd\n"
+    "does not answer, hubnet_up is 0. hubd itself never serves HTTP: the process holding the\n"
+    "hub's key parses no web requests. The package's hubnet-metrics.service runs it.\n"
+    "\n"
+    "Example:\n"
+    "  hubctl metrics | grep hubnet_peer_up\n"
+    "  hubctl metrics --listen " METRICS_DEFAULT_LISTEN " &   curl -s localhost:9477/metrics\n";
 
 static const char import_usage[] =
     "usage: hubctl import FILE.jsonl [--entries]\n"
@@ -957,6 +976,43 @@ static void on_signal(int sig) {
     interrupted = 1;
 }
 
+/* One scrape: status and peers on a fresh connection (hubd may have restarted since the last). */
+static int metrics_fetch(void *arg, json_t **status, json_t **peers) {
+    struct ctl *ctl = arg;
+    *status = *peers = NULL;
+    int rc = simple_call(ctl, "status", status);
+    if (rc == 0)
+        rc = simple_call(ctl, "peers", peers);
+    conn_close(&ctl->conn);
+    if (rc) {
+        json_decref(*status);
+        json_decref(*peers);
+        *status = *peers = NULL;
+    }
+    return rc;
+}
+
+static int cmd_metrics(struct ctl *ctl, json_t *opts, int npos, char **pos) {
+    (void)npos;
+    (void)pos;
+    const char *listen = json_string_value(json_object_get(opts, "listen"));
+    if (listen == NULL) {
+        json_t *status, *peers;
+        int rc = metrics_fetch(ctl, &status, &peers);
+        if (rc)
+            return rc;
+        rc = metrics_write(status, peers, stdout) ? EXIT_LOCAL : EXIT_OK;
+        json_decref(status);
+        json_decref(peers);
+        return rc;
+    }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    return metrics_serve(listen, metrics_fetch, ctl, &interrupted) ? EXIT_USAGE : EXIT_OK;
+}
+
 static int cmd_watch(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     (void)npos;
     (void)pos;
@@ -1390,6 +1446,8 @@ static const struct optdef watch_opts[] = {
     {"kind", 1, 0}, {"author", 1, 0}, {"topic", 1, 1}, {"country", 1, 1}, {NULL, 0, 0}};
 static const struct optdef import_opts[] = {{"entries", 0, 0}, {NULL, 0, 0}};
 
+static const struct optdef metrics_opts[] = {{"listen", 1, 0}, {NULL, 0, 0}};
+
 static const struct command commands[] = {
     {"status", cmd_status, NULL, 0, 0, status_usage},
     {"id", cmd_id, NULL, 0, 0, id_usage},
@@ -1402,6 +1460,7 @@ static const struct command commands[] = {
     {"import", cmd_import, import_opts, 1, 1, import_usage},
     {"peers", cmd_peers, NULL, 0, 0, peers_usage},
     {"heads", cmd_heads, NULL, 0, 0, heads_usage},
+    {"metrics", cmd_metrics, metrics_opts, 0, 0, metrics_usage},
     {"peer", cmd_peer, NULL, 1, 3, peer_usage},
 };
 

@@ -98,3 +98,80 @@ def test_journal_stream_of_another_file(hubs, monkeypatch):
     h.stop()
     lines = [l for l in h.log_lines() if l.strip()]
     assert lines and all(l[:4].isdigit() and not l.startswith("<") for l in lines), lines[:3]
+
+
+def _promtool_check(text):
+    import subprocess
+    p = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                       text=True)
+    # promtool prints lint findings (and exits 1) for malformed exposition; 0 when clean
+    assert p.returncode == 0, f"promtool: {p.stdout}{p.stderr}\n{text}"
+
+
+def _metric(text, name, labels=None):
+    """The value of one sample (name with labels containing every given label)."""
+    for line in text.splitlines():
+        if line.startswith("#") or not line.startswith(name):
+            continue
+        head, _, value = line.rpartition(" ")
+        if head.split("{")[0] != name:
+            continue
+        if labels and not all(f'{k}="{v}"' in head for k, v in labels.items()):
+            continue
+        return float(value)
+    return None
+
+
+def test_metrics_promtool_and_exporter(hubs):
+    import subprocess
+    import urllib.error
+    import urllib.request
+    from hubtest import free_port_pair
+
+    a, b = hubs(name="ma"), hubs(name="mb")
+    a.stop()
+    b.stop()
+    a.peers.append(f"{b.endpoint} {b.key}")
+    b.peers.append(f"{a.endpoint} {a.key}")
+    a.start()
+    b.start()
+    for i in range(3):
+        a.publish("offer", {"title": f"Offer {i}", "country": "AT"}, key=f"o{i}")
+    wait_until(lambda: b.status()["entries"] >= 3, timeout=20, msg="b never got a's offers")
+
+    text = b.ctl("metrics", json=False)
+    _promtool_check(text)
+    assert _metric(text, "hubnet_up") == 1
+    assert _metric(text, "hubnet_entries") == b.status()["entries"]
+    assert _metric(text, "hubnet_peer_up", {"peer": a.key, "direction": "out"}) == 1
+    assert _metric(text, "hubnet_peer_entries_received_total", {"peer": a.key}) >= 3
+    assert _metric(text, "hubnet_store_map_bytes") > 0
+
+    port = free_port_pair()
+    exp = subprocess.Popen([b.hubctl, "--socket", b.control_socket, "metrics", "--listen",
+                            f"127.0.0.1:{port}"], stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}/metrics"
+
+        def scrape():
+            try:
+                with urllib.request.urlopen(url, timeout=5) as r:
+                    assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+                    return r.read().decode()
+            except urllib.error.URLError:
+                return None
+        served = wait_until(scrape, timeout=10, msg="the exporter never answered")
+        _promtool_check(served)
+        assert _metric(served, "hubnet_entries") == b.status()["entries"]
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5)
+            raise AssertionError("/ should be 404")
+        except urllib.error.HTTPError as e:
+            assert e.code == 404
+        b.stop()
+        down = scrape()
+        _promtool_check(down)
+        assert _metric(down, "hubnet_up") == 0
+    finally:
+        exp.terminate()
+        assert exp.wait(timeout=10) == 0
