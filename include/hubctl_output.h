@@ -16,6 +16,7 @@
 
 #define OUTPUT_MAX_COLS 120   /* text tables never print wider lines */
 #define OUTPUT_SHORT_LEN 8    /* hex digits of a key or id shown in tables */
+#define OUTPUT_HEX_BUF 65     /* a whole key or id in hex, and its NUL (raw output) */
 #define OUTPUT_MAX_REJECTS 20 /* import --entries: rejected lines listed by number */
 
 /* Totals of an import, summed over all its requests. */
@@ -54,6 +55,9 @@ struct output {
 };
 
 extern const struct output output_text;
+/* Text tables as tab-separated lines without a header, nothing shortened (--raw; the default
+ * when stdout is not a terminal). */
+void output_set_raw(int on);
 extern const struct output output_json;
 
 /* "hubctl: E_CODE: message (field: x)" on stderr, for a response with "ok": false. */

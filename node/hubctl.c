@@ -59,6 +59,7 @@ struct ctl {
     const char *socket;
     const struct output *out;
     int json;
+    int raw; /* 1: --raw, -1: --table, 0: raw when stdout is not a terminal */
     struct conn conn;
 };
 
@@ -301,7 +302,7 @@ struct command {
 };
 
 static const char top_usage[] =
-    "usage: hubctl [-s|--socket PATH] [-j|--json] COMMAND [ARGS...]\n"
+    "usage: hubctl [-s|--socket PATH] [-j|--json] [--raw|--table] COMMAND [ARGS...]\n"
     "\n"
     "hubctl drives a running hubd through its control socket.\n"
     "\n"
@@ -328,6 +329,9 @@ static const char top_usage[] =
     "  -s, --socket PATH  hubd's control socket (default: $HUBD_SOCKET, else\n"
     "                     " INSTALLED_SOCKET " if it exists, else " DEV_SOCKET ")\n"
     "  -j, --json         print hubd's JSON responses, one object per line, for scripts\n"
+    "  --raw              tables as tab-separated lines, no header, nothing shortened (full\n"
+    "                     ids and keys, whole titles): the default when stdout is not a terminal\n"
+    "  --table            aligned tables for people even when stdout is not a terminal\n"
     "  -h, --help         this help; 'hubctl COMMAND --help' for one command\n"
     "  --version          hubctl's version and control protocol version\n"
     "\n"
@@ -595,6 +599,10 @@ static int parse_command_args(struct ctl *ctl, const struct command *cmd, int ar
         }
         if (strcmp(a, "--json") == 0 || strcmp(a, "-j") == 0) {
             ctl->json = 1;
+            continue;
+        }
+        if (strcmp(a, "--raw") == 0 || strcmp(a, "--table") == 0) {
+            ctl->raw = a[2] == 'r' ? 1 : -1;
             continue;
         }
         const char *val;
@@ -1508,6 +1516,10 @@ int main(int argc, char **argv) {
             ctl.json = 1;
             continue;
         }
+        if (strcmp(a, "--raw") == 0 || strcmp(a, "--table") == 0) {
+            ctl.raw = a[2] == 'r' ? 1 : -1;
+            continue;
+        }
         int t = take_value("socket", argc, argv, &i, &val);
         if (t < 0)
             return usage_error(NULL, "option '%s' needs a value", a);
@@ -1548,6 +1560,7 @@ int main(int argc, char **argv) {
         return usage_error(NULL, "%s", "--socket needs a non-empty PATH");
     }
     ctl.out = ctl.json ? &output_json : &output_text;
+    output_set_raw(ctl.raw > 0 || (ctl.raw == 0 && !isatty(STDOUT_FILENO)));
     rc = cmd->run(&ctl, opts, npos, pos);
     json_decref(opts);
     conn_close(&ctl.conn);

@@ -133,13 +133,22 @@ static void put_cell(FILE *f, const char *s, size_t w, int right, int last) {
         fprintf(f, "%*s", (int)(w - dw), "");
 }
 
-/* First OUTPUT_SHORT_LEN digits of a hex key or id; "-" when absent. */
-static void short_hex(const char *hex, char out[OUTPUT_SHORT_LEN + 1]) {
+/* Raw output (--raw, or stdout not a terminal): tables without a header, cells separated by
+ * tabs, nothing shortened or cut, so that cut, awk and sort see whole keys and titles. */
+static int output_raw;
+
+void output_set_raw(int on) {
+    output_raw = on;
+}
+
+/* First OUTPUT_SHORT_LEN digits of a hex key or id (all of them in raw output); "-" when
+ * absent. */
+static void short_hex(const char *hex, char out[OUTPUT_HEX_BUF]) {
     if (hex == NULL || *hex == '\0') {
         memcpy(out, "-", 2);
         return;
     }
-    size_t n = strnlen(hex, OUTPUT_SHORT_LEN);
+    size_t n = strnlen(hex, output_raw ? OUTPUT_HEX_BUF - 1 : OUTPUT_SHORT_LEN);
     memcpy(out, hex, n);
     out[n] = '\0';
 }
@@ -393,6 +402,15 @@ static void table_widths(const struct table *t, size_t *w) {
 }
 
 static void table_row(const struct table *t, const size_t *w, const char *const *row, FILE *f) {
+    if (output_raw) {
+        for (size_t c = 0; c < t->ncol; c++) {
+            if (c)
+                fputc('\t', f);
+            fputs(row[c], f); /* cleaned: a tab in a cell is a space */
+        }
+        fputc('\n', f);
+        return;
+    }
     for (size_t c = 0; c < t->ncol; c++) {
         if (c)
             fprintf(f, "%*s", TABLE_GAP, "");
@@ -402,6 +420,8 @@ static void table_row(const struct table *t, const size_t *w, const char *const 
 }
 
 static void table_header(const struct table *t, const size_t *w, FILE *f) {
+    if (output_raw)
+        return;
     const char *heads[16];
     for (size_t c = 0; c < t->ncol && c < 16; c++)
         heads[c] = t->cols[c].head;
@@ -447,7 +467,7 @@ static char *record_summary(json_t *view) {
     if (json_is_true(json_object_get(view, "purged")) || !json_is_object(rec))
         return xasprintf("(purged)");
     if (strcmp(kind, "response") == 0) {
-        char tgt[OUTPUT_SHORT_LEN + 1];
+        char tgt[OUTPUT_HEX_BUF];
         short_hex(jstr(rec, "target"), tgt);
         char *type = scalar_text(json_object_get(rec, "type"));
         const char *msg = jstr(rec, "message");
@@ -466,7 +486,7 @@ static char *record_summary(json_t *view) {
         return s;
     }
     if (strcmp(kind, "endorsement") == 0) {
-        char hub[OUTPUT_SHORT_LEN + 1];
+        char hub[OUTPUT_HEX_BUF];
         short_hex(jstr(rec, "hub"), hub);
         const char *st = jstr(rec, "statement");
         return xasprintf("endorses %s%s%s", hub, st && *st ? ": " : "", st ? st : "");
@@ -479,7 +499,7 @@ static char *record_summary(json_t *view) {
 
 /* Cells of a record row; *title is owned by the caller. */
 struct record_row {
-    char id[OUTPUT_SHORT_LEN + 1], author[OUTPUT_SHORT_LEN + 1], seq[24], time[32];
+    char id[OUTPUT_HEX_BUF], author[OUTPUT_HEX_BUF], seq[24], time[32];
     char *title;
     const char *cells[RC_N];
 };
@@ -589,7 +609,7 @@ static void text_status(json_t *r) {
     size_t i;
     json_t *fk;
     json_array_foreach(forks, i, fk) {
-        char a[OUTPUT_SHORT_LEN + 1], h[OUTPUT_SHORT_LEN + 1], o[OUTPUT_SHORT_LEN + 1];
+        char a[OUTPUT_HEX_BUF], h[OUTPUT_HEX_BUF], o[OUTPUT_HEX_BUF];
         char seq[24], det[32];
         short_hex(jstr(fk, "author"), a);
         short_hex(jstr(fk, "held"), h);
@@ -676,13 +696,15 @@ static void text_list_record(json_t *view) {
 static void text_list_tail(const char *array, size_t count, const char *next, int count_member) {
     (void)count_member;
     if (list_table.nrows == 0)
-        printf("no %s\n", strcmp(array, "versions") == 0 ? "versions" : "records");
+        fprintf(output_raw ? stderr : stdout, "no %s\n",
+                strcmp(array, "versions") == 0 ? "versions" : "records");
     else
         table_print(&list_table, stdout);
     table_free(&list_table);
     if (next) {
         char *n = clean(next, 0);
-        printf("(%zu shown; next page: --cursor %s, or --all for every page)\n", count, n);
+        fprintf(output_raw ? stderr : stdout,
+                "(%zu shown; next page: --cursor %s, or --all for every page)\n", count, n);
         free(n);
     }
 }
@@ -762,7 +784,8 @@ static void text_imported(const struct import_totals *t) {
 static void text_peers(json_t *r) {
     json_t *peers = json_object_get(r, "peers");
     if (json_array_size(peers) == 0) {
-        printf("no peers (add one with: hubctl peer add ENDPOINT KEY)\n");
+        fprintf(output_raw ? stderr : stdout,
+                "no peers (add one with: hubctl peer add ENDPOINT KEY)\n");
         return;
     }
     static const struct column cols[] = {
@@ -774,7 +797,7 @@ static void text_peers(json_t *r) {
     size_t i;
     json_t *p;
     json_array_foreach(peers, i, p) {
-        char key[OUTPUT_SHORT_LEN + 1], heard[32], sent[24], recv[24], rej[24], behind[48];
+        char key[OUTPUT_HEX_BUF], heard[32], sent[24], recv[24], rej[24], behind[48];
         short_hex(jstr(p, "key"), key);
         fmt_ago(jint(p, "last_heard", 0), heard);
         snprintf(sent, sizeof(sent), "%lld", jint(p, "sent", 0));
@@ -795,7 +818,7 @@ static void text_peers(json_t *r) {
 static void text_heads(json_t *r) {
     json_t *feeds = json_object_get(r, "feeds");
     if (json_array_size(feeds) == 0) {
-        printf("no feeds\n");
+        fprintf(output_raw ? stderr : stdout, "no feeds\n");
         return;
     }
     static const struct column cols[] = {
@@ -804,7 +827,7 @@ static void text_heads(json_t *r) {
     size_t i;
     json_t *f;
     json_array_foreach(feeds, i, f) {
-        char seq[24], id[OUTPUT_SHORT_LEN + 1];
+        char seq[24], id[OUTPUT_HEX_BUF];
         char *author = clean(jstr(f, "author"), 0);
         snprintf(seq, sizeof(seq), "%lld", jint(f, "seq", 0));
         short_hex(jstr(f, "id"), id);

@@ -175,3 +175,20 @@ def test_metrics_promtool_and_exporter(hubs):
     finally:
         exp.terminate()
         assert exp.wait(timeout=10) == 0
+
+
+def test_raw_output_for_pipes(hubs):
+    """Piped list output is raw (tab-separated, full ids, whole titles, no header); --table
+    forces the aligned table; --raw forces raw."""
+    h = hubs(name="raw")
+    title = "A very long title that an aligned table would certainly cut off at some width " * 2
+    r = h.publish("offer", {"title": title.strip(), "country": "AT"}, key="long")
+    raw = h.ctl("query", "--kind", "offer", json=False).splitlines()
+    assert len(raw) == 1, raw
+    cells = raw[0].split("\t")
+    assert cells[0] == r["id"] and cells[1] == h.key and cells[-1] == title.strip(), cells
+    table = h.ctl("--table", "query", "--kind", "offer", json=False).splitlines()
+    assert table[0].startswith("ID") and r["id"][:8] in table[1] and r["id"] not in table[1]
+    assert h.ctl("--raw", "heads", json=False).split("\t")[0] == h.key
+    empty = h.ctl("query", "--kind", "request", json=False, check=False)
+    assert empty.code == 0 and empty.stdout == "" and "no records" in empty.stderr
