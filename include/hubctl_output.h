@@ -16,6 +16,7 @@
 
 #define OUTPUT_MAX_COLS 120   /* text tables never print wider lines */
 #define OUTPUT_SHORT_LEN 8    /* hex digits of a key or id shown in tables */
+#define OUTPUT_HEX_BUF 65     /* a whole key or id in hex, and its NUL (raw output) */
 #define OUTPUT_MAX_REJECTS 20 /* import --entries: rejected lines listed by number */
 
 /* Totals of an import, summed over all its requests. */
@@ -47,12 +48,16 @@ struct output {
     void (*retracted)(json_t *resp, const char *key);
     void (*imported)(const struct import_totals *t);
     void (*peers)(json_t *resp);
+    void (*heads)(json_t *resp);
     /* peer add/remove succeeded; verb is "added" or "removed"; endpoint may be NULL. */
     void (*peer_changed)(json_t *resp, const char *verb, const char *key, const char *endpoint);
     void (*error)(json_t *resp); /* a response with "ok": false */
 };
 
 extern const struct output output_text;
+/* Text tables as tab-separated lines without a header, nothing shortened (--raw; the default
+ * when stdout is not a terminal). */
+void output_set_raw(int on);
 extern const struct output output_json;
 
 /* "hubctl: E_CODE: message (field: x)" on stderr, for a response with "ok": false. */

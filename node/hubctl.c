@@ -2,6 +2,7 @@
  * one JSON request per line over the Unix control socket, one JSON response per line back.
  * Argument parsing, socket I/O and the commands live here; printing is in hubctl_output.c. */
 #include "hub.h"
+#include "hubctl_metrics.h"
 #include "hubctl_output.h"
 
 #include <errno.h>
@@ -28,7 +29,11 @@ enum {
     EXIT_LOCAL = 4,   /* local file or I/O error */
 };
 
-#define DEFAULT_SOCKET "./hubdata/hubd.sock"
+/* Where hubctl looks for hubd when neither --socket nor $HUBD_SOCKET says: an installed hub's
+ * socket (the package's unit and /etc/hubnet/hubd.conf put it there) if it exists, else the
+ * development hub that scripts/run starts in ./hubdata. */
+#define INSTALLED_SOCKET "/run/hubnet/hubd.sock"
+#define DEV_SOCKET "./hubdata/hubd.sock"
 #define CONN_READ_CHUNK 65536                  /* first size of the response buffer */
 #define CONN_MAX_LINE ((size_t)1 << 30)        /* longest response line accepted: 1 GiB */
 #define CONTROL_MAX_REQUEST ((size_t)16 << 20) /* hubd's request line limit (CONTROL.md) */
@@ -54,6 +59,7 @@ struct ctl {
     const char *socket;
     const struct output *out;
     int json;
+    int raw; /* 1: --raw, -1: --table, 0: raw when stdout is not a terminal */
     struct conn conn;
 };
 
@@ -296,7 +302,7 @@ struct command {
 };
 
 static const char top_usage[] =
-    "usage: hubctl [--socket PATH] [--json] COMMAND [ARGS...]\n"
+    "usage: hubctl [-s|--socket PATH] [-j|--json] [--raw|--table] COMMAND [ARGS...]\n"
     "\n"
     "hubctl drives a running hubd through its control socket.\n"
     "\n"
@@ -313,15 +319,21 @@ static const char top_usage[] =
     "  watch [FILTERS]            print new records as they arrive, until Ctrl-C\n"
     "  import FILE.jsonl          publish many records, or import signed entries (--entries)\n"
     "  peers                      replication peers and their state\n"
+    "  heads                      the head (last seq and id) of every feed this hub holds\n"
+    "  metrics                    Prometheus metrics; --listen ADDR serves them over HTTP\n"
     "  peer add ENDPOINT KEY      add a replication peer\n"
     "  peer remove KEY            remove a replication peer\n"
     "  help [COMMAND]             this text, or a command's options and an example\n"
     "\n"
     "Global options (before the command):\n"
-    "  --socket PATH   hubd's control socket (default: $HUBD_SOCKET, else " DEFAULT_SOCKET ")\n"
-    "  --json          print hubd's JSON responses, one object per line, for scripts\n"
-    "  -h, --help      this help; 'hubctl COMMAND --help' for one command\n"
-    "  --version       hubctl's version and control protocol version\n"
+    "  -s, --socket PATH  hubd's control socket (default: $HUBD_SOCKET, else\n"
+    "                     " INSTALLED_SOCKET " if it exists, else " DEV_SOCKET ")\n"
+    "  -j, --json         print hubd's JSON responses, one object per line, for scripts\n"
+    "  --raw              tables as tab-separated lines, no header, nothing shortened (full\n"
+    "                     ids and keys, whole titles): the default when stdout is not a terminal\n"
+    "  --table            aligned tables for people even when stdout is not a terminal\n"
+    "  -h, --help         this help; 'hubctl COMMAND --help' for one command\n"
+    "  --version          hubctl's version and control protocol version\n"
     "\n"
     "Exit status:\n"
     "  0  success\n"
@@ -444,11 +456,40 @@ static const char watch_usage[] =
     "Print each newly accepted record, this hub's own and replicated ones, as it arrives,\n"
     "until interrupted (Ctrl-C: exit status 0). A retraction shows as a record of kind\n"
     "retraction. With --json, hubd's event objects, one per line.\n"
-    "If hubd drops the watch because hubctl fell more than 1 MiB behind, exit status 1.\n"
+    "If hubd drops the watch because hubctl fell behind by more than the hub's\n"
+    "watch_backlog (hubd.conf, default 16 MiB), exit status 1.\n"
     "\n"
     "Example:\n"
     "  hubctl watch --kind offer --country AT\n"
     "  hubctl --json watch --topic train-the-trainer | jq -r .entry.record.title\n";
+
+static const char heads_usage[] =
+    "usage: hubctl heads\n"
+    "\n"
+    "The head of every feed this hub holds, in author order: the author's key, the last\n"
+    "sequence number and the first digits of its entry id, and \"forked\" for a feed frozen by\n"
+    "a fork. Compare two hubs' heads to see what replication still has to move.\n"
+    "\n"
+    "Example:\n"
+    "  hubctl heads\n"
+    "  hubctl --json heads | jq -r '.feeds[] | \"\\(.author) \\(.seq)\"'\n";
+
+static const char metrics_usage[] =
+    "usage: hubctl metrics [--listen HOST:PORT]\n"
+    "\n"
+    "Print hubd's state as Prometheus metrics (text exposition format 0.0.4): entries,\n"
+    "records and feeds held, entries accepted and rejected by reason, per peer: up, entries\n"
+    "and bytes sent and received, rejected, sync rounds and lag; commit latency and batch\n"
+    "size histograms, store map used and maximum, control clients, forks.\n"
+    "\n"
+    "With --listen, hubctl stays running as an exporter and serves GET /metrics on that\n"
+    "address (e.g. " METRICS_DEFAULT_LISTEN "), asking hubd afresh at each scrape; when hubd\n"
+    "does not answer, hubnet_up is 0. hubd itself never serves HTTP: the process holding the\n"
+    "hub's key parses no web requests. The package's hubnet-metrics.service runs it.\n"
+    "\n"
+    "Example:\n"
+    "  hubctl metrics | grep hubnet_peer_up\n"
+    "  hubctl metrics --listen " METRICS_DEFAULT_LISTEN " &   curl -s localhost:9477/metrics\n";
 
 static const char import_usage[] =
     "usage: hubctl import FILE.jsonl [--entries]\n"
@@ -508,11 +549,17 @@ __attribute__((format(printf, 2, 3))) static int usage_error(const char *cmd, co
     return EXIT_USAGE;
 }
 
-/* A value of a long global option ("--socket PATH" or "--socket=PATH") at argv[*i]: 1 and
+/* A value of a global option ("--socket PATH", "--socket=PATH" or "-s PATH") at argv[*i]: 1 and
  * *val when argv[*i] is that option, 0 when not, -1 when the value is missing. */
 static int take_value(const char *name, int argc, char **argv, int *i, const char **val) {
     const char *a = argv[*i];
     size_t n = strlen(name);
+    if (a[0] == '-' && a[1] == name[0] && a[2] == '\0') { /* the short form: -s PATH */
+        if (*i + 1 >= argc)
+            return -1;
+        *val = argv[++*i];
+        return 1;
+    }
     if (strncmp(a, "--", 2) != 0 || strncmp(a + 2, name, n) != 0)
         return 0;
     if (a[2 + n] == '=') {
@@ -550,8 +597,12 @@ static int parse_command_args(struct ctl *ctl, const struct command *cmd, int ar
             fputs(cmd->usage, stdout);
             return -1;
         }
-        if (strcmp(a, "--json") == 0) {
+        if (strcmp(a, "--json") == 0 || strcmp(a, "-j") == 0) {
             ctl->json = 1;
+            continue;
+        }
+        if (strcmp(a, "--raw") == 0 || strcmp(a, "--table") == 0) {
+            ctl->raw = a[2] == 'r' ? 1 : -1;
             continue;
         }
         const char *val;
@@ -717,6 +768,18 @@ static int cmd_peers(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     return rc;
 }
 
+static int cmd_heads(struct ctl *ctl, json_t *opts, int npos, char **pos) {
+    (void)opts;
+    (void)npos;
+    (void)pos;
+    json_t *r;
+    int rc = simple_call(ctl, "heads", &r);
+    if (rc == 0)
+        ctl->out->heads(r);
+    json_decref(r);
+    return rc;
+}
+
 static int cmd_peer(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     (void)opts;
     json_t *req, *r;
@@ -799,11 +862,6 @@ static int cmd_get(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     if (req == NULL)
         return usage_error("get", "%s", "ID is not valid UTF-8");
     int rc = call(ctl, req, &r);
-    if (rc == EXIT_DAEMON && strlen(id) != HUB_HEX_LEN)
-        fprintf(stderr,
-                "hubctl: hint: get needs the full %d-digit entry id; tables show only the "
-                "first %d digits ('hubctl --json query' shows full ids)\n",
-                HUB_HEX_LEN, OUTPUT_SHORT_LEN);
     if (rc == 0) {
         if (json_is_true(json_object_get(opts, "wire"))) {
             const char *w = json_string_value(json_object_get(r, "wire"));
@@ -926,6 +984,43 @@ static void on_signal(int sig) {
     interrupted = 1;
 }
 
+/* One scrape: status and peers on a fresh connection (hubd may have restarted since the last). */
+static int metrics_fetch(void *arg, json_t **status, json_t **peers) {
+    struct ctl *ctl = arg;
+    *status = *peers = NULL;
+    int rc = simple_call(ctl, "status", status);
+    if (rc == 0)
+        rc = simple_call(ctl, "peers", peers);
+    conn_close(&ctl->conn);
+    if (rc) {
+        json_decref(*status);
+        json_decref(*peers);
+        *status = *peers = NULL;
+    }
+    return rc;
+}
+
+static int cmd_metrics(struct ctl *ctl, json_t *opts, int npos, char **pos) {
+    (void)npos;
+    (void)pos;
+    const char *listen = json_string_value(json_object_get(opts, "listen"));
+    if (listen == NULL) {
+        json_t *status, *peers;
+        int rc = metrics_fetch(ctl, &status, &peers);
+        if (rc)
+            return rc;
+        rc = metrics_write(status, peers, stdout) ? EXIT_LOCAL : EXIT_OK;
+        json_decref(status);
+        json_decref(peers);
+        return rc;
+    }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    return metrics_serve(listen, metrics_fetch, ctl, &interrupted) ? EXIT_USAGE : EXIT_OK;
+}
+
 static int cmd_watch(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     (void)npos;
     (void)pos;
@@ -973,7 +1068,8 @@ static int cmd_watch(struct ctl *ctl, json_t *opts, int npos, char **pos) {
         int overflow = what && strcmp(what, "overflow") == 0;
         json_decref(ev);
         if (overflow) {
-            fputs("hubctl: watch: hubd dropped this watch: hubctl fell more than 1 MiB behind\n",
+            fputs("hubctl: watch: hubd dropped this watch: hubctl fell more than watch_backlog "
+                  "behind\n",
                   stderr);
             return EXIT_DAEMON;
         }
@@ -1358,6 +1454,8 @@ static const struct optdef watch_opts[] = {
     {"kind", 1, 0}, {"author", 1, 0}, {"topic", 1, 1}, {"country", 1, 1}, {NULL, 0, 0}};
 static const struct optdef import_opts[] = {{"entries", 0, 0}, {NULL, 0, 0}};
 
+static const struct optdef metrics_opts[] = {{"listen", 1, 0}, {NULL, 0, 0}};
+
 static const struct command commands[] = {
     {"status", cmd_status, NULL, 0, 0, status_usage},
     {"id", cmd_id, NULL, 0, 0, id_usage},
@@ -1369,6 +1467,8 @@ static const struct command commands[] = {
     {"watch", cmd_watch, watch_opts, 0, 0, watch_usage},
     {"import", cmd_import, import_opts, 1, 1, import_usage},
     {"peers", cmd_peers, NULL, 0, 0, peers_usage},
+    {"heads", cmd_heads, NULL, 0, 0, heads_usage},
+    {"metrics", cmd_metrics, metrics_opts, 0, 0, metrics_usage},
     {"peer", cmd_peer, NULL, 1, 3, peer_usage},
 };
 
@@ -1389,10 +1489,17 @@ static int finish_output(int rc) {
     return rc;
 }
 
+static const char *default_socket(void) {
+    struct stat st;
+    if (stat(INSTALLED_SOCKET, &st) == 0 && S_ISSOCK(st.st_mode))
+        return INSTALLED_SOCKET;
+    return DEV_SOCKET;
+}
+
 int main(int argc, char **argv) {
     struct ctl ctl = {.conn = {.fd = -1}};
     const char *env = getenv("HUBD_SOCKET");
-    ctl.socket = env && *env ? env : DEFAULT_SOCKET;
+    ctl.socket = env && *env ? env : default_socket();
 
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
@@ -1405,8 +1512,12 @@ int main(int argc, char **argv) {
             printf("hubctl %s (control protocol %d)\n", HUB_VERSION, HUB_CONTROL_PROTOCOL);
             return finish_output(EXIT_OK);
         }
-        if (strcmp(a, "--json") == 0) {
+        if (strcmp(a, "--json") == 0 || strcmp(a, "-j") == 0) {
             ctl.json = 1;
+            continue;
+        }
+        if (strcmp(a, "--raw") == 0 || strcmp(a, "--table") == 0) {
+            ctl.raw = a[2] == 'r' ? 1 : -1;
             continue;
         }
         int t = take_value("socket", argc, argv, &i, &val);
@@ -1449,6 +1560,7 @@ int main(int argc, char **argv) {
         return usage_error(NULL, "%s", "--socket needs a non-empty PATH");
     }
     ctl.out = ctl.json ? &output_json : &output_text;
+    output_set_raw(ctl.raw > 0 || (ctl.raw == 0 && !isatty(STDOUT_FILENO)));
     rc = cmd->run(&ctl, opts, npos, pos);
     json_decref(opts);
     conn_close(&ctl.conn);

@@ -133,13 +133,22 @@ static void put_cell(FILE *f, const char *s, size_t w, int right, int last) {
         fprintf(f, "%*s", (int)(w - dw), "");
 }
 
-/* First OUTPUT_SHORT_LEN digits of a hex key or id; "-" when absent. */
-static void short_hex(const char *hex, char out[OUTPUT_SHORT_LEN + 1]) {
+/* Raw output (--raw, or stdout not a terminal): tables without a header, cells separated by
+ * tabs, nothing shortened or cut, so that cut, awk and sort see whole keys and titles. */
+static int output_raw;
+
+void output_set_raw(int on) {
+    output_raw = on;
+}
+
+/* First OUTPUT_SHORT_LEN digits of a hex key or id (all of them in raw output); "-" when
+ * absent. */
+static void short_hex(const char *hex, char out[OUTPUT_HEX_BUF]) {
     if (hex == NULL || *hex == '\0') {
         memcpy(out, "-", 2);
         return;
     }
-    size_t n = strnlen(hex, OUTPUT_SHORT_LEN);
+    size_t n = strnlen(hex, output_raw ? OUTPUT_HEX_BUF - 1 : OUTPUT_SHORT_LEN);
     memcpy(out, hex, n);
     out[n] = '\0';
 }
@@ -393,6 +402,15 @@ static void table_widths(const struct table *t, size_t *w) {
 }
 
 static void table_row(const struct table *t, const size_t *w, const char *const *row, FILE *f) {
+    if (output_raw) {
+        for (size_t c = 0; c < t->ncol; c++) {
+            if (c)
+                fputc('\t', f);
+            fputs(row[c], f); /* cleaned: a tab in a cell is a space */
+        }
+        fputc('\n', f);
+        return;
+    }
     for (size_t c = 0; c < t->ncol; c++) {
         if (c)
             fprintf(f, "%*s", TABLE_GAP, "");
@@ -402,6 +420,8 @@ static void table_row(const struct table *t, const size_t *w, const char *const 
 }
 
 static void table_header(const struct table *t, const size_t *w, FILE *f) {
+    if (output_raw)
+        return;
     const char *heads[16];
     for (size_t c = 0; c < t->ncol && c < 16; c++)
         heads[c] = t->cols[c].head;
@@ -447,7 +467,7 @@ static char *record_summary(json_t *view) {
     if (json_is_true(json_object_get(view, "purged")) || !json_is_object(rec))
         return xasprintf("(purged)");
     if (strcmp(kind, "response") == 0) {
-        char tgt[OUTPUT_SHORT_LEN + 1];
+        char tgt[OUTPUT_HEX_BUF];
         short_hex(jstr(rec, "target"), tgt);
         char *type = scalar_text(json_object_get(rec, "type"));
         const char *msg = jstr(rec, "message");
@@ -466,7 +486,7 @@ static char *record_summary(json_t *view) {
         return s;
     }
     if (strcmp(kind, "endorsement") == 0) {
-        char hub[OUTPUT_SHORT_LEN + 1];
+        char hub[OUTPUT_HEX_BUF];
         short_hex(jstr(rec, "hub"), hub);
         const char *st = jstr(rec, "statement");
         return xasprintf("endorses %s%s%s", hub, st && *st ? ": " : "", st ? st : "");
@@ -479,7 +499,7 @@ static char *record_summary(json_t *view) {
 
 /* Cells of a record row; *title is owned by the caller. */
 struct record_row {
-    char id[OUTPUT_SHORT_LEN + 1], author[OUTPUT_SHORT_LEN + 1], seq[24], time[32];
+    char id[OUTPUT_HEX_BUF], author[OUTPUT_HEX_BUF], seq[24], time[32];
     char *title;
     const char *cells[RC_N];
 };
@@ -530,7 +550,7 @@ static void text_status(json_t *r) {
     json_t *own = json_object_get(r, "own_feed");
     json_t *inuse = json_object_get(own, "key_in_use");
     if (inuse) {
-        char p[OUTPUT_SHORT_LEN + 1];
+        char p[OUTPUT_HEX_BUF];
         short_hex(jstr(inuse, "peer"), p);
         printf("WARNING: another hub is publishing with this hub's key: entries seq %lld..%lld of\n"
                "our own feed that this hubd did not write came from peer %s. Publishing is\n"
@@ -550,7 +570,7 @@ static void text_status(json_t *r) {
     kv_add(&l, "own seq", "%lld", jint(r, "own_seq", 0));
     const char *ost = jstr(own, "state");
     json_t *rec = json_object_get(own, "recovered");
-    char rp[OUTPUT_SHORT_LEN + 1] = "";
+    char rp[OUTPUT_HEX_BUF] = "";
     if (rec)
         short_hex(jstr(rec, "peer"), rp);
     if (!ost)
@@ -617,7 +637,7 @@ static void text_status(json_t *r) {
     size_t i;
     json_t *fk;
     json_array_foreach(forks, i, fk) {
-        char a[OUTPUT_SHORT_LEN + 1], h[OUTPUT_SHORT_LEN + 1], o[OUTPUT_SHORT_LEN + 1];
+        char a[OUTPUT_HEX_BUF], h[OUTPUT_HEX_BUF], o[OUTPUT_HEX_BUF];
         char seq[24], det[32];
         short_hex(jstr(fk, "author"), a);
         short_hex(jstr(fk, "held"), h);
@@ -704,13 +724,15 @@ static void text_list_record(json_t *view) {
 static void text_list_tail(const char *array, size_t count, const char *next, int count_member) {
     (void)count_member;
     if (list_table.nrows == 0)
-        printf("no %s\n", strcmp(array, "versions") == 0 ? "versions" : "records");
+        fprintf(output_raw ? stderr : stdout, "no %s\n",
+                strcmp(array, "versions") == 0 ? "versions" : "records");
     else
         table_print(&list_table, stdout);
     table_free(&list_table);
     if (next) {
         char *n = clean(next, 0);
-        printf("(%zu shown; next page: --cursor %s, or --all for every page)\n", count, n);
+        fprintf(output_raw ? stderr : stdout,
+                "(%zu shown; next page: --cursor %s, or --all for every page)\n", count, n);
         free(n);
     }
 }
@@ -790,7 +812,8 @@ static void text_imported(const struct import_totals *t) {
 static void text_peers(json_t *r) {
     json_t *peers = json_object_get(r, "peers");
     if (json_array_size(peers) == 0) {
-        printf("no peers (add one with: hubctl peer add ENDPOINT KEY)\n");
+        fprintf(output_raw ? stderr : stdout,
+                "no peers (add one with: hubctl peer add ENDPOINT KEY)\n");
         return;
     }
     static const struct column cols[] = {
@@ -802,7 +825,7 @@ static void text_peers(json_t *r) {
     size_t i;
     json_t *p;
     json_array_foreach(peers, i, p) {
-        char key[OUTPUT_SHORT_LEN + 1], heard[32], sent[24], recv[24], rej[24], behind[48];
+        char key[OUTPUT_HEX_BUF], heard[32], sent[24], recv[24], rej[24], behind[48];
         short_hex(jstr(p, "key"), key);
         fmt_ago(jint(p, "last_heard", 0), heard);
         snprintf(sent, sizeof(sent), "%lld", jint(p, "sent", 0));
@@ -814,6 +837,32 @@ static void text_peers(json_t *r) {
         const char *ep = jstr(p, "endpoint"), *st = jstr(p, "state");
         const char *row[] = {key, ep ? ep : "-", st ? st : "-", heard, sent, recv, rej, behind};
         table_add(&t, row);
+    }
+    table_print(&t, stdout);
+    table_free(&t);
+}
+
+/* heads: the author's full key (what other hubs and the config name it by), its head. */
+static void text_heads(json_t *r) {
+    json_t *feeds = json_object_get(r, "feeds");
+    if (json_array_size(feeds) == 0) {
+        fprintf(output_raw ? stderr : stdout, "no feeds\n");
+        return;
+    }
+    static const struct column cols[] = {
+        {"AUTHOR", 64, 0}, {"SEQ", 0, 1}, {"HEAD", OUTPUT_SHORT_LEN, 0}, {"STATE", 0, 0}};
+    struct table t = {cols, 4, 1, NULL, 0, 0};
+    size_t i;
+    json_t *f;
+    json_array_foreach(feeds, i, f) {
+        char seq[24], id[OUTPUT_HEX_BUF];
+        char *author = clean(jstr(f, "author"), 0);
+        snprintf(seq, sizeof(seq), "%lld", jint(f, "seq", 0));
+        short_hex(jstr(f, "id"), id);
+        const char *row[] = {author, seq, id,
+                             json_is_true(json_object_get(f, "forked")) ? "forked" : "ok"};
+        table_add(&t, row);
+        free(author);
     }
     table_print(&t, stdout);
     table_free(&t);
@@ -845,6 +894,7 @@ const struct output output_text = {
     .retracted = text_retracted,
     .imported = text_imported,
     .peers = text_peers,
+    .heads = text_heads,
     .peer_changed = text_peer_changed,
     .error = output_error_line,
 };
@@ -950,6 +1000,7 @@ const struct output output_json = {
     .retracted = json_retracted,
     .imported = json_imported,
     .peers = json_resp,
+    .heads = json_resp,
     .peer_changed = json_peer_changed,
     .error = json_error,
 };

@@ -19,6 +19,7 @@
 #include "jarena.h"
 #include "log.h"
 #include "node.h"
+#include "sdnotify.h"
 #include "store.h"
 #include "sync.h"
 
@@ -150,7 +151,7 @@ static void log_summary(struct node *node) {
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: hubd [--config FILE] [--data-dir DIR] [-n] [-d]\n"
+            "usage: hubd [--config FILE] [--data-dir DIR] [-n [-q]] [-d]\n"
             "\n"
             "The hubnet daemon: holds this hub's identity and signed records, answers hubctl on\n"
             "its control socket and replicates with its peers.\n"
@@ -158,6 +159,7 @@ static void usage(FILE *out) {
             "  -c, --config FILE    read this INI file (default: none, built-in defaults)\n"
             "  -D, --data-dir DIR   data directory (overrides [hub] data_dir)\n"
             "  -n, --check          check the configuration, print it and exit\n"
+            "  -q, --quiet          with -n: print nothing unless the configuration is wrong\n"
             "  -d, --debug          log at debug level\n"
             "  -h, --help           this help\n"
             "  -V, --version        print the version\n"
@@ -196,14 +198,15 @@ int main(int argc, char **argv) {
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"data-dir", required_argument, NULL, 'D'},
                                          {"check", no_argument, NULL, 'n'},
+                                         {"quiet", no_argument, NULL, 'q'},
                                          {"debug", no_argument, NULL, 'd'},
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
     const char *config_path = NULL, *data_dir = NULL;
-    int check = 0, debug = 0, ch;
+    int check = 0, quiet = 0, debug = 0, ch;
     jarena_install(); /* before any JSON value exists */
-    while ((ch = getopt_long(argc, argv, "c:D:ndhV", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:D:nqdhV", opts, NULL)) != -1) {
         switch (ch) {
         case 'c':
             config_path = optarg;
@@ -213,6 +216,9 @@ int main(int argc, char **argv) {
             break;
         case 'n':
             check = 1;
+            break;
+        case 'q':
+            quiet = 1;
             break;
         case 'd':
             debug = 1;
@@ -254,7 +260,8 @@ int main(int argc, char **argv) {
     if (debug)
         cfg.log_level = LOG_DEBUG;
     if (check) {
-        config_print(&cfg, stdout);
+        if (!quiet) /* -q: the exit status alone (systemd's ExecStartPre; errors still print) */
+            config_print(&cfg, stdout);
         return 0;
     }
     log_init(cfg.log_level, cfg.log_format);
@@ -292,6 +299,12 @@ int main(int argc, char **argv) {
              cfg.data_dir, (unsigned long long)st.entries, (unsigned long long)st.records,
              (unsigned long long)st.feeds, (unsigned long long)st.forks);
     log_info("hubd", "control socket %s (mode %04o)", cfg.control_socket, cfg.control_mode);
+    /* systemd (Type=notify): the store is open and every socket is bound, so a client that
+     * starts after "systemctl start" returns finds hubd answering. */
+    char ready[160];
+    snprintf(ready, sizeof ready, "hub %.16s: %llu entries, %llu feeds", hex,
+             (unsigned long long)st.entries, (unsigned long long)st.feeds);
+    sdnotify_ready(ready);
 
     /* Room for every control client and every sync socket, so that neither is ever left out
      * of the poll set (control_max_clients is checked against the descriptor limit). */
@@ -332,9 +345,11 @@ int main(int argc, char **argv) {
         control_handle(ctl, items, nctl);
         sync_handle(sync, items + nctl, nsync);
         node_tick(node, hub_now_ms());
+        sdnotify_watchdog();
     }
 
     log_info("hubd", "received %s, shutting down", signal_name(hubd_stop));
+    sdnotify_stopping("shutting down");
     free(items);
     sync_destroy(&sync);
     control_destroy(&ctl);

@@ -3,6 +3,8 @@
  * Text:  2026-11-27T22:10:03.123Z INFO  control: message
  * JSON:  {"ts":"2026-11-27T22:10:03.123Z","level":"info","subsys":"control","msg":"message"}
  *
+ * Journal: <6>INFO  control: message   (stderr is journald's stream: priority, no timestamp)
+ *
  * Each line is built in a buffer on the caller's stack and written with one write(2), so lines
  * from several threads never interleave; the only shared state is the level and the format. */
 #include "log.h"
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,8 +32,28 @@ static atomic_int log_cur_format = LOG_TEXT;
 
 static const char *const log_names[] = {"error", "warn", "info", "debug"};
 static const char *const log_tags[] = {"ERROR", "WARN ", "INFO ", "DEBUG"};
+/* syslog priorities as journald reads them at the start of a line (sd-daemon.h's SD_ERR ...). */
+static const char *const log_journal_prio[] = {"<3>", "<4>", "<6>", "<7>"};
+
+/* 1 when stderr is the journal: systemd sets JOURNAL_STREAM to "DEV:INODE" of the stream it
+ * connected, so a line carries its priority and no timestamp of its own (journald stamps it).
+ * Compared with stderr itself: a child that inherited the variable but not the stream is not. */
+static atomic_int log_to_journal;
+
+static int log_stderr_is_journal(void) {
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    char tail;
+    struct stat st;
+    if (js == NULL || sscanf(js, "%llu:%llu%c", &dev, &ino, &tail) != 2)
+        return 0;
+    if (fstat(STDERR_FILENO, &st) != 0)
+        return 0;
+    return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 void log_init(enum log_level level, enum log_format format) {
+    atomic_store_explicit(&log_to_journal, log_stderr_is_journal(), memory_order_relaxed);
     atomic_store_explicit(&log_cur_level, (int)level, memory_order_relaxed);
     atomic_store_explicit(&log_cur_format, (int)format, memory_order_relaxed);
 }
@@ -195,6 +218,7 @@ static void log_vemit(enum log_level level, const char *subsys, int with_errno, 
     char ts[32];
     char ebuf[128];
     int json = atomic_load_explicit(&log_cur_format, memory_order_relaxed) == LOG_JSON;
+    int journal = atomic_load_explicit(&log_to_journal, memory_order_relaxed);
     int n;
 
     n = vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -210,6 +234,8 @@ static void log_vemit(enum log_level level, const char *subsys, int with_errno, 
     struct log_buf b = {line, 0, sizeof(line) - sizeof(LOG_TRUNCATED) - 4, 0};
     if (subsys == NULL)
         subsys = "hubd";
+    if (journal)
+        log_puts(&b, log_journal_prio[level]);
     if (json) {
         log_puts(&b, "{\"ts\":\"");
         log_puts(&b, ts);
@@ -220,8 +246,10 @@ static void log_vemit(enum log_level level, const char *subsys, int with_errno, 
         log_puts(&b, "\",\"msg\":\"");
         log_escape(&b, msg, 1);
     } else {
-        log_puts(&b, ts);
-        log_puts(&b, " ");
+        if (!journal) {
+            log_puts(&b, ts);
+            log_puts(&b, " ");
+        }
         log_puts(&b, log_tags[level]);
         log_puts(&b, " ");
         log_escape(&b, subsys, 0);

@@ -445,7 +445,7 @@ def test_peer_add_and_remove_at_run_time(hubs):
     b.allow = [a.key]  # B admits A but does not dial it; A has no peers
     start_all(a, b)
     assert a.call("peers")["peers"] == []
-    assert "no peers" in a.ctl("peers", json=False)
+    assert "no peers" in a.ctl("--table", "peers", json=False)
 
     rb = b.publish("offer", offer("B's offer before the link"))
     ra = a.publish("offer", offer("A's offer before the link"))
@@ -464,7 +464,7 @@ def test_peer_add_and_remove_at_run_time(hubs):
     assert p["last_heard"] > 0 and p["received"] >= 1 and p["sent"] >= 1
     js = a.ctl("peers")
     assert [q for q in js["peers"] if q["key"] == b.key and q["direction"] == "out"]
-    text = a.ctl("peers", json=False)
+    text = a.ctl("--table", "peers", json=False)
     lines = text.splitlines()
     assert re.match(r"KEY\s+ENDPOINT\s+STATE\s+LAST HEARD\s+SENT\s+RECV\s+REJECTED\s+BEHIND",
                     lines[0]), text
@@ -472,6 +472,11 @@ def test_peer_add_and_remove_at_run_time(hubs):
     assert len(row) == 1, text
     assert re.search(r"\bup\s+\d+s ago\s+\d+\s+[1-9]\d*\s+0\s", row[0]), row[0]
 
+    # Piped (not a terminal): raw rows, tab-separated, the whole key, no header.
+    raw = a.ctl("peers", json=False).splitlines()
+    cells = [ln.split("\t") for ln in raw if ln.startswith(b.key)]
+    assert cells and all(len(c) == 8 and c[0] == b.key for c in cells), raw
+    assert not any(ln.startswith("KEY") for ln in raw), raw
     out = a.ctl("peer", "remove", b.key, json=False)
     assert b.key[:8] in out and "removed" in out, out
     assert not peer_entries(a, b.key)

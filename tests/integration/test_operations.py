@@ -1,0 +1,194 @@
+"""Operating a hub under systemd: the notify protocol (READY=1 once the sockets answer,
+WATCHDOG=1 fed by the event loop, STOPPING=1 on shutdown), read from a real datagram socket
+standing in for systemd's $NOTIFY_SOCKET."""
+import os
+import signal
+import socket
+import tempfile
+import time
+
+from hubtest import Hub, wait_until
+
+
+class NotifySocket:
+    """A Unix datagram socket, as systemd's, collecting what hubd sends."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="hubt-notify-", dir="/tmp")
+        self.path = os.path.join(self.dir, "notify")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.setblocking(False)
+        self.messages = []
+
+    def drain(self):
+        while True:
+            try:
+                self.messages.append(self.sock.recv(4096).decode())
+            except BlockingIOError:
+                return self.messages
+
+    def has(self, line):
+        return any(line in m.split("\n") for m in self.drain())
+
+    def close(self):
+        self.sock.close()
+        os.unlink(self.path)
+        os.rmdir(self.dir)
+
+
+def test_notify_ready_watchdog_stopping(hubs, monkeypatch):
+    ns = NotifySocket()
+    try:
+        monkeypatch.setenv("NOTIFY_SOCKET", ns.path)
+        monkeypatch.setenv("WATCHDOG_USEC", "2000000")  # fed every second
+        monkeypatch.delenv("WATCHDOG_PID", raising=False)
+        h = hubs.new(name="notify")
+        h.start(wait=False)
+        wait_until(lambda: ns.has("READY=1"), timeout=20, msg="hubd never said READY=1")
+        # READY=1 comes only once the control socket is bound: it answers at once.
+        with h.connect() as c:
+            assert c.request({"op": "status"})["ok"]
+        ready = next(m for m in ns.messages if "READY=1" in m.split("\n"))
+        assert "STATUS=hub " in ready, ready
+        wait_until(lambda: sum("WATCHDOG=1" in m.split("\n") for m in ns.drain()) >= 2,
+                   timeout=20, msg="the event loop did not feed the watchdog")
+        assert not ns.has("STOPPING=1")
+        h.stop()
+        assert ns.has("STOPPING=1"), ns.messages
+    finally:
+        ns.close()
+
+
+def test_no_notify_socket_no_messages(hubs, monkeypatch):
+    """Without $NOTIFY_SOCKET (started by hand, not by systemd) hubd runs as before and logs no
+    notify failure."""
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    h = hubs(name="plain")
+    assert h.status()["hub"] == h.key
+    h.stop()
+    assert "cannot notify systemd" not in h.log_text()
+
+
+def _journal_hub(hubs, monkeypatch, match):
+    h = hubs.new(name="journal" if match else "notjournal")
+    open(h.log_path, "ab").close()  # hubtest appends hubd's stderr to this file
+    st = os.stat(h.log_path)
+    ino = st.st_ino if match else st.st_ino + 1
+    monkeypatch.setenv("JOURNAL_STREAM", f"{st.st_dev}:{ino}")
+    h.start()
+    return h
+
+
+def test_journal_stream_priorities(hubs, monkeypatch):
+    """stderr is the journal: each line starts with its syslog priority, no own timestamp."""
+    h = _journal_hub(hubs, monkeypatch, match=True)
+    h.stop()
+    lines = [l for l in h.log_lines() if l.strip()]
+    assert lines, "no log lines"
+    for l in lines:
+        assert l[:3] in ("<3>", "<4>", "<6>", "<7>"), l
+        assert not l[3:4].isdigit(), f"a timestamp after the priority: {l}"
+    assert any(l.startswith("<6>INFO  hubd: ") for l in lines), lines
+
+
+def test_journal_stream_of_another_file(hubs, monkeypatch):
+    """JOURNAL_STREAM naming another stream (inherited, not ours): plain timestamped lines."""
+    h = _journal_hub(hubs, monkeypatch, match=False)
+    h.stop()
+    lines = [l for l in h.log_lines() if l.strip()]
+    assert lines and all(l[:4].isdigit() and not l.startswith("<") for l in lines), lines[:3]
+
+
+def _promtool_check(text):
+    import subprocess
+    p = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                       text=True)
+    # promtool prints lint findings (and exits 1) for malformed exposition; 0 when clean
+    assert p.returncode == 0, f"promtool: {p.stdout}{p.stderr}\n{text}"
+
+
+def _metric(text, name, labels=None):
+    """The value of one sample (name with labels containing every given label)."""
+    for line in text.splitlines():
+        if line.startswith("#") or not line.startswith(name):
+            continue
+        head, _, value = line.rpartition(" ")
+        if head.split("{")[0] != name:
+            continue
+        if labels and not all(f'{k}="{v}"' in head for k, v in labels.items()):
+            continue
+        return float(value)
+    return None
+
+
+def test_metrics_promtool_and_exporter(hubs):
+    import subprocess
+    import urllib.error
+    import urllib.request
+    from hubtest import free_port_pair
+
+    a, b = hubs(name="ma"), hubs(name="mb")
+    a.stop()
+    b.stop()
+    a.peers.append(f"{b.endpoint} {b.key}")
+    b.peers.append(f"{a.endpoint} {a.key}")
+    a.start()
+    b.start()
+    for i in range(3):
+        a.publish("offer", {"title": f"Offer {i}", "country": "AT"}, key=f"o{i}")
+    wait_until(lambda: b.status()["entries"] >= 3, timeout=20, msg="b never got a's offers")
+
+    text = b.ctl("metrics", json=False)
+    _promtool_check(text)
+    assert _metric(text, "hubnet_up") == 1
+    assert _metric(text, "hubnet_entries") == b.status()["entries"]
+    assert _metric(text, "hubnet_peer_up", {"peer": a.key, "direction": "out"}) == 1
+    assert _metric(text, "hubnet_peer_entries_received_total", {"peer": a.key}) >= 3
+    assert _metric(text, "hubnet_store_map_bytes") > 0
+
+    port = free_port_pair()
+    exp = subprocess.Popen([b.hubctl, "--socket", b.control_socket, "metrics", "--listen",
+                            f"127.0.0.1:{port}"], stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}/metrics"
+
+        def scrape():
+            try:
+                with urllib.request.urlopen(url, timeout=5) as r:
+                    assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+                    return r.read().decode()
+            except urllib.error.URLError:
+                return None
+        served = wait_until(scrape, timeout=10, msg="the exporter never answered")
+        _promtool_check(served)
+        assert _metric(served, "hubnet_entries") == b.status()["entries"]
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5)
+            raise AssertionError("/ should be 404")
+        except urllib.error.HTTPError as e:
+            assert e.code == 404
+        b.stop()
+        down = scrape()
+        _promtool_check(down)
+        assert _metric(down, "hubnet_up") == 0
+    finally:
+        exp.terminate()
+        assert exp.wait(timeout=10) == 0
+
+
+def test_raw_output_for_pipes(hubs):
+    """Piped list output is raw (tab-separated, full ids, whole titles, no header); --table
+    forces the aligned table; --raw forces raw."""
+    h = hubs(name="raw")
+    title = "A very long title that an aligned table would certainly cut off at some width " * 2
+    r = h.publish("offer", {"title": title.strip(), "country": "AT"}, key="long")
+    raw = h.ctl("query", "--kind", "offer", json=False).splitlines()
+    assert len(raw) == 1, raw
+    cells = raw[0].split("\t")
+    assert cells[0] == r["id"] and cells[1] == h.key and cells[-1] == title.strip(), cells
+    table = h.ctl("--table", "query", "--kind", "offer", json=False).splitlines()
+    assert table[0].startswith("ID") and r["id"][:8] in table[1] and r["id"] not in table[1]
+    assert h.ctl("--raw", "heads", json=False).split("\t")[0] == h.key
+    empty = h.ctl("query", "--kind", "request", json=False, check=False)
+    assert empty.code == 0 and empty.stdout == "" and "no records" in empty.stderr
