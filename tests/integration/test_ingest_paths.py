@@ -350,3 +350,48 @@ def test_complete_copy_of_a_retracted_entry(hubs, size):
             f"payload of a retracted version restored (restarted={restarted}, batch {size})"
         assert hub.query(topic="restore-one") == []
         assert len(hub.query(topic="restore-two")) == (1 if restarted else 0)
+
+
+@pytest.mark.parametrize("size", [1, PIPE_MIN + 8])
+def test_forged_endorsement_and_retraction_change_no_trust(hubs, size):
+    """Under the endorsed policy (§9.10) an endorsement or a retraction of one forged in a
+    trusted hub's name (signed with another key) is refused and changes nothing; the genuine
+    ones do. In a batch of one and in one of 512+ (the trusted hub's own offers before it)."""
+    b_kp, c_kp, mallory = (ref.Keypair.generate() for _ in range(3))
+    a = hubs(name=f"endorse{size}", policy="endorsed", hops=1, allow=[b_kp.public.hex()])
+    base = a.status()["sync"]["trusted"]
+    ts = NOW() - 60_000
+    b_feed, c_feed = ref.Feed(b_kp, ts), ref.Feed(c_kp, ts)
+
+    def trusted():
+        a.status()  # a turn of the loop after the import's: the policy is recomputed by then
+        return a.status()["sync"]["trusted"]
+
+    def forge_after_padding(kind, key, payload):
+        """b's own offers (admitted), then kind/key/payload in b's name signed by mallory, in
+        one import: the forgery's verdict, and the genuine entry (not sent) at its seq."""
+        pad = [b_feed.next(2, f"pad{len(b_feed.entries)}", good_payload(2)).wire
+               for _ in range(size - 1)]
+        genuine = b_feed.next(kind, key, payload, append=False)
+        got = import_results(a, pad + [ref.sign_header(mallory, genuine.header, payload)])
+        assert got[:-1] == ["OK"] * len(pad)
+        return got[-1], genuine
+
+    got, endorse = forge_after_padding(6, "hub-c",
+                                       ref.payload_from_json(6, {"hub": c_kp.public.hex()}))
+    assert got == "E_SIGNATURE"
+    assert trusted() == base
+    c1 = c_feed.next(1, "profile", ref.payload_from_json(1, {"name": "Hub C"}))
+    assert import_results(a, [c1.wire]) == ["E_POLICY"]
+    b_feed.entries.append(endorse)  # the genuine one, at the same seq
+    assert import_results(a, [endorse.wire]) == ["OK"]
+    wait_until(lambda: a.status()["sync"]["trusted"] == base + 1, timeout=10,
+               msg="the endorsement did not make c trusted")
+    assert import_results(a, [c1.wire]) == ["OK"]
+
+    got, _ = forge_after_padding(5, "hub-c",
+                                 ref.field_varint(1, 6) + ref.field_bytes(2, b"hub-c"))
+    assert got == "E_SIGNATURE"
+    assert trusted() == base + 1
+    c2 = c_feed.next(2, "offer-1", good_payload(2))
+    assert import_results(a, [c2.wire]) == ["OK"]
