@@ -1497,12 +1497,14 @@ enum withdraw {
     W_RETRACTED_BARE,     /* held payload-less (purged upstream), then retracted */
     W_EXPIRED,            /* expired and swept */
     W_RETRACTED_RESTARTED,/* retracted, then a new version of the same record */
+    W_EXPIRED_RESTARTED,  /* expired and swept, then a new version of the same record */
     W_NONE,               /* held payload-less, never withdrawn: the copy restores it */
     W_NSCEN
 };
 
 static const char *const withdraw_names[] = {"retracted", "retracted while payload-less",
                                              "expired and swept", "retracted then restarted",
+                                             "expired, swept, then restarted",
                                              "not withdrawn (restores)"};
 
 static void complete_copy(struct nfx *x, enum path path) {
@@ -1523,7 +1525,8 @@ static void complete_copy(struct nfx *x, enum path path) {
         struct pb *p = pb_new();
         offer_payload(p, "Withdrawn", topic);
         struct hspec h1 = next_spec(c, 2, "r");
-        if (sc == W_EXPIRED)
+        int expired = sc == W_EXPIRED || sc == W_EXPIRED_RESTARTED;
+        if (expired)
             h1.expires = now - 1000; /* accepted (the chain stays complete), then swept */
         add_entry(c, &c->me, &h1, p, 1, HUB_OK, 0);
         uint8_t id1[32];
@@ -1553,10 +1556,18 @@ static void complete_copy(struct nfx *x, enum path path) {
             batch_add(&b, c->s[k].wire, c->s[k].len, c->s[k].want, &c->s[k]);
         assert_int_equal(batch_run(x, &b, PATH_SMALL, withdraw_names[sc]), 0);
         batch_free(&b);
-        if (sc == W_EXPIRED) {
+        if (expired) {
             size_t purged = 0;
             assert_int_equal(store_sweep_expired(s, hub_now_ms(), 64, &purged), HUB_OK);
             assert_int_equal(purged, 1);
+        }
+        if (sc == W_EXPIRED_RESTARTED) { /* a version that does not expire, after the sweep */
+            size_t from = c->n;
+            offer_payload(p, "Restarted", topic2);
+            add_valid(c, 2, "r", p, HUB_OK, 0);
+            batch_add(&b, c->s[from].wire, c->s[from].len, HUB_OK, &c->s[from]);
+            assert_int_equal(batch_run(x, &b, PATH_SMALL, withdraw_names[sc]), 0);
+            batch_free(&b);
         }
         int restores = sc == W_NONE;
         assert_int_equal(held_with_payload(s, id1), 0);
@@ -1582,7 +1593,7 @@ static void complete_copy(struct nfx *x, enum path path) {
         assert_int_equal(query_topic(s, topic), restores);
         uint8_t cur[32];
         int rc = store_record_current(s, c->me.pk, 2, "r", cur);
-        if (sc == W_RETRACTED_RESTARTED) {
+        if (sc == W_RETRACTED_RESTARTED || sc == W_EXPIRED_RESTARTED) {
             assert_int_equal(rc, HUB_OK);
             assert_memory_equal(cur, c->prev, 32);
             assert_int_equal(query_topic(s, topic2), 1);
