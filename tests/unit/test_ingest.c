@@ -52,8 +52,8 @@
 struct nfx {
     char dir[64];
     struct node *n;
-    size_t heard;                         /* entries the listener was told of */
-    uint8_t refused[MAX_REFUSED][32];     /* authors the admit callback refuses (E_POLICY) */
+    size_t heard;                     /* entries the listener was told of */
+    uint8_t refused[MAX_REFUSED][32]; /* authors the admit callback refuses (E_POLICY) */
     size_t nrefused;
 };
 
@@ -184,12 +184,12 @@ struct hspec {
     uint64_t ts;
     int kind;
     const char *key;
-    size_t key_len;        /* 0: strlen(key) */
-    const uint8_t *phash;  /* NULL: H(payload) */
+    size_t key_len;       /* 0: strlen(key) */
+    const uint8_t *phash; /* NULL: H(payload) */
     size_t phash_len;
-    int64_t psize;         /* < 0: len(payload) */
+    int64_t psize; /* < 0: len(payload) */
     uint64_t expires;
-    const uint8_t *extra;  /* raw bytes appended to the header (unknown fields) */
+    const uint8_t *extra; /* raw bytes appended to the header (unknown fields) */
     size_t extra_len;
 };
 
@@ -248,8 +248,8 @@ struct step {
     uint8_t *wire;
     size_t len;
     int want;
-    int phase;         /* 0: first batch; 1: second (after the first is stored) */
-    int retracts_gone; /* a retraction of (offer, "gone") of the case's author */
+    int phase;                 /* 0: first batch; 1: second (after the first is stored) */
+    int retracts_gone;         /* a retraction of (offer, "gone") of the case's author */
     const struct tcase *owner; /* for messages; set once the catalogue is built */
     int index;                 /* in the case */
 };
@@ -405,53 +405,53 @@ static void feed_after(struct tcase *c, const struct hspec *good2, const struct 
 /* ---- rules on the header, the envelope and the signature (§4.3, §5 steps 1-13) ---- */
 
 enum hrule {
-    H_SIG_FLIP,       /* one signature bit flipped */
-    H_SIG_OTHER,      /* signed by another hub's key: a forgery in this author's name */
-    H_SIG_ZERO,       /* 64 zero bytes */
-    H_SIG_63,         /* a 63-byte signature */
-    H_PAYLOAD_FLIP,   /* one payload byte flipped */
-    H_PSIZE,          /* payload_size one more than the payload */
-    H_EMPTY_HASH,     /* no payload, payload_size 0, but the hash of a non-empty one */
-    H_TS_FUTURE,      /* more than 10 minutes ahead */
-    H_TS_2019,        /* before 2020 */
-    H_TS_BACK,        /* before the previous entry of the feed (chain rule) */
-    H_VERSION,        /* version 2 */
-    H_SEQ0,           /* seq 0 */
-    H_AUTHOR31,       /* a 31-byte author */
-    H_PREV31,         /* a 31-byte prev */
-    H_NO_PREV,        /* seq 2 without prev */
-    H_PREV_AT_1,      /* seq 1 with a prev */
-    H_PHASH31,        /* a 31-byte payload_hash */
-    H_KEY_EMPTY,      /* no key */
-    H_KEY_129,        /* a 129-byte key */
-    H_KEY_CTRL,       /* a tab in the key */
-    H_KEY_DEL,        /* 0x7f in the key */
-    H_KEY_NUL,        /* a NUL in the key */
-    H_KEY_UTF8,       /* a key that is not UTF-8 */
-    H_EXPIRES,        /* expires = timestamp */
-    H_PSIZE_BIG,      /* payload_size 65537 */
-    H_HEADER_BIG,     /* a 513+-byte header (an unknown field of 500 bytes) */
-    H_WIRE_BIG,       /* a SignedEntry over 66176 bytes */
-    H_TRUNCATED,      /* the wire less its last byte */
-    H_HDR_GARBAGE,    /* a signed header that is not an Entry */
-    H_UNKNOWN_FIELD,  /* an unknown header field: valid (§3.2) */
-    H_STRIPPED,       /* payload-less (purged upstream): valid, except for a retraction */
-    H_EMPTY_PAYLOAD,  /* payload_size 0, H(""): valid for every kind */
-    H_POLICY,         /* an author the policy refuses */
-    H_GAP,            /* seq 3 right after seq 1 */
-    H_PREV,           /* a prev that is not the head's id */
-    H_FORK,           /* another entry at a held seq */
-    H_DUPLICATE,      /* a held entry again, also with a broken signature (no check needed) */
+    H_SIG_FLIP,      /* one signature bit flipped */
+    H_SIG_OTHER,     /* signed by another hub's key: a forgery in this author's name */
+    H_SIG_ZERO,      /* 64 zero bytes */
+    H_SIG_63,        /* a 63-byte signature */
+    H_PAYLOAD_FLIP,  /* one payload byte flipped */
+    H_PSIZE,         /* payload_size one more than the payload */
+    H_EMPTY_HASH,    /* no payload, payload_size 0, but the hash of a non-empty one */
+    H_TS_FUTURE,     /* more than 10 minutes ahead */
+    H_TS_2019,       /* before 2020 */
+    H_TS_BACK,       /* before the previous entry of the feed (chain rule) */
+    H_VERSION,       /* version 2 */
+    H_SEQ0,          /* seq 0 */
+    H_AUTHOR31,      /* a 31-byte author */
+    H_PREV31,        /* a 31-byte prev */
+    H_NO_PREV,       /* seq 2 without prev */
+    H_PREV_AT_1,     /* seq 1 with a prev */
+    H_PHASH31,       /* a 31-byte payload_hash */
+    H_KEY_EMPTY,     /* no key */
+    H_KEY_129,       /* a 129-byte key */
+    H_KEY_CTRL,      /* a tab in the key */
+    H_KEY_DEL,       /* 0x7f in the key */
+    H_KEY_NUL,       /* a NUL in the key */
+    H_KEY_UTF8,      /* a key that is not UTF-8 */
+    H_EXPIRES,       /* expires = timestamp */
+    H_PSIZE_BIG,     /* payload_size 65537 */
+    H_HEADER_BIG,    /* a 513+-byte header (an unknown field of 500 bytes) */
+    H_WIRE_BIG,      /* a SignedEntry over 66176 bytes */
+    H_TRUNCATED,     /* the wire less its last byte */
+    H_HDR_GARBAGE,   /* a signed header that is not an Entry */
+    H_UNKNOWN_FIELD, /* an unknown header field: valid (§3.2) */
+    H_STRIPPED,      /* payload-less (purged upstream): valid, except for a retraction */
+    H_EMPTY_PAYLOAD, /* payload_size 0, H(""): valid for every kind */
+    H_POLICY,        /* an author the policy refuses */
+    H_GAP,           /* seq 3 right after seq 1 */
+    H_PREV,          /* a prev that is not the head's id */
+    H_FORK,          /* another entry at a held seq */
+    H_DUPLICATE,     /* a held entry again, also with a broken signature (no check needed) */
     H_NRULES
 };
 
 static const char *const hrule_names[H_NRULES] = {
-    "sig_flip",  "sig_other",     "sig_zero",      "sig_63",     "payload_flip", "psize",
-    "empty_hash", "ts_future",    "ts_2019",       "ts_back",    "version",      "seq0",
-    "author31",  "prev31",        "no_prev",       "prev_at_1",  "phash31",      "key_empty",
-    "key_129",   "key_ctrl",      "key_del",       "key_nul",    "key_utf8",     "expires",
-    "psize_big", "header_big",    "wire_big",      "truncated",  "hdr_garbage",  "unknown_field",
-    "stripped",  "empty_payload", "policy",        "gap",        "prev",         "fork",
+    "sig_flip",   "sig_other",     "sig_zero", "sig_63",    "payload_flip", "psize",
+    "empty_hash", "ts_future",     "ts_2019",  "ts_back",   "version",      "seq0",
+    "author31",   "prev31",        "no_prev",  "prev_at_1", "phash31",      "key_empty",
+    "key_129",    "key_ctrl",      "key_del",  "key_nul",   "key_utf8",     "expires",
+    "psize_big",  "header_big",    "wire_big", "truncated", "hdr_garbage",  "unknown_field",
+    "stripped",   "empty_payload", "policy",   "gap",       "prev",         "fork",
     "duplicate",
 };
 
@@ -603,11 +603,13 @@ static void build_hrule(struct tcase *c, enum hrule r) {
         want = HUB_E_FIELD;
         break;
     case H_KEY_DEL:
-        h.key = "k\x7f" "2";
+        h.key = "k\x7f"
+                "2";
         want = HUB_E_FIELD;
         break;
     case H_KEY_NUL:
-        h.key = "k\0" "2";
+        h.key = "k\0"
+                "2";
         h.key_len = 3;
         want = HUB_E_FIELD;
         break;
@@ -714,33 +716,34 @@ done:
 /* ---- rules on the payload (§7.1, §5 steps 14-15) ---- */
 
 enum prule {
-    P_UNDECODABLE,  /* a length running past the end */
-    P_WIRE_TYPE,    /* field 1 with another wire type */
-    P_TOO_LONG,     /* a string one byte over its cap */
-    P_BAD_UTF8,     /* a string that is not UTF-8 */
-    P_SURROGATE,    /* a UTF-16 surrogate encoded in UTF-8 */
-    P_CONTROL,      /* a control character in a one-line string */
-    P_NUL,          /* a NUL in a string */
-    P_NEWLINE,      /* a newline in a multi-line field (valid), or in a retraction's reason */
-    P_LIST_33,      /* a list of 33 items */
-    P_LIST_32,      /* a list of 32 items: valid */
-    P_ITEM_UTF8,    /* a list item that is not UTF-8 */
-    P_BYTES_31,     /* a bytes field of 31 bytes */
-    P_BYTES_33,     /* a bytes field of 33 bytes */
-    P_AMOUNT,       /* a cost of more than 10^14 hundredths */
-    P_CURRENCY,     /* a currency with a control character */
-    P_CURRENCY_LONG,/* a 129-byte currency */
+    P_UNDECODABLE,    /* a length running past the end */
+    P_WIRE_TYPE,      /* field 1 with another wire type */
+    P_TOO_LONG,       /* a string one byte over its cap */
+    P_BAD_UTF8,       /* a string that is not UTF-8 */
+    P_SURROGATE,      /* a UTF-16 surrogate encoded in UTF-8 */
+    P_CONTROL,        /* a control character in a one-line string */
+    P_NUL,            /* a NUL in a string */
+    P_NEWLINE,        /* a newline in a multi-line field (valid), or in a retraction's reason */
+    P_LIST_33,        /* a list of 33 items */
+    P_LIST_32,        /* a list of 32 items: valid */
+    P_ITEM_UTF8,      /* a list item that is not UTF-8 */
+    P_BYTES_31,       /* a bytes field of 31 bytes */
+    P_BYTES_33,       /* a bytes field of 33 bytes */
+    P_AMOUNT,         /* a cost of more than 10^14 hundredths */
+    P_CURRENCY,       /* a currency with a control character */
+    P_CURRENCY_LONG,  /* a 129-byte currency */
     P_NO_TARGET_KIND, /* a retraction without target_kind */
     P_NO_TARGET_KEY,  /* a retraction without target_key */
-    P_UNKNOWN,      /* an unknown payload field: valid */
+    P_UNKNOWN,        /* an unknown payload field: valid */
     P_NRULES
 };
 
 static const char *const prule_names[P_NRULES] = {
-    "p_undecodable", "p_wire_type", "p_too_long",  "p_bad_utf8",       "p_surrogate",
-    "p_control",     "p_nul",       "p_newline",   "p_list_33",        "p_list_32",
-    "p_item_utf8",   "p_bytes_31",  "p_bytes_33",  "p_amount",         "p_currency",
-    "p_currency_long", "p_no_target_kind", "p_no_target_key", "p_unknown",
+    "p_undecodable",    "p_wire_type",     "p_too_long",  "p_bad_utf8",
+    "p_surrogate",      "p_control",       "p_nul",       "p_newline",
+    "p_list_33",        "p_list_32",       "p_item_utf8", "p_bytes_31",
+    "p_bytes_33",       "p_amount",        "p_currency",  "p_currency_long",
+    "p_no_target_kind", "p_no_target_key", "p_unknown",
 };
 
 /* The payload of rule r for kind, and its verdict; 0 if the rule does not apply to kind. */
@@ -749,18 +752,18 @@ static int bad_payload(int kind, enum prule r, struct pb *p, int *want) {
     static const struct {
         unsigned field;
         size_t cap;
-        unsigned multi;    /* a multi-line field, 0 if none */
-        unsigned list;     /* a repeated string field, 0 if none */
+        unsigned multi; /* a multi-line field, 0 if none */
+        unsigned list;  /* a repeated string field, 0 if none */
         size_t list_cap;
-        unsigned bytes;    /* a bytes field, 0 if none */
-        unsigned cost;     /* a Cost field, 0 if none */
+        unsigned bytes; /* a bytes field, 0 if none */
+        unsigned cost;  /* a Cost field, 0 if none */
     } f[7] = {
-        [1] = {1, 200, 2, 7, 128, 0, 0},  /* Profile: name, description, technologies */
-        [2] = {1, 200, 2, 3, 64, 0, 18},  /* Offer: title, description, topics, cost */
-        [3] = {1, 200, 2, 3, 64, 0, 15},  /* Request: title, description, topics, budget */
-        [4] = {4, 128, 6, 0, 0, 1, 0},    /* Response: target_key, message, target */
-        [5] = {3, 128, 0, 0, 0, 0, 0},    /* Retraction: reason */
-        [6] = {2, 4000, 2, 3, 64, 1, 0},  /* Endorsement: statement (multi-line), topics, hub */
+        [1] = {1, 200, 2, 7, 128, 0, 0}, /* Profile: name, description, technologies */
+        [2] = {1, 200, 2, 3, 64, 0, 18}, /* Offer: title, description, topics, cost */
+        [3] = {1, 200, 2, 3, 64, 0, 15}, /* Request: title, description, topics, budget */
+        [4] = {4, 128, 6, 0, 0, 1, 0},   /* Response: target_key, message, target */
+        [5] = {3, 128, 0, 0, 0, 0, 0},   /* Retraction: reason */
+        [6] = {2, 4000, 2, 3, 64, 1, 0}, /* Endorsement: statement (multi-line), topics, hub */
     };
     p->n = 0;
     *want = HUB_OK;
@@ -773,7 +776,10 @@ static int bad_payload(int kind, enum prule r, struct pb *p, int *want) {
     unsigned one = f[kind].field;
     switch (r) {
     case P_UNDECODABLE:
-        pb_raw(p, "\x0a\x05" "ab", 4);
+        pb_raw(p,
+               "\x0a\x05"
+               "ab",
+               4);
         *want = HUB_E_DECODE;
         return 1;
     case P_WIRE_TYPE: /* field 1 is a string, bytes or enum everywhere: send a fixed64 */
@@ -1130,9 +1136,9 @@ static uint64_t batch_run(struct nfx *x, struct batch *b, enum path path, const 
         want_ok += b->want[i] == HUB_OK;
     if (path == PATH_WRITER) {
         struct node_ingest_job *job;
-        assert_int_equal(node_ingest_begin(x->n, b->wires, b->lens, b->n, b->got, 1,
-                                           NODE_INGEST_BULK, &job),
-                         HUB_OK);
+        assert_int_equal(
+            node_ingest_begin(x->n, b->wires, b->lens, b->n, b->got, 1, NODE_INGEST_BULK, &job),
+            HUB_OK);
         assert_int_equal(node_ingest_submit(x->n, job), HUB_OK);
         struct node_ingest_job *done = node_ingest_done(x->n, 1);
         assert_ptr_equal(done, job);
@@ -1146,7 +1152,10 @@ static uint64_t batch_run(struct nfx *x, struct batch *b, enum path path, const 
             continue;
         const struct step *s = b->step[i];
         print_error("%s (%s path): entry %zu (%s, its entry %d): expected %s, got %s\n", what,
-                    path_names[path], i, s && s->owner ? s->owner->name : s ? "case" : "padding",
+                    path_names[path], i,
+                    s && s->owner ? s->owner->name
+                    : s           ? "case"
+                                  : "padding",
                     s ? s->index : -1, hub_strerror(b->want[i]), hub_strerror(b->got[i]));
         bad++;
     }
@@ -1161,8 +1170,8 @@ static uint64_t batch_run(struct nfx *x, struct batch *b, enum path path, const 
         for (size_t i = 0; i < b->n; i++)
             n += b->want[i] == -code;
         if (nc->rejected[code] - before.rejected[code] != n)
-            fail_msg("%s (%s path): %s counted %llu times, expected %llu", what,
-                     path_names[path], hub_strerror(-code),
+            fail_msg("%s (%s path): %s counted %llu times, expected %llu", what, path_names[path],
+                     hub_strerror(-code),
                      (unsigned long long)(nc->rejected[code] - before.rejected[code]),
                      (unsigned long long)n);
     }
@@ -1178,7 +1187,8 @@ static void case_check_store(struct nfx *x, const struct tcase *c, const char *p
         struct entry e;
         gone_retracted |= c->s[k].retracts_gone && c->s[k].want == HUB_OK;
         has_gone |= c->s[k].want == HUB_OK && entry_decode(c->s[k].wire, c->s[k].len, &e) == 0 &&
-                    e.kind == 2 && strcmp(e.key, "gone") == 0 && memcmp(e.author, c->me.pk, 32) == 0;
+                    e.kind == 2 && strcmp(e.key, "gone") == 0 &&
+                    memcmp(e.author, c->me.pk, 32) == 0;
     }
     for (size_t k = 0; k < c->n; k++) {
         const struct step *st = &c->s[k];
@@ -1202,8 +1212,7 @@ static void case_check_store(struct nfx *x, const struct tcase *c, const char *p
         int named = 0;
         for (size_t j = 0; j < c->n; j++) {
             struct entry o;
-            named |= c->s[j].want == HUB_OK &&
-                     entry_decode(c->s[j].wire, c->s[j].len, &o) == 0 &&
+            named |= c->s[j].want == HUB_OK && entry_decode(c->s[j].wire, c->s[j].len, &o) == 0 &&
                      memcmp(o.author, e.author, 32) == 0 && o.kind == e.kind &&
                      strcmp(o.key, e.key) == 0;
         }
@@ -1211,19 +1220,19 @@ static void case_check_store(struct nfx *x, const struct tcase *c, const char *p
         if (st->want == HUB_OK && (e.payload || e.payload_size == 0) &&
             !(e.kind == 2 && strcmp(e.key, "gone") == 0 && gone_retracted)) {
             if (cur != HUB_OK || memcmp(id, e.id, 32) != 0)
-                fail_msg("%s (%s): entry %zu accepted but its record is not current", c->name,
-                         path, k);
+                fail_msg("%s (%s): entry %zu accepted but its record is not current", c->name, path,
+                         k);
         } else if (!named && cur == HUB_OK) {
-            fail_msg("%s (%s): entry %zu refused (%s) but its record is current", c->name, path,
-                     k, hub_strerror(st->want));
+            fail_msg("%s (%s): entry %zu refused (%s) but its record is current", c->name, path, k,
+                     hub_strerror(st->want));
         }
     }
     if (has_gone) { /* the offer "gone" of the case's author, aimed at by retractions */
         uint8_t id[32];
         int cur = store_record_current(s, c->me.pk, 2, "gone", id);
         if (gone_retracted && cur != HUB_E_NOT_FOUND)
-            fail_msg("%s (%s): the retraction was accepted but \"gone\" is still current",
-                     c->name, path);
+            fail_msg("%s (%s): the retraction was accepted but \"gone\" is still current", c->name,
+                     path);
         if (!gone_retracted && cur != HUB_OK)
             fail_msg("%s (%s): \"gone\" was withdrawn by a retraction that was refused (or not "
                      "its author's)",
@@ -1493,17 +1502,19 @@ static void add_stripped(struct tcase *c, const struct step *full, int want) {
 }
 
 enum withdraw {
-    W_RETRACTED,          /* held with its payload, then retracted */
-    W_RETRACTED_BARE,     /* held payload-less (purged upstream), then retracted */
-    W_EXPIRED,            /* expired and swept */
-    W_RETRACTED_RESTARTED,/* retracted, then a new version of the same record */
-    W_EXPIRED_RESTARTED,  /* expired and swept, then a new version of the same record */
-    W_NONE,               /* held payload-less, never withdrawn: the copy restores it */
+    W_RETRACTED,           /* held with its payload, then retracted */
+    W_RETRACTED_BARE,      /* held payload-less (purged upstream), then retracted */
+    W_EXPIRED,             /* expired and swept */
+    W_RETRACTED_RESTARTED, /* retracted, then a new version of the same record */
+    W_EXPIRED_RESTARTED,   /* expired and swept, then a new version of the same record */
+    W_NONE,                /* held payload-less, never withdrawn: the copy restores it */
     W_NSCEN
 };
 
-static const char *const withdraw_names[] = {"retracted", "retracted while payload-less",
-                                             "expired and swept", "retracted then restarted",
+static const char *const withdraw_names[] = {"retracted",
+                                             "retracted while payload-less",
+                                             "expired and swept",
+                                             "retracted then restarted",
                                              "expired, swept, then restarted",
                                              "not withdrawn (restores)"};
 
