@@ -125,6 +125,7 @@ void node_tick(struct node *n, uint64_t now_ms);
 struct node_counters {
     uint64_t accepted;
     uint64_t rejected[40]; /* index: -code */
+    uint64_t pipelined;    /* batches checked while stored (par_pipe): tests see which path ran */
 };
 const struct node_counters *node_counters(const struct node *n);
 

@@ -402,6 +402,7 @@ static void ingest_results(struct node *n, struct node_ingest_job *job) {
     struct prepared **order = job->order, *p = job->j.p;
     struct store_item *items = job->items;
     int *results = job->j.results;
+    n->counters.pipelined += job->pipelined; /* here: counters belong to the caller's thread */
     for (size_t i = 0; i < job->count; i++)
         if (!p[i].queued)
             node_count(n, results[i]); /* refused by the screen or the checks */

@@ -7,7 +7,8 @@
  *   feeds     author (32) -> head: seq u64, id (32), timestamp u64, flags u8 (1 = forked)
  *   chain     author (32) | seq u64 -> local u64 | id (32)
  *   records   rkey (24: author's first 8 bytes | BLAKE2b-128 of author | kind u8 | key) -> rec
- *             (see struct rec_hdr), and rkey | local u64 (32) -> empty for each version: the
+ *             (see struct rec_hdr), and rkey | local u64 (32) -> empty for each version (or
+ *             VERSION_WITHDRAWN once a withdrawal purged it: see restore_payload): the
  *             versions of a record follow its row, so storing a record dirties one page of this
  *             tree, not one in each of two (DB_VERSIONS names the same database). The key is
  *             narrow on purpose: within an author rkeys are random, so a big batch rewrites
@@ -52,6 +53,7 @@
 #define LIVE_VAL_LEN 16
 #define REC_FLAG_WITHDRAWN 1 /* retracted or expired: payloads purged for good */
 #define REC_FLAG_NOPAYLOAD 2 /* current version arrived without its payload: held, not shown */
+#define VERSION_WITHDRAWN 1  /* a version row's value: purged by a retraction or expiry */
 #define FEED_FLAG_FORKED 1
 #define STORE_DIRECT_MIN 2048    /* batches this big write the index directly */
 #define STORE_IX_CHUNK 2048      /* entries of an import whose postings are written together */
@@ -553,6 +555,20 @@ static int rec_unindex(struct store *s, struct wbatch *w, const uint8_t *recval,
     return 0;
 }
 
+/* Purge a version of a withdrawn record, and mark its row: the record may start again later
+ * (a newer version clears the record's flag), and this version's payload must stay purged. */
+static int purge_version(struct store *s, MDB_txn *txn, const uint8_t rkey[RKEY_LEN],
+                         uint64_t local) {
+    int rc = purge_local(s, txn, local);
+    if (rc != 0)
+        return rc;
+    uint8_t vk[RKEY_LEN + 8], flag = VERSION_WITHDRAWN;
+    memcpy(vk, rkey, RKEY_LEN);
+    hub_be64(vk + RKEY_LEN, local);
+    MDB_val k = {sizeof vk, vk}, v = {1, &flag};
+    return mdb_put(txn, s->dbi[DB_VERSIONS], &k, &v, 0);
+}
+
 /* Hide a record and purge the payloads of all its versions (retraction, expiry). */
 static int rec_withdraw(struct store *s, struct wbatch *w, const uint8_t rkey[RKEY_LEN]) {
     MDB_val k = {RKEY_LEN, (void *)rkey}, v;
@@ -586,9 +602,12 @@ static int rec_withdraw(struct store *s, struct wbatch *w, const uint8_t rkey[RK
      * two apart is simpler to reason about. Records rarely have more than a few versions. */
     while (rc == 0 && ck.mv_size == RKEY_LEN + 8 && memcmp(ck.mv_data, rkey, RKEY_LEN) == 0) {
         if (nl == HUB_ARRAY_LEN(locals)) {
+            /* resume at this key: a copy, as the writes below change this tree's pages */
+            memcpy(start, ck.mv_data, sizeof start);
+            ck = (MDB_val){sizeof start, start};
             mdb_cursor_close(c);
             for (size_t i = 0; i < nl; i++)
-                if ((rc = purge_local(s, w->txn, locals[i])) != 0)
+                if ((rc = purge_version(s, w->txn, rkey, locals[i])) != 0)
                     return rc;
             nl = 0;
             if ((rc = mdb_cursor_open(w->txn, s->dbi[DB_VERSIONS], &c)) != 0)
@@ -603,7 +622,7 @@ static int rec_withdraw(struct store *s, struct wbatch *w, const uint8_t rkey[RK
     if (rc != 0 && rc != MDB_NOTFOUND)
         return rc;
     for (size_t i = 0; i < nl; i++)
-        if ((rc = purge_local(s, w->txn, locals[i])) != 0)
+        if ((rc = purge_version(s, w->txn, rkey, locals[i])) != 0)
             return rc;
     return 0;
 }
@@ -708,6 +727,15 @@ static int restore_payload(struct store *s, struct wbatch *w, const struct store
     memcpy(&h, v.mv_data, sizeof h);
     if (h.flags & REC_FLAG_WITHDRAWN)
         return 0; /* retracted or expired: its payloads stay purged */
+    /* ... also when the record started again since (a newer version after the withdrawal) */
+    uint8_t vk[RKEY_LEN + 8];
+    memcpy(vk, rkey, RKEY_LEN);
+    memcpy(vk + RKEY_LEN, local_be, 8);
+    MDB_val vkv = {sizeof vk, vk}, vv;
+    if ((rc = mdb_get(w->txn, s->dbi[DB_VERSIONS], &vkv, &vv)) != 0)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    if (vv.mv_size >= 1 && (*(const uint8_t *)vv.mv_data & VERSION_WITHDRAWN))
+        return 0;
     MDB_val wv = {e->wire_len, (void *)e->wire};
     if ((rc = mdb_put(w->txn, s->dbi[DB_ENTRIES], &lk, &wv, 0)) != 0)
         return rc;
