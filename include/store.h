@@ -6,6 +6,7 @@
 #include "entry.h"
 #include "hub.h"
 #include "record.h"
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -135,5 +136,8 @@ struct store_stats {
     uint64_t index_tail; /* records indexed in memory, waiting to be merged into the index */
 };
 int store_stats(struct store *s, struct store_stats *out) HUB_WUR;
+/* {"commit_seconds": histogram, "batch_entries": histogram} of the write transactions since
+ * the store was opened (hist.h's JSON form), for status and metrics. A new reference. */
+json_t *store_histograms(const struct store *s);
 
 #endif

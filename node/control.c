@@ -314,6 +314,8 @@ static void op_status(struct control *c, struct client *cl, json_t *req, json_t 
                 (json_int_t)c->total.slow_closed, "fd_refused", (json_int_t)c->total.fd_refused));
         json_object_set_new(o, "watchers", json_integer((json_int_t)watchers));
         json_object_set_new(o, "index_tail", json_integer((json_int_t)st.index_tail));
+        json_object_set_new(o, "map_max", json_integer((json_int_t)cfg->max_map_bytes));
+        json_object_set_new(o, "histograms", store_histograms(node_store(n)));
     }
     if (c->status_fn && o)
         c->status_fn(c->status_arg, o);

@@ -591,7 +591,13 @@ static void text_status(json_t *r) {
     long long used = jint(r, "used_bytes", 0), map = jint(r, "map_size", 0);
     fmt_bytes(used, buf);
     fmt_bytes(map, b2);
-    if (map > 0)
+    long long mmax = jint(r, "map_max", 0);
+    char b3[32];
+    fmt_bytes(mmax, b3);
+    if (map > 0 && mmax > 0)
+        kv_add(&l, "store", "%s used of %s map (%lld%%), map grows up to %s (%lld%% used)", buf,
+               b2, used * 100 / map, b3, used * 100 / mmax);
+    else if (map > 0)
         kv_add(&l, "store", "%s used of %s map (%lld%%)", buf, b2, used * 100 / map);
     else
         kv_add(&l, "store", "%s used", buf);

@@ -32,6 +32,7 @@
  * (import) and the batches of a longer transfer (catch-up, STORE_BULK) write the index directly:
  * for them a merge would cost more than the direct write it replaces. */
 #include "store.h"
+#include "hist.h"
 
 #include <errno.h>
 #include <lmdb.h>
@@ -105,7 +106,17 @@ struct store {
     /* Why the last write failed with E_DISK_FULL, with the numbers (store_full_detail). */
     pthread_mutex_t full_mu;
     char full_detail[256];
+    /* Every committed write transaction: how long its commit (the fsync of what it dirtied)
+     * took, and how many entries it stored (store_histograms). */
+    struct hist commit_us, batch_entries;
 };
+
+/* Bounds of the store's histograms: commits from 1 ms (a small live-push batch on an SSD) to
+ * 10 s (a map resize or a slow disk); batches from one entry to the largest catch-up
+ * transaction (16,384). */
+static const double store_commit_le[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                         0.1,   0.25,   0.5,   1,    2.5,   10};
+static const double store_batch_le[] = {1, 2, 4, 16, 64, 256, 1024, 2048, 4096, 8192, 16384};
 
 /* Value stored in records: the current version. Its index terms are derived again from its
  * payload when it must be unindexed (record_terms is deterministic), so they are not stored. */
@@ -253,6 +264,8 @@ int store_open(const char *dir, uint64_t max_map_bytes, struct store **out) {
     pthread_mutex_init(&s->tail_mu, NULL);
     pthread_rwlock_init(&s->env_lock, NULL);
     pthread_mutex_init(&s->full_mu, NULL);
+    hist_init(&s->commit_us, store_commit_le, HUB_ARRAY_LEN(store_commit_le), 1e-6);
+    hist_init(&s->batch_entries, store_batch_le, HUB_ARRAY_LEN(store_batch_le), 1);
     s->direct_min = STORE_DIRECT_MIN;
     s->tail_max = STORE_TAIL_MAX;
     s->chunk = STORE_MERGE_CHUNK;
@@ -1123,6 +1136,10 @@ static int append_locked(struct store *s, struct store_item *items, size_t n, st
             uint64_t t1 = hub_mono_us();
             if (rc == 0) {
                 rc = mdb_txn_commit(w.txn);
+                if (rc == 0) {
+                    hist_add(&s->commit_us, hub_mono_us() - t1);
+                    hist_add(&s->batch_entries, n);
+                }
                 log_debug("store", "batch %zu (%s): items %llu us, index %llu us, commit %llu us",
                           n, w.to_tail ? "tail" : "index", (unsigned long long)(t0 - tb),
                           (unsigned long long)(t1 - t0), (unsigned long long)(hub_mono_us() - t1));
@@ -1734,6 +1751,11 @@ int store_forks(struct store *s, int (*cb)(const struct store_fork *f, void *arg
     mdb_cursor_close(c);
     rtxn_end(s);
     return ret;
+}
+
+json_t *store_histograms(const struct store *s) {
+    return json_pack("{s:o, s:o}", "commit_seconds", hist_json(&s->commit_us), "batch_entries",
+                     hist_json(&s->batch_entries));
 }
 
 int store_stats(struct store *s, struct store_stats *out) {

@@ -146,6 +146,13 @@ def test_metrics_promtool_and_exporter(hubs):
     assert _metric(text, "hubnet_peer_up", {"peer": a.key, "direction": "out"}) == 1
     assert _metric(text, "hubnet_peer_entries_received_total", {"peer": a.key}) >= 3
     assert _metric(text, "hubnet_store_map_bytes") > 0
+    assert _metric(text, "hubnet_store_map_max_bytes") >= _metric(text, "hubnet_store_map_bytes")
+    # a's offers reached b in committed write transactions: counted in b's histograms
+    assert _metric(text, "hubnet_commit_seconds_count") >= 1
+    assert _metric(text, "hubnet_batch_entries_count") >= 1
+    assert _metric(text, "hubnet_batch_entries_bucket", {"le": "+Inf"}) == \
+        _metric(text, "hubnet_batch_entries_count")
+    assert "map grows up to 64.0 GiB" in b.ctl("--table", "status", json=False)
 
     port = free_port_pair()
     exp = subprocess.Popen([b.hubctl, "--socket", b.control_socket, "metrics", "--listen",
