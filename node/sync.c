@@ -62,6 +62,12 @@
 #define SYNC_ANSWER_TOTAL_BYTES (256u << 20)
 #define SYNC_DEFER_WANTS 64   /* a conforming peer has at most SYNC_MAX_WINDOW out */
 #define SYNC_DEFER_POLL_MS 5  /* event-loop wake-up while Wants wait for the window */
+/* Answering Wants (reading up to 4,096 entries and packing them: milliseconds each) may take
+ * this share of the event loop's time, in bursts of at most SYNC_ANSWER_BURST_US (plus the
+ * answer under way), so that queries and the other peers get theirs while a peer asks as
+ * fast as it can. A catch-up served at ~20,000 entries/s uses a few percent. */
+#define SYNC_ANSWER_SHARE_PCT 25
+#define SYNC_ANSWER_BURST_US 2000
 /* Heads claims above this seq are absurd (2^40 entries of >= 100 bytes would be 100 TiB): such a
  * head is ignored, neither fetched nor counted as behind. */
 #define SYNC_MAX_CLAIM_SEQ (1ull << 40)
@@ -174,6 +180,9 @@ struct sync {
         writing,                       /* handed to the node's writer thread (writing_busy) */
         booking; /* stored, being booked a part per loop turn (booking_busy) */
     size_t npending;
+    size_t drain_rr; /* wants_drain_all starts at this session */
+    int64_t answer_us;  /* answering time left (SYNC_ANSWER_SHARE_PCT): may go negative */
+    uint64_t answer_at; /* hub_mono_us of its last refill */
     int writing_busy;
     int booking_busy, book_ok;
     struct node_ingest_job *book_job; /* booking's job until its listeners are all told */
@@ -315,6 +324,23 @@ static int window_open(const struct sync *s, const struct session *ss) {
 static int heads_window_open(const struct sync *s, const struct session *ss) {
     return atomic_load(&s->out_heads[sess_slot(s, ss)]) == 0 &&
            atomic_load(&s->out_total) < SYNC_ANSWER_TOTAL_BYTES;
+}
+
+/* Is there answering time left (SYNC_ANSWER_SHARE_PCT)? Refills it first. */
+static int answer_time_left(struct sync *s) {
+    uint64_t now = hub_mono_us();
+    uint64_t add = (now - s->answer_at) * SYNC_ANSWER_SHARE_PCT / 100;
+    s->answer_at = now;
+    s->answer_us = add >= (uint64_t)(SYNC_ANSWER_BURST_US - s->answer_us)
+                       ? SYNC_ANSWER_BURST_US
+                       : s->answer_us + (int64_t)add;
+    return s->answer_us > 0;
+}
+
+/* ms until answer_time_left is true again (at least 1) */
+static long answer_time_wait_ms(const struct sync *s) {
+    uint64_t us = s->answer_us >= 0 ? 0 : (uint64_t)(-s->answer_us) * 100 / SYNC_ANSWER_SHARE_PCT;
+    return (long)(us / 1000) + 1;
 }
 
 static void held_back(struct session *ss, int refused) {
@@ -915,6 +941,7 @@ static int serve_cb(const uint8_t *wire, size_t len, void *arg) {
 static void want_answer(struct sync *s, struct session *ss, const uint8_t author[32],
                         uint64_t from_seq, uint32_t want_count) {
     ProtobufCBinaryData author_bin = {32, (uint8_t *)author};
+    uint64_t t0 = hub_mono_us();
     size_t count = want_count;
     unsigned batch = s->cfg->batch_entries ? s->cfg->batch_entries : 512;
     if (count > batch)
@@ -945,12 +972,15 @@ static void want_answer(struct sync *s, struct session *ss, const uint8_t author
     for (size_t i = 0; i < c->n; i++)
         free(c->items[i].data);
     free(c);
+    s->answer_us -= (int64_t)(hub_mono_us() - t0); /* charged to SYNC_ANSWER_SHARE_PCT */
 }
 
-/* Answers the Wants that waited, in the order they came, while the window lets it. */
-static void want_drain(struct sync *s, struct session *ss) {
+/* Answers the Wants that waited, in the order they came, while the window lets it and until
+ * deadline (hub_mono_us). */
+static void want_drain(struct sync *s, struct session *ss, uint64_t deadline) {
     size_t done = 0;
-    while (done < ss->ndw && window_open(s, ss)) {
+    while (done < ss->ndw && window_open(s, ss) && answer_time_left(s) &&
+           hub_mono_us() < deadline) {
         struct deferred_want *d = &ss->dw[done++];
         want_answer(s, ss, d->author, d->from, d->count);
     }
@@ -966,8 +996,7 @@ static void want_drain(struct sync *s, struct session *ss) {
 static void on_want(struct sync *s, struct session *ss, Hubnet__Want *w) {
     if (w->author.len != 32 || w->from_seq == 0)
         return;
-    want_drain(s, ss);
-    if (ss->ndw == 0 && window_open(s, ss)) {
+    if (ss->ndw == 0 && window_open(s, ss) && answer_time_left(s)) {
         want_answer(s, ss, w->author.data, w->from_seq, w->count);
         return;
     }
@@ -985,6 +1014,35 @@ static void on_want(struct sync *s, struct session *ss, Hubnet__Want *w) {
     d->from = w->from_seq;
     d->count = w->count;
     held_back(ss, 0);
+}
+
+/* From sync_tick: the waiting Wants of every session, within one turn's budget of work
+ * (SYNC_TURN_BUDGET_US: an answer of 4,096 entries takes milliseconds, and a window's worth
+ * at once kept queries waiting tens of them), the sessions taken in turn. Returns the ms until
+ * it wants to run again: 0 while an open window has Wants waiting, SYNC_DEFER_POLL_MS while
+ * only full ones do (libzmq does not say when a window opens), -1 if none waits. */
+static long wants_drain_all(struct sync *s) {
+    uint64_t deadline = hub_mono_us() + SYNC_TURN_BUDGET_US;
+    long next = -1;
+    for (size_t k = 0; k < SYNC_MAX_SESSIONS; k++) {
+        size_t i = (s->drain_rr + k) % SYNC_MAX_SESSIONS;
+        struct session *ss = &s->sess[i];
+        if (!ss->used || !ss->ndw)
+            continue;
+        want_drain(s, ss, deadline);
+        if (ss->ndw) {
+            long want = !window_open(s, ss)      ? SYNC_DEFER_POLL_MS
+                        : !answer_time_left(s) ? answer_time_wait_ms(s)
+                                               : 0;
+            if (next < 0 || want < next)
+                next = want;
+        }
+        if (hub_mono_us() >= deadline) {
+            s->drain_rr = (i + 1) % SYNC_MAX_SESSIONS; /* the next turn starts after it */
+            return 0;
+        }
+    }
+    return next;
 }
 
 /* The first half of an Entries answer: is it one we asked for? Returns how many entries to
@@ -1747,6 +1805,8 @@ int sync_open(struct node *n, struct control *ctl, struct sync **out) {
         return HUB_E_NOMEM;
     s->node = n;
     s->cfg = node_config(n);
+    s->answer_us = SYNC_ANSWER_BURST_US;
+    s->answer_at = hub_mono_us();
     s->ctx = zmq_ctx_new();
     int rc = HUB_E_INTERNAL;
     if (!s->ctx)
@@ -1948,9 +2008,6 @@ long sync_tick(struct sync *s) {
             }
         }
         want_fill(s, ss);
-        want_drain(s, ss);
-        if (ss->ndw && next > SYNC_DEFER_POLL_MS)
-            next = SYNC_DEFER_POLL_MS; /* libzmq does not say when the window opens: look */
         uint64_t silent = now - (ss->last_heard_ms ? ss->last_heard_ms : ss->created_ms);
         char k[9];
         hub_short(ss->hub, k);
@@ -1999,6 +2056,9 @@ long sync_tick(struct sync *s) {
             (long)(ss->next_round_ms - now) < next)
             next = (long)(ss->next_round_ms - now);
     }
+    long drain = wants_drain_all(s);
+    if (drain >= 0 && drain < next)
+        next = drain;
     /* while the writer works, look again soon: its batch is booked (Wants refilled) then */
     return s->writing_busy || s->npending || s->booking_busy ? SYNC_WRITER_POLL_MS : next;
 }
