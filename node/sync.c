@@ -62,12 +62,12 @@
 #define SYNC_ANSWER_TOTAL_BYTES (256u << 20)
 #define SYNC_DEFER_WANTS 64   /* a conforming peer has at most SYNC_MAX_WINDOW out */
 #define SYNC_DEFER_POLL_MS 5  /* event-loop wake-up while Wants wait for the window */
-/* Answering Wants (reading up to 4,096 entries and packing them: milliseconds each) may take
- * this share of the event loop's time, in bursts of at most SYNC_ANSWER_BURST_US (plus the
- * answer under way), so that queries and the other peers get theirs while a peer asks as
- * fast as it can. A catch-up served at ~20,000 entries/s uses a few percent. */
-#define SYNC_ANSWER_SHARE_PCT 25
-#define SYNC_ANSWER_BURST_US 2000
+/* Answering Wants (reading up to 4,096 entries and packing them: 1-2 ms each) takes at most
+ * this much of one event-loop turn (the answer under way is finished); the rest wait for the
+ * next turn, which comes at once, after the control socket and the other peers were polled.
+ * So a peer asking as fast as it can delays a query by about one answer, and an honest
+ * catch-up is served as fast as before (a time share instead cost it a fifth of its rate). */
+#define SYNC_ANSWER_TURN_US 2000
 /* Heads claims above this seq are absurd (2^40 entries of >= 100 bytes would be 100 TiB): such a
  * head is ignored, neither fetched nor counted as behind. */
 #define SYNC_MAX_CLAIM_SEQ (1ull << 40)
@@ -181,8 +181,7 @@ struct sync {
         booking; /* stored, being booked a part per loop turn (booking_busy) */
     size_t npending;
     size_t drain_rr; /* wants_drain_all starts at this session */
-    int64_t answer_us;  /* answering time left (SYNC_ANSWER_SHARE_PCT): may go negative */
-    uint64_t answer_at; /* hub_mono_us of its last refill */
+    uint64_t turn_answer_us; /* spent answering Wants this loop turn (SYNC_ANSWER_TURN_US) */
     int writing_busy;
     int booking_busy, book_ok;
     struct node_ingest_job *book_job; /* booking's job until its listeners are all told */
@@ -326,21 +325,9 @@ static int heads_window_open(const struct sync *s, const struct session *ss) {
            atomic_load(&s->out_total) < SYNC_ANSWER_TOTAL_BYTES;
 }
 
-/* Is there answering time left (SYNC_ANSWER_SHARE_PCT)? Refills it first. */
-static int answer_time_left(struct sync *s) {
-    uint64_t now = hub_mono_us();
-    uint64_t add = (now - s->answer_at) * SYNC_ANSWER_SHARE_PCT / 100;
-    s->answer_at = now;
-    s->answer_us = add >= (uint64_t)(SYNC_ANSWER_BURST_US - s->answer_us)
-                       ? SYNC_ANSWER_BURST_US
-                       : s->answer_us + (int64_t)add;
-    return s->answer_us > 0;
-}
-
-/* ms until answer_time_left is true again (at least 1) */
-static long answer_time_wait_ms(const struct sync *s) {
-    uint64_t us = s->answer_us >= 0 ? 0 : (uint64_t)(-s->answer_us) * 100 / SYNC_ANSWER_SHARE_PCT;
-    return (long)(us / 1000) + 1;
+/* Is there answering time left in this loop turn (SYNC_ANSWER_TURN_US)? */
+static int answer_time_left(const struct sync *s) {
+    return s->turn_answer_us < SYNC_ANSWER_TURN_US;
 }
 
 static void held_back(struct session *ss, int refused) {
@@ -972,15 +959,14 @@ static void want_answer(struct sync *s, struct session *ss, const uint8_t author
     for (size_t i = 0; i < c->n; i++)
         free(c->items[i].data);
     free(c);
-    s->answer_us -= (int64_t)(hub_mono_us() - t0); /* charged to SYNC_ANSWER_SHARE_PCT */
+    s->turn_answer_us += hub_mono_us() - t0; /* SYNC_ANSWER_TURN_US */
 }
 
-/* Answers the Wants that waited, in the order they came, while the window lets it and until
- * deadline (hub_mono_us). */
-static void want_drain(struct sync *s, struct session *ss, uint64_t deadline) {
+/* Answers the Wants that waited, in the order they came, while the window and the turn's
+ * answering time let it. */
+static void want_drain(struct sync *s, struct session *ss) {
     size_t done = 0;
-    while (done < ss->ndw && window_open(s, ss) && answer_time_left(s) &&
-           hub_mono_us() < deadline) {
+    while (done < ss->ndw && window_open(s, ss) && answer_time_left(s)) {
         struct deferred_want *d = &ss->dw[done++];
         want_answer(s, ss, d->author, d->from, d->count);
     }
@@ -1016,28 +1002,26 @@ static void on_want(struct sync *s, struct session *ss, Hubnet__Want *w) {
     held_back(ss, 0);
 }
 
-/* From sync_tick: the waiting Wants of every session, within one turn's budget of work
- * (SYNC_TURN_BUDGET_US: an answer of 4,096 entries takes milliseconds, and a window's worth
- * at once kept queries waiting tens of them), the sessions taken in turn. Returns the ms until
- * it wants to run again: 0 while an open window has Wants waiting, SYNC_DEFER_POLL_MS while
- * only full ones do (libzmq does not say when a window opens), -1 if none waits. */
+/* From sync_tick, at the start of a loop turn: the waiting Wants of every session, within the
+ * turn's answering time (an answer of 4,096 entries takes milliseconds, and a window's worth at
+ * once kept queries waiting tens of them), the sessions taken in turn. Returns the ms until it
+ * wants to run again: 0 while an open window has Wants waiting, SYNC_DEFER_POLL_MS while only
+ * full ones do (libzmq does not say when a window opens), -1 if none waits. */
 static long wants_drain_all(struct sync *s) {
-    uint64_t deadline = hub_mono_us() + SYNC_TURN_BUDGET_US;
     long next = -1;
+    s->turn_answer_us = 0;
     for (size_t k = 0; k < SYNC_MAX_SESSIONS; k++) {
         size_t i = (s->drain_rr + k) % SYNC_MAX_SESSIONS;
         struct session *ss = &s->sess[i];
         if (!ss->used || !ss->ndw)
             continue;
-        want_drain(s, ss, deadline);
+        want_drain(s, ss);
         if (ss->ndw) {
-            long want = !window_open(s, ss)      ? SYNC_DEFER_POLL_MS
-                        : !answer_time_left(s) ? answer_time_wait_ms(s)
-                                               : 0;
+            long want = window_open(s, ss) ? 0 : SYNC_DEFER_POLL_MS;
             if (next < 0 || want < next)
                 next = want;
         }
-        if (hub_mono_us() >= deadline) {
+        if (!answer_time_left(s)) {
             s->drain_rr = (i + 1) % SYNC_MAX_SESSIONS; /* the next turn starts after it */
             return 0;
         }
@@ -1805,8 +1789,6 @@ int sync_open(struct node *n, struct control *ctl, struct sync **out) {
         return HUB_E_NOMEM;
     s->node = n;
     s->cfg = node_config(n);
-    s->answer_us = SYNC_ANSWER_BURST_US;
-    s->answer_at = hub_mono_us();
     s->ctx = zmq_ctx_new();
     int rc = HUB_E_INTERNAL;
     if (!s->ctx)
