@@ -68,6 +68,10 @@
  * So a peer asking as fast as it can delays a query by about one answer, and an honest
  * catch-up is served as fast as before (a time share instead cost it a fifth of its rate). */
 #define SYNC_ANSWER_TURN_US 2000
+/* Answer bytes per session and second. An honest catch-up moves ~20 MB/s (the receiver checks
+ * every signature); a peer that asks and reads as fast as it can made this hub encrypt and
+ * send ~260 MB/s, which took both cores of a small machine from everything else. */
+#define SYNC_ANSWER_RATE_BYTES (64u << 20)
 /* Heads claims above this seq are absurd (2^40 entries of >= 100 bytes would be 100 TiB): such a
  * head is ignored, neither fetched nor counted as behind. */
 #define SYNC_MAX_CLAIM_SEQ (1ull << 40)
@@ -141,6 +145,7 @@ struct session {
     } dw[SYNC_DEFER_WANTS];
     size_t ndw;
     uint64_t deferred, refused, deferred_window, refused_window;
+    uint64_t answer_sec_ms, answer_sec_bytes; /* SYNC_ANSWER_RATE_BYTES: this second's answers */
 };
 
 struct sync {
@@ -323,6 +328,16 @@ static int window_open(const struct sync *s, const struct session *ss) {
 static int heads_window_open(const struct sync *s, const struct session *ss) {
     return atomic_load(&s->out_heads[sess_slot(s, ss)]) == 0 &&
            atomic_load(&s->out_total) < SYNC_ANSWER_TOTAL_BYTES;
+}
+
+/* May this session be answered now (SYNC_ANSWER_RATE_BYTES)? */
+static int answer_rate_ok(struct session *ss) {
+    uint64_t now = hub_mono_ms();
+    if (now - ss->answer_sec_ms >= 1000) {
+        ss->answer_sec_ms = now;
+        ss->answer_sec_bytes = 0;
+    }
+    return ss->answer_sec_bytes < SYNC_ANSWER_RATE_BYTES;
 }
 
 /* Is there answering time left in this loop turn (SYNC_ANSWER_TURN_US)? */
@@ -954,6 +969,7 @@ static void want_answer(struct sync *s, struct session *ss, const uint8_t author
     m.msg_case = HUBNET__SYNC_MSG__MSG_ENTRIES;
     m.entries = &es;
     send_msg(s, ss, &m);
+    ss->answer_sec_bytes += hubnet__sync_msg__get_packed_size(&m);
     ss->sent += c->n;
     ss->behind_them = ss->behind_them > (int64_t)c->n ? ss->behind_them - (int64_t)c->n : 0;
     for (size_t i = 0; i < c->n; i++)
@@ -966,7 +982,7 @@ static void want_answer(struct sync *s, struct session *ss, const uint8_t author
  * answering time let it. */
 static void want_drain(struct sync *s, struct session *ss) {
     size_t done = 0;
-    while (done < ss->ndw && window_open(s, ss) && answer_time_left(s)) {
+    while (done < ss->ndw && window_open(s, ss) && answer_rate_ok(ss) && answer_time_left(s)) {
         struct deferred_want *d = &ss->dw[done++];
         want_answer(s, ss, d->author, d->from, d->count);
     }
@@ -982,7 +998,7 @@ static void want_drain(struct sync *s, struct session *ss) {
 static void on_want(struct sync *s, struct session *ss, Hubnet__Want *w) {
     if (w->author.len != 32 || w->from_seq == 0)
         return;
-    if (ss->ndw == 0 && window_open(s, ss) && answer_time_left(s)) {
+    if (ss->ndw == 0 && window_open(s, ss) && answer_rate_ok(ss) && answer_time_left(s)) {
         want_answer(s, ss, w->author.data, w->from_seq, w->count);
         return;
     }
@@ -1017,7 +1033,7 @@ static long wants_drain_all(struct sync *s) {
             continue;
         want_drain(s, ss);
         if (ss->ndw) {
-            long want = window_open(s, ss) ? 0 : SYNC_DEFER_POLL_MS;
+            long want = window_open(s, ss) && answer_rate_ok(ss) ? 0 : SYNC_DEFER_POLL_MS;
             if (next < 0 || want < next)
                 next = want;
         }
