@@ -787,8 +787,8 @@ static void text_peers(json_t *r) {
         const char *ep = jstr(p, "endpoint"), *st = jstr(p, "state");
         /* requests deferred / refused over the answer window (PROTOCOL.md §9.9) */
         snprintf(held, sizeof(held), "%lld/%lld", jint(p, "deferred", 0), jint(p, "refused", 0));
-        const char *row[] = {key, ep ? ep : "-", st ? st : "-", heard, sent,
-                             recv, rej, behind,       held};
+        const char *row[] = {key,  ep ? ep : "-", st ? st : "-", heard, sent,
+                             recv, rej,           behind,        held};
         table_add(&t, row);
     }
     table_print(&t, stdout);

@@ -6,7 +6,8 @@
  * sync interval: Hello + Summary; the other side answers Hello + Summary (in sync) or Heads;
  * whoever is behind sends Wants, at most `window` in flight, each answered by one Entries batch.
  * Nothing here queues without bound: wants are capped per session, sends never block
- * (ZMQ_DONTWAIT; a dropped reply is re-asked after a timeout). */
+ * (ZMQ_DONTWAIT; a dropped reply is re-asked after a timeout), and what a peer is answered is
+ * bounded by the bytes libzmq still holds for it (the answer window, PROTOCOL.md §9.8). */
 #include "sync.h"
 
 #include <errno.h>
@@ -60,8 +61,8 @@
  * SYNC_DEFER_WANTS per session, answered in order as the window opens); the excess is refused. */
 #define SYNC_ANSWER_WINDOW_BYTES (16u << 20)
 #define SYNC_ANSWER_TOTAL_BYTES (256u << 20)
-#define SYNC_DEFER_WANTS 64   /* a conforming peer has at most SYNC_MAX_WINDOW out */
-#define SYNC_DEFER_POLL_MS 5  /* event-loop wake-up while Wants wait for the window */
+#define SYNC_DEFER_WANTS 64  /* a conforming peer has at most SYNC_MAX_WINDOW out */
+#define SYNC_DEFER_POLL_MS 5 /* event-loop wake-up while Wants wait for the window */
 /* Answering Wants (reading up to 4,096 entries and packing them: 1-2 ms each) takes at most
  * this much of one event-loop turn (the answer under way is finished); the rest wait for the
  * next turn, which comes at once, after the control socket and the other peers were polled.
@@ -185,7 +186,7 @@ struct sync {
         writing,                       /* handed to the node's writer thread (writing_busy) */
         booking; /* stored, being booked a part per loop turn (booking_busy) */
     size_t npending;
-    size_t drain_rr; /* wants_drain_all starts at this session */
+    size_t drain_rr;         /* wants_drain_all starts at this session */
     uint64_t turn_answer_us; /* spent answering Wants this loop turn (SYNC_ANSWER_TURN_US) */
     int writing_busy;
     int booking_busy, book_ok;
@@ -956,8 +957,8 @@ static void want_answer(struct sync *s, struct session *ss, const uint8_t author
     c->n = 0;
     int rc = 0;
     if (policy_admits_feed(s->policy, author))
-        rc = store_feed_range(node_store(s->node), author, from_seq, count,
-                              SYNC_ENTRIES_MAX_BYTES, serve_cb, c);
+        rc = store_feed_range(node_store(s->node), author, from_seq, count, SYNC_ENTRIES_MAX_BYTES,
+                              serve_cb, c);
     (void)rc;
     ProtobufCBinaryData *ptrs = c->items;
     Hubnet__Entries es = HUBNET__ENTRIES__INIT;
@@ -1937,8 +1938,7 @@ static void log_rejects(struct session *ss, uint64_t now) {
     if (now - ss->last_summary_log < SYNC_SUMMARY_LOG_MS)
         return;
     ss->last_summary_log = now;
-    if (!ss->rej_window_total && !ss->rate_dropped && !ss->deferred_window &&
-        !ss->refused_window)
+    if (!ss->rej_window_total && !ss->rate_dropped && !ss->deferred_window && !ss->refused_window)
         return;
     char detail[512] = "";
     size_t off = 0;
