@@ -515,7 +515,9 @@ static const char peers_usage[] =
     "\n"
     "List the replication peers: KEY, ENDPOINT, STATE, LAST HEARD, entries SENT to and\n"
     "RECV(eived) from the peer, entries from it REJECTED, and BEHIND as N/M: the peer lacks\n"
-    "N entries that this hub holds, this hub lacks M entries that the peer holds.\n"
+    "N entries that this hub holds, this hub lacks M entries that the peer holds; HELD BACK as\n"
+    "D/R: the peer's requests deferred and refused over the answer window (it asks faster than\n"
+    "it reads the answers).\n"
     "\n"
     "Example:\n"
     "  hubctl peers\n";

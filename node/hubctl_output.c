@@ -825,13 +825,13 @@ static void text_peers(json_t *r) {
     static const struct column cols[] = {
         {"KEY", OUTPUT_SHORT_LEN, 0}, {"ENDPOINT", 0, 0}, {"STATE", 14, 0},
         {"LAST HEARD", 12, 0},        {"SENT", 0, 1},     {"RECV", 0, 1},
-        {"REJECTED", 0, 1},           {"BEHIND", 0, 1},
+        {"REJECTED", 0, 1},           {"BEHIND", 0, 1},   {"HELD BACK", 0, 1},
     };
-    struct table t = {cols, 8, 1, NULL, 0, 0};
+    struct table t = {cols, 9, 1, NULL, 0, 0};
     size_t i;
     json_t *p;
     json_array_foreach(peers, i, p) {
-        char key[OUTPUT_HEX_BUF], heard[32], sent[24], recv[24], rej[24], behind[48];
+        char key[OUTPUT_HEX_BUF], heard[32], sent[24], recv[24], rej[24], behind[48], held[48];
         short_hex(jstr(p, "key"), key);
         fmt_ago(jint(p, "last_heard", 0), heard);
         snprintf(sent, sizeof(sent), "%lld", jint(p, "sent", 0));
@@ -841,7 +841,10 @@ static void text_peers(json_t *r) {
         snprintf(behind, sizeof(behind), "%lld/%lld", jint(p, "behind_them", 0),
                  jint(p, "behind_us", 0));
         const char *ep = jstr(p, "endpoint"), *st = jstr(p, "state");
-        const char *row[] = {key, ep ? ep : "-", st ? st : "-", heard, sent, recv, rej, behind};
+        /* requests deferred / refused over the answer window (PROTOCOL.md §9.9) */
+        snprintf(held, sizeof(held), "%lld/%lld", jint(p, "deferred", 0), jint(p, "refused", 0));
+        const char *row[] = {key,  ep ? ep : "-", st ? st : "-", heard, sent,
+                             recv, rej,           behind,        held};
         table_add(&t, row);
     }
     table_print(&t, stdout);

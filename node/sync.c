@@ -6,11 +6,13 @@
  * sync interval: Hello + Summary; the other side answers Hello + Summary (in sync) or Heads;
  * whoever is behind sends Wants, at most `window` in flight, each answered by one Entries batch.
  * Nothing here queues without bound: wants are capped per session, sends never block
- * (ZMQ_DONTWAIT; a dropped reply is re-asked after a timeout). */
+ * (ZMQ_DONTWAIT; a dropped reply is re-asked after a timeout), and what a peer is answered is
+ * bounded by the bytes libzmq still holds for it (the answer window, PROTOCOL.md §9.8). */
 #include "sync.h"
 
 #include <errno.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,7 +56,30 @@
               relaying a catch-up pushes ~20k/s, and its echoes must not                           \
               use up the budget of its requests (Wants) */
 #define SYNC_SUMMARY_LOG_MS 60000
+/* The answer window (see "answer window" below): bytes of this hub's messages to one session that
+ * libzmq still holds, and to all sessions together. A Want beyond it waits (at most
+ * SYNC_DEFER_WANTS per session, answered in order as the window opens); the excess is refused. */
+#define SYNC_ANSWER_WINDOW_BYTES (16u << 20)
+#define SYNC_ANSWER_TOTAL_BYTES (256u << 20)
+#define SYNC_DEFER_WANTS 64  /* a conforming peer has at most SYNC_MAX_WINDOW out */
+#define SYNC_DEFER_POLL_MS 5 /* event-loop wake-up while Wants wait for the window */
+/* Answering Wants (reading up to 4,096 entries and packing them: 1-2 ms each) takes at most
+ * this much of one event-loop turn (the answer under way is finished); the rest wait for the
+ * next turn, which comes at once, after the control socket and the other peers were polled.
+ * So a peer asking as fast as it can delays a query by about one answer, and an honest
+ * catch-up is served as fast as before (a time share instead cost it a fifth of its rate). */
+#define SYNC_ANSWER_TURN_US 2000
+/* Answer bytes per session and second. An honest catch-up moves ~20 MB/s (the receiver checks
+ * every signature); a peer that asks and reads as fast as it can made this hub encrypt and
+ * send ~260 MB/s, which took both cores of a small machine from everything else. */
+#define SYNC_ANSWER_RATE_BYTES (64u << 20)
+/* Heads claims above this seq are absurd (2^40 entries of >= 100 bytes would be 100 TiB): such a
+ * head is ignored, neither fetched nor counted as behind. */
+#define SYNC_MAX_CLAIM_SEQ (1ull << 40)
 #define SYNC_HWM 10000
+#define SYNC_KEEPALIVE_IDLE_S 5  /* TCP keepalive (instead of ZMTP heartbeats, see sock_common): */
+#define SYNC_KEEPALIVE_INTVL_S 5 /* a dead connection is dropped after about 5 + 2 x 5 s */
+#define SYNC_KEEPALIVE_CNT 2
 #define SYNC_HELLO_WAIT_MS 10000     /* an inbound session must say Hello by then */
 #define SYNC_INBOUND_IDLE_MS 60000   /* a silent inbound session is closed after this */
 #define SYNC_POLICY_REFRESH_MS 60000 /* endorsed policy: expiries change the trusted set */
@@ -119,6 +144,15 @@ struct session {
     unsigned fw_backs;  /* fetch-backs asked since the last Heads comparison */
     unsigned fw_pushes; /* forks to push again after this Heads list (fw_again) */
     uint8_t fw_again[SYNC_FORK_PUSHES_MAX][32];
+    /* the answer window: Wants waiting for it, and what was held back (totals and this minute) */
+    struct deferred_want {
+        uint8_t author[32];
+        uint64_t from;
+        uint32_t count;
+    } dw[SYNC_DEFER_WANTS];
+    size_t ndw;
+    uint64_t deferred, refused, deferred_window, refused_window;
+    uint64_t answer_sec_ms, answer_sec_bytes; /* SYNC_ANSWER_RATE_BYTES: this second's answers */
 };
 
 struct sync {
@@ -158,6 +192,8 @@ struct sync {
         writing,                       /* handed to the node's writer thread (writing_busy) */
         booking; /* stored, being booked a part per loop turn (booking_busy) */
     size_t npending;
+    size_t drain_rr;         /* wants_drain_all starts at this session */
+    uint64_t turn_answer_us; /* spent answering Wants this loop turn (SYNC_ANSWER_TURN_US) */
     int writing_busy;
     int booking_busy, book_ok;
     struct node_ingest_job *book_job; /* booking's job until its listeners are all told */
@@ -174,6 +210,9 @@ struct sync {
         int results[SYNC_PUSH_BATCH];
     } push;
     uint64_t policy_refreshed;
+    /* Bytes handed to libzmq and not yet taken by it (see outbuf_free): per session slot (its
+     * Heads lists apart as well) and in total. Written by libzmq's I/O thread. */
+    _Atomic uint64_t out_bytes[SYNC_MAX_SESSIONS], out_heads[SYNC_MAX_SESSIONS], out_total;
     /* poll bookkeeping: which item is which */
     struct {
         int kind; /* 0 zap, 1 router, 2 dealer, 3 sub */
@@ -209,8 +248,22 @@ static void sock_common(void *sock) {
     set_int(sock, ZMQ_RCVHWM, SYNC_HWM);
     set_int(sock, ZMQ_RECONNECT_IVL, 250);
     set_int(sock, ZMQ_RECONNECT_IVL_MAX, 30000); /* exponential backoff up to 30 s */
-    set_int(sock, ZMQ_HEARTBEAT_IVL, 5000);
-    set_int(sock, ZMQ_HEARTBEAT_TIMEOUT, 15000);
+    /* No ZMTP heartbeats (ZMQ_HEARTBEAT_IVL): libzmq 4.3.4 (Debian 12) aborts with them.
+     * When a peer sends faster than hubd reads, the connection's receive pipe fills
+     * (ZMQ_RCVHWM) and its engine stops reading the TCP socket (_input_stopped). If the peer
+     * then resets or closes the connection, epoll still reports EPOLLERR/EPOLLHUP; the engine's
+     * in_event sees input stopped, removes the fd and sets _io_error, and waits for the pipe to
+     * drain. The heartbeat timer is still armed: its timer_event calls out_event() without
+     * checking _io_error, and out_event asserts `!_io_error` (stream_engine_base.cpp:331):
+     * SIGABRT, the hub gone (libzmq issue #4364; a never-reading peer flooding Wants against a
+     * big feed did it within seconds). Dead connections are found by TCP keepalive instead,
+     * which the kernel runs without the engine's timers, and by the sessions' own silence
+     * timeouts (§9.9). */
+    set_int(sock, ZMQ_HEARTBEAT_IVL, 0);
+    set_int(sock, ZMQ_TCP_KEEPALIVE, 1);
+    set_int(sock, ZMQ_TCP_KEEPALIVE_IDLE, SYNC_KEEPALIVE_IDLE_S);
+    set_int(sock, ZMQ_TCP_KEEPALIVE_INTVL, SYNC_KEEPALIVE_INTVL_S);
+    set_int(sock, ZMQ_TCP_KEEPALIVE_CNT, SYNC_KEEPALIVE_CNT);
 }
 
 static void *curve_server(struct sync *s, int type) {
@@ -242,27 +295,112 @@ static void *curve_client(struct sync *s, int type, const uint8_t server_ed[32])
 
 /* ---- sending ---- */
 
-static int send_msg(struct sync *s, struct session *ss, const Hubnet__SyncMsg *m) {
+/* ---- answer window ----
+ *
+ * hubd cannot see how much of what it sent libzmq still queues for a peer (ZMQ_SNDHWM counts
+ * messages, 10000 of up to 8 MiB each), and a peer that asks and never reads would make it
+ * queue without bound. So every message goes to libzmq zero-copy (zmq_msg_init_data) from a
+ * buffer that counts itself: libzmq frees it (outbuf_free, on its I/O thread) once the
+ * connection's engine has taken it off the queue (CURVE encrypts it into a copy that is written
+ * out next: at most one more message per connection), or when the connection goes. The counts
+ * are what the answer window is measured on. */
+
+struct outbuf {
+    _Atomic uint64_t *sess, *heads, *total;
+    size_t len;
+    uint8_t data[];
+};
+
+static void outbuf_free(void *data, void *hint) {
+    (void)data;
+    struct outbuf *ob = hint;
+    atomic_fetch_sub(ob->sess, ob->len);
+    if (ob->heads)
+        atomic_fetch_sub(ob->heads, ob->len);
+    atomic_fetch_sub(ob->total, ob->len);
+    free(ob);
+}
+
+static size_t sess_slot(const struct sync *s, const struct session *ss) {
+    return (size_t)(ss - s->sess);
+}
+
+/* Is there room for one more answer to this session (and in total)? */
+static int window_open(const struct sync *s, const struct session *ss) {
+    return atomic_load(&s->out_bytes[sess_slot(s, ss)]) < SYNC_ANSWER_WINDOW_BYTES &&
+           atomic_load(&s->out_total) < SYNC_ANSWER_TOTAL_BYTES;
+}
+
+/* A Heads list is sent only once the previous one to this session has left the queue. */
+static int heads_window_open(const struct sync *s, const struct session *ss) {
+    return atomic_load(&s->out_heads[sess_slot(s, ss)]) == 0 &&
+           atomic_load(&s->out_total) < SYNC_ANSWER_TOTAL_BYTES;
+}
+
+/* May this session be answered now (SYNC_ANSWER_RATE_BYTES)? */
+static int answer_rate_ok(struct session *ss) {
+    uint64_t now = hub_mono_ms();
+    if (now - ss->answer_sec_ms >= 1000) {
+        ss->answer_sec_ms = now;
+        ss->answer_sec_bytes = 0;
+    }
+    return ss->answer_sec_bytes < SYNC_ANSWER_RATE_BYTES;
+}
+
+/* Is there answering time left in this loop turn (SYNC_ANSWER_TURN_US)? */
+static int answer_time_left(const struct sync *s) {
+    return s->turn_answer_us < SYNC_ANSWER_TURN_US;
+}
+
+static void held_back(struct session *ss, int refused) {
+    if (refused) {
+        ss->refused++;
+        ss->refused_window++;
+    } else {
+        ss->deferred++;
+        ss->deferred_window++;
+    }
+}
+
+static int send_msg_counted(struct sync *s, struct session *ss, const Hubnet__SyncMsg *m,
+                            int heads) {
     size_t len = hubnet__sync_msg__get_packed_size(m);
-    uint8_t stackbuf[512];
-    uint8_t *buf = len <= sizeof stackbuf ? stackbuf : malloc(len);
-    if (!buf)
+    size_t slot = sess_slot(s, ss);
+    struct outbuf *ob = malloc(sizeof *ob + (len ? len : 1));
+    if (!ob)
         return -1;
-    hubnet__sync_msg__pack(m, buf);
+    hubnet__sync_msg__pack(m, ob->data);
+    ob->sess = &s->out_bytes[slot];
+    ob->heads = heads ? &s->out_heads[slot] : NULL;
+    ob->total = &s->out_total;
+    ob->len = len;
+    atomic_fetch_add(ob->sess, len);
+    if (ob->heads)
+        atomic_fetch_add(ob->heads, len);
+    atomic_fetch_add(ob->total, len);
+    zmq_msg_t msg;
+    if (zmq_msg_init_data(&msg, ob->data, len, outbuf_free, ob) != 0) {
+        outbuf_free(ob->data, ob);
+        return -1;
+    }
     int rc;
     if (ss->dir == SESS_OUT) {
-        rc = zmq_send(ss->dealer, buf, len, ZMQ_DONTWAIT);
+        rc = zmq_msg_send(&msg, ss->dealer, ZMQ_DONTWAIT);
     } else {
         rc = zmq_send(s->router, ss->rid, ss->rid_len, ZMQ_DONTWAIT | ZMQ_SNDMORE);
         if (rc >= 0)
-            rc = zmq_send(s->router, buf, len, ZMQ_DONTWAIT);
+            rc = zmq_msg_send(&msg, s->router, ZMQ_DONTWAIT);
     }
     if (rc >= 0)
         ss->bytes_sent += len;
+    else
+        zmq_msg_close(&msg); /* not sent: still ours, outbuf_free runs now */
     /* EAGAIN: peer not connected or its queue is full; the round or want timeout retries. */
-    if (buf != stackbuf)
-        free(buf);
     return rc >= 0 ? 0 : -1;
+}
+
+static int send_msg(struct sync *s, struct session *ss, const Hubnet__SyncMsg *m) {
+    return send_msg_counted(s, ss, m, 0);
 }
 
 static int send_hello(struct sync *s, struct session *ss) {
@@ -339,7 +477,7 @@ static void heads_flush(struct heads_ctx *hc, int last) {
     Hubnet__SyncMsg m = HUBNET__SYNC_MSG__INIT;
     m.msg_case = HUBNET__SYNC_MSG__MSG_HEADS;
     m.heads = &hs;
-    send_msg(hc->s, hc->ss, &m);
+    send_msg_counted(hc->s, hc->ss, &m, 1);
     hc->n = 0;
 }
 
@@ -363,6 +501,10 @@ static int heads_cb(const struct feed_head *h, void *arg) {
 }
 
 static void send_heads(struct sync *s, struct session *ss, int reply) {
+    if (!heads_window_open(s, ss)) {
+        held_back(ss, 1); /* the last list is still queued: the next round asks again */
+        return;
+    }
     struct heads_ctx *hc = malloc(sizeof *hc);
     if (!hc)
         return;
@@ -658,9 +800,13 @@ static void fw_fetch_back(struct sync *s, struct session *ss, const uint8_t auth
  * nobody can hold more of our feed than we do, nor another entry at our head, unless another
  * hub signs with our key: a claim of that is not believed, and not counted as behind, but the
  * entries at and just after our head are fetched (two at most) to see whether it is so. */
+static int claim_plausible(struct session *ss, uint64_t claimed);
+
 static void fw_want_own(struct sync *s, struct session *ss, const struct feed_head *h,
                         const Hubnet__Head *th) {
     uint64_t have = h ? h->seq : 0, theirs = th ? th->seq : 0;
+    if (theirs > have && !claim_plausible(ss, theirs)) /* 2^63 "of our own feed": ignored */
+        return;
     int differs = h && th && theirs == have && have > 0 && th->id.len == 32 &&
                   memcmp(th->id.data, h->id, 32) != 0;
     if (theirs > have && node_self_recovering(s->node)) {
@@ -918,8 +1064,12 @@ static void on_summary(struct sync *s, struct session *ss, Hubnet__Summary *sm) 
         ss->behind_us = ss->behind_them = 0;
         ss->fw_compared = 1; /* equal digests: equal heads, our own feed's too */
         fw_round_check(s, ss);
-        if (ss->dir == SESS_IN)
-            send_summary(s, ss);
+        if (ss->dir == SESS_IN) {
+            if (window_open(s, ss))
+                send_summary(s, ss);
+            else
+                held_back(ss, 1);
+        }
         return;
     }
     send_heads(s, ss, 0);
@@ -936,6 +1086,24 @@ static void behind_add(int64_t *v, uint64_t n) {
     *v = n > (uint64_t)(INT64_MAX - *v) ? INT64_MAX : *v + (int64_t)n;
 }
 
+/* ... and lowers it when the peer fails to deliver what it claimed. */
+static void behind_sub(struct session *ss, uint64_t n) {
+    ss->behind_us = n >= (uint64_t)ss->behind_us ? 0 : ss->behind_us - (int64_t)n;
+}
+
+/* A peer's Heads are claims. One above SYNC_MAX_CLAIM_SEQ is absurd: it is neither fetched nor
+ * counted as behind (whatever the feed, this hub's own included), and counted as rejected
+ * (E_RANGE). A plausible claim is fetched; what the peer then fails to deliver (an empty or a
+ * junk answer) is taken off behind_us again (entries_finish). Returns 1 if the claim counts. */
+static int claim_plausible(struct session *ss, uint64_t claimed) {
+    if (claimed <= SYNC_MAX_CLAIM_SEQ)
+        return 1;
+    ss->rejected++;
+    ss->rej_window[-HUB_E_RANGE]++;
+    ss->rej_window_total++;
+    return 0;
+}
+
 struct cmp_ctx {
     struct sync *s;
     struct session *ss;
@@ -950,7 +1118,8 @@ static int compare_cb(const struct feed_head *h, void *arg) {
         Hubnet__Head *t = ss->their[c->i++];
         if (fw_is_own(c->s, t->author.data))
             fw_want_own(c->s, ss, NULL, t);
-        else if (policy_admits_feed(c->s->policy, t->author.data)) { /* a feed we lack entirely */
+        else if (policy_admits_feed(c->s->policy, t->author.data) &&
+                 claim_plausible(ss, t->seq)) { /* a feed we lack entirely */
             behind_add(&ss->behind_us, t->seq);
             wq_add(ss, t->author.data, 1, t->seq);
         }
@@ -961,7 +1130,7 @@ static int compare_cb(const struct feed_head *h, void *arg) {
         theirs = (th = ss->their[c->i++])->seq;
     if (fw_compare(c->s, ss, h, th))
         return 0;
-    if (theirs > h->seq) {
+    if (theirs > h->seq && claim_plausible(ss, theirs)) {
         behind_add(&ss->behind_us, theirs - h->seq);
         wq_add(ss, h->author, h->seq + 1, theirs);
     } else if (h->seq > theirs) {
@@ -999,7 +1168,7 @@ static void on_heads(struct sync *s, struct session *ss, Hubnet__SyncMsg *m) {
         Hubnet__Head *t = ss->their[c.i];
         if (fw_is_own(s, t->author.data)) {
             fw_want_own(s, ss, NULL, t);
-        } else if (policy_admits_feed(s->policy, t->author.data)) {
+        } else if (policy_admits_feed(s->policy, t->author.data) && claim_plausible(ss, t->seq)) {
             behind_add(&ss->behind_us, t->seq);
             wq_add(ss, t->author.data, 1, t->seq);
         }
@@ -1034,10 +1203,11 @@ static int serve_cb(const uint8_t *wire, size_t len, void *arg) {
     return 0;
 }
 
-static void on_want(struct sync *s, struct session *ss, Hubnet__Want *w) {
-    if (w->author.len != 32 || w->from_seq == 0)
-        return;
-    size_t count = w->count;
+static void want_answer(struct sync *s, struct session *ss, const uint8_t author[32],
+                        uint64_t from_seq, uint32_t want_count) {
+    ProtobufCBinaryData author_bin = {32, (uint8_t *)author};
+    uint64_t t0 = hub_mono_us();
+    size_t count = want_count;
     unsigned batch = s->cfg->batch_entries ? s->cfg->batch_entries : 512;
     if (count > batch)
         count = batch;
@@ -1048,25 +1218,94 @@ static void on_want(struct sync *s, struct session *ss, Hubnet__Want *w) {
         return;
     c->n = 0;
     int rc = 0;
-    if (policy_admits_feed(s->policy, w->author.data))
-        rc = store_feed_range(node_store(s->node), w->author.data, w->from_seq, count,
-                              SYNC_ENTRIES_MAX_BYTES, serve_cb, c);
+    if (policy_admits_feed(s->policy, author))
+        rc = store_feed_range(node_store(s->node), author, from_seq, count, SYNC_ENTRIES_MAX_BYTES,
+                              serve_cb, c);
     (void)rc;
     ProtobufCBinaryData *ptrs = c->items;
     Hubnet__Entries es = HUBNET__ENTRIES__INIT;
-    es.author = w->author;
-    es.from_seq = w->from_seq;
+    es.author = author_bin;
+    es.from_seq = from_seq;
     es.n_entries = c->n;
     es.entries = ptrs;
     Hubnet__SyncMsg m = HUBNET__SYNC_MSG__INIT;
     m.msg_case = HUBNET__SYNC_MSG__MSG_ENTRIES;
     m.entries = &es;
     send_msg(s, ss, &m);
+    ss->answer_sec_bytes += hubnet__sync_msg__get_packed_size(&m);
     ss->sent += c->n;
     ss->behind_them = ss->behind_them > (int64_t)c->n ? ss->behind_them - (int64_t)c->n : 0;
     for (size_t i = 0; i < c->n; i++)
         free(c->items[i].data);
     free(c);
+    s->turn_answer_us += hub_mono_us() - t0; /* SYNC_ANSWER_TURN_US */
+}
+
+/* Answers the Wants that waited, in the order they came, while the window and the turn's
+ * answering time let it. */
+static void want_drain(struct sync *s, struct session *ss) {
+    size_t done = 0;
+    while (done < ss->ndw && window_open(s, ss) && answer_rate_ok(ss) && answer_time_left(s)) {
+        struct deferred_want *d = &ss->dw[done++];
+        want_answer(s, ss, d->author, d->from, d->count);
+    }
+    if (done) {
+        memmove(&ss->dw[0], &ss->dw[done], (ss->ndw - done) * sizeof ss->dw[0]);
+        ss->ndw -= done;
+    }
+}
+
+/* A Want is answered at once while the session's answer window (and the total) has room and
+ * none waits before it; else it waits, unless the same range already waits or SYNC_DEFER_WANTS
+ * do: then it is refused (a conforming peer asks again after its Want timeout). */
+static void on_want(struct sync *s, struct session *ss, Hubnet__Want *w) {
+    if (w->author.len != 32 || w->from_seq == 0)
+        return;
+    if (ss->ndw == 0 && window_open(s, ss) && answer_rate_ok(ss) && answer_time_left(s)) {
+        want_answer(s, ss, w->author.data, w->from_seq, w->count);
+        return;
+    }
+    for (size_t i = 0; i < ss->ndw; i++)
+        if (ss->dw[i].from == w->from_seq && memcmp(ss->dw[i].author, w->author.data, 32) == 0) {
+            held_back(ss, 1);
+            return;
+        }
+    if (ss->ndw == SYNC_DEFER_WANTS) {
+        held_back(ss, 1);
+        return;
+    }
+    struct deferred_want *d = &ss->dw[ss->ndw++];
+    memcpy(d->author, w->author.data, 32);
+    d->from = w->from_seq;
+    d->count = w->count;
+    held_back(ss, 0);
+}
+
+/* From sync_tick, at the start of a loop turn: the waiting Wants of every session, within the
+ * turn's answering time (an answer of 4,096 entries takes milliseconds, and a window's worth at
+ * once kept queries waiting tens of them), the sessions taken in turn. Returns the ms until it
+ * wants to run again: 0 while an open window has Wants waiting, SYNC_DEFER_POLL_MS while only
+ * full ones do (libzmq does not say when a window opens), -1 if none waits. */
+static long wants_drain_all(struct sync *s) {
+    long next = -1;
+    s->turn_answer_us = 0;
+    for (size_t k = 0; k < SYNC_MAX_SESSIONS; k++) {
+        size_t i = (s->drain_rr + k) % SYNC_MAX_SESSIONS;
+        struct session *ss = &s->sess[i];
+        if (!ss->used || !ss->ndw)
+            continue;
+        want_drain(s, ss);
+        if (ss->ndw) {
+            long want = window_open(s, ss) && answer_rate_ok(ss) ? 0 : SYNC_DEFER_POLL_MS;
+            if (next < 0 || want < next)
+                next = want;
+        }
+        if (!answer_time_left(s)) {
+            s->drain_rr = (i + 1) % SYNC_MAX_SESSIONS; /* the next turn starts after it */
+            return 0;
+        }
+    }
+    return next;
 }
 
 /* The first half of an Entries answer: is it one we asked for? Returns how many entries to
@@ -1130,8 +1369,10 @@ static void entries_finish(struct sync *s, struct session *ss, Hubnet__Entries *
         struct feed_head h;
         int rc = store_feed_head(node_store(s->node), es->author.data, &h);
         uint64_t have = rc == 0 ? h.seq : 0;
-        if (n == 0 && es->from_seq > 0 && w->target >= es->from_seq)
+        if (n == 0 && es->from_seq > 0 && w->target >= es->from_seq) {
+            behind_sub(ss, w->target - (es->from_seq - 1)); /* claimed, not delivered */
             w->target = es->from_seq - 1; /* the peer holds nothing from there on */
+        }
         if (have >= w->target || (rc == 0 && h.forked)) {
             if (w->inflight == 0)
                 wq_remove(ss, w);
@@ -1142,10 +1383,12 @@ static void entries_finish(struct sync *s, struct session *ss, Hubnet__Entries *
             log_debug("sync", "feed gap after seq %llu (target %llu, %zu accepted): %s",
                       (unsigned long long)have, (unsigned long long)w->target, accepted,
                       accepted ? "asking again" : "left to the next round");
-            if (accepted > 0)
+            if (accepted > 0) {
                 w->next = have + 1;
-            else
+            } else {
+                behind_sub(ss, w->target - have);
                 wq_remove(ss, w);
+            }
         }
     }
     fw_entries(s, ss, es, n, results);
@@ -1727,7 +1970,8 @@ static int op_peers(void *arg, json_t *req, json_t **resp) {
         hub_hex(ss->hub, 32, k);
         json_array_append_new(
             arr,
-            json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
+            json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, "
+                      "s:I, s:I, s:I}",
                       "key", k, "endpoint", ss->endpoint, "direction",
                       ss->dir == SESS_OUT ? "out" : "in", "state", state_name(ss->state),
                       "last_heard", (json_int_t)ss->last_heard_wall, "sent", (json_int_t)ss->sent,
@@ -1735,7 +1979,9 @@ static int op_peers(void *arg, json_t *req, json_t **resp) {
                       "behind_us", (json_int_t)ss->behind_us, "behind_them",
                       (json_int_t)ss->behind_them, "bytes_sent", (json_int_t)ss->bytes_sent,
                       "bytes_received", (json_int_t)ss->bytes_received, "rounds",
-                      (json_int_t)ss->rounds, "live", ss->sub != NULL));
+                      (json_int_t)ss->rounds, "live", ss->sub != NULL, "deferred",
+                      (json_int_t)ss->deferred, "refused", (json_int_t)ss->refused, "queued_bytes",
+                      (json_int_t)atomic_load(&s->out_bytes[i])));
     }
     *resp = json_pack("{s:o}", "peers", arr);
     return 0;
@@ -1957,7 +2203,7 @@ static void log_rejects(struct session *ss, uint64_t now) {
     if (now - ss->last_summary_log < SYNC_SUMMARY_LOG_MS)
         return;
     ss->last_summary_log = now;
-    if (!ss->rej_window_total && !ss->rate_dropped)
+    if (!ss->rej_window_total && !ss->rate_dropped && !ss->deferred_window && !ss->refused_window)
         return;
     char detail[512] = "";
     size_t off = 0;
@@ -1975,12 +2221,15 @@ static void log_rejects(struct session *ss, uint64_t now) {
         hub_short(ss->hub, k);
     log_warnx("sync",
               "peer %s: rejected %llu message(s)/entries in the last minute (%s); "
-              "%llu dropped over the rate limit",
+              "%llu dropped over the rate limit; %llu request(s) deferred and %llu refused "
+              "over the answer window",
               k, (unsigned long long)ss->rej_window_total, detail,
-              (unsigned long long)ss->rate_dropped);
+              (unsigned long long)ss->rate_dropped, (unsigned long long)ss->deferred_window,
+              (unsigned long long)ss->refused_window);
     memset(ss->rej_window, 0, sizeof ss->rej_window);
     ss->rej_window_total = 0;
     ss->rate_dropped = 0;
+    ss->deferred_window = ss->refused_window = 0;
 }
 
 long sync_tick(struct sync *s) {
@@ -2070,6 +2319,9 @@ long sync_tick(struct sync *s) {
             (long)(ss->next_round_ms - now) < next)
             next = (long)(ss->next_round_ms - now);
     }
+    long drain = wants_drain_all(s);
+    if (drain >= 0 && drain < next)
+        next = drain;
     /* while the writer works, look again soon: its batch is booked (Wants refilled) then */
     return s->writing_busy || s->npending || s->booking_busy ? SYNC_WRITER_POLL_MS : next;
 }
