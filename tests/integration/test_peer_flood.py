@@ -233,7 +233,7 @@ def test_want_flood_keeps_memory_bounded_and_is_counted(hubs):
         assert h.running() and h.status()["ok"]
 
     # `hubctl peers` shows the counters too.
-    out = h.ctl("peers", json=False)
+    out = h.ctl("--table", "peers", json=False)
     assert "HELD BACK" in out, out
     # A fresh honest peer is still served in full.
     again = Peer(kp, h.key, h.endpoint)
