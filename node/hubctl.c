@@ -513,14 +513,21 @@ static const char import_usage[] =
 static const char peers_usage[] =
     "usage: hubctl peers\n"
     "\n"
-    "List the replication peers: KEY, ENDPOINT, STATE, LAST HEARD, entries SENT to and\n"
+    "List the replication peers, one row per hub: KEY, ENDPOINT, the state of the session\n"
+    "this hub dials (OUT) and of the one the peer dialled (IN): up, down, connecting, or - for\n"
+    "none; UP FOR (since the earlier of them came up), FLAPS (times a session went down after\n"
+    "being up), LAST HEARD, entries SENT to and\n"
     "RECV(eived) from the peer, entries from it REJECTED, and BEHIND as N/M: the peer lacks\n"
     "N entries that this hub holds, this hub lacks M entries that the peer holds; HELD BACK as\n"
     "D/R: the peer's requests deferred and refused over the answer window (it asks faster than\n"
     "it reads the answers).\n"
     "\n"
+    "Piped, or with --raw: the same columns tab-separated, full keys, no header; --json gives\n"
+    "hubd's list of sessions (one per direction).\n"
+    "\n"
     "Example:\n"
-    "  hubctl peers\n";
+    "  hubctl peers\n"
+    "  hubctl peers | awk -F'\\t' '$3 != \"up\" { print $1 }'    # hubs we cannot reach\n";
 
 static const char peer_usage[] =
     "usage: hubctl peer add ENDPOINT KEY\n"

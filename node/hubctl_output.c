@@ -822,31 +822,74 @@ static void text_peers(json_t *r) {
                 "no peers (add one with: hubctl peer add ENDPOINT KEY)\n");
         return;
     }
+    /* One row per hub: hubd lists a session per direction (a hub may dial us and be dialled);
+     * people want the hub, with both directions' state. Counters are summed over them. */
     static const struct column cols[] = {
-        {"KEY", OUTPUT_SHORT_LEN, 0}, {"ENDPOINT", 0, 0}, {"STATE", 14, 0},
-        {"LAST HEARD", 12, 0},        {"SENT", 0, 1},     {"RECV", 0, 1},
-        {"REJECTED", 0, 1},           {"BEHIND", 0, 1},   {"HELD BACK", 0, 1},
+        {"KEY", OUTPUT_SHORT_LEN, 0}, {"ENDPOINT", 0, 0}, {"OUT", 10, 0},    {"IN", 10, 0},
+        {"UP FOR", 10, 0},            {"FLAPS", 0, 1},    {"LAST HEARD", 12, 0}, {"SENT", 0, 1},
+        {"RECV", 0, 1},               {"REJECTED", 0, 1}, {"BEHIND", 0, 1},  {"HELD BACK", 0, 1},
     };
-    struct table t = {cols, 9, 1, NULL, 0, 0};
-    size_t i;
-    json_t *p;
-    json_array_foreach(peers, i, p) {
-        char key[OUTPUT_HEX_BUF], heard[32], sent[24], recv[24], rej[24], behind[48], held[48];
-        short_hex(jstr(p, "key"), key);
-        fmt_ago(jint(p, "last_heard", 0), heard);
-        snprintf(sent, sizeof(sent), "%lld", jint(p, "sent", 0));
-        snprintf(recv, sizeof(recv), "%lld", jint(p, "received", 0));
-        snprintf(rej, sizeof(rej), "%lld", jint(p, "rejected", 0));
+    struct table t = {cols, 12, 1, NULL, 0, 0};
+    size_t n = json_array_size(peers);
+    char *done = calloc(n ? n : 1, 1);
+    if (done == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (done[i])
+            continue;
+        const char *k = jstr(json_array_get(peers, i), "key");
+        json_t *out = NULL, *in = NULL;
+        long long sent = 0, recv = 0, rej = 0, deferred = 0, refused = 0, flaps = 0;
+        long long heard = 0, up_since = 0, them = 0, us = 0;
+        for (size_t j = i; j < n; j++) {
+            json_t *p = json_array_get(peers, j);
+            const char *kj = jstr(p, "key");
+            if (done[j] || !k || !kj || strcmp(k, kj) != 0)
+                continue;
+            done[j] = 1;
+            const char *dir = jstr(p, "direction");
+            if (dir && strcmp(dir, "out") == 0)
+                out = p;
+            else
+                in = p;
+            sent += jint(p, "sent", 0);
+            recv += jint(p, "received", 0);
+            rej += jint(p, "rejected", 0);
+            deferred += jint(p, "deferred", 0);
+            refused += jint(p, "refused", 0);
+            flaps += jint(p, "flaps", 0);
+            long long h = jint(p, "last_heard", 0), u = jint(p, "up_since", 0);
+            heard = h > heard ? h : heard;
+            if (u > 0 && (up_since == 0 || u < up_since))
+                up_since = u;
+            /* how far behind: the larger claim of the two sessions (they compare the same feeds) */
+            them = jint(p, "behind_them", 0) > them ? jint(p, "behind_them", 0) : them;
+            us = jint(p, "behind_us", 0) > us ? jint(p, "behind_us", 0) : us;
+        }
+        char key[OUTPUT_HEX_BUF], heardb[32], upb[64], sentb[24], recvb[24], rejb[24], flapb[24];
+        char behind[48], held[48];
+        short_hex(k, key);
+        fmt_ago(heard, heardb);
+        if (up_since > 0)
+            fmt_duration((now_ms() - up_since) / 1000, upb);
+        else
+            memcpy(upb, "-", 2);
+        snprintf(sentb, sizeof sentb, "%lld", sent);
+        snprintf(recvb, sizeof recvb, "%lld", recv);
+        snprintf(rejb, sizeof rejb, "%lld", rej);
+        snprintf(flapb, sizeof flapb, "%lld", flaps);
         /* "peer lacks / we lack", as the peers help says */
-        snprintf(behind, sizeof(behind), "%lld/%lld", jint(p, "behind_them", 0),
-                 jint(p, "behind_us", 0));
-        const char *ep = jstr(p, "endpoint"), *st = jstr(p, "state");
+        snprintf(behind, sizeof behind, "%lld/%lld", them, us);
         /* requests deferred / refused over the answer window (PROTOCOL.md §9.9) */
-        snprintf(held, sizeof(held), "%lld/%lld", jint(p, "deferred", 0), jint(p, "refused", 0));
-        const char *row[] = {key,  ep ? ep : "-", st ? st : "-", heard, sent,
-                             recv, rej,           behind,        held};
+        snprintf(held, sizeof held, "%lld/%lld", deferred, refused);
+        const char *ep = jstr(out ? out : in, "endpoint");
+        const char *so = out ? jstr(out, "state") : NULL, *si = in ? jstr(in, "state") : NULL;
+        const char *row[] = {key,  ep ? ep : "-", so ? so : "-", si ? si : "-",
+                             upb,  flapb,         heardb,        sentb,
+                             recvb, rejb,         behind,        held};
         table_add(&t, row);
     }
+    free(done);
     table_print(&t, stdout);
     table_free(&t);
 }

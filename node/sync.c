@@ -120,6 +120,8 @@ struct session {
     uint8_t curve[32]; /* inbound: transport key from ZAP's User-Id */
     void *sub;
     enum peer_state state;
+    uint64_t up_since_wall; /* when the session last came up (0: not up), for peers' uptime */
+    uint64_t flaps;         /* times it went down after being up */
     int hello_seen;
     uint64_t created_ms, last_heard_ms, last_heard_wall, next_round_ms;
     uint64_t redial_at_ms, redial_backoff_ms;
@@ -723,6 +725,13 @@ static void sess_subscribe(struct sync *s, struct session *ss, const char *host,
     }
 }
 
+static void sess_down(struct session *ss) {
+    if (ss->state == PEER_UP)
+        ss->flaps++;
+    ss->state = PEER_DOWN;
+    ss->up_since_wall = 0;
+}
+
 static void sess_heard(struct session *ss) {
     ss->last_heard_ms = hub_mono_ms();
     ss->last_heard_wall = hub_now_ms();
@@ -734,6 +743,7 @@ static void sess_heard(struct session *ss) {
         else
             log_info("sync", "peer %s (%s) connected", k, ss->endpoint);
         ss->state = PEER_UP;
+        ss->up_since_wall = ss->last_heard_wall;
     }
     ss->redial_backoff_ms = SYNC_REDIAL_MIN_MS;
 }
@@ -1971,7 +1981,7 @@ static int op_peers(void *arg, json_t *req, json_t **resp) {
         json_array_append_new(
             arr,
             json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, "
-                      "s:I, s:I, s:I}",
+                      "s:I, s:I, s:I, s:I, s:I}",
                       "key", k, "endpoint", ss->endpoint, "direction",
                       ss->dir == SESS_OUT ? "out" : "in", "state", state_name(ss->state),
                       "last_heard", (json_int_t)ss->last_heard_wall, "sent", (json_int_t)ss->sent,
@@ -1981,7 +1991,8 @@ static int op_peers(void *arg, json_t *req, json_t **resp) {
                       "bytes_received", (json_int_t)ss->bytes_received, "rounds",
                       (json_int_t)ss->rounds, "live", ss->sub != NULL, "deferred",
                       (json_int_t)ss->deferred, "refused", (json_int_t)ss->refused, "queued_bytes",
-                      (json_int_t)atomic_load(&s->out_bytes[i])));
+                      (json_int_t)atomic_load(&s->out_bytes[i]), "up_since",
+                      (json_int_t)ss->up_since_wall, "flaps", (json_int_t)ss->flaps));
     }
     *resp = json_pack("{s:o}", "peers", arr);
     return 0;
@@ -2285,13 +2296,17 @@ long sync_tick(struct sync *s) {
                 sess_free(ss);
                 continue;
             }
+            /* Down as soon as an outbound session would be, so that `peers` does not show a
+             * stopped peer's inbound session as up for the minute it is kept. */
+            if (ss->state == PEER_UP && silent > 3 * ivl + 5000)
+                sess_down(ss);
         } else if (silent > 3 * ivl + 5000) {
             if (ss->state == PEER_UP) {
                 log_warnx("sync",
                           "peer %s (%s) is down: not heard for %llu s; retrying with "
                           "backoff",
                           k, ss->endpoint, (unsigned long long)(silent / 1000));
-                ss->state = PEER_DOWN;
+                sess_down(ss);
             } else if (ss->state == PEER_CONNECTING) {
                 log_warnx("sync", "peer %s (%s) not reachable yet; retrying with backoff", k,
                           ss->endpoint);

@@ -466,11 +466,12 @@ def test_peer_add_and_remove_at_run_time(hubs):
     assert [q for q in js["peers"] if q["key"] == b.key and q["direction"] == "out"]
     text = a.ctl("--table", "peers", json=False)
     lines = text.splitlines()
-    assert re.match(r"KEY\s+ENDPOINT\s+STATE\s+LAST HEARD\s+SENT\s+RECV\s+REJECTED\s+BEHIND",
-                    lines[0]), text
+    assert re.match(r"KEY\s+ENDPOINT\s+OUT\s+IN\s+UP FOR\s+FLAPS\s+LAST HEARD\s+SENT\s+RECV"
+                    r"\s+REJECTED\s+BEHIND\s+HELD BACK", lines[0]), text
     row = [ln for ln in lines if ln.startswith(b.key[:8]) and b.endpoint in ln]
     assert len(row) == 1, text
-    assert re.search(r"\bup\s+\d+s ago\s+\d+\s+[1-9]\d*\s+0\s", row[0]), row[0]
+    assert re.search(r"\bup\s+(-|up|down|connecting)\s+.*\s0\s+\d+s ago\s+\d+\s+[1-9]\d*\s+0\s",
+                     row[0]), row[0]
 
     # Piped (not a terminal): raw rows, tab-separated, the whole key, no header.
     raw = a.ctl("peers", json=False).splitlines()

@@ -2,6 +2,7 @@
 WATCHDOG=1 fed by the event loop, STOPPING=1 on shutdown), read from a real datagram socket
 standing in for systemd's $NOTIFY_SOCKET."""
 import os
+import re
 import signal
 import socket
 import tempfile
@@ -199,3 +200,37 @@ def test_raw_output_for_pipes(hubs):
     assert h.ctl("--raw", "heads", json=False).split("\t")[0] == h.key
     empty = h.ctl("query", "--kind", "request", json=False, check=False)
     assert empty.code == 0 and empty.stdout == "" and "no records" in empty.stderr
+
+
+def test_peers_one_row_per_hub_and_a_stopped_peer_reads_down(hubs):
+    """Two hubs that dial each other have two sessions each (out and in); `hubctl peers` shows
+    one row per hub with both directions. When the peer stops, its inbound session reads down
+    too (it used to read up for the minute an inbound session is kept), and the flap counts."""
+    a, b = hubs(name="pa"), hubs(name="pb")
+    a.stop()
+    b.stop()
+    a.peers.append(f"{b.endpoint} {b.key}")
+    b.peers.append(f"{a.endpoint} {a.key}")
+    a.start()
+    b.start()
+
+    def sessions():
+        return {p["direction"]: p for p in a.call("peers")["peers"] if p["key"] == b.key}
+    wait_until(lambda: {d: p["state"] for d, p in sessions().items()} == {"out": "up", "in": "up"},
+               timeout=20, msg="a never had both sessions with b up")
+    assert all(p["up_since"] > 0 and p["flaps"] == 0 for p in sessions().values())
+    rows = [ln for ln in a.ctl("--table", "peers", json=False).splitlines()
+            if ln.startswith(b.key[:8])]
+    assert len(rows) == 1, rows
+    assert re.search(r"\bup\s+up\s", rows[0]), rows[0]
+    raw = [ln.split("\t") for ln in a.ctl("peers", json=False).splitlines()]
+    assert [r[0] for r in raw] == [b.key], raw
+
+    b.stop()
+    wait_until(lambda: all(p["state"] == "down" for p in sessions().values())
+               and len(sessions()) >= 1, timeout=30,
+               msg="a stopped peer still reads up on a")
+    assert sessions()["out"]["flaps"] == 1 and sessions()["out"]["up_since"] == 0
+    rows = [ln for ln in a.ctl("--table", "peers", json=False).splitlines()
+            if ln.startswith(b.key[:8])]
+    assert re.search(r"\bdown\s+(down|-)\s", rows[0]), rows[0]
