@@ -47,10 +47,13 @@ static void sample_of(FILE *out, const char *name, json_t *v) {
         fprintf(out, "%s %.17g\n", name, json_real_value(v));
 }
 
-/* Scalar members of status: member, metric, type, help. */
-static const struct {
+/* A metric made from one member of a response object. */
+struct member_metric {
     const char *member, *name, *type, *help;
-} status_metrics[] = {
+};
+
+/* Scalar members of status. */
+static const struct member_metric status_metrics[] = {
     {"uptime_s", "hubnet_uptime_seconds", "gauge", "Seconds since hubd started."},
     {"own_seq", "hubnet_own_seq", "gauge", "Sequence number of this hub's newest own entry."},
     {"entries", "hubnet_entries", "gauge", "Entries held (every author, every version)."},
@@ -68,10 +71,8 @@ static const struct {
     {"watchers", "hubnet_control_watchers", "gauge", "Control clients streaming a watch."},
 };
 
-/* Integer members of each peer: member, metric, type, help. */
-static const struct {
-    const char *member, *name, *type, *help;
-} peer_metrics[] = {
+/* Integer members of each peer (one sample per session, labelled with peer and direction). */
+static const struct member_metric peer_metrics[] = {
     {"sent", "hubnet_peer_entries_sent_total", "counter", "Entries sent to the peer."},
     {"received", "hubnet_peer_entries_received_total", "counter", "Entries received from the peer."},
     {"rejected", "hubnet_peer_entries_rejected_total", "counter",

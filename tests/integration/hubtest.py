@@ -652,6 +652,32 @@ class Hub:
 # Factory (the pytest fixture wraps it; usable on its own too)
 
 
+def first_run(*hs: "Hub") -> None:
+    """Start the hubs once without peers, so that each generates its identity (hub.key is then
+    known), and stop them again (exit 0 asserted). The caller then sets peers/allow and starts
+    them with start_all."""
+    for h in hs:
+        h.start(wait=False)
+    for h in hs:
+        h.wait_ready()
+        assert h.key and len(h.key) == 64, h.key
+    for h in hs:
+        h.stop()
+
+
+def start_all(*hs: "Hub") -> None:
+    for h in hs:
+        h.start(wait=False)
+    for h in hs:
+        h.wait_ready()
+
+
+def link(a: "Hub", b: "Hub") -> None:
+    """Configure a and b as peers of each other (config of the next start)."""
+    a.peers.append(f"{b.endpoint} {b.key}")
+    b.peers.append(f"{a.endpoint} {a.key}")
+
+
 class HubFactory:
     """Creates hubs and cleans all of them up. `factory(**kw)` makes a Hub and starts it;
     `factory.new(**kw)` makes one without starting it; `factory.many(n, **kw)` starts n."""

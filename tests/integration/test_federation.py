@@ -36,7 +36,7 @@ from nacl.signing import SigningKey
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import hubnet_ref as ref  # noqa: E402
-from hubtest import free_port_pair, wait_until  # noqa: E402
+from hubtest import first_run, free_port_pair, link, start_all, wait_until  # noqa: E402
 
 COUNTRIES = ["AT", "DE", "FR", "IT", "PL"]
 TOPICS = ["digital-skills", "cybersecurity", "ai-public-services"]
@@ -47,34 +47,8 @@ WORDS = ["robotics", "cloud", "wallet", "maturity", "hospital"]
 # Helpers
 
 
-def first_run(*hs):
-    """Start the hubs once without peers, so that each generates its identity (hub.key is then
-    known), and stop them again (exit 0 asserted). The caller then sets peers/allow and starts
-    them with start_all."""
-    for h in hs:
-        h.start(wait=False)
-    for h in hs:
-        h.wait_ready()
-        assert re.fullmatch(r"[0-9a-f]{64}", h.key)
-    for h in hs:
-        h.stop()
-
-
-def start_all(*hs):
-    for h in hs:
-        h.start(wait=False)
-    for h in hs:
-        h.wait_ready()
-
-
 def peer_line(h):
     return f"{h.endpoint} {h.key}"
-
-
-def link(a, b):
-    """Configure a and b as peers of each other (config of the next start)."""
-    a.peers.append(peer_line(b))
-    b.peers.append(peer_line(a))
 
 
 def heads(h):

@@ -21,31 +21,10 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from hubtest import wait_until  # noqa: E402
+from hubtest import first_run, link, start_all, wait_until  # noqa: E402
 
 # Files of a data dir that hold the hub's state (the rest is the harness's: socket, log, conf).
 STATE_FILES = ("identity.key", "data.mdb", "lock.mdb")
-
-
-def first_run(*hs):
-    for h in hs:
-        h.start(wait=False)
-    for h in hs:
-        h.wait_ready()
-    for h in hs:
-        h.stop()
-
-
-def start_all(*hs):
-    for h in hs:
-        h.start(wait=False)
-    for h in hs:
-        h.wait_ready()
-
-
-def link(a, b):
-    a.peers.append(f"{b.endpoint} {b.key}")
-    b.peers.append(f"{a.endpoint} {a.key}")
 
 
 def copy_state(src_dir, dst_dir):

@@ -8,7 +8,7 @@ import socket
 import tempfile
 import time
 
-from hubtest import Hub, wait_until
+from hubtest import Hub, first_run, link, start_all, wait_until
 
 
 class NotifySocket:
@@ -129,13 +129,10 @@ def test_metrics_promtool_and_exporter(hubs):
     import urllib.request
     from hubtest import free_port_pair
 
-    a, b = hubs(name="ma"), hubs(name="mb")
-    a.stop()
-    b.stop()
-    a.peers.append(f"{b.endpoint} {b.key}")
-    b.peers.append(f"{a.endpoint} {a.key}")
-    a.start()
-    b.start()
+    a, b = hubs.new("ma"), hubs.new("mb")
+    first_run(a, b)
+    link(a, b)
+    start_all(a, b)
     for i in range(3):
         a.publish("offer", {"title": f"Offer {i}", "country": "AT"}, key=f"o{i}")
     wait_until(lambda: b.status()["entries"] >= 3, timeout=20, msg="b never got a's offers")
@@ -206,13 +203,10 @@ def test_peers_one_row_per_hub_and_a_stopped_peer_reads_down(hubs):
     """Two hubs that dial each other have two sessions each (out and in); `hubctl peers` shows
     one row per hub with both directions. When the peer stops, its inbound session reads down
     too (it used to read up for the minute an inbound session is kept), and the flap counts."""
-    a, b = hubs(name="pa"), hubs(name="pb")
-    a.stop()
-    b.stop()
-    a.peers.append(f"{b.endpoint} {b.key}")
-    b.peers.append(f"{a.endpoint} {a.key}")
-    a.start()
-    b.start()
+    a, b = hubs.new("pa"), hubs.new("pb")
+    first_run(a, b)
+    link(a, b)
+    start_all(a, b)
 
     def sessions():
         return {p["direction"]: p for p in a.call("peers")["peers"] if p["key"] == b.key}
