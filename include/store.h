@@ -6,12 +6,13 @@
 #include "entry.h"
 #include "hub.h"
 #include "record.h"
+#include "textsearch.h"
 #include <stddef.h>
 #include <stdint.h>
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 int store_open(const char *dir, uint64_t max_map_bytes, struct store **out) HUB_WUR;
 void store_destroy(struct store **s);
@@ -22,6 +23,8 @@ struct store_item {
     const struct entry *e;
     const struct index_term *terms; /* for record kinds; ignored for retractions */
     size_t nterms;
+    const char *dict; /* NULL, or its text's packed (word, form) pairs (struct ts_dict) */
+    size_t dict_len;
     int32_t date_start, date_end; /* days since epoch, 0 = none */
     int retract_kind;             /* for KIND_RETRACTION: the withdrawn record */
     const char *retract_key;
@@ -101,6 +104,28 @@ struct store_query {
 int store_query(struct store *s, const struct store_query *q,
                 int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg,
                 uint64_t *next_cursor);
+
+/* A full-text query (textsearch.h): rt are the terms of its words, each in the group of the
+ * word it stands for; a record matches when it carries a term of every group and every filter
+ * of q (q->terms). Results by score (the sum of the weights of the terms it carries), then
+ * newest first. q->cursor is 0 or the *next_cursor of the previous page (results to skip + 1).
+ * Returns the count or a negative code. */
+#define STORE_RANK_MAX_GROUPS 16
+struct store_rank_term {
+    struct index_term t;
+    uint8_t group; /* < ngroups */
+    uint8_t weight;
+};
+int store_query_ranked(struct store *s, const struct store_query *q,
+                       const struct store_rank_term *rt, size_t nrt, unsigned ngroups,
+                       int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg,
+                       uint64_t *next_cursor);
+/* The distinct indexed forms of the dictionary's words that start with prefix (a folded
+ * word), in byte order of the words, at most max (fewer when the first STORE_DICT_SCAN_MAX
+ * words give fewer). */
+#define STORE_DICT_SCAN_MAX 256
+int store_dict_expand(struct store *s, const char *prefix, size_t len,
+                      char (*forms)[TS_WORD_MAX + 1], size_t max, size_t *nforms) HUB_WUR;
 
 /* All versions of record (author, kind, key), oldest first; purged ones have no payload. */
 int store_versions(struct store *s, const uint8_t author[32], int kind, const char *key,

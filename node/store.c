@@ -21,6 +21,10 @@
  *   live      local u64 -> expires u64, date_start i32, date_end i32: current, visible records
  *   expiry    expires u64 | local u64 -> empty: current versions that carry an expiry
  *   forks     author | seq -> detected u64, held id (32), other entry's wire bytes
+ *   words     folded word [0x00 indexed form] -> empty: the full-text dictionary, for the
+ *             prefix search of the last word of a text query (textsearch.h); the form is left
+ *             out when it equals the word. Only grows: a word no record uses any more expands
+ *             to a term without postings
  * "local" is a per-hub monotonic number, so entries and live are appended at the end.
  *
  * Small batches (live push, publish, a few hundred entries) do not write the index: a record's
@@ -70,11 +74,13 @@ enum {
     DB_LIVE,
     DB_EXPIRY,
     DB_FORKS,
+    DB_WORDS,
     DB_COUNT
 };
 static const char *const db_names[DB_COUNT] = {"meta",   "entries", "ids",      "feeds",
                                                "chain",  "records", "versions", "index",
-                                               "recent", "live",    "expiry",   "forks"};
+                                               "recent", "live",    "expiry",   "forks",
+                                               "words"};
 
 struct store {
     MDB_env *env;
@@ -94,6 +100,10 @@ struct store {
      * no transaction is open then); tail_mu guards the tail and recent_rows for queries. */
     pthread_mutex_t write_mu, tail_mu;
     pthread_rwlock_t env_lock;
+    /* Hashes of "words" rows known to be stored (writer only): most of a record's words are
+     * already in the dictionary, and a hash probe is far cheaper than an LMDB put. */
+    uint64_t *dict_seen;
+    size_t dict_seen_n;
 };
 
 /* Value stored in records: the current version. Its index terms are derived again from its
@@ -186,6 +196,16 @@ static int store_check_schema(struct store *s, MDB_txn *txn) {
                   "data was written by a newer hubd (schema %u, this one knows %u); "
                   "refusing to touch it",
                   ver, STORE_SCHEMA_VERSION);
+        return HUB_E_VERSION;
+    }
+    if (ver == 3) {
+        /* Schema 3 indexed words by their ASCII lower case, without folding, stems or field
+         * classes, and had no dictionary: its index cannot answer schema 4's text queries,
+         * and rebuilding it means decoding every record again, which the hub does by syncing. */
+        log_error("store",
+                  "data was written with store schema 3 (its text index predates multilingual "
+                  "search, schema 4); move the data dir aside and let the hub sync again, or "
+                  "import the records again");
         return HUB_E_VERSION;
     }
     if (ver < STORE_SCHEMA_VERSION) {
@@ -321,6 +341,7 @@ void store_destroy(struct store **sp) {
     pthread_mutex_destroy(&s->write_mu);
     pthread_mutex_destroy(&s->tail_mu);
     pthread_rwlock_destroy(&s->env_lock);
+    free(s->dict_seen);
     free(s);
     *sp = NULL;
 }
@@ -346,6 +367,8 @@ struct wbatch {
     size_t ntterms, ttcap;
     struct tail_rec *trecs;
     size_t ntrecs, trcap;
+    uint64_t *dpend; /* hashes of "words" rows this batch put: known once it commits */
+    size_t ndpend, dpcap;
     /* The head of the feed last appended to: a batch holds runs of one feed's entries, so it is
      * read once per run and written back when the run ends (feed_flush). */
     struct feed_head fh;
@@ -357,12 +380,16 @@ static void wbatch_reset(struct wbatch *w) {
     postings_clear(&w->ix);
     w->ntterms = 0;
     w->ntrecs = 0;
+    w->ndpend = 0;
     w->ix_max = 0;
 }
 
 static void wbatch_free(struct wbatch *w) {
     postings_free(&w->ix);
     free(w->tterms);
+    free(w->dpend);
+    w->dpend = NULL;
+    w->ndpend = w->dpcap = 0;
     free(w->trecs);
     w->tterms = NULL;
     w->trecs = NULL;
@@ -385,8 +412,92 @@ static int tail_pending(struct wbatch *w, const struct index_term *terms, size_t
     return 0;
 }
 
+/* ---- the full-text dictionary (DB_WORDS) ---- */
+
+#define STORE_DICT_SEEN_SLOTS (1u << 17) /* 1 MiB; emptied when half full */
+#define STORE_DICT_KEY_MAX 160            /* word, 0x00, form: two words of TS_WORD_MAX bytes */
+
+static uint64_t dict_hash(const uint8_t *k, size_t n) {
+    uint64_t h = 14695981039346656037ULL; /* FNV-1a: spread is all the set needs */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ k[i]) * 1099511628211ULL;
+    return h ? h : 1; /* 0 marks a free slot */
+}
+
+static int dict_seen_has(const struct store *s, uint64_t h) {
+    if (s->dict_seen == NULL)
+        return 0;
+    for (size_t i = (size_t)h & (STORE_DICT_SEEN_SLOTS - 1); s->dict_seen[i];
+         i = (i + 1) & (STORE_DICT_SEEN_SLOTS - 1))
+        if (s->dict_seen[i] == h)
+            return 1;
+    return 0;
+}
+
+/* After a commit: the rows the batch put are known to be stored. A full set is emptied
+ * rather than grown: it is only a shortcut, the put behind it is always right. */
+static void dict_seen_apply(struct store *s, struct wbatch *w) {
+    if (s->dict_seen == NULL && w->ndpend)
+        s->dict_seen = calloc(STORE_DICT_SEEN_SLOTS, sizeof *s->dict_seen);
+    if (s->dict_seen == NULL)
+        return;
+    for (size_t k = 0; k < w->ndpend; k++) {
+        if (s->dict_seen_n >= STORE_DICT_SEEN_SLOTS / 2) {
+            memset(s->dict_seen, 0, STORE_DICT_SEEN_SLOTS * sizeof *s->dict_seen);
+            s->dict_seen_n = 0;
+        }
+        size_t i = (size_t)w->dpend[k] & (STORE_DICT_SEEN_SLOTS - 1);
+        while (s->dict_seen[i] && s->dict_seen[i] != w->dpend[k])
+            i = (i + 1) & (STORE_DICT_SEEN_SLOTS - 1);
+        if (!s->dict_seen[i]) {
+            s->dict_seen[i] = w->dpend[k];
+            s->dict_seen_n++;
+        }
+    }
+    w->ndpend = 0;
+}
+
+/* Puts a record's (word, form) pairs (packed "word\0form\0", see struct ts_dict). */
+static int dict_put(struct store *s, struct wbatch *w, const char *d, size_t len) {
+    size_t off = 0;
+    while (off < len) {
+        size_t wl = strnlen(d + off, len - off);
+        if (off + wl >= len)
+            break;
+        size_t fo = off + wl + 1;
+        size_t fl = strnlen(d + fo, len - fo);
+        if (fo + fl >= len)
+            break;
+        uint8_t key[STORE_DICT_KEY_MAX];
+        size_t kl = wl;
+        if (wl > 0 && wl + 1 + fl <= sizeof key) {
+            memcpy(key, d + off, wl);
+            if (fl) {
+                key[kl++] = 0;
+                memcpy(key + kl, d + fo, fl);
+                kl += fl;
+            }
+            uint64_t h = dict_hash(key, kl);
+            if (!dict_seen_has(s, h)) {
+                MDB_val k = {kl, key}, v = {0, ""};
+                int rc = mdb_put(w->txn, s->dbi[DB_WORDS], &k, &v, MDB_NOOVERWRITE);
+                if (rc != 0 && rc != MDB_KEYEXIST)
+                    return rc;
+                uint64_t *p = hub_reserve(w->dpend, &w->dpcap, w->ndpend + 1, sizeof *p, 256);
+                if (p != NULL) { /* without memory the row is only put again next time */
+                    w->dpend = p;
+                    w->dpend[w->ndpend++] = h;
+                }
+            }
+        }
+        off = fo + fl + 1;
+    }
+    return 0;
+}
+
 /* After a commit: what the batch put in "recent" becomes visible to queries. */
 static void tail_apply(struct store *s, struct wbatch *w) {
+    dict_seen_apply(s, w);
     pthread_mutex_lock(&s->tail_mu);
     s->recent_rows = w->recent_rows;
     for (size_t i = 0; i < w->ntrecs; i++)
@@ -620,6 +731,8 @@ static int rec_show(struct store *s, struct wbatch *w, const struct store_item *
             if ((rc = ix_add(w, &it->terms[i], local)) != 0)
                 return rc == HUB_E_NOMEM ? ENOMEM : rc;
     }
+    if (it->dict_len && (rc = dict_put(s, w, it->dict, it->dict_len)) != 0)
+        return rc;
     hub_be64(lv, e->expires);
     be32(lv + 8, (uint32_t)it->date_start);
     be32(lv + 12, (uint32_t)it->date_end);
@@ -1626,4 +1739,289 @@ int store_stats(struct store *s, struct store_stats *out) {
     out->index_tail = s->recent_rows;
     pthread_mutex_unlock(&s->tail_mu);
     return HUB_OK;
+}
+
+/* ---- full-text queries ---- */
+
+int store_dict_expand(struct store *s, const char *prefix, size_t len,
+                      char (*forms)[TS_WORD_MAX + 1], size_t max, size_t *nforms) {
+    *nforms = 0;
+    if (len == 0 || len > TS_WORD_MAX)
+        return HUB_OK;
+    MDB_txn *txn;
+    int rc = rtxn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(txn, s->dbi[DB_WORDS], &c)) != 0) {
+        rtxn_end(s);
+        return store_err(rc);
+    }
+    MDB_val k = {len, (void *)prefix}, v;
+    /* a word has one form in most records: scanning a few times max rows finds max forms */
+    size_t scanned = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+         rc == 0 && *nforms < max && scanned < STORE_DICT_SCAN_MAX;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), scanned++) {
+        if (k.mv_size < len || memcmp(k.mv_data, prefix, len) != 0)
+            break;
+        const char *kd = k.mv_data;
+        const char *z = memchr(kd, 0, k.mv_size);
+        const char *f = z ? z + 1 : kd;
+        size_t fl = z ? k.mv_size - (size_t)(f - kd) : k.mv_size;
+        if (fl == 0 || fl > TS_WORD_MAX)
+            continue;
+        size_t i = 0;
+        while (i < *nforms && (strlen(forms[i]) != fl || memcmp(forms[i], f, fl) != 0))
+            i++;
+        if (i < *nforms)
+            continue;
+        memcpy(forms[*nforms], f, fl);
+        forms[(*nforms)++][fl] = 0;
+    }
+    mdb_cursor_close(c);
+    rtxn_end(s);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return store_err(rc);
+    return HUB_OK;
+}
+
+/* Candidates of a ranked query: an open-addressing map local -> (score, groups matched). */
+struct rank_map {
+    uint64_t *key; /* 0 = free (local 0 is never used) */
+    uint32_t *score, *mask;
+    size_t slots, n;
+};
+
+static int rank_map_grow(struct rank_map *m) {
+    size_t ns = m->slots ? m->slots * 2 : 1024;
+    uint64_t *k = calloc(ns, sizeof *k);
+    uint32_t *sc = calloc(ns, sizeof *sc), *mk = calloc(ns, sizeof *mk);
+    if (!k || !sc || !mk) {
+        free(k);
+        free(sc);
+        free(mk);
+        return HUB_E_NOMEM;
+    }
+    for (size_t i = 0; i < m->slots; i++) {
+        if (!m->key[i])
+            continue;
+        size_t j = (size_t)(m->key[i] * 0x9E3779B97F4A7C15ULL >> 20) & (ns - 1);
+        while (k[j])
+            j = (j + 1) & (ns - 1);
+        k[j] = m->key[i];
+        sc[j] = m->score[i];
+        mk[j] = m->mask[i];
+    }
+    free(m->key);
+    free(m->score);
+    free(m->mask);
+    m->key = k;
+    m->score = sc;
+    m->mask = mk;
+    m->slots = ns;
+    return HUB_OK;
+}
+
+/* The slot of local; with insert, a new one if absent; SIZE_MAX if absent (or no memory). */
+static size_t rank_map_slot(struct rank_map *m, uint64_t local, int insert) {
+    if (insert && (m->n + 1) * 2 > m->slots && rank_map_grow(m) != HUB_OK)
+        return SIZE_MAX;
+    if (!m->slots)
+        return SIZE_MAX;
+    size_t j = (size_t)(local * 0x9E3779B97F4A7C15ULL >> 20) & (m->slots - 1);
+    while (m->key[j]) {
+        if (m->key[j] == local)
+            return j;
+        j = (j + 1) & (m->slots - 1);
+    }
+    if (!insert)
+        return SIZE_MAX;
+    m->key[j] = local;
+    m->n++;
+    return j;
+}
+
+static void rank_map_free(struct rank_map *m) {
+    free(m->key);
+    free(m->score);
+    free(m->mask);
+}
+
+static int rank_visit(struct rank_map *m, uint64_t local, unsigned g, uint8_t weight) {
+    size_t j = rank_map_slot(m, local, g == 0);
+    if (j == SIZE_MAX)
+        return g == 0 ? HUB_E_NOMEM : HUB_OK;
+    m->score[j] += weight;
+    m->mask[j] |= 1u << g;
+    return HUB_OK;
+}
+
+/* Every posting of a term, from the index and the tail, into the map as group g. */
+static int rank_term(struct store *s, MDB_cursor *c, const struct store_rank_term *t, unsigned g,
+                     struct rank_map *m) {
+    size_t nt;
+    const uint64_t *tp = tail_postings(s->tail, t->t.b, &nt);
+    for (size_t i = 0; i < nt; i++)
+        if (rank_visit(m, tp[i], g, t->weight) != HUB_OK)
+            return HUB_E_NOMEM;
+    MDB_val k = {INDEX_TERM_LEN, (void *)t->t.b}, v;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_SET);
+    if (rc == MDB_NOTFOUND)
+        return HUB_OK;
+    if (rc != 0)
+        return store_err(rc);
+    /* DUPFIXED: a page of 8-byte postings at a time */
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_GET_MULTIPLE); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_MULTIPLE)) {
+        const uint8_t *p = v.mv_data;
+        for (size_t i = 0; i + 8 <= v.mv_size; i += 8)
+            if (rank_visit(m, hub_rd64(p + i), g, t->weight) != HUB_OK)
+                return HUB_E_NOMEM;
+    }
+    return rc == MDB_NOTFOUND ? HUB_OK : store_err(rc);
+}
+
+/* Does the record at local carry term t (index or tail)? */
+static int rank_has(struct store *s, MDB_cursor *c, const struct index_term *t, uint64_t local) {
+    size_t nt;
+    const uint64_t *tp = tail_postings(s->tail, t->b, &nt);
+    size_t lo = 0, hi = nt;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (tp[mid] < local)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < nt && tp[lo] == local)
+        return 1;
+    uint8_t lb[8];
+    hub_be64(lb, local);
+    MDB_val k = {INDEX_TERM_LEN, (void *)t->b}, v = {8, lb};
+    return mdb_cursor_get(c, &k, &v, MDB_GET_BOTH) == 0;
+}
+
+struct rank_hit {
+    uint64_t local;
+    uint32_t score;
+};
+
+static int rank_cmp(const void *a, const void *b) {
+    const struct rank_hit *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score < y->score ? 1 : -1;
+    return x->local < y->local ? 1 : x->local > y->local ? -1 : 0;
+}
+
+int store_query_ranked(struct store *s, const struct store_query *q,
+                       const struct store_rank_term *rt, size_t nrt, unsigned ngroups,
+                       int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg,
+                       uint64_t *next_cursor) {
+    *next_cursor = 0;
+    if (ngroups == 0 || ngroups > STORE_RANK_MAX_GROUPS)
+        return HUB_E_RANGE;
+    struct rank_map m = {0};
+    struct rank_hit *hits = NULL;
+    MDB_txn *txn;
+    int rc = rtxn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    MDB_cursor *c = NULL;
+    pthread_mutex_lock(&s->tail_mu); /* the tail's arrays are read until the end */
+    if ((rc = mdb_cursor_open(txn, s->dbi[DB_INDEX], &c)) != 0) {
+        rc = store_err(rc);
+        goto done;
+    }
+    /* Groups in order of their postings, fewest first: the first group makes the candidates,
+     * the others only mark them, so a rare word keeps the map small. */
+    size_t gsize[STORE_RANK_MAX_GROUPS] = {0};
+    for (size_t i = 0; i < nrt; i++) {
+        if (rt[i].group >= ngroups)
+            continue;
+        size_t nt, cnt = 0;
+        (void)tail_postings(s->tail, rt[i].t.b, &nt);
+        MDB_val k = {INDEX_TERM_LEN, (void *)rt[i].t.b}, v;
+        size_t dc;
+        if (mdb_cursor_get(c, &k, &v, MDB_SET) == 0 && mdb_cursor_count(c, &dc) == 0)
+            cnt = (size_t)dc;
+        gsize[rt[i].group] += cnt + nt;
+    }
+    unsigned order[STORE_RANK_MAX_GROUPS];
+    for (unsigned g = 0; g < ngroups; g++) {
+        unsigned j = g;
+        while (j > 0 && gsize[order[j - 1]] > gsize[g]) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = g;
+    }
+    for (unsigned o = 0; o < ngroups; o++) {
+        for (size_t i = 0; i < nrt; i++) {
+            if (rt[i].group != order[o])
+                continue;
+            /* bit o, not the group's number: the first group processed is the one that adds */
+            if ((rc = rank_term(s, c, &rt[i], o, &m)) != HUB_OK)
+                goto done;
+        }
+        if (m.n == 0)
+            break;
+    }
+    uint32_t all = ngroups == 32 ? UINT32_MAX : (1u << ngroups) - 1;
+    size_t nh = 0;
+    if (m.n && !(hits = malloc(m.n * sizeof *hits))) {
+        rc = HUB_E_NOMEM;
+        goto done;
+    }
+    for (size_t j = 0; j < m.slots; j++) {
+        if (!m.key[j] || m.mask[j] != all)
+            continue;
+        uint64_t local = m.key[j];
+        int ok = 1;
+        for (size_t f = 0; f < q->nterms && ok; f++)
+            ok = rank_has(s, c, &q->terms[f], local);
+        uint8_t lk[8];
+        hub_be64(lk, local);
+        MDB_val k = {8, lk}, v;
+        if (!ok || mdb_get(txn, s->dbi[DB_LIVE], &k, &v) != 0 || v.mv_size != LIVE_VAL_LEN)
+            continue;
+        const uint8_t *p = v.mv_data;
+        uint64_t exp = hub_rd64(p);
+        int32_t ds = (int32_t)rd32(p + 8), de = (int32_t)rd32(p + 12);
+        if (de == 0)
+            de = ds;
+        if (exp && exp <= q->now_ms)
+            continue;
+        if ((q->date_from || q->date_to) &&
+            !(ds != 0 && (!q->date_to || ds <= q->date_to) && (!q->date_from || de >= q->date_from)))
+            continue;
+        hits[nh++] = (struct rank_hit){local, m.score[j]};
+    }
+    qsort(hits, nh, sizeof *hits, rank_cmp);
+    /* the cursor of a ranked query is the number of results already given, plus one */
+    size_t skip = q->cursor ? (size_t)(q->cursor - 1) : 0;
+    int count = 0;
+    for (size_t i = skip; i < nh; i++) {
+        if ((size_t)count == q->limit) {
+            *next_cursor = (uint64_t)i + 1;
+            break;
+        }
+        uint8_t lk[8];
+        hub_be64(lk, hits[i].local);
+        MDB_val k = {8, lk}, ev;
+        if (mdb_get(txn, s->dbi[DB_ENTRIES], &k, &ev) == 0) {
+            if (cb(ev.mv_data, ev.mv_size, arg) != 0)
+                break;
+            count++;
+        }
+    }
+    rc = count;
+done:
+    pthread_mutex_unlock(&s->tail_mu);
+    if (c)
+        mdb_cursor_close(c);
+    rtxn_end(s);
+    free(hits);
+    rank_map_free(&m);
+    return rc;
 }

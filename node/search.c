@@ -1,0 +1,85 @@
+/* search.c: a text query made into the ranked terms store_query_ranked runs. */
+#include "search.h"
+
+#include <string.h>
+
+#include "hub.h"
+#include "record.h"
+
+struct search_words {
+    char w[TS_QUERY_MAX_WORDS][TS_WORD_MAX + 1];
+    size_t len[TS_QUERY_MAX_WORDS];
+    size_t n;
+    int too_many, too_short;
+};
+
+static int search_word(const char *w, size_t len, void *arg) {
+    struct search_words *sw = arg;
+    if (ts_chars(w, len) < TS_QUERY_MIN_CHARS) {
+        sw->too_short = 1;
+        return 1;
+    }
+    if (sw->n == TS_QUERY_MAX_WORDS) {
+        sw->too_many = 1;
+        return 1;
+    }
+    memcpy(sw->w[sw->n], w, len);
+    sw->w[sw->n][len] = 0;
+    sw->len[sw->n++] = len;
+    return 0;
+}
+
+static void search_add(struct store_rank_term *rt, size_t *n, const char *form, unsigned group,
+                       int half) {
+    for (int c = 0; c < TS_NCLASS && *n < SEARCH_MAX_TERMS; c++) {
+        struct store_rank_term *t = &rt[(*n)++];
+        index_term_word(c, form, strlen(form), &t->t);
+        t->group = (uint8_t)group;
+        t->weight = (uint8_t)(half ? ts_class_weight[c] / 2 : ts_class_weight[c]);
+    }
+}
+
+int search_terms(struct store *st, const char *text, size_t len, struct store_rank_term *rt,
+                 size_t *nrt, unsigned *ngroups, const char **why) {
+    struct search_words sw = {0};
+    *nrt = 0;
+    *ngroups = 0;
+    (void)ts_words(text, len, search_word, &sw);
+    if (sw.too_short) {
+        *why = "text: every word must have at least 2 characters";
+        return HUB_E_RANGE;
+    }
+    if (sw.too_many) {
+        *why = "text: at most 8 words";
+        return HUB_E_TOO_LARGE;
+    }
+    if (sw.n == 0) {
+        *why = "text: no word to search for (words are letters and digits)";
+        return HUB_E_RANGE;
+    }
+    char forms[TS_MAX_VARIANTS][TS_WORD_MAX + 1];
+    for (size_t i = 0; i < sw.n; i++) {
+        size_t nv = ts_variants(sw.w[i], sw.len[i], forms, TS_MAX_VARIANTS);
+        for (size_t v = 0; v < nv; v++)
+            search_add(rt, nrt, forms[v], (unsigned)i, 0);
+        if (i + 1 < sw.n || ts_chars(sw.w[i], sw.len[i]) < TS_PREFIX_MIN_CHARS)
+            continue;
+        /* the last word may be typed in part: the indexed forms of the words it begins */
+        char pre[TS_PREFIX_MAX_FORMS][TS_WORD_MAX + 1];
+        size_t np;
+        int rc = store_dict_expand(st, sw.w[i], sw.len[i], pre, TS_PREFIX_MAX_FORMS, &np);
+        if (rc != HUB_OK) {
+            *why = "text: the word dictionary cannot be read";
+            return rc;
+        }
+        for (size_t p = 0; p < np; p++) {
+            size_t v = 0;
+            while (v < nv && strcmp(forms[v], pre[p]) != 0)
+                v++;
+            if (v == nv) /* not already asked for at the full weight */
+                search_add(rt, nrt, pre[p], (unsigned)i, 1);
+        }
+    }
+    *ngroups = (unsigned)sw.n;
+    return HUB_OK;
+}

@@ -1,0 +1,230 @@
+/* textsearch.c: folding, word splitting and stemming for full-text search (see textsearch.h).
+ * Indexing and querying both go through here, so a word is always folded, split and stemmed
+ * the same way on both sides. */
+#include "textsearch.h"
+
+#include <libstemmer.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+/* Title words outrank tags and places, which outrank description words: a word in a title
+ * says what the record is about, one in a description may be incidental. */
+const uint8_t ts_class_weight[TS_NCLASS] = {[TS_TITLE] = 8, [TS_TAGS] = 4, [TS_PLACE] = 4,
+                                            [TS_DESC] = 2};
+
+/* BCP 47 primary subtags and the Snowball stemmer of each (libstemmer 2.2's list, less
+ * "porter", the older English one). */
+static const struct {
+    const char *code, *name;
+} ts_langs[] = {
+    {"ar", "arabic"},     {"hy", "armenian"}, {"eu", "basque"},     {"ca", "catalan"},
+    {"da", "danish"},     {"nl", "dutch"},    {"en", "english"},    {"fi", "finnish"},
+    {"fr", "french"},     {"de", "german"},   {"el", "greek"},      {"hi", "hindi"},
+    {"hu", "hungarian"},  {"id", "indonesian"}, {"ga", "irish"},    {"it", "italian"},
+    {"lt", "lithuanian"}, {"ne", "nepali"},   {"no", "norwegian"},  {"nb", "norwegian"},
+    {"nn", "norwegian"},  {"pt", "portuguese"}, {"ro", "romanian"}, {"ru", "russian"},
+    {"sr", "serbian"},    {"es", "spanish"},  {"sv", "swedish"},    {"ta", "tamil"},
+    {"tr", "turkish"},    {"yi", "yiddish"},
+};
+#define TS_NLANGS (sizeof ts_langs / sizeof ts_langs[0])
+
+int ts_lang(const char *tag) {
+    if (tag == NULL)
+        return -1;
+    size_t n = strcspn(tag, "-_");
+    if (n < 2 || n > 3)
+        return -1;
+    for (size_t i = 0; i < TS_NLANGS; i++) {
+        const char *c = ts_langs[i].code;
+        if (strlen(c) == n && (tag[0] | 0x20) == c[0] && (tag[1] | 0x20) == c[1] &&
+            (n == 2 || (tag[2] | 0x20) == c[2]))
+            return (int)i;
+    }
+    return -1;
+}
+
+int ts_record_lang(char **langs, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        int l = ts_lang(langs[i]);
+        if (l >= 0)
+            return l;
+    }
+    return -1;
+}
+
+/* ---- folding and splitting ---- */
+
+/* Compatibility decomposition (ligatures, full-width forms, no-break spaces become plain),
+ * case folding, marks stripped (the accents of a decomposed letter), default-ignorables
+ * dropped. No composition is needed: with the marks gone nothing is left to compose. */
+#define TS_FOLD (UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD | UTF8PROC_STRIPMARK | \
+                 UTF8PROC_IGNORE)
+#define TS_FOLD_MAX 8 /* code points one code point folds to (U+FDFA: 18, cut: not a word) */
+
+static int ts_word_char(utf8proc_int32_t cp) {
+    switch (utf8proc_category(cp)) {
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_NO:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int ts_words(const char *text, size_t len, ts_word_fn fn, void *arg) {
+    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)text;
+    char w[TS_WORD_MAX + 4];
+    size_t wl = 0;
+    int full = 0; /* the word reached TS_WORD_MAX: the rest of it is dropped */
+    size_t i = 0;
+    while (i <= len) {
+        utf8proc_int32_t cp = -1;
+        if (i < len) {
+            utf8proc_ssize_t n = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
+            i += n > 0 ? (size_t)n : 1;
+            if (n <= 0)
+                cp = -1;
+        } else {
+            i++; /* end of text: flush the last word */
+        }
+        utf8proc_int32_t folded[TS_FOLD_MAX];
+        utf8proc_ssize_t nf = 0;
+        if (cp >= 0) {
+            int last = 0;
+            nf = utf8proc_decompose_char(cp, folded, TS_FOLD_MAX, TS_FOLD, &last);
+            if (nf < 0 || nf > TS_FOLD_MAX)
+                nf = 0, cp = -1; /* cannot fold: a separator */
+        }
+        if (cp >= 0 && nf == 0)
+            continue; /* ignorable or a bare mark: part of no word, separates nothing */
+        for (utf8proc_ssize_t k = 0; k < (cp < 0 ? 1 : nf); k++) {
+            utf8proc_int32_t c = cp < 0 ? -1 : folded[k];
+            if (c >= 0 && ts_word_char(c)) {
+                if (!full) {
+                    utf8proc_uint8_t enc[4];
+                    utf8proc_ssize_t el = utf8proc_encode_char(c, enc);
+                    if (wl + (size_t)el <= TS_WORD_MAX) {
+                        memcpy(w + wl, enc, (size_t)el);
+                        wl += (size_t)el;
+                    } else {
+                        full = 1;
+                    }
+                }
+                continue;
+            }
+            if (wl) {
+                w[wl] = 0;
+                int rc = fn(w, wl, arg);
+                if (rc != 0)
+                    return rc;
+            }
+            wl = 0;
+            full = 0;
+        }
+    }
+    return 0;
+}
+
+size_t ts_chars(const char *w, size_t len) {
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += ((unsigned char)w[i] & 0xC0) != 0x80;
+    return n;
+}
+
+/* ---- stemming ---- */
+
+/* sb_stemmer objects are not thread-safe, and making one costs allocations: each thread keeps
+ * its own, made on first use and freed when the thread ends. */
+static pthread_key_t ts_key;
+static pthread_once_t ts_once = PTHREAD_ONCE_INIT;
+
+static void ts_free_stemmers(void *p) {
+    struct sb_stemmer **st = p;
+    for (size_t i = 0; i < TS_NLANGS; i++)
+        if (st[i])
+            sb_stemmer_delete(st[i]);
+    free(st);
+}
+
+static void ts_key_make(void) {
+    (void)pthread_key_create(&ts_key, ts_free_stemmers);
+}
+
+static struct sb_stemmer *ts_stemmer(int lang) {
+    if (lang < 0 || (size_t)lang >= TS_NLANGS || pthread_once(&ts_once, ts_key_make) != 0)
+        return NULL;
+    struct sb_stemmer **st = pthread_getspecific(ts_key);
+    if (st == NULL) {
+        st = calloc(TS_NLANGS, sizeof *st);
+        if (st == NULL || pthread_setspecific(ts_key, st) != 0) {
+            free(st);
+            return NULL;
+        }
+    }
+    if (st[lang] == NULL)
+        st[lang] = sb_stemmer_new(ts_langs[lang].name, "UTF_8");
+    return st[lang];
+}
+
+size_t ts_stem(int lang, const char *w, size_t len, char *out) {
+    if (len > TS_WORD_MAX)
+        len = TS_WORD_MAX;
+    struct sb_stemmer *st = ts_stemmer(lang);
+    const sb_symbol *r = st ? sb_stemmer_stem(st, (const sb_symbol *)w, (int)len) : NULL;
+    if (r != NULL) {
+        size_t n = (size_t)sb_stemmer_length(st);
+        if (n > 0 && n <= TS_WORD_MAX) {
+            memcpy(out, r, n);
+            out[n] = 0;
+            return n;
+        }
+    }
+    /* no stemmer (or it failed for want of memory): the word is its own form */
+    memcpy(out, w, len);
+    out[len] = 0;
+    return len;
+}
+
+size_t ts_variants(const char *w, size_t len, char (*out)[TS_WORD_MAX + 1], size_t max) {
+    size_t n = 0;
+    if (max == 0)
+        return 0;
+    n = 1;
+    ts_stem(-1, w, len, out[0]);
+    for (size_t l = 0; l < TS_NLANGS && n < max; l++) {
+        if (l > 0 && strcmp(ts_langs[l].name, ts_langs[l - 1].name) == 0)
+            continue; /* no, nb, nn: one stemmer */
+        size_t sl = ts_stem((int)l, w, len, out[n]);
+        size_t k = 0;
+        while (k < n && (strlen(out[k]) != sl || memcmp(out[k], out[n], sl) != 0))
+            k++;
+        if (k == n)
+            n++;
+    }
+    return n;
+}
+
+int ts_dict_add(struct ts_dict *d, const char *w, size_t wlen, const char *form, size_t flen) {
+    int same = wlen == flen && memcmp(w, form, wlen) == 0;
+    size_t need = wlen + 1 + (same ? 0 : flen) + 1;
+    if (d->len + need > sizeof d->buf)
+        return -1;
+    memcpy(d->buf + d->len, w, wlen);
+    d->len += wlen;
+    d->buf[d->len++] = 0;
+    if (!same) {
+        memcpy(d->buf + d->len, form, flen);
+        d->len += flen;
+    }
+    d->buf[d->len++] = 0;
+    return 0;
+}
