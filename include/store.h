@@ -106,15 +106,19 @@ int store_query(struct store *s, const struct store_query *q,
                 uint64_t *next_cursor);
 
 /* A full-text query (textsearch.h): rt are the terms of its words, each in the group of the
- * word it stands for; a record matches when it carries a term of every group and every filter
- * of q (q->terms). Results by score (the sum of the weights of the terms it carries), then
- * newest first. q->cursor is 0 or the *next_cursor of the previous page (results to skip + 1).
- * Returns the count or a negative code. */
+ * word it stands for and in a scoring slot (the word and the field class the term is in); a
+ * record matches when it carries a term of every group and every filter of q (q->terms). Its
+ * score: the weight of each slot it matched once, halved if it matched the slot only through
+ * half terms (prefix expansions). Results by score, then newest first. q->cursor is 0 or the
+ * *next_cursor of the previous page (results to skip + 1). Returns the count or a negative
+ * code (E_RANGE: bad groups or slots). */
 #define STORE_RANK_MAX_GROUPS 16
 struct store_rank_term {
     struct index_term t;
-    uint8_t group; /* < ngroups */
-    uint8_t weight;
+    uint8_t group;  /* < ngroups */
+    uint8_t slot;   /* < 64 */
+    uint8_t weight; /* the slot's weight, the same in every full term of the slot */
+    uint8_t half;   /* counts half the slot's weight */
 };
 int store_query_ranked(struct store *s, const struct store_query *q,
                        const struct store_rank_term *rt, size_t nrt, unsigned ngroups,

@@ -6,6 +6,9 @@
 #include "hub.h"
 #include "record.h"
 
+_Static_assert(TS_QUERY_MAX_WORDS * TS_NCLASS <= 64, "a scoring slot per word and class");
+_Static_assert(TS_QUERY_MAX_WORDS <= STORE_RANK_MAX_GROUPS, "a group per word");
+
 struct search_words {
     char w[TS_QUERY_MAX_WORDS][TS_WORD_MAX + 1];
     size_t len[TS_QUERY_MAX_WORDS];
@@ -35,7 +38,9 @@ static void search_add(struct store_rank_term *rt, size_t *n, const char *form, 
         struct store_rank_term *t = &rt[(*n)++];
         index_term_word(c, form, strlen(form), &t->t);
         t->group = (uint8_t)group;
-        t->weight = (uint8_t)(half ? ts_class_weight[c] / 2 : ts_class_weight[c]);
+        t->slot = (uint8_t)(group * TS_NCLASS + (unsigned)c);
+        t->weight = ts_class_weight[c];
+        t->half = (uint8_t)half;
     }
 }
 

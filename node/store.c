@@ -1786,20 +1786,30 @@ int store_dict_expand(struct store *s, const char *prefix, size_t len,
     return HUB_OK;
 }
 
-/* Candidates of a ranked query: an open-addressing map local -> (score, groups matched). */
+/* Candidates of a ranked query: an open-addressing map local -> the (word, field class) slots
+ * it matched at full and at half weight, and the groups it matched (bit: order processed). */
 struct rank_map {
     uint64_t *key; /* 0 = free (local 0 is never used) */
-    uint32_t *score, *mask;
+    uint64_t *full, *half;
+    uint32_t *mask;
     size_t slots, n;
 };
 
+static void rank_map_free(struct rank_map *m) {
+    free(m->key);
+    free(m->full);
+    free(m->half);
+    free(m->mask);
+}
+
 static int rank_map_grow(struct rank_map *m) {
     size_t ns = m->slots ? m->slots * 2 : 1024;
-    uint64_t *k = calloc(ns, sizeof *k);
-    uint32_t *sc = calloc(ns, sizeof *sc), *mk = calloc(ns, sizeof *mk);
-    if (!k || !sc || !mk) {
+    uint64_t *k = calloc(ns, sizeof *k), *fu = calloc(ns, sizeof *fu), *ha = calloc(ns, sizeof *ha);
+    uint32_t *mk = calloc(ns, sizeof *mk);
+    if (!k || !fu || !ha || !mk) {
         free(k);
-        free(sc);
+        free(fu);
+        free(ha);
         free(mk);
         return HUB_E_NOMEM;
     }
@@ -1810,14 +1820,14 @@ static int rank_map_grow(struct rank_map *m) {
         while (k[j])
             j = (j + 1) & (ns - 1);
         k[j] = m->key[i];
-        sc[j] = m->score[i];
+        fu[j] = m->full[i];
+        ha[j] = m->half[i];
         mk[j] = m->mask[i];
     }
-    free(m->key);
-    free(m->score);
-    free(m->mask);
+    rank_map_free(m);
     m->key = k;
-    m->score = sc;
+    m->full = fu;
+    m->half = ha;
     m->mask = mk;
     m->slots = ns;
     return HUB_OK;
@@ -1842,17 +1852,15 @@ static size_t rank_map_slot(struct rank_map *m, uint64_t local, int insert) {
     return j;
 }
 
-static void rank_map_free(struct rank_map *m) {
-    free(m->key);
-    free(m->score);
-    free(m->mask);
-}
-
-static int rank_visit(struct rank_map *m, uint64_t local, unsigned g, uint8_t weight) {
+static int rank_visit(struct rank_map *m, uint64_t local, unsigned g,
+                      const struct store_rank_term *t) {
     size_t j = rank_map_slot(m, local, g == 0);
     if (j == SIZE_MAX)
         return g == 0 ? HUB_E_NOMEM : HUB_OK;
-    m->score[j] += weight;
+    if (t->half)
+        m->half[j] |= 1ull << t->slot;
+    else
+        m->full[j] |= 1ull << t->slot;
     m->mask[j] |= 1u << g;
     return HUB_OK;
 }
@@ -1863,7 +1871,7 @@ static int rank_term(struct store *s, MDB_cursor *c, const struct store_rank_ter
     size_t nt;
     const uint64_t *tp = tail_postings(s->tail, t->t.b, &nt);
     for (size_t i = 0; i < nt; i++)
-        if (rank_visit(m, tp[i], g, t->weight) != HUB_OK)
+        if (rank_visit(m, tp[i], g, t) != HUB_OK)
             return HUB_E_NOMEM;
     MDB_val k = {INDEX_TERM_LEN, (void *)t->t.b}, v;
     int rc = mdb_cursor_get(c, &k, &v, MDB_SET);
@@ -1876,7 +1884,7 @@ static int rank_term(struct store *s, MDB_cursor *c, const struct store_rank_ter
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_MULTIPLE)) {
         const uint8_t *p = v.mv_data;
         for (size_t i = 0; i + 8 <= v.mv_size; i += 8)
-            if (rank_visit(m, hub_rd64(p + i), g, t->weight) != HUB_OK)
+            if (rank_visit(m, hub_rd64(p + i), g, t) != HUB_OK)
                 return HUB_E_NOMEM;
     }
     return rc == MDB_NOTFOUND ? HUB_OK : store_err(rc);
@@ -1921,6 +1929,13 @@ int store_query_ranked(struct store *s, const struct store_query *q,
     *next_cursor = 0;
     if (ngroups == 0 || ngroups > STORE_RANK_MAX_GROUPS)
         return HUB_E_RANGE;
+    /* a slot's weight (the terms of one slot share it; half: their prefix forms) */
+    uint32_t sw[64] = {0};
+    for (size_t i = 0; i < nrt; i++) {
+        if (rt[i].slot >= 64 || rt[i].group >= ngroups)
+            return HUB_E_RANGE;
+        sw[rt[i].slot] = rt[i].weight;
+    }
     struct rank_map m = {0};
     struct rank_hit *hits = NULL;
     MDB_txn *txn;
@@ -1995,7 +2010,14 @@ int store_query_ranked(struct store *s, const struct store_query *q,
         if ((q->date_from || q->date_to) &&
             !(ds != 0 && (!q->date_to || ds <= q->date_to) && (!q->date_from || de >= q->date_from)))
             continue;
-        hits[nh++] = (struct rank_hit){local, m.score[j]};
+        /* each (word, field class) counts once: at full weight if a form of the word itself
+         * matched, else at half weight if a word it begins did */
+        uint32_t score = 0;
+        for (uint64_t b = m.full[j] | m.half[j]; b; b &= b - 1) {
+            unsigned slot = (unsigned)__builtin_ctzll(b);
+            score += (m.full[j] >> slot & 1) ? sw[slot] : sw[slot] / 2;
+        }
+        hits[nh++] = (struct rank_hit){local, score};
     }
     qsort(hits, nh, sizeof *hits, rank_cmp);
     /* the cursor of a ranked query is the number of results already given, plus one */
