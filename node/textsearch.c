@@ -79,58 +79,85 @@ static int ts_word_char(utf8proc_int32_t cp) {
     }
 }
 
+/* The word being assembled by ts_words. */
+struct ts_acc {
+    char w[TS_WORD_MAX + 4];
+    size_t len;
+    int full; /* reached TS_WORD_MAX: the rest of the word is dropped */
+};
+
+static void ts_acc_put(struct ts_acc *a, const char *b, size_t n) {
+    if (a->full)
+        return;
+    if (a->len + n > TS_WORD_MAX) {
+        a->full = 1;
+        return;
+    }
+    memcpy(a->w + a->len, b, n);
+    a->len += n;
+}
+
+/* Ends the word being assembled, if any: fn sees it. */
+static int ts_acc_end(struct ts_acc *a, ts_word_fn fn, void *arg) {
+    int rc = 0;
+    if (a->len) {
+        a->w[a->len] = 0;
+        rc = fn(a->w, a->len, arg);
+    }
+    a->len = 0;
+    a->full = 0;
+    return rc;
+}
+
 int ts_words(const char *text, size_t len, ts_word_fn fn, void *arg) {
     const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)text;
-    char w[TS_WORD_MAX + 4];
-    size_t wl = 0;
-    int full = 0; /* the word reached TS_WORD_MAX: the rest of it is dropped */
+    struct ts_acc a = {.len = 0};
     size_t i = 0;
-    while (i <= len) {
-        utf8proc_int32_t cp = -1;
-        if (i < len) {
-            utf8proc_ssize_t n = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
-            i += n > 0 ? (size_t)n : 1;
-            if (n <= 0)
-                cp = -1;
-        } else {
-            i++; /* end of text: flush the last word */
+    int rc;
+    while (i < len) {
+        unsigned char c = p[i];
+        if (c < 0x80) {
+            /* ASCII, most of most texts: folded here, without utf8proc's tables */
+            i++;
+            if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+                ts_acc_put(&a, (const char *)&c, 1);
+            } else if (c >= 'A' && c <= 'Z') {
+                char l = (char)(c + 32);
+                ts_acc_put(&a, &l, 1);
+            } else if ((rc = ts_acc_end(&a, fn, arg)) != 0) {
+                return rc;
+            }
+            continue;
         }
+        utf8proc_int32_t cp = -1;
+        utf8proc_ssize_t n = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
+        i += n > 0 ? (size_t)n : 1;
         utf8proc_int32_t folded[TS_FOLD_MAX];
-        utf8proc_ssize_t nf = 0;
-        if (cp >= 0) {
+        utf8proc_ssize_t nf = -1;
+        if (n > 0 && cp >= 0) {
             int last = 0;
             nf = utf8proc_decompose_char(cp, folded, TS_FOLD_MAX, TS_FOLD, &last);
-            if (nf < 0 || nf > TS_FOLD_MAX)
-                nf = 0, cp = -1; /* cannot fold: a separator */
+            if (nf > TS_FOLD_MAX)
+                nf = -1; /* cannot fold: a separator */
         }
-        if (cp >= 0 && nf == 0)
+        if (nf == 0)
             continue; /* ignorable or a bare mark: part of no word, separates nothing */
-        for (utf8proc_ssize_t k = 0; k < (cp < 0 ? 1 : nf); k++) {
-            utf8proc_int32_t c = cp < 0 ? -1 : folded[k];
-            if (c >= 0 && ts_word_char(c)) {
-                if (!full) {
-                    utf8proc_uint8_t enc[4];
-                    utf8proc_ssize_t el = utf8proc_encode_char(c, enc);
-                    if (wl + (size_t)el <= TS_WORD_MAX) {
-                        memcpy(w + wl, enc, (size_t)el);
-                        wl += (size_t)el;
-                    } else {
-                        full = 1;
-                    }
-                }
-                continue;
+        if (nf < 0) { /* invalid UTF-8, or unfoldable: a separator */
+            if ((rc = ts_acc_end(&a, fn, arg)) != 0)
+                return rc;
+            continue;
+        }
+        for (utf8proc_ssize_t k = 0; k < nf; k++) {
+            if (ts_word_char(folded[k])) {
+                utf8proc_uint8_t enc[4];
+                utf8proc_ssize_t el = utf8proc_encode_char(folded[k], enc);
+                ts_acc_put(&a, (const char *)enc, (size_t)el);
+            } else if ((rc = ts_acc_end(&a, fn, arg)) != 0) {
+                return rc;
             }
-            if (wl) {
-                w[wl] = 0;
-                int rc = fn(w, wl, arg);
-                if (rc != 0)
-                    return rc;
-            }
-            wl = 0;
-            full = 0;
         }
     }
-    return 0;
+    return ts_acc_end(&a, fn, arg);
 }
 
 size_t ts_chars(const char *w, size_t len) {
@@ -143,48 +170,80 @@ size_t ts_chars(const char *w, size_t len) {
 /* ---- stemming ---- */
 
 /* sb_stemmer objects are not thread-safe, and making one costs allocations: each thread keeps
- * its own, made on first use and freed when the thread ends. */
+ * its own, made on first use and freed when the thread ends. Stemming a word costs about a
+ * microsecond, and a record has a hundred words, most of them frequent: each thread also keeps
+ * the stems of the words it met last (a direct-mapped cache; short words only). */
+#define TS_CACHE_SLOTS 16384 /* power of two; 800 KiB a thread */
+#define TS_CACHE_WORD 24    /* longer words are stemmed every time */
+struct ts_cached {
+    uint8_t lang; /* ts_lang + 1; 0 = free */
+    uint8_t wlen, flen;
+    char w[TS_CACHE_WORD], f[TS_CACHE_WORD];
+};
+struct ts_thread {
+    struct sb_stemmer *st[TS_NLANGS];
+    struct ts_cached cache[TS_CACHE_SLOTS];
+};
 static pthread_key_t ts_key;
 static pthread_once_t ts_once = PTHREAD_ONCE_INIT;
 
-static void ts_free_stemmers(void *p) {
-    struct sb_stemmer **st = p;
+static void ts_thread_free(void *p) {
+    struct ts_thread *t = p;
     for (size_t i = 0; i < TS_NLANGS; i++)
-        if (st[i])
-            sb_stemmer_delete(st[i]);
-    free(st);
+        if (t->st[i])
+            sb_stemmer_delete(t->st[i]);
+    free(t);
 }
 
 static void ts_key_make(void) {
-    (void)pthread_key_create(&ts_key, ts_free_stemmers);
+    (void)pthread_key_create(&ts_key, ts_thread_free);
 }
 
-static struct sb_stemmer *ts_stemmer(int lang) {
+static struct ts_thread *ts_thread(int lang) {
     if (lang < 0 || (size_t)lang >= TS_NLANGS || pthread_once(&ts_once, ts_key_make) != 0)
         return NULL;
-    struct sb_stemmer **st = pthread_getspecific(ts_key);
-    if (st == NULL) {
-        st = calloc(TS_NLANGS, sizeof *st);
-        if (st == NULL || pthread_setspecific(ts_key, st) != 0) {
-            free(st);
+    struct ts_thread *t = pthread_getspecific(ts_key);
+    if (t == NULL) {
+        t = calloc(1, sizeof *t);
+        if (t == NULL || pthread_setspecific(ts_key, t) != 0) {
+            free(t);
             return NULL;
         }
     }
-    if (st[lang] == NULL)
-        st[lang] = sb_stemmer_new(ts_langs[lang].name, "UTF_8");
-    return st[lang];
+    if (t->st[lang] == NULL)
+        t->st[lang] = sb_stemmer_new(ts_langs[lang].name, "UTF_8");
+    return t->st[lang] ? t : NULL;
 }
 
 size_t ts_stem(int lang, const char *w, size_t len, char *out) {
     if (len > TS_WORD_MAX)
         len = TS_WORD_MAX;
-    struct sb_stemmer *st = ts_stemmer(lang);
-    const sb_symbol *r = st ? sb_stemmer_stem(st, (const sb_symbol *)w, (int)len) : NULL;
+    struct ts_thread *t = ts_thread(lang);
+    struct ts_cached *c = NULL;
+    if (t && len < TS_CACHE_WORD) {
+        uint32_t h = 2166136261u ^ (uint32_t)lang;
+        for (size_t i = 0; i < len; i++)
+            h = (h ^ (uint8_t)w[i]) * 16777619u;
+        c = &t->cache[h & (TS_CACHE_SLOTS - 1)];
+        if (c->lang == lang + 1 && c->wlen == len && memcmp(c->w, w, len) == 0) {
+            memcpy(out, c->f, c->flen);
+            out[c->flen] = 0;
+            return c->flen;
+        }
+    }
+    const sb_symbol *r = t ? sb_stemmer_stem(t->st[lang], (const sb_symbol *)w, (int)len) : NULL;
     if (r != NULL) {
-        size_t n = (size_t)sb_stemmer_length(st);
+        size_t n = (size_t)sb_stemmer_length(t->st[lang]);
         if (n > 0 && n <= TS_WORD_MAX) {
             memcpy(out, r, n);
             out[n] = 0;
+            if (c && n < TS_CACHE_WORD) {
+                c->lang = (uint8_t)(lang + 1);
+                c->wlen = (uint8_t)len;
+                c->flen = (uint8_t)n;
+                memcpy(c->w, w, len);
+                memcpy(c->f, r, n);
+            }
             return n;
         }
     }
