@@ -124,12 +124,11 @@ int store_query_ranked(struct store *s, const struct store_query *q,
                        const struct store_rank_term *rt, size_t nrt, unsigned ngroups,
                        int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg,
                        uint64_t *next_cursor);
-/* The distinct indexed forms of the dictionary's words that start with prefix (a folded
- * word), in byte order of the words, at most max (fewer when the first STORE_DICT_SCAN_MAX
- * words give fewer). */
-#define STORE_DICT_SCAN_MAX 256
-int store_dict_expand(struct store *s, const char *prefix, size_t len,
-                      char (*forms)[TS_WORD_MAX + 1], size_t max, size_t *nforms) HUB_WUR;
+/* Words of the full-text dictionary: stem 0, those that begin with w (a folded prefix); stem 1,
+ * those whose stem in the language of some record they came in is w. In byte order, at most
+ * max. */
+int store_dict_words(struct store *s, int stem, const char *w, size_t len,
+                     char (*words)[TS_WORD_MAX + 1], size_t max, size_t *nwords) HUB_WUR;
 
 /* All versions of record (author, kind, key), oldest first; purged ones have no payload. */
 int store_versions(struct store *s, const uint8_t author[32], int kind, const char *key,

@@ -1105,7 +1105,7 @@ struct rec_terms {
     struct index_term *terms;
     size_t n, max;
     uint16_t slots[REC_SET_SLOTS]; /* index + 1 into terms; 0 = free */
-    struct ts_dict *dict; /* NULL, or where the text's (word, form) pairs go */
+    struct ts_dict *dict; /* NULL, or where the text's distinct words go */
 };
 
 static void rec_term_insert(struct rec_terms *t, const struct index_term *term) {
@@ -1168,39 +1168,46 @@ void index_term_word(int cls, const char *form, size_t len, struct index_term *o
                     out);
 }
 
-/* Full-text words of one field (textsearch.c does the folding, splitting and stemming). */
+/* Full-text words of one field (textsearch.c folds and splits them). Words are indexed as they
+ * are: stems are the dictionary's business (the store stems each word once, when it is new). */
 struct rec_text {
     struct rec_terms *t;
-    int cls, lang;
+    int cls;
 };
 
 static int rec_text_word(const char *w, size_t len, void *arg) {
     struct rec_text *x = arg;
     if (x->t->n >= x->t->max)
         return 1;
-    if (ts_chars(w, len) < TS_QUERY_MIN_CHARS)
+    if (len <= 4 && ts_chars(w, len) < TS_QUERY_MIN_CHARS) /* one code point: <= 4 bytes */
         return 0; /* never asked for: a query word is at least this long */
-    char form[TS_WORD_MAX + 1];
-    size_t fl = ts_stem(x->lang, w, len, form);
-    size_t before = x->t->n;
     struct index_term term;
-    index_term_word(x->cls, form, fl, &term);
+    index_term_word(x->cls, w, len, &term);
+    size_t before = x->t->n;
     rec_term_insert(x->t, &term);
+    /* new to this record in this class: the dictionary may not have it yet (a word in two
+     * classes is listed twice; the store drops the second at once) */
     if (x->t->dict && x->t->n > before)
-        (void)ts_dict_add(x->t->dict, w, len, form, fl); /* full: the word is still found whole */
+        (void)ts_dict_add(x->t->dict, w, len); /* full: the word is still found whole */
     return 0;
 }
 
-static void rec_term_text(struct rec_terms *t, int cls, int lang, const char *s) {
+static void rec_term_text(struct rec_terms *t, int cls, const char *s) {
     if (s == NULL || s[0] == '\0')
         return;
-    struct rec_text x = {t, cls, lang};
+    struct rec_text x = {t, cls};
     (void)ts_words(s, strlen(s), rec_text_word, &x);
 }
 
-static void rec_term_text_list(struct rec_terms *t, int cls, int lang, char **items, size_t n) {
+static void rec_term_text_list(struct rec_terms *t, int cls, char **items, size_t n) {
     for (size_t i = 0; i < n; i++)
-        rec_term_text(t, cls, lang, items[i]);
+        rec_term_text(t, cls, items[i]);
+}
+
+/* The language the dictionary stems a record's words in. */
+static void rec_dict_lang(struct rec_terms *t, char **langs, size_t n) {
+    if (t->dict)
+        ts_dict_init(t->dict, ts_record_lang(langs, n));
 }
 
 static void rec_terms_init(struct rec_terms *t, struct index_term *terms, size_t max) {
@@ -1214,7 +1221,7 @@ static void rec_terms_init(struct rec_terms *t, struct index_term *terms, size_t
 size_t record_word_terms(const char *text, struct index_term *terms, size_t max) {
     struct rec_terms t;
     rec_terms_init(&t, terms, max);
-    rec_term_text(&t, TS_DESC, -1, text);
+    rec_term_text(&t, TS_DESC, text);
     return t.n;
 }
 
@@ -1244,11 +1251,11 @@ static size_t rec_terms_of(const uint8_t author[32], int kind, const ProtobufCMe
         rec_term_list(&t, IDX_SERVICE, p->services, p->n_services);
         rec_term_str(&t, IDX_COUNTRY, p->country);
         rec_term_languages(&t, p->languages, p->n_languages);
-        int lang = ts_record_lang(p->languages, p->n_languages);
-        rec_term_text(&t, TS_TITLE, lang, p->name);
-        rec_term_text_list(&t, TS_TAGS, lang, p->topics, p->n_topics);
-        rec_term_text(&t, TS_PLACE, lang, p->region);
-        rec_term_text(&t, TS_DESC, lang, p->description);
+        rec_dict_lang(&t, p->languages, p->n_languages);
+        rec_term_text(&t, TS_TITLE, p->name);
+        rec_term_text_list(&t, TS_TAGS, p->topics, p->n_topics);
+        rec_term_text(&t, TS_PLACE, p->region);
+        rec_term_text(&t, TS_DESC, p->description);
         break;
     }
     case HUBNET__KIND__KIND_OFFER: {
@@ -1266,11 +1273,11 @@ static size_t rec_terms_of(const uint8_t author[32], int kind, const ProtobufCMe
         rec_term_str(&t, IDX_MODE, o->mode);
         rec_term_str(&t, IDX_COUNTRY, o->country);
         rec_term_list(&t, IDX_SKILL, o->skills, o->n_skills);
-        int lang = ts_record_lang(o->languages, o->n_languages);
-        rec_term_text(&t, TS_TITLE, lang, o->title);
-        rec_term_text_list(&t, TS_TAGS, lang, o->topics, o->n_topics);
-        rec_term_text(&t, TS_PLACE, lang, o->location);
-        rec_term_text(&t, TS_DESC, lang, o->description);
+        rec_dict_lang(&t, o->languages, o->n_languages);
+        rec_term_text(&t, TS_TITLE, o->title);
+        rec_term_text_list(&t, TS_TAGS, o->topics, o->n_topics);
+        rec_term_text(&t, TS_PLACE, o->location);
+        rec_term_text(&t, TS_DESC, o->description);
         break;
     }
     case HUBNET__KIND__KIND_REQUEST: {
@@ -1284,11 +1291,11 @@ static size_t rec_terms_of(const uint8_t author[32], int kind, const ProtobufCMe
         rec_term_str(&t, IDX_MODE, q->mode);
         rec_term_str(&t, IDX_COUNTRY, q->country);
         rec_term_list(&t, IDX_SKILL, q->skills, q->n_skills);
-        int lang = ts_record_lang(q->languages, q->n_languages);
-        rec_term_text(&t, TS_TITLE, lang, q->title);
-        rec_term_text_list(&t, TS_TAGS, lang, q->topics, q->n_topics);
-        rec_term_text(&t, TS_PLACE, lang, q->location);
-        rec_term_text(&t, TS_DESC, lang, q->description);
+        rec_dict_lang(&t, q->languages, q->n_languages);
+        rec_term_text(&t, TS_TITLE, q->title);
+        rec_term_text_list(&t, TS_TAGS, q->topics, q->n_topics);
+        rec_term_text(&t, TS_PLACE, q->location);
+        rec_term_text(&t, TS_DESC, q->description);
         break;
     }
     case HUBNET__KIND__KIND_RESPONSE: {

@@ -32,15 +32,32 @@ static int search_word(const char *w, size_t len, void *arg) {
     return 0;
 }
 
-static void search_add(struct store_rank_term *rt, size_t *n, const char *form, unsigned group,
+static void search_add(struct store_rank_term *rt, size_t *n, const char *w, unsigned group,
                        int half) {
     for (int c = 0; c < TS_NCLASS && *n < SEARCH_MAX_TERMS; c++) {
         struct store_rank_term *t = &rt[(*n)++];
-        index_term_word(c, form, strlen(form), &t->t);
+        index_term_word(c, w, strlen(w), &t->t);
         t->group = (uint8_t)group;
         t->slot = (uint8_t)(group * TS_NCLASS + (unsigned)c);
         t->weight = ts_class_weight[c];
         t->half = (uint8_t)half;
+    }
+}
+
+/* The words of one query word, each once. */
+struct search_set {
+    char w[TS_MAX_VARIANTS + TS_STEM_MAX_WORDS + TS_PREFIX_MAX_WORDS][TS_WORD_MAX + 1];
+    size_t n, nfull; /* the first nfull count in full */
+};
+
+static void search_set_add(struct search_set *set, const char *w) {
+    for (size_t i = 0; i < set->n; i++)
+        if (strcmp(set->w[i], w) == 0)
+            return;
+    if (set->n < sizeof set->w / sizeof set->w[0]) {
+        size_t l = strlen(w);
+        memcpy(set->w[set->n], w, l + 1);
+        set->n++;
     }
 }
 
@@ -62,28 +79,43 @@ int search_terms(struct store *st, const char *text, size_t len, struct store_ra
         *why = "text: no word to search for (words are letters and digits)";
         return HUB_E_RANGE;
     }
-    char forms[TS_MAX_VARIANTS][TS_WORD_MAX + 1];
+    static struct search_set set; /* event-loop thread only; 4 KiB */
+    char found[TS_STEM_MAX_WORDS][TS_WORD_MAX + 1];
     for (size_t i = 0; i < sw.n; i++) {
-        size_t nv = ts_variants(sw.w[i], sw.len[i], forms, TS_MAX_VARIANTS);
-        for (size_t v = 0; v < nv; v++)
-            search_add(rt, nrt, forms[v], (unsigned)i, 0);
-        if (i + 1 < sw.n || ts_chars(sw.w[i], sw.len[i]) < TS_PREFIX_MIN_CHARS)
-            continue;
-        /* the last word may be typed in part: the indexed forms of the words it begins */
-        char pre[TS_PREFIX_MAX_FORMS][TS_WORD_MAX + 1];
-        size_t np;
-        int rc = store_dict_expand(st, sw.w[i], sw.len[i], pre, TS_PREFIX_MAX_FORMS, &np);
-        if (rc != HUB_OK) {
-            *why = "text: the word dictionary cannot be read";
-            return rc;
+        /* full weight: the word, its stems in every language, and the dictionary's words that
+         * share one of those stems (in the language of the records they came in) */
+        set.n = 0;
+        char v[TS_MAX_VARIANTS][TS_WORD_MAX + 1];
+        size_t nv = ts_variants(sw.w[i], sw.len[i], v, TS_MAX_VARIANTS);
+        for (size_t k = 0; k < nv; k++)
+            search_set_add(&set, v[k]);
+        size_t room = TS_STEM_MAX_WORDS;
+        for (size_t k = 0; k < nv && room; k++) {
+            size_t nf;
+            int rc = store_dict_words(st, 1, v[k], strlen(v[k]), found, room, &nf);
+            if (rc != HUB_OK) {
+                *why = "text: the word dictionary cannot be read";
+                return rc;
+            }
+            for (size_t f = 0; f < nf; f++)
+                search_set_add(&set, found[f]);
+            room -= nf;
         }
-        for (size_t p = 0; p < np; p++) {
-            size_t v = 0;
-            while (v < nv && strcmp(forms[v], pre[p]) != 0)
-                v++;
-            if (v == nv) /* not already asked for at the full weight */
-                search_add(rt, nrt, pre[p], (unsigned)i, 1);
+        set.nfull = set.n;
+        /* half weight: the last word may be typed in part, the words it begins */
+        if (i + 1 == sw.n && ts_chars(sw.w[i], sw.len[i]) >= TS_PREFIX_MIN_CHARS) {
+            char pre[TS_PREFIX_MAX_WORDS][TS_WORD_MAX + 1];
+            size_t np;
+            int rc = store_dict_words(st, 0, sw.w[i], sw.len[i], pre, TS_PREFIX_MAX_WORDS, &np);
+            if (rc != HUB_OK) {
+                *why = "text: the word dictionary cannot be read";
+                return rc;
+            }
+            for (size_t p = 0; p < np; p++)
+                search_set_add(&set, pre[p]);
         }
+        for (size_t k = 0; k < set.n; k++)
+            search_add(rt, nrt, set.w[k], (unsigned)i, k >= set.nfull);
     }
     *ngroups = (unsigned)sw.n;
     return HUB_OK;

@@ -21,10 +21,11 @@
  *   live      local u64 -> expires u64, date_start i32, date_end i32: current, visible records
  *   expiry    expires u64 | local u64 -> empty: current versions that carry an expiry
  *   forks     author | seq -> detected u64, held id (32), other entry's wire bytes
- *   words     folded word [0x00 indexed form] -> empty: the full-text dictionary, for the
- *             prefix search of the last word of a text query (textsearch.h); the form is left
- *             out when it equals the word. Only grows: a word no record uses any more expands
- *             to a term without postings
+ *   words     the full-text dictionary (textsearch.h, search.c), keys only:
+ *             'w' word -> empty: every folded word indexed, for the prefix of a query's last word;
+ *             's' stem 0x00 word -> empty: the word's Snowball stem in the language of a record
+ *             it came in, when it differs from the word, for query words of the same stem.
+ *             Only grows: a word no record uses any more finds a term without postings
  * "local" is a per-hub monotonic number, so entries and live are appended at the end.
  *
  * Small batches (live push, publish, a few hundred entries) do not write the index: a record's
@@ -415,7 +416,7 @@ static int tail_pending(struct wbatch *w, const struct index_term *terms, size_t
 /* ---- the full-text dictionary (DB_WORDS) ---- */
 
 #define STORE_DICT_SEEN_SLOTS (1u << 17) /* 1 MiB; emptied when half full */
-#define STORE_DICT_KEY_MAX 160            /* word, 0x00, form: two words of TS_WORD_MAX bytes */
+#define STORE_DICT_KEY_MAX (2 * TS_WORD_MAX + 2) /* 's', stem, 0x00, word */
 
 static uint64_t dict_hash(const uint8_t *k, size_t n) {
     uint64_t h = 14695981039346656037ULL; /* FNV-1a: spread is all the set needs */
@@ -457,40 +458,50 @@ static void dict_seen_apply(struct store *s, struct wbatch *w) {
     w->ndpend = 0;
 }
 
-/* Puts a record's (word, form) pairs (packed "word\0form\0", see struct ts_dict). */
+static int dict_put_key(struct store *s, struct wbatch *w, const uint8_t *key, size_t kl) {
+    MDB_val k = {kl, (void *)key}, v = {0, ""};
+    int rc = mdb_put(w->txn, s->dbi[DB_WORDS], &k, &v, MDB_NOOVERWRITE);
+    return rc == MDB_KEYEXIST ? 0 : rc;
+}
+
+/* Puts a record's words (struct ts_dict: its language, then the words) in the dictionary:
+ * each word, and its stem in the record's language. A (word, language) met before is skipped
+ * after one probe of dict_seen: stemming happens once per word and language. */
 static int dict_put(struct store *s, struct wbatch *w, const char *d, size_t len) {
-    size_t off = 0;
+    if (len < 1)
+        return 0;
+    int lang = (int)(uint8_t)d[0] - 1;
+    size_t off = 1;
     while (off < len) {
         size_t wl = strnlen(d + off, len - off);
-        if (off + wl >= len)
+        if (off + wl >= len || wl == 0 || wl > TS_WORD_MAX)
             break;
-        size_t fo = off + wl + 1;
-        size_t fl = strnlen(d + fo, len - fo);
-        if (fo + fl >= len)
-            break;
+        const char *word = d + off;
+        off += wl + 1;
         uint8_t key[STORE_DICT_KEY_MAX];
-        size_t kl = wl;
-        if (wl > 0 && wl + 1 + fl <= sizeof key) {
-            memcpy(key, d + off, wl);
-            if (fl) {
-                key[kl++] = 0;
-                memcpy(key + kl, d + fo, fl);
-                kl += fl;
-            }
-            uint64_t h = dict_hash(key, kl);
-            if (!dict_seen_has(s, h)) {
-                MDB_val k = {kl, key}, v = {0, ""};
-                int rc = mdb_put(w->txn, s->dbi[DB_WORDS], &k, &v, MDB_NOOVERWRITE);
-                if (rc != 0 && rc != MDB_KEYEXIST)
-                    return rc;
-                uint64_t *p = hub_reserve(w->dpend, &w->dpcap, w->ndpend + 1, sizeof *p, 256);
-                if (p != NULL) { /* without memory the row is only put again next time */
-                    w->dpend = p;
-                    w->dpend[w->ndpend++] = h;
-                }
-            }
+        key[0] = (uint8_t)lang;
+        memcpy(key + 1, word, wl);
+        uint64_t h = dict_hash(key, wl + 1);
+        if (dict_seen_has(s, h))
+            continue;
+        key[0] = 'w';
+        int rc = dict_put_key(s, w, key, wl + 1);
+        char stem[TS_WORD_MAX + 1];
+        size_t sl = lang >= 0 ? ts_stem(lang, word, wl, stem) : wl;
+        if (rc == 0 && lang >= 0 && (sl != wl || memcmp(stem, word, wl) != 0)) {
+            key[0] = 's';
+            memcpy(key + 1, stem, sl);
+            key[1 + sl] = 0;
+            memcpy(key + 2 + sl, word, wl);
+            rc = dict_put_key(s, w, key, 2 + sl + wl);
         }
-        off = fo + fl + 1;
+        if (rc != 0)
+            return rc;
+        uint64_t *p = hub_reserve(w->dpend, &w->dpcap, w->ndpend + 1, sizeof *p, 256);
+        if (p != NULL) { /* without memory the word is only looked at again next time */
+            w->dpend = p;
+            w->dpend[w->ndpend++] = h;
+        }
     }
     return 0;
 }
@@ -1743,11 +1754,17 @@ int store_stats(struct store *s, struct store_stats *out) {
 
 /* ---- full-text queries ---- */
 
-int store_dict_expand(struct store *s, const char *prefix, size_t len,
-                      char (*forms)[TS_WORD_MAX + 1], size_t max, size_t *nforms) {
-    *nforms = 0;
+int store_dict_words(struct store *s, int stem, const char *w, size_t len,
+                     char (*words)[TS_WORD_MAX + 1], size_t max, size_t *nwords) {
+    *nwords = 0;
     if (len == 0 || len > TS_WORD_MAX)
         return HUB_OK;
+    uint8_t key[TS_WORD_MAX + 2];
+    key[0] = stem ? 's' : 'w';
+    memcpy(key + 1, w, len);
+    size_t kl = len + 1;
+    if (stem)
+        key[kl++] = 0;
     MDB_txn *txn;
     int rc = rtxn_begin(s, &txn);
     if (rc != 0)
@@ -1757,27 +1774,18 @@ int store_dict_expand(struct store *s, const char *prefix, size_t len,
         rtxn_end(s);
         return store_err(rc);
     }
-    MDB_val k = {len, (void *)prefix}, v;
-    /* a word has one form in most records: scanning a few times max rows finds max forms */
-    size_t scanned = 0;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-         rc == 0 && *nforms < max && scanned < STORE_DICT_SCAN_MAX;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), scanned++) {
-        if (k.mv_size < len || memcmp(k.mv_data, prefix, len) != 0)
+    MDB_val k = {kl, key}, v;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && *nwords < max;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < kl || memcmp(k.mv_data, key, kl) != 0)
             break;
-        const char *kd = k.mv_data;
-        const char *z = memchr(kd, 0, k.mv_size);
-        const char *f = z ? z + 1 : kd;
-        size_t fl = z ? k.mv_size - (size_t)(f - kd) : k.mv_size;
-        if (fl == 0 || fl > TS_WORD_MAX)
+        /* 'w' rows: the word is the key after 'w'; 's' rows: after the stem's 0x00 */
+        const char *kd = (const char *)k.mv_data + (stem ? kl : 1);
+        size_t wl = k.mv_size - (stem ? kl : 1);
+        if (wl == 0 || wl > TS_WORD_MAX)
             continue;
-        size_t i = 0;
-        while (i < *nforms && (strlen(forms[i]) != fl || memcmp(forms[i], f, fl) != 0))
-            i++;
-        if (i < *nforms)
-            continue;
-        memcpy(forms[*nforms], f, fl);
-        forms[(*nforms)++][fl] = 0;
+        memcpy(words[*nwords], kd, wl);
+        words[(*nwords)++][wl] = 0;
     }
     mdb_cursor_close(c);
     rtxn_end(s);

@@ -272,18 +272,18 @@ size_t ts_variants(const char *w, size_t len, char (*out)[TS_WORD_MAX + 1], size
     return n;
 }
 
-int ts_dict_add(struct ts_dict *d, const char *w, size_t wlen, const char *form, size_t flen) {
-    int same = wlen == flen && memcmp(w, form, wlen) == 0;
-    size_t need = wlen + 1 + (same ? 0 : flen) + 1;
-    if (d->len + need > sizeof d->buf)
+void ts_dict_init(struct ts_dict *d, int lang) {
+    d->buf[0] = (char)(lang >= 0 && (size_t)lang < TS_NLANGS ? lang + 1 : 0);
+    d->len = 1;
+}
+
+int ts_dict_add(struct ts_dict *d, const char *w, size_t wlen) {
+    if (d->len == 0)
+        ts_dict_init(d, -1);
+    if (d->len + wlen + 1 > sizeof d->buf)
         return -1;
     memcpy(d->buf + d->len, w, wlen);
     d->len += wlen;
-    d->buf[d->len++] = 0;
-    if (!same) {
-        memcpy(d->buf + d->len, form, flen);
-        d->len += flen;
-    }
     d->buf[d->len++] = 0;
     return 0;
 }

@@ -150,8 +150,10 @@ static void test_stem(void **state) {
     assert_string_equal(out, "offent");
 }
 
-/* The record side's form (its word folded, stemmed in its language) is one of the query
- * word's forms, or (for the last word) begins with the query word. */
+/* How search.c finds a record's word (indexed as it is, folded) from a query word: the word
+ * is one of the query word's stems (the word itself included), or its stem in the record's
+ * language is (the dictionary's stem rows): 1; or (the last word) it begins with the query
+ * word: 2; else 0. */
 static int query_finds(const char *record_lang, const char *record_text, const char *query) {
     struct words rw = {0}, qw = {0};
     assert_int_equal(ts_words(record_text, strlen(record_text), collect, &rw), 0);
@@ -159,16 +161,17 @@ static int query_finds(const char *record_lang, const char *record_text, const c
     assert_int_equal(qw.n, 1);
     char v[TS_MAX_VARIANTS][TS_WORD_MAX + 1];
     size_t nv = ts_variants(qw.w[0], strlen(qw.w[0]), v, TS_MAX_VARIANTS);
+    int best = 0;
     for (size_t i = 0; i < rw.n; i++) {
-        char form[TS_WORD_MAX + 1];
-        ts_stem(ts_lang(record_lang), rw.w[i], strlen(rw.w[i]), form);
+        char stem[TS_WORD_MAX + 1];
+        ts_stem(ts_lang(record_lang), rw.w[i], strlen(rw.w[i]), stem);
         for (size_t k = 0; k < nv; k++)
-            if (strcmp(v[k], form) == 0)
+            if (strcmp(v[k], rw.w[i]) == 0 || strcmp(v[k], stem) == 0)
                 return 1;
-        if (strncmp(rw.w[i], qw.w[0], strlen(qw.w[0])) == 0) /* prefix: the dictionary */
-            return 2;
+        if (strncmp(rw.w[i], qw.w[0], strlen(qw.w[0])) == 0)
+            best = 2;
     }
-    return 0;
+    return best;
 }
 
 static void test_query_forms(void **state) {
@@ -205,15 +208,23 @@ static void test_query_forms(void **state) {
 
 static void test_dict(void **state) {
     (void)state;
-    struct ts_dict d = {.len = 0};
-    assert_int_equal(ts_dict_add(&d, "trainers", 8, "trainer", 7), 0);
-    assert_int_equal(ts_dict_add(&d, "ai", 2, "ai", 2), 0);
-    assert_int_equal(d.len, 9 + 8 + 3 + 1);
-    assert_memory_equal(d.buf, "trainers\0trainer\0ai\0\0", d.len);
-    while (ts_dict_add(&d, "abcdefgh", 8, "abcdef", 6) == 0)
+    struct ts_dict d;
+    ts_dict_init(&d, ts_lang("en"));
+    assert_int_equal((unsigned char)d.buf[0], ts_lang("en") + 1);
+    assert_int_equal(ts_dict_add(&d, "trainers", 8), 0);
+    assert_int_equal(ts_dict_add(&d, "ai", 2), 0);
+    assert_int_equal(d.len, 1 + 9 + 3);
+    assert_memory_equal(d.buf + 1, "trainers\0ai\0", d.len - 1);
+    ts_dict_init(&d, -1);
+    assert_int_equal(d.buf[0], 0);
+    while (ts_dict_add(&d, "abcdefgh", 8) == 0)
         ;
     assert_true(d.len <= sizeof d.buf);
-    assert_true(d.len + 16 > sizeof d.buf);
+    assert_true(d.len + 9 > sizeof d.buf);
+    struct ts_dict z = {.len = 0}; /* never initialised: no language */
+    assert_int_equal(ts_dict_add(&z, "ab", 2), 0);
+    assert_int_equal(z.buf[0], 0);
+    assert_int_equal(z.len, 4);
 }
 
 int main(void) {
