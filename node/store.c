@@ -415,7 +415,7 @@ static int tail_pending(struct wbatch *w, const struct index_term *terms, size_t
 
 /* ---- the full-text dictionary (DB_WORDS) ---- */
 
-#define STORE_DICT_SEEN_SLOTS (1u << 17) /* 1 MiB; emptied when half full */
+#define STORE_DICT_SEEN_SLOTS (1u << 20) /* 8 MiB, made at the first write; emptied when half full */
 #define STORE_DICT_KEY_MAX (2 * TS_WORD_MAX + 2) /* 's', stem, 0x00, word */
 
 static uint64_t dict_hash(const uint8_t *k, size_t n) {
