@@ -111,8 +111,14 @@ int store_query(struct store *s, const struct store_query *q,
  * score: the weight of each slot it matched once, halved if it matched the slot only through
  * half terms (prefix expansions). Results by score, then newest first. q->cursor is 0 or the
  * *next_cursor of the previous page (results to skip + 1). Returns the count or a negative
- * code (E_RANGE: bad groups or slots). */
+ * code (E_RANGE: bad groups or slots). Reads at most STORE_RANK_SCAN postings of each term of
+ * its rarest group (see there). */
 #define STORE_RANK_MAX_GROUPS 16
+#define STORE_RANK_MAX_FILTERS 16 /* q->terms of a ranked query */
+/* Postings a ranked query reads of each term of the group it starts from (its rarest word or
+ * filter): when a term has more, only records at least as new as the oldest posting read are
+ * ranked (the newest matches of very common words; CONTROL.md says so). */
+#define STORE_RANK_SCAN 8192
 struct store_rank_term {
     struct index_term t;
     uint8_t group;  /* < ngroups */

@@ -1860,62 +1860,82 @@ static size_t rank_map_slot(struct rank_map *m, uint64_t local, int insert) {
     return j;
 }
 
-static int rank_visit(struct rank_map *m, uint64_t local, unsigned g,
-                      const struct store_rank_term *t) {
-    size_t j = rank_map_slot(m, local, g == 0);
+/* A term of a ranked query, text or filter (slot RANK_NO_SLOT: no score). */
+#define RANK_NO_SLOT 0xFF
+struct rank_t {
+    const uint8_t *b; /* INDEX_TERM_LEN bytes */
+    uint8_t group, slot, half;
+};
+
+static int rank_visit(struct rank_map *m, uint64_t local, unsigned o, const struct rank_t *t) {
+    size_t j = rank_map_slot(m, local, o == 0);
     if (j == SIZE_MAX)
-        return g == 0 ? HUB_E_NOMEM : HUB_OK;
-    if (t->half)
-        m->half[j] |= 1ull << t->slot;
-    else
-        m->full[j] |= 1ull << t->slot;
-    m->mask[j] |= 1u << g;
+        return o == 0 ? HUB_E_NOMEM : HUB_OK;
+    if (t->slot != RANK_NO_SLOT) {
+        if (t->half)
+            m->half[j] |= 1ull << t->slot;
+        else
+            m->full[j] |= 1ull << t->slot;
+    }
+    m->mask[j] |= 1u << o;
     return HUB_OK;
 }
 
-/* Every posting of a term, from the index and the tail, into the map as group g. */
-static int rank_term(struct store *s, MDB_cursor *c, const struct store_rank_term *t, unsigned g,
-                     struct rank_map *m) {
+/* The postings of a term into the map, as the o-th group processed. The first group (o == 0)
+ * reads at most STORE_RANK_SCAN of its newest index postings, and raises *floor to the oldest
+ * it read when it stopped short; the others read only postings >= *floor. */
+static int rank_term(struct store *s, MDB_cursor *c, const struct rank_t *t, unsigned o,
+                     uint64_t *floor, struct rank_map *m) {
     size_t nt;
-    const uint64_t *tp = tail_postings(s->tail, t->t.b, &nt);
+    const uint64_t *tp = tail_postings(s->tail, t->b, &nt);
     for (size_t i = 0; i < nt; i++)
-        if (rank_visit(m, tp[i], g, t) != HUB_OK)
+        if (tp[i] >= *floor && rank_visit(m, tp[i], o, t) != HUB_OK)
             return HUB_E_NOMEM;
-    MDB_val k = {INDEX_TERM_LEN, (void *)t->t.b}, v;
-    int rc = mdb_cursor_get(c, &k, &v, MDB_SET);
+    MDB_val k = {INDEX_TERM_LEN, (void *)t->b}, v;
+    int rc;
+    if (o == 0) {
+        rc = mdb_cursor_get(c, &k, &v, MDB_SET);
+        if (rc == 0)
+            rc = mdb_cursor_get(c, &k, &v, MDB_LAST_DUP);
+        if (rc == MDB_NOTFOUND)
+            return HUB_OK;
+        if (rc != 0)
+            return store_err(rc);
+        /* DUPFIXED: a page of 8-byte postings at a time, newest pages first */
+        size_t read = 0;
+        uint64_t oldest = 0;
+        for (rc = mdb_cursor_get(c, &k, &v, MDB_GET_MULTIPLE); rc == 0 && read < STORE_RANK_SCAN;
+             rc = mdb_cursor_get(c, &k, &v, MDB_PREV_MULTIPLE)) {
+            const uint8_t *p = v.mv_data;
+            for (size_t i = v.mv_size; i >= 8; i -= 8) {
+                oldest = hub_rd64(p + i - 8);
+                if (rank_visit(m, oldest, o, t) != HUB_OK)
+                    return HUB_E_NOMEM;
+                read++;
+            }
+        }
+        if (rc == 0 && read >= STORE_RANK_SCAN && oldest > *floor)
+            *floor = oldest; /* stopped short: older records are not ranked */
+        return rc == 0 || rc == MDB_NOTFOUND ? HUB_OK : store_err(rc);
+    }
+    uint8_t fb[8];
+    hub_be64(fb, *floor);
+    v = (MDB_val){8, fb};
+    rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH_RANGE); /* the first posting >= floor */
     if (rc == MDB_NOTFOUND)
         return HUB_OK;
     if (rc != 0)
         return store_err(rc);
-    /* DUPFIXED: a page of 8-byte postings at a time */
     for (rc = mdb_cursor_get(c, &k, &v, MDB_GET_MULTIPLE); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_MULTIPLE)) {
         const uint8_t *p = v.mv_data;
-        for (size_t i = 0; i + 8 <= v.mv_size; i += 8)
-            if (rank_visit(m, hub_rd64(p + i), g, t) != HUB_OK)
+        for (size_t i = 0; i + 8 <= v.mv_size; i += 8) {
+            uint64_t l = hub_rd64(p + i);
+            if (l >= *floor && rank_visit(m, l, o, t) != HUB_OK)
                 return HUB_E_NOMEM;
+        }
     }
     return rc == MDB_NOTFOUND ? HUB_OK : store_err(rc);
-}
-
-/* Does the record at local carry term t (index or tail)? */
-static int rank_has(struct store *s, MDB_cursor *c, const struct index_term *t, uint64_t local) {
-    size_t nt;
-    const uint64_t *tp = tail_postings(s->tail, t->b, &nt);
-    size_t lo = 0, hi = nt;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (tp[mid] < local)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo < nt && tp[lo] == local)
-        return 1;
-    uint8_t lb[8];
-    hub_be64(lb, local);
-    MDB_val k = {INDEX_TERM_LEN, (void *)t->b}, v = {8, lb};
-    return mdb_cursor_get(c, &k, &v, MDB_GET_BOTH) == 0;
 }
 
 struct rank_hit {
@@ -1923,11 +1943,69 @@ struct rank_hit {
     uint32_t score;
 };
 
+/* 1 if a ranks before b: higher score, then newer. */
+static int rank_before(const struct rank_hit *a, const struct rank_hit *b) {
+    return a->score != b->score ? a->score > b->score : a->local > b->local;
+}
+
 static int rank_cmp(const void *a, const void *b) {
     const struct rank_hit *x = a, *y = b;
-    if (x->score != y->score)
-        return x->score < y->score ? 1 : -1;
-    return x->local < y->local ? 1 : x->local > y->local ? -1 : 0;
+    return rank_before(x, y) ? -1 : rank_before(y, x) ? 1 : 0;
+}
+
+/* The k best of hits[0..n) (rank_before), best first, into top (room for k): a heap of the k
+ * best so far, its root the worst of them. Returns how many (min(n, k)). */
+static size_t rank_select(const struct rank_hit *hits, size_t n, size_t k, struct rank_hit *top) {
+    size_t h = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (h < k) {
+            size_t c = h++;
+            top[c] = hits[i];
+            while (c > 0 && rank_before(&top[(c - 1) / 2], &top[c])) { /* worst up */
+                struct rank_hit t = top[c];
+                top[c] = top[(c - 1) / 2];
+                top[(c - 1) / 2] = t;
+                c = (c - 1) / 2;
+            }
+        } else if (k && rank_before(&hits[i], &top[0])) {
+            top[0] = hits[i];
+            for (size_t c = 0;;) {
+                size_t l = 2 * c + 1, r = l + 1, w = c;
+                if (l < h && rank_before(&top[w], &top[l]))
+                    w = l;
+                if (r < h && rank_before(&top[w], &top[r]))
+                    w = r;
+                if (w == c)
+                    break;
+                struct rank_hit t = top[c];
+                top[c] = top[w];
+                top[w] = t;
+                c = w;
+            }
+        }
+    }
+    qsort(top, h, sizeof *top, rank_cmp);
+    return h;
+}
+
+/* Is the record at local current and visible, and in q's dates? */
+static int rank_live(struct store *s, MDB_txn *txn, const struct store_query *q, uint64_t local) {
+    uint8_t lk[8];
+    hub_be64(lk, local);
+    MDB_val k = {8, lk}, v;
+    if (mdb_get(txn, s->dbi[DB_LIVE], &k, &v) != 0 || v.mv_size != LIVE_VAL_LEN)
+        return 0;
+    const uint8_t *p = v.mv_data;
+    uint64_t exp = hub_rd64(p);
+    int32_t ds = (int32_t)rd32(p + 8), de = (int32_t)rd32(p + 12);
+    if (de == 0)
+        de = ds;
+    if (exp && exp <= q->now_ms)
+        return 0;
+    if ((q->date_from || q->date_to) &&
+        !(ds != 0 && (!q->date_to || ds <= q->date_to) && (!q->date_from || de >= q->date_from)))
+        return 0;
+    return 1;
 }
 
 int store_query_ranked(struct store *s, const struct store_query *q,
@@ -1935,7 +2013,7 @@ int store_query_ranked(struct store *s, const struct store_query *q,
                        int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg,
                        uint64_t *next_cursor) {
     *next_cursor = 0;
-    if (ngroups == 0 || ngroups > STORE_RANK_MAX_GROUPS)
+    if (ngroups == 0 || ngroups > STORE_RANK_MAX_GROUPS || q->nterms > STORE_RANK_MAX_FILTERS)
         return HUB_E_RANGE;
     /* a slot's weight (the terms of one slot share it; half: their prefix forms) */
     uint32_t sw[64] = {0};
@@ -1944,12 +2022,24 @@ int store_query_ranked(struct store *s, const struct store_query *q,
             return HUB_E_RANGE;
         sw[rt[i].slot] = rt[i].weight;
     }
+    /* the filters are groups too, without score: one term each */
+    unsigned ng = ngroups + (unsigned)q->nterms;
+    size_t nt = nrt + q->nterms;
+    struct rank_t *t = malloc((nt ? nt : 1) * sizeof *t);
+    if (!t)
+        return HUB_E_NOMEM;
+    for (size_t i = 0; i < nrt; i++)
+        t[i] = (struct rank_t){rt[i].t.b, rt[i].group, rt[i].slot, rt[i].half};
+    for (size_t f = 0; f < q->nterms; f++)
+        t[nrt + f] = (struct rank_t){q->terms[f].b, (uint8_t)(ngroups + f), RANK_NO_SLOT, 0};
     struct rank_map m = {0};
-    struct rank_hit *hits = NULL;
+    struct rank_hit *hits = NULL, *top = NULL;
     MDB_txn *txn;
     int rc = rtxn_begin(s, &txn);
-    if (rc != 0)
+    if (rc != 0) {
+        free(t);
         return rc;
+    }
     MDB_cursor *c = NULL;
     pthread_mutex_lock(&s->tail_mu); /* the tail's arrays are read until the end */
     if ((rc = mdb_cursor_open(txn, s->dbi[DB_INDEX], &c)) != 0) {
@@ -1957,21 +2047,19 @@ int store_query_ranked(struct store *s, const struct store_query *q,
         goto done;
     }
     /* Groups in order of their postings, fewest first: the first group makes the candidates,
-     * the others only mark them, so a rare word keeps the map small. */
-    size_t gsize[STORE_RANK_MAX_GROUPS] = {0};
-    for (size_t i = 0; i < nrt; i++) {
-        if (rt[i].group >= ngroups)
-            continue;
-        size_t nt, cnt = 0;
-        (void)tail_postings(s->tail, rt[i].t.b, &nt);
-        MDB_val k = {INDEX_TERM_LEN, (void *)rt[i].t.b}, v;
+     * the others only mark them, so a rare word or filter keeps the work small. */
+    size_t gsize[STORE_RANK_MAX_GROUPS + STORE_RANK_MAX_FILTERS] = {0};
+    for (size_t i = 0; i < nt; i++) {
+        size_t ntl, cnt = 0;
+        (void)tail_postings(s->tail, t[i].b, &ntl);
+        MDB_val k = {INDEX_TERM_LEN, (void *)t[i].b}, v;
         size_t dc;
         if (mdb_cursor_get(c, &k, &v, MDB_SET) == 0 && mdb_cursor_count(c, &dc) == 0)
-            cnt = (size_t)dc;
-        gsize[rt[i].group] += cnt + nt;
+            cnt = dc;
+        gsize[t[i].group] += cnt + ntl;
     }
-    unsigned order[STORE_RANK_MAX_GROUPS];
-    for (unsigned g = 0; g < ngroups; g++) {
+    unsigned order[STORE_RANK_MAX_GROUPS + STORE_RANK_MAX_FILTERS];
+    for (unsigned g = 0; g < ng; g++) {
         unsigned j = g;
         while (j > 0 && gsize[order[j - 1]] > gsize[g]) {
             order[j] = order[j - 1];
@@ -1979,44 +2067,26 @@ int store_query_ranked(struct store *s, const struct store_query *q,
         }
         order[j] = g;
     }
-    for (unsigned o = 0; o < ngroups; o++) {
-        for (size_t i = 0; i < nrt; i++) {
-            if (rt[i].group != order[o])
+    uint64_t floor = 0;
+    for (unsigned o = 0; o < ng; o++) {
+        for (size_t i = 0; i < nt; i++) {
+            if (t[i].group != order[o])
                 continue;
             /* bit o, not the group's number: the first group processed is the one that adds */
-            if ((rc = rank_term(s, c, &rt[i], o, &m)) != HUB_OK)
+            if ((rc = rank_term(s, c, &t[i], o, &floor, &m)) != HUB_OK)
                 goto done;
         }
         if (m.n == 0)
             break;
     }
-    uint32_t all = ngroups == 32 ? UINT32_MAX : (1u << ngroups) - 1;
+    uint32_t all = ng == 32 ? UINT32_MAX : (1u << ng) - 1;
     size_t nh = 0;
     if (m.n && !(hits = malloc(m.n * sizeof *hits))) {
         rc = HUB_E_NOMEM;
         goto done;
     }
     for (size_t j = 0; j < m.slots; j++) {
-        if (!m.key[j] || m.mask[j] != all)
-            continue;
-        uint64_t local = m.key[j];
-        int ok = 1;
-        for (size_t f = 0; f < q->nterms && ok; f++)
-            ok = rank_has(s, c, &q->terms[f], local);
-        uint8_t lk[8];
-        hub_be64(lk, local);
-        MDB_val k = {8, lk}, v;
-        if (!ok || mdb_get(txn, s->dbi[DB_LIVE], &k, &v) != 0 || v.mv_size != LIVE_VAL_LEN)
-            continue;
-        const uint8_t *p = v.mv_data;
-        uint64_t exp = hub_rd64(p);
-        int32_t ds = (int32_t)rd32(p + 8), de = (int32_t)rd32(p + 12);
-        if (de == 0)
-            de = ds;
-        if (exp && exp <= q->now_ms)
-            continue;
-        if ((q->date_from || q->date_to) &&
-            !(ds != 0 && (!q->date_to || ds <= q->date_to) && (!q->date_from || de >= q->date_from)))
+        if (!m.key[j] || m.mask[j] != all || m.key[j] < floor)
             continue;
         /* each (word, field class) counts once: at full weight if a form of the word itself
          * matched, else at half weight if a word it begins did */
@@ -2025,21 +2095,52 @@ int store_query_ranked(struct store *s, const struct store_query *q,
             unsigned slot = (unsigned)__builtin_ctzll(b);
             score += (m.full[j] >> slot & 1) ? sw[slot] : sw[slot] / 2;
         }
-        hits[nh++] = (struct rank_hit){local, score};
+        hits[nh++] = (struct rank_hit){m.key[j], score};
     }
-    qsort(hits, nh, sizeof *hits, rank_cmp);
-    /* the cursor of a ranked query is the number of results already given, plus one */
+    /* The best skip + limit + 1 (one more tells whether there is a next page), checked for
+     * being current and in the dates from the best down; if some are not, the rest are
+     * selected again without them, twice as many. */
     size_t skip = q->cursor ? (size_t)(q->cursor - 1) : 0;
+    size_t want = skip + q->limit + 1, k = want, good = 0;
     int count = 0;
-    for (size_t i = skip; i < nh; i++) {
+    while (nh > 0) {
+        free(top);
+        size_t cap = k < nh ? k : nh;
+        if (!(top = malloc(2 * cap * sizeof *top))) { /* the selection, then the dropped */
+            rc = HUB_E_NOMEM;
+            goto done;
+        }
+        struct rank_hit *dropped = top + cap;
+        size_t nsel = rank_select(hits, nh, k, top), bad = 0;
+        good = 0;
+        for (size_t i = 0; i < nsel && good < want; i++) {
+            if (!rank_live(s, txn, q, top[i].local))
+                dropped[bad++] = top[i];
+            else
+                top[good++] = top[i];
+        }
+        if (good >= want || nsel == nh || !bad)
+            break;
+        size_t w = 0; /* select again without the dropped ones, twice as many */
+        for (size_t i = 0; i < nh; i++) {
+            size_t b = 0;
+            while (b < bad && dropped[b].local != hits[i].local)
+                b++;
+            if (b == bad)
+                hits[w++] = hits[i];
+        }
+        nh = w;
+        k *= 2;
+    }
+    for (size_t i = skip; i < good; i++) {
         if ((size_t)count == q->limit) {
             *next_cursor = (uint64_t)i + 1;
             break;
         }
         uint8_t lk[8];
-        hub_be64(lk, hits[i].local);
-        MDB_val k = {8, lk}, ev;
-        if (mdb_get(txn, s->dbi[DB_ENTRIES], &k, &ev) == 0) {
+        hub_be64(lk, top[i].local);
+        MDB_val k2 = {8, lk}, ev;
+        if (mdb_get(txn, s->dbi[DB_ENTRIES], &k2, &ev) == 0) {
             if (cb(ev.mv_data, ev.mv_size, arg) != 0)
                 break;
             count++;
@@ -2052,6 +2153,8 @@ done:
         mdb_cursor_close(c);
     rtxn_end(s);
     free(hits);
+    free(top);
+    free(t);
     rank_map_free(&m);
     return rc;
 }
