@@ -105,6 +105,7 @@ struct store {
      * already in the dictionary, and a hash probe is far cheaper than an LMDB put. */
     uint64_t *dict_seen;
     size_t dict_seen_n;
+    struct rank_map *rank; /* ranked queries' candidates, kept between them (store_query_ranked) */
 };
 
 /* Value stored in records: the current version. Its index terms are derived again from its
@@ -331,6 +332,8 @@ fail:
     return store_err(rc);
 }
 
+static void rank_map_destroy(struct rank_map **m);
+
 void store_destroy(struct store **sp) {
     if (!sp || !*sp)
         return;
@@ -343,6 +346,7 @@ void store_destroy(struct store **sp) {
     pthread_mutex_destroy(&s->tail_mu);
     pthread_rwlock_destroy(&s->env_lock);
     free(s->dict_seen);
+    rank_map_destroy(&s->rank);
     free(s);
     *sp = NULL;
 }
@@ -1795,48 +1799,39 @@ int store_dict_words(struct store *s, int stem, const char *w, size_t len,
 }
 
 /* Candidates of a ranked query: an open-addressing map local -> the (word, field class) slots
- * it matched at full and at half weight, and the groups it matched (bit: order processed). */
+ * it matched at full and at half weight, and the groups it matched (bit: order processed).
+ * One cache line holds a slot's everything. Kept by the store between queries (the event
+ * loop's thread only): a fresh one per query cost more in page faults than the query. */
+struct rank_slot {
+    uint64_t key; /* 0 = free (local 0 is never used) */
+    uint64_t full, half;
+    uint32_t mask;
+};
 struct rank_map {
-    uint64_t *key; /* 0 = free (local 0 is never used) */
-    uint64_t *full, *half;
-    uint32_t *mask;
+    struct rank_slot *s;
     size_t slots, n;
 };
+#define STORE_RANK_KEEP (1u << 16) /* slots kept between queries: 2 MiB */
 
-static void rank_map_free(struct rank_map *m) {
-    free(m->key);
-    free(m->full);
-    free(m->half);
-    free(m->mask);
+static size_t rank_hash(uint64_t local, size_t slots) {
+    return (size_t)(local * 0x9E3779B97F4A7C15ULL >> 20) & (slots - 1);
 }
 
 static int rank_map_grow(struct rank_map *m) {
-    size_t ns = m->slots ? m->slots * 2 : 1024;
-    uint64_t *k = calloc(ns, sizeof *k), *fu = calloc(ns, sizeof *fu), *ha = calloc(ns, sizeof *ha);
-    uint32_t *mk = calloc(ns, sizeof *mk);
-    if (!k || !fu || !ha || !mk) {
-        free(k);
-        free(fu);
-        free(ha);
-        free(mk);
+    size_t ns = m->slots ? m->slots * 2 : 4096;
+    struct rank_slot *n = calloc(ns, sizeof *n);
+    if (!n)
         return HUB_E_NOMEM;
-    }
     for (size_t i = 0; i < m->slots; i++) {
-        if (!m->key[i])
+        if (!m->s[i].key)
             continue;
-        size_t j = (size_t)(m->key[i] * 0x9E3779B97F4A7C15ULL >> 20) & (ns - 1);
-        while (k[j])
+        size_t j = rank_hash(m->s[i].key, ns);
+        while (n[j].key)
             j = (j + 1) & (ns - 1);
-        k[j] = m->key[i];
-        fu[j] = m->full[i];
-        ha[j] = m->half[i];
-        mk[j] = m->mask[i];
+        n[j] = m->s[i];
     }
-    rank_map_free(m);
-    m->key = k;
-    m->full = fu;
-    m->half = ha;
-    m->mask = mk;
+    free(m->s);
+    m->s = n;
     m->slots = ns;
     return HUB_OK;
 }
@@ -1847,17 +1842,36 @@ static size_t rank_map_slot(struct rank_map *m, uint64_t local, int insert) {
         return SIZE_MAX;
     if (!m->slots)
         return SIZE_MAX;
-    size_t j = (size_t)(local * 0x9E3779B97F4A7C15ULL >> 20) & (m->slots - 1);
-    while (m->key[j]) {
-        if (m->key[j] == local)
+    size_t j = rank_hash(local, m->slots);
+    while (m->s[j].key) {
+        if (m->s[j].key == local)
             return j;
         j = (j + 1) & (m->slots - 1);
     }
     if (!insert)
         return SIZE_MAX;
-    m->key[j] = local;
+    m->s[j].key = local;
     m->n++;
     return j;
+}
+
+static void rank_map_destroy(struct rank_map **m) {
+    if (*m)
+        free((*m)->s);
+    free(*m);
+    *m = NULL;
+}
+
+/* Empties the map for the next query; a map grown past STORE_RANK_KEEP slots is freed. */
+static void rank_map_reset(struct rank_map *m) {
+    if (m->slots > STORE_RANK_KEEP) {
+        free(m->s);
+        m->s = NULL;
+        m->slots = 0;
+    } else if (m->n) {
+        memset(m->s, 0, m->slots * sizeof *m->s);
+    }
+    m->n = 0;
 }
 
 /* A term of a ranked query, text or filter (slot RANK_NO_SLOT: no score). */
@@ -1865,6 +1879,8 @@ static size_t rank_map_slot(struct rank_map *m, uint64_t local, int insert) {
 struct rank_t {
     const uint8_t *b; /* INDEX_TERM_LEN bytes */
     uint8_t group, slot, half;
+    uint8_t live; /* has postings */
+    size_t n;     /* index postings */
 };
 
 static int rank_visit(struct rank_map *m, uint64_t local, unsigned o, const struct rank_t *t) {
@@ -1873,65 +1889,55 @@ static int rank_visit(struct rank_map *m, uint64_t local, unsigned o, const stru
         return o == 0 ? HUB_E_NOMEM : HUB_OK;
     if (t->slot != RANK_NO_SLOT) {
         if (t->half)
-            m->half[j] |= 1ull << t->slot;
+            m->s[j].half |= 1ull << t->slot;
         else
-            m->full[j] |= 1ull << t->slot;
+            m->s[j].full |= 1ull << t->slot;
     }
-    m->mask[j] |= 1u << o;
+    m->s[j].mask |= 1u << o;
     return HUB_OK;
 }
 
-/* The postings of a term into the map, as the o-th group processed. The first group (o == 0)
- * reads at most STORE_RANK_SCAN of its newest index postings, and raises *floor to the oldest
- * it read when it stopped short; the others read only postings >= *floor. */
+/* The term's STORE_RANK_SCAN-th newest index posting, or 0 when it has no more than that:
+ * pages of postings are skipped newest first without being looked at. */
+static uint64_t rank_scan_floor(MDB_cursor *c, const struct rank_t *t) {
+    MDB_val k = {INDEX_TERM_LEN, (void *)t->b}, v;
+    if (mdb_cursor_get(c, &k, &v, MDB_SET) != 0 || mdb_cursor_get(c, &k, &v, MDB_LAST_DUP) != 0)
+        return 0;
+    size_t seen = 0;
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_GET_MULTIPLE); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_PREV_MULTIPLE)) {
+        size_t n = v.mv_size / 8;
+        if (seen + n >= STORE_RANK_SCAN)
+            return hub_rd64((const uint8_t *)v.mv_data + (n - (STORE_RANK_SCAN - seen)) * 8);
+        seen += n;
+    }
+    return 0;
+}
+
+/* The postings >= floor of a term (index and tail) into the map, as the o-th group processed:
+ * the first (o == 0) adds candidates, the others mark them. */
 static int rank_term(struct store *s, MDB_cursor *c, const struct rank_t *t, unsigned o,
-                     uint64_t *floor, struct rank_map *m) {
+                     uint64_t floor, struct rank_map *m) {
     size_t nt;
     const uint64_t *tp = tail_postings(s->tail, t->b, &nt);
     for (size_t i = 0; i < nt; i++)
-        if (tp[i] >= *floor && rank_visit(m, tp[i], o, t) != HUB_OK)
+        if (tp[i] >= floor && rank_visit(m, tp[i], o, t) != HUB_OK)
             return HUB_E_NOMEM;
-    MDB_val k = {INDEX_TERM_LEN, (void *)t->b}, v;
-    int rc;
-    if (o == 0) {
-        rc = mdb_cursor_get(c, &k, &v, MDB_SET);
-        if (rc == 0)
-            rc = mdb_cursor_get(c, &k, &v, MDB_LAST_DUP);
-        if (rc == MDB_NOTFOUND)
-            return HUB_OK;
-        if (rc != 0)
-            return store_err(rc);
-        /* DUPFIXED: a page of 8-byte postings at a time, newest pages first */
-        size_t read = 0;
-        uint64_t oldest = 0;
-        for (rc = mdb_cursor_get(c, &k, &v, MDB_GET_MULTIPLE); rc == 0 && read < STORE_RANK_SCAN;
-             rc = mdb_cursor_get(c, &k, &v, MDB_PREV_MULTIPLE)) {
-            const uint8_t *p = v.mv_data;
-            for (size_t i = v.mv_size; i >= 8; i -= 8) {
-                oldest = hub_rd64(p + i - 8);
-                if (rank_visit(m, oldest, o, t) != HUB_OK)
-                    return HUB_E_NOMEM;
-                read++;
-            }
-        }
-        if (rc == 0 && read >= STORE_RANK_SCAN && oldest > *floor)
-            *floor = oldest; /* stopped short: older records are not ranked */
-        return rc == 0 || rc == MDB_NOTFOUND ? HUB_OK : store_err(rc);
-    }
     uint8_t fb[8];
-    hub_be64(fb, *floor);
-    v = (MDB_val){8, fb};
-    rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH_RANGE); /* the first posting >= floor */
+    hub_be64(fb, floor);
+    MDB_val k = {INDEX_TERM_LEN, (void *)t->b}, v = {8, fb};
+    int rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH_RANGE); /* the first posting >= floor */
     if (rc == MDB_NOTFOUND)
         return HUB_OK;
     if (rc != 0)
         return store_err(rc);
+    /* DUPFIXED: a page of 8-byte postings at a time (GET_MULTIPLE: from the cursor on) */
     for (rc = mdb_cursor_get(c, &k, &v, MDB_GET_MULTIPLE); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_MULTIPLE)) {
         const uint8_t *p = v.mv_data;
         for (size_t i = 0; i + 8 <= v.mv_size; i += 8) {
             uint64_t l = hub_rd64(p + i);
-            if (l >= *floor && rank_visit(m, l, o, t) != HUB_OK)
+            if (l >= floor && rank_visit(m, l, o, t) != HUB_OK)
                 return HUB_E_NOMEM;
         }
     }
@@ -2029,10 +2035,16 @@ int store_query_ranked(struct store *s, const struct store_query *q,
     if (!t)
         return HUB_E_NOMEM;
     for (size_t i = 0; i < nrt; i++)
-        t[i] = (struct rank_t){rt[i].t.b, rt[i].group, rt[i].slot, rt[i].half};
+        t[i] = (struct rank_t){rt[i].t.b, rt[i].group, rt[i].slot, rt[i].half, 0, 0};
     for (size_t f = 0; f < q->nterms; f++)
-        t[nrt + f] = (struct rank_t){q->terms[f].b, (uint8_t)(ngroups + f), RANK_NO_SLOT, 0};
-    struct rank_map m = {0};
+        t[nrt + f] = (struct rank_t){q->terms[f].b, (uint8_t)(ngroups + f), RANK_NO_SLOT, 0, 0, 0};
+    if (!s->rank && !(s->rank = calloc(1, sizeof *s->rank))) {
+        free(t);
+        return HUB_E_NOMEM;
+    }
+    struct rank_map *mp = s->rank, m;
+    rank_map_reset(mp);
+    m = *mp;
     struct rank_hit *hits = NULL, *top = NULL;
     MDB_txn *txn;
     int rc = rtxn_begin(s, &txn);
@@ -2050,13 +2062,14 @@ int store_query_ranked(struct store *s, const struct store_query *q,
      * the others only mark them, so a rare word or filter keeps the work small. */
     size_t gsize[STORE_RANK_MAX_GROUPS + STORE_RANK_MAX_FILTERS] = {0};
     for (size_t i = 0; i < nt; i++) {
-        size_t ntl, cnt = 0;
+        size_t ntl, dc = 0;
         (void)tail_postings(s->tail, t[i].b, &ntl);
         MDB_val k = {INDEX_TERM_LEN, (void *)t[i].b}, v;
-        size_t dc;
-        if (mdb_cursor_get(c, &k, &v, MDB_SET) == 0 && mdb_cursor_count(c, &dc) == 0)
-            cnt = dc;
-        gsize[t[i].group] += cnt + ntl;
+        if (mdb_cursor_get(c, &k, &v, MDB_SET) != 0 || mdb_cursor_count(c, &dc) != 0)
+            dc = 0;
+        t[i].n = dc;
+        t[i].live = dc + ntl > 0; /* most of a word's forms have no postings: skipped */
+        gsize[t[i].group] += dc + ntl;
     }
     unsigned order[STORE_RANK_MAX_GROUPS + STORE_RANK_MAX_FILTERS];
     for (unsigned g = 0; g < ng; g++) {
@@ -2067,13 +2080,21 @@ int store_query_ranked(struct store *s, const struct store_query *q,
         }
         order[j] = g;
     }
+    /* The first group's terms with more than STORE_RANK_SCAN postings bound the records
+     * ranked: those at least as new as each one's STORE_RANK_SCAN-th newest posting. */
     uint64_t floor = 0;
+    for (size_t i = 0; i < nt; i++) {
+        if (t[i].group == order[0] && t[i].n > STORE_RANK_SCAN) {
+            uint64_t f = rank_scan_floor(c, &t[i]);
+            floor = f > floor ? f : floor;
+        }
+    }
     for (unsigned o = 0; o < ng; o++) {
         for (size_t i = 0; i < nt; i++) {
-            if (t[i].group != order[o])
+            if (t[i].group != order[o] || !t[i].live)
                 continue;
             /* bit o, not the group's number: the first group processed is the one that adds */
-            if ((rc = rank_term(s, c, &t[i], o, &floor, &m)) != HUB_OK)
+            if ((rc = rank_term(s, c, &t[i], o, floor, &m)) != HUB_OK)
                 goto done;
         }
         if (m.n == 0)
@@ -2086,16 +2107,17 @@ int store_query_ranked(struct store *s, const struct store_query *q,
         goto done;
     }
     for (size_t j = 0; j < m.slots; j++) {
-        if (!m.key[j] || m.mask[j] != all || m.key[j] < floor)
+        const struct rank_slot *r = &m.s[j];
+        if (!r->key || r->mask != all || r->key < floor)
             continue;
         /* each (word, field class) counts once: at full weight if a form of the word itself
          * matched, else at half weight if a word it begins did */
         uint32_t score = 0;
-        for (uint64_t b = m.full[j] | m.half[j]; b; b &= b - 1) {
+        for (uint64_t b = r->full | r->half; b; b &= b - 1) {
             unsigned slot = (unsigned)__builtin_ctzll(b);
-            score += (m.full[j] >> slot & 1) ? sw[slot] : sw[slot] / 2;
+            score += (r->full >> slot & 1) ? sw[slot] : sw[slot] / 2;
         }
-        hits[nh++] = (struct rank_hit){m.key[j], score};
+        hits[nh++] = (struct rank_hit){r->key, score};
     }
     /* The best skip + limit + 1 (one more tells whether there is a next page), checked for
      * being current and in the dates from the best down; if some are not, the rest are
@@ -2155,6 +2177,6 @@ done:
     free(hits);
     free(top);
     free(t);
-    rank_map_free(&m);
+    *mp = m; /* kept for the next query */
     return rc;
 }
