@@ -118,7 +118,7 @@ int store_query(struct store *s, const struct store_query *q,
 /* Postings a ranked query reads of each term of the group it starts from (its rarest word or
  * filter): when a term has more, only records at least as new as the oldest posting read are
  * ranked (the newest matches of very common words; CONTROL.md says so). */
-#define STORE_RANK_SCAN 8192
+#define STORE_RANK_SCAN 4096
 struct store_rank_term {
     struct index_term t;
     uint8_t group;  /* < ngroups */

@@ -1897,9 +1897,9 @@ static int rank_visit(struct rank_map *m, uint64_t local, unsigned o, const stru
     return HUB_OK;
 }
 
-/* The term's STORE_RANK_SCAN-th newest index posting, or 0 when it has no more than that:
- * pages of postings are skipped newest first without being looked at. */
-static uint64_t rank_scan_floor(MDB_cursor *c, const struct rank_t *t) {
+/* The term's scan-th newest index posting, or 0 when it has no more than that: pages of
+ * postings are skipped newest first without being looked at. */
+static uint64_t rank_scan_floor(MDB_cursor *c, const struct rank_t *t, size_t scan) {
     MDB_val k = {INDEX_TERM_LEN, (void *)t->b}, v;
     if (mdb_cursor_get(c, &k, &v, MDB_SET) != 0 || mdb_cursor_get(c, &k, &v, MDB_LAST_DUP) != 0)
         return 0;
@@ -1907,8 +1907,8 @@ static uint64_t rank_scan_floor(MDB_cursor *c, const struct rank_t *t) {
     for (int rc = mdb_cursor_get(c, &k, &v, MDB_GET_MULTIPLE); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_PREV_MULTIPLE)) {
         size_t n = v.mv_size / 8;
-        if (seen + n >= STORE_RANK_SCAN)
-            return hub_rd64((const uint8_t *)v.mv_data + (n - (STORE_RANK_SCAN - seen)) * 8);
+        if (seen + n >= scan)
+            return hub_rd64((const uint8_t *)v.mv_data + (n - (scan - seen)) * 8);
         seen += n;
     }
     return 0;
@@ -2080,50 +2080,62 @@ int store_query_ranked(struct store *s, const struct store_query *q,
         }
         order[j] = g;
     }
-    /* The first group's terms with more than STORE_RANK_SCAN postings bound the records
-     * ranked: those at least as new as each one's STORE_RANK_SCAN-th newest posting. */
+    /* The records ranked are the newest: those at least as new as the scan-th newest posting
+     * of every term that has more (a very common word's), so that no term is read much
+     * beyond scan postings. When they give fewer results than asked for, the scan widens. */
+    size_t skip = q->cursor ? (size_t)(q->cursor - 1) : 0;
+    size_t want = skip + q->limit + 1, nh = 0;
     uint64_t floor = 0;
-    for (size_t i = 0; i < nt; i++) {
-        if (t[i].group == order[0] && t[i].n > STORE_RANK_SCAN) {
-            uint64_t f = rank_scan_floor(c, &t[i]);
-            floor = f > floor ? f : floor;
-        }
-    }
-    for (unsigned o = 0; o < ng; o++) {
-        for (size_t i = 0; i < nt; i++) {
-            if (t[i].group != order[o] || !t[i].live)
-                continue;
-            /* bit o, not the group's number: the first group processed is the one that adds */
-            if ((rc = rank_term(s, c, &t[i], o, floor, &m)) != HUB_OK)
-                goto done;
-        }
-        if (m.n == 0)
-            break;
-    }
     uint32_t all = ng == 32 ? UINT32_MAX : (1u << ng) - 1;
-    size_t nh = 0;
-    if (m.n && !(hits = malloc(m.n * sizeof *hits))) {
-        rc = HUB_E_NOMEM;
-        goto done;
-    }
-    for (size_t j = 0; j < m.slots; j++) {
-        const struct rank_slot *r = &m.s[j];
-        if (!r->key || r->mask != all || r->key < floor)
-            continue;
-        /* each (word, field class) counts once: at full weight if a form of the word itself
-         * matched, else at half weight if a word it begins did */
-        uint32_t score = 0;
-        for (uint64_t b = r->full | r->half; b; b &= b - 1) {
-            unsigned slot = (unsigned)__builtin_ctzll(b);
-            score += (r->full >> slot & 1) ? sw[slot] : sw[slot] / 2;
+    for (size_t scan = STORE_RANK_SCAN;; scan *= 4) {
+        floor = 0;
+        for (size_t i = 0; i < nt; i++) {
+            if (t[i].n > scan) {
+                uint64_t f = rank_scan_floor(c, &t[i], scan);
+                floor = f > floor ? f : floor;
+            }
         }
-        hits[nh++] = (struct rank_hit){r->key, score};
+        for (size_t j = 0; m.n && j < m.slots; j++)
+            m.s[j] = (struct rank_slot){0};
+        m.n = 0;
+        for (unsigned o = 0; o < ng; o++) {
+            for (size_t i = 0; i < nt; i++) {
+                if (t[i].group != order[o] || !t[i].live)
+                    continue;
+                /* bit o, not the group's number: the first group processed adds candidates */
+                if ((rc = rank_term(s, c, &t[i], o, floor, &m)) != HUB_OK)
+                    goto done;
+            }
+            if (m.n == 0)
+                break;
+        }
+        free(hits);
+        hits = NULL;
+        nh = 0;
+        if (m.n && !(hits = malloc(m.n * sizeof *hits))) {
+            rc = HUB_E_NOMEM;
+            goto done;
+        }
+        for (size_t j = 0; j < m.slots; j++) {
+            const struct rank_slot *r = &m.s[j];
+            if (!r->key || r->mask != all || r->key < floor)
+                continue;
+            /* each (word, field class) counts once: at full weight if a form of the word
+             * itself matched, else at half weight if a word it begins did */
+            uint32_t score = 0;
+            for (uint64_t b = r->full | r->half; b; b &= b - 1) {
+                unsigned slot = (unsigned)__builtin_ctzll(b);
+                score += (r->full >> slot & 1) ? sw[slot] : sw[slot] / 2;
+            }
+            hits[nh++] = (struct rank_hit){r->key, score};
+        }
+        if (floor == 0 || nh >= want)
+            break;
     }
     /* The best skip + limit + 1 (one more tells whether there is a next page), checked for
      * being current and in the dates from the best down; if some are not, the rest are
      * selected again without them, twice as many. */
-    size_t skip = q->cursor ? (size_t)(q->cursor - 1) : 0;
-    size_t want = skip + q->limit + 1, k = want, good = 0;
+    size_t k = want, good = 0;
     int count = 0;
     while (nh > 0) {
         free(top);
