@@ -1616,8 +1616,9 @@ static void set_schema(const char *dir, uint32_t ver) {
     mdb_env_close(env);
 }
 
-/* A store written by a newer hubd, or by the development builds before schema 2 (whose index
- * postings read differently), is refused rather than misread; the current one opens. */
+/* A store written by a newer hubd, by the development builds before schema 2 (whose index
+ * postings read differently), or by schema 3 (text index before multilingual search) is
+ * refused rather than misread; the current one opens. */
 static void test_schema_version(void **state) {
     struct fx *f = *state;
     store_destroy(&f->s);
@@ -1627,6 +1628,12 @@ static void test_schema_version(void **state) {
     assert_null(s);
     set_schema(f->dir, 1);
     assert_int_equal(store_open(f->dir, 0, &s), HUB_E_VERSION);
+    /* schema 3: words indexed by their ASCII lower case, no dictionary; refused, not misread
+     * (its text queries would find nothing), and the hub says to sync or import again */
+    set_schema(f->dir, 3);
+    assert_int_equal(store_open(f->dir, 0, &s), HUB_E_VERSION);
+    assert_null(s);
+    assert_int_equal(STORE_SCHEMA_VERSION, 4);
     set_schema(f->dir, STORE_SCHEMA_VERSION);
     assert_int_equal(store_open(f->dir, 0, &f->s), HUB_OK);
 }
