@@ -1959,6 +1959,11 @@ static int rank_cmp(const void *a, const void *b) {
     return rank_before(x, y) ? -1 : rank_before(y, x) ? 1 : 0;
 }
 
+static int rank_local_cmp(const void *a, const void *b) {
+    uint64_t x = ((const struct rank_hit *)a)->local, y = ((const struct rank_hit *)b)->local;
+    return x < y ? -1 : x > y;
+}
+
 /* The k best of hits[0..n) (rank_before), best first, into top (room for k): a heap of the k
  * best so far, its root the worst of them. Returns how many (min(n, k)). */
 static size_t rank_select(const struct rank_hit *hits, size_t n, size_t k, struct rank_hit *top) {
@@ -2156,13 +2161,10 @@ int store_query_ranked(struct store *s, const struct store_query *q,
         if (good >= want || nsel == nh || !bad)
             break;
         size_t w = 0; /* select again without the dropped ones, twice as many */
-        for (size_t i = 0; i < nh; i++) {
-            size_t b = 0;
-            while (b < bad && dropped[b].local != hits[i].local)
-                b++;
-            if (b == bad)
+        qsort(dropped, bad, sizeof *dropped, rank_local_cmp);
+        for (size_t i = 0; i < nh; i++)
+            if (!bsearch(&hits[i], dropped, bad, sizeof *dropped, rank_local_cmp))
                 hits[w++] = hits[i];
-        }
         nh = w;
         k *= 2;
     }

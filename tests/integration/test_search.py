@@ -183,3 +183,38 @@ def test_index_and_dictionary_survive_restart(search):
     assert search.text("formac") == before == ["es"]
     assert search.text("ärzte") == ["de"]
 
+
+
+def test_ranked_with_dates_and_paging(hubs):
+    """Records outside the dates are dropped after ranking: pages still fill, each record once."""
+    hub = hubs("search-dates")
+    inside, outside = set(), set()
+    for i in range(30):
+        dated = i % 2 == 0
+        rec = {"title": f"Bootcamp number {i}", "languages": ["en"], "country": "IE",
+               "start_date": "2027-03-10" if dated else "2028-09-01"}
+        if i % 3 == 0:
+            rec["description"] = "A bootcamp for bootcamp fans."  # scores higher
+        rid = hub.publish("offer", rec, key=f"b{i}")["id"]
+        (inside if dated else outside).add(rid)
+    seen, cursor, pages = [], None, 0
+    while True:
+        req = {"op": "query", "text": "bootcamp", "from": "2027-03-01", "to": "2027-03-31",
+               "limit": 4}
+        if cursor:
+            req["cursor"] = cursor
+        r = hub.request(req)
+        assert r["ok"] is True, r
+        seen += [x["id"] for x in r["records"]]
+        pages += 1
+        cursor = r.get("next")
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen)) == len(inside) and set(seen) == inside
+    assert pages == 4
+    # title and description first (i % 6 == 0: dated and described), then newest first
+    first = hub.request({"op": "query", "text": "bootcamp", "from": "2027-03-01",
+                         "to": "2027-03-31", "limit": 20})["records"]
+    titles = [x["record"]["title"] for x in first]
+    assert titles[:5] == [f"Bootcamp number {i}" for i in (24, 18, 12, 6, 0)]
+    assert titles[5:] == [f"Bootcamp number {i}" for i in (28, 26, 22, 20, 16, 14, 10, 8, 4, 2)]
