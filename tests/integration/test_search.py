@@ -127,6 +127,7 @@ def test_readme_tour_query(search):
                        "2027-06-30") == ["example_offer"]
     assert search.text("procurement workshops") == ["example_offer"]
     assert search.text("Procurement") == ["example_offer"]
+    assert search.text("EIDAS walle") == ["example_request"]  # the README's second text query
 
 
 def test_text_with_filters(search):
