@@ -24,6 +24,11 @@ enum index_field {
     IDX_WORD = 11,   /* free-text word of title/name/description */
     IDX_TARGET = 12, /* responses: target entry id; endorsements: endorsed hub */
     IDX_SKILL = 13,
+    /* Full-text words by the field they come from (textsearch.h, enum ts_class); IDX_WORD
+     * holds description words. The value is the word's indexed form (its stem). */
+    IDX_WORD_TITLE = 14,
+    IDX_WORD_TAGS = 15,
+    IDX_WORD_PLACE = 16,
 };
 #define INDEX_TERM_LEN 9
 #define RECORD_MAX_TERMS 160 /* words beyond the cap are not indexed */
@@ -55,10 +60,12 @@ int record_check_payload(int kind, const uint8_t *payload, size_t len) HUB_WUR;
 size_t record_terms(const uint8_t author[32], int kind, const uint8_t *payload, size_t len,
                     struct index_term *terms, size_t max);
 
-/* IDX_WORD terms of free text, split exactly as record_terms splits title/name/description
- * (words of ASCII letters, digits and bytes >= 0x80, at least 2 bytes, duplicates removed):
- * for the query side's "text" filter. Returns the count, at most max. */
+/* IDX_WORD terms of free text, folded and split as record_terms does (textsearch.h), words of
+ * at least 2 characters, not stemmed, duplicates removed. Returns the count, at most max. */
 size_t record_word_terms(const char *text, struct index_term *terms, size_t max);
+
+/* The term of an indexed word form (ts_stem's output) in a field class (enum ts_class). */
+void index_term_word(int ts_class, const char *form, size_t len, struct index_term *out);
 
 /* Dates named by a record for range queries, as days since 1970-01-01; 0 = none. */
 struct record_dates {
@@ -66,10 +73,12 @@ struct record_dates {
 };
 void record_dates(int kind, const uint8_t *payload, size_t len, struct record_dates *out);
 /* What the store needs of a payload, from one decoding: with check, record_check_payload's
- * verdict first (nothing else is filled unless HUB_OK); then record_terms and record_dates. */
+ * verdict first (nothing else is filled unless HUB_OK); then record_terms and record_dates,
+ * and, when dict is not NULL, the (word, indexed form) pairs of its text for prefix search. */
+struct ts_dict;
 int record_index(const uint8_t author[32], int kind, const uint8_t *payload, size_t len,
                  int check, struct index_term *terms, size_t max, size_t *nterms,
-                 struct record_dates *dates) HUB_WUR;
+                 struct record_dates *dates, struct ts_dict *dict) HUB_WUR;
 
 /* Endorsement target (for the endorsed policy): 0 and out filled, or HUB_E_NOT_FOUND. */
 int record_endorsed_hub(const uint8_t *payload, size_t len, uint8_t hub[32]);

@@ -7,12 +7,13 @@
 #include "hub.h"
 #include "record.h"
 #include <jansson.h>
+#include "textsearch.h"
 #include <stddef.h>
 #include <stdint.h>
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 int store_open(const char *dir, uint64_t max_map_bytes, struct store **out) HUB_WUR;
 void store_destroy(struct store **s);
@@ -23,6 +24,8 @@ struct store_item {
     const struct entry *e;
     const struct index_term *terms; /* for record kinds; ignored for retractions */
     size_t nterms;
+    const char *dict; /* NULL, or its text's packed (word, form) pairs (struct ts_dict) */
+    size_t dict_len;
     int32_t date_start, date_end; /* days since epoch, 0 = none */
     int retract_kind;             /* for KIND_RETRACTION: the withdrawn record */
     const char *retract_key;
@@ -105,6 +108,37 @@ struct store_query {
 int store_query(struct store *s, const struct store_query *q,
                 int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg,
                 uint64_t *next_cursor);
+
+/* A full-text query (textsearch.h): rt are the terms of its words, each in the group of the
+ * word it stands for and in a scoring slot (the word and the field class the term is in); a
+ * record matches when it carries a term of every group and every filter of q (q->terms). Its
+ * score: the weight of each slot it matched once, halved if it matched the slot only through
+ * half terms (prefix expansions). Results by score, then newest first. q->cursor is 0 or the
+ * *next_cursor of the previous page (results to skip + 1). Returns the count or a negative
+ * code (E_RANGE: bad groups or slots). Reads at most STORE_RANK_SCAN postings of each term of
+ * its rarest group (see there). */
+#define STORE_RANK_MAX_GROUPS 16
+#define STORE_RANK_MAX_FILTERS 16 /* q->terms of a ranked query */
+/* Postings a ranked query reads of each term of the group it starts from (its rarest word or
+ * filter): when a term has more, only records at least as new as the oldest posting read are
+ * ranked (the newest matches of very common words; CONTROL.md says so). */
+#define STORE_RANK_SCAN 4096
+struct store_rank_term {
+    struct index_term t;
+    uint8_t group;  /* < ngroups */
+    uint8_t slot;   /* < 64 */
+    uint8_t weight; /* the slot's weight, the same in every full term of the slot */
+    uint8_t half;   /* counts half the slot's weight */
+};
+int store_query_ranked(struct store *s, const struct store_query *q,
+                       const struct store_rank_term *rt, size_t nrt, unsigned ngroups,
+                       int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg,
+                       uint64_t *next_cursor);
+/* Words of the full-text dictionary: stem 0, those that begin with w (a folded prefix); stem 1,
+ * those whose stem in the language of some record they came in is w. In byte order, at most
+ * max. */
+int store_dict_words(struct store *s, int stem, const char *w, size_t len,
+                     char (*words)[TS_WORD_MAX + 1], size_t max, size_t *nwords) HUB_WUR;
 
 /* All versions of record (author, kind, key), oldest first; purged ones have no payload. */
 int store_versions(struct store *s, const uint8_t author[32], int kind, const char *key,

@@ -1,6 +1,7 @@
 /* control.c: the control socket server (CONTROL.md). Non-blocking clients with bounded buffers:
  * a slow or stuck client is cut off, never waited for. */
 #include "control.h"
+#include "search.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -554,23 +555,9 @@ static int add_term(struct client *cl, json_t *tag, struct index_term *terms, si
     return 0;
 }
 
-/* Words exactly as record.c indexes them, so text queries find what was indexed. */
-static int add_words(struct client *cl, json_t *tag, struct index_term *terms, size_t *n,
-                     const char *text) {
-    size_t room = QUERY_MAX_TERMS - *n;
-    size_t got = record_word_terms(text, terms + *n, room + 1);
-    if (got > room) {
-        send_error(cl, tag, HUB_E_TOO_LARGE, "text", "at most %d filter values per query",
-                   QUERY_MAX_TERMS);
-        return HUB_E_TOO_LARGE;
-    }
-    *n += got;
-    return 0;
-}
-
 /* Builds the store query from a request's filters; replies and returns non-zero on error. */
 static int query_parse(struct client *cl, json_t *tag, json_t *req, struct store_query *q,
-                       struct index_term *terms) {
+                       struct index_term *terms, json_t **text) {
     size_t n = 0;
     const char *s;
     memset(q, 0, sizeof *q);
@@ -624,8 +611,7 @@ static int query_parse(struct client *cl, json_t *tag, json_t *req, struct store
     }
     if (opt_string(cl, tag, req, "text", &s) != 0)
         return -1;
-    if (s && add_words(cl, tag, terms, &n, s) != 0)
-        return -1;
+    *text = s ? json_object_get(req, "text") : NULL; /* ranked: op_query runs it (search.c) */
     static const char *const dates[] = {"from", "to"};
     for (int i = 0; i < 2; i++) {
         if (opt_string(cl, tag, req, dates[i], &s) != 0)
@@ -681,14 +667,29 @@ static int collect_view(const uint8_t *wire, size_t len, void *arg) {
 static void op_query(struct control *c, struct client *cl, json_t *req, json_t *tag) {
     struct index_term terms[QUERY_MAX_TERMS];
     struct store_query q;
-    if (query_parse(cl, tag, req, &q, terms) != 0)
+    json_t *text;
+    if (query_parse(cl, tag, req, &q, terms, &text) != 0)
         return;
+    static struct store_rank_term rt[SEARCH_MAX_TERMS]; /* event-loop thread only */
+    size_t nrt = 0;
+    unsigned ngroups = 0;
+    if (text) {
+        const char *why = NULL;
+        int rc = search_terms(node_store(c->node), json_string_value(text),
+                              json_string_length(text), rt, &nrt, &ngroups, &why);
+        if (rc != HUB_OK) {
+            send_error(cl, tag, rc, "text", "%s", why ? why : hub_strmsg(rc));
+            return;
+        }
+    }
     struct jbuf b;
     jbuf_init(&b);
     jbuf_lit(&b, "{\"ok\":true,\"records\":[");
     struct view_list vl = {&b, 0};
     uint64_t next = 0;
-    int rc = store_query(node_store(c->node), &q, collect_view, &vl, &next);
+    int rc = text ? store_query_ranked(node_store(c->node), &q, rt, nrt, ngroups, collect_view,
+                                       &vl, &next)
+                  : store_query(node_store(c->node), &q, collect_view, &vl, &next);
     if (rc < 0) {
         jbuf_free(&b);
         send_error(cl, tag, rc, NULL, "%s", hub_strmsg(rc));

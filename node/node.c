@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "node_priv.h"
+#include "textsearch.h"
 #include "par.h"
 #include "record.h"
 
@@ -109,19 +110,24 @@ struct prepared *node_prepared_new(size_t count) {
     count = count ? count : 1;
     struct prepared *p = calloc(count, sizeof *p);
     struct index_term *t = malloc(count * RECORD_MAX_TERMS * sizeof *t);
-    if (!p || !t) {
+    struct ts_dict *d = malloc(count * sizeof *d);
+    if (!p || !t || !d) {
         free(p);
         free(t);
+        free(d);
         return NULL;
     }
-    for (size_t i = 0; i < count; i++)
+    for (size_t i = 0; i < count; i++) {
         p[i].terms = t + i * RECORD_MAX_TERMS;
+        p[i].dict = d + i;
+    }
     return p;
 }
 
 void node_prepared_free(struct prepared *p) {
     if (p) {
         free(p[0].terms);
+        free(p[0].dict);
         free(p);
     }
 }
@@ -152,11 +158,14 @@ int node_prepare(struct prepared *p, int check_payload) {
     }
     if (e->payload) { /* checked (foreign entries), indexed and dated from one decoding */
         struct record_dates d;
+        p->dict->len = 0;
         int rc = record_index(e->author, e->kind, e->payload, e->payload_len, check_payload,
-                              p->terms, RECORD_MAX_TERMS, &p->item.nterms, &d);
+                              p->terms, RECORD_MAX_TERMS, &p->item.nterms, &d, p->dict);
         if (rc != 0)
             return rc;
         p->item.terms = p->terms;
+        p->item.dict = p->dict->buf;
+        p->item.dict_len = p->dict->len;
         p->item.date_start = d.start;
         p->item.date_end = d.end;
     }

@@ -8,6 +8,7 @@
  * unpacked structs directly and allocates nothing per term. */
 #include "record.h"
 #include "jbuf.h"
+#include "textsearch.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -1120,11 +1121,7 @@ struct rec_terms {
     struct index_term *terms;
     size_t n, max;
     uint16_t slots[REC_SET_SLOTS]; /* index + 1 into terms; 0 = free */
-    /* Words already seen, by their bytes, so repeated words are not hashed again. */
-    const char *word[REC_TERM_CAP];
-    uint16_t word_len[REC_TERM_CAP];
-    size_t nwords;
-    uint16_t word_slots[REC_SET_SLOTS];
+    struct ts_dict *dict; /* NULL, or where the text's distinct words go */
 };
 
 static void rec_term_insert(struct rec_terms *t, const struct index_term *term) {
@@ -1178,74 +1175,78 @@ static void rec_term_id(struct rec_terms *t, enum index_field f, const ProtobufC
     rec_term_add(t, f, hex, HUB_HEX_LEN);
 }
 
-static int rec_word_byte(unsigned char c) {
-    /* Bytes >= 0x80 belong to words: UTF-8 letters stay whole without a Unicode table. */
-    return c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+static const enum index_field rec_word_field[TS_NCLASS] = {
+    [TS_TITLE] = IDX_WORD_TITLE, [TS_TAGS] = IDX_WORD_TAGS, [TS_PLACE] = IDX_WORD_PLACE,
+    [TS_DESC] = IDX_WORD};
+
+void index_term_word(int cls, const char *form, size_t len, struct index_term *out) {
+    index_term_make(cls >= 0 && cls < TS_NCLASS ? rec_word_field[cls] : IDX_WORD, form, len,
+                    out);
 }
 
-/* 1 if the word was seen before in this record (case-insensitively), else remember it. */
-static int rec_word_seen(struct rec_terms *t, const char *w, size_t len) {
-    uint64_t h = 14695981039346656037ULL; /* FNV-1a: the set only needs spread, not secrecy */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ rec_lower((unsigned char)w[i])) * 1099511628211ULL;
-    size_t i = (size_t)(h ^ (h >> 29)) & (REC_SET_SLOTS - 1);
-    while (t->word_slots[i] != 0) {
-        size_t k = t->word_slots[i] - 1u;
-        if (t->word_len[k] == len) {
-            size_t j = 0;
-            while (j < len &&
-                   rec_lower((unsigned char)t->word[k][j]) == rec_lower((unsigned char)w[j]))
-                j++;
-            if (j == len)
-                return 1;
-        }
-        i = (i + 1) & (REC_SET_SLOTS - 1);
-    }
-    if (t->nwords >= REC_TERM_CAP || len > UINT16_MAX)
-        return 0; /* cannot remember it; the term set still drops the duplicate */
-    t->word[t->nwords] = w;
-    t->word_len[t->nwords] = (uint16_t)len;
-    t->word_slots[i] = (uint16_t)++t->nwords;
+/* Full-text words of one field (textsearch.c folds and splits them). Words are indexed as they
+ * are: stems are the dictionary's business (the store stems each word once, when it is new). */
+struct rec_text {
+    struct rec_terms *t;
+    int cls;
+};
+
+static int rec_text_word(const char *w, size_t len, void *arg) {
+    struct rec_text *x = arg;
+    if (x->t->n >= x->t->max)
+        return 1;
+    if (len <= 4 && ts_chars(w, len) < TS_QUERY_MIN_CHARS) /* one code point: <= 4 bytes */
+        return 0; /* never asked for: a query word is at least this long */
+    struct index_term term;
+    index_term_word(x->cls, w, len, &term);
+    size_t before = x->t->n;
+    rec_term_insert(x->t, &term);
+    /* new to this record in this class: the dictionary may not have it yet (a word in two
+     * classes is listed twice; the store drops the second at once) */
+    if (x->t->dict && x->t->n > before)
+        (void)ts_dict_add(x->t->dict, w, len); /* full: the word is still found whole */
     return 0;
 }
 
-static void rec_term_words(struct rec_terms *t, const char *s) {
-    if (s == NULL)
+static void rec_term_text(struct rec_terms *t, int cls, const char *s) {
+    if (s == NULL || s[0] == '\0')
         return;
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p != '\0' && t->n < t->max) {
-        while (*p != '\0' && !rec_word_byte(*p))
-            p++;
-        const unsigned char *w = p;
-        while (*p != '\0' && rec_word_byte(*p))
-            p++;
-        size_t len = (size_t)(p - w);
-        if (len >= 2 && !rec_word_seen(t, (const char *)w, len))
-            rec_term_add(t, IDX_WORD, (const char *)w, len);
-    }
+    struct rec_text x = {t, cls};
+    (void)ts_words(s, strlen(s), rec_text_word, &x);
+}
+
+static void rec_term_text_list(struct rec_terms *t, int cls, char **items, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        rec_term_text(t, cls, items[i]);
+}
+
+/* The language the dictionary stems a record's words in. */
+static void rec_dict_lang(struct rec_terms *t, char **langs, size_t n) {
+    if (t->dict)
+        ts_dict_init(t->dict, ts_record_lang(langs, n));
 }
 
 static void rec_terms_init(struct rec_terms *t, struct index_term *terms, size_t max) {
     t->terms = terms;
     t->n = 0;
     t->max = max < REC_TERM_CAP ? max : REC_TERM_CAP;
-    t->nwords = 0;
+    t->dict = NULL;
     memset(t->slots, 0, sizeof t->slots);
-    memset(t->word_slots, 0, sizeof t->word_slots);
 }
 
 size_t record_word_terms(const char *text, struct index_term *terms, size_t max) {
     struct rec_terms t;
     rec_terms_init(&t, terms, max);
-    rec_term_words(&t, text);
+    rec_term_text(&t, TS_DESC, text);
     return t.n;
 }
 
 /* record_terms on the unpacked message (msg NULL: purged or undecodable). */
 static size_t rec_terms_of(const uint8_t author[32], int kind, const ProtobufCMessage *msg,
-                           struct index_term *terms, size_t max) {
+                           struct index_term *terms, size_t max, struct ts_dict *dict) {
     struct rec_terms t;
     rec_terms_init(&t, terms, max);
+    t.dict = dict;
     rec_term_add(&t, IDX_ALL, "", 0);
     const char *kname = entry_kind_name(kind);
     if (kname != NULL)
@@ -1266,8 +1267,11 @@ static size_t rec_terms_of(const uint8_t author[32], int kind, const ProtobufCMe
         rec_term_list(&t, IDX_SERVICE, p->services, p->n_services);
         rec_term_str(&t, IDX_COUNTRY, p->country);
         rec_term_languages(&t, p->languages, p->n_languages);
-        rec_term_words(&t, p->name);
-        rec_term_words(&t, p->description);
+        rec_dict_lang(&t, p->languages, p->n_languages);
+        rec_term_text(&t, TS_TITLE, p->name);
+        rec_term_text_list(&t, TS_TAGS, p->topics, p->n_topics);
+        rec_term_text(&t, TS_PLACE, p->region);
+        rec_term_text(&t, TS_DESC, p->description);
         break;
     }
     case HUBNET__KIND__KIND_OFFER: {
@@ -1285,8 +1289,11 @@ static size_t rec_terms_of(const uint8_t author[32], int kind, const ProtobufCMe
         rec_term_str(&t, IDX_MODE, o->mode);
         rec_term_str(&t, IDX_COUNTRY, o->country);
         rec_term_list(&t, IDX_SKILL, o->skills, o->n_skills);
-        rec_term_words(&t, o->title);
-        rec_term_words(&t, o->description);
+        rec_dict_lang(&t, o->languages, o->n_languages);
+        rec_term_text(&t, TS_TITLE, o->title);
+        rec_term_text_list(&t, TS_TAGS, o->topics, o->n_topics);
+        rec_term_text(&t, TS_PLACE, o->location);
+        rec_term_text(&t, TS_DESC, o->description);
         break;
     }
     case HUBNET__KIND__KIND_REQUEST: {
@@ -1300,8 +1307,11 @@ static size_t rec_terms_of(const uint8_t author[32], int kind, const ProtobufCMe
         rec_term_str(&t, IDX_MODE, q->mode);
         rec_term_str(&t, IDX_COUNTRY, q->country);
         rec_term_list(&t, IDX_SKILL, q->skills, q->n_skills);
-        rec_term_words(&t, q->title);
-        rec_term_words(&t, q->description);
+        rec_dict_lang(&t, q->languages, q->n_languages);
+        rec_term_text(&t, TS_TITLE, q->title);
+        rec_term_text_list(&t, TS_TAGS, q->topics, q->n_topics);
+        rec_term_text(&t, TS_PLACE, q->location);
+        rec_term_text(&t, TS_DESC, q->description);
         break;
     }
     case HUBNET__KIND__KIND_RESPONSE: {
@@ -1324,7 +1334,7 @@ static size_t rec_terms_of(const uint8_t author[32], int kind, const ProtobufCMe
 size_t record_terms(const uint8_t author[32], int kind, const uint8_t *payload, size_t len,
                     struct index_term *terms, size_t max) {
     ProtobufCMessage *msg = rec_unpack(kind, payload, len);
-    size_t n = rec_terms_of(author, kind, msg, terms, max);
+    size_t n = rec_terms_of(author, kind, msg, terms, max, NULL);
     if (msg)
         rec_release(msg);
     return n;
@@ -1369,7 +1379,7 @@ void record_dates(int kind, const uint8_t *payload, size_t len, struct record_da
 
 int record_index(const uint8_t author[32], int kind, const uint8_t *payload, size_t len,
                  int check, struct index_term *terms, size_t max, size_t *nterms,
-                 struct record_dates *dates) {
+                 struct record_dates *dates, struct ts_dict *dict) {
     if (check && rec_descriptor(kind) == NULL)
         return HUB_E_KIND;
     if (check && len > HUB_MAX_PAYLOAD)
@@ -1377,7 +1387,7 @@ int record_index(const uint8_t author[32], int kind, const uint8_t *payload, siz
     ProtobufCMessage *msg = rec_unpack(kind, payload, len);
     int rc = check ? rec_check_msg(kind, msg, payload, len) : HUB_OK;
     if (rc == HUB_OK) {
-        *nterms = rec_terms_of(author, kind, msg, terms, max);
+        *nterms = rec_terms_of(author, kind, msg, terms, max, dict);
         rec_dates_of(kind, msg, dates);
     }
     if (msg)

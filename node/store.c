@@ -22,6 +22,11 @@
  *   live      local u64 -> expires u64, date_start i32, date_end i32: current, visible records
  *   expiry    expires u64 | local u64 -> empty: current versions that carry an expiry
  *   forks     author | seq -> detected u64, held id (32), other entry's wire bytes
+ *   words     the full-text dictionary (textsearch.h, search.c), keys only:
+ *             'w' word -> empty: every folded word indexed, for the prefix of a query's last word;
+ *             's' stem 0x00 word -> empty: the word's Snowball stem in the language of a record
+ *             it came in, when it differs from the word, for query words of the same stem.
+ *             Only grows: a word no record uses any more finds a term without postings
  * "local" is a per-hub monotonic number, so entries and live are appended at the end.
  *
  * Small batches (live push, publish, a few hundred entries) do not write the index: a record's
@@ -79,11 +84,13 @@ enum {
     DB_LIVE,
     DB_EXPIRY,
     DB_FORKS,
+    DB_WORDS,
     DB_COUNT
 };
 static const char *const db_names[DB_COUNT] = {"meta",   "entries", "ids",      "feeds",
                                                "chain",  "records", "versions", "index",
-                                               "recent", "live",    "expiry",   "forks"};
+                                               "recent", "live",    "expiry",   "forks",
+                                               "words"};
 
 struct store {
     MDB_env *env;
@@ -109,6 +116,11 @@ struct store {
     /* Every committed write transaction: how long its commit (the fsync of what it dirtied)
      * took, and how many entries it stored (store_histograms). */
     struct hist commit_us, batch_entries;
+    /* Hashes of "words" rows known to be stored (writer only): most of a record's words are
+     * already in the dictionary, and a hash probe is far cheaper than an LMDB put. */
+    uint64_t *dict_seen;
+    size_t dict_seen_n;
+    struct rank_map *rank; /* ranked queries' candidates, kept between them (store_query_ranked) */
 };
 
 /* Bounds of the store's histograms: commits from 1 ms (a small live-push batch on an SSD) to
@@ -208,6 +220,16 @@ static int store_check_schema(struct store *s, MDB_txn *txn) {
                   "data was written by a newer hubd (schema %u, this one knows %u); "
                   "refusing to touch it",
                   ver, STORE_SCHEMA_VERSION);
+        return HUB_E_VERSION;
+    }
+    if (ver == 3) {
+        /* Schema 3 indexed words by their ASCII lower case, without folding, stems or field
+         * classes, and had no dictionary: its index cannot answer schema 4's text queries,
+         * and rebuilding it means decoding every record again, which the hub does by syncing. */
+        log_error("store",
+                  "data was written with store schema 3 (its text index predates multilingual "
+                  "search, schema 4); move the data dir aside and let the hub sync again, or "
+                  "import the records again");
         return HUB_E_VERSION;
     }
     if (ver < STORE_SCHEMA_VERSION) {
@@ -335,6 +357,8 @@ fail:
     return store_err(rc);
 }
 
+static void rank_map_destroy(struct rank_map **m);
+
 void store_destroy(struct store **sp) {
     if (!sp || !*sp)
         return;
@@ -347,6 +371,8 @@ void store_destroy(struct store **sp) {
     pthread_mutex_destroy(&s->tail_mu);
     pthread_rwlock_destroy(&s->env_lock);
     pthread_mutex_destroy(&s->full_mu);
+    free(s->dict_seen);
+    rank_map_destroy(&s->rank);
     free(s);
     *sp = NULL;
 }
@@ -372,6 +398,8 @@ struct wbatch {
     size_t ntterms, ttcap;
     struct tail_rec *trecs;
     size_t ntrecs, trcap;
+    uint64_t *dpend; /* hashes of "words" rows this batch put: known once it commits */
+    size_t ndpend, dpcap;
     /* The head of the feed last appended to: a batch holds runs of one feed's entries, so it is
      * read once per run and written back when the run ends (feed_flush). */
     struct feed_head fh;
@@ -383,12 +411,16 @@ static void wbatch_reset(struct wbatch *w) {
     postings_clear(&w->ix);
     w->ntterms = 0;
     w->ntrecs = 0;
+    w->ndpend = 0;
     w->ix_max = 0;
 }
 
 static void wbatch_free(struct wbatch *w) {
     postings_free(&w->ix);
     free(w->tterms);
+    free(w->dpend);
+    w->dpend = NULL;
+    w->ndpend = w->dpcap = 0;
     free(w->trecs);
     w->tterms = NULL;
     w->trecs = NULL;
@@ -411,8 +443,102 @@ static int tail_pending(struct wbatch *w, const struct index_term *terms, size_t
     return 0;
 }
 
+/* ---- the full-text dictionary (DB_WORDS) ---- */
+
+#define STORE_DICT_SEEN_SLOTS (1u << 20) /* 8 MiB, made at the first write; emptied when half full */
+#define STORE_DICT_KEY_MAX (2 * TS_WORD_MAX + 2) /* 's', stem, 0x00, word */
+
+static uint64_t dict_hash(const uint8_t *k, size_t n) {
+    uint64_t h = 14695981039346656037ULL; /* FNV-1a: spread is all the set needs */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ k[i]) * 1099511628211ULL;
+    return h ? h : 1; /* 0 marks a free slot */
+}
+
+static int dict_seen_has(const struct store *s, uint64_t h) {
+    if (s->dict_seen == NULL)
+        return 0;
+    for (size_t i = (size_t)h & (STORE_DICT_SEEN_SLOTS - 1); s->dict_seen[i];
+         i = (i + 1) & (STORE_DICT_SEEN_SLOTS - 1))
+        if (s->dict_seen[i] == h)
+            return 1;
+    return 0;
+}
+
+/* After a commit: the rows the batch put are known to be stored. A full set is emptied
+ * rather than grown: it is only a shortcut, the put behind it is always right. */
+static void dict_seen_apply(struct store *s, struct wbatch *w) {
+    if (s->dict_seen == NULL && w->ndpend)
+        s->dict_seen = calloc(STORE_DICT_SEEN_SLOTS, sizeof *s->dict_seen);
+    if (s->dict_seen == NULL)
+        return;
+    for (size_t k = 0; k < w->ndpend; k++) {
+        if (s->dict_seen_n >= STORE_DICT_SEEN_SLOTS / 2) {
+            memset(s->dict_seen, 0, STORE_DICT_SEEN_SLOTS * sizeof *s->dict_seen);
+            s->dict_seen_n = 0;
+        }
+        size_t i = (size_t)w->dpend[k] & (STORE_DICT_SEEN_SLOTS - 1);
+        while (s->dict_seen[i] && s->dict_seen[i] != w->dpend[k])
+            i = (i + 1) & (STORE_DICT_SEEN_SLOTS - 1);
+        if (!s->dict_seen[i]) {
+            s->dict_seen[i] = w->dpend[k];
+            s->dict_seen_n++;
+        }
+    }
+    w->ndpend = 0;
+}
+
+static int dict_put_key(struct store *s, struct wbatch *w, const uint8_t *key, size_t kl) {
+    MDB_val k = {kl, (void *)key}, v = {0, ""};
+    int rc = mdb_put(w->txn, s->dbi[DB_WORDS], &k, &v, MDB_NOOVERWRITE);
+    return rc == MDB_KEYEXIST ? 0 : rc;
+}
+
+/* Puts a record's words (struct ts_dict: its language, then the words) in the dictionary:
+ * each word, and its stem in the record's language. A (word, language) met before is skipped
+ * after one probe of dict_seen: stemming happens once per word and language. */
+static int dict_put(struct store *s, struct wbatch *w, const char *d, size_t len) {
+    if (len < 1)
+        return 0;
+    int lang = (int)(uint8_t)d[0] - 1;
+    size_t off = 1;
+    while (off < len) {
+        size_t wl = strnlen(d + off, len - off);
+        if (off + wl >= len || wl == 0 || wl > TS_WORD_MAX)
+            break;
+        const char *word = d + off;
+        off += wl + 1;
+        uint8_t key[STORE_DICT_KEY_MAX];
+        key[0] = (uint8_t)lang;
+        memcpy(key + 1, word, wl);
+        uint64_t h = dict_hash(key, wl + 1);
+        if (dict_seen_has(s, h))
+            continue;
+        key[0] = 'w';
+        int rc = dict_put_key(s, w, key, wl + 1);
+        char stem[TS_WORD_MAX + 1];
+        size_t sl = lang >= 0 ? ts_stem(lang, word, wl, stem) : wl;
+        if (rc == 0 && lang >= 0 && (sl != wl || memcmp(stem, word, wl) != 0)) {
+            key[0] = 's';
+            memcpy(key + 1, stem, sl);
+            key[1 + sl] = 0;
+            memcpy(key + 2 + sl, word, wl);
+            rc = dict_put_key(s, w, key, 2 + sl + wl);
+        }
+        if (rc != 0)
+            return rc;
+        uint64_t *p = hub_reserve(w->dpend, &w->dpcap, w->ndpend + 1, sizeof *p, 256);
+        if (p != NULL) { /* without memory the word is only looked at again next time */
+            w->dpend = p;
+            w->dpend[w->ndpend++] = h;
+        }
+    }
+    return 0;
+}
+
 /* After a commit: what the batch put in "recent" becomes visible to queries. */
 static void tail_apply(struct store *s, struct wbatch *w) {
+    dict_seen_apply(s, w);
     pthread_mutex_lock(&s->tail_mu);
     s->recent_rows = w->recent_rows;
     for (size_t i = 0; i < w->ntrecs; i++)
@@ -663,6 +789,8 @@ static int rec_show(struct store *s, struct wbatch *w, const struct store_item *
             if ((rc = ix_add(w, &it->terms[i], local)) != 0)
                 return rc == HUB_E_NOMEM ? ENOMEM : rc;
     }
+    if (it->dict_len && (rc = dict_put(s, w, it->dict, it->dict_len)) != 0)
+        return rc;
     hub_be64(lv, e->expires);
     be32(lv + 8, (uint32_t)it->date_start);
     be32(lv + 12, (uint32_t)it->date_end);
@@ -1783,4 +1911,443 @@ int store_stats(struct store *s, struct store_stats *out) {
     out->index_tail = s->recent_rows;
     pthread_mutex_unlock(&s->tail_mu);
     return HUB_OK;
+}
+
+/* ---- full-text queries ---- */
+
+int store_dict_words(struct store *s, int stem, const char *w, size_t len,
+                     char (*words)[TS_WORD_MAX + 1], size_t max, size_t *nwords) {
+    *nwords = 0;
+    if (len == 0 || len > TS_WORD_MAX)
+        return HUB_OK;
+    uint8_t key[TS_WORD_MAX + 2];
+    key[0] = stem ? 's' : 'w';
+    memcpy(key + 1, w, len);
+    size_t kl = len + 1;
+    if (stem)
+        key[kl++] = 0;
+    MDB_txn *txn;
+    int rc = rtxn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(txn, s->dbi[DB_WORDS], &c)) != 0) {
+        rtxn_end(s);
+        return store_err(rc);
+    }
+    MDB_val k = {kl, key}, v;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && *nwords < max;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < kl || memcmp(k.mv_data, key, kl) != 0)
+            break;
+        /* 'w' rows: the word is the key after 'w'; 's' rows: after the stem's 0x00 */
+        const char *kd = (const char *)k.mv_data + (stem ? kl : 1);
+        size_t wl = k.mv_size - (stem ? kl : 1);
+        if (wl == 0 || wl > TS_WORD_MAX)
+            continue;
+        memcpy(words[*nwords], kd, wl);
+        words[(*nwords)++][wl] = 0;
+    }
+    mdb_cursor_close(c);
+    rtxn_end(s);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return store_err(rc);
+    return HUB_OK;
+}
+
+/* Candidates of a ranked query: an open-addressing map local -> the (word, field class) slots
+ * it matched at full and at half weight, and the groups it matched (bit: order processed).
+ * One cache line holds a slot's everything. Kept by the store between queries (the event
+ * loop's thread only): a fresh one per query cost more in page faults than the query. */
+struct rank_slot {
+    uint64_t key; /* 0 = free (local 0 is never used) */
+    uint64_t full, half;
+    uint32_t mask;
+};
+struct rank_map {
+    struct rank_slot *s;
+    size_t slots, n;
+};
+#define STORE_RANK_KEEP (1u << 16) /* slots kept between queries: 2 MiB */
+
+static size_t rank_hash(uint64_t local, size_t slots) {
+    return (size_t)(local * 0x9E3779B97F4A7C15ULL >> 20) & (slots - 1);
+}
+
+static int rank_map_grow(struct rank_map *m) {
+    size_t ns = m->slots ? m->slots * 2 : 4096;
+    struct rank_slot *n = calloc(ns, sizeof *n);
+    if (!n)
+        return HUB_E_NOMEM;
+    for (size_t i = 0; i < m->slots; i++) {
+        if (!m->s[i].key)
+            continue;
+        size_t j = rank_hash(m->s[i].key, ns);
+        while (n[j].key)
+            j = (j + 1) & (ns - 1);
+        n[j] = m->s[i];
+    }
+    free(m->s);
+    m->s = n;
+    m->slots = ns;
+    return HUB_OK;
+}
+
+/* The slot of local; with insert, a new one if absent; SIZE_MAX if absent (or no memory). */
+static size_t rank_map_slot(struct rank_map *m, uint64_t local, int insert) {
+    if (insert && (m->n + 1) * 2 > m->slots && rank_map_grow(m) != HUB_OK)
+        return SIZE_MAX;
+    if (!m->slots)
+        return SIZE_MAX;
+    size_t j = rank_hash(local, m->slots);
+    while (m->s[j].key) {
+        if (m->s[j].key == local)
+            return j;
+        j = (j + 1) & (m->slots - 1);
+    }
+    if (!insert)
+        return SIZE_MAX;
+    m->s[j].key = local;
+    m->n++;
+    return j;
+}
+
+static void rank_map_destroy(struct rank_map **m) {
+    if (*m)
+        free((*m)->s);
+    free(*m);
+    *m = NULL;
+}
+
+/* Empties the map for the next query; a map grown past STORE_RANK_KEEP slots is freed. */
+static void rank_map_reset(struct rank_map *m) {
+    if (m->slots > STORE_RANK_KEEP) {
+        free(m->s);
+        m->s = NULL;
+        m->slots = 0;
+    } else if (m->n) {
+        memset(m->s, 0, m->slots * sizeof *m->s);
+    }
+    m->n = 0;
+}
+
+/* A term of a ranked query, text or filter (slot RANK_NO_SLOT: no score). */
+#define RANK_NO_SLOT 0xFF
+struct rank_t {
+    const uint8_t *b; /* INDEX_TERM_LEN bytes */
+    uint8_t group, slot, half;
+    uint8_t live; /* has postings */
+    size_t n;     /* index postings */
+};
+
+static int rank_visit(struct rank_map *m, uint64_t local, unsigned o, const struct rank_t *t) {
+    size_t j = rank_map_slot(m, local, o == 0);
+    if (j == SIZE_MAX)
+        return o == 0 ? HUB_E_NOMEM : HUB_OK;
+    if (t->slot != RANK_NO_SLOT) {
+        if (t->half)
+            m->s[j].half |= 1ull << t->slot;
+        else
+            m->s[j].full |= 1ull << t->slot;
+    }
+    m->s[j].mask |= 1u << o;
+    return HUB_OK;
+}
+
+/* The term's scan-th newest index posting, or 0 when it has no more than that: pages of
+ * postings are skipped newest first without being looked at. */
+static uint64_t rank_scan_floor(MDB_cursor *c, const struct rank_t *t, size_t scan) {
+    MDB_val k = {INDEX_TERM_LEN, (void *)t->b}, v;
+    if (mdb_cursor_get(c, &k, &v, MDB_SET) != 0 || mdb_cursor_get(c, &k, &v, MDB_LAST_DUP) != 0)
+        return 0;
+    size_t seen = 0;
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_GET_MULTIPLE); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_PREV_MULTIPLE)) {
+        size_t n = v.mv_size / 8;
+        if (seen + n >= scan)
+            return hub_rd64((const uint8_t *)v.mv_data + (n - (scan - seen)) * 8);
+        seen += n;
+    }
+    return 0;
+}
+
+/* The postings >= floor of a term (index and tail) into the map, as the o-th group processed:
+ * the first (o == 0) adds candidates, the others mark them. */
+static int rank_term(struct store *s, MDB_cursor *c, const struct rank_t *t, unsigned o,
+                     uint64_t floor, struct rank_map *m) {
+    size_t nt;
+    const uint64_t *tp = tail_postings(s->tail, t->b, &nt);
+    for (size_t i = 0; i < nt; i++)
+        if (tp[i] >= floor && rank_visit(m, tp[i], o, t) != HUB_OK)
+            return HUB_E_NOMEM;
+    uint8_t fb[8];
+    hub_be64(fb, floor);
+    MDB_val k = {INDEX_TERM_LEN, (void *)t->b}, v = {8, fb};
+    int rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH_RANGE); /* the first posting >= floor */
+    if (rc == MDB_NOTFOUND)
+        return HUB_OK;
+    if (rc != 0)
+        return store_err(rc);
+    /* DUPFIXED: a page of 8-byte postings at a time (GET_MULTIPLE: from the cursor on) */
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_GET_MULTIPLE); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_MULTIPLE)) {
+        const uint8_t *p = v.mv_data;
+        for (size_t i = 0; i + 8 <= v.mv_size; i += 8) {
+            uint64_t l = hub_rd64(p + i);
+            if (l >= floor && rank_visit(m, l, o, t) != HUB_OK)
+                return HUB_E_NOMEM;
+        }
+    }
+    return rc == MDB_NOTFOUND ? HUB_OK : store_err(rc);
+}
+
+struct rank_hit {
+    uint64_t local;
+    uint32_t score;
+};
+
+/* 1 if a ranks before b: higher score, then newer. */
+static int rank_before(const struct rank_hit *a, const struct rank_hit *b) {
+    return a->score != b->score ? a->score > b->score : a->local > b->local;
+}
+
+static int rank_cmp(const void *a, const void *b) {
+    const struct rank_hit *x = a, *y = b;
+    return rank_before(x, y) ? -1 : rank_before(y, x) ? 1 : 0;
+}
+
+static int rank_local_cmp(const void *a, const void *b) {
+    uint64_t x = ((const struct rank_hit *)a)->local, y = ((const struct rank_hit *)b)->local;
+    return x < y ? -1 : x > y;
+}
+
+/* The k best of hits[0..n) (rank_before), best first, into top (room for k): a heap of the k
+ * best so far, its root the worst of them. Returns how many (min(n, k)). */
+static size_t rank_select(const struct rank_hit *hits, size_t n, size_t k, struct rank_hit *top) {
+    size_t h = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (h < k) {
+            size_t c = h++;
+            top[c] = hits[i];
+            while (c > 0 && rank_before(&top[(c - 1) / 2], &top[c])) { /* worst up */
+                struct rank_hit t = top[c];
+                top[c] = top[(c - 1) / 2];
+                top[(c - 1) / 2] = t;
+                c = (c - 1) / 2;
+            }
+        } else if (k && rank_before(&hits[i], &top[0])) {
+            top[0] = hits[i];
+            for (size_t c = 0;;) {
+                size_t l = 2 * c + 1, r = l + 1, w = c;
+                if (l < h && rank_before(&top[w], &top[l]))
+                    w = l;
+                if (r < h && rank_before(&top[w], &top[r]))
+                    w = r;
+                if (w == c)
+                    break;
+                struct rank_hit t = top[c];
+                top[c] = top[w];
+                top[w] = t;
+                c = w;
+            }
+        }
+    }
+    qsort(top, h, sizeof *top, rank_cmp);
+    return h;
+}
+
+/* Is the record at local current and visible, and in q's dates? */
+static int rank_live(struct store *s, MDB_txn *txn, const struct store_query *q, uint64_t local) {
+    uint8_t lk[8];
+    hub_be64(lk, local);
+    MDB_val k = {8, lk}, v;
+    if (mdb_get(txn, s->dbi[DB_LIVE], &k, &v) != 0 || v.mv_size != LIVE_VAL_LEN)
+        return 0;
+    const uint8_t *p = v.mv_data;
+    uint64_t exp = hub_rd64(p);
+    int32_t ds = (int32_t)rd32(p + 8), de = (int32_t)rd32(p + 12);
+    if (de == 0)
+        de = ds;
+    if (exp && exp <= q->now_ms)
+        return 0;
+    if ((q->date_from || q->date_to) &&
+        !(ds != 0 && (!q->date_to || ds <= q->date_to) && (!q->date_from || de >= q->date_from)))
+        return 0;
+    return 1;
+}
+
+int store_query_ranked(struct store *s, const struct store_query *q,
+                       const struct store_rank_term *rt, size_t nrt, unsigned ngroups,
+                       int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg,
+                       uint64_t *next_cursor) {
+    *next_cursor = 0;
+    if (ngroups == 0 || ngroups > STORE_RANK_MAX_GROUPS || q->nterms > STORE_RANK_MAX_FILTERS)
+        return HUB_E_RANGE;
+    /* a slot's weight (the terms of one slot share it; half: their prefix forms) */
+    uint32_t sw[64] = {0};
+    for (size_t i = 0; i < nrt; i++) {
+        if (rt[i].slot >= 64 || rt[i].group >= ngroups)
+            return HUB_E_RANGE;
+        sw[rt[i].slot] = rt[i].weight;
+    }
+    /* the filters are groups too, without score: one term each */
+    unsigned ng = ngroups + (unsigned)q->nterms;
+    size_t nt = nrt + q->nterms;
+    struct rank_t *t = malloc((nt ? nt : 1) * sizeof *t);
+    if (!t)
+        return HUB_E_NOMEM;
+    for (size_t i = 0; i < nrt; i++)
+        t[i] = (struct rank_t){rt[i].t.b, rt[i].group, rt[i].slot, rt[i].half, 0, 0};
+    for (size_t f = 0; f < q->nterms; f++)
+        t[nrt + f] = (struct rank_t){q->terms[f].b, (uint8_t)(ngroups + f), RANK_NO_SLOT, 0, 0, 0};
+    if (!s->rank && !(s->rank = calloc(1, sizeof *s->rank))) {
+        free(t);
+        return HUB_E_NOMEM;
+    }
+    struct rank_map *mp = s->rank, m;
+    rank_map_reset(mp);
+    m = *mp;
+    struct rank_hit *hits = NULL, *top = NULL;
+    MDB_txn *txn;
+    int rc = rtxn_begin(s, &txn);
+    if (rc != 0) {
+        free(t);
+        return rc;
+    }
+    MDB_cursor *c = NULL;
+    pthread_mutex_lock(&s->tail_mu); /* the tail's arrays are read until the end */
+    if ((rc = mdb_cursor_open(txn, s->dbi[DB_INDEX], &c)) != 0) {
+        rc = store_err(rc);
+        goto done;
+    }
+    /* Groups in order of their postings, fewest first: the first group makes the candidates,
+     * the others only mark them, so a rare word or filter keeps the work small. */
+    size_t gsize[STORE_RANK_MAX_GROUPS + STORE_RANK_MAX_FILTERS] = {0};
+    for (size_t i = 0; i < nt; i++) {
+        size_t ntl, dc = 0;
+        (void)tail_postings(s->tail, t[i].b, &ntl);
+        MDB_val k = {INDEX_TERM_LEN, (void *)t[i].b}, v;
+        if (mdb_cursor_get(c, &k, &v, MDB_SET) != 0 || mdb_cursor_count(c, &dc) != 0)
+            dc = 0;
+        t[i].n = dc;
+        t[i].live = dc + ntl > 0; /* most of a word's forms have no postings: skipped */
+        gsize[t[i].group] += dc + ntl;
+    }
+    unsigned order[STORE_RANK_MAX_GROUPS + STORE_RANK_MAX_FILTERS];
+    for (unsigned g = 0; g < ng; g++) {
+        unsigned j = g;
+        while (j > 0 && gsize[order[j - 1]] > gsize[g]) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = g;
+    }
+    /* The records ranked are the newest: those at least as new as the scan-th newest posting
+     * of every term that has more (a very common word's), so that no term is read much
+     * beyond scan postings. When they give fewer results than asked for, the scan widens. */
+    size_t skip = q->cursor ? (size_t)(q->cursor - 1) : 0;
+    size_t want = skip + q->limit + 1, nh = 0;
+    uint64_t floor = 0;
+    uint32_t all = ng == 32 ? UINT32_MAX : (1u << ng) - 1;
+    for (size_t scan = STORE_RANK_SCAN;; scan *= 4) {
+        floor = 0;
+        for (size_t i = 0; i < nt; i++) {
+            if (t[i].n > scan) {
+                uint64_t f = rank_scan_floor(c, &t[i], scan);
+                floor = f > floor ? f : floor;
+            }
+        }
+        for (size_t j = 0; m.n && j < m.slots; j++)
+            m.s[j] = (struct rank_slot){0};
+        m.n = 0;
+        for (unsigned o = 0; o < ng; o++) {
+            for (size_t i = 0; i < nt; i++) {
+                if (t[i].group != order[o] || !t[i].live)
+                    continue;
+                /* bit o, not the group's number: the first group processed adds candidates */
+                if ((rc = rank_term(s, c, &t[i], o, floor, &m)) != HUB_OK)
+                    goto done;
+            }
+            if (m.n == 0)
+                break;
+        }
+        free(hits);
+        hits = NULL;
+        nh = 0;
+        if (m.n && !(hits = malloc(m.n * sizeof *hits))) {
+            rc = HUB_E_NOMEM;
+            goto done;
+        }
+        for (size_t j = 0; j < m.slots; j++) {
+            const struct rank_slot *r = &m.s[j];
+            if (!r->key || r->mask != all || r->key < floor)
+                continue;
+            /* each (word, field class) counts once: at full weight if a form of the word
+             * itself matched, else at half weight if a word it begins did */
+            uint32_t score = 0;
+            for (uint64_t b = r->full | r->half; b; b &= b - 1) {
+                unsigned slot = (unsigned)__builtin_ctzll(b);
+                score += (r->full >> slot & 1) ? sw[slot] : sw[slot] / 2;
+            }
+            hits[nh++] = (struct rank_hit){r->key, score};
+        }
+        if (floor == 0 || nh >= want)
+            break;
+    }
+    /* The best skip + limit + 1 (one more tells whether there is a next page), checked for
+     * being current and in the dates from the best down; if some are not, the rest are
+     * selected again without them, twice as many. */
+    size_t k = want, good = 0;
+    int count = 0;
+    while (nh > 0) {
+        free(top);
+        size_t cap = k < nh ? k : nh;
+        if (!(top = malloc(2 * cap * sizeof *top))) { /* the selection, then the dropped */
+            rc = HUB_E_NOMEM;
+            goto done;
+        }
+        struct rank_hit *dropped = top + cap;
+        size_t nsel = rank_select(hits, nh, k, top), bad = 0;
+        good = 0;
+        for (size_t i = 0; i < nsel && good < want; i++) {
+            if (!rank_live(s, txn, q, top[i].local))
+                dropped[bad++] = top[i];
+            else
+                top[good++] = top[i];
+        }
+        if (good >= want || nsel == nh || !bad)
+            break;
+        size_t w = 0; /* select again without the dropped ones, twice as many */
+        qsort(dropped, bad, sizeof *dropped, rank_local_cmp);
+        for (size_t i = 0; i < nh; i++)
+            if (!bsearch(&hits[i], dropped, bad, sizeof *dropped, rank_local_cmp))
+                hits[w++] = hits[i];
+        nh = w;
+        k *= 2;
+    }
+    for (size_t i = skip; i < good; i++) {
+        if ((size_t)count == q->limit) {
+            *next_cursor = (uint64_t)i + 1;
+            break;
+        }
+        uint8_t lk[8];
+        hub_be64(lk, top[i].local);
+        MDB_val k2 = {8, lk}, ev;
+        if (mdb_get(txn, s->dbi[DB_ENTRIES], &k2, &ev) == 0) {
+            if (cb(ev.mv_data, ev.mv_size, arg) != 0)
+                break;
+            count++;
+        }
+    }
+    rc = count;
+done:
+    pthread_mutex_unlock(&s->tail_mu);
+    if (c)
+        mdb_cursor_close(c);
+    rtxn_end(s);
+    free(hits);
+    free(top);
+    free(t);
+    *mp = m; /* kept for the next query */
+    return rc;
 }

@@ -4,6 +4,8 @@
  *   TOPICS, COUNTRIES: comma-separated lists; each request asks for one (topic, country) pair,
  *   the pairs varying from request to request (a fixed pseudo-random walk over all of them).
  *   WARMUP (default 200): requests sent first and not counted.
+ *   TOPICS "@FILE" (COUNTRIES then ignored, LIMIT too): FILE holds the request lines, one JSON
+ *   query a line (scripts/bench's text queries); the walk goes over them instead.
  *
  * Each request is one fixed line {"op":"query","topic":T,"country":C,"limit":L}; the round trip
  * (write until the line is sent, read until '\n') is timed with CLOCK_MONOTONIC. Prints a human
@@ -125,20 +127,54 @@ int main(int argc, char **argv) {
         return 2;
     }
     char *topics[BQ_MAX_LIST], *countries[BQ_MAX_LIST];
-    size_t nt = bq_split(argv[4], topics, BQ_MAX_LIST);
-    size_t nc = bq_split(argv[5], countries, BQ_MAX_LIST);
-    if (!nt || !nc) {
-        fprintf(stderr, "bench_query: empty topic or country list\n");
-        return 2;
+    size_t nt = 0, nc = 0, npairs = 0;
+    char **lines = NULL;
+    size_t *lens = NULL;
+    if (argv[4][0] == '@') { /* prebuilt request lines */
+        FILE *f = fopen(argv[4] + 1, "r");
+        if (!f) {
+            fprintf(stderr, "bench_query: %s: %s\n", argv[4] + 1, strerror(errno));
+            return 2;
+        }
+        char *l = NULL;
+        size_t cap = 0, lcap = 0;
+        ssize_t n;
+        while ((n = getline(&l, &cap, f)) > 1) {
+            if (npairs == lcap) {
+                lcap = lcap ? lcap * 2 : 256;
+                lines = realloc(lines, lcap * sizeof *lines);
+                lens = realloc(lens, lcap * sizeof *lens);
+                if (!lines || !lens)
+                    return 1;
+            }
+            if (l[n - 1] != '\n')
+                return 2;
+            if (!(lines[npairs] = strdup(l)))
+                return 1;
+            lens[npairs++] = (size_t)n;
+        }
+        free(l);
+        fclose(f);
+        if (!npairs) {
+            fprintf(stderr, "bench_query: no request lines in %s\n", argv[4] + 1);
+            return 2;
+        }
+    } else {
+        nt = bq_split(argv[4], topics, BQ_MAX_LIST);
+        nc = bq_split(argv[5], countries, BQ_MAX_LIST);
+        if (!nt || !nc) {
+            fprintf(stderr, "bench_query: empty topic or country list\n");
+            return 2;
+        }
+        npairs = nt * nc;
+        lines = calloc(npairs, sizeof *lines);
+        lens = calloc(npairs, sizeof *lens);
+        if (!lines || !lens)
+            return 1;
     }
 
     /* Prebuild every request line: the timed loop only writes and reads. */
-    size_t npairs = nt * nc;
-    char **lines = calloc(npairs, sizeof *lines);
-    size_t *lens = calloc(npairs, sizeof *lens);
-    if (!lines || !lens)
-        return 1;
-    for (size_t i = 0; i < npairs; i++) {
+    for (size_t i = 0; i < npairs && nt; i++) {
         char tmp[512];
         int w = snprintf(tmp, sizeof tmp,
                          "{\"op\":\"query\",\"topic\":\"%s\",\"country\":\"%s\",\"limit\":%lu}\n",
@@ -210,9 +246,13 @@ int main(int argc, char **argv) {
     double p99 = bq_pct(lat, count, 0.99), max = (double)lat[count - 1] / 1e6;
     double mean = sum / (double)count / 1e6;
 
-    printf("%lu queries (topic+country, limit %lu, %zu pairs) on one connection, after %lu "
-           "warm-up:\n",
-           count, limit, npairs, warmup);
+    if (nt)
+        printf("%lu queries (topic+country, limit %lu, %zu pairs) on one connection, after %lu "
+               "warm-up:\n",
+               count, limit, npairs, warmup);
+    else
+        printf("%lu queries (%zu request lines of %s) on one connection, after %lu warm-up:\n",
+               count, npairs, argv[4] + 1, warmup);
     printf("  p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms  mean %.3f ms\n", p50, p90, p99,
            max, mean);
     printf("  records per answer: mean %.1f, min %ld; %lu empty, %lu errors; mean answer %.0f "

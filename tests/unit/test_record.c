@@ -15,6 +15,7 @@
 #include "entry.pb-c.h"
 #include "hub.h"
 #include "record.h"
+#include "textsearch.h"
 
 #define K_PROFILE HUBNET__KIND__KIND_PROFILE
 #define K_OFFER HUBNET__KIND__KIND_OFFER
@@ -671,6 +672,19 @@ static int has_term(const struct index_term *t, size_t n, enum index_field f, co
     return 0;
 }
 
+/* A full-text word (folded) of field class cls. Words are indexed as they are, whatever the
+ * record's language (lang: documents it; the dictionary holds their stems). */
+static int has_word(const struct index_term *t, size_t n, int cls, const char *lang,
+                    const char *w) {
+    (void)lang;
+    struct index_term want;
+    index_term_word(cls, w, strlen(w), &want);
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(t[i].b, want.b, INDEX_TERM_LEN) == 0)
+            return 1;
+    return 0;
+}
+
 static void assert_unique(const struct index_term *t, size_t n) {
     for (size_t i = 0; i < n; i++)
         for (size_t j = i + 1; j < n; j++)
@@ -763,21 +777,30 @@ static void test_terms_offer(void **state) {
     assert_true(has_term(t, n, IDX_MODE, "blended"));
     assert_true(has_term(t, n, IDX_COUNTRY, "at"));
     assert_true(has_term(t, n, IDX_SKILL, SKILL_TEACH));
-    assert_true(has_term(t, n, IDX_WORD, "train"));
-    assert_true(has_term(t, n, IDX_WORD, "ai"));
-    assert_true(has_term(t, n, IDX_WORD, "public"));
-    assert_true(has_term(t, n, IDX_WORD, "municipalities"));
-    assert_true(has_term(t, n, IDX_WORD, "tabs"));
+    /* Words by field class, folded, not stemmed. */
+    assert_true(has_word(t, n, TS_TITLE, "de", "train"));
+    assert_true(has_word(t, n, TS_TITLE, "de", "trainer"));
+    assert_true(has_word(t, n, TS_TITLE, "de", "ai"));
+    assert_true(has_word(t, n, TS_TITLE, "de", "public"));
+    assert_true(has_word(t, n, TS_DESC, "de", "municipalities"));
+    assert_true(has_word(t, n, TS_DESC, "de", "tabs"));
+    assert_true(has_word(t, n, TS_PLACE, "de", "wien"));
+    assert_true(has_word(t, n, TS_PLACE, "de", "online"));
+    assert_true(has_word(t, n, TS_TAGS, "de", "services"));
+    assert_true(has_word(t, n, TS_TAGS, "de", "trainer"));
+    assert_false(has_word(t, n, TS_TITLE, NULL, "servic")); /* not stemmed */
     /* Not indexed: one-letter words, other free-text fields, wrong field tags. */
-    assert_false(has_term(t, n, IDX_WORD, "a"));
-    assert_false(has_term(t, n, IDX_WORD, "wien"));
-    assert_false(has_term(t, n, IDX_WORD, "ttt"));
+    assert_false(has_word(t, n, TS_DESC, "de", "a"));
+    assert_false(has_word(t, n, TS_DESC, "de", "wien"));
+    assert_false(has_word(t, n, TS_DESC, "de", "ttt"));
+    assert_false(has_word(t, n, TS_PLACE, "de", "ttt"));
     assert_false(has_term(t, n, IDX_TOPIC, "trainers"));
     assert_false(has_term(t, n, IDX_COUNTRY, "de"));
     assert_false(has_term(t, n, IDX_LANGUAGE, "br"));
-    /* Title: train, the, trainer, ai, for, public, services; description adds: three,
-     * modules, hub, staff, who, will, municipalities, tabs ("for" again). */
-    size_t words = 7 + 8;
+    /* Title: train, the, trainer, ai, for, public, services; tags: train, the, trainer, ai,
+     * public, services; place: wien, online; description: three, modules, for, hub, staff,
+     * who, will, train, municipalities, tabs. */
+    size_t words = 7 + 6 + 2 + 10;
     size_t tags = 3 /* all kind author */ + 2 + 2 + 2 + 2 + 3 + 4 /* de en pt-br pt */ + 1 + 1 + 2;
     assert_int_equal(n, tags + words);
     free(buf);
@@ -795,9 +818,10 @@ static void test_terms_dedupe(void **state) {
                         &len);
     size_t n = record_terms(author, K_OFFER, buf, len, t, RECORD_MAX_TERMS);
     assert_unique(t, n);
-    /* all, kind, author, topic, audience, language en, word ai */
-    assert_int_equal(n, 7);
-    assert_true(has_term(t, n, IDX_WORD, "ai"));
+    /* all, kind, author, topic, audience, language en, title word ai, tag words train, the,
+     * trainer (each once) */
+    assert_int_equal(n, 10);
+    assert_true(has_word(t, n, TS_TITLE, "en", "ai"));
     free(buf);
 
     /* train_the_trainer alone implies the topic and the audience. */
@@ -808,23 +832,23 @@ static void test_terms_dedupe(void **state) {
     assert_true(has_term(t, n, IDX_AUDIENCE, "trainers"));
     free(buf);
 
-    /* Word splitting: punctuation splits, bytes >= 0x80 are part of words. */
+    /* Word splitting: punctuation splits, letters of any script are part of words, which are
+     * folded (case, accents). No language: not stemmed. */
     buf = make(K_REQUEST,
                "{\"title\":\"\\u00dcber-KI, e-Mail & 5G (x)\","
                "\"description\":\"ki KI k\\u00fcnstliche\"}",
                &len);
     n = record_terms(author, K_REQUEST, buf, len, t, RECORD_MAX_TERMS);
     assert_unique(t, n);
-    assert_true(has_term(t, n, IDX_WORD,
-                         "\xc3\x9c"
-                         "ber"));
-    assert_true(has_term(t, n, IDX_WORD, "ki"));
-    assert_true(has_term(t, n, IDX_WORD, "mail"));
-    assert_true(has_term(t, n, IDX_WORD, "5g"));
-    assert_true(has_term(t, n, IDX_WORD, "k\xc3\xbcnstliche"));
-    assert_false(has_term(t, n, IDX_WORD, "e"));
-    assert_false(has_term(t, n, IDX_WORD, "x"));
-    assert_int_equal(n, 3 + 5);
+    assert_true(has_word(t, n, TS_TITLE, NULL, "uber"));
+    assert_true(has_word(t, n, TS_TITLE, NULL, "ki"));
+    assert_true(has_word(t, n, TS_TITLE, NULL, "mail"));
+    assert_true(has_word(t, n, TS_TITLE, NULL, "5g"));
+    assert_true(has_word(t, n, TS_DESC, NULL, "ki"));
+    assert_true(has_word(t, n, TS_DESC, NULL, "kunstliche"));
+    assert_false(has_word(t, n, TS_TITLE, NULL, "e"));
+    assert_false(has_word(t, n, TS_TITLE, NULL, "x"));
+    assert_int_equal(n, 3 + 4 + 2);
     free(buf);
 
     /* The query side splits text the same way. */
@@ -860,7 +884,7 @@ static void test_terms_cap(void **state) {
     assert_unique(t, n);
     assert_true(has_term(t, n, IDX_TOPIC, "govtech"));
     assert_true(has_term(t, n, IDX_COUNTRY, "be"));
-    assert_true(has_term(t, n, IDX_WORD, "cap"));
+    assert_true(has_word(t, n, TS_TITLE, NULL, "cap"));
     assert_true(has_term(t, n, IDX_WORD, "w0"));
     assert_false(has_term(t, n, IDX_WORD, "w399"));
     /* A smaller max is respected exactly. */
@@ -887,11 +911,13 @@ static void test_terms_cache(void **state) {
         index_term_make(IDX_WORD, w1, strlen(w1), &want);
         assert_memory_equal(t[0].b, want.b, INDEX_TERM_LEN);
     }
-    /* A 300-byte word: longer than the cache and than index_term_make's buffer. */
+    /* A 300-byte word: folded and cut at TS_WORD_MAX bytes. */
     memset(text, 'Q', 300);
     text[300] = '\0';
     assert_int_equal(record_word_terms(text, t, 4), 1);
-    index_term_make(IDX_WORD, text, 300, &want);
+    char cut[TS_WORD_MAX];
+    memset(cut, 'q', sizeof cut);
+    index_term_make(IDX_WORD, cut, sizeof cut, &want);
     assert_memory_equal(t[0].b, want.b, INDEX_TERM_LEN);
     memset(text, 'q', 300);
     assert_int_equal(record_word_terms(text, t, 4), 1);
@@ -923,11 +949,14 @@ static void test_terms_other_kinds(void **state) {
     assert_true(has_term(t, n, IDX_KIND, "profile"));
     assert_true(has_term(t, n, IDX_SECTOR, "Energy, fuels and petroleum engineering"));
     assert_true(has_term(t, n, IDX_LANGUAGE, "sl"));
-    /* Only ASCII is folded: "Österreich" is indexed with its capital Ö. */
-    assert_true(has_term(t, n, IDX_WORD, "\xc3\x96sterreich"));
-    assert_false(has_term(t, n, IDX_WORD, "\xc3\xb6sterreich"));
-    assert_true(has_term(t, n, IDX_WORD, "edih"));
-    assert_true(has_term(t, n, IDX_WORD, "smes"));
+    /* Folded: "Österreich" is indexed as "osterreich"; the region and the topics are
+     * searched too. */
+    assert_true(has_word(t, n, TS_TITLE, "de", "osterreich"));
+    assert_false(has_word(t, n, TS_TITLE, "de", "\xc3\x96sterreich"));
+    assert_true(has_word(t, n, TS_TITLE, "de", "edih"));
+    assert_true(has_word(t, n, TS_DESC, "de", "smes"));
+    assert_true(has_word(t, n, TS_PLACE, "de", "karnten"));
+    assert_true(has_word(t, n, TS_TAGS, "de", "wallet"));
     free(buf);
 
     buf = make(K_RETRACTION, retraction_json, &len);
@@ -963,7 +992,7 @@ static void test_index_matches_separate_calls(void **state) {
         record_dates(good[g].kind, buf, len, &d1);
         for (int check = 0; check <= 1; check++) {
             assert_int_equal(record_index(author, good[g].kind, buf, len, check, t2,
-                                          RECORD_MAX_TERMS, &n2, &d2),
+                                          RECORD_MAX_TERMS, &n2, &d2, NULL),
                              HUB_OK);
             assert_int_equal(n2, n1);
             assert_memory_equal(t2, t1, n1 * sizeof t1[0]);
@@ -989,7 +1018,7 @@ static void test_index_matches_separate_calls(void **state) {
         int want = record_check_payload(K_OFFER, bad[b], badlen[b]);
         assert_int_not_equal(want, HUB_OK);
         assert_int_equal(record_index(author, K_OFFER, bad[b], badlen[b], 1, t, RECORD_MAX_TERMS,
-                                      &n, &d),
+                                      &n, &d, NULL),
                          want);
         assert_int_equal(n, 99); /* nothing filled */
     }

@@ -727,7 +727,7 @@ static void test_latest_version_wins(void **state) {
     query(f->s, &t_offer, 1, 0, 0, 0, &got);
     const struct built *w_offers[] = {&v2, &other}; /* one per record, newest first */
     assert_ids(&got, w_offers, 2);
-    struct index_term t_word = term(IDX_WORD, "version");
+    struct index_term t_word = term(IDX_WORD_TITLE, "version");
     query(f->s, &t_word, 1, 0, 0, 0, &got);
     assert_ids(&got, w_beta, 1);
 
@@ -1280,7 +1280,7 @@ static void query_intersections(struct fx *f, struct qset *q) {
     check_query(f->s, NULL, 0, 0, 0, want, n);
     check_query(f->s, t, 1, 0, 0, want, n);
     /* a single word of the title: exact */
-    struct index_term w42 = term(IDX_WORD, "42");
+    struct index_term w42 = term(IDX_WORD_TITLE, "42");
     const struct built *w_42[] = {&q->b[42]};
     check_query(f->s, &w42, 1, 0, 0, w_42, 1);
 
@@ -1371,7 +1371,7 @@ static void test_query_date_range(void **state) {
     int i = 10; /* dated; words of one byte are not indexed, "10" is */
     assert_true(q.ds[i] != 0);
     const struct built *w_i[] = {&q.b[i]};
-    struct index_term wi = term(IDX_WORD, "10");
+    struct index_term wi = term(IDX_WORD_TITLE, "10");
     check_query(f->s, &wi, 1, q.de[i], q.de[i], w_i, 1);
     check_query(f->s, &wi, 1, q.ds[i], q.ds[i], w_i, 1);
     check_query(f->s, &wi, 1, q.de[i] + 1, 0, w_i, 0);
@@ -1616,8 +1616,9 @@ static void set_schema(const char *dir, uint32_t ver) {
     mdb_env_close(env);
 }
 
-/* A store written by a newer hubd, or by the development builds before schema 2 (whose index
- * postings read differently), is refused rather than misread; the current one opens. */
+/* A store written by a newer hubd, by the development builds before schema 2 (whose index
+ * postings read differently), or by schema 3 (text index before multilingual search) is
+ * refused rather than misread; the current one opens. */
 static void test_schema_version(void **state) {
     struct fx *f = *state;
     store_destroy(&f->s);
@@ -1627,6 +1628,12 @@ static void test_schema_version(void **state) {
     assert_null(s);
     set_schema(f->dir, 1);
     assert_int_equal(store_open(f->dir, 0, &s), HUB_E_VERSION);
+    /* schema 3: words indexed by their ASCII lower case, no dictionary; refused, not misread
+     * (its text queries would find nothing), and the hub says to sync or import again */
+    set_schema(f->dir, 3);
+    assert_int_equal(store_open(f->dir, 0, &s), HUB_E_VERSION);
+    assert_null(s);
+    assert_int_equal(STORE_SCHEMA_VERSION, 4);
     set_schema(f->dir, STORE_SCHEMA_VERSION);
     assert_int_equal(store_open(f->dir, 0, &f->s), HUB_OK);
 }
