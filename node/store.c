@@ -34,6 +34,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -1761,4 +1762,275 @@ int store_stats(struct store *s, struct store_stats *out) {
     out->index_tail = s->recent_rows;
     pthread_mutex_unlock(&s->tail_mu);
     return HUB_OK;
+}
+
+/* ---- backup, verify, entries by local number (cursors) ----
+ *
+ * The local number of an entry (its key in "entries") is the hub's cursor: it grows with each
+ * accepted entry and is never reused, so "entries after cursor C" is a range of that table. */
+
+int store_backup_fd(struct store *s, int fd) {
+    /* env_lock for reading: a map resize waits for the copy (it may not run while a
+     * transaction of this process is open), other reads and writes go on. The copy's read
+     * transaction keeps the pages it reads; writes meanwhile take new ones. */
+    pthread_rwlock_rdlock(&s->env_lock);
+    int rc = mdb_env_copyfd2(s->env, fd, MDB_CP_COMPACT);
+    pthread_rwlock_unlock(&s->env_lock);
+    if (rc != 0)
+        log_error("store", "backup copy failed: %s", mdb_strerror(rc));
+    return store_err(rc);
+}
+
+int store_last_local(struct store *s, uint64_t *out) {
+    MDB_txn *txn;
+    int rc = rtxn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(txn, s->dbi[DB_ENTRIES], &c)) != 0) {
+        rtxn_end(s);
+        return store_err(rc);
+    }
+    MDB_val k, v;
+    rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+    *out = (rc == 0 && k.mv_size == 8) ? hub_rd64(k.mv_data) : 0;
+    mdb_cursor_close(c);
+    rtxn_end(s);
+    return rc == 0 || rc == MDB_NOTFOUND ? HUB_OK : store_err(rc);
+}
+
+int store_entries_since(struct store *s, uint64_t after, size_t max_count, size_t max_bytes,
+                        store_local_fn cb, void *arg, uint64_t *last) {
+    *last = after;
+    if (after == UINT64_MAX)
+        return 0;
+    MDB_txn *txn;
+    int rc = rtxn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(txn, s->dbi[DB_ENTRIES], &c)) != 0) {
+        rtxn_end(s);
+        return store_err(rc);
+    }
+    uint8_t kb[8];
+    hub_be64(kb, after + 1);
+    MDB_val k = {8, kb}, v;
+    size_t n = 0, bytes = 0;
+    int stop = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && n < max_count &&
+                                                        bytes < max_bytes && !stop;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 8)
+            continue;
+        uint64_t local = hub_rd64(k.mv_data);
+        stop = cb(arg, local, v.mv_data, v.mv_size);
+        *last = local;
+        n++;
+        bytes += v.mv_size;
+    }
+    mdb_cursor_close(c);
+    rtxn_end(s);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return store_err(rc);
+    return (int)n;
+}
+
+/* verify: one read transaction of its own (it runs on another thread than the event loop,
+ * which owns s->rtxn), so that it checks one consistent state of the store. */
+struct vstate {
+    struct store *s;
+    MDB_txn *txn;
+    struct store_verify *out;
+};
+
+static void vproblem(struct vstate *vs, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void vproblem(struct vstate *vs, int code, const char *fmt, ...) {
+    if (vs->out->problems++ == 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(vs->out->first, sizeof vs->out->first, fmt, ap);
+        va_end(ap);
+        vs->out->first_code = code;
+    }
+}
+
+/* One feed: seq 1 .. head without a gap, each entry where chain and ids say, its header
+ * chained to the one before, its signature and (unless purged) payload hash valid. */
+static int verify_feed(struct vstate *vs, const uint8_t *author, const uint8_t *headval,
+                       uint64_t now_ms) {
+    struct store *s = vs->s;
+    char ah[17];
+    hub_hex(author, 8, ah);
+    uint64_t head_seq = hub_rd64(headval);
+    uint8_t ck[40];
+    memcpy(ck, author, 32);
+    hub_be64(ck + 32, 1);
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(vs->txn, s->dbi[DB_CHAIN], &c);
+    if (rc != 0)
+        return rc;
+    MDB_val k = {40, ck}, v;
+    uint64_t want = 1;
+    uint8_t prev[32] = {0};
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 40 || memcmp(k.mv_data, author, 32) != 0)
+            break;
+        uint64_t seq = hub_rd64((const uint8_t *)k.mv_data + 32);
+        vs->out->entries++;
+        if (seq != want) {
+            vproblem(vs, HUB_E_GAP, "feed %s…: seq %llu follows seq %llu", ah,
+                     (unsigned long long)seq, (unsigned long long)(want - 1));
+            want = seq; /* check the rest of the chain from here */
+            memset(prev, 0, sizeof prev);
+        }
+        if (v.mv_size != CHAIN_VAL_LEN) {
+            vproblem(vs, HUB_E_DECODE, "feed %s… seq %llu: chain row of %zu bytes", ah,
+                     (unsigned long long)seq, v.mv_size);
+            want++;
+            continue;
+        }
+        const uint8_t *cv = v.mv_data;
+        MDB_val lk = {8, (void *)cv}, ev, iv;
+        MDB_val idk = {32, (void *)(cv + 8)};
+        int erc = mdb_get(vs->txn, s->dbi[DB_ENTRIES], &lk, &ev);
+        struct entry e;
+        if (erc != 0) {
+            vproblem(vs, HUB_E_NOT_FOUND, "feed %s… seq %llu: entry (cursor %llu) missing", ah,
+                     (unsigned long long)seq, (unsigned long long)hub_rd64(cv));
+        } else if (entry_decode(ev.mv_data, ev.mv_size, &e) != 0) {
+            vproblem(vs, HUB_E_DECODE, "feed %s… seq %llu: stored entry does not decode", ah,
+                     (unsigned long long)seq);
+        } else {
+            int vrc = entry_verify(&e, now_ms);
+            char ih[17];
+            hub_hex(e.id, 8, ih);
+            if (memcmp(e.author, author, 32) != 0 || e.seq != seq)
+                vproblem(vs, HUB_E_FIELD, "feed %s… seq %llu: stored entry %s… is of another "
+                         "feed or seq", ah, (unsigned long long)seq, ih);
+            else if (memcmp(e.id, cv + 8, 32) != 0)
+                vproblem(vs, HUB_E_FIELD, "feed %s… seq %llu: entry id %s… differs from the "
+                         "chain's", ah, (unsigned long long)seq, ih);
+            else if (seq > 1 && want == seq && !sodium_is_zero(prev, 32) &&
+                     memcmp(e.prev, prev, 32) != 0)
+                vproblem(vs, HUB_E_PREV, "feed %s… seq %llu: prev is not the id of seq %llu",
+                         ah, (unsigned long long)seq, (unsigned long long)(seq - 1));
+            else if (vrc != 0 && vrc != HUB_E_TIMESTAMP) /* the window is for arrivals */
+                vproblem(vs, vrc, "feed %s… seq %llu: entry %s…: %s", ah,
+                         (unsigned long long)seq, ih, hub_strmsg(vrc));
+            else if (mdb_get(vs->txn, s->dbi[DB_IDS], &idk, &iv) != 0 || iv.mv_size != 8 ||
+                     memcmp(iv.mv_data, cv, 8) != 0)
+                vproblem(vs, HUB_E_NOT_FOUND, "feed %s… seq %llu: id %s… not in the id table",
+                         ah, (unsigned long long)seq, ih);
+        }
+        memcpy(prev, cv + 8, 32);
+        want = seq + 1;
+    }
+    mdb_cursor_close(c);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    if (want - 1 != head_seq || (head_seq && memcmp(prev, headval + 8, 32) != 0))
+        vproblem(vs, HUB_E_GAP, "feed %s…: head says seq %llu, chain ends at seq %llu", ah,
+                 (unsigned long long)head_seq, (unsigned long long)(want - 1));
+    return 0;
+}
+
+/* Every current visible record ("live") indexed: its terms in "recent" (the tail) or each
+ * term's postings hold it; every posting in "index" names a live record. */
+static int verify_index(struct vstate *vs) {
+    struct store *s = vs->s;
+    MDB_cursor *lc = NULL, *ic = NULL;
+    int rc = mdb_cursor_open(vs->txn, s->dbi[DB_LIVE], &lc);
+    if (rc == 0)
+        rc = mdb_cursor_open(vs->txn, s->dbi[DB_INDEX], &ic);
+    MDB_val k, v;
+    struct index_term terms[RECORD_MAX_TERMS];
+    for (rc = rc ? rc : mdb_cursor_get(lc, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(lc, &k, &v, MDB_NEXT)) {
+        vs->out->records++;
+        uint64_t local = k.mv_size == 8 ? hub_rd64(k.mv_data) : 0;
+        MDB_val ev, rv;
+        struct entry e;
+        if (mdb_get(vs->txn, s->dbi[DB_ENTRIES], &k, &ev) != 0 ||
+            entry_decode(ev.mv_data, ev.mv_size, &e) != 0 || !e.payload) {
+            vproblem(vs, HUB_E_NOT_FOUND,
+                     "record at cursor %llu: current, but its entry is missing or purged",
+                     (unsigned long long)local);
+            continue;
+        }
+        if (mdb_get(vs->txn, s->dbi[DB_RECENT], &k, &rv) == 0)
+            continue; /* indexed in the tail */
+        size_t n =
+            record_terms(e.author, e.kind, e.payload, e.payload_len, terms, RECORD_MAX_TERMS);
+        for (size_t i = 0; i < n; i++) {
+            MDB_val tk = {INDEX_TERM_LEN, terms[i].b}, tv = {8, k.mv_data};
+            if (mdb_cursor_get(ic, &tk, &tv, MDB_GET_BOTH) != 0) {
+                char ih[17];
+                hub_hex(e.id, 8, ih);
+                vproblem(vs, HUB_E_NOT_FOUND,
+                         "record %s… (cursor %llu): index term %zu of %zu has no posting for it",
+                         ih, (unsigned long long)local, i + 1, n);
+                break;
+            }
+        }
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+    for (rc = rc ? rc : mdb_cursor_get(ic, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(ic, &k, &v, MDB_NEXT)) {
+        vs->out->postings++;
+        MDB_val lv;
+        if (v.mv_size != 8 || mdb_get(vs->txn, s->dbi[DB_LIVE], &v, &lv) != 0) {
+            vproblem(vs, HUB_E_NOT_FOUND,
+                     "index: a posting names cursor %llu, which is no current record",
+                     v.mv_size == 8 ? (unsigned long long)hub_rd64(v.mv_data) : 0ULL);
+        }
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+    if (ic)
+        mdb_cursor_close(ic);
+    if (lc)
+        mdb_cursor_close(lc);
+    return rc;
+}
+
+int store_verify(struct store *s, uint64_t now_ms, struct store_verify *out) {
+    memset(out, 0, sizeof *out);
+    pthread_rwlock_rdlock(&s->env_lock); /* as store_backup_fd */
+    struct vstate vs = {s, NULL, out};
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &vs.txn);
+    MDB_cursor *c = NULL;
+    if (rc == 0)
+        rc = mdb_cursor_open(vs.txn, s->dbi[DB_FEEDS], &c);
+    MDB_val k, v;
+    for (rc = rc ? rc : mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        out->feeds++;
+        if (k.mv_size != 32 || v.mv_size != FEED_VAL_LEN) {
+            vproblem(&vs, HUB_E_DECODE, "feeds: a row of %zu/%zu bytes", k.mv_size, v.mv_size);
+            continue;
+        }
+        if ((rc = verify_feed(&vs, k.mv_data, v.mv_data, now_ms)) != 0)
+            break;
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+    if (c)
+        mdb_cursor_close(c);
+    MDB_stat st;
+    if (rc == 0 && (rc = mdb_stat(vs.txn, s->dbi[DB_ENTRIES], &st)) == 0 &&
+        st.ms_entries != out->entries)
+        vproblem(&vs, HUB_E_GAP, "entries: %llu stored, %llu in the feeds' chains",
+                 (unsigned long long)st.ms_entries, (unsigned long long)out->entries);
+    if (rc == 0)
+        rc = verify_index(&vs);
+    if (vs.txn)
+        mdb_txn_abort(vs.txn);
+    pthread_rwlock_unlock(&s->env_lock);
+    if (rc != 0)
+        log_error("store", "verify could not read the store: %s", mdb_strerror(rc));
+    return store_err(rc);
 }
