@@ -161,11 +161,13 @@ struct store_verify {
     int first_code; /* a HUB_E_* naming the kind of the first problem */
     char first[256];
 };
-/* Checks one snapshot of the store: every feed's chain (seq 1 .. head without gap, prev =
+/* Checks the whole store: every feed's chain (seq 1 .. head without gap, prev =
  * the id before, id table), every entry's signature and payload hash (when not purged), every
  * current record indexed and every index posting pointing at a current record. Returns HUB_OK
- * when it could read the whole store (findings in out), else a code. Runs on another thread
- * (its own read transaction); may take seconds per million entries. */
+ * when it could read the whole store (findings in out), else a code. Runs on another thread,
+ * in read transactions of its own of at most STORE_VERIFY_CHUNK rows each (a map resize
+ * waits for one chunk only); every check compares rows of one transaction, so writes
+ * meanwhile cause no false problem. About 12-15 s per 100,000 entries on 2 cores. */
 int store_verify(struct store *s, uint64_t now_ms, struct store_verify *out) HUB_WUR;
 
 #endif

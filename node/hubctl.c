@@ -532,11 +532,11 @@ static const char backup_usage[] =
 static const char verify_usage[] =
     "usage: hubctl verify\n"
     "\n"
-    "Ask hubd to check its whole store in one snapshot: every feed's chain (seq 1 to its head\n"
+    "Ask hubd to check its whole store: every feed's chain (seq 1 to its head\n"
     "without a gap, each prev the id before it), every entry's signature and, unless purged,\n"
     "payload hash, every current record present in the index and every index posting naming\n"
     "a current record. hubd goes on answering meanwhile (the check runs on a thread; 100,000\n"
-    "entries take 12-14 s on 2 cores). Prints what was checked; exit status 1 with the first\n"
+    "entries take 12-15 s on 2 cores). Prints what was checked; exit status 1 with the first\n"
     "problem and the number found. Run it on a restored backup before it goes live.\n"
     "\n"
     "Example:\n"
