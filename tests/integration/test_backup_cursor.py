@@ -23,6 +23,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 
 import pytest
@@ -371,3 +372,37 @@ def test_schema3_export_imports_into_this_hubd(hubs):
     assert h.call("heads")["feeds"] == meta["heads"]
     assert sorted(x["id"] for x in h.query()) == meta["records"]
     assert h.ctl("verify")["problems"] == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs hubctl as another user (setpriv)")
+def test_backup_without_read_access_to_the_key_says_so(hubs):
+    """As a packaged hub's operator without the hubnet user's rights: the store is copied
+    (hubd writes it), the key is not; hubctl says how to back it up and exits 4 unless
+    --no-identity."""
+    if not shutil.which("setpriv"):
+        pytest.skip("setpriv (util-linux) not installed")
+    h = hubs("bk-user")
+    h.publish("offer", offer("one"), key="one")
+    os.chmod(h.run_dir, 0o711)  # the socket reachable; identity.key stays 0600, root's
+    os.chmod(h.control_socket, 0o666)
+    tmp = tempfile.mkdtemp(prefix="hubt-bk-user-", dir="/tmp")  # pytest's tmp_path is 0700
+    os.chmod(tmp, 0o777)
+    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", hubctl_path(),
+                 "--socket", h.control_socket, "backup"]
+    try:
+        backup_as_nobody(as_nobody, tmp)
+    finally:
+        shutil.rmtree(tmp)
+
+
+def backup_as_nobody(as_nobody, tmp):
+    p = subprocess.run(as_nobody + [os.path.join(tmp, "b1")], capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 4, p
+    assert "identity.key" in p.stderr and "--no-identity" in p.stderr, p.stderr
+    assert os.listdir(os.path.join(tmp, "b1")) == ["data.mdb"]
+    assert os.path.getsize(os.path.join(tmp, "b1", "data.mdb")) > 0
+    p = subprocess.run(as_nobody + ["--no-identity", os.path.join(tmp, "b2")], capture_output=True,
+                       text=True, timeout=30)
+    assert p.returncode == 0 and "identity.key" in p.stderr, p
+    assert os.listdir(os.path.join(tmp, "b2")) == ["data.mdb"]
