@@ -361,6 +361,28 @@ def test_export_import_moves_every_feed(hubs, tmp_path):
     assert len(r.split()) == 1
 
 
+def test_move_to_a_new_machine_with_the_same_key_by_export_and_import(hubs, tmp_path):
+    """The key and an export are enough: the new hub takes its own feed from the import and
+    publishes on top of it (no fork)."""
+    old = hubs("mv-old")
+    for i in range(5):
+        old.publish("offer", offer(f"old {i}"), key=f"k{i}")
+    path = tmp_path / "old.entries"
+    old.ctl("export", "--entries", str(path), json=False)
+    old.stop()
+    new = hubs.new("mv-new")
+    os.makedirs(new.data_dir, exist_ok=True)
+    shutil.copy2(os.path.join(old.data_dir, "identity.key"),
+                 os.path.join(new.data_dir, "identity.key"))
+    new.start()
+    assert new.key == old.key
+    r = new.ctl("import", "--entries", str(path))
+    assert r["accepted"] == 5, r
+    assert new.status()["own_seq"] == 5
+    assert new.publish("offer", offer("new"), key="new")["seq"] == 6
+    assert new.ctl("verify")["problems"] == 0 and new.status()["forks"] == []
+
+
 def test_schema3_export_imports_into_this_hubd(hubs):
     """The upgrade path between store schemas: export --entries with the old hubd, import
     --entries into the new one. The fixture was exported by the schema 3 hubd."""
