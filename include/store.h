@@ -136,7 +136,6 @@ struct store_stats {
 };
 int store_stats(struct store *s, struct store_stats *out) HUB_WUR;
 
-
 /* ---- backup, verify, cursors ---- */
 
 /* A consistent, compacted copy of the store (an LMDB data.mdb) written to fd, a regular file

@@ -110,8 +110,8 @@ struct control {
         uint64_t idle_closed, evicted, refused, slow_closed, fd_refused;
     } total, logged;
     uint64_t last_summary;
-    int backed_budget; /* CONTROL_BACKED_REQS_PER_TURN, counted down in a turn */
-    size_t backed_rr;  /* where the turn's pass over backed clients starts (round robin) */
+    int backed_budget;       /* CONTROL_BACKED_REQS_PER_TURN, counted down in a turn */
+    size_t backed_rr;        /* where the turn's pass over backed clients starts (round robin) */
     struct control_job *job; /* the backup or verify running on its thread, or NULL */
     uint64_t serials;        /* the last client serial given out */
 };
@@ -861,8 +861,7 @@ static void op_watch(struct control *c, struct client *cl, json_t *req, json_t *
     else if (store_last_local(node_store(c->node), &since) != 0)
         since = 0;
     cl->watching = 1;
-    send_json(cl,
-              json_pack("{s:b, s:b, s:I}", "ok", 1, "watching", 1, "cursor", (json_int_t)since),
+    send_json(cl, json_pack("{s:b, s:b, s:I}", "ok", 1, "watching", 1, "cursor", (json_int_t)since),
               tag);
 }
 
@@ -1038,10 +1037,10 @@ static void op_heads(struct control *c, struct client *cl, json_t *req, json_t *
  * that holds one read transaction; the client that asked gets the answer when it is done and
  * meanwhile has nothing else handled. */
 
-#define CONTROL_SINCE_PER_TURN 512       /* entries a watch "since" reads per loop turn */
+#define CONTROL_SINCE_PER_TURN 512          /* entries a watch "since" reads per loop turn */
 #define CONTROL_SINCE_PAGE_BYTES (8u << 20) /* a query "since" page stops after this much */
-#define CONTROL_SINCE_SCAN 10000          /* entries a query "since" passes over per request */
-#define CONTROL_MAX_PASSED_FDS 4          /* descriptors taken from one message (one is kept) */
+#define CONTROL_SINCE_SCAN 10000            /* entries a query "since" passes over per request */
+#define CONTROL_MAX_PASSED_FDS 4            /* descriptors taken from one message (one is kept) */
 
 enum { JOB_BACKUP = 1, JOB_VERIFY };
 
@@ -1075,8 +1074,8 @@ static size_t watch_terms(const struct entry *e, struct index_term *terms) {
 }
 
 /* Every filter term of the watcher among terms. */
-static int watch_match(const struct index_term *wterms, size_t nw,
-                       const struct index_term *terms, size_t n) {
+static int watch_match(const struct index_term *wterms, size_t nw, const struct index_term *terms,
+                       size_t n) {
     int match = 1;
     for (size_t w = 0; w < nw && match; w++) {
         match = 0;
@@ -1420,8 +1419,8 @@ static void job_finish(struct control *c) {
     } else if (j->op == JOB_BACKUP) {
         struct stat sb;
         uint64_t bytes = fstat(j->fd, &sb) == 0 ? (uint64_t)sb.st_size : 0;
-        log_info("control", "backup done: %llu bytes in %llu ms",
-                 (unsigned long long)bytes, (unsigned long long)ms);
+        log_info("control", "backup done: %llu bytes in %llu ms", (unsigned long long)bytes,
+                 (unsigned long long)ms);
         if (cl)
             send_json(cl,
                       json_pack("{s:b, s:I, s:I, s:I}", "ok", 1, "bytes", (json_int_t)bytes,
@@ -1437,14 +1436,13 @@ static void job_finish(struct control *c) {
                      (unsigned long long)v->entries, (unsigned long long)v->records,
                      (unsigned long long)ms);
         json_t *o = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "ok", 1, "feeds",
-                              (json_int_t)v->feeds, "entries", (json_int_t)v->entries,
-                              "records", (json_int_t)v->records, "postings",
-                              (json_int_t)v->postings, "problems", (json_int_t)v->problems,
-                              "ms", (json_int_t)ms);
+                              (json_int_t)v->feeds, "entries", (json_int_t)v->entries, "records",
+                              (json_int_t)v->records, "postings", (json_int_t)v->postings,
+                              "problems", (json_int_t)v->problems, "ms", (json_int_t)ms);
         if (o && v->problems)
-            json_object_set_new(o, "first",
-                                json_pack("{s:s, s:s}", "code", hub_strerror(v->first_code),
-                                          "message", v->first));
+            json_object_set_new(
+                o, "first",
+                json_pack("{s:s, s:s}", "code", hub_strerror(v->first_code), "message", v->first));
         if (cl)
             send_json(cl, o, j->tag);
         else
@@ -1498,8 +1496,8 @@ static ssize_t client_recv(struct client *cl, char *buf, size_t len) {
         char b[CMSG_SPACE(CONTROL_MAX_PASSED_FDS * sizeof(int))];
     } u;
     struct iovec iov = {buf, len};
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
-                       .msg_controllen = sizeof u.b};
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof u.b};
     ssize_t r = recvmsg(cl->fd, &m, MSG_CMSG_CLOEXEC);
     if (r < 0)
         return r;
@@ -1525,8 +1523,7 @@ struct builtin_op {
 static const struct builtin_op builtin_ops[] = {
     {"status", op_status}, {"id", op_id},           {"publish", op_publish}, {"get", op_get},
     {"query", op_query},   {"history", op_history}, {"retract", op_retract}, {"watch", op_watch},
-    {"import", op_import}, {"heads", op_heads},
-    {"backup", op_backup}, {"verify", op_verify},
+    {"import", op_import}, {"heads", op_heads},     {"backup", op_backup},   {"verify", op_verify},
 };
 
 /* ---- big imports: the records are parsed on every core ----
@@ -2025,8 +2022,7 @@ static void client_read(struct control *c, struct client *cl, int do_read) {
     int max_reqs = !start ? CONTROL_REQS_PER_TURN : c->backed_budget > 0 ? 1 : 0;
     for (int handled = 0;
          handled < max_reqs && !cl->dead && !cl->job_wait &&
-         client_pending(cl) < CONTROL_READ_PAUSE &&
-         client_pending(cl) < start + CONTROL_TURN_BYTES;
+         client_pending(cl) < CONTROL_READ_PAUSE && client_pending(cl) < start + CONTROL_TURN_BYTES;
          handled++) {
         char *nl = memchr(cl->in + off, '\n', cl->in_len - off);
         if (!nl)
@@ -2076,7 +2072,7 @@ static void log_summary(struct control *c, uint64_t now) {
 void control_handle(struct control *c, const zmq_pollitem_t *items, size_t count) {
     if (count == 0)
         return;
-    job_finish(c); /* a backup or verify that is done: answered first */
+    job_finish(c);                 /* a backup or verify that is done: answered first */
     size_t nclients = c->nclients; /* items were built for these */
     /* Two passes: first the clients that have read everything they were sent, then those with
      * answers still unsent. A client that does not read its answers (or asks for more than it

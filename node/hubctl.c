@@ -15,11 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Exit status, documented in the top-level --help. */
@@ -1485,8 +1485,8 @@ static int since_arg(const char *cmd, const char *s, json_t **out) {
 
 /* query --since: entries accepted after a cursor, oldest first, with their cursors. */
 static int query_since(struct ctl *ctl, json_t *opts) {
-    static const char *const allowed[] = {"since", "kind", "author", "topic", "country", "limit",
-                                          "all"};
+    static const char *const allowed[] = {"since",   "kind",  "author", "topic",
+                                          "country", "limit", "all"};
     const char *name;
     json_t *val;
     json_object_foreach(opts, name, val) {
@@ -1494,8 +1494,9 @@ static int query_since(struct ctl *ctl, json_t *opts) {
         while (i < sizeof allowed / sizeof allowed[0] && strcmp(name, allowed[i]) != 0)
             i++;
         if (i == sizeof allowed / sizeof allowed[0])
-            return usage_error("query", "--since takes only --kind, --author, --topic, "
-                                        "--country, --limit and --all, not --%s",
+            return usage_error("query",
+                               "--since takes only --kind, --author, --topic, "
+                               "--country, --limit and --all, not --%s",
                                name);
     }
     int all = json_is_true(json_object_get(opts, "all"));
@@ -1708,8 +1709,9 @@ static int cmd_export(struct ctl *ctl, json_t *opts, int npos, char **pos) {
         rc = EXIT_LOCAL;
     }
     if (rc == 0)
-        fprintf(stderr, "hubctl: exported %" PRIu64 " entries up to cursor %" PRIu64
-                        " (export --entries --since %" PRIu64 " continues from there)\n",
+        fprintf(stderr,
+                "hubctl: exported %" PRIu64 " entries up to cursor %" PRIu64
+                " (export --entries --since %" PRIu64 " continues from there)\n",
                 n, since, since);
     return rc;
 }
@@ -1738,8 +1740,8 @@ static int call_with_fd(struct ctl *ctl, json_t *req, int fd, json_t **resp) {
     } u;
     memset(&u, 0, sizeof u);
     struct iovec iov = {s, n};
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
-                       .msg_controllen = sizeof u.b};
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof u.b};
     struct cmsghdr *h = CMSG_FIRSTHDR(&m);
     h->cmsg_level = SOL_SOCKET;
     h->cmsg_type = SCM_RIGHTS;
@@ -1853,8 +1855,8 @@ static int cmd_backup(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     int err = copy_file(key_src, key_dst, &what);
     if (ctl->json) {
         json_t *o = json_pack("{s:b, s:s, s:I, s:I, s:I, s:b}", "ok", 1, "dir", dir, "bytes",
-                              (json_int_t)bytes, "cursor", (json_int_t)cursor, "ms",
-                              (json_int_t)ms, "identity", err == 0);
+                              (json_int_t)bytes, "cursor", (json_int_t)cursor, "ms", (json_int_t)ms,
+                              "identity", err == 0);
         char *s = json_dumps(o, JSON_COMPACT);
         if (s)
             puts(s);
@@ -1929,9 +1931,9 @@ static const struct optdef query_opts[] = {
     {"cursor", 1, 0}, {"all", 0, 0},      {"since", 1, 0},   {NULL, 0, 0}};
 static const struct optdef history_opts[] = {{"kind", 1, 0}, {"author", 1, 0}, {NULL, 0, 0}};
 static const struct optdef retract_opts[] = {{"kind", 1, 0}, {"reason", 1, 0}, {NULL, 0, 0}};
-static const struct optdef watch_opts[] = {
-    {"kind", 1, 0},  {"author", 1, 0},    {"topic", 1, 1},
-    {"country", 1, 1}, {"since", 1, 0}, {"reconnect", 0, 0}, {NULL, 0, 0}};
+static const struct optdef watch_opts[] = {{"kind", 1, 0},    {"author", 1, 0}, {"topic", 1, 1},
+                                           {"country", 1, 1}, {"since", 1, 0},  {"reconnect", 0, 0},
+                                           {NULL, 0, 0}};
 static const struct optdef export_opts[] = {{"entries", 0, 0}, {"since", 1, 0}, {NULL, 0, 0}};
 static const struct optdef backup_opts[] = {{"no-identity", 0, 0}, {NULL, 0, 0}};
 static const struct optdef import_opts[] = {{"entries", 0, 0}, {NULL, 0, 0}};

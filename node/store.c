@@ -34,10 +34,10 @@
 #include "store.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1818,8 +1818,8 @@ int store_entries_since(struct store *s, uint64_t after, size_t max_count, size_
     MDB_val k = {8, kb}, v;
     size_t n = 0, bytes = 0;
     int stop = 0;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && n < max_count &&
-                                                        bytes < max_bytes && !stop;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+         rc == 0 && n < max_count && bytes < max_bytes && !stop;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         if (k.mv_size != 8)
             continue;
@@ -1897,8 +1897,8 @@ static void verify_chain_row(struct vstate *vs, struct vfeed *f, uint64_t seq, c
     const char *ah = f->ah;
     vs->out->entries++;
     if (seq != f->want) {
-        vproblem(vs, HUB_E_GAP, "feed %s…: seq %llu follows seq %llu", ah,
-                 (unsigned long long)seq, (unsigned long long)(f->want - 1));
+        vproblem(vs, HUB_E_GAP, "feed %s…: seq %llu follows seq %llu", ah, (unsigned long long)seq,
+                 (unsigned long long)(f->want - 1));
         memset(f->prev, 0, sizeof f->prev); /* the rest of the chain is checked from here */
     }
     f->want = seq + 1;
@@ -1923,17 +1923,21 @@ static void verify_chain_row(struct vstate *vs, struct vfeed *f, uint64_t seq, c
         int vrc = entry_verify(&e, vs->now_ms);
         hub_hex(e.id, 8, ih);
         if (memcmp(e.author, f->author, 32) != 0 || e.seq != seq)
-            vproblem(vs, HUB_E_FIELD, "feed %s… seq %llu: stored entry %s… is of another feed "
-                     "or seq", ah, (unsigned long long)seq, ih);
+            vproblem(vs, HUB_E_FIELD,
+                     "feed %s… seq %llu: stored entry %s… is of another feed "
+                     "or seq",
+                     ah, (unsigned long long)seq, ih);
         else if (memcmp(e.id, cv + 8, 32) != 0)
-            vproblem(vs, HUB_E_FIELD, "feed %s… seq %llu: entry id %s… differs from the "
-                     "chain's", ah, (unsigned long long)seq, ih);
+            vproblem(vs, HUB_E_FIELD,
+                     "feed %s… seq %llu: entry id %s… differs from the "
+                     "chain's",
+                     ah, (unsigned long long)seq, ih);
         else if (seq > 1 && !sodium_is_zero(f->prev, 32) && memcmp(e.prev, f->prev, 32) != 0)
             vproblem(vs, HUB_E_PREV, "feed %s… seq %llu: prev is not the id of seq %llu", ah,
                      (unsigned long long)seq, (unsigned long long)(seq - 1));
         else if (vrc != 0 && vrc != HUB_E_TIMESTAMP) /* the window is for arrivals */
-            vproblem(vs, vrc, "feed %s… seq %llu: entry %s…: %s", ah, (unsigned long long)seq,
-                     ih, hub_strmsg(vrc));
+            vproblem(vs, vrc, "feed %s… seq %llu: entry %s…: %s", ah, (unsigned long long)seq, ih,
+                     hub_strmsg(vrc));
         else if (mdb_get(vs->txn, s->dbi[DB_IDS], &idk, &iv) != 0 || iv.mv_size != 8 ||
                  memcmp(iv.mv_data, cv, 8) != 0)
             vproblem(vs, HUB_E_NOT_FOUND, "feed %s… seq %llu: id %s… not in the id table", ah,
@@ -2098,7 +2102,8 @@ static int verify_postings(struct vstate *vs) {
                 k.mv_size = INDEX_TERM_LEN;
                 k.mv_data = term;
                 rc = mdb_cursor_get(ic, &k, &v, MDB_SET_RANGE);
-                if (rc == 0 && k.mv_size == INDEX_TERM_LEN && memcmp(k.mv_data, term, INDEX_TERM_LEN) == 0)
+                if (rc == 0 && k.mv_size == INDEX_TERM_LEN &&
+                    memcmp(k.mv_data, term, INDEX_TERM_LEN) == 0)
                     rc = mdb_cursor_get(ic, &k, &v, MDB_NEXT_NODUP);
             }
         }
