@@ -1033,9 +1033,9 @@ static void op_heads(struct control *c, struct client *cl, json_t *req, json_t *
  * each accepted entry. A watch "since" a cursor reads its events from the store, a bounded
  * number per loop turn (control_pump_since), so it is never cut off for falling behind: it is
  * paced by its reader, and it passes from the replay to live entries without a gap or a
- * duplicate because both are the same read. Backup and verify run on a thread (one at a time)
- * that holds one read transaction; the client that asked gets the answer when it is done and
- * meanwhile has nothing else handled. */
+ * duplicate because both are the same read. Backup and verify run on a thread (one at a time,
+ * with read transactions of their own: store_backup_fd, store_verify); the client that asked
+ * gets the answer when it is done and meanwhile has nothing else handled. */
 
 #define CONTROL_SINCE_PER_TURN 512          /* entries a watch "since" reads per loop turn */
 #define CONTROL_SINCE_PAGE_BYTES (8u << 20) /* a query "since" page stops after this much */
