@@ -1471,7 +1471,7 @@ done:
 #define EXPORT_PAGE 1000        /* entries per query of export --entries */
 #define COPY_CHUNK 65536
 
-/* "since": digits, or "now". 0 with *out (NULL for "now"), else a usage error. */
+/* "since": digits, or "now": 0 with *out (a JSON number or "now"), else a usage error. */
 static int since_arg(const char *cmd, const char *s, json_t **out) {
     uint64_t v;
     if (strcmp(s, "now") == 0)
@@ -1504,7 +1504,7 @@ static int query_since(struct ctl *ctl, json_t *opts) {
     const char *ls = json_string_value(json_object_get(opts, "limit"));
     if (ls && (parse_u64(ls, QUERY_MAX_LIMIT, &limit) != 0 || limit == 0))
         return usage_error("query", "--limit '%s' is not a number from 1 to 1000", ls);
-    json_t *since;
+    json_t *since = NULL;
     int rc = since_arg("query", json_string_value(json_object_get(opts, "since")), &since);
     if (rc)
         return rc;
