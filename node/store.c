@@ -1887,7 +1887,7 @@ struct vfeed {
     uint8_t author[32];
     uint64_t want; /* the seq expected next */
     uint8_t prev[32];
-    char ah[17];
+    char ah[9];
 };
 
 /* One chain row (author | seq -> local | id): the entry where chain and ids say, of this
@@ -1912,7 +1912,7 @@ static void verify_chain_row(struct vstate *vs, struct vfeed *f, uint64_t seq, c
     MDB_val lk = {8, (void *)cv}, ev, iv;
     MDB_val idk = {32, (void *)(cv + 8)};
     struct entry e;
-    char ih[17];
+    char ih[9];
     if (mdb_get(vs->txn, s->dbi[DB_ENTRIES], &lk, &ev) != 0) {
         vproblem(vs, HUB_E_NOT_FOUND, "feed %s… seq %llu: entry (cursor %llu) missing", ah,
                  (unsigned long long)seq, (unsigned long long)hub_rd64(cv));
@@ -1921,7 +1921,7 @@ static void verify_chain_row(struct vstate *vs, struct vfeed *f, uint64_t seq, c
                  (unsigned long long)seq);
     } else {
         int vrc = entry_verify(&e, vs->now_ms);
-        hub_hex(e.id, 8, ih);
+        hub_hex(e.id, 4, ih);
         if (memcmp(e.author, f->author, 32) != 0 || e.seq != seq)
             vproblem(vs, HUB_E_FIELD,
                      "feed %s… seq %llu: stored entry %s… is of another feed "
@@ -1972,7 +1972,7 @@ static int verify_feeds(struct vstate *vs) {
             }
             memset(&f, 0, sizeof f);
             memcpy(f.author, k.mv_data, 32);
-            hub_hex(f.author, 8, f.ah);
+            hub_hex(f.author, 4, f.ah);
             f.want = 1;
             in_feed = 1;
             vs->out->feeds++;
@@ -2059,8 +2059,8 @@ static int verify_live(struct vstate *vs) {
             for (size_t i = 0; i < n; i++) {
                 MDB_val tk = {INDEX_TERM_LEN, terms[i].b}, tv = {8, k.mv_data};
                 if (mdb_cursor_get(ic, &tk, &tv, MDB_GET_BOTH) != 0) {
-                    char ih[17];
-                    hub_hex(e.id, 8, ih);
+                    char ih[9];
+                    hub_hex(e.id, 4, ih);
                     vproblem(vs, HUB_E_NOT_FOUND,
                              "record %s… (cursor %llu): index term %zu of %zu has no posting "
                              "for it",
