@@ -30,6 +30,8 @@ const struct config *node_config(const struct node *n);
  * that only that thread reads. */
 struct config *node_config_mut(struct node *n);
 int node_add_listener(struct node *n, node_listener fn, void *arg);
+/* Inside a listener: the local number (the store's cursor) of the entry it is told of. */
+uint64_t node_telling_local(const struct node *n);
 void node_set_admit(struct node *n, node_admit_fn fn, void *arg);
 
 /* One of the hub's own records to publish. */

@@ -174,4 +174,37 @@ int store_stats(struct store *s, struct store_stats *out) HUB_WUR;
  * the store was opened (hist.h's JSON form), for status and metrics. A new reference. */
 json_t *store_histograms(const struct store *s);
 
+/* ---- backup, verify, cursors ---- */
+
+/* A consistent, compacted copy of the store (an LMDB data.mdb) written to fd, a regular file
+ * opened for writing by whoever asked (hubctl: hubd may not write outside its data dir). May
+ * run on another thread while the event loop reads and writes; a map resize waits for it. */
+int store_backup_fd(struct store *s, int fd) HUB_WUR;
+
+/* The local number of the last entry accepted (0: none): the newest cursor. */
+int store_last_local(struct store *s, uint64_t *out) HUB_WUR;
+/* Entries accepted after cursor `after`, in acceptance order: at most max_count, and none
+ * more once max_bytes were visited. cb sees bytes valid only during the call and returns
+ * non-zero to stop after this entry. *last: the local number of the last entry visited
+ * (`after` when none). Returns the number visited or a negative code. */
+typedef int (*store_local_fn)(void *arg, uint64_t local, const uint8_t *wire, size_t len);
+int store_entries_since(struct store *s, uint64_t after, size_t max_count, size_t max_bytes,
+                        store_local_fn cb, void *arg, uint64_t *last);
+
+/* store_verify's findings: what it checked, and the first problem of `problems`. */
+struct store_verify {
+    uint64_t feeds, entries, records, postings;
+    uint64_t problems;
+    int first_code; /* a HUB_E_* naming the kind of the first problem */
+    char first[256];
+};
+/* Checks the whole store: every feed's chain (seq 1 .. head without gap, prev =
+ * the id before, id table), every entry's signature and payload hash (when not purged), every
+ * current record indexed and every index posting pointing at a current record. Returns HUB_OK
+ * when it could read the whole store (findings in out), else a code. Runs on another thread,
+ * in read transactions of its own of at most STORE_VERIFY_CHUNK rows each (a map resize
+ * waits for one chunk only); every check compares rows of one transaction, so writes
+ * meanwhile cause no false problem. About 12-15 s per 100,000 entries on 2 cores. */
+int store_verify(struct store *s, uint64_t now_ms, struct store_verify *out) HUB_WUR;
+
 #endif

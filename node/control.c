@@ -75,6 +75,13 @@ struct client {
     int slow;             /* cut off: its unread answers passed CONTROL_MAX_OUT */
     int backed;           /* this turn: had unsent answers, handled after the others */
     int fresh;            /* accepted in this turn: its first request is read at once */
+    /* backup, verify and watch "since" (the section "store jobs and cursors" below) */
+    int passed_fd;   /* 1 + a descriptor the client sent (SCM_RIGHTS); 0: none */
+    uint64_t serial; /* names the client to a store job (the array moves clients) */
+    int job_wait;    /* a store job answers its request: handle nothing else meanwhile */
+    int since;       /* watching from a cursor: its events are read from the store */
+    uint64_t cursor; /* since: the last entry sent or passed over by its filter */
+    int behind;      /* since: entries may have been accepted after cursor */
 };
 
 struct ext_op {
@@ -104,8 +111,10 @@ struct control {
         uint64_t idle_closed, evicted, refused, slow_closed, fd_refused;
     } total, logged;
     uint64_t last_summary;
-    int backed_budget; /* CONTROL_BACKED_REQS_PER_TURN, counted down in a turn */
-    size_t backed_rr;  /* where the turn's pass over backed clients starts (round robin) */
+    int backed_budget;       /* CONTROL_BACKED_REQS_PER_TURN, counted down in a turn */
+    size_t backed_rr;        /* where the turn's pass over backed clients starts (round robin) */
+    struct control_job *job; /* the backup or verify running on its thread, or NULL */
+    uint64_t serials;        /* the last client serial given out */
 };
 
 /* ---- output ---- */
@@ -664,7 +673,13 @@ static int collect_view(const uint8_t *wire, size_t len, void *arg) {
     return 0;
 }
 
+static void op_query_since(struct control *c, struct client *cl, json_t *req, json_t *tag);
+
 static void op_query(struct control *c, struct client *cl, json_t *req, json_t *tag) {
+    if (json_object_get(req, "since")) { /* entries by cursor: another kind of query */
+        op_query_since(c, cl, req, tag);
+        return;
+    }
     struct index_term terms[QUERY_MAX_TERMS];
     struct store_query q;
     json_t *text;
@@ -831,22 +846,26 @@ static void op_retract(struct control *c, struct client *cl, json_t *req, json_t
               tag);
 }
 
+static int watch_filters(struct client *cl, json_t *tag, json_t *req, struct index_term *terms,
+                         size_t *n);
+static int parse_since(struct control *c, struct client *cl, json_t *tag, json_t *req,
+                       uint64_t *out);
+static void watch_since_start(struct client *cl, uint64_t since);
+
+/* The answer carries the cursor the watch starts after: with "since", that one; without, the
+ * last entry accepted (what a script resumes from if it sees no event before it reconnects). */
 static void op_watch(struct control *c, struct client *cl, json_t *req, json_t *tag) {
-    static const struct qfilter wf[] = {
-        {"kind", IDX_KIND}, {"author", IDX_AUTHOR}, {"topic", IDX_TOPIC}, {"country", IDX_COUNTRY}};
-    cl->nwterms = 0;
-    for (size_t i = 0; i < HUB_ARRAY_LEN(wf); i++) {
-        const char *s;
-        if (opt_string(cl, tag, req, wf[i].name, &s) != 0)
-            return;
-        if (!s)
-            continue;
-        if (wf[i].field == IDX_KIND && parse_kind(cl, tag, s, "kind") < 0)
-            return;
-        index_term_make(wf[i].field, s, strlen(s), &cl->wterms[cl->nwterms++]);
-    }
+    uint64_t since = 0;
+    int has = parse_since(c, cl, tag, req, &since);
+    if (has < 0 || watch_filters(cl, tag, req, cl->wterms, &cl->nwterms) != 0)
+        return;
+    if (has == 0)
+        watch_since_start(cl, since);
+    else if (store_last_local(node_store(c->node), &since) != 0)
+        since = 0;
     cl->watching = 1;
-    send_json(cl, json_pack("{s:b, s:b}", "ok", 1, "watching", 1), tag);
+    send_json(cl, json_pack("{s:b, s:b, s:I}", "ok", 1, "watching", 1, "cursor", (json_int_t)since),
+              tag);
 }
 
 /* objs: the n elements of "records"; pre: their payloads made ahead, or NULL. */
@@ -1011,6 +1030,495 @@ static void op_heads(struct control *c, struct client *cl, json_t *req, json_t *
     send_json(cl, json_pack("{s:b, s:o}", "ok", 1, "feeds", arr), tag);
 }
 
+/* ---- store jobs and cursors: backup, verify, query and watch "since" ----
+ *
+ * The cursor of an entry is its local number in the store (store_entries_since): it grows with
+ * each accepted entry. A watch "since" a cursor reads its events from the store, a bounded
+ * number per loop turn (control_pump_since), so it is never cut off for falling behind: it is
+ * paced by its reader, and it passes from the replay to live entries without a gap or a
+ * duplicate because both are the same read. Backup and verify run on a thread (one at a time,
+ * with read transactions of their own: store_backup_fd, store_verify); the client that asked
+ * gets the answer when it is done and meanwhile has nothing else handled. */
+
+#define CONTROL_SINCE_PER_TURN 512          /* entries a watch "since" reads per loop turn */
+#define CONTROL_SINCE_PAGE_BYTES (8u << 20) /* a query "since" page stops after this much */
+#define CONTROL_SINCE_SCAN 10000            /* entries a query "since" passes over per request */
+#define CONTROL_MAX_PASSED_FDS 4            /* descriptors taken from one message (one is kept) */
+
+enum { JOB_BACKUP = 1, JOB_VERIFY };
+
+struct control_job {
+    pthread_t thread;
+    int pipe[2]; /* the thread writes a byte to [1] when done: wakes the event loop */
+    int op;
+    struct store *store;
+    int fd; /* backup: the file to write (ours to close) */
+    uint64_t serial;
+    json_t *tag;
+    uint64_t started;
+    uint64_t cursor; /* backup: the last entry accepted when it started */
+    int rc;
+    struct store_verify v;
+};
+
+/* The terms a watch filter is matched against: the record's index terms, or for a
+ * retraction or purged entry its kind and author. n: RECORD_MAX_TERMS. */
+static size_t watch_terms(const struct entry *e, struct index_term *terms) {
+    size_t n = 0;
+    if (e->payload && e->kind != 5)
+        return record_terms(e->author, e->kind, e->payload, e->payload_len, terms,
+                            RECORD_MAX_TERMS);
+    char hex[HUB_HEX_LEN + 1];
+    hub_hex(e->author, 32, hex);
+    const char *kn = entry_kind_name(e->kind);
+    index_term_make(IDX_KIND, kn, strlen(kn), &terms[n++]);
+    index_term_make(IDX_AUTHOR, hex, HUB_HEX_LEN, &terms[n++]);
+    return n;
+}
+
+/* Every filter term of the watcher among terms. */
+static int watch_match(const struct index_term *wterms, size_t nw, const struct index_term *terms,
+                       size_t n) {
+    int match = 1;
+    for (size_t w = 0; w < nw && match; w++) {
+        match = 0;
+        for (size_t t = 0; t < n && !match; t++)
+            match = memcmp(wterms[w].b, terms[t].b, INDEX_TERM_LEN) == 0;
+    }
+    return match;
+}
+
+/* kind, author, topic, country of a watch or query "since": 0, or answered with an error. */
+static int watch_filters(struct client *cl, json_t *tag, json_t *req, struct index_term *terms,
+                         size_t *n) {
+    static const struct qfilter wf[] = {
+        {"kind", IDX_KIND}, {"author", IDX_AUTHOR}, {"topic", IDX_TOPIC}, {"country", IDX_COUNTRY}};
+    *n = 0;
+    for (size_t i = 0; i < HUB_ARRAY_LEN(wf); i++) {
+        const char *s;
+        if (opt_string(cl, tag, req, wf[i].name, &s) != 0)
+            return -1;
+        if (!s)
+            continue;
+        if (wf[i].field == IDX_KIND && parse_kind(cl, tag, s, "kind") < 0)
+            return -1;
+        index_term_make(wf[i].field, s, strlen(s), &terms[(*n)++]);
+    }
+    return 0;
+}
+
+/* "since": a cursor (a number, or digits in a string), or "now" (the last entry accepted).
+ * 1 if absent, 0 with *out, -1 answered with an error. A cursor past the last entry is
+ * refused: it comes from another hub, or from this one before it was restored from a backup,
+ * and entries numbered up to it here would be passed over. */
+static int parse_since(struct control *c, struct client *cl, json_t *tag, json_t *req,
+                       uint64_t *out) {
+    json_t *v = json_object_get(req, "since");
+    if (!v)
+        return 1;
+    uint64_t last;
+    int rc = store_last_local(node_store(c->node), &last);
+    if (rc != 0) {
+        send_error(cl, tag, rc, NULL, "%s", hub_strmsg(rc));
+        return -1;
+    }
+    if (json_is_string(v) && strcmp(json_string_value(v), "now") == 0) {
+        *out = last;
+        return 0;
+    }
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *out = (uint64_t)json_integer_value(v);
+    } else if (!json_is_string(v) || hub_parse_u64(json_string_value(v), UINT64_MAX, out) != 0) {
+        send_error(cl, tag, json_is_string(v) || json_is_integer(v) ? HUB_E_RANGE : HUB_E_TYPE,
+                   "since", "since: a cursor (a number from an event or a query) or \"now\"");
+        return -1;
+    }
+    if (*out > last) {
+        send_error(cl, tag, HUB_E_RANGE, "since",
+                   "since: cursor %llu is past this hub's last entry (%llu): it is from another "
+                   "hub, or from before this hub was restored from a backup",
+                   (unsigned long long)*out, (unsigned long long)last);
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes {"cursor":N, ...the view...} (a view with its cursor first). */
+static int write_cursor_view(struct jbuf *b, uint64_t local, const uint8_t *wire, size_t len) {
+    size_t mark = b->len;
+    jbuf_lit(b, "{\"cursor\":");
+    jbuf_u64(b, local);
+    jbuf_lit(b, ",");
+    size_t at = b->len;
+    if (view_write_wire(b, wire, len) != 0 || b->oom || b->len < at + 2 || b->p[at] != '{') {
+        b->len = mark;
+        if (b->p)
+            b->p[mark] = 0;
+        return -1;
+    }
+    memmove(b->p + at, b->p + at + 1, b->len - at); /* drop the view's '{', keep the NUL */
+    b->len--;
+    return 0;
+}
+
+struct since_page {
+    struct jbuf *b;
+    const struct index_term *wterms;
+    size_t nw;
+    int wire;     /* format "wire": base64 of the signed entry instead of its view */
+    size_t n;     /* entries written */
+    size_t limit; /* query: stop after this many written */
+};
+
+static int since_page_cb(void *arg, uint64_t local, const uint8_t *wire, size_t len) {
+    struct since_page *p = arg;
+    struct entry e;
+    if (entry_decode(wire, len, &e) != 0)
+        return 0;
+    if (p->nw) {
+        struct index_term terms[RECORD_MAX_TERMS];
+        size_t n = watch_terms(&e, terms);
+        if (!watch_match(p->wterms, p->nw, terms, n))
+            return 0;
+    }
+    size_t mark = p->b->len;
+    jbuf_sep(p->b);
+    if (p->wire) {
+        jbuf_lit(p->b, "{\"cursor\":");
+        jbuf_u64(p->b, local);
+        jbuf_lit(p->b, ",\"entry\":\"");
+        size_t blen = sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL);
+        char *s = malloc(blen);
+        if (!s) {
+            p->b->oom = 1;
+            return 1;
+        }
+        sodium_bin2base64(s, blen, wire, len, sodium_base64_VARIANT_ORIGINAL);
+        jbuf_raw(p->b, s, blen - 1);
+        free(s);
+        jbuf_lit(p->b, "\"}");
+    } else if (write_cursor_view(p->b, local, wire, len) != 0) {
+        p->b->len = mark;
+        if (p->b->p)
+            p->b->p[mark] = 0;
+        return 0;
+    }
+    return ++p->n >= p->limit || p->b->oom;
+}
+
+/* query with "since": entries accepted after the cursor, in acceptance order, with their
+ * cursors; every kind (retractions, purged versions) unless filtered. */
+static void op_query_since(struct control *c, struct client *cl, json_t *req, json_t *tag) {
+    static const char *const allowed[] = {"op",   "v",      "tag",   "since",   "limit",
+                                          "kind", "author", "topic", "country", "format"};
+    const char *name;
+    json_t *val;
+    json_object_foreach(req, name, val) {
+        size_t i = 0;
+        while (i < HUB_ARRAY_LEN(allowed) && strcmp(name, allowed[i]) != 0)
+            i++;
+        if (i == HUB_ARRAY_LEN(allowed)) {
+            send_error(cl, tag, HUB_E_BAD_REQUEST, name,
+                       "%.40s: a query with since takes only kind, author, topic, country, "
+                       "limit and format",
+                       name);
+            return;
+        }
+    }
+    struct index_term wterms[CONTROL_MAX_WATCH_TERMS];
+    size_t nw;
+    uint64_t since, limit = CONTROL_DEFAULT_LIMIT;
+    const char *fmt;
+    if (watch_filters(cl, tag, req, wterms, &nw) != 0 || opt_string(cl, tag, req, "format", &fmt))
+        return;
+    if (fmt && strcmp(fmt, "view") != 0 && strcmp(fmt, "wire") != 0) {
+        send_error(cl, tag, HUB_E_RANGE, "format", "format: \"view\" or \"wire\"");
+        return;
+    }
+    json_t *lv = json_object_get(req, "limit");
+    if (lv && (!json_is_integer(lv) || json_integer_value(lv) < 1 ||
+               json_integer_value(lv) > CONTROL_MAX_QUERY_LIMIT)) {
+        send_error(cl, tag, json_is_integer(lv) ? HUB_E_RANGE : HUB_E_TYPE, "limit",
+                   "limit: 1 to %d", CONTROL_MAX_QUERY_LIMIT);
+        return;
+    }
+    if (lv)
+        limit = (uint64_t)json_integer_value(lv);
+    if (parse_since(c, cl, tag, req, &since) != 0)
+        return;
+    struct jbuf b;
+    jbuf_init(&b);
+    jbuf_lit(&b, "{\"ok\":true,\"entries\":[");
+    struct since_page pg = {&b, wterms, nw, fmt && strcmp(fmt, "wire") == 0, 0, limit};
+    uint64_t next = since, last = 0;
+    struct store *st = node_store(c->node);
+    int rc = store_entries_since(st, since, CONTROL_SINCE_SCAN, CONTROL_SINCE_PAGE_BYTES,
+                                 since_page_cb, &pg, &next);
+    if (rc >= 0)
+        rc = store_last_local(st, &last);
+    if (rc < 0 || b.oom) {
+        jbuf_free(&b);
+        rc = rc < 0 ? rc : HUB_E_NOMEM;
+        send_error(cl, tag, rc, NULL, "%s", hub_strmsg(rc));
+        return;
+    }
+    jbuf_lit(&b, "]");
+    jbuf_key(&b, "count");
+    jbuf_u64(&b, pg.n);
+    jbuf_key(&b, "next");
+    jbuf_u64(&b, next);
+    jbuf_key(&b, "more");
+    jbuf_raw(&b, next < last ? "true" : "false", next < last ? 4 : 5);
+    send_text(cl, &b, tag);
+}
+
+/* watch with "since": called by op_watch once the filters are in cl->wterms. */
+static void watch_since_start(struct client *cl, uint64_t since) {
+    cl->since = 1;
+    cl->cursor = since;
+    cl->behind = 1;
+}
+
+struct since_pump {
+    struct client *cl;
+    struct jbuf ev;
+};
+
+static int since_pump_cb(void *arg, uint64_t local, const uint8_t *wire, size_t len) {
+    struct since_pump *p = arg;
+    struct client *cl = p->cl;
+    struct entry e;
+    if (entry_decode(wire, len, &e) != 0)
+        return 0;
+    if (cl->nwterms) {
+        struct index_term terms[RECORD_MAX_TERMS];
+        size_t n = watch_terms(&e, terms);
+        if (!watch_match(cl->wterms, cl->nwterms, terms, n))
+            return 0;
+    }
+    p->ev.len = 0;
+    jbuf_lit(&p->ev, "{\"event\":\"record\",\"cursor\":");
+    jbuf_u64(&p->ev, local);
+    jbuf_lit(&p->ev, ",\"entry\":");
+    if (view_write_wire(&p->ev, wire, len) != 0 || p->ev.oom)
+        return 0;
+    jbuf_lit(&p->ev, "}");
+    if (client_queue(cl, p->ev.p, p->ev.len) != 0) {
+        cl->dead = 1;
+        return 1;
+    }
+    return client_pending(cl) >= CONTROL_READ_PAUSE; /* the rest when it has read this */
+}
+
+/* One turn of every watch "since" that may be behind and has room for more. */
+static void control_pump_since(struct control *c) {
+    struct since_pump p;
+    jbuf_init(&p.ev);
+    for (size_t i = 0; i < c->nclients; i++) {
+        struct client *cl = &c->clients[i];
+        if (!cl->since || !cl->behind || cl->dead || cl->closing ||
+            client_pending(cl) >= CONTROL_READ_PAUSE)
+            continue;
+        p.cl = cl;
+        uint64_t last;
+        int n = store_entries_since(node_store(c->node), cl->cursor, CONTROL_SINCE_PER_TURN,
+                                    CONTROL_MAX_OUT, since_pump_cb, &p, &last);
+        if (n < 0) {
+            log_warnx("control", "watch since %llu: reading the store failed: %s",
+                      (unsigned long long)cl->cursor, hub_strmsg(n));
+            continue; /* tried again next turn */
+        }
+        cl->cursor = last;
+        cl->behind = n > 0; /* until a read finds nothing new; on_accept sets it again */
+        if (client_pending(cl))
+            client_flush(cl);
+    }
+    jbuf_free(&p.ev);
+}
+
+static void *job_run(void *arg) {
+    struct control_job *j = arg;
+    if (j->op == JOB_BACKUP) {
+        j->rc = store_backup_fd(j->store, j->fd);
+        if (j->rc == 0 && fsync(j->fd) != 0) {
+            log_warn("control", "backup: fsync of the copy failed");
+            j->rc = HUB_E_IO;
+        }
+    } else {
+        j->rc = store_verify(j->store, hub_now_ms(), &j->v);
+    }
+    ssize_t w;
+    do
+        w = write(j->pipe[1], "x", 1);
+    while (w < 0 && errno == EINTR);
+    return NULL;
+}
+
+static void job_free(struct control_job *j) {
+    if (j->fd >= 0)
+        close(j->fd);
+    close(j->pipe[0]);
+    close(j->pipe[1]);
+    json_decref(j->tag);
+    free(j);
+}
+
+/* Starts op for cl (fd: the backup's file, taken over). Answers cl itself on failure. */
+static void job_start(struct control *c, struct client *cl, json_t *tag, int op, int fd) {
+    if (c->job) {
+        if (fd >= 0)
+            close(fd);
+        send_error(cl, tag, HUB_E_BUSY, NULL,
+                   "a backup or verify is running; try again when it is done");
+        return;
+    }
+    struct control_job *j = calloc(1, sizeof *j);
+    if (!j || pipe2(j->pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+        free(j);
+        if (fd >= 0)
+            close(fd);
+        send_error(cl, tag, HUB_E_NOMEM, NULL, "cannot start the job: %s", strerror(errno));
+        return;
+    }
+    if (!cl->serial)
+        cl->serial = ++c->serials;
+    j->op = op;
+    j->store = node_store(c->node);
+    j->fd = fd;
+    j->serial = cl->serial;
+    j->tag = json_incref(tag);
+    j->started = hub_mono_ms();
+    if (op == JOB_BACKUP && store_last_local(j->store, &j->cursor) != 0)
+        j->cursor = 0;
+    if (pthread_create(&j->thread, NULL, job_run, j) != 0) {
+        job_free(j);
+        send_error(cl, tag, HUB_E_NOMEM, NULL, "cannot start a thread for the job");
+        return;
+    }
+    c->job = j;
+    cl->job_wait = 1;
+    log_info("control", "%s started", op == JOB_BACKUP ? "backup" : "verify");
+}
+
+/* The job's thread is done (its byte arrived): answer its client, if still connected. */
+static void job_finish(struct control *c) {
+    struct control_job *j = c->job;
+    char b;
+    if (!j || read(j->pipe[0], &b, 1) != 1)
+        return;
+    pthread_join(j->thread, NULL);
+    c->job = NULL;
+    struct client *cl = NULL;
+    for (size_t i = 0; i < c->nclients && !cl; i++)
+        if (c->clients[i].serial == j->serial && !c->clients[i].dead)
+            cl = &c->clients[i];
+    uint64_t ms = hub_mono_ms() - j->started;
+    const char *what = j->op == JOB_BACKUP ? "backup" : "verify";
+    if (j->rc != 0) {
+        log_warnx("control", "%s failed after %llu ms: %s", what, (unsigned long long)ms,
+                  hub_strmsg(j->rc));
+        if (cl)
+            send_error(cl, j->tag, j->rc, NULL, "%s failed: %s", what, hub_strmsg(j->rc));
+    } else if (j->op == JOB_BACKUP) {
+        struct stat sb;
+        uint64_t bytes = fstat(j->fd, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+        log_info("control", "backup done: %llu bytes in %llu ms", (unsigned long long)bytes,
+                 (unsigned long long)ms);
+        if (cl)
+            send_json(cl,
+                      json_pack("{s:b, s:I, s:I, s:I}", "ok", 1, "bytes", (json_int_t)bytes,
+                                "cursor", (json_int_t)j->cursor, "ms", (json_int_t)ms),
+                      j->tag);
+    } else {
+        const struct store_verify *v = &j->v;
+        if (v->problems)
+            log_warnx("control", "verify: %llu problems; the first: %s",
+                      (unsigned long long)v->problems, v->first);
+        else
+            log_info("control", "verify: no problem in %llu entries, %llu records (%llu ms)",
+                     (unsigned long long)v->entries, (unsigned long long)v->records,
+                     (unsigned long long)ms);
+        json_t *o = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "ok", 1, "feeds",
+                              (json_int_t)v->feeds, "entries", (json_int_t)v->entries, "records",
+                              (json_int_t)v->records, "postings", (json_int_t)v->postings,
+                              "problems", (json_int_t)v->problems, "ms", (json_int_t)ms);
+        if (o && v->problems)
+            json_object_set_new(
+                o, "first",
+                json_pack("{s:s, s:s}", "code", hub_strerror(v->first_code), "message", v->first));
+        if (cl)
+            send_json(cl, o, j->tag);
+        else
+            json_decref(o);
+    }
+    if (cl) {
+        cl->job_wait = 0;
+        cl->last_active = hub_mono_ms();
+        if (client_pending(cl))
+            client_flush(cl);
+    }
+    job_free(j);
+}
+
+/* backup: the client sends, with the request line, the descriptor of an empty regular file
+ * open for writing (SCM_RIGHTS); hubd writes a compacted copy of its store into it. hubd
+ * opens nothing itself: under systemd it may write only its data dir. */
+static void op_backup(struct control *c, struct client *cl, json_t *req, json_t *tag) {
+    (void)req;
+    if (!cl->passed_fd) {
+        send_error(cl, tag, HUB_E_BAD_REQUEST, NULL,
+                   "backup: send the descriptor of the file to write with the request "
+                   "(SCM_RIGHTS); 'hubctl backup DIR' does");
+        return;
+    }
+    int fd = cl->passed_fd - 1;
+    cl->passed_fd = 0;
+    struct stat sb;
+    int fl = fcntl(fd, F_GETFL);
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size != 0 || fl < 0 ||
+        (fl & O_ACCMODE) == O_RDONLY) {
+        close(fd);
+        send_error(cl, tag, HUB_E_RANGE, NULL,
+                   "backup: the descriptor sent is not an empty regular file open for writing");
+        return;
+    }
+    job_start(c, cl, tag, JOB_BACKUP, fd);
+}
+
+/* verify: every chain, signature, payload hash and index entry (store_verify), on a thread. */
+static void op_verify(struct control *c, struct client *cl, json_t *req, json_t *tag) {
+    (void)req;
+    job_start(c, cl, tag, JOB_VERIFY, -1);
+}
+
+/* recv() that takes descriptors sent along (SCM_RIGHTS): the last one is kept for the next
+ * request (backup), any others closed. */
+static ssize_t client_recv(struct client *cl, char *buf, size_t len) {
+    union {
+        struct cmsghdr h;
+        char b[CMSG_SPACE(CONTROL_MAX_PASSED_FDS * sizeof(int))];
+    } u;
+    struct iovec iov = {buf, len};
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof u.b};
+    ssize_t r = recvmsg(cl->fd, &m, MSG_CMSG_CLOEXEC);
+    if (r < 0)
+        return r;
+    for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
+        if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t n = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof fd);
+            if (cl->passed_fd)
+                close(cl->passed_fd - 1);
+            cl->passed_fd = fd + 1;
+        }
+    }
+    return r;
+}
+
 struct builtin_op {
     const char *name;
     void (*fn)(struct control *c, struct client *cl, json_t *req, json_t *tag);
@@ -1018,7 +1526,7 @@ struct builtin_op {
 static const struct builtin_op builtin_ops[] = {
     {"status", op_status}, {"id", op_id},           {"publish", op_publish}, {"get", op_get},
     {"query", op_query},   {"history", op_history}, {"retract", op_retract}, {"watch", op_watch},
-    {"import", op_import}, {"heads", op_heads},
+    {"import", op_import}, {"heads", op_heads},     {"backup", op_backup},   {"verify", op_verify},
 };
 
 /* ---- big imports: the records are parsed on every core ----
@@ -1213,26 +1721,15 @@ static void on_accept(void *arg, const struct entry *e, int origin) {
         struct client *cl = &c->clients[i];
         if (!cl->watching || cl->dead)
             continue;
+        if (cl->since) {
+            cl->behind = 1; /* read from the store by control_pump_since */
+            continue;
+        }
         if (cl->nwterms && !have_terms) {
-            if (e->payload && e->kind != 5)
-                nterms = record_terms(e->author, e->kind, e->payload, e->payload_len, terms,
-                                      RECORD_MAX_TERMS);
-            else {
-                char hex[HUB_HEX_LEN + 1];
-                hub_hex(e->author, 32, hex);
-                const char *kn = entry_kind_name(e->kind);
-                index_term_make(IDX_KIND, kn, strlen(kn), &terms[nterms++]);
-                index_term_make(IDX_AUTHOR, hex, HUB_HEX_LEN, &terms[nterms++]);
-            }
+            nterms = watch_terms(e, terms);
             have_terms = 1;
         }
-        int match = 1;
-        for (size_t w = 0; w < cl->nwterms && match; w++) {
-            match = 0;
-            for (size_t t = 0; t < nterms && !match; t++)
-                match = memcmp(cl->wterms[w].b, terms[t].b, INDEX_TERM_LEN) == 0;
-        }
-        if (!match)
+        if (!watch_match(cl->wterms, cl->nwterms, terms, nterms))
             continue;
         if (cl->closing)
             continue;
@@ -1255,7 +1752,9 @@ static void on_accept(void *arg, const struct entry *e, int origin) {
             continue;
         }
         if (!event.len) {
-            jbuf_lit(&event, "{\"event\":\"record\",\"entry\":");
+            jbuf_lit(&event, "{\"event\":\"record\",\"cursor\":");
+            jbuf_u64(&event, node_telling_local(c->node));
+            jbuf_lit(&event, ",\"entry\":");
             if (view_write_entry(&event, e) != 0)
                 break;
             jbuf_lit(&event, "}");
@@ -1333,6 +1832,8 @@ int control_open(struct node *n, const char *path, unsigned mode, unsigned max_c
 
 static void client_close(struct client *cl) {
     close(cl->fd);
+    if (cl->passed_fd)
+        close(cl->passed_fd - 1);
     free(cl->in);
     free(cl->out);
     memset(cl, 0, sizeof *cl);
@@ -1341,6 +1842,12 @@ static void client_close(struct client *cl) {
 void control_destroy(struct control **cp) {
     if (!cp || !*cp)
         return;
+    if ((*cp)->job) { /* a backup or verify: its thread uses the store, closed after this */
+        log_info("control", "waiting for the running backup or verify to finish");
+        pthread_join((*cp)->job->thread, NULL);
+        job_free((*cp)->job);
+        (*cp)->job = NULL;
+    }
     struct control *c = *cp;
     for (size_t i = 0; i < c->nclients; i++)
         client_close(&c->clients[i]);
@@ -1373,7 +1880,7 @@ void control_reload(struct control *c, const struct config *cfg) {
 }
 
 size_t control_poll_capacity(const struct control *c) {
-    return 1 + c->max_clients; /* the listening socket and every client */
+    return 2 + c->max_clients; /* the listening socket, every client, a store job's pipe */
 }
 
 size_t control_poll_items(struct control *c, zmq_pollitem_t *items, size_t max) {
@@ -1394,6 +1901,8 @@ size_t control_poll_items(struct control *c, zmq_pollitem_t *items, size_t max) 
             ev |= ZMQ_POLLOUT;
         items[n++] = (zmq_pollitem_t){.fd = cl->fd, .events = ev};
     }
+    if (c->job && n < max) /* after the clients: control_handle finds client i at item i + 1 */
+        items[n++] = (zmq_pollitem_t){.fd = c->job->pipe[0], .events = ZMQ_POLLIN};
     return n;
 }
 
@@ -1404,7 +1913,7 @@ static struct client *evict_candidate(struct control *c, uint64_t now) {
     struct client *best = NULL;
     for (size_t i = 0; i < c->nclients; i++) {
         struct client *cl = &c->clients[i];
-        if (cl->watching || cl->dead || cl->closing ||
+        if (cl->watching || cl->dead || cl->closing || cl->job_wait ||
             now - cl->last_active < CONTROL_EVICT_MIN_IDLE_MS)
             continue;
         if (!best || cl->last_active < best->last_active)
@@ -1487,7 +1996,7 @@ static void client_read(struct control *c, struct client *cl, int do_read) {
             cl->in = n;
             cl->in_cap = cap;
         }
-        ssize_t r = recv(cl->fd, cl->in + cl->in_len, cl->in_cap - cl->in_len, 0);
+        ssize_t r = client_recv(cl, cl->in + cl->in_len, cl->in_cap - cl->in_len);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
@@ -1515,8 +2024,8 @@ static void client_read(struct control *c, struct client *cl, int do_read) {
     size_t off = 0, start = client_pending(cl);
     int max_reqs = !start ? CONTROL_REQS_PER_TURN : c->backed_budget > 0 ? 1 : 0;
     for (int handled = 0;
-         handled < max_reqs && !cl->dead && client_pending(cl) < CONTROL_READ_PAUSE &&
-         client_pending(cl) < start + CONTROL_TURN_BYTES;
+         handled < max_reqs && !cl->dead && !cl->job_wait &&
+         client_pending(cl) < CONTROL_READ_PAUSE && client_pending(cl) < start + CONTROL_TURN_BYTES;
          handled++) {
         char *nl = memchr(cl->in + off, '\n', cl->in_len - off);
         if (!nl)
@@ -1566,6 +2075,7 @@ static void log_summary(struct control *c, uint64_t now) {
 void control_handle(struct control *c, const zmq_pollitem_t *items, size_t count) {
     if (count == 0)
         return;
+    job_finish(c);                 /* a backup or verify that is done: answered first */
     size_t nclients = c->nclients; /* items were built for these */
     /* Two passes: first the clients that have read everything they were sent, then those with
      * answers still unsent. A client that does not read its answers (or asks for more than it
@@ -1599,7 +2109,8 @@ void control_handle(struct control *c, const zmq_pollitem_t *items, size_t count
     uint64_t now = hub_mono_ms();
     for (size_t i = 0; i < c->nclients; i++) {
         struct client *cl = &c->clients[i];
-        if (!cl->dead && !cl->watching && now - cl->last_active >= c->idle_timeout_ms) {
+        if (!cl->dead && !cl->watching && !cl->job_wait &&
+            now - cl->last_active >= c->idle_timeout_ms) {
             cl->dead = 1;
             c->total.idle_closed++;
         }
@@ -1629,12 +2140,17 @@ void control_handle(struct control *c, const zmq_pollitem_t *items, size_t count
                 client_flush(cl);
         }
     }
+    control_pump_since(c);
     log_summary(c, now);
 }
 
 int control_has_backlog(const struct control *c) {
-    for (size_t i = 0; i < c->nclients; i++)
-        if (c->clients[i].has_line && client_pending(&c->clients[i]) < CONTROL_READ_PAUSE)
+    for (size_t i = 0; i < c->nclients; i++) {
+        const struct client *cl = &c->clients[i];
+        if (cl->has_line && !cl->job_wait && client_pending(cl) < CONTROL_READ_PAUSE)
             return 1;
+        if (cl->since && cl->behind && !cl->dead && client_pending(cl) < CONTROL_READ_PAUSE)
+            return 1; /* a watch "since" with entries to read */
+    }
     return 0;
 }

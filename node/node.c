@@ -88,6 +88,10 @@ int node_add_listener(struct node *n, node_listener fn, void *arg) {
     return HUB_OK;
 }
 
+uint64_t node_telling_local(const struct node *n) {
+    return n->telling_local;
+}
+
 void node_set_admit(struct node *n, node_admit_fn fn, void *arg) {
     n->admit = fn;
     n->admit_arg = arg;
@@ -177,6 +181,7 @@ void node_notify(struct node *n, struct prepared *p, size_t count, int origin) {
         node_count(n, p[i].item.result);
         if (p[i].item.result != HUB_OK)
             continue;
+        n->telling_local = p[i].item.local;
         for (size_t l = 0; l < n->nlisteners; l++)
             n->listeners[l].fn(n->listeners[l].arg, &p[i].e, origin);
     }
@@ -449,6 +454,7 @@ int node_ingest_finish_step(struct node *n, struct node_ingest_job *job, size_t 
         const struct prepared *q = job->order[job->told];
         if (q->item.result != HUB_OK)
             continue;
+        n->telling_local = q->item.local;
         for (size_t l = 0; l < n->nlisteners; l++)
             n->listeners[l].fn(n->listeners[l].arg, &q->e, job->origin);
     }

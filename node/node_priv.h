@@ -40,6 +40,7 @@ struct node {
         void *arg;
     } listeners[NODE_MAX_LISTENERS];
     size_t nlisteners;
+    uint64_t telling_local; /* local number of the entry the listeners are told of */
     node_admit_fn admit;
     void *admit_arg;
     uint64_t next_sweep;

@@ -1101,7 +1101,7 @@ def test_socket_watch_filters_and_retraction(hubs):
     hub = hubs("watch2")
     with hub.connect(timeout=5) as at, hub.connect(timeout=5) as every:
         assert at.request({"op": "watch", "country": "AT", "tag": 1}) == \
-            {"ok": True, "watching": True, "tag": 1}
+            {"ok": True, "watching": True, "cursor": 0, "tag": 1}
         assert every.request({"op": "watch"})["watching"] is True
         wait_watchers(hub, 2)
         de = hub.publish("offer", CYBER_OFFER, key="cyber")  # DE
@@ -1175,7 +1175,7 @@ def test_overflowing_watcher_is_told_overflow(hubs):
     wait_until(lambda: hub.status()["clients"] == 1, 10, msg="overflowed watcher never dropped")
     assert data.endswith(b"\n"), f"stream ends mid-line: ...{data[-80:]!r}"
     lines = data.split(b"\n")[:-1]
-    assert json.loads(lines[0]) == {"ok": True, "watching": True}
+    assert json.loads(lines[0]) == {"ok": True, "watching": True, "cursor": 0}
     for line in lines[1:-1]:
         assert json.loads(line)["event"] == "record"
     assert json.loads(lines[-1]) == {"event": "overflow"}
