@@ -229,8 +229,10 @@ static int store_check_schema(struct store *s, MDB_txn *txn) {
          * and rebuilding it means decoding every record again, which the hub does by syncing. */
         log_error("store",
                   "data was written with store schema 3 (its text index predates multilingual "
-                  "search, schema 4); move the data dir aside and let the hub sync again, or "
-                  "import the records again");
+                  "search, schema 4): with the previous hubd, 'hubctl export --entries FILE'; "
+                  "then move the data dir aside (keep identity.key), start this hubd and "
+                  "'hubctl import --entries FILE' (README, \"Backup, restore, verify\"); or let "
+                  "the hub sync again from its peers");
         return HUB_E_VERSION;
     }
     if (ver < STORE_SCHEMA_VERSION) {
