@@ -74,6 +74,11 @@ int records_write_view_entry(struct records *r, struct jbuf *b, const struct ent
 int records_prepare_response(struct records *r, json_t *req, json_t *rec, char *field,
                              size_t field_len, char *message, size_t message_len) HUB_WUR;
 
+/* The same check of an offer's based_on (the programme it is based on): held and current, or
+ * "unheld_target": true for one not yet replicated here; a retracted one is refused. */
+int records_prepare_offer(struct records *r, json_t *req, json_t *rec, char *field,
+                          size_t field_len, char *message, size_t message_len) HUB_WUR;
+
 /* The index term of the replies to a record named by a full entry id, an id prefix (of an entry
  * this hub holds) or AUTHOR/KIND/KEY (query's target). E_NOT_FOUND when no held entry has the
  * id, E_RANGE when a prefix is ambiguous or the text malformed (field, message filled). */

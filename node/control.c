@@ -459,6 +459,16 @@ static void op_publish(struct control *c, struct client *cl, json_t *req, json_t
             return;
         }
     }
+    if (c->records && json_is_string(kv) && strcmp(json_string_value(kv), "offer") == 0 &&
+        json_is_object(rec)) {
+        char field[64], msg[400];
+        int rc =
+            records_prepare_offer(c->records, req, rec, field, sizeof field, msg, sizeof msg);
+        if (rc != 0) {
+            send_error(cl, tag, rc, field[0] ? field : NULL, "%s", msg);
+            return;
+        }
+    }
     if (make_draft(cl, tag, req, "", &d, keybuf, -1) != 0)
         return;
     int rc = node_publish(c->node, &d, 1);
@@ -663,7 +673,12 @@ static int query_parse(struct control *c, struct client *cl, json_t *tag, json_t
     if (s) {
         uint8_t k[32];
         const char *slash = strchr(s, '/');
-        if (!slash || slash - s != HUB_HEX_LEN || hub_unhex(s, k, 32) != 0 || !slash[1]) {
+        char hex[HUB_HEX_LEN + 1] = "";
+        if (slash && slash - s == HUB_HEX_LEN) {
+            memcpy(hex, s, HUB_HEX_LEN);
+            hex[HUB_HEX_LEN] = 0;
+        }
+        if (!slash || slash - s != HUB_HEX_LEN || hub_unhex(hex, k, 32) != 0 || !slash[1]) {
             send_error(cl, tag, HUB_E_RANGE, "based_on",
                        "based_on: expected AUTHOR/KEY (64 hex digits, '/', the offer's key)");
             return -1;

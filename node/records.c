@@ -17,6 +17,7 @@
 #include "control.h"
 #include "entry.h"
 #include "identity.h"
+#include "jarena.h"
 #include "jbuf.h"
 #include "log.h"
 #include "node.h"
@@ -531,7 +532,7 @@ static void write_response_extra(struct records *r, struct jbuf *b, const struct
                 jbuf_raw(b, t, strlen(t));
             else
                 jbuf_lit(b, "\"(sealed)\"");
-            free(t);
+            jarena_free_dump(t);
             json_decref(open);
         } else {
             jbuf_lit(b, "\"(sealed)\"");
@@ -625,8 +626,13 @@ static int target_parse(struct records *r, const char *s, const char *field, str
     const char *slash = strchr(s, '/');
     if (slash != NULL) {
         const char *slash2 = strchr(slash + 1, '/');
+        char hex[HUB_HEX_LEN + 1];
+        if ((size_t)(slash - s) == HUB_HEX_LEN) {
+            memcpy(hex, s, HUB_HEX_LEN);
+            hex[HUB_HEX_LEN] = '\0';
+        }
         if ((size_t)(slash - s) != HUB_HEX_LEN || slash2 == NULL ||
-            hub_unhex(s, t->author, 32) != 0)
+            hub_unhex(hex, t->author, 32) != 0)
             return fail(ce, HUB_E_RANGE, field,
                         "%s: expected an entry id, an id prefix or AUTHOR/KIND/KEY", field);
         char kname[16];
@@ -754,7 +760,7 @@ static int seal_to(const uint8_t target[32], const char *contact, const char *me
     size_t pl = strlen(plain);
     if (pl > RECORDS_SEALED_PLAIN_MAX) {
         sodium_memzero(plain, pl);
-        free(plain);
+        jarena_free_dump(plain);
         return fail(ce, HUB_E_TOO_LARGE, message ? "message" : "contact",
                     "the sealed part would exceed %d bytes: shorten the message",
                     RECORD_MAX_SEALED);
@@ -762,7 +768,7 @@ static int seal_to(const uint8_t target[32], const char *contact, const char *me
     uint8_t c[RECORD_MAX_SEALED];
     int rc = crypto_box_seal(c, (const uint8_t *)plain, pl, xpk);
     sodium_memzero(plain, pl);
-    free(plain);
+    jarena_free_dump(plain);
     if (rc != 0)
         return fail(ce, HUB_E_INTERNAL, NULL, "sealing failed");
     char b64[sodium_base64_ENCODED_LEN(RECORD_MAX_SEALED, sodium_base64_VARIANT_ORIGINAL)];
@@ -1173,7 +1179,7 @@ static void lineage_node(struct records *r, struct jbuf *b, const struct lnode *
     struct record_offer o;
     int held = current_entry(r, n->author, K_OFFER, n->key, &wire, &e) == HUB_OK;
     jbuf_key(b, "held");
-    jbuf_lit(b, held ? "true" : "false");
+    jbuf_raw(b, held ? "true" : "false", held ? 4 : 5);
     if (held && e.payload && record_offer_info(e.payload, e.payload_len, &o) == HUB_OK) {
         jbuf_key(b, "id");
         jbuf_hex(b, e.id, 32);
@@ -1201,7 +1207,12 @@ static int parse_author_key(const char *s, const char *field, uint8_t author[32]
                             struct call_err *ce) {
     const char *slash = strchr(s, '/');
     size_t kl = slash ? strlen(slash + 1) : 0;
-    if (slash == NULL || (size_t)(slash - s) != HUB_HEX_LEN || hub_unhex(s, author, 32) != 0 ||
+    char hex[HUB_HEX_LEN + 1] = "";
+    if (slash != NULL && (size_t)(slash - s) == HUB_HEX_LEN) {
+        memcpy(hex, s, HUB_HEX_LEN);
+        hex[HUB_HEX_LEN] = '\0';
+    }
+    if (slash == NULL || (size_t)(slash - s) != HUB_HEX_LEN || hub_unhex(hex, author, 32) != 0 ||
         kl == 0 || kl > HUB_MAX_RECORD_KEY)
         return fail(ce, HUB_E_RANGE, field, "%s: expected AUTHOR/KEY (64 hex digits, '/', key)",
                     field);
@@ -1277,7 +1288,7 @@ static int call_lineage(struct records *r, json_t *req, struct jbuf *b, struct c
     jbuf_key(b, "count");
     jbuf_u64(b, nseen);
     jbuf_key(b, "truncated");
-    jbuf_lit(b, truncated ? "true" : "false");
+    jbuf_raw(b, truncated ? "true" : "false", truncated ? 4 : 5);
 out:
     free(seen);
     free(stack);
@@ -1312,4 +1323,30 @@ int records_target_term(struct records *r, const char *spec, struct index_term *
         return rc;
     term_ref(term, t.author, t.kind, t.key);
     return HUB_OK;
+}
+
+int records_prepare_offer(struct records *r, json_t *req, json_t *rec, char *field,
+                          size_t field_len, char *message, size_t message_len) {
+    struct call_err ce = {field, field_len, message, message_len};
+    field[0] = message[0] = '\0';
+    json_t *bo = json_object_get(rec, "based_on");
+    json_t *uv = json_object_get(req, "unheld_target");
+    if (uv && !json_is_boolean(uv))
+        return fail(&ce, HUB_E_TYPE, "unheld_target", "unheld_target: expected true or false");
+    json_t *au = json_object_get(bo, "author"), *k = json_object_get(bo, "key");
+    /* Malformed references are record_from_json's to refuse, with its messages. */
+    if (!json_is_object(bo) || !json_is_string(au) || !json_is_string(k))
+        return HUB_OK;
+    struct target t = {.kind = K_OFFER};
+    size_t kl = json_string_length(k);
+    if (strlen(json_string_value(au)) != HUB_HEX_LEN ||
+        hub_unhex(json_string_value(au), t.author, 32) != 0 || kl == 0 ||
+        kl > HUB_MAX_RECORD_KEY)
+        return HUB_OK;
+    memcpy(t.key, json_string_value(k), kl + 1);
+    uint8_t cur[32];
+    int rc = target_held(r, &t, json_is_true(uv), "based_on", &cur[0], &ce);
+    if (rc == HUB_E_NOT_FOUND && json_is_true(uv) && ce.msg[0] == '\0')
+        return HUB_OK;
+    return rc;
 }
