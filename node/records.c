@@ -62,7 +62,20 @@ struct records {
     size_t seen_cap, seen_n;
     struct name_slot *names;
     struct seat_slot *seats;
-    uint64_t gen; /* bumped by every offer, response or retraction accepted: seats go stale */
+    uint64_t gen; /* bumped by every offer, request, response or retraction accepted: seats
+                   * and titles go stale */
+    /* Replies to our records not yet seen: counted at start and as they arrive, so that
+     * inbox --new stops once it found them all (and answers at once when there are none). It
+     * may count too many (an unseen reply retracted), never too few. */
+    uint64_t unseen;
+    /* The title of the record last answered in a view: an inbox page answers a few records. */
+    struct {
+        uint8_t author[32];
+        int kind, found, closed;
+        char key[HUB_MAX_RECORD_KEY + 1];
+        uint64_t gen;
+        char title[RECORD_MAX_TITLE_BYTES + 1];
+    } title;
 };
 
 /* ---- the seen set ---- */
@@ -140,8 +153,25 @@ static void on_entry(void *arg, const struct entry *e, int origin) {
         if (s->used && memcmp(s->author, e->author, 32) == 0)
             s->used = 0;
     }
-    if (e->kind == K_OFFER || e->kind == K_RESPONSE || e->kind == K_RETRACTION)
+    if (e->kind == K_OFFER || e->kind == K_REQUEST || e->kind == K_RESPONSE ||
+        e->kind == K_RETRACTION)
         r->gen++;
+    if (e->kind == K_RESPONSE && e->payload != NULL && memcmp(e->author, r->id->pk, 32) != 0 &&
+        !seen_has(r, e->id)) {
+        static _Thread_local struct record_response rr;
+        if (record_response_info(e->payload, e->payload_len, &rr) == HUB_OK && rr.has_target &&
+            memcmp(rr.target_author, r->id->pk, 32) == 0)
+            r->unseen++;
+    }
+}
+
+static int count_unseen_cb(const uint8_t *wire, size_t len, void *arg) {
+    struct records *r = arg;
+    struct entry e;
+    if (entry_decode(wire, len, &e) == HUB_OK && memcmp(e.author, r->id->pk, 32) != 0 &&
+        !seen_has(r, e.id))
+        r->unseen++;
+    return 0;
 }
 
 int records_open(struct node *n, struct control *ctl, struct records **out) {
@@ -163,6 +193,18 @@ int records_open(struct node *n, struct control *ctl, struct records **out) {
         return HUB_E_NOMEM;
     }
     int rc = store_seen_load(r->st, seen_load_cb, r);
+    if (rc < 0) {
+        records_destroy(&r);
+        return rc;
+    }
+    struct index_term t[2];
+    index_term_make(IDX_KIND, "response", 8, &t[0]);
+    char me[HUB_HEX_LEN + 1];
+    hub_hex(r->id->pk, 32, me);
+    index_term_make(IDX_TARGET_AUTHOR, me, HUB_HEX_LEN, &t[1]);
+    struct store_query q = {.terms = t, .nterms = 2, .now_ms = hub_now_ms(), .limit = SIZE_MAX};
+    uint64_t next;
+    rc = store_query(r->st, &q, count_unseen_cb, r, &next);
     if (rc < 0) {
         records_destroy(&r);
         return rc;
@@ -452,6 +494,16 @@ struct reply_view {
     struct answer answer;
 };
 
+/* record_closed of a reply's target, kept with the title (records.title) until the next
+ * record arrives: an inbox page mostly answers the same few records. */
+static int target_closed(struct records *r, const struct record_response *rr) {
+    if (r->title.gen == r->gen && r->title.kind == rr->target_kind &&
+        memcmp(r->title.author, rr->target_author, 32) == 0 &&
+        strcmp(r->title.key, rr->target_key) == 0)
+        return r->title.closed;
+    return record_closed(r, rr->target_author, rr->target_kind, rr->target_key);
+}
+
 static void reply_state(struct records *r, const struct entry *e,
                         const struct record_response *rr, struct reply_view *v) {
     memset(v, 0, sizeof *v);
@@ -462,7 +514,7 @@ static void reply_state(struct records *r, const struct entry *e,
     }
     if (rr->has_target) {
         answer_of(r, rr->target_author, e->author, e->key, &v->answer);
-        v->closed = record_closed(r, rr->target_author, rr->target_kind, rr->target_key);
+        v->closed = target_closed(r, rr);
     }
     if (v->answer.type == RTYPE_ACCEPT)
         v->state = "accepted";
@@ -480,6 +532,21 @@ static void write_title(struct records *r, struct jbuf *b, const struct record_r
     if (!rr->has_target || (rr->target_kind != K_OFFER && rr->target_kind != K_REQUEST &&
                             rr->target_kind != K_RESPONSE))
         return;
+    if (r->title.gen == r->gen && r->title.kind == rr->target_kind &&
+        memcmp(r->title.author, rr->target_author, 32) == 0 &&
+        strcmp(r->title.key, rr->target_key) == 0) {
+        if (r->title.found) {
+            jbuf_key(b, "target_title");
+            jbuf_cstr(b, r->title.title);
+        }
+        return;
+    }
+    r->title.gen = r->gen;
+    r->title.kind = rr->target_kind;
+    r->title.found = 0;
+    r->title.closed = record_closed(r, rr->target_author, rr->target_kind, rr->target_key);
+    memcpy(r->title.author, rr->target_author, 32);
+    memcpy(r->title.key, rr->target_key, sizeof r->title.key);
     uint8_t *wire;
     struct entry t;
     if (current_entry(r, rr->target_author, rr->target_kind, rr->target_key, &wire, &t) != 0)
@@ -487,9 +554,11 @@ static void write_title(struct records *r, struct jbuf *b, const struct record_r
     json_t *o = NULL;
     if (t.payload && record_to_json(t.kind, t.payload, t.payload_len, &o) == HUB_OK) {
         json_t *title = json_object_get(o, "title");
-        if (json_is_string(title)) {
+        if (json_is_string(title) && json_string_length(title) <= RECORD_MAX_TITLE_BYTES) {
             jbuf_key(b, "target_title");
             jbuf_str(b, json_string_value(title), json_string_length(title));
+            memcpy(r->title.title, json_string_value(title), json_string_length(title) + 1);
+            r->title.found = 1;
         }
     }
     json_decref(o);
@@ -891,6 +960,7 @@ struct wire_list {
     size_t n, cap;
     struct records *r;
     int only_new;
+    uint64_t found; /* only_new: unseen replies found */
 };
 
 static int wire_keep(struct wire_list *l, const uint8_t *wire, size_t len) {
@@ -932,6 +1002,10 @@ static int reply_cb(const uint8_t *wire, size_t len, void *arg) {
             return STORE_QUERY_SKIP;
         if (memcmp(e.author, l->r->id->pk, 32) == 0)
             return STORE_QUERY_SKIP; /* our own answers are not news to us */
+        if (wire_keep(l, wire, len) != 0)
+            return 1;
+        /* Every unseen reply found: the rest of the inbox is seen, no need to walk it. */
+        return ++l->found >= l->r->unseen ? 1 : 0;
     }
     return wire_keep(l, wire, len) == 0 ? 0 : 1;
 }
@@ -976,7 +1050,7 @@ static int call_list(struct records *r, json_t *req, int inbox, struct jbuf *b,
         .terms = t, .nterms = 2, .cursor = cursor, .now_ms = hub_now_ms(), .limit = limit};
     struct wire_list l = {.r = r, .only_new = inbox && json_is_true(nv)};
     uint64_t next = 0;
-    rc = store_query(r->st, &q, reply_cb, &l, &next);
+    rc = l.only_new && r->unseen == 0 ? 0 : store_query(r->st, &q, reply_cb, &l, &next);
     if (rc < 0) {
         wire_free(&l);
         return fail(ce, rc, NULL, "%s", hub_strmsg(rc));
@@ -1017,6 +1091,7 @@ static int call_list(struct records *r, json_t *req, int inbox, struct jbuf *b,
         else
             for (size_t i = 0; i < nfresh; i++)
                 (void)seen_add(r, fresh[i]);
+        r->unseen = r->unseen > nfresh ? r->unseen - nfresh : 0;
     }
     free(fresh);
     wire_free(&l);
