@@ -21,7 +21,7 @@ struct entry;
 struct records;
 
 /* Bounds (PROTOCOL.md §10). */
-#define RECORDS_MAX_ENROLMENTS 1000  /* enrolments of one offer counted for its seats */
+#define RECORDS_MAX_ENROLMENTS 1000   /* enrolments of one offer counted for its seats */
 #define RECORDS_LINEAGE_MAX_NODES 500 /* programmes one lineage call lists */
 #define RECORDS_LINEAGE_MAX_DEPTH 16  /* generations one lineage call follows */
 #define RECORDS_NAME_SLOTS 4096       /* hub names cached (direct-mapped; a miss reads the store) */
@@ -36,8 +36,7 @@ void records_destroy(struct records **r);
 /* The hub name and country of author, from its current profile; both empty (and
  * HUB_E_NOT_FOUND) when the hub holds no profile of it. name holds RECORDS_MAX_HUB_NAME + 1
  * bytes, country 8. The strings are foreign content: escape them for a terminal. */
-int records_author_name(struct records *r, const uint8_t author[32], char *name,
-                        char *country);
+int records_author_name(struct records *r, const uint8_t author[32], char *name, char *country);
 
 /* Seats of an offer (author, key): seats_left = capacity - the seats of the enrolments the
  * offer's author accepted (only its accept responses count; the newest answer of the author

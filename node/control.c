@@ -452,8 +452,8 @@ static void op_publish(struct control *c, struct client *cl, json_t *req, json_t
         json_is_object(rec)) {
         /* A reply: its target resolved and checked, its contact sealed (records.c). */
         char field[64], msg[400];
-        int rc = records_prepare_response(c->records, req, rec, field, sizeof field, msg,
-                                          sizeof msg);
+        int rc =
+            records_prepare_response(c->records, req, rec, field, sizeof field, msg, sizeof msg);
         if (rc != 0) {
             send_error(cl, tag, rc, field[0] ? field : NULL, "%s", msg);
             return;
@@ -462,8 +462,7 @@ static void op_publish(struct control *c, struct client *cl, json_t *req, json_t
     if (c->records && json_is_string(kv) && strcmp(json_string_value(kv), "offer") == 0 &&
         json_is_object(rec)) {
         char field[64], msg[400];
-        int rc =
-            records_prepare_offer(c->records, req, rec, field, sizeof field, msg, sizeof msg);
+        int rc = records_prepare_offer(c->records, req, rec, field, sizeof field, msg, sizeof msg);
         if (rc != 0) {
             send_error(cl, tag, rc, field[0] ? field : NULL, "%s", msg);
             return;
@@ -558,10 +557,11 @@ struct qfilter {
     enum index_field field;
 };
 static const struct qfilter query_filters[] = {
-    {"topic", IDX_TOPIC},     {"technology", IDX_TECHNOLOGY}, {"sector", IDX_SECTOR},
-    {"service", IDX_SERVICE}, {"country", IDX_COUNTRY},       {"language", IDX_LANGUAGE},
-    {"mode", IDX_MODE},       {"audience", IDX_AUDIENCE},     {"skill", IDX_SKILL},
-    {"service_group", IDX_SERVICE_GROUP},
+    {"topic", IDX_TOPIC},     {"technology", IDX_TECHNOLOGY},
+    {"sector", IDX_SECTOR},   {"service", IDX_SERVICE},
+    {"country", IDX_COUNTRY}, {"language", IDX_LANGUAGE},
+    {"mode", IDX_MODE},       {"audience", IDX_AUDIENCE},
+    {"skill", IDX_SKILL},     {"service_group", IDX_SERVICE_GROUP},
 };
 
 #define QUERY_MAX_TERMS 16
@@ -1194,11 +1194,11 @@ struct builtin_op {
     void (*fn)(struct control *c, struct client *cl, json_t *req, json_t *tag);
 };
 static const struct builtin_op builtin_ops[] = {
-    {"status", op_status}, {"id", op_id},           {"publish", op_publish}, {"get", op_get},
-    {"query", op_query},   {"history", op_history}, {"retract", op_retract}, {"watch", op_watch},
-    {"import", op_import}, {"heads", op_heads},
-    {"inbox", op_records}, {"replies", op_records},  {"accept", op_records}, {"decline", op_records},
-    {"lineage", op_records},
+    {"status", op_status},   {"id", op_id},           {"publish", op_publish},
+    {"get", op_get},         {"query", op_query},     {"history", op_history},
+    {"retract", op_retract}, {"watch", op_watch},     {"import", op_import},
+    {"heads", op_heads},     {"inbox", op_records},   {"replies", op_records},
+    {"accept", op_records},  {"decline", op_records}, {"lineage", op_records},
 };
 
 /* ---- big imports: the records are parsed on every core ----

@@ -924,7 +924,8 @@ static int cmd_publish(struct ctl *ctl, json_t *opts, int npos, char **pos) {
         return rc;
     }
     json_t *req = json_pack("{s:s,s:s,s:o}", "op", "publish", "kind", kind, "record", record);
-    copy_opts(req, opts, (const char *const[]){"key", "target", "unheld_target", "seal_message", NULL});
+    copy_opts(req, opts,
+              (const char *const[]){"key", "target", "unheld_target", "seal_message", NULL});
     if (expires)
         json_object_set_new(req, "expires", expires);
     json_t *r;
@@ -975,9 +976,9 @@ static int cmd_retract(struct ctl *ctl, json_t *opts, int npos, char **pos) {
 /* ---- query, history ----------------------------------------------------------------------- */
 
 static const char *const query_filters[] = {
-    "kind", "author",   "topic", "technology", "sector", "service", "country", "language",
-    "mode", "audience", "skill", "text",       "from",   "to",      "target",  "based_on",
-    "service_group", "has_seats", NULL};
+    "kind",     "author",   "topic",         "technology", "sector", "service", "country",
+    "language", "mode",     "audience",      "skill",      "text",   "from",    "to",
+    "target",   "based_on", "service_group", "has_seats",  NULL};
 
 static int cmd_query(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     (void)npos;
@@ -1194,7 +1195,8 @@ static int cmd_watch(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     ctl->conn.waitmask = &waitmask;
 
     json_t *r, *req = json_pack("{s:s}", "op", "watch");
-    copy_opts(req, opts, (const char *const[]){"kind", "author", "topic", "country", "inbox", NULL});
+    copy_opts(req, opts,
+              (const char *const[]){"kind", "author", "topic", "country", "inbox", NULL});
     int rc = call(ctl, req, &r);
     json_decref(r);
     if (rc || interrupted)
@@ -1589,22 +1591,21 @@ done:
 
 /* ---- command table and main --------------------------------------------------------------- */
 
-static const struct optdef publish_opts[] = {{"key", 1, 0},           {"expires", 1, 0},
-                                             {"target", 1, 0},        {"unheld-target", 0, 0},
-                                             {"seal-message", 0, 0},  {NULL, 0, 0}};
+static const struct optdef publish_opts[] = {{"key", 1, 0},          {"expires", 1, 0},
+                                             {"target", 1, 0},       {"unheld-target", 0, 0},
+                                             {"seal-message", 0, 0}, {NULL, 0, 0}};
 static const struct optdef get_opts[] = {{"wire", 0, 0}, {NULL, 0, 0}};
 static const struct optdef query_opts[] = {
-    {"kind", 1, 0},   {"author", 1, 0},   {"topic", 1, 1},   {"technology", 1, 1},
-    {"sector", 1, 1}, {"service", 1, 1},  {"country", 1, 1}, {"language", 1, 1},
-    {"mode", 1, 1},   {"audience", 1, 1}, {"skill", 1, 1},   {"text", 1, 0},
-    {"from", 1, 0},   {"to", 1, 0},       {"target", 1, 0},  {"limit", 1, 0},
-    {"cursor", 1, 0}, {"all", 0, 0},      {"based-on", 1, 0}, {"service-group", 1, 1},
+    {"kind", 1, 0},      {"author", 1, 0},   {"topic", 1, 1},    {"technology", 1, 1},
+    {"sector", 1, 1},    {"service", 1, 1},  {"country", 1, 1},  {"language", 1, 1},
+    {"mode", 1, 1},      {"audience", 1, 1}, {"skill", 1, 1},    {"text", 1, 0},
+    {"from", 1, 0},      {"to", 1, 0},       {"target", 1, 0},   {"limit", 1, 0},
+    {"cursor", 1, 0},    {"all", 0, 0},      {"based-on", 1, 0}, {"service-group", 1, 1},
     {"has-seats", 0, 0}, {NULL, 0, 0}};
 static const struct optdef history_opts[] = {{"kind", 1, 0}, {"author", 1, 0}, {NULL, 0, 0}};
 static const struct optdef retract_opts[] = {{"kind", 1, 0}, {"reason", 1, 0}, {NULL, 0, 0}};
-static const struct optdef watch_opts[] = {
-    {"kind", 1, 0}, {"author", 1, 0}, {"topic", 1, 1}, {"country", 1, 1}, {"inbox", 0, 0},
-    {NULL, 0, 0}};
+static const struct optdef watch_opts[] = {{"kind", 1, 0},    {"author", 1, 0}, {"topic", 1, 1},
+                                           {"country", 1, 1}, {"inbox", 0, 0},  {NULL, 0, 0}};
 static const struct optdef inbox_opts[] = {
     {"new", 0, 0}, {"limit", 1, 0}, {"cursor", 1, 0}, {NULL, 0, 0}};
 static const struct optdef replies_opts[] = {{"limit", 1, 0}, {"cursor", 1, 0}, {NULL, 0, 0}};

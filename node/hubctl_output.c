@@ -480,9 +480,9 @@ static char *record_summary(json_t *view) {
         long long seats = jint(rec, "seats", 0);
         char *seat = seats > 0 ? xasprintf(" (%lld seat%s)", seats, seats == 1 ? "" : "s")
                                : xasprintf("%s", "");
-        char *s = xasprintf("%s%s on %s%s%s%s%s", type ? type : "response", seat,
-                            what ? what : tgt, state ? " [" : "", state ? state : "",
-                            state ? "]" : "", msg ? ": " : "");
+        char *s =
+            xasprintf("%s%s on %s%s%s%s%s", type ? type : "response", seat, what ? what : tgt,
+                      state ? " [" : "", state ? state : "", state ? "]" : "", msg ? ": " : "");
         char *t = xasprintf("%s%s", s, msg ? msg : "");
         free(s);
         free(seat);
@@ -766,8 +766,8 @@ static void text_entry(json_t *r) {
     if ((s = jstr(e, "target_record")) != NULL) {
         char *th = hub_label(e, "target_name", "target_country");
         const char *tt = jstr(e, "target_title");
-        kv_add(&l, "answers", "%s%s%s%s%s", tt ? tt : s, th ? " (" : "", th ? th : "", th ? ")" : "",
-               tt ? "" : "");
+        kv_add(&l, "answers", "%s%s%s%s%s", tt ? tt : s, th ? " (" : "", th ? th : "",
+               th ? ")" : "", tt ? "" : "");
         free(th);
     }
     if ((s = jstr(e, "state")) != NULL) {
@@ -995,8 +995,9 @@ static void text_replies(json_t *r, const char *array) {
         char *m = xasprintf("%s%s%s%s", msg ? msg : "", contact ? " [contact: " : "",
                             contact ? contact : "", contact ? "]" : "");
         const char *state = jstr(v, "state");
-        const char *cells[PC_N] = {id,    hub ? hub : key, type ? type : "-", seats,
-                                   state ? state : "-", what ? what : "-", m};
+        const char *cells[PC_N] = {id,    hub ? hub : key,     type ? type : "-",
+                                   seats, state ? state : "-", what ? what : "-",
+                                   m};
         table_add(&t, cells);
         free(hub);
         free(type);
@@ -1058,8 +1059,8 @@ static void text_lineage(json_t *r) {
             free(n2);
             free(c2);
         } else {
-            printf("%*s%s%s  (%s, %s)\n", (int)(2 * (d > 0 ? d - 1 : 0)), "", d ? "└─ " : "", t,
-                   h, k);
+            printf("%*s%s%s  (%s, %s)\n", (int)(2 * (d > 0 ? d - 1 : 0)), "", d ? "└─ " : "", t, h,
+                   k);
         }
         free(t);
         free(h);

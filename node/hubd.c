@@ -284,8 +284,7 @@ int main(int argc, char **argv) {
     struct records *recs = NULL;
     rc = records_open(node, NULL, &recs);
     if (rc != 0)
-        fatalx("hubd", "cannot load the replies' state: %s (%s)", hub_strerror(rc),
-               hub_strmsg(rc));
+        fatalx("hubd", "cannot load the replies' state: %s (%s)", hub_strerror(rc), hub_strmsg(rc));
     struct control *ctl = NULL;
     rc = control_open(node, cfg.control_socket, cfg.control_mode, cfg.control_max_clients, &ctl);
     if (rc != 0)

@@ -31,10 +31,10 @@
 #define K_RESPONSE 4
 #define K_RETRACTION 5
 
-#define RECORDS_SEEN_MIN 1024     /* initial slots of the seen set (power of two) */
-#define RECORDS_DEFAULT_LIMIT 50  /* replies per inbox/replies page (as query) */
-#define RECORDS_MAX_LIMIT 1000    /* ... at most (CONTROL.md) */
-#define RECORDS_MIN_ID_PREFIX 4   /* hex digits of an id prefix a target may be given as */
+#define RECORDS_SEEN_MIN 1024    /* initial slots of the seen set (power of two) */
+#define RECORDS_DEFAULT_LIMIT 50 /* replies per inbox/replies page (as query) */
+#define RECORDS_MAX_LIMIT 1000   /* ... at most (CONTROL.md) */
+#define RECORDS_MIN_ID_PREFIX 4  /* hex digits of an id prefix a target may be given as */
 #define RECORDS_SEALED_PLAIN_MAX (RECORD_MAX_SEALED - crypto_box_SEALBYTES)
 
 struct name_slot {
@@ -504,8 +504,8 @@ static int target_closed(struct records *r, const struct record_response *rr) {
     return record_closed(r, rr->target_author, rr->target_kind, rr->target_key);
 }
 
-static void reply_state(struct records *r, const struct entry *e,
-                        const struct record_response *rr, struct reply_view *v) {
+static void reply_state(struct records *r, const struct entry *e, const struct record_response *rr,
+                        struct reply_view *v) {
     memset(v, 0, sizeof *v);
     int mine = rr->has_target && memcmp(rr->target_author, r->id->pk, 32) == 0;
     if (rr->type == RTYPE_ACCEPT || rr->type == RTYPE_DECLINE) {
@@ -811,8 +811,8 @@ static int check_enrolment_of_ours(struct records *r, const uint8_t reply_author
 }
 
 /* Seals {"contact","message"} to the X25519 key of the target's Ed25519 key. */
-static int seal_to(const uint8_t target[32], const char *contact, const char *message,
-                   json_t *rec, struct call_err *ce) {
+static int seal_to(const uint8_t target[32], const char *contact, const char *message, json_t *rec,
+                   struct call_err *ce) {
     uint8_t xpk[32];
     if (crypto_sign_ed25519_pk_to_curve25519(xpk, target) != 0)
         return fail(ce, HUB_E_RANGE, "target_author",
@@ -872,8 +872,8 @@ static int prepare(struct records *r, json_t *req, json_t *rec, struct call_err 
     } else if (json_object_get(rec, "target_author") == NULL &&
                json_is_string(json_object_get(rec, "target"))) {
         /* An older client names the version only: the record is that entry's. */
-        if ((rc = target_parse(r, json_string_value(json_object_get(rec, "target")), "target",
-                               &t, ce)) != HUB_OK)
+        if ((rc = target_parse(r, json_string_value(json_object_get(rec, "target")), "target", &t,
+                               ce)) != HUB_OK)
             return rc;
         json_object_set_new(rec, "target_kind", json_string(entry_kind_name(t.kind)));
         json_object_set_new(rec, "target_key", json_string(t.key));
@@ -934,8 +934,8 @@ static int prepare(struct records *r, json_t *req, json_t *rec, struct call_err 
     json_t *cv = json_object_get(rec, "contact");
     json_t *mv = json_is_true(sv) ? json_object_get(rec, "message") : NULL;
     if (cv || mv) {
-        rc = seal_to(t.author, cv ? json_string_value(cv) : NULL,
-                     mv ? json_string_value(mv) : NULL, rec, ce);
+        rc = seal_to(t.author, cv ? json_string_value(cv) : NULL, mv ? json_string_value(mv) : NULL,
+                     rec, ce);
         if (rc != HUB_OK)
             return rc;
         json_object_del(rec, "contact");
@@ -1098,8 +1098,8 @@ static int call_list(struct records *r, json_t *req, int inbox, struct jbuf *b,
     return HUB_OK;
 }
 
-static int publish_json(struct records *r, int kind, const char *key, json_t *rec,
-                        uint8_t id[32], struct call_err *ce) {
+static int publish_json(struct records *r, int kind, const char *key, json_t *rec, uint8_t id[32],
+                        struct call_err *ce) {
     struct record_error rerr = {{0}, {0}};
     uint8_t *payload = NULL;
     size_t plen = 0;
@@ -1340,10 +1340,8 @@ static int call_lineage(struct records *r, json_t *req, struct jbuf *b, struct c
         struct index_term t[2];
         index_term_make(IDX_BASED_ON, ref, HUB_HEX_LEN + (size_t)rl, &t[0]);
         index_term_make(IDX_KIND, "offer", 5, &t[1]);
-        struct store_query q = {.terms = t,
-                                .nterms = 2,
-                                .now_ms = hub_now_ms(),
-                                .limit = RECORDS_LINEAGE_MAX_NODES};
+        struct store_query q = {
+            .terms = t, .nterms = 2, .now_ms = hub_now_ms(), .limit = RECORDS_LINEAGE_MAX_NODES};
         uint64_t next;
         kids.n = 0;
         (void)store_query(r->st, &q, child_cb, &kids, &next);
@@ -1415,8 +1413,7 @@ int records_prepare_offer(struct records *r, json_t *req, json_t *rec, char *fie
     struct target t = {.kind = K_OFFER};
     size_t kl = json_string_length(k);
     if (strlen(json_string_value(au)) != HUB_HEX_LEN ||
-        hub_unhex(json_string_value(au), t.author, 32) != 0 || kl == 0 ||
-        kl > HUB_MAX_RECORD_KEY)
+        hub_unhex(json_string_value(au), t.author, 32) != 0 || kl == 0 || kl > HUB_MAX_RECORD_KEY)
         return HUB_OK;
     memcpy(t.key, json_string_value(k), kl + 1);
     uint8_t cur[32];

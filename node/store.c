@@ -83,10 +83,9 @@ enum {
     DB_REPLY_SEEN,
     DB_COUNT
 };
-static const char *const db_names[DB_COUNT] = {"meta",   "entries", "ids",      "feeds",
-                                               "chain",  "records", "versions", "index",
-                                               "recent", "live",    "expiry",   "forks",
-                                               "reply_seen"};
+static const char *const db_names[DB_COUNT] = {
+    "meta",  "entries", "ids",  "feeds",  "chain", "records",   "versions",
+    "index", "recent",  "live", "expiry", "forks", "reply_seen"};
 
 struct store {
     MDB_env *env;

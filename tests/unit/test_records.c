@@ -138,8 +138,8 @@ static int own(struct fx *x, int kind, const char *key, const char *req_json, ui
         if (rc != 0) {
             snprintf(f, 64, "%s", err.field);
         } else {
-            struct node_draft d = {.kind = kind, .key = key, .payload = payload,
-                                   .payload_len = plen};
+            struct node_draft d = {
+                .kind = kind, .key = key, .payload = payload, .payload_len = plen};
             rc = node_publish(x->n, &d, 1);
             if (id)
                 memcpy(id, d.id, 32);
@@ -234,8 +234,7 @@ static void test_target_refusals(void **state) {
         {"{\"target\":\"%s/offer/none\",\"record\":{\"type\":\"interest\"}}", HUB_E_NOT_FOUND,
          "target"},
         /* an id (prefix) of no held entry */
-        {"{\"target\":\"0badc0de\",\"record\":{\"type\":\"interest\"}}", HUB_E_NOT_FOUND,
-         "target"},
+        {"{\"target\":\"0badc0de\",\"record\":{\"type\":\"interest\"}}", HUB_E_NOT_FOUND, "target"},
         {"{\"target\":\"xyz\",\"record\":{\"type\":\"interest\"}}", HUB_E_RANGE, "target"},
         /* all-zero id and key */
         {"{\"target\":\"0000000000000000000000000000000000000000000000000000000000000000\","
@@ -263,8 +262,8 @@ static void test_target_refusals(void **state) {
         subst(req, sizeof req, bad[i].req, bkey);
         int rc = own(x, 4, "bad", req, NULL, field);
         if (rc != bad[i].rc || strcmp(field, bad[i].field) != 0)
-            fail_msg("case %zu %s: want %d '%s', got %d '%s'", i, req, bad[i].rc, bad[i].field,
-                     rc, field);
+            fail_msg("case %zu %s: want %d '%s', got %d '%s'", i, req, bad[i].rc, bad[i].field, rc,
+                     field);
     }
     /* The documented override: a record not (yet) held. */
     snprintf(req, sizeof req,
@@ -274,9 +273,8 @@ static void test_target_refusals(void **state) {
     assert_int_equal(own(x, 4, "r3", req, NULL, field), 0);
 
     /* A reply to a reply: refused unless accept/decline of an enrolment in our offer. */
-    assert_int_equal(own(x, 2, "mine", "{\"record\":{\"title\":\"Ours\",\"capacity\":2}}", NULL,
-                         field),
-                     0);
+    assert_int_equal(
+        own(x, 2, "mine", "{\"record\":{\"title\":\"Ours\",\"capacity\":2}}", NULL, field), 0);
     char ej[512];
     snprintf(ej, sizeof ej,
              "{\"target_author\":\"%s\",\"target_kind\":\"offer\",\"target_key\":\"mine\","
@@ -301,8 +299,7 @@ static void test_target_refusals(void **state) {
     snprintf(req, sizeof req, "{\"reply\":\"%s\"}", hexs(offer_b));
     assert_null(call(x, "accept", req, &rc));
     assert_int_equal(rc, HUB_E_KIND);
-    snprintf(req, sizeof req, "{\"target\":\"%s\",\"record\":{\"type\":\"accept\"}}",
-             hexs(enrol));
+    snprintf(req, sizeof req, "{\"target\":\"%s\",\"record\":{\"type\":\"accept\"}}", hexs(enrol));
     assert_int_equal(own(x, 4, "acc", req, id, field), 0); /* the one allowed reply to a reply */
 
     /* A retracted target is closed: refused, override or not. */
@@ -385,9 +382,9 @@ static void test_seats_and_full(void **state) {
     assert_false(json_is_true(json_object_get(v, "full")));
     json_decref(v);
     /* Unlimited (capacity 0) and past. */
-    assert_int_equal(own(x, 2, "old", "{\"record\":{\"title\":\"Old\",\"end_date\":\"2020-01-31\"}}",
-                         o, field),
-                     0);
+    assert_int_equal(
+        own(x, 2, "old", "{\"record\":{\"title\":\"Old\",\"end_date\":\"2020-01-31\"}}", o, field),
+        0);
     v = view_of(x, o);
     assert_true(json_is_null(json_object_get(v, "seats_left")));
     assert_true(json_is_true(json_object_get(v, "past")));
@@ -419,8 +416,7 @@ static void test_sealed_contact(void **state) {
     assert_int_equal(sodium_base642bin(box, sizeof box, b64, strlen(b64), NULL, &bl, NULL,
                                        sodium_base64_VARIANT_ORIGINAL),
                      0);
-    assert_int_equal(
-        crypto_box_seal_open(plain, box, bl, x->id[0].curve_pk, x->id[0].curve_sk), 0);
+    assert_int_equal(crypto_box_seal_open(plain, box, bl, x->id[0].curve_pk, x->id[0].curve_sk), 0);
     plain[bl - crypto_box_SEALBYTES] = 0;
     assert_string_equal((char *)plain, "{\"contact\":\"me@a.example\",\"message\":\"private\"}");
     json_decref(v);
@@ -488,8 +484,8 @@ static void test_inbox_seen(void **state) {
     list = json_object_get(a, "replies");
     assert_int_equal(json_array_size(list), 2);
     for (size_t i = 0; i < 2; i++)
-        assert_string_equal(
-            json_string_value(json_object_get(json_array_get(list, i), "state")), "seen");
+        assert_string_equal(json_string_value(json_object_get(json_array_get(list, i), "state")),
+                            "seen");
     json_decref(a);
     /* Reopened, the state is read back from the store. */
     records_destroy(&x->r);
@@ -538,28 +534,32 @@ static void test_record_rules(void **state) {
         int rc;
         const char *field;
     } cases[] = {
-        {4, "{\"target_author\":\"%s\",\"target_kind\":\"response\",\"target_key\":\"k\","
-            "\"type\":\"question\"}",
+        {4,
+         "{\"target_author\":\"%s\",\"target_kind\":\"response\",\"target_key\":\"k\","
+         "\"type\":\"question\"}",
          HUB_E_KIND, "target_kind"},
-        {4, "{\"target_author\":\"%s\",\"target_kind\":\"offer\",\"target_key\":\"k\","
-            "\"type\":\"decline\"}",
+        {4,
+         "{\"target_author\":\"%s\",\"target_kind\":\"offer\",\"target_key\":\"k\","
+         "\"type\":\"decline\"}",
          HUB_E_KIND, "target_kind"},
-        {4, "{\"target_author\":\"%s\",\"target_kind\":\"profile\",\"target_key\":\"k\","
-            "\"type\":\"interest\"}",
+        {4,
+         "{\"target_author\":\"%s\",\"target_kind\":\"profile\",\"target_key\":\"k\","
+         "\"type\":\"interest\"}",
          HUB_E_KIND, "target_kind"},
-        {4, "{\"target_author\":\"%s\",\"target_kind\":\"offer\",\"target_key\":\"k\","
-            "\"type\":\"interest\",\"target\":"
-            "\"0000000000000000000000000000000000000000000000000000000000000000\"}",
+        {4,
+         "{\"target_author\":\"%s\",\"target_kind\":\"offer\",\"target_key\":\"k\","
+         "\"type\":\"interest\",\"target\":"
+         "\"0000000000000000000000000000000000000000000000000000000000000000\"}",
          HUB_E_RANGE, "target"},
         {4, "{\"target_author\":\"%s\",\"target_kind\":\"offer\",\"type\":\"interest\"}",
          HUB_E_FIELD, "target_key"},
-        {4, "{\"target_author\":\"%s\",\"target_kind\":\"offer\",\"target_key\":\"k\","
-            "\"type\":\"interest\",\"sealed\":\"not base64!\"}",
+        {4,
+         "{\"target_author\":\"%s\",\"target_kind\":\"offer\",\"target_key\":\"k\","
+         "\"type\":\"interest\",\"sealed\":\"not base64!\"}",
          HUB_E_RANGE, "sealed"},
         {2, "{\"title\":\"x\",\"service_group\":\"investment\",\"service_type\":\"event\"}",
          HUB_E_VOCAB, "service_type"},
-        {2, "{\"title\":\"x\",\"service_type\":\"testbed-access\"}", HUB_E_VOCAB,
-         "service_type"},
+        {2, "{\"title\":\"x\",\"service_type\":\"testbed-access\"}", HUB_E_VOCAB, "service_type"},
         {2, "{\"title\":\"x\",\"service_group\":\"skills-training\",\"facility\":\"lab\"}",
          HUB_E_FIELD, "facility"},
         {2, "{\"title\":\"x\",\"material_url\":\"ftp://x\"}", HUB_E_RANGE, "material_url"},
@@ -570,8 +570,9 @@ static void test_record_rules(void **state) {
          "{\"title\":\"x\",\"based_on\":{\"author\":"
          "\"0000000000000000000000000000000000000000000000000000000000000000\",\"key\":\"k\"}}",
          HUB_E_RANGE, "based_on.author"},
-        {3, "{\"title\":\"x\",\"service_group\":\"test-before-invest\",\"service_type\":"
-            "\"proof-of-concept\"}",
+        {3,
+         "{\"title\":\"x\",\"service_group\":\"test-before-invest\",\"service_type\":"
+         "\"proof-of-concept\"}",
          HUB_OK, ""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
