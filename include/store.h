@@ -105,6 +105,17 @@ int store_query(struct store *s, const struct store_query *q,
                 int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg,
                 uint64_t *next_cursor);
 
+/* Postings of one term (its current records' local numbers), newest first, at most max into
+ * out: the index and the in-memory tail together. Returns the count or a negative code. */
+int store_postings(struct store *s, const struct index_term *t, uint64_t *out, size_t max);
+/* For each local number in order, the wire bytes of its record when it is still current,
+ * visible and not expired at now_ms (else skipped), in one read transaction: cb sees bytes
+ * valid only during the call and must not call the store; a non-zero return stops. Returns
+ * the number of records passed to cb, or a negative code. */
+int store_get_locals(struct store *s, const uint64_t *locals, size_t n, uint64_t now_ms,
+                     int (*cb)(uint64_t local, const uint8_t *wire, size_t len, void *arg),
+                     void *arg);
+
 /* All versions of record (author, kind, key), oldest first; purged ones have no payload. */
 int store_versions(struct store *s, const uint8_t author[32], int kind, const char *key,
                    int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg);

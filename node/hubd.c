@@ -18,6 +18,7 @@
 #include "hub.h"
 #include "jarena.h"
 #include "log.h"
+#include "match.h"
 #include "node.h"
 #include "sdnotify.h"
 #include "store.h"
@@ -283,6 +284,8 @@ int main(int argc, char **argv) {
     rc = control_open(node, cfg.control_socket, cfg.control_mode, cfg.control_max_clients, &ctl);
     if (rc != 0)
         fatalx("hubd", "cannot open control socket %s: %s", cfg.control_socket, hub_strmsg(rc));
+    if ((rc = match_register_op(ctl, node)) != 0)
+        fatalx("hubd", "cannot register the match call: %s", hub_strmsg(rc));
     struct sync *sync = NULL;
     rc = sync_open(node, ctl, &sync);
     if (rc != 0)

@@ -1586,6 +1586,85 @@ done:
     return rc;
 }
 
+/* Matching (match_op.c) ranks records by how many of a request's terms they carry, so it reads
+ * whole posting lists rather than joining them: GET_MULTIPLE hands over a page of postings per
+ * call. A list longer than max keeps its newest max postings (a ring), merged with the tail's. */
+int store_postings(struct store *s, const struct index_term *t, uint64_t *out, size_t max) {
+    if (max == 0)
+        return 0;
+    uint64_t *ring = malloc(max * sizeof *ring);
+    if (!ring)
+        return HUB_E_NOMEM;
+    MDB_txn *txn;
+    int rc = rtxn_begin(s, &txn);
+    if (rc != 0) {
+        free(ring);
+        return rc;
+    }
+    pthread_mutex_lock(&s->tail_mu); /* the tail and the index agree until both are read */
+    MDB_cursor *c = NULL;
+    size_t seen = 0;
+    rc = mdb_cursor_open(txn, s->dbi[DB_INDEX], &c);
+    if (rc == 0) {
+        MDB_val k = {INDEX_TERM_LEN, (void *)t->b}, v;
+        rc = mdb_cursor_get(c, &k, &v, MDB_SET);
+        if (rc == 0)
+            rc = mdb_cursor_get(c, &k, &v, MDB_GET_MULTIPLE);
+        while (rc == 0) {
+            const uint8_t *p = v.mv_data;
+            for (size_t i = 0; i + 8 <= v.mv_size; i += 8)
+                ring[seen++ % max] = hub_rd64(p + i);
+            rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_MULTIPLE);
+        }
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+        mdb_cursor_close(c);
+    }
+    size_t nt = 0;
+    const uint64_t *tp = rc == 0 ? tail_postings(s->tail, t->b, &nt) : NULL;
+    /* newest first from both ascending lists: the ring's newest is at (seen - 1) % max */
+    size_t ni = seen < max ? seen : max, k = 0;
+    while (rc == 0 && k < max && (ni > 0 || nt > 0)) {
+        uint64_t a = ni ? ring[(seen - (seen < max ? seen : max) + ni - 1) % max] : 0;
+        uint64_t b = nt ? tp[nt - 1] : 0;
+        uint64_t v = a > b ? a : b;
+        if (ni && a == v)
+            ni--;
+        if (nt && b == v)
+            nt--;
+        out[k++] = v;
+    }
+    pthread_mutex_unlock(&s->tail_mu);
+    rtxn_end(s);
+    free(ring);
+    return rc != 0 ? store_err(rc) : (int)k;
+}
+
+int store_get_locals(struct store *s, const uint64_t *locals, size_t n, uint64_t now_ms,
+                     int (*cb)(uint64_t local, const uint8_t *wire, size_t len, void *arg),
+                     void *arg) {
+    MDB_txn *txn;
+    int rc = rtxn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    int count = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t lk[8];
+        hub_be64(lk, locals[i]);
+        MDB_val k = {8, lk}, v, ev;
+        if (mdb_get(txn, s->dbi[DB_LIVE], &k, &v) != 0 || v.mv_size != LIVE_VAL_LEN)
+            continue; /* no longer current, or hidden */
+        uint64_t exp = hub_rd64(v.mv_data);
+        if ((exp && exp <= now_ms) || mdb_get(txn, s->dbi[DB_ENTRIES], &k, &ev) != 0)
+            continue;
+        count++;
+        if (cb(locals[i], ev.mv_data, ev.mv_size, arg) != 0)
+            break;
+    }
+    rtxn_end(s);
+    return count;
+}
+
 int store_versions(struct store *s, const uint8_t author[32], int kind, const char *key,
                    int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg) {
     uint8_t start[RKEY_LEN + 8];

@@ -1,0 +1,862 @@
+/* match_op.c: the control call "match" (CONTROL.md): finds the candidates of a request in the
+ * index, has match.c score them and answers the first N with their reasons; also hubs (a hub's
+ * profile and its offers) and the reverse, the open requests an offer could serve.
+ *
+ * Candidates come from the index, not a scan: the posting lists of the request's subject values
+ * (topics, skills, technologies, sectors, services) are read whole and counted per record, which
+ * gives each record an upper bound of its points (match_plan_bound) before it is decoded. Records
+ * are then decoded and scored in order of that bound, and the search stops when the next bound
+ * is below the N-th best score found: the first N are exactly those of scoring every candidate.
+ * A request without subject values falls back to the newest MATCH_SCAN_MAX records of the
+ * kind. Bounds (named below, PROTOCOL.md §10) keep one call's work small whatever the store. */
+#include "match.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control.h"
+#include "entry.h"
+#include "hub.h"
+#include "jbuf.h"
+#include "log.h"
+#include "node.h"
+#include "record.h"
+#include "store.h"
+#include "view.h"
+
+#define MATCH_MAX_TERMS 64          /* subject values looked up per call */
+#define MATCH_MAX_POSTINGS 65536    /* newest postings read per value */
+#define MATCH_MAX_EXAMINE 4096      /* records decoded and scored per call */
+#define MATCH_SCAN_MAX 4096         /* newest records of the kind, when no subject is stated */
+#define MATCH_BATCH 64              /* records read per store transaction */
+#define MATCH_DEFAULT_LIMIT 20      /* results when the call gives no limit */
+#define MATCH_MAX_LIMIT 100         /* results at most */
+#define MATCH_HUB_OFFERS 3          /* best offers shown per hub */
+#define MATCH_MAX_HUBS 1024         /* hubs ranked per call (--hubs) */
+#define MATCH_NAME_CACHE 128        /* authors whose profile name one call remembers */
+#define MATCH_MIN_ID_PREFIX 4       /* hex digits of an id prefix, as get takes */
+#define MATCH_MAX_ENROLMENTS 1000   /* enrolments counted per offer (seats_left) */
+#define MATCH_MS_PER_DAY 86400000ULL
+
+enum match_want { WANT_OFFERS, WANT_HUBS, WANT_REQUESTS };
+
+struct match_ctx {
+    struct node *node;
+    uint32_t *hist; /* MATCH_MAX_SCORE * MATCH_MILLI + 1 buckets, for the counting sort */
+};
+
+/* A record found in the postings, with how many subject values of each criterion it carries. */
+struct match_cand {
+    uint64_t local;
+    uint8_t hits[MATCH_NSUBJECT];
+    uint32_t bound;
+};
+
+/* A scored record. */
+struct match_hit {
+    uint64_t local;
+    uint8_t id[32];
+    uint8_t author[32];
+    int kind;
+    int32_t start;
+    uint32_t capacity;
+    int64_t seats_left;
+    struct match_result res;
+};
+
+struct match_hub {
+    uint8_t author[32];
+    uint32_t points; /* the best of its profile's and its offers' */
+    int has_profile;
+    struct match_hit profile;
+    struct match_hit offers[MATCH_HUB_OFFERS];
+    size_t noffers;
+};
+
+struct match_run {
+    struct store *st;
+    enum match_want want;
+    const Hubnet__Request *q; /* the request (offers, hubs) */
+    const Hubnet__Offer *o;   /* the offer (requests) */
+    int32_t today;
+    size_t limit;
+    /* candidates */
+    struct match_cand *c;
+    size_t nc, ccap;
+    uint32_t *slots; /* hash of local -> index + 1 into c */
+    size_t mask;
+    int capped; /* some posting list was longer than MATCH_MAX_POSTINGS */
+    /* scoring */
+    struct match_hit *pending; /* the batch being read */
+    size_t npending;
+    struct match_hit *top; /* ranked, best first, at most limit */
+    size_t ntop;
+    struct match_hub *hubs;
+    size_t nhubs;
+    size_t examined;
+    uint64_t left_out[MATCH_NVERDICTS];
+    int truncated;
+};
+
+/* ---- candidates ---- */
+
+static int cand_slot_grow(struct match_run *r) {
+    size_t cap = r->mask ? (r->mask + 1) * 2 : 4096;
+    uint32_t *s = calloc(cap, sizeof *s);
+    if (!s)
+        return HUB_E_NOMEM;
+    for (size_t i = 0; i < r->nc; i++) {
+        size_t h = (size_t)(r->c[i].local * 0x9E3779B97F4A7C15ULL >> 20) & (cap - 1);
+        while (s[h])
+            h = (h + 1) & (cap - 1);
+        s[h] = (uint32_t)(i + 1);
+    }
+    free(r->slots);
+    r->slots = s;
+    r->mask = cap - 1;
+    return HUB_OK;
+}
+
+/* The candidate for local, added when new; NULL when memory ran out. */
+static struct match_cand *cand_get(struct match_run *r, uint64_t local) {
+    if ((r->nc + 1) * 2 > r->mask + 1 && cand_slot_grow(r) != HUB_OK)
+        return NULL;
+    size_t h = (size_t)(local * 0x9E3779B97F4A7C15ULL >> 20) & r->mask;
+    while (r->slots[h]) {
+        struct match_cand *c = &r->c[r->slots[h] - 1];
+        if (c->local == local)
+            return c;
+        h = (h + 1) & r->mask;
+    }
+    struct match_cand *nc = hub_reserve(r->c, &r->ccap, r->nc + 1, sizeof *r->c, 4096);
+    if (!nc)
+        return NULL;
+    r->c = nc;
+    struct match_cand *c = &r->c[r->nc];
+    memset(c, 0, sizeof *c);
+    c->local = local;
+    r->slots[h] = (uint32_t)++r->nc;
+    return c;
+}
+
+/* Counts the postings of (field, value) into the candidates' hits of criterion f (-1: none). */
+static int cand_add_term(struct match_run *r, uint64_t *buf, enum index_field field,
+                         const char *value, int f, size_t max) {
+    struct index_term t;
+    index_term_make(field, value, strlen(value), &t);
+    int n = store_postings(r->st, &t, buf, max);
+    if (n < 0)
+        return n;
+    if ((size_t)n == max)
+        r->capped = 1;
+    for (int i = 0; i < n; i++) {
+        struct match_cand *c = cand_get(r, buf[i]);
+        if (!c)
+            return HUB_E_NOMEM;
+        if (f >= 0 && c->hits[f] < UINT8_MAX)
+            c->hits[f]++;
+    }
+    return HUB_OK;
+}
+
+static const enum index_field match_subject_index[MATCH_NSUBJECT] = {
+    [MATCH_TOPICS] = IDX_TOPIC,   [MATCH_SKILLS] = IDX_SKILL, [MATCH_TECHNOLOGIES] = IDX_TECHNOLOGY,
+    [MATCH_SECTORS] = IDX_SECTOR, [MATCH_SERVICES] = IDX_SERVICE,
+};
+
+/* The subject values of the source record, per criterion. */
+static size_t source_values(const struct match_run *r, int f, const char **v, size_t max) {
+    if (r->q)
+        return match_request_values(r->q, (enum match_field)f, v, max);
+    const Hubnet__Offer *o = r->o;
+    char **list = NULL;
+    size_t n = 0;
+    switch (f) {
+    case MATCH_TOPICS:
+        list = o->topics, n = o->n_topics;
+        break;
+    case MATCH_SKILLS:
+        list = o->skills, n = o->n_skills;
+        break;
+    case MATCH_TECHNOLOGIES:
+        list = o->technologies, n = o->n_technologies;
+        break;
+    case MATCH_SECTORS:
+        list = o->sectors, n = o->n_sectors;
+        break;
+    default:
+        list = o->services, n = o->n_services;
+        break;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < max; i++)
+        v[k++] = list[i];
+    if (f == MATCH_TOPICS && o->train_the_trainer && k < max)
+        v[k++] = "train-the-trainer";
+    return k;
+}
+
+static int cand_collect(struct match_run *r) {
+    uint64_t *buf = malloc(MATCH_MAX_POSTINGS * sizeof *buf);
+    if (!buf)
+        return HUB_E_NOMEM;
+    int rc = HUB_OK;
+    size_t terms = 0;
+    for (int f = 0; f < MATCH_NSUBJECT && rc == HUB_OK; f++) {
+        const char *v[MATCH_MAX_VALUES];
+        size_t n = source_values(r, f, v, MATCH_MAX_VALUES);
+        for (size_t i = 0; i < n && rc == HUB_OK; i++) {
+            if (terms++ == MATCH_MAX_TERMS) {
+                r->truncated = 1;
+                break;
+            }
+            rc = cand_add_term(r, buf, match_subject_index[f], v[i], f, MATCH_MAX_POSTINGS);
+        }
+    }
+    if (rc == HUB_OK && terms == 0) {
+        /* nothing to look up: the newest records of the kind */
+        const char *kind = r->want == WANT_REQUESTS ? "request" : "offer";
+        rc = cand_add_term(r, buf, IDX_KIND, kind, -1, MATCH_SCAN_MAX);
+        if (rc == HUB_OK && r->want == WANT_HUBS)
+            rc = cand_add_term(r, buf, IDX_KIND, "profile", -1, MATCH_SCAN_MAX);
+    }
+    free(buf);
+    return rc;
+}
+
+/* ---- scoring ---- */
+
+/* seats_left (ISSUE10 "Derived values"): capacity minus the seats of enrolments that the
+ * offer's author accepted; MATCH_SEATS_UNLIMITED when capacity is 0. */
+struct seats_acc {
+    struct store *st;
+    const uint8_t *author;
+    uint64_t accepted;
+    int found;
+};
+
+static int seats_accept_cb(const uint8_t *wire, size_t len, void *arg) {
+    struct seats_acc *a = arg;
+    struct entry e;
+    if (entry_decode(wire, len, &e) != 0 || !e.payload)
+        return 0;
+    Hubnet__Response *resp = hubnet__response__unpack(NULL, e.payload_len, e.payload);
+    if (!resp)
+        return 0;
+    if (resp->type == HUBNET__RESPONSE_TYPE__RESPONSE_ACCEPT)
+        a->found = 1;
+    hubnet__response__free_unpacked(resp, NULL);
+    return a->found;
+}
+
+struct seats_enrol {
+    uint8_t id[32];
+    uint32_t seats;
+};
+
+struct seats_list {
+    struct seats_enrol *e;
+    size_t n;
+};
+
+static int seats_enrol_cb(const uint8_t *wire, size_t len, void *arg) {
+    struct seats_list *l = arg;
+    struct entry e;
+    if (entry_decode(wire, len, &e) != 0 || !e.payload)
+        return 0;
+    Hubnet__Response *resp = hubnet__response__unpack(NULL, e.payload_len, e.payload);
+    if (!resp)
+        return 0;
+    if (resp->type == HUBNET__RESPONSE_TYPE__RESPONSE_ENROLMENT && l->n < MATCH_MAX_ENROLMENTS) {
+        memcpy(l->e[l->n].id, e.id, 32);
+        l->e[l->n++].seats = resp->seats ? resp->seats : 1;
+    }
+    hubnet__response__free_unpacked(resp, NULL);
+    return 0;
+}
+
+/* Enrolments name the offer's entry id (IDX_TARGET); an accept names the enrolment's. */
+static int64_t match_seats_left(struct store *st, const struct match_hit *h) {
+    if (h->capacity == 0)
+        return MATCH_SEATS_UNLIMITED;
+    struct seats_list l = {malloc(MATCH_MAX_ENROLMENTS * sizeof *l.e), 0};
+    if (!l.e)
+        return h->capacity; /* cannot count: do not call it full */
+    char hex[HUB_HEX_LEN + 1], ahex[HUB_HEX_LEN + 1];
+    hub_hex(h->id, 32, hex);
+    hub_hex(h->author, 32, ahex);
+    struct index_term t[3];
+    index_term_make(IDX_KIND, "response", 8, &t[0]);
+    index_term_make(IDX_TARGET, hex, HUB_HEX_LEN, &t[1]);
+    struct store_query q = {.terms = t, .nterms = 2, .now_ms = hub_now_ms(),
+                            .limit = MATCH_MAX_ENROLMENTS};
+    uint64_t next;
+    uint64_t taken = 0;
+    if (store_query(st, &q, seats_enrol_cb, &l, &next) >= 0) {
+        index_term_make(IDX_AUTHOR, ahex, HUB_HEX_LEN, &t[2]);
+        for (size_t i = 0; i < l.n; i++) {
+            hub_hex(l.e[i].id, 32, hex);
+            index_term_make(IDX_TARGET, hex, HUB_HEX_LEN, &t[1]);
+            struct seats_acc a = {st, h->author, 0, 0};
+            struct store_query qa = {.terms = t, .nterms = 3, .now_ms = q.now_ms, .limit = 16};
+            if (store_query(st, &qa, seats_accept_cb, &a, &next) >= 0 && a.found)
+                taken += l.e[i].seats;
+        }
+    }
+    free(l.e);
+    return taken >= h->capacity ? 0 : (int64_t)(h->capacity - taken);
+}
+
+/* Scores one record read from the store (no store calls here: we are inside its read). */
+static int match_read_cb(uint64_t local, const uint8_t *wire, size_t len, void *arg) {
+    struct match_run *r = arg;
+    struct entry e;
+    if (entry_decode(wire, len, &e) != 0 || !e.payload)
+        return 0;
+    struct match_hit *h = &r->pending[r->npending];
+    h->local = local;
+    memcpy(h->id, e.id, 32);
+    memcpy(h->author, e.author, 32);
+    h->kind = e.kind;
+    h->start = INT32_MAX;
+    h->capacity = 0;
+    h->seats_left = MATCH_SEATS_UNLIMITED;
+    if (r->want == WANT_REQUESTS) {
+        if (e.kind != HUBNET__KIND__KIND_REQUEST)
+            return 0;
+        Hubnet__Request *q = hubnet__request__unpack(NULL, e.payload_len, e.payload);
+        if (!q)
+            return 0;
+        /* the source offer's own seats were counted once before the search */
+        match_offer(q, r->o, r->today, MATCH_SEATS_UNLIMITED, &h->res);
+        if (h->res.verdict == MATCH_PAST)
+            h->res.verdict = MATCH_FITS; /* the offer's dates are not the request's window */
+        if (match_request_closed(q, r->today))
+            h->res.verdict = MATCH_PAST;
+        int32_t d;
+        if (record_parse_date(q->start_date, &d) == HUB_OK)
+            h->start = d;
+        hubnet__request__free_unpacked(q, NULL);
+    } else if (e.kind == HUBNET__KIND__KIND_OFFER) {
+        Hubnet__Offer *o = hubnet__offer__unpack(NULL, e.payload_len, e.payload);
+        if (!o)
+            return 0;
+        match_offer(r->q, o, r->today, MATCH_SEATS_UNLIMITED, &h->res);
+        h->start = match_offer_start(o);
+        h->capacity = o->capacity;
+        hubnet__offer__free_unpacked(o, NULL);
+    } else if (e.kind == HUBNET__KIND__KIND_PROFILE && r->want == WANT_HUBS) {
+        Hubnet__Profile *p = hubnet__profile__unpack(NULL, e.payload_len, e.payload);
+        if (!p)
+            return 0;
+        match_profile(r->q, p, &h->res);
+        hubnet__profile__free_unpacked(p, NULL);
+    } else {
+        return 0;
+    }
+    r->npending++;
+    r->examined++;
+    return 0;
+}
+
+static int hit_cmp(const struct match_hit *a, const struct match_hit *b) {
+    return match_rank_cmp(a->res.points, a->start, a->id, b->res.points, b->start, b->id);
+}
+
+/* Keeps the best `max` of arr (sorted, best first) with h inserted. */
+static void hit_insert(struct match_hit *arr, size_t *n, size_t max, const struct match_hit *h) {
+    size_t i = *n;
+    if (i == max) {
+        if (hit_cmp(h, &arr[max - 1]) >= 0)
+            return;
+        i = max - 1;
+    } else {
+        (*n)++;
+    }
+    while (i > 0 && hit_cmp(h, &arr[i - 1]) < 0) {
+        arr[i] = arr[i - 1];
+        i--;
+    }
+    arr[i] = *h;
+}
+
+static int hub_cmp(const struct match_hub *a, const struct match_hub *b) {
+    if (a->points != b->points)
+        return a->points > b->points ? -1 : 1;
+    return memcmp(a->author, b->author, 32);
+}
+
+static struct match_hub *hub_get(struct match_run *r, const uint8_t author[32]) {
+    for (size_t i = 0; i < r->nhubs; i++)
+        if (memcmp(r->hubs[i].author, author, 32) == 0)
+            return &r->hubs[i];
+    if (r->nhubs == MATCH_MAX_HUBS) {
+        r->truncated = 1;
+        return NULL;
+    }
+    struct match_hub *h = &r->hubs[r->nhubs++];
+    memset(h, 0, sizeof *h);
+    memcpy(h->author, author, 32);
+    return h;
+}
+
+/* Points of the limit-th best so far: candidates bounded below it cannot rank. */
+static uint32_t match_threshold(const struct match_run *r, int *full) {
+    if (r->want != WANT_HUBS) {
+        *full = r->ntop == r->limit;
+        return *full ? r->top[r->limit - 1].res.points : 0;
+    }
+    if (r->nhubs < r->limit) {
+        *full = 0;
+        return 0;
+    }
+    /* the limit-th best hub: hubs are few, a selection by counting is enough */
+    uint32_t best = 0;
+    for (size_t i = 0; i < r->nhubs; i++) {
+        size_t above = 0;
+        for (size_t j = 0; j < r->nhubs; j++)
+            above += r->hubs[j].points > r->hubs[i].points;
+        if (above < r->limit && (best == 0 || r->hubs[i].points < best))
+            best = r->hubs[i].points;
+    }
+    *full = 1;
+    return best;
+}
+
+static void match_take(struct match_run *r, struct match_hit *h) {
+    if (h->res.verdict == MATCH_FITS && h->kind == HUBNET__KIND__KIND_OFFER && h->capacity > 0 &&
+        r->want != WANT_REQUESTS) {
+        h->seats_left = match_seats_left(r->st, h);
+        if (h->seats_left <= 0)
+            h->res.verdict = MATCH_FULL;
+    }
+    if (h->res.verdict != MATCH_FITS) {
+        r->left_out[h->res.verdict]++;
+        return;
+    }
+    if (r->want != WANT_HUBS) {
+        hit_insert(r->top, &r->ntop, r->limit, h);
+        return;
+    }
+    struct match_hub *hub = hub_get(r, h->author);
+    if (!hub)
+        return;
+    if (h->kind == HUBNET__KIND__KIND_PROFILE) {
+        hub->has_profile = 1;
+        hub->profile = *h;
+    } else {
+        hit_insert(hub->offers, &hub->noffers, MATCH_HUB_OFFERS, h);
+    }
+    if (h->res.points > hub->points)
+        hub->points = h->res.points;
+}
+
+/* Orders the candidates by bound, best first (counting sort: bounds are at most 100,000), and
+ * scores them until none left can rank. */
+static int match_search(struct match_ctx *ctx, struct match_run *r) {
+    const uint32_t maxb = MATCH_MAX_SCORE * MATCH_MILLI;
+    struct match_plan plan;
+    if (r->q)
+        match_plan_init(r->q, &plan);
+    uint32_t *order = malloc((r->nc ? r->nc : 1) * sizeof *order);
+    if (!order)
+        return HUB_E_NOMEM;
+    memset(ctx->hist, 0, (maxb + 2) * sizeof *ctx->hist);
+    for (size_t i = 0; i < r->nc; i++) {
+        unsigned hits[MATCH_NSUBJECT];
+        uint32_t b = 0;
+        for (int f = 0; f < MATCH_NSUBJECT; f++) {
+            hits[f] = r->c[i].hits[f];
+            b += hits[f] ? 1 : 0;
+        }
+        /* the reverse has no bound (each request weighs its own values): most criteria hit first */
+        b = r->q ? match_plan_bound(&plan, hits) : b * MATCH_MILLI;
+        r->c[i].bound = b > maxb ? maxb : b;
+        ctx->hist[maxb - r->c[i].bound + 1]++;
+    }
+    for (uint32_t i = 1; i <= maxb + 1; i++)
+        ctx->hist[i] += ctx->hist[i - 1];
+    for (size_t i = 0; i < r->nc; i++)
+        order[ctx->hist[maxb - r->c[i].bound]++] = (uint32_t)i;
+
+    uint64_t now = hub_now_ms();
+    uint64_t locals[MATCH_BATCH];
+    size_t i = 0;
+    int rc = HUB_OK;
+    while (i < r->nc) {
+        int full;
+        uint32_t kth = match_threshold(r, &full);
+        if (r->q && full && r->c[order[i]].bound < kth)
+            break; /* none of the rest can rank */
+        if (r->examined >= MATCH_MAX_EXAMINE) {
+            r->truncated = 1;
+            break;
+        }
+        size_t n = 0;
+        while (i < r->nc && n < MATCH_BATCH)
+            locals[n++] = r->c[order[i++]].local;
+        r->npending = 0;
+        int got = store_get_locals(r->st, locals, n, now, match_read_cb, r);
+        if (got < 0) {
+            rc = got;
+            break;
+        }
+        for (size_t k = 0; k < r->npending; k++)
+            match_take(r, &r->pending[k]);
+    }
+    free(order);
+    return rc;
+}
+
+/* ---- the record named by the call ---- */
+
+/* Resolves "ID", "ID-PREFIX" or "AUTHOR/KIND/KEY" to the record's current entry (wire copy
+ * malloc'd). Errors carry a message in *msg. */
+static int match_resolve(struct store *st, const char *ref, uint8_t **wire, size_t *len,
+                         char *msg, size_t msglen) {
+    uint8_t id[32];
+    const char *slash = strchr(ref, '/');
+    int rc;
+    if (slash) {
+        const char *slash2 = strchr(slash + 1, '/');
+        char kind_s[16];
+        uint8_t author[32];
+        size_t kl = slash2 ? (size_t)(slash2 - slash - 1) : 0;
+        if (!slash2 || slash - ref != HUB_HEX_LEN || hub_unhex(ref, author, 32) != 0 ||
+            kl == 0 || kl >= sizeof kind_s || strlen(slash2 + 1) == 0 ||
+            strlen(slash2 + 1) > HUB_MAX_RECORD_KEY) {
+            snprintf(msg, msglen, "record: expected an entry id, its first digits, or "
+                                  "AUTHOR/KIND/KEY (AUTHOR: 64 hex digits)");
+            return HUB_E_RANGE;
+        }
+        memcpy(kind_s, slash + 1, kl);
+        kind_s[kl] = '\0';
+        int kind = entry_kind_parse(kind_s);
+        if (kind < 0) {
+            snprintf(msg, msglen, "record: unknown kind '%.15s'", kind_s);
+            return HUB_E_KIND;
+        }
+        rc = store_record_current(st, author, kind, slash2 + 1, id);
+        if (rc != 0) {
+            snprintf(msg, msglen, "no current record %.200s", ref);
+            return rc;
+        }
+    } else {
+        size_t hl = strlen(ref);
+        uint8_t pre[32] = {0};
+        char hex[HUB_HEX_LEN + 1];
+        if (hl < MATCH_MIN_ID_PREFIX || hl > HUB_HEX_LEN ||
+            snprintf(hex, sizeof hex, "%s%s", ref, hl % 2 ? "0" : "") < 0 ||
+            hub_unhex(hex, pre, strlen(hex) / 2) != 0) {
+            snprintf(msg, msglen, "record: expected an entry id, at least %d of its first hex "
+                                  "digits, or AUTHOR/KIND/KEY", MATCH_MIN_ID_PREFIX);
+            return HUB_E_RANGE;
+        }
+        if (hl == HUB_HEX_LEN) {
+            memcpy(id, pre, 32);
+        } else if ((rc = store_resolve_id(st, pre, hl, id)) != 0) {
+            snprintf(msg, msglen,
+                     rc == HUB_E_RANGE ? "record: %.63s is the start of several entry ids"
+                                       : "no entry id starts with %.63s",
+                     ref);
+            return rc;
+        }
+    }
+    if ((rc = store_get(st, id, wire, len)) != 0) {
+        snprintf(msg, msglen, "no entry %.64s", ref);
+        return rc;
+    }
+    /* an older version names its record: match its current version */
+    struct entry e;
+    if (entry_decode(*wire, *len, &e) != 0) {
+        free(*wire);
+        snprintf(msg, msglen, "stored entry does not decode");
+        return HUB_E_INTERNAL;
+    }
+    uint8_t cur[32];
+    if (store_record_current(st, e.author, e.kind, e.key, cur) != 0) {
+        free(*wire);
+        snprintf(msg, msglen, "record %.200s is retracted or expired", ref);
+        return HUB_E_NOT_FOUND;
+    }
+    if (memcmp(cur, e.id, 32) != 0) {
+        free(*wire);
+        if ((rc = store_get(st, cur, wire, len)) != 0) {
+            snprintf(msg, msglen, "no current version of %.64s", ref);
+            return rc;
+        }
+    }
+    return HUB_OK;
+}
+
+/* ---- the answer ---- */
+
+struct name_cache {
+    uint8_t author[MATCH_NAME_CACHE][32];
+    char name[MATCH_NAME_CACHE][201];
+    char country[MATCH_NAME_CACHE][8];
+    size_t n;
+};
+
+/* The author hub's name and country from its profile; empty when it has none. */
+static void match_author(struct store *st, struct name_cache *nc, const uint8_t author[32],
+                         const char **name, const char **country) {
+    size_t i = 0;
+    while (i < nc->n && memcmp(nc->author[i], author, 32) != 0)
+        i++;
+    if (i == nc->n) {
+        if (nc->n == MATCH_NAME_CACHE)
+            i = nc->n - 1; /* reuse the last slot */
+        else
+            nc->n++;
+        memcpy(nc->author[i], author, 32);
+        nc->name[i][0] = nc->country[i][0] = '\0';
+        uint8_t id[32], *wire = NULL;
+        size_t len;
+        struct entry e;
+        if (store_record_current(st, author, HUBNET__KIND__KIND_PROFILE, "profile", id) == 0 &&
+            store_get(st, id, &wire, &len) == 0 && entry_decode(wire, len, &e) == 0 && e.payload) {
+            Hubnet__Profile *p = hubnet__profile__unpack(NULL, e.payload_len, e.payload);
+            if (p) {
+                snprintf(nc->name[i], sizeof nc->name[i], "%s", p->name);
+                snprintf(nc->country[i], sizeof nc->country[i], "%s", p->country);
+                hubnet__profile__free_unpacked(p, NULL);
+            }
+        }
+        free(wire);
+    }
+    *name = nc->name[i];
+    *country = nc->country[i];
+}
+
+static json_t *points_json(uint32_t milli) {
+    return json_real(round((double)milli / 100.0) / 10.0); /* one decimal */
+}
+
+static void reasons_json(json_t *o, const struct match_result *res) {
+    json_t *agreed = json_array(), *differed = json_array();
+    for (size_t i = 0; i < res->nreasons; i++) {
+        const struct match_reason *m = &res->reasons[i];
+        json_t *x = json_object();
+        json_object_set_new(x, "field", json_string(match_field_name(m->field)));
+        json_object_set_new(x, "points", points_json(m->points));
+        json_object_set_new(x, "weight", json_integer(match_weight(m->field)));
+        json_object_set_new(x, "detail", json_string(m->detail));
+        json_array_append_new(m->agree ? agreed : differed, x);
+    }
+    json_object_set_new(o, "agreed", agreed);
+    json_object_set_new(o, "differed", differed);
+}
+
+/* The record's view (as query shows it), from the store. */
+struct view_one {
+    json_t *view;
+};
+
+static int view_one_cb(uint64_t local, const uint8_t *wire, size_t len, void *arg) {
+    (void)local;
+    struct view_one *v = arg;
+    struct jbuf b;
+    jbuf_init(&b);
+    if (view_write_wire(&b, wire, len) == 0 && !b.oom)
+        v->view = json_loadb(b.p, b.len, 0, NULL);
+    jbuf_free(&b);
+    return 1;
+}
+
+static json_t *hit_json(struct match_run *r, struct name_cache *nc, const struct match_hit *h,
+                        int with_view) {
+    json_t *o = json_object();
+    char hex[HUB_HEX_LEN + 1];
+    hub_hex(h->id, 32, hex);
+    json_object_set_new(o, "id", json_string(hex));
+    json_object_set_new(o, "kind", json_string(entry_kind_name(h->kind)));
+    json_object_set_new(o, "score", points_json(h->res.points));
+    json_object_set_new(o, "points", json_integer(h->res.points));
+    hub_hex(h->author, 32, hex);
+    json_object_set_new(o, "author", json_string(hex));
+    const char *name, *country;
+    match_author(r->st, nc, h->author, &name, &country);
+    json_object_set_new(o, "author_name", name[0] ? json_string(name) : json_null());
+    json_object_set_new(o, "author_country", country[0] ? json_string(country) : json_null());
+    if (h->kind == HUBNET__KIND__KIND_OFFER && r->want != WANT_REQUESTS)
+        json_object_set_new(o, "seats_left", h->seats_left == MATCH_SEATS_UNLIMITED
+                                                 ? json_null()
+                                                 : json_integer((json_int_t)h->seats_left));
+    reasons_json(o, &h->res);
+    if (with_view) {
+        struct view_one v = {NULL};
+        if (store_get_locals(r->st, &h->local, 1, hub_now_ms(), view_one_cb, &v) >= 0 && v.view)
+            json_object_set_new(o, "entry", v.view);
+    }
+    return o;
+}
+
+static json_t *hub_json(struct match_run *r, struct name_cache *nc, const struct match_hub *h) {
+    json_t *o = json_object();
+    char hex[HUB_HEX_LEN + 1];
+    hub_hex(h->author, 32, hex);
+    json_object_set_new(o, "author", json_string(hex));
+    const char *name, *country;
+    match_author(r->st, nc, h->author, &name, &country);
+    json_object_set_new(o, "author_name", name[0] ? json_string(name) : json_null());
+    json_object_set_new(o, "author_country", country[0] ? json_string(country) : json_null());
+    json_object_set_new(o, "score", points_json(h->points));
+    json_object_set_new(o, "points", json_integer(h->points));
+    if (h->has_profile) {
+        json_t *p = json_object();
+        hub_hex(h->profile.id, 32, hex);
+        json_object_set_new(p, "id", json_string(hex));
+        json_object_set_new(p, "score", points_json(h->profile.res.points));
+        reasons_json(p, &h->profile.res);
+        json_object_set_new(o, "profile", p);
+    }
+    json_t *offers = json_array();
+    for (size_t i = 0; i < h->noffers; i++)
+        json_array_append_new(offers, hit_json(r, nc, &h->offers[i], 1));
+    json_object_set_new(o, "offers", offers);
+    return o;
+}
+
+static int hubs_sort_cmp(const void *a, const void *b) {
+    return hub_cmp(a, b);
+}
+
+static int op_fail(json_t **resp, int rc, const char *field, const char *msg) {
+    *resp = json_pack("{s:s}", "message", msg);
+    if (field && *resp)
+        json_object_set_new(*resp, "field", json_string(field));
+    return rc;
+}
+
+static int op_match(void *arg, json_t *req, json_t **resp) {
+    struct match_ctx *ctx = arg;
+    struct store *st = node_store(ctx->node);
+    json_t *ref = json_object_get(req, "record");
+    if (!json_is_string(ref))
+        return op_fail(resp, ref ? HUB_E_TYPE : HUB_E_BAD_REQUEST, "record",
+                       ref ? "record: expected a string" : "record: missing");
+    int want_hubs = 0, want_requests = 0;
+    static const char *const flags[] = {"hubs", "requests"};
+    for (int i = 0; i < 2; i++) {
+        json_t *v = json_object_get(req, flags[i]);
+        if (v && !json_is_boolean(v))
+            return op_fail(resp, HUB_E_TYPE, flags[i], "expected true or false");
+        *(i ? &want_requests : &want_hubs) = json_is_true(v);
+    }
+    size_t limit = MATCH_DEFAULT_LIMIT;
+    json_t *lim = json_object_get(req, "limit");
+    if (lim) {
+        if (!json_is_integer(lim))
+            return op_fail(resp, HUB_E_TYPE, "limit", "limit: expected an integer");
+        if (json_integer_value(lim) < 1 || json_integer_value(lim) > MATCH_MAX_LIMIT)
+            return op_fail(resp, HUB_E_RANGE, "limit", "limit: 1 to 100");
+        limit = (size_t)json_integer_value(lim);
+    }
+    char msg[256];
+    uint8_t *wire = NULL;
+    size_t len;
+    int rc = match_resolve(st, json_string_value(ref), &wire, &len, msg, sizeof msg);
+    if (rc != 0)
+        return op_fail(resp, rc, "record", msg);
+    struct entry e;
+    if (entry_decode(wire, len, &e) != 0 || !e.payload) {
+        free(wire);
+        return op_fail(resp, HUB_E_NOT_FOUND, "record", "the record has no payload (purged)");
+    }
+    struct match_run r = {.st = st, .limit = limit,
+                          .today = (int32_t)(hub_now_ms() / MATCH_MS_PER_DAY)};
+    Hubnet__Request *q = NULL;
+    Hubnet__Offer *o = NULL;
+    if (e.kind == HUBNET__KIND__KIND_REQUEST && !want_requests) {
+        r.want = want_hubs ? WANT_HUBS : WANT_OFFERS;
+        q = hubnet__request__unpack(NULL, e.payload_len, e.payload);
+        r.q = q;
+    } else if (e.kind == HUBNET__KIND__KIND_OFFER && !want_hubs) {
+        r.want = WANT_REQUESTS;
+        o = hubnet__offer__unpack(NULL, e.payload_len, e.payload);
+        r.o = o;
+    } else {
+        free(wire);
+        return op_fail(resp, HUB_E_KIND, "record",
+                       e.kind == HUBNET__KIND__KIND_REQUEST
+                           ? "record is a request: match ranks the offers (or, with hubs, the "
+                             "hubs) that fit it; requests is for an offer"
+                       : e.kind == HUBNET__KIND__KIND_OFFER
+                           ? "record is an offer: match ranks the open requests it could "
+                             "serve; hubs is for a request"
+                           : "match takes a request or an offer");
+    }
+    if (!q && !o) {
+        free(wire);
+        return op_fail(resp, HUB_E_DECODE, "record", "the record does not decode");
+    }
+    r.pending = malloc(MATCH_BATCH * sizeof *r.pending);
+    r.top = malloc(limit * sizeof *r.top);
+    r.hubs = r.want == WANT_HUBS ? malloc(MATCH_MAX_HUBS * sizeof *r.hubs) : NULL;
+    struct name_cache *nc = malloc(sizeof *nc);
+    rc = (!r.pending || !r.top || (r.want == WANT_HUBS && !r.hubs) || !nc) ? HUB_E_NOMEM : HUB_OK;
+    if (rc == HUB_OK)
+        rc = cand_collect(&r);
+    if (rc == HUB_OK)
+        rc = match_search(ctx, &r);
+    if (rc != HUB_OK) {
+        op_fail(resp, rc, NULL, hub_strmsg(rc));
+        goto done;
+    }
+    nc->n = 0;
+    json_t *out = json_object(), *results = json_array();
+    char hex[HUB_HEX_LEN + 1];
+    hub_hex(e.id, 32, hex);
+    json_object_set_new(out, "record", json_pack("{s:s, s:s, s:s}", "id", hex, "kind",
+                                                 entry_kind_name(e.kind), "key", e.key));
+    json_object_set_new(out, "want", json_string(r.want == WANT_HUBS       ? "hubs"
+                                                 : r.want == WANT_REQUESTS ? "requests"
+                                                                           : "offers"));
+    if (r.want == WANT_HUBS) {
+        qsort(r.hubs, r.nhubs, sizeof *r.hubs, hubs_sort_cmp);
+        for (size_t i = 0; i < r.nhubs && i < limit; i++)
+            json_array_append_new(results, hub_json(&r, nc, &r.hubs[i]));
+    } else {
+        for (size_t i = 0; i < r.ntop; i++)
+            json_array_append_new(results, hit_json(&r, nc, &r.top[i], 1));
+    }
+    json_object_set_new(out, "count", json_integer((json_int_t)json_array_size(results)));
+    json_object_set_new(out, "results", results);
+    json_t *lo = json_object();
+    for (int v = 1; v < MATCH_NVERDICTS; v++)
+        json_object_set_new(lo, match_verdict_name((enum match_verdict)v),
+                            json_integer((json_int_t)r.left_out[v]));
+    json_object_set_new(out, "left_out", lo);
+    json_object_set_new(out, "candidates", json_integer((json_int_t)r.nc));
+    json_object_set_new(out, "examined", json_integer((json_int_t)r.examined));
+    json_object_set_new(out, "truncated", json_boolean(r.truncated || r.capped));
+    *resp = out;
+done:
+    free(nc);
+    free(r.hubs);
+    free(r.top);
+    free(r.pending);
+    free(r.c);
+    free(r.slots);
+    if (q)
+        hubnet__request__free_unpacked(q, NULL);
+    if (o)
+        hubnet__offer__free_unpacked(o, NULL);
+    free(wire);
+    return rc;
+}
+
+int match_register_op(struct control *c, struct node *n) {
+    static struct match_ctx ctx;
+    if (!ctx.hist) {
+        ctx.hist = calloc(MATCH_MAX_SCORE * MATCH_MILLI + 2, sizeof *ctx.hist);
+        if (!ctx.hist)
+            return HUB_E_NOMEM;
+    }
+    ctx.node = n;
+    return control_register_op(c, "match", op_match, &ctx);
+}
