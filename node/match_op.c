@@ -60,6 +60,7 @@ struct match_hit {
     uint64_t local;
     uint8_t id[32];
     uint8_t author[32];
+    char key[HUB_MAX_RECORD_KEY + 1];
     int kind;
     int32_t start;
     uint32_t capacity;
@@ -216,6 +217,12 @@ static int cand_collect(struct match_run *r) {
             rc = cand_add_term(r, buf, match_subject_index[f], v[i], f, MATCH_MAX_POSTINGS);
         }
     }
+    const char *group = r->q ? r->q->service_group : r->o->service_group;
+    if (rc == HUB_OK && terms == 0 && group[0] != '\0') {
+        /* only a service group: the newest records of that group */
+        rc = cand_add_term(r, buf, IDX_SERVICE_GROUP, group, -1, MATCH_SCAN_MAX);
+        terms++;
+    }
     if (rc == HUB_OK && terms == 0) {
         /* nothing to look up: the newest records of the kind */
         const char *kind = r->want == WANT_REQUESTS ? "request" : "offer";
@@ -229,80 +236,68 @@ static int cand_collect(struct match_run *r) {
 
 /* ---- scoring ---- */
 
-/* seats_left (ISSUE10 "Derived values"): capacity minus the seats of enrolments that the
- * offer's author accepted; MATCH_SEATS_UNLIMITED when capacity is 0. */
-struct seats_acc {
-    struct store *st;
-    const uint8_t *author;
-    uint64_t accepted;
-    int found;
-};
-
-static int seats_accept_cb(const uint8_t *wire, size_t len, void *arg) {
-    struct seats_acc *a = arg;
-    struct entry e;
-    if (entry_decode(wire, len, &e) != 0 || !e.payload)
-        return 0;
-    Hubnet__Response *resp = hubnet__response__unpack(NULL, e.payload_len, e.payload);
-    if (!resp)
-        return 0;
-    if (resp->type == HUBNET__RESPONSE_TYPE__RESPONSE_ACCEPT)
-        a->found = 1;
-    hubnet__response__free_unpacked(resp, NULL);
-    return a->found;
-}
-
+/* seats_left (ISSUE10 "Derived values"): capacity minus the seats of the enrolments that the
+ * offer's author accepted; MATCH_SEATS_UNLIMITED when capacity is 0. An enrolment answers the
+ * offer (IDX_TARGET_REC "AUTHOR/offer/KEY"); an accept answers the enrolment, by the offer's
+ * author. */
 struct seats_enrol {
-    uint8_t id[32];
+    uint8_t author[32];
+    char key[HUB_MAX_RECORD_KEY + 1];
     uint32_t seats;
 };
 
 struct seats_list {
     struct seats_enrol *e;
     size_t n;
+    int found;
 };
 
 static int seats_enrol_cb(const uint8_t *wire, size_t len, void *arg) {
     struct seats_list *l = arg;
     struct entry e;
-    if (entry_decode(wire, len, &e) != 0 || !e.payload)
+    struct record_response info;
+    if (l->n >= MATCH_MAX_ENROLMENTS || entry_decode(wire, len, &e) != 0 || !e.payload ||
+        record_response_info(e.payload, e.payload_len, &info) != 0 ||
+        info.type != RTYPE_ENROLMENT)
         return 0;
-    Hubnet__Response *resp = hubnet__response__unpack(NULL, e.payload_len, e.payload);
-    if (!resp)
-        return 0;
-    if (resp->type == HUBNET__RESPONSE_TYPE__RESPONSE_ENROLMENT && l->n < MATCH_MAX_ENROLMENTS) {
-        memcpy(l->e[l->n].id, e.id, 32);
-        l->e[l->n++].seats = resp->seats ? resp->seats : 1;
-    }
-    hubnet__response__free_unpacked(resp, NULL);
+    memcpy(l->e[l->n].author, e.author, 32);
+    memcpy(l->e[l->n].key, e.key, sizeof e.key);
+    l->e[l->n++].seats = info.seats ? info.seats : 1;
     return 0;
 }
 
-/* Enrolments name the offer's entry id (IDX_TARGET); an accept names the enrolment's. */
+static int seats_accept_cb(const uint8_t *wire, size_t len, void *arg) {
+    (void)wire;
+    (void)len;
+    ((struct seats_list *)arg)->found = 1;
+    return 1;
+}
+
 static int64_t match_seats_left(struct store *st, const struct match_hit *h) {
     if (h->capacity == 0)
         return MATCH_SEATS_UNLIMITED;
-    struct seats_list l = {malloc(MATCH_MAX_ENROLMENTS * sizeof *l.e), 0};
+    struct seats_list l = {malloc(MATCH_MAX_ENROLMENTS * sizeof *l.e), 0, 0};
     if (!l.e)
         return h->capacity; /* cannot count: do not call it full */
-    char hex[HUB_HEX_LEN + 1], ahex[HUB_HEX_LEN + 1];
-    hub_hex(h->id, 32, hex);
-    hub_hex(h->author, 32, ahex);
-    struct index_term t[3];
+    char ref[RECORD_REF_TEXT_MAX], ahex[HUB_HEX_LEN + 1];
+    struct index_term t[4];
     index_term_make(IDX_KIND, "response", 8, &t[0]);
-    index_term_make(IDX_TARGET, hex, HUB_HEX_LEN, &t[1]);
-    struct store_query q = {.terms = t, .nterms = 2, .now_ms = hub_now_ms(),
+    size_t n = record_ref_text(h->author, HUBNET__KIND__KIND_OFFER, h->key, ref);
+    index_term_make(IDX_TARGET_REC, ref, n, &t[1]);
+    index_term_make(IDX_RTYPE, "enrolment", 9, &t[2]);
+    struct store_query q = {.terms = t, .nterms = 3, .now_ms = hub_now_ms(),
                             .limit = MATCH_MAX_ENROLMENTS};
-    uint64_t next;
-    uint64_t taken = 0;
+    uint64_t next, taken = 0;
     if (store_query(st, &q, seats_enrol_cb, &l, &next) >= 0) {
-        index_term_make(IDX_AUTHOR, ahex, HUB_HEX_LEN, &t[2]);
+        hub_hex(h->author, 32, ahex);
+        index_term_make(IDX_RTYPE, "accept", 6, &t[2]);
+        index_term_make(IDX_AUTHOR, ahex, HUB_HEX_LEN, &t[3]);
         for (size_t i = 0; i < l.n; i++) {
-            hub_hex(l.e[i].id, 32, hex);
-            index_term_make(IDX_TARGET, hex, HUB_HEX_LEN, &t[1]);
-            struct seats_acc a = {st, h->author, 0, 0};
-            struct store_query qa = {.terms = t, .nterms = 3, .now_ms = q.now_ms, .limit = 16};
-            if (store_query(st, &qa, seats_accept_cb, &a, &next) >= 0 && a.found)
+            n = record_ref_text(l.e[i].author, HUBNET__KIND__KIND_RESPONSE, l.e[i].key, ref);
+            index_term_make(IDX_TARGET_REC, ref, n, &t[1]);
+            struct store_query qa = {.terms = t, .nterms = 4, .now_ms = q.now_ms, .limit = 1};
+            l.found = 0;
+            if (store_query(st, &qa, seats_accept_cb, &l, &next) >= 0 && l.found)
                 taken += l.e[i].seats;
         }
     }
@@ -320,6 +315,7 @@ static int match_read_cb(uint64_t local, const uint8_t *wire, size_t len, void *
     h->local = local;
     memcpy(h->id, e.id, 32);
     memcpy(h->author, e.author, 32);
+    memcpy(h->key, e.key, sizeof h->key);
     h->kind = e.kind;
     h->start = INT32_MAX;
     h->capacity = 0;
@@ -525,7 +521,14 @@ static int match_resolve(struct store *st, const char *ref, uint8_t **wire, size
         char kind_s[16];
         uint8_t author[32];
         size_t kl = slash2 ? (size_t)(slash2 - slash - 1) : 0;
-        if (!slash2 || slash - ref != HUB_HEX_LEN || hub_unhex(ref, author, 32) != 0 ||
+        char ahex[HUB_HEX_LEN + 1];
+        if (slash - ref == HUB_HEX_LEN) {
+            memcpy(ahex, ref, HUB_HEX_LEN);
+            ahex[HUB_HEX_LEN] = '\0';
+        } else {
+            ahex[0] = '\0';
+        }
+        if (!slash2 || slash - ref != HUB_HEX_LEN || hub_unhex(ahex, author, 32) != 0 ||
             kl == 0 || kl >= sizeof kind_s || strlen(slash2 + 1) == 0 ||
             strlen(slash2 + 1) > HUB_MAX_RECORD_KEY) {
             snprintf(msg, msglen, "record: expected an entry id, its first digits, or "
