@@ -60,6 +60,7 @@ struct match_reason {
 };
 
 struct match_result {
+    int details; /* set by the caller: 0 skips the reasons' text (points and verdict only) */
     enum match_verdict verdict;
     uint32_t points; /* thousandths, 0 .. MATCH_MAX_SCORE * MATCH_MILLI */
     struct match_reason reasons[MATCH_NFIELDS];
@@ -71,7 +72,8 @@ struct match_result {
 
 /* An offer against a request. today: days since 1970-01-01 (UTC); seats_left: the offer's
  * seats left (ISSUE10 "Derived values"), MATCH_SEATS_UNLIMITED when capacity is 0. Fills out
- * (verdict, points, reasons) for every candidate, left out or not. */
+ * (verdict, points, reasons) for every candidate, left out or not; the reasons' detail text
+ * only when out->details is set (the search scores thousands, the answer shows twenty). */
 void match_offer(const Hubnet__Request *q, const Hubnet__Offer *o, int32_t today,
                  int64_t seats_left, struct match_result *out);
 
@@ -97,18 +99,30 @@ int match_rank_cmp(uint32_t a_points, int32_t a_start, const uint8_t a_id[32], u
 int match_language_agrees(const char *a, const char *b);
 
 /* What bounds an offer's points before it is decoded: the request's number of distinct values
- * of each indexed subject criterion (MATCH_TOPICS .. MATCH_SERVICES) and the points every other
- * criterion can give at most. */
+ * of each indexed subject criterion (MATCH_TOPICS .. MATCH_SERVICES), which of country, mode
+ * and dates it asks, and the points every other criterion can give at most. */
 #define MATCH_NSUBJECT (MATCH_SERVICES + 1)
 struct match_plan {
     size_t n[MATCH_NSUBJECT];
+    int asks_country, asks_mode, asks_dates;
+    int32_t from, to; /* the request's window, days; 0 = open */
     uint32_t rest;
 };
 void match_plan_init(const Hubnet__Request *q, struct match_plan *plan);
+/* What the index and the store's date table tell of a candidate before it is decoded: for
+ * country, mode and dates, 1 when it agrees, 0 when it does not, -1 when not known. */
+struct match_known {
+    int country, mode, dates;
+};
+#define MATCH_KNOWN_NOTHING ((struct match_known){-1, -1, -1})
 /* Upper bound of the points of an offer that carries hits[f] of the request's values of each
- * subject criterion f (as the index counts them): candidates whose bound is below the N-th
- * best points found cannot rank in the first N. */
-uint32_t match_plan_bound(const struct match_plan *plan, const unsigned hits[MATCH_NSUBJECT]);
+ * subject criterion f (as the index counts them), with what is known of the others:
+ * candidates whose bound is below the N-th best points found cannot rank in the first N. */
+uint32_t match_plan_bound(const struct match_plan *plan, const unsigned hits[MATCH_NSUBJECT],
+                          const struct match_known *known);
+/* The dates criterion from an offer's first and last day (days; 0 = none, last 0 = first), as
+ * match_offer decides it: 1 agrees, 0 does not. */
+int match_plan_dates(const struct match_plan *plan, int32_t first, int32_t last);
 
 /* Distinct request values of a subject criterion (MATCH_TOPICS .. MATCH_SERVICES), as the
  * index knows them: what the candidate retrieval looks up. Returns the count, at most max;

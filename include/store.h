@@ -109,10 +109,13 @@ int store_query(struct store *s, const struct store_query *q,
  * out: the index and the in-memory tail together. Returns the count or a negative code. */
 int store_postings(struct store *s, const struct index_term *t, uint64_t *out, size_t max);
 /* For each local number in order, the wire bytes of its record when it is still current,
- * visible and not expired at now_ms (else skipped), in one read transaction: cb sees bytes
- * valid only during the call and must not call the store; a non-zero return stops. Returns
- * the number of records passed to cb, or a negative code. */
+ * visible and not expired at now_ms (else skipped), in one read transaction: first want (when
+ * not NULL) sees the record's dates from the live table (days, 0 = none) and returns 0 to
+ * skip it unread; then cb sees bytes valid only during the call. Neither may call the store;
+ * a non-zero return from cb stops. Returns the number of records passed to cb, or a negative
+ * code. */
 int store_get_locals(struct store *s, const uint64_t *locals, size_t n, uint64_t now_ms,
+                     int (*want)(uint64_t local, int32_t first, int32_t last, void *arg),
                      int (*cb)(uint64_t local, const uint8_t *wire, size_t len, void *arg),
                      void *arg);
 

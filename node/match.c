@@ -71,8 +71,13 @@ static uint32_t match_full(enum match_field f) {
 /* ---- reasons ---- */
 
 /* Appends text to a reason's detail; a detail that does not fit ends in "...". */
+/* Set by match_reason from the result being filled: whether details are wanted. */
+static _Thread_local int match_details = 1;
+
 __attribute__((format(printf, 2, 3))) static void match_add(struct match_reason *r,
                                                             const char *fmt, ...) {
+    if (!match_details)
+        return;
     size_t len = strlen(r->detail);
     if (len + 4 >= sizeof r->detail)
         return;
@@ -377,6 +382,7 @@ static void match_service_group(struct match_result *out, const char *want_group
 /* ---- the two comparisons ---- */
 
 static void match_init(struct match_result *out) {
+    match_details = out->details;
     out->verdict = MATCH_FITS;
     out->points = 0;
     out->nreasons = 0;
@@ -502,7 +508,7 @@ size_t match_request_values(const Hubnet__Request *q, enum match_field f, const 
 }
 
 void match_plan_init(const Hubnet__Request *q, struct match_plan *plan) {
-    plan->rest = 0;
+    memset(plan, 0, sizeof *plan);
     for (int f = 0; f < MATCH_NFIELDS; f++) {
         const char *v[MATCH_MAX_VALUES];
         if (f < MATCH_NSUBJECT) {
@@ -513,9 +519,27 @@ void match_plan_init(const Hubnet__Request *q, struct match_plan *plan) {
             plan->rest += match_full((enum match_field)f);
         }
     }
+    plan->asks_country = match_stated(q->country);
+    plan->asks_mode = match_stated(q->mode);
+    int has_from = match_day(q->start_date, &plan->from);
+    int has_to = match_day(q->end_date, &plan->to) || match_day(q->needed_by, &plan->to);
+    if (!has_from)
+        plan->from = 0;
+    if (!has_to)
+        plan->to = 0;
+    plan->asks_dates = has_from || has_to;
 }
 
-uint32_t match_plan_bound(const struct match_plan *plan, const unsigned hits[MATCH_NSUBJECT]) {
+int match_plan_dates(const struct match_plan *plan, int32_t first, int32_t last) {
+    if (first == 0)
+        return 0; /* undated: none stated */
+    if (last == 0)
+        last = first;
+    return (plan->from == 0 || last >= plan->from) && (plan->to == 0 || first <= plan->to);
+}
+
+uint32_t match_plan_bound(const struct match_plan *plan, const unsigned hits[MATCH_NSUBJECT],
+                          const struct match_known *known) {
     uint32_t b = plan->rest;
     for (int f = 0; f < MATCH_NSUBJECT; f++) {
         size_t n = plan->n[f];
@@ -523,6 +547,14 @@ uint32_t match_plan_bound(const struct match_plan *plan, const unsigned hits[MAT
             continue;
         size_t m = hits[f] < n ? hits[f] : n;
         b += (uint32_t)((uint64_t)match_full((enum match_field)f) * m / n);
+    }
+    if (known != NULL) {
+        if (plan->asks_country && known->country == 0)
+            b -= match_full(MATCH_COUNTRY);
+        if (plan->asks_mode && known->mode == 0)
+            b -= match_full(MATCH_MODE);
+        if (plan->asks_dates && known->dates == 0)
+            b -= match_full(MATCH_DATES);
     }
     return b;
 }

@@ -52,6 +52,8 @@ struct match_ctx {
 struct match_cand {
     uint64_t local;
     uint8_t hits[MATCH_NSUBJECT];
+    int8_t country, mode; /* from the index: 1 agrees, 0 does not, -1 not known */
+    uint8_t other;        /* of a kind the call does not rank: never read */
     uint32_t bound;
 };
 
@@ -82,6 +84,7 @@ struct match_run {
     enum match_want want;
     const Hubnet__Request *q; /* the request (offers, hubs) */
     const Hubnet__Offer *o;   /* the offer (requests) */
+    struct match_plan plan;   /* the request's (offers, hubs) */
     int32_t today;
     size_t limit;
     /* candidates */
@@ -93,6 +96,10 @@ struct match_run {
     /* scoring */
     struct match_hit *pending; /* the batch being read */
     size_t npending;
+    const struct match_cand *batch[MATCH_BATCH]; /* its candidates, in order */
+    size_t nbatch, bpos;
+    uint32_t kth; /* the limit-th best points when the batch started, if kth_full */
+    int kth_full;
     struct match_hit *top; /* ranked, best first, at most limit */
     size_t ntop;
     struct match_hub *hubs;
@@ -141,6 +148,82 @@ static struct match_cand *cand_get(struct match_run *r, uint64_t local) {
     c->local = local;
     r->slots[h] = (uint32_t)++r->nc;
     return c;
+}
+
+static struct match_cand *cand_find(const struct match_run *r, uint64_t local) {
+    if (!r->mask)
+        return NULL;
+    size_t h = (size_t)(local * 0x9E3779B97F4A7C15ULL >> 20) & r->mask;
+    while (r->slots[h]) {
+        struct match_cand *c = &r->c[r->slots[h] - 1];
+        if (c->local == local)
+            return c;
+        h = (h + 1) & r->mask;
+    }
+    return NULL;
+}
+
+enum cand_mark { MARK_COUNTRY, MARK_MODE, MARK_OTHER };
+
+/* What the postings of (field, value) tell of the candidates already found (none added).
+ * Returns 1 when the list was complete, 0 when it was cut at max, or a negative code. */
+static int cand_mark(struct match_run *r, uint64_t *buf, enum index_field field,
+                     const char *value, enum cand_mark what, size_t max) {
+    struct index_term t;
+    index_term_make(field, value, strlen(value), &t);
+    int n = store_postings(r->st, &t, buf, max);
+    if (n < 0)
+        return n;
+    for (int i = 0; i < n; i++) {
+        struct match_cand *c = cand_find(r, buf[i]);
+        if (!c)
+            continue;
+        if (what == MARK_COUNTRY)
+            c->country = 1;
+        else if (what == MARK_MODE)
+            c->mode = 1;
+        else
+            c->other = 1;
+    }
+    return (size_t)n < max;
+}
+
+/* For a request: country and mode from the index (the country agrees when it is the same, or
+ * the offer is online), and the records of kinds not ranked, so that neither is read. */
+static int cand_refine(struct match_run *r, uint64_t *buf) {
+    const struct match_plan *pl = &r->plan;
+    for (size_t i = 0; i < r->nc; i++) {
+        r->c[i].country = pl->asks_country ? 0 : -1;
+        r->c[i].mode = pl->asks_mode ? 0 : -1;
+    }
+    int rc, whole = 1;
+    if (pl->asks_country) {
+        if ((rc = cand_mark(r, buf, IDX_COUNTRY, r->q->country, MARK_COUNTRY,
+                            MATCH_MAX_POSTINGS)) < 0)
+            return rc;
+        whole &= rc;
+        if ((rc = cand_mark(r, buf, IDX_MODE, "online", MARK_COUNTRY, MATCH_MAX_POSTINGS)) < 0)
+            return rc;
+        whole &= rc;
+        if (!whole) /* a list was cut: a 0 would be a guess */
+            for (size_t i = 0; i < r->nc; i++)
+                r->c[i].country = r->c[i].country ? 1 : -1;
+    }
+    if (pl->asks_mode) {
+        if ((rc = cand_mark(r, buf, IDX_MODE, r->q->mode, MARK_MODE, MATCH_MAX_POSTINGS)) < 0)
+            return rc;
+        if (!rc)
+            for (size_t i = 0; i < r->nc; i++)
+                r->c[i].mode = r->c[i].mode ? 1 : -1;
+    }
+    static const char *const others[] = {"request", "endorsement", "profile"};
+    for (size_t k = 0; k < HUB_ARRAY_LEN(others); k++) {
+        if (k == 2 && r->want == WANT_HUBS)
+            continue;
+        if ((rc = cand_mark(r, buf, IDX_KIND, others[k], MARK_OTHER, MATCH_MAX_POSTINGS)) < 0)
+            return rc;
+    }
+    return HUB_OK;
 }
 
 /* Counts the postings of (field, value) into the candidates' hits of criterion f (-1: none). */
@@ -230,6 +313,8 @@ static int cand_collect(struct match_run *r) {
         if (rc == HUB_OK && r->want == WANT_HUBS)
             rc = cand_add_term(r, buf, IDX_KIND, "profile", -1, MATCH_SCAN_MAX);
     }
+    if (rc == HUB_OK && r->q)
+        rc = cand_refine(r, buf);
     free(buf);
     return rc;
 }
@@ -305,28 +390,39 @@ static int64_t match_seats_left(struct store *st, const struct match_hit *h) {
     return taken >= h->capacity ? 0 : (int64_t)(h->capacity - taken);
 }
 
-/* Scores one record read from the store (no store calls here: we are inside its read). */
-static int match_read_cb(uint64_t local, const uint8_t *wire, size_t len, void *arg) {
+/* Before a record is read: its dates (from the store's date table) settle the dates criterion
+ * and whether the offer is past, so that a past offer, or one whose bound falls below the
+ * limit-th best with its dates known, is not read at all. Requests only (offers, hubs). */
+static int match_want_cb(uint64_t local, int32_t first, int32_t last, void *arg) {
     struct match_run *r = arg;
-    struct entry e;
-    if (entry_decode(wire, len, &e) != 0 || !e.payload)
+    while (r->bpos < r->nbatch && r->batch[r->bpos]->local != local)
+        r->bpos++;
+    if (r->bpos == r->nbatch)
+        return 1;
+    const struct match_cand *c = r->batch[r->bpos];
+    int32_t end = last ? last : first;
+    if (first != 0 && end < r->today) {
+        r->left_out[MATCH_PAST]++; /* only offers are left to read: see cand_refine */
         return 0;
-    struct match_hit *h = &r->pending[r->npending];
-    h->local = local;
-    memcpy(h->id, e.id, 32);
-    memcpy(h->author, e.author, 32);
-    memcpy(h->key, e.key, sizeof h->key);
-    h->kind = e.kind;
+    }
+    if (r->plan.asks_dates && !match_plan_dates(&r->plan, first, last) && r->kth_full &&
+        c->bound - match_weight(MATCH_DATES) * MATCH_MILLI < r->kth)
+        return 0;
+    return 1;
+}
+
+/* Scores the record of entry e into h (h->res.details and h->seats_left set by the caller):
+ * 0, or -1 when it is not of a kind this call ranks or does not decode. */
+static int score_entry(const struct match_run *r, const struct entry *e, struct match_hit *h) {
+    h->kind = e->kind;
     h->start = INT32_MAX;
     h->capacity = 0;
-    h->seats_left = MATCH_SEATS_UNLIMITED;
     if (r->want == WANT_REQUESTS) {
-        if (e.kind != HUBNET__KIND__KIND_REQUEST)
-            return 0;
-        Hubnet__Request *q = hubnet__request__unpack(NULL, e.payload_len, e.payload);
+        if (e->kind != HUBNET__KIND__KIND_REQUEST)
+            return -1;
+        Hubnet__Request *q = hubnet__request__unpack(NULL, e->payload_len, e->payload);
         if (!q)
-            return 0;
-        /* the source offer's own seats were counted once before the search */
+            return -1;
         match_offer(q, r->o, r->today, MATCH_SEATS_UNLIMITED, &h->res);
         if (h->res.verdict == MATCH_PAST)
             h->res.verdict = MATCH_FITS; /* the offer's dates are not the request's window */
@@ -336,23 +432,41 @@ static int match_read_cb(uint64_t local, const uint8_t *wire, size_t len, void *
         if (record_parse_date(q->start_date, &d) == HUB_OK)
             h->start = d;
         hubnet__request__free_unpacked(q, NULL);
-    } else if (e.kind == HUBNET__KIND__KIND_OFFER) {
-        Hubnet__Offer *o = hubnet__offer__unpack(NULL, e.payload_len, e.payload);
+    } else if (e->kind == HUBNET__KIND__KIND_OFFER) {
+        Hubnet__Offer *o = hubnet__offer__unpack(NULL, e->payload_len, e->payload);
         if (!o)
-            return 0;
-        match_offer(r->q, o, r->today, MATCH_SEATS_UNLIMITED, &h->res);
+            return -1;
+        match_offer(r->q, o, r->today, h->seats_left, &h->res);
         h->start = match_offer_start(o);
         h->capacity = o->capacity;
         hubnet__offer__free_unpacked(o, NULL);
-    } else if (e.kind == HUBNET__KIND__KIND_PROFILE && r->want == WANT_HUBS) {
-        Hubnet__Profile *p = hubnet__profile__unpack(NULL, e.payload_len, e.payload);
+    } else if (e->kind == HUBNET__KIND__KIND_PROFILE && r->want == WANT_HUBS) {
+        Hubnet__Profile *p = hubnet__profile__unpack(NULL, e->payload_len, e->payload);
         if (!p)
-            return 0;
+            return -1;
         match_profile(r->q, p, &h->res);
         hubnet__profile__free_unpacked(p, NULL);
     } else {
-        return 0;
+        return -1;
     }
+    return 0;
+}
+
+/* Scores one record read from the store (no store calls here: we are inside its read). */
+static int match_read_cb(uint64_t local, const uint8_t *wire, size_t len, void *arg) {
+    struct match_run *r = arg;
+    struct entry e;
+    if (entry_decode(wire, len, &e) != 0 || !e.payload)
+        return 0;
+    struct match_hit *h = &r->pending[r->npending];
+    h->res.details = 0; /* the answer's records are scored again with their reasons' text */
+    h->local = local;
+    memcpy(h->id, e.id, 32);
+    memcpy(h->author, e.author, 32);
+    memcpy(h->key, e.key, sizeof h->key);
+    h->seats_left = MATCH_SEATS_UNLIMITED; /* counted once it would rank: match_take */
+    if (score_entry(r, &e, h) != 0)
+        return 0;
     r->npending++;
     r->examined++;
     return 0;
@@ -423,8 +537,11 @@ static uint32_t match_threshold(const struct match_run *r, int *full) {
 }
 
 static void match_take(struct match_run *r, struct match_hit *h) {
+    /* seats cost a lookup: only for an offer that would rank */
+    int would_rank = r->want == WANT_HUBS || r->ntop < r->limit ||
+                     hit_cmp(h, &r->top[r->limit - 1]) < 0;
     if (h->res.verdict == MATCH_FITS && h->kind == HUBNET__KIND__KIND_OFFER && h->capacity > 0 &&
-        r->want != WANT_REQUESTS) {
+        r->want != WANT_REQUESTS && would_rank) {
         h->seats_left = match_seats_left(r->st, h);
         if (h->seats_left <= 0)
             h->res.verdict = MATCH_FULL;
@@ -454,14 +571,15 @@ static void match_take(struct match_run *r, struct match_hit *h) {
  * scores them until none left can rank. */
 static int match_search(struct match_ctx *ctx, struct match_run *r) {
     const uint32_t maxb = MATCH_MAX_SCORE * MATCH_MILLI;
-    struct match_plan plan;
-    if (r->q)
-        match_plan_init(r->q, &plan);
     uint32_t *order = malloc((r->nc ? r->nc : 1) * sizeof *order);
     if (!order)
         return HUB_E_NOMEM;
     memset(ctx->hist, 0, (maxb + 2) * sizeof *ctx->hist);
+    size_t nord = 0;
     for (size_t i = 0; i < r->nc; i++) {
+        if (r->c[i].other)
+            continue;
+        nord++;
         unsigned hits[MATCH_NSUBJECT];
         uint32_t b = 0;
         for (int f = 0; f < MATCH_NSUBJECT; f++) {
@@ -469,33 +587,43 @@ static int match_search(struct match_ctx *ctx, struct match_run *r) {
             b += hits[f] ? 1 : 0;
         }
         /* the reverse has no bound (each request weighs its own values): most criteria hit first */
-        b = r->q ? match_plan_bound(&plan, hits) : b * MATCH_MILLI;
+        struct match_known k = {r->c[i].country, r->c[i].mode, -1};
+        b = r->q ? match_plan_bound(&r->plan, hits, &k) : b * MATCH_MILLI;
         r->c[i].bound = b > maxb ? maxb : b;
         ctx->hist[maxb - r->c[i].bound + 1]++;
     }
     for (uint32_t i = 1; i <= maxb + 1; i++)
         ctx->hist[i] += ctx->hist[i - 1];
     for (size_t i = 0; i < r->nc; i++)
-        order[ctx->hist[maxb - r->c[i].bound]++] = (uint32_t)i;
+        if (!r->c[i].other)
+            order[ctx->hist[maxb - r->c[i].bound]++] = (uint32_t)i;
 
     uint64_t now = hub_now_ms();
     uint64_t locals[MATCH_BATCH];
     size_t i = 0;
     int rc = HUB_OK;
-    while (i < r->nc) {
+    while (i < nord) {
         int full;
         uint32_t kth = match_threshold(r, &full);
         if (r->q && full && r->c[order[i]].bound < kth)
             break; /* none of the rest can rank */
+        r->kth = kth;
+        r->kth_full = full;
         if (r->examined >= MATCH_MAX_EXAMINE) {
             r->truncated = 1;
             break;
         }
         size_t n = 0;
-        while (i < r->nc && n < MATCH_BATCH)
-            locals[n++] = r->c[order[i++]].local;
+        while (i < nord && n < MATCH_BATCH) {
+            r->batch[n] = &r->c[order[i++]];
+            locals[n] = r->batch[n]->local;
+            n++;
+        }
+        r->nbatch = n;
+        r->bpos = 0;
         r->npending = 0;
-        int got = store_get_locals(r->st, locals, n, now, match_read_cb, r);
+        int got = store_get_locals(r->st, locals, n, now, r->q ? match_want_cb : NULL,
+                                   match_read_cb, r);
         if (got < 0) {
             rc = got;
             break;
@@ -654,24 +782,35 @@ static void reasons_json(json_t *o, const struct match_result *res) {
     json_object_set_new(o, "differed", differed);
 }
 
-/* The record's view (as query shows it), from the store. */
-struct view_one {
+/* An answer's record: scored again, now with the reasons' text (the same points: scoring is a
+ * function of the records), and its view as query shows it. */
+struct finish {
+    const struct match_run *r;
+    struct match_hit *h;
     json_t *view;
 };
 
-static int view_one_cb(uint64_t local, const uint8_t *wire, size_t len, void *arg) {
+static int finish_cb(uint64_t local, const uint8_t *wire, size_t len, void *arg) {
     (void)local;
-    struct view_one *v = arg;
+    struct finish *f = arg;
+    struct entry e;
+    if (entry_decode(wire, len, &e) != 0 || !e.payload)
+        return 1;
+    f->h->res.details = 1;
+    if (score_entry(f->r, &e, f->h) != 0)
+        return 1;
     struct jbuf b;
     jbuf_init(&b);
     if (view_write_wire(&b, wire, len) == 0 && !b.oom)
-        v->view = json_loadb(b.p, b.len, 0, NULL);
+        f->view = json_loadb(b.p, b.len, 0, NULL);
     jbuf_free(&b);
     return 1;
 }
 
-static json_t *hit_json(struct match_run *r, struct name_cache *nc, const struct match_hit *h,
-                        int with_view) {
+static json_t *hit_json(struct match_run *r, struct name_cache *nc, struct match_hit *h) {
+    struct finish f = {r, h, NULL};
+    if (store_get_locals(r->st, &h->local, 1, hub_now_ms(), NULL, finish_cb, &f) < 0)
+        f.view = NULL; /* changed since: shown with what the search found */
     json_t *o = json_object();
     char hex[HUB_HEX_LEN + 1];
     hub_hex(h->id, 32, hex);
@@ -690,15 +829,12 @@ static json_t *hit_json(struct match_run *r, struct name_cache *nc, const struct
                                                  ? json_null()
                                                  : json_integer((json_int_t)h->seats_left));
     reasons_json(o, &h->res);
-    if (with_view) {
-        struct view_one v = {NULL};
-        if (store_get_locals(r->st, &h->local, 1, hub_now_ms(), view_one_cb, &v) >= 0 && v.view)
-            json_object_set_new(o, "entry", v.view);
-    }
+    if (f.view)
+        json_object_set_new(o, "entry", f.view);
     return o;
 }
 
-static json_t *hub_json(struct match_run *r, struct name_cache *nc, const struct match_hub *h) {
+static json_t *hub_json(struct match_run *r, struct name_cache *nc, struct match_hub *h) {
     json_t *o = json_object();
     char hex[HUB_HEX_LEN + 1];
     hub_hex(h->author, 32, hex);
@@ -710,6 +846,9 @@ static json_t *hub_json(struct match_run *r, struct name_cache *nc, const struct
     json_object_set_new(o, "score", points_json(h->points));
     json_object_set_new(o, "points", json_integer(h->points));
     if (h->has_profile) {
+        struct finish f = {r, &h->profile, NULL};
+        if (store_get_locals(r->st, &h->profile.local, 1, hub_now_ms(), NULL, finish_cb, &f) >= 0)
+            json_decref(f.view);
         json_t *p = json_object();
         hub_hex(h->profile.id, 32, hex);
         json_object_set_new(p, "id", json_string(hex));
@@ -719,7 +858,7 @@ static json_t *hub_json(struct match_run *r, struct name_cache *nc, const struct
     }
     json_t *offers = json_array();
     for (size_t i = 0; i < h->noffers; i++)
-        json_array_append_new(offers, hit_json(r, nc, &h->offers[i], 1));
+        json_array_append_new(offers, hit_json(r, nc, &h->offers[i]));
     json_object_set_new(o, "offers", offers);
     return o;
 }
@@ -797,6 +936,8 @@ static int op_match(void *arg, json_t *req, json_t **resp) {
         free(wire);
         return op_fail(resp, HUB_E_DECODE, "record", "the record does not decode");
     }
+    if (q)
+        match_plan_init(q, &r.plan);
     r.pending = malloc(MATCH_BATCH * sizeof *r.pending);
     r.top = malloc(limit * sizeof *r.top);
     r.hubs = r.want == WANT_HUBS ? malloc(MATCH_MAX_HUBS * sizeof *r.hubs) : NULL;
@@ -825,7 +966,7 @@ static int op_match(void *arg, json_t *req, json_t **resp) {
             json_array_append_new(results, hub_json(&r, nc, &r.hubs[i]));
     } else {
         for (size_t i = 0; i < r.ntop; i++)
-            json_array_append_new(results, hit_json(&r, nc, &r.top[i], 1));
+            json_array_append_new(results, hit_json(&r, nc, &r.top[i]));
     }
     json_object_set_new(out, "count", json_integer((json_int_t)json_array_size(results)));
     json_object_set_new(out, "results", results);

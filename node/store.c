@@ -1641,6 +1641,7 @@ int store_postings(struct store *s, const struct index_term *t, uint64_t *out, s
 }
 
 int store_get_locals(struct store *s, const uint64_t *locals, size_t n, uint64_t now_ms,
+                     int (*want)(uint64_t local, int32_t first, int32_t last, void *arg),
                      int (*cb)(uint64_t local, const uint8_t *wire, size_t len, void *arg),
                      void *arg) {
     MDB_txn *txn;
@@ -1654,8 +1655,13 @@ int store_get_locals(struct store *s, const uint64_t *locals, size_t n, uint64_t
         MDB_val k = {8, lk}, v, ev;
         if (mdb_get(txn, s->dbi[DB_LIVE], &k, &v) != 0 || v.mv_size != LIVE_VAL_LEN)
             continue; /* no longer current, or hidden */
-        uint64_t exp = hub_rd64(v.mv_data);
-        if ((exp && exp <= now_ms) || mdb_get(txn, s->dbi[DB_ENTRIES], &k, &ev) != 0)
+        const uint8_t *p = v.mv_data;
+        uint64_t exp = hub_rd64(p);
+        if (exp && exp <= now_ms)
+            continue;
+        if (want && !want(locals[i], (int32_t)rd32(p + 8), (int32_t)rd32(p + 12), arg))
+            continue;
+        if (mdb_get(txn, s->dbi[DB_ENTRIES], &k, &ev) != 0)
             continue;
         count++;
         if (cb(locals[i], ev.mv_data, ev.mv_size, arg) != 0)

@@ -76,7 +76,7 @@ static const struct match_reason *reason(const struct match_result *r, enum matc
 /* Scores f and checks the criterion's reason: agree, points (thousandths), detail. */
 static void expect(struct fixture *f, enum match_field fld, int agree, uint32_t points,
                    const char *detail) {
-    struct match_result r;
+    struct match_result r = {.details = 1};
     match_offer(&f->q, &f->o, TODAY, MATCH_SEATS_UNLIMITED, &r);
     assert_int_equal(r.verdict, MATCH_FITS);
     const struct match_reason *m = reason(&r, fld);
@@ -107,7 +107,7 @@ static void test_base_and_share(void **state) {
     (void)state;
     struct fixture f;
     base(&f);
-    struct match_result r;
+    struct match_result r = {.details = 1};
     match_offer(&f.q, &f.o, TODAY, MATCH_SEATS_UNLIMITED, &r);
     assert_int_equal(r.verdict, MATCH_FITS);
     assert_int_equal(r.points, 100000);
@@ -175,7 +175,7 @@ static void test_service_group(void **state) {
     base(&f);
     f.q.n_topics = 0;
     f.q.service_group = "investment";
-    struct match_result r;
+    struct match_result r = {.details = 1};
     match_offer(&f.q, &f.o, TODAY, MATCH_SEATS_UNLIMITED, &r);
     assert_int_equal(r.verdict, MATCH_NO_SUBJECT);
     f.o.service_group = "investment";
@@ -198,7 +198,7 @@ static void test_languages_any_of(void **state) {
     /* none of them: left out, and the reason says which were offered and asked */
     LIST(f.q, languages, S_ES_EN);
     LIST(f.o, languages, S_DE);
-    struct match_result r;
+    struct match_result r = {.details = 1};
     match_offer(&f.q, &f.o, TODAY, MATCH_SEATS_UNLIMITED, &r);
     assert_int_equal(r.verdict, MATCH_LANGUAGE);
     const struct match_reason *m = reason(&r, MATCH_LANGUAGES);
@@ -283,7 +283,7 @@ static void test_past_full_no_subject(void **state) {
     (void)state;
     struct fixture f;
     base(&f);
-    struct match_result r;
+    struct match_result r = {.details = 1};
     f.o.start_date = "2026-11-30";
     f.o.end_date = "2026-12-02"; /* ended yesterday */
     match_offer(&f.q, &f.o, TODAY, MATCH_SEATS_UNLIMITED, &r);
@@ -341,7 +341,7 @@ static void test_profile(void **state) {
     LIST(p, topics, S_EPROC_AI);
     LIST(p, languages, S_EN);
     p.country = "ES";
-    struct match_result r;
+    struct match_result r = {.details = 1};
     match_profile(&f.q, &p, &r);
     assert_int_equal(r.verdict, MATCH_FITS);
     /* mode belongs to offers: asked, so a profile cannot earn it */
@@ -370,7 +370,7 @@ static void test_bound(void **state) {
     assert_int_equal(plan.n[MATCH_TECHNOLOGIES], 2);
     assert_int_equal(plan.n[MATCH_SKILLS], 0);
     unsigned hits[MATCH_NSUBJECT] = {0};
-    struct match_result r;
+    struct match_result r = {.details = 1};
     /* one topic, one technology, wrong mode */
     LIST(f.o, topics, S_AI);
     LIST(f.o, technologies, S_TECH1);
@@ -379,8 +379,8 @@ static void test_bound(void **state) {
     hits[MATCH_TOPICS] = 1;
     hits[MATCH_TECHNOLOGIES] = 1;
     match_offer(&f.q, &f.o, TODAY, MATCH_SEATS_UNLIMITED, &r);
-    assert_true(match_plan_bound(&plan, hits) >= r.points);
-    assert_int_equal(match_plan_bound(&plan, hits), 100000 - 10000 - 7500);
+    assert_true(match_plan_bound(&plan, hits, NULL) >= r.points);
+    assert_int_equal(match_plan_bound(&plan, hits, NULL), 100000 - 10000 - 7500);
     /* all agree: the bound is the score */
     LIST(f.o, topics, S_EPROC_AI);
     LIST(f.o, technologies, S_TECH);
@@ -388,11 +388,39 @@ static void test_bound(void **state) {
     hits[MATCH_TOPICS] = 2;
     hits[MATCH_TECHNOLOGIES] = 2;
     match_offer(&f.q, &f.o, TODAY, MATCH_SEATS_UNLIMITED, &r);
-    assert_int_equal(match_plan_bound(&plan, hits), r.points);
+    assert_int_equal(match_plan_bound(&plan, hits, NULL), r.points);
     assert_int_equal(r.points, 100000);
     /* more hits than values (a hash collision) cannot raise it above the weight */
     hits[MATCH_TOPICS] = 9;
-    assert_int_equal(match_plan_bound(&plan, hits), 100000);
+    assert_int_equal(match_plan_bound(&plan, hits, NULL), 100000);
+    /* what the index knows of mode and country, and the date table of dates, lowers it */
+    struct match_known k = MATCH_KNOWN_NOTHING;
+    k.mode = 0;
+    assert_int_equal(match_plan_bound(&plan, hits, &k), 95000);
+    k.country = 0; /* the request names no country: no effect */
+    k.dates = 0;   /* nor dates */
+    assert_int_equal(match_plan_bound(&plan, hits, &k), 95000);
+    f.q.country = "ES";
+    f.q.start_date = "2027-04-01";
+    f.q.end_date = "2027-06-30";
+    match_plan_init(&f.q, &plan);
+    assert_int_equal(match_plan_bound(&plan, hits, &k), 85000);
+    /* the date rule is match_offer's */
+    assert_true(match_plan_dates(&plan, day("2027-06-30"), 0));
+    assert_true(match_plan_dates(&plan, day("2027-03-01"), day("2027-04-01")));
+    assert_false(match_plan_dates(&plan, day("2027-07-01"), day("2027-07-02")));
+    assert_false(match_plan_dates(&plan, 0, 0));
+    f.o.start_date = "2027-07-01";
+    f.o.end_date = "2027-07-02";
+    f.o.country = "ES";
+    match_offer(&f.q, &f.o, TODAY, MATCH_SEATS_UNLIMITED, &r);
+    assert_false(reason(&r, MATCH_DATES)->agree);
+    /* without details: the same points and verdict, no text */
+    struct match_result quiet = {.details = 0};
+    match_offer(&f.q, &f.o, TODAY, MATCH_SEATS_UNLIMITED, &quiet);
+    assert_int_equal(quiet.points, r.points);
+    assert_int_equal(quiet.verdict, r.verdict);
+    assert_string_equal(quiet.reasons[0].detail, "");
 }
 
 /* Ties: points descending, then the earlier start, then the lower entry id; the same order
@@ -440,6 +468,7 @@ static void test_ties_deterministic(void **state) {
     struct match_result a, b;
     memset(&a, 0xAA, sizeof a);
     memset(&b, 0x55, sizeof b);
+    a.details = b.details = 1;
     match_offer(&f.q, &f.o, TODAY, MATCH_SEATS_UNLIMITED, &a);
     match_offer(&f.q, &f.o, TODAY, MATCH_SEATS_UNLIMITED, &b);
     assert_int_equal(a.points, b.points);
@@ -466,7 +495,7 @@ static void test_long_detail_cut(void **state) {
     }
     LIST(f.q, topics, many);
     LIST(f.o, topics, many);
-    struct match_result r;
+    struct match_result r = {.details = 1};
     match_offer(&f.q, &f.o, TODAY, MATCH_SEATS_UNLIMITED, &r);
     const struct match_reason *m = reason(&r, MATCH_TOPICS);
     assert_non_null(m);
