@@ -43,9 +43,21 @@
 
 enum match_want { WANT_OFFERS, WANT_HUBS, WANT_REQUESTS };
 
+struct match_cand;
+/* What one call needs and the next reuses: a call allocates nothing in proportion to the
+ * store (big allocations are fresh pages from the kernel each time, which showed in profiles). */
 struct match_ctx {
     struct node *node;
-    uint32_t *hist; /* MATCH_MAX_SCORE * MATCH_MILLI + 1 buckets, for the counting sort */
+    uint32_t *hist;   /* MATCH_MAX_SCORE * MATCH_MILLI + 2 buckets, for the counting sort */
+    uint64_t *buf;    /* MATCH_MAX_POSTINGS postings of one value */
+    uint32_t *order;  /* candidates in order of their bound */
+    size_t ocap;
+    struct match_cand *c;
+    size_t ccap;
+    uint32_t *slots;
+    size_t mask;
+    struct match_hit *pending; /* MATCH_BATCH */
+    struct match_hit *top;     /* MATCH_MAX_LIMIT */
 };
 
 /* A record found in the postings, with how many subject values of each criterion it carries. */
@@ -93,6 +105,7 @@ struct match_run {
     uint32_t *slots; /* hash of local -> index + 1 into c */
     size_t mask;
     int capped; /* some posting list was longer than MATCH_MAX_POSTINGS */
+    uint64_t *buf; /* the context's postings buffer */
     /* scoring */
     struct match_hit *pending; /* the batch being read */
     size_t npending;
@@ -103,8 +116,8 @@ struct match_run {
     struct match_hit *top; /* ranked, best first, at most limit */
     size_t ntop;
     struct match_hub *hubs;
-    size_t nhubs;
-    size_t examined;
+    size_t nhubs, hcap;
+    size_t examined, visited;
     uint64_t left_out[MATCH_NVERDICTS];
     int truncated;
 };
@@ -284,9 +297,7 @@ static size_t source_values(const struct match_run *r, int f, const char **v, si
 }
 
 static int cand_collect(struct match_run *r) {
-    uint64_t *buf = malloc(MATCH_MAX_POSTINGS * sizeof *buf);
-    if (!buf)
-        return HUB_E_NOMEM;
+    uint64_t *buf = r->buf;
     int rc = HUB_OK;
     size_t terms = 0;
     for (int f = 0; f < MATCH_NSUBJECT && rc == HUB_OK; f++) {
@@ -315,7 +326,6 @@ static int cand_collect(struct match_run *r) {
     }
     if (rc == HUB_OK && r->q)
         rc = cand_refine(r, buf);
-    free(buf);
     return rc;
 }
 
@@ -395,6 +405,7 @@ static int64_t match_seats_left(struct store *st, const struct match_hit *h) {
  * limit-th best with its dates known, is not read at all. Requests only (offers, hubs). */
 static int match_want_cb(uint64_t local, int32_t first, int32_t last, void *arg) {
     struct match_run *r = arg;
+    r->visited++;
     while (r->bpos < r->nbatch && r->batch[r->bpos]->local != local)
         r->bpos++;
     if (r->bpos == r->nbatch)
@@ -507,6 +518,12 @@ static struct match_hub *hub_get(struct match_run *r, const uint8_t author[32]) 
         r->truncated = 1;
         return NULL;
     }
+    struct match_hub *grown = hub_reserve(r->hubs, &r->hcap, r->nhubs + 1, sizeof *r->hubs, 16);
+    if (!grown) {
+        r->truncated = 1;
+        return NULL;
+    }
+    r->hubs = grown;
     struct match_hub *h = &r->hubs[r->nhubs++];
     memset(h, 0, sizeof *h);
     memcpy(h->author, author, 32);
@@ -571,9 +588,10 @@ static void match_take(struct match_run *r, struct match_hit *h) {
  * scores them until none left can rank. */
 static int match_search(struct match_ctx *ctx, struct match_run *r) {
     const uint32_t maxb = MATCH_MAX_SCORE * MATCH_MILLI;
-    uint32_t *order = malloc((r->nc ? r->nc : 1) * sizeof *order);
+    uint32_t *order = hub_reserve(ctx->order, &ctx->ocap, r->nc ? r->nc : 1, sizeof *order, 4096);
     if (!order)
         return HUB_E_NOMEM;
+    ctx->order = order;
     memset(ctx->hist, 0, (maxb + 2) * sizeof *ctx->hist);
     size_t nord = 0;
     for (size_t i = 0; i < r->nc; i++) {
@@ -631,7 +649,6 @@ static int match_search(struct match_ctx *ctx, struct match_run *r) {
         for (size_t k = 0; k < r->npending; k++)
             match_take(r, &r->pending[k]);
     }
-    free(order);
     return rc;
 }
 
@@ -938,11 +955,17 @@ static int op_match(void *arg, json_t *req, json_t **resp) {
     }
     if (q)
         match_plan_init(q, &r.plan);
-    r.pending = malloc(MATCH_BATCH * sizeof *r.pending);
-    r.top = malloc(limit * sizeof *r.top);
-    r.hubs = r.want == WANT_HUBS ? malloc(MATCH_MAX_HUBS * sizeof *r.hubs) : NULL;
+    r.buf = ctx->buf;
+    r.c = ctx->c;
+    r.ccap = ctx->ccap;
+    r.slots = ctx->slots;
+    r.mask = ctx->mask;
+    if (r.slots)
+        memset(r.slots, 0, (r.mask + 1) * sizeof *r.slots);
+    r.pending = ctx->pending;
+    r.top = ctx->top;
     struct name_cache *nc = malloc(sizeof *nc);
-    rc = (!r.pending || !r.top || (r.want == WANT_HUBS && !r.hubs) || !nc) ? HUB_E_NOMEM : HUB_OK;
+    rc = nc ? HUB_OK : HUB_E_NOMEM;
     if (rc == HUB_OK)
         rc = cand_collect(&r);
     if (rc == HUB_OK)
@@ -976,16 +999,17 @@ static int op_match(void *arg, json_t *req, json_t **resp) {
                             json_integer((json_int_t)r.left_out[v]));
     json_object_set_new(out, "left_out", lo);
     json_object_set_new(out, "candidates", json_integer((json_int_t)r.nc));
+    json_object_set_new(out, "visited", json_integer((json_int_t)r.visited));
     json_object_set_new(out, "examined", json_integer((json_int_t)r.examined));
     json_object_set_new(out, "truncated", json_boolean(r.truncated || r.capped));
     *resp = out;
 done:
     free(nc);
     free(r.hubs);
-    free(r.top);
-    free(r.pending);
-    free(r.c);
-    free(r.slots);
+    ctx->c = r.c; /* kept for the next call */
+    ctx->ccap = r.ccap;
+    ctx->slots = r.slots;
+    ctx->mask = r.mask;
     if (q)
         hubnet__request__free_unpacked(q, NULL);
     if (o)
@@ -998,7 +1022,10 @@ int match_register_op(struct control *c, struct node *n) {
     static struct match_ctx ctx;
     if (!ctx.hist) {
         ctx.hist = calloc(MATCH_MAX_SCORE * MATCH_MILLI + 2, sizeof *ctx.hist);
-        if (!ctx.hist)
+        ctx.buf = malloc(MATCH_MAX_POSTINGS * sizeof *ctx.buf);
+        ctx.pending = malloc(MATCH_BATCH * sizeof *ctx.pending);
+        ctx.top = malloc(MATCH_MAX_LIMIT * sizeof *ctx.top);
+        if (!ctx.hist || !ctx.buf || !ctx.pending || !ctx.top)
             return HUB_E_NOMEM;
     }
     ctx.node = n;
