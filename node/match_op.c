@@ -30,6 +30,7 @@
 #define MATCH_MAX_TERMS 64          /* subject values looked up per call */
 #define MATCH_MAX_POSTINGS 65536    /* newest postings read per value */
 #define MATCH_MAX_EXAMINE 4096      /* records decoded and scored per call */
+#define MATCH_MAX_VISIT 16384       /* records whose dates are read per call */
 #define MATCH_SCAN_MAX 4096         /* newest records of the kind, when no subject is stated */
 #define MATCH_BATCH 64              /* records read per store transaction */
 #define MATCH_DEFAULT_LIMIT 20      /* results when the call gives no limit */
@@ -54,8 +55,8 @@ struct match_ctx {
     size_t ocap;
     struct match_cand *c;
     size_t ccap;
-    uint32_t *slots;
-    size_t mask;
+    uint32_t *slots; /* local number -> candidate index + 1; all 0 between calls */
+    size_t nslots;
     struct match_hit *pending; /* MATCH_BATCH */
     struct match_hit *top;     /* MATCH_MAX_LIMIT */
 };
@@ -102,8 +103,8 @@ struct match_run {
     /* candidates */
     struct match_cand *c;
     size_t nc, ccap;
-    uint32_t *slots; /* hash of local -> index + 1 into c */
-    size_t mask;
+    uint32_t *slots; /* local number -> index + 1 into c (the context's, grown on demand) */
+    size_t nslots;
     int capped; /* some posting list was longer than MATCH_MAX_POSTINGS */
     uint64_t *buf; /* the context's postings buffer */
     /* scoring */
@@ -124,34 +125,32 @@ struct match_run {
 
 /* ---- candidates ---- */
 
-static int cand_slot_grow(struct match_run *r) {
-    size_t cap = r->mask ? (r->mask + 1) * 2 : 4096;
-    uint32_t *s = calloc(cap, sizeof *s);
+/* Candidates are found by their local number in a plain array: locals are dense (1, 2, 3 ...
+ * per store), and an array lookup is several times cheaper than hashing for the tens of
+ * thousands of postings a call counts. It costs 4 bytes per entry the store holds (its records
+ * take ~1.5 KB each) and is cleared entry by entry after each call. */
+static int cand_slots_grow(struct match_run *r, uint64_t local) {
+    if (local >= UINT32_MAX / 2)
+        return HUB_E_RANGE;
+    size_t want = (size_t)local + 1, cap = r->nslots ? r->nslots : 65536;
+    while (cap < want)
+        cap *= 2;
+    uint32_t *s = realloc(r->slots, cap * sizeof *s);
     if (!s)
         return HUB_E_NOMEM;
-    for (size_t i = 0; i < r->nc; i++) {
-        size_t h = (size_t)(r->c[i].local * 0x9E3779B97F4A7C15ULL >> 20) & (cap - 1);
-        while (s[h])
-            h = (h + 1) & (cap - 1);
-        s[h] = (uint32_t)(i + 1);
-    }
-    free(r->slots);
+    memset(s + r->nslots, 0, (cap - r->nslots) * sizeof *s);
     r->slots = s;
-    r->mask = cap - 1;
+    r->nslots = cap;
     return HUB_OK;
 }
 
 /* The candidate for local, added when new; NULL when memory ran out. */
 static struct match_cand *cand_get(struct match_run *r, uint64_t local) {
-    if ((r->nc + 1) * 2 > r->mask + 1 && cand_slot_grow(r) != HUB_OK)
+    if (local >= r->nslots && cand_slots_grow(r, local) != HUB_OK)
         return NULL;
-    size_t h = (size_t)(local * 0x9E3779B97F4A7C15ULL >> 20) & r->mask;
-    while (r->slots[h]) {
-        struct match_cand *c = &r->c[r->slots[h] - 1];
-        if (c->local == local)
-            return c;
-        h = (h + 1) & r->mask;
-    }
+    uint32_t k = r->slots[local];
+    if (k)
+        return &r->c[k - 1];
     struct match_cand *nc = hub_reserve(r->c, &r->ccap, r->nc + 1, sizeof *r->c, 4096);
     if (!nc)
         return NULL;
@@ -159,21 +158,13 @@ static struct match_cand *cand_get(struct match_run *r, uint64_t local) {
     struct match_cand *c = &r->c[r->nc];
     memset(c, 0, sizeof *c);
     c->local = local;
-    r->slots[h] = (uint32_t)++r->nc;
+    r->slots[local] = (uint32_t)++r->nc;
     return c;
 }
 
 static struct match_cand *cand_find(const struct match_run *r, uint64_t local) {
-    if (!r->mask)
-        return NULL;
-    size_t h = (size_t)(local * 0x9E3779B97F4A7C15ULL >> 20) & r->mask;
-    while (r->slots[h]) {
-        struct match_cand *c = &r->c[r->slots[h] - 1];
-        if (c->local == local)
-            return c;
-        h = (h + 1) & r->mask;
-    }
-    return NULL;
+    uint32_t k = local < r->nslots ? r->slots[local] : 0;
+    return k ? &r->c[k - 1] : NULL;
 }
 
 enum cand_mark { MARK_COUNTRY, MARK_MODE, MARK_OTHER };
@@ -627,7 +618,7 @@ static int match_search(struct match_ctx *ctx, struct match_run *r) {
             break; /* none of the rest can rank */
         r->kth = kth;
         r->kth_full = full;
-        if (r->examined >= MATCH_MAX_EXAMINE) {
+        if (r->examined >= MATCH_MAX_EXAMINE || r->visited >= MATCH_MAX_VISIT) {
             r->truncated = 1;
             break;
         }
@@ -959,9 +950,7 @@ static int op_match(void *arg, json_t *req, json_t **resp) {
     r.c = ctx->c;
     r.ccap = ctx->ccap;
     r.slots = ctx->slots;
-    r.mask = ctx->mask;
-    if (r.slots)
-        memset(r.slots, 0, (r.mask + 1) * sizeof *r.slots);
+    r.nslots = ctx->nslots;
     r.pending = ctx->pending;
     r.top = ctx->top;
     struct name_cache *nc = malloc(sizeof *nc);
@@ -1008,8 +997,10 @@ done:
     free(r.hubs);
     ctx->c = r.c; /* kept for the next call */
     ctx->ccap = r.ccap;
+    for (size_t i = 0; i < r.nc; i++)
+        r.slots[r.c[i].local] = 0; /* all 0 again for the next call */
     ctx->slots = r.slots;
-    ctx->mask = r.mask;
+    ctx->nslots = r.nslots;
     if (q)
         hubnet__request__free_unpacked(q, NULL);
     if (o)
