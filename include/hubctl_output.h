@@ -53,6 +53,11 @@ struct output {
     void (*peer_changed)(json_t *resp, const char *verb, const char *key, const char *endpoint);
     void (*match)(json_t *resp); /* match: ranked results with their reasons */
     void (*error)(json_t *resp); /* a response with "ok": false */
+    /* records (issue 10): inbox or replies (array: "inbox", "replies"), accept/decline,
+     * lineage. */
+    void (*replies)(json_t *resp, const char *array);
+    void (*answered)(json_t *resp);
+    void (*lineage)(json_t *resp);
 };
 
 extern const struct output output_text;

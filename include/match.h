@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "entry.pb-c.h"
 
 /* The criteria, in the order reasons are listed. */
@@ -130,9 +132,16 @@ int match_plan_dates(const struct match_plan *plan, int32_t first, int32_t last)
 size_t match_request_values(const Hubnet__Request *q, enum match_field f, const char **values,
                             size_t max);
 
-/* The control call "match" (match_op.c, CONTROL.md), registered on hubd's control socket. */
-struct control;
+/* The control call "match" (match_op.c, CONTROL.md). match_init once at start-up (recs may
+ * be NULL: no hub names, seats unlimited); match_call answers one request: on success the
+ * answer object's text, without its closing brace, is appended to b (control.c's send_text
+ * closes it) and 0 returned; else the error code, with field (may be empty) and msg (at least
+ * 256 bytes) filled. The event loop's thread only. */
 struct node;
-int match_register_op(struct control *c, struct node *n);
+struct records;
+struct jbuf;
+int match_init(struct node *n, struct records *recs);
+int match_call(json_t *req, struct jbuf *b, char *field, size_t field_len, char *msg,
+               size_t msg_len);
 
 #endif

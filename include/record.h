@@ -86,6 +86,8 @@ int record_retraction_target(const uint8_t *payload, size_t len, int *kind, char
 /* Profile endpoints for discovery: up to max, each copied into out[i] (256 bytes). */
 size_t record_profile_endpoints(const uint8_t *payload, size_t len, char (*out)[256], size_t max);
 
+/* A title's cap (offers, requests), and a profile's name's. */
+#define RECORD_MAX_TITLE_BYTES 200
 /* Response payload bytes, largest sealed box (crypto_box_seal of {"contact","message"}). */
 #define RECORD_MAX_SEALED 4096
 /* Name of a ResponseType value ("enrolment"), NULL when unknown. */

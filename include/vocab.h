@@ -5,15 +5,15 @@
 #include <stddef.h>
 
 enum vocab_list {
-    VOCAB_TECHNOLOGY,  /* EDIH catalogue technology labels */
-    VOCAB_SECTOR,      /* EDIH catalogue sector labels */
-    VOCAB_SERVICE,     /* EDIH service labels and the four service-group codes */
-    VOCAB_MODE,        /* ELM learning modes */
-    VOCAB_SCHEDULE,    /* ELM learning schedules */
-    VOCAB_OPPORTUNITY, /* ELM opportunity types */
-    VOCAB_AUDIENCE,    /* hubnet audience codes */
-    VOCAB_COUNTRY,     /* ISO 3166-1 alpha-2 */
-    VOCAB_CURRENCY,    /* ISO 4217 */
+    VOCAB_TECHNOLOGY,    /* EDIH catalogue technology labels */
+    VOCAB_SECTOR,        /* EDIH catalogue sector labels */
+    VOCAB_SERVICE,       /* EDIH service labels and the four service-group codes */
+    VOCAB_MODE,          /* ELM learning modes */
+    VOCAB_SCHEDULE,      /* ELM learning schedules */
+    VOCAB_OPPORTUNITY,   /* ELM opportunity types */
+    VOCAB_AUDIENCE,      /* hubnet audience codes */
+    VOCAB_COUNTRY,       /* ISO 3166-1 alpha-2 */
+    VOCAB_CURRENCY,      /* ISO 4217 */
     VOCAB_SERVICE_GROUP, /* EDIH service groups of offers and requests (service_group) */
     VOCAB_SERVICE_TYPE,  /* service types of every group (service_type) */
     VOCAB_COUNT

@@ -324,6 +324,11 @@ static const char top_usage[] =
     "  peers                      replication peers and their state\n"
     "  heads                      the head (last seq and id) of every feed this hub holds\n"
     "  metrics                    Prometheus metrics; --listen ADDR serves them over HTTP\n"
+    "  inbox [--new]              replies to this hub's records, newest first\n"
+    "  replies                    this hub's own replies and their state\n"
+    "  accept REPLY               accept an enrolment in one of this hub's offers\n"
+    "  decline REPLY              decline it (--reason TEXT)\n"
+    "  lineage AUTHOR/KEY         the programmes derived from an offer, across hubs\n"
     "  peer add ENDPOINT KEY      add a replication peer\n"
     "  peer remove KEY            remove a replication peer\n"
     "  help [COMMAND]             this text, or a command's options and an example\n"
@@ -366,7 +371,8 @@ static const char id_usage[] =
     "  hubctl id\n";
 
 static const char publish_usage[] =
-    "usage: hubctl publish KIND FILE [--key KEY] [--expires TIME]\n"
+    "usage: hubctl publish KIND FILE [--key KEY] [--expires TIME] [--target T]\n"
+    "                      [--unheld-target] [--seal-message]\n"
     "\n"
     "Sign and publish one of this hub's records. KIND is offer, request, profile, response or\n"
     "endorsement. FILE holds a JSON object of the record's fields (PROTOCOL.md, \"Payloads\");\n"
@@ -375,12 +381,19 @@ static const char publish_usage[] =
     "Options:\n"
     "  --key KEY        record key (default: \"profile\" for a profile, else a new random key)\n"
     "  --expires TIME   ISO 8601 UTC time (2027-06-30T00:00:00Z) or milliseconds since the epoch\n"
+    "Responses (KIND response):\n"
+    "  --target T       the record answered: an entry id, its first digits (as get takes), or\n"
+    "                   AUTHOR/KIND/KEY; fills target_author, target_kind, target_key, target\n"
+    "  --unheld-target  answer a record this hub does not hold (yet): not refused E_NOT_FOUND\n"
+    "  --seal-message   seal the message too; the contact is always sealed to the target's hub\n"
     "\n"
     "Example:\n"
     "  echo '{\"title\":\"Train-the-trainer: AI for public services\",\"country\":\"AT\",\n"
     "        \"languages\":[\"de\",\"en\"],\"mode\":\"blended\",\n"
     "        \"topics\":[\"train-the-trainer\"]}' |\n"
-    "    hubctl publish offer - --key ttt-ai-2027 --expires 2027-12-31T00:00:00Z\n";
+    "    hubctl publish offer - --key ttt-ai-2027 --expires 2027-12-31T00:00:00Z\n"
+    "  echo '{\"type\":\"enrolment\",\"seats\":2,\"contact\":\"academy@hub.example\"}' |\n"
+    "    hubctl publish response - --target AUTHOR/offer/ttt-ai-2027\n";
 
 static const char get_usage[] =
     "usage: hubctl get ID [--wire]\n"
@@ -417,7 +430,13 @@ static const char query_usage[] =
     "  --text WORDS       every word appears in the title, name or description\n"
     "  --from DATE        records whose dates overlap DATE..--to DATE (YYYY-MM-DD)\n"
     "  --to DATE\n"
-    "  --target ID        responses to an entry id, or endorsements of a hub key\n"
+    "  --target T         replies to a record: an entry id (any version), an id prefix or\n"
+    "                     AUTHOR/KIND/KEY; endorsements of a hub key\n"
+    "  --based-on A/K     offers based on the offer AUTHOR/KEY (train-the-trainer lineage)\n"
+    "  --service-group G  test-before-invest, skills-training, investment,\n"
+    "                     ecosystem-networking (+)\n"
+    "  --has-seats        leave out full offers (and every other kind); a page may come out\n"
+    "                     short: follow next\n"
     "Paging:\n"
     "  --limit N          records per page, 1..1000 (default 50; 1000 with --all)\n"
     "  --cursor C         continue from the next-page cursor of an earlier query\n"
@@ -481,17 +500,72 @@ static const char retract_usage[] =
     "  hubctl retract ttt-ai-2027 --kind offer --reason \"cancelled: trainer unavailable\"\n";
 
 static const char watch_usage[] =
-    "usage: hubctl watch [--kind KIND] [--author HUB] [--topic T] [--country CC]\n"
+    "usage: hubctl watch [--kind KIND] [--author HUB] [--topic T] [--country CC] [--inbox]\n"
     "\n"
     "Print each newly accepted record, this hub's own and replicated ones, as it arrives,\n"
     "until interrupted (Ctrl-C: exit status 0). A retraction shows as a record of kind\n"
-    "retraction. With --json, hubd's event objects, one per line.\n"
+    "retraction. With --json, hubd's event objects, one per line. --inbox: only replies to\n"
+    "this hub's records (what 'hubctl inbox' lists).\n"
     "If hubd drops the watch because hubctl fell behind by more than the hub's\n"
     "watch_backlog (hubd.conf, default 16 MiB), exit status 1.\n"
     "\n"
     "Example:\n"
     "  hubctl watch --kind offer --country AT\n"
     "  hubctl --json watch --topic train-the-trainer | jq -r .entry.record.title\n";
+
+static const char inbox_usage[] =
+    "usage: hubctl inbox [--new] [--limit N] [--cursor C]\n"
+    "\n"
+    "Replies to this hub's records (answers to its requests, enrolments in its offers, and\n"
+    "other hubs' accepts and declines of its enrolments), newest first: the responding hub's\n"
+    "name and country (its key when it published no profile), the record answered, the type,\n"
+    "seats, the message and the state: new, seen, accepted, declined or closed. Contact\n"
+    "details sealed to this hub are shown opened. Listing marks the replies seen (this hub\n"
+    "only; not replicated). 'hubctl watch --inbox' prints them as they arrive.\n"
+    "\n"
+    "Options:\n"
+    "  --new        only the replies not seen before\n"
+    "  --limit N    replies per page, 1..1000 (default 50)\n"
+    "  --cursor C   the next page\n"
+    "\n"
+    "Example:\n"
+    "  hubctl inbox --new\n"
+    "  hubctl --json inbox | jq -r '.replies[] | [.id, .author_name, .state] | @tsv'\n";
+
+static const char replies_usage[] =
+    "usage: hubctl replies [--limit N] [--cursor C]\n"
+    "\n"
+    "This hub's own replies, newest first, with the hub and record they answer and their\n"
+    "state: pending, accepted or declined (by the answered record's hub), or closed (the\n"
+    "record was retracted).\n"
+    "\n"
+    "Example:\n"
+    "  hubctl replies\n";
+
+static const char accept_usage[] =
+    "usage: hubctl accept REPLY [--message TEXT]\n"
+    "       hubctl decline REPLY [--reason TEXT] [--message TEXT]\n"
+    "\n"
+    "Answer an enrolment in one of this hub's offers with a signed response every hub\n"
+    "replicates: seats_left is counted from these answers. REPLY is the enrolment's id, its\n"
+    "first digits, or AUTHOR/response/KEY. Accepting more seats than are left publishes a\n"
+    "decline with reason \"full\" instead. A later answer to the same enrolment replaces the\n"
+    "earlier one.\n"
+    "\n"
+    "Example:\n"
+    "  hubctl accept 3f9a1c07\n"
+    "  hubctl decline 3f9a1c07 --reason \"the course is for public administrations\"\n";
+
+static const char lineage_usage[] =
+    "usage: hubctl lineage AUTHOR/KEY\n"
+    "\n"
+    "The tree of programmes based on the offer AUTHOR/KEY (based_on), across hubs and\n"
+    "generations, as this hub holds them: each with its title, hub name and country. Children\n"
+    "are ordered by author key, then key, so every hub prints the same tree for the same\n"
+    "records. At most 500 programmes and 16 generations.\n"
+    "\n"
+    "Example:\n"
+    "  hubctl lineage 5ab1...e2/ttt-ai-2027\n";
 
 static const char heads_usage[] =
     "usage: hubctl heads\n"
@@ -654,10 +728,16 @@ static int parse_command_args(struct ctl *ctl, const struct command *cmd, int ar
                 d = o;
         if (d == NULL)
             return usage_error(cmd->name, "unknown option '%s'", a);
+        /* --unheld-target is the request member unheld_target. */
+        char oname[64];
+        snprintf(oname, sizeof oname, "%s", d->name);
+        for (char *p = oname; *p; p++)
+            if (*p == '-')
+                *p = '_';
         if (!d->arg) {
             if (eq)
                 return usage_error(cmd->name, "option '%s' takes no value", a);
-            json_object_set_new(opts, d->name, json_true());
+            json_object_set_new(opts, oname, json_true());
             continue;
         }
         if (eq) {
@@ -667,16 +747,16 @@ static int parse_command_args(struct ctl *ctl, const struct command *cmd, int ar
                 return usage_error(cmd->name, "option '%s' needs a value", a);
             val = argv[++i];
         }
-        json_t *have = json_object_get(opts, d->name);
+        json_t *have = json_object_get(opts, oname);
         if (have && !d->multi)
             return usage_error(cmd->name, "option '--%s' given twice", d->name);
         json_t *s = json_string(val);
         if (s == NULL)
             return usage_error(cmd->name, "option '--%s': the value is not valid UTF-8", d->name);
         if (have == NULL) {
-            json_object_set_new(opts, d->name, s);
+            json_object_set_new(opts, oname, s);
         } else if (json_is_string(have)) {
-            json_object_set_new(opts, d->name, json_pack("[Oo]", have, s));
+            json_object_set_new(opts, oname, json_pack("[Oo]", have, s));
         } else {
             json_array_append_new(have, s);
         }
@@ -874,7 +954,8 @@ static int cmd_publish(struct ctl *ctl, json_t *opts, int npos, char **pos) {
         return rc;
     }
     json_t *req = json_pack("{s:s,s:s,s:o}", "op", "publish", "kind", kind, "record", record);
-    copy_opts(req, opts, (const char *const[]){"key", NULL});
+    copy_opts(req, opts,
+              (const char *const[]){"key", "target", "unheld_target", "seal_message", NULL});
     if (expires)
         json_object_set_new(req, "expires", expires);
     json_t *r;
@@ -954,8 +1035,9 @@ static int cmd_match(struct ctl *ctl, json_t *opts, int npos, char **pos) {
 /* ---- query, history ----------------------------------------------------------------------- */
 
 static const char *const query_filters[] = {
-    "kind", "author",   "topic", "technology", "sector", "service", "country", "language",
-    "mode", "audience", "skill", "text",       "from",   "to",      "target",  NULL};
+    "kind",     "author",   "topic",         "technology", "sector", "service", "country",
+    "language", "mode",     "audience",      "skill",      "text",   "from",    "to",
+    "target",   "based_on", "service_group", "has_seats",  NULL};
 
 static int cmd_query(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     (void)npos;
@@ -1036,6 +1118,74 @@ static int cmd_history(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     return rc;
 }
 
+/* ---- inbox, replies, accept, decline, lineage (records) ----------------------------------- */
+
+static int replies_call(struct ctl *ctl, json_t *opts, const char *op) {
+    json_t *r, *req = json_pack("{s:s}", "op", op);
+    const char *ls = json_string_value(json_object_get(opts, "limit"));
+    uint64_t limit;
+    if (ls) {
+        if (parse_u64(ls, QUERY_MAX_LIMIT, &limit) != 0 || limit == 0) {
+            json_decref(req);
+            return usage_error(op, "--limit '%s' is not a number from 1 to 1000", ls);
+        }
+        json_object_set_new(req, "limit", json_integer((json_int_t)limit));
+    }
+    copy_opts(req, opts, (const char *const[]){"new", "cursor", NULL});
+    int rc = call(ctl, req, &r);
+    if (rc == 0)
+        ctl->out->replies(r, op);
+    json_decref(r);
+    return rc;
+}
+
+static int cmd_inbox(struct ctl *ctl, json_t *opts, int npos, char **pos) {
+    (void)npos;
+    (void)pos;
+    return replies_call(ctl, opts, "inbox");
+}
+
+static int cmd_replies(struct ctl *ctl, json_t *opts, int npos, char **pos) {
+    (void)npos;
+    (void)pos;
+    return replies_call(ctl, opts, "replies");
+}
+
+static int answer_call(struct ctl *ctl, json_t *opts, const char *op, const char *reply) {
+    json_t *r, *req = json_pack("{s:s,s:s}", "op", op, "reply", reply);
+    if (req == NULL)
+        return usage_error(op, "%s", "REPLY is not valid UTF-8");
+    copy_opts(req, opts, (const char *const[]){"message", "reason", NULL});
+    int rc = call(ctl, req, &r);
+    if (rc == 0)
+        ctl->out->answered(r);
+    json_decref(r);
+    return rc;
+}
+
+static int cmd_accept(struct ctl *ctl, json_t *opts, int npos, char **pos) {
+    (void)npos;
+    return answer_call(ctl, opts, "accept", pos[0]);
+}
+
+static int cmd_decline(struct ctl *ctl, json_t *opts, int npos, char **pos) {
+    (void)npos;
+    return answer_call(ctl, opts, "decline", pos[0]);
+}
+
+static int cmd_lineage(struct ctl *ctl, json_t *opts, int npos, char **pos) {
+    (void)opts;
+    (void)npos;
+    json_t *r, *req = json_pack("{s:s,s:s}", "op", "lineage", "root", pos[0]);
+    if (req == NULL)
+        return usage_error("lineage", "%s", "AUTHOR/KEY is not valid UTF-8");
+    int rc = call(ctl, req, &r);
+    if (rc == 0)
+        ctl->out->lineage(r);
+    json_decref(r);
+    return rc;
+}
+
 /* ---- watch -------------------------------------------------------------------------------- */
 
 static void on_signal(int sig) {
@@ -1104,7 +1254,8 @@ static int cmd_watch(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     ctl->conn.waitmask = &waitmask;
 
     json_t *r, *req = json_pack("{s:s}", "op", "watch");
-    copy_opts(req, opts, (const char *const[]){"kind", "author", "topic", "country", NULL});
+    copy_opts(req, opts,
+              (const char *const[]){"kind", "author", "topic", "country", "inbox", NULL});
     int rc = call(ctl, req, &r);
     json_decref(r);
     if (rc || interrupted)
@@ -1499,20 +1650,28 @@ done:
 
 /* ---- command table and main --------------------------------------------------------------- */
 
-static const struct optdef publish_opts[] = {{"key", 1, 0}, {"expires", 1, 0}, {NULL, 0, 0}};
+static const struct optdef publish_opts[] = {{"key", 1, 0},          {"expires", 1, 0},
+                                             {"target", 1, 0},       {"unheld-target", 0, 0},
+                                             {"seal-message", 0, 0}, {NULL, 0, 0}};
 static const struct optdef get_opts[] = {{"wire", 0, 0}, {NULL, 0, 0}};
 static const struct optdef query_opts[] = {
-    {"kind", 1, 0},   {"author", 1, 0},   {"topic", 1, 1},   {"technology", 1, 1},
-    {"sector", 1, 1}, {"service", 1, 1},  {"country", 1, 1}, {"language", 1, 1},
-    {"mode", 1, 1},   {"audience", 1, 1}, {"skill", 1, 1},   {"text", 1, 0},
-    {"from", 1, 0},   {"to", 1, 0},       {"target", 1, 0},  {"limit", 1, 0},
-    {"cursor", 1, 0}, {"all", 0, 0},      {NULL, 0, 0}};
+    {"kind", 1, 0},      {"author", 1, 0},   {"topic", 1, 1},    {"technology", 1, 1},
+    {"sector", 1, 1},    {"service", 1, 1},  {"country", 1, 1},  {"language", 1, 1},
+    {"mode", 1, 1},      {"audience", 1, 1}, {"skill", 1, 1},    {"text", 1, 0},
+    {"from", 1, 0},      {"to", 1, 0},       {"target", 1, 0},   {"limit", 1, 0},
+    {"cursor", 1, 0},    {"all", 0, 0},      {"based-on", 1, 0}, {"service-group", 1, 1},
+    {"has-seats", 0, 0}, {NULL, 0, 0}};
 static const struct optdef match_opts[] = {
     {"hubs", 0, 0}, {"requests", 0, 0}, {"limit", 1, 0}, {NULL, 0, 0}};
 static const struct optdef history_opts[] = {{"kind", 1, 0}, {"author", 1, 0}, {NULL, 0, 0}};
 static const struct optdef retract_opts[] = {{"kind", 1, 0}, {"reason", 1, 0}, {NULL, 0, 0}};
-static const struct optdef watch_opts[] = {
-    {"kind", 1, 0}, {"author", 1, 0}, {"topic", 1, 1}, {"country", 1, 1}, {NULL, 0, 0}};
+static const struct optdef watch_opts[] = {{"kind", 1, 0},    {"author", 1, 0}, {"topic", 1, 1},
+                                           {"country", 1, 1}, {"inbox", 0, 0},  {NULL, 0, 0}};
+static const struct optdef inbox_opts[] = {
+    {"new", 0, 0}, {"limit", 1, 0}, {"cursor", 1, 0}, {NULL, 0, 0}};
+static const struct optdef replies_opts[] = {{"limit", 1, 0}, {"cursor", 1, 0}, {NULL, 0, 0}};
+static const struct optdef accept_opts[] = {{"message", 1, 0}, {NULL, 0, 0}};
+static const struct optdef decline_opts[] = {{"message", 1, 0}, {"reason", 1, 0}, {NULL, 0, 0}};
 static const struct optdef import_opts[] = {{"entries", 0, 0}, {NULL, 0, 0}};
 
 static const struct optdef metrics_opts[] = {{"listen", 1, 0}, {NULL, 0, 0}};
@@ -1532,6 +1691,11 @@ static const struct command commands[] = {
     {"heads", cmd_heads, NULL, 0, 0, heads_usage},
     {"metrics", cmd_metrics, metrics_opts, 0, 0, metrics_usage},
     {"peer", cmd_peer, NULL, 1, 3, peer_usage},
+    {"inbox", cmd_inbox, inbox_opts, 0, 0, inbox_usage},
+    {"replies", cmd_replies, replies_opts, 0, 0, replies_usage},
+    {"accept", cmd_accept, accept_opts, 1, 1, accept_usage},
+    {"decline", cmd_decline, decline_opts, 1, 1, accept_usage},
+    {"lineage", cmd_lineage, NULL, 1, 1, lineage_usage},
 };
 
 static const struct command *find_command(const char *name) {

@@ -446,11 +446,12 @@ static void table_free(struct table *t) {
 
 /* ---- record rows (query, history, watch) -------------------------------------------------- */
 
-enum { RC_ID, RC_AUTHOR, RC_SEQ, RC_KIND, RC_KEY, RC_TIME, RC_TITLE, RC_N };
+enum { RC_ID, RC_AUTHOR, RC_HUB, RC_SEQ, RC_KIND, RC_KEY, RC_TIME, RC_TITLE, RC_N };
 
 static const struct column record_cols[RC_N] = {
     {"ID", OUTPUT_SHORT_LEN, 0},
     {"AUTHOR", OUTPUT_SHORT_LEN, 0},
+    {"HUB", 24, 0},
     {"SEQ", 10, 1},
     {"KIND", 11, 0},
     {"KEY", 24, 0},
@@ -471,10 +472,22 @@ static char *record_summary(json_t *view) {
         short_hex(jstr(rec, "target"), tgt);
         char *type = scalar_text(json_object_get(rec, "type"));
         const char *msg = jstr(rec, "message");
-        char *s = xasprintf("%s on %s%s%s", type ? type : "response", tgt, msg ? ": " : "",
-                            msg ? msg : "");
+        /* The record answered by its title (or key) and its hub, as this hub knows them. */
+        const char *what = jstr(view, "target_title");
+        if (what == NULL)
+            what = jstr(rec, "target_key");
+        const char *state = jstr(view, "state");
+        long long seats = jint(rec, "seats", 0);
+        char *seat = seats > 0 ? xasprintf(" (%lld seat%s)", seats, seats == 1 ? "" : "s")
+                               : xasprintf("%s", "");
+        char *s =
+            xasprintf("%s%s on %s%s%s%s%s", type ? type : "response", seat, what ? what : tgt,
+                      state ? " [" : "", state ? state : "", state ? "]" : "", msg ? ": " : "");
+        char *t = xasprintf("%s%s", s, msg ? msg : "");
+        free(s);
+        free(seat);
         free(type);
-        return s;
+        return t;
     }
     if (strcmp(kind, "retraction") == 0) {
         char *tk = scalar_text(json_object_get(rec, "target_kind"));
@@ -494,13 +507,34 @@ static char *record_summary(json_t *view) {
     const char *t = jstr(rec, "title");
     if (t == NULL)
         t = jstr(rec, "name");
+    if (strcmp(kind, "offer") == 0) {
+        /* Derived by this hub (records.h): full, seats left, past. */
+        json_t *left = json_object_get(view, "seats_left");
+        int past = json_is_true(json_object_get(view, "past"));
+        if (json_is_true(json_object_get(view, "full")))
+            return xasprintf("%s [full%s]", t ? t : "", past ? ", past" : "");
+        if (json_is_integer(left))
+            return xasprintf("%s [%lld seats left%s]", t ? t : "",
+                             (long long)json_integer_value(left), past ? ", past" : "");
+        if (past)
+            return xasprintf("%s [past]", t ? t : "");
+    }
     return xasprintf("%s", t ? t : "");
+}
+
+/* "Name (CC)" of a view's author (or of prefix_name/prefix_country), or NULL. Owned. */
+static char *hub_label(json_t *view, const char *name_k, const char *country_k) {
+    const char *n = jstr(view, name_k);
+    const char *c = jstr(view, country_k);
+    if (n == NULL || *n == '\0')
+        return NULL;
+    return c && *c ? xasprintf("%s (%s)", n, c) : xasprintf("%s", n);
 }
 
 /* Cells of a record row; *title is owned by the caller. */
 struct record_row {
     char id[OUTPUT_HEX_BUF], author[OUTPUT_HEX_BUF], seq[24], time[32];
-    char *title;
+    char *title, *hub;
     const char *cells[RC_N];
 };
 
@@ -510,10 +544,12 @@ static void record_row_make(json_t *view, struct record_row *r) {
     snprintf(r->seq, sizeof(r->seq), "%lld", jint(view, "seq", 0));
     fmt_time(jint(view, "timestamp", 0), r->time);
     r->title = record_summary(view);
+    r->hub = hub_label(view, "author_name", "author_country");
     const char *kind = jstr(view, "kind");
     const char *key = jstr(view, "key");
     r->cells[RC_ID] = r->id;
     r->cells[RC_AUTHOR] = r->author;
+    r->cells[RC_HUB] = r->hub ? r->hub : "-";
     r->cells[RC_SEQ] = r->seq;
     r->cells[RC_KIND] = kind ? kind : "-";
     r->cells[RC_KEY] = key ? key : "-";
@@ -678,6 +714,10 @@ static void text_entry(json_t *r) {
 
     kv_add(&l, "id", "%s", (s = jstr(e, "id")) ? s : "-");
     kv_add(&l, "author", "%s", (s = jstr(e, "author")) ? s : "-");
+    char *hub = hub_label(e, "author_name", "author_country");
+    if (hub)
+        kv_add(&l, "hub", "%s", hub);
+    free(hub);
     kv_add(&l, "seq", "%lld", jint(e, "seq", 0));
     kv_add(&l, "prev", "%s", (s = jstr(e, "prev")) && *s ? s : "-");
     if ((s = jstr(e, "time")) != NULL) {
@@ -698,10 +738,42 @@ static void text_entry(json_t *r) {
     kv_add(&l, "payload", "%lld bytes, hash %s", jint(e, "payload_size", 0),
            (s = jstr(e, "payload_hash")) ? s : "-");
     json_t *rec = json_object_get(e, "record");
-    if (json_is_true(json_object_get(e, "purged")) || !json_is_object(rec))
+    if (json_is_true(json_object_get(e, "purged")) || !json_is_object(rec)) {
         kv_add(&l, "purged", "yes (retracted or expired: the payload is erased)");
-    else
-        kv_flatten(&l, NULL, rec);
+    } else {
+        /* The sealed part as hubd opened it for us (target hub), else "(sealed)". */
+        json_t *shown = json_deep_copy(rec);
+        json_object_del(shown, "sealed");
+        kv_flatten(&l, NULL, shown);
+        json_decref(shown);
+        json_t *sealed = json_object_get(e, "sealed");
+        if (json_is_object(sealed)) {
+            if ((s = jstr(sealed, "contact")) != NULL)
+                kv_add(&l, "contact", "%s (sealed to this hub)", s);
+            if ((s = jstr(sealed, "message")) != NULL)
+                kv_add(&l, "message", "%s (sealed to this hub)", s);
+        } else if (sealed) {
+            kv_add(&l, "contact", "(sealed)");
+        }
+    }
+    json_t *left = json_object_get(e, "seats_left");
+    if (json_is_integer(left))
+        kv_add(&l, "seats_left", "%lld", (long long)json_integer_value(left));
+    if (json_is_true(json_object_get(e, "full")))
+        kv_add(&l, "full", "yes");
+    if (json_is_true(json_object_get(e, "past")))
+        kv_add(&l, "past", "yes");
+    if ((s = jstr(e, "target_record")) != NULL) {
+        char *th = hub_label(e, "target_name", "target_country");
+        const char *tt = jstr(e, "target_title");
+        kv_add(&l, "answers", "%s%s%s%s%s", tt ? tt : s, th ? " (" : "", th ? th : "",
+               th ? ")" : "", tt ? "" : "");
+        free(th);
+    }
+    if ((s = jstr(e, "state")) != NULL) {
+        const char *why = jstr(e, "answer_reason");
+        kv_add(&l, "state", "%s%s%s%s", s, why ? " (" : "", why ? why : "", why ? ")" : "");
+    }
     kv_print(&l, stdout);
     kv_free(&l);
 }
@@ -719,6 +791,7 @@ static void text_list_record(json_t *view) {
     record_row_make(view, &r);
     table_add(&list_table, r.cells);
     free(r.title);
+    free(r.hub);
 }
 
 static void text_list_tail(const char *array, size_t count, const char *next, int count_member) {
@@ -740,7 +813,7 @@ static void text_list_tail(const char *array, size_t count, const char *next, in
 static size_t watch_w[RC_N];
 
 static void text_watch_head(void) {
-    static const size_t fixed[RC_N] = {OUTPUT_SHORT_LEN, OUTPUT_SHORT_LEN, 6, 11, 20, 16, 0};
+    static const size_t fixed[RC_N] = {OUTPUT_SHORT_LEN, OUTPUT_SHORT_LEN, 16, 6, 11, 20, 16, 0};
     size_t used = 0;
     for (size_t c = 0; c < RC_N; c++) {
         watch_w[c] = fixed[c];
@@ -766,6 +839,7 @@ static void text_watch_event(json_t *ev) {
     for (size_t c = 0; c < RC_N; c++)
         free(cells[c]);
     free(r.title);
+    free(r.hub);
     fflush(stdout);
 }
 
@@ -982,6 +1056,122 @@ static void text_match(json_t *r) {
                json_is_true(json_object_get(r, "truncated")) ? " (search bounded)" : "");
 }
 
+/* ---- inbox, replies, accept/decline, lineage (records) ------------------------------------ */
+
+enum { PC_ID, PC_HUB, PC_TYPE, PC_SEATS, PC_STATE, PC_RECORD, PC_MESSAGE, PC_N };
+
+static void text_replies(json_t *r, const char *array) {
+    const struct column cols[PC_N] = {
+        {"ID", OUTPUT_SHORT_LEN, 0},
+        {strcmp(array, "inbox") == 0 ? "FROM" : "TO", 24, 0},
+        {"TYPE", 10, 0},
+        {"SEATS", 5, 1},
+        {"STATE", 9, 0},
+        {"RECORD", 30, 0},
+        {"MESSAGE", 0, 0},
+    };
+    struct table t = {cols, PC_N, PC_MESSAGE, NULL, 0, 0};
+    json_t *list = json_object_get(r, "replies");
+    size_t i;
+    json_t *v;
+    int inbox = strcmp(array, "inbox") == 0;
+    json_array_foreach(list, i, v) {
+        json_t *rec = json_object_get(v, "record");
+        char id[OUTPUT_HEX_BUF], key[OUTPUT_HEX_BUF], seats[24];
+        short_hex(jstr(v, "id"), id);
+        short_hex(inbox ? jstr(v, "author") : jstr(rec, "target_author"), key);
+        char *hub = inbox ? hub_label(v, "author_name", "author_country")
+                          : hub_label(v, "target_name", "target_country");
+        char *type = scalar_text(json_object_get(rec, "type"));
+        long long n = jint(rec, "seats", 0);
+        snprintf(seats, sizeof seats, n > 0 ? "%lld" : "-", n);
+        const char *what = jstr(v, "target_title");
+        if (what == NULL)
+            what = jstr(rec, "target_key");
+        json_t *sealed = json_object_get(v, "sealed");
+        const char *msg = jstr(rec, "message");
+        if (json_is_object(sealed) && jstr(sealed, "message"))
+            msg = jstr(sealed, "message");
+        const char *contact = json_is_object(sealed) ? jstr(sealed, "contact") : NULL;
+        char *m = xasprintf("%s%s%s%s", msg ? msg : "", contact ? " [contact: " : "",
+                            contact ? contact : "", contact ? "]" : "");
+        const char *state = jstr(v, "state");
+        const char *cells[PC_N] = {id,    hub ? hub : key,     type ? type : "-",
+                                   seats, state ? state : "-", what ? what : "-",
+                                   m};
+        table_add(&t, cells);
+        free(hub);
+        free(type);
+        free(m);
+    }
+    if (t.nrows == 0)
+        fprintf(output_raw ? stderr : stdout, "no %s\n",
+                inbox ? "replies in the inbox" : "replies sent");
+    else
+        table_print(&t, stdout);
+    table_free(&t);
+    const char *next = jstr(r, "next");
+    if (next) {
+        char *nx = clean(next, 0);
+        fprintf(output_raw ? stderr : stdout, "(more: --cursor %s)\n", nx);
+        free(nx);
+    }
+}
+
+static void text_answered(json_t *r) {
+    struct kvlist l = {0};
+    const char *type = jstr(r, "type");
+    const char *why = jstr(r, "reason");
+    kv_add(&l, type && strcmp(type, "accept") == 0 ? "accepted" : "declined", "%s%s%s%s",
+           jstr(r, "offer") ? jstr(r, "offer") : "-", why ? " (" : "", why ? why : "",
+           why ? ")" : "");
+    kv_add(&l, "id", "%s", jstr(r, "id") ? jstr(r, "id") : "-");
+    json_t *left = json_object_get(r, "seats_left");
+    if (json_is_integer(left))
+        kv_add(&l, "seats_left", "%lld", (long long)json_integer_value(left));
+    else
+        kv_add(&l, "seats_left", "unlimited");
+    kv_print(&l, stdout);
+    kv_free(&l);
+}
+
+/* The programmes derived from one, as an indented tree: title, hub name and country. */
+static void text_lineage(json_t *r) {
+    json_t *nodes = json_object_get(r, "nodes");
+    size_t i;
+    json_t *v;
+    json_array_foreach(nodes, i, v) {
+        long long d = jint(v, "depth", 0);
+        char key[OUTPUT_HEX_BUF];
+        short_hex(jstr(v, "author"), key);
+        char *hub = hub_label(v, "author_name", "author_country");
+        const char *title = jstr(v, "title");
+        const char *rk = jstr(v, "key");
+        char *t = clean(title ? title : "(not held here)", 0);
+        char *h = clean(hub ? hub : key, 0);
+        char *k = clean(rk ? rk : "-", 0);
+        if (output_raw) {
+            const char *au = jstr(v, "author");
+            const char *nm = jstr(v, "author_name");
+            const char *co = jstr(v, "author_country");
+            char *n2 = clean(nm ? nm : "-", 0);
+            char *c2 = clean(co ? co : "-", 0);
+            printf("%lld\t%s\t%s\t%s\t%s\t%s\n", d, au ? au : "-", k, n2, c2, t);
+            free(n2);
+            free(c2);
+        } else {
+            printf("%*s%s%s  (%s, %s)\n", (int)(2 * (d > 0 ? d - 1 : 0)), "", d ? "└─ " : "", t, h,
+                   k);
+        }
+        free(t);
+        free(h);
+        free(k);
+        free(hub);
+    }
+    if (json_is_true(json_object_get(r, "truncated")))
+        fprintf(stderr, "(truncated: more programmes than one answer lists)\n");
+}
+
 const struct output output_text = {
     .status = text_status,
     .id = text_id,
@@ -999,6 +1189,9 @@ const struct output output_text = {
     .peer_changed = text_peer_changed,
     .match = text_match,
     .error = output_error_line,
+    .replies = text_replies,
+    .answered = text_answered,
+    .lineage = text_lineage,
 };
 
 /* ---- JSON output -------------------------------------------------------------------------- */
@@ -1083,6 +1276,11 @@ static void json_peer_changed(json_t *r, const char *verb, const char *key, cons
     json_line(r);
 }
 
+static void json_replies(json_t *r, const char *array) {
+    (void)array;
+    json_line(r);
+}
+
 static void json_error(json_t *r) {
     json_line(r);
     fflush(stdout);
@@ -1106,4 +1304,7 @@ const struct output output_json = {
     .peer_changed = json_peer_changed,
     .match = json_resp,
     .error = json_error,
+    .replies = json_replies,
+    .answered = json_resp,
+    .lineage = json_resp,
 };

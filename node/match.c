@@ -381,7 +381,7 @@ static void match_service_group(struct match_result *out, const char *want_group
 
 /* ---- the two comparisons ---- */
 
-static void match_init(struct match_result *out) {
+static void match_result_init(struct match_result *out) {
     match_details = out->details;
     out->verdict = MATCH_FITS;
     out->points = 0;
@@ -405,7 +405,7 @@ static void match_request_group(const Hubnet__Request *q, const char **group, co
 
 void match_offer(const Hubnet__Request *q, const Hubnet__Offer *o, int32_t today,
                  int64_t seats_left, struct match_result *out) {
-    match_init(out);
+    match_result_init(out);
     int stated = 0;
     struct match_list l;
     l = (struct match_list){o->topics, o->n_topics, o->train_the_trainer ? "train-the-trainer" : NULL};
@@ -440,7 +440,7 @@ void match_offer(const Hubnet__Request *q, const Hubnet__Offer *o, int32_t today
 }
 
 void match_profile(const Hubnet__Request *q, const Hubnet__Profile *p, struct match_result *out) {
-    match_init(out);
+    match_result_init(out);
     int stated = 0;
     struct match_list l;
     l = (struct match_list){p->topics, p->n_topics, NULL};

@@ -13,17 +13,18 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "control.h"
 #include "entry.h"
 #include "hub.h"
 #include "jbuf.h"
 #include "log.h"
 #include "node.h"
 #include "record.h"
+#include "records.h"
 #include "store.h"
 #include "view.h"
 
@@ -37,9 +38,8 @@
 #define MATCH_MAX_LIMIT 100         /* results at most */
 #define MATCH_HUB_OFFERS 3          /* best offers shown per hub */
 #define MATCH_MAX_HUBS 1024         /* hubs ranked per call (--hubs) */
-#define MATCH_NAME_CACHE 128        /* authors whose profile name one call remembers */
 #define MATCH_MIN_ID_PREFIX 4       /* hex digits of an id prefix, as get takes */
-#define MATCH_MAX_ENROLMENTS 1000   /* enrolments counted per offer (seats_left) */
+#define MATCH_MSG_LEN 256           /* error message bytes match_call needs */
 #define MATCH_MS_PER_DAY 86400000ULL
 
 enum match_want { WANT_OFFERS, WANT_HUBS, WANT_REQUESTS };
@@ -49,6 +49,7 @@ struct match_cand;
  * store (big allocations are fresh pages from the kernel each time, which showed in profiles). */
 struct match_ctx {
     struct node *node;
+    struct records *recs; /* hub names, seats and views (records.h) */
     uint32_t *hist;   /* MATCH_MAX_SCORE * MATCH_MILLI + 2 buckets, for the counting sort */
     uint64_t *buf;    /* MATCH_MAX_POSTINGS postings of one value */
     uint32_t *order;  /* candidates in order of their bound */
@@ -107,6 +108,7 @@ struct match_run {
     size_t nslots;
     int capped; /* some posting list was longer than MATCH_MAX_POSTINGS */
     uint64_t *buf; /* the context's postings buffer */
+    struct records *recs;
     /* scoring */
     struct match_hit *pending; /* the batch being read */
     size_t npending;
@@ -322,73 +324,13 @@ static int cand_collect(struct match_run *r) {
 
 /* ---- scoring ---- */
 
-/* seats_left (ISSUE10 "Derived values"): capacity minus the seats of the enrolments that the
- * offer's author accepted; MATCH_SEATS_UNLIMITED when capacity is 0. An enrolment answers the
- * offer (IDX_TARGET_REC "AUTHOR/offer/KEY"); an accept answers the enrolment, by the offer's
- * author. */
-struct seats_enrol {
-    uint8_t author[32];
-    char key[HUB_MAX_RECORD_KEY + 1];
-    uint32_t seats;
-};
-
-struct seats_list {
-    struct seats_enrol *e;
-    size_t n;
-    int found;
-};
-
-static int seats_enrol_cb(const uint8_t *wire, size_t len, void *arg) {
-    struct seats_list *l = arg;
-    struct entry e;
-    struct record_response info;
-    if (l->n >= MATCH_MAX_ENROLMENTS || entry_decode(wire, len, &e) != 0 || !e.payload ||
-        record_response_info(e.payload, e.payload_len, &info) != 0 ||
-        info.type != RTYPE_ENROLMENT)
-        return 0;
-    memcpy(l->e[l->n].author, e.author, 32);
-    memcpy(l->e[l->n].key, e.key, sizeof e.key);
-    l->e[l->n++].seats = info.seats ? info.seats : 1;
-    return 0;
-}
-
-static int seats_accept_cb(const uint8_t *wire, size_t len, void *arg) {
-    (void)wire;
-    (void)len;
-    ((struct seats_list *)arg)->found = 1;
-    return 1;
-}
-
-static int64_t match_seats_left(struct store *st, const struct match_hit *h) {
-    if (h->capacity == 0)
+/* seats_left (ISSUE10 "Derived values"), as records.c derives it for every view. */
+static int64_t match_seats_left(const struct match_run *r, const struct match_hit *h) {
+    struct records_seats seats;
+    if (h->capacity == 0 || !r->recs ||
+        records_offer_seats(r->recs, h->author, h->key, &seats) != HUB_OK || seats.unlimited)
         return MATCH_SEATS_UNLIMITED;
-    struct seats_list l = {malloc(MATCH_MAX_ENROLMENTS * sizeof *l.e), 0, 0};
-    if (!l.e)
-        return h->capacity; /* cannot count: do not call it full */
-    char ref[RECORD_REF_TEXT_MAX], ahex[HUB_HEX_LEN + 1];
-    struct index_term t[4];
-    index_term_make(IDX_KIND, "response", 8, &t[0]);
-    size_t n = record_ref_text(h->author, HUBNET__KIND__KIND_OFFER, h->key, ref);
-    index_term_make(IDX_TARGET_REC, ref, n, &t[1]);
-    index_term_make(IDX_RTYPE, "enrolment", 9, &t[2]);
-    struct store_query q = {.terms = t, .nterms = 3, .now_ms = hub_now_ms(),
-                            .limit = MATCH_MAX_ENROLMENTS};
-    uint64_t next, taken = 0;
-    if (store_query(st, &q, seats_enrol_cb, &l, &next) >= 0) {
-        hub_hex(h->author, 32, ahex);
-        index_term_make(IDX_RTYPE, "accept", 6, &t[2]);
-        index_term_make(IDX_AUTHOR, ahex, HUB_HEX_LEN, &t[3]);
-        for (size_t i = 0; i < l.n; i++) {
-            n = record_ref_text(l.e[i].author, HUBNET__KIND__KIND_RESPONSE, l.e[i].key, ref);
-            index_term_make(IDX_TARGET_REC, ref, n, &t[1]);
-            struct store_query qa = {.terms = t, .nterms = 4, .now_ms = q.now_ms, .limit = 1};
-            l.found = 0;
-            if (store_query(st, &qa, seats_accept_cb, &l, &next) >= 0 && l.found)
-                taken += l.e[i].seats;
-        }
-    }
-    free(l.e);
-    return taken >= h->capacity ? 0 : (int64_t)(h->capacity - taken);
+    return seats.seats_left;
 }
 
 /* Before a record is read: its dates (from the store's date table) settle the dates criterion
@@ -550,7 +492,7 @@ static void match_take(struct match_run *r, struct match_hit *h) {
                      hit_cmp(h, &r->top[r->limit - 1]) < 0;
     if (h->res.verdict == MATCH_FITS && h->kind == HUBNET__KIND__KIND_OFFER && h->capacity > 0 &&
         r->want != WANT_REQUESTS && would_rank) {
-        h->seats_left = match_seats_left(r->st, h);
+        h->seats_left = match_seats_left(r, h);
         if (h->seats_left <= 0)
             h->res.verdict = MATCH_FULL;
     }
@@ -733,69 +675,60 @@ static int match_resolve(struct store *st, const char *ref, uint8_t **wire, size
 
 /* ---- the answer ---- */
 
-struct name_cache {
-    uint8_t author[MATCH_NAME_CACHE][32];
-    char name[MATCH_NAME_CACHE][201];
-    char country[MATCH_NAME_CACHE][8];
-    size_t n;
-};
-
-/* The author hub's name and country from its profile; empty when it has none. */
-static void match_author(struct store *st, struct name_cache *nc, const uint8_t author[32],
-                         const char **name, const char **country) {
-    size_t i = 0;
-    while (i < nc->n && memcmp(nc->author[i], author, 32) != 0)
-        i++;
-    if (i == nc->n) {
-        if (nc->n == MATCH_NAME_CACHE)
-            i = nc->n - 1; /* reuse the last slot */
-        else
-            nc->n++;
-        memcpy(nc->author[i], author, 32);
-        nc->name[i][0] = nc->country[i][0] = '\0';
-        uint8_t id[32], *wire = NULL;
-        size_t len;
-        struct entry e;
-        if (store_record_current(st, author, HUBNET__KIND__KIND_PROFILE, "profile", id) == 0 &&
-            store_get(st, id, &wire, &len) == 0 && entry_decode(wire, len, &e) == 0 && e.payload) {
-            Hubnet__Profile *p = hubnet__profile__unpack(NULL, e.payload_len, e.payload);
-            if (p) {
-                snprintf(nc->name[i], sizeof nc->name[i], "%s", p->name);
-                snprintf(nc->country[i], sizeof nc->country[i], "%s", p->country);
-                hubnet__profile__free_unpacked(p, NULL);
-            }
-        }
-        free(wire);
-    }
-    *name = nc->name[i];
-    *country = nc->country[i];
-}
-
-static json_t *points_json(uint32_t milli) {
-    return json_real(round((double)milli / 100.0) / 10.0); /* one decimal */
-}
-
-static void reasons_json(json_t *o, const struct match_result *res) {
-    json_t *agreed = json_array(), *differed = json_array();
+/* A reason list as JSON text: [{"field","points","weight","detail"}, ...] of one side. */
+static void reasons_write(struct jbuf *b, const struct match_result *res, int agree) {
+    jbuf_lit(b, "[");
     for (size_t i = 0; i < res->nreasons; i++) {
         const struct match_reason *m = &res->reasons[i];
-        json_t *x = json_object();
-        json_object_set_new(x, "field", json_string(match_field_name(m->field)));
-        json_object_set_new(x, "points", points_json(m->points));
-        json_object_set_new(x, "weight", json_integer(match_weight(m->field)));
-        json_object_set_new(x, "detail", json_string(m->detail));
-        json_array_append_new(m->agree ? agreed : differed, x);
+        if (m->agree != agree)
+            continue;
+        jbuf_sep(b);
+        jbuf_lit(b, "{\"field\":");
+        jbuf_cstr(b, match_field_name(m->field));
+        jbuf_key(b, "points");
+        jbuf_real(b, round((double)m->points / 100.0) / 10.0); /* one decimal */
+        jbuf_key(b, "weight");
+        jbuf_u64(b, match_weight(m->field));
+        jbuf_key(b, "detail");
+        jbuf_cstr(b, m->detail);
+        jbuf_lit(b, "}");
     }
-    json_object_set_new(o, "agreed", agreed);
-    json_object_set_new(o, "differed", differed);
+    jbuf_lit(b, "]");
+}
+
+static void score_write(struct jbuf *b, uint32_t points) {
+    jbuf_key(b, "score");
+    jbuf_real(b, round((double)points / 100.0) / 10.0);
+    jbuf_key(b, "points");
+    jbuf_u64(b, points);
+}
+
+/* ,"author":..,"author_name":..,"author_country":.. (null when the hub holds no profile) */
+static void author_write(struct jbuf *b, struct records *recs, const uint8_t author[32]) {
+    char name[RECORDS_MAX_HUB_NAME + 1] = "", country[8] = "";
+    if (recs && records_author_name(recs, author, name, country) != HUB_OK)
+        name[0] = country[0] = '\0';
+    jbuf_key(b, "author");
+    jbuf_hex(b, author, 32);
+    jbuf_key(b, "author_name");
+    if (name[0])
+        jbuf_cstr(b, name);
+    else
+        jbuf_lit(b, "null");
+    jbuf_key(b, "author_country");
+    if (country[0])
+        jbuf_cstr(b, country);
+    else
+        jbuf_lit(b, "null");
 }
 
 /* An answer's record: scored again, now with the reasons' text (the same points: scoring is a
- * function of the records), and its view as query shows it. */
+ * function of the records), and a copy of its wire bytes for its view. */
 struct finish {
     const struct match_run *r;
     struct match_hit *h;
-    json_t *view;
+    uint8_t *wire;
+    size_t len;
 };
 
 static int finish_cb(uint64_t local, const uint8_t *wire, size_t len, void *arg) {
@@ -807,115 +740,139 @@ static int finish_cb(uint64_t local, const uint8_t *wire, size_t len, void *arg)
     f->h->res.details = 1;
     if (score_entry(f->r, &e, f->h) != 0)
         return 1;
-    struct jbuf b;
-    jbuf_init(&b);
-    if (view_write_wire(&b, wire, len) == 0 && !b.oom)
-        f->view = json_loadb(b.p, b.len, 0, NULL);
-    jbuf_free(&b);
+    if ((f->wire = malloc(len)) != NULL) {
+        memcpy(f->wire, wire, len);
+        f->len = len;
+    }
     return 1;
 }
 
-static json_t *hit_json(struct match_run *r, struct name_cache *nc, struct match_hit *h) {
-    struct finish f = {r, h, NULL};
+static void hit_write(struct jbuf *b, struct match_run *r, struct records *recs,
+                      struct match_hit *h) {
+    struct finish f = {r, h, NULL, 0};
     if (store_get_locals(r->st, &h->local, 1, hub_now_ms(), NULL, finish_cb, &f) < 0)
-        f.view = NULL; /* changed since: shown with what the search found */
-    json_t *o = json_object();
-    char hex[HUB_HEX_LEN + 1];
-    hub_hex(h->id, 32, hex);
-    json_object_set_new(o, "id", json_string(hex));
-    json_object_set_new(o, "kind", json_string(entry_kind_name(h->kind)));
-    json_object_set_new(o, "score", points_json(h->res.points));
-    json_object_set_new(o, "points", json_integer(h->res.points));
-    hub_hex(h->author, 32, hex);
-    json_object_set_new(o, "author", json_string(hex));
-    const char *name, *country;
-    match_author(r->st, nc, h->author, &name, &country);
-    json_object_set_new(o, "author_name", name[0] ? json_string(name) : json_null());
-    json_object_set_new(o, "author_country", country[0] ? json_string(country) : json_null());
-    if (h->kind == HUBNET__KIND__KIND_OFFER && r->want != WANT_REQUESTS)
-        json_object_set_new(o, "seats_left", h->seats_left == MATCH_SEATS_UNLIMITED
-                                                 ? json_null()
-                                                 : json_integer((json_int_t)h->seats_left));
-    reasons_json(o, &h->res);
-    if (f.view)
-        json_object_set_new(o, "entry", f.view);
-    return o;
+        f.wire = NULL; /* changed since: shown with what the search found */
+    jbuf_lit(b, "{\"id\":");
+    jbuf_hex(b, h->id, 32);
+    jbuf_key(b, "kind");
+    jbuf_cstr(b, entry_kind_name(h->kind));
+    score_write(b, h->res.points);
+    author_write(b, recs, h->author);
+    if (h->kind == HUBNET__KIND__KIND_OFFER && r->want != WANT_REQUESTS) {
+        jbuf_key(b, "seats_left");
+        if (h->seats_left == MATCH_SEATS_UNLIMITED)
+            jbuf_lit(b, "null");
+        else
+            jbuf_i64(b, h->seats_left);
+    }
+    jbuf_key(b, "agreed");
+    reasons_write(b, &h->res, 1);
+    jbuf_key(b, "differed");
+    reasons_write(b, &h->res, 0);
+    if (f.wire) {
+        size_t mark = b->len;
+        jbuf_key(b, "entry");
+        int rc = recs ? records_write_view(recs, b, f.wire, f.len)
+                      : view_write_wire(b, f.wire, f.len);
+        if (rc != 0 && !b->oom) {
+            b->len = mark; /* leave out a view that does not decode */
+            b->p[mark] = '\0';
+        }
+        free(f.wire);
+    }
+    jbuf_lit(b, "}");
 }
 
-static json_t *hub_json(struct match_run *r, struct name_cache *nc, struct match_hub *h) {
-    json_t *o = json_object();
-    char hex[HUB_HEX_LEN + 1];
-    hub_hex(h->author, 32, hex);
-    json_object_set_new(o, "author", json_string(hex));
-    const char *name, *country;
-    match_author(r->st, nc, h->author, &name, &country);
-    json_object_set_new(o, "author_name", name[0] ? json_string(name) : json_null());
-    json_object_set_new(o, "author_country", country[0] ? json_string(country) : json_null());
-    json_object_set_new(o, "score", points_json(h->points));
-    json_object_set_new(o, "points", json_integer(h->points));
+static void hub_write(struct jbuf *b, struct match_run *r, struct records *recs,
+                      struct match_hub *h) {
+    jbuf_lit(b, "{");
+    author_write(b, recs, h->author);
+    score_write(b, h->points);
     if (h->has_profile) {
-        struct finish f = {r, &h->profile, NULL};
+        struct finish f = {r, &h->profile, NULL, 0};
         if (store_get_locals(r->st, &h->profile.local, 1, hub_now_ms(), NULL, finish_cb, &f) >= 0)
-            json_decref(f.view);
-        json_t *p = json_object();
-        hub_hex(h->profile.id, 32, hex);
-        json_object_set_new(p, "id", json_string(hex));
-        json_object_set_new(p, "score", points_json(h->profile.res.points));
-        reasons_json(p, &h->profile.res);
-        json_object_set_new(o, "profile", p);
+            free(f.wire);
+        jbuf_key(b, "profile");
+        jbuf_lit(b, "{\"id\":");
+        jbuf_hex(b, h->profile.id, 32);
+        score_write(b, h->profile.res.points);
+        jbuf_key(b, "agreed");
+        reasons_write(b, &h->profile.res, 1);
+        jbuf_key(b, "differed");
+        reasons_write(b, &h->profile.res, 0);
+        jbuf_lit(b, "}");
     }
-    json_t *offers = json_array();
-    for (size_t i = 0; i < h->noffers; i++)
-        json_array_append_new(offers, hit_json(r, nc, &h->offers[i]));
-    json_object_set_new(o, "offers", offers);
-    return o;
+    jbuf_key(b, "offers");
+    jbuf_lit(b, "[");
+    for (size_t i = 0; i < h->noffers; i++) {
+        jbuf_sep(b);
+        hit_write(b, r, recs, &h->offers[i]);
+    }
+    jbuf_lit(b, "]}");
 }
 
 static int hubs_sort_cmp(const void *a, const void *b) {
     return hub_cmp(a, b);
 }
 
-static int op_fail(json_t **resp, int rc, const char *field, const char *msg) {
-    *resp = json_pack("{s:s}", "message", msg);
-    if (field && *resp)
-        json_object_set_new(*resp, "field", json_string(field));
+static struct match_ctx match_ctx;
+
+__attribute__((format(printf, 6, 7))) static int call_fail(int rc, char *field, size_t field_len,
+                                                           const char *f, char *msg,
+                                                           const char *fmt, ...);
+static int call_fail(int rc, char *field, size_t field_len, const char *f, char *msg,
+                     const char *fmt, ...) {
+    snprintf(field, field_len, "%s", f ? f : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, MATCH_MSG_LEN, fmt, ap);
+    va_end(ap);
     return rc;
 }
 
-static int op_match(void *arg, json_t *req, json_t **resp) {
-    struct match_ctx *ctx = arg;
+int match_call(json_t *req, struct jbuf *b, char *field, size_t field_len, char *msg,
+               size_t msg_len) {
+    struct match_ctx *ctx = &match_ctx;
+    if (msg_len < MATCH_MSG_LEN || field_len == 0)
+        return HUB_E_INTERNAL;
+    field[0] = msg[0] = '\0';
+    if (!ctx->node)
+        return call_fail(HUB_E_UNKNOWN_OP, field, field_len, "op", msg, "unknown op 'match'");
     struct store *st = node_store(ctx->node);
     json_t *ref = json_object_get(req, "record");
     if (!json_is_string(ref))
-        return op_fail(resp, ref ? HUB_E_TYPE : HUB_E_BAD_REQUEST, "record",
-                       ref ? "record: expected a string" : "record: missing");
+        return call_fail(ref ? HUB_E_TYPE : HUB_E_BAD_REQUEST, field, field_len, "record", msg,
+                         "record: %s", ref ? "expected a string" : "missing");
     int want_hubs = 0, want_requests = 0;
     static const char *const flags[] = {"hubs", "requests"};
     for (int i = 0; i < 2; i++) {
         json_t *v = json_object_get(req, flags[i]);
         if (v && !json_is_boolean(v))
-            return op_fail(resp, HUB_E_TYPE, flags[i], "expected true or false");
+            return call_fail(HUB_E_TYPE, field, field_len, flags[i], msg,
+                             "%s: expected true or false", flags[i]);
         *(i ? &want_requests : &want_hubs) = json_is_true(v);
     }
     size_t limit = MATCH_DEFAULT_LIMIT;
     json_t *lim = json_object_get(req, "limit");
     if (lim) {
         if (!json_is_integer(lim))
-            return op_fail(resp, HUB_E_TYPE, "limit", "limit: expected an integer");
+            return call_fail(HUB_E_TYPE, field, field_len, "limit", msg,
+                             "limit: expected an integer");
         if (json_integer_value(lim) < 1 || json_integer_value(lim) > MATCH_MAX_LIMIT)
-            return op_fail(resp, HUB_E_RANGE, "limit", "limit: 1 to 100");
+            return call_fail(HUB_E_RANGE, field, field_len, "limit", msg, "limit: 1 to %d",
+                             MATCH_MAX_LIMIT);
         limit = (size_t)json_integer_value(lim);
     }
-    char msg[256];
     uint8_t *wire = NULL;
     size_t len;
-    int rc = match_resolve(st, json_string_value(ref), &wire, &len, msg, sizeof msg);
+    int rc = match_resolve(st, json_string_value(ref), &wire, &len, msg, MATCH_MSG_LEN);
     if (rc != 0)
-        return op_fail(resp, rc, "record", msg);
+        return call_fail(rc, field, field_len, "record", msg, "%s", msg);
     struct entry e;
     if (entry_decode(wire, len, &e) != 0 || !e.payload) {
         free(wire);
-        return op_fail(resp, HUB_E_NOT_FOUND, "record", "the record has no payload (purged)");
+        return call_fail(HUB_E_NOT_FOUND, field, field_len, "record", msg,
+                         "the record has no payload (purged)");
     }
     struct match_run r = {.st = st, .limit = limit,
                           .today = (int32_t)(hub_now_ms() / MATCH_MS_PER_DAY)};
@@ -930,19 +887,21 @@ static int op_match(void *arg, json_t *req, json_t **resp) {
         o = hubnet__offer__unpack(NULL, e.payload_len, e.payload);
         r.o = o;
     } else {
+        int k = e.kind;
         free(wire);
-        return op_fail(resp, HUB_E_KIND, "record",
-                       e.kind == HUBNET__KIND__KIND_REQUEST
-                           ? "record is a request: match ranks the offers (or, with hubs, the "
-                             "hubs) that fit it; requests is for an offer"
-                       : e.kind == HUBNET__KIND__KIND_OFFER
-                           ? "record is an offer: match ranks the open requests it could "
-                             "serve; hubs is for a request"
-                           : "match takes a request or an offer");
+        return call_fail(HUB_E_KIND, field, field_len, "record", msg, "%s",
+                         k == HUBNET__KIND__KIND_REQUEST
+                             ? "record is a request: match ranks the offers (or, with hubs, "
+                               "the hubs) that fit it; requests is for an offer"
+                         : k == HUBNET__KIND__KIND_OFFER
+                             ? "record is an offer: match ranks the open requests it could "
+                               "serve; hubs is for a request"
+                             : "match takes a request or an offer");
     }
     if (!q && !o) {
         free(wire);
-        return op_fail(resp, HUB_E_DECODE, "record", "the record does not decode");
+        return call_fail(HUB_E_DECODE, field, field_len, "record", msg,
+                         "the record does not decode");
     }
     if (q)
         match_plan_init(q, &r.plan);
@@ -953,47 +912,62 @@ static int op_match(void *arg, json_t *req, json_t **resp) {
     r.nslots = ctx->nslots;
     r.pending = ctx->pending;
     r.top = ctx->top;
-    struct name_cache *nc = malloc(sizeof *nc);
-    rc = nc ? HUB_OK : HUB_E_NOMEM;
-    if (rc == HUB_OK)
-        rc = cand_collect(&r);
+    r.recs = ctx->recs;
+    rc = cand_collect(&r);
     if (rc == HUB_OK)
         rc = match_search(ctx, &r);
     if (rc != HUB_OK) {
-        op_fail(resp, rc, NULL, hub_strmsg(rc));
+        call_fail(rc, field, field_len, NULL, msg, "%s", hub_strmsg(rc));
         goto done;
     }
-    nc->n = 0;
-    json_t *out = json_object(), *results = json_array();
-    char hex[HUB_HEX_LEN + 1];
-    hub_hex(e.id, 32, hex);
-    json_object_set_new(out, "record", json_pack("{s:s, s:s, s:s}", "id", hex, "kind",
-                                                 entry_kind_name(e.kind), "key", e.key));
-    json_object_set_new(out, "want", json_string(r.want == WANT_HUBS       ? "hubs"
-                                                 : r.want == WANT_REQUESTS ? "requests"
-                                                                           : "offers"));
+    jbuf_lit(b, "{\"ok\":true,\"record\":{\"id\":");
+    jbuf_hex(b, e.id, 32);
+    jbuf_key(b, "kind");
+    jbuf_cstr(b, entry_kind_name(e.kind));
+    jbuf_key(b, "key");
+    jbuf_cstr(b, e.key);
+    jbuf_lit(b, "}");
+    jbuf_key(b, "want");
+    jbuf_cstr(b, r.want == WANT_HUBS ? "hubs" : r.want == WANT_REQUESTS ? "requests" : "offers");
+    jbuf_key(b, "results");
+    jbuf_lit(b, "[");
+    size_t count = 0;
     if (r.want == WANT_HUBS) {
         qsort(r.hubs, r.nhubs, sizeof *r.hubs, hubs_sort_cmp);
-        for (size_t i = 0; i < r.nhubs && i < limit; i++)
-            json_array_append_new(results, hub_json(&r, nc, &r.hubs[i]));
+        for (; count < r.nhubs && count < limit; count++) {
+            jbuf_sep(b);
+            hub_write(b, &r, ctx->recs, &r.hubs[count]);
+        }
     } else {
-        for (size_t i = 0; i < r.ntop; i++)
-            json_array_append_new(results, hit_json(&r, nc, &r.top[i]));
+        for (; count < r.ntop; count++) {
+            jbuf_sep(b);
+            hit_write(b, &r, ctx->recs, &r.top[count]);
+        }
     }
-    json_object_set_new(out, "count", json_integer((json_int_t)json_array_size(results)));
-    json_object_set_new(out, "results", results);
-    json_t *lo = json_object();
-    for (int v = 1; v < MATCH_NVERDICTS; v++)
-        json_object_set_new(lo, match_verdict_name((enum match_verdict)v),
-                            json_integer((json_int_t)r.left_out[v]));
-    json_object_set_new(out, "left_out", lo);
-    json_object_set_new(out, "candidates", json_integer((json_int_t)r.nc));
-    json_object_set_new(out, "visited", json_integer((json_int_t)r.visited));
-    json_object_set_new(out, "examined", json_integer((json_int_t)r.examined));
-    json_object_set_new(out, "truncated", json_boolean(r.truncated || r.capped));
-    *resp = out;
+    jbuf_lit(b, "]");
+    jbuf_key(b, "count");
+    jbuf_u64(b, count);
+    jbuf_key(b, "left_out");
+    jbuf_lit(b, "{");
+    for (int v = 1; v < MATCH_NVERDICTS; v++) {
+        jbuf_sep(b);
+        jbuf_cstr(b, match_verdict_name((enum match_verdict)v));
+        jbuf_lit(b, ":");
+        jbuf_u64(b, r.left_out[v]);
+    }
+    jbuf_lit(b, "}");
+    jbuf_key(b, "candidates");
+    jbuf_u64(b, r.nc);
+    jbuf_key(b, "visited");
+    jbuf_u64(b, r.visited);
+    jbuf_key(b, "examined");
+    jbuf_u64(b, r.examined);
+    jbuf_key(b, "truncated");
+    if (r.truncated || r.capped)
+        jbuf_lit(b, "true");
+    else
+        jbuf_lit(b, "false");
 done:
-    free(nc);
     free(r.hubs);
     ctx->c = r.c; /* kept for the next call */
     ctx->ccap = r.ccap;
@@ -1009,16 +983,17 @@ done:
     return rc;
 }
 
-int match_register_op(struct control *c, struct node *n) {
-    static struct match_ctx ctx;
-    if (!ctx.hist) {
-        ctx.hist = calloc(MATCH_MAX_SCORE * MATCH_MILLI + 2, sizeof *ctx.hist);
-        ctx.buf = malloc(MATCH_MAX_POSTINGS * sizeof *ctx.buf);
-        ctx.pending = malloc(MATCH_BATCH * sizeof *ctx.pending);
-        ctx.top = malloc(MATCH_MAX_LIMIT * sizeof *ctx.top);
-        if (!ctx.hist || !ctx.buf || !ctx.pending || !ctx.top)
+int match_init(struct node *n, struct records *recs) {
+    struct match_ctx *ctx = &match_ctx;
+    if (!ctx->hist) {
+        ctx->hist = calloc(MATCH_MAX_SCORE * MATCH_MILLI + 2, sizeof *ctx->hist);
+        ctx->buf = malloc(MATCH_MAX_POSTINGS * sizeof *ctx->buf);
+        ctx->pending = malloc(MATCH_BATCH * sizeof *ctx->pending);
+        ctx->top = malloc(MATCH_MAX_LIMIT * sizeof *ctx->top);
+        if (!ctx->hist || !ctx->buf || !ctx->pending || !ctx->top)
             return HUB_E_NOMEM;
     }
-    ctx.node = n;
-    return control_register_op(c, "match", op_match, &ctx);
+    ctx->node = n;
+    ctx->recs = recs;
+    return HUB_OK;
 }

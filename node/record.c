@@ -87,11 +87,11 @@ enum rec_check {
     REC_DATE,
     REC_UINT32,
     REC_BOOL,
-    REC_COST,  /* Cost message <-> {"amount": 120.5, "currency": "EUR"} */
-    REC_ID,    /* 32 bytes <-> 64 lower-case hex digits */
-    REC_KIND,  /* Kind enum <-> "offer" */
-    REC_RTYPE, /* ResponseType enum <-> "interest" */
-    REC_REF,   /* RecordRef <-> {"author": <64 hex>, "kind": "offer", "key": "..."} */
+    REC_COST,   /* Cost message <-> {"amount": 120.5, "currency": "EUR"} */
+    REC_ID,     /* 32 bytes <-> 64 lower-case hex digits */
+    REC_KIND,   /* Kind enum <-> "offer" */
+    REC_RTYPE,  /* ResponseType enum <-> "interest" */
+    REC_REF,    /* RecordRef <-> {"author": <64 hex>, "kind": "offer", "key": "..."} */
     REC_SEALED, /* sealed box bytes <-> standard base64, at most RECORD_MAX_SEALED bytes */
 };
 
@@ -764,7 +764,8 @@ static void rec_msg_free(ProtobufCMessage *msg) {
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *fd = &d->fields[i];
         void *member = rec_member(msg, fd);
-        if (fd->type == PROTOBUF_C_TYPE_MESSAGE && fd->descriptor == &hubnet__record_ref__descriptor &&
+        if (fd->type == PROTOBUF_C_TYPE_MESSAGE &&
+            fd->descriptor == &hubnet__record_ref__descriptor &&
             *(Hubnet__RecordRef **)member != NULL)
             free((*(Hubnet__RecordRef **)member)->author.data);
         if (fd->label == PROTOBUF_C_LABEL_REPEATED || fd->type == PROTOBUF_C_TYPE_MESSAGE)
@@ -1536,8 +1537,8 @@ static size_t rec_terms_of(const uint8_t author[32], int kind, const ProtobufCMe
         if (r->target_author.len == 32 && r->target_key[0] != '\0' &&
             strlen(r->target_key) <= HUB_MAX_RECORD_KEY) {
             char ref[RECORD_REF_TEXT_MAX];
-            size_t n = record_ref_text(r->target_author.data, (int)r->target_kind, r->target_key,
-                                       ref);
+            size_t n =
+                record_ref_text(r->target_author.data, (int)r->target_kind, r->target_key, ref);
             rec_term_add(&t, IDX_TARGET_REC, ref, n);
             rec_term_id(&t, IDX_TARGET_AUTHOR, &r->target_author);
         }

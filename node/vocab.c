@@ -125,11 +125,7 @@ static const char *const vocab_services[] = {
  * one short code each. An empty service_group means skills-training, so older records keep
  * their meaning. */
 static const char *const vocab_service_groups[] = {
-    "test-before-invest",
-    "skills-training",
-    "investment",
-    "ecosystem-networking",
-    NULL,
+    "test-before-invest", "skills-training", "investment", "ecosystem-networking", NULL,
 };
 
 /* service_type per group: group code, then its types. Skills and training keeps the ELM
@@ -141,7 +137,10 @@ static const char *const vocab_types_skills[] = {
     "course", "workshop", "train-the-trainer", "mentoring", NULL,
 };
 static const char *const vocab_types_investment[] = {
-    "investment-readiness", "funding-search", "investor-matchmaking", NULL,
+    "investment-readiness",
+    "funding-search",
+    "investor-matchmaking",
+    NULL,
 };
 static const char *const vocab_types_ecosystem[] = {
     "matchmaking", "event", "partner-search", "community", NULL,
@@ -159,10 +158,22 @@ static const struct {
 /* Every service type of every group, for vocab_has (a type is checked against its group by
  * vocab_service_type_of). */
 static const char *const vocab_service_types[] = {
-    "testbed-access", "demonstration", "proof-of-concept", "technology-assessment",
-    "course", "workshop", "train-the-trainer", "mentoring",
-    "investment-readiness", "funding-search", "investor-matchmaking",
-    "matchmaking", "event", "partner-search", "community", NULL,
+    "testbed-access",
+    "demonstration",
+    "proof-of-concept",
+    "technology-assessment",
+    "course",
+    "workshop",
+    "train-the-trainer",
+    "mentoring",
+    "investment-readiness",
+    "funding-search",
+    "investor-matchmaking",
+    "matchmaking",
+    "event",
+    "partner-search",
+    "community",
+    NULL,
 };
 
 /* ELM v3 learning modes (http://data.europa.eu/snb/learning-assessment/...). */
