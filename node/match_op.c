@@ -34,6 +34,7 @@
 #define MATCH_MAX_VISIT 16384       /* records whose dates are read per call */
 #define MATCH_SCAN_MAX 4096         /* newest records of the kind, when no subject is stated */
 #define MATCH_BATCH 64              /* records read per store transaction */
+#define MATCH_BUCKET 100            /* thousandths of a point per bucket of the bound order */
 #define MATCH_DEFAULT_LIMIT 20      /* results when the call gives no limit */
 #define MATCH_MAX_LIMIT 100         /* results at most */
 #define MATCH_HUB_OFFERS 3          /* best offers shown per hub */
@@ -50,7 +51,7 @@ struct match_cand;
 struct match_ctx {
     struct node *node;
     struct records *recs; /* hub names, seats and views (records.h) */
-    uint32_t *hist;   /* MATCH_MAX_SCORE * MATCH_MILLI + 2 buckets, for the counting sort */
+    uint32_t *hist;   /* bucket counts of the counting sort */
     uint64_t *buf;    /* MATCH_MAX_POSTINGS postings of one value */
     uint32_t *order;  /* candidates in order of their bound */
     size_t ocap;
@@ -60,6 +61,11 @@ struct match_ctx {
     size_t nslots;
     struct match_hit *pending; /* MATCH_BATCH */
     struct match_hit *top;     /* MATCH_MAX_LIMIT */
+    /* The dates of each local number's record, as the date table gave them (first day + 1, so
+     * 0 = not yet read; last day): an entry's dates never change, so they need reading once;
+     * whether the record is still current is asked of the store each time it is read. */
+    int32_t (*dates)[2];
+    size_t ndates;
 };
 
 /* A record found in the postings, with how many subject values of each criterion it carries. */
@@ -109,6 +115,7 @@ struct match_run {
     int capped; /* some posting list was longer than MATCH_MAX_POSTINGS */
     uint64_t *buf; /* the context's postings buffer */
     struct records *recs;
+    struct match_ctx *ctx;
     /* scoring */
     struct match_hit *pending; /* the batch being read */
     size_t npending;
@@ -336,14 +343,10 @@ static int64_t match_seats_left(const struct match_run *r, const struct match_hi
 /* Before a record is read: its dates (from the store's date table) settle the dates criterion
  * and whether the offer is past, so that a past offer, or one whose bound falls below the
  * limit-th best with its dates known, is not read at all. Requests only (offers, hubs). */
-static int match_want_cb(uint64_t local, int32_t first, int32_t last, void *arg) {
-    struct match_run *r = arg;
-    r->visited++;
-    while (r->bpos < r->nbatch && r->batch[r->bpos]->local != local)
-        r->bpos++;
-    if (r->bpos == r->nbatch)
-        return 1;
-    const struct match_cand *c = r->batch[r->bpos];
+/* 0 when a candidate with these dates need not be read: past (counted), or its bound with
+ * the dates criterion settled is below the limit-th best. */
+static int match_dates_want(struct match_run *r, const struct match_cand *c, int32_t first,
+                            int32_t last) {
     int32_t end = last ? last : first;
     if (first != 0 && end < r->today) {
         r->left_out[MATCH_PAST]++; /* only offers are left to read: see cand_refine */
@@ -353,6 +356,36 @@ static int match_want_cb(uint64_t local, int32_t first, int32_t last, void *arg)
         c->bound - match_weight(MATCH_DATES) * MATCH_MILLI < r->kth)
         return 0;
     return 1;
+}
+
+static int match_want_cb(uint64_t local, int32_t first, int32_t last, void *arg) {
+    struct match_run *r = arg;
+    r->visited++;
+    struct match_ctx *ctx = r->ctx;
+    if (local < ctx->ndates) {
+        ctx->dates[local][0] = first + 1;
+        ctx->dates[local][1] = last;
+    }
+    while (r->bpos < r->nbatch && r->batch[r->bpos]->local != local)
+        r->bpos++;
+    if (r->bpos == r->nbatch)
+        return 1;
+    return match_dates_want(r, r->batch[r->bpos], first, last);
+}
+
+/* Room for the dates of locals up to local in the cache (not cached when memory runs out). */
+static void dates_room(struct match_ctx *ctx, uint64_t local) {
+    if (local < ctx->ndates || local >= UINT32_MAX / 2)
+        return;
+    size_t cap = ctx->ndates ? ctx->ndates : 65536;
+    while (cap <= local)
+        cap *= 2;
+    int32_t(*d)[2] = realloc(ctx->dates, cap * sizeof *d);
+    if (!d)
+        return;
+    memset(d + ctx->ndates, 0, (cap - ctx->ndates) * sizeof *d);
+    ctx->dates = d;
+    ctx->ndates = cap;
 }
 
 /* Scores the record of entry e into h (h->res.details and h->seats_left set by the caller):
@@ -517,15 +550,15 @@ static void match_take(struct match_run *r, struct match_hit *h) {
         hub->points = h->res.points;
 }
 
-/* Orders the candidates by bound, best first (counting sort: bounds are at most 100,000), and
- * scores them until none left can rank. */
+/* Orders the candidates by bound, best first (a counting sort on buckets of MATCH_BUCKET
+ * thousandths), and scores them until none left can rank. */
 static int match_search(struct match_ctx *ctx, struct match_run *r) {
-    const uint32_t maxb = MATCH_MAX_SCORE * MATCH_MILLI;
+    const uint32_t maxb = MATCH_MAX_SCORE * MATCH_MILLI, nb = maxb / MATCH_BUCKET + 1;
     uint32_t *order = hub_reserve(ctx->order, &ctx->ocap, r->nc ? r->nc : 1, sizeof *order, 4096);
     if (!order)
         return HUB_E_NOMEM;
     ctx->order = order;
-    memset(ctx->hist, 0, (maxb + 2) * sizeof *ctx->hist);
+    memset(ctx->hist, 0, (nb + 1) * sizeof *ctx->hist);
     size_t nord = 0;
     for (size_t i = 0; i < r->nc; i++) {
         if (r->c[i].other)
@@ -541,13 +574,13 @@ static int match_search(struct match_ctx *ctx, struct match_run *r) {
         struct match_known k = {r->c[i].country, r->c[i].mode, -1};
         b = r->q ? match_plan_bound(&r->plan, hits, &k) : b * MATCH_MILLI;
         r->c[i].bound = b > maxb ? maxb : b;
-        ctx->hist[maxb - r->c[i].bound + 1]++;
+        ctx->hist[(maxb - r->c[i].bound) / MATCH_BUCKET + 1]++;
     }
-    for (uint32_t i = 1; i <= maxb + 1; i++)
+    for (uint32_t i = 1; i <= nb; i++)
         ctx->hist[i] += ctx->hist[i - 1];
     for (size_t i = 0; i < r->nc; i++)
         if (!r->c[i].other)
-            order[ctx->hist[maxb - r->c[i].bound]++] = (uint32_t)i;
+            order[ctx->hist[(maxb - r->c[i].bound) / MATCH_BUCKET]++] = (uint32_t)i;
 
     uint64_t now = hub_now_ms();
     uint64_t locals[MATCH_BATCH];
@@ -556,7 +589,9 @@ static int match_search(struct match_ctx *ctx, struct match_run *r) {
     while (i < nord) {
         int full;
         uint32_t kth = match_threshold(r, &full);
-        if (r->q && full && r->c[order[i]].bound < kth)
+        /* the highest bound the next one's bucket may hold */
+        uint32_t top = maxb - (maxb - r->c[order[i]].bound) / MATCH_BUCKET * MATCH_BUCKET;
+        if (r->q && full && top < kth)
             break; /* none of the rest can rank */
         r->kth = kth;
         r->kth_full = full;
@@ -566,9 +601,26 @@ static int match_search(struct match_ctx *ctx, struct match_run *r) {
         }
         size_t n = 0;
         while (i < nord && n < MATCH_BATCH) {
-            r->batch[n] = &r->c[order[i++]];
-            locals[n] = r->batch[n]->local;
-            n++;
+            /* in local order: neighbours in the store's trees are read together */
+            const struct match_cand *c = &r->c[order[i]];
+            if (r->q && full && maxb - (maxb - c->bound) / MATCH_BUCKET * MATCH_BUCKET < kth)
+                break; /* the outer loop stops here */
+            i++;
+            if (r->q) {
+                dates_room(ctx, c->local);
+                if (c->local < ctx->ndates && ctx->dates[c->local][0] != 0 &&
+                    !match_dates_want(r, c, ctx->dates[c->local][0] - 1,
+                                      ctx->dates[c->local][1]))
+                    continue; /* dates known: no need to read */
+            }
+            size_t k = n++;
+            while (k > 0 && r->batch[k - 1]->local > c->local) {
+                r->batch[k] = r->batch[k - 1];
+                locals[k] = locals[k - 1];
+                k--;
+            }
+            r->batch[k] = c;
+            locals[k] = c->local;
         }
         r->nbatch = n;
         r->bpos = 0;
@@ -913,6 +965,7 @@ int match_call(json_t *req, struct jbuf *b, char *field, size_t field_len, char 
     r.pending = ctx->pending;
     r.top = ctx->top;
     r.recs = ctx->recs;
+    r.ctx = ctx;
     rc = cand_collect(&r);
     if (rc == HUB_OK)
         rc = match_search(ctx, &r);
@@ -986,7 +1039,7 @@ done:
 int match_init(struct node *n, struct records *recs) {
     struct match_ctx *ctx = &match_ctx;
     if (!ctx->hist) {
-        ctx->hist = calloc(MATCH_MAX_SCORE * MATCH_MILLI + 2, sizeof *ctx->hist);
+        ctx->hist = calloc(MATCH_MAX_SCORE * MATCH_MILLI / MATCH_BUCKET + 2, sizeof *ctx->hist);
         ctx->buf = malloc(MATCH_MAX_POSTINGS * sizeof *ctx->buf);
         ctx->pending = malloc(MATCH_BATCH * sizeof *ctx->pending);
         ctx->top = malloc(MATCH_MAX_LIMIT * sizeof *ctx->top);

@@ -122,6 +122,27 @@ def test_match_ranks_fitting_offers_with_reasons(hubs):
     # and the wrong-language offer serves none
     assert a.call("match", record=ids["german"])["results"] == []
 
+    # a full offer is left out on every hub: capacity 1, B enrols, A accepts
+    full = a.publish("offer", dict(OFFERS["best"], title="Tiny workshop", capacity=1),
+                     key="tiny")["id"]
+    wait_until(lambda: b.get(full).get("ok"), timeout=20, msg="b never received the offer")
+    m = b.call("match", record=req["id"])
+    assert m["results"][0]["id"] in (ids["best"], full)  # same points: earlier start, lower id
+    assert full in [r["id"] for r in m["results"]]
+    assert [r["seats_left"] for r in m["results"] if r["id"] == full] == [1]
+    enrol = b.request({"op": "publish", "kind": "response", "target": f"{a.key}/offer/tiny",
+                       "record": {"type": "enrolment", "seats": 1}})
+    assert enrol["ok"], enrol
+    wait_until(lambda: a.get(enrol["id"]).get("ok"), timeout=20, msg="a never got the enrolment")
+    acc = a.call("accept", reply=enrol["id"])
+    assert acc["type"] == "accept" and acc["seats_left"] == 0
+    wait_until(lambda: b.get(acc["id"]).get("ok"), timeout=20, msg="b never got the accept")
+    for h in (a, b):
+        m = h.call("match", record=refs[h])
+        assert full not in [r["id"] for r in m["results"]], h.name
+        assert [r["id"] for r in m["results"]] == [ids["best"], ids["partial"]]
+        assert m["left_out"]["full"] == 1
+
     # bad calls are refused with a reason, and hubd carries on
     for bad, code in ((dict(record="zz"), "E_RANGE"), (dict(record=ids["best"], hubs=True), "E_KIND"),
                       (dict(record=req["id"], requests=True), "E_KIND"),
