@@ -334,7 +334,17 @@ static int cand_collect(struct match_run *r) {
 /* seats_left (ISSUE10 "Derived values"), as records.c derives it for every view. */
 static int64_t match_seats_left(const struct match_run *r, const struct match_hit *h) {
     struct records_seats seats;
-    if (h->capacity == 0 || !r->recs ||
+    if (h->capacity == 0 || !r->recs)
+        return MATCH_SEATS_UNLIMITED;
+    /* most offers have no reply at all: one look at the replies' postings says so */
+    char ref[RECORD_REF_TEXT_MAX];
+    struct index_term t;
+    uint64_t one;
+    index_term_make(IDX_TARGET_REC, ref,
+                    record_ref_text(h->author, HUBNET__KIND__KIND_OFFER, h->key, ref), &t);
+    if (store_postings(r->st, &t, &one, 1) == 0)
+        return h->capacity;
+    if (
         records_offer_seats(r->recs, h->author, h->key, &seats) != HUB_OK || seats.unlimited)
         return MATCH_SEATS_UNLIMITED;
     return seats.seats_left;
@@ -559,20 +569,42 @@ static int match_search(struct match_ctx *ctx, struct match_run *r) {
         return HUB_E_NOMEM;
     ctx->order = order;
     memset(ctx->hist, 0, (nb + 1) * sizeof *ctx->hist);
+    /* match_plan_bound's terms for each hits count (up to MATCH_MAX_VALUES), computed by it */
+    static uint32_t part[MATCH_NSUBJECT][MATCH_MAX_VALUES + 1];
+    uint32_t base = 0;
+    if (r->q) {
+        unsigned none[MATCH_NSUBJECT] = {0};
+        base = match_plan_bound(&r->plan, none, NULL);
+        for (int f = 0; f < MATCH_NSUBJECT; f++)
+            for (unsigned m = 0; m <= MATCH_MAX_VALUES; m++) {
+                unsigned hits[MATCH_NSUBJECT] = {0};
+                hits[f] = m;
+                part[f][m] = match_plan_bound(&r->plan, hits, NULL) - base;
+            }
+    }
     size_t nord = 0;
     for (size_t i = 0; i < r->nc; i++) {
         if (r->c[i].other)
             continue;
         nord++;
-        unsigned hits[MATCH_NSUBJECT];
         uint32_t b = 0;
-        for (int f = 0; f < MATCH_NSUBJECT; f++) {
-            hits[f] = r->c[i].hits[f];
-            b += hits[f] ? 1 : 0;
+        if (r->q) {
+            /* match_plan_bound(plan, hits, known), from the table */
+            b = base;
+            for (int f = 0; f < MATCH_NSUBJECT; f++) {
+                unsigned m = r->c[i].hits[f];
+                b += part[f][m < MATCH_MAX_VALUES ? m : MATCH_MAX_VALUES];
+            }
+            if (r->plan.asks_country && r->c[i].country == 0)
+                b -= match_weight(MATCH_COUNTRY) * MATCH_MILLI;
+            if (r->plan.asks_mode && r->c[i].mode == 0)
+                b -= match_weight(MATCH_MODE) * MATCH_MILLI;
+        } else {
+            /* the reverse has no bound (each request weighs its own values): most criteria
+             * hit first */
+            for (int f = 0; f < MATCH_NSUBJECT; f++)
+                b += r->c[i].hits[f] ? MATCH_MILLI : 0;
         }
-        /* the reverse has no bound (each request weighs its own values): most criteria hit first */
-        struct match_known k = {r->c[i].country, r->c[i].mode, -1};
-        b = r->q ? match_plan_bound(&r->plan, hits, &k) : b * MATCH_MILLI;
         r->c[i].bound = b > maxb ? maxb : b;
         ctx->hist[(maxb - r->c[i].bound) / MATCH_BUCKET + 1]++;
     }
