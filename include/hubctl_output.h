@@ -51,6 +51,7 @@ struct output {
     void (*heads)(json_t *resp);
     /* peer add/remove succeeded; verb is "added" or "removed"; endpoint may be NULL. */
     void (*peer_changed)(json_t *resp, const char *verb, const char *key, const char *endpoint);
+    void (*match)(json_t *resp); /* match: ranked results with their reasons */
     void (*error)(json_t *resp); /* a response with "ok": false */
     /* records (issue 10): inbox or replies (array: "inbox", "replies"), accept/decline,
      * lineage. */

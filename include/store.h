@@ -147,6 +147,19 @@ int store_query_ranked(struct store *s, const struct store_query *q,
  * max. */
 int store_dict_words(struct store *s, int stem, const char *w, size_t len,
                      char (*words)[TS_WORD_MAX + 1], size_t max, size_t *nwords) HUB_WUR;
+/* Postings of one term (its current records' local numbers), newest first, at most max into
+ * out: the index and the in-memory tail together. Returns the count or a negative code. */
+int store_postings(struct store *s, const struct index_term *t, uint64_t *out, size_t max);
+/* For each local number in order, the wire bytes of its record when it is still current,
+ * visible and not expired at now_ms (else skipped), in one read transaction: first want (when
+ * not NULL) sees the record's dates from the live table (days, 0 = none) and returns 0 to
+ * skip it unread; then cb sees bytes valid only during the call. Neither may call the store;
+ * a non-zero return from cb stops. Returns the number of records passed to cb, or a negative
+ * code. */
+int store_get_locals(struct store *s, const uint64_t *locals, size_t n, uint64_t now_ms,
+                     int (*want)(uint64_t local, int32_t first, int32_t last, void *arg),
+                     int (*cb)(uint64_t local, const uint8_t *wire, size_t len, void *arg),
+                     void *arg);
 
 /* All versions of record (author, kind, key), oldest first; purged ones have no payload. */
 int store_versions(struct store *s, const uint8_t author[32], int kind, const char *key,

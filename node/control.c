@@ -21,6 +21,7 @@
 #include "jbuf.h"
 #include "jsplit.h"
 #include "log.h"
+#include "match.h"
 #include "node.h"
 #include "par.h"
 #include "record.h"
@@ -1707,6 +1708,21 @@ static void op_records(struct control *c, struct client *cl, json_t *req, json_t
     send_text(cl, &b, tag);
 }
 
+/* match (match_op.c): answered as JSON text, like the record views. */
+static void op_match(struct control *c, struct client *cl, json_t *req, json_t *tag) {
+    (void)c;
+    struct jbuf b;
+    jbuf_init(&b);
+    char field[64], msg[400];
+    int rc = match_call(req, &b, field, sizeof field, msg, sizeof msg);
+    if (rc != 0) {
+        jbuf_free(&b);
+        send_error(cl, tag, rc, field[0] ? field : NULL, "%s", msg);
+        return;
+    }
+    send_text(cl, &b, tag);
+}
+
 struct builtin_op {
     const char *name;
     void (*fn)(struct control *c, struct client *cl, json_t *req, json_t *tag);
@@ -1718,6 +1734,7 @@ static const struct builtin_op builtin_ops[] = {
     {"heads", op_heads},     {"inbox", op_records},   {"replies", op_records},
     {"accept", op_records},  {"decline", op_records}, {"lineage", op_records},
     {"backup", op_backup},   {"verify", op_verify},
+    {"match", op_match},
 };
 
 /* ---- big imports: the records are parsed on every core ----

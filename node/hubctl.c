@@ -41,6 +41,7 @@ enum {
 #define CONTROL_MAX_REQUEST ((size_t)16 << 20) /* hubd's request line limit (CONTROL.md) */
 #define IMPORT_BATCH 10000 /* records or entries per import request: one transaction each */
 #define IMPORT_MAX_BYTES (CONTROL_MAX_REQUEST - 1024) /* leaves room for the envelope */
+#define MATCH_MAX_LIMIT 100 /* results of one match call (hubd's bound) */
 #define QUERY_ALL_LIMIT 1000                          /* page size of query --all */
 #define QUERY_MAX_LIMIT 1000
 #define RECV_INTERRUPTED (-1) /* conn_recv: SIGINT/SIGTERM during watch */
@@ -316,6 +317,8 @@ static const char top_usage[] =
     "  get ID                     one entry by its id (or its first 8 digits): header and\n"
     "                             record fields\n"
     "  query [FILTERS]            search the current records\n"
+    "  match RECORD               rank the offers (or --hubs) that fit a request, or the\n"
+    "                             requests an offer could serve (--requests), with reasons\n"
     "  history KEY                every version of one record\n"
     "  retract KEY                withdraw one of this hub's records\n"
     "  watch [FILTERS]            print new records as they arrive, until Ctrl-C; --since and\n"
@@ -460,6 +463,33 @@ static const char query_usage[] =
     "  hubctl query --topic train-the-trainer --country AT --language de\n"
     "  hubctl --json query --since 1200 --all | jq -r '.entries[].id'\n"
     "  hubctl --json query --kind offer --from 2027-01-01 --to 2027-06-30 --all > offers.json\n";
+
+static const char match_usage[] =
+    "usage: hubctl match REQUEST [--hubs] [--limit N]\n"
+    "       hubctl match OFFER --requests [--limit N]\n"
+    "\n"
+    "Rank what fits an expertise request: the current offers of every hub this hub holds, or\n"
+    "with --hubs the hubs (a hub scores the better of its profile and its best offer). For an\n"
+    "offer, --requests ranks the open requests it could serve. REQUEST and OFFER are an entry\n"
+    "id, its first digits (at least 4), or AUTHOR/KIND/KEY (AUTHOR: the hub's 64-digit key).\n"
+    "\n"
+    "Each result shows a score out of 100 and its reasons: + the criteria that agreed, - those\n"
+    "that did not. Criteria and weights: topics 20, technologies 15, skills 10, sectors 10,\n"
+    "services 10, service group 5, languages 10 (ANY of the request's), country 5 (or online),\n"
+    "mode 5, dates 5 (overlap the request's window), budget 5 (cost within it, same currency).\n"
+    "A criterion the request does not state counts as met. Left out: past offers, full offers,\n"
+    "offers in none of the request's languages, and offers sharing no topic, skill, technology,\n"
+    "sector or service. Ties: earlier start first, then the lower entry id. CONTROL.md, \"match\".\n"
+    "\n"
+    "Options:\n"
+    "  --hubs        rank hubs (profile and offers) instead of offers\n"
+    "  --requests    RECORD is an offer: rank the open requests it could serve\n"
+    "  --limit N     results, 1 to 100 (default 20)\n"
+    "\n"
+    "Example:\n"
+    "  hubctl match 3f9a2c41\n"
+    "  hubctl match --hubs 3f9a2c41\n"
+    "  hubctl --json match 9f2c...c4d5/offer/ttt-ai-2027 --requests | jq '.results[].id'\n";
 
 static const char history_usage[] =
     "usage: hubctl history KEY [--kind KIND] [--author HUB]\n"
@@ -1060,6 +1090,35 @@ static int cmd_retract(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     int rc = call(ctl, req, &r);
     if (rc == 0)
         ctl->out->retracted(r, pos[0]);
+    json_decref(r);
+    return rc;
+}
+
+/* ---- match --------------------------------------------------------------------------------- */
+
+static int cmd_match(struct ctl *ctl, json_t *opts, int npos, char **pos) {
+    (void)npos;
+    uint64_t limit = 0;
+    const char *ls = json_string_value(json_object_get(opts, "limit"));
+    if (ls && (parse_u64(ls, MATCH_MAX_LIMIT, &limit) != 0 || limit == 0))
+        return usage_error("match", "--limit '%s' is not a number from 1 to %d", ls,
+                           MATCH_MAX_LIMIT);
+    int hubs = json_is_true(json_object_get(opts, "hubs"));
+    int requests = json_is_true(json_object_get(opts, "requests"));
+    if (hubs && requests)
+        return usage_error("match", "%s", "--hubs is for a request, --requests for an offer");
+    json_t *r, *req = json_pack("{s:s,s:s}", "op", "match", "record", pos[0]);
+    if (req == NULL)
+        return usage_error("match", "%s", "RECORD is not valid UTF-8");
+    if (hubs)
+        json_object_set_new(req, "hubs", json_true());
+    if (requests)
+        json_object_set_new(req, "requests", json_true());
+    if (limit)
+        json_object_set_new(req, "limit", json_integer((json_int_t)limit));
+    int rc = call(ctl, req, &r);
+    if (rc == 0)
+        ctl->out->match(r);
     json_decref(r);
     return rc;
 }
@@ -2094,6 +2153,8 @@ static const struct optdef query_opts[] = {
     {"from", 1, 0},      {"to", 1, 0},       {"target", 1, 0},   {"limit", 1, 0},
     {"cursor", 1, 0},    {"all", 0, 0},      {"based-on", 1, 0}, {"service-group", 1, 1},
     {"has-seats", 0, 0}, {"since", 1, 0},    {NULL, 0, 0}};
+static const struct optdef match_opts[] = {
+    {"hubs", 0, 0}, {"requests", 0, 0}, {"limit", 1, 0}, {NULL, 0, 0}};
 static const struct optdef history_opts[] = {{"kind", 1, 0}, {"author", 1, 0}, {NULL, 0, 0}};
 static const struct optdef retract_opts[] = {{"kind", 1, 0}, {"reason", 1, 0}, {NULL, 0, 0}};
 static const struct optdef watch_opts[] = {
@@ -2116,6 +2177,7 @@ static const struct command commands[] = {
     {"publish", cmd_publish, publish_opts, 2, 2, publish_usage},
     {"get", cmd_get, get_opts, 1, 1, get_usage},
     {"query", cmd_query, query_opts, 0, 0, query_usage},
+    {"match", cmd_match, match_opts, 1, 1, match_usage},
     {"history", cmd_history, history_opts, 1, 1, history_usage},
     {"retract", cmd_retract, retract_opts, 1, 1, retract_usage},
     {"watch", cmd_watch, watch_opts, 0, 0, watch_usage},

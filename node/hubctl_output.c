@@ -1007,6 +1007,107 @@ static void text_peer_changed(json_t *r, const char *verb, const char *key, cons
     free(k);
 }
 
+/* match: one row per result (rank, score, record, hub name and country, start, title) and,
+ * under it, the reasons: "+" the fields that agreed, "-" those that did not. --raw: the
+ * reasons as two more columns, "; "-separated. */
+static char *reasons_text(json_t *arr, const char *sep, const char *mark) {
+    char *s = xasprintf("%s", "");
+    size_t i;
+    json_t *x;
+    json_array_foreach(arr, i, x) {
+        const char *f = jstr(x, "field"), *d = jstr(x, "detail");
+        char *n = xasprintf("%s%s%s%s: %s", s, i ? sep : "", mark, f ? f : "?", d ? d : "");
+        free(s);
+        s = n;
+    }
+    return s;
+}
+
+static void text_match(json_t *r) {
+    const char *want = jstr(r, "want");
+    int hubs = want && strcmp(want, "hubs") == 0;
+    json_t *res = json_object_get(r, "results"), *lo = json_object_get(r, "left_out");
+    if (json_array_size(res) == 0)
+        fprintf(output_raw ? stderr : stdout, "no %s fit\n", want ? want : "records");
+    static const struct column cols[] = {
+        {"RANK", 0, 1},  {"SCORE", 0, 1},      {"ID", OUTPUT_SHORT_LEN, 0}, {"HUB", 24, 0},
+        {"CC", 2, 0},    {"START", 10, 0},     {"TITLE", 0, 0},
+        {"AGREED", 0, 0}, {"DIFFERED", 0, 0},
+    };
+    struct table t = {cols, output_raw ? 9 : 7, 6, NULL, 0, 0};
+    char **agreed = NULL, **differed = NULL;
+    size_t i, n = json_array_size(res);
+    json_t *x;
+    if (n) {
+        agreed = xmalloc(n * sizeof *agreed);
+        differed = xmalloc(n * sizeof *differed);
+    }
+    json_array_foreach(res, i, x) {
+        json_t *item = x; /* what the reasons and the title come from */
+        if (hubs) {
+            json_t *offers = json_object_get(x, "offers");
+            item = json_array_size(offers) ? json_array_get(offers, 0)
+                                           : json_object_get(x, "profile");
+        }
+        json_t *view = json_object_get(item, "entry");
+        json_t *rec = json_object_get(view, "record");
+        char rank[24], score[24], id[OUTPUT_HEX_BUF], hub[OUTPUT_HEX_BUF];
+        snprintf(rank, sizeof rank, "%zu", i + 1);
+        json_t *sc = json_object_get(x, "score");
+        snprintf(score, sizeof score, "%.1f", json_number_value(sc));
+        short_hex(jstr(hubs ? x : item, hubs ? "author" : "id"), id);
+        const char *name = jstr(x, "author_name"), *cc = jstr(x, "author_country");
+        if (!name)
+            short_hex(jstr(x, "author"), hub);
+        const char *start = jstr(rec, "start_date"), *title = jstr(rec, "title");
+        agreed[i] = reasons_text(json_object_get(item, "agreed"), output_raw ? "; " : "\n", "+ ");
+        differed[i] =
+            reasons_text(json_object_get(item, "differed"), output_raw ? "; " : "\n", "- ");
+        const char *row[] = {rank,  score, id, name ? name : hub, cc ? cc : "-",
+                             start ? start : "-",
+                             title ? title : (hubs ? "(profile)" : "-"), agreed[i], differed[i]};
+        table_add(&t, row);
+    }
+    if (output_raw || n == 0) {
+        table_print(&t, stdout);
+    } else {
+        size_t w[16];
+        table_widths(&t, w);
+        table_header(&t, w, stdout);
+        for (size_t r2 = 0; r2 < t.nrows; r2++) {
+            table_row(&t, w, (const char *const *)&t.cells[r2 * t.ncol], stdout);
+            /* reasons under the row, indented; record text cleaned of control characters */
+            for (int k = 0; k < 2; k++) {
+                char *all = k ? differed[r2] : agreed[r2];
+                char *line = all, *nl;
+                while (line && *line) {
+                    nl = strchr(line, '\n');
+                    if (nl)
+                        *nl = '\0';
+                    char *c = clean(line, 0);
+                    printf("      %s\n", c);
+                    free(c);
+                    line = nl ? nl + 1 : NULL;
+                }
+            }
+        }
+    }
+    for (i = 0; i < n; i++) {
+        free(agreed[i]);
+        free(differed[i]);
+    }
+    free(agreed);
+    free(differed);
+    table_free(&t);
+    if (!output_raw && lo)
+        printf("%zu %s; left out: %lld past, %lld full, %lld in no language asked, %lld sharing "
+               "no subject; %lld candidates, %lld scored%s\n",
+               n, hubs ? "hubs" : want ? want : "records", jint(lo, "past", 0), jint(lo, "full", 0),
+               jint(lo, "language", 0), jint(lo, "no_subject", 0), jint(r, "candidates", 0),
+               jint(r, "examined", 0),
+               json_is_true(json_object_get(r, "truncated")) ? " (search bounded)" : "");
+}
+
 /* ---- inbox, replies, accept/decline, lineage (records) ------------------------------------ */
 
 enum { PC_ID, PC_HUB, PC_TYPE, PC_SEATS, PC_STATE, PC_RECORD, PC_MESSAGE, PC_N };
@@ -1138,6 +1239,7 @@ const struct output output_text = {
     .peers = text_peers,
     .heads = text_heads,
     .peer_changed = text_peer_changed,
+    .match = text_match,
     .error = output_error_line,
     .replies = text_replies,
     .answered = text_answered,
@@ -1252,6 +1354,7 @@ const struct output output_json = {
     .peers = json_resp,
     .heads = json_resp,
     .peer_changed = json_peer_changed,
+    .match = json_resp,
     .error = json_error,
     .replies = json_replies,
     .answered = json_resp,

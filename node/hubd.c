@@ -18,6 +18,7 @@
 #include "hub.h"
 #include "jarena.h"
 #include "log.h"
+#include "match.h"
 #include "node.h"
 #include "records.h"
 #include "sdnotify.h"
@@ -290,6 +291,8 @@ int main(int argc, char **argv) {
     if (rc != 0)
         fatalx("hubd", "cannot open control socket %s: %s", cfg.control_socket, hub_strmsg(rc));
     control_set_records(ctl, recs);
+    if ((rc = match_init(node, recs)) != 0)
+        fatalx("hubd", "cannot set up the match call: %s", hub_strmsg(rc));
     struct sync *sync = NULL;
     rc = sync_open(node, ctl, &sync);
     if (rc != 0)

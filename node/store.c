@@ -1738,6 +1738,109 @@ done:
     return rc;
 }
 
+static void postings_swap(uint64_t *a, uint64_t *b) {
+    uint64_t t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Matching (match_op.c) ranks records by how many of a request's terms they carry, so it reads
+ * whole posting lists rather than joining them: GET_MULTIPLE hands over a page of postings per
+ * call. A list longer than max keeps its newest max postings (a ring), merged with the tail's. */
+int store_postings(struct store *s, const struct index_term *t, uint64_t *out, size_t max) {
+    if (max == 0)
+        return 0;
+    MDB_txn *txn;
+    int rc = rtxn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    pthread_mutex_lock(&s->tail_mu); /* the tail and the index agree until both are read */
+    MDB_cursor *c = NULL;
+    size_t seen = 0;
+    /* out is the ring: the newest max postings of the index, ascending from (seen % max) */
+    rc = mdb_cursor_open(txn, s->dbi[DB_INDEX], &c);
+    if (rc == 0) {
+        MDB_val k = {INDEX_TERM_LEN, (void *)t->b}, v;
+        rc = mdb_cursor_get(c, &k, &v, MDB_SET);
+        if (rc == 0)
+            rc = mdb_cursor_get(c, &k, &v, MDB_GET_MULTIPLE);
+        while (rc == 0) {
+            const uint8_t *p = v.mv_data;
+            for (size_t i = 0; i + 8 <= v.mv_size; i += 8)
+                out[seen++ % max] = hub_rd64(p + i);
+            rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_MULTIPLE);
+        }
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+        mdb_cursor_close(c);
+    }
+    size_t ni = seen < max ? seen : max, nt = 0, k = 0;
+    const uint64_t *tp = rc == 0 ? tail_postings(s->tail, t->b, &nt) : NULL;
+    uint64_t *idx = NULL;
+    if (rc == 0) {
+        /* newest first: the ring holds [newer | older], each run ascending; reversing each
+         * run in place gives [newer reversed | older reversed], all descending */
+        size_t cut = seen > max ? seen % max : 0;
+        for (size_t a = 0, b = cut; a + 1 < b; a++, b--)
+            postings_swap(&out[a], &out[b - 1]);
+        for (size_t a = cut, b = ni; a + 1 < b; a++, b--)
+            postings_swap(&out[a], &out[b - 1]);
+        k = ni;
+        if (nt > 0 && (idx = malloc(ni * sizeof *idx + 1)) == NULL)
+            rc = HUB_E_NOMEM;
+    }
+    if (rc == 0 && nt > 0) {
+        /* merge the tail's postings (ascending, possibly older than some of the index's) */
+        memcpy(idx, out, ni * sizeof *idx);
+        size_t a = 0;
+        k = 0;
+        while (k < max && (a < ni || nt > 0)) {
+            uint64_t x = a < ni ? idx[a] : 0, y = nt ? tp[nt - 1] : 0;
+            uint64_t v = x > y ? x : y;
+            if (a < ni && x == v)
+                a++;
+            if (nt && y == v)
+                nt--;
+            out[k++] = v;
+        }
+    }
+    pthread_mutex_unlock(&s->tail_mu);
+    rtxn_end(s);
+    free(idx);
+    return rc != 0 ? (rc < 0 ? rc : store_err(rc)) : (int)k;
+}
+
+int store_get_locals(struct store *s, const uint64_t *locals, size_t n, uint64_t now_ms,
+                     int (*want)(uint64_t local, int32_t first, int32_t last, void *arg),
+                     int (*cb)(uint64_t local, const uint8_t *wire, size_t len, void *arg),
+                     void *arg) {
+    MDB_txn *txn;
+    int rc = rtxn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    int count = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t lk[8];
+        hub_be64(lk, locals[i]);
+        MDB_val k = {8, lk}, v, ev;
+        if (mdb_get(txn, s->dbi[DB_LIVE], &k, &v) != 0 || v.mv_size != LIVE_VAL_LEN)
+            continue; /* no longer current, or hidden */
+        const uint8_t *p = v.mv_data;
+        uint64_t exp = hub_rd64(p);
+        if (exp && exp <= now_ms)
+            continue;
+        if (want && !want(locals[i], (int32_t)rd32(p + 8), (int32_t)rd32(p + 12), arg))
+            continue;
+        if (mdb_get(txn, s->dbi[DB_ENTRIES], &k, &ev) != 0)
+            continue;
+        count++;
+        if (cb(locals[i], ev.mv_data, ev.mv_size, arg) != 0)
+            break;
+    }
+    rtxn_end(s);
+    return count;
+}
+
 int store_versions(struct store *s, const uint8_t author[32], int kind, const char *key,
                    int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg) {
     uint8_t start[RKEY_LEN + 8];
