@@ -26,6 +26,12 @@ int control_register_op(struct control *c, const char *op, control_op_fn fn, voi
 typedef void (*control_status_fn)(void *arg, json_t *status);
 void control_set_status_hook(struct control *c, control_status_fn fn, void *arg);
 
+/* The records module (records.h): views then carry what it derives (hub names, seats, reply
+ * states, opened sealed parts), publish prepares responses with it, and the calls inbox,
+ * replies, accept, decline and lineage are answered. NULL (the default): plain views. */
+struct records;
+void control_set_records(struct control *c, struct records *r);
+
 /* Apply what a reload may change: [hub] control_idle_timeout and watch_backlog. */
 void control_reload(struct control *c, const struct config *cfg);
 

@@ -24,6 +24,13 @@ enum index_field {
     IDX_WORD = 11,   /* free-text word of title/name/description */
     IDX_TARGET = 12, /* responses: target entry id; endorsements: endorsed hub */
     IDX_SKILL = 13,
+    /* Issue 10 (records). Numbered from 20 so that other branches' new fields do not collide;
+     * terms are local to a hub's index, never on the wire. */
+    IDX_TARGET_REC = 20,    /* responses: the record answered, record_ref_text() */
+    IDX_TARGET_AUTHOR = 21, /* responses: the answered record's author (hex): an inbox */
+    IDX_RTYPE = 22,         /* responses: type name ("enrolment", "accept", ...) */
+    IDX_BASED_ON = 23,      /* offers: based_on as "AUTHORHEX/KEY" (lineage) */
+    IDX_SERVICE_GROUP = 24, /* offers, requests: service_group (empty: skills-training) */
 };
 #define INDEX_TERM_LEN 9
 #define RECORD_MAX_TERMS 160 /* words beyond the cap are not indexed */
@@ -32,6 +39,11 @@ struct index_term {
 };
 /* Term for (field, value); value is normalised (ASCII lower case) before hashing. */
 void index_term_make(enum index_field f, const char *value, size_t len, struct index_term *out);
+
+/* Dates named by a record for range queries, as days since 1970-01-01; 0 = none. */
+struct record_dates {
+    int32_t start, end;
+};
 
 /* Error detail for the control socket: which field and why. */
 struct record_error {
@@ -60,10 +72,6 @@ size_t record_terms(const uint8_t author[32], int kind, const uint8_t *payload, 
  * for the query side's "text" filter. Returns the count, at most max. */
 size_t record_word_terms(const char *text, struct index_term *terms, size_t max);
 
-/* Dates named by a record for range queries, as days since 1970-01-01; 0 = none. */
-struct record_dates {
-    int32_t start, end;
-};
 void record_dates(int kind, const uint8_t *payload, size_t len, struct record_dates *out);
 /* What the store needs of a payload, from one decoding: with check, record_check_payload's
  * verdict first (nothing else is filled unless HUB_OK); then record_terms and record_dates. */
@@ -77,6 +85,56 @@ int record_endorsed_hub(const uint8_t *payload, size_t len, uint8_t hub[32]);
 int record_retraction_target(const uint8_t *payload, size_t len, int *kind, char *key);
 /* Profile endpoints for discovery: up to max, each copied into out[i] (256 bytes). */
 size_t record_profile_endpoints(const uint8_t *payload, size_t len, char (*out)[256], size_t max);
+
+/* Response payload bytes, largest sealed box (crypto_box_seal of {"contact","message"}). */
+#define RECORD_MAX_SEALED 4096
+/* Name of a ResponseType value ("enrolment"), NULL when unknown. */
+const char *record_rtype_name(int type);
+/* ResponseType values (entry.proto). */
+enum record_rtype {
+    RTYPE_INTEREST = 1,
+    RTYPE_ENROLMENT = 2,
+    RTYPE_CAN_HELP = 3,
+    RTYPE_QUESTION = 4,
+    RTYPE_PROPOSAL = 5,
+    RTYPE_ACCEPT = 6,
+    RTYPE_DECLINE = 7,
+};
+/* Text of a record reference for IDX_TARGET_REC: "AUTHORHEX/kind/key". out holds
+ * RECORD_REF_TEXT_MAX bytes; returns the length. */
+#define RECORD_REF_TEXT_MAX (HUB_HEX_LEN + 1 + 16 + 1 + HUB_MAX_RECORD_KEY + 1)
+size_t record_ref_text(const uint8_t author[32], int kind, const char *key, char *out);
+
+/* What the reply logic needs of a response (strings copied, bounded). */
+struct record_response {
+    int type;
+    int has_target_id;
+    uint8_t target_id[32];
+    int has_target; /* target_author/kind/key are set */
+    uint8_t target_author[32];
+    int target_kind;
+    char target_key[HUB_MAX_RECORD_KEY + 1];
+    uint32_t seats;
+    char reason[257];
+    size_t sealed_len;
+    uint8_t sealed[RECORD_MAX_SEALED];
+};
+/* Decodes a response payload: 0, HUB_E_DECODE, or HUB_E_TOO_LARGE (a field beyond its cap). */
+int record_response_info(const uint8_t *payload, size_t len, struct record_response *out) HUB_WUR;
+
+/* What seat counting, lineage and matching need of an offer. */
+struct record_offer {
+    uint32_t capacity;
+    struct record_dates dates; /* start, end as days; 0 = none */
+    int has_based_on;
+    uint8_t based_on_author[32];
+    char based_on_key[HUB_MAX_RECORD_KEY + 1];
+    char title[201];
+    char country[8];
+};
+int record_offer_info(const uint8_t *payload, size_t len, struct record_offer *out) HUB_WUR;
+/* A profile's name and country (empty when absent); name holds 201 bytes, country 8. */
+int record_profile_name(const uint8_t *payload, size_t len, char *name, char *country) HUB_WUR;
 
 /* Parse YYYY-MM-DD to days since epoch; non-zero (HUB_E_FIELD) if malformed. */
 int record_parse_date(const char *s, int32_t *days);

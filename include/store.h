@@ -100,6 +100,9 @@ struct store_query {
     uint64_t now_ms;            /* records expired at now_ms are hidden */
     size_t limit;
 };
+/* A store_query callback's return for an entry it leaves out (filtered): not counted in the
+ * limit, the walk goes on. Any other non-zero return stops the walk. */
+#define STORE_QUERY_SKIP 2
 /* Current records matching q, newest first; cb sees bytes valid only during the call.
  * *next_cursor is 0 when there is no further page. Returns the count or a negative code. */
 int store_query(struct store *s, const struct store_query *q,
@@ -116,6 +119,13 @@ int store_record_current(struct store *s, const uint8_t author[32], int kind, co
 
 /* Hide and purge records whose current version expired at now_ms; up to max per call. */
 int store_sweep_expired(struct store *s, uint64_t now_ms, size_t max, size_t *purged) HUB_WUR;
+
+/* The local seen state of replies (records.c's inbox): every row, in id order; cb returns
+ * non-zero to stop. Returns the count or a negative code. */
+int store_seen_load(struct store *s, int (*cb)(const uint8_t id[32], uint64_t ms, void *arg),
+                    void *arg);
+/* Marks replies seen at ms, in one write transaction. E_DISK_FULL, E_IO. */
+int store_seen_mark(struct store *s, const uint8_t (*ids)[32], size_t n, uint64_t ms) HUB_WUR;
 
 struct store_fork {
     uint8_t author[32];

@@ -14,6 +14,8 @@ enum vocab_list {
     VOCAB_AUDIENCE,    /* hubnet audience codes */
     VOCAB_COUNTRY,     /* ISO 3166-1 alpha-2 */
     VOCAB_CURRENCY,    /* ISO 4217 */
+    VOCAB_SERVICE_GROUP, /* EDIH service groups of offers and requests (service_group) */
+    VOCAB_SERVICE_TYPE,  /* service types of every group (service_type) */
     VOCAB_COUNT
 };
 
@@ -22,6 +24,11 @@ int vocab_has(enum vocab_list list, const char *value);
 const char *vocab_name(enum vocab_list list);
 /* For --help and docs: NULL-terminated list. */
 const char *const *vocab_values(enum vocab_list list);
+
+/* The service group a service type belongs to, or NULL when none. */
+const char *vocab_service_type_group(const char *type);
+/* service_group of a record when its field is empty (older records): skills and training. */
+#define VOCAB_DEFAULT_SERVICE_GROUP "skills-training"
 
 /* Syntax checks for open vocabularies. */
 int vocab_is_language(const char *s);   /* BCP 47 (syntax) */

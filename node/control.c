@@ -23,6 +23,7 @@
 #include "node.h"
 #include "par.h"
 #include "record.h"
+#include "records.h"
 #include "store.h"
 #include "view.h"
 
@@ -103,6 +104,7 @@ struct control {
         uint64_t idle_closed, evicted, refused, slow_closed, fd_refused;
     } total, logged;
     uint64_t last_summary;
+    struct records *records; /* views with derived values, and the reply calls (records.h) */
     int backed_budget; /* CONTROL_BACKED_REQS_PER_TURN, counted down in a turn */
     size_t backed_rr;  /* where the turn's pass over backed clients starts (round robin) */
 };
@@ -447,6 +449,18 @@ static void publish_failed(struct control *c, struct client *cl, json_t *tag, in
 static void op_publish(struct control *c, struct client *cl, json_t *req, json_t *tag) {
     struct node_draft d = {0};
     char keybuf[32];
+    json_t *kv = json_object_get(req, "kind"), *rec = json_object_get(req, "record");
+    if (c->records && json_is_string(kv) && strcmp(json_string_value(kv), "response") == 0 &&
+        json_is_object(rec)) {
+        /* A reply: its target resolved and checked, its contact sealed (records.c). */
+        char field[64], msg[400];
+        int rc = records_prepare_response(c->records, req, rec, field, sizeof field, msg,
+                                          sizeof msg);
+        if (rc != 0) {
+            send_error(cl, tag, rc, field[0] ? field : NULL, "%s", msg);
+            return;
+        }
+    }
     if (make_draft(cl, tag, req, "", &d, keybuf, -1) != 0)
         return;
     int rc = node_publish(c->node, &d, 1);
@@ -513,7 +527,8 @@ static void op_get(struct control *c, struct client *cl, json_t *req, json_t *ta
     struct jbuf b;
     jbuf_init(&b);
     jbuf_lit(&b, "{\"ok\":true,\"entry\":");
-    if (!b64 || view_write_wire(&b, wire, len) != 0) {
+    if (!b64 || (c->records ? records_write_view(c->records, &b, wire, len)
+                            : view_write_wire(&b, wire, len)) != 0) {
         jbuf_free(&b);
         free(b64);
         free(wire);
@@ -538,7 +553,7 @@ static const struct qfilter query_filters[] = {
     {"topic", IDX_TOPIC},     {"technology", IDX_TECHNOLOGY}, {"sector", IDX_SECTOR},
     {"service", IDX_SERVICE}, {"country", IDX_COUNTRY},       {"language", IDX_LANGUAGE},
     {"mode", IDX_MODE},       {"audience", IDX_AUDIENCE},     {"skill", IDX_SKILL},
-    {"target", IDX_TARGET},
+    {"service_group", IDX_SERVICE_GROUP},
 };
 
 #define QUERY_MAX_TERMS 16
@@ -569,8 +584,8 @@ static int add_words(struct client *cl, json_t *tag, struct index_term *terms, s
 }
 
 /* Builds the store query from a request's filters; replies and returns non-zero on error. */
-static int query_parse(struct client *cl, json_t *tag, json_t *req, struct store_query *q,
-                       struct index_term *terms) {
+static int query_parse(struct control *c, struct client *cl, json_t *tag, json_t *req,
+                       struct store_query *q, struct index_term *terms) {
     size_t n = 0;
     const char *s;
     memset(q, 0, sizeof *q);
@@ -626,6 +641,46 @@ static int query_parse(struct client *cl, json_t *tag, json_t *req, struct store
         return -1;
     if (s && add_words(cl, tag, terms, &n, s) != 0)
         return -1;
+    /* target: the replies to a record, named by a full id, an id prefix or AUTHOR/KIND/KEY */
+    if (opt_string(cl, tag, req, "target", &s) != 0)
+        return -1;
+    if (s) {
+        if (n == QUERY_MAX_TERMS)
+            return add_term(cl, tag, terms, &n, IDX_TARGET, s, strlen(s));
+        char field[64], msg[400];
+        int rc = c->records ? records_target_term(c->records, s, &terms[n], field, sizeof field,
+                                                  msg, sizeof msg)
+                            : HUB_E_NOT_FOUND;
+        if (rc == HUB_E_NOT_FOUND && strlen(s) == HUB_HEX_LEN) {
+            /* Not an entry this hub holds: an endorsed hub's key, or a version not held. */
+            index_term_make(IDX_TARGET, s, strlen(s), &terms[n]);
+        } else if (rc != 0) {
+            send_error(cl, tag, rc, "target", "%s", msg);
+            return -1;
+        }
+        n++;
+    }
+    if (opt_string(cl, tag, req, "based_on", &s) != 0)
+        return -1;
+    if (s) {
+        uint8_t k[32];
+        const char *slash = strchr(s, '/');
+        if (!slash || slash - s != HUB_HEX_LEN || hub_unhex(s, k, 32) != 0 || !slash[1]) {
+            send_error(cl, tag, HUB_E_RANGE, "based_on",
+                       "based_on: expected AUTHOR/KEY (64 hex digits, '/', the offer's key)");
+            return -1;
+        }
+        char low[HUB_HEX_LEN + 1];
+        hub_hex(k, 32, low); /* the term is of the lower-case form record.c indexes */
+        char ref[HUB_HEX_LEN + 2 + HUB_MAX_RECORD_KEY + 1];
+        int rl = snprintf(ref, sizeof ref, "%s%s", low, slash);
+        if (rl < 0 || (size_t)rl >= sizeof ref) {
+            send_error(cl, tag, HUB_E_RANGE, "based_on", "based_on: key too long");
+            return -1;
+        }
+        if (add_term(cl, tag, terms, &n, IDX_BASED_ON, ref, (size_t)rl) != 0)
+            return -1;
+    }
     static const char *const dates[] = {"from", "to"};
     for (int i = 0; i < 2; i++) {
         if (opt_string(cl, tag, req, dates[i], &s) != 0)
@@ -665,6 +720,48 @@ struct view_list {
     size_t n;
 };
 
+/* Copies of the wire bytes a query found, for views that read the store (records.h): those
+ * cannot be written inside the query's read transaction. */
+struct wire_copies {
+    uint8_t **w;
+    size_t *len;
+    size_t n, cap;
+    int oom;
+};
+
+static int collect_wire(const uint8_t *wire, size_t len, void *arg) {
+    struct wire_copies *wc = arg;
+    if (wc->n == wc->cap) {
+        size_t cap = wc->cap ? wc->cap * 2 : 64;
+        uint8_t **w = realloc(wc->w, cap * sizeof *w);
+        size_t *l = w ? realloc(wc->len, cap * sizeof *l) : NULL;
+        if (w)
+            wc->w = w;
+        if (!l) {
+            wc->oom = 1;
+            return 1;
+        }
+        wc->len = l;
+        wc->cap = cap;
+    }
+    uint8_t *p = malloc(len);
+    if (!p) {
+        wc->oom = 1;
+        return 1;
+    }
+    memcpy(p, wire, len);
+    wc->w[wc->n] = p;
+    wc->len[wc->n++] = len;
+    return 0;
+}
+
+static void wire_copies_free(struct wire_copies *wc) {
+    for (size_t i = 0; i < wc->n; i++)
+        free(wc->w[i]);
+    free(wc->w);
+    free(wc->len);
+}
+
 static int collect_view(const uint8_t *wire, size_t len, void *arg) {
     struct view_list *vl = arg;
     size_t mark = vl->b->len;
@@ -681,14 +778,52 @@ static int collect_view(const uint8_t *wire, size_t len, void *arg) {
 static void op_query(struct control *c, struct client *cl, json_t *req, json_t *tag) {
     struct index_term terms[QUERY_MAX_TERMS];
     struct store_query q;
-    if (query_parse(cl, tag, req, &q, terms) != 0)
+    if (query_parse(c, cl, tag, req, &q, terms) != 0)
         return;
+    json_t *hs = json_object_get(req, "has_seats");
+    if (hs && !json_is_boolean(hs)) {
+        send_error(cl, tag, HUB_E_TYPE, "has_seats", "has_seats: expected true or false");
+        return;
+    }
     struct jbuf b;
     jbuf_init(&b);
     jbuf_lit(&b, "{\"ok\":true,\"records\":[");
     struct view_list vl = {&b, 0};
     uint64_t next = 0;
-    int rc = store_query(node_store(c->node), &q, collect_view, &vl, &next);
+    int rc;
+    if (c->records) {
+        /* Found first, then written: the views read the store (names, seats, states). */
+        struct wire_copies wc = {0};
+        rc = store_query(node_store(c->node), &q, collect_wire, &wc, &next);
+        for (size_t i = 0; rc >= 0 && i < wc.n; i++) {
+            struct entry e;
+            if (entry_decode(wc.w[i], wc.len[i], &e) != 0)
+                continue;
+            if (json_is_true(hs)) {
+                /* A page may come out short: the full offers are left out after the page's
+                 * records were found (CONTROL.md, query). */
+                struct records_seats st;
+                if (e.kind != 2 || !e.payload ||
+                    records_offer_seats_payload(c->records, e.author, e.key, e.payload,
+                                                e.payload_len, &st) != 0 ||
+                    st.full)
+                    continue;
+            }
+            size_t mark = b.len;
+            jbuf_sep(&b);
+            if (records_write_view_entry(c->records, &b, &e) == 0) {
+                vl.n++;
+            } else if (!b.oom) {
+                b.len = mark;
+                b.p[mark] = 0;
+            }
+        }
+        if (rc >= 0 && wc.oom)
+            rc = HUB_E_NOMEM;
+        wire_copies_free(&wc);
+    } else {
+        rc = store_query(node_store(c->node), &q, collect_view, &vl, &next);
+    }
     if (rc < 0) {
         jbuf_free(&b);
         send_error(cl, tag, rc, NULL, "%s", hub_strmsg(rc));
@@ -843,6 +978,18 @@ static void op_watch(struct control *c, struct client *cl, json_t *req, json_t *
         if (wf[i].field == IDX_KIND && parse_kind(cl, tag, s, "kind") < 0)
             return;
         index_term_make(wf[i].field, s, strlen(s), &cl->wterms[cl->nwterms++]);
+    }
+    json_t *inbox = json_object_get(req, "inbox");
+    if (inbox && !json_is_boolean(inbox)) {
+        send_error(cl, tag, HUB_E_TYPE, "inbox", "inbox: expected true or false");
+        return;
+    }
+    if (json_is_true(inbox)) {
+        /* Replies to this hub's records, as they arrive (records.h's inbox). */
+        char me[HUB_HEX_LEN + 1];
+        hub_hex(node_identity(c->node)->pk, 32, me);
+        index_term_make(IDX_KIND, "response", 8, &cl->wterms[cl->nwterms++]);
+        index_term_make(IDX_TARGET_AUTHOR, me, HUB_HEX_LEN, &cl->wterms[cl->nwterms++]);
     }
     cl->watching = 1;
     send_json(cl, json_pack("{s:b, s:b}", "ok", 1, "watching", 1), tag);
@@ -1010,6 +1157,25 @@ static void op_heads(struct control *c, struct client *cl, json_t *req, json_t *
     send_json(cl, json_pack("{s:b, s:o}", "ok", 1, "feeds", arr), tag);
 }
 
+/* inbox, replies, accept, decline, lineage: answered by records.c. */
+static void op_records(struct control *c, struct client *cl, json_t *req, json_t *tag) {
+    const char *op = json_string_value(json_object_get(req, "op"));
+    if (!c->records) {
+        send_error(cl, tag, HUB_E_UNKNOWN_OP, "op", "unknown op '%.40s'", op);
+        return;
+    }
+    struct jbuf b;
+    jbuf_init(&b);
+    char field[64], msg[400];
+    int rc = records_call(c->records, op, req, &b, field, sizeof field, msg, sizeof msg);
+    if (rc != 0) {
+        jbuf_free(&b);
+        send_error(cl, tag, rc, field[0] ? field : NULL, "%s", msg);
+        return;
+    }
+    send_text(cl, &b, tag);
+}
+
 struct builtin_op {
     const char *name;
     void (*fn)(struct control *c, struct client *cl, json_t *req, json_t *tag);
@@ -1018,6 +1184,8 @@ static const struct builtin_op builtin_ops[] = {
     {"status", op_status}, {"id", op_id},           {"publish", op_publish}, {"get", op_get},
     {"query", op_query},   {"history", op_history}, {"retract", op_retract}, {"watch", op_watch},
     {"import", op_import}, {"heads", op_heads},
+    {"inbox", op_records}, {"replies", op_records},  {"accept", op_records}, {"decline", op_records},
+    {"lineage", op_records},
 };
 
 /* ---- big imports: the records are parsed on every core ----
@@ -1255,7 +1423,8 @@ static void on_accept(void *arg, const struct entry *e, int origin) {
         }
         if (!event.len) {
             jbuf_lit(&event, "{\"event\":\"record\",\"entry\":");
-            if (view_write_entry(&event, e) != 0)
+            if ((c->records ? records_write_view_entry(c->records, &event, e)
+                            : view_write_entry(&event, e)) != 0)
                 break;
             jbuf_lit(&event, "}");
         }
@@ -1358,6 +1527,10 @@ int control_register_op(struct control *c, const char *op, control_op_fn fn, voi
     c->ops[c->nops].arg = arg;
     c->nops++;
     return HUB_OK;
+}
+
+void control_set_records(struct control *c, struct records *r) {
+    c->records = r;
 }
 
 void control_set_status_hook(struct control *c, control_status_fn fn, void *arg) {

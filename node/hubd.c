@@ -19,6 +19,7 @@
 #include "jarena.h"
 #include "log.h"
 #include "node.h"
+#include "records.h"
 #include "sdnotify.h"
 #include "store.h"
 #include "sync.h"
@@ -279,10 +280,17 @@ int main(int argc, char **argv) {
     if (rc != 0)
         fatalx("hubd", "cannot open the hub in %s: %s (%s)", cfg.data_dir, hub_strerror(rc),
                hub_strmsg(rc));
+    /* Before control: its listener keeps the caches of the views control writes current. */
+    struct records *recs = NULL;
+    rc = records_open(node, NULL, &recs);
+    if (rc != 0)
+        fatalx("hubd", "cannot load the replies' state: %s (%s)", hub_strerror(rc),
+               hub_strmsg(rc));
     struct control *ctl = NULL;
     rc = control_open(node, cfg.control_socket, cfg.control_mode, cfg.control_max_clients, &ctl);
     if (rc != 0)
         fatalx("hubd", "cannot open control socket %s: %s", cfg.control_socket, hub_strmsg(rc));
+    control_set_records(ctl, recs);
     struct sync *sync = NULL;
     rc = sync_open(node, ctl, &sync);
     if (rc != 0)
@@ -355,6 +363,7 @@ int main(int argc, char **argv) {
     control_destroy(&ctl);
     log_info("hubd", "control socket %s removed", cfg.control_socket);
     node_destroy(&node);
+    records_destroy(&recs);
     close(lockfd);
     log_info("hubd", "stopped cleanly");
     return 0;

@@ -35,9 +35,15 @@
  *   website, registration_url                     512 bytes, http:// or https:// URL
  *   topics (each)                                 64 bytes, [a-z0-9][a-z0-9-]*
  *   target_key (response, retraction)             128 bytes (HUB_MAX_RECORD_KEY)
+ *   reason (retraction, response)                 256 bytes
+ *   facility                                      256 bytes
+ *   material_licence                              512 bytes (SPDX id or URL)
+ *   material_url                                  512 bytes, http:// or https:// URL
+ *   sealed (response)                             4096 bytes (base64 in JSON)
+ *   based_on                                      {author: 64 hex, key: <= 128 bytes}
  *   every other string (vocabulary values,        128 bytes
  *     language tags, skill URIs, endpoints,
- *     edih_id, reason, currency)
+ *     edih_id, currency, service_group/type)
  *   every list                                    32 items
  *   duration_hours, capacity, ects_credits, seats integers 0 .. 4294967295
  *   cost, budget amount                           0 .. 1e12 major units; stored as
@@ -58,6 +64,8 @@
 #define RECORD_MAX_TOPIC 64
 #define RECORD_MAX_KEY HUB_MAX_RECORD_KEY
 #define RECORD_MAX_SHORT 128
+#define RECORD_MAX_REASON 256
+#define RECORD_MAX_FACILITY 256
 #define RECORD_MAX_LIST 32
 /* 1e12 major units: far above any price, and small enough (< 2^53) that amount_minor / 100
  * converts to the double nearest the decimal amount, so JSON round-trips exactly. */
@@ -83,6 +91,8 @@ enum rec_check {
     REC_ID,    /* 32 bytes <-> 64 lower-case hex digits */
     REC_KIND,  /* Kind enum <-> "offer" */
     REC_RTYPE, /* ResponseType enum <-> "interest" */
+    REC_REF,   /* RecordRef <-> {"author": <64 hex>, "kind": "offer", "key": "..."} */
+    REC_SEALED, /* sealed box bytes <-> standard base64, at most RECORD_MAX_SEALED bytes */
 };
 
 struct rec_rule {
@@ -104,7 +114,17 @@ static const struct rec_rule rec_rules[] = {
     {"location", REC_TEXT, RECORD_MAX_PLACE, 0, NULL},
     {"region", REC_TEXT, RECORD_MAX_PLACE, 0, NULL},
     {"edih_id", REC_TEXT, RECORD_MAX_SHORT, 0, NULL},
-    {"reason", REC_TEXT, RECORD_MAX_SHORT, 0, NULL},
+    {"reason", REC_TEXT, RECORD_MAX_SHORT, 0, NULL}, /* a retraction's; a response's below */
+    {"facility", REC_TEXT, RECORD_MAX_FACILITY, 0, NULL},
+    {"material_licence", REC_TEXT, RECORD_MAX_URL, 0, NULL},
+    {"material_url", REC_URL, RECORD_MAX_URL, 0, "not an http:// or https:// URL"},
+    {"service_group", REC_VOCAB, RECORD_MAX_SHORT, VOCAB_SERVICE_GROUP,
+     "not an EDIH service group (test-before-invest, skills-training, investment, "
+     "ecosystem-networking)"},
+    {"service_type", REC_VOCAB, RECORD_MAX_SHORT, VOCAB_SERVICE_TYPE,
+     "not a service type (see PROTOCOL.md 7.2)"},
+    {"based_on", REC_REF, RECORD_MAX_KEY, 0, NULL},
+    {"sealed", REC_SEALED, RECORD_MAX_SEALED, 0, "not base64 of at most 4096 bytes"},
     {"target_key", REC_TEXT, RECORD_MAX_KEY, 0, NULL},
     {"website", REC_URL, RECORD_MAX_URL, 0, "not an http:// or https:// URL"},
     {"registration_url", REC_URL, RECORD_MAX_URL, 0, "not an http:// or https:// URL"},
@@ -138,7 +158,8 @@ static const struct rec_rule rec_rules[] = {
     {"target_author", REC_ID, 0, 0, "not a hub key (64 lower-case hex digits)"},
     {"hub", REC_ID, 0, 0, "not a hub key (64 lower-case hex digits)"},
     {"target_kind", REC_KIND, 0, 0, NULL},
-    {"type", REC_RTYPE, 0, 0, "not a response type (interest, enrolment, can-help, question)"},
+    {"type", REC_RTYPE, 0, 0,
+     "not a response type (interest, enrolment, can-help, question, proposal, accept, decline)"},
 };
 
 /* Response types by enum value; the JSON spelling uses the words of PROTOCOL.md. */
@@ -147,14 +168,22 @@ static const char *const rec_rtype_names[] = {
     [HUBNET__RESPONSE_TYPE__RESPONSE_ENROLMENT] = "enrolment",
     [HUBNET__RESPONSE_TYPE__RESPONSE_CAN_HELP] = "can-help",
     [HUBNET__RESPONSE_TYPE__RESPONSE_QUESTION] = "question",
+    [HUBNET__RESPONSE_TYPE__RESPONSE_PROPOSAL] = "proposal",
+    [HUBNET__RESPONSE_TYPE__RESPONSE_ACCEPT] = "accept",
+    [HUBNET__RESPONSE_TYPE__RESPONSE_DECLINE] = "decline",
 };
 
+const char *record_rtype_name(int type) {
+    return type > 0 && (size_t)type < HUB_ARRAY_LEN(rec_rtype_names) ? rec_rtype_names[type] : NULL;
+}
+
 /* Fields a record of each kind cannot do without (empty counts as missing). */
-static const char *const rec_required[][3] = {
+static const char *const rec_required[][5] = {
     [HUBNET__KIND__KIND_PROFILE] = {"name", NULL, NULL},
     [HUBNET__KIND__KIND_OFFER] = {"title", NULL, NULL},
     [HUBNET__KIND__KIND_REQUEST] = {"title", NULL, NULL},
-    [HUBNET__KIND__KIND_RESPONSE] = {"target", "type", NULL},
+    /* The record answered; target (the version answered) is optional (PROTOCOL.md 7.2). */
+    [HUBNET__KIND__KIND_RESPONSE] = {"target_author", "target_kind", "target_key", "type", NULL},
     [HUBNET__KIND__KIND_RETRACTION] = {"target_kind", "target_key", NULL},
     [HUBNET__KIND__KIND_ENDORSEMENT] = {"hub", NULL, NULL},
 };
@@ -181,11 +210,21 @@ static const ProtobufCMessageDescriptor *rec_descriptor(int kind) {
     }
 }
 
+/* A decline's reason may say more than a retraction's (ISSUE10_DESIGN: 256 bytes). */
+static const struct rec_rule rec_response_reason = {"reason", REC_TEXT, RECORD_MAX_REASON, 0, NULL};
+
+static const struct rec_rule *rec_rule_find_kind(int kind, const char *name);
 static const struct rec_rule *rec_rule_find(const char *name) {
     for (size_t i = 0; i < HUB_ARRAY_LEN(rec_rules); i++)
         if (strcmp(rec_rules[i].name, name) == 0)
             return &rec_rules[i];
     return NULL;
+}
+
+static const struct rec_rule *rec_rule_find_kind(int kind, const char *name) {
+    if (kind == HUBNET__KIND__KIND_RESPONSE && strcmp(name, "reason") == 0)
+        return &rec_response_reason;
+    return rec_rule_find(name);
 }
 
 /* The rule of each field of each kind's message, found once: looking rules up by name for
@@ -199,7 +238,7 @@ static void rec_rule_table_fill(void) {
     for (int k = 1; k <= HUBNET__KIND__KIND_ENDORSEMENT; k++) {
         const ProtobufCMessageDescriptor *d = rec_descriptor(k);
         for (unsigned i = 0; d != NULL && i < d->n_fields && i < REC_MAX_FIELDS; i++)
-            rec_rule_table[k][i] = rec_rule_find(d->fields[i].name);
+            rec_rule_table[k][i] = rec_rule_find_kind(k, d->fields[i].name);
     }
 }
 
@@ -221,6 +260,12 @@ static int rec_rule_fits(const struct rec_rule *r, const ProtobufCFieldDescripto
     case REC_COST:
         return fd->type == PROTOBUF_C_TYPE_MESSAGE && fd->descriptor == &hubnet__cost__descriptor &&
                fd->label != PROTOBUF_C_LABEL_REPEATED;
+    case REC_REF:
+        return fd->type == PROTOBUF_C_TYPE_MESSAGE &&
+               fd->descriptor == &hubnet__record_ref__descriptor &&
+               fd->label != PROTOBUF_C_LABEL_REPEATED;
+    case REC_SEALED:
+        return fd->type == PROTOBUF_C_TYPE_BYTES && fd->label != PROTOBUF_C_LABEL_REPEATED;
     case REC_ID:
         return fd->type == PROTOBUF_C_TYPE_BYTES && fd->label != PROTOBUF_C_LABEL_REPEATED;
     case REC_KIND:
@@ -543,14 +588,70 @@ static int rec_json_enum(int kind, json_t *v, const struct rec_rule *r, const ch
     }
     int k = entry_kind_parse(s);
     if (kind == HUBNET__KIND__KIND_RESPONSE) {
-        /* Responses answer offers and requests; nothing else invites an answer. */
-        if (k != HUBNET__KIND__KIND_OFFER && k != HUBNET__KIND__KIND_REQUEST)
-            return rec_fail(err, HUB_E_KIND, field, "expected \"offer\" or \"request\"");
+        /* Responses answer offers and requests; accept and decline answer an enrolment (a
+         * response), checked with the type in rec_check_response. */
+        if (k != HUBNET__KIND__KIND_OFFER && k != HUBNET__KIND__KIND_REQUEST &&
+            k != HUBNET__KIND__KIND_RESPONSE)
+            return rec_fail(err, HUB_E_KIND, field,
+                            "expected \"offer\", \"request\" or (accept, decline) \"response\"");
     } else if (rec_descriptor(k) == NULL || k == HUBNET__KIND__KIND_RETRACTION) {
         return rec_fail(err, HUB_E_KIND, field,
                         "expected profile, offer, request, response or endorsement");
     }
     *out = k;
+    return HUB_OK;
+}
+
+/* {"author": <64 hex>, "key": "...", "kind": "offer"} (kind optional: the only kind a
+ * RecordRef names today, based_on, is an offer). */
+static int rec_json_ref(json_t *v, const struct rec_rule *r, const char *field,
+                        struct record_error *err, Hubnet__RecordRef **out) {
+    char sub[64];
+    if (!json_is_object(v))
+        return rec_fail(err, HUB_E_TYPE, field,
+                        "expected an object {\"author\": <hub key>, \"key\": <record key>}");
+    const char *k;
+    json_t *m;
+    json_object_foreach(v, k, m) {
+        if (strcmp(k, "author") != 0 && strcmp(k, "key") != 0 && strcmp(k, "kind") != 0)
+            return rec_fail(err, HUB_E_FIELD, rec_sub_name(sub, sizeof sub, field, k),
+                            "unknown field");
+    }
+    json_t *a = json_object_get(v, "author"), *key = json_object_get(v, "key"),
+           *kd = json_object_get(v, "kind");
+    if (!json_is_string(a))
+        return rec_fail(err, a ? HUB_E_TYPE : HUB_E_FIELD,
+                        rec_sub_name(sub, sizeof sub, field, "author"),
+                        a ? "expected a string" : "required");
+    if (!json_is_string(key) || json_string_length(key) == 0)
+        return rec_fail(err, key && !json_is_string(key) ? HUB_E_TYPE : HUB_E_FIELD,
+                        rec_sub_name(sub, sizeof sub, field, "key"),
+                        key && !json_is_string(key) ? "expected a string" : "required");
+    if (kd != NULL && (!json_is_string(kd) || strcmp(json_string_value(kd), "offer") != 0))
+        return rec_fail(err, HUB_E_KIND, rec_sub_name(sub, sizeof sub, field, "kind"),
+                        "expected \"offer\"");
+    static const struct rec_rule key_rule = {"key", REC_TEXT, RECORD_MAX_KEY, 0, NULL};
+    const char *ks;
+    int rc = rec_json_string(key, &key_rule, rec_sub_name(sub, sizeof sub, field, "key"), err, &ks);
+    if (rc != HUB_OK)
+        return rc;
+    (void)r;
+    Hubnet__RecordRef *ref = malloc(sizeof *ref);
+    uint8_t *bin = malloc(32);
+    if (ref == NULL || bin == NULL) {
+        free(ref);
+        free(bin);
+        return rec_fail(err, HUB_E_NOMEM, field, "out of memory");
+    }
+    hubnet__record_ref__init(ref);
+    ref->author.data = bin;
+    ref->author.len = 32;
+    ref->kind = HUBNET__KIND__KIND_OFFER;
+    ref->key = (char *)ks; /* borrowed from the JSON value */
+    *out = ref;            /* owned by the message now: rec_msg_free releases it */
+    if (rec_hex32(json_string_value(a), bin) != HUB_OK || sodium_is_zero(bin, 32))
+        return rec_fail(err, HUB_E_RANGE, rec_sub_name(sub, sizeof sub, field, "author"),
+                        "not a hub key (64 lower-case hex digits, not all zero)");
     return HUB_OK;
 }
 
@@ -598,6 +699,26 @@ static int rec_json_scalar(int kind, ProtobufCMessage *msg, const ProtobufCField
     case REC_KIND:
     case REC_RTYPE:
         return rec_json_enum(kind, v, r, field, err, (int *)member);
+    case REC_REF:
+        return rec_json_ref(v, r, field, err, (Hubnet__RecordRef **)member);
+    case REC_SEALED: {
+        if (!json_is_string(v))
+            return rec_fail(err, HUB_E_TYPE, field, "expected a base64 string");
+        const char *t = json_string_value(v);
+        size_t tl = json_string_length(v);
+        uint8_t *bin = malloc(RECORD_MAX_SEALED + 1);
+        if (bin == NULL)
+            return rec_fail(err, HUB_E_NOMEM, field, "out of memory");
+        ProtobufCBinaryData *b = member;
+        b->data = bin; /* owned by the message now */
+        size_t bl = 0;
+        if (sodium_base642bin(bin, RECORD_MAX_SEALED + 1, t, tl, NULL, &bl, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) != 0 ||
+            bl == 0 || bl > RECORD_MAX_SEALED)
+            return rec_fail(err, HUB_E_RANGE, field, "%s", r->what);
+        b->len = bl;
+        return HUB_OK;
+    }
     default: {
         const char *s;
         rc = rec_json_string(v, r, field, err, &s);
@@ -643,6 +764,9 @@ static void rec_msg_free(ProtobufCMessage *msg) {
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *fd = &d->fields[i];
         void *member = rec_member(msg, fd);
+        if (fd->type == PROTOBUF_C_TYPE_MESSAGE && fd->descriptor == &hubnet__record_ref__descriptor &&
+            *(Hubnet__RecordRef **)member != NULL)
+            free((*(Hubnet__RecordRef **)member)->author.data);
         if (fd->label == PROTOBUF_C_LABEL_REPEATED || fd->type == PROTOBUF_C_TYPE_MESSAGE)
             free(*(void **)member);
         else if (fd->type == PROTOBUF_C_TYPE_BYTES)
@@ -673,6 +797,59 @@ static int rec_member_empty(ProtobufCMessage *msg, const ProtobufCFieldDescripto
     }
 }
 
+/* Rules between fields of one record, for the hub's own records (record_from_json); foreign
+ * ones are checked for limits only (record_check_payload). */
+static int rec_check_cross(int kind, ProtobufCMessage *msg, struct record_error *err) {
+    const char *group = NULL, *type = NULL;
+    if (kind == HUBNET__KIND__KIND_RESPONSE) {
+        const Hubnet__Response *r = (const Hubnet__Response *)msg;
+        if (r->target_author.len == 32 && sodium_is_zero(r->target_author.data, 32))
+            return rec_fail(err, HUB_E_RANGE, "target_author", "all zero: no hub has that key");
+        if (r->target.len == 32 && sodium_is_zero(r->target.data, 32))
+            return rec_fail(err, HUB_E_RANGE, "target", "all zero: no entry has that id");
+        int answer = r->type == HUBNET__RESPONSE_TYPE__RESPONSE_ACCEPT ||
+                     r->type == HUBNET__RESPONSE_TYPE__RESPONSE_DECLINE;
+        /* A reply to a reply only when it is the offering hub's answer to an enrolment. */
+        if (answer && r->target_kind != HUBNET__KIND__KIND_RESPONSE)
+            return rec_fail(err, HUB_E_KIND, "target_kind",
+                            "accept and decline answer an enrolment: expected \"response\"");
+        if (!answer && r->target_kind == HUBNET__KIND__KIND_RESPONSE)
+            return rec_fail(err, HUB_E_KIND, "target_kind",
+                            "a reply to a reply: only accept and decline answer a response");
+        if (r->type == HUBNET__RESPONSE_TYPE__RESPONSE_ENROLMENT &&
+            r->target_kind != HUBNET__KIND__KIND_OFFER)
+            return rec_fail(err, HUB_E_KIND, "target_kind", "an enrolment answers an offer");
+        if (r->type == HUBNET__RESPONSE_TYPE__RESPONSE_PROPOSAL &&
+            r->target_kind != HUBNET__KIND__KIND_REQUEST)
+            return rec_fail(err, HUB_E_KIND, "target_kind", "a proposal answers a request");
+        if (r->reason[0] != '\0' && r->type != HUBNET__RESPONSE_TYPE__RESPONSE_DECLINE)
+            return rec_fail(err, HUB_E_FIELD, "reason", "only a decline has a reason");
+        if (r->seats != 0 && r->type != HUBNET__RESPONSE_TYPE__RESPONSE_ENROLMENT)
+            return rec_fail(err, HUB_E_FIELD, "seats", "only an enrolment asks for seats");
+        return HUB_OK;
+    }
+    if (kind == HUBNET__KIND__KIND_OFFER) {
+        const Hubnet__Offer *o = (const Hubnet__Offer *)msg;
+        group = o->service_group;
+        type = o->service_type;
+        if (o->facility[0] != '\0' && group[0] != '\0' && strcmp(group, "test-before-invest") != 0)
+            return rec_fail(err, HUB_E_FIELD, "facility",
+                            "a facility is offered by a test-before-invest service");
+    } else if (kind == HUBNET__KIND__KIND_REQUEST) {
+        const Hubnet__Request *q = (const Hubnet__Request *)msg;
+        group = q->service_group;
+        type = q->service_type;
+    }
+    if (type != NULL && type[0] != '\0') {
+        const char *of = vocab_service_type_group(type);
+        const char *g = group[0] != '\0' ? group : VOCAB_DEFAULT_SERVICE_GROUP;
+        if (of == NULL || strcmp(of, g) != 0)
+            return rec_fail(err, HUB_E_VOCAB, "service_type", "not a service type of %s%s", g,
+                            group[0] != '\0' ? "" : " (the default service_group)");
+    }
+    return HUB_OK;
+}
+
 static int rec_json_fields(int kind, ProtobufCMessage *msg, json_t *obj, struct record_error *err) {
     const ProtobufCMessageDescriptor *d = msg->descriptor;
     const char *key;
@@ -682,7 +859,7 @@ static int rec_json_fields(int kind, ProtobufCMessage *msg, json_t *obj, struct 
             protobuf_c_message_descriptor_get_field_by_name(d, key);
         if (fd == NULL)
             return rec_fail(err, HUB_E_FIELD, key, "unknown field");
-        const struct rec_rule *r = rec_rule_find(key);
+        const struct rec_rule *r = rec_rule_find_kind(kind, key);
         if (r == NULL || !rec_rule_fits(r, fd))
             return rec_fail(err, HUB_E_INTERNAL, key, "no rule for this field");
         int rc = fd->label == PROTOBUF_C_LABEL_REPEATED ? rec_json_list(msg, fd, r, v, err)
@@ -698,6 +875,9 @@ static int rec_json_fields(int kind, ProtobufCMessage *msg, json_t *obj, struct 
         if (rec_member_empty(msg, fd))
             return rec_fail(err, HUB_E_FIELD, fd->name, "required");
     }
+    int rc = rec_check_cross(kind, msg, err);
+    if (rc != HUB_OK)
+        return rc;
     /* Dates: a range that ends before it starts matches no query; refuse it. */
     const ProtobufCFieldDescriptor *sd =
         protobuf_c_message_descriptor_get_field_by_name(d, "start_date");
@@ -824,6 +1004,28 @@ static int rec_field_write(struct jbuf *b, ProtobufCMessage *msg,
     case REC_RTYPE:
         rec_enum_write(b, r, *(int *)member);
         return HUB_OK;
+    case REC_REF: {
+        const Hubnet__RecordRef *ref = *(Hubnet__RecordRef **)member;
+        if (ref->author.len != 32)
+            return HUB_E_DECODE;
+        jbuf_lit(b, "{\"author\":");
+        jbuf_hex(b, ref->author.data, 32);
+        jbuf_key(b, "kind");
+        rec_enum_write(b, &(struct rec_rule){"kind", REC_KIND, 0, 0, NULL}, (int)ref->kind);
+        jbuf_key(b, "key");
+        jbuf_cstr(b, ref->key);
+        jbuf_lit(b, "}");
+        return HUB_OK;
+    }
+    case REC_SEALED: {
+        const ProtobufCBinaryData *bin = member;
+        char b64[sodium_base64_ENCODED_LEN(RECORD_MAX_SEALED, sodium_base64_VARIANT_ORIGINAL)];
+        if (bin->len > RECORD_MAX_SEALED)
+            return HUB_E_DECODE;
+        sodium_bin2base64(b64, sizeof b64, bin->data, bin->len, sodium_base64_VARIANT_ORIGINAL);
+        jbuf_cstr(b, b64);
+        return HUB_OK;
+    }
     default:
         jbuf_cstr(b, *(char **)member);
         return HUB_OK;
@@ -951,9 +1153,20 @@ static int rec_check_field(ProtobufCMessage *msg, const ProtobufCFieldDescriptor
     }
     case PROTOBUF_C_TYPE_BYTES: {
         size_t n = ((ProtobufCBinaryData *)member)->len;
+        if (r->check == REC_SEALED)
+            return n <= RECORD_MAX_SEALED ? HUB_OK : HUB_E_TOO_LARGE;
         return n == 0 || n == 32 ? HUB_OK : HUB_E_RANGE;
     }
     case PROTOBUF_C_TYPE_MESSAGE: {
+        if (r->check == REC_REF) {
+            const Hubnet__RecordRef *ref = *(Hubnet__RecordRef **)member;
+            static const struct rec_rule key_rule = {"key", REC_TEXT, RECORD_MAX_KEY, 0, NULL};
+            if (ref == NULL)
+                return HUB_OK;
+            if (ref->author.len != 0 && ref->author.len != 32)
+                return HUB_E_RANGE;
+            return rec_check_text(ref->key, strlen(ref->key), &key_rule, fd->name, NULL);
+        }
         const Hubnet__Cost *c = *(Hubnet__Cost **)member;
         static const struct rec_rule currency_rule = {"currency", REC_TEXT, RECORD_MAX_SHORT, 0,
                                                       NULL};
@@ -1285,6 +1498,17 @@ static size_t rec_terms_of(const uint8_t author[32], int kind, const ProtobufCMe
         rec_term_str(&t, IDX_MODE, o->mode);
         rec_term_str(&t, IDX_COUNTRY, o->country);
         rec_term_list(&t, IDX_SKILL, o->skills, o->n_skills);
+        rec_term_str(&t, IDX_SERVICE_GROUP,
+                     o->service_group[0] ? o->service_group : VOCAB_DEFAULT_SERVICE_GROUP);
+        if (o->based_on != NULL && o->based_on->author.len == 32 && o->based_on->key[0] != '\0' &&
+            strlen(o->based_on->key) <= HUB_MAX_RECORD_KEY) {
+            char ref[HUB_HEX_LEN + 1 + HUB_MAX_RECORD_KEY + 1];
+            hub_hex(o->based_on->author.data, 32, ref);
+            ref[HUB_HEX_LEN] = '/';
+            size_t kl = strlen(o->based_on->key);
+            memcpy(ref + HUB_HEX_LEN + 1, o->based_on->key, kl);
+            rec_term_add(&t, IDX_BASED_ON, ref, HUB_HEX_LEN + 1 + kl);
+        }
         rec_term_words(&t, o->title);
         rec_term_words(&t, o->description);
         break;
@@ -1300,6 +1524,8 @@ static size_t rec_terms_of(const uint8_t author[32], int kind, const ProtobufCMe
         rec_term_str(&t, IDX_MODE, q->mode);
         rec_term_str(&t, IDX_COUNTRY, q->country);
         rec_term_list(&t, IDX_SKILL, q->skills, q->n_skills);
+        rec_term_str(&t, IDX_SERVICE_GROUP,
+                     q->service_group[0] ? q->service_group : VOCAB_DEFAULT_SERVICE_GROUP);
         rec_term_words(&t, q->title);
         rec_term_words(&t, q->description);
         break;
@@ -1307,6 +1533,15 @@ static size_t rec_terms_of(const uint8_t author[32], int kind, const ProtobufCMe
     case HUBNET__KIND__KIND_RESPONSE: {
         const Hubnet__Response *r = (const Hubnet__Response *)msg;
         rec_term_id(&t, IDX_TARGET, &r->target);
+        if (r->target_author.len == 32 && r->target_key[0] != '\0' &&
+            strlen(r->target_key) <= HUB_MAX_RECORD_KEY) {
+            char ref[RECORD_REF_TEXT_MAX];
+            size_t n = record_ref_text(r->target_author.data, (int)r->target_kind, r->target_key,
+                                       ref);
+            rec_term_add(&t, IDX_TARGET_REC, ref, n);
+            rec_term_id(&t, IDX_TARGET_AUTHOR, &r->target_author);
+        }
+        rec_term_str(&t, IDX_RTYPE, record_rtype_name((int)r->type));
         break;
     }
     case HUBNET__KIND__KIND_ENDORSEMENT: {
@@ -1437,4 +1672,97 @@ size_t record_profile_endpoints(const uint8_t *payload, size_t len, char (*out)[
     }
     rec_release(msg);
     return n;
+}
+
+/* ---- issue 10: replies, seats, lineage, names ---- */
+
+size_t record_ref_text(const uint8_t author[32], int kind, const char *key, char *out) {
+    const char *kn = entry_kind_name(kind);
+    char num[16];
+    if (kn == NULL) {
+        snprintf(num, sizeof num, "%d", kind);
+        kn = num;
+    }
+    size_t kl = strnlen(key, HUB_MAX_RECORD_KEY);
+    size_t nl = strnlen(kn, 16);
+    hub_hex(author, 32, out);
+    size_t n = HUB_HEX_LEN;
+    out[n++] = '/';
+    memcpy(out + n, kn, nl);
+    n += nl;
+    out[n++] = '/';
+    memcpy(out + n, key, kl);
+    n += kl;
+    out[n] = '\0';
+    return n;
+}
+
+static void rec_copy(char *dst, size_t size, const char *src) {
+    size_t n = strnlen(src, size - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+int record_response_info(const uint8_t *payload, size_t len, struct record_response *out) {
+    memset(out, 0, offsetof(struct record_response, sealed));
+    ProtobufCMessage *msg = rec_unpack(HUBNET__KIND__KIND_RESPONSE, payload, len);
+    if (msg == NULL)
+        return HUB_E_DECODE;
+    const Hubnet__Response *r = (const Hubnet__Response *)msg;
+    int rc = HUB_OK;
+    out->type = (int)r->type;
+    if (r->target.len == 32) {
+        out->has_target_id = 1;
+        memcpy(out->target_id, r->target.data, 32);
+    }
+    size_t kl = strlen(r->target_key);
+    if (r->target_author.len == 32 && kl > 0 && kl <= HUB_MAX_RECORD_KEY) {
+        out->has_target = 1;
+        memcpy(out->target_author, r->target_author.data, 32);
+        out->target_kind = (int)r->target_kind;
+        memcpy(out->target_key, r->target_key, kl + 1);
+    }
+    out->seats = r->seats;
+    rec_copy(out->reason, sizeof out->reason, r->reason);
+    if (r->sealed.len > RECORD_MAX_SEALED) {
+        rc = HUB_E_TOO_LARGE;
+    } else {
+        out->sealed_len = r->sealed.len;
+        if (r->sealed.len)
+            memcpy(out->sealed, r->sealed.data, r->sealed.len);
+    }
+    rec_release(msg);
+    return rc;
+}
+
+int record_offer_info(const uint8_t *payload, size_t len, struct record_offer *out) {
+    memset(out, 0, sizeof *out);
+    ProtobufCMessage *msg = rec_unpack(HUBNET__KIND__KIND_OFFER, payload, len);
+    if (msg == NULL)
+        return HUB_E_DECODE;
+    const Hubnet__Offer *o = (const Hubnet__Offer *)msg;
+    out->capacity = o->capacity;
+    rec_dates_of(HUBNET__KIND__KIND_OFFER, msg, &out->dates);
+    if (o->based_on != NULL && o->based_on->author.len == 32 && o->based_on->key[0] != '\0' &&
+        strlen(o->based_on->key) <= HUB_MAX_RECORD_KEY) {
+        out->has_based_on = 1;
+        memcpy(out->based_on_author, o->based_on->author.data, 32);
+        rec_copy(out->based_on_key, sizeof out->based_on_key, o->based_on->key);
+    }
+    rec_copy(out->title, sizeof out->title, o->title);
+    rec_copy(out->country, sizeof out->country, o->country);
+    rec_release(msg);
+    return HUB_OK;
+}
+
+int record_profile_name(const uint8_t *payload, size_t len, char *name, char *country) {
+    name[0] = country[0] = '\0';
+    ProtobufCMessage *msg = rec_unpack(HUBNET__KIND__KIND_PROFILE, payload, len);
+    if (msg == NULL)
+        return HUB_E_DECODE;
+    const Hubnet__Profile *p = (const Hubnet__Profile *)msg;
+    rec_copy(name, 201, p->name);
+    rec_copy(country, 8, p->country);
+    rec_release(msg);
+    return HUB_OK;
 }

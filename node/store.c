@@ -22,6 +22,8 @@
  *   live      local u64 -> expires u64, date_start i32, date_end i32: current, visible records
  *   expiry    expires u64 | local u64 -> empty: current versions that carry an expiry
  *   forks     author | seq -> detected u64, held id (32), other entry's wire bytes
+ *   reply_seen entry id (32) -> u64 ms: replies to this hub's records listed in its inbox
+ *             (local state, never replicated; records.c keeps a copy in memory)
  * "local" is a per-hub monotonic number, so entries and live are appended at the end.
  *
  * Small batches (live push, publish, a few hundred entries) do not write the index: a record's
@@ -79,11 +81,13 @@ enum {
     DB_LIVE,
     DB_EXPIRY,
     DB_FORKS,
+    DB_REPLY_SEEN,
     DB_COUNT
 };
 static const char *const db_names[DB_COUNT] = {"meta",   "entries", "ids",      "feeds",
                                                "chain",  "records", "versions", "index",
-                                               "recent", "live",    "expiry",   "forks"};
+                                               "recent", "live",    "expiry",   "forks",
+                                               "reply_seen"};
 
 struct store {
     MDB_env *env;
@@ -1586,9 +1590,11 @@ int store_query(struct store *s, const struct store_query *q,
                 }
                 MDB_val ev;
                 if (mdb_get(txn, s->dbi[DB_ENTRIES], &k, &ev) == 0) {
-                    if (cb(ev.mv_data, ev.mv_size, arg) != 0)
+                    int r = cb(ev.mv_data, ev.mv_size, arg);
+                    if (r != 0 && r != STORE_QUERY_SKIP)
                         break;
-                    count++;
+                    if (r == 0)
+                        count++;
                 }
             }
         }
@@ -1783,4 +1789,52 @@ int store_stats(struct store *s, struct store_stats *out) {
     out->index_tail = s->recent_rows;
     pthread_mutex_unlock(&s->tail_mu);
     return HUB_OK;
+}
+
+int store_seen_load(struct store *s, int (*cb)(const uint8_t id[32], uint64_t ms, void *arg),
+                    void *arg) {
+    MDB_txn *txn;
+    int rc = rtxn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(txn, s->dbi[DB_REPLY_SEEN], &c)) != 0) {
+        rtxn_end(s);
+        return store_err(rc);
+    }
+    MDB_val k, v;
+    int n = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 32 || v.mv_size != 8)
+            continue; /* not ours: a newer schema's row */
+        if (cb(k.mv_data, hub_rd64(v.mv_data), arg) != 0)
+            break;
+        n++;
+    }
+    mdb_cursor_close(c);
+    rtxn_end(s);
+    return rc == 0 || rc == MDB_NOTFOUND ? n : store_err(rc);
+}
+
+int store_seen_mark(struct store *s, const uint8_t (*ids)[32], size_t n, uint64_t ms) {
+    if (n == 0)
+        return HUB_OK;
+    pthread_mutex_lock(&s->write_mu);
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc == 0) {
+        uint8_t t[8];
+        hub_be64(t, ms);
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            MDB_val k = {32, (void *)ids[i]}, v = {8, t};
+            rc = mdb_put(txn, s->dbi[DB_REPLY_SEEN], &k, &v, 0);
+        }
+        if (rc == 0)
+            rc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+    }
+    pthread_mutex_unlock(&s->write_mu);
+    return store_err(rc);
 }

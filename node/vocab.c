@@ -121,6 +121,50 @@ static const char *const vocab_services[] = {
     NULL,
 };
 
+/* The EDIH service groups as offers and requests name them (service_group; ISSUE10_DESIGN):
+ * one short code each. An empty service_group means skills-training, so older records keep
+ * their meaning. */
+static const char *const vocab_service_groups[] = {
+    "test-before-invest",
+    "skills-training",
+    "investment",
+    "ecosystem-networking",
+    NULL,
+};
+
+/* service_type per group: group code, then its types. Skills and training keeps the ELM
+ * opportunity types in opportunity_type; its service types only say the format of the work. */
+static const char *const vocab_types_tbi[] = {
+    "testbed-access", "demonstration", "proof-of-concept", "technology-assessment", NULL,
+};
+static const char *const vocab_types_skills[] = {
+    "course", "workshop", "train-the-trainer", "mentoring", NULL,
+};
+static const char *const vocab_types_investment[] = {
+    "investment-readiness", "funding-search", "investor-matchmaking", NULL,
+};
+static const char *const vocab_types_ecosystem[] = {
+    "matchmaking", "event", "partner-search", "community", NULL,
+};
+static const struct {
+    const char *group;
+    const char *const *types;
+} vocab_group_types[] = {
+    {"test-before-invest", vocab_types_tbi},
+    {"skills-training", vocab_types_skills},
+    {"investment", vocab_types_investment},
+    {"ecosystem-networking", vocab_types_ecosystem},
+};
+
+/* Every service type of every group, for vocab_has (a type is checked against its group by
+ * vocab_service_type_of). */
+static const char *const vocab_service_types[] = {
+    "testbed-access", "demonstration", "proof-of-concept", "technology-assessment",
+    "course", "workshop", "train-the-trainer", "mentoring",
+    "investment-readiness", "funding-search", "investor-matchmaking",
+    "matchmaking", "event", "partner-search", "community", NULL,
+};
+
 /* ELM v3 learning modes (http://data.europa.eu/snb/learning-assessment/...). */
 static const char *const vocab_modes[] = {
     "online", "onsite", "blended", "workbased", "project-based", "research-lab-based", NULL,
@@ -215,7 +259,17 @@ static const struct vocab_def vocab_defs[VOCAB_COUNT] = {
     [VOCAB_AUDIENCE] = {"audience", vocab_audiences},
     [VOCAB_COUNTRY] = {"country", vocab_countries},
     [VOCAB_CURRENCY] = {"currency", vocab_currencies},
+    [VOCAB_SERVICE_GROUP] = {"service_group", vocab_service_groups},
+    [VOCAB_SERVICE_TYPE] = {"service_type", vocab_service_types},
 };
+
+const char *vocab_service_type_group(const char *type) {
+    for (size_t g = 0; g < sizeof vocab_group_types / sizeof vocab_group_types[0]; g++)
+        for (const char *const *t = vocab_group_types[g].types; *t != NULL; t++)
+            if (strcmp(*t, type) == 0)
+                return vocab_group_types[g].group;
+    return NULL;
+}
 
 #define VOCAB_MAX_TOPIC 64
 #define VOCAB_MAX_LANGUAGE 63 /* RFC 5646 needs 35 for tags without extensions */

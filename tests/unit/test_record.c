@@ -70,6 +70,9 @@ static const char *const request_json =
     "\"skills\":[\"http://data.europa.eu/esco/skill/378caeec-10a0-4162-b75c-ab374a42e93d\"],"
     "\"contact\":\"it@ioannina.example.gr\"}";
 
+/* The record a response answers (required since issue 10: replies follow records). */
+#define TGT "\"target_author\":\"" HEX_A "\",\"target_kind\":\"offer\",\"target_key\":\"o1\","
+
 static const char *const response_json =
     "{\"target\":\"" HEX_B "\",\"target_author\":\"" HEX_A "\",\"target_kind\":\"offer\","
     "\"target_key\":\"ttt-ai-2027\",\"type\":\"enrolment\","
@@ -152,10 +155,10 @@ static void test_roundtrip_every_kind(void **state) {
     /* Minimal records. */
     roundtrip(K_OFFER, "{\"title\":\"x\"}");
     roundtrip(K_PROFILE, "{\"name\":\"EDIH\"}");
-    roundtrip(K_RESPONSE, "{\"target\":\"" HEX_B "\",\"type\":\"question\"}");
-    roundtrip(K_RESPONSE, "{\"target\":\"" HEX_B "\",\"type\":\"can-help\",\"target_kind\":"
-                          "\"request\"}");
-    roundtrip(K_RESPONSE, "{\"target\":\"" HEX_B "\",\"type\":\"interest\"}");
+    roundtrip(K_RESPONSE, "{" TGT "\"target\":\"" HEX_B "\",\"type\":\"question\"}");
+    roundtrip(K_RESPONSE, "{\"target_author\":\"" HEX_A "\",\"target_key\":\"r1\",\"target\":\"" HEX_B
+                          "\",\"type\":\"can-help\",\"target_kind\":\"request\"}");
+    roundtrip(K_RESPONSE, "{" TGT "\"type\":\"interest\"}");
     roundtrip(K_RETRACTION, "{\"target_kind\":\"profile\",\"target_key\":\"profile\"}");
     roundtrip(K_ENDORSEMENT, "{\"hub\":\"" HEX_A "\"}");
     /* Limits are inclusive. */
@@ -240,8 +243,8 @@ static const struct reject rejects[] = {
     {K_REQUEST, "{\"topics\":[\"ai\"]}", HUB_E_FIELD, "title"},
     {K_PROFILE, "{\"title\":\"x\"}", HUB_E_FIELD, "title"},
     {K_PROFILE, "{\"country\":\"AT\"}", HUB_E_FIELD, "name"},
-    {K_RESPONSE, "{\"type\":\"interest\"}", HUB_E_FIELD, "target"},
-    {K_RESPONSE, "{\"target\":\"" HEX_B "\"}", HUB_E_FIELD, "type"},
+    {K_RESPONSE, "{\"type\":\"interest\"}", HUB_E_FIELD, "target_author"},
+    {K_RESPONSE, "{" TGT "\"target\":\"" HEX_B "\"}", HUB_E_FIELD, "type"},
     {K_ENDORSEMENT, "{\"statement\":\"good\"}", HUB_E_FIELD, "hub"},
     {K_RETRACTION, "{\"target_kind\":\"offer\"}", HUB_E_FIELD, "target_key"},
     {K_OFFER, "{\"title\":\"x\",\"cost\":{\"amount\":1}}", HUB_E_FIELD, "cost.currency"},
@@ -397,7 +400,7 @@ static void test_string_caps(void **state) {
         {K_PROFILE, "{}", "name", 200},
         {K_OFFER, "{\"title\":\"x\"}", "description", 8000},
         {K_PROFILE, "{\"name\":\"x\"}", "description", 8000},
-        {K_RESPONSE, "{\"target\":\"" HEX_B "\",\"type\":\"question\"}", "message", 4000},
+        {K_RESPONSE, "{" TGT "\"type\":\"question\"}", "message", 4000},
         {K_ENDORSEMENT, "{\"hub\":\"" HEX_A "\"}", "statement", 4000},
         {K_OFFER, "{\"title\":\"x\"}", "contact", 256},
         {K_OFFER, "{\"title\":\"x\"}", "location", 200},
@@ -778,7 +781,8 @@ static void test_terms_offer(void **state) {
     /* Title: train, the, trainer, ai, for, public, services; description adds: three,
      * modules, hub, staff, who, will, municipalities, tabs ("for" again). */
     size_t words = 7 + 8;
-    size_t tags = 3 /* all kind author */ + 2 + 2 + 2 + 2 + 3 + 4 /* de en pt-br pt */ + 1 + 1 + 2;
+    size_t tags = 3 /* all kind author */ + 2 + 2 + 2 + 2 + 3 + 4 /* de en pt-br pt */ + 1 + 1 + 2 +
+                  1 /* service group (skills-training by default) */;
     assert_int_equal(n, tags + words);
     free(buf);
 }
@@ -795,15 +799,15 @@ static void test_terms_dedupe(void **state) {
                         &len);
     size_t n = record_terms(author, K_OFFER, buf, len, t, RECORD_MAX_TERMS);
     assert_unique(t, n);
-    /* all, kind, author, topic, audience, language en, word ai */
-    assert_int_equal(n, 7);
+    /* all, kind, author, topic, audience, language en, word ai, service group */
+    assert_int_equal(n, 8);
     assert_true(has_term(t, n, IDX_WORD, "ai"));
     free(buf);
 
     /* train_the_trainer alone implies the topic and the audience. */
     buf = make(K_OFFER, "{\"title\":\"x\",\"train_the_trainer\":true}", &len);
     n = record_terms(author, K_OFFER, buf, len, t, RECORD_MAX_TERMS);
-    assert_int_equal(n, 5);
+    assert_int_equal(n, 6); /* all, kind, author, topic, audience, service group */
     assert_true(has_term(t, n, IDX_TOPIC, "train-the-trainer"));
     assert_true(has_term(t, n, IDX_AUDIENCE, "trainers"));
     free(buf);
@@ -824,7 +828,7 @@ static void test_terms_dedupe(void **state) {
     assert_true(has_term(t, n, IDX_WORD, "k\xc3\xbcnstliche"));
     assert_false(has_term(t, n, IDX_WORD, "e"));
     assert_false(has_term(t, n, IDX_WORD, "x"));
-    assert_int_equal(n, 3 + 5);
+    assert_int_equal(n, 3 + 5 + 1 /* service group */);
     free(buf);
 
     /* The query side splits text the same way. */
@@ -904,9 +908,13 @@ static void test_terms_other_kinds(void **state) {
     struct index_term t[RECORD_MAX_TERMS];
     uint8_t *buf = make(K_RESPONSE, response_json, &len);
     size_t n = record_terms(author, K_RESPONSE, buf, len, t, RECORD_MAX_TERMS);
-    assert_int_equal(n, 4);
+    /* all, kind, author, target id, target record, target author, type */
+    assert_int_equal(n, 7);
     assert_true(has_term(t, n, IDX_KIND, "response"));
     assert_true(has_term(t, n, IDX_TARGET, HEX_B));
+    assert_true(has_term(t, n, IDX_TARGET_REC, HEX_A "/offer/ttt-ai-2027"));
+    assert_true(has_term(t, n, IDX_TARGET_AUTHOR, HEX_A));
+    assert_true(has_term(t, n, IDX_RTYPE, "enrolment"));
     assert_false(has_term(t, n, IDX_WORD, "trainers")); /* messages are not indexed */
     free(buf);
 
