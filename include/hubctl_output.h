@@ -51,7 +51,9 @@ struct output {
     void (*heads)(json_t *resp);
     /* peer add/remove succeeded; verb is "added" or "removed"; endpoint may be NULL. */
     void (*peer_changed)(json_t *resp, const char *verb, const char *key, const char *endpoint);
-    void (*error)(json_t *resp); /* a response with "ok": false */
+    void (*trust)(json_t *resp);   /* hubctl trust */
+    void (*blocked)(json_t *resp); /* hubctl block / unblock */
+    void (*error)(json_t *resp);   /* a response with "ok": false */
 };
 
 extern const struct output output_text;

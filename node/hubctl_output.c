@@ -878,15 +878,61 @@ static void text_heads(json_t *r) {
 }
 
 static void text_peer_changed(json_t *r, const char *verb, const char *key, const char *endpoint) {
-    (void)r;
     char *k = clean(key, 0);
+    const char *en = jstr(r, "endorsed");
+    const char *why = !en || strcmp(en, "no") == 0 ? ""
+                      : strcmp(en, "yes") == 0     ? "; endorsed (signed endorsement published)"
+                      : strcmp(en, "already") == 0 ? "; endorsed already"
+                                                   : "; endorsement pending (own feed not ready)";
     if (endpoint) {
         char *e = clean(endpoint, 0);
-        printf("peer %s %s (%s)\n", k, verb, e);
+        printf("peer %s %s (%s)%s\n", k, verb, e, why);
         free(e);
     } else {
-        printf("peer %s %s\n", k, verb);
+        printf("peer %s %s%s\n", k, verb, why);
     }
+    free(k);
+}
+
+/* hubctl trust: every trusted hub and why (a root, or endorsed by whom at which hop). */
+static void text_trust(json_t *r) {
+    json_t *hubs = json_object_get(r, "hubs");
+    if (!output_raw)
+        printf("policy %s, hops %lld: %lld trusted hub(s) besides this one\n", jstr(r, "policy"),
+               jint(r, "hops", 0), jint(r, "trusted", 0));
+    static const struct column cols[] = {{"HUB", 64, 0},    {"NAME", 32, 0}, {"VIA", 0, 0},
+                                         {"HOP", 0, 1},     {"BY", 64, 0},   {"BY NAME", 32, 0},
+                                         {"CONNECTED", 0, 0}};
+    struct table t = {cols, 7, 1, NULL, 0, 0};
+    size_t i;
+    json_t *h;
+    json_array_foreach(hubs, i, h) {
+        char key[OUTPUT_HEX_BUF], by[OUTPUT_HEX_BUF], hop[24];
+        short_hex(jstr(h, "key"), key);
+        if (jstr(h, "by"))
+            short_hex(jstr(h, "by"), by);
+        else
+            snprintf(by, sizeof by, "-");
+        snprintf(hop, sizeof hop, "%lld", jint(h, "hop", 0));
+        char *name = clean(jstr(h, "name") ? jstr(h, "name") : "-", 0);
+        char *byname = clean(jstr(h, "by_name") ? jstr(h, "by_name") : "-", 0);
+        const char *row[] = {key,    name,  jstr(h, "via"),
+                             hop,    by,    byname,
+                             json_is_true(json_object_get(h, "connected")) ? "yes" : "no"};
+        table_add(&t, row);
+        free(name);
+        free(byname);
+    }
+    table_print(&t, stdout);
+    table_free(&t);
+}
+
+static void text_blocked(json_t *r) {
+    char *k = clean(jstr(r, "key"), 0);
+    int b = json_is_true(json_object_get(r, "blocked"));
+    int changed = json_is_true(json_object_get(r, "changed"));
+    printf("hub %s %s%s\n", k, b ? "blocked: its addressed replies are refused" : "unblocked",
+           changed ? "" : " (no change)");
     free(k);
 }
 
@@ -905,6 +951,8 @@ const struct output output_text = {
     .peers = text_peers,
     .heads = text_heads,
     .peer_changed = text_peer_changed,
+    .trust = text_trust,
+    .blocked = text_blocked,
     .error = output_error_line,
 };
 
@@ -1011,5 +1059,7 @@ const struct output output_json = {
     .peers = json_resp,
     .heads = json_resp,
     .peer_changed = json_peer_changed,
+    .trust = json_line,
+    .blocked = json_line,
     .error = json_error,
 };
