@@ -89,6 +89,11 @@
 #define SYNC_REDIAL_MAX_MS 60000     /* re-dial back-off cap */
 #define SYNC_RETRY_MIN_MS 5          /* round retry while a peer is not connected: from 5 ms */
 #define SYNC_RETRY_MS 200            /* doubling up to this */
+#define SYNC_REPLY_TARGETS 16        /* targets asked per round with WantReplies (self + peers) */
+#define SYNC_REPLIES_MAX 256         /* entries in one Replies answer */
+#define SYNC_REPLIES_MAX_BYTES (1u << 20)
+#define SYNC_REPLIES_SCAN 1024       /* replies of the store looked at for one answer */
+#define SYNC_REPLIES_SLACK_MS 600000 /* WantReplies asks again from this long before the last ask */
 #define SYNC_ENDORSE_QUEUE 64        /* endorsements waiting to be published (own feed not ready) */
 #define SYNC_ENDORSE_RETRY_MS 1000   /* retry of a waiting endorsement */
 
@@ -157,6 +162,7 @@ struct session {
     uint64_t deferred, refused, deferred_window, refused_window;
     uint64_t answer_sec_ms, answer_sec_bytes; /* SYNC_ANSWER_RATE_BYTES: this second's answers */
     uint64_t replies_kept, replies_refused;   /* addressed replies from this peer (areply.c) */
+    uint64_t replies_asked_ms; /* wall clock of the last WantReplies round; 0: none yet */
 };
 
 struct sync {
@@ -1661,6 +1667,130 @@ static void heads_release(struct sync *s) {
     s->nheld = 0;
 }
 
+/* ---- replies by anti-entropy (WantReplies / Replies, PROTOCOL.md 9.11) ---- */
+
+static void sync_addressed(struct sync *s, struct session *ss, const uint8_t *wire, size_t len);
+
+/* Each round: ask the peer for the replies addressing this hub and each other peer of it (the
+ * hubs it relays to), so that a live push lost while a link was down is made good. */
+static void ask_replies(struct sync *s, struct session *ss) {
+    uint64_t now = hub_now_ms();
+    uint64_t since = ss->replies_asked_ms > SYNC_REPLIES_SLACK_MS
+                         ? ss->replies_asked_ms - SYNC_REPLIES_SLACK_MS
+                         : 0;
+    ss->replies_asked_ms = now;
+    uint8_t targets[SYNC_REPLY_TARGETS][32];
+    size_t nt = 0;
+    memcpy(targets[nt++], node_identity(s->node)->pk, 32);
+    for (size_t i = 0; i < SYNC_MAX_SESSIONS && nt < SYNC_REPLY_TARGETS; i++) {
+        struct session *o = &s->sess[i];
+        if (!o->used || !o->hub_known || !o->hello_seen || memcmp(o->hub, ss->hub, 32) == 0)
+            continue;
+        size_t j = 0;
+        while (j < nt && memcmp(targets[j], o->hub, 32) != 0)
+            j++;
+        if (j == nt)
+            memcpy(targets[nt++], o->hub, 32);
+    }
+    for (size_t i = 0; i < nt; i++) {
+        Hubnet__WantReplies w = HUBNET__WANT_REPLIES__INIT;
+        w.target.data = targets[i];
+        w.target.len = 32;
+        w.since = since;
+        Hubnet__SyncMsg m = HUBNET__SYNC_MSG__INIT;
+        m.msg_case = HUBNET__SYNC_MSG__MSG_WANT_REPLIES;
+        m.want_replies = &w;
+        send_msg(s, ss, &m);
+    }
+}
+
+struct replies_ctx {
+    uint64_t since;
+    ProtobufCBinaryData *e;
+    size_t n, bytes;
+};
+
+static int replies_cb(const uint8_t *wire, size_t len, void *arg) {
+    struct replies_ctx *c = arg;
+    struct entry e;
+    if (c->n == SYNC_REPLIES_MAX || c->bytes + len > SYNC_REPLIES_MAX_BYTES)
+        return 1;
+    if (entry_decode(wire, len, &e) != HUB_OK || e.timestamp < c->since)
+        return 0; /* looked at (the scan budget), not sent */
+    for (size_t i = 0; i < c->n; i++) /* a reply both in a feed and kept apart: once */
+        if (c->e[i].len == len && memcmp(c->e[i].data, wire, len) == 0)
+            return 0;
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy)
+        return 1;
+    memcpy(copy, wire, len);
+    c->e[c->n].data = copy;
+    c->e[c->n].len = len;
+    c->n++;
+    c->bytes += len;
+    return 0;
+}
+
+static void on_want_replies(struct sync *s, struct session *ss, Hubnet__WantReplies *w) {
+    if (w->target.len != 32) {
+        ss->rejected++;
+        ss->rej_window[-HUB_E_FIELD]++;
+        ss->rej_window_total++;
+        return;
+    }
+    struct replies_ctx c = {.since = w->since};
+    c.e = calloc(SYNC_REPLIES_MAX, sizeof *c.e);
+    if (!c.e)
+        return;
+    char hex[HUB_HEX_LEN + 1];
+    hub_hex(w->target.data, 32, hex);
+    struct index_term t[2];
+    index_term_make(IDX_KIND, "response", 8, &t[0]);
+    index_term_make(IDX_TARGET_AUTHOR, hex, HUB_HEX_LEN, &t[1]);
+    struct store_query q = {
+        .terms = t, .nterms = 2, .limit = SYNC_REPLIES_SCAN, .now_ms = hub_now_ms()};
+    uint64_t next = 0;
+    if (store_query(node_store(s->node), &q, replies_cb, &c, &next) < 0)
+        log_debug("sync", "replies for %.8s: store query failed", hex);
+    if (store_areply_walk(node_store(s->node), w->target.data, replies_cb, &c) < 0)
+        log_debug("sync", "replies for %.8s: addressed replies not read", hex);
+    Hubnet__Replies r = HUBNET__REPLIES__INIT;
+    r.target = w->target;
+    r.n_entries = c.n;
+    r.entries = c.e;
+    Hubnet__SyncMsg m = HUBNET__SYNC_MSG__INIT;
+    m.msg_case = HUBNET__SYNC_MSG__MSG_REPLIES;
+    m.replies = &r;
+    if (c.n)
+        send_msg(s, ss, &m);
+    for (size_t i = 0; i < c.n; i++)
+        free(c.e[i].data);
+    free(c.e);
+}
+
+/* Replies from a feed we replicate come with the feed (anti-entropy); the others are offered as
+ * addressed replies, exactly as a live push of them would be. */
+static void on_replies(struct sync *s, struct session *ss, Hubnet__Replies *r) {
+    if (r->n_entries > SYNC_REPLIES_MAX) {
+        ss->rejected++;
+        ss->rej_window[-HUB_E_TOO_LARGE]++;
+        ss->rej_window_total++;
+        return;
+    }
+    for (size_t i = 0; i < r->n_entries; i++) {
+        struct entry e;
+        if (entry_decode(r->entries[i].data, r->entries[i].len, &e) != HUB_OK) {
+            ss->rejected++;
+            ss->rej_window[-HUB_E_DECODE]++;
+            ss->rej_window_total++;
+            continue;
+        }
+        if (policy_admits_feed(s->policy, e.author))
+            continue;
+        sync_addressed(s, ss, r->entries[i].data, r->entries[i].len);
+    }
+}
+
 static void handle_msg(struct sync *s, struct session *ss, const uint8_t *data, size_t len,
                        const char *peer_addr) {
     ss->bytes_received += len;
@@ -1710,6 +1840,12 @@ static void handle_msg(struct sync *s, struct session *ss, const uint8_t *data, 
         case HUBNET__SYNC_MSG__MSG_ENTRIES:
             on_entries(s, ss, m);
             m = NULL; /* entries_flush frees it */
+            break;
+        case HUBNET__SYNC_MSG__MSG_WANT_REPLIES:
+            on_want_replies(s, ss, m->want_replies);
+            break;
+        case HUBNET__SYNC_MSG__MSG_REPLIES:
+            on_replies(s, ss, m->replies);
             break;
         default:
             break;
@@ -2514,6 +2650,8 @@ long sync_tick(struct sync *s) {
                 ss->retry_ms = SYNC_RETRY_MIN_MS;
                 ss->rounds++;
                 send_summary(s, ss);
+                if (ss->hello_seen)
+                    ask_replies(s, ss);
             }
         }
         if (ss->dir == SESS_OUT && ss->next_round_ms > now &&

@@ -59,9 +59,9 @@ def addressed(h):
 
 
 def enrol(responder, target_hub, key, seats=1):
-    return responder.call("publish", kind="response", target=f"{target_hub.key}/offer/{key}",
-                          unheld_target=True,
-                          record={"type": "enrolment", "seats": seats,
+    return responder.call("publish", kind="response", unheld_target=True,
+                          record={"target_author": target_hub.key, "target_kind": "offer",
+                                  "target_key": key, "type": "enrolment", "seats": seats,
                                   "message": f"{responder.name} enrols"})
 
 
@@ -119,8 +119,8 @@ def test_default_web_of_trust_and_addressed_replies(hubs):
                msg="A never refused D's reply after block")
     assert second["id"] not in inbox_ids(a)
     assert addressed(a)["blocked"] == 1
-    peers_a = {p["key"]: p for p in a.call("peers")["peers"]}
-    assert peers_a[b.key]["replies_refused"] >= 1
+    # counted on the session whose live push brought it (A has one each way with B)
+    assert sum(p["replies_refused"] for p in a.call("peers")["peers"] if p["key"] == b.key) >= 1
     # The block is kept across a restart.
     a.restart()
     assert addressed(a)["blocked"] == 1
