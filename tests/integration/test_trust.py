@@ -167,3 +167,29 @@ def test_reply_quota_refuses_and_counts(hubs):
                msg="the reply over quota was not refused")
     assert second["id"] not in inbox_ids(a)
     assert a.wait_log("refused 1 addressed reply", timeout=WAIT + 60)
+
+
+def test_reply_made_while_the_relay_is_down_arrives_by_anti_entropy(hubs):
+    # A-B-C in a line (defaults), D added by C without endorsement. B is down while D replies
+    # to A, so no live push can carry the reply past B: B asks C for the replies addressing its
+    # peer A once it is back (WantReplies), and A asks B for its own.
+    a, b, c, d = (hubs.new(n, policy=None) for n in ("ra", "rb", "rc", "rd"))
+    first_run(a, b, c, d)
+    a.peers = [peer_line(b)]
+    b.peers = [peer_line(a), peer_line(c)]
+    c.peers = [peer_line(b)]
+    d.peers = [peer_line(c)]
+    start_all(a, b, c, d)
+    a.publish("offer", OFFER, key="ttt-ae")
+    wait_until(lambda: holds(c, a), WAIT, msg="C never held A's offer")
+    c.ctl("peer", "add", d.endpoint, d.key, "--no-endorse")
+    wait_until(lambda: any(p["key"] == d.key and p["state"] == "up"
+                           for p in c.call("peers")["peers"]), WAIT, msg="C never reached D")
+    b.stop()
+    reply = enrol(d, a, "ttt-ae")
+    wait_until(lambda: [r for r in c.query(kind="response", author=d.key)
+                        if r["id"] == reply["id"]], WAIT, msg="C never held D's reply")
+    b.start()
+    wait_until(lambda: reply["id"] in inbox_ids(a), WAIT,
+               msg="D's reply never reached A after B came back")
+    assert addressed(b)["kept"] >= 1
