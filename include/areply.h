@@ -1,4 +1,4 @@
-/* areply.h: addressed replies (PROTOCOL.md 9.11). A response entry from a feed this hub does not
+/* areply.h: addressed replies (PROTOCOL.md 9.15). A response entry from a feed this hub does not
  * replicate is kept apart (store "areplies") when it addresses this hub, or a hub this hub trusts
  * (then it is relayed toward it), within per-responder quotas; `hubctl block` refuses a
  * responder's. Event loop only. */

@@ -127,7 +127,7 @@ int store_seen_load(struct store *s, int (*cb)(const uint8_t id[32], uint64_t ms
 /* Marks replies seen at ms, in one write transaction. E_DISK_FULL, E_IO. */
 int store_seen_mark(struct store *s, const uint8_t (*ids)[32], size_t n, uint64_t ms) HUB_WUR;
 
-/* Addressed replies (areply.c, PROTOCOL.md 9.11): verified response entries from feeds this
+/* Addressed replies (areply.c, PROTOCOL.md 9.15): verified response entries from feeds this
  * hub does not replicate, kept by the hub they address, apart from feeds and the index.
  * put: HUB_OK, E_DUPLICATE (held), E_TOO_LARGE (max_held rows held already), E_DISK_FULL, E_IO.
  * has: 1, 0 or a negative code. walk: every one addressed to target (id order); cb returns

@@ -1,4 +1,4 @@
-/* areply.c: addressed replies (PROTOCOL.md 9.11). A hub's policy decides whose whole feed it
+/* areply.c: addressed replies (PROTOCOL.md 9.15). A hub's policy decides whose whole feed it
  * replicates; a reply addressed to one of its records must reach it whatever that decides. Only
  * what cannot be abused passes: a verified response entry, addressed to this hub or to a hub it
  * trusts, within a per-responder quota, from a responder not blocked here. It is kept apart from

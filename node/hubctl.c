@@ -551,7 +551,7 @@ static const char block_usage[] =
     "usage: hubctl block KEY\n"
     "       hubctl unblock KEY\n"
     "\n"
-    "Refuse the addressed replies (PROTOCOL.md 9.11) of hub KEY from now on, or accept them\n"
+    "Refuse the addressed replies (PROTOCOL.md 9.15) of hub KEY from now on, or accept them\n"
     "again. Kept across restarts. Refusals are counted in 'hubctl status' (addressed replies).\n"
     "\n"
     "Example:\n"

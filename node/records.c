@@ -994,7 +994,7 @@ static int call_list(struct records *r, json_t *req, int inbox, struct jbuf *b,
         wire_free(&l);
         return fail(ce, rc, NULL, "%s", hub_strmsg(rc));
     }
-    /* The addressed replies (areply.c, PROTOCOL.md 9.11: from feeds this hub does not
+    /* The addressed replies (areply.c, PROTOCOL.md 9.15: from feeds this hub does not
      * replicate, kept apart from the index) belong to the inbox too: on its first page. */
     if (inbox && cursor == 0 && store_areply_walk(r->st, r->id->pk, reply_cb, &l) > 0)
         wire_sort_newest(&l);

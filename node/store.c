@@ -25,7 +25,7 @@
  *   reply_seen entry id (32) -> u64 ms: replies to this hub's records listed in its inbox
  *             (local state, never replicated; records.c keeps a copy in memory)
  *   areplies  target hub (32) | entry id (32) -> wire bytes: addressed replies (PROTOCOL.md
- *             9.11) from feeds this hub does not replicate, apart from feeds and the index
+ *             9.15) from feeds this hub does not replicate, apart from feeds and the index
  *   blocked   hub key (32) -> u64 ms: responders whose addressed replies are refused
  * "local" is a per-hub monotonic number, so entries and live are appended at the end.
  *
@@ -1843,7 +1843,7 @@ int store_seen_mark(struct store *s, const uint8_t (*ids)[32], size_t n, uint64_
     return store_err(rc);
 }
 
-/* ---- addressed replies and blocked responders (areply.c; PROTOCOL.md 9.11) ---- */
+/* ---- addressed replies and blocked responders (areply.c; PROTOCOL.md 9.15) ---- */
 
 int store_areply_put(struct store *s, const uint8_t target[32], const uint8_t id[32],
                      const uint8_t *wire, size_t len, size_t max_held) {

@@ -1667,7 +1667,7 @@ static void heads_release(struct sync *s) {
     s->nheld = 0;
 }
 
-/* ---- replies by anti-entropy (WantReplies / Replies, PROTOCOL.md 9.11) ---- */
+/* ---- replies by anti-entropy (WantReplies / Replies, PROTOCOL.md 9.15) ---- */
 
 static void sync_addressed(struct sync *s, struct session *ss, const uint8_t *wire, size_t len);
 
@@ -2015,7 +2015,7 @@ static void sub_read(struct sync *s, struct session *ss) {
         zmq_msg_close(&msgs[i]);
 }
 
-/* A pushed entry the policy refused: an addressed reply (PROTOCOL.md 9.11) is kept, and passed
+/* A pushed entry the policy refused: an addressed reply (PROTOCOL.md 9.15) is kept, and passed
  * on by live push when it addresses another hub (toward it: every hub that trusts the target
  * keeps and relays it; a copy already kept is not relayed again, so it does not loop). */
 static void sync_addressed(struct sync *s, struct session *ss, const uint8_t *wire, size_t len) {

@@ -1,5 +1,5 @@
 """Trust that federates by default, and replies that reach the hub they address (issue 10,
-items 1 and 2; PROTOCOL.md 9.10 and 9.11). Real hubd processes on 127.0.0.1.
+items 1 and 2; PROTOCOL.md 9.10 and 9.15). Real hubd processes on 127.0.0.1.
 
 - Three hubs in a line A-B-C with hubd's DEFAULT policy (trust; no key listed by hand): C
   holds A's offers through B, because B endorses its configured peers; `hubctl trust` on C
