@@ -607,6 +607,20 @@ static void text_status(json_t *r) {
     json_t *peers = json_object_get(r, "peers");
     kv_add(&l, "peers", "%lld connected of %lld configured", jint(peers, "connected", 0),
            jint(peers, "configured", 0));
+    json_t *sy = json_object_get(r, "sync");
+    if (jstr(sy, "policy"))
+        kv_add(&l, "policy", "%s, %lld trusted hub(s) (hubctl trust)", jstr(sy, "policy"),
+               jint(sy, "trusted", 0));
+    json_t *ar = json_object_get(r, "addressed_replies");
+    if (ar) {
+        json_t *rf = json_object_get(ar, "refused");
+        kv_add(&l, "addressed replies",
+               "%lld kept, %lld relayed, %lld held; refused: %lld blocked, %lld over quota, "
+               "%lld too large, %lld invalid; %lld hub(s) blocked",
+               jint(ar, "kept", 0), jint(ar, "relayed", 0), jint(ar, "held", 0),
+               jint(rf, "blocked", 0), jint(rf, "quota", 0), jint(rf, "size", 0),
+               jint(rf, "invalid", 0), jint(ar, "blocked", 0));
+    }
 
     /* Rejected input: only the codes that occurred. */
     char *rej = xasprintf("%s", "");
