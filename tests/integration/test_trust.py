@@ -193,3 +193,35 @@ def test_reply_made_while_the_relay_is_down_arrives_by_anti_entropy(hubs):
     wait_until(lambda: reply["id"] in inbox_ids(a), WAIT,
                msg="D's reply never reached A after B came back")
     assert addressed(b)["kept"] >= 1
+
+
+def test_anchor_added_by_sighup_brings_the_hubs_it_endorses(hubs):
+    # P holds the feeds of N (a network coordinator) and Y, and endorses nobody (policy
+    # endorsed). X peers with P only: it trusts P, not Y. N endorses Y. Once X names N as an
+    # anchor (SIGHUP), X takes N's feed from P, follows its endorsement and holds Y's offer,
+    # though X never talks to N or Y.
+    import signal
+    n, y, p, x = hubs.new("an", policy=None), hubs.new("ay", policy=None), \
+        hubs.new("ap", policy="endorsed"), hubs.new("ax", policy=None)
+    first_run(n, y, p, x)
+    n.peers = [peer_line(p)]
+    y.peers = [peer_line(p)]
+    p.peers = [peer_line(n), peer_line(y), peer_line(x)]
+    x.peers = [peer_line(p)]
+    start_all(n, y, p, x)
+    offer = y.publish("offer", {"title": "Y's testbed", "country": "IT"}, key="y-testbed")
+    n.publish("endorsement", {"hub": y.key, "statement": "designated EDIH"}, key=y.key)
+    wait_until(lambda: p.get(offer["id"]).get("ok"), WAIT, msg="P never held Y's offer")
+    assert y.key not in {h["key"] for h in x.call("trust")["hubs"]}
+    assert not x.get(offer["id"]).get("ok")
+
+    x.extra = {"policy": {"anchor": n.key}}
+    x.write_config()
+    x.signal(signal.SIGHUP)
+    x.wait_log(f"reload: policy.anchor added: {n.key}")
+    wait_until(lambda: x.get(offer["id"]).get("ok"), WAIT,
+               msg="X never held Y's offer after naming N an anchor")
+    via = {h["key"]: h for h in x.call("trust")["hubs"]}
+    assert via[n.key]["via"] == "anchor"
+    assert via[y.key]["via"] == "endorsed" and via[y.key]["by"] == n.key
+    assert via[y.key]["hop"] == 1
