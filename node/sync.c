@@ -2201,8 +2201,14 @@ static void endorse_queue(struct sync *s, const uint8_t hub[32]) {
     for (size_t i = 0; i < s->nendorse; i++)
         if (memcmp(s->endorse_q[i], hub, 32) == 0)
             return;
-    if (s->nendorse < SYNC_ENDORSE_QUEUE)
+    if (s->nendorse < SYNC_ENDORSE_QUEUE) {
         memcpy(s->endorse_q[s->nendorse++], hub, 32);
+        return;
+    }
+    char k[9];
+    hub_short(hub, k);
+    log_warnx("sync", "peer %s not endorsed: %d endorsements wait already (own feed not ready)", k,
+              SYNC_ENDORSE_QUEUE);
 }
 
 /* From sync_tick: publish the queued endorsements once the own feed is ready. */
