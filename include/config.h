@@ -9,8 +9,14 @@
 
 #define CONFIG_MAX_PEERS 64
 #define CONFIG_MAX_ALLOW 256
+#define CONFIG_MAX_ANCHORS 64
 
-enum policy_mode { POLICY_ALLOWLIST = 0, POLICY_ENDORSED = 1, POLICY_OPEN = 2 };
+/* Replication policy (PROTOCOL.md 9.10). trust, the default: the roots (configured peers,
+ * [policy] anchor and allow keys) and the hubs they endorse within hops (default 2), and hubd
+ * endorses its configured peers. endorsed: the same closure, hops default 1, no endorsement
+ * made by hubd (the meaning it had before trust existed). allowlist: the roots only. open:
+ * everyone. The numbers index the config names. */
+enum policy_mode { POLICY_ALLOWLIST = 0, POLICY_ENDORSED = 1, POLICY_OPEN = 2, POLICY_TRUST = 3 };
 
 struct config_peer {
     char endpoint[256]; /* tcp://host:port of the peer's sync (ROUTER) socket */
@@ -39,8 +45,9 @@ struct config {
     unsigned sync_interval_s; /* default 10: anti-entropy round per peer */
     unsigned batch_entries;   /* default 2048: entries per sync batch (one transaction) */
     unsigned window;          /* default 16: outstanding batch requests per peer */
-    enum policy_mode policy;  /* default allowlist */
-    unsigned hops;            /* default 1: for policy endorsed */
+    enum policy_mode policy;  /* default trust */
+    unsigned hops;            /* default 2 under trust, 1 under endorsed (config_finish) */
+    int hops_set;             /* hops was given in the file or a flag */
     int discover;             /* default off */
     unsigned max_peers;       /* default 16 */
     /* [peers] peer = ENDPOINT KEY ; [policy] allow = KEY */
@@ -48,6 +55,11 @@ struct config {
     size_t npeers;
     uint8_t allow[CONFIG_MAX_ALLOW][32];
     size_t nallow;
+    /* [policy] anchor = KEY: trust roots that only sign endorsements (a network coordinator) */
+    uint8_t anchor[CONFIG_MAX_ANCHORS][32];
+    size_t nanchor;
+    /* [policy] reply_quota: addressed replies kept per responder per hour (default 20) */
+    unsigned reply_quota;
 };
 
 void config_defaults(struct config *c);
@@ -58,7 +70,7 @@ int config_finish(struct config *c, char *err, size_t errlen);
 /* Print the effective configuration as an INI file that config_load reads back (hubd -n). */
 void config_print(const struct config *c, FILE *out);
 /* SIGHUP: copy into cur the keys that may change at run time (log level and format, idle
- * timeout, watch backlog, sweep and sync intervals, discover, max_peers, peers, allow) from
+ * timeout, watch backlog, sweep and sync intervals, discover, max_peers, peers, allow, anchor, reply_quota) from
  * next, logging one line per change, and log each other key that differs as kept until a
  * restart. Returns the number of changes applied. */
 size_t config_reload(struct config *cur, const struct config *next);

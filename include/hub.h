@@ -42,6 +42,8 @@ enum hub_err {
     HUB_E_EXPIRED = -28,     /* entry already expired */
     HUB_E_NOT_READY = -29,   /* own feed not yet compared with a peer after start-up */
     HUB_E_KEY_IN_USE = -30,  /* another hub publishes with this hub's key */
+    HUB_E_QUOTA = -31,       /* the responder's addressed replies are over its quota */
+    HUB_E_BLOCKED = -32,     /* the responder is blocked on this hub (hubctl block) */
 };
 
 const char *hub_strerror(int err); /* "E_SIGNATURE" */

@@ -58,6 +58,8 @@ struct output {
     void (*replies)(json_t *resp, const char *array);
     void (*answered)(json_t *resp);
     void (*lineage)(json_t *resp);
+    void (*trust)(json_t *resp);   /* hubctl trust */
+    void (*blocked)(json_t *resp); /* hubctl block / unblock */
 };
 
 extern const struct output output_text;

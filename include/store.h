@@ -179,6 +179,22 @@ int store_seen_load(struct store *s, int (*cb)(const uint8_t id[32], uint64_t ms
 /* Marks replies seen at ms, in one write transaction. E_DISK_FULL, E_IO. */
 int store_seen_mark(struct store *s, const uint8_t (*ids)[32], size_t n, uint64_t ms) HUB_WUR;
 
+/* Addressed replies (areply.c, PROTOCOL.md 9.15): verified response entries from feeds this
+ * hub does not replicate, kept by the hub they address, apart from feeds and the index.
+ * put: HUB_OK, E_DUPLICATE (held), E_TOO_LARGE (max_held rows held already), E_DISK_FULL, E_IO.
+ * has: 1, 0 or a negative code. walk: every one addressed to target (id order); cb returns
+ * non-zero to stop; the count or a negative code. */
+int store_areply_put(struct store *s, const uint8_t target[32], const uint8_t id[32],
+                     const uint8_t *wire, size_t len, size_t max_held) HUB_WUR;
+int store_areply_has(struct store *s, const uint8_t target[32], const uint8_t id[32]);
+int store_areply_walk(struct store *s, const uint8_t target[32],
+                      int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg);
+int store_areply_count(struct store *s, uint64_t *n) HUB_WUR;
+/* Responders blocked by the operator (hubctl block): load every row; set (blocked 1) or clear. */
+int store_blocked_load(struct store *s, int (*cb)(const uint8_t key[32], uint64_t ms, void *arg),
+                       void *arg);
+int store_blocked_set(struct store *s, const uint8_t key[32], int blocked, uint64_t ms) HUB_WUR;
+
 struct store_fork {
     uint8_t author[32];
     uint64_t seq;

@@ -27,6 +27,10 @@
 #define CONFIG_BATCH_MAX 4096u
 #define CONFIG_WINDOW_MAX 64u
 #define CONFIG_HOPS_MAX 8u
+#define CONFIG_HOPS_TRUST 2u     /* default hops under policy trust (PROTOCOL.md 9.10) */
+#define CONFIG_HOPS_ENDORSED 1u  /* default hops under policy endorsed (its old default) */
+#define CONFIG_REPLY_QUOTA_DEFAULT 20u
+#define CONFIG_REPLY_QUOTA_MAX 100000u
 #define CONFIG_MAX_PEERS_MAX 1024u
 
 /* Unix socket paths are limited by sockaddr_un; refuse a longer one here, not at bind time. */
@@ -53,8 +57,10 @@ void config_defaults(struct config *c) {
     c->sync_interval_s = 10;
     c->batch_entries = 2048;
     c->window = 16;
-    c->policy = POLICY_ALLOWLIST;
-    c->hops = 1;
+    c->policy = POLICY_TRUST;
+    c->hops = 0; /* config_finish: 2 under trust, 1 under endorsed, unless given */
+    c->hops_set = 0;
+    c->reply_quota = CONFIG_REPLY_QUOTA_DEFAULT;
     c->discover = 0;
     c->max_peers = 16;
 }
@@ -85,7 +91,9 @@ enum config_key {
     K_DISCOVER,
     K_MAX_PEERS,
     K_PEER,  /* repeatable */
-    K_ALLOW, /* repeatable */
+    K_ALLOW,  /* repeatable */
+    K_ANCHOR, /* repeatable */
+    K_REPLY_QUOTA,
     K_COUNT
 };
 
@@ -365,6 +373,27 @@ static int config_allow(struct config_parse *p, const char *v) {
     return 0;
 }
 
+/* [policy] anchor = KEYHEX */
+static int config_anchor(struct config_parse *p, const char *v) {
+    struct config *c = p->c;
+    uint8_t key[HUB_KEY_LEN];
+
+    if (c->nanchor >= CONFIG_MAX_ANCHORS) {
+        config_fail(p, "policy.anchor: more than %d keys", CONFIG_MAX_ANCHORS);
+        return -1;
+    }
+    if (config_key(p, "policy.anchor", v, key) != 0)
+        return -1;
+    for (size_t i = 0; i < c->nanchor; i++) {
+        if (memcmp(c->anchor[i], key, HUB_KEY_LEN) == 0) {
+            config_fail(p, "policy.anchor: key %.8s... is listed twice", v);
+            return -1;
+        }
+    }
+    memcpy(c->anchor[c->nanchor++], key, HUB_KEY_LEN);
+    return 0;
+}
+
 /* ---- the key table ---------------------------------------------------------------------- */
 
 static const char *const config_sections[] = {"hub", "log", "sync", "peers", "policy"};
@@ -395,11 +424,13 @@ static const struct {
     {"sync", "max_peers", K_MAX_PEERS},
     {"peers", "peer", K_PEER},
     {"policy", "allow", K_ALLOW},
+    {"policy", "anchor", K_ANCHOR},
+    {"policy", "reply_quota", K_REPLY_QUOTA},
 };
 
 static const char *const config_level_names[] = {"error", "warn", "info", "debug"};
 static const char *const config_format_names[] = {"text", "json"};
-static const char *const config_policy_names[] = {"allowlist", "endorsed", "open"};
+static const char *const config_policy_names[] = {"allowlist", "endorsed", "open", "trust"};
 static const char *const config_onoff_names[] = {"off", "on"};
 
 static int config_known_section(const char *s) {
@@ -468,6 +499,7 @@ static int config_set(struct config_parse *p, enum config_key k, const char *nam
         c->policy = (enum policy_mode)choice;
         return 0;
     case K_HOPS:
+        c->hops_set = 1;
         return config_uint(p, name, v, 0, CONFIG_HOPS_MAX, &c->hops);
     case K_DISCOVER:
         return config_choice(p, name, v, config_onoff_names, HUB_ARRAY_LEN(config_onoff_names),
@@ -478,6 +510,10 @@ static int config_set(struct config_parse *p, enum config_key k, const char *nam
         return config_peer(p, v);
     case K_ALLOW:
         return config_allow(p, v);
+    case K_ANCHOR:
+        return config_anchor(p, v);
+    case K_REPLY_QUOTA:
+        return config_uint(p, name, v, 1, CONFIG_REPLY_QUOTA_MAX, &c->reply_quota);
     case K_COUNT:
         break;
     }
@@ -504,7 +540,7 @@ static int config_handler(void *user, const char *section, const char *name, con
             continue;
         enum config_key k = config_keys[i].key;
         snprintf(full, sizeof(full), "%s.%s", section, name);
-        if (k != K_PEER && k != K_ALLOW) {
+        if (k != K_PEER && k != K_ALLOW && k != K_ANCHOR) {
             if (p->seen[k] != 0) {
                 config_fail(p, "%s: set twice (first on line %d)", full, p->seen[k]);
                 return 0;
@@ -673,6 +709,9 @@ int config_finish(struct config *c, char *err, size_t errlen) {
     }
     if (strcmp(c->pub_listen, c->listen) == 0)
         return config_finish_fail(err, errlen, "sync.pub_listen: must differ from sync.listen");
+    /* hops not given: the default of the policy (endorsed keeps the 1 it always had) */
+    if (!c->hops_set)
+        c->hops = c->policy == POLICY_TRUST ? CONFIG_HOPS_TRUST : CONFIG_HOPS_ENDORSED;
     return 0;
 }
 
@@ -744,6 +783,11 @@ void config_print(const struct config *c, FILE *out) {
         hub_hex(c->allow[i], HUB_KEY_LEN, hex);
         fprintf(out, "allow = %s\n", hex);
     }
+    for (size_t i = 0; i < c->nanchor; i++) {
+        hub_hex(c->anchor[i], HUB_KEY_LEN, hex);
+        fprintf(out, "anchor = %s\n", hex);
+    }
+    fprintf(out, "reply_quota = %u\n", c->reply_quota);
 }
 
 /* ---- reload (SIGHUP) -------------------------------------------------------------------- */
@@ -868,5 +912,23 @@ size_t config_reload(struct config *cur, const struct config *next) {
         }
     memcpy(cur->allow, next->allow, sizeof cur->allow);
     cur->nallow = next->nallow;
+
+    for (size_t i = 0; i < cur->nanchor; i++)
+        if (!config_has_key((const uint8_t(*)[HUB_KEY_LEN])next->anchor, next->nanchor,
+                            cur->anchor[i])) {
+            hub_hex(cur->anchor[i], HUB_KEY_LEN, hex);
+            log_info("config", "reload: policy.anchor removed: %s", hex);
+            changes++;
+        }
+    for (size_t i = 0; i < next->nanchor; i++)
+        if (!config_has_key((const uint8_t(*)[HUB_KEY_LEN])cur->anchor, cur->nanchor,
+                            next->anchor[i])) {
+            hub_hex(next->anchor[i], HUB_KEY_LEN, hex);
+            log_info("config", "reload: policy.anchor added: %s", hex);
+            changes++;
+        }
+    memcpy(cur->anchor, next->anchor, sizeof cur->anchor);
+    cur->nanchor = next->nanchor;
+    changes += config_reload_uint("policy.reply_quota", &cur->reply_quota, next->reply_quota);
     return changes;
 }

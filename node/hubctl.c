@@ -335,8 +335,11 @@ static const char top_usage[] =
     "  accept REPLY               accept an enrolment in one of this hub's offers\n"
     "  decline REPLY              decline it (--reason TEXT)\n"
     "  lineage AUTHOR/KEY         the programmes derived from an offer, across hubs\n"
-    "  peer add ENDPOINT KEY      add a replication peer\n"
+    "  peer add ENDPOINT KEY      add a replication peer (and endorse it; --no-endorse)\n"
     "  peer remove KEY            remove a replication peer\n"
+    "  trust                      the hubs this hub trusts and through whom\n"
+    "  block KEY                  refuse a hub's addressed replies (spam)\n"
+    "  unblock KEY                accept a blocked hub's addressed replies again\n"
     "  help [COMMAND]             this text, or a command's options and an example\n"
     "\n"
     "Global options (before the command):\n"
@@ -716,15 +719,37 @@ static const char peers_usage[] =
     "  hubctl peers | awk -F'\\t' '$3 != \"up\" { print $1 }'    # hubs we cannot reach\n";
 
 static const char peer_usage[] =
-    "usage: hubctl peer add ENDPOINT KEY\n"
+    "usage: hubctl peer add ENDPOINT KEY [--no-endorse]\n"
     "       hubctl peer remove KEY\n"
     "\n"
     "Add or remove a replication peer. ENDPOINT is the peer's sync endpoint, tcp://host:port;\n"
-    "KEY is its hub key, 64 hex digits ('hubctl id' on that hub prints it).\n"
+    "KEY is its hub key, 64 hex digits ('hubctl id' on that hub prints it). peer add also\n"
+    "publishes a signed endorsement of the peer, so that the hubs that trust this one trust\n"
+    "it too (PROTOCOL.md 9.10); --no-endorse peers with it without vouching for it.\n"
     "\n"
     "Example:\n"
     "  hubctl peer add tcp://10.0.0.3:7400 \"$(ssh hub-b.example.eu hubctl id)\"\n"
     "  hubctl peer remove 5a1e0c3d9b7f4e2a8c6d0b1f3e5a7c9d2b4f6e8a0c1d3e5f7a9b2c4d6e8f0a1b\n";
+
+static const char trust_usage[] =
+    "usage: hubctl trust\n"
+    "\n"
+    "The hubs whose feeds this hub replicates, and why: VIA peer, anchor or allow (a root of\n"
+    "trust from the config or 'peer add'), or endorsed BY a trusted hub at HOP n (PROTOCOL.md\n"
+    "9.10). NAME is the hub's profile name when this hub holds its profile.\n"
+    "\n"
+    "Example:\n"
+    "  hubctl trust\n";
+
+static const char block_usage[] =
+    "usage: hubctl block KEY\n"
+    "       hubctl unblock KEY\n"
+    "\n"
+    "Refuse the addressed replies (PROTOCOL.md 9.15) of hub KEY from now on, or accept them\n"
+    "again. Kept across restarts. Refusals are counted in 'hubctl status' (addressed replies).\n"
+    "\n"
+    "Example:\n"
+    "  hubctl block 5a1e0c3d9b7f4e2a8c6d0b1f3e5a7c9d2b4f6e8a0c1d3e5f7a9b2c4d6e8f0a1b\n";
 
 /* ---- option parsing ----------------------------------------------------------------------- */
 
@@ -981,8 +1006,42 @@ static int cmd_heads(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     return rc;
 }
 
-static int cmd_peer(struct ctl *ctl, json_t *opts, int npos, char **pos) {
+static int cmd_trust(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     (void)opts;
+    (void)npos;
+    (void)pos;
+    json_t *r;
+    int rc = simple_call(ctl, "trust", &r);
+    if (rc == 0)
+        ctl->out->trust(r);
+    json_decref(r);
+    return rc;
+}
+
+static int cmd_block_op(struct ctl *ctl, const char *op, const char *key) {
+    json_t *r, *req = json_pack("{s:s,s:s}", "op", op, "key", key);
+    if (req == NULL)
+        return usage_error(op, "%s", "KEY is not valid UTF-8");
+    int rc = call(ctl, req, &r);
+    if (rc == 0)
+        ctl->out->blocked(r);
+    json_decref(r);
+    return rc;
+}
+
+static int cmd_block(struct ctl *ctl, json_t *opts, int npos, char **pos) {
+    (void)opts;
+    (void)npos;
+    return cmd_block_op(ctl, "block", pos[0]);
+}
+
+static int cmd_unblock(struct ctl *ctl, json_t *opts, int npos, char **pos) {
+    (void)opts;
+    (void)npos;
+    return cmd_block_op(ctl, "unblock", pos[0]);
+}
+
+static int cmd_peer(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     json_t *req, *r;
     const char *verb, *key, *endpoint = NULL;
     if (strcmp(pos[0], "add") == 0) {
@@ -991,7 +1050,8 @@ static int cmd_peer(struct ctl *ctl, json_t *opts, int npos, char **pos) {
         endpoint = pos[1];
         key = pos[2];
         verb = "added";
-        req = json_pack("{s:s,s:s,s:s}", "op", "peer_add", "endpoint", endpoint, "key", key);
+        req = json_pack("{s:s,s:s,s:s,s:b}", "op", "peer_add", "endpoint", endpoint, "key", key,
+                        "endorse", !json_is_true(json_object_get(opts, "no-endorse")));
     } else if (strcmp(pos[0], "remove") == 0) {
         if (npos != 2)
             return usage_error("peer", "%s", "peer remove needs exactly one KEY");
@@ -2170,6 +2230,7 @@ static const struct optdef decline_opts[] = {{"message", 1, 0}, {"reason", 1, 0}
 static const struct optdef import_opts[] = {{"entries", 0, 0}, {NULL, 0, 0}};
 
 static const struct optdef metrics_opts[] = {{"listen", 1, 0}, {NULL, 0, 0}};
+static const struct optdef peer_opts[] = {{"no-endorse", 0, 0}, {NULL, 0, 0}};
 
 static const struct command commands[] = {
     {"status", cmd_status, NULL, 0, 0, status_usage},
@@ -2188,12 +2249,15 @@ static const struct command commands[] = {
     {"peers", cmd_peers, NULL, 0, 0, peers_usage},
     {"heads", cmd_heads, NULL, 0, 0, heads_usage},
     {"metrics", cmd_metrics, metrics_opts, 0, 0, metrics_usage},
-    {"peer", cmd_peer, NULL, 1, 3, peer_usage},
     {"inbox", cmd_inbox, inbox_opts, 0, 0, inbox_usage},
     {"replies", cmd_replies, replies_opts, 0, 0, replies_usage},
     {"accept", cmd_accept, accept_opts, 1, 1, accept_usage},
     {"decline", cmd_decline, decline_opts, 1, 1, accept_usage},
     {"lineage", cmd_lineage, NULL, 1, 1, lineage_usage},
+    {"peer", cmd_peer, peer_opts, 1, 3, peer_usage},
+    {"trust", cmd_trust, NULL, 0, 0, trust_usage},
+    {"block", cmd_block, NULL, 1, 1, block_usage},
+    {"unblock", cmd_unblock, NULL, 1, 1, block_usage},
 };
 
 static const struct command *find_command(const char *name) {

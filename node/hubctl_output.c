@@ -643,6 +643,20 @@ static void text_status(json_t *r) {
     json_t *peers = json_object_get(r, "peers");
     kv_add(&l, "peers", "%lld connected of %lld configured", jint(peers, "connected", 0),
            jint(peers, "configured", 0));
+    json_t *sy = json_object_get(r, "sync");
+    if (jstr(sy, "policy"))
+        kv_add(&l, "policy", "%s, %lld trusted hub(s) (hubctl trust)", jstr(sy, "policy"),
+               jint(sy, "trusted", 0));
+    json_t *ar = json_object_get(r, "addressed_replies");
+    if (ar) {
+        json_t *rf = json_object_get(ar, "refused");
+        kv_add(&l, "addressed replies",
+               "%lld kept, %lld relayed, %lld held; refused: %lld blocked, %lld over quota, "
+               "%lld too large, %lld invalid; %lld hub(s) blocked",
+               jint(ar, "kept", 0), jint(ar, "relayed", 0), jint(ar, "held", 0),
+               jint(rf, "blocked", 0), jint(rf, "quota", 0), jint(rf, "size", 0),
+               jint(rf, "invalid", 0), jint(ar, "blocked", 0));
+    }
 
     /* Rejected input: only the codes that occurred. */
     char *rej = xasprintf("%s", "");
@@ -995,14 +1009,18 @@ static void text_heads(json_t *r) {
 }
 
 static void text_peer_changed(json_t *r, const char *verb, const char *key, const char *endpoint) {
-    (void)r;
     char *k = clean(key, 0);
+    const char *en = jstr(r, "endorsed");
+    const char *why = !en || strcmp(en, "no") == 0 ? ""
+                      : strcmp(en, "yes") == 0     ? "; endorsed (signed endorsement published)"
+                      : strcmp(en, "already") == 0 ? "; endorsed already"
+                                                   : "; endorsement pending (own feed not ready)";
     if (endpoint) {
         char *e = clean(endpoint, 0);
-        printf("peer %s %s (%s)\n", k, verb, e);
+        printf("peer %s %s (%s)%s\n", k, verb, e, why);
         free(e);
     } else {
-        printf("peer %s %s\n", k, verb);
+        printf("peer %s %s%s\n", k, verb, why);
     }
     free(k);
 }
@@ -1224,6 +1242,48 @@ static void text_lineage(json_t *r) {
         fprintf(stderr, "(truncated: more programmes than one answer lists)\n");
 }
 
+/* hubctl trust: every trusted hub and why (a root, or endorsed by whom at which hop). */
+static void text_trust(json_t *r) {
+    json_t *hubs = json_object_get(r, "hubs");
+    if (!output_raw)
+        printf("policy %s, hops %lld: %lld trusted hub(s) besides this one\n", jstr(r, "policy"),
+               jint(r, "hops", 0), jint(r, "trusted", 0));
+    static const struct column cols[] = {{"HUB", 64, 0},    {"NAME", 32, 0}, {"VIA", 0, 0},
+                                         {"HOP", 0, 1},     {"BY", 64, 0},   {"BY NAME", 32, 0},
+                                         {"CONNECTED", 0, 0}};
+    struct table t = {cols, 7, 1, NULL, 0, 0};
+    size_t i;
+    json_t *h;
+    json_array_foreach(hubs, i, h) {
+        char key[OUTPUT_HEX_BUF], by[OUTPUT_HEX_BUF], hop[24];
+        short_hex(jstr(h, "key"), key);
+        if (jstr(h, "by"))
+            short_hex(jstr(h, "by"), by);
+        else
+            snprintf(by, sizeof by, "-");
+        snprintf(hop, sizeof hop, "%lld", jint(h, "hop", 0));
+        char *name = clean(jstr(h, "name") ? jstr(h, "name") : "-", 0);
+        char *byname = clean(jstr(h, "by_name") ? jstr(h, "by_name") : "-", 0);
+        const char *row[] = {key,    name,  jstr(h, "via"),
+                             hop,    by,    byname,
+                             json_is_true(json_object_get(h, "connected")) ? "yes" : "no"};
+        table_add(&t, row);
+        free(name);
+        free(byname);
+    }
+    table_print(&t, stdout);
+    table_free(&t);
+}
+
+static void text_blocked(json_t *r) {
+    char *k = clean(jstr(r, "key"), 0);
+    int b = json_is_true(json_object_get(r, "blocked"));
+    int changed = json_is_true(json_object_get(r, "changed"));
+    printf("hub %s %s%s\n", k, b ? "blocked: its addressed replies are refused" : "unblocked",
+           changed ? "" : " (no change)");
+    free(k);
+}
+
 const struct output output_text = {
     .status = text_status,
     .id = text_id,
@@ -1240,6 +1300,8 @@ const struct output output_text = {
     .heads = text_heads,
     .peer_changed = text_peer_changed,
     .match = text_match,
+    .trust = text_trust,
+    .blocked = text_blocked,
     .error = output_error_line,
     .replies = text_replies,
     .answered = text_answered,
@@ -1355,6 +1417,8 @@ const struct output output_json = {
     .heads = json_resp,
     .peer_changed = json_peer_changed,
     .match = json_resp,
+    .trust = json_line,
+    .blocked = json_line,
     .error = json_error,
     .replies = json_replies,
     .answered = json_resp,

@@ -28,7 +28,8 @@ struct policy {
     enum policy_mode mode;
     unsigned hops;
     uint8_t self[32];
-    struct keyset base;    /* allowlist + configured peers + self */
+    struct keyset roots[POLICY_ROOT_COUNT]; /* peers, anchors, allow keys: what base unites */
+    struct keyset base;    /* roots + self */
     struct keyset trusted; /* base, plus the endorsed closure in endorsed mode */
     /* The event loop changes the sets; a thread that screens a big batch reads trusted
      * (policy_admits_feed) meanwhile. Only that read and the changes take it. */
@@ -75,6 +76,15 @@ static void keyset_copy(struct keyset *dst, const struct keyset *src) {
         keyset_add(dst, src->k[i].ed);
 }
 
+/* base = self + every root set; the caller holds the write lock (or owns p alone). */
+static void base_rebuild(struct policy *p) {
+    p->base.n = 0;
+    keyset_add(&p->base, p->self);
+    for (int r = 0; r < POLICY_ROOT_COUNT; r++)
+        for (size_t i = 0; i < p->roots[r].n; i++)
+            keyset_add(&p->base, p->roots[r].k[i].ed);
+}
+
 int policy_new(const struct config *cfg, const uint8_t self[32], struct policy **out) {
     struct policy *p = calloc(1, sizeof *p);
     if (!p)
@@ -83,11 +93,13 @@ int policy_new(const struct config *cfg, const uint8_t self[32], struct policy *
     p->mode = cfg->policy;
     p->hops = cfg->hops;
     memcpy(p->self, self, 32);
-    keyset_add(&p->base, self);
     for (size_t i = 0; i < cfg->nallow; i++)
-        keyset_add(&p->base, cfg->allow[i]);
+        keyset_add(&p->roots[POLICY_ROOT_ALLOW], cfg->allow[i]);
+    for (size_t i = 0; i < cfg->nanchor; i++)
+        keyset_add(&p->roots[POLICY_ROOT_ANCHOR], cfg->anchor[i]);
     for (size_t i = 0; i < cfg->npeers; i++)
-        keyset_add(&p->base, cfg->peers[i].key);
+        keyset_add(&p->roots[POLICY_ROOT_PEER], cfg->peers[i].key);
+    base_rebuild(p);
     keyset_copy(&p->trusted, &p->base);
     *out = p;
     return HUB_OK;
@@ -96,6 +108,8 @@ int policy_new(const struct config *cfg, const uint8_t self[32], struct policy *
 void policy_destroy(struct policy **pp) {
     if (!pp || !*pp)
         return;
+    for (int r = 0; r < POLICY_ROOT_COUNT; r++)
+        free((*pp)->roots[r].k);
     free((*pp)->base.k);
     free((*pp)->trusted.k);
     pthread_rwlock_destroy(&(*pp)->lock);
@@ -103,24 +117,37 @@ void policy_destroy(struct policy **pp) {
     *pp = NULL;
 }
 
-int policy_add_base(struct policy *p, const uint8_t hub[32]) {
+int policy_add_root(struct policy *p, const uint8_t hub[32], enum policy_root kind) {
     pthread_rwlock_wrlock(&p->lock);
+    keyset_add(&p->roots[kind], hub);
     keyset_add(&p->base, hub);
     keyset_add(&p->trusted, hub);
     pthread_rwlock_unlock(&p->lock);
     return HUB_OK;
 }
 
-void policy_remove_base(struct policy *p, const uint8_t hub[32]) {
+/* The hub stays trusted while another root kind names it; the endorsed closure is recomputed
+ * by the caller (policy_recompute) since the removed root's endorsements no longer count. */
+void policy_remove_root(struct policy *p, const uint8_t hub[32], enum policy_root kind) {
     pthread_rwlock_wrlock(&p->lock);
-    struct hubkey *k = p->base.n ? bsearch(hub, p->base.k, p->base.n, sizeof *k, key_cmp) : NULL;
-    if (k && memcmp(hub, p->self, 32) != 0) {
-        size_t i = (size_t)(k - p->base.k);
-        memmove(&p->base.k[i], &p->base.k[i + 1], (p->base.n - i - 1) * sizeof *k);
-        p->base.n--;
+    struct keyset *rs = &p->roots[kind];
+    struct hubkey *k = rs->n ? bsearch(hub, rs->k, rs->n, sizeof *k, key_cmp) : NULL;
+    if (k) {
+        size_t i = (size_t)(k - rs->k);
+        memmove(&rs->k[i], &rs->k[i + 1], (rs->n - i - 1) * sizeof *k);
+        rs->n--;
+        base_rebuild(p);
         keyset_copy(&p->trusted, &p->base);
     }
     pthread_rwlock_unlock(&p->lock);
+}
+
+int policy_add_base(struct policy *p, const uint8_t hub[32]) {
+    return policy_add_root(p, hub, POLICY_ROOT_PEER);
+}
+
+void policy_remove_base(struct policy *p, const uint8_t hub[32]) {
+    policy_remove_root(p, hub, POLICY_ROOT_PEER);
 }
 
 struct endorse_walk {
@@ -142,7 +169,7 @@ static int endorse_cb(const uint8_t *wire, size_t len, void *arg) {
 void policy_recompute(struct policy *p, struct store *s) {
     struct keyset trusted = {0};
     keyset_copy(&trusted, &p->base);
-    if (p->mode == POLICY_ENDORSED) {
+    if (p->mode == POLICY_ENDORSED || p->mode == POLICY_TRUST) {
         /* Breadth-first: level i+1 = hubs endorsed by a hub of level i. */
         struct keyset frontier = {0}, next = {0};
         keyset_copy(&frontier, &p->base);
@@ -206,7 +233,87 @@ size_t policy_trusted_count(const struct policy *p) {
 }
 
 const char *policy_mode_name(enum policy_mode m) {
-    return m == POLICY_OPEN ? "open" : m == POLICY_ENDORSED ? "endorsed" : "allowlist";
+    return m == POLICY_OPEN       ? "open"
+           : m == POLICY_ENDORSED ? "endorsed"
+           : m == POLICY_TRUST    ? "trust"
+                                  : "allowlist";
+}
+
+/* ---- explaining the trusted set (hubctl trust) ---- */
+
+/* Which hub endorsed whom, found again with the provenance the admission path does not keep:
+ * this runs on a control call, not on every entry. */
+struct explain_walk {
+    struct keyset *next;
+    struct keyset *seen;
+    const uint8_t *by;
+    unsigned hop;
+    policy_explain_fn cb;
+    void *arg;
+};
+
+static int explain_cb(const uint8_t *wire, size_t len, void *arg) {
+    struct explain_walk *w = arg;
+    struct entry e;
+    uint8_t hub[32];
+    if (entry_decode(wire, len, &e) == 0 && e.payload &&
+        record_endorsed_hub(e.payload, e.payload_len, hub) == 0 && !keyset_has(w->seen, hub) &&
+        keyset_add(w->seen, hub)) {
+        keyset_add(w->next, hub);
+        struct policy_via v = {.root = -1, .hop = w->hop};
+        memcpy(v.by, w->by, 32);
+        w->cb(w->arg, hub, &v);
+    }
+    return 0;
+}
+
+static void explain_endorsed(const uint8_t by[32], struct store *s, struct explain_walk *w) {
+    char hex[HUB_HEX_LEN + 1];
+    hub_hex(by, 32, hex);
+    struct index_term t[2];
+    index_term_make(IDX_KIND, "endorsement", 11, &t[0]);
+    index_term_make(IDX_AUTHOR, hex, HUB_HEX_LEN, &t[1]);
+    struct store_query q = {.terms = t, .nterms = 2, .limit = 1000, .now_ms = hub_now_ms()};
+    uint64_t cursor = 0;
+    w->by = by;
+    do {
+        if (store_query(s, &q, explain_cb, w, &cursor) < 0)
+            break;
+        q.cursor = cursor;
+    } while (cursor);
+}
+
+void policy_explain(struct policy *p, struct store *s, policy_explain_fn cb, void *arg) {
+    struct keyset seen = {0}, frontier = {0}, next = {0}, listed = {0};
+    pthread_rwlock_rdlock(&p->lock);
+    keyset_copy(&seen, &p->base);
+    for (int r = 0; r < POLICY_ROOT_COUNT; r++)
+        for (size_t i = 0; i < p->roots[r].n; i++) {
+            struct policy_via v = {.root = r, .hop = 0};
+            if (keyset_add(&listed, p->roots[r].k[i].ed))
+                cb(arg, p->roots[r].k[i].ed, &v);
+        }
+    free(listed.k);
+    keyset_copy(&frontier, &p->base);
+    unsigned hops = p->mode == POLICY_ENDORSED || p->mode == POLICY_TRUST ? p->hops : 0;
+    pthread_rwlock_unlock(&p->lock);
+    for (unsigned hop = 1; hop <= hops && frontier.n; hop++) {
+        next.n = 0;
+        struct explain_walk w = {.next = &next, .seen = &seen, .hop = hop, .cb = cb, .arg = arg};
+        for (size_t i = 0; i < frontier.n; i++)
+            explain_endorsed(frontier.k[i].ed, s, &w);
+        keyset_copy(&frontier, &next);
+    }
+    free(seen.k);
+    free(frontier.k);
+    free(next.k);
+}
+
+const char *policy_root_name(int root) {
+    return root == POLICY_ROOT_PEER     ? "peer"
+           : root == POLICY_ROOT_ANCHOR ? "anchor"
+           : root == POLICY_ROOT_ALLOW  ? "allow"
+                                        : "endorsed";
 }
 
 /* ---- ZAP ---- */

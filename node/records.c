@@ -1128,6 +1128,25 @@ static int page_args(json_t *req, size_t *limit, uint64_t *cursor, struct call_e
     return HUB_OK;
 }
 
+/* Newest first by entry timestamp (insertion sort: a page and the addressed replies). */
+static void wire_sort_newest(struct wire_list *l) {
+    for (size_t i = 1; i < l->n; i++) {
+        uint8_t *w = l->w[i];
+        size_t len = l->len[i], j = i;
+        struct entry e, f;
+        if (entry_decode(w, len, &e) != HUB_OK)
+            continue;
+        while (j > 0 && entry_decode(l->w[j - 1], l->len[j - 1], &f) == HUB_OK &&
+               f.timestamp < e.timestamp) {
+            l->w[j] = l->w[j - 1];
+            l->len[j] = l->len[j - 1];
+            j--;
+        }
+        l->w[j] = w;
+        l->len[j] = len;
+    }
+}
+
 /* inbox (replies to this hub's records) and replies (this hub's own replies). */
 static int call_list(struct records *r, json_t *req, int inbox, struct jbuf *b,
                      struct call_err *ce) {
@@ -1151,6 +1170,10 @@ static int call_list(struct records *r, json_t *req, int inbox, struct jbuf *b,
         wire_free(&l);
         return fail(ce, rc, NULL, "%s", hub_strmsg(rc));
     }
+    /* The addressed replies (areply.c, PROTOCOL.md 9.15: from feeds this hub does not
+     * replicate, kept apart from the index) belong to the inbox too: on its first page. */
+    if (inbox && cursor == 0 && store_areply_walk(r->st, r->id->pk, reply_cb, &l) > 0)
+        wire_sort_newest(&l);
     jbuf_lit(b, "{\"ok\":true,\"replies\":[");
     uint8_t(*fresh)[32] = inbox && l.n ? malloc(l.n * 32) : NULL;
     size_t nfresh = 0;

@@ -29,6 +29,9 @@
  *             's' stem 0x00 word -> empty: the word's Snowball stem in the language of a record
  *             it came in, when it differs from the word, for query words of the same stem.
  *             Only grows: a word no record uses any more finds a term without postings
+ *   areplies  target hub (32) | entry id (32) -> wire bytes: addressed replies (PROTOCOL.md
+ *             9.15) from feeds this hub does not replicate, apart from feeds and the index
+ *   blocked   hub key (32) -> u64 ms: responders whose addressed replies are refused
  * "local" is a per-hub monotonic number, so entries and live are appended at the end.
  *
  * Small batches (live push, publish, a few hundred entries) do not write the index: a record's
@@ -89,11 +92,13 @@ enum {
     DB_FORKS,
     DB_WORDS,
     DB_REPLY_SEEN,
+    DB_AREPLIES,
+    DB_BLOCKED,
     DB_COUNT
 };
 static const char *const db_names[DB_COUNT] = {
-    "meta",  "entries", "ids",  "feeds",  "chain", "records", "versions", "index",
-    "recent", "live",   "expiry", "forks", "words", "reply_seen"};
+    "meta",   "entries", "ids",    "feeds", "chain", "records",    "versions", "index",
+    "recent", "live",    "expiry", "forks", "words", "reply_seen", "areplies", "blocked"};
 
 struct store {
     MDB_env *env;
@@ -2890,6 +2895,141 @@ int store_seen_mark(struct store *s, const uint8_t (*ids)[32], size_t n, uint64_
             MDB_val k = {32, (void *)ids[i]}, v = {8, t};
             rc = mdb_put(txn, s->dbi[DB_REPLY_SEEN], &k, &v, 0);
         }
+        if (rc == 0)
+            rc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+    }
+    pthread_mutex_unlock(&s->write_mu);
+    return store_err(rc);
+}
+
+/* ---- addressed replies and blocked responders (areply.c; PROTOCOL.md 9.15) ---- */
+
+int store_areply_put(struct store *s, const uint8_t target[32], const uint8_t id[32],
+                     const uint8_t *wire, size_t len, size_t max_held) {
+    uint8_t kb[64];
+    memcpy(kb, target, 32);
+    memcpy(kb + 32, id, 32);
+    pthread_mutex_lock(&s->write_mu);
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    int out = HUB_OK;
+    if (rc == 0) {
+        MDB_stat st;
+        MDB_val k = {64, kb}, v = {len, (void *)wire};
+        rc = mdb_stat(txn, s->dbi[DB_AREPLIES], &st);
+        if (rc == 0 && st.ms_entries >= max_held)
+            out = HUB_E_TOO_LARGE;
+        else if (rc == 0) {
+            rc = mdb_put(txn, s->dbi[DB_AREPLIES], &k, &v, MDB_NOOVERWRITE);
+            if (rc == MDB_KEYEXIST) {
+                out = HUB_E_DUPLICATE;
+                rc = 0;
+            }
+        }
+        if (rc == 0 && out == HUB_OK)
+            rc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+    }
+    pthread_mutex_unlock(&s->write_mu);
+    return rc ? store_err(rc) : out;
+}
+
+int store_areply_has(struct store *s, const uint8_t target[32], const uint8_t id[32]) {
+    uint8_t kb[64];
+    memcpy(kb, target, 32);
+    memcpy(kb + 32, id, 32);
+    MDB_txn *txn;
+    int rc = rtxn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    MDB_val k = {64, kb}, v;
+    rc = mdb_get(txn, s->dbi[DB_AREPLIES], &k, &v);
+    rtxn_end(s);
+    return rc == 0 ? 1 : rc == MDB_NOTFOUND ? 0 : store_err(rc);
+}
+
+int store_areply_walk(struct store *s, const uint8_t target[32],
+                      int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg) {
+    MDB_txn *txn;
+    int rc = rtxn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(txn, s->dbi[DB_AREPLIES], &c)) != 0) {
+        rtxn_end(s);
+        return store_err(rc);
+    }
+    uint8_t kb[32];
+    memcpy(kb, target, 32);
+    MDB_val k = {32, kb}, v;
+    int n = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 64 || memcmp(k.mv_data, target, 32) != 0)
+            break;
+        n++;
+        if (cb(v.mv_data, v.mv_size, arg) != 0)
+            break;
+    }
+    mdb_cursor_close(c);
+    rtxn_end(s);
+    return rc == 0 || rc == MDB_NOTFOUND ? n : store_err(rc);
+}
+
+int store_areply_count(struct store *s, uint64_t *n) {
+    MDB_txn *txn;
+    int rc = rtxn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    MDB_stat st;
+    rc = mdb_stat(txn, s->dbi[DB_AREPLIES], &st);
+    rtxn_end(s);
+    if (rc == 0)
+        *n = st.ms_entries;
+    return store_err(rc);
+}
+
+int store_blocked_load(struct store *s, int (*cb)(const uint8_t key[32], uint64_t ms, void *arg),
+                       void *arg) {
+    MDB_txn *txn;
+    int rc = rtxn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(txn, s->dbi[DB_BLOCKED], &c)) != 0) {
+        rtxn_end(s);
+        return store_err(rc);
+    }
+    MDB_val k, v;
+    int n = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 32 || v.mv_size != 8)
+            continue;
+        if (cb(k.mv_data, hub_rd64(v.mv_data), arg) != 0)
+            break;
+        n++;
+    }
+    mdb_cursor_close(c);
+    rtxn_end(s);
+    return rc == 0 || rc == MDB_NOTFOUND ? n : store_err(rc);
+}
+
+int store_blocked_set(struct store *s, const uint8_t key[32], int blocked, uint64_t ms) {
+    pthread_mutex_lock(&s->write_mu);
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc == 0) {
+        uint8_t t[8];
+        hub_be64(t, ms);
+        MDB_val k = {32, (void *)key}, v = {8, t};
+        rc = blocked ? mdb_put(txn, s->dbi[DB_BLOCKED], &k, &v, 0)
+                     : mdb_del(txn, s->dbi[DB_BLOCKED], &k, NULL);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
         if (rc == 0)
             rc = mdb_txn_commit(txn);
         else

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "node.h"
 #include "policy.h"
+#include "areply.h"
 #include "record.h"
 #include "store.h"
 #include "sync.pb-c.h"
@@ -88,6 +89,13 @@
 #define SYNC_REDIAL_MAX_MS 60000     /* re-dial back-off cap */
 #define SYNC_RETRY_MIN_MS 5          /* round retry while a peer is not connected: from 5 ms */
 #define SYNC_RETRY_MS 200            /* doubling up to this */
+#define SYNC_REPLY_TARGETS 16        /* targets asked per round with WantReplies (self + peers) */
+#define SYNC_REPLIES_MAX 256         /* entries in one Replies answer */
+#define SYNC_REPLIES_MAX_BYTES (1u << 20)
+#define SYNC_REPLIES_SCAN 1024       /* replies of the store looked at for one answer */
+#define SYNC_REPLIES_SLACK_MS 600000 /* WantReplies asks again from this long before the last ask */
+#define SYNC_ENDORSE_QUEUE 64        /* endorsements waiting to be published (own feed not ready) */
+#define SYNC_ENDORSE_RETRY_MS 1000   /* retry of a waiting endorsement */
 
 enum sess_dir { SESS_OUT = 1, SESS_IN = 2 };
 enum peer_state { PEER_CONNECTING, PEER_UP, PEER_DOWN };
@@ -155,6 +163,8 @@ struct session {
     size_t ndw;
     uint64_t deferred, refused, deferred_window, refused_window;
     uint64_t answer_sec_ms, answer_sec_bytes; /* SYNC_ANSWER_RATE_BYTES: this second's answers */
+    uint64_t replies_kept, replies_refused;   /* addressed replies from this peer (areply.c) */
+    uint64_t replies_asked_ms; /* wall clock of the last WantReplies round; 0: none yet */
 };
 
 struct sync {
@@ -163,6 +173,12 @@ struct sync {
     void *ctx;
     struct zap *zap;
     struct policy *policy;
+    struct areply *areply;
+    /* hubs to endorse (peer_add, configured peers under policy trust) once the own feed is
+     * ready for publishing */
+    uint8_t endorse_q[SYNC_ENDORSE_QUEUE][32];
+    size_t nendorse;
+    uint64_t endorse_at;
     void *router, *pub;
     uint32_t pub_port;
     struct session sess[SYNC_MAX_SESSIONS];
@@ -1661,6 +1677,130 @@ static void heads_release(struct sync *s) {
     s->nheld = 0;
 }
 
+/* ---- replies by anti-entropy (WantReplies / Replies, PROTOCOL.md 9.15) ---- */
+
+static void sync_addressed(struct sync *s, struct session *ss, const uint8_t *wire, size_t len);
+
+/* Each round: ask the peer for the replies addressing this hub and each other peer of it (the
+ * hubs it relays to), so that a live push lost while a link was down is made good. */
+static void ask_replies(struct sync *s, struct session *ss) {
+    uint64_t now = hub_now_ms();
+    uint64_t since = ss->replies_asked_ms > SYNC_REPLIES_SLACK_MS
+                         ? ss->replies_asked_ms - SYNC_REPLIES_SLACK_MS
+                         : 0;
+    ss->replies_asked_ms = now;
+    uint8_t targets[SYNC_REPLY_TARGETS][32];
+    size_t nt = 0;
+    memcpy(targets[nt++], node_identity(s->node)->pk, 32);
+    for (size_t i = 0; i < SYNC_MAX_SESSIONS && nt < SYNC_REPLY_TARGETS; i++) {
+        struct session *o = &s->sess[i];
+        if (!o->used || !o->hub_known || !o->hello_seen || memcmp(o->hub, ss->hub, 32) == 0)
+            continue;
+        size_t j = 0;
+        while (j < nt && memcmp(targets[j], o->hub, 32) != 0)
+            j++;
+        if (j == nt)
+            memcpy(targets[nt++], o->hub, 32);
+    }
+    for (size_t i = 0; i < nt; i++) {
+        Hubnet__WantReplies w = HUBNET__WANT_REPLIES__INIT;
+        w.target.data = targets[i];
+        w.target.len = 32;
+        w.since = since;
+        Hubnet__SyncMsg m = HUBNET__SYNC_MSG__INIT;
+        m.msg_case = HUBNET__SYNC_MSG__MSG_WANT_REPLIES;
+        m.want_replies = &w;
+        send_msg(s, ss, &m);
+    }
+}
+
+struct replies_ctx {
+    uint64_t since;
+    ProtobufCBinaryData *e;
+    size_t n, bytes;
+};
+
+static int replies_cb(const uint8_t *wire, size_t len, void *arg) {
+    struct replies_ctx *c = arg;
+    struct entry e;
+    if (c->n == SYNC_REPLIES_MAX || c->bytes + len > SYNC_REPLIES_MAX_BYTES)
+        return 1;
+    if (entry_decode(wire, len, &e) != HUB_OK || e.timestamp < c->since)
+        return 0; /* looked at (the scan budget), not sent */
+    for (size_t i = 0; i < c->n; i++) /* a reply both in a feed and kept apart: once */
+        if (c->e[i].len == len && memcmp(c->e[i].data, wire, len) == 0)
+            return 0;
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy)
+        return 1;
+    memcpy(copy, wire, len);
+    c->e[c->n].data = copy;
+    c->e[c->n].len = len;
+    c->n++;
+    c->bytes += len;
+    return 0;
+}
+
+static void on_want_replies(struct sync *s, struct session *ss, Hubnet__WantReplies *w) {
+    if (w->target.len != 32) {
+        ss->rejected++;
+        ss->rej_window[-HUB_E_FIELD]++;
+        ss->rej_window_total++;
+        return;
+    }
+    struct replies_ctx c = {.since = w->since};
+    c.e = calloc(SYNC_REPLIES_MAX, sizeof *c.e);
+    if (!c.e)
+        return;
+    char hex[HUB_HEX_LEN + 1];
+    hub_hex(w->target.data, 32, hex);
+    struct index_term t[2];
+    index_term_make(IDX_KIND, "response", 8, &t[0]);
+    index_term_make(IDX_TARGET_AUTHOR, hex, HUB_HEX_LEN, &t[1]);
+    struct store_query q = {
+        .terms = t, .nterms = 2, .limit = SYNC_REPLIES_SCAN, .now_ms = hub_now_ms()};
+    uint64_t next = 0;
+    if (store_query(node_store(s->node), &q, replies_cb, &c, &next) < 0)
+        log_debug("sync", "replies for %.8s: store query failed", hex);
+    if (store_areply_walk(node_store(s->node), w->target.data, replies_cb, &c) < 0)
+        log_debug("sync", "replies for %.8s: addressed replies not read", hex);
+    Hubnet__Replies r = HUBNET__REPLIES__INIT;
+    r.target = w->target;
+    r.n_entries = c.n;
+    r.entries = c.e;
+    Hubnet__SyncMsg m = HUBNET__SYNC_MSG__INIT;
+    m.msg_case = HUBNET__SYNC_MSG__MSG_REPLIES;
+    m.replies = &r;
+    if (c.n)
+        send_msg(s, ss, &m);
+    for (size_t i = 0; i < c.n; i++)
+        free(c.e[i].data);
+    free(c.e);
+}
+
+/* Replies from a feed we replicate come with the feed (anti-entropy); the others are offered as
+ * addressed replies, exactly as a live push of them would be. */
+static void on_replies(struct sync *s, struct session *ss, Hubnet__Replies *r) {
+    if (r->n_entries > SYNC_REPLIES_MAX) {
+        ss->rejected++;
+        ss->rej_window[-HUB_E_TOO_LARGE]++;
+        ss->rej_window_total++;
+        return;
+    }
+    for (size_t i = 0; i < r->n_entries; i++) {
+        struct entry e;
+        if (entry_decode(r->entries[i].data, r->entries[i].len, &e) != HUB_OK) {
+            ss->rejected++;
+            ss->rej_window[-HUB_E_DECODE]++;
+            ss->rej_window_total++;
+            continue;
+        }
+        if (policy_admits_feed(s->policy, e.author))
+            continue;
+        sync_addressed(s, ss, r->entries[i].data, r->entries[i].len);
+    }
+}
+
 static void handle_msg(struct sync *s, struct session *ss, const uint8_t *data, size_t len,
                        const char *peer_addr) {
     ss->bytes_received += len;
@@ -1710,6 +1850,12 @@ static void handle_msg(struct sync *s, struct session *ss, const uint8_t *data, 
         case HUBNET__SYNC_MSG__MSG_ENTRIES:
             on_entries(s, ss, m);
             m = NULL; /* entries_flush frees it */
+            break;
+        case HUBNET__SYNC_MSG__MSG_WANT_REPLIES:
+            on_want_replies(s, ss, m->want_replies);
+            break;
+        case HUBNET__SYNC_MSG__MSG_REPLIES:
+            on_replies(s, ss, m->replies);
             break;
         default:
             break;
@@ -1879,6 +2025,24 @@ static void sub_read(struct sync *s, struct session *ss) {
         zmq_msg_close(&msgs[i]);
 }
 
+/* A pushed entry the policy refused: an addressed reply (PROTOCOL.md 9.15) is kept, and passed
+ * on by live push when it addresses another hub (toward it: every hub that trusts the target
+ * keeps and relays it; a copy already kept is not relayed again, so it does not loop). */
+static void sync_addressed(struct sync *s, struct session *ss, const uint8_t *wire, size_t len) {
+    int relay = 0;
+    int rc = areply_offer(s->areply, wire, len, &relay);
+    if (rc == HUB_OK) {
+        ss->replies_kept++;
+        if (relay) {
+            if (zmq_send(s->pub, wire, len, ZMQ_DONTWAIT) < 0 && zmq_errno() != EAGAIN)
+                log_debug("sync", "publish: %s", zmq_strerror(zmq_errno()));
+            areply_count_relayed(s->areply);
+        }
+    } else if (rc != HUB_E_POLICY && rc != HUB_E_DUPLICATE) {
+        ss->replies_refused++;
+    }
+}
+
 /* After pushes were stored: counters, and a Want for each gap they revealed. */
 static void push_booked(struct sync *s, struct session *ss, const uint8_t *const *wires,
                         const size_t *lens, const int *results, size_t n, size_t accepted) {
@@ -1886,6 +2050,8 @@ static void push_booked(struct sync *s, struct session *ss, const uint8_t *const
     count_rejects(ss, results, n);
     /* A gap means we missed entries (slow joiner, HWM, restart): fetch the range now. */
     for (size_t i = 0; i < n; i++) {
+        if (results[i] == HUB_E_POLICY)
+            sync_addressed(s, ss, wires[i], lens[i]);
         if (results[i] != HUB_E_GAP)
             continue;
         struct entry e;
@@ -1993,6 +2159,12 @@ static int op_peers(void *arg, json_t *req, json_t **resp) {
                       (json_int_t)ss->deferred, "refused", (json_int_t)ss->refused, "queued_bytes",
                       (json_int_t)atomic_load(&s->out_bytes[i]), "up_since",
                       (json_int_t)ss->up_since_wall, "flaps", (json_int_t)ss->flaps));
+        json_t *o = json_array_get(arr, json_array_size(arr) - 1);
+        if (o) {
+            json_object_set_new(o, "replies_kept", json_integer((json_int_t)ss->replies_kept));
+            json_object_set_new(o, "replies_refused",
+                                json_integer((json_int_t)ss->replies_refused));
+        }
     }
     *resp = json_pack("{s:o}", "peers", arr);
     return 0;
@@ -2001,6 +2173,149 @@ static int op_peers(void *arg, json_t *req, json_t **resp) {
 static int op_error(json_t **resp, const char *field, const char *msg) {
     *resp = json_pack("{s:s, s:s}", "field", field, "message", msg);
     return HUB_E_RANGE;
+}
+
+/* ---- endorsements this hub makes (policy trust: its peers; peer_add) ---- */
+
+/* Publishes a signed endorsement of hub (record key: the hub's key in hex, so one per hub):
+ * HUB_OK, E_DUPLICATE when a current one is held, or publish's error (E_NOT_READY while the
+ * own feed is being recovered: queue it with endorse_queue). */
+static int sync_endorse(struct sync *s, const uint8_t hub[32]) {
+    char hex[HUB_HEX_LEN + 1], k[9];
+    uint8_t id[32];
+    hub_hex(hub, 32, hex);
+    struct node *n = s->node;
+    if (store_record_current(node_store(n), node_identity(n)->pk, 6 /* endorsement */, hex, id) ==
+        HUB_OK)
+        return HUB_E_DUPLICATE;
+    json_t *rec = json_pack("{s:s, s:s}", "hub", hex, "statement", "peer of this hub");
+    if (!rec)
+        return HUB_E_NOMEM;
+    struct record_error err;
+    uint8_t *payload = NULL;
+    size_t plen = 0;
+    int rc = record_from_json(6, rec, &payload, &plen, &err);
+    json_decref(rec);
+    if (rc != HUB_OK)
+        return rc;
+    struct node_draft d = {.kind = 6, .key = hex, .payload = payload, .payload_len = plen};
+    rc = node_publish(n, &d, 1);
+    free(payload);
+    hub_short(hub, k);
+    if (rc == HUB_OK)
+        log_info("sync", "endorsed peer %s (signed endorsement, seq %llu)", k,
+                 (unsigned long long)d.seq);
+    return rc;
+}
+
+static void endorse_queue(struct sync *s, const uint8_t hub[32]) {
+    for (size_t i = 0; i < s->nendorse; i++)
+        if (memcmp(s->endorse_q[i], hub, 32) == 0)
+            return;
+    if (s->nendorse < SYNC_ENDORSE_QUEUE) {
+        memcpy(s->endorse_q[s->nendorse++], hub, 32);
+        return;
+    }
+    char k[9];
+    hub_short(hub, k);
+    log_warnx("sync", "peer %s not endorsed: %d endorsements wait already (own feed not ready)", k,
+              SYNC_ENDORSE_QUEUE);
+}
+
+/* From sync_tick: publish the queued endorsements once the own feed is ready. */
+static void endorse_drain(struct sync *s, uint64_t now) {
+    if (!s->nendorse || now < s->endorse_at)
+        return;
+    s->endorse_at = now + SYNC_ENDORSE_RETRY_MS;
+    size_t keep = 0;
+    for (size_t i = 0; i < s->nendorse; i++) {
+        int rc = sync_endorse(s, s->endorse_q[i]);
+        if (rc == HUB_E_NOT_READY || rc == HUB_E_DISK_FULL || rc == HUB_E_IO)
+            memmove(s->endorse_q[keep++], s->endorse_q[i], 32);
+        else if (rc != HUB_OK && rc != HUB_E_DUPLICATE) {
+            char k[9];
+            hub_short(s->endorse_q[i], k);
+            log_warnx("sync", "cannot endorse peer %s: %s", k, hub_strerror(rc));
+        }
+    }
+    s->nendorse = keep;
+}
+
+/* ---- trust: which hubs are trusted and through whom ---- */
+
+/* A hub's name from its current profile (empty when none is held). */
+static void profile_name(struct store *st, const uint8_t hub[32], char *name, char *country) {
+    uint8_t id[32], *wire = NULL;
+    size_t len = 0;
+    struct entry e;
+    name[0] = country[0] = 0;
+    if (store_record_current(st, hub, 1 /* profile */, "profile", id) != HUB_OK ||
+        store_get(st, id, &wire, &len) != HUB_OK)
+        return;
+    if (entry_decode(wire, len, &e) == HUB_OK && e.payload &&
+        record_profile_name(e.payload, e.payload_len, name, country) != HUB_OK)
+        name[0] = country[0] = 0;
+    free(wire);
+}
+
+struct trust_list {
+    struct sync *s;
+    json_t *arr;
+};
+
+static void trust_cb(void *arg, const uint8_t hub[32], const struct policy_via *v) {
+    struct trust_list *t = arg;
+    if (json_array_size(t->arr) >= POLICY_TRUST_LIST_MAX)
+        return;
+    char hex[HUB_HEX_LEN + 1];
+    hub_hex(hub, 32, hex);
+    json_t *o = json_pack("{s:s, s:s, s:i}", "key", hex, "via", policy_root_name(v->root), "hop",
+                          (int)v->hop);
+    if (!o)
+        return;
+    if (v->root < 0) {
+        char by[HUB_HEX_LEN + 1];
+        hub_hex(v->by, 32, by);
+        json_object_set_new(o, "by", json_string(by));
+    }
+    json_object_set_new(o, "connected", json_boolean(sess_out_by_hub(t->s, hub) != NULL));
+    json_array_append_new(t->arr, o);
+}
+
+/* Names are looked up after the walk: policy_explain reads the store itself. */
+static void trust_names(struct sync *s, json_t *arr) {
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o) {
+        const char *fields[2] = {"key", "by"};
+        const char *outs[2] = {"name", "by_name"};
+        for (int f = 0; f < 2; f++) {
+            const char *hex = json_string_value(json_object_get(o, fields[f]));
+            uint8_t hub[32];
+            char name[201], country[8];
+            if (!hex || hub_unhex(hex, hub, 32) != 0)
+                continue;
+            profile_name(node_store(s->node), hub, name, country);
+            if (name[0])
+                json_object_set_new(o, outs[f], json_string(name));
+            if (f == 0 && country[0])
+                json_object_set_new(o, "country", json_string(country));
+        }
+    }
+}
+
+static int op_trust(void *arg, json_t *req, json_t **resp) {
+    struct sync *s = arg;
+    (void)req;
+    struct trust_list t = {.s = s, .arr = json_array()};
+    if (!t.arr)
+        return HUB_E_NOMEM;
+    policy_explain(s->policy, node_store(s->node), trust_cb, &t);
+    trust_names(s, t.arr);
+    *resp = json_pack("{s:s, s:i, s:I, s:o}", "policy", policy_mode_name(s->cfg->policy), "hops",
+                      (int)s->cfg->hops, "trusted",
+                      (json_int_t)policy_trusted_count(s->policy) - 1, "hubs", t.arr);
+    return 0;
 }
 
 static int op_peer_add(void *arg, json_t *req, json_t **resp) {
@@ -2020,6 +2335,10 @@ static int op_peer_add(void *arg, json_t *req, json_t **resp) {
     uint8_t curve[32];
     if (identity_curve_pk(hub, curve) != 0)
         return op_error(resp, "key", "key: not a valid Ed25519 public key");
+    json_t *en = json_object_get(req, "endorse");
+    if (en && !json_is_boolean(en))
+        return op_error(resp, "endorse", "endorse: expected true or false");
+    int endorse = !en || json_is_true(en);
     policy_add_base(s->policy, hub);
     s->policy_dirty = 1;
     int rc = sess_dial(s, ep, hub);
@@ -2029,6 +2348,14 @@ static int op_peer_add(void *arg, json_t *req, json_t **resp) {
     }
     log_info("sync", "peer %.8s added at %s (until restart; add it to the config to keep it)", key,
              ep);
+    const char *endorsed = "no";
+    if (endorse) {
+        rc = sync_endorse(s, hub);
+        endorsed = rc == HUB_OK ? "yes" : rc == HUB_E_DUPLICATE ? "already" : "pending";
+        if (rc != HUB_OK && rc != HUB_E_DUPLICATE)
+            endorse_queue(s, hub);
+    }
+    *resp = json_pack("{s:s}", "endorsed", endorsed);
     return 0;
 }
 
@@ -2072,6 +2399,7 @@ static void status_hook(void *arg, json_t *st) {
                                   s->cfg->pub_listen, "policy", policy_mode_name(s->cfg->policy),
                                   "trusted", (json_int_t)policy_trusted_count(s->policy)));
     fw_status(s, st);
+    areply_status(s->areply, st);
 }
 
 /* ---- lifecycle ---- */
@@ -2090,6 +2418,8 @@ int sync_open(struct node *n, struct control *ctl, struct sync **out) {
         goto fail;
     policy_recompute(s->policy, node_store(n));
     if ((rc = zap_open(s->ctx, s->policy, &s->zap)) != 0)
+        goto fail;
+    if ((rc = areply_open(n, s->policy, ctl, &s->areply)) != 0)
         goto fail;
     rc = HUB_E_CONFIG;
     s->router = curve_server(s, ZMQ_ROUTER);
@@ -2114,11 +2444,18 @@ int sync_open(struct node *n, struct control *ctl, struct sync **out) {
         control_register_op(ctl, "peers", op_peers, s);
         control_register_op(ctl, "peer_add", op_peer_add, s);
         control_register_op(ctl, "peer_remove", op_peer_remove, s);
+        control_register_op(ctl, "trust", op_trust, s);
         control_set_status_hook(ctl, status_hook, s);
     }
     for (size_t i = 0; i < s->cfg->npeers; i++)
         if (sess_dial(s, s->cfg->peers[i].endpoint, s->cfg->peers[i].key) != 0)
             log_warnx("sync", "peer %s skipped", s->cfg->peers[i].endpoint);
+    /* Policy trust: the configured peers are endorsed, so that the hubs that trust this one
+     * trust its peers too (the web of trust of PROTOCOL.md 9.10). Published from sync_tick once
+     * the own feed may be written; a peer endorsed before is skipped there. */
+    if (s->cfg->policy == POLICY_TRUST)
+        for (size_t i = 0; i < s->cfg->npeers; i++)
+            endorse_queue(s, s->cfg->peers[i].key);
     log_info("sync",
              "replicating on %s (push on %s), policy %s with %zu trusted hub(s), "
              "%zu peer(s) configured",
@@ -2147,6 +2484,7 @@ void sync_destroy(struct sync **sp) {
     if (s->pub)
         zmq_close(s->pub);
     zap_destroy(&s->zap);
+    areply_destroy(&s->areply);
     policy_destroy(&s->policy);
     if (s->ctx)
         zmq_ctx_term(s->ctx);
@@ -2250,7 +2588,8 @@ long sync_tick(struct sync *s) {
     entries_flush_overlapped(s, 0);
     heads_release(s);
     uint64_t now = hub_mono_ms();
-    if (s->cfg->policy == POLICY_ENDORSED && now - s->policy_refreshed >= SYNC_POLICY_REFRESH_MS) {
+    if ((s->cfg->policy == POLICY_ENDORSED || s->cfg->policy == POLICY_TRUST) &&
+        now - s->policy_refreshed >= SYNC_POLICY_REFRESH_MS) {
         s->policy_refreshed = now;
         s->policy_dirty = 1;
     }
@@ -2258,8 +2597,12 @@ long sync_tick(struct sync *s) {
         policy_recompute(s->policy, node_store(s->node));
         s->policy_dirty = 0;
     }
+    endorse_drain(s, now);
+    areply_tick(s->areply, now);
     uint64_t ivl = (uint64_t)(s->cfg->sync_interval_s ? s->cfg->sync_interval_s : 10) * 1000;
     long next = (long)ivl;
+    if (s->nendorse && next > SYNC_ENDORSE_RETRY_MS)
+        next = SYNC_ENDORSE_RETRY_MS;
     for (size_t i = 0; i < SYNC_MAX_SESSIONS; i++) {
         struct session *ss = &s->sess[i];
         if (!ss->used)
@@ -2328,6 +2671,8 @@ long sync_tick(struct sync *s) {
                 ss->retry_ms = SYNC_RETRY_MIN_MS;
                 ss->rounds++;
                 send_summary(s, ss);
+                if (ss->hello_seen)
+                    ask_replies(s, ss);
             }
         }
         if (ss->dir == SESS_OUT && ss->next_round_ms > now &&
@@ -2343,12 +2688,17 @@ long sync_tick(struct sync *s) {
 
 /* ---- reload (SIGHUP) ---- */
 
+/* Is hub a configured peer in c (the peer root; allow and anchor keys are roots of their own). */
 static int reload_has_key(const struct config *c, const uint8_t hub[32]) {
     for (size_t i = 0; i < c->npeers; i++)
         if (memcmp(c->peers[i].key, hub, 32) == 0)
             return 1;
-    for (size_t i = 0; i < c->nallow; i++)
-        if (memcmp(c->allow[i], hub, 32) == 0)
+    return 0;
+}
+
+static int reload_in(const uint8_t (*keys)[32], size_t n, const uint8_t hub[32]) {
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(keys[i], hub, 32) == 0)
             return 1;
     return 0;
 }
@@ -2374,16 +2724,26 @@ void sync_reload(struct sync *s, const struct config *old, const struct config *
             if (s->sess[j].used && s->sess[j].hub_known && memcmp(s->sess[j].hub, p->key, 32) == 0)
                 sess_free(&s->sess[j]);
         if (!reload_has_key(next, p->key))
-            policy_remove_base(s->policy, p->key);
+            policy_remove_root(s->policy, p->key, POLICY_ROOT_PEER);
         s->policy_dirty = 1;
     }
     for (size_t i = 0; i < old->nallow; i++)
-        if (!reload_has_key(next, old->allow[i])) {
-            policy_remove_base(s->policy, old->allow[i]);
+        if (!reload_in(next->allow, next->nallow, old->allow[i])) {
+            policy_remove_root(s->policy, old->allow[i], POLICY_ROOT_ALLOW);
             s->policy_dirty = 1;
         }
     for (size_t i = 0; i < next->nallow; i++) {
-        policy_add_base(s->policy, next->allow[i]);
+        policy_add_root(s->policy, next->allow[i], POLICY_ROOT_ALLOW);
+        s->policy_dirty = 1;
+    }
+    /* Anchors: trusted, and their endorsements followed, from the next recompute on. */
+    for (size_t i = 0; i < old->nanchor; i++)
+        if (!reload_in(next->anchor, next->nanchor, old->anchor[i])) {
+            policy_remove_root(s->policy, old->anchor[i], POLICY_ROOT_ANCHOR);
+            s->policy_dirty = 1;
+        }
+    for (size_t i = 0; i < next->nanchor; i++) {
+        policy_add_root(s->policy, next->anchor[i], POLICY_ROOT_ANCHOR);
         s->policy_dirty = 1;
     }
     for (size_t i = 0; i < next->npeers; i++) {
@@ -2392,6 +2752,8 @@ void sync_reload(struct sync *s, const struct config *old, const struct config *
             continue;
         policy_add_base(s->policy, p->key);
         s->policy_dirty = 1;
+        if (s->cfg->policy == POLICY_TRUST)
+            endorse_queue(s, p->key);
         if (sess_dial(s, p->endpoint, p->key) != 0) {
             hub_short(p->key, k);
             log_warnx("sync", "reload: cannot dial peer %s at %s", k, p->endpoint);

@@ -44,6 +44,8 @@ static const struct {
                           "own feed not yet compared with a peer after start-up: retry shortly"},
     [-HUB_E_KEY_IN_USE] = {"E_KEY_IN_USE",
                            "another hub publishes with this hub's key (see hubctl status)"},
+    [-HUB_E_QUOTA] = {"E_QUOTA", "the responder's addressed replies are over its quota"},
+    [-HUB_E_BLOCKED] = {"E_BLOCKED", "the responder is blocked on this hub"},
 };
 
 static int util_err_known(int err) {

@@ -9,7 +9,7 @@
 #   run_golden.sh example HUBD CONF WORKDIR
 #       the example config CONF must give the built-in defaults, both as shipped (every key
 #       commented out) and with every documented "#key = value" default uncommented, so
-#       the defaults it documents cannot drift from the code. Peers and allow are examples,
+#       the defaults it documents cannot drift from the code. Peers, allow and anchor are examples,
 #       not defaults, and stay commented.
 set -euo pipefail
 
@@ -62,7 +62,7 @@ example)
         echo "FAIL: $conf as shipped does not give the built-in defaults"
         exit 1
     fi
-    sed -E '/^#(peer|allow) /!s/^#([a-z_]+ =)/\1/' "$conf" >"$work/uncommented.conf"
+    sed -E '/^#(peer|allow|anchor) /!s/^#([a-z_]+ =)/\1/' "$conf" >"$work/uncommented.conf"
     n=$(grep -cE '^[a-z_]+ =' "$work/uncommented.conf" || true)
     if [ "$n" -lt 10 ]; then
         echo "FAIL: only $n documented keys found in $conf"

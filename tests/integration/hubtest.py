@@ -237,8 +237,11 @@ class Hub:
                       shared data_dir, hubd.sock in this Hub's own run dir)
       port            sync ROUTER port; PUB is port+1 (default: a free pair)
       interval        [sync] interval, seconds between anti-entropy rounds (default 1)
-      policy          [sync] policy: allowlist, endorsed or open (default: hubd's)
-      hops            [sync] hops for policy = endorsed
+      policy          [sync] policy: trust, allowlist, endorsed or open (default here:
+                      allowlist, the default hubd had before policy trust, so that a test that
+                      counts what replicates says so when it wants the web of trust; None:
+                      hubd's default, trust, as a new user's hub runs)
+      hops            [sync] hops for policy = endorsed or trust
       peers           [peers] peer lines: (endpoint, key) pairs or "endpoint key" strings
       allow           [policy] allow lines: hub keys
       sweep_interval  [hub] sweep_interval, seconds between expiry sweeps
@@ -259,7 +262,7 @@ class Hub:
 
     def __init__(self, name: Optional[str] = None, *, data_dir: Optional[str] = None,
                  control_socket: Optional[str] = None, port: Optional[int] = None,
-                 interval: Optional[int] = 1, policy: Optional[str] = None,
+                 interval: Optional[int] = 1, policy: Optional[str] = "allowlist",
                  hops: Optional[int] = None, peers: Iterable[Any] = (),
                  allow: Iterable[str] = (), sweep_interval: Optional[int] = None,
                  own_recovery_wait: Optional[int] = 0,

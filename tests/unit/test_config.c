@@ -76,6 +76,10 @@ static void assert_same_config(const struct config *a, const struct config *b) {
         assert_memory_equal(a->peers[i].key, b->peers[i].key, 32);
     }
     assert_int_equal(a->nallow, b->nallow);
+    assert_int_equal(a->nanchor, b->nanchor);
+    for (size_t i = 0; i < a->nanchor; i++)
+        assert_memory_equal(a->anchor[i], b->anchor[i], 32);
+    assert_int_equal(a->reply_quota, b->reply_quota);
     for (size_t i = 0; i < a->nallow; i++)
         assert_memory_equal(a->allow[i], b->allow[i], 32);
 }
@@ -100,9 +104,10 @@ static void test_defaults(void **state) {
     assert_int_equal(c.sync_interval_s, 10);
     assert_int_equal(c.batch_entries, 2048);
     assert_int_equal(c.window, 16);
-    assert_int_equal(c.policy, POLICY_ALLOWLIST);
-    assert_int_equal(c.hops, 1);
+    assert_int_equal(c.policy, POLICY_TRUST);
     assert_int_equal(c.discover, 0);
+    assert_int_equal(c.nanchor, 0);
+    assert_int_equal(c.reply_quota, 20);
     assert_int_equal(c.max_peers, 16);
     assert_int_equal(c.npeers, 0);
     assert_int_equal(c.nallow, 0);
@@ -110,6 +115,7 @@ static void test_defaults(void **state) {
     assert_int_equal(config_finish(&c, err, sizeof(err)), 0);
     assert_string_equal(c.control_socket, "./hubdata/hubd.sock");
     assert_string_equal(c.pub_listen, "tcp://127.0.0.1:7401");
+    assert_int_equal(c.hops, 2); /* the default of policy trust */
 }
 
 static const char every_key[] = "# every key, with comments and odd spacing\n"
@@ -302,7 +308,11 @@ static const struct bad_case bad_cases[] = {
     {"[sync]\ninterval = 0\n", 2, "sync.interval: expected a whole number from 1 to 3600"},
     {"[sync]\nbatch = 100000\n", 2, "sync.batch: expected a whole number"},
     {"[sync]\nwindow = 0\n", 2, "sync.window: expected a whole number"},
-    {"[sync]\npolicy = trusted\n", 2, "sync.policy: expected one of allowlist, endorsed, open"},
+    {"[sync]\npolicy = trusted\n", 2,
+     "sync.policy: expected one of allowlist, endorsed, open, trust"},
+    {"[policy]\nanchor = " KEY_B "\nanchor = " KEY_B "\n", 3,
+     "policy.anchor: key 77b00000... is listed twice"},
+    {"[policy]\nreply_quota = 0\n", 2, "policy.reply_quota"},
     {"[sync]\nhops = 9\n", 2, "sync.hops: expected a whole number"},
     {"[sync]\ndiscover = yes\n", 2, "sync.discover: expected one of off, on"},
     {"[sync]\nmax_peers = 0\n", 2, "sync.max_peers: expected a whole number"},
@@ -392,6 +402,32 @@ static void test_empty_file(void **state) {
 }
 
 /* SIGHUP: the run-time keys are copied, the others kept; every change is counted. */
+/* hops not given: 2 under trust, 1 under endorsed (what an old "policy = endorsed" config
+ * meant); given: kept; an explicit allowlist stays an allowlist. */
+static void test_policy_defaults(void **state) {
+    struct config c;
+    char path[256], err[512];
+    (void)state;
+    assert_int_equal(load_text(&c, "[sync]\npolicy = endorsed\n", path, sizeof path, err,
+                               sizeof err), 0);
+    assert_int_equal(config_finish(&c, err, sizeof err), 0);
+    assert_int_equal(c.policy, POLICY_ENDORSED);
+    assert_int_equal(c.hops, 1);
+    assert_int_equal(load_text(&c, "[sync]\npolicy = allowlist\n", path, sizeof path, err,
+                               sizeof err), 0);
+    assert_int_equal(config_finish(&c, err, sizeof err), 0);
+    assert_int_equal(c.policy, POLICY_ALLOWLIST);
+    assert_int_equal(load_text(&c, "[sync]\nhops = 0\n[policy]\nanchor = " KEY_A "\n", path,
+                               sizeof path, err, sizeof err), 0);
+    assert_int_equal(config_finish(&c, err, sizeof err), 0);
+    assert_int_equal(c.policy, POLICY_TRUST);
+    assert_int_equal(c.hops, 0);
+    assert_int_equal(c.nanchor, 1);
+    uint8_t key[32];
+    assert_int_equal(hub_unhex(KEY_A, key, 32), 0);
+    assert_memory_equal(c.anchor[0], key, 32);
+}
+
 static void test_reload(void **state) {
     struct config cur, next;
     char err[256], path[64];
@@ -425,6 +461,17 @@ static void test_reload(void **state) {
     assert_int_equal(cur.nallow, 0);
     /* the same file again: nothing changes */
     assert_int_equal(config_reload(&cur, &next), 0);
+    /* anchors and reply_quota reload: anchor a added, quota 20 -> 5 */
+    config_defaults(&next);
+    snprintf(text, sizeof text,
+             "[hub]\ncontrol_max_clients = 9\ncontrol_idle_timeout = 5\n[log]\nlevel = debug\n"
+             "[sync]\nwindow = 3\ninterval = 20\n[peers]\npeer = tcp://b2:7400 %s\n"
+             "[policy]\nanchor = %s\nreply_quota = 5\n",
+             b, a);
+    assert_int_equal(load_text(&next, text, path, sizeof path, err, sizeof err), 0);
+    assert_int_equal(config_reload(&cur, &next), 2);
+    assert_int_equal(cur.nanchor, 1);
+    assert_int_equal(cur.reply_quota, 5);
 }
 
 int main(void) {
@@ -433,7 +480,7 @@ int main(void) {
         cmocka_unit_test(test_print_roundtrip), cmocka_unit_test(test_finish),
         cmocka_unit_test(test_bad_configs),     cmocka_unit_test(test_long_line),
         cmocka_unit_test(test_missing_file),    cmocka_unit_test(test_empty_file),
-        cmocka_unit_test(test_reload),
+        cmocka_unit_test(test_reload),          cmocka_unit_test(test_policy_defaults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
