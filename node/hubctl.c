@@ -1051,7 +1051,7 @@ static int cmd_peer(struct ctl *ctl, json_t *opts, int npos, char **pos) {
         key = pos[2];
         verb = "added";
         req = json_pack("{s:s,s:s,s:s,s:b}", "op", "peer_add", "endpoint", endpoint, "key", key,
-                        "endorse", !json_is_true(json_object_get(opts, "no-endorse")));
+                        "endorse", !json_is_true(json_object_get(opts, "no_endorse")));
     } else if (strcmp(pos[0], "remove") == 0) {
         if (npos != 2)
             return usage_error("peer", "%s", "peer remove needs exactly one KEY");
@@ -2088,7 +2088,7 @@ static int copy_file(const char *src, const char *dst, const char **what) {
 static int cmd_backup(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     (void)npos;
     const char *dir = pos[0];
-    int no_identity = json_is_true(json_object_get(opts, "no-identity"));
+    int no_identity = json_is_true(json_object_get(opts, "no_identity"));
     json_t *st;
     int rc = simple_call(ctl, "status", &st);
     if (rc) {
