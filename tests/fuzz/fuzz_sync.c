@@ -1,7 +1,7 @@
 /* fuzz_sync.c: libFuzzer target for replication messages from a peer.
  *
  * One input is one SyncMsg frame as a peer's DEALER or ROUTER socket delivers it. It goes
- * through sync.c itself: this file includes node/sync.c, so that its static handle_msg (the
+ * through sync.c itself: this file includes node/core/sync.c, so that its static handle_msg (the
  * hubnet__sync_msg__unpack of the frame, then on_hello, on_summary, on_heads, on_want or
  * on_entries) runs unchanged, and a fix there is what the fuzzer then tests.
  *
@@ -14,7 +14,7 @@
  * flight for the peer's feed from seq 1 and from seq 4 (what the seed Entries answer). Entries that
  * carry a valid signature (the seeds' feed) are stored the first time and are duplicates after
  * that. Seeds: corpus/sync/, one message of each case. */
-#include "../../node/sync.c"
+#include "../../node/core/sync.c"
 
 #include <fcntl.h>
 #include <ftw.h>

@@ -1,6 +1,6 @@
 """Every rejection rule for every kind through a real hubd, on both of its ingest paths.
 
-hubd checks a batch of foreign entries one of two ways (node/node.c): below NODE_PIPE_MIN (512)
+hubd checks a batch of foreign entries one of two ways (node/core/node.c): below NODE_PIPE_MIN (512)
 screened entries it checks them all, then stores them; from 512 on (with more than one core)
 worker threads check signatures and payloads while the store appends them (a pipeline). Both
 must give each entry exactly the verdict of PROTOCOL.md §5 and §7.1. The verdicts here come
@@ -31,7 +31,7 @@ from hubtest import wait_until  # noqa: E402
 from test_hostile_peer import Peer, heads_of  # noqa: E402
 
 NOW = lambda: int(time.time() * 1000)  # noqa: E731
-PIPE_MIN = 512  # NODE_PIPE_MIN in node/node_priv.h
+PIPE_MIN = 512  # NODE_PIPE_MIN in node/core/node_priv.h
 TOPIC = "ingest-paths"
 KINDS = {1: "profile", 2: "offer", 3: "request", 4: "response", 5: "retraction",
          6: "endorsement"}

@@ -37,7 +37,7 @@
 #include "record.h"
 #include "store.h"
 
-#include "../../node/node_priv.h" /* NODE_PIPE_MIN: the tests follow the threshold */
+#include "../../node/core/node_priv.h" /* NODE_PIPE_MIN: the tests follow the threshold */
 
 /* node.c screens batches of this many entries on a thread of its own (NODE_SCREEN_ASYNC_MIN,
  * private to node.c); the test's biggest batches are at least this big. */
