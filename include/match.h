@@ -106,17 +106,18 @@ int match_language_agrees(const char *a, const char *b);
 #define MATCH_NSUBJECT (MATCH_SERVICES + 1)
 struct match_plan {
     size_t n[MATCH_NSUBJECT];
-    int asks_country, asks_mode, asks_dates;
+    int asks_country, asks_mode, asks_dates, asks_languages;
     int32_t from, to; /* the request's window, days; 0 = open */
     uint32_t rest;
 };
 void match_plan_init(const Hubnet__Request *q, struct match_plan *plan);
 /* What the index and the store's date table tell of a candidate before it is decoded: for
- * country, mode and dates, 1 when it agrees, 0 when it does not, -1 when not known. */
+ * country, mode, dates and languages, 1 when it may agree, 0 when it does not, -1 when not
+ * known. */
 struct match_known {
-    int country, mode, dates;
+    int country, mode, dates, languages;
 };
-#define MATCH_KNOWN_NOTHING ((struct match_known){-1, -1, -1})
+#define MATCH_KNOWN_NOTHING ((struct match_known){-1, -1, -1, -1})
 /* Upper bound of the points of an offer that carries hits[f] of the request's values of each
  * subject criterion f (as the index counts them), with what is known of the others:
  * candidates whose bound is below the N-th best points found cannot rank in the first N. */

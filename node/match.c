@@ -520,6 +520,8 @@ void match_plan_init(const Hubnet__Request *q, struct match_plan *plan) {
         }
     }
     plan->asks_country = match_stated(q->country);
+    const char *langs[MATCH_MAX_VALUES];
+    plan->asks_languages = match_distinct(q->languages, q->n_languages, langs, MATCH_MAX_VALUES) > 0;
     plan->asks_mode = match_stated(q->mode);
     int has_from = match_day(q->start_date, &plan->from);
     int has_to = match_day(q->end_date, &plan->to) || match_day(q->needed_by, &plan->to);
@@ -555,6 +557,8 @@ uint32_t match_plan_bound(const struct match_plan *plan, const unsigned hits[MAT
             b -= match_full(MATCH_MODE);
         if (plan->asks_dates && known->dates == 0)
             b -= match_full(MATCH_DATES);
+        if (plan->asks_languages && known->languages == 0)
+            b -= match_full(MATCH_LANGUAGES);
     }
     return b;
 }

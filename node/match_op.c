@@ -73,6 +73,7 @@ struct match_cand {
     uint64_t local;
     uint8_t hits[MATCH_NSUBJECT];
     int8_t country, mode; /* from the index: 1 agrees, 0 does not, -1 not known */
+    int8_t language;      /* 1: names one of the request's languages (or a variant), 0: none */
     uint8_t other;        /* of a kind the call does not rank: never read */
     uint32_t bound;
 };
@@ -176,7 +177,7 @@ static struct match_cand *cand_find(const struct match_run *r, uint64_t local) {
     return k ? &r->c[k - 1] : NULL;
 }
 
-enum cand_mark { MARK_COUNTRY, MARK_MODE, MARK_OTHER };
+enum cand_mark { MARK_COUNTRY, MARK_MODE, MARK_LANGUAGE, MARK_OTHER };
 
 /* What the postings of (field, value) tell of the candidates already found (none added).
  * Returns 1 when the list was complete, 0 when it was cut at max, or a negative code. */
@@ -195,6 +196,8 @@ static int cand_mark(struct match_run *r, uint64_t *buf, enum index_field field,
             c->country = 1;
         else if (what == MARK_MODE)
             c->mode = 1;
+        else if (what == MARK_LANGUAGE)
+            c->language = 1;
         else
             c->other = 1;
     }
@@ -228,6 +231,47 @@ static int cand_refine(struct match_run *r, uint64_t *buf) {
         if (!rc)
             for (size_t i = 0; i < r->nc; i++)
                 r->c[i].mode = r->c[i].mode ? 1 : -1;
+    }
+    /* Languages, when their postings are few next to the candidates (a language every offer
+     * names, English, is not worth reading): each tag and its primary subtag, so that a mark
+     * may only say too much (a 1 is checked when the record is scored; a 0 is certain). */
+    for (size_t i = 0; i < r->nc; i++)
+        r->c[i].language = -1;
+    const char *langs[MATCH_MAX_VALUES];
+    size_t nl = 0;
+    for (size_t i = 0; i < r->q->n_languages && nl + 2 <= MATCH_MAX_VALUES; i++) {
+        const char *l = r->q->languages[i];
+        if (!l[0])
+            continue;
+        langs[nl++] = l;
+    }
+    struct index_term lt[2 * MATCH_MAX_VALUES];
+    size_t nlt = 0, total = 0;
+    for (size_t i = 0; i < nl; i++) {
+        const char *dash = strchr(langs[i], '-');
+        index_term_make(IDX_LANGUAGE, langs[i], dash && dash != langs[i]
+                                                    ? (size_t)(dash - langs[i])
+                                                    : strlen(langs[i]), &lt[nlt++]);
+    }
+    for (size_t i = 0; i < nlt && total <= r->nc; i++) {
+        size_t cnt;
+        if ((rc = store_postings_count(r->st, &lt[i], &cnt)) != HUB_OK)
+            return rc;
+        total += cnt;
+    }
+    if (nlt > 0 && total <= r->nc && total <= MATCH_MAX_POSTINGS) {
+        for (size_t i = 0; i < r->nc; i++)
+            r->c[i].language = 0;
+        for (size_t i = 0; i < nlt; i++) {
+            int n = store_postings(r->st, &lt[i], buf, MATCH_MAX_POSTINGS);
+            if (n < 0)
+                return n;
+            for (int k = 0; k < n; k++) {
+                struct match_cand *c = cand_find(r, buf[k]);
+                if (c)
+                    c->language = 1;
+            }
+        }
     }
     static const char *const others[] = {"request", "endorsement", "profile"};
     for (size_t k = 0; k < HUB_ARRAY_LEN(others); k++) {
@@ -599,6 +643,8 @@ static int match_search(struct match_ctx *ctx, struct match_run *r) {
                 b -= match_weight(MATCH_COUNTRY) * MATCH_MILLI;
             if (r->plan.asks_mode && r->c[i].mode == 0)
                 b -= match_weight(MATCH_MODE) * MATCH_MILLI;
+            if (r->plan.asks_languages && r->c[i].language == 0)
+                b -= match_weight(MATCH_LANGUAGES) * MATCH_MILLI;
         } else {
             /* the reverse has no bound (each request weighs its own values): most criteria
              * hit first */

@@ -405,6 +405,9 @@ static void test_bound(void **state) {
     f.q.end_date = "2027-06-30";
     match_plan_init(&f.q, &plan);
     assert_int_equal(match_plan_bound(&plan, hits, &k), 85000);
+    k.languages = 0; /* none of the request's languages: no points for them */
+    assert_int_equal(match_plan_bound(&plan, hits, &k), 75000);
+    k.languages = 1;
     /* the date rule is match_offer's */
     assert_true(match_plan_dates(&plan, day("2027-06-30"), 0));
     assert_true(match_plan_dates(&plan, day("2027-03-01"), day("2027-04-01")));
