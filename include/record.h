@@ -135,6 +135,10 @@ struct record_offer {
     char country[8];
 };
 int record_offer_info(const uint8_t *payload, size_t len, struct record_offer *out) HUB_WUR;
+/* capacity (field 17) and start/end dates (14, 15) of an offer, read from its wire bytes
+ * without unpacking it (the same values as record_offer_info). 0 or HUB_E_DECODE. */
+int record_offer_seats_fields(const uint8_t *payload, size_t len, uint32_t *capacity,
+                              struct record_dates *dates) HUB_WUR;
 /* A profile's name and country (empty when absent); name holds 201 bytes, country 8. */
 int record_profile_name(const uint8_t *payload, size_t len, char *name, char *country) HUB_WUR;
 

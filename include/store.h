@@ -11,7 +11,10 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 3
+/* 4: responses indexed by the record they answer (IDX_TARGET_REC, IDX_TARGET_AUTHOR,
+ * IDX_RTYPE), offers and requests by service group and based_on (record.h), and the
+ * reply_seen table: a schema-3 store lacks those terms, so its inbox would miss old replies. */
+#define STORE_SCHEMA_VERSION 4
 
 int store_open(const char *dir, uint64_t max_map_bytes, struct store **out) HUB_WUR;
 void store_destroy(struct store **s);

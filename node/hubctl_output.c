@@ -476,6 +476,17 @@ static char *record_summary(json_t *view) {
         const char *what = jstr(view, "target_title");
         if (what == NULL)
             what = jstr(rec, "target_key");
+        /* An accept or decline answers a reply: name it by its hub. */
+        const char *tk = jstr(rec, "target_kind");
+        const char *tn = jstr(view, "target_name");
+        char *reply_of = NULL;
+        if (tk && strcmp(tk, "response") == 0) {
+            char who[OUTPUT_HEX_BUF];
+            short_hex(jstr(rec, "target_author"), who);
+            reply_of = xasprintf("%s's reply", tn ? tn : who);
+        }
+        if (reply_of)
+            what = reply_of;
         const char *state = jstr(view, "state");
         long long seats = jint(rec, "seats", 0);
         char *seat = seats > 0 ? xasprintf(" (%lld seat%s)", seats, seats == 1 ? "" : "s")
@@ -485,6 +496,7 @@ static char *record_summary(json_t *view) {
                       state ? " [" : "", state ? state : "", state ? "]" : "", msg ? ": " : "");
         char *t = xasprintf("%s%s", s, msg ? msg : "");
         free(s);
+        free(reply_of);
         free(seat);
         free(type);
         return t;
@@ -702,6 +714,12 @@ static void text_published(json_t *r) {
            jstr(r, "key") ? jstr(r, "key") : "-");
     kv_add(&l, "id", "%s", jstr(r, "id") ? jstr(r, "id") : "-");
     kv_add(&l, "seq", "%lld", jint(r, "seq", 0));
+    if (json_is_true(json_object_get(r, "offer_full")))
+        kv_add(&l, "note",
+               "the offer is full as this hub sees it: the enrolment waits for the "
+               "offering hub's answer");
+    else if (json_is_integer(json_object_get(r, "seats_left")))
+        kv_add(&l, "seats_left", "%lld", jint(r, "seats_left", 0));
     kv_print(&l, stdout);
     kv_free(&l);
 }

@@ -1767,3 +1767,46 @@ int record_profile_name(const uint8_t *payload, size_t len, char *name, char *co
     rec_release(msg);
     return HUB_OK;
 }
+
+/* Capacity and dates of an offer straight from its wire bytes: the seats of every offer in a
+ * page of query results are derived after its view was written, and a second unpack of each
+ * was a tenth of the query. The last occurrence of a field counts, as in protobuf-c (§3.2). */
+int record_offer_seats_fields(const uint8_t *payload, size_t len, uint32_t *capacity,
+                              struct record_dates *dates) {
+    const uint8_t *p = payload, *end = payload + len;
+    char start[11] = "", endd[11] = "";
+    *capacity = 0;
+    dates->start = dates->end = 0;
+    while (len > 0 && p < end) {
+        uint32_t field;
+        unsigned type;
+        const uint8_t *val;
+        size_t vlen;
+        if (pb_read_tag(&p, end, &field, &type) != HUB_OK)
+            return HUB_E_DECODE;
+        if (field == 17 && type == 0) {
+            uint64_t v;
+            if (pb_read_varint(&p, end, &v) != HUB_OK)
+                return HUB_E_DECODE;
+            *capacity = (uint32_t)v; /* protobuf-c keeps the low 32 bits too */
+            continue;
+        }
+        if (pb_skip_value(&p, end, type, &val, &vlen) != HUB_OK)
+            return HUB_E_DECODE;
+        if ((field == 14 || field == 15) && type == 2) {
+            char *d = field == 14 ? start : endd;
+            if (vlen == 10) {
+                memcpy(d, val, 10);
+                d[10] = '\0';
+            } else {
+                d[0] = '\0';
+            }
+        }
+    }
+    int32_t days;
+    if (record_parse_date(start, &days) == HUB_OK)
+        dates->start = days;
+    if (record_parse_date(endd, &days) == HUB_OK)
+        dates->end = days;
+    return HUB_OK;
+}

@@ -68,6 +68,11 @@ struct records {
      * inbox --new stops once it found them all (and answers at once when there are none). It
      * may count too many (an unseen reply retracted), never too few. */
     uint64_t unseen;
+    /* Offers some enrolment names, by an 8-byte hash of the offer (author, key): an offer not
+     * in it has all its seats without a query. Filled at start and as enrolments arrive; never
+     * shrinks (a collision or a retracted enrolment only costs the query). 0 = free slot. */
+    uint64_t *enrolled;
+    size_t enrolled_cap, enrolled_n;
     /* The title of the record last answered in a view: an inbox page answers a few records. */
     struct {
         uint8_t author[32];
@@ -145,6 +150,8 @@ static size_t author_slot(const uint8_t author[32], size_t slots) {
     return (size_t)h & (slots - 1);
 }
 
+static void enrolled_note(struct records *r, const struct record_response *rr);
+
 static void on_entry(void *arg, const struct entry *e, int origin) {
     struct records *r = arg;
     (void)origin;
@@ -156,13 +163,67 @@ static void on_entry(void *arg, const struct entry *e, int origin) {
     if (e->kind == K_OFFER || e->kind == K_REQUEST || e->kind == K_RESPONSE ||
         e->kind == K_RETRACTION)
         r->gen++;
-    if (e->kind == K_RESPONSE && e->payload != NULL && memcmp(e->author, r->id->pk, 32) != 0 &&
-        !seen_has(r, e->id)) {
+    if (e->kind == K_RESPONSE && e->payload != NULL) {
         static _Thread_local struct record_response rr;
-        if (record_response_info(e->payload, e->payload_len, &rr) == HUB_OK && rr.has_target &&
-            memcmp(rr.target_author, r->id->pk, 32) == 0)
-            r->unseen++;
+        if (record_response_info(e->payload, e->payload_len, &rr) == HUB_OK) {
+            enrolled_note(r, &rr);
+            if (rr.has_target && memcmp(rr.target_author, r->id->pk, 32) == 0 &&
+                memcmp(e->author, r->id->pk, 32) != 0 && !seen_has(r, e->id))
+                r->unseen++;
+        }
     }
+}
+
+static uint64_t offer_hash(const uint8_t author[32], const char *key) {
+    uint8_t h[8];
+    uint64_t v;
+    crypto_generichash(h, sizeof h, (const uint8_t *)key, strlen(key), author, 32);
+    memcpy(&v, h, 8);
+    return v ? v : 1; /* 0 marks a free slot */
+}
+
+static int enrolled_find(const struct records *r, uint64_t h) {
+    for (size_t i = (size_t)h & (r->enrolled_cap - 1);; i = (i + 1) & (r->enrolled_cap - 1)) {
+        if (r->enrolled[i] == h)
+            return 1;
+        if (r->enrolled[i] == 0)
+            return 0;
+    }
+}
+
+static int enrolled_maybe(const struct records *r, const uint8_t author[32], const char *key) {
+    return r->enrolled == NULL || enrolled_find(r, offer_hash(author, key));
+}
+
+/* On failure the set is dropped (NULL): every offer is then counted by query. */
+static void enrolled_add(struct records *r, uint64_t h) {
+    if (r->enrolled == NULL || enrolled_find(r, h))
+        return;
+    if ((r->enrolled_n + 1) * 2 > r->enrolled_cap) {
+        size_t cap = r->enrolled_cap * 2;
+        uint64_t *n = calloc(cap, sizeof *n);
+        uint64_t *old = r->enrolled;
+        size_t oldcap = r->enrolled_cap;
+        r->enrolled = n;
+        r->enrolled_cap = cap;
+        r->enrolled_n = 0;
+        for (size_t i = 0; n != NULL && i < oldcap; i++)
+            if (old[i])
+                enrolled_add(r, old[i]);
+        free(old);
+        if (n == NULL)
+            return;
+    }
+    size_t i = (size_t)h & (r->enrolled_cap - 1);
+    while (r->enrolled[i] != 0)
+        i = (i + 1) & (r->enrolled_cap - 1);
+    r->enrolled[i] = h;
+    r->enrolled_n++;
+}
+
+static void enrolled_note(struct records *r, const struct record_response *rr) {
+    if (rr->type == RTYPE_ENROLMENT && rr->has_target && rr->target_kind == K_OFFER)
+        enrolled_add(r, offer_hash(rr->target_author, rr->target_key));
 }
 
 static int count_unseen_cb(const uint8_t *wire, size_t len, void *arg) {
@@ -171,6 +232,16 @@ static int count_unseen_cb(const uint8_t *wire, size_t len, void *arg) {
     if (entry_decode(wire, len, &e) == HUB_OK && memcmp(e.author, r->id->pk, 32) != 0 &&
         !seen_has(r, e.id))
         r->unseen++;
+    return 0;
+}
+
+static int enrolled_load_cb(const uint8_t *wire, size_t len, void *arg) {
+    struct records *r = arg;
+    struct entry e;
+    static _Thread_local struct record_response rr;
+    if (entry_decode(wire, len, &e) == HUB_OK && e.payload != NULL &&
+        record_response_info(e.payload, e.payload_len, &rr) == HUB_OK)
+        enrolled_note(r, &rr);
     return 0;
 }
 
@@ -209,6 +280,15 @@ int records_open(struct node *n, struct control *ctl, struct records **out) {
         records_destroy(&r);
         return rc;
     }
+    r->enrolled_cap = RECORDS_SEEN_MIN;
+    r->enrolled = calloc(r->enrolled_cap, sizeof *r->enrolled);
+    index_term_make(IDX_RTYPE, "enrolment", 9, &t[1]);
+    q.nterms = 2;
+    rc = store_query(r->st, &q, enrolled_load_cb, r, &next);
+    if (rc < 0) {
+        records_destroy(&r);
+        return rc;
+    }
     rc = node_add_listener(n, on_entry, r);
     if (rc != 0) {
         records_destroy(&r);
@@ -223,6 +303,7 @@ void records_destroy(struct records **rp) {
         return;
     struct records *r = *rp;
     free(r->seen);
+    free(r->enrolled);
     free(r->names);
     free(r->seats);
     free(r);
@@ -340,7 +421,8 @@ struct enrolment {
 
 struct enrol_list {
     struct enrolment *v;
-    size_t n;
+    size_t n, cap;
+    int oom;
 };
 
 static int enrol_cb(const uint8_t *wire, size_t len, void *arg) {
@@ -352,6 +434,18 @@ static int enrol_cb(const uint8_t *wire, size_t len, void *arg) {
     if (entry_decode(wire, len, &e) != 0 || e.payload == NULL ||
         record_response_info(e.payload, e.payload_len, &rr) != 0 || rr.type != RTYPE_ENROLMENT)
         return STORE_QUERY_SKIP;
+    if (l->n == l->cap) {
+        /* Grown as found: most offers have no enrolment, and a query's page of offers must
+         * not pay for the most one could have. */
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        struct enrolment *v = realloc(l->v, cap * sizeof *v);
+        if (v == NULL) {
+            l->oom = 1;
+            return 1;
+        }
+        l->v = v;
+        l->cap = cap;
+    }
     struct enrolment *x = &l->v[l->n++];
     memcpy(x->author, e.author, 32);
     memcpy(x->key, e.key, sizeof x->key);
@@ -363,9 +457,7 @@ static int enrol_cb(const uint8_t *wire, size_t len, void *arg) {
  * one being accepted again). */
 static uint32_t accepted_seats(struct records *r, const uint8_t author[32], const char *key,
                                const struct enrolment *except) {
-    struct enrol_list l = {calloc(RECORDS_MAX_ENROLMENTS, sizeof(struct enrolment)), 0};
-    if (l.v == NULL)
-        return 0;
+    struct enrol_list l = {NULL, 0, 0, 0};
     struct index_term t[2];
     term_ref(&t[0], author, K_OFFER, key);
     index_term_make(IDX_RTYPE, "enrolment", 9, &t[1]);
@@ -395,7 +487,7 @@ int records_offer_seats_payload(struct records *r, const uint8_t author[32], con
                                 const uint8_t *payload, size_t len, struct records_seats *out) {
     memset(out, 0, sizeof *out);
     struct record_offer o;
-    int rc = record_offer_info(payload, len, &o);
+    int rc = record_offer_seats_fields(payload, len, &o.capacity, &o.dates);
     if (rc != HUB_OK)
         return rc;
     int32_t today = records_today(), last = o.dates.end ? o.dates.end : o.dates.start;
@@ -403,6 +495,10 @@ int records_offer_seats_payload(struct records *r, const uint8_t author[32], con
     out->capacity = o.capacity;
     if (o.capacity == 0) {
         out->unlimited = 1;
+        return HUB_OK;
+    }
+    if (!enrolled_maybe(r, author, key)) {
+        out->seats_left = o.capacity; /* no enrolment in it was ever seen: nothing to count */
         return HUB_OK;
     }
     /* One slot per offer; the generation goes stale with every offer, response or retraction
