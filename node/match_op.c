@@ -28,19 +28,19 @@
 #include "store.h"
 #include "view.h"
 
-#define MATCH_MAX_TERMS 64          /* subject values looked up per call */
-#define MATCH_MAX_POSTINGS 65536    /* newest postings read per value */
-#define MATCH_MAX_EXAMINE 4096      /* records decoded and scored per call */
-#define MATCH_MAX_VISIT 16384       /* records whose dates are read per call */
-#define MATCH_SCAN_MAX 4096         /* newest records of the kind, when no subject is stated */
-#define MATCH_BATCH 64              /* records read per store transaction */
-#define MATCH_BUCKET 100            /* thousandths of a point per bucket of the bound order */
-#define MATCH_DEFAULT_LIMIT 20      /* results when the call gives no limit */
-#define MATCH_MAX_LIMIT 100         /* results at most */
-#define MATCH_HUB_OFFERS 3          /* best offers shown per hub */
-#define MATCH_MAX_HUBS 1024         /* hubs ranked per call (--hubs) */
-#define MATCH_MIN_ID_PREFIX 4       /* hex digits of an id prefix, as get takes */
-#define MATCH_MSG_LEN 256           /* error message bytes match_call needs */
+#define MATCH_MAX_TERMS 64       /* subject values looked up per call */
+#define MATCH_MAX_POSTINGS 65536 /* newest postings read per value */
+#define MATCH_MAX_EXAMINE 4096   /* records decoded and scored per call */
+#define MATCH_MAX_VISIT 16384    /* records whose dates are read per call */
+#define MATCH_SCAN_MAX 4096      /* newest records of the kind, when no subject is stated */
+#define MATCH_BATCH 64           /* records read per store transaction */
+#define MATCH_BUCKET 100         /* thousandths of a point per bucket of the bound order */
+#define MATCH_DEFAULT_LIMIT 20   /* results when the call gives no limit */
+#define MATCH_MAX_LIMIT 100      /* results at most */
+#define MATCH_HUB_OFFERS 3       /* best offers shown per hub */
+#define MATCH_MAX_HUBS 1024      /* hubs ranked per call (--hubs) */
+#define MATCH_MIN_ID_PREFIX 4    /* hex digits of an id prefix, as get takes */
+#define MATCH_MSG_LEN 256        /* error message bytes match_call needs */
 #define MATCH_MS_PER_DAY 86400000ULL
 
 enum match_want { WANT_OFFERS, WANT_HUBS, WANT_REQUESTS };
@@ -51,9 +51,9 @@ struct match_cand;
 struct match_ctx {
     struct node *node;
     struct records *recs; /* hub names, seats and views (records.h) */
-    uint32_t *hist;   /* bucket counts of the counting sort */
-    uint64_t *buf;    /* MATCH_MAX_POSTINGS postings of one value */
-    uint32_t *order;  /* candidates in order of their bound */
+    uint32_t *hist;       /* bucket counts of the counting sort */
+    uint64_t *buf;        /* MATCH_MAX_POSTINGS postings of one value */
+    uint32_t *order;      /* candidates in order of their bound */
     size_t ocap;
     struct match_cand *c;
     size_t ccap;
@@ -113,7 +113,7 @@ struct match_run {
     size_t nc, ccap;
     uint32_t *slots; /* local number -> index + 1 into c (the context's, grown on demand) */
     size_t nslots;
-    int capped; /* some posting list was longer than MATCH_MAX_POSTINGS */
+    int capped;    /* some posting list was longer than MATCH_MAX_POSTINGS */
     uint64_t *buf; /* the context's postings buffer */
     struct records *recs;
     struct match_ctx *ctx;
@@ -181,8 +181,8 @@ enum cand_mark { MARK_COUNTRY, MARK_MODE, MARK_LANGUAGE, MARK_OTHER };
 
 /* What the postings of (field, value) tell of the candidates already found (none added).
  * Returns 1 when the list was complete, 0 when it was cut at max, or a negative code. */
-static int cand_mark(struct match_run *r, uint64_t *buf, enum index_field field,
-                     const char *value, enum cand_mark what, size_t max) {
+static int cand_mark(struct match_run *r, uint64_t *buf, enum index_field field, const char *value,
+                     enum cand_mark what, size_t max) {
     struct index_term t;
     index_term_make(field, value, strlen(value), &t);
     int n = store_postings(r->st, &t, buf, max);
@@ -214,8 +214,8 @@ static int cand_refine(struct match_run *r, uint64_t *buf) {
     }
     int rc, whole = 1;
     if (pl->asks_country) {
-        if ((rc = cand_mark(r, buf, IDX_COUNTRY, r->q->country, MARK_COUNTRY,
-                            MATCH_MAX_POSTINGS)) < 0)
+        if ((rc = cand_mark(r, buf, IDX_COUNTRY, r->q->country, MARK_COUNTRY, MATCH_MAX_POSTINGS)) <
+            0)
             return rc;
         whole &= rc;
         if ((rc = cand_mark(r, buf, IDX_MODE, "online", MARK_COUNTRY, MATCH_MAX_POSTINGS)) < 0)
@@ -249,9 +249,9 @@ static int cand_refine(struct match_run *r, uint64_t *buf) {
     size_t nlt = 0, total = 0;
     for (size_t i = 0; i < nl; i++) {
         const char *dash = strchr(langs[i], '-');
-        index_term_make(IDX_LANGUAGE, langs[i], dash && dash != langs[i]
-                                                    ? (size_t)(dash - langs[i])
-                                                    : strlen(langs[i]), &lt[nlt++]);
+        index_term_make(IDX_LANGUAGE, langs[i],
+                        dash && dash != langs[i] ? (size_t)(dash - langs[i]) : strlen(langs[i]),
+                        &lt[nlt++]);
     }
     for (size_t i = 0; i < nlt && total <= r->nc; i++) {
         size_t cnt;
@@ -304,8 +304,11 @@ static int cand_add_term(struct match_run *r, uint64_t *buf, enum index_field fi
 }
 
 static const enum index_field match_subject_index[MATCH_NSUBJECT] = {
-    [MATCH_TOPICS] = IDX_TOPIC,   [MATCH_SKILLS] = IDX_SKILL, [MATCH_TECHNOLOGIES] = IDX_TECHNOLOGY,
-    [MATCH_SECTORS] = IDX_SECTOR, [MATCH_SERVICES] = IDX_SERVICE,
+    [MATCH_TOPICS] = IDX_TOPIC,
+    [MATCH_SKILLS] = IDX_SKILL,
+    [MATCH_TECHNOLOGIES] = IDX_TECHNOLOGY,
+    [MATCH_SECTORS] = IDX_SECTOR,
+    [MATCH_SERVICES] = IDX_SERVICE,
 };
 
 /* The subject values of the source record, per criterion. */
@@ -388,8 +391,7 @@ static int64_t match_seats_left(const struct match_run *r, const struct match_hi
                     record_ref_text(h->author, HUBNET__KIND__KIND_OFFER, h->key, ref), &t);
     if (store_postings(r->st, &t, &one, 1) == 0)
         return h->capacity;
-    if (
-        records_offer_seats(r->recs, h->author, h->key, &seats) != HUB_OK || seats.unlimited)
+    if (records_offer_seats(r->recs, h->author, h->key, &seats) != HUB_OK || seats.unlimited)
         return MATCH_SEATS_UNLIMITED;
     return seats.seats_left;
 }
@@ -575,8 +577,8 @@ static uint32_t match_threshold(const struct match_run *r, int *full) {
 
 static void match_take(struct match_run *r, struct match_hit *h) {
     /* seats cost a lookup: only for an offer that would rank */
-    int would_rank = r->want == WANT_HUBS || r->ntop < r->limit ||
-                     hit_cmp(h, &r->top[r->limit - 1]) < 0;
+    int would_rank =
+        r->want == WANT_HUBS || r->ntop < r->limit || hit_cmp(h, &r->top[r->limit - 1]) < 0;
     if (h->res.verdict == MATCH_FITS && h->kind == HUBNET__KIND__KIND_OFFER && h->capacity > 0 &&
         r->want != WANT_REQUESTS && would_rank) {
         h->seats_left = match_seats_left(r, h);
@@ -687,8 +689,7 @@ static int match_search(struct match_ctx *ctx, struct match_run *r) {
             if (r->q) {
                 dates_room(ctx, c->local);
                 if (c->local < ctx->ndates && ctx->dates[c->local][0] != 0 &&
-                    !match_dates_want(r, c, ctx->dates[c->local][0] - 1,
-                                      ctx->dates[c->local][1]))
+                    !match_dates_want(r, c, ctx->dates[c->local][0] - 1, ctx->dates[c->local][1]))
                     continue; /* dates known: no need to read */
             }
             size_t k = n++;
@@ -703,8 +704,8 @@ static int match_search(struct match_ctx *ctx, struct match_run *r) {
         r->nbatch = n;
         r->bpos = 0;
         r->npending = 0;
-        int got = store_get_locals(r->st, locals, n, now, r->q ? match_want_cb : NULL,
-                                   match_read_cb, r);
+        int got =
+            store_get_locals(r->st, locals, n, now, r->q ? match_want_cb : NULL, match_read_cb, r);
         if (got < 0) {
             rc = got;
             break;
@@ -719,8 +720,8 @@ static int match_search(struct match_ctx *ctx, struct match_run *r) {
 
 /* Resolves "ID", "ID-PREFIX" or "AUTHOR/KIND/KEY" to the record's current entry (wire copy
  * malloc'd). Errors carry a message in *msg. */
-static int match_resolve(struct store *st, const char *ref, uint8_t **wire, size_t *len,
-                         char *msg, size_t msglen) {
+static int match_resolve(struct store *st, const char *ref, uint8_t **wire, size_t *len, char *msg,
+                         size_t msglen) {
     uint8_t id[32];
     const char *slash = strchr(ref, '/');
     int rc;
@@ -736,11 +737,12 @@ static int match_resolve(struct store *st, const char *ref, uint8_t **wire, size
         } else {
             ahex[0] = '\0';
         }
-        if (!slash2 || slash - ref != HUB_HEX_LEN || hub_unhex(ahex, author, 32) != 0 ||
-            kl == 0 || kl >= sizeof kind_s || strlen(slash2 + 1) == 0 ||
+        if (!slash2 || slash - ref != HUB_HEX_LEN || hub_unhex(ahex, author, 32) != 0 || kl == 0 ||
+            kl >= sizeof kind_s || strlen(slash2 + 1) == 0 ||
             strlen(slash2 + 1) > HUB_MAX_RECORD_KEY) {
-            snprintf(msg, msglen, "record: expected an entry id, its first digits, or "
-                                  "AUTHOR/KIND/KEY (AUTHOR: 64 hex digits)");
+            snprintf(msg, msglen,
+                     "record: expected an entry id, its first digits, or "
+                     "AUTHOR/KIND/KEY (AUTHOR: 64 hex digits)");
             return HUB_E_RANGE;
         }
         memcpy(kind_s, slash + 1, kl);
@@ -762,8 +764,10 @@ static int match_resolve(struct store *st, const char *ref, uint8_t **wire, size
         if (hl < MATCH_MIN_ID_PREFIX || hl > HUB_HEX_LEN ||
             snprintf(hex, sizeof hex, "%s%s", ref, hl % 2 ? "0" : "") < 0 ||
             hub_unhex(hex, pre, strlen(hex) / 2) != 0) {
-            snprintf(msg, msglen, "record: expected an entry id, at least %d of its first hex "
-                                  "digits, or AUTHOR/KIND/KEY", MATCH_MIN_ID_PREFIX);
+            snprintf(msg, msglen,
+                     "record: expected an entry id, at least %d of its first hex "
+                     "digits, or AUTHOR/KIND/KEY",
+                     MATCH_MIN_ID_PREFIX);
             return HUB_E_RANGE;
         }
         if (hl == HUB_HEX_LEN) {
@@ -902,8 +906,8 @@ static void hit_write(struct jbuf *b, struct match_run *r, struct records *recs,
     if (f.wire) {
         size_t mark = b->len;
         jbuf_key(b, "entry");
-        int rc = recs ? records_write_view(recs, b, f.wire, f.len)
-                      : view_write_wire(b, f.wire, f.len);
+        int rc =
+            recs ? records_write_view(recs, b, f.wire, f.len) : view_write_wire(b, f.wire, f.len);
         if (rc != 0 && !b->oom) {
             b->len = mark; /* leave out a view that does not decode */
             b->p[mark] = '\0';
@@ -947,9 +951,8 @@ static int hubs_sort_cmp(const void *a, const void *b) {
 
 static struct match_ctx match_ctx;
 
-__attribute__((format(printf, 6, 7))) static int call_fail(int rc, char *field, size_t field_len,
-                                                           const char *f, char *msg,
-                                                           const char *fmt, ...);
+__attribute__((format(printf, 6, 7))) static int
+call_fail(int rc, char *field, size_t field_len, const char *f, char *msg, const char *fmt, ...);
 static int call_fail(int rc, char *field, size_t field_len, const char *f, char *msg,
                      const char *fmt, ...) {
     snprintf(field, field_len, "%s", f ? f : "");
@@ -1004,8 +1007,8 @@ int match_call(json_t *req, struct jbuf *b, char *field, size_t field_len, char 
         return call_fail(HUB_E_NOT_FOUND, field, field_len, "record", msg,
                          "the record has no payload (purged)");
     }
-    struct match_run r = {.st = st, .limit = limit,
-                          .today = (int32_t)(hub_now_ms() / MATCH_MS_PER_DAY)};
+    struct match_run r = {
+        .st = st, .limit = limit, .today = (int32_t)(hub_now_ms() / MATCH_MS_PER_DAY)};
     Hubnet__Request *q = NULL;
     Hubnet__Offer *o = NULL;
     if (e.kind == HUBNET__KIND__KIND_REQUEST && !want_requests) {
