@@ -552,6 +552,11 @@ static struct match_hub *hub_get(struct match_run *r, const uint8_t author[32]) 
     return h;
 }
 
+static int points_desc(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x == y ? 0 : x > y ? -1 : 1;
+}
+
 /* Points of the limit-th best so far: candidates bounded below it cannot rank. */
 static uint32_t match_threshold(const struct match_run *r, int *full) {
     if (r->want != WANT_HUBS) {
@@ -562,15 +567,12 @@ static uint32_t match_threshold(const struct match_run *r, int *full) {
         *full = 0;
         return 0;
     }
-    /* the limit-th best hub: hubs are few, a selection by counting is enough */
-    uint32_t best = 0;
-    for (size_t i = 0; i < r->nhubs; i++) {
-        size_t above = 0;
-        for (size_t j = 0; j < r->nhubs; j++)
-            above += r->hubs[j].points > r->hubs[i].points;
-        if (above < r->limit && (best == 0 || r->hubs[i].points < best))
-            best = r->hubs[i].points;
-    }
+    /* the limit-th best hub's points: sorted copy of the points (at most MATCH_MAX_HUBS) */
+    uint32_t pts[MATCH_MAX_HUBS];
+    for (size_t i = 0; i < r->nhubs; i++)
+        pts[i] = r->hubs[i].points;
+    qsort(pts, r->nhubs, sizeof pts[0], points_desc);
+    uint32_t best = pts[r->limit - 1];
     *full = 1;
     return best;
 }
