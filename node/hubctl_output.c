@@ -1066,9 +1066,9 @@ static void text_match(json_t *r) {
     free(differed);
     table_free(&t);
     if (!output_raw && lo)
-        printf("%zu %s; left out: %lld past, %lld full, %lld in no language asked, %lld sharing "
-               "no subject; %lld candidates, %lld scored%s\n",
-               n, hubs ? "hubs" : want ? want : "records", jint(lo, "past", 0), jint(lo, "full", 0),
+        printf("%zu %s ranked; left out: %lld past, %lld full, %lld in no language asked, %lld "
+               "sharing no subject; %lld candidates, %lld scored%s\n",
+               n, want ? want : "records", jint(lo, "past", 0), jint(lo, "full", 0),
                jint(lo, "language", 0), jint(lo, "no_subject", 0), jint(r, "candidates", 0),
                jint(r, "examined", 0),
                json_is_true(json_object_get(r, "truncated")) ? " (search bounded)" : "");
