@@ -996,9 +996,9 @@ static void text_match(json_t *r) {
     if (json_array_size(res) == 0)
         fprintf(output_raw ? stderr : stdout, "no %s fit\n", want ? want : "records");
     static const struct column cols[] = {
-        {"RANK", 0, 1},  {"SCORE", 0, 1},      {"ID", OUTPUT_SHORT_LEN, 0}, {"HUB", 24, 0},
-        {"CC", 2, 0},    {"START", 10, 0},     {"TITLE", 0, 0},
-        {"AGREED", 0, 0}, {"DIFFERED", 0, 0},
+        {"RANK", 0, 1},  {"SCORE", 0, 1},  {"ID", OUTPUT_SHORT_LEN, 0},
+        {"HUB", 24, 0},  {"CC", 2, 0},     {"START", 10, 0},
+        {"TITLE", 0, 0}, {"AGREED", 0, 0}, {"DIFFERED", 0, 0},
     };
     struct table t = {cols, output_raw ? 9 : 7, 6, NULL, 0, 0};
     char **agreed = NULL, **differed = NULL;
@@ -1012,8 +1012,8 @@ static void text_match(json_t *r) {
         json_t *item = x; /* what the reasons and the title come from */
         if (hubs) {
             json_t *offers = json_object_get(x, "offers");
-            item = json_array_size(offers) ? json_array_get(offers, 0)
-                                           : json_object_get(x, "profile");
+            item =
+                json_array_size(offers) ? json_array_get(offers, 0) : json_object_get(x, "profile");
         }
         json_t *view = json_object_get(item, "entry");
         json_t *rec = json_object_get(view, "record");
@@ -1029,9 +1029,15 @@ static void text_match(json_t *r) {
         agreed[i] = reasons_text(json_object_get(item, "agreed"), output_raw ? "; " : "\n", "+ ");
         differed[i] =
             reasons_text(json_object_get(item, "differed"), output_raw ? "; " : "\n", "- ");
-        const char *row[] = {rank,  score, id, name ? name : hub, cc ? cc : "-",
+        const char *row[] = {rank,
+                             score,
+                             id,
+                             name ? name : hub,
+                             cc ? cc : "-",
                              start ? start : "-",
-                             title ? title : (hubs ? "(profile)" : "-"), agreed[i], differed[i]};
+                             title ? title : (hubs ? "(profile)" : "-"),
+                             agreed[i],
+                             differed[i]};
         table_add(&t, row);
     }
     if (output_raw || n == 0) {
