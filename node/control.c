@@ -106,8 +106,8 @@ struct control {
     } total, logged;
     uint64_t last_summary;
     struct records *records; /* views with derived values, and the reply calls (records.h) */
-    int backed_budget;       /* CONTROL_BACKED_REQS_PER_TURN, counted down in a turn */
-    size_t backed_rr;        /* where the turn's pass over backed clients starts (round robin) */
+    int backed_budget; /* CONTROL_BACKED_REQS_PER_TURN, counted down in a turn */
+    size_t backed_rr;  /* where the turn's pass over backed clients starts (round robin) */
 };
 
 /* ---- output ---- */
