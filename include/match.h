@@ -83,6 +83,10 @@ void match_offer(const Hubnet__Request *q, const Hubnet__Offer *o, int32_t today
  * sectors, services, languages, country); the others earn nothing. Never past or full. */
 void match_profile(const Hubnet__Request *q, const Hubnet__Profile *p, struct match_result *out);
 
+/* The budget criterion as match_offer decides it: 1 when the request asks no budget, or the
+ * offer's cost (NULL: none stated) is free or within it in the same currency; else 0. */
+int match_budget_agrees(const Hubnet__Request *q, const Hubnet__Cost *cost);
+
 /* 1 when the request's window has closed before today: its end_date, else needed_by. */
 int match_request_closed(const Hubnet__Request *q, int32_t today);
 /* 1 when the offer is past: its end_date, else start_date, before today. */

@@ -330,6 +330,18 @@ static void match_dates(struct match_result *out, const Hubnet__Request *q,
 
 /* ---- budget ---- */
 
+int match_budget_agrees(const Hubnet__Request *q, const Hubnet__Cost *cost) {
+    const Hubnet__Cost *budget = q->budget;
+    if (budget == NULL || !match_stated(budget->currency))
+        return 1; /* not asked */
+    if (cost == NULL)
+        return 0;
+    if (cost->amount_minor == 0)
+        return 1;
+    return match_stated(cost->currency) && strcasecmp(cost->currency, budget->currency) == 0 &&
+           cost->amount_minor <= budget->amount_minor;
+}
+
 static void match_budget(struct match_result *out, const Hubnet__Cost *budget,
                          const Hubnet__Cost *cost) {
     if (budget == NULL || !match_stated(budget->currency)) {

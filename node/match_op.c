@@ -23,6 +23,7 @@
 #include "jbuf.h"
 #include "log.h"
 #include "node.h"
+#include "pbcheck.h"
 #include "record.h"
 #include "records.h"
 #include "store.h"
@@ -485,11 +486,78 @@ static int score_entry(const struct match_run *r, const struct entry *e, struct 
     return 0;
 }
 
+/* An offer's cost from its payload bytes, without unpacking the whole offer (field 18, a Cost:
+ * amount_minor 1, currency 2): 1 and *cost filled (currency in cur), 0 when it states none,
+ * -1 when the bytes do not read as expected (the unpack then decides). */
+#define MATCH_OFFER_COST_FIELD 18
+static int payload_cost(const uint8_t *p, size_t len, Hubnet__Cost *cost, char *cur, size_t cap) {
+    const uint8_t *end = p + len, *val;
+    size_t vlen;
+    int found = 0;
+    while (p < end) {
+        uint32_t field;
+        unsigned type;
+        if (pb_read_tag(&p, end, &field, &type) != HUB_OK ||
+            pb_skip_value(&p, end, type, &val, &vlen) != HUB_OK)
+            return -1;
+        if (field != MATCH_OFFER_COST_FIELD)
+            continue;
+        if (type != 2 || found)
+            return -1;
+        found = 1;
+        hubnet__cost__init(cost);
+        cost->currency = cur;
+        cur[0] = '\0';
+        const uint8_t *q = val, *qend = val + vlen;
+        while (q < qend) {
+            const uint8_t *v2;
+            size_t v2len;
+            if (pb_read_tag(&q, qend, &field, &type) != HUB_OK)
+                return -1;
+            if (field == 1 && type == 0) {
+                if (pb_read_varint(&q, qend, &cost->amount_minor) != HUB_OK)
+                    return -1;
+                continue;
+            }
+            if (pb_skip_value(&q, qend, type, &v2, &v2len) != HUB_OK)
+                return -1;
+            if (field == 2 && type == 2) {
+                if (v2len >= cap)
+                    return -1;
+                memcpy(cur, v2, v2len);
+                cur[v2len] = '\0';
+            }
+        }
+    }
+    return found;
+}
+
+/* Before unpacking an offer: its bound with dates (known by now) and budget (from its bytes)
+ * settled; 0 when that is below the limit-th best, so that it need not be unpacked. */
+static int match_worth_unpacking(struct match_run *r, uint64_t local, const struct entry *e) {
+    if (!r->q || !r->kth_full || e->kind != HUBNET__KIND__KIND_OFFER || r->bpos >= r->nbatch ||
+        r->batch[r->bpos]->local != local)
+        return 1;
+    uint32_t b = r->batch[r->bpos]->bound;
+    struct match_ctx *ctx = r->ctx;
+    if (r->plan.asks_dates && local < ctx->ndates && ctx->dates[local][0] != 0 &&
+        !match_plan_dates(&r->plan, ctx->dates[local][0] - 1, ctx->dates[local][1]))
+        b -= match_weight(MATCH_DATES) * MATCH_MILLI;
+    if (b >= r->kth) {
+        Hubnet__Cost cost;
+        char cur[16];
+        int has = payload_cost(e->payload, e->payload_len, &cost, cur, sizeof cur);
+        if (has >= 0 && !match_budget_agrees(r->q, has ? &cost : NULL))
+            b -= match_weight(MATCH_BUDGET) * MATCH_MILLI;
+    }
+    return b >= r->kth;
+}
+
 /* Scores one record read from the store (no store calls here: we are inside its read). */
 static int match_read_cb(uint64_t local, const uint8_t *wire, size_t len, void *arg) {
     struct match_run *r = arg;
     struct entry e;
-    if (entry_decode(wire, len, &e) != 0 || !e.payload)
+    if (entry_decode(wire, len, &e) != 0 || !e.payload || !match_worth_unpacking(r, local, &e))
         return 0;
     struct match_hit *h = &r->pending[r->npending];
     h->res.details = 0; /* the answer's records are scored again with their reasons' text */

@@ -277,6 +277,17 @@ static void test_budget(void **state) {
     expect(&f, MATCH_BUDGET, 0, 0, "cost in USD, budget in EUR: not compared");
     f.cost.amount_minor = 0; /* free fits any budget, whatever its currency */
     expect(&f, MATCH_BUDGET, 1, 5000, "free");
+    /* the search's shortcut (match_op.c reads the cost from the bytes) decides alike */
+    assert_true(match_budget_agrees(&f.q, &f.cost));
+    f.cost.amount_minor = 100;
+    assert_false(match_budget_agrees(&f.q, &f.cost)); /* USD */
+    f.cost.currency = "eur";
+    assert_true(match_budget_agrees(&f.q, &f.cost));
+    f.cost.amount_minor = 500001;
+    assert_false(match_budget_agrees(&f.q, &f.cost));
+    assert_false(match_budget_agrees(&f.q, NULL));
+    f.q.budget = NULL;
+    assert_true(match_budget_agrees(&f.q, NULL)); /* not asked */
 }
 
 static void test_past_full_no_subject(void **state) {
