@@ -83,6 +83,10 @@ void match_offer(const Hubnet__Request *q, const Hubnet__Offer *o, int32_t today
  * sectors, services, languages, country); the others earn nothing. Never past or full. */
 void match_profile(const Hubnet__Request *q, const Hubnet__Profile *p, struct match_result *out);
 
+/* The budget criterion as match_offer decides it: 1 when the request asks no budget, or the
+ * offer's cost (NULL: none stated) is free or within it in the same currency; else 0. */
+int match_budget_agrees(const Hubnet__Request *q, const Hubnet__Cost *cost);
+
 /* 1 when the request's window has closed before today: its end_date, else needed_by. */
 int match_request_closed(const Hubnet__Request *q, int32_t today);
 /* 1 when the offer is past: its end_date, else start_date, before today. */
@@ -106,17 +110,18 @@ int match_language_agrees(const char *a, const char *b);
 #define MATCH_NSUBJECT (MATCH_SERVICES + 1)
 struct match_plan {
     size_t n[MATCH_NSUBJECT];
-    int asks_country, asks_mode, asks_dates;
+    int asks_country, asks_mode, asks_dates, asks_languages;
     int32_t from, to; /* the request's window, days; 0 = open */
     uint32_t rest;
 };
 void match_plan_init(const Hubnet__Request *q, struct match_plan *plan);
 /* What the index and the store's date table tell of a candidate before it is decoded: for
- * country, mode and dates, 1 when it agrees, 0 when it does not, -1 when not known. */
+ * country, mode, dates and languages, 1 when it may agree, 0 when it does not, -1 when not
+ * known. */
 struct match_known {
-    int country, mode, dates;
+    int country, mode, dates, languages;
 };
-#define MATCH_KNOWN_NOTHING ((struct match_known){-1, -1, -1})
+#define MATCH_KNOWN_NOTHING ((struct match_known){-1, -1, -1, -1})
 /* Upper bound of the points of an offer that carries hits[f] of the request's values of each
  * subject criterion f (as the index counts them), with what is known of the others:
  * candidates whose bound is below the N-th best points found cannot rank in the first N. */

@@ -150,6 +150,8 @@ int store_dict_words(struct store *s, int stem, const char *w, size_t len,
 /* Postings of one term (its current records' local numbers), newest first, at most max into
  * out: the index and the in-memory tail together. Returns the count or a negative code. */
 int store_postings(struct store *s, const struct index_term *t, uint64_t *out, size_t max);
+/* How many postings a term has (index and tail), without reading them. */
+int store_postings_count(struct store *s, const struct index_term *t, size_t *count) HUB_WUR;
 /* For each local number in order, the wire bytes of its record when it is still current,
  * visible and not expired at now_ms (else skipped), in one read transaction: first want (when
  * not NULL) sees the record's dates from the live table (days, 0 = none) and returns 0 to

@@ -457,6 +457,22 @@ static void publish_failed(struct control *c, struct client *cl, json_t *tag, in
     send_error(cl, tag, rc, NULL, "%s; nothing was stored", hub_strmsg(rc));
 }
 
+/* An enrolment's publish answer says whether the offer is full as this hub sees it
+ * (`seats_left`, `offer_full`): the enrolment waits for the offering hub's answer. */
+static void enrolment_note(struct control *c, json_t *rec, json_t *ans) {
+    const char *type = json_string_value(json_object_get(rec, "type"));
+    const char *author = json_string_value(json_object_get(rec, "target_author"));
+    const char *key = json_string_value(json_object_get(rec, "target_key"));
+    uint8_t a[32];
+    struct records_seats st;
+    if (!type || strcmp(type, "enrolment") != 0 || !author || !key ||
+        strlen(author) != HUB_HEX_LEN || hub_unhex(author, a, 32) != 0 ||
+        records_offer_seats(c->records, a, key, &st) != 0 || st.unlimited)
+        return;
+    json_object_set_new(ans, "seats_left", json_integer(st.seats_left));
+    json_object_set_new(ans, "offer_full", json_boolean(st.full));
+}
+
 static void op_publish(struct control *c, struct client *cl, json_t *req, json_t *tag) {
     struct node_draft d = {0};
     char keybuf[32];
@@ -489,10 +505,11 @@ static void op_publish(struct control *c, struct client *cl, json_t *req, json_t
     } else {
         char id[HUB_HEX_LEN + 1];
         hub_hex(d.id, 32, id);
-        send_json(cl,
-                  json_pack("{s:b, s:s, s:I, s:s, s:s}", "ok", 1, "id", id, "seq",
-                            (json_int_t)d.seq, "kind", entry_kind_name(d.kind), "key", d.key),
-                  tag);
+        json_t *ans = json_pack("{s:b, s:s, s:I, s:s, s:s}", "ok", 1, "id", id, "seq",
+                                (json_int_t)d.seq, "kind", entry_kind_name(d.kind), "key", d.key);
+        if (c->records && d.kind == 4)
+            enrolment_note(c, rec, ans);
+        send_json(cl, ans, tag);
     }
     free((void *)d.payload);
 }

@@ -38,17 +38,24 @@ static const struct {
     const char *name;
     unsigned weight;
 } match_fields[MATCH_NFIELDS] = {
-    [MATCH_TOPICS] = {"topics", 20},         [MATCH_SKILLS] = {"skills", 10},
-    [MATCH_TECHNOLOGIES] = {"technologies", 15}, [MATCH_SECTORS] = {"sectors", 10},
-    [MATCH_SERVICES] = {"services", 10},     [MATCH_SERVICE_GROUP] = {"service_group", 5},
-    [MATCH_LANGUAGES] = {"languages", 10},   [MATCH_COUNTRY] = {"country", 5},
-    [MATCH_MODE] = {"mode", 5},              [MATCH_DATES] = {"dates", 5},
+    [MATCH_TOPICS] = {"topics", 20},
+    [MATCH_SKILLS] = {"skills", 10},
+    [MATCH_TECHNOLOGIES] = {"technologies", 15},
+    [MATCH_SECTORS] = {"sectors", 10},
+    [MATCH_SERVICES] = {"services", 10},
+    [MATCH_SERVICE_GROUP] = {"service_group", 5},
+    [MATCH_LANGUAGES] = {"languages", 10},
+    [MATCH_COUNTRY] = {"country", 5},
+    [MATCH_MODE] = {"mode", 5},
+    [MATCH_DATES] = {"dates", 5},
     [MATCH_BUDGET] = {"budget", 5},
 };
 
 static const char *const match_verdicts[MATCH_NVERDICTS] = {
-    [MATCH_FITS] = "fits",         [MATCH_PAST] = "past",
-    [MATCH_FULL] = "full",         [MATCH_LANGUAGE] = "language",
+    [MATCH_FITS] = "fits",
+    [MATCH_PAST] = "past",
+    [MATCH_FULL] = "full",
+    [MATCH_LANGUAGE] = "language",
     [MATCH_NO_SUBJECT] = "no_subject",
 };
 
@@ -74,8 +81,8 @@ static uint32_t match_full(enum match_field f) {
 /* Set by match_reason from the result being filled: whether details are wanted. */
 static _Thread_local int match_details = 1;
 
-__attribute__((format(printf, 2, 3))) static void match_add(struct match_reason *r,
-                                                            const char *fmt, ...) {
+__attribute__((format(printf, 2, 3))) static void match_add(struct match_reason *r, const char *fmt,
+                                                            ...) {
     if (!match_details)
         return;
     size_t len = strlen(r->detail);
@@ -302,8 +309,8 @@ static void match_dates(struct match_result *out, const Hubnet__Request *q,
         return;
     }
     const char *qs = has_rs ? q->start_date : "", *qe = match_stated(q->end_date) ? q->end_date
-                                                        : has_re ? q->needed_by
-                                                                 : "";
+                                                        : has_re                  ? q->needed_by
+                                                                                  : "";
     if (!match_day(o->start_date, &os)) {
         match_add(match_reason(out, MATCH_DATES, 0, 0), "none stated; asked %s..%s", qs, qe);
         return;
@@ -323,6 +330,18 @@ static void match_dates(struct match_result *out, const Hubnet__Request *q,
 
 /* ---- budget ---- */
 
+int match_budget_agrees(const Hubnet__Request *q, const Hubnet__Cost *cost) {
+    const Hubnet__Cost *budget = q->budget;
+    if (budget == NULL || !match_stated(budget->currency))
+        return 1; /* not asked */
+    if (cost == NULL)
+        return 0;
+    if (cost->amount_minor == 0)
+        return 1;
+    return match_stated(cost->currency) && strcasecmp(cost->currency, budget->currency) == 0 &&
+           cost->amount_minor <= budget->amount_minor;
+}
+
 static void match_budget(struct match_result *out, const Hubnet__Cost *budget,
                          const Hubnet__Cost *cost) {
     if (budget == NULL || !match_stated(budget->currency)) {
@@ -340,8 +359,7 @@ static void match_budget(struct match_result *out, const Hubnet__Cost *budget,
         match_add(match_reason(out, MATCH_BUDGET, 1, match_full(MATCH_BUDGET)), "free");
     } else if (!match_stated(cost->currency) || strcasecmp(cost->currency, budget->currency) != 0) {
         /* No exchange rates: a hub has no trustworthy source, and every hub must score alike. */
-        match_add(match_reason(out, MATCH_BUDGET, 0, 0),
-                  "cost in %s, budget in %s: not compared",
+        match_add(match_reason(out, MATCH_BUDGET, 0, 0), "cost in %s, budget in %s: not compared",
                   match_stated(cost->currency) ? cost->currency : "no currency", budget->currency);
     } else if (cost->amount_minor <= budget->amount_minor) {
         match_add(match_reason(out, MATCH_BUDGET, 1, match_full(MATCH_BUDGET)),
@@ -408,7 +426,8 @@ void match_offer(const Hubnet__Request *q, const Hubnet__Offer *o, int32_t today
     match_result_init(out);
     int stated = 0;
     struct match_list l;
-    l = (struct match_list){o->topics, o->n_topics, o->train_the_trainer ? "train-the-trainer" : NULL};
+    l = (struct match_list){o->topics, o->n_topics,
+                            o->train_the_trainer ? "train-the-trainer" : NULL};
     stated |= match_share(out, MATCH_TOPICS, q->topics, q->n_topics, &l);
     l = (struct match_list){o->skills, o->n_skills, NULL};
     stated |= match_share(out, MATCH_SKILLS, q->skills, q->n_skills, &l);
@@ -520,6 +539,9 @@ void match_plan_init(const Hubnet__Request *q, struct match_plan *plan) {
         }
     }
     plan->asks_country = match_stated(q->country);
+    const char *langs[MATCH_MAX_VALUES];
+    plan->asks_languages =
+        match_distinct(q->languages, q->n_languages, langs, MATCH_MAX_VALUES) > 0;
     plan->asks_mode = match_stated(q->mode);
     int has_from = match_day(q->start_date, &plan->from);
     int has_to = match_day(q->end_date, &plan->to) || match_day(q->needed_by, &plan->to);
@@ -555,6 +577,8 @@ uint32_t match_plan_bound(const struct match_plan *plan, const unsigned hits[MAT
             b -= match_full(MATCH_MODE);
         if (plan->asks_dates && known->dates == 0)
             b -= match_full(MATCH_DATES);
+        if (plan->asks_languages && known->languages == 0)
+            b -= match_full(MATCH_LANGUAGES);
     }
     return b;
 }

@@ -23,24 +23,25 @@
 #include "jbuf.h"
 #include "log.h"
 #include "node.h"
+#include "pbcheck.h"
 #include "record.h"
 #include "records.h"
 #include "store.h"
 #include "view.h"
 
-#define MATCH_MAX_TERMS 64          /* subject values looked up per call */
-#define MATCH_MAX_POSTINGS 65536    /* newest postings read per value */
-#define MATCH_MAX_EXAMINE 4096      /* records decoded and scored per call */
-#define MATCH_MAX_VISIT 16384       /* records whose dates are read per call */
-#define MATCH_SCAN_MAX 4096         /* newest records of the kind, when no subject is stated */
-#define MATCH_BATCH 64              /* records read per store transaction */
-#define MATCH_BUCKET 100            /* thousandths of a point per bucket of the bound order */
-#define MATCH_DEFAULT_LIMIT 20      /* results when the call gives no limit */
-#define MATCH_MAX_LIMIT 100         /* results at most */
-#define MATCH_HUB_OFFERS 3          /* best offers shown per hub */
-#define MATCH_MAX_HUBS 1024         /* hubs ranked per call (--hubs) */
-#define MATCH_MIN_ID_PREFIX 4       /* hex digits of an id prefix, as get takes */
-#define MATCH_MSG_LEN 256           /* error message bytes match_call needs */
+#define MATCH_MAX_TERMS 64       /* subject values looked up per call */
+#define MATCH_MAX_POSTINGS 65536 /* newest postings read per value */
+#define MATCH_MAX_EXAMINE 4096   /* records decoded and scored per call */
+#define MATCH_MAX_VISIT 16384    /* records whose dates are read per call */
+#define MATCH_SCAN_MAX 4096      /* newest records of the kind, when no subject is stated */
+#define MATCH_BATCH 64           /* records read per store transaction */
+#define MATCH_BUCKET 100         /* thousandths of a point per bucket of the bound order */
+#define MATCH_DEFAULT_LIMIT 20   /* results when the call gives no limit */
+#define MATCH_MAX_LIMIT 100      /* results at most */
+#define MATCH_HUB_OFFERS 3       /* best offers shown per hub */
+#define MATCH_MAX_HUBS 1024      /* hubs ranked per call (--hubs) */
+#define MATCH_MIN_ID_PREFIX 4    /* hex digits of an id prefix, as get takes */
+#define MATCH_MSG_LEN 256        /* error message bytes match_call needs */
 #define MATCH_MS_PER_DAY 86400000ULL
 
 enum match_want { WANT_OFFERS, WANT_HUBS, WANT_REQUESTS };
@@ -51,9 +52,9 @@ struct match_cand;
 struct match_ctx {
     struct node *node;
     struct records *recs; /* hub names, seats and views (records.h) */
-    uint32_t *hist;   /* bucket counts of the counting sort */
-    uint64_t *buf;    /* MATCH_MAX_POSTINGS postings of one value */
-    uint32_t *order;  /* candidates in order of their bound */
+    uint32_t *hist;       /* bucket counts of the counting sort */
+    uint64_t *buf;        /* MATCH_MAX_POSTINGS postings of one value */
+    uint32_t *order;      /* candidates in order of their bound */
     size_t ocap;
     struct match_cand *c;
     size_t ccap;
@@ -73,6 +74,7 @@ struct match_cand {
     uint64_t local;
     uint8_t hits[MATCH_NSUBJECT];
     int8_t country, mode; /* from the index: 1 agrees, 0 does not, -1 not known */
+    int8_t language;      /* 1: names one of the request's languages (or a variant), 0: none */
     uint8_t other;        /* of a kind the call does not rank: never read */
     uint32_t bound;
 };
@@ -112,7 +114,7 @@ struct match_run {
     size_t nc, ccap;
     uint32_t *slots; /* local number -> index + 1 into c (the context's, grown on demand) */
     size_t nslots;
-    int capped; /* some posting list was longer than MATCH_MAX_POSTINGS */
+    int capped;    /* some posting list was longer than MATCH_MAX_POSTINGS */
     uint64_t *buf; /* the context's postings buffer */
     struct records *recs;
     struct match_ctx *ctx;
@@ -176,12 +178,12 @@ static struct match_cand *cand_find(const struct match_run *r, uint64_t local) {
     return k ? &r->c[k - 1] : NULL;
 }
 
-enum cand_mark { MARK_COUNTRY, MARK_MODE, MARK_OTHER };
+enum cand_mark { MARK_COUNTRY, MARK_MODE, MARK_LANGUAGE, MARK_OTHER };
 
 /* What the postings of (field, value) tell of the candidates already found (none added).
  * Returns 1 when the list was complete, 0 when it was cut at max, or a negative code. */
-static int cand_mark(struct match_run *r, uint64_t *buf, enum index_field field,
-                     const char *value, enum cand_mark what, size_t max) {
+static int cand_mark(struct match_run *r, uint64_t *buf, enum index_field field, const char *value,
+                     enum cand_mark what, size_t max) {
     struct index_term t;
     index_term_make(field, value, strlen(value), &t);
     int n = store_postings(r->st, &t, buf, max);
@@ -195,6 +197,8 @@ static int cand_mark(struct match_run *r, uint64_t *buf, enum index_field field,
             c->country = 1;
         else if (what == MARK_MODE)
             c->mode = 1;
+        else if (what == MARK_LANGUAGE)
+            c->language = 1;
         else
             c->other = 1;
     }
@@ -211,8 +215,8 @@ static int cand_refine(struct match_run *r, uint64_t *buf) {
     }
     int rc, whole = 1;
     if (pl->asks_country) {
-        if ((rc = cand_mark(r, buf, IDX_COUNTRY, r->q->country, MARK_COUNTRY,
-                            MATCH_MAX_POSTINGS)) < 0)
+        if ((rc = cand_mark(r, buf, IDX_COUNTRY, r->q->country, MARK_COUNTRY, MATCH_MAX_POSTINGS)) <
+            0)
             return rc;
         whole &= rc;
         if ((rc = cand_mark(r, buf, IDX_MODE, "online", MARK_COUNTRY, MATCH_MAX_POSTINGS)) < 0)
@@ -228,6 +232,47 @@ static int cand_refine(struct match_run *r, uint64_t *buf) {
         if (!rc)
             for (size_t i = 0; i < r->nc; i++)
                 r->c[i].mode = r->c[i].mode ? 1 : -1;
+    }
+    /* Languages, when their postings are few next to the candidates (a language every offer
+     * names, English, is not worth reading): each tag and its primary subtag, so that a mark
+     * may only say too much (a 1 is checked when the record is scored; a 0 is certain). */
+    for (size_t i = 0; i < r->nc; i++)
+        r->c[i].language = -1;
+    const char *langs[MATCH_MAX_VALUES];
+    size_t nl = 0;
+    for (size_t i = 0; i < r->q->n_languages && nl + 2 <= MATCH_MAX_VALUES; i++) {
+        const char *l = r->q->languages[i];
+        if (!l[0])
+            continue;
+        langs[nl++] = l;
+    }
+    struct index_term lt[2 * MATCH_MAX_VALUES];
+    size_t nlt = 0, total = 0;
+    for (size_t i = 0; i < nl; i++) {
+        const char *dash = strchr(langs[i], '-');
+        index_term_make(IDX_LANGUAGE, langs[i],
+                        dash && dash != langs[i] ? (size_t)(dash - langs[i]) : strlen(langs[i]),
+                        &lt[nlt++]);
+    }
+    for (size_t i = 0; i < nlt && total <= r->nc; i++) {
+        size_t cnt;
+        if ((rc = store_postings_count(r->st, &lt[i], &cnt)) != HUB_OK)
+            return rc;
+        total += cnt;
+    }
+    if (nlt > 0 && total <= r->nc && total <= MATCH_MAX_POSTINGS) {
+        for (size_t i = 0; i < r->nc; i++)
+            r->c[i].language = 0;
+        for (size_t i = 0; i < nlt; i++) {
+            int n = store_postings(r->st, &lt[i], buf, MATCH_MAX_POSTINGS);
+            if (n < 0)
+                return n;
+            for (int k = 0; k < n; k++) {
+                struct match_cand *c = cand_find(r, buf[k]);
+                if (c)
+                    c->language = 1;
+            }
+        }
     }
     static const char *const others[] = {"request", "endorsement", "profile"};
     for (size_t k = 0; k < HUB_ARRAY_LEN(others); k++) {
@@ -260,8 +305,11 @@ static int cand_add_term(struct match_run *r, uint64_t *buf, enum index_field fi
 }
 
 static const enum index_field match_subject_index[MATCH_NSUBJECT] = {
-    [MATCH_TOPICS] = IDX_TOPIC,   [MATCH_SKILLS] = IDX_SKILL, [MATCH_TECHNOLOGIES] = IDX_TECHNOLOGY,
-    [MATCH_SECTORS] = IDX_SECTOR, [MATCH_SERVICES] = IDX_SERVICE,
+    [MATCH_TOPICS] = IDX_TOPIC,
+    [MATCH_SKILLS] = IDX_SKILL,
+    [MATCH_TECHNOLOGIES] = IDX_TECHNOLOGY,
+    [MATCH_SECTORS] = IDX_SECTOR,
+    [MATCH_SERVICES] = IDX_SERVICE,
 };
 
 /* The subject values of the source record, per criterion. */
@@ -344,8 +392,7 @@ static int64_t match_seats_left(const struct match_run *r, const struct match_hi
                     record_ref_text(h->author, HUBNET__KIND__KIND_OFFER, h->key, ref), &t);
     if (store_postings(r->st, &t, &one, 1) == 0)
         return h->capacity;
-    if (
-        records_offer_seats(r->recs, h->author, h->key, &seats) != HUB_OK || seats.unlimited)
+    if (records_offer_seats(r->recs, h->author, h->key, &seats) != HUB_OK || seats.unlimited)
         return MATCH_SEATS_UNLIMITED;
     return seats.seats_left;
 }
@@ -439,11 +486,78 @@ static int score_entry(const struct match_run *r, const struct entry *e, struct 
     return 0;
 }
 
+/* An offer's cost from its payload bytes, without unpacking the whole offer (field 18, a Cost:
+ * amount_minor 1, currency 2): 1 and *cost filled (currency in cur), 0 when it states none,
+ * -1 when the bytes do not read as expected (the unpack then decides). */
+#define MATCH_OFFER_COST_FIELD 18
+static int payload_cost(const uint8_t *p, size_t len, Hubnet__Cost *cost, char *cur, size_t cap) {
+    const uint8_t *end = p + len, *val;
+    size_t vlen;
+    int found = 0;
+    while (p < end) {
+        uint32_t field;
+        unsigned type;
+        if (pb_read_tag(&p, end, &field, &type) != HUB_OK ||
+            pb_skip_value(&p, end, type, &val, &vlen) != HUB_OK)
+            return -1;
+        if (field != MATCH_OFFER_COST_FIELD)
+            continue;
+        if (type != 2 || found)
+            return -1;
+        found = 1;
+        hubnet__cost__init(cost);
+        cost->currency = cur;
+        cur[0] = '\0';
+        const uint8_t *q = val, *qend = val + vlen;
+        while (q < qend) {
+            const uint8_t *v2;
+            size_t v2len;
+            if (pb_read_tag(&q, qend, &field, &type) != HUB_OK)
+                return -1;
+            if (field == 1 && type == 0) {
+                if (pb_read_varint(&q, qend, &cost->amount_minor) != HUB_OK)
+                    return -1;
+                continue;
+            }
+            if (pb_skip_value(&q, qend, type, &v2, &v2len) != HUB_OK)
+                return -1;
+            if (field == 2 && type == 2) {
+                if (v2len >= cap)
+                    return -1;
+                memcpy(cur, v2, v2len);
+                cur[v2len] = '\0';
+            }
+        }
+    }
+    return found;
+}
+
+/* Before unpacking an offer: its bound with dates (known by now) and budget (from its bytes)
+ * settled; 0 when that is below the limit-th best, so that it need not be unpacked. */
+static int match_worth_unpacking(struct match_run *r, uint64_t local, const struct entry *e) {
+    if (!r->q || !r->kth_full || e->kind != HUBNET__KIND__KIND_OFFER || r->bpos >= r->nbatch ||
+        r->batch[r->bpos]->local != local)
+        return 1;
+    uint32_t b = r->batch[r->bpos]->bound;
+    struct match_ctx *ctx = r->ctx;
+    if (r->plan.asks_dates && local < ctx->ndates && ctx->dates[local][0] != 0 &&
+        !match_plan_dates(&r->plan, ctx->dates[local][0] - 1, ctx->dates[local][1]))
+        b -= match_weight(MATCH_DATES) * MATCH_MILLI;
+    if (b >= r->kth) {
+        Hubnet__Cost cost;
+        char cur[16];
+        int has = payload_cost(e->payload, e->payload_len, &cost, cur, sizeof cur);
+        if (has >= 0 && !match_budget_agrees(r->q, has ? &cost : NULL))
+            b -= match_weight(MATCH_BUDGET) * MATCH_MILLI;
+    }
+    return b >= r->kth;
+}
+
 /* Scores one record read from the store (no store calls here: we are inside its read). */
 static int match_read_cb(uint64_t local, const uint8_t *wire, size_t len, void *arg) {
     struct match_run *r = arg;
     struct entry e;
-    if (entry_decode(wire, len, &e) != 0 || !e.payload)
+    if (entry_decode(wire, len, &e) != 0 || !e.payload || !match_worth_unpacking(r, local, &e))
         return 0;
     struct match_hit *h = &r->pending[r->npending];
     h->res.details = 0; /* the answer's records are scored again with their reasons' text */
@@ -506,6 +620,11 @@ static struct match_hub *hub_get(struct match_run *r, const uint8_t author[32]) 
     return h;
 }
 
+static int points_desc(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x == y ? 0 : x > y ? -1 : 1;
+}
+
 /* Points of the limit-th best so far: candidates bounded below it cannot rank. */
 static uint32_t match_threshold(const struct match_run *r, int *full) {
     if (r->want != WANT_HUBS) {
@@ -516,23 +635,20 @@ static uint32_t match_threshold(const struct match_run *r, int *full) {
         *full = 0;
         return 0;
     }
-    /* the limit-th best hub: hubs are few, a selection by counting is enough */
-    uint32_t best = 0;
-    for (size_t i = 0; i < r->nhubs; i++) {
-        size_t above = 0;
-        for (size_t j = 0; j < r->nhubs; j++)
-            above += r->hubs[j].points > r->hubs[i].points;
-        if (above < r->limit && (best == 0 || r->hubs[i].points < best))
-            best = r->hubs[i].points;
-    }
+    /* the limit-th best hub's points: sorted copy of the points (at most MATCH_MAX_HUBS) */
+    uint32_t pts[MATCH_MAX_HUBS];
+    for (size_t i = 0; i < r->nhubs; i++)
+        pts[i] = r->hubs[i].points;
+    qsort(pts, r->nhubs, sizeof pts[0], points_desc);
+    uint32_t best = pts[r->limit - 1];
     *full = 1;
     return best;
 }
 
 static void match_take(struct match_run *r, struct match_hit *h) {
     /* seats cost a lookup: only for an offer that would rank */
-    int would_rank = r->want == WANT_HUBS || r->ntop < r->limit ||
-                     hit_cmp(h, &r->top[r->limit - 1]) < 0;
+    int would_rank =
+        r->want == WANT_HUBS || r->ntop < r->limit || hit_cmp(h, &r->top[r->limit - 1]) < 0;
     if (h->res.verdict == MATCH_FITS && h->kind == HUBNET__KIND__KIND_OFFER && h->capacity > 0 &&
         r->want != WANT_REQUESTS && would_rank) {
         h->seats_left = match_seats_left(r, h);
@@ -599,6 +715,8 @@ static int match_search(struct match_ctx *ctx, struct match_run *r) {
                 b -= match_weight(MATCH_COUNTRY) * MATCH_MILLI;
             if (r->plan.asks_mode && r->c[i].mode == 0)
                 b -= match_weight(MATCH_MODE) * MATCH_MILLI;
+            if (r->plan.asks_languages && r->c[i].language == 0)
+                b -= match_weight(MATCH_LANGUAGES) * MATCH_MILLI;
         } else {
             /* the reverse has no bound (each request weighs its own values): most criteria
              * hit first */
@@ -641,8 +759,7 @@ static int match_search(struct match_ctx *ctx, struct match_run *r) {
             if (r->q) {
                 dates_room(ctx, c->local);
                 if (c->local < ctx->ndates && ctx->dates[c->local][0] != 0 &&
-                    !match_dates_want(r, c, ctx->dates[c->local][0] - 1,
-                                      ctx->dates[c->local][1]))
+                    !match_dates_want(r, c, ctx->dates[c->local][0] - 1, ctx->dates[c->local][1]))
                     continue; /* dates known: no need to read */
             }
             size_t k = n++;
@@ -657,8 +774,8 @@ static int match_search(struct match_ctx *ctx, struct match_run *r) {
         r->nbatch = n;
         r->bpos = 0;
         r->npending = 0;
-        int got = store_get_locals(r->st, locals, n, now, r->q ? match_want_cb : NULL,
-                                   match_read_cb, r);
+        int got =
+            store_get_locals(r->st, locals, n, now, r->q ? match_want_cb : NULL, match_read_cb, r);
         if (got < 0) {
             rc = got;
             break;
@@ -673,8 +790,8 @@ static int match_search(struct match_ctx *ctx, struct match_run *r) {
 
 /* Resolves "ID", "ID-PREFIX" or "AUTHOR/KIND/KEY" to the record's current entry (wire copy
  * malloc'd). Errors carry a message in *msg. */
-static int match_resolve(struct store *st, const char *ref, uint8_t **wire, size_t *len,
-                         char *msg, size_t msglen) {
+static int match_resolve(struct store *st, const char *ref, uint8_t **wire, size_t *len, char *msg,
+                         size_t msglen) {
     uint8_t id[32];
     const char *slash = strchr(ref, '/');
     int rc;
@@ -690,11 +807,12 @@ static int match_resolve(struct store *st, const char *ref, uint8_t **wire, size
         } else {
             ahex[0] = '\0';
         }
-        if (!slash2 || slash - ref != HUB_HEX_LEN || hub_unhex(ahex, author, 32) != 0 ||
-            kl == 0 || kl >= sizeof kind_s || strlen(slash2 + 1) == 0 ||
+        if (!slash2 || slash - ref != HUB_HEX_LEN || hub_unhex(ahex, author, 32) != 0 || kl == 0 ||
+            kl >= sizeof kind_s || strlen(slash2 + 1) == 0 ||
             strlen(slash2 + 1) > HUB_MAX_RECORD_KEY) {
-            snprintf(msg, msglen, "record: expected an entry id, its first digits, or "
-                                  "AUTHOR/KIND/KEY (AUTHOR: 64 hex digits)");
+            snprintf(msg, msglen,
+                     "record: expected an entry id, its first digits, or "
+                     "AUTHOR/KIND/KEY (AUTHOR: 64 hex digits)");
             return HUB_E_RANGE;
         }
         memcpy(kind_s, slash + 1, kl);
@@ -716,8 +834,10 @@ static int match_resolve(struct store *st, const char *ref, uint8_t **wire, size
         if (hl < MATCH_MIN_ID_PREFIX || hl > HUB_HEX_LEN ||
             snprintf(hex, sizeof hex, "%s%s", ref, hl % 2 ? "0" : "") < 0 ||
             hub_unhex(hex, pre, strlen(hex) / 2) != 0) {
-            snprintf(msg, msglen, "record: expected an entry id, at least %d of its first hex "
-                                  "digits, or AUTHOR/KIND/KEY", MATCH_MIN_ID_PREFIX);
+            snprintf(msg, msglen,
+                     "record: expected an entry id, at least %d of its first hex "
+                     "digits, or AUTHOR/KIND/KEY",
+                     MATCH_MIN_ID_PREFIX);
             return HUB_E_RANGE;
         }
         if (hl == HUB_HEX_LEN) {
@@ -856,8 +976,8 @@ static void hit_write(struct jbuf *b, struct match_run *r, struct records *recs,
     if (f.wire) {
         size_t mark = b->len;
         jbuf_key(b, "entry");
-        int rc = recs ? records_write_view(recs, b, f.wire, f.len)
-                      : view_write_wire(b, f.wire, f.len);
+        int rc =
+            recs ? records_write_view(recs, b, f.wire, f.len) : view_write_wire(b, f.wire, f.len);
         if (rc != 0 && !b->oom) {
             b->len = mark; /* leave out a view that does not decode */
             b->p[mark] = '\0';
@@ -901,9 +1021,8 @@ static int hubs_sort_cmp(const void *a, const void *b) {
 
 static struct match_ctx match_ctx;
 
-__attribute__((format(printf, 6, 7))) static int call_fail(int rc, char *field, size_t field_len,
-                                                           const char *f, char *msg,
-                                                           const char *fmt, ...);
+__attribute__((format(printf, 6, 7))) static int
+call_fail(int rc, char *field, size_t field_len, const char *f, char *msg, const char *fmt, ...);
 static int call_fail(int rc, char *field, size_t field_len, const char *f, char *msg,
                      const char *fmt, ...) {
     snprintf(field, field_len, "%s", f ? f : "");
@@ -958,8 +1077,8 @@ int match_call(json_t *req, struct jbuf *b, char *field, size_t field_len, char 
         return call_fail(HUB_E_NOT_FOUND, field, field_len, "record", msg,
                          "the record has no payload (purged)");
     }
-    struct match_run r = {.st = st, .limit = limit,
-                          .today = (int32_t)(hub_now_ms() / MATCH_MS_PER_DAY)};
+    struct match_run r = {
+        .st = st, .limit = limit, .today = (int32_t)(hub_now_ms() / MATCH_MS_PER_DAY)};
     Hubnet__Request *q = NULL;
     Hubnet__Offer *o = NULL;
     if (e.kind == HUBNET__KIND__KIND_REQUEST && !want_requests) {

@@ -1815,6 +1815,33 @@ int store_postings(struct store *s, const struct index_term *t, uint64_t *out, s
     return rc != 0 ? (rc < 0 ? rc : store_err(rc)) : (int)k;
 }
 
+int store_postings_count(struct store *s, const struct index_term *t, size_t *count) {
+    MDB_txn *txn;
+    int rc = rtxn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    pthread_mutex_lock(&s->tail_mu);
+    MDB_cursor *c = NULL;
+    size_t n = 0;
+    rc = mdb_cursor_open(txn, s->dbi[DB_INDEX], &c);
+    if (rc == 0) {
+        MDB_val k = {INDEX_TERM_LEN, (void *)t->b}, v;
+        rc = mdb_cursor_get(c, &k, &v, MDB_SET);
+        if (rc == 0)
+            rc = mdb_cursor_count(c, &n); /* the term's sub-tree knows its size */
+        else if (rc == MDB_NOTFOUND)
+            rc = 0;
+        mdb_cursor_close(c);
+    }
+    size_t nt = 0;
+    if (rc == 0)
+        (void)tail_postings(s->tail, t->b, &nt);
+    pthread_mutex_unlock(&s->tail_mu);
+    rtxn_end(s);
+    *count = (size_t)n + nt;
+    return store_err(rc);
+}
+
 int store_get_locals(struct store *s, const uint64_t *locals, size_t n, uint64_t now_ms,
                      int (*want)(uint64_t local, int32_t first, int32_t last, void *arg),
                      int (*cb)(uint64_t local, const uint8_t *wire, size_t len, void *arg),

@@ -41,7 +41,7 @@ enum {
 #define CONTROL_MAX_REQUEST ((size_t)16 << 20) /* hubd's request line limit (CONTROL.md) */
 #define IMPORT_BATCH 10000 /* records or entries per import request: one transaction each */
 #define IMPORT_MAX_BYTES (CONTROL_MAX_REQUEST - 1024) /* leaves room for the envelope */
-#define MATCH_MAX_LIMIT 100 /* results of one match call (hubd's bound) */
+#define MATCH_MAX_LIMIT 100                           /* results of one match call (hubd's bound) */
 #define QUERY_ALL_LIMIT 1000                          /* page size of query --all */
 #define QUERY_MAX_LIMIT 1000
 #define RECV_INTERRUPTED (-1) /* conn_recv: SIGINT/SIGTERM during watch */
@@ -482,7 +482,8 @@ static const char match_usage[] =
     "mode 5, dates 5 (overlap the request's window), budget 5 (cost within it, same currency).\n"
     "A criterion the request does not state counts as met. Left out: past offers, full offers,\n"
     "offers in none of the request's languages, and offers sharing no topic, skill, technology,\n"
-    "sector or service. Ties: earlier start first, then the lower entry id. CONTROL.md, \"match\".\n"
+    "sector or service. Ties: earlier start first, then the lower entry id. CONTROL.md, "
+    "\"match\".\n"
     "\n"
     "Options:\n"
     "  --hubs        rank hubs (profile and offers) instead of offers\n"

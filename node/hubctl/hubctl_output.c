@@ -476,6 +476,17 @@ static char *record_summary(json_t *view) {
         const char *what = jstr(view, "target_title");
         if (what == NULL)
             what = jstr(rec, "target_key");
+        /* An accept or decline answers a reply: name it by its hub. */
+        const char *tk = jstr(rec, "target_kind");
+        const char *tn = jstr(view, "target_name");
+        char *reply_of = NULL;
+        if (tk && strcmp(tk, "response") == 0) {
+            char who[OUTPUT_HEX_BUF];
+            short_hex(jstr(rec, "target_author"), who);
+            reply_of = xasprintf("%s's reply", tn ? tn : who);
+        }
+        if (reply_of)
+            what = reply_of;
         const char *state = jstr(view, "state");
         long long seats = jint(rec, "seats", 0);
         char *seat = seats > 0 ? xasprintf(" (%lld seat%s)", seats, seats == 1 ? "" : "s")
@@ -485,6 +496,7 @@ static char *record_summary(json_t *view) {
                       state ? " [" : "", state ? state : "", state ? "]" : "", msg ? ": " : "");
         char *t = xasprintf("%s%s", s, msg ? msg : "");
         free(s);
+        free(reply_of);
         free(seat);
         free(type);
         return t;
@@ -722,6 +734,12 @@ static void text_published(json_t *r) {
            jstr(r, "key") ? jstr(r, "key") : "-");
     kv_add(&l, "id", "%s", jstr(r, "id") ? jstr(r, "id") : "-");
     kv_add(&l, "seq", "%lld", jint(r, "seq", 0));
+    if (json_is_true(json_object_get(r, "offer_full")))
+        kv_add(&l, "note",
+               "the offer is full as this hub sees it: the enrolment waits for the "
+               "offering hub's answer");
+    else if (json_is_integer(json_object_get(r, "seats_left")))
+        kv_add(&l, "seats_left", "%lld", jint(r, "seats_left", 0));
     kv_print(&l, stdout);
     kv_free(&l);
 }
@@ -1048,9 +1066,9 @@ static void text_match(json_t *r) {
     if (json_array_size(res) == 0)
         fprintf(output_raw ? stderr : stdout, "no %s fit\n", want ? want : "records");
     static const struct column cols[] = {
-        {"RANK", 0, 1},  {"SCORE", 0, 1},      {"ID", OUTPUT_SHORT_LEN, 0}, {"HUB", 24, 0},
-        {"CC", 2, 0},    {"START", 10, 0},     {"TITLE", 0, 0},
-        {"AGREED", 0, 0}, {"DIFFERED", 0, 0},
+        {"RANK", 0, 1},  {"SCORE", 0, 1},  {"ID", OUTPUT_SHORT_LEN, 0},
+        {"HUB", 24, 0},  {"CC", 2, 0},     {"START", 10, 0},
+        {"TITLE", 0, 0}, {"AGREED", 0, 0}, {"DIFFERED", 0, 0},
     };
     struct table t = {cols, output_raw ? 9 : 7, 6, NULL, 0, 0};
     char **agreed = NULL, **differed = NULL;
@@ -1064,8 +1082,8 @@ static void text_match(json_t *r) {
         json_t *item = x; /* what the reasons and the title come from */
         if (hubs) {
             json_t *offers = json_object_get(x, "offers");
-            item = json_array_size(offers) ? json_array_get(offers, 0)
-                                           : json_object_get(x, "profile");
+            item =
+                json_array_size(offers) ? json_array_get(offers, 0) : json_object_get(x, "profile");
         }
         json_t *view = json_object_get(item, "entry");
         json_t *rec = json_object_get(view, "record");
@@ -1081,9 +1099,15 @@ static void text_match(json_t *r) {
         agreed[i] = reasons_text(json_object_get(item, "agreed"), output_raw ? "; " : "\n", "+ ");
         differed[i] =
             reasons_text(json_object_get(item, "differed"), output_raw ? "; " : "\n", "- ");
-        const char *row[] = {rank,  score, id, name ? name : hub, cc ? cc : "-",
+        const char *row[] = {rank,
+                             score,
+                             id,
+                             name ? name : hub,
+                             cc ? cc : "-",
                              start ? start : "-",
-                             title ? title : (hubs ? "(profile)" : "-"), agreed[i], differed[i]};
+                             title ? title : (hubs ? "(profile)" : "-"),
+                             agreed[i],
+                             differed[i]};
         table_add(&t, row);
     }
     if (output_raw || n == 0) {
@@ -1118,9 +1142,9 @@ static void text_match(json_t *r) {
     free(differed);
     table_free(&t);
     if (!output_raw && lo)
-        printf("%zu %s; left out: %lld past, %lld full, %lld in no language asked, %lld sharing "
-               "no subject; %lld candidates, %lld scored%s\n",
-               n, hubs ? "hubs" : want ? want : "records", jint(lo, "past", 0), jint(lo, "full", 0),
+        printf("%zu %s ranked; left out: %lld past, %lld full, %lld in no language asked, %lld "
+               "sharing no subject; %lld candidates, %lld scored%s\n",
+               n, want ? want : "records", jint(lo, "past", 0), jint(lo, "full", 0),
                jint(lo, "language", 0), jint(lo, "no_subject", 0), jint(r, "candidates", 0),
                jint(r, "examined", 0),
                json_is_true(json_object_get(r, "truncated")) ? " (search bounded)" : "");

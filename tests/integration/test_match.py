@@ -151,3 +151,49 @@ def test_match_ranks_fitting_offers_with_reasons(hubs):
         r = b.request({"op": "match", **bad})
         assert not r["ok"] and r["error"]["code"] == code, (bad, r)
     assert b.call("status")["ok"]
+
+
+def test_match_pruned_search_equals_full_ranking(hubs):
+    """The search stops once no remaining candidate's bound reaches the limit-th best score
+    (CONTROL.md "Candidates"): the first N of a call with limit N must be exactly the first N of
+    the full ranking (limit 100 scores every fitting offer here), in the documented order."""
+    import random
+    rng = random.Random(1203)
+    h = hubs("match-prune")
+    topics = ["ai", "e-procurement", "gdpr", "cloud", "open-data"]
+    langs = [["es"], ["en"], ["es", "en"], ["de"], ["fr", "en"], []]
+    offers = []
+    for i in range(400):
+        rec = {"title": f"Offer {i}", "topics": rng.sample(topics, rng.randint(1, 3)),
+               "languages": rng.choice(langs), "mode": rng.choice(["online", "onsite", "blended"]),
+               "country": rng.choice(["ES", "AT", "PT"])}
+        if rng.random() < 0.8:
+            start = rng.randint(0, 500)
+            rec["start_date"] = f"{2027 + start // 360}-{start % 360 // 30 + 1:02d}-{start % 28 + 1:02d}"
+        if rng.random() < 0.6:
+            rec["cost"] = {"amount": rng.choice([0, 100, 400, 900]), "currency": rng.choice(["EUR", "EUR", "USD"])}
+        if rng.random() < 0.3:
+            rec["capacity"] = rng.randint(1, 30)
+        offers.append({"kind": "offer", "key": f"o{i}", "record": rec})
+    r = h.request({"op": "import", "records": offers})
+    assert r["ok"] and r["accepted"] == len(offers), r
+    reqs = [dict(REQUEST), dict(REQUEST, languages=["de"], mode="onsite", country="AT"),
+            {"title": "Cloud and GDPR", "topics": ["cloud", "gdpr", "open-data"],
+             "languages": ["en"], "start_date": "2027-03-01", "end_date": "2027-09-30"}]
+    pruned = 0
+    for i, rq in enumerate(reqs):
+        rid = h.publish("request", rq, key=f"r{i}")["id"]
+        full = h.call("match", record=rid, limit=100)
+        assert full["truncated"] is False and full["count"] > 30, full["count"]
+        res = full["results"]
+        for a, b in zip(res, res[1:]):  # points descending, then earlier start, then lower id
+            ka = (-a["points"], a["entry"]["record"].get("start_date", "9999"), a["id"])
+            kb = (-b["points"], b["entry"]["record"].get("start_date", "9999"), b["id"])
+            assert ka < kb, (a["id"], b["id"])
+        for n in (1, 3, 7, 20):
+            part = h.call("match", record=rid, limit=n)
+            assert [r["id"] for r in part["results"]] == [r["id"] for r in res[:n]], (i, n)
+            assert [r["points"] for r in part["results"]] == [r["points"] for r in res[:n]]
+            assert part["examined"] <= full["examined"]
+            pruned += part["examined"] < full["examined"]
+    assert pruned > 0  # the bound did cut the search short, and the answers still agree

@@ -141,6 +141,7 @@ def test_enrolment_seats_inbox_sealed_lineage_and_retraction(hubs):
     # A second enrolment for 2 seats: accepting it is answered "full"; a third of 1 fills it.
     big = b.request({"op": "publish", "kind": "response", "target": f"{a.key}/offer/ttt",
                      "record": {"type": "enrolment", "seats": 2}})
+    assert big["seats_left"] == 1 and big["offer_full"] is False, big
     small = b.request({"op": "publish", "kind": "response", "target": o2["id"],
                        "record": {"type": "enrolment", "seats": 1}})
     assert big["ok"] and small["ok"], (big, small)
@@ -153,6 +154,12 @@ def test_enrolment_seats_inbox_sealed_lineage_and_retraction(hubs):
     wait_until(lambda: offer_view(b, a.key, "ttt")["full"] is True, timeout=15,
                msg="B never saw the offer full")
     assert [r["key"] for r in b.query(kind="offer", has_seats=True)] == []
+    late = b.request({"op": "publish", "kind": "response", "target": f"{a.key}/offer/ttt",
+                      "record": {"type": "enrolment", "seats": 1}})
+    assert late["ok"] and late["offer_full"] is True and late["seats_left"] == 0, late
+    note = b.ctl("publish", "response", "-", "--target", f"{a.key}/offer/ttt",
+                 input='{"type": "enrolment"}', json=False)
+    assert "the offer is full" in note, note
     states = {x["id"]: (x["state"], x.get("answer_reason")) for x in b.call("replies")["replies"]}
     assert states[big["id"]] == ("declined", "full"), states
 

@@ -277,6 +277,17 @@ static void test_budget(void **state) {
     expect(&f, MATCH_BUDGET, 0, 0, "cost in USD, budget in EUR: not compared");
     f.cost.amount_minor = 0; /* free fits any budget, whatever its currency */
     expect(&f, MATCH_BUDGET, 1, 5000, "free");
+    /* the search's shortcut (match_op.c reads the cost from the bytes) decides alike */
+    assert_true(match_budget_agrees(&f.q, &f.cost));
+    f.cost.amount_minor = 100;
+    assert_false(match_budget_agrees(&f.q, &f.cost)); /* USD */
+    f.cost.currency = "eur";
+    assert_true(match_budget_agrees(&f.q, &f.cost));
+    f.cost.amount_minor = 500001;
+    assert_false(match_budget_agrees(&f.q, &f.cost));
+    assert_false(match_budget_agrees(&f.q, NULL));
+    f.q.budget = NULL;
+    assert_true(match_budget_agrees(&f.q, NULL)); /* not asked */
 }
 
 static void test_past_full_no_subject(void **state) {
@@ -405,6 +416,9 @@ static void test_bound(void **state) {
     f.q.end_date = "2027-06-30";
     match_plan_init(&f.q, &plan);
     assert_int_equal(match_plan_bound(&plan, hits, &k), 85000);
+    k.languages = 0; /* none of the request's languages: no points for them */
+    assert_int_equal(match_plan_bound(&plan, hits, &k), 75000);
+    k.languages = 1;
     /* the date rule is match_offer's */
     assert_true(match_plan_dates(&plan, day("2027-06-30"), 0));
     assert_true(match_plan_dates(&plan, day("2027-03-01"), day("2027-04-01")));

@@ -86,8 +86,8 @@ static void publish(struct mfx *x, const char *tag, size_t first, size_t count, 
         assert_int_equal(record_from_json(2, rec, &payloads[i], &len, &err), 0);
         json_decref(rec);
         snprintf(keys[i], sizeof keys[i], "key%zu", first + i);
-        d[i] = (struct node_draft){.kind = 2, .key = keys[i], .payload = payloads[i],
-                                   .payload_len = len};
+        d[i] = (struct node_draft){
+            .kind = 2, .key = keys[i], .payload = payloads[i], .payload_len = len};
     }
     assert_int_equal(node_publish(x->n, d, count), 0);
     for (size_t i = 0; i < count; i++)
@@ -112,10 +112,10 @@ static void test_postings_index_and_tail(void **state) {
     store_set_tail_limits(st, 8, 1000, 1000, 1000);
     int32_t d0;
     assert_int_equal(record_parse_date("2027-01-01", &d0), 0);
-    publish(x, "one", 0, 10, d0);  /* index: locals 1..10 */
-    publish(x, "two", 10, 2, d0);  /* tail: 11, 12 */
-    publish(x, "one", 12, 1, d0);  /* tail: 13 */
-    publish(x, "two", 13, 9, d0);  /* index: 14..22 */
+    publish(x, "one", 0, 10, d0); /* index: locals 1..10 */
+    publish(x, "two", 10, 2, d0); /* tail: 11, 12 */
+    publish(x, "one", 12, 1, d0); /* tail: 13 */
+    publish(x, "two", 13, 9, d0); /* index: 14..22 */
     struct store_stats ss;
     assert_int_equal(store_stats(st, &ss), 0);
     assert_int_equal(ss.index_tail, 3);
