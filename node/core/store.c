@@ -2883,14 +2883,17 @@ int store_verify(struct store *s, uint64_t now_ms, struct store_verify *out) {
 
 /* ---- local reply state (records.c) ---- */
 
-int store_seen_load(struct store *s, int (*cb)(const uint8_t id[32], uint64_t ms, void *arg),
-                    void *arg) {
+/* Every row of a table of 32-byte keys and u64 big-endian values (reply_seen, blocked), in key
+ * order; rows of another shape (a newer schema's) are skipped. Returns the rows given to cb or a
+ * negative code. */
+static int key32_u64_walk(struct store *s, int db,
+                          int (*cb)(const uint8_t key[32], uint64_t v, void *arg), void *arg) {
     MDB_txn *txn;
     int rc = rtxn_begin(s, &txn);
     if (rc != 0)
         return rc;
     MDB_cursor *c;
-    if ((rc = mdb_cursor_open(txn, s->dbi[DB_REPLY_SEEN], &c)) != 0) {
+    if ((rc = mdb_cursor_open(txn, s->dbi[db], &c)) != 0) {
         rtxn_end(s);
         return store_err(rc);
     }
@@ -2899,7 +2902,7 @@ int store_seen_load(struct store *s, int (*cb)(const uint8_t id[32], uint64_t ms
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         if (k.mv_size != 32 || v.mv_size != 8)
-            continue; /* not ours: a newer schema's row */
+            continue;
         if (cb(k.mv_data, hub_rd64(v.mv_data), arg) != 0)
             break;
         n++;
@@ -2907,6 +2910,11 @@ int store_seen_load(struct store *s, int (*cb)(const uint8_t id[32], uint64_t ms
     mdb_cursor_close(c);
     rtxn_end(s);
     return rc == 0 || rc == MDB_NOTFOUND ? n : store_err(rc);
+}
+
+int store_seen_load(struct store *s, int (*cb)(const uint8_t id[32], uint64_t ms, void *arg),
+                    void *arg) {
+    return key32_u64_walk(s, DB_REPLY_SEEN, cb, arg);
 }
 
 int store_seen_mark(struct store *s, const uint8_t (*ids)[32], size_t n, uint64_t ms) {
@@ -3021,28 +3029,7 @@ int store_areply_count(struct store *s, uint64_t *n) {
 
 int store_blocked_load(struct store *s, int (*cb)(const uint8_t key[32], uint64_t ms, void *arg),
                        void *arg) {
-    MDB_txn *txn;
-    int rc = rtxn_begin(s, &txn);
-    if (rc != 0)
-        return rc;
-    MDB_cursor *c;
-    if ((rc = mdb_cursor_open(txn, s->dbi[DB_BLOCKED], &c)) != 0) {
-        rtxn_end(s);
-        return store_err(rc);
-    }
-    MDB_val k, v;
-    int n = 0;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != 32 || v.mv_size != 8)
-            continue;
-        if (cb(k.mv_data, hub_rd64(v.mv_data), arg) != 0)
-            break;
-        n++;
-    }
-    mdb_cursor_close(c);
-    rtxn_end(s);
-    return rc == 0 || rc == MDB_NOTFOUND ? n : store_err(rc);
+    return key32_u64_walk(s, DB_BLOCKED, cb, arg);
 }
 
 int store_blocked_set(struct store *s, const uint8_t key[32], int blocked, uint64_t ms) {
