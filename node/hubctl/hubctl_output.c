@@ -67,8 +67,25 @@ static long long jint(json_t *o, const char *k, long long def) {
     return json_is_integer(v) ? (long long)json_integer_value(v) : def;
 }
 
-/* Owned copy of s that is safe to print: C0 controls, DEL and C1 controls become '?', a tab a
- * space; newlines are kept only when keep_nl. NULL gives "". */
+/* Whether s starts with a character that changes how a terminal lays out what follows rather
+ * than showing itself: the bidirectional embeddings, overrides and isolates (U+202A..U+202E,
+ * U+2066..U+2069), the direction marks (U+200E, U+200F, U+061C) and the line and paragraph
+ * separators (U+2028, U+2029). A record title holding U+202E could make a table show text in
+ * an order its author chose ("Trojan Source"). */
+static int is_format_control(const char *p, size_t n) {
+    const unsigned char *s = (const unsigned char *)p;
+    if (n >= 2 && s[0] == 0xd8 && s[1] == 0x9c)
+        return 1; /* U+061C ARABIC LETTER MARK */
+    if (n < 3 || s[0] != 0xe2)
+        return 0;
+    if (s[1] == 0x80)
+        return s[2] == 0x8e || s[2] == 0x8f || (s[2] >= 0xa8 && s[2] <= 0xae);
+    return s[1] == 0x81 && s[2] >= 0xa6 && s[2] <= 0xa9;
+}
+
+/* Owned copy of s that is safe to print: C0 controls, DEL, C1 controls and the layout controls
+ * of is_format_control become '?', a tab a space; newlines are kept only when keep_nl. NULL
+ * gives "". */
 static char *clean(const char *s, int keep_nl) {
     if (s == NULL)
         s = "";
@@ -87,6 +104,9 @@ static char *clean(const char *s, int keep_nl) {
                    (unsigned char)s[i + 1] <= 0x9f) {
             out[j++] = '?'; /* U+0080..U+009F */
             i++;
+        } else if (is_format_control(s + i, n - i)) {
+            out[j++] = '?';
+            i += (c == 0xd8) ? 1 : 2;
         } else {
             out[j++] = (char)c;
         }

@@ -212,8 +212,9 @@ class CtlResult(NamedTuple):
 
 def parse_json_lines(text: str) -> Any:
     """Parse hubctl --json output: one JSON object per line. One line gives the object,
-    several give a list of objects."""
-    objs = [jsonlib.loads(line) for line in text.splitlines() if line.strip()]
+    several give a list of objects. Lines end at "\n" only: str.splitlines would also cut at
+    U+2028 and U+2029, which JSON strings may hold unescaped."""
+    objs = [jsonlib.loads(line) for line in text.split("\n") if line.strip()]
     if len(objs) == 1:
         return objs[0]
     return objs

@@ -244,3 +244,23 @@ def test_peers_one_row_per_hub_and_a_stopped_peer_reads_down(hubs):
     rows = [ln for ln in a.ctl("--table", "peers", json=False).splitlines()
             if ln.startswith(b.key[:8])]
     assert re.search(r"\bdown\s+(down|-)\s", rows[0]), rows[0]
+
+
+def test_terminal_output_neutralises_layout_controls(hubs):
+    """Text from another hub may carry characters that reorder a terminal line (U+202E
+    RIGHT-TO-LEFT OVERRIDE, isolates, direction marks) or break it (U+2028): hubctl's tables
+    and field listings print '?' for each, in table and raw output alike."""
+    h = hubs(name="bidi")
+    hostile = ("Safe title \u202egnp.exe\u202c \u2066x\u2069 \u200f\u061c line\u2028two "
+               "\u2029end")
+    r = h.publish("offer", {"title": hostile, "country": "AT"}, key="bidi")
+    bad = ["\u202e", "\u202c", "\u2066", "\u2069", "\u200f", "\u061c", "\u2028", "\u2029"]
+    for args in (("--table", "query", "--kind", "offer"), ("query", "--kind", "offer"),
+                 ("get", r["id"])):
+        out = h.ctl(*args, json=False)
+        assert "Safe title" in out, out
+        assert not [c for c in bad if c in out], (args, out)
+        assert "?gnp.exe?" in out, out
+    # JSON output keeps the text as it is (escaped JSON, for scripts to judge)
+    got = h.ctl("query", "--kind", "offer")
+    assert got["records"][0]["record"]["title"] == hostile
