@@ -20,6 +20,7 @@
 #include "entry.h"
 #include "log.h"
 #include "node.h"
+#include "pbcheck.h"
 #include "policy.h"
 #include "areply.h"
 #include "record.h"
@@ -1806,7 +1807,11 @@ static void handle_msg(struct sync *s, struct session *ss, const uint8_t *data, 
     ss->bytes_received += len;
     if (!rate_ok(ss, &ss->rate_req, SYNC_RATE_MSGS))
         return;
-    Hubnet__SyncMsg *m = hubnet__sync_msg__unpack(NULL, len, data);
+    /* §3.2 as for entries: protobuf-c alone would read a tag of field number 2^29 or more as an
+     * unknown field and act on the rest of the message. */
+    Hubnet__SyncMsg *m = pb_check_strict(&hubnet__sync_msg__descriptor, data, len) == HUB_OK
+                             ? hubnet__sync_msg__unpack(NULL, len, data)
+                             : NULL;
     if (!m) {
         ss->rej_window[-HUB_E_DECODE]++;
         ss->rej_window_total++;

@@ -857,3 +857,28 @@ def test_live_push_flood_does_not_use_up_the_peers_request_budget(hubs):
           f"{answered} of 20 Wants answered in {took:.1f} s")
     assert answered == 20
     assert h.running() and h.status()["ok"]
+
+
+def test_sync_message_with_field_number_2_29_is_refused(hubs):
+    """PROTOCOL.md §3.2 applies to SyncMsg too: a tag of field number 2^29 (an unknown field to
+    protobuf-c, which would read the rest of the message as if it were not there) makes the
+    whole message E_DECODE, counted against the peer, and nothing of it is acted upon."""
+    kp = ref.Keypair.generate()
+    a = hubs(name="strict-sync", allow=[kp.public.hex()])
+    peer = Peer(kp, a.key, a.endpoint)
+    try:
+        peer.hello()
+        ok = ref.summary([])
+        peer.send(ok)
+        wait_until(lambda: rejected(a, kp.public.hex()) == 0, timeout=10,
+                   msg="the peer's session never showed")
+        # field 2^29, varint: tag (2^29 << 3) | 0 = 2^32, five bytes 80 80 80 80 10, value 0
+        bad = ok + bytes([0x80, 0x80, 0x80, 0x80, 0x10, 0x00])
+        with pytest.raises(ref.EntryError):
+            ref.decode_sync(bad)
+        peer.send(bad)
+        wait_until(lambda: rejected(a, kp.public.hex()) >= 1, timeout=10,
+                   msg="a SyncMsg with field number 2^29 was not refused")
+        assert a.running()
+    finally:
+        peer.close()
