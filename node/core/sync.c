@@ -2573,13 +2573,24 @@ static void log_rejects(struct session *ss, uint64_t now) {
     char k[9] = "unknown";
     if (ss->hub_known)
         hub_short(ss->hub, k);
-    log_warnx("sync",
-              "peer %s: rejected %llu message(s)/entries in the last minute (%s); "
-              "%llu dropped over the rate limit; %llu request(s) deferred and %llu refused "
-              "over the answer window",
-              k, (unsigned long long)ss->rej_window_total, detail,
-              (unsigned long long)ss->rate_dropped, (unsigned long long)ss->deferred_window,
-              (unsigned long long)ss->refused_window);
+    /* One line, naming only what happened: a peer that asks faster than it reads is not
+     * "rejected 0 ... ()" but held back. */
+    char parts[3][640];
+    size_t np = 0;
+    if (ss->rej_window_total)
+        snprintf(parts[np++], sizeof parts[0], "rejected %llu message(s)/entries (%s)",
+                 (unsigned long long)ss->rej_window_total, detail);
+    if (ss->rate_dropped)
+        snprintf(parts[np++], sizeof parts[0], "dropped %llu over the rate limit",
+                 (unsigned long long)ss->rate_dropped);
+    if (ss->deferred_window || ss->refused_window)
+        snprintf(parts[np++], sizeof parts[0],
+                 "held back %llu request(s) and refused %llu over the answer window",
+                 (unsigned long long)ss->deferred_window,
+                 (unsigned long long)ss->refused_window);
+    log_warnx("sync", "peer %s in the last minute: %s%s%s%s%s", k, parts[0],
+              np > 1 ? "; " : "", np > 1 ? parts[1] : "", np > 2 ? "; " : "",
+              np > 2 ? parts[2] : "");
     memset(ss->rej_window, 0, sizeof ss->rej_window);
     ss->rej_window_total = 0;
     ss->rate_dropped = 0;
