@@ -86,8 +86,16 @@ static const struct member_metric peer_metrics[] = {
     {"behind_us", "hubnet_peer_lag_we_lack_entries", "gauge",
      "Entries the peer holds that this hub lacks (our lag behind it)."},
     {"flaps", "hubnet_peer_flaps_total", "counter", "Times the session went down after being up."},
-    {"requests_deferred", "hubnet_peer_requests_deferred_total", "counter",
-     "Requests from the peer deferred or refused by flow control."},
+    {"deferred", "hubnet_peer_requests_deferred_total", "counter",
+     "Requests from the peer that waited for the answer window."},
+    {"refused", "hubnet_peer_requests_refused_total", "counter",
+     "Requests from the peer dropped unanswered over the answer window."},
+    {"queued_bytes", "hubnet_peer_queued_bytes", "gauge",
+     "Bytes of answers to the peer that libzmq still holds."},
+    {"replies_kept", "hubnet_peer_addressed_replies_kept_total", "counter",
+     "Replies from outside the trust that came on this session and were kept."},
+    {"replies_refused", "hubnet_peer_addressed_replies_refused_total", "counter",
+     "Replies from outside the trust that came on this session and were refused."},
 };
 
 static void peer_labels(FILE *out, json_t *p) {
@@ -158,6 +166,39 @@ int metrics_write(json_t *status, json_t *peers, FILE *out) {
         fputs("hubnet_entries_rejected_total{reason=\"", out);
         put_label_value(out, code);
         fprintf(out, "\"} %" JSON_INTEGER_FORMAT "\n", json_integer_value(cnt));
+    }
+
+    /* Replies from hubs outside this hub's trust (PROTOCOL.md §9.15). */
+    json_t *ar = json_object_get(status, "addressed_replies");
+    if (json_is_object(ar)) {
+        static const struct member_metric ar_metrics[] = {
+            {"kept", "hubnet_addressed_replies_kept_total", "counter",
+             "Replies from outside the trust kept since start (for this hub or relayed)."},
+            {"relayed", "hubnet_addressed_replies_relayed_total", "counter",
+             "Kept replies addressed to another hub and pushed on."},
+            {"held", "hubnet_addressed_replies_held", "gauge",
+             "Replies from outside the trust held in the store now."},
+            {"blocked", "hubnet_blocked_responders", "gauge", "Responders blocked now."},
+        };
+        for (size_t i = 0; i < sizeof ar_metrics / sizeof ar_metrics[0]; i++) {
+            json_t *v = json_object_get(ar, ar_metrics[i].member);
+            if (!json_is_integer(v))
+                continue;
+            family(out, ar_metrics[i].name, ar_metrics[i].type, ar_metrics[i].help);
+            sample_of(out, ar_metrics[i].name, v);
+        }
+        json_t *refused = json_object_get(ar, "refused");
+        if (json_is_object(refused)) {
+            family(out, "hubnet_addressed_replies_refused_total", "counter",
+                   "Replies from outside the trust refused since start, by reason.");
+            json_object_foreach(refused, code, cnt) {
+                if (!json_is_integer(cnt))
+                    continue;
+                fputs("hubnet_addressed_replies_refused_total{reason=\"", out);
+                put_label_value(out, code);
+                fprintf(out, "\"} %" JSON_INTEGER_FORMAT "\n", json_integer_value(cnt));
+            }
+        }
     }
 
     json_t *hist = json_object_get(status, "histograms");

@@ -160,6 +160,9 @@ def test_metrics_promtool_and_exporter(hubs):
     # a's entries came in on either session with a (b dials a and a dials b): summed
     assert sum(_samples(text, "hubnet_peer_entries_received_total", {"peer": a.key})) >= 3
     assert _metric(text, "hubnet_store_map_bytes") > 0
+    assert _metric(text, "hubnet_addressed_replies_kept_total") == 0
+    assert _metric(text, "hubnet_addressed_replies_refused_total", {"reason": "quota"}) == 0
+    assert _metric(text, "hubnet_peer_requests_refused_total", {"peer": a.key}) == 0
     assert _metric(text, "hubnet_store_map_max_bytes") >= _metric(text, "hubnet_store_map_bytes")
     # a's offers reached b in committed write transactions: counted in b's histograms
     assert _metric(text, "hubnet_commit_seconds_count") >= 1
