@@ -11,6 +11,7 @@
 #define QFILTER_MAX_VALUES 16 /* values of one filter (any of them matches) */
 #define QFILTER_MAX_COST_UNITS 1000000000000ull /* max_cost: Cost's own bound, 10^12 units */
 
+#define QFILTER_PLACE_WORDS 64 /* words of a place compared (200 bytes hold fewer) */
 #define QFILTER_VALUE_MAX 200 /* bytes of one value: a region's cap (PROTOCOL.md 7.2) */
 
 struct qfilter_set {
@@ -18,7 +19,9 @@ struct qfilter_set {
     size_t n_opportunity_type;
     char schedule[QFILTER_MAX_VALUES][QFILTER_VALUE_MAX + 1];
     size_t n_schedule;
-    char region[QFILTER_MAX_VALUES][QFILTER_VALUE_MAX + 1]; /* ASCII case-insensitive */
+    /* words of a profile's region or an offer's or request's location, case and accents
+     * folded: "andalucia" is in "Sevilla, Andalucía" */
+    char region[QFILTER_MAX_VALUES][QFILTER_VALUE_MAX + 1];
     size_t n_region;
     int free_only;           /* cost absent or 0 */
     int has_max_cost;        /* cost absent, or in max_currency and at most max_cost_minor */
@@ -28,8 +31,8 @@ struct qfilter_set {
 
 /* Any filter set? */
 int qfilter_active(const struct qfilter_set *f);
-/* Does the entry (wire bytes) pass every filter? Records of other kinds than offers never do
- * when a filter is set (the fields are an offer's). */
+/* Does the entry (wire bytes) pass every filter? Opportunity type, schedule and cost are an
+ * offer's: other kinds never pass them; region passes profiles, offers and requests. */
 int qfilter_match(const struct qfilter_set *f, const uint8_t *wire, size_t len);
 /* "500EUR", "500 EUR", "12.50EUR": amount in hundredths and currency (ISO 4217); 0 or
  * HUB_E_RANGE / HUB_E_VOCAB. */

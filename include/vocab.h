@@ -16,6 +16,7 @@ enum vocab_list {
     VOCAB_CURRENCY,      /* ISO 4217 */
     VOCAB_SERVICE_GROUP, /* EDIH service groups of offers and requests (service_group) */
     VOCAB_SERVICE_TYPE,  /* service types of every group (service_type) */
+    VOCAB_TOPIC,         /* curated public-sector topic tags: suggested, topics stay open */
     VOCAB_COUNT
 };
 

@@ -12,6 +12,7 @@
 #include "entry.h"
 #include "hub.h"
 #include "record.h"
+#include "textsearch.h"
 #include "vocab.h"
 
 int qfilter_active(const struct qfilter_set *f) {
@@ -41,9 +42,59 @@ static int qf_any(json_t *o, const char *name, const char (*vals)[QFILTER_VALUE_
     return 0;
 }
 
+/* Folded words of a place (ts_words): at most QFILTER_PLACE_WORDS, the rest dropped. */
+struct qf_words {
+    char w[QFILTER_PLACE_WORDS][TS_WORD_MAX + 1];
+    size_t n;
+};
+
+static int qf_word(const char *w, size_t len, void *arg) {
+    struct qf_words *ws = arg;
+    if (ws->n == QFILTER_PLACE_WORDS)
+        return 1;
+    memcpy(ws->w[ws->n], w, len);
+    ws->w[ws->n++][len] = 0;
+    return 0;
+}
+
+/* Do the folded words of region appear, one after the other, among those of place? Case and
+ * accents do not count ("andalucia" is in "Sevilla, Andalucía"). */
+static int qf_place_has(const char *place, const char *region) {
+    static _Thread_local struct qf_words p, r;
+    p.n = r.n = 0;
+    (void)ts_words(place, strlen(place), qf_word, &p);
+    (void)ts_words(region, strlen(region), qf_word, &r);
+    if (r.n == 0)
+        return 0;
+    for (size_t i = 0; i + r.n <= p.n; i++) {
+        size_t k = 0;
+        while (k < r.n && strcmp(p.w[i + k], r.w[k]) == 0)
+            k++;
+        if (k == r.n)
+            return 1;
+    }
+    return 0;
+}
+
+/* Is one of the regions in the record's region or location? */
+static int qf_region(json_t *o, const struct qfilter_set *f) {
+    static const char *const fields[] = {"region", "location"};
+    for (size_t k = 0; k < 2; k++) {
+        const char *s = json_string_value(json_object_get(o, fields[k]));
+        for (size_t i = 0; s && i < f->n_region; i++)
+            if (qf_place_has(s, f->region[i]))
+                return 1;
+    }
+    return 0;
+}
+
 int qfilter_match(const struct qfilter_set *f, const uint8_t *wire, size_t len) {
     struct entry e;
-    if (entry_decode(wire, len, &e) != 0 || e.kind != 2 || !e.payload)
+    if (entry_decode(wire, len, &e) != 0 || !e.payload)
+        return 0;
+    /* the offer's fields; a region is a profile's region or an offer's or request's location */
+    int offer_only = f->n_opportunity_type || f->n_schedule || f->free_only || f->has_max_cost;
+    if (offer_only ? e.kind != 2 : (e.kind != 1 && e.kind != 2 && e.kind != 3))
         return 0;
     json_t *o = NULL;
     if (record_to_json(e.kind, e.payload, e.payload_len, &o) != 0)
@@ -54,7 +105,7 @@ int qfilter_match(const struct qfilter_set *f, const uint8_t *wire, size_t len) 
         ok = 0;
     if (ok && f->n_schedule && !qf_any(o, "schedule", f->schedule, f->n_schedule, 1))
         ok = 0;
-    if (ok && f->n_region && !qf_any(o, "region", f->region, f->n_region, 1))
+    if (ok && f->n_region && !qf_region(o, f))
         ok = 0;
     json_t *cost = json_object_get(o, "cost");
     double amount = cost ? json_number_value(json_object_get(cost, "amount")) : 0;

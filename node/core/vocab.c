@@ -256,6 +256,41 @@ static const char *const vocab_currencies[] = {
     "XSU", "XTS", "XUA", "XXX", "YER", "ZAR", "ZMW", "ZWG", NULL,
 };
 
+/* The curated public-sector topic tags (shared/vocab/public-sector-topics.txt: Interoperable
+ * Europe Act, eIDAS, Single Digital Gateway, HVD regulation, Public Sector Tech Watch). Topics
+ * are an open vocabulary (vocab_is_topic): this list is what `hubctl vocab topic` suggests, not
+ * a check. */
+static const char *const vocab_topics[] = {
+    "interoperability",
+    "govtech",
+    "eid",
+    "eudi-wallet",
+    "esignature",
+    "trust-services",
+    "edelivery",
+    "einvoicing",
+    "eprocurement",
+    "once-only",
+    "sdg-oots",
+    "ai-public-services",
+    "blockchain-public-sector",
+    "open-data",
+    "high-value-datasets",
+    "fair-data",
+    "cybersecurity",
+    "data-protection",
+    "digital-identity",
+    "smart-city",
+    "public-sector-innovation",
+    "health-care",
+    "education",
+    "digital-maturity-assessment",
+    "digital-ready-policymaking",
+    "digital-skills",
+    "train-the-trainer",
+    NULL,
+};
+
 struct vocab_def {
     const char *name; /* as used in error messages and --help */
     const char *const *values;
@@ -273,6 +308,7 @@ static const struct vocab_def vocab_defs[VOCAB_COUNT] = {
     [VOCAB_CURRENCY] = {"currency", vocab_currencies},
     [VOCAB_SERVICE_GROUP] = {"service_group", vocab_service_groups},
     [VOCAB_SERVICE_TYPE] = {"service_type", vocab_service_types},
+    [VOCAB_TOPIC] = {"topic", vocab_topics},
 };
 
 const char *vocab_service_type_group(const char *type) {
