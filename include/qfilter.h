@@ -8,11 +8,11 @@
 
 #include <jansson.h>
 
-#define QFILTER_MAX_VALUES 16 /* values of one filter (any of them matches) */
+#define QFILTER_MAX_VALUES 16                   /* values of one filter (any of them matches) */
 #define QFILTER_MAX_COST_UNITS 1000000000000ull /* max_cost: Cost's own bound, 10^12 units */
 
 #define QFILTER_PLACE_WORDS 64 /* words of a place compared (200 bytes hold fewer) */
-#define QFILTER_VALUE_MAX 200 /* bytes of one value: a region's cap (PROTOCOL.md 7.2) */
+#define QFILTER_VALUE_MAX 200  /* bytes of one value: a region's cap (PROTOCOL.md 7.2) */
 
 struct qfilter_set {
     char opportunity_type[QFILTER_MAX_VALUES][QFILTER_VALUE_MAX + 1];

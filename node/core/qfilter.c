@@ -16,8 +16,7 @@
 #include "vocab.h"
 
 int qfilter_active(const struct qfilter_set *f) {
-    return f->n_opportunity_type || f->n_schedule || f->n_region || f->free_only ||
-           f->has_max_cost;
+    return f->n_opportunity_type || f->n_schedule || f->n_region || f->free_only || f->has_max_cost;
 }
 
 static int qf_fold(int c) {
@@ -182,9 +181,9 @@ int qfilter_vocab_json(const char *name, json_t **out, char *why, size_t why_siz
         json_t *vals = json_array();
         for (const char *const *v = vocab_values((enum vocab_list)l); vals && *v; v++)
             json_array_append_new(vals, json_string(*v));
-        json_t *o = vals ? json_pack("{s:s, s:o}", "name", vocab_name((enum vocab_list)l),
-                                     "values", vals)
-                         : NULL;
+        json_t *o =
+            vals ? json_pack("{s:s, s:o}", "name", vocab_name((enum vocab_list)l), "values", vals)
+                 : NULL;
         if (!o || json_array_append_new(lists, o) != 0) {
             json_decref(lists);
             return HUB_E_NOMEM;
