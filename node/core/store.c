@@ -1697,6 +1697,8 @@ static int qjoin_next(struct qjoin *j, uint64_t *pos) {
 static int qjoin_clauses(const struct store_query *q, size_t k, size_t *cfirst, size_t max,
                          size_t *nc) {
     *nc = 0;
+    if (q->clause && k > 0 && q->clause[0] != 0)
+        return HUB_E_RANGE;
     for (size_t i = 0; i < k; i++) {
         if (i == 0 || !q->clause || q->clause[i] != q->clause[i - 1]) {
             if (q->clause && i > 0 && q->clause[i] != q->clause[i - 1] + 1)

@@ -88,6 +88,15 @@ def test_any_of_within_a_field_repeated_or_commas(q):
     assert got == {q.ids[n] for n in ("de_course", "fr_mentoring", "undated")}
 
 
+def test_text_with_any_of_and_payload_filters(q):
+    # ranked queries: the filters' values are any-of there too, the payload filters apply
+    assert q.set("--text", "test offer", "--language", "es,fr") == {
+        "es_course", "fr_mentoring", "undated"}
+    assert q.set("--text", "offer", "--language", "es,fr", "--upcoming") == {
+        "es_course", "fr_mentoring"}
+    assert q.set("--text", "offer", "--free", "--sector", "smart city,energy") == {"es_course"}
+
+
 def test_all_of_across_fields(q):
     assert q.set("--language", "es,en", "--sector", "Smart City") == {"es_course"}
     assert q.set("--language", "de,fr", "--sector", "Energy,Smart City",
