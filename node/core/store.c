@@ -1728,7 +1728,7 @@ static int query_live_ok(const struct store_query *q, const uint8_t *p, int32_t 
 }
 
 struct start_hit {
-    uint32_t start; /* days, undated as UINT32_MAX: last */
+    uint32_t start; /* days in unsigned order (sign bit flipped), undated as UINT32_MAX: last */
     uint64_t local;
 };
 
@@ -1769,7 +1769,8 @@ static int store_query_by_start(struct store *s, MDB_txn *txn, struct qjoin *j,
                 h = nh;
                 cap = nc;
             }
-            h[n++] = (struct start_hit){ds > 0 ? (uint32_t)ds : UINT32_MAX, pos};
+            /* days before 1970 are negative: offset into unsigned order; 0 is undated */
+            h[n++] = (struct start_hit){ds ? (uint32_t)ds ^ 0x80000000u : UINT32_MAX, pos};
         }
         pos--;
     }
