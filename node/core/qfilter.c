@@ -160,14 +160,28 @@ int qfilter_parse_cost(const char *s, uint64_t *minor, char currency[8]) {
 int qfilter_vocab_json(const char *name, json_t **out, char *why, size_t why_size) {
     int only = -1;
     if (name) {
+        /* "sectors", "countries", "service-group" name the lists too: the singular, '_' */
+        char one[64];
+        size_t n = strnlen(name, sizeof one);
+        if (n < sizeof one) {
+            for (size_t i = 0; i <= n; i++)
+                one[i] = name[i] == '-' ? '_' : name[i];
+            if (n > 3 && qf_equal_ci(one + n - 3, "ies"))
+                memcpy(one + n - 3, "y", 2);
+            else if (n > 1 && (one[n - 1] == 's' || one[n - 1] == 'S'))
+                one[n - 1] = 0;
+        } else {
+            one[0] = 0;
+        }
         for (int l = 0; l < VOCAB_COUNT; l++)
-            if (qf_equal_ci(vocab_name((enum vocab_list)l), name))
+            if (qf_equal_ci(vocab_name((enum vocab_list)l), name) ||
+                qf_equal_ci(vocab_name((enum vocab_list)l), one))
                 only = l;
         if (only < 0) {
-            /* the names, ranked as values are (vocab_suggest over the list of names) */
-            int n = snprintf(why, why_size, "no vocabulary '%.64s'; the vocabularies:", name);
-            for (int l = 0; l < VOCAB_COUNT && n > 0 && (size_t)n < why_size; l++)
-                n += snprintf(why + n, why_size - (size_t)n, "%s %s", l ? "," : "",
+            /* every name: there are few */
+            int w = snprintf(why, why_size, "no vocabulary '%.64s'; the vocabularies:", name);
+            for (int l = 0; l < VOCAB_COUNT && w > 0 && (size_t)w < why_size; l++)
+                w += snprintf(why + w, why_size - (size_t)w, "%s %s", l ? "," : "",
                               vocab_name((enum vocab_list)l));
             return HUB_E_VOCAB;
         }

@@ -204,6 +204,10 @@ def test_vocab_lists(q):
     assert "eprocurement" in lists["topic"]
     one = q.hub.ctl("vocab", "SECTOR")
     assert [l["name"] for l in one["lists"]] == ["sector"]
+    for name, want in (("sectors", "sector"), ("Technologies", "technology"),
+                       ("countries", "country"), ("service-groups", "service_group"),
+                       ("opportunity_types", "opportunity_type")):
+        assert [l["name"] for l in q.hub.call("vocab", name=name)["lists"]] == [want]
     text = q.hub.ctl("vocab", "schedule", json=False)
     assert text.splitlines()[0] == "schedule (3 values)" and "  full-time" in text
     bad = q.hub.ctl("vocab", "sectorz", check=False)
