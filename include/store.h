@@ -115,10 +115,10 @@ struct store_query {
     size_t limit;
 };
 enum store_sort {
-    STORE_SORT_DEFAULT = 0,   /* store_query: published; store_query_ranked: relevance */
-    STORE_SORT_PUBLISHED,     /* newest first (by local number) */
-    STORE_SORT_START,         /* start date ascending, then newest first; undated last */
-    STORE_SORT_RELEVANCE,     /* a ranked query's order (store_query_ranked) */
+    STORE_SORT_DEFAULT = 0, /* store_query: published; store_query_ranked: relevance */
+    STORE_SORT_PUBLISHED,   /* newest first (by local number) */
+    STORE_SORT_START,       /* start date ascending, then newest first; undated last */
+    STORE_SORT_RELEVANCE,   /* a ranked query's order (store_query_ranked) */
 };
 /* Matches a query sorted by start date reads and sorts at most this many (E_TOO_LARGE beyond:
  * a narrower query is needed); 16 bytes each. */

@@ -1492,11 +1492,10 @@ static int watch_match(const struct index_term *wterms, size_t nw, const struct 
 /* kind, author, topic, country of a watch or query "since": 0, or answered with an error. */
 static int watch_filters(struct client *cl, json_t *tag, json_t *req, struct index_term *terms,
                          size_t *n) {
-    static const struct qfilter wf[] = {
-        {"kind", IDX_KIND, -1},
-        {"author", IDX_AUTHOR, -1},
-        {"topic", IDX_TOPIC, -1},
-        {"country", IDX_COUNTRY, -1}};
+    static const struct qfilter wf[] = {{"kind", IDX_KIND, -1},
+                                        {"author", IDX_AUTHOR, -1},
+                                        {"topic", IDX_TOPIC, -1},
+                                        {"country", IDX_COUNTRY, -1}};
     *n = 0;
     for (size_t i = 0; i < HUB_ARRAY_LEN(wf); i++) {
         const char *s;
@@ -1967,8 +1966,8 @@ static const struct builtin_op builtin_ops[] = {
     {"retract", op_retract}, {"watch", op_watch},     {"import", op_import},
     {"heads", op_heads},     {"inbox", op_records},   {"replies", op_records},
     {"accept", op_records},  {"decline", op_records}, {"lineage", op_records},
-    {"backup", op_backup},   {"verify", op_verify},
-    {"match", op_match},     {"vocab", op_vocab},
+    {"backup", op_backup},   {"verify", op_verify},   {"match", op_match},
+    {"vocab", op_vocab},
 };
 
 /* ---- big imports: the records are parsed on every core ----

@@ -2482,8 +2482,8 @@ int store_query_ranked(struct store *s, const struct store_query *q,
         t[i] = (struct rank_t){rt[i].t.b, rt[i].group, rt[i].slot, rt[i].half, 0, 0};
     for (size_t cl = 0; cl < nclauses; cl++)
         for (size_t f = cfirst[cl]; f < cfirst[cl + 1]; f++)
-            t[nrt + f] = (struct rank_t){q->terms[f].b, (uint8_t)(ngroups + cl), RANK_NO_SLOT,
-                                         0, 0, 0};
+            t[nrt + f] =
+                (struct rank_t){q->terms[f].b, (uint8_t)(ngroups + cl), RANK_NO_SLOT, 0, 0, 0};
     if (!s->rank && !(s->rank = calloc(1, sizeof *s->rank))) {
         free(t);
         return HUB_E_NOMEM;

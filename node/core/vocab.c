@@ -482,8 +482,8 @@ static size_t vocab_distance(const char *a, const char *b) {
         row[0] = i;
         for (size_t j = 1; j <= lb; j++) {
             size_t up = row[j];
-            size_t sub = diag + (vocab_fold((unsigned char)a[i - 1]) !=
-                                 vocab_fold((unsigned char)b[j - 1]));
+            size_t sub =
+                diag + (vocab_fold((unsigned char)a[i - 1]) != vocab_fold((unsigned char)b[j - 1]));
             size_t best = up + 1 < row[j - 1] + 1 ? up + 1 : row[j - 1] + 1;
             row[j] = sub < best ? sub : best;
             diag = up;
@@ -542,8 +542,11 @@ int vocab_suggest_text(enum vocab_list list, const char *value, char *buf, size_
         return 0;
     buf[0] = 0;
     for (size_t i = 0; i < n; i++) {
-        int w = snprintf(buf + used, size - used, "%s'%s'", i == 0 ? "did you mean " :
-                                                            i + 1 == n ? " or " : ", ", best[i]);
+        int w = snprintf(buf + used, size - used, "%s'%s'",
+                         i == 0       ? "did you mean "
+                         : i + 1 == n ? " or "
+                                      : ", ",
+                         best[i]);
         if (w < 0 || (size_t)w >= size - used) {
             buf[used] = 0;
             break;
