@@ -1251,32 +1251,12 @@ static int cmd_match(struct ctl *ctl, json_t *opts, int npos, char **pos) {
 
 /* ---- query, history ----------------------------------------------------------------------- */
 
-static const char *const query_filters[] = {"kind",
-                                            "author",
-                                            "topic",
-                                            "technology",
-                                            "sector",
-                                            "service",
-                                            "country",
-                                            "language",
-                                            "mode",
-                                            "audience",
-                                            "skill",
-                                            "text",
-                                            "from",
-                                            "to",
-                                            "target",
-                                            "based_on",
-                                            "service_group",
-                                            "has_seats",
-                                            "opportunity_type",
-                                            "schedule",
-                                            "region",
-                                            "free",
-                                            "max_cost",
-                                            "upcoming",
-                                            "sort",
-                                            NULL};
+static const char *const query_filters[] = {
+    "kind",     "author",   "topic",         "technology", "sector",           "service",
+    "country",  "language", "mode",          "audience",   "skill",            "text",
+    "from",     "to",       "target",        "based_on",   "service_group",    "has_seats",
+    "schedule", "region",   "free",          "max_cost",   "opportunity_type", "upcoming",
+    "sort",     NULL};
 
 static int query_since(struct ctl *ctl, json_t *opts);
 
@@ -2294,36 +2274,15 @@ static const struct optdef publish_opts[] = {{"key", 1, 0},          {"expires",
                                              {"target", 1, 0},       {"unheld-target", 0, 0},
                                              {"seal-message", 0, 0}, {NULL, 0, 0}};
 static const struct optdef get_opts[] = {{"wire", 0, 0}, {NULL, 0, 0}};
-static const struct optdef query_opts[] = {{"kind", 1, 0},
-                                           {"author", 1, 0},
-                                           {"topic", 1, 1},
-                                           {"technology", 1, 1},
-                                           {"sector", 1, 1},
-                                           {"service", 1, 1},
-                                           {"country", 1, 1},
-                                           {"language", 1, 1},
-                                           {"mode", 1, 1},
-                                           {"audience", 1, 1},
-                                           {"skill", 1, 1},
-                                           {"text", 1, 0},
-                                           {"from", 1, 0},
-                                           {"to", 1, 0},
-                                           {"target", 1, 0},
-                                           {"limit", 1, 0},
-                                           {"cursor", 1, 0},
-                                           {"all", 0, 0},
-                                           {"based-on", 1, 0},
-                                           {"service-group", 1, 1},
-                                           {"has-seats", 0, 0},
-                                           {"since", 1, 0},
-                                           {"opportunity-type", 1, 1},
-                                           {"schedule", 1, 1},
-                                           {"region", 1, 1},
-                                           {"free", 0, 0},
-                                           {"max-cost", 1, 0},
-                                           {"upcoming", 0, 0},
-                                           {"sort", 1, 0},
-                                           {NULL, 0, 0}};
+static const struct optdef query_opts[] = {
+    {"kind", 1, 0},      {"author", 1, 0},   {"topic", 1, 1},    {"technology", 1, 1},
+    {"sector", 1, 1},    {"service", 1, 1},  {"country", 1, 1},  {"language", 1, 1},
+    {"mode", 1, 1},      {"audience", 1, 1}, {"skill", 1, 1},    {"text", 1, 0},
+    {"from", 1, 0},      {"to", 1, 0},       {"target", 1, 0},   {"limit", 1, 0},
+    {"cursor", 1, 0},    {"all", 0, 0},      {"based-on", 1, 0}, {"service-group", 1, 1},
+    {"has-seats", 0, 0}, {"since", 1, 0},    {"schedule", 1, 1}, {"region", 1, 1},
+    {"free", 0, 0},      {"upcoming", 0, 0}, {"sort", 1, 0},     {"max-cost", 1, 0},
+    {"opportunity-type", 1, 1},              {NULL, 0, 0}};
 static const struct optdef match_opts[] = {
     {"hubs", 0, 0}, {"requests", 0, 0}, {"limit", 1, 0}, {NULL, 0, 0}};
 static const struct optdef history_opts[] = {{"kind", 1, 0}, {"author", 1, 0}, {NULL, 0, 0}};
