@@ -53,7 +53,7 @@ struct record_dates {
 /* Error detail for the control socket: which field and why. */
 struct record_error {
     char field[64];
-    char message[160];
+    char message[256]; /* room for a vocabulary's three nearest values */
 };
 
 /* JSON object -> payload bytes for kind. Validates every field (types, vocabularies, lengths).

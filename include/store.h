@@ -101,18 +101,34 @@ int store_feed_range(struct store *s, const uint8_t author[32], uint64_t from, s
                      void *arg);
 
 struct store_query {
-    const struct index_term *terms; /* all must match; none: every current record */
+    const struct index_term *terms; /* none: every current record */
     size_t nterms;
+    /* NULL: every term must match. Else terms[i]'s clause: a record matches when it carries
+     * one term of each clause (any-of within a clause, all-of across). A clause's terms are
+     * together and clauses are numbered 0, 1, ... in order (E_RANGE otherwise). */
+    const uint8_t *clause;
     uint64_t cursor;            /* 0, or the next_cursor of the previous page */
     int32_t date_from, date_to; /* days since epoch; 0 = open; matches records overlapping */
+    int32_t start_from;         /* days; 0 = open; else only records starting that day or later */
+    int sort;                   /* enum store_sort (store_query; a ranked query is by score) */
     uint64_t now_ms;            /* records expired at now_ms are hidden */
     size_t limit;
 };
+enum store_sort {
+    STORE_SORT_DEFAULT = 0, /* store_query: published; store_query_ranked: relevance */
+    STORE_SORT_PUBLISHED,   /* newest first (by local number) */
+    STORE_SORT_START,       /* start date ascending, then newest first; undated last */
+    STORE_SORT_RELEVANCE,   /* a ranked query's order (store_query_ranked) */
+};
+/* Matches a query sorted by start date reads and sorts at most this many (E_TOO_LARGE beyond:
+ * a narrower query is needed); 16 bytes each. */
+#define STORE_SORT_MAX 1000000
 /* A store_query callback's return for an entry it leaves out (filtered): not counted in the
  * limit, the walk goes on. Any other non-zero return stops the walk. */
 #define STORE_QUERY_SKIP 2
-/* Current records matching q, newest first; cb sees bytes valid only during the call.
- * *next_cursor is 0 when there is no further page. Returns the count or a negative code. */
+/* Current records matching q, newest first (or by q->sort); cb sees bytes valid only during
+ * the call. *next_cursor is 0 when there is no further page (sorted by start: results to skip
+ * + 1, as a ranked query's). Returns the count or a negative code. */
 int store_query(struct store *s, const struct store_query *q,
                 int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg,
                 uint64_t *next_cursor);

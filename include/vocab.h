@@ -16,6 +16,7 @@ enum vocab_list {
     VOCAB_CURRENCY,      /* ISO 4217 */
     VOCAB_SERVICE_GROUP, /* EDIH service groups of offers and requests (service_group) */
     VOCAB_SERVICE_TYPE,  /* service types of every group (service_type) */
+    VOCAB_TOPIC,         /* curated public-sector topic tags: suggested, topics stay open */
     VOCAB_COUNT
 };
 
@@ -29,6 +30,21 @@ const char *const *vocab_values(enum vocab_list list);
 const char *vocab_service_type_group(const char *type);
 /* service_group of a record when its field is empty (older records): skills and training. */
 #define VOCAB_DEFAULT_SERVICE_GROUP "skills-training"
+
+/* The value of list equal to value with ASCII case folded (labels match whatever their case):
+ * the value as the list spells it, or NULL. */
+const char *vocab_find(enum vocab_list list, const char *value);
+/* "Did you mean": the values of list nearest to value, best first, at most max (and at most
+ * VOCAB_SUGGEST_MAX) into out: labels value begins (case-insensitive) first, then by
+ * Levenshtein distance with case folded; ties in the list's order. Returns how many. */
+#define VOCAB_SUGGEST_MAX 3
+#define VOCAB_SUGGEST_MAX_LEN 128 /* bytes of a value compared (the longest value has 50) */
+size_t vocab_suggest(enum vocab_list list, const char *value, const char **out, size_t max);
+/* The suggestions as a sentence for an error message ("did you mean 'a', 'b' or 'c'?"), cut
+ * to whole names to fit size; returns how many. */
+int vocab_suggest_text(enum vocab_list list, const char *value, char *buf, size_t size);
+/* The list named name (vocab_name), or -1. */
+int vocab_list_by_name(const char *name);
 
 /* Syntax checks for open vocabularies. */
 int vocab_is_language(const char *s);   /* BCP 47 (syntax) */

@@ -24,10 +24,12 @@
 #include "match.h"
 #include "node.h"
 #include "par.h"
+#include "qfilter.h"
 #include "record.h"
 #include "records.h"
 #include "store.h"
 #include "view.h"
+#include "vocab.h"
 
 #define CONTROL_MAX_LINE (16u << 20)  /* a request line */
 #define CONTROL_MAX_OUT (96u << 20)   /* pending responses: a full query page fits */
@@ -434,7 +436,7 @@ static int make_draft(struct client *cl, json_t *tag, json_t *obj, const char *p
         snprintf(field, sizeof field, "%s%s", prefix, rerr.field);
         json_t *err =
             json_pack("{s:s, s:s, s:s}", "code", hub_strerror(rc), "message", "", "field", field);
-        char msg[300];
+        char msg[400];
         snprintf(msg, sizeof msg, "%s: %s", field, rerr.message[0] ? rerr.message : hub_strmsg(rc));
         json_object_set_new(err, "message", json_string(msg));
         if (index >= 0)
@@ -585,14 +587,198 @@ static void op_get(struct control *c, struct client *cl, json_t *req, json_t *ta
 struct qfilter {
     const char *name;
     enum index_field field;
+    int vocab; /* enum vocab_list its values must be in, or -1 (open) */
 };
 static const struct qfilter query_filters[] = {
-    {"topic", IDX_TOPIC},     {"technology", IDX_TECHNOLOGY},
-    {"sector", IDX_SECTOR},   {"service", IDX_SERVICE},
-    {"country", IDX_COUNTRY}, {"language", IDX_LANGUAGE},
-    {"mode", IDX_MODE},       {"audience", IDX_AUDIENCE},
-    {"skill", IDX_SKILL},     {"service_group", IDX_SERVICE_GROUP},
+    {"topic", IDX_TOPIC, -1},
+    {"technology", IDX_TECHNOLOGY, VOCAB_TECHNOLOGY},
+    {"sector", IDX_SECTOR, VOCAB_SECTOR},
+    {"service", IDX_SERVICE, VOCAB_SERVICE},
+    {"country", IDX_COUNTRY, VOCAB_COUNTRY},
+    {"language", IDX_LANGUAGE, -1},
+    {"mode", IDX_MODE, VOCAB_MODE},
+    {"audience", IDX_AUDIENCE, VOCAB_AUDIENCE},
+    {"skill", IDX_SKILL, -1},
+    {"service_group", IDX_SERVICE_GROUP, VOCAB_SERVICE_GROUP},
 };
+
+/* A query value outside its vocabulary: E_VOCAB with the nearest values (as publish says). */
+static int query_vocab_check(struct client *cl, json_t *tag, const char *name, int list,
+                             const char *v) {
+    if (list < 0 || vocab_find((enum vocab_list)list, v))
+        return 0;
+    char near[200];
+    vocab_suggest_text((enum vocab_list)list, v, near, sizeof near);
+    send_error(cl, tag, HUB_E_VOCAB, name, "%s: '%.80s' is not in the %s vocabulary%s%s", name, v,
+               vocab_name((enum vocab_list)list), near[0] ? "; " : "", near);
+    return HUB_E_VOCAB;
+}
+
+/* Calls each(piece) for every value of a filter's string: the whole string when it is a
+ * value of list (some EDIH labels hold commas), else each comma-separated piece, trimmed
+ * (`--language es,en` is es or en). A piece too long for buf is E_RANGE. Replies on error. */
+static int query_split(struct client *cl, json_t *tag, const char *name, int list, const char *s,
+                       int (*each)(const char *v, void *arg), void *arg) {
+    if ((list >= 0 && vocab_find((enum vocab_list)list, s)) || !strchr(s, ',')) {
+        if (query_vocab_check(cl, tag, name, list, s) != 0)
+            return -1;
+        return each(s, arg);
+    }
+    char buf[QFILTER_VALUE_MAX + 1];
+    for (const char *p = s;;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        while (len && *p == ' ')
+            p++, len--;
+        while (len && p[len - 1] == ' ')
+            len--;
+        if (len > QFILTER_VALUE_MAX) {
+            send_error(cl, tag, HUB_E_RANGE, name, "%s: a value is longer than %d bytes", name,
+                       QFILTER_VALUE_MAX);
+            return -1;
+        }
+        if (len) {
+            memcpy(buf, p, len);
+            buf[len] = 0;
+            if (query_vocab_check(cl, tag, name, list, buf) != 0)
+                return -1;
+            int rc = each(buf, arg);
+            if (rc != 0)
+                return rc;
+        }
+        if (!end)
+            return 0;
+        p = end + 1;
+    }
+}
+
+/* Calls query_split for a filter that takes a string or a list of strings. Replies on error. */
+static int query_each(struct client *cl, json_t *tag, json_t *req, const char *name, int list,
+                      int (*each)(const char *v, void *arg), void *arg) {
+    json_t *v = json_object_get(req, name);
+    if (!v || json_is_null(v))
+        return 0;
+    if (json_is_string(v))
+        return query_split(cl, tag, name, list, json_string_value(v), each, arg);
+    if (!json_is_array(v)) {
+        send_error(cl, tag, HUB_E_TYPE, name, "%s: expected a string or a list of strings", name);
+        return -1;
+    }
+    size_t idx;
+    json_t *e;
+    json_array_foreach(v, idx, e) {
+        if (!json_is_string(e)) {
+            send_error(cl, tag, HUB_E_TYPE, name, "%s: expected a list of strings", name);
+            return -1;
+        }
+        int rc = query_split(cl, tag, name, list, json_string_value(e), each, arg);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* query_each into a payload filter's values (qfilter.h). */
+struct qvals {
+    struct client *cl;
+    json_t *tag;
+    const char *name;
+    char (*vals)[QFILTER_VALUE_MAX + 1];
+    size_t *n;
+};
+
+static int qvals_add(const char *v, void *arg) {
+    struct qvals *qv = arg;
+    size_t len = strlen(v);
+    if (*qv->n == QFILTER_MAX_VALUES || len > QFILTER_VALUE_MAX) {
+        send_error(qv->cl, qv->tag, HUB_E_TOO_LARGE, qv->name,
+                   "%s: at most %d values of at most %d bytes", qv->name, QFILTER_MAX_VALUES,
+                   QFILTER_VALUE_MAX);
+        return -1;
+    }
+    memcpy(qv->vals[(*qv->n)++], v, len + 1);
+    return 0;
+}
+
+static int query_values(struct client *cl, json_t *tag, json_t *req, const char *name, int list,
+                        char (*vals)[QFILTER_VALUE_MAX + 1], size_t *n) {
+    struct qvals qv = {cl, tag, name, vals, n};
+    *n = 0;
+    return query_each(cl, tag, req, name, list, qvals_add, &qv);
+}
+
+/* query_each into index terms. */
+struct qterms {
+    struct client *cl;
+    json_t *tag;
+    struct index_term *terms;
+    size_t *n;
+    enum index_field field;
+};
+
+static int add_term(struct client *cl, json_t *tag, struct index_term *terms, size_t *n,
+                    enum index_field f, const char *v, size_t len);
+
+static int qterms_add(const char *v, void *arg) {
+    struct qterms *qt = arg;
+    return add_term(qt->cl, qt->tag, qt->terms, qt->n, qt->field, v, strlen(v)) != 0 ? -1 : 0;
+}
+
+/* The filters on payload fields (qfilter.h), upcoming and sort: replies on error. */
+static int query_parse_more(struct client *cl, json_t *tag, json_t *req, struct store_query *q,
+                            struct qfilter_set *f) {
+    memset(f, 0, sizeof *f);
+    if (query_values(cl, tag, req, "opportunity_type", VOCAB_OPPORTUNITY, f->opportunity_type,
+                     &f->n_opportunity_type) != 0 ||
+        query_values(cl, tag, req, "schedule", VOCAB_SCHEDULE, f->schedule, &f->n_schedule) != 0 ||
+        query_values(cl, tag, req, "region", -1, f->region, &f->n_region) != 0)
+        return -1;
+    static const char *const flags[] = {"free", "upcoming"};
+    int on[2] = {0, 0};
+    for (int i = 0; i < 2; i++) {
+        json_t *b = json_object_get(req, flags[i]);
+        if (b && !json_is_boolean(b)) {
+            send_error(cl, tag, HUB_E_TYPE, flags[i], "%s: expected true or false", flags[i]);
+            return -1;
+        }
+        on[i] = json_is_true(b);
+    }
+    f->free_only = on[0];
+    if (on[1]) /* start date today (UTC) or later */
+        q->start_from = (int32_t)(q->now_ms / 86400000u);
+    const char *s;
+    if (opt_string(cl, tag, req, "max_cost", &s) != 0)
+        return -1;
+    if (s) {
+        int rc = qfilter_parse_cost(s, &f->max_cost_minor, f->max_currency);
+        if (rc != 0) {
+            send_error(cl, tag, rc, "max_cost",
+                       "max_cost: expected an amount and an ISO 4217 currency, e.g. 500EUR");
+            return -1;
+        }
+        f->has_max_cost = 1;
+    }
+    if (opt_string(cl, tag, req, "sort", &s) != 0)
+        return -1;
+    if (s) {
+        if (strcmp(s, "published") == 0) {
+            q->sort = STORE_SORT_PUBLISHED;
+        } else if (strcmp(s, "start") == 0) {
+            q->sort = STORE_SORT_START;
+        } else if (strcmp(s, "relevance") == 0) {
+            if (!json_object_get(req, "text")) {
+                send_error(cl, tag, HUB_E_BAD_REQUEST, "sort",
+                           "sort: relevance needs a text query");
+                return -1;
+            }
+            q->sort = STORE_SORT_RELEVANCE;
+        } else {
+            send_error(cl, tag, HUB_E_RANGE, "sort", "sort: relevance, start or published");
+            return -1;
+        }
+    }
+    return 0;
+}
 
 #define QUERY_MAX_TERMS 16
 
@@ -609,7 +795,8 @@ static int add_term(struct client *cl, json_t *tag, struct index_term *terms, si
 
 /* Builds the store query from a request's filters; replies and returns non-zero on error. */
 static int query_parse(struct control *c, struct client *cl, json_t *tag, json_t *req,
-                       struct store_query *q, struct index_term *terms, json_t **text) {
+                       struct store_query *q, struct index_term *terms, uint8_t *clause,
+                       json_t **text) {
     size_t n = 0;
     const char *s;
     memset(q, 0, sizeof *q);
@@ -634,32 +821,10 @@ static int query_parse(struct control *c, struct client *cl, json_t *tag, json_t
             return -1;
     }
     for (size_t i = 0; i < HUB_ARRAY_LEN(query_filters); i++) {
-        const char *name = query_filters[i].name;
-        json_t *v = json_object_get(req, name);
-        if (!v || json_is_null(v))
-            continue;
-        if (json_is_string(v)) {
-            if (add_term(cl, tag, terms, &n, query_filters[i].field, json_string_value(v),
-                         json_string_length(v)) != 0)
-                return -1;
-            continue;
-        }
-        if (!json_is_array(v)) {
-            send_error(cl, tag, HUB_E_TYPE, name, "%s: expected a string or a list of strings",
-                       name);
+        struct qterms qt = {cl, tag, terms, &n, query_filters[i].field};
+        if (query_each(cl, tag, req, query_filters[i].name, query_filters[i].vocab, qterms_add,
+                       &qt) != 0)
             return -1;
-        }
-        size_t idx;
-        json_t *e;
-        json_array_foreach(v, idx, e) {
-            if (!json_is_string(e)) {
-                send_error(cl, tag, HUB_E_TYPE, name, "%s: expected a list of strings", name);
-                return -1;
-            }
-            if (add_term(cl, tag, terms, &n, query_filters[i].field, json_string_value(e),
-                         json_string_length(e)) != 0)
-                return -1;
-        }
     }
     if (opt_string(cl, tag, req, "text", &s) != 0)
         return -1;
@@ -739,6 +904,11 @@ static int query_parse(struct control *c, struct client *cl, json_t *tag, json_t
         return -1;
     }
     q->nterms = n;
+    /* Any-of within a field, all-of across: the values of one filter are one clause (the
+     * terms of a field are together, and each term's first byte is its field). */
+    for (size_t i = 0; i < n; i++)
+        clause[i] = (uint8_t)(i == 0 ? 0 : clause[i - 1] + (terms[i].b[0] != terms[i - 1].b[0]));
+    q->clause = clause;
     return 0;
 }
 
@@ -803,6 +973,21 @@ static int collect_view(const uint8_t *wire, size_t len, void *arg) {
     return 0;
 }
 
+/* A store callback behind the payload filters (qfilter.h): records that fail one are left
+ * out of the page (STORE_QUERY_SKIP), the walk goes on. */
+struct qfilter_cb {
+    const struct qfilter_set *f;
+    int (*cb)(const uint8_t *wire, size_t len, void *arg);
+    void *arg;
+};
+
+static int qfilter_cb(const uint8_t *wire, size_t len, void *arg) {
+    struct qfilter_cb *qc = arg;
+    if (!qfilter_match(qc->f, wire, len))
+        return STORE_QUERY_SKIP;
+    return qc->cb(wire, len, qc->arg);
+}
+
 static void op_query_since(struct control *c, struct client *cl, json_t *req, json_t *tag);
 
 static void op_query(struct control *c, struct client *cl, json_t *req, json_t *tag) {
@@ -811,10 +996,19 @@ static void op_query(struct control *c, struct client *cl, json_t *req, json_t *
         return;
     }
     struct index_term terms[QUERY_MAX_TERMS];
+    uint8_t clause[QUERY_MAX_TERMS];
     struct store_query q;
+    struct qfilter_set qf;
     json_t *text;
-    if (query_parse(c, cl, tag, req, &q, terms, &text) != 0)
+    if (query_parse(c, cl, tag, req, &q, terms, clause, &text) != 0 ||
+        query_parse_more(cl, tag, req, &q, &qf) != 0)
         return;
+    if (text && q.sort == STORE_SORT_START) {
+        send_error(cl, tag, HUB_E_BAD_REQUEST, "sort",
+                   "sort: a text query is by relevance or published (start: without text)");
+        return;
+    }
+    int filtered = qfilter_active(&qf);
     json_t *hs = json_object_get(req, "has_seats");
     if (hs && !json_is_boolean(hs)) {
         send_error(cl, tag, HUB_E_TYPE, "has_seats", "has_seats: expected true or false");
@@ -841,9 +1035,11 @@ static void op_query(struct control *c, struct client *cl, json_t *req, json_t *
     if (c->records) {
         /* Found first, then written: the views read the store (names, seats, states). */
         struct wire_copies wc = {0};
-        rc = text ? store_query_ranked(node_store(c->node), &q, rt, nrt, ngroups, collect_wire,
-                                       &wc, &next)
-                  : store_query(node_store(c->node), &q, collect_wire, &wc, &next);
+        struct qfilter_cb qc = {&qf, collect_wire, &wc};
+        int (*fcb)(const uint8_t *, size_t, void *) = filtered ? qfilter_cb : collect_wire;
+        void *farg = filtered ? (void *)&qc : (void *)&wc;
+        rc = text ? store_query_ranked(node_store(c->node), &q, rt, nrt, ngroups, fcb, farg, &next)
+                  : store_query(node_store(c->node), &q, fcb, farg, &next);
         for (size_t i = 0; rc >= 0 && i < wc.n; i++) {
             struct entry e;
             if (entry_decode(wc.w[i], wc.len[i], &e) != 0)
@@ -871,9 +1067,11 @@ static void op_query(struct control *c, struct client *cl, json_t *req, json_t *
             rc = HUB_E_NOMEM;
         wire_copies_free(&wc);
     } else {
-        rc = text ? store_query_ranked(node_store(c->node), &q, rt, nrt, ngroups, collect_view,
-                                       &vl, &next)
-                  : store_query(node_store(c->node), &q, collect_view, &vl, &next);
+        struct qfilter_cb qc = {&qf, collect_view, &vl};
+        int (*fcb)(const uint8_t *, size_t, void *) = filtered ? qfilter_cb : collect_view;
+        void *farg = filtered ? (void *)&qc : (void *)&vl;
+        rc = text ? store_query_ranked(node_store(c->node), &q, rt, nrt, ngroups, fcb, farg, &next)
+                  : store_query(node_store(c->node), &q, fcb, farg, &next);
     }
     if (rc < 0) {
         jbuf_free(&b);
@@ -890,6 +1088,22 @@ static void op_query(struct control *c, struct client *cl, json_t *req, json_t *
         jbuf_cstr(&b, buf);
     }
     send_text(cl, &b, tag);
+}
+
+/* vocab [name]: the controlled vocabularies, every one or the one named (qfilter.h). */
+static void op_vocab(struct control *c, struct client *cl, json_t *req, json_t *tag) {
+    (void)c;
+    const char *name;
+    if (opt_string(cl, tag, req, "name", &name) != 0)
+        return;
+    json_t *out = NULL;
+    char why[400] = "";
+    int rc = qfilter_vocab_json(name, &out, why, sizeof why);
+    if (rc != HUB_OK) {
+        send_error(cl, tag, rc, "name", "%s", why[0] ? why : hub_strmsg(rc));
+        return;
+    }
+    send_json(cl, out, tag);
 }
 
 static int count_cb(const uint8_t *wire, size_t len, void *arg) {
@@ -1278,8 +1492,10 @@ static int watch_match(const struct index_term *wterms, size_t nw, const struct 
 /* kind, author, topic, country of a watch or query "since": 0, or answered with an error. */
 static int watch_filters(struct client *cl, json_t *tag, json_t *req, struct index_term *terms,
                          size_t *n) {
-    static const struct qfilter wf[] = {
-        {"kind", IDX_KIND}, {"author", IDX_AUTHOR}, {"topic", IDX_TOPIC}, {"country", IDX_COUNTRY}};
+    static const struct qfilter wf[] = {{"kind", IDX_KIND, -1},
+                                        {"author", IDX_AUTHOR, -1},
+                                        {"topic", IDX_TOPIC, -1},
+                                        {"country", IDX_COUNTRY, -1}};
     *n = 0;
     for (size_t i = 0; i < HUB_ARRAY_LEN(wf); i++) {
         const char *s;
@@ -1750,8 +1966,8 @@ static const struct builtin_op builtin_ops[] = {
     {"retract", op_retract}, {"watch", op_watch},     {"import", op_import},
     {"heads", op_heads},     {"inbox", op_records},   {"replies", op_records},
     {"accept", op_records},  {"decline", op_records}, {"lineage", op_records},
-    {"backup", op_backup},   {"verify", op_verify},
-    {"match", op_match},
+    {"backup", op_backup},   {"verify", op_verify},   {"match", op_match},
+    {"vocab", op_vocab},
 };
 
 /* ---- big imports: the records are parsed on every core ----

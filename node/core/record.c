@@ -426,8 +426,13 @@ static int rec_check_value(const char *s, const struct rec_rule *r, const char *
                            struct record_error *err) {
     int32_t days;
     switch (r->check) {
-    case REC_VOCAB:
-        return vocab_has(r->vocab, s) ? HUB_OK : rec_fail(err, HUB_E_VOCAB, field, "%s", r->what);
+    case REC_VOCAB: {
+        if (vocab_has(r->vocab, s))
+            return HUB_OK;
+        char near[200]; /* what was meant, nearest first (vocab_suggest) */
+        vocab_suggest_text(r->vocab, s, near, sizeof near);
+        return rec_fail(err, HUB_E_VOCAB, field, "%s%s%s", r->what, near[0] ? "; " : "", near);
+    }
     case REC_LANGUAGE:
         return vocab_is_language(s) ? HUB_OK : rec_fail(err, HUB_E_RANGE, field, "%s", r->what);
     case REC_TOPIC:

@@ -1573,7 +1573,12 @@ struct qjoin {
     int ended[16];            /* the term has no index postings left <= the last seek */
     const uint64_t *tail[16]; /* the term's tail postings, ascending */
     size_t ntail[16];         /* how many of them may still be <= pos */
-    size_t k;
+    size_t k;                 /* terms */
+    /* Clauses (all of them must match): clause c is any of terms [cfirst[c], cfirst[c + 1]).
+     * A clause of one term is the plain leapfrog; a longer one answers a seek with the
+     * greatest of its terms' answers (a union of sorted lists, walked in step). */
+    size_t cfirst[17];
+    size_t nc;
 };
 
 /* The term's last tail posting <= pos; 1 and *got, or 0. Positions only go down, so the
@@ -1656,11 +1661,25 @@ static int qjoin_index_seek(struct qjoin *j, size_t i, uint64_t pos, uint64_t *g
     return 1;
 }
 
+/* Clause c's last posting <= pos: the greatest of its terms'; 1 and *got, or 0 when none. */
+static int qjoin_clause_seek(struct qjoin *j, size_t c, uint64_t pos, uint64_t *got) {
+    int any = 0;
+    for (size_t i = j->cfirst[c]; i < j->cfirst[c + 1]; i++) {
+        uint64_t g;
+        if (qjoin_seek(j, i, pos, &g) && (!any || g > *got)) {
+            *got = g;
+            any = 1;
+        }
+    }
+    return any;
+}
+
 static int qjoin_next(struct qjoin *j, uint64_t *pos) {
     size_t agreed = 0, i = 0;
-    while (agreed < j->k) {
+    while (agreed < j->nc) {
         uint64_t got;
-        if (!qjoin_seek(j, i, *pos, &got))
+        if (!(j->cfirst[i + 1] - j->cfirst[i] == 1 ? qjoin_seek(j, j->cfirst[i], *pos, &got)
+                                                   : qjoin_clause_seek(j, i, *pos, &got)))
             return 0;
         if (got == *pos) {
             agreed++;
@@ -1668,9 +1687,114 @@ static int qjoin_next(struct qjoin *j, uint64_t *pos) {
             *pos = got;
             agreed = 1;
         }
-        i = (i + 1) % j->k;
+        i = (i + 1) % j->nc;
     }
     return 1;
+}
+
+/* Splits q's terms into its clauses (store.h, struct store_query): E_RANGE when a clause's
+ * terms are not together or there are too many. */
+static int qjoin_clauses(const struct store_query *q, size_t k, size_t *cfirst, size_t max,
+                         size_t *nc) {
+    *nc = 0;
+    if (q->clause && k > 0 && q->clause[0] != 0)
+        return HUB_E_RANGE;
+    for (size_t i = 0; i < k; i++) {
+        if (i == 0 || !q->clause || q->clause[i] != q->clause[i - 1]) {
+            if (q->clause && i > 0 && q->clause[i] != q->clause[i - 1] + 1)
+                return HUB_E_RANGE;
+            if (*nc == max)
+                return HUB_E_RANGE;
+            cfirst[(*nc)++] = i;
+        }
+    }
+    cfirst[*nc] = k;
+    return HUB_OK;
+}
+
+/* Is the live row p (LIVE_VAL_LEN bytes) of a record q may show: not expired, in the dates? */
+static int query_live_ok(const struct store_query *q, const uint8_t *p, int32_t *start) {
+    uint64_t exp = hub_rd64(p);
+    int32_t ds = (int32_t)rd32(p + 8), de = (int32_t)rd32(p + 12);
+    if (de == 0)
+        de = ds;
+    *start = ds;
+    if (exp && exp <= q->now_ms)
+        return 0;
+    if ((q->date_from || q->date_to) &&
+        !(ds != 0 && (!q->date_to || ds <= q->date_to) && (!q->date_from || de >= q->date_from)))
+        return 0;
+    return !q->start_from || (ds != 0 && ds >= q->start_from);
+}
+
+struct start_hit {
+    uint32_t start; /* days in unsigned order (sign bit flipped), undated as UINT32_MAX: last */
+    uint64_t local;
+};
+
+static int start_hit_cmp(const void *a, const void *b) {
+    const struct start_hit *x = a, *y = b;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    return x->local < y->local ? 1 : x->local > y->local ? -1 : 0; /* then newest first */
+}
+
+/* store_query sorted by start date: every match is read (its live row), sorted, and the page
+ * after q->cursor - 1 results passed to cb. */
+static int store_query_by_start(struct store *s, MDB_txn *txn, struct qjoin *j,
+                                const struct store_query *q,
+                                int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg,
+                                uint64_t *next_cursor) {
+    struct start_hit *h = NULL;
+    size_t n = 0, cap = 0;
+    uint64_t pos = UINT64_MAX;
+    while (pos > 0 && qjoin_next(j, &pos)) {
+        uint8_t lk[8];
+        hub_be64(lk, pos);
+        MDB_val k = {8, lk}, v;
+        int32_t ds;
+        if (mdb_get(txn, s->dbi[DB_LIVE], &k, &v) == 0 && v.mv_size == LIVE_VAL_LEN &&
+            query_live_ok(q, v.mv_data, &ds)) {
+            if (n == STORE_SORT_MAX) {
+                free(h);
+                return HUB_E_TOO_LARGE;
+            }
+            if (n == cap) {
+                size_t nc = cap ? cap * 2 : 256;
+                struct start_hit *nh = realloc(h, nc * sizeof *nh);
+                if (!nh) {
+                    free(h);
+                    return HUB_E_NOMEM;
+                }
+                h = nh;
+                cap = nc;
+            }
+            /* days before 1970 are negative: offset into unsigned order; 0 is undated */
+            h[n++] = (struct start_hit){ds ? (uint32_t)ds ^ 0x80000000u : UINT32_MAX, pos};
+        }
+        pos--;
+    }
+    if (n)
+        qsort(h, n, sizeof *h, start_hit_cmp);
+    int count = 0;
+    for (size_t i = q->cursor ? (size_t)(q->cursor - 1) : 0; i < n; i++) {
+        if ((size_t)count == q->limit) {
+            *next_cursor = (uint64_t)i + 1;
+            break;
+        }
+        uint8_t lk[8];
+        hub_be64(lk, h[i].local);
+        MDB_val k = {8, lk}, ev;
+        if (mdb_get(txn, s->dbi[DB_ENTRIES], &k, &ev) == 0) {
+            int r = cb(ev.mv_data, ev.mv_size, arg);
+            if (r != 0 && r != STORE_QUERY_SKIP)
+                break;
+            if (r == 0)
+                count++;
+        }
+    }
+    free(h);
+    return count;
 }
 
 int store_query(struct store *s, const struct store_query *q,
@@ -1682,6 +1806,13 @@ int store_query(struct store *s, const struct store_query *q,
     j.k = q->nterms ? q->nterms : 1;
     if (j.k > HUB_ARRAY_LEN(j.c))
         return HUB_E_RANGE;
+    if (!q->nterms) {
+        j.cfirst[0] = 0;
+        j.cfirst[1] = 1;
+        j.nc = 1;
+    } else if (qjoin_clauses(q, j.k, j.cfirst, HUB_ARRAY_LEN(j.c), &j.nc) != HUB_OK) {
+        return HUB_E_RANGE;
+    }
     MDB_txn *txn;
     int rc = rtxn_begin(s, &txn);
     if (rc != 0)
@@ -1697,6 +1828,10 @@ int store_query(struct store *s, const struct store_query *q,
             rc = store_err(rc);
             goto done;
         }
+    }
+    if (q->sort == STORE_SORT_START) {
+        rc = store_query_by_start(s, txn, &j, q, cb, arg, next_cursor);
+        goto done;
     }
     /* the paging cursor "before local L" starts at L-1; local 0 is never used */
     uint64_t pos = q->cursor ? q->cursor - 1 : UINT64_MAX;
@@ -1717,6 +1852,8 @@ int store_query(struct store *s, const struct store_query *q,
                 ok = ds != 0 && (!q->date_to || ds <= q->date_to) &&
                      (!q->date_from || de >= q->date_from);
             }
+            if (ok && q->start_from)
+                ok = ds != 0 && ds >= q->start_from;
             if (ok) {
                 if ((size_t)count == q->limit) {
                     *next_cursor = local + 1;
@@ -2315,7 +2452,7 @@ static int rank_live(struct store *s, MDB_txn *txn, const struct store_query *q,
     if ((q->date_from || q->date_to) &&
         !(ds != 0 && (!q->date_to || ds <= q->date_to) && (!q->date_from || de >= q->date_from)))
         return 0;
-    return 1;
+    return !q->start_from || (ds != 0 && ds >= q->start_from);
 }
 
 int store_query_ranked(struct store *s, const struct store_query *q,
@@ -2332,16 +2469,21 @@ int store_query_ranked(struct store *s, const struct store_query *q,
             return HUB_E_RANGE;
         sw[rt[i].slot] = rt[i].weight;
     }
-    /* the filters are groups too, without score: one term each */
-    unsigned ng = ngroups + (unsigned)q->nterms;
+    /* the filters are groups too, without score: one per clause (any of its terms) */
+    size_t cfirst[STORE_RANK_MAX_FILTERS + 1], nclauses = 0;
+    if (qjoin_clauses(q, q->nterms, cfirst, STORE_RANK_MAX_FILTERS, &nclauses) != HUB_OK)
+        return HUB_E_RANGE;
+    unsigned ng = ngroups + (unsigned)nclauses;
     size_t nt = nrt + q->nterms;
     struct rank_t *t = malloc((nt ? nt : 1) * sizeof *t);
     if (!t)
         return HUB_E_NOMEM;
     for (size_t i = 0; i < nrt; i++)
         t[i] = (struct rank_t){rt[i].t.b, rt[i].group, rt[i].slot, rt[i].half, 0, 0};
-    for (size_t f = 0; f < q->nterms; f++)
-        t[nrt + f] = (struct rank_t){q->terms[f].b, (uint8_t)(ngroups + f), RANK_NO_SLOT, 0, 0, 0};
+    for (size_t cl = 0; cl < nclauses; cl++)
+        for (size_t f = cfirst[cl]; f < cfirst[cl + 1]; f++)
+            t[nrt + f] =
+                (struct rank_t){q->terms[f].b, (uint8_t)(ngroups + cl), RANK_NO_SLOT, 0, 0, 0};
     if (!s->rank && !(s->rank = calloc(1, sizeof *s->rank))) {
         free(t);
         return HUB_E_NOMEM;
@@ -2431,7 +2573,8 @@ int store_query_ranked(struct store *s, const struct store_query *q,
                 unsigned slot = (unsigned)__builtin_ctzll(b);
                 score += (r->full >> slot & 1) ? sw[slot] : sw[slot] / 2;
             }
-            hits[nh++] = (struct rank_hit){r->key, score};
+            /* sorted by publication: every score equal, the newest first */
+            hits[nh++] = (struct rank_hit){r->key, q->sort == STORE_SORT_PUBLISHED ? 0 : score};
         }
         if (floor == 0 || nh >= want)
             break;
@@ -2476,9 +2619,11 @@ int store_query_ranked(struct store *s, const struct store_query *q,
         hub_be64(lk, top[i].local);
         MDB_val k2 = {8, lk}, ev;
         if (mdb_get(txn, s->dbi[DB_ENTRIES], &k2, &ev) == 0) {
-            if (cb(ev.mv_data, ev.mv_size, arg) != 0)
+            int r = cb(ev.mv_data, ev.mv_size, arg);
+            if (r != 0 && r != STORE_QUERY_SKIP)
                 break;
-            count++;
+            if (r == 0)
+                count++;
         }
     }
     rc = count;

@@ -7,6 +7,7 @@
  * case-sensitive: labels as published, codes as the standard writes them. */
 #include "vocab.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* EDIH catalogue technology labels (shared/vocab/technologies.txt). */
@@ -255,6 +256,41 @@ static const char *const vocab_currencies[] = {
     "XSU", "XTS", "XUA", "XXX", "YER", "ZAR", "ZMW", "ZWG", NULL,
 };
 
+/* The curated public-sector topic tags (shared/vocab/public-sector-topics.txt: Interoperable
+ * Europe Act, eIDAS, Single Digital Gateway, HVD regulation, Public Sector Tech Watch). Topics
+ * are an open vocabulary (vocab_is_topic): this list is what `hubctl vocab topic` suggests, not
+ * a check. */
+static const char *const vocab_topics[] = {
+    "interoperability",
+    "govtech",
+    "eid",
+    "eudi-wallet",
+    "esignature",
+    "trust-services",
+    "edelivery",
+    "einvoicing",
+    "eprocurement",
+    "once-only",
+    "sdg-oots",
+    "ai-public-services",
+    "blockchain-public-sector",
+    "open-data",
+    "high-value-datasets",
+    "fair-data",
+    "cybersecurity",
+    "data-protection",
+    "digital-identity",
+    "smart-city",
+    "public-sector-innovation",
+    "health-care",
+    "education",
+    "digital-maturity-assessment",
+    "digital-ready-policymaking",
+    "digital-skills",
+    "train-the-trainer",
+    NULL,
+};
+
 struct vocab_def {
     const char *name; /* as used in error messages and --help */
     const char *const *values;
@@ -272,6 +308,7 @@ static const struct vocab_def vocab_defs[VOCAB_COUNT] = {
     [VOCAB_CURRENCY] = {"currency", vocab_currencies},
     [VOCAB_SERVICE_GROUP] = {"service_group", vocab_service_groups},
     [VOCAB_SERVICE_TYPE] = {"service_type", vocab_service_types},
+    [VOCAB_TOPIC] = {"topic", vocab_topics},
 };
 
 const char *vocab_service_type_group(const char *type) {
@@ -411,4 +448,114 @@ int vocab_is_url(const char *s) {
         if (*p <= 0x20 || *p == 0x7f)
             return 0;
     return 1;
+}
+
+/* ---- finding values: case-insensitive lookup and "did you mean" ---- */
+
+static unsigned char vocab_fold(unsigned char c) {
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+const char *vocab_find(enum vocab_list list, const char *value) {
+    if ((unsigned)list >= VOCAB_COUNT || value == NULL)
+        return NULL;
+    for (const char *const *v = vocab_defs[list].values; *v != NULL; v++) {
+        const unsigned char *a = (const unsigned char *)*v, *b = (const unsigned char *)value;
+        while (*a && vocab_fold(*a) == vocab_fold(*b)) {
+            a++;
+            b++;
+        }
+        if (*a == 0 && *b == 0)
+            return *v;
+    }
+    return NULL;
+}
+
+/* Levenshtein distance of a and b, case-folded, each cut at VOCAB_SUGGEST_MAX_LEN bytes. */
+static size_t vocab_distance(const char *a, const char *b) {
+    size_t la = strnlen(a, VOCAB_SUGGEST_MAX_LEN), lb = strnlen(b, VOCAB_SUGGEST_MAX_LEN);
+    size_t row[VOCAB_SUGGEST_MAX_LEN + 1];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t sub =
+                diag + (vocab_fold((unsigned char)a[i - 1]) != vocab_fold((unsigned char)b[j - 1]));
+            size_t best = up + 1 < row[j - 1] + 1 ? up + 1 : row[j - 1] + 1;
+            row[j] = sub < best ? sub : best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* Does value begin label, case-folded (a label typed in part)? */
+static int vocab_prefix(const char *label, const char *value) {
+    for (; *value; value++, label++)
+        if (vocab_fold((unsigned char)*label) != vocab_fold((unsigned char)*value))
+            return 0;
+    return 1;
+}
+
+size_t vocab_suggest(enum vocab_list list, const char *value, const char **out, size_t max) {
+    if ((unsigned)list >= VOCAB_COUNT || value == NULL || max == 0)
+        return 0;
+    if (max > VOCAB_SUGGEST_MAX)
+        max = VOCAB_SUGGEST_MAX;
+    size_t dist[VOCAB_SUGGEST_MAX], n = 0;
+    int pre = value[0] != '\0';
+    for (const char *const *v = vocab_defs[list].values; *v != NULL; v++) {
+        /* a label the value begins ranks before every other: distance 0 */
+        size_t d = pre && vocab_prefix(*v, value) ? 0 : vocab_distance(*v, value) + 1;
+        size_t i = n < max ? n++ : max;
+        if (i == max && d >= dist[max - 1])
+            continue;
+        if (i == max)
+            i = max - 1;
+        /* insertion into the sorted best list; ties keep the vocabulary's order */
+        while (i > 0 && dist[i - 1] > d) {
+            dist[i] = dist[i - 1];
+            out[i] = out[i - 1];
+            i--;
+        }
+        dist[i] = d;
+        out[i] = *v;
+    }
+    return n;
+}
+
+int vocab_list_by_name(const char *name) {
+    for (int l = 0; l < VOCAB_COUNT; l++)
+        if (strcmp(vocab_defs[l].name, name) == 0)
+            return l;
+    return -1;
+}
+
+int vocab_suggest_text(enum vocab_list list, const char *value, char *buf, size_t size) {
+    const char *best[VOCAB_SUGGEST_MAX];
+    size_t n = vocab_suggest(list, value, best, VOCAB_SUGGEST_MAX);
+    size_t used = 0;
+    if (size == 0)
+        return 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        int w = snprintf(buf + used, size - used, "%s'%s'",
+                         i == 0       ? "did you mean "
+                         : i + 1 == n ? " or "
+                                      : ", ",
+                         best[i]);
+        if (w < 0 || (size_t)w >= size - used) {
+            buf[used] = 0;
+            break;
+        }
+        used += (size_t)w;
+    }
+    if (n && used + 2 <= size) {
+        buf[used++] = '?';
+        buf[used] = 0;
+    }
+    return (int)n;
 }

@@ -329,6 +329,8 @@ static const char top_usage[] =
     "  verify                     check every chain, signature, payload hash and index entry\n"
     "  peers                      replication peers and their state\n"
     "  heads                      the head (last seq and id) of every feed this hub holds\n"
+    "  vocab [NAME]               the controlled vocabularies (sector, technology, country, ...)\n"
+    "                             and their values, for publish and query\n"
     "  metrics                    Prometheus metrics; --listen ADDR serves them over HTTP\n"
     "  inbox [--new]              replies to this hub's records, newest first\n"
     "  replies                    this hub's own replies and their state\n"
@@ -423,8 +425,10 @@ static const char query_usage[] =
     "       hubctl query --since CURSOR [--kind K] [--author HUB] [--topic T] [--country CC]\n"
     "                    [--limit N] [--all]\n"
     "\n"
-    "Search the current records, newest first. Filters combine with AND; the filters marked\n"
-    "(+) may be repeated, and then every value must match.\n"
+    "Search the current records, newest first. Different filters combine with AND; the\n"
+    "filters marked (+) take several values, repeated or separated by commas, and then ANY of\n"
+    "them matches (--language es,en: Spanish or English). A value outside its vocabulary is\n"
+    "refused (E_VOCAB) with the nearest values; labels match in any case (`hubctl vocab`).\n"
     "\n"
     "Filters:\n"
     "  --kind KIND        profile, offer, request, response, retraction, endorsement\n"
@@ -450,6 +454,20 @@ static const char query_usage[] =
     "                     ecosystem-networking (+)\n"
     "  --has-seats        leave out full offers (and every other kind); a page may come out\n"
     "                     short: follow next\n"
+    "  --opportunity-type T  offers of an ELM opportunity type: Course, MOOC, ... (+)\n"
+    "  --schedule S       offers of an ELM schedule: full-time, part-time-light, ... (+)\n"
+    "  --region R         records whose place holds R's words: a profile's region, an\n"
+    "                     offer's or request's location; any case and accents (+)\n"
+    "  --free             offers without a cost or costing 0\n"
+    "  --max-cost AMOUNT  offers free or costing at most AMOUNT in its currency: 500EUR,\n"
+    "                     12.50 EUR (other currencies are left out)\n"
+    "                     --opportunity-type, --schedule, --free and --max-cost keep offers\n"
+    "                     only; with --text, they and --region may leave a page short\n"
+    "  --upcoming         records whose start date is today (UTC) or later\n"
+    "Order:\n"
+    "  --sort ORDER       published: newest first (the default without --text); relevance:\n"
+    "                     best text match first (the default with --text); start: start date,\n"
+    "                     soonest first, undated last (not with --text)\n"
     "Paging:\n"
     "  --limit N          records per page, 1..1000 (default 50; 1000 with --all)\n"
     "  --cursor C         continue from the next-page cursor of an earlier query\n"
@@ -464,6 +482,8 @@ static const char query_usage[] =
     "\n"
     "Example:\n"
     "  hubctl query --topic train-the-trainer --country AT --language de\n"
+    "  hubctl query --language es,en --sector \"smart city\" --upcoming --sort start\n"
+    "  hubctl query --opportunity-type course,mooc --max-cost 500EUR\n"
     "  hubctl --json query --since 1200 --all | jq -r '.entries[].id'\n"
     "  hubctl --json query --kind offer --from 2027-01-01 --to 2027-06-30 --all > offers.json\n";
 
@@ -652,6 +672,21 @@ static const char lineage_usage[] =
     "\n"
     "Example:\n"
     "  hubctl lineage 5ab1...e2/ttt-ai-2027\n";
+
+static const char vocab_usage[] =
+    "usage: hubctl vocab [NAME]\n"
+    "\n"
+    "The controlled vocabularies records are checked against, with every value as publish and\n"
+    "query take it: technology, sector, service, mode, schedule, opportunity_type, audience,\n"
+    "country, currency, service_group, service_type, and topic: the curated public-sector\n"
+    "topic tags (NAME: one of them, in any case; a plural will do: sectors). A query matches\n"
+    "labels in any case; a value outside its list is refused (E_VOCAB) with the nearest\n"
+    "values. Topics, languages (BCP 47) and skills (ESCO URIs) are open vocabularies, checked\n"
+    "for their form only: the topic list is a suggestion.\n"
+    "\n"
+    "Example:\n"
+    "  hubctl vocab sector\n"
+    "  hubctl --json vocab | jq -r '.lists[] | .name'\n";
 
 static const char heads_usage[] =
     "usage: hubctl heads\n"
@@ -1007,6 +1042,36 @@ static int cmd_heads(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     return rc;
 }
 
+/* vocab [NAME]: one list per block, its name then one value a line (--json: the reply). */
+static int cmd_vocab(struct ctl *ctl, json_t *opts, int npos, char **pos) {
+    (void)opts;
+    json_t *r, *req = json_pack("{s:s}", "op", "vocab");
+    if (npos > 0)
+        json_object_set_new(req, "name", json_string(pos[0]));
+    int rc = call(ctl, req, &r);
+    if (rc == 0) {
+        if (ctl->json) {
+            char *s = json_dumps(r, JSON_COMPACT);
+            if (s)
+                puts(s);
+            free(s);
+        } else {
+            size_t i, k;
+            json_t *l, *v;
+            json_array_foreach(json_object_get(r, "lists"), i, l) {
+                json_t *vals = json_object_get(l, "values");
+                printf("%s%s (%zu values)\n", i ? "\n" : "",
+                       json_string_value(json_object_get(l, "name")), json_array_size(vals));
+                json_array_foreach(vals, k, v) {
+                    printf("  %s\n", json_string_value(v));
+                }
+            }
+        }
+    }
+    json_decref(r);
+    return rc;
+}
+
 static int cmd_trust(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     (void)opts;
     (void)npos;
@@ -1187,9 +1252,11 @@ static int cmd_match(struct ctl *ctl, json_t *opts, int npos, char **pos) {
 /* ---- query, history ----------------------------------------------------------------------- */
 
 static const char *const query_filters[] = {
-    "kind",     "author",   "topic",         "technology", "sector", "service", "country",
-    "language", "mode",     "audience",      "skill",      "text",   "from",    "to",
-    "target",   "based_on", "service_group", "has_seats",  NULL};
+    "kind",     "author",   "topic",         "technology", "sector",           "service",
+    "country",  "language", "mode",          "audience",   "skill",            "text",
+    "from",     "to",       "target",        "based_on",   "service_group",    "has_seats",
+    "schedule", "region",   "free",          "max_cost",   "opportunity_type", "upcoming",
+    "sort",     NULL};
 
 static int query_since(struct ctl *ctl, json_t *opts);
 
@@ -2213,7 +2280,9 @@ static const struct optdef query_opts[] = {
     {"mode", 1, 1},      {"audience", 1, 1}, {"skill", 1, 1},    {"text", 1, 0},
     {"from", 1, 0},      {"to", 1, 0},       {"target", 1, 0},   {"limit", 1, 0},
     {"cursor", 1, 0},    {"all", 0, 0},      {"based-on", 1, 0}, {"service-group", 1, 1},
-    {"has-seats", 0, 0}, {"since", 1, 0},    {NULL, 0, 0}};
+    {"has-seats", 0, 0}, {"since", 1, 0},    {"schedule", 1, 1}, {"region", 1, 1},
+    {"free", 0, 0},      {"upcoming", 0, 0}, {"sort", 1, 0},     {"max-cost", 1, 0},
+    {"opportunity-type", 1, 1},              {NULL, 0, 0}};
 static const struct optdef match_opts[] = {
     {"hubs", 0, 0}, {"requests", 0, 0}, {"limit", 1, 0}, {NULL, 0, 0}};
 static const struct optdef history_opts[] = {{"kind", 1, 0}, {"author", 1, 0}, {NULL, 0, 0}};
@@ -2249,6 +2318,7 @@ static const struct command commands[] = {
     {"verify", cmd_verify, NULL, 0, 0, verify_usage},
     {"peers", cmd_peers, NULL, 0, 0, peers_usage},
     {"heads", cmd_heads, NULL, 0, 0, heads_usage},
+    {"vocab", cmd_vocab, NULL, 0, 1, vocab_usage},
     {"metrics", cmd_metrics, metrics_opts, 0, 0, metrics_usage},
     {"inbox", cmd_inbox, inbox_opts, 0, 0, inbox_usage},
     {"replies", cmd_replies, replies_opts, 0, 0, replies_usage},

@@ -248,8 +248,13 @@ QUERY_CASES = [
     (["--country", "FR"], set()),
     (["--language", "en"], {"profile", "ttt", "req"}),
     (["--language", "fr"], {"req"}),
-    (["--language", "de", "--language", "en"], {"profile", "ttt"}),  # all must match
-    (["--language", "de", "--language", "fr"], set()),
+    # values of one filter: any of them matches (issue 11; before, all had to)
+    (["--language", "de", "--language", "en"], {"profile", "ttt", "cyber", "req"}),
+    (["--language", "en", "--language", "fr"], {"profile", "ttt", "req"}),
+    (["--language", "fr,de"], {"profile", "ttt", "cyber", "req"}),
+    # different filters: all must match
+    (["--language", "de,en", "--country", "AT"], {"profile", "ttt"}),
+    (["--language", "fr", "--country", "AT"], set()),
     (["--technology", "Cybersecurity"], {"profile", "cyber", "req"}),
     (["--technology", "Artificial Intelligence & Decision support"], {"profile", "ttt"}),
     (["--sector", "Public administration"], {"profile", "ttt", "req"}),
@@ -303,9 +308,9 @@ def test_query_newest_first_and_raw_socket_lists(catalogue):
     r = c.hub.request({"op": "query"})
     assert r["ok"] and c.names(r["records"]) == ["endorse", "resp", "req", "cyber", "ttt",
                                                  "profile"]
-    # A list filter over the socket behaves like repeated hubctl options.
+    # A list filter over the socket behaves like repeated hubctl options: any of the values.
     r = c.hub.request({"op": "query", "language": ["de", "en"], "kind": "offer", "tag": 42})
-    assert c.names(r["records"]) == ["ttt"] and r["tag"] == 42
+    assert c.names(r["records"]) == ["cyber", "ttt"] and r["tag"] == 42
 
 
 def test_get_returns_record_and_signed_wire(catalogue):

@@ -289,6 +289,12 @@ static void versions(struct store *s, const uint8_t author[32], int kind, const 
         assert_int_equal(rc, (int)out->n);
 }
 
+/* The clauses, sort and start bound of the queries query_page makes (struct store_query):
+ * NULL, 0, 0 unless a test sets them. */
+static const uint8_t *g_clause;
+static int g_sort;
+static int32_t g_start_from;
+
 /* One query page. */
 static int query_page(struct store *s, const struct index_term *terms, size_t nterms,
                       uint64_t cursor, int32_t from, int32_t to, uint64_t now, size_t limit,
@@ -296,9 +302,12 @@ static int query_page(struct store *s, const struct index_term *terms, size_t nt
     struct store_query q = {
         .terms = terms,
         .nterms = nterms,
+        .clause = g_clause,
         .cursor = cursor,
         .date_from = from,
         .date_to = to,
+        .start_from = g_start_from,
+        .sort = g_sort,
         .now_ms = now,
         .limit = limit,
     };
@@ -1206,12 +1215,14 @@ static void check_query(struct store *s, const struct index_term *t, size_t nt, 
 }
 
 static void query_intersections(struct fx *f, struct qset *q);
+static void query_any_of(struct fx *f, struct qset *q);
 
 static void test_query_intersections(void **state) {
     static struct qset q;
     g_qmode = QM_DEFAULT;
     qset_build(*state, &q);
     query_intersections(*state, &q);
+    query_any_of(*state, &q);
     qset_free(&q);
 }
 
@@ -1221,6 +1232,7 @@ static void test_query_intersections_index(void **state) {
     qset_build(*state, &q);
     g_qmode = QM_DEFAULT;
     query_intersections(*state, &q);
+    query_any_of(*state, &q);
     qset_free(&q);
 }
 
@@ -1232,8 +1244,10 @@ static void test_query_intersections_mixed(void **state) {
     qset_build(f, &q);
     g_qmode = QM_DEFAULT;
     query_intersections(f, &q);
+    query_any_of(f, &q);
     fx_reopen(f, 0);
     query_intersections(f, &q);
+    query_any_of(f, &q);
     /* what an idle hub does: merge chunks until a few records are left in the tail */
     store_set_tail_limits(f->s, 9, 10, 7, 2);
     int merges = 0;
@@ -1241,9 +1255,106 @@ static void test_query_intersections_mixed(void **state) {
         merges++;
     assert_true(merges >= 1);
     query_intersections(f, &q);
+    query_any_of(f, &q);
     fx_reopen(f, 0);
     query_intersections(f, &q);
+    query_any_of(f, &q);
     qset_free(&q);
+}
+
+static int p_t02_at(int i, void *arg) {
+    (void)arg;
+    return i % 3 != 1 && i % 2 == 1;
+}
+static int p_t1(int i, void *arg) {
+    (void)arg;
+    return i % 3 == 1;
+}
+static int p_t1_fr_or_de(int i, void *arg) {
+    (void)arg;
+    return i % 3 == 1 && (i % 5 == 0 || i % 2 == 0);
+}
+
+/* Clauses: any of a clause's terms, all of the clauses; the same in every order of the
+ * clauses; and sorted by start date. */
+static void query_any_of(struct fx *f, struct qset *q) {
+    const struct built *want[QN];
+    size_t n;
+    struct index_term t[4] = {term(IDX_TOPIC, "t0"), term(IDX_TOPIC, "t2"),
+                              term(IDX_COUNTRY, "AT")};
+    const uint8_t c2[] = {0, 0, 1};
+    g_clause = c2;
+    n = expect_where(q, p_t02_at, NULL, want);
+    assert_true(n >= 5);
+    check_query(f->s, t, 3, 0, 0, want, n);
+    struct index_term rev[3] = {t[2], t[0], t[1]};
+    const uint8_t c2r[] = {0, 1, 1};
+    g_clause = c2r;
+    check_query(f->s, rev, 3, 0, 0, want, n);
+    /* a clause of every country there is: the topic alone decides */
+    struct index_term t1[3] = {term(IDX_COUNTRY, "AT"), term(IDX_COUNTRY, "DE"),
+                               term(IDX_TOPIC, "t1")};
+    g_clause = c2;
+    n = expect_where(q, p_t1, NULL, want);
+    check_query(f->s, t1, 3, 0, 0, want, n);
+    /* a value nobody has adds nothing to its clause: t1, (fr or xx), de = t1, fr, de */
+    struct index_term t1y[4] = {term(IDX_TOPIC, "t1"), term(IDX_LANGUAGE, "fr"),
+                                term(IDX_LANGUAGE, "xx"), term(IDX_COUNTRY, "DE")};
+    struct index_term t1z[3] = {t1y[0], t1y[1], t1y[3]};
+    const uint8_t c4[] = {0, 1, 1, 2};
+    g_clause = c4;
+    struct ids a, b;
+    query(f->s, t1y, 4, 0, 0, 0, &a);
+    g_clause = NULL;
+    query(f->s, t1z, 3, 0, 0, 0, &b);
+    assert_true(a.n > 0);
+    assert_int_equal(a.n, b.n);
+    assert_memory_equal(a.id, b.id, a.n * 32);
+    /* (fr or de) and t1: the store does not care about fields, a clause may mix them */
+    struct index_term fd[3] = {term(IDX_LANGUAGE, "fr"), term(IDX_COUNTRY, "DE"),
+                               term(IDX_TOPIC, "t1")};
+    const uint8_t c5[] = {0, 0, 1};
+    g_clause = c5;
+    n = expect_where(q, p_t1_fr_or_de, NULL, want);
+    check_query(f->s, fd, 3, 0, 0, want, n);
+    /* clauses not together, or not numbered in order: refused */
+    struct ids got = {0};
+    uint64_t next;
+    const uint8_t bad1[] = {0, 1, 0}, bad2[] = {1, 1, 2};
+    g_clause = bad1;
+    assert_int_equal(query_page(f->s, t, 3, 0, 0, 0, 0, 10, &got, &next), HUB_E_RANGE);
+    g_clause = bad2;
+    assert_int_equal(query_page(f->s, t, 3, 0, 0, 0, 0, 10, &got, &next), HUB_E_RANGE);
+
+    /* sorted by start date, soonest first, undated last (newest first among equals) */
+    g_clause = NULL;
+    g_sort = STORE_SORT_START;
+    struct index_term topic1 = term(IDX_TOPIC, "t1");
+    n = 0;
+    for (int i = 0; i < QN; i++) /* dated ones: ds grows with i */
+        if (i % 3 == 1 && q->ds[i])
+            want[n++] = &q->b[i];
+    for (int i = QN - 1; i >= 0; i--)
+        if (i % 3 == 1 && !q->ds[i])
+            want[n++] = &q->b[i];
+    check_query(f->s, &topic1, 1, 0, 0, want, n);
+    /* and from a start date on: the undated ones drop out */
+    int32_t cut = q->ds[10];
+    g_start_from = cut;
+    n = 0;
+    for (int i = 0; i < QN; i++)
+        if (i % 3 == 1 && q->ds[i] && q->ds[i] >= cut)
+            want[n++] = &q->b[i];
+    assert_true(n >= 3);
+    check_query(f->s, &topic1, 1, 0, 0, want, n);
+    g_sort = 0;
+    /* newest first, from a start date on */
+    n = 0;
+    for (int i = QN - 1; i >= 0; i--)
+        if (i % 3 == 1 && q->ds[i] && q->ds[i] >= cut)
+            want[n++] = &q->b[i];
+    check_query(f->s, &topic1, 1, 0, 0, want, n);
+    g_start_from = 0;
 }
 
 static void query_intersections(struct fx *f, struct qset *q) {

@@ -229,6 +229,60 @@ static void test_url(void **state) {
     assert_false(vocab_is_url(buf));
 }
 
+/* The nearest values of a vocabulary: a typed-in-part label first, then by edit distance. */
+static void test_suggest(void **state) {
+    (void)state;
+    const char *out[VOCAB_SUGGEST_MAX];
+    /* "Smart Cities" is 3 edits from "Smart City" and further from everything else */
+    size_t n = vocab_suggest(VOCAB_SECTOR, "Smart Cities", out, VOCAB_SUGGEST_MAX);
+    assert_int_equal(n, 3);
+    assert_string_equal(out[0], "Smart City");
+    /* case is no edit: a label in another case is suggested first, at distance 0 */
+    n = vocab_suggest(VOCAB_SECTOR, "smart city", out, 1);
+    assert_int_equal(n, 1);
+    assert_string_equal(out[0], "Smart City");
+    /* labels the value begins come first, in the list's order */
+    n = vocab_suggest(VOCAB_TECHNOLOGY, "cyber", out, VOCAB_SUGGEST_MAX);
+    assert_int_equal(n, 3);
+    assert_string_equal(out[0], "Cybersecurity");
+    assert_string_equal(out[1], "Cyber-physical systems");
+    /* a one-letter typo in a code */
+    n = vocab_suggest(VOCAB_MODE, "onlin", out, VOCAB_SUGGEST_MAX);
+    assert_true(n >= 1);
+    assert_string_equal(out[0], "online");
+    n = vocab_suggest(VOCAB_COUNTRY, "DEU", out, VOCAB_SUGGEST_MAX);
+    assert_string_equal(out[0], "DE");
+    /* never more than asked, or than VOCAB_SUGGEST_MAX; nothing for no list or no room */
+    assert_int_equal(vocab_suggest(VOCAB_COUNTRY, "XX", out, 2), 2);
+    assert_int_equal(vocab_suggest(VOCAB_COUNTRY, "XX", out, 0), 0);
+    assert_int_equal(vocab_suggest(VOCAB_COUNT, "XX", out, 3), 0);
+    assert_int_equal(vocab_suggest(VOCAB_COUNTRY, NULL, out, 3), 0);
+    /* values longer than VOCAB_SUGGEST_MAX_LEN are compared by their start */
+    char longv[400];
+    memset(longv, 'a', sizeof longv - 1);
+    longv[sizeof longv - 1] = 0;
+    assert_int_equal(vocab_suggest(VOCAB_SECTOR, longv, out, 3), 3);
+    /* the sentence for error messages */
+    char buf[200];
+    assert_int_equal(vocab_suggest_text(VOCAB_SCHEDULE, "full time", buf, sizeof buf), 3);
+    assert_string_equal(buf, "did you mean 'full-time', 'part-time-light' or "
+                             "'part-time-intensive'?");
+    /* cut to whole names when the buffer is short */
+    assert_int_equal(vocab_suggest_text(VOCAB_SCHEDULE, "full time", buf, 30), 3);
+    assert_string_equal(buf, "did you mean 'full-time'?");
+}
+
+static void test_find_any_case(void **state) {
+    (void)state;
+    assert_string_equal(vocab_find(VOCAB_SECTOR, "SMART city"), "Smart City");
+    assert_string_equal(vocab_find(VOCAB_COUNTRY, "at"), "AT");
+    assert_null(vocab_find(VOCAB_SECTOR, "Smart Cit"));
+    assert_null(vocab_find(VOCAB_SECTOR, "Smart City "));
+    assert_null(vocab_find(VOCAB_COUNT, "AT"));
+    assert_int_equal(vocab_list_by_name("opportunity_type"), VOCAB_OPPORTUNITY);
+    assert_int_equal(vocab_list_by_name("nope"), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sizes_and_names),
@@ -240,6 +294,8 @@ int main(void) {
         cmocka_unit_test(test_topic),
         cmocka_unit_test(test_esco),
         cmocka_unit_test(test_url),
+        cmocka_unit_test(test_suggest),
+        cmocka_unit_test(test_find_any_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
