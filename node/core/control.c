@@ -1055,12 +1055,77 @@ static void op_watch(struct control *c, struct client *cl, json_t *req, json_t *
               tag);
 }
 
-/* objs: the n elements of "records"; pre: their payloads made ahead, or NULL. */
-static void import_reply(struct client *cl, json_t *tag, const struct node_draft *d, size_t n) {
-    send_json(cl,
-              json_pack("{s:b, s:I, s:I, s:I}", "ok", 1, "accepted", (json_int_t)n, "first_seq",
-                        (json_int_t)d[0].seq, "last_seq", (json_int_t)d[n - 1].seq),
-              tag);
+/* What an import did with each record (the "results" of its answer). */
+enum import_result { IMPORT_NEW, IMPORT_UPDATED, IMPORT_UNCHANGED };
+static const char *const import_result_name[] = {"new", "updated", "unchanged"};
+
+/* Whether draft d makes a new record, a new version of one, or would repeat this hub's current
+ * version of it (the same payload bytes and the same expiry): then it is not published, so a
+ * nightly re-import of an unchanged catalogue signs and replicates nothing. On the event loop
+ * (the store's read transaction is the loop's). A draft without a key given gets a random one:
+ * always new. */
+static enum import_result import_classify(struct control *c, const struct node_draft *d) {
+    struct store *st = node_store(c->node);
+    uint8_t id[32];
+    if (store_record_current(st, node_identity(c->node)->pk, d->kind, d->key, id) != HUB_OK)
+        return IMPORT_NEW;
+    uint8_t *wire = NULL;
+    size_t wl = 0;
+    enum import_result r = IMPORT_UPDATED;
+    struct entry e;
+    if (store_get(st, id, &wire, &wl) == HUB_OK && entry_decode(wire, wl, &e) == HUB_OK &&
+        e.payload && e.payload_len == d->payload_len && e.expires == d->expires &&
+        memcmp(e.payload, d->payload, d->payload_len) == 0)
+        r = IMPORT_UNCHANGED;
+    free(wire);
+    return r;
+}
+
+/* Publishes the n drafts of an import but those unchanged (import_classify), in one
+ * transaction, and answers with the counts and each record's result, in request order. */
+static void import_publish(struct control *c, struct client *cl, json_t *tag, struct node_draft *d,
+                           size_t n) {
+    unsigned char *res = calloc(n ? n : 1, 1);
+    struct node_draft *pub = calloc(n ? n : 1, sizeof *pub);
+    size_t *at = calloc(n ? n : 1, sizeof *at);
+    if (!res || !pub || !at) {
+        free(res);
+        free(pub);
+        free(at);
+        send_error(cl, tag, HUB_E_NOMEM, NULL, "out of memory");
+        return;
+    }
+    size_t np = 0, count[3] = {0, 0, 0};
+    for (size_t i = 0; i < n; i++) {
+        res[i] = (unsigned char)import_classify(c, &d[i]);
+        count[res[i]]++;
+        if (res[i] != IMPORT_UNCHANGED) {
+            at[np] = i;
+            pub[np++] = d[i];
+        }
+    }
+    int rc = np ? node_publish(c->node, pub, np) : HUB_OK;
+    if (rc != HUB_OK) {
+        publish_failed(c, cl, tag, rc);
+    } else {
+        for (size_t k = 0; k < np; k++)
+            d[at[k]].seq = pub[k].seq;
+        json_t *results = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(results, json_string(import_result_name[res[i]]));
+        json_t *o = json_pack("{s:b, s:I, s:I, s:I, s:I, s:o}", "ok", 1, "accepted",
+                              (json_int_t)np, "new", (json_int_t)count[IMPORT_NEW], "updated",
+                              (json_int_t)count[IMPORT_UPDATED], "unchanged",
+                              (json_int_t)count[IMPORT_UNCHANGED], "results", results);
+        if (np) {
+            json_object_set_new(o, "first_seq", json_integer((json_int_t)pub[0].seq));
+            json_object_set_new(o, "last_seq", json_integer((json_int_t)pub[np - 1].seq));
+        }
+        send_json(cl, o, tag);
+    }
+    free(res);
+    free(pub);
+    free(at);
 }
 
 /* The error of records[i] (o), whose draft failed with rc on a worker thread: made again here,
@@ -1103,15 +1168,8 @@ static void op_import_records(struct control *c, struct client *cl, json_t *cons
         if ((rc = make_draft(cl, tag, o, prefix, &d[built], keys[built], (int)built)) != 0)
             break;
     }
-    if (rc == 0 && n) {
-        rc = node_publish(c->node, d, n);
-        if (rc != 0)
-            publish_failed(c, cl, tag, rc);
-        else
-            import_reply(cl, tag, d, n);
-    } else if (rc == 0) {
-        send_json(cl, json_pack("{s:b, s:i}", "ok", 1, "accepted", 0), tag);
-    }
+    if (rc == 0)
+        import_publish(c, cl, tag, d, n);
     for (size_t i = 0; i < built; i++)
         free((void *)d[i].payload);
     free(d);
@@ -1767,6 +1825,8 @@ struct fast_import {
     const struct jspan *spans;
     json_t **objs; /* in arenas[] (or on the heap): valid until fast_free */
     char (*keys)[32];
+    struct node_draft *d; /* made by fast_make_slice */
+    int *rcs;             /* each draft's make result */
     unsigned gen;         /* this import's number, for fast_arena */
     atomic_size_t nslots; /* arenas handed out */
     atomic_int heap;      /* a thread parsed onto the heap (no arena left for it) */
@@ -1808,6 +1868,12 @@ static int fast_make(void *arg, size_t i, struct node_draft *d) {
     return rc;
 }
 
+static void fast_make_slice(void *arg, size_t begin, size_t end) {
+    struct fast_import *f = arg;
+    for (size_t i = begin; i < end; i++)
+        f->rcs[i] = fast_make(f, i, &f->d[i]);
+}
+
 static void fast_free(struct fast_import *f, size_t n) {
     if (atomic_load(&f->heap))
         for (size_t i = 0; i < n; i++)
@@ -1817,8 +1883,8 @@ static void fast_free(struct fast_import *f, size_t n) {
         jarena_release(&f->arenas[i]);
 }
 
-/* Records of a big import are parsed on every core while the first are already signed and
- * stored (node_publish_stream). 1 if it answered the request, 0 if dispatch should handle it
+/* Records of a big import are parsed on every core, then the changed ones signed and stored
+ * (import_publish). 1 if it answered the request, 0 if dispatch should handle it
  * (a request of another shape, or a record that is not valid JSON: dispatch says where). */
 static int import_fast(struct control *c, struct client *cl, const char *line, size_t len) {
     char rest[1024];
@@ -1847,16 +1913,22 @@ static int import_fast(struct control *c, struct client *cl, const char *line, s
     d = calloc(n, sizeof *d);
     if (!f->objs || !f->keys || !d)
         goto out;
-    size_t failed;
-    int rc = node_publish_stream(c->node, d, n, fast_make, f, &failed);
-    if (rc == 0) {
-        import_reply(cl, tag, d, n);
-        handled = 1;
-    } else if (failed == SIZE_MAX) {
-        publish_failed(c, cl, tag, rc);
+    /* All the drafts are made first: which of them are unchanged is read from the store on
+     * this thread (import_classify), before anything is signed. */
+    f->rcs = calloc(n, sizeof *f->rcs);
+    f->d = d;
+    if (!f->rcs)
+        goto out;
+    par_for(n, 1, fast_make_slice, f);
+    size_t failed = SIZE_MAX;
+    for (size_t i = 0; i < n && failed == SIZE_MAX; i++)
+        if (f->rcs[i] != 0)
+            failed = i;
+    if (failed == SIZE_MAX) {
+        import_publish(c, cl, tag, d, n);
         handled = 1;
     } else if (f->objs[failed]) { /* say what is wrong with it, as op_import_records would */
-        import_report(cl, tag, f->objs[failed], failed, rc);
+        import_report(cl, tag, f->objs[failed], failed, f->rcs[failed]);
         handled = 1;
     }
     for (size_t i = 0; i < n; i++)
@@ -1866,6 +1938,7 @@ out:
     if (f) {
         free(f->objs);
         free(f->keys);
+        free(f->rcs);
     }
     free(f);
     free(d);
