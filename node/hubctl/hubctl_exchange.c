@@ -485,6 +485,13 @@ int csv_next(struct csv_reader *r, char ***cells, size_t *n, unsigned long *line
                 in_quotes = 0;
                 continue;
             }
+            if (c == '\r') { /* a line break in a cell: CRLF as LF (records hold no CR) */
+                int d = getc(r->f);
+                if (d == '\n')
+                    c = '\n';
+                else if (d != EOF)
+                    ungetc(d, r->f);
+            }
             if (c == '\n')
                 r->line++;
             if (csv_put(r, (char)c))
