@@ -7,7 +7,7 @@
 #include <jansson.h>
 #include <stdio.h>
 
-#define EXCHANGE_LIST_SEP '|'      /* between the values of a list in one CSV cell */
+#define EXCHANGE_LIST_SEP '|'           /* between the values of a list in one CSV cell */
 #define EXCHANGE_MAX_CSV_ROW (1u << 20) /* bytes of one CSV record (a row may span lines) */
 
 /* JSON Lines: {"kind","key","record"[,"expires"]}, what hubctl import takes. */
@@ -30,8 +30,7 @@ struct csv_reader *csv_reader_new(FILE *f);
 void csv_reader_destroy(struct csv_reader **r);
 /* The next row's cells (owned by the reader, valid until the next call) and the line it
  * starts on. 1: a row; 0: end of input; -1: malformed (why says what, line where). */
-int csv_next(struct csv_reader *r, char ***cells, size_t *n, unsigned long *line,
-             const char **why);
+int csv_next(struct csv_reader *r, char ***cells, size_t *n, unsigned long *line, const char **why);
 
 /* The header row checked against the export's columns: map[i] is cell i's column. 0, or -1
  * with why (an unknown or repeated column). */

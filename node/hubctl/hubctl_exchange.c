@@ -14,14 +14,14 @@
 #define JSONLD_ID_MAX 1024     /* bytes of an @id (a key is at most 128 bytes, escaped x3) */
 
 enum col_type {
-    COL_KIND,     /* the record kind: offer or request */
-    COL_KEY,      /* the record key */
-    COL_TEXT,     /* a string field */
-    COL_LIST,     /* a list of strings, EXCHANGE_LIST_SEP between them */
-    COL_UINT,     /* a whole number */
-    COL_BOOL,     /* true / false */
-    COL_AMOUNT,   /* field.amount (major units, e.g. 120.5) */
-    COL_CURRENCY, /* field.currency */
+    COL_KIND,       /* the record kind: offer or request */
+    COL_KEY,        /* the record key */
+    COL_TEXT,       /* a string field */
+    COL_LIST,       /* a list of strings, EXCHANGE_LIST_SEP between them */
+    COL_UINT,       /* a whole number */
+    COL_BOOL,       /* true / false */
+    COL_AMOUNT,     /* field.amount (major units, e.g. 120.5) */
+    COL_CURRENCY,   /* field.currency */
     COL_REF_AUTHOR, /* field.author (based_on) */
     COL_REF_KEY,    /* field.key */
     COL_EXPIRES,    /* milliseconds since the epoch, empty = never */
@@ -282,8 +282,9 @@ int exchange_jsonld_begin(FILE *f, json_t *profile, const char *me) {
     const char *contact = json_string_value(json_object_get(rec, "contact"));
     if (contact && strchr(contact, '@'))
         json_object_set_new(o, "email", json_string(contact));
-    json_object_set_new(o, "address", jsonld_address(json_object_get(rec, "country"),
-                                                     json_object_get(rec, "region")));
+    json_object_set_new(
+        o, "address",
+        jsonld_address(json_object_get(rec, "country"), json_object_get(rec, "region")));
     json_t *langs = json_object_get(rec, "languages");
     set_if(o, "knowsLanguage", langs);
     json_t *about =
@@ -305,17 +306,17 @@ int exchange_jsonld_item(FILE *f, json_t *view) {
     const char *author = json_string_value(json_object_get(view, "author"));
     int ttt = json_is_true(json_object_get(rec, "train_the_trainer"));
     json_t *o = json_object();
-    json_object_set_new(o, "@type", ttt ? json_pack("[s,s]", "Course",
-                                                    "EducationalOccupationalProgram")
-                                        : json_string("Course"));
+    json_object_set_new(o, "@type",
+                        ttt ? json_pack("[s,s]", "Course", "EducationalOccupationalProgram")
+                            : json_string("Course"));
     json_t *id = jsonld_id(author, "offer", json_string_value(json_object_get(view, "key")));
     if (id)
         json_object_set_new(o, "@id", id);
     set_if(o, "courseCode", json_object_get(view, "key"));
     set_if(o, "name", json_object_get(rec, "title"));
     set_if(o, "description", json_object_get(rec, "description"));
-    json_t *kw = jsonld_words(rec, (const char *const[]){"topics", "technologies", "sectors",
-                                                         "services", NULL});
+    json_t *kw = jsonld_words(
+        rec, (const char *const[]){"topics", "technologies", "sectors", "services", NULL});
     set_if(o, "keywords", kw);
     json_decref(kw);
     set_if(o, "availableLanguage", json_object_get(rec, "languages"));
@@ -551,8 +552,10 @@ int exchange_csv_columns(char **cells, size_t n, int *map, char why[256]) {
             if (strcmp(cells[i], exchange_columns[c].name) == 0)
                 map[i] = (int)c;
         if (map[i] < 0) {
-            snprintf(why, 256, "unknown column '%.64s' (the columns are those hubctl export "
-                               "--format csv writes)", cells[i]);
+            snprintf(why, 256,
+                     "unknown column '%.64s' (the columns are those hubctl export "
+                     "--format csv writes)",
+                     cells[i]);
             return -1;
         }
         for (size_t j = 0; j < i; j++)
@@ -605,7 +608,7 @@ json_t *exchange_csv_item(char **cells, size_t n, const int *map, char field[64]
         const char *s = cells[i];
         snprintf(field, 64, "%s", col->name);
         if (!*s || col->type == COL_INFO)
-            continue; /* an empty cell: the field is absent */
+            continue;                  /* an empty cell: the field is absent */
         json_t *utf8 = json_string(s); /* NULL for text that is not UTF-8 */
         if (!utf8) {
             snprintf(why, 256, "not valid UTF-8");
