@@ -407,3 +407,25 @@ def test_jsonld_uses_schema_org_vocabulary(source, tmp_path):
     assert problems == [], "\n".join(problems[:20])
     org = graph[0]
     assert org["@type"] == "Organization" and org["name"] == "EDIH Wien"
+
+
+def test_big_import_refuses_alone_and_dry_run(hubs, tmp_path):
+    """Requests over 64 KiB take hubd's parallel import path: the same answers there."""
+    a = hubs(name="a")
+    n = 3000
+    items = [{"kind": "offer", "key": f"k{i}", "record": {"title": f"Offer {i} " + "x" * 60,
+                                                            "country": "XX" if i == 1234 else "AT"}}
+             for i in range(n)]
+    path = tmp_path / "big.jsonl"
+    path.write_text("".join(json.dumps(it) + "\n" for it in items))
+    res = a.ctl("import", "--dry-run", str(path), check=False)
+    rep = json.loads(res.stdout)
+    assert res.code == 1 and (rep["new"], rep["refused"]) == (n - 1, 1)
+    assert rep["refusals"] == [{"line": 1235, "field": "country", "code": "E_VOCAB",
+                                "message": "not an ISO 3166-1 alpha-2 code"}]
+    assert a.query(kind="offer", limit=1) == []
+    res = a.ctl("import", str(path), check=False)
+    rep = json.loads(res.stdout)
+    assert res.code == 1 and (rep["new"], rep["refused"], rep["accepted"]) == (n - 1, 1, n - 1)
+    rep = json.loads(a.ctl("import", str(path), check=False).stdout)
+    assert (rep["new"], rep["unchanged"], rep["refused"]) == (0, n - 1, 1)
