@@ -9,6 +9,7 @@
 
 #define EXCHANGE_LIST_SEP '|'           /* between the values of a list in one CSV cell */
 #define EXCHANGE_MAX_CSV_ROW (1u << 20) /* bytes of one CSV record (a row may span lines) */
+#define EXCHANGE_MAX_CSV_CELLS 256     /* cells of one CSV row */
 
 /* JSON Lines: {"kind","key","record"[,"expires"]}, what hubctl import takes. */
 int exchange_jsonl(FILE *f, json_t *view);

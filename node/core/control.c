@@ -1078,7 +1078,9 @@ static json_t *import_error(struct client *cl, json_t *o, size_t i) {
     struct node_draft d = {0};
     cl->capturing = 1;
     cl->captured = NULL;
-    if (!json_is_object(o))
+    if (!o) /* a big import's element that did not parse (import_fast) */
+        send_error(cl, NULL, HUB_E_BAD_REQUEST, "records", "records[%zu]: not valid JSON", i);
+    else if (!json_is_object(o))
         send_error(cl, NULL, HUB_E_TYPE, "records", "records[%zu]: expected an object", i);
     else if (make_draft(cl, NULL, o, prefix, &d, key, (int)i) == 0)
         send_error(cl, NULL, HUB_E_NOMEM, NULL, "records[%zu]: out of memory", i);

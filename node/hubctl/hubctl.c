@@ -1795,7 +1795,7 @@ static int import_csv_pass(struct import *im, FILE *f, int send) {
     size_t n, ncols = 0;
     unsigned long line;
     const char *why;
-    int map[256], got, rc = 0, bad = 0;
+    int map[EXCHANGE_MAX_CSV_CELLS], got, rc = 0, bad = 0;
     char field[64], msg[256];
     while ((got = csv_next(r, &cells, &n, &line, &why)) != 0) {
         if (got < 0) {

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #define CSV_BOM "\xef\xbb\xbf" /* spreadsheets read a file that starts so as UTF-8 */
-#define CSV_MAX_CELLS 256      /* cells of one row */
 #define JSONLD_ID_MAX 1024     /* bytes of an @id (a key is at most 128 bytes, escaped x3) */
 
 enum col_type {
@@ -399,8 +398,8 @@ struct csv_reader {
     unsigned long line; /* lines read */
     char *buf;          /* cells of the current row, each NUL-terminated */
     size_t len, cap;
-    size_t offs[CSV_MAX_CELLS];
-    char *cells[CSV_MAX_CELLS];
+    size_t offs[EXCHANGE_MAX_CSV_CELLS];
+    char *cells[EXCHANGE_MAX_CSV_CELLS];
     int started;
 };
 
@@ -514,7 +513,7 @@ int csv_next(struct csv_reader *r, char ***cells, size_t *n, unsigned long *line
             if (csv_put(r, 0))
                 goto big;
             if (c == ',') {
-                if (nc == CSV_MAX_CELLS) {
+                if (nc == EXCHANGE_MAX_CSV_CELLS) {
                     *why = "more than 256 cells in a row";
                     return -1;
                 }

@@ -97,7 +97,7 @@ static void test_row_round_trip(void **state) {
     size_t n, ncols;
     unsigned long line;
     const char *why;
-    int map[CSV_MAX_CELLS];
+    int map[EXCHANGE_MAX_CSV_CELLS];
     char msg[256], field[64];
     assert_int_equal(csv_next(r, &cells, &n, &line, &why), 1);
     assert_int_equal(exchange_csv_columns(cells, n, map, msg), 0);
