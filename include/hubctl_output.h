@@ -30,6 +30,11 @@ struct import_totals {
     int64_t last_seq;
     json_t *results; /* entries: every per-entry result code, in input order */
     json_t *rejects; /* entries: [{"line":N,"result":"E_..."}] for refused entries */
+    /* records: what hubd did with each (CONTROL.md, import): counts, and the refused ones as
+     * [{"line":N,"field":"...","code":"E_...","message":"..."}] */
+    uint64_t created, updated, unchanged, refused;
+    json_t *refusals;
+    int dry_run; /* --dry-run: nothing was stored */
 };
 
 struct output {

@@ -86,6 +86,10 @@ struct client {
     int since;       /* watching from a cursor: its events are read from the store */
     uint64_t cursor; /* since: the last entry sent or passed over by its filter */
     int behind;      /* since: entries may have been accepted after cursor */
+    /* import of records with partial or dry_run: an answer made while set is kept here
+     * (a refused record's error, reported in the import's answer) instead of being sent */
+    int capturing;
+    json_t *captured;
 };
 
 struct ext_op {
@@ -174,6 +178,11 @@ static size_t client_pending(const struct client *cl) {
 static void send_json(struct client *cl, json_t *o, json_t *tag) {
     if (!cl) {
         json_decref(o);
+        return;
+    }
+    if (cl->capturing) {
+        json_decref(cl->captured);
+        cl->captured = o;
         return;
     }
     if (tag)
@@ -1269,12 +1278,120 @@ static void op_watch(struct control *c, struct client *cl, json_t *req, json_t *
               tag);
 }
 
-/* objs: the n elements of "records"; pre: their payloads made ahead, or NULL. */
-static void import_reply(struct client *cl, json_t *tag, const struct node_draft *d, size_t n) {
-    send_json(cl,
-              json_pack("{s:b, s:I, s:I, s:I}", "ok", 1, "accepted", (json_int_t)n, "first_seq",
-                        (json_int_t)d[0].seq, "last_seq", (json_int_t)d[n - 1].seq),
-              tag);
+/* What an import did with each record (the "results" of its answer). */
+enum import_result { IMPORT_NEW, IMPORT_UPDATED, IMPORT_UNCHANGED, IMPORT_REFUSED };
+static const char *const import_result_name[] = {"new", "updated", "unchanged", "refused"};
+#define IMPORT_PARTIAL 1u /* "partial": refuse bad records one by one, publish the others */
+#define IMPORT_DRY_RUN 2u /* "dry_run": check and classify every record, store nothing */
+
+/* The error of records[i] (o) as an object {"index","code","message","field"}: make_draft
+ * again with the client's answers captured. */
+static json_t *import_error(struct client *cl, json_t *o, size_t i) {
+    char prefix[40], key[32];
+    snprintf(prefix, sizeof prefix, "records[%zu].", i);
+    struct node_draft d = {0};
+    cl->capturing = 1;
+    cl->captured = NULL;
+    if (!o) /* a big import's element that did not parse (import_fast) */
+        send_error(cl, NULL, HUB_E_BAD_REQUEST, "records", "records[%zu]: not valid JSON", i);
+    else if (!json_is_object(o))
+        send_error(cl, NULL, HUB_E_TYPE, "records", "records[%zu]: expected an object", i);
+    else if (make_draft(cl, NULL, o, prefix, &d, key, (int)i) == 0)
+        send_error(cl, NULL, HUB_E_NOMEM, NULL, "records[%zu]: out of memory", i);
+    free((void *)d.payload);
+    cl->capturing = 0;
+    json_t *err = json_incref(json_object_get(cl->captured, "error"));
+    json_decref(cl->captured);
+    cl->captured = NULL;
+    if (!err)
+        err = json_pack("{s:s, s:s}", "code", hub_strerror(HUB_E_NOMEM), "message",
+                        "out of memory");
+    json_object_set_new(err, "index", json_integer((json_int_t)i));
+    return err;
+}
+
+/* Whether draft d makes a new record, a new version of one, or would repeat this hub's current
+ * version of it (the same payload bytes and the same expiry): then it is not published, so a
+ * nightly re-import of an unchanged catalogue signs and replicates nothing. On the event loop
+ * (the store's read transaction is the loop's). A draft without a key given gets a random one:
+ * always new. */
+static enum import_result import_classify(struct control *c, const struct node_draft *d) {
+    struct store *st = node_store(c->node);
+    uint8_t id[32];
+    if (store_record_current(st, node_identity(c->node)->pk, d->kind, d->key, id) != HUB_OK)
+        return IMPORT_NEW;
+    uint8_t *wire = NULL;
+    size_t wl = 0;
+    enum import_result r = IMPORT_UPDATED;
+    struct entry e;
+    if (store_get(st, id, &wire, &wl) == HUB_OK && entry_decode(wire, wl, &e) == HUB_OK &&
+        e.payload && e.payload_len == d->payload_len && e.expires == d->expires &&
+        memcmp(e.payload, d->payload, d->payload_len) == 0)
+        r = IMPORT_UNCHANGED;
+    free(wire);
+    return r;
+}
+
+/* Publishes the n drafts of an import but those unchanged (import_classify) and those refused
+ * (rcs[i] != 0, with IMPORT_PARTIAL or IMPORT_DRY_RUN; objs[i] says why), in one transaction
+ * (none with IMPORT_DRY_RUN), and answers with the counts and each record's result, in request
+ * order. */
+static void import_publish(struct control *c, struct client *cl, json_t *tag, struct node_draft *d,
+                           size_t n, json_t *const *objs, const int *rcs, unsigned flags) {
+    unsigned char *res = calloc(n ? n : 1, 1);
+    struct node_draft *pub = calloc(n ? n : 1, sizeof *pub);
+    size_t *at = calloc(n ? n : 1, sizeof *at);
+    if (!res || !pub || !at) {
+        free(res);
+        free(pub);
+        free(at);
+        send_error(cl, tag, HUB_E_NOMEM, NULL, "out of memory");
+        return;
+    }
+    size_t np = 0, count[4] = {0, 0, 0, 0};
+    json_t *errors = json_array();
+    for (size_t i = 0; i < n; i++) {
+        if (rcs && rcs[i] != 0) {
+            res[i] = IMPORT_REFUSED;
+            json_array_append_new(errors, import_error(cl, objs[i], i));
+        } else {
+            res[i] = (unsigned char)import_classify(c, &d[i]);
+        }
+        count[res[i]]++;
+        if (res[i] == IMPORT_NEW || res[i] == IMPORT_UPDATED) {
+            at[np] = i;
+            pub[np++] = d[i];
+        }
+    }
+    int rc = np && !(flags & IMPORT_DRY_RUN) ? node_publish(c->node, pub, np) : HUB_OK;
+    if (rc != HUB_OK) {
+        publish_failed(c, cl, tag, rc);
+    } else {
+        for (size_t k = 0; k < np; k++)
+            d[at[k]].seq = pub[k].seq;
+        json_t *results = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(results, json_string(import_result_name[res[i]]));
+        int dry = (flags & IMPORT_DRY_RUN) != 0;
+        json_t *o = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:o}", "ok", 1, "accepted",
+                              (json_int_t)(dry ? 0 : np), "new", (json_int_t)count[IMPORT_NEW],
+                              "updated", (json_int_t)count[IMPORT_UPDATED], "unchanged",
+                              (json_int_t)count[IMPORT_UNCHANGED], "refused",
+                              (json_int_t)count[IMPORT_REFUSED], "results", results);
+        if (json_array_size(errors))
+            json_object_set(o, "errors", errors);
+        if (dry)
+            json_object_set_new(o, "dry_run", json_true());
+        if (np && !dry) {
+            json_object_set_new(o, "first_seq", json_integer((json_int_t)pub[0].seq));
+            json_object_set_new(o, "last_seq", json_integer((json_int_t)pub[np - 1].seq));
+        }
+        send_json(cl, o, tag);
+    }
+    json_decref(errors);
+    free(res);
+    free(pub);
+    free(at);
 }
 
 /* The error of records[i] (o), whose draft failed with rc on a worker thread: made again here,
@@ -1294,12 +1411,14 @@ static void import_report(struct client *cl, json_t *tag, json_t *o, size_t i, i
 }
 
 static void op_import_records(struct control *c, struct client *cl, json_t *const *objs, size_t n,
-                              json_t *tag) {
+                              json_t *tag, unsigned flags) {
     struct node_draft *d = calloc(n ? n : 1, sizeof *d);
     char(*keys)[32] = calloc(n ? n : 1, 32);
-    if (!d || !keys) {
+    int *rcs = calloc(n ? n : 1, sizeof *rcs);
+    if (!d || !keys || !rcs) {
         free(d);
         free(keys);
+        free(rcs);
         send_error(cl, tag, HUB_E_NOMEM, NULL, "out of memory");
         return;
     }
@@ -1309,6 +1428,12 @@ static void op_import_records(struct control *c, struct client *cl, json_t *cons
         json_t *o = objs[built];
         char prefix[40];
         snprintf(prefix, sizeof prefix, "records[%zu].", built);
+        if (flags) { /* every record checked, quietly: import_publish reports the refused */
+            rcs[built] = !json_is_object(o) ? HUB_E_TYPE
+                                            : make_draft(NULL, NULL, o, prefix, &d[built],
+                                                         keys[built], (int)built);
+            continue;
+        }
         if (!json_is_object(o)) {
             send_error(cl, tag, HUB_E_TYPE, "records", "records[%zu]: expected an object", built);
             rc = -1;
@@ -1317,19 +1442,34 @@ static void op_import_records(struct control *c, struct client *cl, json_t *cons
         if ((rc = make_draft(cl, tag, o, prefix, &d[built], keys[built], (int)built)) != 0)
             break;
     }
-    if (rc == 0 && n) {
-        rc = node_publish(c->node, d, n);
-        if (rc != 0)
-            publish_failed(c, cl, tag, rc);
-        else
-            import_reply(cl, tag, d, n);
-    } else if (rc == 0) {
-        send_json(cl, json_pack("{s:b, s:i}", "ok", 1, "accepted", 0), tag);
-    }
+    if (rc == 0)
+        import_publish(c, cl, tag, d, n, objs, rcs, flags);
     for (size_t i = 0; i < built; i++)
         free((void *)d[i].payload);
     free(d);
     free(keys);
+    free(rcs);
+}
+
+/* The import flags of a request: partial, dry_run (booleans). -1 if one is not a boolean
+ * (answered). */
+static int import_flags(struct client *cl, json_t *req, json_t *tag, unsigned *flags) {
+    static const struct {
+        const char *name;
+        unsigned flag;
+    } fl[] = {{"partial", IMPORT_PARTIAL}, {"dry_run", IMPORT_DRY_RUN}};
+    *flags = 0;
+    for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++) {
+        json_t *v = json_object_get(req, fl[i].name);
+        if (v && !json_is_boolean(v)) {
+            send_error(cl, tag, HUB_E_TYPE, fl[i].name, "%s: expected true or false",
+                       fl[i].name);
+            return -1;
+        }
+        if (json_is_true(v))
+            *flags |= fl[i].flag;
+    }
+    return 0;
 }
 
 static void op_import_entries(struct control *c, struct client *cl, json_t *arr, json_t *tag) {
@@ -1399,6 +1539,14 @@ static void op_import(struct control *c, struct client *cl, json_t *req, json_t 
                    CONTROL_MAX_IMPORT);
         return;
     }
+    unsigned flags;
+    if (import_flags(cl, req, tag, &flags) != 0)
+        return;
+    if (flags && !recs) {
+        send_error(cl, tag, HUB_E_BAD_REQUEST, flags & IMPORT_DRY_RUN ? "dry_run" : "partial",
+                   "partial and dry_run are for records, not entries");
+        return;
+    }
     if (recs) {
         size_t n = json_array_size(arr);
         json_t **objs = malloc((n ? n : 1) * sizeof *objs);
@@ -1408,7 +1556,7 @@ static void op_import(struct control *c, struct client *cl, json_t *req, json_t 
         }
         for (size_t i = 0; i < n; i++)
             objs[i] = json_array_get(arr, i);
-        op_import_records(c, cl, objs, n, tag);
+        op_import_records(c, cl, objs, n, tag, flags);
         free(objs);
     } else {
         op_import_entries(c, cl, arr, tag);
@@ -1983,6 +2131,8 @@ struct fast_import {
     const struct jspan *spans;
     json_t **objs; /* in arenas[] (or on the heap): valid until fast_free */
     char (*keys)[32];
+    struct node_draft *d; /* made by fast_make_slice */
+    int *rcs;             /* each draft's make result */
     unsigned gen;         /* this import's number, for fast_arena */
     atomic_size_t nslots; /* arenas handed out */
     atomic_int heap;      /* a thread parsed onto the heap (no arena left for it) */
@@ -2024,6 +2174,12 @@ static int fast_make(void *arg, size_t i, struct node_draft *d) {
     return rc;
 }
 
+static void fast_make_slice(void *arg, size_t begin, size_t end) {
+    struct fast_import *f = arg;
+    for (size_t i = begin; i < end; i++)
+        f->rcs[i] = fast_make(f, i, &f->d[i]);
+}
+
 static void fast_free(struct fast_import *f, size_t n) {
     if (atomic_load(&f->heap))
         for (size_t i = 0; i < n; i++)
@@ -2033,8 +2189,8 @@ static void fast_free(struct fast_import *f, size_t n) {
         jarena_release(&f->arenas[i]);
 }
 
-/* Records of a big import are parsed on every core while the first are already signed and
- * stored (node_publish_stream). 1 if it answered the request, 0 if dispatch should handle it
+/* Records of a big import are parsed on every core, then the changed ones signed and stored
+ * (import_publish). 1 if it answered the request, 0 if dispatch should handle it
  * (a request of another shape, or a record that is not valid JSON: dispatch says where). */
 static int import_fast(struct control *c, struct client *cl, const char *line, size_t len) {
     char rest[1024];
@@ -2055,6 +2211,11 @@ static int import_fast(struct control *c, struct client *cl, const char *line, s
         (v && (!json_is_integer(v) || json_integer_value(v) != HUB_CONTROL_PROTOCOL)) || n == 0 ||
         n > CONTROL_MAX_IMPORT)
         goto out;
+    unsigned flags;
+    if (import_flags(cl, req, tag, &flags) != 0) {
+        handled = 1;
+        goto out;
+    }
     f->line = line;
     f->spans = spans;
     f->gen = atomic_fetch_add(&fast_gen, 1);
@@ -2063,16 +2224,22 @@ static int import_fast(struct control *c, struct client *cl, const char *line, s
     d = calloc(n, sizeof *d);
     if (!f->objs || !f->keys || !d)
         goto out;
-    size_t failed;
-    int rc = node_publish_stream(c->node, d, n, fast_make, f, &failed);
-    if (rc == 0) {
-        import_reply(cl, tag, d, n);
-        handled = 1;
-    } else if (failed == SIZE_MAX) {
-        publish_failed(c, cl, tag, rc);
+    /* All the drafts are made first: which of them are unchanged is read from the store on
+     * this thread (import_classify), before anything is signed. */
+    f->rcs = calloc(n, sizeof *f->rcs);
+    f->d = d;
+    if (!f->rcs)
+        goto out;
+    par_for(n, 1, fast_make_slice, f);
+    size_t failed = SIZE_MAX;
+    for (size_t i = 0; i < n && failed == SIZE_MAX; i++)
+        if (f->rcs[i] != 0)
+            failed = i;
+    if (failed == SIZE_MAX || (flags && f->objs[failed])) {
+        import_publish(c, cl, tag, d, n, f->objs, f->rcs, flags);
         handled = 1;
     } else if (f->objs[failed]) { /* say what is wrong with it, as op_import_records would */
-        import_report(cl, tag, f->objs[failed], failed, rc);
+        import_report(cl, tag, f->objs[failed], failed, f->rcs[failed]);
         handled = 1;
     }
     for (size_t i = 0; i < n; i++)
@@ -2082,6 +2249,7 @@ out:
     if (f) {
         free(f->objs);
         free(f->keys);
+        free(f->rcs);
     }
     free(f);
     free(d);

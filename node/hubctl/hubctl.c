@@ -2,6 +2,7 @@
  * one JSON request per line over the Unix control socket, one JSON response per line back.
  * Argument parsing, socket I/O and the commands live here; printing is in hubctl_output.c. */
 #include "hub.h"
+#include "hubctl_exchange.h"
 #include "hubctl_metrics.h"
 #include "hubctl_output.h"
 
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -323,7 +325,9 @@ static const char top_usage[] =
     "  retract KEY                withdraw one of this hub's records\n"
     "  watch [FILTERS]            print new records as they arrive, until Ctrl-C; --since and\n"
     "                             --reconnect resume by cursor without missing one\n"
-    "  import FILE.jsonl          publish many records, or import signed entries (--entries)\n"
+    "  import FILE                publish many records (JSON Lines or CSV; --dry-run), or import\n"
+    "                             signed entries (--entries)\n"
+    "  export --format F [FILE]   the catalogue as jsonl, csv or jsonld (schema.org)\n"
     "  export --entries [FILE]    every signed entry, base64, one a line (for import --entries)\n"
     "  backup DIR                 a consistent, compacted copy of the store and the identity\n"
     "  verify                     check every chain, signature, payload hash and index entry\n"
@@ -357,7 +361,7 @@ static const char top_usage[] =
     "Exit status:\n"
     "  0  success\n"
     "  1  hubd answered with an error (printed as 'hubctl: E_CODE: message'), or\n"
-    "     import --entries: some entry was rejected\n"
+    "     import: some record or row was refused; import --entries: some entry was rejected\n"
     "  2  usage error\n"
     "  3  cannot connect to hubd, or the connection to it failed\n"
     "  4  local file or I/O error (unreadable FILE, bad JSON in FILE)\n";
@@ -571,20 +575,38 @@ static const char watch_usage[] =
     "      ...; jq .cursor <<<\"$ev\" > last.cursor; done\n";
 
 static const char export_usage[] =
-    "usage: hubctl export --entries [FILE] [--since CURSOR]\n"
+    "usage: hubctl export --format jsonl|csv|jsonld [FILE] [QUERY FILTERS] [--lang L]\n"
+    "       hubctl export --entries [FILE] [--since CURSOR]\n"
     "\n"
-    "Write every signed entry this hub holds, in the order it accepted them, one base64 line\n"
-    "each, to FILE (default standard output): the format 'hubctl import --entries' takes. It\n"
-    "moves a hub's feeds to another machine or across a store schema change (README,\n"
-    "\"Backup, restore, verify\"). Entries whose payload was purged go without it. hubd\n"
-    "answers in pages of 1000 entries; memory does not grow with the store. At the end,\n"
-    "stderr gives the last cursor: --since CURSOR exports only what came after it.\n"
+    "--format: the current records the filters select (those of 'hubctl query'; offers unless\n"
+    "--kind says), to FILE (default standard output), read from hubd in pages of 1000 and\n"
+    "written as they come (memory does not grow with the catalogue):\n"
+    "  jsonl    one {\"kind\",\"key\",\"record\"} a line: what 'hubctl import' takes back\n"
+    "  csv      RFC 4180, UTF-8, one row per offer (or request), a header row of named columns\n"
+    "           (README \"Exchanging the catalogue\"); lists hold values separated by '|';\n"
+    "           'hubctl import FILE.csv' takes it back\n"
+    "  jsonld   schema.org JSON-LD: the hub (Organization, from its profile) and each offer as\n"
+    "           a Course (+ EducationalOccupationalProgram for train-the-trainer) with its\n"
+    "           CourseInstance and Offer (price), for a website and search engines\n"
+    "\n"
+    "--entries: every signed entry this hub holds, in the order it accepted them, one base64\n"
+    "line each: the format 'hubctl import --entries' takes. It moves a hub's feeds to another\n"
+    "machine or across a store schema change (README, \"Backup, restore, verify\"). Entries\n"
+    "whose payload was purged go without it. At the end, stderr gives the last cursor: --since\n"
+    "CURSOR exports only what came after it.\n"
     "\n"
     "Options:\n"
-    "  --entries        signed entries (the only kind of export)\n"
-    "  --since CURSOR   only entries accepted after CURSOR\n"
+    "  --format F       jsonl, csv or jsonld: records (csv: offers or requests; jsonld: offers)\n"
+    "  --kind K         with --format: offer (default), request, profile, ...\n"
+    "  --lang L         with --format: the language to pick where records carry several (a\n"
+    "                   language tag; no effect yet: records hold one title and description)\n"
+    "  --country, --topic, --text, --from, ...  with --format: as 'hubctl query' takes them\n"
+    "  --entries        signed entries\n"
+    "  --since CURSOR   with --entries: only entries accepted after CURSOR\n"
     "\n"
     "Example:\n"
+    "  hubctl export --format csv offers.csv\n"
+    "  hubctl export --format jsonld --country AT > catalogue.jsonld\n"
     "  hubctl export --entries hub.entries\n"
     "  hubctl -s /run/hubnet/new.sock import --entries hub.entries\n";
 
@@ -717,21 +739,31 @@ static const char metrics_usage[] =
     "  hubctl metrics --listen " METRICS_DEFAULT_LISTEN " &   curl -s localhost:9477/metrics\n";
 
 static const char import_usage[] =
-    "usage: hubctl import FILE.jsonl [--entries]\n"
+    "usage: hubctl import FILE [--dry-run] [--format jsonl|csv] | FILE --entries\n"
     "\n"
-    "Publish many records of this hub. Each line of FILE (- for standard input) is a JSON\n"
-    "object, \"key\" optional:\n"
+    "Publish many records of this hub, from JSON Lines or CSV (FILE ending in .csv, or\n"
+    "--format csv; - for standard input). JSON Lines: each line a JSON object, \"key\" optional:\n"
     "  {\"kind\":\"offer\",\"key\":\"ttt-ai-2027\",\"record\":{\"title\":\"...\"}}\n"
-    "Every line of a FILE is checked before anything is sent. Records go in requests of at\n"
-    "most 10000 (and under the 16 MiB request limit); hubd stores each request all or nothing.\n"
-    "On a terminal, a line on stderr shows how many have been sent.\n"
+    "CSV: the columns 'hubctl export --format csv' writes (README \"Exchanging the catalogue\"),\n"
+    "named in a header row, in any order; kind and key are needed, empty cells are absent fields.\n"
+    "Every row of a FILE is checked before anything is sent; a bad one is reported with its\n"
+    "line (and column) and nothing is sent. hubd checks each record as publish does: a record it\n"
+    "refuses is reported (line, column, reason) and the others are stored. A record equal to\n"
+    "this hub's current version of it is 'unchanged': no new version. The report counts new,\n"
+    "updated, unchanged and refused records; any refused makes the exit status 1. Records go in\n"
+    "requests of at most 10000 (and under the 16 MiB request limit). On a terminal, a line on\n"
+    "stderr shows how many have been sent.\n"
     "\n"
     "Options:\n"
+    "  --dry-run   check every row (hubd checks too) and report, storing nothing; exit 1 if\n"
+    "              any row is bad\n"
+    "  --format F  jsonl or csv (default: csv for a FILE ending in .csv, else jsonl)\n"
     "  --entries   each line is another hub's signed entry in base64 (as 'hubctl get --wire'\n"
     "              prints it). Each is validated like a replicated entry; valid ones are\n"
     "              stored, rejected ones are listed by line and make the exit status 1.\n"
     "\n"
     "Example:\n"
+    "  hubctl import --dry-run offers.csv\n"
     "  hubctl import offers.jsonl\n"
     "  hubctl import --entries entries.b64\n";
 
@@ -1459,6 +1491,9 @@ struct import {
     struct ctl *ctl;
     const char *path;
     int entries;                  /* --entries */
+    int csv;                      /* FILE is CSV (hubctl_exchange.h), not JSON Lines */
+    int dry_run;                  /* --dry-run: hubd checks and classifies, stores nothing */
+    uint64_t bad_rows;            /* CSV rows refused by hubctl itself (reported) */
     int checked;                  /* every line was checked by a first pass (a file) */
     char *batch;                  /* the next request's items, as sent: the input lines, */
     size_t batch_len, batch_cap;  /* comma-separated (an entry in quotes) */
@@ -1475,6 +1510,43 @@ static int import_fail_line(struct import *im, uint64_t line, const char *what) 
     return EXIT_LOCAL;
 }
 
+static uint64_t count_of(json_t *r, const char *name) {
+    json_int_t v = json_integer_value(json_object_get(r, name));
+    return v > 0 ? (uint64_t)v : 0;
+}
+
+/* An import of records' answer: its counts, and each refused record by input line, with the
+ * CSV column when the input is CSV. */
+static void import_counts(struct import *im, json_t *r, size_t n) {
+    im->t.created += count_of(r, "new");
+    im->t.updated += count_of(r, "updated");
+    im->t.unchanged += count_of(r, "unchanged");
+    im->t.refused += count_of(r, "refused");
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(r, "errors"), i, e) {
+        json_int_t idx = json_integer_value(json_object_get(e, "index"));
+        const char *field = json_string_value(json_object_get(e, "field"));
+        const char *dot = field ? strchr(field, '.') : NULL;
+        const char *shown = im->csv ? exchange_csv_column_of(field)
+                            : dot   ? dot + 1
+                                    : (field ? field : "");
+        /* hubd's message starts with the request's field name ("records[3].country: "): the
+         * line and column say it here */
+        const char *msg = json_string_value(json_object_get(e, "message")) ?: "";
+        const char *colon = strncmp(msg, "records[", 8) == 0 ? strstr(msg, ": ") : NULL;
+        msg = colon ? colon + 2 : msg;
+        const char *code = json_string_value(json_object_get(e, "code")) ?: "E_INTERNAL";
+        uint64_t line = idx >= 0 && (size_t)idx < n ? im->lines[idx] : 0;
+        if (!im->ctl->json) /* as hubctl's own checks report a bad line */
+            fprintf(stderr, "hubctl: %s:%" PRIu64 ": %s: %s (%s)\n", file_label(im->path), line,
+                    shown, msg, code);
+        json_array_append_new(im->t.refusals,
+                              json_pack("{s:I, s:s, s:s, s:s}", "line", (json_int_t)line, "field",
+                                        shown, "code", code, "message", msg));
+    }
+}
+
 /* Send the batch; add the response to the totals. */
 static int import_flush(struct import *im) {
     size_t n = im->count;
@@ -1482,8 +1554,14 @@ static int import_flush(struct import *im) {
         return 0;
     /* The lines go as they are (checked, and hubd checks them again): no re-encoding. */
     char head[64];
-    int hl = snprintf(head, sizeof head, "{\"op\":\"import\",\"v\":%d,\"%s\":[",
-                      HUB_CONTROL_PROTOCOL, im->entries ? "entries" : "records");
+    /* Records: bad ones are refused one by one and reported (partial), or nothing is stored
+     * (dry_run). */
+    int hl = snprintf(head, sizeof head, "{\"op\":\"import\",\"v\":%d,%s\"%s\":[",
+                      HUB_CONTROL_PROTOCOL,
+                      im->entries   ? ""
+                      : im->dry_run ? "\"dry_run\":true,"
+                                    : "\"partial\":true,",
+                      im->entries ? "entries" : "records");
     size_t len = (size_t)hl + im->batch_len + 3;
     char *text = xrealloc(NULL, len);
     memcpy(text, head, (size_t)hl);
@@ -1527,6 +1605,7 @@ static int import_flush(struct import *im) {
                                             (json_int_t)im->lines[i < n ? i : 0], "result", res));
         }
     } else {
+        import_counts(im, r, n);
         json_t *f = json_object_get(r, "first_seq"), *l = json_object_get(r, "last_seq");
         if (json_is_integer(f) && im->t.first_seq < 0)
             im->t.first_seq = json_integer_value(f);
@@ -1757,6 +1836,97 @@ static int import_pass(struct import *im, FILE *f, int send) {
     return rc;
 }
 
+/* A CSV row hubctl refused itself: on stderr, and in the --json report's refusals. */
+static void import_refused_row(struct import *im, unsigned long line, const char *field,
+                               const char *code, const char *msg) {
+    if (*field)
+        fprintf(stderr, "hubctl: %s:%lu: %s: %s\n", file_label(im->path), line, field, msg);
+    else
+        fprintf(stderr, "hubctl: %s:%lu: %s\n", file_label(im->path), line, msg);
+    json_array_append_new(im->t.refusals, json_pack("{s:I, s:s, s:s, s:s}", "line",
+                                                    (json_int_t)line, "field", field, "code",
+                                                    code, "message", msg));
+}
+
+/* Read every row of a CSV file (hubctl_exchange.h): each is made an import item as hubctl
+ * export --format csv wrote it; send the good ones when send is set. Every bad row is reported
+ * (line, column, reason) once: by the check pass of a file, else as it is read. */
+static int import_csv_pass(struct import *im, FILE *f, int send) {
+    int report = !send || !im->checked;
+    struct csv_reader *r = csv_reader_new(f);
+    if (!r) {
+        fputs("hubctl: out of memory\n", stderr);
+        return EXIT_LOCAL;
+    }
+    char **cells;
+    size_t n, ncols = 0;
+    unsigned long line;
+    const char *why;
+    int map[EXCHANGE_MAX_CSV_CELLS], got, rc = 0, bad = 0;
+    char field[64], msg[256];
+    while ((got = csv_next(r, &cells, &n, &line, &why)) != 0) {
+        if (got < 0) {
+            rc = import_fail_line(im, line, why);
+            break;
+        }
+        if (ncols == 0) { /* the header row */
+            if (exchange_csv_columns(cells, n, map, msg) != 0) {
+                rc = import_fail_line(im, line, msg);
+                break;
+            }
+            ncols = n;
+            continue;
+        }
+        if (n != ncols) {
+            snprintf(msg, sizeof msg, "%zu cells, the header has %zu", n, ncols);
+            if (report)
+                import_refused_row(im, line, "", "E_BAD_REQUEST", msg);
+            bad = 1;
+            im->bad_rows += report;
+            continue;
+        }
+        json_t *item = exchange_csv_item(cells, n, map, field, msg);
+        if (!item) {
+            if (report)
+                import_refused_row(im, line, field, "E_FIELD", msg);
+            bad = 1;
+            im->bad_rows += report;
+            continue;
+        }
+        if (!send) {
+            json_decref(item);
+            continue;
+        }
+        char *text = json_dumps(item, JSON_COMPACT | JSON_REAL_PRECISION(17));
+        json_decref(item);
+        if (!text) {
+            fputs("hubctl: out of memory\n", stderr);
+            rc = EXIT_LOCAL;
+            break;
+        }
+        size_t len = strlen(text), bytes = import_bytes(im, len);
+        if (im->count == IMPORT_BATCH || im->batch_len + bytes > IMPORT_MAX_BYTES)
+            rc = import_flush(im);
+        if (rc == 0)
+            import_add(im, text, len, bytes, line);
+        free(text);
+        if (rc != 0)
+            break;
+    }
+    if (rc == 0 && ncols == 0 && !bad)
+        rc = import_fail_line(im, 1, "no header row (hubctl export --format csv writes one)");
+    if (rc == 0 && ferror(f)) {
+        fprintf(stderr, "hubctl: cannot read %s: %s\n", file_label(im->path), strerror(EIO));
+        rc = EXIT_LOCAL;
+    }
+    csv_reader_destroy(&r);
+    if (rc == 0 && send)
+        rc = import_flush(im);
+    if (rc == 0 && bad && !send && !im->dry_run)
+        rc = EXIT_DAEMON; /* a file with bad rows: reported, nothing is sent */
+    return rc;
+}
+
 static int cmd_import(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     (void)npos;
     struct import *im = calloc(1, sizeof(*im));
@@ -1767,17 +1937,44 @@ static int cmd_import(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     im->ctl = ctl;
     im->path = pos[0];
     im->entries = json_is_true(json_object_get(opts, "entries"));
+    im->dry_run = json_is_true(json_object_get(opts, "dry_run"));
+    const char *fmt = json_string_value(json_object_get(opts, "format"));
+    size_t plen = strlen(im->path);
+    im->csv = fmt ? strcmp(fmt, "csv") == 0
+                  : plen > 4 && strcasecmp(im->path + plen - 4, ".csv") == 0;
     im->t.entries = im->entries;
+    im->t.dry_run = im->dry_run;
     im->t.first_seq = im->t.last_seq = -1;
     im->t.results = json_array();
     im->t.rejects = json_array();
+    im->t.refusals = json_array();
 
     int rc;
-    FILE *f = strcmp(im->path, "-") == 0 ? stdin : fopen(im->path, "r");
+    FILE *f = NULL;
+    if (fmt && strcmp(fmt, "csv") != 0 && strcmp(fmt, "jsonl") != 0) {
+        rc = usage_error("import", "--format '%s': say jsonl or csv", fmt);
+        goto done;
+    }
+    if (im->entries && (im->csv || im->dry_run)) {
+        rc = usage_error("import", "--entries takes neither CSV nor --dry-run");
+        goto done;
+    }
+    f = strcmp(im->path, "-") == 0 ? stdin : fopen(im->path, "r");
     if (f == NULL) {
         fprintf(stderr, "hubctl: cannot read %s: %s\n", im->path, strerror(errno));
         rc = EXIT_LOCAL;
         goto done;
+    }
+    if (im->csv) { /* checked row by row, then sent: CSV is small next to its JSON */
+        if (f != stdin) {
+            if ((rc = import_csv_pass(im, f, 0)) != 0)
+                goto done;
+            rewind(f);
+            im->checked = 1;
+        }
+        im->progress = !ctl->json && isatty(STDERR_FILENO);
+        rc = import_csv_pass(im, f, 1);
+        goto sent;
     }
     /* A file is checked whole before the first request; stdin cannot be read twice. */
     if (f != stdin) {
@@ -1792,6 +1989,7 @@ static int cmd_import(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     /* Long imports show how far they are, as other bulk tools do, where a person watches. */
     im->progress = !ctl->json && isatty(STDERR_FILENO) && (!im->total || im->total > IMPORT_BATCH);
     rc = import_pass(im, f, 1);
+sent:
     if (im->progress && im->sent)
         fputc('\n', stderr);
     if (rc != 0) {
@@ -1800,8 +1998,9 @@ static int cmd_import(struct ctl *ctl, json_t *opts, int npos, char **pos) {
                     file_label(im->path), im->t.accepted, im->entries ? "entries" : "records");
         goto done;
     }
+    im->t.refused += im->bad_rows;
     ctl->out->imported(&im->t);
-    if (im->t.rejected > 0)
+    if (im->t.rejected > 0 || im->t.refused > 0 || im->bad_rows > 0)
         rc = EXIT_DAEMON;
 done:
     if (f && f != stdin)
@@ -1809,6 +2008,7 @@ done:
     free(im->batch);
     json_decref(im->t.results);
     json_decref(im->t.rejects);
+    json_decref(im->t.refusals);
     free(im);
     return rc;
 }
@@ -2012,11 +2212,143 @@ static int cmd_watch(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     return rc;
 }
 
+enum export_format { EXPORT_JSONL, EXPORT_CSV, EXPORT_JSONLD };
+
+/* One record view in the export's format (hubctl_exchange.h). */
+static int export_one(FILE *f, enum export_format fmt, json_t *v) {
+    switch (fmt) {
+    case EXPORT_JSONL:
+        return exchange_jsonl(f, v);
+    case EXPORT_CSV:
+        return exchange_csv_row(f, v);
+    default:
+        return exchange_jsonld_item(f, v);
+    }
+}
+
+/* A language tag as --lang takes it: letters, digits and hyphens, 2 to 35 characters. */
+static int lang_ok(const char *s) {
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+            return 0;
+    return n >= 2 && n <= 35;
+}
+
+/* The JSON-LD's Organization: this hub's key and current profile view (NULL if none). */
+static int export_hub(struct ctl *ctl, char me[HUB_HEX_LEN + 1], json_t **profile) {
+    json_t *r;
+    *profile = NULL;
+    int rc = simple_call(ctl, "id", &r);
+    if (rc == 0)
+        snprintf(me, HUB_HEX_LEN + 1, "%s", json_string_value(json_object_get(r, "hub")) ?: "");
+    json_decref(r);
+    if (rc != 0)
+        return rc;
+    rc = call(ctl,
+              json_pack("{s:s, s:s, s:s, s:i}", "op", "query", "kind", "profile", "author", me,
+                        "limit", 1),
+              &r);
+    if (rc == 0)
+        *profile = json_incref(json_array_get(json_object_get(r, "records"), 0));
+    json_decref(r);
+    return rc;
+}
+
+/* export --format: the current records the query filters select (offers unless --kind says),
+ * page by page (EXPORT_PAGE records per query, each written as it comes: memory does not grow
+ * with the catalogue), converted by hubctl from the record views, as any script could. */
+static int export_records(struct ctl *ctl, json_t *opts, const char *fmts, const char *path) {
+    enum export_format fmt;
+    if (strcmp(fmts, "jsonl") == 0)
+        fmt = EXPORT_JSONL;
+    else if (strcmp(fmts, "csv") == 0)
+        fmt = EXPORT_CSV;
+    else if (strcmp(fmts, "jsonld") == 0)
+        fmt = EXPORT_JSONLD;
+    else
+        return usage_error("export", "--format '%s': say jsonl, csv or jsonld", fmts);
+    if (json_object_get(opts, "since") || json_object_get(opts, "entries"))
+        return usage_error("export", "--format exports current records: no --since, --entries");
+    const char *lang = json_string_value(json_object_get(opts, "lang"));
+    if (lang && !lang_ok(lang))
+        return usage_error("export", "--lang '%s' is not a language tag (en, de, pt-BR)", lang);
+    const char *kind = json_string_value(json_object_get(opts, "kind"));
+    if (!kind)
+        kind = "offer";
+    if ((fmt == EXPORT_CSV && strcmp(kind, "offer") != 0 && strcmp(kind, "request") != 0) ||
+        (fmt == EXPORT_JSONLD && strcmp(kind, "offer") != 0))
+        return usage_error("export", "--format %s exports %s, not %s", fmts,
+                           fmt == EXPORT_CSV ? "offers or requests" : "offers", kind);
+    char me[HUB_HEX_LEN + 1] = "";
+    json_t *profile = NULL;
+    int rc = fmt == EXPORT_JSONLD ? export_hub(ctl, me, &profile) : 0;
+    if (rc != 0)
+        return rc;
+    FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+    if (!f) {
+        json_decref(profile);
+        fprintf(stderr, "hubctl: cannot write %s: %s\n", path, strerror(errno));
+        return EXIT_LOCAL;
+    }
+    int werr = fmt == EXPORT_CSV      ? exchange_csv_header(f)
+               : fmt == EXPORT_JSONLD ? exchange_jsonld_begin(f, profile, me)
+                                      : 0;
+    json_decref(profile);
+    uint64_t n = 0;
+    char *cursor = NULL;
+    while (werr == 0) {
+        json_t *r, *req = json_pack("{s:s, s:s, s:i}", "op", "query", "kind", kind, "limit",
+                                    EXPORT_PAGE);
+        copy_opts(req, opts, query_filters);
+        json_object_set_new(req, "kind", json_string(kind));
+        if (cursor)
+            json_object_set_new(req, "cursor", json_string(cursor));
+        if ((rc = call(ctl, req, &r)) != 0) {
+            json_decref(r);
+            break;
+        }
+        json_t *v;
+        size_t i;
+        json_array_foreach(json_object_get(r, "records"), i, v) {
+            if (werr == 0 && (werr = export_one(f, fmt, v)) == 0)
+                n++;
+        }
+        const char *next = json_string_value(json_object_get(r, "next"));
+        int again = next && json_array_size(json_object_get(r, "records")) &&
+                    !(cursor && strcmp(cursor, next) == 0);
+        free(cursor);
+        cursor = again ? xstrdup(next) : NULL;
+        json_decref(r);
+        if (!again)
+            break;
+    }
+    free(cursor);
+    if (rc == 0 && werr == 0 && fmt == EXPORT_JSONLD)
+        werr = exchange_jsonld_end(f);
+    if (rc == 0 && (werr != 0 || ferror(f))) {
+        fprintf(stderr, "hubctl: writing %s: %s\n", file_label(path), strerror(errno ? errno : EIO));
+        rc = EXIT_LOCAL;
+    }
+    if (f != stdout && fclose(f) != 0 && rc == 0) {
+        fprintf(stderr, "hubctl: writing %s: %s\n", path, strerror(errno));
+        rc = EXIT_LOCAL;
+    }
+    if (rc == 0)
+        fprintf(stderr, "hubctl: exported %" PRIu64 " record%s (%s)\n", n, n == 1 ? "" : "s",
+                fmts);
+    return rc;
+}
+
 /* export --entries: every signed entry, oldest first, one base64 line each: what import
  * --entries takes on another hub (or after a store schema change). Pages of EXPORT_PAGE. */
 static int cmd_export(struct ctl *ctl, json_t *opts, int npos, char **pos) {
+    const char *fmts = json_string_value(json_object_get(opts, "format"));
+    if (fmts)
+        return export_records(ctl, opts, fmts, npos ? pos[0] : "-");
     if (!json_is_true(json_object_get(opts, "entries")))
-        return usage_error("export", "say what to export: --entries");
+        return usage_error("export", "say what to export: --entries, or --format jsonl|csv|jsonld");
     const char *path = npos ? pos[0] : "-";
     uint64_t since = 0;
     const char *ss = json_string_value(json_object_get(opts, "since"));
@@ -2290,14 +2622,23 @@ static const struct optdef retract_opts[] = {{"kind", 1, 0}, {"reason", 1, 0}, {
 static const struct optdef watch_opts[] = {
     {"kind", 1, 0},  {"author", 1, 0}, {"topic", 1, 1},     {"country", 1, 1},
     {"inbox", 0, 0}, {"since", 1, 0},  {"reconnect", 0, 0}, {NULL, 0, 0}};
-static const struct optdef export_opts[] = {{"entries", 0, 0}, {"since", 1, 0}, {NULL, 0, 0}};
+static const struct optdef export_opts[] = {
+    {"entries", 0, 0},   {"since", 1, 0},    {"format", 1, 0},   {"lang", 1, 0},
+    {"kind", 1, 0},      {"author", 1, 0},   {"topic", 1, 1},    {"technology", 1, 1},
+    {"sector", 1, 1},    {"service", 1, 1},  {"country", 1, 1},  {"language", 1, 1},
+    {"mode", 1, 1},      {"audience", 1, 1}, {"skill", 1, 1},    {"text", 1, 0},
+    {"from", 1, 0},      {"to", 1, 0},       {"based-on", 1, 0}, {"service-group", 1, 1},
+    {"has-seats", 0, 0}, {"schedule", 1, 1}, {"region", 1, 1},   {"free", 0, 0},
+    {"upcoming", 0, 0},  {"sort", 1, 0},     {"max-cost", 1, 0}, {"opportunity-type", 1, 1},
+    {NULL, 0, 0}};
 static const struct optdef backup_opts[] = {{"no-identity", 0, 0}, {NULL, 0, 0}};
 static const struct optdef inbox_opts[] = {
     {"new", 0, 0}, {"limit", 1, 0}, {"cursor", 1, 0}, {NULL, 0, 0}};
 static const struct optdef replies_opts[] = {{"limit", 1, 0}, {"cursor", 1, 0}, {NULL, 0, 0}};
 static const struct optdef accept_opts[] = {{"message", 1, 0}, {NULL, 0, 0}};
 static const struct optdef decline_opts[] = {{"message", 1, 0}, {"reason", 1, 0}, {NULL, 0, 0}};
-static const struct optdef import_opts[] = {{"entries", 0, 0}, {NULL, 0, 0}};
+static const struct optdef import_opts[] = {
+    {"entries", 0, 0}, {"dry-run", 0, 0}, {"format", 1, 0}, {NULL, 0, 0}};
 
 static const struct optdef metrics_opts[] = {{"listen", 1, 0}, {NULL, 0, 0}};
 static const struct optdef peer_opts[] = {{"no-endorse", 0, 0}, {NULL, 0, 0}};

@@ -913,6 +913,12 @@ static void text_retracted(json_t *r, const char *key) {
 static void text_imported(const struct import_totals *t) {
     const char *req = t->requests == 1 ? "request" : "requests";
     if (!t->entries) {
+        printf("%s%" PRIu64 " new, %" PRIu64 " updated, %" PRIu64 " unchanged, %" PRIu64
+               " refused\n",
+               t->dry_run ? "dry run, nothing stored: " : "", t->created, t->updated,
+               t->unchanged, t->refused);
+        if (t->dry_run)
+            return;
         if (t->accepted && t->first_seq >= 0)
             printf("imported %" PRIu64 " record%s in %" PRIu64 " %s (seq %" PRId64 "..%" PRId64
                    ")\n",
@@ -1418,9 +1424,18 @@ static void json_imported(const struct import_totals *t) {
         json_object_set_new(o, "rejected", json_integer((json_int_t)t->rejected));
         json_object_set_new(o, "results", t->results ? json_incref(t->results) : json_array());
         json_object_set_new(o, "rejects", t->rejects ? json_incref(t->rejects) : json_array());
-    } else if (t->first_seq >= 0) {
-        json_object_set_new(o, "first_seq", json_integer(t->first_seq));
-        json_object_set_new(o, "last_seq", json_integer(t->last_seq));
+    } else {
+        json_object_set_new(o, "new", json_integer((json_int_t)t->created));
+        json_object_set_new(o, "updated", json_integer((json_int_t)t->updated));
+        json_object_set_new(o, "unchanged", json_integer((json_int_t)t->unchanged));
+        json_object_set_new(o, "refused", json_integer((json_int_t)t->refused));
+        json_object_set_new(o, "refusals", t->refusals ? json_incref(t->refusals) : json_array());
+        if (t->dry_run)
+            json_object_set_new(o, "dry_run", json_true());
+        if (t->first_seq >= 0) {
+            json_object_set_new(o, "first_seq", json_integer(t->first_seq));
+            json_object_set_new(o, "last_seq", json_integer(t->last_seq));
+        }
     }
     json_object_set_new(o, "requests", json_integer((json_int_t)t->requests));
     json_line(o);
