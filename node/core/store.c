@@ -1664,6 +1664,7 @@ static int qjoin_index_seek(struct qjoin *j, size_t i, uint64_t pos, uint64_t *g
 /* Clause c's last posting <= pos: the greatest of its terms'; 1 and *got, or 0 when none. */
 static int qjoin_clause_seek(struct qjoin *j, size_t c, uint64_t pos, uint64_t *got) {
     int any = 0;
+    *got = 0; /* defined on every return: gcc 12 -O2 cannot see that callers read it only on 1 */
     for (size_t i = j->cfirst[c]; i < j->cfirst[c + 1]; i++) {
         uint64_t g;
         if (qjoin_seek(j, i, pos, &g) && (!any || g > *got)) {
