@@ -1038,40 +1038,36 @@ static int cmd_status(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     return rc;
 }
 
+/* A call without arguments whose answer one printer of ctl->out shows (id, peers, heads,
+ * trust). */
+static int show_call(struct ctl *ctl, const char *op, void (*print)(json_t *)) {
+    json_t *r;
+    int rc = simple_call(ctl, op, &r);
+    if (rc == 0)
+        print(r);
+    json_decref(r);
+    return rc;
+}
+
 static int cmd_id(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     (void)opts;
     (void)npos;
     (void)pos;
-    json_t *r;
-    int rc = simple_call(ctl, "id", &r);
-    if (rc == 0)
-        ctl->out->id(r);
-    json_decref(r);
-    return rc;
+    return show_call(ctl, "id", ctl->out->id);
 }
 
 static int cmd_peers(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     (void)opts;
     (void)npos;
     (void)pos;
-    json_t *r;
-    int rc = simple_call(ctl, "peers", &r);
-    if (rc == 0)
-        ctl->out->peers(r);
-    json_decref(r);
-    return rc;
+    return show_call(ctl, "peers", ctl->out->peers);
 }
 
 static int cmd_heads(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     (void)opts;
     (void)npos;
     (void)pos;
-    json_t *r;
-    int rc = simple_call(ctl, "heads", &r);
-    if (rc == 0)
-        ctl->out->heads(r);
-    json_decref(r);
-    return rc;
+    return show_call(ctl, "heads", ctl->out->heads);
 }
 
 /* vocab [NAME]: one list per block, its name then one value a line (--json: the reply). */
@@ -1108,12 +1104,7 @@ static int cmd_trust(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     (void)opts;
     (void)npos;
     (void)pos;
-    json_t *r;
-    int rc = simple_call(ctl, "trust", &r);
-    if (rc == 0)
-        ctl->out->trust(r);
-    json_decref(r);
-    return rc;
+    return show_call(ctl, "trust", ctl->out->trust);
 }
 
 static int cmd_block_op(struct ctl *ctl, const char *op, const char *key) {
