@@ -114,13 +114,16 @@ def diameter(adj: list[set[int]]) -> int:
 class Net:
     """N hubs, their graph and policies; measurement helpers."""
 
-    def __init__(self, n: int, degree: int, seed: int, interval: int | None, log_level="warn"):
+    def __init__(self, n: int, degree: int, seed: int, interval: int | None, log_level="warn",
+                 make=Hub):
+        """`make` creates each (unstarted) Hub: a test passes its HubFactory's `new`, so that
+        the fixture cleans up and reports the logs."""
         self.rng = random.Random(seed)
         self.adj = random_graph(n, degree, self.rng)
         pol = [POLICIES[i % len(POLICIES)] for i in range(n)]
         self.rng.shuffle(pol)
         pol[0] = "open"  # n0 is the anchor: any policy would do; fixed so runs compare
-        self.hubs = [Hub(f"n{i}", interval=interval, policy=pol[i], log_level=log_level,
+        self.hubs = [make(f"n{i}", interval=interval, policy=pol[i], log_level=log_level,
                          own_recovery_wait=0, extra={"hub": {"max_map_size": MAP_SIZE}})
                      for i in range(n)]
         self.down: set[int] = set()
