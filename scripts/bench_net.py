@@ -200,6 +200,17 @@ class Net:
                 tot[k] = tot.get(k, 0) + v
         return tot
 
+    def store_batches(self) -> dict[str, float]:
+        """Write transactions of the live hubs so far (status histograms): how many, the
+        entries they stored, and the seconds their commits took."""
+        out = {"txns": 0.0, "txn_entries": 0.0, "commit_s": 0.0}
+        for i in self.live():
+            hs = self.hubs[i].status().get("histograms", {})
+            out["txns"] += hs.get("batch_entries", {}).get("count", 0)
+            out["txn_entries"] += hs.get("batch_entries", {}).get("sum", 0)
+            out["commit_s"] += hs.get("commit_seconds", {}).get("sum", 0)
+        return out
+
     def cpu(self) -> float:
         """CPU seconds (user + system, all threads) of the live hubds so far."""
         tck = os.sysconf("SC_CLK_TCK")
@@ -255,12 +266,13 @@ class Net:
 def measure(net: Net, publishes: int, tag: str, timeout: float) -> dict:
     """One run: publish, wait for convergence, read the counters."""
     n = len(net.live())
-    tr0, cpu0 = net.traffic(), net.cpu()
+    tr0, cpu0, sb0 = net.traffic(), net.cpu(), net.store_batches()
     t0, pub_s = net.publish(publishes, tag)
     expect = net.own_seqs()
     done = net.wait_converged(expect, t0, timeout)
     conv = max(done.values())
-    tr1, cpu1 = net.traffic(), net.cpu()
+    tr1, cpu1, sb1 = net.traffic(), net.cpu(), net.store_batches()
+    sb = {k: sb1[k] - sb0[k] for k in sb1}
     d = {k: tr1[k] - tr0.get(k, 0) for k in tr1}
     delivered = publishes * (n - 1)
     times = sorted(done.values())
@@ -278,6 +290,9 @@ def measure(net: Net, publishes: int, tag: str, timeout: float) -> dict:
         "cpu_s": cpu1 - cpu0,
         "cpu_us_per_entry": (cpu1 - cpu0) / delivered * 1e6,
         "entry_bytes": d["push_bytes_sent"] / max(1, d["pushes_sent"]),
+        "txns": sb["txns"], "txn_entries": sb["txn_entries"],
+        "commit_ms": sb["commit_s"] / max(1, sb["txns"]) * 1e3,
+        "cpu_cores": (cpu1 - cpu0) / conv,
         "traffic": d,
     }
 
@@ -341,6 +356,10 @@ def table(o: dict, net: Net, runs: list[dict], restart: dict | None) -> str:
     rows.append(("hubd CPU per delivered entry",
                  spread([r["cpu_us_per_entry"] for r in runs], ".0f") + " us",
                  "all hubs, user + system"))
+    rows.append(("  write transactions (all hubs)", spread([r["txns"] for r in runs], ".0f"),
+                 f"commit {spread([r['commit_ms'] for r in runs], '.2f')} ms each"))
+    rows.append(("  hubd CPU over the convergence", spread([r["cpu_cores"] for r in runs], ".2f")
+                 + " cores", f"of {os.cpu_count()}, shared with whatever else runs"))
     if restart:
         x = restart
         rows.append((f"restart: {x['victim']} ({x['policy']}) killed, {x['publishes']} publishes",
