@@ -65,7 +65,7 @@ def random_graph(n: int, degree: int, rng: random.Random) -> list[set[int]]:
     and connected. Degree >= n - 1 gives the complete graph."""
     if degree >= n - 1:
         return [set(range(n)) - {i} for i in range(n)]
-    for _ in range(10000):
+    for _ in range(200):
         stubs = [i for i in range(n) for _ in range(degree)]
         if len(stubs) % 2:
             stubs.append(rng.randrange(n))
@@ -79,6 +79,31 @@ def random_graph(n: int, degree: int, rng: random.Random) -> list[set[int]]:
             adj[a].add(b)
             adj[b].add(a)
         if ok and connected(adj):
+            return adj
+    # At a larger n * degree the plain pairing is almost never simple (the chance is about
+    # exp(-(d^2 - 1) / 4)): pair the stubs one by one, each time among those that make a valid
+    # edge (Steger and Wormald's algorithm).
+    for _ in range(100):
+        stubs = [i for i in range(n) for _ in range(degree)]
+        if len(stubs) % 2:
+            stubs.append(rng.randrange(n))
+        adj = [set() for _ in range(n)]
+        stuck = False
+        while stubs and not stuck:
+            for _ in range(1000):
+                i, j = rng.randrange(len(stubs)), rng.randrange(len(stubs))
+                a, b = stubs[i], stubs[j]
+                if i != j and a != b and b not in adj[a]:
+                    break
+            else:
+                stuck = True
+                break
+            adj[a].add(b)
+            adj[b].add(a)
+            for k in sorted((i, j), reverse=True):
+                stubs[k] = stubs[-1]
+                stubs.pop()
+        if not stuck and connected(adj):
             return adj
     raise RuntimeError(f"no simple connected graph of {n} nodes and degree {degree}")
 

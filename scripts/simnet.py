@@ -138,6 +138,9 @@ class Sim:
         self.ready = [deque() for _ in range(n)]
         self.busy = [False] * n
         self.ctl = [0] * n  # publishes waiting on the control socket
+        self.ctl_times = [deque() for _ in range(n)]  # ... and when each arrived
+        self.reach = {}  # (author, seq) of a publish -> [time published, hubs holding it]
+        self.entry_lat = []  # publish request to the last hub holding the entry
         self.ev = []
         self.k = 0
         self.now = 0.0
@@ -254,6 +257,12 @@ class Sim:
             dup += cur - lo + 1
             new += hi - cur
             hd[a] = hi
+            for q in range(cur + 1, hi + 1):
+                r = self.reach.get((a, q))
+                if r is not None:
+                    r[1] += 1
+                    if r[1] == self.n:
+                        self.entry_lat.append(self.now - r[0])
             accepted.append((a, cur + 1, hi))
         if new:
             self.held[h] += new
@@ -310,6 +319,8 @@ class Sim:
         k = min(self.ctl[h], CTL_BACKED_PER_TURN)
         self.ctl[h] -= k
         s0 = self.heads[h][h]
+        for i in range(k):
+            self.reach[(h, s0 + 1 + i)] = [self.ctl_times[h].popleft(), 0]
         accepted = []
         self.ingest(h, [(h, s0 + 1, s0 + k)], accepted)
         self.cnt["new"] -= k  # own publishes are not deliveries
@@ -466,6 +477,7 @@ class Sim:
 
     def arrive_publish(self, h):
         self.ctl[h] += 1
+        self.ctl_times[h].append(self.now)
         if not self.busy[h]:
             self.busy[h] = True
             self.at(self.now, self.turn, h)
@@ -497,6 +509,7 @@ class Sim:
         else:  # spread over the hubs, all at t = 0
             for k in range(self.P):
                 self.ctl[k % self.n] += 1
+                self.ctl_times[k % self.n].append(0.0)
             for h in range(self.n):
                 if self.ctl[h]:
                     self.busy[h] = True
@@ -512,9 +525,13 @@ class Sim:
         delivered = self.P * (self.n - 1)
         conv = sorted(x for x in self.converged_at if x is not None and x >= 0)
         cnt = self.cnt
+        lat = sorted(self.entry_lat)
         return {
+            "entry_p50_s": lat[len(lat) // 2] if lat else float("inf"),
+            "entry_max_s": lat[-1] if len(lat) == self.P else float("inf"),
             "hubs": self.n, "degree": self.degree, "interval": self.interval,
             "loss": self.loss, "spread": self.spread, "lost": cnt["lost"],
+            "fsync_ms": self.c["fsync"] * 1e3,
             "publishes": self.P, "cores": self.cores,
             "converged_s": conv[-1] if len(conv) == self.n else float("inf"),
             "hub_p50_s": conv[len(conv) // 2] if conv else float("inf"),
@@ -575,8 +592,9 @@ def calibrate(files, cpu_txn=None, cpu_publish=None):
 
 
 COLS = [("hubs", "hubs", "d"), ("degree", "deg", "d"), ("interval", "ivl s", "g"),
-        ("loss", "loss", "g"), ("spread", "over s", "g"),
+        ("fsync_ms", "fsync ms", "g"), ("loss", "loss", "g"), ("spread", "over s", "g"),
         ("converged_s", "converged s", ".2f"), ("hub_p50_s", "median hub s", ".2f"),
+        ("entry_p50_s", "entry p50 s", ".3f"), ("entry_max_s", "entry max s", ".2f"),
         ("copies_per_entry", "copies/entry", ".2f"), ("msgs_per_entry", "msgs/entry", ".2f"),
         ("ae_msgs_per_entry", "AE msgs/entry", ".3f"), ("bytes_per_entry", "B/entry", ".0f"),
         ("heads_bytes_per_entry", "Heads B/entry", ".0f"), ("rounds_differ", "Heads rounds", "d"),
