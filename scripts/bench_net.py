@@ -344,6 +344,11 @@ def measure_restart(net: Net, publishes: int, timeout: float) -> dict:
             "victim_converged_s": done[victim], "all_converged_s": max(done.values())}
 
 
+def loadavg() -> str:
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
 def spread(xs: list[float], fmt: str) -> str:
     if len(xs) == 1:
         return format(xs[0], fmt)
@@ -392,6 +397,8 @@ def table(o: dict, net: Net, runs: list[dict], restart: dict | None) -> str:
         rows.append(("  restarted: control socket answered after", f"{x['start_s']:.2f} s", ""))
         rows.append(("  restarted hub holds everything after", f"{x['victim_converged_s']:.2f} s",
                      f"network: {x['all_converged_s']:.2f} s (from its start)"))
+    rows.append(("load average (1/5/15 min) at start / end", f"{o.get('load_start', '?')} / "
+                 f"{loadavg()}", "other work on the machine shares its 2 cores and its disk"))
     w = [max(len(r[i]) for r in rows) for i in range(3)]
     return "\n".join("  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip() for r in rows)
 
@@ -426,6 +433,7 @@ def parse_args(argv: list[str]) -> dict:
 
 def run(o: dict) -> dict:
     """The whole measurement; returns the figures (and prints the table)."""
+    o["load_start"] = loadavg()
     net = Net(o["hubs"], o["degree"], o["seed"], o["interval"])
     ok = False
 
