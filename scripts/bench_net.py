@@ -22,7 +22,7 @@ Options:
   --runs R        measurements (default 3)   --no-restart    skip the restart measurement
   --timeout S     give up on a convergence after S seconds (default 120)
   --json FILE     write the figures as JSON too (scripts/simnet.py --calibrate reads it)
-  --keep          keep the hubs' directories
+  --keep          keep the hubs' directories (they are kept anyway when a run fails)
 
 Prints a table. Used by scripts/bench (step `net`) and tests/integration/test_many_hubs.py.
 """
