@@ -166,6 +166,20 @@ struct session {
     uint64_t answer_sec_ms, answer_sec_bytes; /* SYNC_ANSWER_RATE_BYTES: this second's answers */
     uint64_t replies_kept, replies_refused;   /* addressed replies from this peer (areply.c) */
     uint64_t replies_asked_ms; /* wall clock of the last WantReplies round; 0: none yet */
+    /* traffic (CONTROL.md "peers"): anti-entropy messages each way, live-push frames read from
+     * this peer, and entries it sent that were held already (E_DUPLICATE) */
+    uint64_t msgs_sent, msgs_received, pushes_received, duplicates;
+};
+
+/* What replication cost since start, over every session, including sessions that are gone (a
+ * peer that reconnected): the figures behind "messages and bytes per delivered entry"
+ * (CONTROL.md status "sync.traffic", BENCHMARKS.md "Many hubs"). Bytes are the protocol
+ * messages' sizes, without ZMTP framing, CurveZMQ and TCP. A push is counted once when it is
+ * published, however many peers subscribe; the receiving side counts each copy. */
+struct sync_traffic {
+    uint64_t msgs_sent, bytes_sent, msgs_received, bytes_received;
+    uint64_t pushes_sent, push_bytes_sent, pushes_received, push_bytes_received;
+    uint64_t entries_accepted, entries_duplicate; /* from peers, anti-entropy and push */
 };
 
 struct sync {
@@ -229,6 +243,7 @@ struct sync {
         int results[SYNC_PUSH_BATCH];
     } push;
     uint64_t policy_refreshed;
+    struct sync_traffic traffic;
     /* Bytes handed to libzmq and not yet taken by it (see outbuf_free): per session slot (its
      * Heads lists apart as well) and in total. Written by libzmq's I/O thread. */
     _Atomic uint64_t out_bytes[SYNC_MAX_SESSIONS], out_heads[SYNC_MAX_SESSIONS], out_total;
@@ -410,9 +425,12 @@ static int send_msg_counted(struct sync *s, struct session *ss, const Hubnet__Sy
         if (rc >= 0)
             rc = zmq_msg_send(&msg, s->router, ZMQ_DONTWAIT);
     }
-    if (rc >= 0)
+    if (rc >= 0) {
         ss->bytes_sent += len;
-    else
+        ss->msgs_sent++;
+        s->traffic.msgs_sent++;
+        s->traffic.bytes_sent += len;
+    } else
         zmq_msg_close(&msg); /* not sent: still ours, outbuf_free runs now */
     /* EAGAIN: peer not connected or its queue is full; the round or want timeout retries. */
     return rc >= 0 ? 0 : -1;
@@ -777,6 +795,18 @@ static void count_rejects(struct session *ss, const int *results, size_t n) {
     }
 }
 
+/* Entries from a peer that were new, and those that were held already (redundant copies). */
+static void count_traffic(struct sync *s, struct session *ss, const int *results, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (results[i] == HUB_OK) {
+            s->traffic.entries_accepted++;
+        } else if (results[i] == HUB_E_DUPLICATE) {
+            ss->duplicates++;
+            s->traffic.entries_duplicate++;
+        }
+    }
+}
+
 /* ---- forks and the hub's own feed (PROTOCOL.md §6.2, §9.7, §9.8) ----
  * Kept apart from the replication logic above and below: small hooks call these. A fork is
  * only recorded where a hub holds one entry at a seq and receives another; an entry whose prev
@@ -907,10 +937,19 @@ static void fw_round_check(struct sync *s, struct session *ss) {
     node_self_round(s->node, ss->hub);
 }
 
+/* Every live push goes out here (counted once, whatever the number of subscribers). */
+static void pub_send(struct sync *s, const uint8_t *wire, size_t len) {
+    if (zmq_send(s->pub, wire, len, ZMQ_DONTWAIT) < 0) {
+        if (zmq_errno() != EAGAIN)
+            log_debug("sync", "publish: %s", zmq_strerror(zmq_errno()));
+        return;
+    }
+    s->traffic.pushes_sent++;
+    s->traffic.push_bytes_sent += len;
+}
+
 static int fw_send_held(const uint8_t *wire, size_t len, void *arg) {
-    struct sync *s = arg;
-    if (zmq_send(s->pub, wire, len, ZMQ_DONTWAIT) < 0 && zmq_errno() != EAGAIN)
-        log_debug("sync", "publish: %s", zmq_strerror(zmq_errno()));
+    pub_send(arg, wire, len);
     return 0;
 }
 
@@ -919,8 +958,7 @@ static int fw_send_held(const uint8_t *wire, size_t len, void *arg) {
  * already finds E_FORKED_FEED or E_DUPLICATE and stops there. */
 static void fw_relay_fork(struct sync *s, const struct entry *e, int again) {
     s->digest_valid = 0; /* the frozen feed leaves the digest (no entry was accepted) */
-    if (zmq_send(s->pub, e->wire, e->wire_len, ZMQ_DONTWAIT) < 0 && zmq_errno() != EAGAIN)
-        log_debug("sync", "publish: %s", zmq_strerror(zmq_errno()));
+    pub_send(s, e->wire, e->wire_len);
     (void)store_feed_range(node_store(s->node), e->author, e->seq, 1, SYNC_ENTRIES_MAX_BYTES,
                            fw_send_held, s);
     char a[9];
@@ -1391,6 +1429,7 @@ static void entries_finish(struct sync *s, struct session *ss, Hubnet__Entries *
     ss->received += accepted;
     ss->behind_us = ss->behind_us > (int64_t)accepted ? ss->behind_us - (int64_t)accepted : 0;
     count_rejects(ss, results, n);
+    count_traffic(s, ss, results, n);
     struct want_feed *w = es->author.len == 32 ? wq_find(ss, es->author.data) : NULL;
     if (w) {
         struct feed_head h;
@@ -1805,6 +1844,9 @@ static void on_replies(struct sync *s, struct session *ss, Hubnet__Replies *r) {
 static void handle_msg(struct sync *s, struct session *ss, const uint8_t *data, size_t len,
                        const char *peer_addr) {
     ss->bytes_received += len;
+    ss->msgs_received++;
+    s->traffic.msgs_received++;
+    s->traffic.bytes_received += len;
     if (!rate_ok(ss, &ss->rate_req, SYNC_RATE_MSGS))
         return;
     /* §3.2 as for entries: protobuf-c alone would read a tag of field number 2^29 or more as an
@@ -2001,6 +2043,9 @@ static void sub_read(struct sync *s, struct session *ss) {
             continue;
         }
         ss->bytes_received += zmq_msg_size(&msgs[n]);
+        ss->pushes_received++;
+        s->traffic.pushes_received++;
+        s->traffic.push_bytes_received += zmq_msg_size(&msgs[n]);
         if (!rate_ok(ss, &ss->rate_push, SYNC_RATE_PUSHES)) {
             zmq_msg_close(&msgs[n]);
             continue;
@@ -2039,8 +2084,7 @@ static void sync_addressed(struct sync *s, struct session *ss, const uint8_t *wi
     if (rc == HUB_OK) {
         ss->replies_kept++;
         if (relay) {
-            if (zmq_send(s->pub, wire, len, ZMQ_DONTWAIT) < 0 && zmq_errno() != EAGAIN)
-                log_debug("sync", "publish: %s", zmq_strerror(zmq_errno()));
+            pub_send(s, wire, len);
             areply_count_relayed(s->areply);
         }
     } else if (rc != HUB_E_POLICY && rc != HUB_E_DUPLICATE) {
@@ -2053,6 +2097,7 @@ static void push_booked(struct sync *s, struct session *ss, const uint8_t *const
                         const size_t *lens, const int *results, size_t n, size_t accepted) {
     ss->received += accepted;
     count_rejects(ss, results, n);
+    count_traffic(s, ss, results, n);
     /* A gap means we missed entries (slow joiner, HWM, restart): fetch the range now. */
     for (size_t i = 0; i < n; i++) {
         if (results[i] == HUB_E_POLICY)
@@ -2112,8 +2157,7 @@ static void on_accept(void *arg, const struct entry *e, int origin) {
     s->digest_valid = 0;
     if (e->kind == 6 || e->kind == 5) /* an endorsement, or a retraction of one */
         s->policy_dirty = 1;
-    if (zmq_send(s->pub, e->wire, e->wire_len, ZMQ_DONTWAIT) < 0 && zmq_errno() != EAGAIN)
-        log_debug("sync", "publish: %s", zmq_strerror(zmq_errno()));
+    pub_send(s, e->wire, e->wire_len);
     if (e->kind == 1 && s->cfg->discover && e->payload &&
         memcmp(e->author, node_identity(s->node)->pk, 32) != 0 && !sess_out_by_hub(s, e->author) &&
         policy_admits_feed(s->policy, e->author)) {
@@ -2166,6 +2210,11 @@ static int op_peers(void *arg, json_t *req, json_t **resp) {
                       (json_int_t)ss->up_since_wall, "flaps", (json_int_t)ss->flaps));
         json_t *o = json_array_get(arr, json_array_size(arr) - 1);
         if (o) {
+            json_object_set_new(o, "msgs_sent", json_integer((json_int_t)ss->msgs_sent));
+            json_object_set_new(o, "msgs_received", json_integer((json_int_t)ss->msgs_received));
+            json_object_set_new(o, "pushes_received",
+                                json_integer((json_int_t)ss->pushes_received));
+            json_object_set_new(o, "duplicates", json_integer((json_int_t)ss->duplicates));
             json_object_set_new(o, "replies_kept", json_integer((json_int_t)ss->replies_kept));
             json_object_set_new(o, "replies_refused",
                                 json_integer((json_int_t)ss->replies_refused));
@@ -2403,6 +2452,20 @@ static void status_hook(void *arg, json_t *st) {
                         json_pack("{s:s, s:s, s:s, s:I}", "listen", s->cfg->listen, "pub",
                                   s->cfg->pub_listen, "policy", policy_mode_name(s->cfg->policy),
                                   "trusted", (json_int_t)policy_trusted_count(s->policy)));
+    const struct sync_traffic *t = &s->traffic;
+    json_t *sy = json_object_get(st, "sync");
+    if (sy)
+        json_object_set_new(
+            sy, "traffic",
+            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "msgs_sent",
+                      (json_int_t)t->msgs_sent, "bytes_sent", (json_int_t)t->bytes_sent,
+                      "msgs_received", (json_int_t)t->msgs_received, "bytes_received",
+                      (json_int_t)t->bytes_received, "pushes_sent", (json_int_t)t->pushes_sent,
+                      "push_bytes_sent", (json_int_t)t->push_bytes_sent, "pushes_received",
+                      (json_int_t)t->pushes_received, "push_bytes_received",
+                      (json_int_t)t->push_bytes_received, "entries_accepted",
+                      (json_int_t)t->entries_accepted, "entries_duplicate",
+                      (json_int_t)t->entries_duplicate));
     fw_status(s, st);
     areply_status(s->areply, st);
 }
