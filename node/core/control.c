@@ -609,11 +609,40 @@ static const struct qfilter query_filters[] = {
     {"audience", IDX_AUDIENCE, VOCAB_AUDIENCE},
     {"skill", IDX_SKILL, -1},
     {"service_group", IDX_SERVICE_GROUP, VOCAB_SERVICE_GROUP},
+    /* issue 11 item 4: a broad or narrow ISCED-F field finds its detailed ones, a NUTS region
+     * the smaller ones in it, a DigComp area its competences (record.c indexes the prefixes) */
+    {"isced", IDX_ISCED, VOCAB_ISCED},
+    {"eqf", IDX_EQF, VOCAB_EQF},
+    {"digcomp", IDX_DIGCOMP, VOCAB_DIGCOMP},
+    {"nuts", IDX_NUTS, VOCAB_NUTS},
+    {"hub_type", IDX_HUB_TYPE, VOCAB_HUB_TYPE},
+    {"customer_type", IDX_CUSTOMER_TYPE, VOCAB_CUSTOMER_TYPE},
 };
 
 /* A query value outside its vocabulary: E_VOCAB with the nearest values (as publish says). */
 static int query_vocab_check(struct client *cl, json_t *tag, const char *name, int list,
                              const char *v) {
+    if (list == VOCAB_NUTS) { /* a region code, any case (terms are folded) */
+        char up[VOCAB_NUTS_MAX_LEN + 1];
+        size_t n = strnlen(v, sizeof up);
+        for (size_t i = 0; i < n && n < sizeof up; i++)
+            up[i] = (char)(v[i] >= 'a' && v[i] <= 'z' ? v[i] - 'a' + 'A' : v[i]);
+        if (n < sizeof up)
+            up[n] = 0;
+        int ok = n < sizeof up ? vocab_nuts_check(up) : 0;
+        if (ok == 1)
+            return 0;
+        char near[200] = "";
+        if (ok == -1) {
+            char cc[3] = {up[0], up[1], 0};
+            vocab_suggest_text(VOCAB_NUTS, cc, near, sizeof near);
+        }
+        send_error(cl, tag, ok == -1 ? HUB_E_VOCAB : HUB_E_RANGE, name,
+                   "%s: '%.80s' is not a NUTS region code (a NUTS country code and 1 to 3 "
+                   "letters or digits, e.g. AT13)%s%s",
+                   name, v, near[0] ? "; country: " : "", near);
+        return ok == -1 ? HUB_E_VOCAB : HUB_E_RANGE;
+    }
     if (list < 0 || vocab_find((enum vocab_list)list, v))
         return 0;
     char near[200];
@@ -742,9 +771,9 @@ static int query_parse_more(struct client *cl, json_t *tag, json_t *req, struct 
         query_values(cl, tag, req, "schedule", VOCAB_SCHEDULE, f->schedule, &f->n_schedule) != 0 ||
         query_values(cl, tag, req, "region", -1, f->region, &f->n_region) != 0)
         return -1;
-    static const char *const flags[] = {"free", "upcoming"};
-    int on[2] = {0, 0};
-    for (int i = 0; i < 2; i++) {
+    static const char *const flags[] = {"free", "upcoming", "deadline_open"};
+    int on[3] = {0, 0, 0};
+    for (int i = 0; i < 3; i++) {
         json_t *b = json_object_get(req, flags[i]);
         if (b && !json_is_boolean(b)) {
             send_error(cl, tag, HUB_E_TYPE, flags[i], "%s: expected true or false", flags[i]);
@@ -755,6 +784,9 @@ static int query_parse_more(struct client *cl, json_t *tag, json_t *req, struct 
     f->free_only = on[0];
     if (on[1]) /* start date today (UTC) or later */
         q->start_from = (int32_t)(q->now_ms / 86400000u);
+    if (on[2]) /* offers whose application deadline is today (UTC) or later, or that have none */
+        f->deadline_from = (int32_t)(q->now_ms / 86400000u);
+    f->has_deadline = on[2];
     const char *s;
     if (opt_string(cl, tag, req, "max_cost", &s) != 0)
         return -1;

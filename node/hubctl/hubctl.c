@@ -700,8 +700,11 @@ static const char vocab_usage[] =
     "\n"
     "The controlled vocabularies records are checked against, with every value as publish and\n"
     "query take it: technology, sector, service, mode, schedule, opportunity_type, audience,\n"
-    "country, currency, service_group, service_type, and topic: the curated public-sector\n"
-    "topic tags (NAME: one of them, in any case; a plural will do: sectors). A query matches\n"
+    "country, currency, service_group, service_type, topic: the curated public-sector topic\n"
+    "tags, and the field's standard codes, each with its label: isced (ISCED-F 2013 fields),\n"
+    "eqf (EQF levels), digcomp (DigComp 2.2 areas and competences), nuts (the NUTS countries:\n"
+    "a region code is one of them and 1 to 3 letters or digits, AT13), hub_type and\n"
+    "customer_type (NAME: one of them, in any case; a plural will do: sectors). A query matches\n"
     "labels in any case; a value outside its list is refused (E_VOCAB) with the nearest\n"
     "values. Topics, languages (BCP 47) and skills (ESCO URIs) are open vocabularies, checked\n"
     "for their form only: the topic list is a suggestion.\n"
@@ -1090,8 +1093,19 @@ static int cmd_vocab(struct ctl *ctl, json_t *opts, int npos, char **pos) {
                 json_t *vals = json_object_get(l, "values");
                 printf("%s%s (%zu values)\n", i ? "\n" : "",
                        json_string_value(json_object_get(l, "name")), json_array_size(vals));
+                json_t *labels = json_object_get(l, "labels");
+                int w = 0; /* codes in a column before their labels */
                 json_array_foreach(vals, k, v) {
-                    printf("  %s\n", json_string_value(v));
+                    if ((int)json_string_length(v) > w)
+                        w = (int)json_string_length(v);
+                }
+                json_array_foreach(vals, k, v) {
+                    const char *label =
+                        json_string_value(json_object_get(labels, json_string_value(v)));
+                    if (label)
+                        printf("  %-*s  %s\n", w, json_string_value(v), label);
+                    else
+                        printf("  %s\n", json_string_value(v));
                 }
             }
         }
