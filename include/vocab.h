@@ -63,6 +63,10 @@ int vocab_is_url(const char *s);        /* http:// or https:// */
 #define VOCAB_NUTS_MAX_LEN 5
 int vocab_is_nuts(const char *s);
 int vocab_nuts_check(const char *s);
+/* For a code whose country is not a NUTS country: the codes meant (GR -> EL, GB -> UK, then
+ * the nearest NUTS countries, each with the rest of the code) as vocab_suggest_text's
+ * sentence; returns how many. */
+int vocab_nuts_suggest_text(const char *code, char *buf, size_t size);
 
 /* The label of a code of the lists that have labels (ISCED-F, EQF, DigComp, NUTS countries,
  * hub and customer types), NULL otherwise. */

@@ -633,14 +633,12 @@ static int query_vocab_check(struct client *cl, json_t *tag, const char *name, i
         if (ok == 1)
             return 0;
         char near[200] = "";
-        if (ok == -1) {
-            char cc[3] = {up[0], up[1], 0};
-            vocab_suggest_text(VOCAB_NUTS, cc, near, sizeof near);
-        }
+        if (ok == -1)
+            vocab_nuts_suggest_text(up, near, sizeof near);
         send_error(cl, tag, ok == -1 ? HUB_E_VOCAB : HUB_E_RANGE, name,
                    "%s: '%.80s' is not a NUTS region code (a NUTS country code and 1 to 3 "
                    "letters or digits, e.g. AT13)%s%s",
-                   name, v, near[0] ? "; country: " : "", near);
+                   name, v, near[0] ? "; " : "", near);
         return ok == -1 ? HUB_E_VOCAB : HUB_E_RANGE;
     }
     if (list < 0 || vocab_find((enum vocab_list)list, v))

@@ -491,25 +491,10 @@ static int rec_check_nuts(const char *s, const struct rec_rule *r, const char *f
     if (ok == 0)
         return rec_fail(err, HUB_E_RANGE, field, "%s", r->what);
     char cc[3] = {s[0], s[1], 0};
-    const char *best[VOCAB_SUGGEST_MAX];
-    size_t nb = 0;
-    if (strcmp(cc, "GR") == 0)
-        best[nb++] = "EL";
-    else if (strcmp(cc, "GB") == 0)
-        best[nb++] = "UK";
-    nb += vocab_suggest(VOCAB_NUTS, cc, best + nb, VOCAB_SUGGEST_MAX - nb);
-    char near[200] = "";
-    size_t at = 0;
-    for (size_t i = 0; i < nb; i++) {
-        int w = snprintf(near + at, sizeof near - at, "%s'%s%.3s'",
-                         i == 0 ? "; did you mean " : i + 1 == nb ? " or " : ", ", best[i],
-                         s + 2);
-        if (w < 0 || (size_t)w >= sizeof near - at)
-            break;
-        at += (size_t)w;
-    }
+    char near[200];
+    vocab_nuts_suggest_text(s, near, sizeof near);
     return rec_fail(err, HUB_E_VOCAB, field, "%s: %s is not a NUTS country%s%s", r->what, cc,
-                    near, nb ? "?" : "");
+                    near[0] ? "; " : "", near);
 }
 
 /* Vocabulary or syntax of one string value: 0, HUB_E_VOCAB or HUB_E_RANGE. */

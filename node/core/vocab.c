@@ -491,6 +491,39 @@ int vocab_is_nuts(const char *s) {
     return vocab_nuts_check(s) == 1;
 }
 
+int vocab_nuts_suggest_text(const char *code, char *buf, size_t size) {
+    if (size == 0)
+        return 0;
+    buf[0] = 0;
+    if (code == NULL || strlen(code) < 2)
+        return 0;
+    char cc[3] = {code[0], code[1], 0};
+    const char *best[VOCAB_SUGGEST_MAX];
+    size_t nb = 0;
+    /* the ISO 3166 codes NUTS spells otherwise first */
+    if (strcmp(cc, "GR") == 0)
+        best[nb++] = "EL";
+    else if (strcmp(cc, "GB") == 0)
+        best[nb++] = "UK";
+    nb += vocab_suggest(VOCAB_NUTS, cc, best + nb, VOCAB_SUGGEST_MAX - nb);
+    size_t at = 0;
+    for (size_t i = 0; i < nb; i++) {
+        int w = snprintf(buf + at, size - at, "%s'%s%.3s'",
+                         i == 0 ? "did you mean " : i + 1 == nb ? " or " : ", ", best[i],
+                         code + 2);
+        if (w < 0 || (size_t)w >= size - at) {
+            buf[at] = 0;
+            break;
+        }
+        at += (size_t)w;
+    }
+    if (nb && at + 2 <= size) {
+        buf[at++] = '?';
+        buf[at] = 0;
+    }
+    return (int)nb;
+}
+
 /* ---- finding values: case-insensitive lookup and "did you mean" ---- */
 
 static unsigned char vocab_fold(unsigned char c) {
