@@ -1493,22 +1493,26 @@ static int rec_check_sub(enum rec_check check, size_t cap, void **items, size_t 
                                   cap, 0, NULL};
     const struct rec_rule shortr = {"short", REC_TEXT, RECORD_MAX_SHORT, 0, NULL};
     for (size_t i = 0; i < n; i++) {
+        /* in field-number order (PROTOCOL.md 7.1): the first failing one gives the code */
         const char *s[4] = {NULL, NULL, NULL, NULL};
-        const struct rec_rule *rule[4] = {&text, &shortr, &shortr, &shortr};
+        const struct rec_rule *rule[4] = {&shortr, &shortr, &shortr, &shortr};
         if (check == REC_LANGTEXT) {
             const Hubnet__LangText *t = items[i];
-            s[0] = t->text;
-            s[1] = t->lang;
+            s[0] = t->lang;
+            s[1] = t->text;
+            rule[1] = &text;
         } else if (check == REC_OUTCOMES) {
             const Hubnet__LearningOutcome *o = items[i];
             s[0] = o->text;
             s[1] = o->skill;
+            rule[0] = &text;
         } else {
             const Hubnet__Session *se = items[i];
-            s[0] = se->location;
-            s[1] = se->start;
-            s[2] = se->end;
+            s[0] = se->start;
+            s[1] = se->end;
+            s[2] = se->location;
             s[3] = se->mode;
+            rule[2] = &text;
         }
         for (int k = 0; k < 4 && s[k]; k++) {
             int rc = rec_check_text(s[k], strlen(s[k]), rule[k], "sub", NULL);
