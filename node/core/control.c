@@ -24,6 +24,7 @@
 #include "match.h"
 #include "node.h"
 #include "par.h"
+#include "langpick.h"
 #include "qfilter.h"
 #include "record.h"
 #include "records.h"
@@ -955,7 +956,28 @@ static int query_parse(struct control *c, struct client *cl, json_t *tag, json_t
 struct view_list {
     struct jbuf *b;
     size_t n;
+    const char *lang; /* query's "lang": the language version of the views' texts, or NULL */
 };
+
+/* The view written into b from start on, with its texts in lang (langpick.h): parsed, changed
+ * and written again. Only queries that ask for a language pay for it. A view that does not
+ * parse stays as it was. */
+static void view_pick_lang(struct jbuf *b, size_t start, const char *lang) {
+    if (!lang || b->oom)
+        return;
+    json_t *v = json_loadb(b->p + start, b->len - start, 0, NULL);
+    if (!v)
+        return;
+    langpick_view(v, lang);
+    char *s = json_dumps(v, JSON_COMPACT);
+    json_decref(v);
+    if (!s)
+        return;
+    b->len = start;
+    b->p[start] = 0;
+    jbuf_raw(b, s, strlen(s));
+    jarena_free_dump(s); /* jansson's allocator in hubd (jarena.h) */
+}
 
 /* Copies of the wire bytes a query found, for views that read the store (records.h): those
  * cannot be written inside the query's read transaction. */
@@ -1003,7 +1025,9 @@ static int collect_view(const uint8_t *wire, size_t len, void *arg) {
     struct view_list *vl = arg;
     size_t mark = vl->b->len;
     jbuf_sep(vl->b);
+    size_t start = vl->b->len;
     if (view_write_wire(vl->b, wire, len) == 0) {
+        view_pick_lang(vl->b, start, vl->lang);
         vl->n++;
     } else if (!vl->b->oom) {
         vl->b->len = mark; /* skip an entry that does not decode */
@@ -1048,6 +1072,14 @@ static void op_query(struct control *c, struct client *cl, json_t *req, json_t *
         return;
     }
     int filtered = qfilter_active(&qf);
+    const char *lang;
+    if (opt_string(cl, tag, req, "lang", &lang) != 0)
+        return;
+    if (lang && !vocab_is_language(lang)) {
+        send_error(cl, tag, HUB_E_RANGE, "lang", "lang: '%.64s' is not a BCP 47 language tag",
+                   lang);
+        return;
+    }
     json_t *hs = json_object_get(req, "has_seats");
     if (hs && !json_is_boolean(hs)) {
         send_error(cl, tag, HUB_E_TYPE, "has_seats", "has_seats: expected true or false");
@@ -1068,7 +1100,7 @@ static void op_query(struct control *c, struct client *cl, json_t *req, json_t *
     struct jbuf b;
     jbuf_init(&b);
     jbuf_lit(&b, "{\"ok\":true,\"records\":[");
-    struct view_list vl = {&b, 0};
+    struct view_list vl = {&b, 0, lang};
     uint64_t next = 0;
     int rc;
     if (c->records) {
@@ -1095,7 +1127,9 @@ static void op_query(struct control *c, struct client *cl, json_t *req, json_t *
             }
             size_t mark = b.len;
             jbuf_sep(&b);
+            size_t start = b.len;
             if (records_write_view_entry(c->records, &b, &e) == 0) {
+                view_pick_lang(&b, start, lang);
                 vl.n++;
             } else if (!b.oom) {
                 b.len = mark;
@@ -1216,7 +1250,7 @@ static void op_history(struct control *c, struct client *cl, json_t *req, json_t
     jbuf_lit(&b, "{\"ok\":true,\"kind\":");
     jbuf_cstr(&b, entry_kind_name(kind));
     jbuf_lit(&b, ",\"versions\":[");
-    struct view_list vl = {&b, 0};
+    struct view_list vl = {&b, 0, NULL};
     int rc = store_versions(st, author, kind, key, collect_view, &vl);
     if (rc < 0) {
         jbuf_free(&b);

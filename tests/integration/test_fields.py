@@ -261,6 +261,14 @@ def test_lang_in_query_and_export(catalogue, tmp_path):
     assert titles("--lang", "pl")["full"] == "AI in public administration"  # then English
     assert titles("--lang", "pl")["stats"] == "Statistik"  # then what it has
     assert titles()["full"] == FULL["title"]
+    # hubd's query picks the same (for clients such as hubweb)
+    views = {v["key"]: v for v in a.call("query", kind="offer", lang="fr")["records"]}
+    assert views["full"]["record"]["title"] == "L’IA dans l’administration"
+    assert views["full"]["record"]["description"] == "Trois modules."
+    assert views["full"]["lang"] == "fr"
+    assert views["full"]["record"]["titles"] == FULL["titles"]  # the versions stay
+    assert views["stats"]["record"]["title"] == "Statistik"
+    assert a.request({"op": "query", "lang": "fr fr"})["error"]["code"] == "E_RANGE"
     text = a.ctl("query", "--kind", "offer", "--lang", "fr", json=False)
     assert "L’IA dans l’administration" in text
     # export: CSV and JSON-LD in the language asked
