@@ -7,7 +7,6 @@
 #include <string.h>
 #include <strings.h>
 
-
 /* Do tags a and b name the same primary language ("pt-BR" and "pt"), any case? */
 static int lang_primary_eq(const char *a, const char *b) {
     size_t la = strcspn(a, "-"), lb = strcspn(b, "-");
@@ -70,4 +69,3 @@ void langpick_view(json_t *view, const char *lang) {
     if (picked) /* the title's language, for JSON-LD's inLanguage */
         json_object_set_new(view, "lang", json_string(picked));
 }
-

@@ -209,8 +209,7 @@ int qfilter_vocab_json(const char *name, json_t **out, char *why, size_t why_siz
         for (const char *const *v = vocab_values((enum vocab_list)l); vals && *v; v++) {
             json_array_append_new(vals, json_string(*v));
             if (labels)
-                json_object_set_new(labels, *v,
-                                    json_string(vocab_label((enum vocab_list)l, *v)));
+                json_object_set_new(labels, *v, json_string(vocab_label((enum vocab_list)l, *v)));
         }
         json_t *o =
             vals ? json_pack("{s:s, s:o}", "name", vocab_name((enum vocab_list)l), "values", vals)

@@ -75,9 +75,9 @@
 #define RECORD_MAX_REASON 256
 #define RECORD_MAX_FACILITY 256
 #define RECORD_MAX_LIST 32
-#define RECORD_MAX_OUTCOME 500  /* a learning outcome's text */
-#define RECORD_MAX_PREREQ 2000  /* prerequisites */
-#define RECORD_EQF_MAX 8        /* EQF levels 1 .. 8 */
+#define RECORD_MAX_OUTCOME 500 /* a learning outcome's text */
+#define RECORD_MAX_PREREQ 2000 /* prerequisites */
+#define RECORD_EQF_MAX 8       /* EQF levels 1 .. 8 */
 /* 1e12 major units: far above any price, and small enough (< 2^53) that amount_minor / 100
  * converts to the double nearest the decimal amount, so JSON round-trips exactly. */
 #define RECORD_MAX_AMOUNT_MINOR 100000000000000ULL
@@ -744,13 +744,12 @@ static int rec_json_ref(json_t *v, const struct rec_rule *r, const char *field,
 /* n sub-messages of descriptor d in one block: the pointer array the message holds, then the
  * messages, so that rec_msg_free's one free() of the member releases them all. Their strings
  * are borrowed from the JSON. */
-static void **rec_sub_block(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *fd,
-                            size_t n) {
+static void **rec_sub_block(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *fd, size_t n) {
     const ProtobufCMessageDescriptor *d = fd->descriptor;
-    size_t step = (d->sizeof_message + _Alignof(max_align_t) - 1) &
-                  ~(size_t)(_Alignof(max_align_t) - 1);
-    size_t head = (n * sizeof(void *) + _Alignof(max_align_t) - 1) &
-                  ~(size_t)(_Alignof(max_align_t) - 1);
+    size_t step =
+        (d->sizeof_message + _Alignof(max_align_t) - 1) & ~(size_t)(_Alignof(max_align_t) - 1);
+    size_t head =
+        (n * sizeof(void *) + _Alignof(max_align_t) - 1) & ~(size_t)(_Alignof(max_align_t) - 1);
     unsigned char *block = malloc(head + n * step);
     if (block == NULL)
         return NULL;
@@ -810,16 +809,14 @@ static int rec_json_langtext(ProtobufCMessage *msg, const ProtobufCFieldDescript
                         "expected an object of texts by language tag, e.g. {\"de\": \"...\"}");
     size_t n = json_object_size(v);
     if (n > RECORD_MAX_LIST)
-        return rec_fail(err, HUB_E_TOO_LARGE, fd->name, "more than %d languages",
-                        RECORD_MAX_LIST);
+        return rec_fail(err, HUB_E_TOO_LARGE, fd->name, "more than %d languages", RECORD_MAX_LIST);
     if (n == 0)
         return HUB_OK;
     Hubnet__LangText **items = (Hubnet__LangText **)rec_sub_block(msg, fd, n);
     if (items == NULL)
         return rec_fail(err, HUB_E_NOMEM, fd->name, "out of memory");
-    const struct rec_rule text = {fd->name,
-                                  r->cap == RECORD_MAX_DESCRIPTION ? REC_MULTILINE : REC_TEXT,
-                                  r->cap, 0, NULL};
+    const struct rec_rule text = {
+        fd->name, r->cap == RECORD_MAX_DESCRIPTION ? REC_MULTILINE : REC_TEXT, r->cap, 0, NULL};
     const char *k;
     json_t *m;
     size_t i = 0;
@@ -842,7 +839,8 @@ static int rec_json_langtext(ProtobufCMessage *msg, const ProtobufCFieldDescript
     for (i = 1; i < n; i++)
         if (strcasecmp(items[i - 1]->lang, items[i]->lang) == 0) {
             char sub[96];
-            return rec_fail(err, HUB_E_RANGE, rec_sub_name(sub, sizeof sub, fd->name, items[i]->lang),
+            return rec_fail(err, HUB_E_RANGE,
+                            rec_sub_name(sub, sizeof sub, fd->name, items[i]->lang),
                             "the same language twice (tags are case-insensitive)");
         }
     return HUB_OK;
@@ -874,8 +872,7 @@ static int rec_json_outcomes(ProtobufCMessage *msg, const ProtobufCFieldDescript
         if (rc == HUB_OK)
             rc = rec_json_sub_string(o, "text", &text, 1, f, err, (const char **)&items[i]->text);
         if (rc == HUB_OK)
-            rc = rec_json_sub_string(o, "skill", skill, 0, f, err,
-                                     (const char **)&items[i]->skill);
+            rc = rec_json_sub_string(o, "skill", skill, 0, f, err, (const char **)&items[i]->skill);
         if (rc != HUB_OK)
             return rc;
     }
@@ -913,8 +910,8 @@ static int rec_json_sessions(ProtobufCMessage *msg, const ProtobufCFieldDescript
         if (rc == HUB_OK)
             rc = rec_json_sub_string(o, "end", &date, 0, f, err, (const char **)&se->end);
         if (rc == HUB_OK)
-            rc = rec_json_sub_string(o, "location", &place, 0, f, err,
-                                     (const char **)&se->location);
+            rc =
+                rec_json_sub_string(o, "location", &place, 0, f, err, (const char **)&se->location);
         if (rc == HUB_OK)
             rc = rec_json_sub_string(o, "mode", mode, 0, f, err, (const char **)&se->mode);
         if (rc != HUB_OK)

@@ -509,8 +509,10 @@ int vocab_nuts_suggest_text(const char *code, char *buf, size_t size) {
     size_t at = 0;
     for (size_t i = 0; i < nb; i++) {
         int w = snprintf(buf + at, size - at, "%s'%s%.3s'",
-                         i == 0 ? "did you mean " : i + 1 == nb ? " or " : ", ", best[i],
-                         code + 2);
+                         i == 0        ? "did you mean "
+                         : i + 1 == nb ? " or "
+                                       : ", ",
+                         best[i], code + 2);
         if (w < 0 || (size_t)w >= size - at) {
             buf[at] = 0;
             break;

@@ -13,7 +13,9 @@
 #include <pthread.h>
 #include <string.h>
 
-/* Codes and labels in pairs: code, label, code, label, ..., NULL. */
+/* Codes and labels in pairs: code, label, code, label, ..., NULL. Laid out as pairs, one a
+ * line: clang-format would break them apart. */
+/* clang-format off */
 const char *const vocab_isced_pairs[] = {
     "00", "Generic programmes and qualifications",
     "001", "Basic programmes and qualifications",
@@ -294,6 +296,8 @@ const char *const vocab_customer_type_pairs[] = {
     "civil_society", "Civil society and non-profit organisations",
     NULL,
 };
+
+/* clang-format on */
 
 /* The codes of each pairs list (vocab.c's lists are code-only), filled once. ISCED-F, the
  * longest, has 178 codes. */

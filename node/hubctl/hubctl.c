@@ -1305,13 +1305,16 @@ static int cmd_match(struct ctl *ctl, json_t *opts, int npos, char **pos) {
 
 /* ---- query, history ----------------------------------------------------------------------- */
 
+/* A grid: clang-format would lay the 33 names out one a line. */
+/* clang-format off */
 static const char *const query_filters[] = {
     "kind",     "author",   "topic",         "technology", "sector",           "service",
     "country",  "language", "mode",          "audience",   "skill",            "text",
     "from",     "to",       "target",        "based_on",   "service_group",    "has_seats",
     "schedule", "region",   "free",          "max_cost",   "opportunity_type", "upcoming",
-    "sort",     "isced",    "eqf",           "digcomp",    "nuts",             "hub_type",
-    "customer_type",        "deadline_open", NULL};
+    "sort",     "isced",    "deadline_open", "digcomp",    "customer_type",    "hub_type",
+    "eqf",      "nuts",     NULL};
+/* clang-format on */
 
 static int query_since(struct ctl *ctl, json_t *opts);
 static int lang_ok(const char *s);
@@ -2649,16 +2652,16 @@ static const struct optdef publish_opts[] = {{"key", 1, 0},          {"expires",
                                              {"seal-message", 0, 0}, {NULL, 0, 0}};
 static const struct optdef get_opts[] = {{"wire", 0, 0}, {NULL, 0, 0}};
 static const struct optdef query_opts[] = {
-    {"kind", 1, 0},      {"author", 1, 0},   {"topic", 1, 1},    {"technology", 1, 1},
-    {"sector", 1, 1},    {"service", 1, 1},  {"country", 1, 1},  {"language", 1, 1},
-    {"mode", 1, 1},      {"audience", 1, 1}, {"skill", 1, 1},    {"text", 1, 0},
-    {"from", 1, 0},      {"to", 1, 0},       {"target", 1, 0},   {"limit", 1, 0},
-    {"cursor", 1, 0},    {"all", 0, 0},      {"based-on", 1, 0}, {"service-group", 1, 1},
-    {"has-seats", 0, 0}, {"since", 1, 0},    {"schedule", 1, 1}, {"region", 1, 1},
-    {"free", 0, 0},      {"upcoming", 0, 0}, {"sort", 1, 0},     {"max-cost", 1, 0},
-    {"opportunity-type", 1, 1},              {"isced", 1, 1},    {"eqf", 1, 1},
-    {"digcomp", 1, 1},   {"nuts", 1, 1},     {"hub-type", 1, 1}, {"customer-type", 1, 1},
-    {"deadline-open", 0, 0},                 {"lang", 1, 0},     {NULL, 0, 0}};
+    {"kind", 1, 0},          {"author", 1, 0},   {"topic", 1, 1},    {"technology", 1, 1},
+    {"sector", 1, 1},        {"service", 1, 1},  {"country", 1, 1},  {"language", 1, 1},
+    {"mode", 1, 1},          {"audience", 1, 1}, {"skill", 1, 1},    {"text", 1, 0},
+    {"from", 1, 0},          {"to", 1, 0},       {"target", 1, 0},   {"limit", 1, 0},
+    {"cursor", 1, 0},        {"all", 0, 0},      {"based-on", 1, 0}, {"service-group", 1, 1},
+    {"has-seats", 0, 0},     {"since", 1, 0},    {"schedule", 1, 1}, {"region", 1, 1},
+    {"free", 0, 0},          {"upcoming", 0, 0}, {"sort", 1, 0},     {"max-cost", 1, 0},
+    {"isced", 1, 1},         {"eqf", 1, 1},      {"digcomp", 1, 1},  {"opportunity-type", 1, 1},
+    {"nuts", 1, 1},          {"lang", 1, 0},     {"hub-type", 1, 1}, {"customer-type", 1, 1},
+    {"deadline-open", 0, 0}, {NULL, 0, 0}};
 static const struct optdef match_opts[] = {
     {"hubs", 0, 0}, {"requests", 0, 0}, {"limit", 1, 0}, {NULL, 0, 0}};
 static const struct optdef history_opts[] = {{"kind", 1, 0}, {"author", 1, 0}, {NULL, 0, 0}};
@@ -2667,15 +2670,15 @@ static const struct optdef watch_opts[] = {
     {"kind", 1, 0},  {"author", 1, 0}, {"topic", 1, 1},     {"country", 1, 1},
     {"inbox", 0, 0}, {"since", 1, 0},  {"reconnect", 0, 0}, {NULL, 0, 0}};
 static const struct optdef export_opts[] = {
-    {"entries", 0, 0},   {"since", 1, 0},    {"format", 1, 0},   {"lang", 1, 0},
-    {"kind", 1, 0},      {"author", 1, 0},   {"topic", 1, 1},    {"technology", 1, 1},
-    {"sector", 1, 1},    {"service", 1, 1},  {"country", 1, 1},  {"language", 1, 1},
-    {"mode", 1, 1},      {"audience", 1, 1}, {"skill", 1, 1},    {"text", 1, 0},
-    {"from", 1, 0},      {"to", 1, 0},       {"based-on", 1, 0}, {"service-group", 1, 1},
-    {"has-seats", 0, 0}, {"schedule", 1, 1}, {"region", 1, 1},   {"free", 0, 0},
-    {"upcoming", 0, 0},  {"sort", 1, 0},     {"max-cost", 1, 0}, {"opportunity-type", 1, 1},
-    {"isced", 1, 1},     {"eqf", 1, 1},      {"digcomp", 1, 1},  {"nuts", 1, 1},
-    {"deadline-open", 0, 0},                 {NULL, 0, 0}};
+    {"entries", 0, 0},       {"since", 1, 0},    {"format", 1, 0},   {"lang", 1, 0},
+    {"kind", 1, 0},          {"author", 1, 0},   {"topic", 1, 1},    {"technology", 1, 1},
+    {"sector", 1, 1},        {"service", 1, 1},  {"country", 1, 1},  {"language", 1, 1},
+    {"mode", 1, 1},          {"audience", 1, 1}, {"skill", 1, 1},    {"text", 1, 0},
+    {"from", 1, 0},          {"to", 1, 0},       {"based-on", 1, 0}, {"service-group", 1, 1},
+    {"has-seats", 0, 0},     {"schedule", 1, 1}, {"region", 1, 1},   {"free", 0, 0},
+    {"upcoming", 0, 0},      {"sort", 1, 0},     {"max-cost", 1, 0}, {"opportunity-type", 1, 1},
+    {"isced", 1, 1},         {"eqf", 1, 1},      {"digcomp", 1, 1},  {"nuts", 1, 1},
+    {"deadline-open", 0, 0}, {NULL, 0, 0}};
 static const struct optdef backup_opts[] = {{"no-identity", 0, 0}, {NULL, 0, 0}};
 static const struct optdef inbox_opts[] = {
     {"new", 0, 0}, {"limit", 1, 0}, {"cursor", 1, 0}, {NULL, 0, 0}};

@@ -404,8 +404,8 @@ int exchange_jsonld_item(FILE *f, json_t *view) {
     json_t *te;
     json_array_foreach(json_object_get(rec, "skills"), ti, te) json_array_append(teach, te);
     json_array_foreach(json_object_get(rec, "learning_outcomes"), ti, te) {
-        json_t *t = json_pack("{s:s, s:O}", "@type", "DefinedTerm", "name",
-                              json_object_get(te, "text"));
+        json_t *t =
+            json_pack("{s:s, s:O}", "@type", "DefinedTerm", "name", json_object_get(te, "text"));
         json_t *sk = json_object_get(te, "skill");
         if (t && json_is_string(sk)) {
             json_object_set(t, "@id", sk);
@@ -521,7 +521,8 @@ int exchange_jsonld_item(FILE *f, json_t *view) {
             json_object_set_new(si, "maximumAttendeeCapacity", json_integer(seats));
         json_t *sl = json_object_get(te, "location");
         if (json_is_string(sl))
-            json_object_set_new(si, "location", json_pack("{s:s, s:O}", "@type", "Place", "name", sl));
+            json_object_set_new(si, "location",
+                                json_pack("{s:s, s:O}", "@type", "Place", "name", sl));
         json_array_append_new(instances, si);
     }
     if (json_array_size(instances) == 1)
@@ -849,11 +850,11 @@ json_t *exchange_csv_item(char **cells, size_t n, const int *map, char field[64]
             json_t *v = json_loads(s, 0, &je);
             if (!json_is_object(v) && !json_is_array(v)) {
                 json_decref(v);
-                snprintf(why, 256, "not JSON (%s holds a JSON %s, as the export writes it)",
-                         col->name, strcmp(col->field, "titles") == 0 ||
-                                            strcmp(col->field, "descriptions") == 0
-                                        ? "object {\"de\": \"...\"}"
-                                        : "list");
+                snprintf(
+                    why, 256, "not JSON (%s holds a JSON %s, as the export writes it)", col->name,
+                    strcmp(col->field, "titles") == 0 || strcmp(col->field, "descriptions") == 0
+                        ? "object {\"de\": \"...\"}"
+                        : "list");
                 goto bad;
             }
             json_object_set_new(rec, col->field, v);

@@ -40,9 +40,9 @@ static void check(const char *json, const char *lang, const char *title, const c
 static void test_order(void **state) {
     (void)state;
     check(view_json, "fr", "Titre", "Description FR", "fr");
-    check(view_json, "FR", "Titre", "Description FR", "fr");        /* any case */
+    check(view_json, "FR", "Titre", "Description FR", "fr");          /* any case */
     check(view_json, "pt", "T\xc3\xadtulo", "Beschreibung", "pt-BR"); /* primary language */
-    check(view_json, "de", "Titel", "Beschreibung", "de");          /* its own language */
+    check(view_json, "de", "Titel", "Beschreibung", "de");            /* its own language */
     check(view_json, "de-AT", "Titel", "Beschreibung", "de");
     check(view_json, "pl", "Title", "Beschreibung", "en"); /* English, else its own text */
     check(view_json, "en", "Title", "Beschreibung", "en");
@@ -50,8 +50,7 @@ static void test_order(void **state) {
     check("{\"record\":{\"title\":\"T\",\"titles\":{\"fr\":\"F\"}}}", "pl", "T", NULL, NULL);
     check("{\"record\":{\"title\":\"T\",\"titles\":{\"fr\":\"F\"}}}", "fr", "F", NULL, "fr");
     /* a record with only versions: the first */
-    check("{\"record\":{\"title\":\"T\",\"descriptions\":{\"es\":\"D\"}}}", "pl", "T", "D",
-          NULL);
+    check("{\"record\":{\"title\":\"T\",\"descriptions\":{\"es\":\"D\"}}}", "pl", "T", "D", NULL);
 }
 
 static void test_leaves_other_views(void **state) {

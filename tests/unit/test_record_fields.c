@@ -123,17 +123,17 @@ static const struct reject rejects[] = {
     {K_OFFER, "{\"title\":\"x\",\"eqf_level\":9}", HUB_E_RANGE, "eqf_level", "1 .. 8"},
     {K_OFFER, "{\"title\":\"x\",\"eqf_level\":0}", HUB_E_RANGE, "eqf_level", NULL},
     {K_OFFER, "{\"title\":\"x\",\"eqf_level\":\"5\"}", HUB_E_TYPE, "eqf_level", NULL},
-    {K_OFFER, "{\"title\":\"x\",\"digcomp\":[\"5.5\"]}", HUB_E_VOCAB, "digcomp[0]",
-     "did you mean"},
-    {K_OFFER, "{\"title\":\"x\",\"learning_outcomes\":[{\"text\":\"t\",\"skill\":"
-              "\"http://data.europa.eu/esco/skill/xyz\"}]}",
+    {K_OFFER, "{\"title\":\"x\",\"digcomp\":[\"5.5\"]}", HUB_E_VOCAB, "digcomp[0]", "did you mean"},
+    {K_OFFER,
+     "{\"title\":\"x\",\"learning_outcomes\":[{\"text\":\"t\",\"skill\":"
+     "\"http://data.europa.eu/esco/skill/xyz\"}]}",
      HUB_E_RANGE, "learning_outcomes[0].skill", "ESCO"},
     {K_OFFER, "{\"title\":\"x\",\"learning_outcomes\":[{\"skill\":\"" SKILL "\"}]}", HUB_E_FIELD,
      "learning_outcomes[0].text", "required"},
     {K_OFFER, "{\"title\":\"x\",\"learning_outcomes\":[\"text\"]}", HUB_E_TYPE,
      "learning_outcomes[0]", NULL},
-    {K_OFFER, "{\"title\":\"x\",\"learning_outcomes\":[{\"text\":\"t\",\"level\":1}]}",
-     HUB_E_FIELD, "learning_outcomes[0].level", "unknown"},
+    {K_OFFER, "{\"title\":\"x\",\"learning_outcomes\":[{\"text\":\"t\",\"level\":1}]}", HUB_E_FIELD,
+     "learning_outcomes[0].level", "unknown"},
     {K_OFFER, "{\"title\":\"x\",\"application_deadline\":\"2027-02-30\"}", HUB_E_RANGE,
      "application_deadline", NULL},
     {K_OFFER, "{\"title\":\"x\",\"titles\":{\"Deutsch\":\"D\"}}", HUB_E_RANGE, "titles.Deutsch",
@@ -146,8 +146,7 @@ static const struct reject rejects[] = {
      "control"},
     {K_OFFER, "{\"title\":\"x\",\"sessions\":[{\"end\":\"2027-01-01\"}]}", HUB_E_FIELD,
      "sessions[0].start", "required"},
-    {K_OFFER,
-     "{\"title\":\"x\",\"sessions\":[{\"start\":\"2027-01-02\",\"end\":\"2027-01-01\"}]}",
+    {K_OFFER, "{\"title\":\"x\",\"sessions\":[{\"start\":\"2027-01-02\",\"end\":\"2027-01-01\"}]}",
      HUB_E_RANGE, "sessions[0].end", "before"},
     {K_OFFER, "{\"title\":\"x\",\"sessions\":[{\"start\":\"2027-01-02\",\"mode\":\"hybrid\"}]}",
      HUB_E_VOCAB, "sessions[0].mode", NULL},
@@ -155,15 +154,16 @@ static const struct reject rejects[] = {
      HUB_E_RANGE, "sessions[0].seats", NULL},
     {K_OFFER, "{\"title\":\"x\",\"sessions\":[{\"start\":\"2027-01-02\",\"room\":\"1\"}]}",
      HUB_E_FIELD, "sessions[0].room", "unknown"},
-    {K_OFFER, "{\"title\":\"x\",\"nuts\":[\"XX12\"]}", HUB_E_VOCAB, "nuts[0]", "not a NUTS country"},
+    {K_OFFER, "{\"title\":\"x\",\"nuts\":[\"XX12\"]}", HUB_E_VOCAB, "nuts[0]",
+     "not a NUTS country"},
     {K_OFFER, "{\"title\":\"x\",\"nuts\":[\"GR30\"]}", HUB_E_VOCAB, "nuts[0]", "'EL30'"},
     {K_OFFER, "{\"title\":\"x\",\"nuts\":[\"at13\"]}", HUB_E_VOCAB, "nuts[0]", "'AT13'"},
     {K_OFFER, "{\"title\":\"x\",\"nuts\":[\"AT1234\"]}", HUB_E_RANGE, "nuts[0]", NULL},
     {K_OFFER, "{\"title\":\"x\",\"nuts\":[\"AT-1\"]}", HUB_E_RANGE, "nuts[0]", NULL},
     {K_PROFILE, "{\"name\":\"x\",\"hub_type\":\"EDIH hub\"}", HUB_E_VOCAB, "hub_type",
      "did you mean 'edih'"},
-    {K_PROFILE, "{\"name\":\"x\",\"customer_types\":[\"sme\"]}", HUB_E_VOCAB,
-     "customer_types[0]", "'smes'"},
+    {K_PROFILE, "{\"name\":\"x\",\"customer_types\":[\"sme\"]}", HUB_E_VOCAB, "customer_types[0]",
+     "'smes'"},
     /* Offer fields are not a profile's. */
     {K_PROFILE, "{\"name\":\"x\",\"eqf_level\":3}", HUB_E_FIELD, "eqf_level", NULL},
 };
@@ -371,9 +371,9 @@ static void test_vocabularies(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip),       cmocka_unit_test(test_rejects),
-        cmocka_unit_test(test_foreign_limits),  cmocka_unit_test(test_terms),
-        cmocka_unit_test(test_session_dates),   cmocka_unit_test(test_vocabularies),
+        cmocka_unit_test(test_roundtrip),      cmocka_unit_test(test_rejects),
+        cmocka_unit_test(test_foreign_limits), cmocka_unit_test(test_terms),
+        cmocka_unit_test(test_session_dates),  cmocka_unit_test(test_vocabularies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
