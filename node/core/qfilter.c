@@ -76,14 +76,25 @@ static int qf_place_has(const char *place, const char *region) {
     return 0;
 }
 
-/* Is one of the regions in the record's region or location? */
+/* Is one of the regions in the place s? */
+static int qf_region_in(const char *s, const struct qfilter_set *f) {
+    for (size_t i = 0; s && i < f->n_region; i++)
+        if (qf_place_has(s, f->region[i]))
+            return 1;
+    return 0;
+}
+
+/* Is one of the regions in the record's region or location, or an offer's session's? */
 static int qf_region(json_t *o, const struct qfilter_set *f) {
     static const char *const fields[] = {"region", "location"};
-    for (size_t k = 0; k < 2; k++) {
-        const char *s = json_string_value(json_object_get(o, fields[k]));
-        for (size_t i = 0; s && i < f->n_region; i++)
-            if (qf_place_has(s, f->region[i]))
-                return 1;
+    for (size_t k = 0; k < 2; k++)
+        if (qf_region_in(json_string_value(json_object_get(o, fields[k])), f))
+            return 1;
+    size_t i;
+    json_t *se;
+    json_array_foreach(json_object_get(o, "sessions"), i, se) {
+        if (qf_region_in(json_string_value(json_object_get(se, "location")), f))
+            return 1;
     }
     return 0;
 }

@@ -234,6 +234,7 @@ def test_query_filters(catalogue):
     assert q("--text", "trois modules") == {"full"}
     assert q("--text", "procurement bids") == {"full"}
     assert q("--text", "graz") == {"full"}
+    assert q("--region", "steiermark") == {"full"}  # a session's place
 
 
 def test_query_refuses(catalogue):
