@@ -11,6 +11,11 @@
 #define EXCHANGE_MAX_CSV_ROW (1u << 20) /* bytes of one CSV record (a row may span lines) */
 #define EXCHANGE_MAX_CSV_CELLS 256     /* cells of one CSV row */
 
+/* --lang: sets the view's record title and description to their version in lang (from its
+ * titles and descriptions; a tag of the same primary language will do), else English, else
+ * leaves them (the record's own), and the view's "lang" to the title's language when known. */
+void exchange_pick_lang(json_t *view, const char *lang);
+
 /* JSON Lines: {"kind","key","record"[,"expires"]}, what hubctl import takes. */
 int exchange_jsonl(FILE *f, json_t *view);
 
@@ -22,6 +27,9 @@ int exchange_csv_row(FILE *f, json_t *view);
 /* JSON-LD (schema.org): one document {"@context", "@graph": [...]} written as it goes. begin
  * takes the hub's own profile view (NULL if it has none) and its key (hex). */
 int exchange_jsonld_begin(FILE *f, json_t *profile, const char *me);
+/* The vocabularies' labels (hubd's vocab answer) for ISCED-F and DigComp terms; borrowed
+ * until the export ends. NULL: codes without names. */
+void exchange_jsonld_labels(json_t *vocab);
 int exchange_jsonld_item(FILE *f, json_t *view);
 int exchange_jsonld_end(FILE *f);
 

@@ -27,6 +27,8 @@ struct qfilter_set {
     int has_max_cost;        /* cost absent, or in max_currency and at most max_cost_minor */
     uint64_t max_cost_minor; /* hundredths, as Cost.amount_minor */
     char max_currency[8];
+    int has_deadline;      /* offers only: application_deadline absent or >= deadline_from */
+    int32_t deadline_from; /* days since 1970-01-01 (today, UTC) */
 };
 
 /* Any filter set? */

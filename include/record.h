@@ -36,6 +36,13 @@ enum index_field {
     IDX_RTYPE = 22,         /* responses: type name ("enrolment", "accept", ...) */
     IDX_BASED_ON = 23,      /* offers: based_on as "AUTHORHEX/KEY" (lineage) */
     IDX_SERVICE_GROUP = 24, /* offers, requests: service_group (empty: skills-training) */
+    /* Issue 11 item 4 (the field's standard fields), numbered from 40 for the same reason. */
+    IDX_ISCED = 40,         /* offers: ISCED-F code and its broad/narrow prefixes */
+    IDX_EQF = 41,           /* offers: EQF level "1" .. "8" */
+    IDX_DIGCOMP = 42,       /* offers: DigComp competence and its area */
+    IDX_NUTS = 43,          /* offers, profiles: NUTS code and its shorter prefixes */
+    IDX_HUB_TYPE = 44,      /* profiles: hub_type */
+    IDX_CUSTOMER_TYPE = 45, /* profiles: customer_types */
 };
 #define INDEX_TERM_LEN 9
 #define RECORD_MAX_TERMS 160 /* words beyond the cap are not indexed */

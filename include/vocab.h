@@ -17,6 +17,13 @@ enum vocab_list {
     VOCAB_SERVICE_GROUP, /* EDIH service groups of offers and requests (service_group) */
     VOCAB_SERVICE_TYPE,  /* service types of every group (service_type) */
     VOCAB_TOPIC,         /* curated public-sector topic tags: suggested, topics stay open */
+    /* The field's standard fields (vocab_fields.c), each code with a label (vocab_label). */
+    VOCAB_ISCED,         /* ISCED-F 2013 broad, narrow and detailed field codes */
+    VOCAB_EQF,           /* EQF levels "1" .. "8" */
+    VOCAB_DIGCOMP,       /* DigComp 2.2 areas "1" .. "5" and competences "1.1" .. "5.4" */
+    VOCAB_NUTS,          /* NUTS level 0 country codes (vocab_is_nuts checks a region code) */
+    VOCAB_HUB_TYPE,      /* edih, seal_of_excellence, other_dih */
+    VOCAB_CUSTOMER_TYPE, /* smes, midcaps, public_sector, ... */
     VOCAB_COUNT
 };
 
@@ -51,5 +58,18 @@ int vocab_is_language(const char *s);   /* BCP 47 (syntax) */
 int vocab_is_topic(const char *s);      /* [a-z0-9][a-z0-9-]*, <= 64 */
 int vocab_is_esco_skill(const char *s); /* http://data.europa.eu/esco/skill/<uuid> */
 int vocab_is_url(const char *s);        /* http:// or https:// */
+/* NUTS region code: a NUTS country (VOCAB_NUTS) and 1 to 3 upper-case letters or digits.
+ * vocab_nuts_check: 1 ok, 0 not the syntax, -1 the country is not one NUTS covers. */
+#define VOCAB_NUTS_MAX_LEN 5
+int vocab_is_nuts(const char *s);
+int vocab_nuts_check(const char *s);
+/* For a code whose country is not a NUTS country: the codes meant (GR -> EL, GB -> UK, then
+ * the nearest NUTS countries, each with the rest of the code) as vocab_suggest_text's
+ * sentence; returns how many. */
+int vocab_nuts_suggest_text(const char *code, char *buf, size_t size);
+
+/* The label of a code of the lists that have labels (ISCED-F, EQF, DigComp, NUTS countries,
+ * hub and customer types), NULL otherwise. */
+const char *vocab_label(enum vocab_list list, const char *code);
 
 #endif

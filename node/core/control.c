@@ -20,6 +20,7 @@
 #include "jarena.h"
 #include "jbuf.h"
 #include "jsplit.h"
+#include "langpick.h"
 #include "log.h"
 #include "match.h"
 #include "node.h"
@@ -609,11 +610,38 @@ static const struct qfilter query_filters[] = {
     {"audience", IDX_AUDIENCE, VOCAB_AUDIENCE},
     {"skill", IDX_SKILL, -1},
     {"service_group", IDX_SERVICE_GROUP, VOCAB_SERVICE_GROUP},
+    /* issue 11 item 4: a broad or narrow ISCED-F field finds its detailed ones, a NUTS region
+     * the smaller ones in it, a DigComp area its competences (record.c indexes the prefixes) */
+    {"isced", IDX_ISCED, VOCAB_ISCED},
+    {"eqf", IDX_EQF, VOCAB_EQF},
+    {"digcomp", IDX_DIGCOMP, VOCAB_DIGCOMP},
+    {"nuts", IDX_NUTS, VOCAB_NUTS},
+    {"hub_type", IDX_HUB_TYPE, VOCAB_HUB_TYPE},
+    {"customer_type", IDX_CUSTOMER_TYPE, VOCAB_CUSTOMER_TYPE},
 };
 
 /* A query value outside its vocabulary: E_VOCAB with the nearest values (as publish says). */
 static int query_vocab_check(struct client *cl, json_t *tag, const char *name, int list,
                              const char *v) {
+    if (list == VOCAB_NUTS) { /* a region code, any case (terms are folded) */
+        char up[VOCAB_NUTS_MAX_LEN + 1];
+        size_t n = strnlen(v, sizeof up);
+        for (size_t i = 0; i < n && n < sizeof up; i++)
+            up[i] = (char)(v[i] >= 'a' && v[i] <= 'z' ? v[i] - 'a' + 'A' : v[i]);
+        if (n < sizeof up)
+            up[n] = 0;
+        int ok = n < sizeof up ? vocab_nuts_check(up) : 0;
+        if (ok == 1)
+            return 0;
+        char near[200] = "";
+        if (ok == -1)
+            vocab_nuts_suggest_text(up, near, sizeof near);
+        send_error(cl, tag, ok == -1 ? HUB_E_VOCAB : HUB_E_RANGE, name,
+                   "%s: '%.80s' is not a NUTS region code (a NUTS country code and 1 to 3 "
+                   "letters or digits, e.g. AT13)%s%s",
+                   name, v, near[0] ? "; " : "", near);
+        return ok == -1 ? HUB_E_VOCAB : HUB_E_RANGE;
+    }
     if (list < 0 || vocab_find((enum vocab_list)list, v))
         return 0;
     char near[200];
@@ -742,9 +770,9 @@ static int query_parse_more(struct client *cl, json_t *tag, json_t *req, struct 
         query_values(cl, tag, req, "schedule", VOCAB_SCHEDULE, f->schedule, &f->n_schedule) != 0 ||
         query_values(cl, tag, req, "region", -1, f->region, &f->n_region) != 0)
         return -1;
-    static const char *const flags[] = {"free", "upcoming"};
-    int on[2] = {0, 0};
-    for (int i = 0; i < 2; i++) {
+    static const char *const flags[] = {"free", "upcoming", "deadline_open"};
+    int on[3] = {0, 0, 0};
+    for (int i = 0; i < 3; i++) {
         json_t *b = json_object_get(req, flags[i]);
         if (b && !json_is_boolean(b)) {
             send_error(cl, tag, HUB_E_TYPE, flags[i], "%s: expected true or false", flags[i]);
@@ -755,6 +783,9 @@ static int query_parse_more(struct client *cl, json_t *tag, json_t *req, struct 
     f->free_only = on[0];
     if (on[1]) /* start date today (UTC) or later */
         q->start_from = (int32_t)(q->now_ms / 86400000u);
+    if (on[2]) /* offers whose application deadline is today (UTC) or later, or that have none */
+        f->deadline_from = (int32_t)(q->now_ms / 86400000u);
+    f->has_deadline = on[2];
     const char *s;
     if (opt_string(cl, tag, req, "max_cost", &s) != 0)
         return -1;
@@ -925,7 +956,28 @@ static int query_parse(struct control *c, struct client *cl, json_t *tag, json_t
 struct view_list {
     struct jbuf *b;
     size_t n;
+    const char *lang; /* query's "lang": the language version of the views' texts, or NULL */
 };
+
+/* The view written into b from start on, with its texts in lang (langpick.h): parsed, changed
+ * and written again. Only queries that ask for a language pay for it. A view that does not
+ * parse stays as it was. */
+static void view_pick_lang(struct jbuf *b, size_t start, const char *lang) {
+    if (!lang || b->oom)
+        return;
+    json_t *v = json_loadb(b->p + start, b->len - start, 0, NULL);
+    if (!v)
+        return;
+    langpick_view(v, lang);
+    char *s = json_dumps(v, JSON_COMPACT);
+    json_decref(v);
+    if (!s)
+        return;
+    b->len = start;
+    b->p[start] = 0;
+    jbuf_raw(b, s, strlen(s));
+    jarena_free_dump(s); /* jansson's allocator in hubd (jarena.h) */
+}
 
 /* Copies of the wire bytes a query found, for views that read the store (records.h): those
  * cannot be written inside the query's read transaction. */
@@ -973,7 +1025,9 @@ static int collect_view(const uint8_t *wire, size_t len, void *arg) {
     struct view_list *vl = arg;
     size_t mark = vl->b->len;
     jbuf_sep(vl->b);
+    size_t start = vl->b->len;
     if (view_write_wire(vl->b, wire, len) == 0) {
+        view_pick_lang(vl->b, start, vl->lang);
         vl->n++;
     } else if (!vl->b->oom) {
         vl->b->len = mark; /* skip an entry that does not decode */
@@ -1018,6 +1072,14 @@ static void op_query(struct control *c, struct client *cl, json_t *req, json_t *
         return;
     }
     int filtered = qfilter_active(&qf);
+    const char *lang;
+    if (opt_string(cl, tag, req, "lang", &lang) != 0)
+        return;
+    if (lang && !vocab_is_language(lang)) {
+        send_error(cl, tag, HUB_E_RANGE, "lang", "lang: '%.64s' is not a BCP 47 language tag",
+                   lang);
+        return;
+    }
     json_t *hs = json_object_get(req, "has_seats");
     if (hs && !json_is_boolean(hs)) {
         send_error(cl, tag, HUB_E_TYPE, "has_seats", "has_seats: expected true or false");
@@ -1038,7 +1100,7 @@ static void op_query(struct control *c, struct client *cl, json_t *req, json_t *
     struct jbuf b;
     jbuf_init(&b);
     jbuf_lit(&b, "{\"ok\":true,\"records\":[");
-    struct view_list vl = {&b, 0};
+    struct view_list vl = {&b, 0, lang};
     uint64_t next = 0;
     int rc;
     if (c->records) {
@@ -1065,7 +1127,9 @@ static void op_query(struct control *c, struct client *cl, json_t *req, json_t *
             }
             size_t mark = b.len;
             jbuf_sep(&b);
+            size_t start = b.len;
             if (records_write_view_entry(c->records, &b, &e) == 0) {
+                view_pick_lang(&b, start, lang);
                 vl.n++;
             } else if (!b.oom) {
                 b.len = mark;
@@ -1186,7 +1250,7 @@ static void op_history(struct control *c, struct client *cl, json_t *req, json_t
     jbuf_lit(&b, "{\"ok\":true,\"kind\":");
     jbuf_cstr(&b, entry_kind_name(kind));
     jbuf_lit(&b, ",\"versions\":[");
-    struct view_list vl = {&b, 0};
+    struct view_list vl = {&b, 0, NULL};
     int rc = store_versions(st, author, kind, key, collect_view, &vl);
     if (rc < 0) {
         jbuf_free(&b);

@@ -16,7 +16,8 @@
 #include "vocab.h"
 
 int qfilter_active(const struct qfilter_set *f) {
-    return f->n_opportunity_type || f->n_schedule || f->n_region || f->free_only || f->has_max_cost;
+    return f->n_opportunity_type || f->n_schedule || f->n_region || f->free_only ||
+           f->has_max_cost || f->has_deadline;
 }
 
 static int qf_fold(int c) {
@@ -75,14 +76,25 @@ static int qf_place_has(const char *place, const char *region) {
     return 0;
 }
 
-/* Is one of the regions in the record's region or location? */
+/* Is one of the regions in the place s? */
+static int qf_region_in(const char *s, const struct qfilter_set *f) {
+    for (size_t i = 0; s && i < f->n_region; i++)
+        if (qf_place_has(s, f->region[i]))
+            return 1;
+    return 0;
+}
+
+/* Is one of the regions in the record's region or location, or an offer's session's? */
 static int qf_region(json_t *o, const struct qfilter_set *f) {
     static const char *const fields[] = {"region", "location"};
-    for (size_t k = 0; k < 2; k++) {
-        const char *s = json_string_value(json_object_get(o, fields[k]));
-        for (size_t i = 0; s && i < f->n_region; i++)
-            if (qf_place_has(s, f->region[i]))
-                return 1;
+    for (size_t k = 0; k < 2; k++)
+        if (qf_region_in(json_string_value(json_object_get(o, fields[k])), f))
+            return 1;
+    size_t i;
+    json_t *se;
+    json_array_foreach(json_object_get(o, "sessions"), i, se) {
+        if (qf_region_in(json_string_value(json_object_get(se, "location")), f))
+            return 1;
     }
     return 0;
 }
@@ -92,7 +104,8 @@ int qfilter_match(const struct qfilter_set *f, const uint8_t *wire, size_t len) 
     if (entry_decode(wire, len, &e) != 0 || !e.payload)
         return 0;
     /* the offer's fields; a region is a profile's region or an offer's or request's location */
-    int offer_only = f->n_opportunity_type || f->n_schedule || f->free_only || f->has_max_cost;
+    int offer_only = f->n_opportunity_type || f->n_schedule || f->free_only || f->has_max_cost ||
+                     f->has_deadline;
     if (offer_only ? e.kind != 2 : (e.kind != 1 && e.kind != 2 && e.kind != 3))
         return 0;
     json_t *o = NULL;
@@ -114,6 +127,13 @@ int qfilter_match(const struct qfilter_set *f, const uint8_t *wire, size_t len) 
     if (ok && f->has_max_cost && minor != 0) {
         const char *cur = json_string_value(json_object_get(cost, "currency"));
         ok = cur && strcmp(cur, f->max_currency) == 0 && minor <= f->max_cost_minor;
+    }
+    if (ok && f->has_deadline) {
+        /* no deadline: open; a malformed one (a foreign record) counts as none */
+        int32_t d;
+        const char *dl = json_string_value(json_object_get(o, "application_deadline"));
+        if (dl && record_parse_date(dl, &d) == 0 && d < f->deadline_from)
+            ok = 0;
     }
     json_decref(o);
     return ok;
@@ -193,11 +213,22 @@ int qfilter_vocab_json(const char *name, json_t **out, char *why, size_t why_siz
         if (only >= 0 && l != only)
             continue;
         json_t *vals = json_array();
-        for (const char *const *v = vocab_values((enum vocab_list)l); vals && *v; v++)
+        /* the lists of codes (ISCED-F, EQF, DigComp, ...) say what each code means */
+        json_t *labels = vocab_label((enum vocab_list)l, vocab_values((enum vocab_list)l)[0])
+                             ? json_object()
+                             : NULL;
+        for (const char *const *v = vocab_values((enum vocab_list)l); vals && *v; v++) {
             json_array_append_new(vals, json_string(*v));
+            if (labels)
+                json_object_set_new(labels, *v, json_string(vocab_label((enum vocab_list)l, *v)));
+        }
         json_t *o =
             vals ? json_pack("{s:s, s:o}", "name", vocab_name((enum vocab_list)l), "values", vals)
                  : NULL;
+        if (o && labels)
+            json_object_set_new(o, "labels", labels);
+        else
+            json_decref(labels);
         if (!o || json_array_append_new(lists, o) != 0) {
             json_decref(lists);
             return HUB_E_NOMEM;

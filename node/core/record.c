@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "entry.h"
 #include "entry.pb-c.h"
@@ -38,6 +39,12 @@
  *   target_key (response, retraction)             128 bytes (HUB_MAX_RECORD_KEY)
  *   reason (retraction, response)                 256 bytes
  *   facility                                      256 bytes
+ *   prerequisites                                 2000 bytes, may contain \n and \t
+ *   learning_outcomes[].text                      500 bytes
+ *   titles (each text)                            200 bytes, as title
+ *   descriptions (each text)                      8000 bytes, as description
+ *   sessions[].location                           200 bytes
+ *   eqf_level                                     1 .. 8 (published; foreign: any)
  *   material_licence                              512 bytes (SPDX id or URL)
  *   material_url                                  512 bytes, http:// or https:// URL
  *   sealed (response)                             4096 bytes (base64 in JSON)
@@ -68,6 +75,9 @@
 #define RECORD_MAX_REASON 256
 #define RECORD_MAX_FACILITY 256
 #define RECORD_MAX_LIST 32
+#define RECORD_MAX_OUTCOME 500 /* a learning outcome's text */
+#define RECORD_MAX_PREREQ 2000 /* prerequisites */
+#define RECORD_EQF_MAX 8       /* EQF levels 1 .. 8 */
 /* 1e12 major units: far above any price, and small enough (< 2^53) that amount_minor / 100
  * converts to the double nearest the decimal amount, so JSON round-trips exactly. */
 #define RECORD_MAX_AMOUNT_MINOR 100000000000000ULL
@@ -94,6 +104,12 @@ enum rec_check {
     REC_RTYPE,  /* ResponseType enum <-> "interest" */
     REC_REF,    /* RecordRef <-> {"author": <64 hex>, "kind": "offer", "key": "..."} */
     REC_SEALED, /* sealed box bytes <-> standard base64, at most RECORD_MAX_SEALED bytes */
+    REC_EQF,    /* uint32 1 .. RECORD_EQF_MAX */
+    REC_NUTS,   /* NUTS region code (vocab_nuts_check) */
+    /* Repeated messages (issue 11 item 4); cap is each text's. */
+    REC_LANGTEXT, /* LangText list <-> {"de": "...", "en": "..."}, sorted by tag */
+    REC_OUTCOMES, /* LearningOutcome list <-> [{"text": ..., "skill": <ESCO URI>}] */
+    REC_SESSIONS, /* Session list <-> [{"start", "end", "location", "mode", "seats"}] */
 };
 
 struct rec_rule {
@@ -161,6 +177,24 @@ static const struct rec_rule rec_rules[] = {
     {"target_kind", REC_KIND, 0, 0, NULL},
     {"type", REC_RTYPE, 0, 0,
      "not a response type (interest, enrolment, can-help, question, proposal, accept, decline)"},
+    /* issue 11 item 4: the field's standard fields */
+    {"isced", REC_VOCAB, RECORD_MAX_SHORT, VOCAB_ISCED,
+     "not an ISCED-F 2013 field code (2, 3 or 4 digits, `hubctl vocab isced`)"},
+    {"eqf_level", REC_EQF, 0, 0, NULL},
+    {"digcomp", REC_VOCAB, RECORD_MAX_SHORT, VOCAB_DIGCOMP,
+     "not a DigComp 2.2 area (1 .. 5) or competence (1.1 .. 5.4)"},
+    {"learning_outcomes", REC_OUTCOMES, RECORD_MAX_OUTCOME, 0, NULL},
+    {"prerequisites", REC_MULTILINE, RECORD_MAX_PREREQ, 0, NULL},
+    {"application_deadline", REC_DATE, RECORD_MAX_SHORT, 0, "not a YYYY-MM-DD date"},
+    {"titles", REC_LANGTEXT, RECORD_MAX_TITLE, 0, NULL},
+    {"descriptions", REC_LANGTEXT, RECORD_MAX_DESCRIPTION, 0, NULL},
+    {"sessions", REC_SESSIONS, RECORD_MAX_PLACE, 0, NULL},
+    {"nuts", REC_NUTS, RECORD_MAX_SHORT, VOCAB_NUTS,
+     "not a NUTS region code (a NUTS country code and 1 to 3 letters or digits, e.g. AT13)"},
+    {"hub_type", REC_VOCAB, RECORD_MAX_SHORT, VOCAB_HUB_TYPE,
+     "not a hub type (edih, seal_of_excellence, other_dih)"},
+    {"customer_types", REC_VOCAB, RECORD_MAX_SHORT, VOCAB_CUSTOMER_TYPE,
+     "not a customer type (`hubctl vocab customer_type`)"},
 };
 
 /* Response types by enum value; the JSON spelling uses the words of PROTOCOL.md. */
@@ -230,7 +264,7 @@ static const struct rec_rule *rec_rule_find_kind(int kind, const char *name) {
 
 /* The rule of each field of each kind's message, found once: looking rules up by name for
  * every field of every record showed in profiles of queries. */
-#define REC_MAX_FIELDS 32
+#define REC_MAX_FIELDS 48
 static const struct rec_rule *rec_rule_table[HUBNET__KIND__KIND_ENDORSEMENT + 1][REC_MAX_FIELDS];
 static pthread_once_t rec_rule_once = PTHREAD_ONCE_INIT;
 static const ProtobufCMessageDescriptor *rec_descriptor(int kind);
@@ -267,6 +301,20 @@ static int rec_rule_fits(const struct rec_rule *r, const ProtobufCFieldDescripto
                fd->label != PROTOBUF_C_LABEL_REPEATED;
     case REC_SEALED:
         return fd->type == PROTOBUF_C_TYPE_BYTES && fd->label != PROTOBUF_C_LABEL_REPEATED;
+    case REC_EQF:
+        return fd->type == PROTOBUF_C_TYPE_UINT32 && fd->label != PROTOBUF_C_LABEL_REPEATED;
+    case REC_LANGTEXT:
+        return fd->type == PROTOBUF_C_TYPE_MESSAGE &&
+               fd->descriptor == &hubnet__lang_text__descriptor &&
+               fd->label == PROTOBUF_C_LABEL_REPEATED;
+    case REC_OUTCOMES:
+        return fd->type == PROTOBUF_C_TYPE_MESSAGE &&
+               fd->descriptor == &hubnet__learning_outcome__descriptor &&
+               fd->label == PROTOBUF_C_LABEL_REPEATED;
+    case REC_SESSIONS:
+        return fd->type == PROTOBUF_C_TYPE_MESSAGE &&
+               fd->descriptor == &hubnet__session__descriptor &&
+               fd->label == PROTOBUF_C_LABEL_REPEATED;
     case REC_ID:
         return fd->type == PROTOBUF_C_TYPE_BYTES && fd->label != PROTOBUF_C_LABEL_REPEATED;
     case REC_KIND:
@@ -421,6 +469,34 @@ static int rec_is_endpoint(const char *s) {
     return v >= 1 && v <= 65535;
 }
 
+/* A NUTS code: its syntax (E_RANGE), and its country among NUTS's (E_VOCAB, with the codes
+ * meant: the ISO codes NUTS spells otherwise, GR and GB, then the nearest NUTS countries, each
+ * with the rest of the code; lower case written in upper case). */
+static int rec_check_nuts(const char *s, const struct rec_rule *r, const char *field,
+                          struct record_error *err) {
+    int ok = vocab_nuts_check(s);
+    if (ok == 1)
+        return HUB_OK;
+    char up[VOCAB_NUTS_MAX_LEN + 1];
+    size_t n = strnlen(s, sizeof up);
+    if (ok == 0 && n < sizeof up) {
+        for (size_t i = 0; i <= n; i++)
+            up[i] = (char)(s[i] >= 'a' && s[i] <= 'z' ? s[i] - 'a' + 'A' : s[i]);
+        int again = vocab_nuts_check(up);
+        if (again == 1)
+            return rec_fail(err, HUB_E_VOCAB, field, "%s; did you mean '%s'?", r->what, up);
+        if (again == -1)
+            ok = -1, s = up;
+    }
+    if (ok == 0)
+        return rec_fail(err, HUB_E_RANGE, field, "%s", r->what);
+    char cc[3] = {s[0], s[1], 0};
+    char near[200];
+    vocab_nuts_suggest_text(s, near, sizeof near);
+    return rec_fail(err, HUB_E_VOCAB, field, "%s: %s is not a NUTS country%s%s", r->what, cc,
+                    near[0] ? "; " : "", near);
+}
+
 /* Vocabulary or syntax of one string value: 0, HUB_E_VOCAB or HUB_E_RANGE. */
 static int rec_check_value(const char *s, const struct rec_rule *r, const char *field,
                            struct record_error *err) {
@@ -433,6 +509,8 @@ static int rec_check_value(const char *s, const struct rec_rule *r, const char *
         vocab_suggest_text(r->vocab, s, near, sizeof near);
         return rec_fail(err, HUB_E_VOCAB, field, "%s%s%s", r->what, near[0] ? "; " : "", near);
     }
+    case REC_NUTS:
+        return rec_check_nuts(s, r, field, err);
     case REC_LANGUAGE:
         return vocab_is_language(s) ? HUB_OK : rec_fail(err, HUB_E_RANGE, field, "%s", r->what);
     case REC_TOPIC:
@@ -661,12 +739,219 @@ static int rec_json_ref(json_t *v, const struct rec_rule *r, const char *field,
     return HUB_OK;
 }
 
+/* ---- repeated messages (issue 11 item 4) ---- */
+
+/* n sub-messages of descriptor d in one block: the pointer array the message holds, then the
+ * messages, so that rec_msg_free's one free() of the member releases them all. Their strings
+ * are borrowed from the JSON. */
+static void **rec_sub_block(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *fd, size_t n) {
+    const ProtobufCMessageDescriptor *d = fd->descriptor;
+    size_t step =
+        (d->sizeof_message + _Alignof(max_align_t) - 1) & ~(size_t)(_Alignof(max_align_t) - 1);
+    size_t head =
+        (n * sizeof(void *) + _Alignof(max_align_t) - 1) & ~(size_t)(_Alignof(max_align_t) - 1);
+    unsigned char *block = malloc(head + n * step);
+    if (block == NULL)
+        return NULL;
+    void **ptrs = (void **)(void *)block;
+    for (size_t i = 0; i < n; i++) {
+        ptrs[i] = block + head + i * step;
+        protobuf_c_message_init(d, ptrs[i]);
+    }
+    *(void ***)rec_member(msg, fd) = ptrs; /* owned by the message now */
+    *rec_count(msg, fd) = n;
+    return ptrs;
+}
+
+/* Unknown members of a sub-object: E_FIELD naming the first. */
+static int rec_json_only(json_t *o, const char *const *names, const char *field,
+                         struct record_error *err) {
+    const char *k;
+    json_t *m;
+    json_object_foreach(o, k, m) {
+        const char *const *n = names;
+        while (*n && strcmp(*n, k) != 0)
+            n++;
+        if (*n == NULL) {
+            char sub[96];
+            return rec_fail(err, HUB_E_FIELD, rec_sub_name(sub, sizeof sub, field, k),
+                            "unknown field");
+        }
+    }
+    return HUB_OK;
+}
+
+/* A required non-empty checked string member of a sub-object (NULL v: "required"). */
+static int rec_json_sub_string(json_t *o, const char *name, const struct rec_rule *r, int need,
+                               const char *field, struct record_error *err, const char **out) {
+    char sub[96];
+    const char *f = rec_sub_name(sub, sizeof sub, field, name);
+    json_t *v = json_object_get(o, name);
+    *out = "";
+    if (v == NULL)
+        return need ? rec_fail(err, HUB_E_FIELD, f, "required") : HUB_OK;
+    int rc = rec_json_string(v, r, f, err, out);
+    if (rc == HUB_OK && need && (*out)[0] == '\0')
+        return rec_fail(err, HUB_E_FIELD, f, "empty");
+    return rc;
+}
+
+static int rec_lang_cmp(const void *a, const void *b) {
+    return strcmp((*(Hubnet__LangText *const *)a)->lang, (*(Hubnet__LangText *const *)b)->lang);
+}
+
+/* {"de": "...", "en": "..."}: a text per BCP 47 tag, kept sorted by tag so that the same
+ * texts always encode the same (an import of the same record is "unchanged"). */
+static int rec_json_langtext(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *fd,
+                             const struct rec_rule *r, json_t *v, struct record_error *err) {
+    if (!json_is_object(v))
+        return rec_fail(err, HUB_E_TYPE, fd->name,
+                        "expected an object of texts by language tag, e.g. {\"de\": \"...\"}");
+    size_t n = json_object_size(v);
+    if (n > RECORD_MAX_LIST)
+        return rec_fail(err, HUB_E_TOO_LARGE, fd->name, "more than %d languages", RECORD_MAX_LIST);
+    if (n == 0)
+        return HUB_OK;
+    Hubnet__LangText **items = (Hubnet__LangText **)rec_sub_block(msg, fd, n);
+    if (items == NULL)
+        return rec_fail(err, HUB_E_NOMEM, fd->name, "out of memory");
+    const struct rec_rule text = {
+        fd->name, r->cap == RECORD_MAX_DESCRIPTION ? REC_MULTILINE : REC_TEXT, r->cap, 0, NULL};
+    const char *k;
+    json_t *m;
+    size_t i = 0;
+    json_object_foreach(v, k, m) {
+        char sub[96];
+        const char *f = rec_sub_name(sub, sizeof sub, fd->name, k);
+        if (!vocab_is_language(k))
+            return rec_fail(err, HUB_E_RANGE, f, "not a BCP 47 language tag");
+        const char *t;
+        int rc = rec_json_string(m, &text, f, err, &t);
+        if (rc != HUB_OK)
+            return rc;
+        if (t[0] == '\0')
+            return rec_fail(err, HUB_E_FIELD, f, "empty");
+        items[i]->lang = (char *)k; /* borrowed from the JSON object */
+        items[i]->text = (char *)t;
+        i++;
+    }
+    qsort(items, n, sizeof *items, rec_lang_cmp);
+    for (i = 1; i < n; i++)
+        if (strcasecmp(items[i - 1]->lang, items[i]->lang) == 0) {
+            char sub[96];
+            return rec_fail(err, HUB_E_RANGE,
+                            rec_sub_name(sub, sizeof sub, fd->name, items[i]->lang),
+                            "the same language twice (tags are case-insensitive)");
+        }
+    return HUB_OK;
+}
+
+static int rec_json_outcomes(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *fd,
+                             const struct rec_rule *r, json_t *v, struct record_error *err) {
+    static const char *const names[] = {"text", "skill", NULL};
+    if (!json_is_array(v))
+        return rec_fail(err, HUB_E_TYPE, fd->name,
+                        "expected a list of {\"text\": ..., \"skill\": <ESCO skill URI>}");
+    size_t n = json_array_size(v);
+    if (n > RECORD_MAX_LIST)
+        return rec_fail(err, HUB_E_TOO_LARGE, fd->name, "more than %d items", RECORD_MAX_LIST);
+    if (n == 0)
+        return HUB_OK;
+    Hubnet__LearningOutcome **items = (Hubnet__LearningOutcome **)rec_sub_block(msg, fd, n);
+    if (items == NULL)
+        return rec_fail(err, HUB_E_NOMEM, fd->name, "out of memory");
+    const struct rec_rule text = {"text", REC_TEXT, r->cap, 0, NULL};
+    const struct rec_rule *skill = rec_rule_find("skills");
+    for (size_t i = 0; i < n; i++) {
+        char name[64];
+        const char *f = rec_item_name(name, sizeof name, fd->name, i);
+        json_t *o = json_array_get(v, i);
+        if (!json_is_object(o))
+            return rec_fail(err, HUB_E_TYPE, f, "expected an object {\"text\", \"skill\"}");
+        int rc = rec_json_only(o, names, f, err);
+        if (rc == HUB_OK)
+            rc = rec_json_sub_string(o, "text", &text, 1, f, err, (const char **)&items[i]->text);
+        if (rc == HUB_OK)
+            rc = rec_json_sub_string(o, "skill", skill, 0, f, err, (const char **)&items[i]->skill);
+        if (rc != HUB_OK)
+            return rc;
+    }
+    return HUB_OK;
+}
+
+static int rec_json_sessions(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *fd,
+                             const struct rec_rule *r, json_t *v, struct record_error *err) {
+    static const char *const names[] = {"start", "end", "location", "mode", "seats", NULL};
+    if (!json_is_array(v))
+        return rec_fail(err, HUB_E_TYPE, fd->name,
+                        "expected a list of {\"start\", \"end\", \"location\", \"mode\", "
+                        "\"seats\"}");
+    size_t n = json_array_size(v);
+    if (n > RECORD_MAX_LIST)
+        return rec_fail(err, HUB_E_TOO_LARGE, fd->name, "more than %d sessions", RECORD_MAX_LIST);
+    if (n == 0)
+        return HUB_OK;
+    Hubnet__Session **items = (Hubnet__Session **)rec_sub_block(msg, fd, n);
+    if (items == NULL)
+        return rec_fail(err, HUB_E_NOMEM, fd->name, "out of memory");
+    const struct rec_rule date = {"start", REC_DATE, RECORD_MAX_SHORT, 0, "not a YYYY-MM-DD date"};
+    const struct rec_rule place = {"location", REC_TEXT, r->cap, 0, NULL};
+    const struct rec_rule *mode = rec_rule_find("mode");
+    for (size_t i = 0; i < n; i++) {
+        char name[64], sub[96];
+        const char *f = rec_item_name(name, sizeof name, fd->name, i);
+        json_t *o = json_array_get(v, i);
+        Hubnet__Session *se = items[i];
+        if (!json_is_object(o))
+            return rec_fail(err, HUB_E_TYPE, f, "expected an object {\"start\", \"end\", ...}");
+        int rc = rec_json_only(o, names, f, err);
+        if (rc == HUB_OK)
+            rc = rec_json_sub_string(o, "start", &date, 1, f, err, (const char **)&se->start);
+        if (rc == HUB_OK)
+            rc = rec_json_sub_string(o, "end", &date, 0, f, err, (const char **)&se->end);
+        if (rc == HUB_OK)
+            rc =
+                rec_json_sub_string(o, "location", &place, 0, f, err, (const char **)&se->location);
+        if (rc == HUB_OK)
+            rc = rec_json_sub_string(o, "mode", mode, 0, f, err, (const char **)&se->mode);
+        if (rc != HUB_OK)
+            return rc;
+        json_t *seats = json_object_get(o, "seats");
+        if (seats != NULL) {
+            json_int_t k = json_integer_value(seats);
+            if (!json_is_integer(seats))
+                return rec_fail(err, HUB_E_TYPE, rec_sub_name(sub, sizeof sub, f, "seats"),
+                                "expected a non-negative integer");
+            if (k < 0 || k > (json_int_t)UINT32_MAX)
+                return rec_fail(err, HUB_E_RANGE, rec_sub_name(sub, sizeof sub, f, "seats"),
+                                "out of range (0 .. %u)", UINT32_MAX);
+            se->seats = (uint32_t)k;
+        }
+        int32_t a, b;
+        if (se->end[0] != '\0' && record_parse_date(se->start, &a) == HUB_OK &&
+            record_parse_date(se->end, &b) == HUB_OK && b < a)
+            return rec_fail(err, HUB_E_RANGE, rec_sub_name(sub, sizeof sub, f, "end"),
+                            "before start");
+    }
+    return HUB_OK;
+}
+
 static int rec_json_scalar(int kind, ProtobufCMessage *msg, const ProtobufCFieldDescriptor *fd,
                            const struct rec_rule *r, json_t *v, struct record_error *err) {
     const char *field = fd->name;
     void *member = rec_member(msg, fd);
     int rc;
     switch (r->check) {
+    case REC_EQF: {
+        if (!json_is_integer(v))
+            return rec_fail(err, HUB_E_TYPE, field, "expected an EQF level, 1 .. %d",
+                            RECORD_EQF_MAX);
+        json_int_t n = json_integer_value(v);
+        if (n < 1 || n > RECORD_EQF_MAX)
+            return rec_fail(err, HUB_E_RANGE, field, "not an EQF level (1 .. %d)", RECORD_EQF_MAX);
+        *(uint32_t *)member = (uint32_t)n;
+        return HUB_OK;
+    }
     case REC_UINT32: {
         if (!json_is_integer(v))
             return rec_fail(err, HUB_E_TYPE, field, "expected a non-negative integer");
@@ -869,7 +1154,15 @@ static int rec_json_fields(int kind, ProtobufCMessage *msg, json_t *obj, struct 
         const struct rec_rule *r = rec_rule_find_kind(kind, key);
         if (r == NULL || !rec_rule_fits(r, fd))
             return rec_fail(err, HUB_E_INTERNAL, key, "no rule for this field");
-        int rc = fd->label == PROTOBUF_C_LABEL_REPEATED ? rec_json_list(msg, fd, r, v, err)
+        int rc;
+        if (r->check == REC_LANGTEXT)
+            rc = rec_json_langtext(msg, fd, r, v, err);
+        else if (r->check == REC_OUTCOMES)
+            rc = rec_json_outcomes(msg, fd, r, v, err);
+        else if (r->check == REC_SESSIONS)
+            rc = rec_json_sessions(msg, fd, r, v, err);
+        else
+            rc = fd->label == PROTOBUF_C_LABEL_REPEATED ? rec_json_list(msg, fd, r, v, err)
                                                         : rec_json_scalar(kind, msg, fd, r, v, err);
         if (rc != HUB_OK)
             return rc;
@@ -975,10 +1268,61 @@ static void rec_enum_write(struct jbuf *b, const struct rec_rule *r, int v) {
         jbuf_i64(b, v);
 }
 
+/* The repeated messages as rec_json_langtext, _outcomes and _sessions read them; empty
+ * members left out. */
+static void rec_sub_write(struct jbuf *b, enum rec_check check, void **items, size_t n) {
+    if (check == REC_LANGTEXT) /* jbuf_lit takes a literal: no ?: */
+        jbuf_lit(b, "{");
+    else
+        jbuf_lit(b, "[");
+    for (size_t i = 0; i < n; i++) {
+        if (check == REC_LANGTEXT) {
+            const Hubnet__LangText *t = items[i];
+            jbuf_key(b, t->lang);
+            jbuf_cstr(b, t->text);
+            continue;
+        }
+        jbuf_sep(b);
+        if (check == REC_OUTCOMES) {
+            const Hubnet__LearningOutcome *o = items[i];
+            jbuf_lit(b, "{\"text\":");
+            jbuf_cstr(b, o->text);
+            if (o->skill[0] != '\0') {
+                jbuf_key(b, "skill");
+                jbuf_cstr(b, o->skill);
+            }
+            jbuf_lit(b, "}");
+            continue;
+        }
+        const Hubnet__Session *se = items[i];
+        const char *names[4] = {"start", "end", "location", "mode"};
+        const char *vals[4] = {se->start, se->end, se->location, se->mode};
+        jbuf_lit(b, "{");
+        for (int k = 0; k < 4; k++)
+            if (vals[k][0] != '\0') {
+                jbuf_key(b, names[k]);
+                jbuf_cstr(b, vals[k]);
+            }
+        if (se->seats != 0) {
+            jbuf_key(b, "seats");
+            jbuf_u64(b, se->seats);
+        }
+        jbuf_lit(b, "}");
+    }
+    if (check == REC_LANGTEXT)
+        jbuf_lit(b, "}");
+    else
+        jbuf_lit(b, "]");
+}
+
 static int rec_field_write(struct jbuf *b, ProtobufCMessage *msg,
                            const ProtobufCFieldDescriptor *fd, const struct rec_rule *r) {
     void *member = rec_member(msg, fd);
     jbuf_key(b, fd->name);
+    if (r->check == REC_LANGTEXT || r->check == REC_OUTCOMES || r->check == REC_SESSIONS) {
+        rec_sub_write(b, r->check, *(void ***)member, *rec_count(msg, fd));
+        return HUB_OK;
+    }
     if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
         size_t n = *rec_count(msg, fd);
         char **items = *(char ***)member;
@@ -992,6 +1336,7 @@ static int rec_field_write(struct jbuf *b, ProtobufCMessage *msg,
     }
     switch (r->check) {
     case REC_UINT32:
+    case REC_EQF:
         jbuf_u64(b, *(uint32_t *)member);
         return HUB_OK;
     case REC_BOOL:
@@ -1138,9 +1483,48 @@ int record_to_json(int kind, const uint8_t *payload, size_t len, json_t **out) {
 
 /* Only limits, not vocabularies: a newer hub may know values this one does not, and every hub
  * must accept the same entries to converge. */
+static int rec_check_sub(enum rec_check check, size_t cap, void **items, size_t n) {
+    if (n > RECORD_MAX_LIST)
+        return HUB_E_TOO_LARGE;
+    const struct rec_rule text = {"text", cap == RECORD_MAX_DESCRIPTION ? REC_MULTILINE : REC_TEXT,
+                                  cap, 0, NULL};
+    const struct rec_rule shortr = {"short", REC_TEXT, RECORD_MAX_SHORT, 0, NULL};
+    for (size_t i = 0; i < n; i++) {
+        /* in field-number order (PROTOCOL.md 7.1): the first failing one gives the code */
+        const char *s[4] = {NULL, NULL, NULL, NULL};
+        const struct rec_rule *rule[4] = {&shortr, &shortr, &shortr, &shortr};
+        if (check == REC_LANGTEXT) {
+            const Hubnet__LangText *t = items[i];
+            s[0] = t->lang;
+            s[1] = t->text;
+            rule[1] = &text;
+        } else if (check == REC_OUTCOMES) {
+            const Hubnet__LearningOutcome *o = items[i];
+            s[0] = o->text;
+            s[1] = o->skill;
+            rule[0] = &text;
+        } else {
+            const Hubnet__Session *se = items[i];
+            s[0] = se->start;
+            s[1] = se->end;
+            s[2] = se->location;
+            s[3] = se->mode;
+            rule[2] = &text;
+        }
+        for (int k = 0; k < 4 && s[k]; k++) {
+            int rc = rec_check_text(s[k], strlen(s[k]), rule[k], "sub", NULL);
+            if (rc != HUB_OK)
+                return rc;
+        }
+    }
+    return HUB_OK;
+}
+
 static int rec_check_field(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *fd,
                            const struct rec_rule *r) {
     void *member = rec_member(msg, fd);
+    if (r->check == REC_LANGTEXT || r->check == REC_OUTCOMES || r->check == REC_SESSIONS)
+        return rec_check_sub(r->check, r->cap, *(void ***)member, *rec_count(msg, fd));
     if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
         size_t n = *rec_count(msg, fd);
         if (n > RECORD_MAX_LIST)
@@ -1386,6 +1770,27 @@ static void rec_term_languages(struct rec_terms *t, char **items, size_t n) {
     }
 }
 
+/* Each code and its leading parts of at least min characters: ISCED-F "0613" is found by its
+ * narrow field "061" and broad field "06", NUTS "DE300" by "DE3", "DE30" (and "DE"). */
+static void rec_term_prefixes(struct rec_terms *t, enum index_field f, char **items, size_t n,
+                              size_t min) {
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(items[i]);
+        for (size_t k = min; k <= len; k++)
+            rec_term_add(t, f, items[i], k);
+    }
+}
+
+/* DigComp competences ("2.3") and their area ("2"). */
+static void rec_term_digcomp(struct rec_terms *t, char **items, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        rec_term_str(t, IDX_DIGCOMP, items[i]);
+        const char *dot = strchr(items[i], '.');
+        if (dot != NULL && dot != items[i])
+            rec_term_add(t, IDX_DIGCOMP, items[i], (size_t)(dot - items[i]));
+    }
+}
+
 static void rec_term_id(struct rec_terms *t, enum index_field f, const ProtobufCBinaryData *b) {
     char hex[HUB_HEX_LEN + 1];
     if (b->len != 32)
@@ -1439,6 +1844,12 @@ static void rec_term_text_list(struct rec_terms *t, int cls, char **items, size_
         rec_term_text(t, cls, items[i]);
 }
 
+/* The texts of every language (titles, descriptions). */
+static void rec_term_langtext(struct rec_terms *t, int cls, Hubnet__LangText **items, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        rec_term_text(t, cls, items[i]->text);
+}
+
 /* The language the dictionary stems a record's words in. */
 static void rec_dict_lang(struct rec_terms *t, char **langs, size_t n) {
     if (t->dict)
@@ -1485,6 +1896,9 @@ static size_t rec_terms_of(const uint8_t author[32], int kind, const ProtobufCMe
         rec_term_list(&t, IDX_SECTOR, p->sectors, p->n_sectors);
         rec_term_list(&t, IDX_SERVICE, p->services, p->n_services);
         rec_term_str(&t, IDX_COUNTRY, p->country);
+        rec_term_str(&t, IDX_HUB_TYPE, p->hub_type);
+        rec_term_list(&t, IDX_CUSTOMER_TYPE, p->customer_types, p->n_customer_types);
+        rec_term_prefixes(&t, IDX_NUTS, p->nuts, p->n_nuts, 2);
         rec_term_languages(&t, p->languages, p->n_languages);
         rec_dict_lang(&t, p->languages, p->n_languages);
         rec_term_text(&t, TS_TITLE, p->name);
@@ -1510,6 +1924,19 @@ static size_t rec_terms_of(const uint8_t author[32], int kind, const ProtobufCMe
         rec_term_list(&t, IDX_SKILL, o->skills, o->n_skills);
         rec_term_str(&t, IDX_SERVICE_GROUP,
                      o->service_group[0] ? o->service_group : VOCAB_DEFAULT_SERVICE_GROUP);
+        rec_term_prefixes(&t, IDX_ISCED, o->isced, o->n_isced, 2);
+        if (o->eqf_level != 0) {
+            char lv[12];
+            int ln = snprintf(lv, sizeof lv, "%u", (unsigned)o->eqf_level);
+            if (ln > 0 && (size_t)ln < sizeof lv)
+                rec_term_add(&t, IDX_EQF, lv, (size_t)ln);
+        }
+        rec_term_digcomp(&t, o->digcomp, o->n_digcomp);
+        rec_term_prefixes(&t, IDX_NUTS, o->nuts, o->n_nuts, 2);
+        for (size_t i = 0; i < o->n_learning_outcomes; i++)
+            rec_term_str(&t, IDX_SKILL, o->learning_outcomes[i]->skill);
+        for (size_t i = 0; i < o->n_sessions; i++)
+            rec_term_str(&t, IDX_MODE, o->sessions[i]->mode);
         if (o->based_on != NULL && o->based_on->author.len == 32 && o->based_on->key[0] != '\0' &&
             strlen(o->based_on->key) <= HUB_MAX_RECORD_KEY) {
             char ref[HUB_HEX_LEN + 1 + HUB_MAX_RECORD_KEY + 1];
@@ -1521,9 +1948,15 @@ static size_t rec_terms_of(const uint8_t author[32], int kind, const ProtobufCMe
         }
         rec_dict_lang(&t, o->languages, o->n_languages);
         rec_term_text(&t, TS_TITLE, o->title);
+        rec_term_langtext(&t, TS_TITLE, o->titles, o->n_titles);
         rec_term_text_list(&t, TS_TAGS, o->topics, o->n_topics);
         rec_term_text(&t, TS_PLACE, o->location);
+        for (size_t i = 0; i < o->n_sessions; i++)
+            rec_term_text(&t, TS_PLACE, o->sessions[i]->location);
         rec_term_text(&t, TS_DESC, o->description);
+        rec_term_langtext(&t, TS_DESC, o->descriptions, o->n_descriptions);
+        for (size_t i = 0; i < o->n_learning_outcomes; i++)
+            rec_term_text(&t, TS_DESC, o->learning_outcomes[i]->text);
         break;
     }
     case HUBNET__KIND__KIND_REQUEST: {
@@ -1583,6 +2016,20 @@ size_t record_terms(const uint8_t author[32], int kind, const uint8_t *payload, 
 
 /* ---- small accessors for store, query and discovery ---- */
 
+/* An offer's dates span its sessions too: the earliest start, the latest end (a session
+ * without an end ends on its start). Malformed dates count as absent. */
+static void rec_dates_session(struct record_dates *d, const char *start, const char *end) {
+    int32_t a, b;
+    if (record_parse_date(start, &a) != HUB_OK)
+        return;
+    if (record_parse_date(end, &b) != HUB_OK || b < a)
+        b = a;
+    if (d->start == 0 || a < d->start)
+        d->start = a;
+    if (d->end == 0 || b > d->end)
+        d->end = b;
+}
+
 /* record_dates on the unpacked message (msg NULL: none). */
 static void rec_dates_of(int kind, const ProtobufCMessage *msg, struct record_dates *out) {
     out->start = 0;
@@ -1594,6 +2041,16 @@ static void rec_dates_of(int kind, const ProtobufCMessage *msg, struct record_da
         const Hubnet__Offer *o = (const Hubnet__Offer *)msg;
         start = o->start_date;
         end = o->end_date;
+        struct record_dates own = {0, 0};
+        int32_t days;
+        if (record_parse_date(start, &days) == HUB_OK)
+            own.start = days;
+        if (record_parse_date(end, &days) == HUB_OK)
+            own.end = days;
+        for (size_t i = 0; i < o->n_sessions; i++)
+            rec_dates_session(&own, o->sessions[i]->start, o->sessions[i]->end);
+        *out = own;
+        return;
     } else {
         const Hubnet__Request *q = (const Hubnet__Request *)msg;
         start = q->start_date;
@@ -1790,6 +2247,7 @@ int record_offer_seats_fields(const uint8_t *payload, size_t len, uint32_t *capa
                               struct record_dates *dates) {
     const uint8_t *p = payload, *end = payload + len;
     char start[11] = "", endd[11] = "";
+    struct record_dates sess = {0, 0};
     *capacity = 0;
     dates->start = dates->end = 0;
     while (len > 0 && p < end) {
@@ -1808,6 +2266,29 @@ int record_offer_seats_fields(const uint8_t *payload, size_t len, uint32_t *capa
         }
         if (pb_skip_value(&p, end, type, &val, &vlen) != HUB_OK)
             return HUB_E_DECODE;
+        if (field == 38 && type == 2) { /* a Session: start (1) and end (2) */
+            char ss[11] = "", se[11] = "";
+            const uint8_t *q = val, *qend = val + vlen;
+            while (vlen > 0 && q < qend) {
+                uint32_t sf;
+                unsigned st;
+                const uint8_t *sv;
+                size_t svl;
+                if (pb_read_tag(&q, qend, &sf, &st) != HUB_OK ||
+                    pb_skip_value(&q, qend, st, &sv, &svl) != HUB_OK)
+                    return HUB_E_DECODE;
+                if ((sf == 1 || sf == 2) && st == 2) {
+                    char *d = sf == 1 ? ss : se;
+                    if (svl == 10) {
+                        memcpy(d, sv, 10);
+                        d[10] = '\0';
+                    } else {
+                        d[0] = '\0';
+                    }
+                }
+            }
+            rec_dates_session(&sess, ss, se);
+        }
         if ((field == 14 || field == 15) && type == 2) {
             char *d = field == 14 ? start : endd;
             if (vlen == 10) {
@@ -1823,5 +2304,10 @@ int record_offer_seats_fields(const uint8_t *payload, size_t len, uint32_t *capa
         dates->start = days;
     if (record_parse_date(endd, &days) == HUB_OK)
         dates->end = days;
+    /* as rec_dates_of: the sessions widen the span */
+    if (sess.start != 0 && (dates->start == 0 || sess.start < dates->start))
+        dates->start = sess.start;
+    if (sess.end != 0 && (dates->end == 0 || sess.end > dates->end))
+        dates->end = sess.end;
     return HUB_OK;
 }

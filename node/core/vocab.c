@@ -6,6 +6,7 @@
  * that every hub running one version accepts exactly the same records. Values are exact and
  * case-sensitive: labels as published, codes as the standard writes them. */
 #include "vocab.h"
+#include "vocab_fields.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -294,6 +295,8 @@ static const char *const vocab_topics[] = {
 struct vocab_def {
     const char *name; /* as used in error messages and --help */
     const char *const *values;
+    int fields;                /* 1 + vocab_fields_codes' list, or 0: values */
+    const char *const *labels; /* code, label pairs (vocab_fields.c), or NULL */
 };
 
 static const struct vocab_def vocab_defs[VOCAB_COUNT] = {
@@ -309,7 +312,25 @@ static const struct vocab_def vocab_defs[VOCAB_COUNT] = {
     [VOCAB_SERVICE_GROUP] = {"service_group", vocab_service_groups},
     [VOCAB_SERVICE_TYPE] = {"service_type", vocab_service_types},
     [VOCAB_TOPIC] = {"topic", vocab_topics},
+    [VOCAB_ISCED] = {"isced", NULL, 1, vocab_isced_pairs},
+    [VOCAB_EQF] = {"eqf", NULL, 2, vocab_eqf_pairs},
+    [VOCAB_DIGCOMP] = {"digcomp", NULL, 3, vocab_digcomp_pairs},
+    [VOCAB_NUTS] = {"nuts", NULL, 4, vocab_nuts_pairs},
+    [VOCAB_HUB_TYPE] = {"hub_type", NULL, 5, vocab_hub_type_pairs},
+    [VOCAB_CUSTOMER_TYPE] = {"customer_type", NULL, 6, vocab_customer_type_pairs},
 };
+
+/* The values of a list (the codes, for the lists of vocab_fields.c). */
+static const char *const *vocab_vals(enum vocab_list list) {
+    const struct vocab_def *d = &vocab_defs[list];
+    return d->fields ? vocab_fields_codes(d->fields - 1) : d->values;
+}
+
+const char *vocab_label(enum vocab_list list, const char *code) {
+    if ((unsigned)list >= VOCAB_COUNT || code == NULL || vocab_defs[list].labels == NULL)
+        return NULL;
+    return vocab_fields_label(vocab_defs[list].labels, code);
+}
 
 const char *vocab_service_type_group(const char *type) {
     for (size_t g = 0; g < sizeof vocab_group_types / sizeof vocab_group_types[0]; g++)
@@ -329,7 +350,7 @@ int vocab_has(enum vocab_list list, const char *value) {
         return 0;
     /* Linear: the longest list has 249 entries and this runs once per published field,
      * never on the replication or query path. */
-    for (const char *const *v = vocab_defs[list].values; *v != NULL; v++)
+    for (const char *const *v = vocab_vals(list); *v != NULL; v++)
         if (strcmp(*v, value) == 0)
             return 1;
     return 0;
@@ -344,7 +365,7 @@ const char *vocab_name(enum vocab_list list) {
 const char *const *vocab_values(enum vocab_list list) {
     if ((unsigned)list >= VOCAB_COUNT)
         return NULL;
-    return vocab_defs[list].values;
+    return vocab_vals(list);
 }
 
 /* Locale-independent character classes: the checks must not change with LC_CTYPE. */
@@ -450,6 +471,61 @@ int vocab_is_url(const char *s) {
     return 1;
 }
 
+/* NUTS: the country's code (vocab_nuts_pairs: level 0), then 1 to 3 upper-case letters or
+ * digits (levels 1, 2, 3; "Z" codes for extra-regio included). 0 syntax, 1 ok, -1 the country
+ * is not a NUTS country. */
+int vocab_nuts_check(const char *s) {
+    if (s == NULL)
+        return 0;
+    size_t n = strlen(s);
+    if (n < 2 || n > VOCAB_NUTS_MAX_LEN)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (i >= 2 && vocab_digit(s[i]))))
+            return 0;
+    char cc[3] = {s[0], s[1], 0};
+    return vocab_has(VOCAB_NUTS, cc) ? 1 : -1;
+}
+
+int vocab_is_nuts(const char *s) {
+    return vocab_nuts_check(s) == 1;
+}
+
+int vocab_nuts_suggest_text(const char *code, char *buf, size_t size) {
+    if (size == 0)
+        return 0;
+    buf[0] = 0;
+    if (code == NULL || strlen(code) < 2)
+        return 0;
+    char cc[3] = {code[0], code[1], 0};
+    const char *best[VOCAB_SUGGEST_MAX];
+    size_t nb = 0;
+    /* the ISO 3166 codes NUTS spells otherwise first */
+    if (strcmp(cc, "GR") == 0)
+        best[nb++] = "EL";
+    else if (strcmp(cc, "GB") == 0)
+        best[nb++] = "UK";
+    nb += vocab_suggest(VOCAB_NUTS, cc, best + nb, VOCAB_SUGGEST_MAX - nb);
+    size_t at = 0;
+    for (size_t i = 0; i < nb; i++) {
+        int w = snprintf(buf + at, size - at, "%s'%s%.3s'",
+                         i == 0        ? "did you mean "
+                         : i + 1 == nb ? " or "
+                                       : ", ",
+                         best[i], code + 2);
+        if (w < 0 || (size_t)w >= size - at) {
+            buf[at] = 0;
+            break;
+        }
+        at += (size_t)w;
+    }
+    if (nb && at + 2 <= size) {
+        buf[at++] = '?';
+        buf[at] = 0;
+    }
+    return (int)nb;
+}
+
 /* ---- finding values: case-insensitive lookup and "did you mean" ---- */
 
 static unsigned char vocab_fold(unsigned char c) {
@@ -459,7 +535,7 @@ static unsigned char vocab_fold(unsigned char c) {
 const char *vocab_find(enum vocab_list list, const char *value) {
     if ((unsigned)list >= VOCAB_COUNT || value == NULL)
         return NULL;
-    for (const char *const *v = vocab_defs[list].values; *v != NULL; v++) {
+    for (const char *const *v = vocab_vals(list); *v != NULL; v++) {
         const unsigned char *a = (const unsigned char *)*v, *b = (const unsigned char *)value;
         while (*a && vocab_fold(*a) == vocab_fold(*b)) {
             a++;
@@ -507,7 +583,7 @@ size_t vocab_suggest(enum vocab_list list, const char *value, const char **out, 
         max = VOCAB_SUGGEST_MAX;
     size_t dist[VOCAB_SUGGEST_MAX], n = 0;
     int pre = value[0] != '\0';
-    for (const char *const *v = vocab_defs[list].values; *v != NULL; v++) {
+    for (const char *const *v = vocab_vals(list); *v != NULL; v++) {
         /* a label the value begins ranks before every other: distance 0 */
         size_t d = pre && vocab_prefix(*v, value) ? 0 : vocab_distance(*v, value) + 1;
         size_t i = n < max ? n++ : max;

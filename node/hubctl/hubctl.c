@@ -467,7 +467,20 @@ static const char query_usage[] =
     "                     12.50 EUR (other currencies are left out)\n"
     "                     --opportunity-type, --schedule, --free and --max-cost keep offers\n"
     "                     only; with --text, they and --region may leave a page short\n"
-    "  --upcoming         records whose start date is today (UTC) or later\n"
+    "  --upcoming         records whose start date is today (UTC) or later (an offer's\n"
+    "                     sessions count: its first session's start)\n"
+    "  --isced CODE       offers of an ISCED-F 2013 field; a broad (06) or narrow (061)\n"
+    "                     field finds its detailed ones (0613) (+)\n"
+    "  --eqf N            offers of EQF level N, 1..8 (+)\n"
+    "  --digcomp C        offers of a DigComp 2.2 area (2) or competence (2.3) (+)\n"
+    "  --nuts CODE        offers and profiles in a NUTS region: AT1 finds AT13 (+)\n"
+    "  --hub-type T       profiles of a hub type: edih, seal_of_excellence, other_dih (+)\n"
+    "  --customer-type T  profiles serving a customer type: smes, public_sector, ... (+)\n"
+    "  --deadline-open    offers whose application deadline is today (UTC) or later, or\n"
+    "                     that have none\n"
+    "Language:\n"
+    "  --lang L           show each offer's title and description in language L (from its\n"
+    "                     titles and descriptions), else in English, else as published\n"
     "Order:\n"
     "  --sort ORDER       published: newest first (the default without --text); relevance:\n"
     "                     best text match first (the default with --text); start: start date,\n"
@@ -584,10 +597,12 @@ static const char export_usage[] =
     "  jsonl    one {\"kind\",\"key\",\"record\"} a line: what 'hubctl import' takes back\n"
     "  csv      RFC 4180, UTF-8, one row per offer (or request), a header row of named columns\n"
     "           (README \"Exchanging the catalogue\"); lists hold values separated by '|';\n"
-    "           'hubctl import FILE.csv' takes it back\n"
+    "           titles, descriptions, learning_outcomes and sessions hold their JSON (one row\n"
+    "           per offer, its sessions in one cell); 'hubctl import FILE.csv' takes it back\n"
     "  jsonld   schema.org JSON-LD: the hub (Organization, from its profile) and each offer as\n"
-    "           a Course (+ EducationalOccupationalProgram for train-the-trainer) with its\n"
-    "           CourseInstance and Offer (price), for a website and search engines\n"
+    "           a Course (+ EducationalOccupationalProgram for train-the-trainer or with an\n"
+    "           application deadline) with a CourseInstance per session, its Offer (price),\n"
+    "           EQF level, learning outcomes, for a website and search engines\n"
     "\n"
     "--entries: every signed entry this hub holds, in the order it accepted them, one base64\n"
     "line each: the format 'hubctl import --entries' takes. It moves a hub's feeds to another\n"
@@ -598,8 +613,10 @@ static const char export_usage[] =
     "Options:\n"
     "  --format F       jsonl, csv or jsonld: records (csv: offers or requests; jsonld: offers)\n"
     "  --kind K         with --format: offer (default), request, profile, ...\n"
-    "  --lang L         with --format: the language to pick where records carry several (a\n"
-    "                   language tag; no effect yet: records hold one title and description)\n"
+    "  --lang L         with --format: title and description in language L (from the\n"
+    "                   offer's titles and descriptions), else English, else as published;\n"
+    "                   jsonl with --lang is for reading: import takes the chosen texts as\n"
+    "                   the titles (export without --lang to move records exactly)\n"
     "  --country, --topic, --text, --from, ...  with --format: as 'hubctl query' takes them\n"
     "  --entries        signed entries\n"
     "  --since CURSOR   with --entries: only entries accepted after CURSOR\n"
@@ -700,8 +717,11 @@ static const char vocab_usage[] =
     "\n"
     "The controlled vocabularies records are checked against, with every value as publish and\n"
     "query take it: technology, sector, service, mode, schedule, opportunity_type, audience,\n"
-    "country, currency, service_group, service_type, and topic: the curated public-sector\n"
-    "topic tags (NAME: one of them, in any case; a plural will do: sectors). A query matches\n"
+    "country, currency, service_group, service_type, topic: the curated public-sector topic\n"
+    "tags, and the field's standard codes, each with its label: isced (ISCED-F 2013 fields),\n"
+    "eqf (EQF levels), digcomp (DigComp 2.2 areas and competences), nuts (the NUTS countries:\n"
+    "a region code is one of them and 1 to 3 letters or digits, AT13), hub_type and\n"
+    "customer_type (NAME: one of them, in any case; a plural will do: sectors). A query matches\n"
     "labels in any case; a value outside its list is refused (E_VOCAB) with the nearest\n"
     "values. Topics, languages (BCP 47) and skills (ESCO URIs) are open vocabularies, checked\n"
     "for their form only: the topic list is a suggestion.\n"
@@ -1090,8 +1110,19 @@ static int cmd_vocab(struct ctl *ctl, json_t *opts, int npos, char **pos) {
                 json_t *vals = json_object_get(l, "values");
                 printf("%s%s (%zu values)\n", i ? "\n" : "",
                        json_string_value(json_object_get(l, "name")), json_array_size(vals));
+                json_t *labels = json_object_get(l, "labels");
+                int w = 0; /* codes in a column before their labels */
                 json_array_foreach(vals, k, v) {
-                    printf("  %s\n", json_string_value(v));
+                    if ((int)json_string_length(v) > w)
+                        w = (int)json_string_length(v);
+                }
+                json_array_foreach(vals, k, v) {
+                    const char *label =
+                        json_string_value(json_object_get(labels, json_string_value(v)));
+                    if (label)
+                        printf("  %-*s  %s\n", w, json_string_value(v), label);
+                    else
+                        printf("  %s\n", json_string_value(v));
                 }
             }
         }
@@ -1274,14 +1305,19 @@ static int cmd_match(struct ctl *ctl, json_t *opts, int npos, char **pos) {
 
 /* ---- query, history ----------------------------------------------------------------------- */
 
+/* A grid: clang-format would lay the 33 names out one a line. */
+/* clang-format off */
 static const char *const query_filters[] = {
     "kind",     "author",   "topic",         "technology", "sector",           "service",
     "country",  "language", "mode",          "audience",   "skill",            "text",
     "from",     "to",       "target",        "based_on",   "service_group",    "has_seats",
     "schedule", "region",   "free",          "max_cost",   "opportunity_type", "upcoming",
-    "sort",     NULL};
+    "sort",     "isced",    "deadline_open", "digcomp",    "customer_type",    "hub_type",
+    "eqf",      "nuts",     NULL};
+/* clang-format on */
 
 static int query_since(struct ctl *ctl, json_t *opts);
+static int lang_ok(const char *s);
 
 static int cmd_query(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     (void)npos;
@@ -1295,6 +1331,9 @@ static int cmd_query(struct ctl *ctl, json_t *opts, int npos, char **pos) {
         return usage_error("query", "--limit '%s' is not a number from 1 to 1000", ls);
     if (all && limit == 0)
         limit = QUERY_ALL_LIMIT;
+    const char *lang = json_string_value(json_object_get(opts, "lang"));
+    if (lang && !lang_ok(lang))
+        return usage_error("query", "--lang '%s' is not a language tag (en, de, pt-BR)", lang);
 
     char *cursor = NULL;
     const char *cs = json_string_value(json_object_get(opts, "cursor"));
@@ -1323,6 +1362,8 @@ static int cmd_query(struct ctl *ctl, json_t *opts, int npos, char **pos) {
         size_t i, got = json_array_size(recs);
         json_t *v;
         json_array_foreach(recs, i, v) {
+            if (lang)
+                exchange_pick_lang(v, lang);
             ctl->out->list_record(v);
         }
         count += got;
@@ -2277,9 +2318,18 @@ static int export_records(struct ctl *ctl, json_t *opts, const char *fmts, const
     int rc = fmt == EXPORT_JSONLD ? export_hub(ctl, me, &profile) : 0;
     if (rc != 0)
         return rc;
+    json_t *vocab = NULL; /* the labels of ISCED-F and DigComp codes, for JSON-LD's terms */
+    if (fmt == EXPORT_JSONLD && (rc = simple_call(ctl, "vocab", &vocab)) != 0) {
+        json_decref(profile);
+        json_decref(vocab);
+        return rc;
+    }
+    exchange_jsonld_labels(vocab);
     FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
     if (!f) {
         json_decref(profile);
+        exchange_jsonld_labels(NULL);
+        json_decref(vocab);
         fprintf(stderr, "hubctl: cannot write %s: %s\n", path, strerror(errno));
         return EXIT_LOCAL;
     }
@@ -2303,6 +2353,8 @@ static int export_records(struct ctl *ctl, json_t *opts, const char *fmts, const
         json_t *v;
         size_t i;
         json_array_foreach(json_object_get(r, "records"), i, v) {
+            if (lang)
+                exchange_pick_lang(v, lang);
             if (werr == 0 && (werr = export_one(f, fmt, v)) == 0)
                 n++;
         }
@@ -2318,6 +2370,8 @@ static int export_records(struct ctl *ctl, json_t *opts, const char *fmts, const
     free(cursor);
     if (rc == 0 && werr == 0 && fmt == EXPORT_JSONLD)
         werr = exchange_jsonld_end(f);
+    exchange_jsonld_labels(NULL);
+    json_decref(vocab);
     if (rc == 0 && (werr != 0 || ferror(f))) {
         fprintf(stderr, "hubctl: writing %s: %s\n", file_label(path), strerror(errno ? errno : EIO));
         rc = EXIT_LOCAL;
@@ -2598,14 +2652,16 @@ static const struct optdef publish_opts[] = {{"key", 1, 0},          {"expires",
                                              {"seal-message", 0, 0}, {NULL, 0, 0}};
 static const struct optdef get_opts[] = {{"wire", 0, 0}, {NULL, 0, 0}};
 static const struct optdef query_opts[] = {
-    {"kind", 1, 0},      {"author", 1, 0},   {"topic", 1, 1},    {"technology", 1, 1},
-    {"sector", 1, 1},    {"service", 1, 1},  {"country", 1, 1},  {"language", 1, 1},
-    {"mode", 1, 1},      {"audience", 1, 1}, {"skill", 1, 1},    {"text", 1, 0},
-    {"from", 1, 0},      {"to", 1, 0},       {"target", 1, 0},   {"limit", 1, 0},
-    {"cursor", 1, 0},    {"all", 0, 0},      {"based-on", 1, 0}, {"service-group", 1, 1},
-    {"has-seats", 0, 0}, {"since", 1, 0},    {"schedule", 1, 1}, {"region", 1, 1},
-    {"free", 0, 0},      {"upcoming", 0, 0}, {"sort", 1, 0},     {"max-cost", 1, 0},
-    {"opportunity-type", 1, 1},              {NULL, 0, 0}};
+    {"kind", 1, 0},          {"author", 1, 0},   {"topic", 1, 1},    {"technology", 1, 1},
+    {"sector", 1, 1},        {"service", 1, 1},  {"country", 1, 1},  {"language", 1, 1},
+    {"mode", 1, 1},          {"audience", 1, 1}, {"skill", 1, 1},    {"text", 1, 0},
+    {"from", 1, 0},          {"to", 1, 0},       {"target", 1, 0},   {"limit", 1, 0},
+    {"cursor", 1, 0},        {"all", 0, 0},      {"based-on", 1, 0}, {"service-group", 1, 1},
+    {"has-seats", 0, 0},     {"since", 1, 0},    {"schedule", 1, 1}, {"region", 1, 1},
+    {"free", 0, 0},          {"upcoming", 0, 0}, {"sort", 1, 0},     {"max-cost", 1, 0},
+    {"isced", 1, 1},         {"eqf", 1, 1},      {"digcomp", 1, 1},  {"opportunity-type", 1, 1},
+    {"nuts", 1, 1},          {"lang", 1, 0},     {"hub-type", 1, 1}, {"customer-type", 1, 1},
+    {"deadline-open", 0, 0}, {NULL, 0, 0}};
 static const struct optdef match_opts[] = {
     {"hubs", 0, 0}, {"requests", 0, 0}, {"limit", 1, 0}, {NULL, 0, 0}};
 static const struct optdef history_opts[] = {{"kind", 1, 0}, {"author", 1, 0}, {NULL, 0, 0}};
@@ -2614,14 +2670,15 @@ static const struct optdef watch_opts[] = {
     {"kind", 1, 0},  {"author", 1, 0}, {"topic", 1, 1},     {"country", 1, 1},
     {"inbox", 0, 0}, {"since", 1, 0},  {"reconnect", 0, 0}, {NULL, 0, 0}};
 static const struct optdef export_opts[] = {
-    {"entries", 0, 0},   {"since", 1, 0},    {"format", 1, 0},   {"lang", 1, 0},
-    {"kind", 1, 0},      {"author", 1, 0},   {"topic", 1, 1},    {"technology", 1, 1},
-    {"sector", 1, 1},    {"service", 1, 1},  {"country", 1, 1},  {"language", 1, 1},
-    {"mode", 1, 1},      {"audience", 1, 1}, {"skill", 1, 1},    {"text", 1, 0},
-    {"from", 1, 0},      {"to", 1, 0},       {"based-on", 1, 0}, {"service-group", 1, 1},
-    {"has-seats", 0, 0}, {"schedule", 1, 1}, {"region", 1, 1},   {"free", 0, 0},
-    {"upcoming", 0, 0},  {"sort", 1, 0},     {"max-cost", 1, 0}, {"opportunity-type", 1, 1},
-    {NULL, 0, 0}};
+    {"entries", 0, 0},       {"since", 1, 0},    {"format", 1, 0},   {"lang", 1, 0},
+    {"kind", 1, 0},          {"author", 1, 0},   {"topic", 1, 1},    {"technology", 1, 1},
+    {"sector", 1, 1},        {"service", 1, 1},  {"country", 1, 1},  {"language", 1, 1},
+    {"mode", 1, 1},          {"audience", 1, 1}, {"skill", 1, 1},    {"text", 1, 0},
+    {"from", 1, 0},          {"to", 1, 0},       {"based-on", 1, 0}, {"service-group", 1, 1},
+    {"has-seats", 0, 0},     {"schedule", 1, 1}, {"region", 1, 1},   {"free", 0, 0},
+    {"upcoming", 0, 0},      {"sort", 1, 0},     {"max-cost", 1, 0}, {"opportunity-type", 1, 1},
+    {"isced", 1, 1},         {"eqf", 1, 1},      {"digcomp", 1, 1},  {"nuts", 1, 1},
+    {"deadline-open", 0, 0}, {NULL, 0, 0}};
 static const struct optdef backup_opts[] = {{"no-identity", 0, 0}, {NULL, 0, 0}};
 static const struct optdef inbox_opts[] = {
     {"new", 0, 0}, {"limit", 1, 0}, {"cursor", 1, 0}, {NULL, 0, 0}};

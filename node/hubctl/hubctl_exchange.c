@@ -3,11 +3,13 @@
  * writes them in its order, the import reads them by their header names, in any order, so a
  * column added later (issue 11 item 4's fields) is one line here and old files still import. */
 #include "hubctl_exchange.h"
+#include "langpick.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define CSV_BOM "\xef\xbb\xbf" /* spreadsheets read a file that starts so as UTF-8 */
 #define JSONLD_ID_MAX 1024     /* bytes of an @id (a key is at most 128 bytes, escaped x3) */
@@ -25,6 +27,7 @@ enum col_type {
     COL_REF_KEY,    /* field.key */
     COL_EXPIRES,    /* milliseconds since the epoch, empty = never */
     COL_INFO,       /* written by export, ignored by import: who and when */
+    COL_JSON,       /* a structured field (titles, sessions, ...) as its compact JSON */
 };
 
 struct column {
@@ -71,6 +74,17 @@ static const struct column exchange_columns[] = {
     {"based_on_key", "based_on", COL_REF_KEY},
     {"material_licence", "material_licence", COL_TEXT},
     {"material_url", "material_url", COL_TEXT},
+    /* issue 11 item 4: the field's standard fields */
+    {"isced", "isced", COL_LIST},
+    {"eqf_level", "eqf_level", COL_UINT},
+    {"digcomp", "digcomp", COL_LIST},
+    {"nuts", "nuts", COL_LIST},
+    {"prerequisites", "prerequisites", COL_TEXT},
+    {"application_deadline", "application_deadline", COL_TEXT},
+    {"titles", "titles", COL_JSON},
+    {"descriptions", "descriptions", COL_JSON},
+    {"learning_outcomes", "learning_outcomes", COL_JSON},
+    {"sessions", "sessions", COL_JSON},
     {"expires", NULL, COL_EXPIRES},
     {"author", "author", COL_INFO},
     {"author_name", "author_name", COL_INFO},
@@ -95,6 +109,12 @@ int exchange_jsonl(FILE *f, json_t *view) {
     int rc = json_dumpf(o, f, JSON_COMPACT | JSON_REAL_PRECISION(17));
     json_decref(o);
     return rc == 0 && fputc('\n', f) != EOF ? 0 : -1;
+}
+
+/* ---- language versions --------------------------------------------------------------------- */
+
+void exchange_pick_lang(json_t *view, const char *lang) {
+    langpick_view(view, lang); /* node/core/langpick.c: the same choice as hubd's query */
 }
 
 /* ---- CSV out ------------------------------------------------------------------------------- */
@@ -209,6 +229,10 @@ int exchange_csv_row(FILE *f, json_t *view) {
         case COL_INFO:
             text = cell_text(json_object_get(view, col->field));
             break;
+        case COL_JSON:
+            /* UTF-8 as it is (no \u escapes): the cell stays readable */
+            text = v ? json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER) : strdup("");
+            break;
         default:
             text = cell_text(v);
         }
@@ -224,6 +248,39 @@ int exchange_csv_row(FILE *f, json_t *view) {
 /* ---- JSON-LD (schema.org) ------------------------------------------------------------------ */
 
 static int jsonld_first;
+static json_t *jsonld_vocab; /* hubd's vocab answer: labels of codes (borrowed) */
+
+void exchange_jsonld_labels(json_t *vocab) {
+    jsonld_vocab = vocab;
+}
+
+/* The label of code in the vocabulary list named list, or NULL. */
+static const char *jsonld_label(const char *list, const char *code) {
+    size_t i;
+    json_t *l;
+    json_array_foreach(json_object_get(jsonld_vocab, "lists"), i, l) {
+        if (strcmp(json_string_value(json_object_get(l, "name")) ?: "", list) == 0)
+            return json_string_value(json_object_get(json_object_get(l, "labels"), code));
+    }
+    return NULL;
+}
+
+/* Codes of a classification as schema.org DefinedTerms (termCode, name, the set's name). */
+static void jsonld_terms(json_t *out, json_t *codes, const char *list, const char *set) {
+    size_t i;
+    json_t *c;
+    json_array_foreach(codes, i, c) {
+        if (!json_is_string(c))
+            continue;
+        json_t *t = json_pack("{s:s, s:O, s:s}", "@type", "DefinedTerm", "termCode", c,
+                              "inDefinedTermSet", set);
+        const char *label = jsonld_label(list, json_string_value(c));
+        if (t && label)
+            json_object_set_new(t, "name", json_string(label));
+        if (t)
+            json_array_append_new(out, t);
+    }
+}
 
 /* A record's @id: a URN of its author, kind and key (percent-escaped), stable across versions. */
 static json_t *jsonld_id(const char *author, const char *kind, const char *key) {
@@ -321,9 +378,13 @@ int exchange_jsonld_item(FILE *f, json_t *view) {
     const char *author = json_string_value(json_object_get(view, "author"));
     int ttt = json_is_true(json_object_get(rec, "train_the_trainer"));
     json_t *o = json_object();
+    /* applicationDeadline is a property of EducationalOccupationalProgram: an offer with one is
+     * typed as both, as a train-the-trainer programme is */
+    json_t *deadline = json_object_get(rec, "application_deadline");
+    int program = ttt || json_is_string(deadline);
     json_object_set_new(o, "@type",
-                        ttt ? json_pack("[s,s]", "Course", "EducationalOccupationalProgram")
-                            : json_string("Course"));
+                        program ? json_pack("[s,s]", "Course", "EducationalOccupationalProgram")
+                                : json_string("Course"));
     json_t *id = jsonld_id(author, "offer", json_string_value(json_object_get(view, "key")));
     if (id)
         json_object_set_new(o, "@id", id);
@@ -335,7 +396,53 @@ int exchange_jsonld_item(FILE *f, json_t *view) {
     set_if(o, "keywords", kw);
     json_decref(kw);
     set_if(o, "availableLanguage", json_object_get(rec, "languages"));
-    set_if(o, "teaches", json_object_get(rec, "skills"));
+    set_if(o, "inLanguage", json_object_get(view, "lang"));
+    /* teaches: the ESCO skills, and each learning outcome as a DefinedTerm (its ESCO skill
+     * as the term's @id) */
+    json_t *teach = json_array();
+    size_t ti;
+    json_t *te;
+    json_array_foreach(json_object_get(rec, "skills"), ti, te) json_array_append(teach, te);
+    json_array_foreach(json_object_get(rec, "learning_outcomes"), ti, te) {
+        json_t *t =
+            json_pack("{s:s, s:O}", "@type", "DefinedTerm", "name", json_object_get(te, "text"));
+        json_t *sk = json_object_get(te, "skill");
+        if (t && json_is_string(sk)) {
+            json_object_set(t, "@id", sk);
+            json_object_set_new(t, "inDefinedTermSet",
+                                json_string("http://data.europa.eu/esco/concept-scheme/skills"));
+        }
+        if (t)
+            json_array_append_new(teach, t);
+    }
+    set_if(o, "teaches", teach);
+    json_decref(teach);
+    json_int_t eqf = json_integer_value(json_object_get(rec, "eqf_level"));
+    if (eqf > 0) {
+        char code[24], name[32];
+        snprintf(code, sizeof code, "%" PRId64, (int64_t)eqf);
+        snprintf(name, sizeof name, "EQF level %" PRId64, (int64_t)eqf);
+        json_object_set_new(o, "educationalLevel",
+                            json_pack("{s:s, s:s, s:s, s:s}", "@type", "DefinedTerm", "termCode",
+                                      code, "name", name, "inDefinedTermSet",
+                                      "European Qualifications Framework (EQF)"));
+    }
+    json_t *about = json_array();
+    jsonld_terms(about, json_object_get(rec, "isced"), "isced", "ISCED-F 2013");
+    jsonld_terms(about, json_object_get(rec, "digcomp"), "digcomp", "DigComp 2.2");
+    set_if(o, "about", about);
+    json_decref(about);
+    set_if(o, "coursePrerequisites", json_object_get(rec, "prerequisites"));
+    if (program)
+        set_if(o, "applicationDeadline", deadline);
+    json_t *area = json_array();
+    json_array_foreach(json_object_get(rec, "nuts"), ti, te) {
+        json_t *pl = json_pack("{s:s, s:O}", "@type", "Place", "identifier", te);
+        if (pl)
+            json_array_append_new(area, pl);
+    }
+    set_if(o, "spatialCoverage", area);
+    json_decref(area);
     set_if(o, "url", json_object_get(rec, "registration_url"));
     set_if(o, "license", json_object_get(rec, "material_licence"));
     set_if(o, "dateModified", json_object_get(view, "time"));
@@ -377,7 +484,8 @@ int exchange_jsonld_item(FILE *f, json_t *view) {
         set_if(off, "url", json_object_get(rec, "registration_url"));
         json_object_set_new(o, "offers", off);
     }
-    /* The one session an offer has today (several sessions: issue 11 item 4). */
+    /* A CourseInstance for the offer's own dates and place, and one per session. */
+    json_t *instances = json_array();
     json_t *ci = json_pack("{s:s}", "@type", "CourseInstance");
     set_if(ci, "courseMode", json_object_get(rec, "mode"));
     set_if(ci, "startDate", json_object_get(rec, "start_date"));
@@ -395,10 +503,33 @@ int exchange_jsonld_item(FILE *f, json_t *view) {
             json_object_set_new(place, "address", jsonld_address(country, NULL));
         json_object_set_new(ci, "location", place);
     }
-    if (json_object_size(ci) > 1)
-        json_object_set_new(o, "hasCourseInstance", ci);
+    /* with sessions, the offer's own instance only when it has dates of its own */
+    json_t *sessions = json_object_get(rec, "sessions");
+    if (json_object_size(ci) > 1 &&
+        (json_array_size(sessions) == 0 || json_object_get(ci, "startDate") ||
+         json_object_get(ci, "endDate")))
+        json_array_append_new(instances, ci);
     else
         json_decref(ci);
+    json_array_foreach(sessions, ti, te) {
+        json_t *si = json_pack("{s:s}", "@type", "CourseInstance");
+        set_if(si, "courseMode", json_object_get(te, "mode"));
+        set_if(si, "startDate", json_object_get(te, "start"));
+        set_if(si, "endDate", json_object_get(te, "end"));
+        json_int_t seats = json_integer_value(json_object_get(te, "seats"));
+        if (seats > 0)
+            json_object_set_new(si, "maximumAttendeeCapacity", json_integer(seats));
+        json_t *sl = json_object_get(te, "location");
+        if (json_is_string(sl))
+            json_object_set_new(si, "location",
+                                json_pack("{s:s, s:O}", "@type", "Place", "name", sl));
+        json_array_append_new(instances, si);
+    }
+    if (json_array_size(instances) == 1)
+        json_object_set(o, "hasCourseInstance", json_array_get(instances, 0));
+    else if (json_array_size(instances) > 1)
+        json_object_set(o, "hasCourseInstance", instances);
+    json_decref(instances);
     return jsonld_emit(f, o);
 }
 
@@ -714,6 +845,21 @@ json_t *exchange_csv_item(char **cells, size_t n, const int *map, char field[64]
             break;
         case COL_INFO:
             break;
+        case COL_JSON: {
+            json_error_t je;
+            json_t *v = json_loads(s, 0, &je);
+            if (!json_is_object(v) && !json_is_array(v)) {
+                json_decref(v);
+                snprintf(
+                    why, 256, "not JSON (%s holds a JSON %s, as the export writes it)", col->name,
+                    strcmp(col->field, "titles") == 0 || strcmp(col->field, "descriptions") == 0
+                        ? "object {\"de\": \"...\"}"
+                        : "list");
+                goto bad;
+            }
+            json_object_set_new(rec, col->field, v);
+            break;
+        }
         }
     }
     if (!json_object_get(item, "kind")) {

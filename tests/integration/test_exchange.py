@@ -1,10 +1,11 @@
 """Exports and imports (issue 11 items 5 and 6): hubctl export --format jsonl|csv|jsonld and
 hubctl import of JSON Lines and CSV, with real hubds.
 
-- A catalogue of several hundred varied records (every offer and request field, several
-  languages and scripts, text with commas, quotes and line breaks) exported to JSON Lines and to
-  CSV and imported into empty hubs: the same records; a second import: all unchanged, no new
-  entry.
+- A catalogue of 1,000 varied records (every offer and request field, item 4's standard fields
+  included: ISCED-F, EQF, DigComp, learning outcomes, prerequisites, deadline, titles and
+  descriptions in several languages, sessions, NUTS; several scripts, text with commas, quotes
+  and line breaks) exported to JSON Lines and to CSV and imported into empty hubs: the same
+  records; a second import: all unchanged, no new entry.
 - import --dry-run of a CSV with bad rows: each reported with its line, column and reason,
   nothing stored, exit 1; a real import stores the good rows and refuses the bad ones.
 - hubd's import: a record equal to its current version makes no new version.
@@ -25,8 +26,18 @@ import pytest
 
 from hubtest import SRC_DIR
 
-CATALOGUE_OFFERS = 360
-CATALOGUE_REQUESTS = 60
+# The catalogue test of issue 11: 1,000 records, every field (item 4's too), several languages.
+CATALOGUE_OFFERS = 920
+CATALOGUE_REQUESTS = 80
+
+
+def vocab_codes(name):
+    """The codes of one of vocab_fields.c's code/label lists (vocab_NAME_pairs)."""
+    with open(os.path.join(SRC_DIR, "node", "core", "vocab_fields.c"), encoding="utf-8") as f:
+        text = f.read()
+    m = re.search(r"vocab_%s_pairs\[\]\s*=\s*\{(.*?)NULL" % name, text, re.S)
+    assert m, name
+    return re.findall(r'^\s*"([0-9.]+)",', m.group(1), re.M)
 
 
 def vocab(name):
@@ -90,6 +101,32 @@ def catalogue(rng, key_of_hub):
             "service_group": "skills-training",
             "service_type": rng.choice(skills_types),
         }
+        # issue 11 item 4: the field's standard fields
+        isced, digcomp = vocab_codes("isced"), vocab_codes("digcomp")
+        others = [t for t in TITLES if t[0] != lang]
+        rec.update({
+            "isced": rng.sample(isced, 1 + i % 3),
+            "eqf_level": 1 + i % 8,
+            "digcomp": rng.sample(digcomp, 1 + i % 2),
+            "learning_outcomes": [
+                {"text": f"Apply {title[:30]}, outcome {k}"} | (
+                    {"skill": "http://data.europa.eu/esco/skill/%08x-aaaa-bbbb-cccc-%012x"
+                     % (i, k)} if (i + k) % 2 else {})
+                for k in range(1 + i % 3)],
+            "prerequisites": f"Grundkenntnisse; \"basics\", {i}\nline two",
+            "application_deadline": f"2027-{1 + i % 12:02d}-{1 + i % 27:02d}",
+            "titles": dict((l, f"{t} ({l}) #{i}") for l, t in others[:1 + i % 3]),
+            "descriptions": dict((l, f"{t}, description\n{i}") for l, t in others[:i % 3]),
+            "sessions": [dict({"start": f"2027-{1 + (i + k) % 12:02d}-{1 + k:02d}",
+                               "mode": rng.choice(modes)},
+                              **({"end": f"2027-{1 + (i + k) % 12:02d}-{2 + k:02d}",
+                                  "location": f"Sala {k}, Sevilla", "seats": 10 + k}
+                                 if k % 2 == 0 else {}))
+                         for k in range(i % 4)],
+            "nuts": rng.sample(["AT13", "AT221", "DE300", "EL30", "ES618", "FR1", "PT17"],
+                               1 + i % 2),
+        })
+        rec = {k: v for k, v in rec.items() if v not in ([], {})}
         if i % 5 == 4:
             rec["based_on"] = {"author": key_of_hub, "kind": "offer", "key": f"offer-{i - 1}"}
         if i % 11 == 0:

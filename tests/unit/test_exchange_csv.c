@@ -84,6 +84,10 @@ static void test_row_round_trip(void **state) {
         "{\"kind\":\"offer\",\"key\":\"k, 1\",\"expires\":4102444800000,\"author\":\"ab\","
         "\"record\":{\"title\":\" lead space\",\"description\":\"a\\n\\\"b\\\"\","
         "\"topics\":[\"ai\",\"gdpr\"],\"capacity\":12,\"train_the_trainer\":true,"
+        "\"isced\":[\"0613\",\"06\"],\"eqf_level\":5,\"nuts\":[\"AT13\"],"
+        "\"titles\":{\"de\":\"Titel, \\\"zitiert\\\"\",\"fr\":\"L\u2019IA\"},"
+        "\"learning_outcomes\":[{\"text\":\"a|b\",\"skill\":\"http://x\"}],"
+        "\"sessions\":[{\"start\":\"2027-01-01\",\"location\":\"Wien\\nHalle 2\",\"seats\":3}],"
         "\"cost\":{\"amount\":99.5,\"currency\":\"EUR\"},"
         "\"based_on\":{\"author\":\"cd\",\"kind\":\"offer\",\"key\":\"root\"}}}",
         0, &e);
@@ -110,6 +114,10 @@ static void test_row_round_trip(void **state) {
         "{\"kind\":\"offer\",\"key\":\"k, 1\",\"expires\":4102444800000,"
         "\"record\":{\"title\":\" lead space\",\"description\":\"a\\n\\\"b\\\"\","
         "\"topics\":[\"ai\",\"gdpr\"],\"capacity\":12,\"train_the_trainer\":true,"
+        "\"isced\":[\"0613\",\"06\"],\"eqf_level\":5,\"nuts\":[\"AT13\"],"
+        "\"titles\":{\"de\":\"Titel, \\\"zitiert\\\"\",\"fr\":\"L\u2019IA\"},"
+        "\"learning_outcomes\":[{\"text\":\"a|b\",\"skill\":\"http://x\"}],"
+        "\"sessions\":[{\"start\":\"2027-01-01\",\"location\":\"Wien\\nHalle 2\",\"seats\":3}],"
         "\"cost\":{\"amount\":99.5,\"currency\":\"EUR\"},"
         "\"based_on\":{\"author\":\"cd\",\"key\":\"root\"}}}",
         0, &e);
