@@ -16,6 +16,7 @@
 #define WEB_SIGNIN_SLOTS 1024         /* client addresses whose sign-in attempts are counted */
 #define WEB_SIGNIN_WINDOW_MS 60000    /* [web] signin_attempts counts per this window */
 #define WEB_CLIENT_MAX 64             /* bytes of a client address kept (IPv6 text is 45) */
+#define WEB_FLASH_MAX 256             /* bytes of the message a session carries to its next page */
 #define WEB_SESSION_COOKIE "hubweb_session"
 #define WEB_PRE_COOKIE "hubweb_pre"   /* the sign-in form's CSRF token before a session exists */
 
@@ -26,6 +27,7 @@ struct web_session {
     uint64_t generation;                 /* of the web token it was signed in with */
     uint8_t token_hash[32];              /* BLAKE2b of that token: a token made anew (its file
                                             removed) at the same generation ends it too */
+    char flash[WEB_FLASH_MAX];           /* shown once on the next page (after a redirect) */
     int used;
 };
 
