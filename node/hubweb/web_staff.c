@@ -29,6 +29,11 @@ static char own_key[HUB_HEX_LEN + 1];  /* this hub's key, asked once */
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 
+/* Our own markup chosen at run time (html_lit takes only a literal: sizeof). */
+static void html_cstr(struct html *h, const char *s) {
+    html_raw(h, s, strlen(s));
+}
+
 static struct web_session *session_of(const struct web_req *req) {
     return req->signed_in ? req->session : NULL;
 }
@@ -419,7 +424,7 @@ static void select_control(struct html *h, const char *name, const char *value,
             continue;
         html_lit(h, "<option value=\"");
         html_cattr(h, s);
-        html_lit(h, value && strcmp(value, s) == 0 ? "\" selected>" : "\">");
+        html_cstr(h, value && strcmp(value, s) == 0 ? "\" selected>" : "\">");
         html_ctext(h, s);
         html_lit(h, "</option>\n");
     }
@@ -539,7 +544,7 @@ static void record_form(struct html *h, const struct web_req *req, const char *k
         html_lit(h, "<div class=\"field\" data-field=\"key\">\n<label for=\"f-key\">Key (optional: "
                     "a new one is made)</label>\n<input type=\"text\" id=\"f-key\" name=\"key\" value=\"");
         html_cattr(h, web_formvals_get(vals, "key"));
-        html_lit(h, kerr ? "\" aria-describedby=\"error-key\" aria-invalid=\"true\">\n" : "\">\n");
+        html_cstr(h, kerr ? "\" aria-describedby=\"error-key\" aria-invalid=\"true\">\n" : "\">\n");
         if (kerr) {
             html_lit(h, "<p class=\"field-error\" id=\"error-key\">");
             html_ctext(h, kerr);
