@@ -22,10 +22,16 @@
 #define STAFF_MATCH_LIMIT 10  /* offers shown per request on /staff/match */
 #define STAFF_PRE_TTL_S 3600  /* the sign-in form's pre-session cookie */
 #define STAFF_COUNT_LIMIT 1000 /* the dashboard counts up to this many ("1000+") */
+#define STAFF_LOG_MS 10000     /* refused sign-ins are summarised in the log at most this often */
 
 static struct web_sessions *sessions;
 static char flash_once[WEB_FLASH_MAX]; /* the session's flash, for the page being drawn */
 static char own_key[HUB_HEX_LEN + 1];  /* this hub's key, asked once */
+static struct {
+    uint64_t logged_ms;          /* when the last summary line was written (0: never) */
+    unsigned wrong, limited;     /* refusals since */
+    char last[WEB_CLIENT_MAX];   /* the client of the last one */
+} refused;
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 
@@ -184,6 +190,24 @@ static void staff_hook(struct web_req *req, struct web_resp *resp) {
     }
 }
 
+/* A refused sign-in: counted, and summarised in one log line at most every STAFF_LOG_MS (the
+ * first at once), so that guessing fills no disk. */
+static void note_refused(const char *client, int limited) {
+    uint64_t now = hub_mono_ms();
+    if (limited)
+        refused.limited++;
+    else
+        refused.wrong++;
+    snprintf(refused.last, sizeof refused.last, "%s", client);
+    if (refused.logged_ms && now - refused.logged_ms < STAFF_LOG_MS)
+        return;
+    log_warnx("web", "staff sign-in refused: %u not the web token, %u over the limit%s (the last "
+              "from %s)", refused.wrong, refused.limited,
+              refused.logged_ms ? " since the last such line" : "", refused.last);
+    refused.logged_ms = now;
+    refused.wrong = refused.limited = 0;
+}
+
 /* ---- sign-in, sign-out --------------------------------------------------------------------- */
 
 static void signin_page(struct web_req *req, struct web_resp *resp, const char *pre) {
@@ -239,6 +263,7 @@ static int h_signin_post(struct web_req *req, struct web_resp *resp) {
         snprintf(msg, sizeof msg, "Too many sign-in attempts from your address: try again in %u s.",
                  wait ? wait : 1);
         snprintf(ra, sizeof ra, "%u", wait ? wait : 1);
+        note_refused(client, 1);
         web_resp_header(resp, "Retry-After", ra);
         resp->status = 429;
         req->flash = msg;
@@ -252,7 +277,7 @@ static int h_signin_post(struct web_req *req, struct web_resp *resp) {
         return rc == HUB_E_IO ? HUB_E_IO : rc;
     if (!web_token_ok(web_form(req, "token"), token)) {
         sodium_memzero(token, sizeof token);
-        log_warnx("web", "staff sign-in from %s refused: not the web token", client);
+        note_refused(client, 0);
         resp->status = 403;
         req->flash = "That is not the hub's web token. 'hubctl web-token' on the hub's server "
                      "prints it.";
