@@ -264,7 +264,8 @@ def test_enrolment_from_second_hub_accepted_in_inbox(hubs):
     wa, wb = start_web(a), start_web(b)
     sa, sb = signed_in(wa, a), signed_in(wb, b)
     csrf_a, csrf_b = sa.csrf("/staff"), sb.csrf("/staff")
-    for s, c, name, country in ((sa, csrf_a, "EDIH Wien", "AT"), (sb, csrf_b, "EDIH Porto", "PT")):
+    for s, c, name, country in ((sa, csrf_a, "EDIH Wien", "AT"),
+                                (sb, csrf_b, 'EDIH Porto "><img src=x>', "PT")):
         assert s.post("/staff/edit/profile/profile",
                       {"csrf": c, "name": name, "country": country}).status == 303
     r = sa.post("/staff/publish?kind=offer",
@@ -289,7 +290,8 @@ def test_enrolment_from_second_hub_accepted_in_inbox(hubs):
     assert sb.post("/staff/reply?to=" + to, {"type": "enrolment", "seats": "2"}).status == 403
     r = sb.post("/staff/reply?to=" + to, {"csrf": csrf_b, "type": "enrolment", "seats": "2",
                                           "contact": "academy@porto.example",
-                                          "message": "Two trainers\r\nfrom Porto"})
+                                          "message": "Two trainers\r\nfrom Porto "
+                                                     "<script>alert(1)</script>"})
     assert r.status == 303 and r.headers["Location"] == "/staff/replies", r.text[:2000]
     r = sb.get("/staff/replies")
     assert re.search(r'<ul id="replies-sent">\s*<li class="reply" data-id="[0-9a-f]{64}" '
@@ -306,7 +308,10 @@ def test_enrolment_from_second_hub_accepted_in_inbox(hubs):
     rid, item = m.group(1), m.group(2)
     assert "EDIH Porto" in item and "academy@porto.example" in item and "2 seats" in item
     assert '<form class="accept"' in item and '<form class="decline"' in item
-    assert "Two trainers\nfrom Porto" in html.unescape(item)
+    assert "Two trainers\nfrom Porto <script>alert(1)</script>" in html.unescape(item)
+    # foreign text is inert: escaped in text and attributes
+    assert 'EDIH Porto &quot;&gt;&lt;img src=x&gt;' in item
+    assert "<script>alert" not in r.text and "<img" not in r.text
     # listed once: seen now
     assert 'data-state="seen"' in sa.get("/staff/inbox").text
     # accept needs the CSRF token
