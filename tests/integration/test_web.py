@@ -127,7 +127,10 @@ def test_pages_headers_search_record(hubs):
                   r'href="([^"]+)"', r.text, re.S)
     assert m and m.group(1) == "/?q=trainer", m and m.group(1)
     ld = [json.loads(b) for b in jsonld_blocks(r.text)]
-    assert ld[0]["@type"] == "ItemList" and ld[0]["itemListElement"][0]["item"]["@type"] == "Course"
+    assert ld[0]["@type"] == "ItemList"
+    item = ld[0]["itemListElement"][0]["item"]
+    assert item["@type"] == "Course" and item["name"] == OFFER["title"]
+    assert item["@id"] == f"urn:hubnet:offer:{a.key}:ttt-ai" and item["url"] == links[0][0]
 
     # the record page: every field, versions, hub profile, lineage, reply count, JSON-LD
     r = w.get(f"/record/{a.key}/offer/ttt-ai", headers={"Accept-Language": "de-AT,de;q=0.9,en;q=0.5"})
