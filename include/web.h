@@ -186,6 +186,8 @@ int web_ctl_call(json_t *req, json_t **answer);
 int web_ctl_calls(json_t **reqs, size_t n, json_t **answers, int *rcs);
 /* {"op": op} and its answer, as web_ctl_call. */
 int web_ctl_op(const char *op, json_t **answer);
+/* Microseconds spent waiting for hubd since the last call of this (the request log's figure). */
+uint64_t web_ctl_take_wait_us(void);
 /* The error message of a refused answer ("" when none); borrowed from answer. */
 const char *web_ctl_errmsg(const json_t *answer);
 const char *web_ctl_errfield(const json_t *answer);

@@ -18,6 +18,47 @@
 #define CAT_SNIPPET 240       /* bytes of a description shown in a result */
 #define CAT_HUB_RECORDS 100   /* a hub page's records */
 #define CAT_MAX_VERSIONS 50   /* versions listed on a record page (the newest) */
+/* Facet counts are kept this long per query (paging through results, changing the order or
+ * coming back costs no second count): counts may lag the catalogue by as much, the results
+ * never do. */
+#define CAT_FACETS_TTL_MS 15000
+#define CAT_FACETS_SLOTS 64
+
+static struct {
+    char *key;   /* the facets request's text */
+    json_t *ans; /* its answer */
+    uint64_t at; /* hub_mono_ms() when asked */
+} cat_facets_cache[CAT_FACETS_SLOTS];
+
+static uint64_t cat_hash(const char *s) {
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* A cached answer to the facets request text (a new reference), or NULL. */
+static json_t *cat_facets_cached(const char *key) {
+    size_t i = (size_t)(cat_hash(key) % CAT_FACETS_SLOTS);
+    if (cat_facets_cache[i].key != NULL && strcmp(cat_facets_cache[i].key, key) == 0 &&
+        hub_mono_ms() - cat_facets_cache[i].at < CAT_FACETS_TTL_MS)
+        return json_incref(cat_facets_cache[i].ans);
+    return NULL;
+}
+
+static void cat_facets_keep(const char *key, json_t *ans) {
+    size_t i = (size_t)(cat_hash(key) % CAT_FACETS_SLOTS);
+    char *k = strdup(key);
+    if (k == NULL)
+        return;
+    free(cat_facets_cache[i].key);
+    json_decref(cat_facets_cache[i].ans);
+    cat_facets_cache[i].key = k;
+    cat_facets_cache[i].ans = json_incref(ans);
+    cat_facets_cache[i].at = hub_mono_ms();
+}
 
 /* URL parameter, the query filter it sets, its vocabulary (NULL: free text) and its label. */
 static const struct {
@@ -418,7 +459,8 @@ static void cat_result(struct html *h, const struct web_req *req, const json_t *
     html_lit(h, "</li>\n");
 }
 
-/* schema.org: the page's results as an ItemList (offers as Courses, the rest by name). */
+/* schema.org: the page's results as an ItemList of short items (type, @id, name, url; the
+ * record page holds the full mapping): the list stays a small part of the page's weight. */
 static void cat_jsonld_list(struct html *h, const struct web_req *req, const json_t *views,
                             size_t first) {
     json_t *items = json_array();
@@ -426,23 +468,32 @@ static void cat_jsonld_list(struct html *h, const struct web_req *req, const jso
     const json_t *v;
 
     json_array_foreach((json_t *)views, i, v) {
+        const char *author = json_string_value(json_object_get(v, "author"));
+        const char *kind = json_string_value(json_object_get(v, "kind"));
+        const char *key = json_string_value(json_object_get(v, "key"));
         struct html url;
+        if (author == NULL || kind == NULL || key == NULL)
+            continue;
         html_init(&url);
-        view_record_href(&url, json_string_value(json_object_get(v, "author")),
-                         json_string_value(json_object_get(v, "kind")),
-                         json_string_value(json_object_get(v, "key")));
-        json_t *item = jsonld_offer((json_t *)v);
-        if (item == NULL) {
-            const json_t *t = view_text(json_object_get(v, "record"), "titles", "title", req);
-            if (t == NULL)
-                t = json_object_get(json_object_get(v, "record"), "name");
-            item = json_pack("{s:s}", "@type", "Thing");
-            if (json_is_string(t))
-                json_object_set(item, "name", (json_t *)t);
-        }
-        json_array_append_new(items, json_pack("{s:s, s:I, s:s, s:o}", "@type", "ListItem",
-                                               "position", (json_int_t)(first + i + 1), "url",
-                                               url.p ? url.p : "/", "item", item));
+        view_record_href(&url, author, kind, key);
+        const json_t *rec = json_object_get(v, "record");
+        const json_t *t = view_text(rec, "titles", "title", req);
+        if (t == NULL)
+            t = json_object_get(rec, "name");
+        json_t *item = json_pack("{s:s, s:o*, s:s}", "@type",
+                                 strcmp(kind, "offer") == 0     ? "Course"
+                                 : strcmp(kind, "profile") == 0 ? "Organization"
+                                                                : "Demand",
+                                 "@id",
+                                 strcmp(kind, "profile") == 0 ? jsonld_hub_id(author)
+                                                              : jsonld_id(author, kind, key),
+                                 "url", url.p ? url.p : "/");
+        if (item != NULL && json_is_string(t))
+            json_object_set(item, "name", (json_t *)t);
+        if (item != NULL)
+            json_array_append_new(items,
+                                  json_pack("{s:s, s:I, s:o}", "@type", "ListItem", "position",
+                                            (json_int_t)(first + i + 1), "item", item));
         html_free(&url);
     }
     json_t *list = json_pack("{s:s, s:s, s:o}", "@context", "https://schema.org", "@type",
@@ -492,8 +543,26 @@ static int cat_search(struct web_req *req, struct web_resp *resp) {
         skip = (size_t)(page - 1) * CAT_PAGE_SIZE;
         json_object_set_new(reqs[0], "limit", json_integer((json_int_t)skip + CAT_PAGE_SIZE));
     }
-    if (web_ctl_calls(reqs, 2, ans, rcs) != 0)
-        return HUB_E_IO;
+    char *fkey = json_dumps(reqs[1], JSON_COMPACT | JSON_SORT_KEYS);
+    json_t *cached = fkey ? cat_facets_cached(fkey) : NULL;
+    if (cached != NULL) {
+        json_decref(reqs[1]);
+        ans[1] = cached;
+        rcs[1] = 0;
+        if (web_ctl_calls(reqs, 1, ans, rcs) != 0) {
+            free(fkey);
+            json_decref(cached);
+            return HUB_E_IO;
+        }
+    } else {
+        if (web_ctl_calls(reqs, 2, ans, rcs) != 0) {
+            free(fkey);
+            return HUB_E_IO;
+        }
+        if (rcs[1] == 0 && fkey != NULL)
+            cat_facets_keep(fkey, ans[1]);
+    }
+    free(fkey);
 
     page_begin(h, req, "Catalogue", 0);
     html_lit(h, "<h1>Catalogue of the network</h1>\n");

@@ -27,7 +27,14 @@ static struct {
     char *buf; /* bytes received after the last answer (hubd answers in order: none, normally) */
     size_t len, cap;
     uint64_t failures; /* calls that could not reach hubd: logged, not per call */
+    uint64_t wait_us;  /* time spent in calls since web_ctl_take_wait_us */
 } ctl = {.fd = -1};
+
+uint64_t web_ctl_take_wait_us(void) {
+    uint64_t us = ctl.wait_us;
+    ctl.wait_us = 0;
+    return us;
+}
 
 static struct {
     char name[32];
@@ -232,7 +239,7 @@ int web_ctl_calls(json_t **reqs, size_t n, json_t **answers, int *rcs) {
         return rc;
     }
 
-    uint64_t deadline = hub_mono_ms() + WEB_CTL_TIMEOUT_MS;
+    uint64_t deadline = hub_mono_ms() + WEB_CTL_TIMEOUT_MS, t0 = hub_mono_us();
     rc = HUB_E_IO;
     for (int attempt = 0; attempt < 2; attempt++) {
         int got_any = 0, failed = 0;
@@ -276,6 +283,7 @@ int web_ctl_calls(json_t **reqs, size_t n, json_t **answers, int *rcs) {
                      (unsigned long long)ctl.failures);
     }
     free(text);
+    ctl.wait_us += hub_mono_us() - t0;
     return rc;
 }
 

@@ -427,6 +427,8 @@ static MHD_Result_t web_access(void *cls, struct MHD_Connection *conn, const cha
 
     if (req == NULL)
         return MHD_NO;
+    uint64_t t0 = hub_mono_us();
+    (void)web_ctl_take_wait_us();
     memset(&resp, 0, sizeof(resp));
     resp.status = 200;
     html_init(&resp.body);
@@ -467,6 +469,10 @@ static MHD_Result_t web_access(void *cls, struct MHD_Connection *conn, const cha
         }
         web_dispatch(req, &resp);
     }
+    /* one line per request only at debug level (the contract: no access log by default) */
+    log_debug("http", "%s %s %d %zu bytes in %.2f ms (hubd %.2f ms)", method, url, resp.status,
+              resp.body.len, (double)(hub_mono_us() - t0) / 1000.0,
+              (double)web_ctl_take_wait_us() / 1000.0);
     rc = web_send(conn, &resp);
     web_resp_free(&resp);
     free(req);
