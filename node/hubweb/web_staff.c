@@ -148,6 +148,15 @@ static void record_href(struct html *h, const char *author, const char *kind, co
     html_curlenc(h, key ? key : "");
 }
 
+/* 1 when s is text a control request may carry (valid UTF-8: what jansson takes); form fields
+ * and URL parts are any bytes. */
+static int text_ok(const char *s) {
+    json_t *j = s ? json_string(s) : NULL;
+    int ok = j != NULL;
+    json_decref(j);
+    return ok;
+}
+
 static const char *title_of(const json_t *view) {
     const json_t *rec = json_object_get(view, "record");
     const char *t = json_string_value(json_object_get(rec, "title"));
@@ -626,7 +635,14 @@ static int publish_post(struct web_req *req, struct web_resp *resp, const char *
     json_t *rec = NULL;
     const char *flash = "The record was not published: see the fields marked below.";
     char msg[WEB_FORM_MAX_MESSAGE + 64];
-    if (web_form_record(kb, &vals, &rec, &errs) == 0) {
+    const char *typed_key = web_formvals_get(&vals, "key");
+    if (!key && typed_key && !text_ok(typed_key))
+        web_form_error(&errs, "key", "Key: not valid UTF-8 text");
+    if (web_form_record(kb, &vals, &rec, &errs) == 0 && errs.n) {
+        json_decref(rec); /* the key was refused: the record waits for it */
+        rec = NULL;
+    }
+    if (rec) {
         json_t *call = json_pack("{s:s, s:s, s:o}", "op", "publish", "kind", kind, "record", rec);
         const char *k = key ? key : web_formvals_get(&vals, "key");
         if (kb == WEB_KIND_PROFILE)
@@ -717,7 +733,7 @@ static int edit_target(const struct web_req *req, char *kind, size_t kcap, const
     memcpy(kind, req->rest, (size_t)(slash - req->rest));
     kind[slash - req->rest] = '\0';
     *key = slash + 1;
-    return web_form_kind(kind) ? 0 : -1;
+    return web_form_kind(kind) && text_ok(*key) ? 0 : -1;
 }
 
 static int h_edit_get(struct web_req *req, struct web_resp *resp) {
@@ -788,12 +804,13 @@ static int h_retract(struct web_req *req, struct web_resp *resp) {
     if (!post_ok(req, resp))
         return 0;
     const char *kind = web_form(req, "kind"), *key = web_form(req, "key");
-    if (!kind || !key || !*key) {
-        page_error(req, resp, 400, "Say which record to retract (kind and key).");
+    const char *reason = web_form(req, "reason");
+    if (!kind || !key || !*key || !text_ok(kind) || !text_ok(key) ||
+        (reason && !text_ok(reason))) {
+        page_error(req, resp, 400, "Say which record to retract (kind and key, as text).");
         return 0;
     }
     json_t *call = json_pack("{s:s, s:s, s:s}", "op", "retract", "kind", kind, "key", key);
-    const char *reason = web_form(req, "reason");
     if (reason && *reason)
         json_object_set_new(call, "reason", json_string(reason));
     json_t *ans = NULL;
@@ -935,12 +952,13 @@ static int answer_post(struct web_req *req, struct web_resp *resp, const char *o
     if (!post_ok(req, resp))
         return 0;
     const char *id = web_form(req, "id");
-    if (!id || !*id) {
-        page_error(req, resp, 400, "Say which reply to answer (id).");
+    const char *reason = web_form(req, "reason"), *message = web_form(req, "message");
+    if (!id || !*id || !text_ok(id) || (reason && !text_ok(reason)) ||
+        (message && !text_ok(message))) {
+        page_error(req, resp, 400, "Say which reply to answer (id), and reasons as text.");
         return 0;
     }
     json_t *call = json_pack("{s:s, s:s}", "op", op, "reply", id);
-    const char *reason = web_form(req, "reason"), *message = web_form(req, "message");
     if (reason && *reason && strcmp(op, "decline") == 0)
         json_object_set_new(call, "reason", json_string(reason));
     if (message && *message)
@@ -979,7 +997,7 @@ static int h_decline(struct web_req *req, struct web_resp *resp) {
 /* ?to=AUTHOR/KIND/KEY: the record's current version (a new reference) or NULL. */
 static int reply_target(const char *to, char *kind, size_t kcap, json_t **view) {
     *view = NULL;
-    if (!to || strlen(to) < HUB_HEX_LEN + 3 || to[HUB_HEX_LEN] != '/')
+    if (!to || strlen(to) < HUB_HEX_LEN + 3 || to[HUB_HEX_LEN] != '/' || !text_ok(to))
         return HUB_E_RANGE;
     char author[HUB_HEX_LEN + 1];
     memcpy(author, to, HUB_HEX_LEN);
@@ -1087,8 +1105,14 @@ static int h_reply(struct web_req *req, struct web_resp *resp) {
         if ((rc = formvals_of_req(req, &vals)) != 0)
             goto done;
         json_t *rec = json_object();
-        const char *type = web_formvals_get(&vals, "type");
-        json_object_set_new(rec, "type", json_string(type && *type ? type : "interest"));
+        /* the type is one of the form's choices, whatever was sent */
+        static const char *const types[] = {"enrolment", "interest", "question", "proposal",
+                                            "can-help"};
+        const char *type = web_formvals_get(&vals, "type"), *rtype = "interest";
+        for (size_t i = 0; type && i < HUB_ARRAY_LEN(types); i++)
+            if (strcmp(type, types[i]) == 0)
+                rtype = types[i];
+        json_object_set_new(rec, "type", json_string(rtype));
         const char *seats = web_formvals_get(&vals, "seats");
         uint64_t n = 0;
         if (seats && *seats && strcmp(kind, "offer") == 0) {
