@@ -598,8 +598,12 @@ static void record_form(struct html *h, const struct web_req *req, const char *k
     html_lit(h, "<button type=\"submit\" id=\"submit\">Publish</button>\n</form>\n");
 }
 
+/* The request's form as web_formvals. E_TOO_LARGE when web_http.c had to stop at WEB_MAX_FORM
+ * fields: the rest were dropped, and a record made of part of a form is not what was sent. */
 static int formvals_of_req(const struct web_req *req, struct web_formvals *out) {
     memset(out, 0, sizeof *out);
+    if (req->nform >= WEB_MAX_FORM)
+        return HUB_E_TOO_LARGE;
     for (size_t i = 0; i < req->nform; i++) {
         int rc = web_formvals_add(out, req->form[i].name, req->form[i].value,
                                   strlen(req->form[i].value));
@@ -630,7 +634,10 @@ static int publish_post(struct web_req *req, struct web_resp *resp, const char *
     int rc = formvals_of_req(req, &vals);
     if (rc != 0) {
         web_formvals_free(&vals);
-        return rc;
+        if (rc != HUB_E_TOO_LARGE)
+            return rc;
+        page_error(req, resp, 413, "The form has too many fields.");
+        return 0;
     }
     json_t *rec = NULL;
     const char *flash = "The record was not published: see the fields marked below.";
@@ -1102,8 +1109,13 @@ static int h_reply(struct web_req *req, struct web_resp *resp) {
     const char *err = NULL, *err_field = NULL;
     char errbuf[WEB_FORM_MAX_MESSAGE], fieldbuf[WEB_FORM_MAX_NAME];
     if (post) {
-        if ((rc = formvals_of_req(req, &vals)) != 0)
+        if ((rc = formvals_of_req(req, &vals)) != 0) {
+            if (rc == HUB_E_TOO_LARGE) {
+                page_error(req, resp, 413, "The form has too many fields.");
+                rc = 0;
+            }
             goto done;
+        }
         json_t *rec = json_object();
         /* the type is one of the form's choices, whatever was sent */
         static const char *const types[] = {"enrolment", "interest", "question", "proposal",

@@ -241,6 +241,11 @@ def test_publish_edit_retract_through_the_form(hubs):
     assert b.post("/staff/accept", {"csrf": csrf, "id": b"\xfe"}).status == 400
     assert len(hub.query(kind="offer")) == 1
 
+    # more fields than hubweb keeps: refused whole, not published in part
+    r = b.post("/staff/publish?kind=offer", form + [("sectors", "Energy")] * 600)
+    assert r.status == 413
+    assert len(hub.query(kind="offer")) == 1
+
     # edit: the form comes prefilled; the new version keeps the key
     r = b.get("/staff/edit/offer/ttt-ai")
     assert r.status == 200 and 'value="train-the-trainer, ai"' in r.text
