@@ -438,19 +438,9 @@ static MHD_Result_t web_access(void *cls, struct MHD_Connection *conn, const cha
     req->path = url;
     req->client = client;
     web_parse_langs(req, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept-Language"));
-    {
-        /* <html lang>: the primary subtag of the first language asked for. */
-        size_t i = 0;
-        if (req->nlangs > 0) {
-            const char *l = req->langs[0];
-            while (l[i] && l[i] != '-' && i < sizeof(req->lang_buf) - 1) {
-                req->lang_buf[i] = l[i];
-                i++;
-            }
-        }
-        req->lang_buf[i] = '\0';
-        req->lang = i > 0 ? req->lang_buf : "en";
-    }
+    /* <html lang> is the language of hubweb's own text, English (it has no translations);
+     * a record's text in another language carries its own lang attribute (web_view.c). */
+    req->lang = "en";
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
         strcmp(method, "POST") != 0) {
         refused.bad_method++;

@@ -235,6 +235,22 @@ static void test_lang_pick(void **state) {
     rec = json_pack("{s:i}", "title", 7);
     assert_null(pick("de", rec));
     json_decref(rec);
+
+    /* the version's key becomes its lang attribute only when it is a well-formed tag */
+    struct html h;
+    json_t *t = json_string("<Titel>");
+    html_init(&h);
+    view_lang_text(&h, t, "de-AT");
+    assert_string_equal(h.p, "<span lang=\"de-AT\">&lt;Titel&gt;</span>");
+    html_free(&h);
+    static const char *const bad[] = {"d\" onclick=\"x", "x", "deutsch", "de-", "de--at",
+                                      "de-toolongsubtag", "", "1a"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        view_lang_text(&h, t, bad[i]);
+        assert_string_equal(h.p, "&lt;Titel&gt;");
+        html_free(&h);
+    }
+    json_decref(t);
 }
 
 static void test_growth(void **state) {
