@@ -28,8 +28,8 @@
 #define WEB_MAX_BODY (64 * 1024)          /* POST body bytes; more: 413 */
 #define WEB_MAX_ARGS 64                   /* query-string or form fields kept per request */
 #define WEB_MAX_HEADERS 8                 /* extra response headers a handler may add */
-#define WEB_MAX_CONNECTIONS 256           /* HTTP connections at once */
-#define WEB_MAX_PER_IP 32                 /* HTTP connections at once from one address */
+#define WEB_MAX_CONNECTIONS 256           /* HTTP connections at once (no limit per address:
+                                             behind a reverse proxy every client is the proxy) */
 #define WEB_CONN_TIMEOUT_S 30             /* an idle HTTP connection is closed after this */
 #define WEB_CONN_MEMORY (128 * 1024)      /* libmicrohttpd's memory per connection (URL, headers) */
 #define WEB_MAX_LANGS 8                   /* Accept-Language entries considered */

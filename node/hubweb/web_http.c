@@ -188,21 +188,27 @@ static void web_urldecode(char *s) {
 /* The form fields of a urlencoded body (the body is NUL-terminated and decoded in place). A
  * field decoded to hold a NUL ends there: no field value is binary. */
 static void web_parse_form(struct web_req *req, char *body) {
-    char *save = NULL;
-    for (char *f = strtok_r(body, "&", &save); f != NULL; f = strtok_r(NULL, "&", &save)) {
-        char *eq = strchr(f, '=');
-        if (req->nform >= WEB_MAX_ARGS) {
-            refused.too_many_fields++;
-            return;
+    char *f = body;
+    while (f != NULL && *f != '\0') {
+        char *amp = strchr(f, '&');
+        if (amp != NULL)
+            *amp = '\0';
+        if (*f != '\0') {
+            char *eq = strchr(f, '=');
+            if (req->nform >= WEB_MAX_ARGS) {
+                refused.too_many_fields++;
+                return;
+            }
+            if (eq != NULL)
+                *eq = '\0';
+            web_urldecode(f);
+            if (eq != NULL)
+                web_urldecode(eq + 1);
+            req->form[req->nform].name = f;
+            req->form[req->nform].value = eq ? eq + 1 : "";
+            req->nform++;
         }
-        if (eq != NULL)
-            *eq = '\0';
-        web_urldecode(f);
-        if (eq != NULL)
-            web_urldecode(eq + 1);
-        req->form[req->nform].name = f;
-        req->form[req->nform].value = eq ? eq + 1 : "";
-        req->nform++;
+        f = amp != NULL ? amp + 1 : NULL;
     }
 }
 
@@ -518,7 +524,6 @@ int web_http_start(const struct web_conf *conf) {
     daemon_ = MHD_start_daemon(
         flags, (uint16_t)conf->port, NULL, NULL, web_access, NULL, MHD_OPTION_SOCK_ADDR,
         ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_MAX_CONNECTIONS,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)WEB_MAX_PER_IP,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WEB_CONN_TIMEOUT_S,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)WEB_CONN_MEMORY,
         MHD_OPTION_NOTIFY_COMPLETED, web_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER,

@@ -15,8 +15,13 @@ static const struct {
     const char *name, *label;
 } view_labels[] = {
     {"title", "Title"},
+    {"titles", "Title in other languages"},
     {"name", "Name"},
+    {"hub_type", "Type of hub"},
     {"description", "Description"},
+    {"descriptions", "Description in other languages"},
+    {"learning_outcomes", "Learning outcomes"},
+    {"prerequisites", "Prerequisites"},
     {"opportunity_type", "Type"},
     {"service_group", "Service group"},
     {"service_type", "Service type"},
@@ -29,6 +34,8 @@ static const struct {
     {"start_date", "Starts"},
     {"end_date", "Ends"},
     {"needed_by", "Needed by"},
+    {"application_deadline", "Apply by"},
+    {"sessions", "Sessions"},
     {"duration_hours", "Hours"},
     {"capacity", "Seats"},
     {"cost", "Cost"},
@@ -41,6 +48,11 @@ static const struct {
     {"services", "Services"},
     {"audience", "Audience"},
     {"skills", "Skills"},
+    {"isced", "Fields of education (ISCED-F)"},
+    {"eqf_level", "EQF level"},
+    {"digcomp", "DigComp"},
+    {"nuts", "NUTS regions"},
+    {"customer_types", "Serves"},
     {"train_the_trainer", "Train-the-trainer"},
     {"based_on", "Based on"},
     {"registration_url", "Registration"},
@@ -141,6 +153,11 @@ void view_title(struct html *h, const json_t *view, const struct web_req *req) {
     const json_t *t = view_text_lang(rec, "titles", "title", req, &lang);
     if (t == NULL)
         t = json_object_get(rec, "name"); /* a profile */
+    /* the plain title is in the record's first language (PROTOCOL.md 7.2) */
+    if (lang == NULL)
+        lang = json_string_value(json_array_get(json_object_get(rec, "languages"), 0));
+    if (lang != NULL && strcmp(lang, "en") == 0)
+        lang = NULL; /* the page's own language: no attribute needed */
     if (json_is_string(t) && json_string_length(t) > 0) {
         view_lang_text(h, t, lang);
         return;
