@@ -29,8 +29,8 @@
 #define WEB_MAX_ARGS 64                   /* query-string or form fields kept per request */
 #define WEB_MAX_FORM 512                  /* POST form fields (list fields repeat their name) */
 #define WEB_MAX_HEADERS 8                 /* extra response headers a handler may add */
-#define WEB_MAX_CONNECTIONS 256           /* HTTP connections at once */
-#define WEB_MAX_PER_IP 32                 /* HTTP connections at once from one address */
+#define WEB_MAX_CONNECTIONS 256           /* HTTP connections at once (no limit per address:
+                                             behind a reverse proxy every client is the proxy) */
 #define WEB_CONN_TIMEOUT_S 30             /* an idle HTTP connection is closed after this */
 #define WEB_CONN_MEMORY (128 * 1024)      /* libmicrohttpd's memory per connection (URL, headers) */
 #define WEB_MAX_LANGS 8                   /* Accept-Language entries considered */
@@ -110,8 +110,7 @@ struct web_req {
     const char *client;          /* the client's address as text */
     char langs[WEB_MAX_LANGS][16]; /* Accept-Language, best first, lower case ("de-at", "de") */
     size_t nlangs;
-    const char *lang;            /* the page's <html lang>: langs[0]'s primary tag or "en" */
-    char lang_buf[16];
+    const char *lang;            /* the page's <html lang>: hubweb's own text is English, "en" */
     /* Filled by web_session_hook (the staff code), before the handler runs: */
     int signed_in;               /* a valid staff session */
     char csrf[64];               /* that session's CSRF token ("" without a session) */
@@ -213,6 +212,11 @@ const char *view_label(const char *field);
  * Accept-Language, else rec[plain] ("title"); NULL when neither is a string. Borrowed. */
 const json_t *view_text(const json_t *rec, const char *map, const char *plain,
                         const struct web_req *req);
+/* view_text, and in *lang the map's key when the text came from the map (NULL otherwise). */
+const json_t *view_text_lang(const json_t *rec, const char *map, const char *plain,
+                             const struct web_req *req, const char **lang);
+/* A JSON string as element text, in <span lang="LANG"> when lang is a well-formed tag. */
+void view_lang_text(struct html *h, const json_t *v, const char *lang);
 /* The record's title (a profile's name), escaped, in the visitor's language when the record
  * has per-language titles. */
 void view_title(struct html *h, const json_t *view, const struct web_req *req);

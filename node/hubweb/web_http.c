@@ -188,21 +188,27 @@ static void web_urldecode(char *s) {
 /* The form fields of a urlencoded body (the body is NUL-terminated and decoded in place). A
  * field decoded to hold a NUL ends there: no field value is binary. */
 static void web_parse_form(struct web_req *req, char *body) {
-    char *save = NULL;
-    for (char *f = strtok_r(body, "&", &save); f != NULL; f = strtok_r(NULL, "&", &save)) {
-        char *eq = strchr(f, '=');
-        if (req->nform >= WEB_MAX_FORM) {
-            refused.too_many_fields++;
-            return;
+    char *f = body;
+    while (f != NULL && *f != '\0') {
+        char *amp = strchr(f, '&');
+        if (amp != NULL)
+            *amp = '\0';
+        if (*f != '\0') {
+            char *eq = strchr(f, '=');
+            if (req->nform >= WEB_MAX_FORM) {
+                refused.too_many_fields++;
+                return;
+            }
+            if (eq != NULL)
+                *eq = '\0';
+            web_urldecode(f);
+            if (eq != NULL)
+                web_urldecode(eq + 1);
+            req->form[req->nform].name = f;
+            req->form[req->nform].value = eq ? eq + 1 : "";
+            req->nform++;
         }
-        if (eq != NULL)
-            *eq = '\0';
-        web_urldecode(f);
-        if (eq != NULL)
-            web_urldecode(eq + 1);
-        req->form[req->nform].name = f;
-        req->form[req->nform].value = eq ? eq + 1 : "";
-        req->nform++;
+        f = amp != NULL ? amp + 1 : NULL;
     }
 }
 
@@ -438,19 +444,9 @@ static MHD_Result_t web_access(void *cls, struct MHD_Connection *conn, const cha
     req->path = url;
     req->client = client;
     web_parse_langs(req, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept-Language"));
-    {
-        /* <html lang>: the primary subtag of the first language asked for. */
-        size_t i = 0;
-        if (req->nlangs > 0) {
-            const char *l = req->langs[0];
-            while (l[i] && l[i] != '-' && i < sizeof(req->lang_buf) - 1) {
-                req->lang_buf[i] = l[i];
-                i++;
-            }
-        }
-        req->lang_buf[i] = '\0';
-        req->lang = i > 0 ? req->lang_buf : "en";
-    }
+    /* <html lang> is the language of hubweb's own text, English (it has no translations);
+     * a record's text in another language carries its own lang attribute (web_view.c). */
+    req->lang = "en";
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
         strcmp(method, "POST") != 0) {
         refused.bad_method++;
@@ -528,7 +524,6 @@ int web_http_start(const struct web_conf *conf) {
     daemon_ = MHD_start_daemon(
         flags, (uint16_t)conf->port, NULL, NULL, web_access, NULL, MHD_OPTION_SOCK_ADDR,
         ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_MAX_CONNECTIONS,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)WEB_MAX_PER_IP,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WEB_CONN_TIMEOUT_S,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)WEB_CONN_MEMORY,
         MHD_OPTION_NOTIFY_COMPLETED, web_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER,

@@ -90,7 +90,7 @@ static int net_collect(json_t **out) {
         if (h == NULL)
             continue;
         json_t *name = json_object_get(rec, "name"), *country = json_object_get(rec, "country");
-        json_t *type = json_object_get(rec, "type");
+        json_t *type = json_object_get(rec, "hub_type"); /* edih, seal_of_excellence, ... */
         if (json_is_string(name))
             json_object_set(h, "name", name);
         if (json_is_string(country))
