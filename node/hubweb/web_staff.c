@@ -317,37 +317,23 @@ static int h_signout(struct web_req *req, struct web_resp *resp) {
 
 /* ---- dashboard ----------------------------------------------------------------------------- */
 
-/* One list call's count (up to STAFF_COUNT_LIMIT), -1 when it failed. */
-static long count_of(json_t *req) {
-    json_t *ans = NULL;
-    json_object_set_new(req, "limit", json_integer(STAFF_COUNT_LIMIT));
-    long n = web_ctl_call(req, &ans) == 0 ? (long)json_integer_value(json_object_get(ans, "count"))
-                                          : -1;
-    json_decref(ans);
-    return n;
-}
-
-static void count_text(struct html *h, long n) {
-    if (n < 0)
-        html_lit(h, "?");
-    else
-        html_printf(h, "%ld%s", n, n >= STAFF_COUNT_LIMIT ? "+" : "");
-}
-
-/* The hub's own records of a kind, each with edit and retract. */
-static int own_records(struct html *h, const struct web_req *req, const char *kind) {
-    json_t *ans = NULL;
-    int rc = web_ctl_call(json_pack("{s:s, s:s, s:s, s:i}", "op", "query", "kind", kind, "author",
-                                    staff_self_key(), "limit", STAFF_LIST_LIMIT),
-                          &ans);
+/* A list answer's count (up to STAFF_COUNT_LIMIT) as text; "?" when the call failed. */
+static void count_text(struct html *h, int rc, const json_t *ans) {
     if (rc != 0) {
-        json_decref(ans);
-        return rc;
+        html_lit(h, "?");
+        return;
     }
-    json_t *recs = json_object_get(ans, "records");
+    long n = (long)json_integer_value(json_object_get(ans, "count"));
+    html_printf(h, "%ld%s", n, n >= STAFF_COUNT_LIMIT ? "+" : "");
+}
+
+/* The hub's own records of a kind (a query answer), each with edit and retract. */
+static void own_records(struct html *h, const struct web_req *req, const char *kind,
+                        const json_t *ans) {
+    const json_t *recs = json_object_get(ans, "records");
     html_printf(h, "<ul class=\"own-records\" data-kind=\"%s\">\n", kind);
     size_t i;
-    json_t *v;
+    const json_t *v;
     json_array_foreach(recs, i, v) {
         const char *key = json_string_value(json_object_get(v, "key"));
         const char *t = staff_title_of(v);
@@ -371,35 +357,48 @@ static int own_records(struct html *h, const struct web_req *req, const char *ki
     if (!json_array_size(recs))
         html_lit(h, "<li>None yet.</li>\n");
     html_lit(h, "</ul>\n");
-    json_decref(ans);
-    return 0;
 }
 
+/* The dashboard: its four calls in one round trip (web_ctl_calls). */
 static int h_dashboard(struct web_req *req, struct web_resp *resp) {
     struct html *h = &resp->body;
-    if (!staff_self_key()[0])
+    const char *self = staff_self_key();
+    if (!self[0])
         return HUB_E_IO;
-    long fresh = count_of(json_pack("{s:s, s:b, s:b}", "op", "inbox", "new", 1, "peek", 1));
-    long sent = count_of(json_pack("{s:s}", "op", "replies"));
-    page_begin(h, req, "Staff", 1);
-    html_lit(h, "<ul id=\"staff-links\">\n<li><a href=\"/staff/inbox\">Inbox</a>: "
-                "<span id=\"count-new\">");
-    count_text(h, fresh);
-    html_lit(h, "</span> new replies</li>\n<li><a href=\"/staff/replies\">Replies sent</a>: ");
-    count_text(h, sent);
-    html_lit(h, "</li>\n<li><a href=\"/staff/match\">Offers that fit our requests</a></li>\n"
-                "<li><a href=\"/staff/publish?kind=offer\">Publish an offer</a></li>\n"
-                "<li><a href=\"/staff/publish?kind=request\">Publish a request</a></li>\n"
-                "<li><a href=\"/staff/edit/profile/profile\">The hub's profile</a></li>\n</ul>\n");
-    static const char *const kinds[][2] = {{"offer", "Our offers"}, {"request", "Our requests"}};
-    for (size_t i = 0; i < HUB_ARRAY_LEN(kinds); i++) {
-        html_printf(h, "<h2>%s</h2>\n", kinds[i][1]);
-        int rc = own_records(h, req, kinds[i][0]);
-        if (rc != 0)
-            return rc;
+    json_t *calls[4] = {
+        json_pack("{s:s, s:b, s:b, s:i}", "op", "inbox", "new", 1, "peek", 1, "limit",
+                  STAFF_COUNT_LIMIT),
+        json_pack("{s:s, s:i}", "op", "replies", "limit", STAFF_COUNT_LIMIT),
+        json_pack("{s:s, s:s, s:s, s:i}", "op", "query", "kind", "offer", "author", self, "limit",
+                  STAFF_LIST_LIMIT),
+        json_pack("{s:s, s:s, s:s, s:i}", "op", "query", "kind", "request", "author", self,
+                  "limit", STAFF_LIST_LIMIT),
+    };
+    json_t *ans[4];
+    int rcs[4];
+    int rc = web_ctl_calls(calls, 4, ans, rcs);
+    if (rc == 0 && (rcs[2] != 0 || rcs[3] != 0))
+        rc = rcs[2] != 0 ? rcs[2] : rcs[3];
+    if (rc == 0) {
+        page_begin(h, req, "Staff", 1);
+        html_lit(h, "<ul id=\"staff-links\">\n<li><a href=\"/staff/inbox\">Inbox</a>: "
+                    "<span id=\"count-new\">");
+        count_text(h, rcs[0], ans[0]);
+        html_lit(h, "</span> new replies</li>\n<li><a href=\"/staff/replies\">Replies sent</a>: ");
+        count_text(h, rcs[1], ans[1]);
+        html_lit(h, "</li>\n<li><a href=\"/staff/match\">Offers that fit our requests</a></li>\n"
+                    "<li><a href=\"/staff/publish?kind=offer\">Publish an offer</a></li>\n"
+                    "<li><a href=\"/staff/publish?kind=request\">Publish a request</a></li>\n"
+                    "<li><a href=\"/staff/edit/profile/profile\">The hub's profile</a></li>\n"
+                    "</ul>\n<h2>Our offers</h2>\n");
+        own_records(h, req, "offer", ans[2]);
+        html_lit(h, "<h2>Our requests</h2>\n");
+        own_records(h, req, "request", ans[3]);
+        page_end(h, req);
     }
-    page_end(h, req);
-    return 0;
+    for (size_t i = 0; i < HUB_ARRAY_LEN(ans); i++)
+        json_decref(ans[i]);
+    return rc;
 }
 
 /* ---- record forms -------------------------------------------------------------------------- */
