@@ -232,8 +232,10 @@ static void cat_select(struct html *h, const struct web_req *req, const char *pa
     size_t i;
     const json_t *v;
 
-    html_printf(h, "<label for=\"f-%s\">%s</label><select id=\"f-%s\" name=\"%s\">", param, label,
-                param, param);
+    html_printf(h,
+                "<div class=\"field\"><label for=\"f-%s\">%s</label><select id=\"f-%s\" "
+                "name=\"%s\">",
+                param, label, param, param);
     html_lit(h, "<option value=\"\">Any</option>");
     json_array_foreach((json_t *)values, i, v) {
         if (!json_is_string(v))
@@ -245,7 +247,7 @@ static void cat_select(struct html *h, const struct web_req *req, const char *pa
         html_text(h, json_string_value(v), json_string_length(v));
         html_lit(h, "</option>");
     }
-    html_lit(h, "</select>\n");
+    html_lit(h, "</select></div>\n");
     /* further values of a repeated filter (set through the facets) are kept */
     for (i = 1; i < n; i++) {
         html_printf(h, "<input type=\"hidden\" name=\"%s\" value=\"", param);
@@ -258,14 +260,16 @@ static void cat_input(struct html *h, const struct web_req *req, const char *par
                       const char *label, const char *type) {
     const char *vals[CAT_MAX_VALUES];
     size_t n = cat_values(req, param, vals);
-    html_printf(h, "<label for=\"f-%s\">%s</label><input id=\"f-%s\" name=\"%s\" type=\"%s\"",
+    html_printf(h,
+                "<div class=\"field\"><label for=\"f-%s\">%s</label><input id=\"f-%s\" "
+                "name=\"%s\" type=\"%s\"",
                 param, label, param, param, type);
     if (n > 0) {
         html_lit(h, " value=\"");
         html_cattr(h, vals[0]);
         html_lit(h, "\"");
     }
-    html_lit(h, ">\n");
+    html_lit(h, "></div>\n");
     for (size_t i = 1; i < n; i++) {
         html_printf(h, "<input type=\"hidden\" name=\"%s\" value=\"", param);
         html_cattr(h, vals[i]);
@@ -306,7 +310,7 @@ static void cat_form(struct html *h, const struct web_req *req) {
     html_printf(h, "<option value=\"published\"%s>Newest</option>",
                 strcmp(sort, "published") == 0 ? " selected" : "");
     html_lit(h, "</select>\n<button type=\"submit\">Search</button></div>\n"
-                "<fieldset><legend>Filters</legend><div class=\"row\">\n");
+                "<fieldset><legend>Filters</legend><div class=\"filters\">\n");
     for (size_t f = 0; f < HUB_ARRAY_LEN(cat_filters); f++) {
         const json_t *vals = cat_filters[f].vocab ? web_vocab(cat_filters[f].vocab) : NULL;
         if (vals != NULL)
@@ -316,8 +320,9 @@ static void cat_form(struct html *h, const struct web_req *req) {
     }
     cat_input(h, req, "from", "From", "date");
     cat_input(h, req, "to", "To", "date");
-    html_printf(h, "<label for=\"f-seats\"><input id=\"f-seats\" type=\"checkbox\" name=\"seats\" "
-                   "value=\"1\"%s> Seats left only</label>\n",
+    html_printf(h, "<div class=\"field check\"><input id=\"f-seats\" type=\"checkbox\" "
+                   "name=\"seats\" value=\"1\"%s><label for=\"f-seats\">Seats left only</label>"
+                   "</div>\n",
                 web_arg(req, "seats") && strcmp(web_arg(req, "seats"), "1") == 0 ? " checked"
                                                                                    : "");
     html_lit(h, "</div></fieldset>\n</form>\n");
@@ -340,7 +345,7 @@ static void cat_facet(struct html *h, const struct web_req *req, const char *fac
         char month[8];
         int sel;
 
-        if (value == NULL || shown >= CAT_FACET_TOP)
+        if (value == NULL || shown >= CAT_FACET_TOP || count <= 0)
             continue;
         if (strcmp(facet, "seats") == 0) {
             shownv = "1";
@@ -373,7 +378,10 @@ static void cat_facet(struct html *h, const struct web_req *req, const char *fac
             html_text(h, json_string_value(v), json_string_length(v));
         html_printf(h, "</a> <span class=\"count\">%lld</span></li>", (long long)count);
     }
-    html_lit(h, "</ul></section>\n");
+    html_lit(h, "</ul>");
+    if (shown == 0)
+        html_lit(h, "<p class=\"none\">none among the results</p>");
+    html_lit(h, "</section>\n");
 }
 
 static void cat_facets(struct html *h, const struct web_req *req, const json_t *ans) {

@@ -204,12 +204,17 @@ static void net_svg(struct html *h, const json_t *net, int standalone) {
                         "<line class=\"edge-peer\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
                         "y2=\"%.1f\" stroke=\"#0b57a4\" stroke-width=\"2.5\"/>\n",
                         x[a], y[a], x[b], y[b]);
-        else
+        else {
+            /* a curve bent to its left: an endorsement next to a session line between the
+             * same hubs, and the two directions of mutual endorsements, stay apart */
+            double mx = (x[a] + x[b]) / 2, my = (y[a] + y[b]) / 2;
+            double dx = x[b] - x[a], dy = y[b] - y[a];
             html_printf(h,
-                        "<line class=\"edge-endorsement\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
-                        "y2=\"%.1f\" stroke=\"#1a7f37\" stroke-width=\"1.5\" "
+                        "<path class=\"edge-endorsement\" d=\"M %.1f %.1f Q %.1f %.1f %.1f "
+                        "%.1f\" fill=\"none\" stroke=\"#1a7f37\" stroke-width=\"1.5\" "
                         "stroke-dasharray=\"6 4\" marker-end=\"url(#arrow)\"/>\n",
-                        x[a], y[a], x[b], y[b]);
+                        x[a], y[a], mx + dy * 0.15, my - dx * 0.15, x[b], y[b]);
+        }
     }
     json_array_foreach((json_t *)hubs, i, v) {
         const char *k = json_string_value(json_object_get(v, "key"));
