@@ -121,6 +121,15 @@ static int cat_selected(const struct web_req *req, const char *name, const char 
     return 0;
 }
 
+/* Every parameter's value is text (a value decoded from %XX may be any bytes): 0, or -1 for a
+ * value that is not UTF-8, which no filter could match and JSON cannot carry. */
+static int cat_args_ok(const struct web_req *req) {
+    for (size_t i = 0; i < req->nargs; i++)
+        if (!html_utf8_valid(req->args[i].value, strlen(req->args[i].value)))
+            return -1;
+    return 0;
+}
+
 /* The query's filters from the URL into req (a query or facets request). */
 static void cat_filters_json(const struct web_req *req, json_t *q) {
     const char *vals[CAT_MAX_VALUES];
@@ -525,6 +534,10 @@ static int cat_search(struct web_req *req, struct web_resp *resp) {
         page_error(req, resp, 400, "Dates are written YYYY-MM-DD.");
         return 0;
     }
+    if (cat_args_ok(req) != 0) {
+        page_error(req, resp, 400, "The search holds bytes that are not text (UTF-8).");
+        return 0;
+    }
     reqs[0] = json_pack("{s:s, s:s}", "op", "query", "sort", sort);
     reqs[1] = json_pack("{s:s, s:i}", "op", "facets", "top", CAT_FACET_TOP);
     if (reqs[0] == NULL || reqs[1] == NULL) {
@@ -560,12 +573,12 @@ static int cat_search(struct web_req *req, struct web_resp *resp) {
         if (web_ctl_calls(reqs, 1, ans, rcs) != 0) {
             free(fkey);
             json_decref(cached);
-            return HUB_E_IO;
+            return rcs[0];
         }
     } else {
         if (web_ctl_calls(reqs, 2, ans, rcs) != 0) {
             free(fkey);
-            return HUB_E_IO;
+            return rcs[0];
         }
         if (rcs[1] == 0 && fkey != NULL)
             cat_facets_keep(fkey, ans[1]);
@@ -786,8 +799,14 @@ static int cat_record(struct web_req *req, struct web_resp *resp) {
     memcpy(kind, s1 + 1, (size_t)(s2 - s1 - 1));
     kind[s2 - s1 - 1] = '\0';
     key = s2 + 1;
-    if (strcmp(kind, "offer") != 0 && strcmp(kind, "request") != 0 &&
-        strcmp(kind, "profile") != 0) {
+    /* a record key is text without control characters (PROTOCOL.md §10.1) */
+    int key_ok = html_utf8_valid(key, strlen(key));
+    for (const char *k = key; key_ok && *k; k++)
+        if ((unsigned char)*k < 0x20 || *k == 0x7f)
+            key_ok = 0;
+    if (!key_ok ||
+        (strcmp(kind, "offer") != 0 && strcmp(kind, "request") != 0 &&
+         strcmp(kind, "profile") != 0)) {
         page_error(req, resp, 404, "There is no such record.");
         return 0;
     }
@@ -806,8 +825,13 @@ static int cat_record(struct web_req *req, struct web_resp *resp) {
     } else {
         reqs[3] = json_pack("{s:s}", "op", "id");
     }
+    if (reqs[0] == NULL || reqs[1] == NULL || reqs[2] == NULL || reqs[3] == NULL) {
+        for (int i = 0; i < 4; i++)
+            json_decref(reqs[i]);
+        return HUB_E_NOMEM;
+    }
     if (web_ctl_calls(reqs, 4, ans, rcs) != 0)
-        return HUB_E_IO;
+        return rcs[0];
     if (rcs[0] == HUB_E_NOT_FOUND || rcs[0] == HUB_E_BAD_REQUEST || rcs[0] == HUB_E_RANGE) {
         page_error(req, resp, 404, "There is no such record on this hub.");
         goto out;
@@ -931,8 +955,13 @@ static int cat_hub(struct web_req *req, struct web_resp *resp) {
                         author, "limit", 1);
     reqs[1] = json_pack("{s:s, s:[s,s], s:s, s:i}", "op", "query", "kind", "offer", "request",
                         "author", author, "limit", CAT_HUB_RECORDS);
+    if (reqs[0] == NULL || reqs[1] == NULL) {
+        json_decref(reqs[0]);
+        json_decref(reqs[1]);
+        return HUB_E_NOMEM;
+    }
     if (web_ctl_calls(reqs, 2, ans, rcs) != 0)
-        return HUB_E_IO;
+        return rcs[0];
     if (rcs[0] != 0 || rcs[1] != 0) {
         int rc = rcs[0] != 0 ? rcs[0] : rcs[1];
         json_decref(ans[0]);

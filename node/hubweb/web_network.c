@@ -62,7 +62,7 @@ static int net_collect(json_t **out) {
     reqs[4] = json_pack("{s:s, s:s, s:i}", "op", "query", "kind", "endorsement", "limit",
                         NET_QUERY_LIMIT);
     if (web_ctl_calls(reqs, 5, ans, rcs) != 0)
-        return HUB_E_IO;
+        return rcs[0];
     if (rcs[0] != 0) {
         rc = rcs[0];
         goto out;
