@@ -253,6 +253,18 @@ static void test_lang_pick(void **state) {
     json_decref(t);
 }
 
+static void test_utf8_valid(void **state) {
+    (void)state;
+    assert_true(html_utf8_valid("", 0));
+    assert_true(html_utf8_valid("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80", 12));
+    assert_false(html_utf8_valid("\xFF", 1));
+    assert_false(html_utf8_valid("\xC0\xBC", 2));     /* overlong '<' */
+    assert_false(html_utf8_valid("\xED\xA0\x80", 3)); /* surrogate */
+    assert_false(html_utf8_valid("\xE2\x82", 2));     /* cut short */
+    assert_false(html_utf8_valid("a\0b", 3));          /* NUL */
+    assert_false(html_utf8_valid("\xF4\x90\x80\x80", 4)); /* above U+10FFFF */
+}
+
 static void test_growth(void **state) {
     (void)state;
     struct html h;
@@ -272,6 +284,7 @@ int main(void) {
         cmocka_unit_test(test_url_filter),      cmocka_unit_test(test_link),
         cmocka_unit_test(test_urlenc),          cmocka_unit_test(test_json_script),
         cmocka_unit_test(test_growth),          cmocka_unit_test(test_lang_pick),
+        cmocka_unit_test(test_utf8_valid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
