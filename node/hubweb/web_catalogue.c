@@ -23,6 +23,9 @@
  * never do. */
 #define CAT_FACETS_TTL_MS 15000
 #define CAT_FACETS_SLOTS 64
+/* Matches a text search's facets count: ranking costs more the more matches it must order
+ * (CONTROL.md facets), so a text search counts its best 250 and says "more than 250". */
+#define CAT_FACETS_TEXT_SCAN 250
 
 static struct {
     char *key;   /* the facets request's text */
@@ -547,6 +550,8 @@ static int cat_search(struct web_req *req, struct web_resp *resp) {
     }
     cat_filters_json(req, reqs[0]);
     cat_filters_json(req, reqs[1]);
+    if (json_object_get(reqs[1], "text") != NULL)
+        json_object_set_new(reqs[1], "scan", json_integer(CAT_FACETS_TEXT_SCAN));
     if (web_arg(req, "seats") != NULL)
         json_object_set_new(reqs[0], "has_seats", json_true());
     /* Paging: a cursor from a "next" link; else page N of a ranked or start-sorted query is

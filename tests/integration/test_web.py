@@ -307,6 +307,12 @@ def test_facets_call(hubs):
     assert bad["ok"] is False and bad["error"]["code"] == "E_BAD_REQUEST"
     bad = a.request({"op": "facets", "top": 0})
     assert bad["error"]["code"] == "E_RANGE"
+    # scan: how many matches are counted (newest first)
+    r = a.call("facets", kind="offer", scan=2)
+    assert r["total"] == 2 and r["complete"] is False
+    assert r["facets"]["kind"] == [["offer", 2]]
+    for scan, code in ((0, "E_RANGE"), (1001, "E_RANGE"), ("5", "E_TYPE")):
+        assert a.request({"op": "facets", "scan": scan})["error"]["code"] == code
     # query: kind takes several values now
     assert len(a.query(kind=["offer", "request"])) == 6
     bad = a.request({"op": "query", "kind": ["offer", "nope"]})
