@@ -364,3 +364,32 @@ def test_hostile_requests_are_answered(hubs):
     assert w.running()
     r = w.get(f"/record/{a.key}/offer/ttt-ai")
     assert r.status == 200 and OFFER["title"] in r.text
+
+
+def test_command_line(hubs):
+    """--help, a bad [web] key or --listen (exit 1 with the reason), and --listen/--control
+    overriding the config file."""
+    import subprocess
+    from hubtest import Web, free_port_pair, hubweb_path
+    p = subprocess.run([hubweb_path(), "--help"], capture_output=True, text=True, timeout=10)
+    assert p.returncode == 0 and "--listen HOST:PORT" in p.stdout
+    a = hubs(name="webc")
+    w = Web(a, web={"catalogue": "maybe"})
+    with open(w.config_path, "w") as f:
+        f.write(w.config())
+    p = subprocess.run([hubweb_path(), "--config", w.config_path], capture_output=True,
+                       text=True, timeout=10)
+    assert p.returncode == 1 and "web.catalogue: expected one of off, on" in p.stderr, p.stderr
+    p = subprocess.run([hubweb_path(), "--listen", "127.0.0.1:0"], capture_output=True,
+                       text=True, timeout=10)
+    assert p.returncode == 1 and "--listen: expected HOST:PORT" in p.stderr, p.stderr
+    # no config file at all: --listen and --control are enough
+    port = free_port_pair()
+    w = Web(a, args=["--listen", f"127.0.0.1:{port}", "--control", a.control_socket])
+    w.port = port
+    w.config = lambda: "[web]\nlisten = 127.0.0.1:1\n"  # overridden by --listen
+    a.webs = [w]
+    w.start()
+    r = w.get("/network.json")
+    assert r.status == 200 and json.loads(r.body)["hub"] == a.key
+    assert "serving http://127.0.0.1:%d/" % port in w.log_text()
