@@ -11,13 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CAT_PAGE_SIZE 20      /* results per page */
-#define CAT_MAX_PAGE 50       /* pages reachable by number (query's limit is 1000) */
-#define CAT_FACET_TOP 12      /* values shown per facet */
-#define CAT_MAX_VALUES 16     /* values of one filter taken from the URL (hubd's bound) */
-#define CAT_SNIPPET 240       /* bytes of a description shown in a result */
-#define CAT_HUB_RECORDS 100   /* a hub page's records */
-#define CAT_MAX_VERSIONS 50   /* versions listed on a record page (the newest) */
+#define CAT_PAGE_SIZE 20    /* results per page */
+#define CAT_MAX_PAGE 50     /* pages reachable by number (query's limit is 1000) */
+#define CAT_FACET_TOP 12    /* values shown per facet */
+#define CAT_MAX_VALUES 16   /* values of one filter taken from the URL (hubd's bound) */
+#define CAT_SNIPPET 240     /* bytes of a description shown in a result */
+#define CAT_HUB_RECORDS 100 /* a hub page's records */
+#define CAT_MAX_VERSIONS 50 /* versions listed on a record page (the newest) */
 /* Facet counts are kept this long per query (paging through results, changing the order or
  * coming back costs no second count): counts may lag the catalogue by as much, the results
  * never do. */
@@ -178,8 +178,8 @@ static const char *cat_sort(const struct web_req *req) {
 /* A link to the search page: the current parameters (without page and cursor), with
  * name=value toggled (removed when present, added when not); name "dates" toggles the month
  * value (YYYY-MM) as from/to; page > 1 and cursor select a page. */
-static void cat_href(struct html *h, const struct web_req *req, const char *name,
-                     const char *value, int page, const char *cursor) {
+static void cat_href(struct html *h, const struct web_req *req, const char *name, const char *value,
+                     int page, const char *cursor) {
     char from[11] = "", to[11] = "";
     int found = 0, dates = name != NULL && strcmp(name, "dates") == 0;
     int first = 1;
@@ -198,8 +198,7 @@ static void cat_href(struct html *h, const struct web_req *req, const char *name
     html_lit(h, "/?");
     for (size_t i = 0; i < req->nargs; i++) {
         const struct web_kv *a = &req->args[i];
-        if (a->value[0] == '\0' || strcmp(a->name, "page") == 0 ||
-            strcmp(a->name, "cursor") == 0)
+        if (a->value[0] == '\0' || strcmp(a->name, "page") == 0 || strcmp(a->name, "cursor") == 0)
             continue;
         if (dates && (strcmp(a->name, "from") == 0 || strcmp(a->name, "to") == 0))
             continue;
@@ -235,7 +234,8 @@ static void cat_href(struct html *h, const struct web_req *req, const char *name
     }
 }
 
-/* ---- the search form --------------------------------------------------------------------------- */
+/* ---- the search form ---------------------------------------------------------------------------
+ */
 
 static void cat_select(struct html *h, const struct web_req *req, const char *param,
                        const char *label, const json_t *values) {
@@ -332,15 +332,16 @@ static void cat_form(struct html *h, const struct web_req *req) {
     }
     cat_input(h, req, "from", "From", "date");
     cat_input(h, req, "to", "To", "date");
-    html_printf(h, "<div class=\"field check\"><input id=\"f-seats\" type=\"checkbox\" "
-                   "name=\"seats\" value=\"1\"%s><label for=\"f-seats\">Seats left only</label>"
-                   "</div>\n",
-                web_arg(req, "seats") && strcmp(web_arg(req, "seats"), "1") == 0 ? " checked"
-                                                                                   : "");
+    html_printf(h,
+                "<div class=\"field check\"><input id=\"f-seats\" type=\"checkbox\" "
+                "name=\"seats\" value=\"1\"%s><label for=\"f-seats\">Seats left only</label>"
+                "</div>\n",
+                web_arg(req, "seats") && strcmp(web_arg(req, "seats"), "1") == 0 ? " checked" : "");
     html_lit(h, "</div></fieldset>\n</form>\n");
 }
 
-/* ---- facets ------------------------------------------------------------------------------------ */
+/* ---- facets ------------------------------------------------------------------------------------
+ */
 
 static void cat_facet(struct html *h, const struct web_req *req, const char *facet,
                       const char *param, const char *label, const json_t *values) {
@@ -420,7 +421,8 @@ static void cat_facets(struct html *h, const struct web_req *req, const json_t *
     html_lit(h, "</aside>\n");
 }
 
-/* ---- results ----------------------------------------------------------------------------------- */
+/* ---- results -----------------------------------------------------------------------------------
+ */
 
 /* The first bytes of a text, cut at a character boundary. */
 static void cat_snippet(struct html *h, const json_t *v) {
@@ -649,7 +651,8 @@ static int cat_search(struct web_req *req, struct web_resp *resp) {
     return 0;
 }
 
-/* ---- one record -------------------------------------------------------------------------------- */
+/* ---- one record --------------------------------------------------------------------------------
+ */
 
 static int cat_is_hex64(const char *s, size_t n) {
     if (n != HUB_HEX_LEN)
@@ -667,8 +670,8 @@ static void cat_versions(struct html *h, const json_t *versions) {
                 n == 1 ? "" : "s");
     for (size_t i = n; i-- > first;) {
         const json_t *v = json_array_get(versions, i);
-        html_printf(h, "<li data-seq=\"%lld\">", (long long)json_integer_value(
-                                                     json_object_get(v, "seq")));
+        html_printf(h, "<li data-seq=\"%lld\">",
+                    (long long)json_integer_value(json_object_get(v, "seq")));
         html_jtext(h, v, "time");
         html_lit(h, " · entry <code>");
         const char *id = json_string_value(json_object_get(v, "id"));
@@ -809,9 +812,8 @@ static int cat_record(struct web_req *req, struct web_resp *resp) {
     for (const char *k = key; key_ok && *k; k++)
         if ((unsigned char)*k < 0x20 || *k == 0x7f)
             key_ok = 0;
-    if (!key_ok ||
-        (strcmp(kind, "offer") != 0 && strcmp(kind, "request") != 0 &&
-         strcmp(kind, "profile") != 0)) {
+    if (!key_ok || (strcmp(kind, "offer") != 0 && strcmp(kind, "request") != 0 &&
+                    strcmp(kind, "profile") != 0)) {
         page_error(req, resp, 404, "There is no such record.");
         return 0;
     }
@@ -819,8 +821,8 @@ static int cat_record(struct web_req *req, struct web_resp *resp) {
     snprintf(refbuf, sizeof refbuf, "%s/%s/%s", author, kind, key);
     reqs[0] = json_pack("{s:s, s:s, s:s, s:s}", "op", "history", "author", author, "kind", kind,
                         "key", key);
-    reqs[1] = json_pack("{s:s, s:s, s:s, s:i}", "op", "query", "kind", "profile", "author",
-                        author, "limit", 1);
+    reqs[1] = json_pack("{s:s, s:s, s:s, s:i}", "op", "query", "kind", "profile", "author", author,
+                        "limit", 1);
     /* replies: counted by facets (bounded), not listed */
     reqs[2] = json_pack("{s:s, s:s, s:s, s:i}", "op", "facets", "kind", "response", "target",
                         refbuf, "top", 1);
@@ -920,8 +922,9 @@ static int cat_record(struct web_req *req, struct web_resp *resp) {
     cat_lineage(h, rec, rcs[3] == 0 ? ans[3] : NULL, offer);
     html_lit(h, "</article>\n");
     /* schema.org: an offer as a Course, a profile as an Organization, a request as a Demand */
-    json_t *ld = offer ? jsonld_offer(view)
-                       : strcmp(kind, "profile") == 0 ? jsonld_org(view, author) : NULL;
+    json_t *ld = offer                          ? jsonld_offer(view)
+                 : strcmp(kind, "profile") == 0 ? jsonld_org(view, author)
+                                                : NULL;
     if (ld == NULL) {
         const json_t *t = view_text(rec, "titles", "title", req);
         ld = json_pack("{s:s}", "@type", "Demand");
@@ -944,7 +947,8 @@ out:
     return 0;
 }
 
-/* ---- one hub ----------------------------------------------------------------------------------- */
+/* ---- one hub -----------------------------------------------------------------------------------
+ */
 
 static int cat_hub(struct web_req *req, struct web_resp *resp) {
     struct html *h = &resp->body;
@@ -956,8 +960,8 @@ static int cat_hub(struct web_req *req, struct web_resp *resp) {
         page_error(req, resp, 404, "There is no such hub.");
         return 0;
     }
-    reqs[0] = json_pack("{s:s, s:s, s:s, s:i}", "op", "query", "kind", "profile", "author",
-                        author, "limit", 1);
+    reqs[0] = json_pack("{s:s, s:s, s:s, s:i}", "op", "query", "kind", "profile", "author", author,
+                        "limit", 1);
     reqs[1] = json_pack("{s:s, s:[s,s], s:s, s:i}", "op", "query", "kind", "offer", "request",
                         "author", author, "limit", CAT_HUB_RECORDS);
     if (reqs[0] == NULL || reqs[1] == NULL) {
