@@ -81,6 +81,8 @@ int html_url_ok(const char *s, size_t n);
 /* <a href="URL" rel="nofollow noopener">TEXT</a> when html_url_ok(url), else TEXT alone as
  * element text (text NULL: the URL itself is the text). */
 void html_link(struct html *h, const char *url, size_t n, const char *text);
+/* 1 when s holds well-formed UTF-8 without NUL (what jansson takes into a JSON string). */
+int html_utf8_valid(const char *s, size_t n);
 /* Percent-encoding of a URL query value or path segment: only A-Z a-z 0-9 - . _ ~ stay. The
  * result is safe in an attribute as it is. */
 void html_urlenc(struct html *h, const char *s, size_t n);

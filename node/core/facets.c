@@ -31,9 +31,9 @@ enum facet_id {
     F_SEATS, /* "left": offers with a seat left (query has_seats) */
     F_COUNT
 };
-static const char *const facet_names[F_COUNT] = {
-    "kind", "country", "language", "topic", "technology", "sector",
-    "service", "mode", "type", "start", "seats"};
+static const char *const facet_names[F_COUNT] = {"kind",       "country", "language", "topic",
+                                                 "technology", "sector",  "service",  "mode",
+                                                 "type",       "start",   "seats"};
 
 /* Payload fields counted: kind (entry kind number), protobuf field number, facet. */
 #define FIELD_CAPACITY (-1) /* an offer's capacity: a number, for the seats facet */
@@ -41,15 +41,32 @@ static const struct {
     int kind, field, facet;
 } facet_fields[] = {
     /* Profile (1) */
-    {1, 3, F_COUNTRY}, {1, 7, F_TECHNOLOGY}, {1, 8, F_SECTOR}, {1, 9, F_SERVICE},
-    {1, 10, F_LANGUAGE}, {1, 11, F_TOPIC},
+    {1, 3, F_COUNTRY},
+    {1, 7, F_TECHNOLOGY},
+    {1, 8, F_SECTOR},
+    {1, 9, F_SERVICE},
+    {1, 10, F_LANGUAGE},
+    {1, 11, F_TOPIC},
     /* Offer (2) */
-    {2, 3, F_TOPIC}, {2, 4, F_TECHNOLOGY}, {2, 5, F_SECTOR}, {2, 6, F_SERVICE},
-    {2, 8, F_LANGUAGE}, {2, 9, F_MODE}, {2, 10, F_TYPE}, {2, 12, F_COUNTRY}, {2, 14, F_START},
+    {2, 3, F_TOPIC},
+    {2, 4, F_TECHNOLOGY},
+    {2, 5, F_SECTOR},
+    {2, 6, F_SERVICE},
+    {2, 8, F_LANGUAGE},
+    {2, 9, F_MODE},
+    {2, 10, F_TYPE},
+    {2, 12, F_COUNTRY},
+    {2, 14, F_START},
     {2, 17, FIELD_CAPACITY},
     /* Request (3) */
-    {3, 3, F_TOPIC}, {3, 4, F_TECHNOLOGY}, {3, 5, F_SECTOR}, {3, 6, F_SERVICE},
-    {3, 8, F_LANGUAGE}, {3, 9, F_MODE}, {3, 10, F_COUNTRY}, {3, 12, F_START},
+    {3, 3, F_TOPIC},
+    {3, 4, F_TECHNOLOGY},
+    {3, 5, F_SECTOR},
+    {3, 6, F_SERVICE},
+    {3, 8, F_LANGUAGE},
+    {3, 9, F_MODE},
+    {3, 10, F_COUNTRY},
+    {3, 12, F_START},
 };
 
 #define FACET_SLOTS (FACETS_MAX_VALUES * 2) /* open addressing, at most half full */
@@ -94,7 +111,8 @@ static pthread_once_t facet_table_once = PTHREAD_ONCE_INIT;
 static void facet_table_fill(void) {
     memset(facet_table, -2, sizeof facet_table);
     for (size_t i = 0; i < HUB_ARRAY_LEN(facet_fields); i++)
-        facet_table[facet_fields[i].kind][facet_fields[i].field] = (signed char)facet_fields[i].facet;
+        facet_table[facet_fields[i].kind][facet_fields[i].field] =
+            (signed char)facet_fields[i].facet;
 }
 
 static int facet_field(int kind, int field) {
@@ -157,6 +175,17 @@ static int facet_count(struct facet *fc, const char *s, size_t n) {
     fc->slot[i].count = 1;
     fc->nvalues++;
     return 0;
+}
+
+/* The YYYY-MM of a start_date (a foreign record's field is checked only for its length and
+ * characters, PROTOCOL.md 7.1: anything but digits where a date has them is not counted). */
+static int facet_month(struct facets *f, const uint8_t *p, size_t len) {
+    if (len != 10)
+        return 0;
+    for (size_t i = 0; i < 7; i++)
+        if (i == 4 ? p[i] != '-' : (p[i] < '0' || p[i] > '9'))
+            return 0;
+    return facet_count(&f->f[F_START], (const char *)p, 7);
 }
 
 /* protobuf varint; 0 or -1 when truncated or too long */
@@ -228,8 +257,8 @@ int facets_add(struct facets *f, const struct entry *e) {
         } else if (wt == 2) {
             if (facet_varint(&p, end, &len) != 0 || len > (uint64_t)(end - p))
                 break;
-            if (facet == F_START && len == 10)
-                rc = facet_count(&f->f[F_START], (const char *)p, 7); /* YYYY-MM */
+            if (facet == F_START)
+                rc = facet_month(f, p, (size_t)len);
             else if (facet >= 0)
                 rc = facet_count(&f->f[facet], (const char *)p, (size_t)len);
             p += len;

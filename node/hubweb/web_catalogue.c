@@ -11,18 +11,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CAT_PAGE_SIZE 20      /* results per page */
-#define CAT_MAX_PAGE 50       /* pages reachable by number (query's limit is 1000) */
-#define CAT_FACET_TOP 12      /* values shown per facet */
-#define CAT_MAX_VALUES 16     /* values of one filter taken from the URL (hubd's bound) */
-#define CAT_SNIPPET 240       /* bytes of a description shown in a result */
-#define CAT_HUB_RECORDS 100   /* a hub page's records */
-#define CAT_MAX_VERSIONS 50   /* versions listed on a record page (the newest) */
+#define CAT_PAGE_SIZE 20    /* results per page */
+#define CAT_MAX_PAGE 50     /* pages reachable by number (query's limit is 1000) */
+#define CAT_FACET_TOP 12    /* values shown per facet */
+#define CAT_MAX_VALUES 16   /* values of one filter taken from the URL (hubd's bound) */
+#define CAT_SNIPPET 240     /* bytes of a description shown in a result */
+#define CAT_HUB_RECORDS 100 /* a hub page's records */
+#define CAT_MAX_VERSIONS 50 /* versions listed on a record page (the newest) */
 /* Facet counts are kept this long per query (paging through results, changing the order or
  * coming back costs no second count): counts may lag the catalogue by as much, the results
  * never do. */
 #define CAT_FACETS_TTL_MS 15000
 #define CAT_FACETS_SLOTS 64
+/* Matches a text search's facets count: ranking costs more the more matches it must order
+ * (CONTROL.md facets), so a text search counts its best 250 and says "more than 250". */
+#define CAT_FACETS_TEXT_SCAN 250
 
 static struct {
     char *key;   /* the facets request's text */
@@ -94,6 +97,15 @@ static int cat_is_date(const char *s) {
     return 1;
 }
 
+static int cat_is_month(const char *s) {
+    if (s == NULL || strlen(s) != 7)
+        return 0;
+    for (int i = 0; i < 7; i++)
+        if (i == 4 ? s[i] != '-' : (s[i] < '0' || s[i] > '9'))
+            return 0;
+    return 1;
+}
+
 static int cat_page(const struct web_req *req) {
     uint64_t p;
     const char *s = web_arg(req, "page");
@@ -118,6 +130,15 @@ static int cat_selected(const struct web_req *req, const char *name, const char 
     for (size_t i = 0; i < n; i++)
         if (strcmp(vals[i], value) == 0)
             return 1;
+    return 0;
+}
+
+/* Every parameter's value is text (a value decoded from %XX may be any bytes): 0, or -1 for a
+ * value that is not UTF-8, which no filter could match and JSON cannot carry. */
+static int cat_args_ok(const struct web_req *req) {
+    for (size_t i = 0; i < req->nargs; i++)
+        if (!html_utf8_valid(req->args[i].value, strlen(req->args[i].value)))
+            return -1;
     return 0;
 }
 
@@ -166,8 +187,8 @@ static const char *cat_sort(const struct web_req *req) {
 /* A link to the search page: the current parameters (without page and cursor), with
  * name=value toggled (removed when present, added when not); name "dates" toggles the month
  * value (YYYY-MM) as from/to; page > 1 and cursor select a page. */
-static void cat_href(struct html *h, const struct web_req *req, const char *name,
-                     const char *value, int page, const char *cursor) {
+static void cat_href(struct html *h, const struct web_req *req, const char *name, const char *value,
+                     int page, const char *cursor) {
     char from[11] = "", to[11] = "";
     int found = 0, dates = name != NULL && strcmp(name, "dates") == 0;
     int first = 1;
@@ -186,8 +207,7 @@ static void cat_href(struct html *h, const struct web_req *req, const char *name
     html_lit(h, "/?");
     for (size_t i = 0; i < req->nargs; i++) {
         const struct web_kv *a = &req->args[i];
-        if (a->value[0] == '\0' || strcmp(a->name, "page") == 0 ||
-            strcmp(a->name, "cursor") == 0)
+        if (a->value[0] == '\0' || strcmp(a->name, "page") == 0 || strcmp(a->name, "cursor") == 0)
             continue;
         if (dates && (strcmp(a->name, "from") == 0 || strcmp(a->name, "to") == 0))
             continue;
@@ -203,7 +223,10 @@ static void cat_href(struct html *h, const struct web_req *req, const char *name
         html_curlenc(h, a->value);
     }
     if (dates && !found) {
-        html_printf(h, "%sfrom=%s&amp;to=%s", first ? "" : "&amp;", from, to);
+        html_printf(h, "%sfrom=", first ? "" : "&amp;");
+        html_curlenc(h, from);
+        html_lit(h, "&amp;to=");
+        html_curlenc(h, to);
         first = 0;
     } else if (name != NULL && !dates && !found) {
         if (!first)
@@ -223,7 +246,7 @@ static void cat_href(struct html *h, const struct web_req *req, const char *name
     }
 }
 
-/* ---- the search form --------------------------------------------------------------------------- */
+/* ---- the search form --------------------------------------------------------------------- */
 
 static void cat_select(struct html *h, const struct web_req *req, const char *param,
                        const char *label, const json_t *values) {
@@ -232,8 +255,10 @@ static void cat_select(struct html *h, const struct web_req *req, const char *pa
     size_t i;
     const json_t *v;
 
-    html_printf(h, "<label for=\"f-%s\">%s</label><select id=\"f-%s\" name=\"%s\">", param, label,
-                param, param);
+    html_printf(h,
+                "<div class=\"field\"><label for=\"f-%s\">%s</label><select id=\"f-%s\" "
+                "name=\"%s\">",
+                param, label, param, param);
     html_lit(h, "<option value=\"\">Any</option>");
     json_array_foreach((json_t *)values, i, v) {
         if (!json_is_string(v))
@@ -245,7 +270,7 @@ static void cat_select(struct html *h, const struct web_req *req, const char *pa
         html_text(h, json_string_value(v), json_string_length(v));
         html_lit(h, "</option>");
     }
-    html_lit(h, "</select>\n");
+    html_lit(h, "</select></div>\n");
     /* further values of a repeated filter (set through the facets) are kept */
     for (i = 1; i < n; i++) {
         html_printf(h, "<input type=\"hidden\" name=\"%s\" value=\"", param);
@@ -258,14 +283,16 @@ static void cat_input(struct html *h, const struct web_req *req, const char *par
                       const char *label, const char *type) {
     const char *vals[CAT_MAX_VALUES];
     size_t n = cat_values(req, param, vals);
-    html_printf(h, "<label for=\"f-%s\">%s</label><input id=\"f-%s\" name=\"%s\" type=\"%s\"",
+    html_printf(h,
+                "<div class=\"field\"><label for=\"f-%s\">%s</label><input id=\"f-%s\" "
+                "name=\"%s\" type=\"%s\"",
                 param, label, param, param, type);
     if (n > 0) {
         html_lit(h, " value=\"");
         html_cattr(h, vals[0]);
         html_lit(h, "\"");
     }
-    html_lit(h, ">\n");
+    html_lit(h, "></div>\n");
     for (size_t i = 1; i < n; i++) {
         html_printf(h, "<input type=\"hidden\" name=\"%s\" value=\"", param);
         html_cattr(h, vals[i]);
@@ -306,7 +333,7 @@ static void cat_form(struct html *h, const struct web_req *req) {
     html_printf(h, "<option value=\"published\"%s>Newest</option>",
                 strcmp(sort, "published") == 0 ? " selected" : "");
     html_lit(h, "</select>\n<button type=\"submit\">Search</button></div>\n"
-                "<fieldset><legend>Filters</legend><div class=\"row\">\n");
+                "<fieldset><legend>Filters</legend><div class=\"filters\">\n");
     for (size_t f = 0; f < HUB_ARRAY_LEN(cat_filters); f++) {
         const json_t *vals = cat_filters[f].vocab ? web_vocab(cat_filters[f].vocab) : NULL;
         if (vals != NULL)
@@ -316,14 +343,15 @@ static void cat_form(struct html *h, const struct web_req *req) {
     }
     cat_input(h, req, "from", "From", "date");
     cat_input(h, req, "to", "To", "date");
-    html_printf(h, "<label for=\"f-seats\"><input id=\"f-seats\" type=\"checkbox\" name=\"seats\" "
-                   "value=\"1\"%s> Seats left only</label>\n",
-                web_arg(req, "seats") && strcmp(web_arg(req, "seats"), "1") == 0 ? " checked"
-                                                                                   : "");
+    html_printf(h,
+                "<div class=\"field check\"><input id=\"f-seats\" type=\"checkbox\" "
+                "name=\"seats\" value=\"1\"%s><label for=\"f-seats\">Seats left only</label>"
+                "</div>\n",
+                web_arg(req, "seats") && strcmp(web_arg(req, "seats"), "1") == 0 ? " checked" : "");
     html_lit(h, "</div></fieldset>\n</form>\n");
 }
 
-/* ---- facets ------------------------------------------------------------------------------------ */
+/* ---- facets ------------------------------------------------------------------------------ */
 
 static void cat_facet(struct html *h, const struct web_req *req, const char *facet,
                       const char *param, const char *label, const json_t *values) {
@@ -340,12 +368,14 @@ static void cat_facet(struct html *h, const struct web_req *req, const char *fac
         char month[8];
         int sel;
 
-        if (value == NULL || shown >= CAT_FACET_TOP)
+        if (value == NULL || shown >= CAT_FACET_TOP || count <= 0)
             continue;
         if (strcmp(facet, "seats") == 0) {
             shownv = "1";
             sel = web_arg(req, "seats") != NULL;
         } else if (strcmp(facet, "dates") == 0) {
+            if (!cat_is_month(value))
+                continue; /* YYYY-MM from hubd; anything else is not a date to link to */
             snprintf(month, sizeof month, "%.7s", value);
             shownv = month;
             const char *cf = web_arg(req, "from");
@@ -373,7 +403,10 @@ static void cat_facet(struct html *h, const struct web_req *req, const char *fac
             html_text(h, json_string_value(v), json_string_length(v));
         html_printf(h, "</a> <span class=\"count\">%lld</span></li>", (long long)count);
     }
-    html_lit(h, "</ul></section>\n");
+    html_lit(h, "</ul>");
+    if (shown == 0)
+        html_lit(h, "<p class=\"none\">none among the results</p>");
+    html_lit(h, "</section>\n");
 }
 
 static void cat_facets(struct html *h, const struct web_req *req, const json_t *ans) {
@@ -400,7 +433,7 @@ static void cat_facets(struct html *h, const struct web_req *req, const json_t *
     html_lit(h, "</aside>\n");
 }
 
-/* ---- results ----------------------------------------------------------------------------------- */
+/* ---- results ----------------------------------------------------------------------------- */
 
 /* The first bytes of a text, cut at a character boundary. */
 static void cat_snippet(struct html *h, const json_t *v) {
@@ -517,6 +550,10 @@ static int cat_search(struct web_req *req, struct web_resp *resp) {
         page_error(req, resp, 400, "Dates are written YYYY-MM-DD.");
         return 0;
     }
+    if (cat_args_ok(req) != 0) {
+        page_error(req, resp, 400, "The search holds bytes that are not text (UTF-8).");
+        return 0;
+    }
     reqs[0] = json_pack("{s:s, s:s}", "op", "query", "sort", sort);
     reqs[1] = json_pack("{s:s, s:i}", "op", "facets", "top", CAT_FACET_TOP);
     if (reqs[0] == NULL || reqs[1] == NULL) {
@@ -526,6 +563,8 @@ static int cat_search(struct web_req *req, struct web_resp *resp) {
     }
     cat_filters_json(req, reqs[0]);
     cat_filters_json(req, reqs[1]);
+    if (json_object_get(reqs[1], "text") != NULL)
+        json_object_set_new(reqs[1], "scan", json_integer(CAT_FACETS_TEXT_SCAN));
     if (web_arg(req, "seats") != NULL)
         json_object_set_new(reqs[0], "has_seats", json_true());
     /* Paging: a cursor from a "next" link; else page N of a ranked or start-sorted query is
@@ -552,12 +591,12 @@ static int cat_search(struct web_req *req, struct web_resp *resp) {
         if (web_ctl_calls(reqs, 1, ans, rcs) != 0) {
             free(fkey);
             json_decref(cached);
-            return HUB_E_IO;
+            return rcs[0];
         }
     } else {
         if (web_ctl_calls(reqs, 2, ans, rcs) != 0) {
             free(fkey);
-            return HUB_E_IO;
+            return rcs[0];
         }
         if (rcs[1] == 0 && fkey != NULL)
             cat_facets_keep(fkey, ans[1]);
@@ -623,7 +662,7 @@ static int cat_search(struct web_req *req, struct web_resp *resp) {
     return 0;
 }
 
-/* ---- one record -------------------------------------------------------------------------------- */
+/* ---- one record -------------------------------------------------------------------------- */
 
 static int cat_is_hex64(const char *s, size_t n) {
     if (n != HUB_HEX_LEN)
@@ -641,8 +680,8 @@ static void cat_versions(struct html *h, const json_t *versions) {
                 n == 1 ? "" : "s");
     for (size_t i = n; i-- > first;) {
         const json_t *v = json_array_get(versions, i);
-        html_printf(h, "<li data-seq=\"%lld\">", (long long)json_integer_value(
-                                                     json_object_get(v, "seq")));
+        html_printf(h, "<li data-seq=\"%lld\">",
+                    (long long)json_integer_value(json_object_get(v, "seq")));
         html_jtext(h, v, "time");
         html_lit(h, " · entry <code>");
         const char *id = json_string_value(json_object_get(v, "id"));
@@ -778,8 +817,13 @@ static int cat_record(struct web_req *req, struct web_resp *resp) {
     memcpy(kind, s1 + 1, (size_t)(s2 - s1 - 1));
     kind[s2 - s1 - 1] = '\0';
     key = s2 + 1;
-    if (strcmp(kind, "offer") != 0 && strcmp(kind, "request") != 0 &&
-        strcmp(kind, "profile") != 0) {
+    /* a record key is text without control characters (PROTOCOL.md §10.1) */
+    int key_ok = html_utf8_valid(key, strlen(key));
+    for (const char *k = key; key_ok && *k; k++)
+        if ((unsigned char)*k < 0x20 || *k == 0x7f)
+            key_ok = 0;
+    if (!key_ok || (strcmp(kind, "offer") != 0 && strcmp(kind, "request") != 0 &&
+                    strcmp(kind, "profile") != 0)) {
         page_error(req, resp, 404, "There is no such record.");
         return 0;
     }
@@ -787,8 +831,8 @@ static int cat_record(struct web_req *req, struct web_resp *resp) {
     snprintf(refbuf, sizeof refbuf, "%s/%s/%s", author, kind, key);
     reqs[0] = json_pack("{s:s, s:s, s:s, s:s}", "op", "history", "author", author, "kind", kind,
                         "key", key);
-    reqs[1] = json_pack("{s:s, s:s, s:s, s:i}", "op", "query", "kind", "profile", "author",
-                        author, "limit", 1);
+    reqs[1] = json_pack("{s:s, s:s, s:s, s:i}", "op", "query", "kind", "profile", "author", author,
+                        "limit", 1);
     /* replies: counted by facets (bounded), not listed */
     reqs[2] = json_pack("{s:s, s:s, s:s, s:i}", "op", "facets", "kind", "response", "target",
                         refbuf, "top", 1);
@@ -798,8 +842,13 @@ static int cat_record(struct web_req *req, struct web_resp *resp) {
     } else {
         reqs[3] = json_pack("{s:s}", "op", "id");
     }
+    if (reqs[0] == NULL || reqs[1] == NULL || reqs[2] == NULL || reqs[3] == NULL) {
+        for (int i = 0; i < 4; i++)
+            json_decref(reqs[i]);
+        return HUB_E_NOMEM;
+    }
     if (web_ctl_calls(reqs, 4, ans, rcs) != 0)
-        return HUB_E_IO;
+        return rcs[0];
     if (rcs[0] == HUB_E_NOT_FOUND || rcs[0] == HUB_E_BAD_REQUEST || rcs[0] == HUB_E_RANGE) {
         page_error(req, resp, 404, "There is no such record on this hub.");
         goto out;
@@ -883,8 +932,9 @@ static int cat_record(struct web_req *req, struct web_resp *resp) {
     cat_lineage(h, rec, rcs[3] == 0 ? ans[3] : NULL, offer);
     html_lit(h, "</article>\n");
     /* schema.org: an offer as a Course, a profile as an Organization, a request as a Demand */
-    json_t *ld = offer ? jsonld_offer(view)
-                       : strcmp(kind, "profile") == 0 ? jsonld_org(view, author) : NULL;
+    json_t *ld = offer                          ? jsonld_offer(view)
+                 : strcmp(kind, "profile") == 0 ? jsonld_org(view, author)
+                                                : NULL;
     if (ld == NULL) {
         const json_t *t = view_text(rec, "titles", "title", req);
         ld = json_pack("{s:s}", "@type", "Demand");
@@ -907,7 +957,7 @@ out:
     return 0;
 }
 
-/* ---- one hub ----------------------------------------------------------------------------------- */
+/* ---- one hub ----------------------------------------------------------------------------- */
 
 static int cat_hub(struct web_req *req, struct web_resp *resp) {
     struct html *h = &resp->body;
@@ -919,12 +969,17 @@ static int cat_hub(struct web_req *req, struct web_resp *resp) {
         page_error(req, resp, 404, "There is no such hub.");
         return 0;
     }
-    reqs[0] = json_pack("{s:s, s:s, s:s, s:i}", "op", "query", "kind", "profile", "author",
-                        author, "limit", 1);
+    reqs[0] = json_pack("{s:s, s:s, s:s, s:i}", "op", "query", "kind", "profile", "author", author,
+                        "limit", 1);
     reqs[1] = json_pack("{s:s, s:[s,s], s:s, s:i}", "op", "query", "kind", "offer", "request",
                         "author", author, "limit", CAT_HUB_RECORDS);
+    if (reqs[0] == NULL || reqs[1] == NULL) {
+        json_decref(reqs[0]);
+        json_decref(reqs[1]);
+        return HUB_E_NOMEM;
+    }
     if (web_ctl_calls(reqs, 2, ans, rcs) != 0)
-        return HUB_E_IO;
+        return rcs[0];
     if (rcs[0] != 0 || rcs[1] != 0) {
         int rc = rcs[0] != 0 ? rcs[0] : rcs[1];
         json_decref(ans[0]);

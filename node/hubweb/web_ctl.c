@@ -185,8 +185,7 @@ static int ctl_recv(json_t **out, uint64_t deadline, int *got_any) {
 
 /* The hub error named by an answer's error code (hub_strerror's names), E_INTERNAL if unknown. */
 static int ctl_code(const json_t *answer) {
-    const char *code =
-        json_string_value(json_object_get(json_object_get(answer, "error"), "code"));
+    const char *code = json_string_value(json_object_get(json_object_get(answer, "error"), "code"));
     if (code == NULL)
         return HUB_E_INTERNAL;
     for (int e = -1; e >= -64; e--)
@@ -303,8 +302,7 @@ int web_ctl_op(const char *op, json_t **answer) {
 }
 
 const char *web_ctl_errmsg(const json_t *answer) {
-    const char *m =
-        json_string_value(json_object_get(json_object_get(answer, "error"), "message"));
+    const char *m = json_string_value(json_object_get(json_object_get(answer, "error"), "message"));
     return m ? m : "";
 }
 

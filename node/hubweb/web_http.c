@@ -77,7 +77,7 @@ int web_route(const char *method, const char *path, enum web_access access, web_
     return 0;
 }
 
-/* ---- request helpers ------------------------------------------------------------------------ */
+/* ---- request helpers --------------------------------------------------------------------- */
 
 const char *web_arg(const struct web_req *req, const char *name) {
     for (size_t i = 0; i < req->nargs; i++)
@@ -264,7 +264,7 @@ static void web_parse_langs(struct web_req *req, const char *al) {
     req->nlangs = n;
 }
 
-/* ---- responses -------------------------------------------------------------------------------- */
+/* ---- responses --------------------------------------------------------------------------- */
 
 static MHD_Result_t web_send(struct MHD_Connection *conn, struct web_resp *resp) {
     size_t len;
@@ -311,8 +311,7 @@ static void web_log_refused(void) {
     uint64_t now = hub_mono_ms();
     if (now - refused.last_log_ms < WEB_REFUSED_LOG_MS)
         return;
-    if (refused.too_large + refused.bad_method + refused.too_many_fields +
-            refused.handler_failed ==
+    if (refused.too_large + refused.bad_method + refused.too_many_fields + refused.handler_failed ==
         0)
         return;
     refused.last_log_ms = now;
@@ -324,7 +323,7 @@ static void web_log_refused(void) {
              WEB_MAX_ARGS, (unsigned long long)refused.handler_failed);
 }
 
-/* ---- dispatch --------------------------------------------------------------------------------- */
+/* ---- dispatch ---------------------------------------------------------------------------- */
 
 static void web_client_addr(struct MHD_Connection *conn, char *out, size_t cap) {
     const union MHD_ConnectionInfo *ci =
@@ -346,9 +345,8 @@ static void web_dispatch(struct web_req *req, struct web_resp *resp) {
     const char *m = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
 
     for (size_t i = 0; i < nroutes; i++) {
-        int match = routes[i].prefix
-                        ? strncmp(req->path, routes[i].path, routes[i].pathlen) == 0
-                        : strcmp(req->path, routes[i].path) == 0;
+        int match = routes[i].prefix ? strncmp(req->path, routes[i].path, routes[i].pathlen) == 0
+                                     : strcmp(req->path, routes[i].path) == 0;
         if (!match)
             continue;
         path_known = 1;
@@ -447,8 +445,7 @@ static MHD_Result_t web_access(void *cls, struct MHD_Connection *conn, const cha
     /* <html lang> is the language of hubweb's own text, English (it has no translations);
      * a record's text in another language carries its own lang attribute (web_view.c). */
     req->lang = "en";
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
-        strcmp(method, "POST") != 0) {
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 && strcmp(method, "POST") != 0) {
         refused.bad_method++;
         web_resp_header(&resp, "Allow", "GET, HEAD, POST");
         page_error(req, &resp, 405, "This method is not served here.");
@@ -459,8 +456,7 @@ static MHD_Result_t web_access(void *cls, struct MHD_Connection *conn, const cha
         MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, web_collect_arg, req);
         if (strcmp(method, "POST") == 0 && wc->body != NULL) {
             const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
-            if (ct != NULL &&
-                strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0)
+            if (ct != NULL && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0)
                 web_parse_form(req, wc->body);
         }
         web_dispatch(req, &resp);
@@ -521,13 +517,12 @@ int web_http_start(const struct web_conf *conf) {
 #ifdef MHD_USE_AUTO
     flags |= MHD_USE_AUTO;
 #endif
-    daemon_ = MHD_start_daemon(
-        flags, (uint16_t)conf->port, NULL, NULL, web_access, NULL, MHD_OPTION_SOCK_ADDR,
-        ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_MAX_CONNECTIONS,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WEB_CONN_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)WEB_CONN_MEMORY,
-        MHD_OPTION_NOTIFY_COMPLETED, web_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER,
-        web_mhd_log, NULL, MHD_OPTION_END);
+    daemon_ = MHD_start_daemon(flags, (uint16_t)conf->port, NULL, NULL, web_access, NULL,
+                               MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
+                               (unsigned)WEB_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+                               (unsigned)WEB_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                               (size_t)WEB_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, web_completed,
+                               NULL, MHD_OPTION_EXTERNAL_LOGGER, web_mhd_log, NULL, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (daemon_ == NULL) {
         log_error("http", "cannot listen on %s:%u (in use, or not an address of this host?)",
