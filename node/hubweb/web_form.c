@@ -60,6 +60,18 @@ static const struct web_field fields[] = {
     {"endpoints", "Sync endpoints", WF_WORDS, NULL, P, 0,
      "tcp://HOST:PORT, separated by spaces or commas (for discovery)"},
     {"edih_id", "EDIH catalogue id", WF_TEXT, NULL, P, 0, NULL},
+    /* the field's standard fields (PROTOCOL.md §7.2, issue 11); titles and descriptions by
+     * language, learning outcomes and sessions have no control here: an edit keeps them */
+    {"isced", "Fields of education (ISCED-F 2013)", WF_WORDS, NULL, O, 0,
+     "ISCED-F codes separated by commas (0613, 0714); hubctl vocab isced lists them"},
+    {"eqf_level", "EQF level", WF_UINT, NULL, O, 0, "1 .. 8"},
+    {"digcomp", "DigComp 2.2 competences", WF_MULTISELECT, "digcomp", O, 0, NULL},
+    {"prerequisites", "Prerequisites", WF_MULTILINE, NULL, O, 0, NULL},
+    {"application_deadline", "Application deadline", WF_DATE, NULL, O, 0, NULL},
+    {"nuts", "NUTS regions", WF_WORDS, NULL, P | O, 0,
+     "NUTS codes separated by commas (AT13, DE300)"},
+    {"hub_type", "Hub type", WF_SELECT, "hub_type", P, 0, NULL},
+    {"customer_types", "Customer types", WF_MULTISELECT, "customer_type", P, 0, NULL},
 };
 
 #undef P

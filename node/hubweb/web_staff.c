@@ -616,6 +616,41 @@ static const char *kind_title(const char *kind, int edit) {
 
 /* Publish the form's record (a new one when key is NULL) or draw the form again with the
  * errors next to their fields and everything as it was typed. */
+/* An edit publishes the form's record as the new version: members of the current version that
+ * no control of the form expresses (titles and descriptions by language, learning outcomes,
+ * sessions, fields a newer hubd knows) are copied into rec, so that saving a form never drops
+ * them. A record not found (a profile not made yet) has nothing to keep. */
+static int keep_unformed(const char *kind, const char *key, json_t *rec) {
+    json_t *ans = NULL;
+    int rc = web_ctl_call(json_pack("{s:s, s:s, s:s, s:s}", "op", "history", "key", key, "kind",
+                                    kind, "author", staff_self_key()),
+                          &ans);
+    if (rc == HUB_E_NOT_FOUND) {
+        json_decref(ans);
+        return 0;
+    }
+    if (rc != 0) {
+        json_decref(ans);
+        return rc;
+    }
+    json_t *vers = json_object_get(ans, "versions");
+    json_t *cur = json_object_get(json_array_get(vers, json_array_size(vers) - 1), "record");
+    unsigned kb = web_form_kind(kind);
+    size_t nf;
+    const struct web_field *fs = web_fields(&nf);
+    const char *name;
+    json_t *v;
+    json_object_foreach(cur, name, v) {
+        int formed = 0;
+        for (size_t i = 0; i < nf && !formed; i++)
+            formed = (fs[i].kinds & kb) && strcmp(fs[i].name, name) == 0;
+        if (!formed && !json_object_get(rec, name))
+            json_object_set(rec, name, v);
+    }
+    json_decref(ans);
+    return 0;
+}
+
 static int publish_post(struct web_req *req, struct web_resp *resp, const char *kind,
                         const char *key, const char *action) {
     if (!staff_post_ok(req, resp))
@@ -641,6 +676,11 @@ static int publish_post(struct web_req *req, struct web_resp *resp, const char *
     if (web_form_record(kb, &vals, &rec, &errs) == 0 && errs.n) {
         json_decref(rec); /* the key was refused: the record waits for it */
         rec = NULL;
+    }
+    if (rec && key && (rc = keep_unformed(kind, key, rec)) != 0) {
+        json_decref(rec);
+        web_formvals_free(&vals);
+        return rc;
     }
     if (rec) {
         json_t *call = json_pack("{s:s, s:s, s:o}", "op", "publish", "kind", kind, "record", rec);

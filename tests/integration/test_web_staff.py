@@ -354,3 +354,41 @@ def test_rotating_the_token_ends_the_session(hubs):
     # the new token signs in again
     signed_in(web, hub)
     assert "web token changed" in web.log_text()
+
+
+def test_edit_keeps_fields_the_form_cannot_express(hubs):
+    """An offer with titles by language, learning outcomes and sessions (issue 11's fields the
+    form has no control for) edited through the form: the new version keeps them; the standard
+    fields the form does show (ISCED-F, EQF, DigComp, deadline, NUTS) come prefilled and back."""
+    hub = hubs("web-keep")
+    web = start_web(hub)
+    b = signed_in(web, hub)
+    rec = {"title": "Data spaces for cities", "titles": {"de": "Datenräume für Städte"},
+           "learning_outcomes": [{"text": "Design a data space",
+                                  "skill": "http://data.europa.eu/esco/skill/"
+                                           "ccd0a1d9-afda-43d9-b901-96344886e14d"}],
+           "sessions": [{"start": "2031-02-01", "end": "2031-02-02", "location": "Graz",
+                         "mode": "onsite", "seats": 12}],
+           "isced": ["0613"], "eqf_level": 5, "digcomp": ["1"],
+           "application_deadline": "2031-01-15", "nuts": ["AT22"], "country": "AT"}
+    hub.call("publish", kind="offer", key="ds", record=rec)
+    r = b.get("/staff/edit/offer/ds")
+    assert r.status == 200
+    assert 'value="0613"' in r.text and 'value="AT22"' in r.text and 'value="5"' in r.text
+    assert 'value="2031-01-15"' in r.text
+    csrf = re.search(r'name="csrf" value="([^"]*)"', r.text).group(1)
+    form = [("csrf", csrf), ("title", "Data spaces for cities"), ("country", "AT"),
+            ("isced", "0613, 0714"), ("eqf_level", "6"), ("digcomp", "1"),
+            ("application_deadline", "2031-01-20"), ("nuts", "AT22")]
+    r = b.post("/staff/edit/offer/ds", form)
+    assert r.status == 303, r.text[:2000]
+    got = hub.query(kind="offer")[0]["record"]
+    assert got["titles"] == rec["titles"]
+    assert got["learning_outcomes"] == rec["learning_outcomes"]
+    assert got["sessions"] == rec["sessions"]
+    assert got["isced"] == ["0613", "0714"] and got["eqf_level"] == 6
+    assert got["application_deadline"] == "2031-01-20"
+    # a refused EQF level is shown next to its field
+    r = b.post("/staff/edit/offer/ds", [p if p[0] != "eqf_level" else ("eqf_level", "9")
+                                        for p in form])
+    assert r.status == 400 and field_error(r.text, "eqf_level"), r.text[:2000]
