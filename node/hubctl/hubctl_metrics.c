@@ -168,6 +168,41 @@ int metrics_write(json_t *status, json_t *peers, FILE *out) {
         fprintf(out, "\"} %" JSON_INTEGER_FORMAT "\n", json_integer_value(cnt));
     }
 
+    /* What replication cost since start, every session together (CONTROL.md status sync.traffic;
+     * BENCHMARKS.md "Many hubs" derives messages and copies per delivered entry from them). */
+    json_t *tr = json_object_get(json_object_get(status, "sync"), "traffic");
+    if (json_is_object(tr)) {
+        static const struct member_metric tr_metrics[] = {
+            {"msgs_sent", "hubnet_sync_messages_sent_total", "counter",
+             "Anti-entropy messages sent to peers."},
+            {"bytes_sent", "hubnet_sync_message_bytes_sent_total", "counter",
+             "Bytes of the anti-entropy messages sent (protobuf sizes)."},
+            {"msgs_received", "hubnet_sync_messages_received_total", "counter",
+             "Anti-entropy messages received from peers."},
+            {"bytes_received", "hubnet_sync_message_bytes_received_total", "counter",
+             "Bytes of the anti-entropy messages received (protobuf sizes)."},
+            {"pushes_sent", "hubnet_sync_pushes_sent_total", "counter",
+             "Live pushes published (once however many peers subscribe)."},
+            {"push_bytes_sent", "hubnet_sync_push_bytes_sent_total", "counter",
+             "Bytes of the live pushes published."},
+            {"pushes_received", "hubnet_sync_pushes_received_total", "counter",
+             "Live-push frames read from peers, each copy counted."},
+            {"push_bytes_received", "hubnet_sync_push_bytes_received_total", "counter",
+             "Bytes of the live-push frames read from peers."},
+            {"entries_accepted", "hubnet_sync_entries_new_total", "counter",
+             "Entries from peers that were new here."},
+            {"entries_duplicate", "hubnet_sync_entries_duplicate_total", "counter",
+             "Entries from peers that were held already (redundant copies)."},
+        };
+        for (size_t i = 0; i < sizeof tr_metrics / sizeof tr_metrics[0]; i++) {
+            json_t *v = json_object_get(tr, tr_metrics[i].member);
+            if (!json_is_integer(v))
+                continue;
+            family(out, tr_metrics[i].name, tr_metrics[i].type, tr_metrics[i].help);
+            sample_of(out, tr_metrics[i].name, v);
+        }
+    }
+
     /* Replies from hubs outside this hub's trust (PROTOCOL.md §9.15). */
     json_t *ar = json_object_get(status, "addressed_replies");
     if (json_is_object(ar)) {

@@ -161,6 +161,9 @@ def test_metrics_promtool_and_exporter(hubs):
     assert sum(_samples(text, "hubnet_peer_entries_received_total", {"peer": a.key})) >= 3
     assert _metric(text, "hubnet_store_map_bytes") > 0
     assert _metric(text, "hubnet_addressed_replies_kept_total") == 0
+    # replication traffic (status sync.traffic): a's 3 offers were new here, messages went out
+    assert _metric(text, "hubnet_sync_entries_new_total") >= 3
+    assert _metric(text, "hubnet_sync_messages_sent_total") >= 1
     assert _metric(text, "hubnet_addressed_replies_refused_total", {"reason": "quota"}) == 0
     assert _metric(text, "hubnet_peer_requests_refused_total", {"peer": a.key}) == 0
     assert _metric(text, "hubnet_store_map_max_bytes") >= _metric(text, "hubnet_store_map_bytes")
