@@ -62,7 +62,7 @@ URLS = [
     " JaVaScRiPt:window.__pwned=1",
     "data:text/html,<script data-pwn>window.__pwned=1</script>",
     "vbscript:msgbox(1)",
-    'https://x.example/"><img data-pwn src=x onerror=alert(1)>',
+    'https://x.example/"><img/data-pwn/src=x/onerror=alert(1)>',
 ]
 MULTILINE = ("line one\n<script data-pwn>window.__pwned=1</script>\n\t\"><img data-pwn src=x "
              "onerror=alert(1)>\n{{7*7}} \u202eevil\u202c javascript:alert(1)")
@@ -133,11 +133,11 @@ def hostile(pair, driver):
     # B: a real hub; its records pass publish's rules, so the payloads are in free text.
     s.b_profile = {"name": pay(200), "description": MULTILINE, "region": pay(200),
                    "contact": pay(256), "edih_id": pay(), "country": "PT", "languages": ["pt"],
-                   "website": 'https://x.example/"><img data-pwn src=x onerror=alert(1)>'}
+                   "website": 'https://x.example/"><img/data-pwn/src=x/onerror=alert(1)>'}
     b.publish("profile", s.b_profile)
     s.b_offer = {"title": pay(200), "description": MULTILINE, "location": pay(200),
                  "contact": pay(256), "facility": pay(256), "material_licence": pay(512),
-                 "registration_url": "https://x.example/?a=\"><script data-pwn>alert(1)</script>",
+                 "registration_url": "https://x.example/?a=\"><script/data-pwn>alert(1)</script>",
                  "country": "PT", "languages": ["en"], "topics": ["robotics"], "capacity": 4}
     b.publish("offer", s.b_offer, key="hostile-b")
 
