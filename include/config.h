@@ -60,9 +60,17 @@ struct config {
     size_t nanchor;
     /* [policy] reply_quota: addressed replies kept per responder per hour (default 20) */
     unsigned reply_quota;
+    /* [web]: read by hubweb (node/hubweb); hubd checks and prints them but does not use them */
+    char web_listen[256];         /* default "127.0.0.1:8480": HOST:PORT of hubweb's HTTP */
+    int web_catalogue;            /* default on: public catalogue pages (off: sign-in needed) */
+    unsigned web_session_ttl_s;   /* default 43200: a staff session's lifetime */
+    unsigned web_signin_attempts; /* default 5: sign-in attempts per minute per client address */
 };
 
 void config_defaults(struct config *c);
+/* HOST:PORT as [web] listen takes it (IPv4, a name, or [IPv6]; port 1..65535): 0 or -1, with
+ * the host copied into host (brackets removed) and the port into *port. */
+int config_parse_hostport(const char *v, char *host, size_t hostcap, unsigned *port);
 /* Read an INI file over the current values. On error writes "file:line: reason" to err. */
 int config_load(struct config *c, const char *path, char *err, size_t errlen);
 /* Fill derived values (control socket path, pub endpoint) after loading. */

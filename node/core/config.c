@@ -32,6 +32,9 @@
 #define CONFIG_REPLY_QUOTA_DEFAULT 20u
 #define CONFIG_REPLY_QUOTA_MAX 100000u
 #define CONFIG_MAX_PEERS_MAX 1024u
+#define CONFIG_WEB_TTL_MIN 60u          /* [web] session_ttl: a minute ... */
+#define CONFIG_WEB_TTL_MAX 2592000u     /* ... to 30 days */
+#define CONFIG_WEB_ATTEMPTS_MAX 1000u   /* [web] signin_attempts per minute */
 
 /* Unix socket paths are limited by sockaddr_un; refuse a longer one here, not at bind time. */
 #define CONFIG_SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
@@ -63,6 +66,10 @@ void config_defaults(struct config *c) {
     c->reply_quota = CONFIG_REPLY_QUOTA_DEFAULT;
     c->discover = 0;
     c->max_peers = 16;
+    snprintf(c->web_listen, sizeof(c->web_listen), "%s", "127.0.0.1:8480");
+    c->web_catalogue = 1;
+    c->web_session_ttl_s = 43200;
+    c->web_signin_attempts = 5;
 }
 
 /* ---- parse state ---------------------------------------------------------------------- */
@@ -94,6 +101,10 @@ enum config_key {
     K_ALLOW,  /* repeatable */
     K_ANCHOR, /* repeatable */
     K_REPLY_QUOTA,
+    K_WEB_LISTEN,
+    K_WEB_CATALOGUE,
+    K_WEB_SESSION_TTL,
+    K_WEB_SIGNIN_ATTEMPTS,
     K_COUNT
 };
 
@@ -295,6 +306,41 @@ static int config_check_endpoint(const char *v, int bind, unsigned *port) {
     return 0;
 }
 
+/* HOST:PORT for [web] listen (no scheme: libmicrohttpd binds it, not ZeroMQ). The host is an
+ * IPv4 address or a name (resolved by hubweb), or an IPv6 address in brackets. */
+int config_parse_hostport(const char *v, char *host, size_t hostcap, unsigned *port) {
+    const char *colon = strrchr(v, ':');
+    const char *h = v, *hend;
+    uint64_t n;
+
+    if (colon == NULL || colon == v)
+        return -1;
+    hend = colon;
+    if (v[0] == '[') {
+        if (colon[-1] != ']' || colon - v < 3)
+            return -1;
+        h = v + 1;
+        hend = colon - 1;
+        for (const char *q = h; q < hend; q++)
+            if (!(*q == ':' || *q == '.' || (*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f') ||
+                  (*q >= 'A' && *q <= 'F')))
+                return -1;
+    } else {
+        for (const char *q = h; q < hend; q++)
+            if (!(*q == '-' || *q == '.' || *q == '_' || (*q >= '0' && *q <= '9') ||
+                  (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z')))
+                return -1;
+    }
+    if ((size_t)(hend - h) >= hostcap)
+        return -1;
+    if (hub_parse_u64(colon + 1, 65535, &n) != 0 || n == 0)
+        return -1;
+    memcpy(host, h, (size_t)(hend - h));
+    host[hend - h] = '\0';
+    *port = (unsigned)n;
+    return 0;
+}
+
 static int config_endpoint(struct config_parse *p, const char *name, const char *v, int bind,
                            char *dst, size_t cap) {
     if (strlen(v) >= cap || config_check_endpoint(v, bind, NULL) != 0) {
@@ -396,7 +442,7 @@ static int config_anchor(struct config_parse *p, const char *v) {
 
 /* ---- the key table ---------------------------------------------------------------------- */
 
-static const char *const config_sections[] = {"hub", "log", "sync", "peers", "policy"};
+static const char *const config_sections[] = {"hub", "log", "sync", "peers", "policy", "web"};
 
 static const struct {
     const char *section, *name;
@@ -426,6 +472,10 @@ static const struct {
     {"policy", "allow", K_ALLOW},
     {"policy", "anchor", K_ANCHOR},
     {"policy", "reply_quota", K_REPLY_QUOTA},
+    {"web", "listen", K_WEB_LISTEN},
+    {"web", "catalogue", K_WEB_CATALOGUE},
+    {"web", "session_ttl", K_WEB_SESSION_TTL},
+    {"web", "signin_attempts", K_WEB_SIGNIN_ATTEMPTS},
 };
 
 static const char *const config_level_names[] = {"error", "warn", "info", "debug"};
@@ -514,6 +564,26 @@ static int config_set(struct config_parse *p, enum config_key k, const char *nam
         return config_anchor(p, v);
     case K_REPLY_QUOTA:
         return config_uint(p, name, v, 1, CONFIG_REPLY_QUOTA_MAX, &c->reply_quota);
+    case K_WEB_LISTEN: {
+        char host[256];
+        unsigned port;
+        if (strlen(v) >= sizeof(c->web_listen) ||
+            config_parse_hostport(v, host, sizeof(host), &port) != 0) {
+            config_fail(p, "%s: expected HOST:PORT with a port from 1 to 65535, got '%s'", name,
+                        v);
+            return -1;
+        }
+        memcpy(c->web_listen, v, strlen(v) + 1);
+        return 0;
+    }
+    case K_WEB_CATALOGUE:
+        return config_choice(p, name, v, config_onoff_names, HUB_ARRAY_LEN(config_onoff_names),
+                             &c->web_catalogue);
+    case K_WEB_SESSION_TTL:
+        return config_uint(p, name, v, CONFIG_WEB_TTL_MIN, CONFIG_WEB_TTL_MAX,
+                           &c->web_session_ttl_s);
+    case K_WEB_SIGNIN_ATTEMPTS:
+        return config_uint(p, name, v, 1, CONFIG_WEB_ATTEMPTS_MAX, &c->web_signin_attempts);
     case K_COUNT:
         break;
     }
@@ -788,6 +858,12 @@ void config_print(const struct config *c, FILE *out) {
         fprintf(out, "anchor = %s\n", hex);
     }
     fprintf(out, "reply_quota = %u\n", c->reply_quota);
+
+    fprintf(out, "\n[web]\n");
+    fprintf(out, "listen = %s\n", c->web_listen);
+    fprintf(out, "catalogue = %s\n", c->web_catalogue ? "on" : "off");
+    fprintf(out, "session_ttl = %u\n", c->web_session_ttl_s);
+    fprintf(out, "signin_attempts = %u\n", c->web_signin_attempts);
 }
 
 /* ---- reload (SIGHUP) -------------------------------------------------------------------- */

@@ -56,7 +56,7 @@ echo "installed"
 
 # What the package installed and made.
 for f in /usr/sbin/hubd /usr/bin/hubctl /etc/hubnet/hubd.conf /lib/systemd/system/hubd.service \
-    /lib/systemd/system/hubnet-metrics.service \
+    /lib/systemd/system/hubnet-metrics.service /usr/sbin/hubweb /lib/systemd/system/hubweb.service \
     /usr/share/man/man8/hubd.8 /usr/share/man/man1/hubctl.1 /usr/share/man/man5/hubd.conf.5 \
     /usr/share/bash-completion/completions/hubctl; do
     [ -e "$root$f" ] || fail "$f is not installed"

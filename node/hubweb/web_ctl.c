@@ -1,0 +1,295 @@
+/* web_ctl.c: hubweb's client of hubd's control socket (CONTROL.md): one JSON line out, one
+ * line in, on one persistent connection (a page costs one or two calls; connecting for each
+ * would double their cost). hubd may close an idle connection (control_idle_timeout) or
+ * restart: a call that finds the connection gone opens a new one and tries once more, but only
+ * when nothing of the answer was read yet, so a request is never sent twice after hubd began to
+ * answer it. Every wait is bounded by WEB_CTL_TIMEOUT_MS and every answer by
+ * WEB_CTL_MAX_ANSWER bytes. Only the HTTP thread calls these functions (web.h). */
+#include "hub.h"
+#include "log.h"
+#include "web.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define CTL_READ_CHUNK 65536
+#define CTL_MAX_VOCABS 32 /* vocabularies cached (hubd has a dozen) */
+
+static struct {
+    char path[512];
+    int fd;
+    char *buf; /* bytes received after the last answer (hubd answers in order: none, normally) */
+    size_t len, cap;
+    uint64_t failures; /* calls that could not reach hubd: logged, not per call */
+} ctl = {.fd = -1};
+
+static struct {
+    char name[32];
+    json_t *values;
+} vocab_cache[CTL_MAX_VOCABS];
+static size_t vocab_n;
+
+int web_ctl_init(const char *socket_path) {
+    if (strlen(socket_path) >= sizeof(ctl.path) ||
+        strlen(socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        return HUB_E_RANGE;
+    memcpy(ctl.path, socket_path, strlen(socket_path) + 1);
+    ctl.fd = -1;
+    return 0;
+}
+
+static void ctl_disconnect(void) {
+    if (ctl.fd >= 0)
+        close(ctl.fd);
+    ctl.fd = -1;
+    ctl.len = 0;
+}
+
+void web_ctl_close(void) {
+    ctl_disconnect();
+    free(ctl.buf);
+    ctl.buf = NULL;
+    ctl.cap = 0;
+    for (size_t i = 0; i < vocab_n; i++)
+        json_decref(vocab_cache[i].values);
+    vocab_n = 0;
+}
+
+static int ctl_connect(void) {
+    struct sockaddr_un sa;
+    int fd;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, ctl.path, strlen(ctl.path) + 1);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return HUB_E_IO;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return HUB_E_IO;
+    }
+    ctl.fd = fd;
+    ctl.len = 0;
+    return 0;
+}
+
+/* Wait until fd is ready for events, at most until deadline (monotonic ms). */
+static int ctl_wait(short events, uint64_t deadline) {
+    for (;;) {
+        uint64_t now = hub_mono_ms();
+        struct pollfd p = {.fd = ctl.fd, .events = events};
+        int r;
+
+        if (now >= deadline) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        r = poll(&p, 1, (int)(deadline - now));
+        if (r > 0)
+            return 0;
+        if (r < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+static int ctl_send(const char *s, size_t n, uint64_t deadline) {
+    while (n > 0) {
+        ssize_t w = send(ctl.fd, s, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if (ctl_wait(POLLOUT, deadline) != 0)
+                    return -1;
+                continue;
+            }
+            return -1;
+        }
+        s += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* One answer line. *got_any: some byte of it arrived (then a retry would repeat the request). */
+static int ctl_recv(json_t **out, uint64_t deadline, int *got_any) {
+    for (;;) {
+        char *nl = ctl.len ? memchr(ctl.buf, '\n', ctl.len) : NULL;
+        if (nl != NULL) {
+            size_t n = (size_t)(nl - ctl.buf);
+            json_error_t e;
+            json_t *v = json_loadb(ctl.buf, n, 0, &e);
+            memmove(ctl.buf, nl + 1, ctl.len - n - 1);
+            ctl.len -= n + 1;
+            if (v == NULL || !json_is_object(v)) {
+                log_warnx("ctl", "hubd sent a malformed answer: %s",
+                          v ? "not a JSON object" : e.text);
+                json_decref(v);
+                errno = EPROTO;
+                return -1;
+            }
+            *out = v;
+            return 0;
+        }
+        if (ctl.len == ctl.cap) {
+            size_t cap = ctl.cap ? ctl.cap * 2 : CTL_READ_CHUNK;
+            char *p;
+            if (ctl.cap >= WEB_CTL_MAX_ANSWER) {
+                log_warnx("ctl", "hubd's answer is longer than %u bytes: dropped",
+                          (unsigned)WEB_CTL_MAX_ANSWER);
+                errno = EMSGSIZE;
+                return -1;
+            }
+            p = realloc(ctl.buf, cap);
+            if (p == NULL) {
+                errno = ENOMEM;
+                return -1;
+            }
+            ctl.buf = p;
+            ctl.cap = cap;
+        }
+        ssize_t r = recv(ctl.fd, ctl.buf + ctl.len, ctl.cap - ctl.len, MSG_DONTWAIT);
+        if (r > 0) {
+            ctl.len += (size_t)r;
+            *got_any = 1;
+            continue;
+        }
+        if (r == 0) {
+            errno = ECONNRESET;
+            return -1;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -1;
+        if (ctl_wait(POLLIN, deadline) != 0)
+            return -1;
+    }
+}
+
+/* The hub error named by an answer's error code (hub_strerror's names), E_INTERNAL if unknown. */
+static int ctl_code(const json_t *answer) {
+    const char *code =
+        json_string_value(json_object_get(json_object_get(answer, "error"), "code"));
+    if (code == NULL)
+        return HUB_E_INTERNAL;
+    for (int e = -1; e >= -64; e--)
+        if (strcmp(hub_strerror(e), code) == 0)
+            return e;
+    return HUB_E_INTERNAL;
+}
+
+int web_ctl_call(json_t *req, json_t **answer) {
+    char *line;
+    size_t n;
+    int rc = HUB_E_IO;
+
+    *answer = NULL;
+    if (json_object_set_new(req, "v", json_integer(HUB_CONTROL_PROTOCOL)) != 0) {
+        json_decref(req);
+        return HUB_E_NOMEM;
+    }
+    line = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    if (line == NULL)
+        return HUB_E_NOMEM;
+    n = strlen(line);
+    char *nl = realloc(line, n + 2);
+    if (nl == NULL) {
+        free(line);
+        return HUB_E_NOMEM;
+    }
+    line = nl;
+    line[n++] = '\n';
+    line[n] = '\0';
+
+    uint64_t deadline = hub_mono_ms() + WEB_CTL_TIMEOUT_MS;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int got_any = 0;
+        int reused = ctl.fd >= 0;
+        if (ctl.fd < 0 && ctl_connect() != 0) {
+            log_debug("ctl", "cannot connect to hubd at %s: %s", ctl.path, strerror(errno));
+            break;
+        }
+        if (ctl_send(line, n, deadline) == 0 && ctl_recv(answer, deadline, &got_any) == 0) {
+            rc = json_is_true(json_object_get(*answer, "ok")) ? 0 : ctl_code(*answer);
+            break;
+        }
+        int e = errno;
+        ctl_disconnect();
+        /* Retry only a connection that may simply have been closed while idle. */
+        if (!reused || got_any || e == ETIMEDOUT || e == EMSGSIZE || e == EPROTO) {
+            errno = e;
+            break;
+        }
+    }
+    if (rc == HUB_E_IO) {
+        ctl.failures++;
+        /* The first failure and then every 100th: a hubd that is down for long must not flood
+         * the log with one line per page view. */
+        if (ctl.failures % 100 == 1)
+            log_warn("ctl", "hubd at %s did not answer (%llu calls failed so far)", ctl.path,
+                     (unsigned long long)ctl.failures);
+    }
+    free(line);
+    return rc;
+}
+
+int web_ctl_op(const char *op, json_t **answer) {
+    json_t *req = json_pack("{s:s}", "op", op);
+    if (req == NULL) {
+        *answer = NULL;
+        return HUB_E_NOMEM;
+    }
+    return web_ctl_call(req, answer);
+}
+
+const char *web_ctl_errmsg(const json_t *answer) {
+    const char *m =
+        json_string_value(json_object_get(json_object_get(answer, "error"), "message"));
+    return m ? m : "";
+}
+
+const char *web_ctl_errfield(const json_t *answer) {
+    const char *m = json_string_value(json_object_get(json_object_get(answer, "error"), "field"));
+    return m ? m : "";
+}
+
+const json_t *web_vocab(const char *name) {
+    json_t *ans = NULL, *lists;
+    size_t i;
+
+    for (i = 0; i < vocab_n; i++)
+        if (strcmp(vocab_cache[i].name, name) == 0)
+            return vocab_cache[i].values;
+    /* All lists in one call, on first use: they do not change while hubd runs. */
+    if (vocab_n > 0 || web_ctl_op("vocab", &ans) != 0) {
+        json_decref(ans);
+        return NULL;
+    }
+    lists = json_object_get(ans, "lists");
+    for (i = 0; i < json_array_size(lists) && vocab_n < CTL_MAX_VOCABS; i++) {
+        json_t *l = json_array_get(lists, i);
+        const char *n = json_string_value(json_object_get(l, "name"));
+        json_t *vals = json_object_get(l, "values");
+        if (n == NULL || !json_is_array(vals) || strlen(n) >= sizeof(vocab_cache[0].name))
+            continue;
+        memcpy(vocab_cache[vocab_n].name, n, strlen(n) + 1);
+        vocab_cache[vocab_n].values = json_incref(vals);
+        vocab_n++;
+    }
+    json_decref(ans);
+    for (i = 0; i < vocab_n; i++)
+        if (strcmp(vocab_cache[i].name, name) == 0)
+            return vocab_cache[i].values;
+    return NULL;
+}
