@@ -102,12 +102,19 @@ class Pair:
         link(self.a, self.b)
         start_all(self.a, self.b)
         self.hubs = [self.a, self.b]
-        self.wa = webtest.HubWeb(self.a, "127.0.0.1", web_args).start()
-        self.wb = webtest.HubWeb(self.b, "127.0.0.2", web_args).start()
-        self.webs = [self.wa, self.wb]
+        self.webs = []
+        for hub, host in ((self.a, "127.0.0.1"), (self.b, "127.0.0.2")):
+            w = webtest.HubWeb(hub, host, args=web_args)
+            self.webs.append(w)
+            w.start()
+        self.wa, self.wb = self.webs
 
     def close(self):
-        problems = [f"{w.hub.name}: {p}" for w in self.webs if (p := w.stop())]
+        problems = []
+        for w in self.webs:
+            rc = w.stop(check=False)
+            if rc != 0:
+                problems.append(f"{w.hub.name}: hubweb exited with {rc} on SIGTERM")
         webtest.copy_logs(self.webs, self.hubs)
         problems += self.factory.cleanup(keep=bool(problems))
         return problems

@@ -22,26 +22,20 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
-import subprocess
 import sys
-import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any, Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 
-from hubtest import SRC_DIR, Hub, wait_until  # noqa: E402
+from hubtest import SRC_DIR, Hub, Web, WebResponse, hubweb_path, wait_until  # noqa: E402,F401
 
 CHROMIUM = os.environ.get("HUB_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("HUB_CHROMEDRIVER", "/usr/bin/chromedriver")
-#: Seconds hubweb gets to answer its first HTTP request.
-WEB_START_TIMEOUT = 10.0
-#: Seconds hubweb gets to exit after SIGTERM.
-WEB_STOP_TIMEOUT = 10.0
 #: Seconds a page load or an async script (axe.run) may take.
 PAGE_TIMEOUT = 30.0
 #: Replication between two hubs ([sync] interval 1 s in hubtest): the deadline for a record to
@@ -52,10 +46,6 @@ AXE_FAILING = ("serious", "critical")
 #: The CSP every hubweb response carries (WEB_CONTRACT.md, "URLs").
 CSP = ("default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-
-
-def hubweb_path() -> str:
-    return os.environ.get("HUBWEB") or os.path.join(SRC_DIR, "build", "hubweb")
 
 
 def artifacts_dir() -> str:
@@ -83,80 +73,43 @@ def free_port(host: str) -> int:
 # hubweb
 
 
-class HubWeb:
-    """One hubweb process serving one hub: ``hubweb --config <the hub's config> --listen
-    HOST:PORT --control <the hub's socket>``, its stderr in <hub run dir>/hubweb.log.
-
-    ``host`` is a loopback address: tests give each hub's hubweb its own (127.0.0.1,
+class HubWeb(Web):
+    """hubtest's Web (one hubweb process serving one hub, its own config file and log), on a
+    loopback address of its own: tests give each hub's hubweb another one (127.0.0.1,
     127.0.0.2, ...) so that the browser keeps their cookies apart (cookies ignore ports)."""
 
-    def __init__(self, hub: Hub, host: str = "127.0.0.1", args: tuple = ()):
-        self.hub = hub
+    def __init__(self, hub: Hub, host: str = "127.0.0.1", **kw: Any):
+        super().__init__(hub, **kw)
         self.host = host
         self.port = free_port(host)
-        self.args = list(args)
-        self.log_path = os.path.join(hub.run_dir, "hubweb.log")
-        self.proc: Optional[subprocess.Popen] = None
-        self._log = None
 
     @property
     def base(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def url(self, path: str) -> str:
+    def url(self, path: str) -> str:  # type: ignore[override]
         return self.base + path
 
-    def start(self) -> "HubWeb":
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [hubweb_path(), "--config", self.hub.config_path, "--listen",
-             f"{self.host}:{self.port}", "--control", self.hub.control_socket] + self.args,
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-            cwd=self.hub.run_dir)
-        deadline = time.monotonic() + WEB_START_TIMEOUT
-        last: Any = None
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"hubweb exited with {self.proc.returncode} at start-up\n"
-                                     f"{self.log_tail()}")
-            try:
-                status, _, _ = http_get(self.url("/"), timeout=2)
-                return self
-            except OSError as e:
-                last = e
-            time.sleep(0.05)
-        raise AssertionError(f"hubweb on {self.base} did not answer within {WEB_START_TIMEOUT} s "
-                             f"(last: {last})\n{self.log_tail()}")
+    def config(self) -> str:
+        return super().config().replace(f"listen = 127.0.0.1:{self.port}",
+                                        f"listen = {self.host}:{self.port}")
 
-    def stop(self) -> Optional[str]:
-        """SIGTERM and wait; returns a problem (exit code not 0, died before) or None."""
-        if self.proc is None:
-            return None
-        problem = None
-        if self.proc.poll() is not None:
-            problem = f"hubweb died before teardown (exit code {self.proc.returncode})"
-        else:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(WEB_STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                problem = f"hubweb did not exit within {WEB_STOP_TIMEOUT} s of SIGTERM"
-            if problem is None and self.proc.returncode != 0:
-                problem = f"hubweb exited with {self.proc.returncode} on SIGTERM"
-        if self._log:
-            self._log.close()
-            self._log = None
-        return problem
-
-    def log_tail(self, n: int = 40) -> str:
+    def request(self, method: str, path: str, data: Any = None, headers: Optional[dict] = None,
+                timeout: float = 30.0) -> Any:
+        import http.client
+        body = None
+        hdrs = dict(headers or {})
+        if data is not None:
+            body = data if isinstance(data, bytes) else \
+                urllib.parse.urlencode(data, doseq=True).encode()
+            hdrs.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
-            with open(self.log_path, "rb") as f:
-                lines = f.read().decode("utf-8", "replace").splitlines()
-        except FileNotFoundError:
-            lines = []
-        return f"--- last lines of {self.log_path} ---\n" + "\n".join(lines[-n:])
+            conn.request(method, path, body=body, headers=hdrs)
+            r = conn.getresponse()
+            return WebResponse(r.status, r.msg, r.read())
+        finally:
+            conn.close()
 
 
 def http_get(url: str, headers: Optional[dict] = None, timeout: float = 10
