@@ -10,13 +10,14 @@ record pages can be named), hubweb serves it, and one HTTP/1.1 keep-alive connec
   - record pages of records drawn at random from the 100,000;
 timed in Python from sending the request to the last byte of the answer (what a browser behind
 the reverse proxy waits for, less the network). Page weight: the bytes of the search page as
-served (before compression: hubweb does not compress), with and without its two assets.
+served (before compression: hubweb does not compress), with and without the assets it links.
 """
 
 import http.client
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -151,10 +152,11 @@ def run(bench, Hub, Conn, log, fail, pct, hubweb):
         # the assets it loads.
         _, _, home, _ = fetch(conn, "/")
         assets = 0
-        for a in ("/assets/app.css", "/assets/app.js"):
-            _, st, body, _ = fetch(conn, a)
-            if st == 200:
-                assets += len(body)
+        for a in sorted(set(re.findall(rb'(?:href|src)="(/assets/[^"]+)"', home))):
+            _, st, body, _ = fetch(conn, a.decode())
+            if st != 200:
+                fail(f"web: {a.decode()} answered {st}")
+            assets += len(body)
         conn.close()
     finally:
         web.send_signal(signal.SIGTERM)

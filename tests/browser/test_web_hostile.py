@@ -209,7 +209,7 @@ const walk = (root) => {
     }
     const t = el.tagName.toLowerCase();
     if (t === 'script' && el.type !== 'application/ld+json' &&
-        !/^\/assets\/[a-z0-9._-]+\.js$/.test(el.getAttribute('src') || ''))
+        !/^\/assets\/[a-z0-9._-]+\.js(\?v=[0-9a-f]+)?$/.test(el.getAttribute('src') || ''))
       out.scripts.push(own(el));
     if (['iframe', 'object', 'embed', 'base', 'frame', 'frameset', 'applet'].includes(t) ||
         (t === 'meta' && el.hasAttribute('http-equiv') &&
