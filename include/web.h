@@ -179,6 +179,10 @@ void web_ctl_close(void);
  * cannot be reached or did not answer in WEB_CTL_TIMEOUT_MS (*answer NULL). A lost connection is
  * reopened once per call. */
 int web_ctl_call(json_t *req, json_t **answer);
+/* Several requests sent at once (one round trip; hubd answers in order): reqs[i] consumed,
+ * answers[i] and rcs[i] as web_ctl_call gives them. Returns 0 when every answer arrived (each
+ * may still be a refusal: see rcs), else HUB_E_IO or HUB_E_NOMEM (answers all NULL). */
+int web_ctl_calls(json_t **reqs, size_t n, json_t **answers, int *rcs);
 /* {"op": op} and its answer, as web_ctl_call. */
 int web_ctl_op(const char *op, json_t **answer);
 /* The error message of a refused answer ("" when none); borrowed from answer. */
@@ -198,6 +202,24 @@ void page_end(struct html *h, const struct web_req *req);
 void page_error(struct web_req *req, struct web_resp *resp, int status, const char *message);
 /* The <input type="hidden" name="csrf"> of a form (the session's token). */
 void page_csrf(struct html *h, const struct web_req *req);
+
+/* ---- record views as HTML (web_view.c) ------------------------------------------------------ */
+/* A field's label ("Starts" for start_date), NULL for a field it does not know. */
+const char *view_label(const char *field);
+/* The string of a language map member (rec[map], e.g. "titles") that suits the visitor's
+ * Accept-Language, else rec[plain] ("title"); NULL when neither is a string. Borrowed. */
+const json_t *view_text(const json_t *rec, const char *map, const char *plain,
+                        const struct web_req *req);
+/* The record's title (a profile's name), escaped, in the visitor's language when the record
+ * has per-language titles. */
+void view_title(struct html *h, const json_t *view, const struct web_req *req);
+/* /record/AUTHOR/KIND/KEY with each part percent-encoded (safe inside href="..."). */
+void view_record_href(struct html *h, const char *author, const char *kind, const char *key);
+/* A hub's name (escaped), or "hub 1234abcd" when its profile is not held; and as a link. */
+void view_hub_name(struct html *h, const char *author, const char *name);
+void view_hub_link(struct html *h, const char *author, const char *name);
+/* <dl id="fields">: every field of a record, one <dt>/<dd data-field="NAME"> each. */
+void view_fields(struct html *h, const json_t *rec);
 
 /* ---- assets (web_assets.c) ----------------------------------------------------------------- */
 void web_assets_init(void);     /* registers /assets/app.css and /assets/app.js */

@@ -30,6 +30,7 @@
 #include "store.h"
 #include "view.h"
 #include "vocab.h"
+#include "facets.h"
 
 #define CONTROL_MAX_LINE (16u << 20)  /* a request line */
 #define CONTROL_MAX_OUT (96u << 20)   /* pending responses: a full query page fits */
@@ -802,6 +803,20 @@ static int add_term(struct client *cl, json_t *tag, struct index_term *terms, si
     return 0;
 }
 
+struct qkinds {
+    struct client *cl;
+    json_t *tag;
+    struct index_term *terms;
+    size_t *n;
+};
+
+static int qkinds_add(const char *v, void *arg) {
+    struct qkinds *qk = arg;
+    if (parse_kind(qk->cl, qk->tag, v, "kind") < 0)
+        return -1;
+    return add_term(qk->cl, qk->tag, qk->terms, qk->n, IDX_KIND, v, strlen(v)) != 0 ? -1 : 0;
+}
+
 /* Builds the store query from a request's filters; replies and returns non-zero on error. */
 static int query_parse(struct control *c, struct client *cl, json_t *tag, json_t *req,
                        struct store_query *q, struct index_term *terms, uint8_t *clause,
@@ -812,14 +827,11 @@ static int query_parse(struct control *c, struct client *cl, json_t *tag, json_t
     q->terms = terms;
     q->limit = CONTROL_DEFAULT_LIMIT;
     q->now_ms = hub_now_ms();
-    if (opt_string(cl, tag, req, "kind", &s) != 0)
+    /* kind: one name or several (any-of), as the other filters (hubweb's catalogue asks for
+     * offers, requests and profiles together) */
+    struct qkinds qk = {cl, tag, terms, &n};
+    if (query_each(cl, tag, req, "kind", -1, qkinds_add, &qk) != 0)
         return -1;
-    if (s) {
-        if (parse_kind(cl, tag, s, "kind") < 0)
-            return -1;
-        if (add_term(cl, tag, terms, &n, IDX_KIND, s, strlen(s)) != 0)
-            return -1;
-    }
     if (opt_string(cl, tag, req, "author", &s) != 0)
         return -1;
     if (s) {
@@ -1096,6 +1108,89 @@ static void op_query(struct control *c, struct client *cl, json_t *req, json_t *
         jbuf_key(&b, "next");
         jbuf_cstr(&b, buf);
     }
+    send_text(cl, &b, tag);
+}
+
+/* facets: value counts of a query's matches (facets.c, CONTROL.md). The filters are query's;
+ * the first FACETS_SCAN_MAX matches in the query's order are counted. */
+struct facets_walk {
+    struct facets *f;
+    const struct qfilter_set *qf;
+    int filtered;
+};
+
+static int facets_cb(const uint8_t *wire, size_t len, void *arg) {
+    struct facets_walk *w = arg;
+    struct entry e;
+    if (w->filtered && !qfilter_match(w->qf, wire, len))
+        return STORE_QUERY_SKIP;
+    if (entry_decode(wire, len, &e) != 0)
+        return STORE_QUERY_SKIP;
+    return facets_add(w->f, &e) == 0 ? 0 : 1;
+}
+
+static void op_facets(struct control *c, struct client *cl, json_t *req, json_t *tag) {
+    struct index_term terms[QUERY_MAX_TERMS];
+    uint8_t clause[QUERY_MAX_TERMS];
+    struct store_query q;
+    struct qfilter_set qf;
+    json_t *text;
+    size_t top = FACETS_TOP_DEFAULT;
+    if (json_object_get(req, "since") || json_object_get(req, "cursor")) {
+        send_error(cl, tag, HUB_E_BAD_REQUEST, json_object_get(req, "since") ? "since" : "cursor",
+                   "facets counts a query's matches from the first: no since or cursor");
+        return;
+    }
+    if (query_parse(c, cl, tag, req, &q, terms, clause, &text) != 0 ||
+        query_parse_more(cl, tag, req, &q, &qf) != 0)
+        return;
+    json_t *t = json_object_get(req, "top");
+    if (t) {
+        if (!json_is_integer(t) || json_integer_value(t) < 1 ||
+            json_integer_value(t) > FACETS_MAX_VALUES) {
+            send_error(cl, tag, json_is_integer(t) ? HUB_E_RANGE : HUB_E_TYPE, "top",
+                       "top: values per facet, 1 to %d", FACETS_MAX_VALUES);
+            return;
+        }
+        top = (size_t)json_integer_value(t);
+    }
+    if (text && q.sort == STORE_SORT_START)
+        q.sort = STORE_SORT_DEFAULT; /* the order only chooses which matches are counted */
+    q.limit = FACETS_SCAN_MAX;
+    static struct store_rank_term rt[SEARCH_MAX_TERMS]; /* event-loop thread only */
+    size_t nrt = 0;
+    unsigned ngroups = 0;
+    if (text) {
+        const char *why = NULL;
+        int rc = search_terms(node_store(c->node), json_string_value(text),
+                              json_string_length(text), rt, &nrt, &ngroups, &why);
+        if (rc != HUB_OK) {
+            send_error(cl, tag, rc, "text", "%s", why ? why : hub_strmsg(rc));
+            return;
+        }
+    }
+    struct facets *f = facets_new();
+    if (!f) {
+        send_error(cl, tag, HUB_E_NOMEM, NULL, "%s", hub_strmsg(HUB_E_NOMEM));
+        return;
+    }
+    struct facets_walk w = {f, &qf, qfilter_active(&qf)};
+    uint64_t next = 0;
+    int rc = text ? store_query_ranked(node_store(c->node), &q, rt, nrt, ngroups, facets_cb, &w,
+                                       &next)
+                  : store_query(node_store(c->node), &q, facets_cb, &w, &next);
+    if (rc >= 0)
+        rc = facets_seats(f, c->records); /* outside the query's read transaction */
+    if (rc < 0) {
+        facets_destroy(&f);
+        send_error(cl, tag, rc, NULL, "%s", hub_strmsg(rc));
+        return;
+    }
+    struct jbuf b;
+    jbuf_init(&b);
+    jbuf_lit(&b, "{\"ok\":true");
+    facets_write(f, &b, next == 0, top);
+    facets_destroy(&f);
     send_text(cl, &b, tag);
 }
 
@@ -2115,7 +2210,7 @@ static const struct builtin_op builtin_ops[] = {
     {"heads", op_heads},     {"inbox", op_records},   {"replies", op_records},
     {"accept", op_records},  {"decline", op_records}, {"lineage", op_records},
     {"backup", op_backup},   {"verify", op_verify},   {"match", op_match},
-    {"vocab", op_vocab},
+    {"vocab", op_vocab},     {"facets", op_facets},
 };
 
 /* ---- big imports: the records are parsed on every core ----

@@ -188,44 +188,79 @@ static int ctl_code(const json_t *answer) {
     return HUB_E_INTERNAL;
 }
 
-int web_ctl_call(json_t *req, json_t **answer) {
-    char *line;
-    size_t n;
-    int rc = HUB_E_IO;
+int web_ctl_calls(json_t **reqs, size_t n, json_t **answers, int *rcs) {
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    int rc = 0;
 
-    *answer = NULL;
-    if (json_object_set_new(req, "v", json_integer(HUB_CONTROL_PROTOCOL)) != 0) {
-        json_decref(req);
-        return HUB_E_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        answers[i] = NULL;
+        rcs[i] = HUB_E_IO;
     }
-    line = json_dumps(req, JSON_COMPACT);
-    json_decref(req);
-    if (line == NULL)
-        return HUB_E_NOMEM;
-    n = strlen(line);
-    char *nl = realloc(line, n + 2);
-    if (nl == NULL) {
+    /* Every request on one line each, sent at once: hubd answers them in order, so a page's
+     * calls cost one round trip. */
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char *line = NULL;
+        if (json_object_set_new(reqs[i], "v", json_integer(HUB_CONTROL_PROTOCOL)) != 0 ||
+            (line = json_dumps(reqs[i], JSON_COMPACT)) == NULL) {
+            rc = HUB_E_NOMEM;
+            break;
+        }
+        size_t l = strlen(line);
+        if (len + l + 2 > cap) {
+            size_t ncap = (len + l + 2) * 2;
+            char *p = realloc(text, ncap);
+            if (p == NULL) {
+                free(line);
+                rc = HUB_E_NOMEM;
+                break;
+            }
+            text = p;
+            cap = ncap;
+        }
+        memcpy(text + len, line, l);
+        len += l;
+        text[len++] = '\n';
         free(line);
-        return HUB_E_NOMEM;
     }
-    line = nl;
-    line[n++] = '\n';
-    line[n] = '\0';
+    for (size_t i = 0; i < n; i++)
+        json_decref(reqs[i]);
+    if (rc != 0) {
+        free(text);
+        for (size_t i = 0; i < n; i++)
+            rcs[i] = rc;
+        return rc;
+    }
 
     uint64_t deadline = hub_mono_ms() + WEB_CTL_TIMEOUT_MS;
+    rc = HUB_E_IO;
     for (int attempt = 0; attempt < 2; attempt++) {
-        int got_any = 0;
+        int got_any = 0, failed = 0;
         int reused = ctl.fd >= 0;
         if (ctl.fd < 0 && ctl_connect() != 0) {
             log_debug("ctl", "cannot connect to hubd at %s: %s", ctl.path, strerror(errno));
             break;
         }
-        if (ctl_send(line, n, deadline) == 0 && ctl_recv(answer, deadline, &got_any) == 0) {
-            rc = json_is_true(json_object_get(*answer, "ok")) ? 0 : ctl_code(*answer);
+        if (ctl_send(text, len, deadline) != 0)
+            failed = 1;
+        for (size_t i = 0; i < n && !failed; i++) {
+            if (ctl_recv(&answers[i], deadline, &got_any) != 0) {
+                failed = 1;
+                break;
+            }
+            rcs[i] = json_is_true(json_object_get(answers[i], "ok")) ? 0 : ctl_code(answers[i]);
+        }
+        if (!failed) {
+            rc = 0;
             break;
         }
         int e = errno;
         ctl_disconnect();
+        for (size_t i = 0; i < n; i++) {
+            json_decref(answers[i]);
+            answers[i] = NULL;
+            rcs[i] = HUB_E_IO;
+        }
         /* Retry only a connection that may simply have been closed while idle. */
         if (!reused || got_any || e == ETIMEDOUT || e == EMSGSIZE || e == EPROTO) {
             errno = e;
@@ -240,7 +275,13 @@ int web_ctl_call(json_t *req, json_t **answer) {
             log_warn("ctl", "hubd at %s did not answer (%llu calls failed so far)", ctl.path,
                      (unsigned long long)ctl.failures);
     }
-    free(line);
+    free(text);
+    return rc;
+}
+
+int web_ctl_call(json_t *req, json_t **answer) {
+    int rc;
+    web_ctl_calls(&req, 1, answer, &rc); /* on failure rc holds the failure too */
     return rc;
 }
 

@@ -1,0 +1,299 @@
+/* facets.c: value counts of a query's matches (control call `facets`, CONTROL.md; facets.h).
+ *
+ * Each match's payload is read field by field from its protobuf wire bytes (no unpacking, no
+ * allocation per record but for a value seen the first time): the fields counted are few
+ * strings and one number per kind, listed in facet_fields. Counts go into one small hash table
+ * per facet, at most FACETS_MAX_VALUES distinct values each (more: counted as "other"), so the
+ * work and memory of a call are bounded by FACETS_SCAN_MAX records whatever the catalogue. */
+#include "facets.h"
+
+#include "entry.h"
+#include "hub.h"
+#include "jbuf.h"
+#include "records.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Facets, by the names of the query filters a page sets with them. */
+enum facet_id {
+    F_KIND,
+    F_COUNTRY,
+    F_LANGUAGE,
+    F_TOPIC,
+    F_TECHNOLOGY,
+    F_SECTOR,
+    F_SERVICE,
+    F_MODE,
+    F_TYPE,  /* offers' opportunity_type (query filter opportunity_type) */
+    F_START, /* YYYY-MM of start_date */
+    F_SEATS, /* "left": offers with a seat left (query has_seats) */
+    F_COUNT
+};
+static const char *const facet_names[F_COUNT] = {
+    "kind", "country", "language", "topic", "technology", "sector",
+    "service", "mode", "type", "start", "seats"};
+
+/* Payload fields counted: kind (entry kind number), protobuf field number, facet. */
+#define FIELD_CAPACITY (-1) /* an offer's capacity: a number, for the seats facet */
+static const struct {
+    int kind, field, facet;
+} facet_fields[] = {
+    /* Profile (1) */
+    {1, 3, F_COUNTRY}, {1, 7, F_TECHNOLOGY}, {1, 8, F_SECTOR}, {1, 9, F_SERVICE},
+    {1, 10, F_LANGUAGE}, {1, 11, F_TOPIC},
+    /* Offer (2) */
+    {2, 3, F_TOPIC}, {2, 4, F_TECHNOLOGY}, {2, 5, F_SECTOR}, {2, 6, F_SERVICE},
+    {2, 8, F_LANGUAGE}, {2, 9, F_MODE}, {2, 10, F_TYPE}, {2, 12, F_COUNTRY}, {2, 14, F_START},
+    {2, 17, FIELD_CAPACITY},
+    /* Request (3) */
+    {3, 3, F_TOPIC}, {3, 4, F_TECHNOLOGY}, {3, 5, F_SECTOR}, {3, 6, F_SERVICE},
+    {3, 8, F_LANGUAGE}, {3, 9, F_MODE}, {3, 10, F_COUNTRY}, {3, 12, F_START},
+};
+
+#define FACET_SLOTS (FACETS_MAX_VALUES * 2) /* open addressing, at most half full */
+#define FACET_VALUE_MAX 128                 /* longest value counted (a vocabulary label's cap) */
+
+struct facet_value {
+    char *s; /* NULL: free slot */
+    uint32_t len;
+    uint64_t count;
+};
+
+struct facet {
+    struct facet_value slot[FACET_SLOTS];
+    size_t nvalues;
+    uint64_t other; /* values beyond FACETS_MAX_VALUES */
+};
+
+/* An offer with a capacity: its seats are counted after the walk (they read the store). */
+struct facet_offer {
+    uint8_t author[32];
+    char key[HUB_MAX_RECORD_KEY + 1];
+    uint8_t *payload;
+    size_t len;
+};
+
+struct facets {
+    struct facet f[F_COUNT];
+    uint64_t total;
+    struct facet_offer *offers;
+    size_t noffers, cap_offers;
+    int oom;
+};
+
+struct facets *facets_new(void) {
+    return calloc(1, sizeof(struct facets));
+}
+
+void facets_destroy(struct facets **fp) {
+    struct facets *f = fp ? *fp : NULL;
+    if (f == NULL)
+        return;
+    for (size_t i = 0; i < F_COUNT; i++)
+        for (size_t j = 0; j < FACET_SLOTS; j++)
+            free(f->f[i].slot[j].s);
+    for (size_t i = 0; i < f->noffers; i++)
+        free(f->offers[i].payload);
+    free(f->offers);
+    free(f);
+    *fp = NULL;
+}
+
+static uint64_t facet_hash(const char *s, size_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static int facet_count(struct facet *fc, const char *s, size_t n) {
+    if (n == 0 || n > FACET_VALUE_MAX)
+        return 0;
+    size_t i = (size_t)(facet_hash(s, n) % FACET_SLOTS);
+    for (;;) {
+        struct facet_value *v = &fc->slot[i];
+        if (v->s == NULL)
+            break;
+        if (v->len == n && memcmp(v->s, s, n) == 0) {
+            v->count++;
+            return 0;
+        }
+        i = (i + 1) % FACET_SLOTS;
+    }
+    if (fc->nvalues >= FACETS_MAX_VALUES) {
+        fc->other++;
+        return 0;
+    }
+    char *copy = malloc(n + 1);
+    if (copy == NULL)
+        return HUB_E_NOMEM;
+    memcpy(copy, s, n);
+    copy[n] = '\0';
+    fc->slot[i].s = copy;
+    fc->slot[i].len = (uint32_t)n;
+    fc->slot[i].count = 1;
+    fc->nvalues++;
+    return 0;
+}
+
+/* protobuf varint; 0 or -1 when truncated or too long */
+static int facet_varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (*p >= end)
+            return -1;
+        uint8_t b = *(*p)++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int facet_field(int kind, int field) {
+    for (size_t i = 0; i < HUB_ARRAY_LEN(facet_fields); i++)
+        if (facet_fields[i].kind == kind && facet_fields[i].field == field)
+            return facet_fields[i].facet;
+    return -2;
+}
+
+static int facet_keep_offer(struct facets *f, const struct entry *e) {
+    struct facet_offer *o;
+    if (f->noffers == f->cap_offers) {
+        size_t cap = f->cap_offers ? f->cap_offers * 2 : 64;
+        o = realloc(f->offers, cap * sizeof *o);
+        if (o == NULL)
+            return HUB_E_NOMEM;
+        f->offers = o;
+        f->cap_offers = cap;
+    }
+    o = &f->offers[f->noffers];
+    o->payload = malloc(e->payload_len ? e->payload_len : 1);
+    if (o->payload == NULL)
+        return HUB_E_NOMEM;
+    memcpy(o->payload, e->payload, e->payload_len);
+    o->len = e->payload_len;
+    memcpy(o->author, e->author, 32);
+    memcpy(o->key, e->key, sizeof o->key);
+    f->noffers++;
+    return 0;
+}
+
+int facets_add(struct facets *f, const struct entry *e) {
+    const char *kn = entry_kind_name(e->kind);
+    const uint8_t *p = e->payload, *end = e->payload + e->payload_len;
+    uint64_t capacity = 0;
+    int rc = 0;
+
+    f->total++;
+    if (kn != NULL)
+        rc = facet_count(&f->f[F_KIND], kn, strlen(kn));
+    if (e->payload == NULL)
+        return rc;
+    /* Field by field; malformed bytes end the walk (stored payloads were checked on arrival,
+     * so this only guards the counting). */
+    while (rc == 0 && p < end) {
+        uint64_t tag, len;
+        if (facet_varint(&p, end, &tag) != 0)
+            break;
+        int field = (int)(tag >> 3), wt = (int)(tag & 7);
+        int facet = facet_field(e->kind, field);
+        if (wt == 0) {
+            uint64_t v;
+            if (facet_varint(&p, end, &v) != 0)
+                break;
+            if (facet == FIELD_CAPACITY)
+                capacity = v;
+        } else if (wt == 2) {
+            if (facet_varint(&p, end, &len) != 0 || len > (uint64_t)(end - p))
+                break;
+            if (facet == F_START && len == 10)
+                rc = facet_count(&f->f[F_START], (const char *)p, 7); /* YYYY-MM */
+            else if (facet >= 0)
+                rc = facet_count(&f->f[facet], (const char *)p, (size_t)len);
+            p += len;
+        } else if (wt == 1) {
+            if (end - p < 8)
+                break;
+            p += 8;
+        } else if (wt == 5) {
+            if (end - p < 4)
+                break;
+            p += 4;
+        } else {
+            break;
+        }
+    }
+    if (rc == 0 && e->kind == 2) {
+        if (capacity == 0) /* unlimited: always a seat left */
+            rc = facet_count(&f->f[F_SEATS], "left", 4);
+        else
+            rc = facet_keep_offer(f, e);
+    }
+    if (rc != 0)
+        f->oom = 1;
+    return rc;
+}
+
+int facets_seats(struct facets *f, struct records *r) {
+    for (size_t i = 0; i < f->noffers; i++) {
+        struct records_seats st;
+        struct facet_offer *o = &f->offers[i];
+        if (r == NULL ||
+            records_offer_seats_payload(r, o->author, o->key, o->payload, o->len, &st) != 0 ||
+            !st.full) {
+            /* Without the records module seats are unknown: counted as left, as has_seats
+             * without it would keep them. */
+            if (facet_count(&f->f[F_SEATS], "left", 4) != 0)
+                return HUB_E_NOMEM;
+        }
+    }
+    return f->oom ? HUB_E_NOMEM : 0;
+}
+
+static int facet_cmp(const void *a, const void *b) {
+    const struct facet_value *x = *(const struct facet_value *const *)a;
+    const struct facet_value *y = *(const struct facet_value *const *)b;
+    if (x->count != y->count)
+        return x->count > y->count ? -1 : 1;
+    return strcmp(x->s, y->s);
+}
+
+void facets_write(const struct facets *f, struct jbuf *b, int complete, size_t top) {
+    const struct facet_value *list[FACETS_MAX_VALUES];
+
+    jbuf_key(b, "total");
+    jbuf_u64(b, f->total);
+    jbuf_key(b, "complete");
+    if (complete)
+        jbuf_lit(b, "true");
+    else
+        jbuf_lit(b, "false");
+    jbuf_key(b, "facets");
+    jbuf_lit(b, "{");
+    for (size_t i = 0; i < F_COUNT; i++) {
+        const struct facet *fc = &f->f[i];
+        size_t n = 0;
+        for (size_t j = 0; j < FACET_SLOTS && n < FACETS_MAX_VALUES; j++)
+            if (fc->slot[j].s != NULL)
+                list[n++] = &fc->slot[j];
+        qsort(list, n, sizeof list[0], facet_cmp);
+        jbuf_key(b, facet_names[i]);
+        jbuf_lit(b, "[");
+        for (size_t j = 0; j < n && j < top; j++) {
+            jbuf_sep(b);
+            jbuf_lit(b, "[");
+            jbuf_str(b, list[j]->s, list[j]->len);
+            jbuf_lit(b, ",");
+            jbuf_u64(b, list[j]->count);
+            jbuf_lit(b, "]");
+        }
+        jbuf_lit(b, "]");
+    }
+    jbuf_lit(b, "}");
+}

@@ -1,0 +1,309 @@
+"""hubweb (issue 13), over plain HTTP (urllib's http.client), against real hubd and hubweb
+processes: status codes, the security headers, the search page with its facet counts and
+paging, a record page, a hub page, the network page and its JSON, 404s, the request limits,
+catalogue = off, a hubd that goes away and comes back, and a hostile record replicated from
+another hub rendered as inert text on every page. Browser tests (DOM, scripts, axe) are
+WEB-TEST's (tests/browser)."""
+
+import html.parser
+import json
+import re
+import urllib.parse
+
+from hubtest import first_run, link, start_all, start_web, wait_until
+
+CSP = ("default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+OFFER = {
+    "title": "Train-the-trainer: AI for public services",
+    "description": "Three days for trainers of public administrations.",
+    "topics": ["train-the-trainer", "ai"],
+    "languages": ["de", "en"],
+    "mode": "blended",
+    "country": "AT",
+    "start_date": "2027-03-01",
+    "capacity": 12,
+    "registration_url": "https://academy.example.at/ttt?a=1&b=2",
+}
+
+# Every string field of the offer holds a payload: element-breaking, attribute-breaking, a
+# script URL (where a URL field accepts text), entity-encoded schemes, U+2028.
+XSS = '"><script>alert(1)</script>'
+HOSTILE_OFFER = {
+    "title": XSS + " <img src=x onerror=alert(2)>",
+    "description": "</textarea><svg onload=alert(3)>\u2028' onmouseover='alert(4)",
+    "topics": ["x-script"],
+    "location": "<iframe src=javascript:alert(5)>",
+    "contact": "javascript:alert(6)",
+    "material_licence": "JaVaScRiPt:alert(7)",
+    "material_url": "https://evil.example/\"><script>alert(8)</script>",
+    "country": "PT",
+    "languages": ["pt"],
+}
+HOSTILE_PROFILE = {"name": "EDIH <script>alert(9)</script>", "country": "PT",
+                   "website": "https://evil.example/'onmouseover='alert(10)",
+                   "contact": "&#106;avascript:alert(11)"}
+
+
+def check_headers(r):
+    assert r.headers.get("Content-Security-Policy") == CSP, r.headers
+    assert r.headers.get("X-Content-Type-Options") == "nosniff"
+    assert r.headers.get("Referrer-Policy") == "same-origin"
+
+
+def jsonld_blocks(html):
+    return re.findall(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
+
+
+class _Tags(html.parser.HTMLParser):
+    """Every element and attribute as a browser's tokenizer sees them."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.tags = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    handle_startendtag = handle_starttag
+
+
+def assert_inert(page):
+    """No payload came through as markup: the only scripts are ours (JSON-LD data, app.js),
+    no element a payload names, no event-handler attribute, every link http(s), mailto or
+    local; the JSON-LD blocks hold no '<' and parse."""
+    p = _Tags()
+    p.feed(page)
+    p.close()
+    for tag, attrs in p.tags:
+        assert tag not in ("img", "iframe", "textarea", "object", "embed", "base"), tag
+        assert not [a for a in attrs if a.startswith("on")], (tag, attrs)
+        if tag == "script":
+            assert attrs == {"type": "application/ld+json"} or (
+                attrs.get("src", "").startswith("/assets/app.js")), attrs
+        for a in ("href", "src", "action"):
+            if a in attrs:
+                v = attrs[a]
+                assert v.startswith(("/", "#", "https://", "http://", "mailto:")), (tag, v)
+                assert not v.startswith("//"), v
+    for block in jsonld_blocks(page):
+        assert "<" not in block and "\u2028" not in block
+        json.loads(block)
+
+
+def test_pages_headers_search_record(hubs):
+    a = hubs(name="weba")
+    a.publish("profile", {"name": "EDIH Wien", "country": "AT",
+                          "website": "https://edih.example.at"}, key="profile")
+    offer = a.publish("offer", OFFER, key="ttt-ai")
+    a.publish("request", {"title": "E-procurement expertise", "country": "DE",
+                          "languages": ["en"]}, key="eproc")
+    w = start_web(a)
+
+    r = w.get("/")
+    assert r.status == 200
+    check_headers(r)
+    assert r.headers.get("Content-Type") == "text/html; charset=utf-8"
+    page = r.text
+    assert '<main id="main">' in page and '<nav id="nav"' in page
+    assert '<form id="search" method="get" action="/"' in page
+    # the three catalogue kinds and their counts; no retraction or response in it
+    assert re.search(r'data-facet="kind".*?data-value="offer".*?<span class="count">1</span>',
+                     page, re.S)
+    assert '<p id="result-count" role="status">3 results</p>' in page
+    assert len(re.findall(r'<li class="result"', page)) == 3
+    assert len(page.encode()) < 100 * 1024
+
+    # a search: the text and a filter, in the URL
+    r = w.get("/?q=trainer&country=AT")
+    assert r.status == 200
+    assert '<p id="result-count" role="status">1 result</p>' in r.text
+    links = re.findall(r'<a class="result-link" href="([^"]+)">([^<]*)</a>', r.text)
+    assert links == [(f"/record/{a.key}/offer/ttt-ai", OFFER["title"])]
+    assert '<span class="result-hub">EDIH Wien</span>' in r.text
+    # facet values link to the same query with the value toggled
+    m = re.search(r'data-facet="country".*?<a class="facet-value selected"[^>]*data-value="AT" '
+                  r'href="([^"]+)"', r.text, re.S)
+    assert m and m.group(1) == "/?q=trainer", m and m.group(1)
+    ld = [json.loads(b) for b in jsonld_blocks(r.text)]
+    assert ld[0]["@type"] == "ItemList" and ld[0]["itemListElement"][0]["item"]["@type"] == "Course"
+
+    # the record page: every field, versions, hub profile, lineage, reply count, JSON-LD
+    r = w.get(f"/record/{a.key}/offer/ttt-ai", headers={"Accept-Language": "de-AT,de;q=0.9,en;q=0.5"})
+    assert r.status == 200
+    check_headers(r)
+    p = r.text
+    assert '<html lang="de">' in p
+    assert '<article id="record" data-kind="offer">' in p
+    assert f'<h1 id="record-title">{OFFER["title"]}</h1>' in p
+    for field in ("title", "description", "topics", "languages", "mode", "country", "start_date",
+                  "capacity", "registration_url"):
+        assert f'data-field="{field}"' in p, field
+    assert ('<a href="https://academy.example.at/ttt?a=1&amp;b=2" '
+            'rel="nofollow noopener noreferrer">') in p
+    assert '<section id="versions">' in p and offer["id"][:16] in p
+    assert '<section id="hub-profile">' in p and "EDIH Wien" in p
+    assert '<section id="lineage">' in p
+    assert '<p id="reply-count">0 replies held by this hub.</p>' in p
+    assert "12 seats left" in p
+    ld = json.loads(jsonld_blocks(p)[0])
+    assert ld["@type"] == "Course" and ld["name"] == OFFER["title"]
+    assert ld["@context"] == "https://schema.org"
+
+    # a hub page and the network
+    r = w.get(f"/hub/{a.key}")
+    assert r.status == 200 and "<h1>EDIH Wien</h1>" in r.text
+    assert r.text.count('<li class="result"') == 2
+    r = w.get("/network")
+    assert r.status == 200 and '<table id="hubs">' in r.text and '<svg id="graph"' in r.text
+    net = json.loads(w.get("/network.json").body)
+    assert net["hub"] == a.key and net["hubs"][0]["name"] == "EDIH Wien"
+    r = w.get("/network.svg")
+    assert r.status == 200 and r.headers.get("Content-Type") == "image/svg+xml"
+
+    # 404s
+    for path in ("/nope", f"/record/{a.key}/offer/nope", "/record/zz/offer/x",
+                 f"/record/{a.key}/retraction/x", "/hub/" + "0" * 64):
+        r = w.get(path)
+        assert r.status == 404, path
+        check_headers(r)
+        assert "<h1>Not found</h1>" in r.text
+
+    # assets: built in, cached by ETag
+    r = w.get("/assets/app.css")
+    assert r.status == 200 and r.headers.get("Content-Type").startswith("text/css")
+    etag = r.headers.get("ETag")
+    assert etag and "immutable" in r.headers.get("Cache-Control")
+    assert w.get("/assets/app.css", headers={"If-None-Match": etag}).status == 304
+    assert w.get("/assets/app.js").status == 200
+
+
+def test_paging_and_filters(hubs):
+    a = hubs(name="webp")
+    for i in range(45):
+        a.publish("offer", {"title": f"Course {i:02d}", "country": "AT" if i % 3 else "DE",
+                            "topics": ["ai"]}, key=f"c{i:02d}")
+    w = start_web(a)
+    seen = []
+    path = "/?kind=offer"
+    for page in (1, 2, 3):
+        r = w.get(path)
+        assert r.status == 200, r.text
+        titles = re.findall(r'class="result-link" href="[^"]+">([^<]+)</a>', r.text)
+        assert len(titles) == (20 if page < 3 else 5), (page, titles)
+        seen += titles
+        nxt = re.search(r'<a rel="next" href="([^"]+)"', r.text)
+        if page < 3:
+            assert nxt, page
+            path = nxt.group(1).replace("&amp;", "&")
+        else:
+            assert nxt is None
+    assert sorted(seen) == sorted(f"Course {i:02d}" for i in range(45))
+    assert seen[0] == "Course 44"  # newest first
+    # a page by number (no cursor) gives the same as the link did
+    r = w.get("/?kind=offer&page=3")
+    assert re.findall(r'class="result-link" href="[^"]+">([^<]+)</a>', r.text) == seen[40:]
+    assert '<a rel="prev" href="/?kind=offer&amp;page=2"' in r.text
+    # repeated filter values are any-of; counts follow the filters
+    r = w.get("/?kind=offer&country=DE")
+    assert '<p id="result-count" role="status">15 results</p>' in r.text
+    r = w.get("/?kind=offer&country=DE&country=AT")
+    assert '<p id="result-count" role="status">45 results</p>' in r.text
+    # sorted by start, and a bad filter value: hubd's message, escaped, with 400
+    assert w.get("/?sort=start").status == 200
+    r = w.get("/?country=" + urllib.parse.quote("<b>XX"))
+    assert r.status == 400 and "&lt;b&gt;XX" in r.text and "<b>XX" not in r.text
+    assert w.get("/?from=2027-13").status == 400
+
+
+def test_hostile_record_from_another_hub_is_inert(hubs):
+    a, b = hubs.new(name="webh-a"), hubs.new(name="webh-b")
+    first_run(a, b)
+    link(a, b)
+    a.allow.append(b.key)
+    b.allow.append(a.key)
+    start_all(a, b)
+    b.publish("profile", HOSTILE_PROFILE, key="profile")
+    b.publish("offer", HOSTILE_OFFER, key='k"><script>alert(12)</script>')
+    wait_until(lambda: len(a.query(author=b.key)) == 2, timeout=20,
+               msg="a never received b's records")
+    w = start_web(a)
+    r = w.get("/?q=script")
+    assert r.status == 200
+    assert_inert(r.text)
+    assert "&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in r.text
+    link_ = re.search(r'<a class="result-link" href="([^"]+)"', r.text).group(1)
+    assert "<" not in link_ and '"' not in link_
+    for path in (link_, "/", f"/hub/{b.key}", "/network"):
+        r = w.get(path.replace("&amp;", "&"))
+        assert r.status == 200, (path, r.status)
+        assert_inert(r.text)
+    r = w.get(link_.replace("&amp;", "&"))
+    assert "EDIH &lt;script&gt;alert(9)&lt;/script&gt;" in r.text
+    # the URL payloads are text, not links; the one https link keeps its quote escaped
+    assert "JaVaScRiPt:alert(7)" in r.text and "javascript:alert(6)" in r.text
+    assert 'href="https://evil.example/&quot;&gt;&lt;script&gt;alert(8)&lt;/script&gt;"' in r.text
+    assert "&amp;#106;avascript:alert(11)" in w.get(f"/hub/{b.key}").text
+    svg = w.get("/network.svg").text
+    assert "<script" not in svg and "EDIH &lt;script&gt;" in svg
+    net = json.loads(w.get("/network.json").body)
+    assert any(h.get("name") == HOSTILE_PROFILE["name"] for h in net["hubs"])
+
+
+def test_catalogue_off_limits_and_hubd_restart(hubs):
+    a = hubs(name="webo")
+    a.publish("offer", OFFER, key="ttt-ai")
+    w = start_web(a, web={"catalogue": "off"})
+    for path in ("/", f"/record/{a.key}/offer/ttt-ai", "/network", "/network.json"):
+        r = w.get(path)
+        assert r.status == 303 and r.headers.get("Location") == "/signin", path
+        check_headers(r)
+    assert w.get("/assets/app.js").status == 200
+
+    w2 = start_web(a)
+    assert w2.request("PUT", "/").status == 405
+    assert w2.request("DELETE", "/").status == 405
+    r = w2.post("/", b"x=" + b"a" * (70 * 1024))
+    assert r.status == 413
+    r = w2.post("/network", {"a": "b"})
+    assert r.status == 405
+    # more filter values than a query takes: hubd's refusal, shown (not a failure of hubweb)
+    r = w2.get("/?" + "&".join(f"topic=t{i}" for i in range(80)))
+    assert r.status == 400 and "at most 16" in r.text
+    # hubd goes away: 502, and the page works again once it is back (a new connection)
+    assert w2.get("/").status == 200
+    a.stop()
+    r = w2.get("/")
+    assert r.status == 502 and "does not answer" in r.text
+    a.start()
+    wait_until(lambda: w2.get("/").status == 200, timeout=10, msg="hubweb did not reconnect")
+    assert "ttt-ai" in w2.get("/").text
+
+
+def test_facets_call(hubs):
+    a = hubs(name="webf")
+    for i in range(5):
+        a.publish("offer", {"title": f"O{i}", "country": "AT" if i < 3 else "DE",
+                            "languages": ["de", "en"] if i % 2 else ["de"],
+                            "start_date": f"2027-0{1 + i % 2}-15",
+                            "capacity": 0 if i else 1}, key=f"o{i}")
+    a.publish("request", {"title": "R", "country": "DE"}, key="r")
+    r = a.call("facets", kind=["offer", "request"], top=5)
+    assert r["total"] == 6 and r["complete"] is True
+    f = r["facets"]
+    assert f["kind"] == [["offer", 5], ["request", 1]]
+    assert f["country"] == [["AT", 3], ["DE", 3]]
+    assert f["language"] == [["de", 5], ["en", 2]]
+    assert f["start"] == [["2027-01", 3], ["2027-02", 2]]
+    assert f["seats"] == [["left", 5]]
+    r = a.call("facets", kind="offer", country="DE", top=1)
+    assert r["total"] == 2 and r["facets"]["language"] == [["de", 2]]
+    bad = a.request({"op": "facets", "cursor": "2"})
+    assert bad["ok"] is False and bad["error"]["code"] == "E_BAD_REQUEST"
+    bad = a.request({"op": "facets", "top": 0})
+    assert bad["error"]["code"] == "E_RANGE"
+    # query: kind takes several values now
+    assert len(a.query(kind=["offer", "request"])) == 6
+    bad = a.request({"op": "query", "kind": ["offer", "nope"]})
+    assert bad["error"]["code"] == "E_KIND"
