@@ -117,7 +117,8 @@ def test_search_filter_page_and_open_record(fed, browser):
 
     # A facet: countries with counts; following ES keeps the query and filters.
     es = b.find("#facets section.facet[data-facet='country'] a.facet-value[data-value='ES']")
-    assert es.find_element("css selector", "span.count").text == "10"
+    # The count is next to the link (in the same list item).
+    assert es.find_element("xpath", "..").find_element("css selector", "span.count").text == "10"
     b.click("#facets section.facet[data-facet='country'] a.facet-value[data-value='ES']",
             "search-robotics-es")
     q = query_of(b.d.current_url)
