@@ -27,6 +27,7 @@
 /* ---- limits (README "The web pages" lists them) ------------------------------------------- */
 #define WEB_MAX_BODY (64 * 1024)          /* POST body bytes; more: 413 */
 #define WEB_MAX_ARGS 64                   /* query-string or form fields kept per request */
+#define WEB_MAX_FORM 512                  /* POST form fields (list fields repeat their name) */
 #define WEB_MAX_HEADERS 8                 /* extra response headers a handler may add */
 #define WEB_MAX_CONNECTIONS 256           /* HTTP connections at once */
 #define WEB_MAX_PER_IP 32                 /* HTTP connections at once from one address */
@@ -104,7 +105,7 @@ struct web_req {
     const char *rest;            /* the path after the matched route's prefix */
     struct web_kv args[WEB_MAX_ARGS]; /* query string, in order, repeated names kept */
     size_t nargs;
-    struct web_kv form[WEB_MAX_ARGS]; /* POST body (application/x-www-form-urlencoded) */
+    struct web_kv form[WEB_MAX_FORM]; /* POST body (application/x-www-form-urlencoded) */
     size_t nform;
     const char *client;          /* the client's address as text */
     char langs[WEB_MAX_LANGS][16]; /* Accept-Language, best first, lower case ("de-at", "de") */

@@ -31,6 +31,7 @@
 #include "view.h"
 #include "vocab.h"
 #include "facets.h"
+#include "webtoken.h"
 
 #define CONTROL_MAX_LINE (16u << 20)  /* a request line */
 #define CONTROL_MAX_OUT (96u << 20)   /* pending responses: a full query page fits */
@@ -44,7 +45,7 @@
 #define CONTROL_MAX_QUERY_LIMIT 1000
 #define CONTROL_DEFAULT_LIMIT 50
 #define CONTROL_MAX_IMPORT 10000 /* records or entries per import request */
-#define CONTROL_MAX_EXT_OPS 8
+#define CONTROL_MAX_EXT_OPS 16
 #define CONTROL_CLOSE_GRACE_MS 5000 /* an overflowed watcher gets this long to read the event */
 #define CONTROL_MAX_WATCH_TERMS 8
 #define CONTROL_MIN_ID_PREFIX 4             /* hex digits of an id prefix that get accepts */
@@ -2525,7 +2526,8 @@ int control_open(struct node *n, const char *path, unsigned mode, unsigned max_c
                   "with %d kept free: new clients are refused before that many connect",
                   c->max_clients, c->fd_limit, 2 * CONTROL_FD_RESERVE);
     c->clients = calloc(c->max_clients, sizeof *c->clients);
-    if (!c->clients || node_add_listener(n, on_accept, c) != 0) {
+    if (!c->clients || node_add_listener(n, on_accept, c) != 0 ||
+        control_register_op(c, "web_token", webtoken_op, n) != 0) {
         close(fd);
         free(c->clients);
         free(c);

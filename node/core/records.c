@@ -1158,6 +1158,10 @@ static int call_list(struct records *r, json_t *req, int inbox, struct jbuf *b,
     json_t *nv = json_object_get(req, "new");
     if (nv && !json_is_boolean(nv))
         return fail(ce, HUB_E_TYPE, "new", "new: expected true or false");
+    /* peek: list without marking seen (hubweb's dashboard counts the new replies). */
+    json_t *pv = json_object_get(req, "peek");
+    if (pv && !json_is_boolean(pv))
+        return fail(ce, HUB_E_TYPE, "peek", "peek: expected true or false");
     struct index_term t[2];
     index_term_make(IDX_KIND, "response", 8, &t[0]);
     term_hex(&t[1], inbox ? IDX_TARGET_AUTHOR : IDX_AUTHOR, r->id->pk);
@@ -1175,7 +1179,7 @@ static int call_list(struct records *r, json_t *req, int inbox, struct jbuf *b,
     if (inbox && cursor == 0 && store_areply_walk(r->st, r->id->pk, reply_cb, &l) > 0)
         wire_sort_newest(&l);
     jbuf_lit(b, "{\"ok\":true,\"replies\":[");
-    uint8_t(*fresh)[32] = inbox && l.n ? malloc(l.n * 32) : NULL;
+    uint8_t(*fresh)[32] = inbox && l.n && !json_is_true(pv) ? malloc(l.n * 32) : NULL;
     size_t nfresh = 0;
     size_t shown = 0;
     for (size_t i = 0; i < l.n; i++) {

@@ -346,6 +346,7 @@ static const char top_usage[] =
     "  trust                      the hubs this hub trusts and through whom\n"
     "  block KEY                  refuse a hub's addressed replies (spam)\n"
     "  unblock KEY                accept a blocked hub's addressed replies again\n"
+    "  web-token [--rotate]       the secret that signs staff in to hubweb, or a new one\n"
     "  help [COMMAND]             this text, or a command's options and an example\n"
     "\n"
     "Global options (before the command):\n"
@@ -818,6 +819,22 @@ static const char block_usage[] =
     "\n"
     "Example:\n"
     "  hubctl block 5a1e0c3d9b7f4e2a8c6d0b1f3e5a7c9d2b4f6e8a0c1d3e5f7a9b2c4d6e8f0a1b\n";
+
+static const char web_token_usage[] =
+    "usage: hubctl web-token [--rotate] [--json]\n"
+    "\n"
+    "Print the secret that signs staff in to the hub's web page (hubweb, /signin). hubd makes\n"
+    "it on first use (32 random bytes, base64url) and keeps it in its data dir (web.token, mode\n"
+    "0600); hubweb asks hubd for it and never stores it. With --json: the token and its\n"
+    "generation.\n"
+    "\n"
+    "Options:\n"
+    "  --rotate   make a new secret (generation + 1): every hubweb session signed in with the\n"
+    "             old one ends at its next request; the old secret signs nobody in again\n"
+    "\n"
+    "Example:\n"
+    "  hubctl web-token\n"
+    "  hubctl web-token --rotate\n";
 
 /* ---- option parsing ----------------------------------------------------------------------- */
 
@@ -2591,6 +2608,32 @@ static int cmd_verify(struct ctl *ctl, json_t *opts, int npos, char **pos) {
     return problems ? EXIT_DAEMON : EXIT_OK;
 }
 
+/* web-token [--rotate]: the token alone on stdout (to paste into /signin); --json: the reply. */
+static int cmd_web_token(struct ctl *ctl, json_t *opts, int npos, char **pos) {
+    (void)npos;
+    (void)pos;
+    json_t *r, *req = json_pack("{s:s}", "op", "web_token");
+    if (json_is_true(json_object_get(opts, "rotate")))
+        json_object_set_new(req, "rotate", json_true());
+    int rc = call(ctl, req, &r);
+    if (rc == 0) {
+        if (ctl->json) {
+            char *s = json_dumps(r, JSON_COMPACT);
+            if (s)
+                puts(s);
+            free(s);
+        } else {
+            puts(json_string_value(json_object_get(r, "token")) ?: "");
+            if (json_is_true(json_object_get(opts, "rotate")))
+                fprintf(stderr, "hubctl: new web token (generation %lld): hubweb sessions "
+                        "signed in with the old one have ended\n",
+                        (long long)json_integer_value(json_object_get(r, "generation")));
+        }
+    }
+    json_decref(r);
+    return rc;
+}
+
 /* ---- command table and main --------------------------------------------------------------- */
 
 static const struct optdef publish_opts[] = {{"key", 1, 0},          {"expires", 1, 0},
@@ -2633,6 +2676,7 @@ static const struct optdef import_opts[] = {
 
 static const struct optdef metrics_opts[] = {{"listen", 1, 0}, {NULL, 0, 0}};
 static const struct optdef peer_opts[] = {{"no-endorse", 0, 0}, {NULL, 0, 0}};
+static const struct optdef web_token_opts[] = {{"rotate", 0, 0}, {NULL, 0, 0}};
 
 static const struct command commands[] = {
     {"status", cmd_status, NULL, 0, 0, status_usage},
@@ -2661,6 +2705,7 @@ static const struct command commands[] = {
     {"trust", cmd_trust, NULL, 0, 0, trust_usage},
     {"block", cmd_block, NULL, 1, 1, block_usage},
     {"unblock", cmd_unblock, NULL, 1, 1, block_usage},
+    {"web-token", cmd_web_token, web_token_opts, 0, 0, web_token_usage},
 };
 
 static const struct command *find_command(const char *name) {

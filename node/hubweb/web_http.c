@@ -191,7 +191,7 @@ static void web_parse_form(struct web_req *req, char *body) {
     char *save = NULL;
     for (char *f = strtok_r(body, "&", &save); f != NULL; f = strtok_r(NULL, "&", &save)) {
         char *eq = strchr(f, '=');
-        if (req->nform >= WEB_MAX_ARGS) {
+        if (req->nform >= WEB_MAX_FORM) {
             refused.too_many_fields++;
             return;
         }

@@ -29,6 +29,7 @@ expect "publish after -s PATH" "$(comp -s /tmp/x.sock publish r)" "request respo
 expect "peer subcommand" "$(comp peer "")" "add remove"
 expect "--kind values" "$(comp query --kind re)" "request response retraction"
 expect "global options" "$(comp --js)" "--json"
+expect "web-token option" "$(comp web-token --ro)" "--rotate"
 all=$("$hubctl" --help | awk '/^Commands:/{f=1;next} f&&/^$/{exit} f&&/^  [a-z]/{print $1}' | sort -u | tr '\n' ' ')
 expect "every command" "$(comp "") " "$all"
 echo "$passed passed, $failed failed"
