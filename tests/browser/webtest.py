@@ -278,6 +278,11 @@ class Browser:
         bad = [v for v in r if v.get("impact") in AXE_FAILING]
         for v in bad:
             self.violations.append((name, self.d.current_url, v))
+        # Every violation, failing or not, into axe.txt next to the screenshots.
+        with open(os.path.join(artifacts_dir(), "axe.txt"), "a", encoding="utf-8") as f:
+            f.write(f"{self.prefix}{name} {self.d.current_url}: " +
+                    (", ".join(f"{v['id']} ({v['impact']}, {len(v['nodes'])} nodes)" for v in r)
+                     or "no violation") + "\n")
         return bad
 
     # -- assertions -----------------------------------------------------------------------
