@@ -52,6 +52,10 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def driver():
+    try:
+        os.remove(os.path.join(webtest.artifacts_dir(), "axe.txt"))  # this run's findings only
+    except FileNotFoundError:
+        pass
     d = webtest.new_driver()
     yield d
     d.quit()
