@@ -76,7 +76,14 @@ def fetch(conn, path):
     return (time.perf_counter() - t) * 1000, r.status, body, r
 
 
-def measure(conn, paths, what, fail):
+#: The kinds of search_urls' queries, by i % 8, for the per-kind figures of the log.
+SEARCH_KINDS = ["text", "text+country", "text+topic", "country", "topic", "language+mode",
+                "technology+seats", "country+sort"]
+
+
+def measure(conn, paths, what, fail, by=None):
+    """Latencies (sorted) and body sizes; with `by` (a dict), also the latencies per kind of
+    query (i % 8, SEARCH_KINDS)."""
     lat, sizes = [], []
     for i, p in enumerate(paths):
         ms, status, body, _ = fetch(conn, p)
@@ -85,6 +92,8 @@ def measure(conn, paths, what, fail):
         if i >= WARMUP:
             lat.append(ms)
             sizes.append(len(body))
+            if by is not None:
+                by.setdefault(SEARCH_KINDS[i % 8], []).append(ms)
     lat.sort()
     return lat, sizes
 
@@ -146,7 +155,8 @@ def run(bench, Hub, Conn, log, fail, pct, hubweb):
         rpaths = [f"/record/{h.key}/offer/o{rng.randrange(n)}" for _ in range(REQUESTS + WARMUP)]
         log(f"web: {REQUESTS} search pages (varied queries), then {REQUESTS} record pages, on "
             f"one keep-alive connection to hubweb")
-        s_lat, s_sizes = measure(conn, spaths, "search page", fail)
+        kinds = {}
+        s_lat, s_sizes = measure(conn, spaths, "search page", fail, kinds)
         r_lat, r_sizes = measure(conn, rpaths, "record page", fail)
         # Page weight: the default search page (no query: the first page of everything) and
         # the assets it loads.
@@ -175,6 +185,8 @@ def run(bench, Hub, Conn, log, fail, pct, hubweb):
          "home": len(home), "assets": assets, "s_mean": sum(s_sizes) / len(s_sizes),
          "s_max": max(s_sizes), "r_mean": sum(r_sizes) / len(r_sizes)}
     bench.res["web"] = x
+    log("web: search page by kind of query (p50 / p99 ms): " + "; ".join(
+        f"{k} {pct(sorted(v), 0.5):.1f} / {pct(sorted(v), 0.99):.1f}" for k, v in kinds.items()))
     log(f"web: search page p50 {x['s50']:.2f} ms, p99 {x['s99']:.2f} ms; record page p50 "
         f"{x['r50']:.2f} ms, p99 {x['r99']:.2f} ms; search page {x['home'] / 1024:.1f} KiB "
         f"(+ assets {assets / 1024:.1f} KiB; varied queries: mean {x['s_mean'] / 1024:.1f}, "
