@@ -11,7 +11,7 @@
 
 /* Matches one facets call counts at most (the newest ones, or the best by relevance): beyond
  * them the answer says "complete": false. PROTOCOL.md §10. */
-#define FACETS_SCAN_MAX 2000
+#define FACETS_SCAN_MAX 1000
 /* Distinct values counted per facet; values beyond are counted in "other". */
 #define FACETS_MAX_VALUES 512
 /* Values listed per facet in the answer (the most frequent ones; "limit" may ask fewer). */

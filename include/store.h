@@ -1,4 +1,5 @@
-/* store.h: the LMDB store. Only store.c includes <lmdb.h>; nothing above it sees an MDB_* code.
+/* store.h: the LMDB store. Only its files (store*.c) include <lmdb.h>; nothing above them sees
+ * an MDB_* code.
  * One environment per hub, one writer (the main loop), one write transaction per batch. */
 #ifndef HUB_STORE_H
 #define HUB_STORE_H

@@ -29,8 +29,8 @@
 #define WEB_MAX_ARGS 64                   /* query-string or form fields kept per request */
 #define WEB_MAX_FORM 512                  /* POST form fields (list fields repeat their name) */
 #define WEB_MAX_HEADERS 8                 /* extra response headers a handler may add */
-#define WEB_MAX_CONNECTIONS 256           /* HTTP connections at once */
-#define WEB_MAX_PER_IP 32                 /* HTTP connections at once from one address */
+#define WEB_MAX_CONNECTIONS 256           /* HTTP connections at once (no limit per address:
+                                             behind a reverse proxy every client is the proxy) */
 #define WEB_CONN_TIMEOUT_S 30             /* an idle HTTP connection is closed after this */
 #define WEB_CONN_MEMORY (128 * 1024)      /* libmicrohttpd's memory per connection (URL, headers) */
 #define WEB_MAX_LANGS 8                   /* Accept-Language entries considered */
@@ -81,6 +81,8 @@ int html_url_ok(const char *s, size_t n);
 /* <a href="URL" rel="nofollow noopener">TEXT</a> when html_url_ok(url), else TEXT alone as
  * element text (text NULL: the URL itself is the text). */
 void html_link(struct html *h, const char *url, size_t n, const char *text);
+/* 1 when s holds well-formed UTF-8 without NUL (what jansson takes into a JSON string). */
+int html_utf8_valid(const char *s, size_t n);
 /* Percent-encoding of a URL query value or path segment: only A-Z a-z 0-9 - . _ ~ stay. The
  * result is safe in an attribute as it is. */
 void html_urlenc(struct html *h, const char *s, size_t n);
@@ -110,8 +112,7 @@ struct web_req {
     const char *client;          /* the client's address as text */
     char langs[WEB_MAX_LANGS][16]; /* Accept-Language, best first, lower case ("de-at", "de") */
     size_t nlangs;
-    const char *lang;            /* the page's <html lang>: langs[0]'s primary tag or "en" */
-    char lang_buf[16];
+    const char *lang;            /* the page's <html lang>: hubweb's own text is English, "en" */
     /* Filled by web_session_hook (the staff code), before the handler runs: */
     int signed_in;               /* a valid staff session */
     char csrf[64];               /* that session's CSRF token ("" without a session) */
@@ -186,6 +187,8 @@ int web_ctl_call(json_t *req, json_t **answer);
 int web_ctl_calls(json_t **reqs, size_t n, json_t **answers, int *rcs);
 /* {"op": op} and its answer, as web_ctl_call. */
 int web_ctl_op(const char *op, json_t **answer);
+/* Microseconds spent waiting for hubd since the last call of this (the request log's figure). */
+uint64_t web_ctl_take_wait_us(void);
 /* The error message of a refused answer ("" when none); borrowed from answer. */
 const char *web_ctl_errmsg(const json_t *answer);
 const char *web_ctl_errfield(const json_t *answer);
@@ -211,6 +214,11 @@ const char *view_label(const char *field);
  * Accept-Language, else rec[plain] ("title"); NULL when neither is a string. Borrowed. */
 const json_t *view_text(const json_t *rec, const char *map, const char *plain,
                         const struct web_req *req);
+/* view_text, and in *lang the map's key when the text came from the map (NULL otherwise). */
+const json_t *view_text_lang(const json_t *rec, const char *map, const char *plain,
+                             const struct web_req *req, const char **lang);
+/* A JSON string as element text, in <span lang="LANG"> when lang is a well-formed tag. */
+void view_lang_text(struct html *h, const json_t *v, const char *lang);
 /* The record's title (a profile's name), escaped, in the visitor's language when the record
  * has per-language titles. */
 void view_title(struct html *h, const json_t *view, const struct web_req *req);

@@ -1155,9 +1155,19 @@ static void op_facets(struct control *c, struct client *cl, json_t *req, json_t 
         }
         top = (size_t)json_integer_value(t);
     }
+    q.limit = FACETS_SCAN_MAX;
+    json_t *sc = json_object_get(req, "scan");
+    if (sc) {
+        if (!json_is_integer(sc) || json_integer_value(sc) < 1 ||
+            json_integer_value(sc) > FACETS_SCAN_MAX) {
+            send_error(cl, tag, json_is_integer(sc) ? HUB_E_RANGE : HUB_E_TYPE, "scan",
+                       "scan: matches counted, 1 to %d", FACETS_SCAN_MAX);
+            return;
+        }
+        q.limit = (size_t)json_integer_value(sc);
+    }
     if (text && q.sort == STORE_SORT_START)
         q.sort = STORE_SORT_DEFAULT; /* the order only chooses which matches are counted */
-    q.limit = FACETS_SCAN_MAX;
     static struct store_rank_term rt[SEARCH_MAX_TERMS]; /* event-loop thread only */
     size_t nrt = 0;
     unsigned ngroups = 0;

@@ -12,6 +12,7 @@
 #include "jbuf.h"
 #include "records.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,9 +31,9 @@ enum facet_id {
     F_SEATS, /* "left": offers with a seat left (query has_seats) */
     F_COUNT
 };
-static const char *const facet_names[F_COUNT] = {
-    "kind", "country", "language", "topic", "technology", "sector",
-    "service", "mode", "type", "start", "seats"};
+static const char *const facet_names[F_COUNT] = {"kind",       "country", "language", "topic",
+                                                 "technology", "sector",  "service",  "mode",
+                                                 "type",       "start",   "seats"};
 
 /* Payload fields counted: kind (entry kind number), protobuf field number, facet. */
 #define FIELD_CAPACITY (-1) /* an offer's capacity: a number, for the seats facet */
@@ -40,15 +41,32 @@ static const struct {
     int kind, field, facet;
 } facet_fields[] = {
     /* Profile (1) */
-    {1, 3, F_COUNTRY}, {1, 7, F_TECHNOLOGY}, {1, 8, F_SECTOR}, {1, 9, F_SERVICE},
-    {1, 10, F_LANGUAGE}, {1, 11, F_TOPIC},
+    {1, 3, F_COUNTRY},
+    {1, 7, F_TECHNOLOGY},
+    {1, 8, F_SECTOR},
+    {1, 9, F_SERVICE},
+    {1, 10, F_LANGUAGE},
+    {1, 11, F_TOPIC},
     /* Offer (2) */
-    {2, 3, F_TOPIC}, {2, 4, F_TECHNOLOGY}, {2, 5, F_SECTOR}, {2, 6, F_SERVICE},
-    {2, 8, F_LANGUAGE}, {2, 9, F_MODE}, {2, 10, F_TYPE}, {2, 12, F_COUNTRY}, {2, 14, F_START},
+    {2, 3, F_TOPIC},
+    {2, 4, F_TECHNOLOGY},
+    {2, 5, F_SECTOR},
+    {2, 6, F_SERVICE},
+    {2, 8, F_LANGUAGE},
+    {2, 9, F_MODE},
+    {2, 10, F_TYPE},
+    {2, 12, F_COUNTRY},
+    {2, 14, F_START},
     {2, 17, FIELD_CAPACITY},
     /* Request (3) */
-    {3, 3, F_TOPIC}, {3, 4, F_TECHNOLOGY}, {3, 5, F_SECTOR}, {3, 6, F_SERVICE},
-    {3, 8, F_LANGUAGE}, {3, 9, F_MODE}, {3, 10, F_COUNTRY}, {3, 12, F_START},
+    {3, 3, F_TOPIC},
+    {3, 4, F_TECHNOLOGY},
+    {3, 5, F_SECTOR},
+    {3, 6, F_SERVICE},
+    {3, 8, F_LANGUAGE},
+    {3, 9, F_MODE},
+    {3, 10, F_COUNTRY},
+    {3, 12, F_START},
 };
 
 #define FACET_SLOTS (FACETS_MAX_VALUES * 2) /* open addressing, at most half full */
@@ -66,11 +84,14 @@ struct facet {
     uint64_t other; /* values beyond FACETS_MAX_VALUES */
 };
 
-/* An offer with a capacity: its seats are counted after the walk (they read the store). */
+/* An offer with a capacity: its seats are counted after the walk (they read the store). Of
+ * its payload only the capacity matters to records_offer_seats_payload's full/not full: it is
+ * kept as a payload of that one field (tag and varint), not as a copy of the whole record. */
+#define FACET_CAP_PAYLOAD 12
 struct facet_offer {
     uint8_t author[32];
     char key[HUB_MAX_RECORD_KEY + 1];
-    uint8_t *payload;
+    uint8_t payload[FACET_CAP_PAYLOAD];
     size_t len;
 };
 
@@ -82,7 +103,26 @@ struct facets {
     int oom;
 };
 
+/* facet_fields as a table by kind and field number (filled once; -2: not counted) */
+#define FACET_MAX_FIELD 32
+static signed char facet_table[4][FACET_MAX_FIELD];
+static pthread_once_t facet_table_once = PTHREAD_ONCE_INIT;
+
+static void facet_table_fill(void) {
+    memset(facet_table, -2, sizeof facet_table);
+    for (size_t i = 0; i < HUB_ARRAY_LEN(facet_fields); i++)
+        facet_table[facet_fields[i].kind][facet_fields[i].field] =
+            (signed char)facet_fields[i].facet;
+}
+
+static int facet_field(int kind, int field) {
+    if (kind < 1 || kind > 3 || field < 0 || field >= FACET_MAX_FIELD)
+        return -2;
+    return facet_table[kind][field];
+}
+
 struct facets *facets_new(void) {
+    pthread_once(&facet_table_once, facet_table_fill);
     return calloc(1, sizeof(struct facets));
 }
 
@@ -93,8 +133,6 @@ void facets_destroy(struct facets **fp) {
     for (size_t i = 0; i < F_COUNT; i++)
         for (size_t j = 0; j < FACET_SLOTS; j++)
             free(f->f[i].slot[j].s);
-    for (size_t i = 0; i < f->noffers; i++)
-        free(f->offers[i].payload);
     free(f->offers);
     free(f);
     *fp = NULL;
@@ -155,14 +193,7 @@ static int facet_varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
     return -1;
 }
 
-static int facet_field(int kind, int field) {
-    for (size_t i = 0; i < HUB_ARRAY_LEN(facet_fields); i++)
-        if (facet_fields[i].kind == kind && facet_fields[i].field == field)
-            return facet_fields[i].facet;
-    return -2;
-}
-
-static int facet_keep_offer(struct facets *f, const struct entry *e) {
+static int facet_keep_offer(struct facets *f, const struct entry *e, uint64_t capacity) {
     struct facet_offer *o;
     if (f->noffers == f->cap_offers) {
         size_t cap = f->cap_offers ? f->cap_offers * 2 : 64;
@@ -173,11 +204,14 @@ static int facet_keep_offer(struct facets *f, const struct entry *e) {
         f->cap_offers = cap;
     }
     o = &f->offers[f->noffers];
-    o->payload = malloc(e->payload_len ? e->payload_len : 1);
-    if (o->payload == NULL)
-        return HUB_E_NOMEM;
-    memcpy(o->payload, e->payload, e->payload_len);
-    o->len = e->payload_len;
+    o->len = 0;
+    o->payload[o->len++] = (uint8_t)(((17 << 3) & 0x7f) | 0x80); /* field 17 (capacity), varint */
+    o->payload[o->len++] = (uint8_t)((17 << 3) >> 7);
+    do { /* capacity is a uint32: at most 5 bytes */
+        uint8_t b = capacity & 0x7f;
+        capacity >>= 7;
+        o->payload[o->len++] = b | (capacity ? 0x80 : 0);
+    } while (capacity && o->len < FACET_CAP_PAYLOAD);
     memcpy(o->author, e->author, 32);
     memcpy(o->key, e->key, sizeof o->key);
     f->noffers++;
@@ -233,7 +267,7 @@ int facets_add(struct facets *f, const struct entry *e) {
         if (capacity == 0) /* unlimited: always a seat left */
             rc = facet_count(&f->f[F_SEATS], "left", 4);
         else
-            rc = facet_keep_offer(f, e);
+            rc = facet_keep_offer(f, e, capacity);
     }
     if (rc != 0)
         f->oom = 1;

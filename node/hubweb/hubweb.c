@@ -113,10 +113,9 @@ int main(int argc, char **argv) {
     web_staff_init(&wc);
     if (web_http_start(&wc) != 0)
         return 1;
-    log_info("main", "hubweb %s serving http://%s%s%s:%u/ (catalogue %s), hubd at %s",
-             HUB_VERSION, strchr(wc.host, ':') ? "[" : "", wc.host,
-             strchr(wc.host, ':') ? "]" : "", wc.port, wc.catalogue ? "public" : "staff only",
-             wc.control);
+    log_info("main", "hubweb %s serving http://%s%s%s:%u/ (catalogue %s), hubd at %s", HUB_VERSION,
+             strchr(wc.host, ':') ? "[" : "", wc.host, strchr(wc.host, ':') ? "]" : "", wc.port,
+             wc.catalogue ? "public" : "staff only", wc.control);
 
     for (;;) {
         if (sigwait(&sigs, &sig) != 0)

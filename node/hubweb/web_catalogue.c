@@ -11,13 +11,57 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CAT_PAGE_SIZE 20      /* results per page */
-#define CAT_MAX_PAGE 50       /* pages reachable by number (query's limit is 1000) */
-#define CAT_FACET_TOP 12      /* values shown per facet */
-#define CAT_MAX_VALUES 16     /* values of one filter taken from the URL (hubd's bound) */
-#define CAT_SNIPPET 240       /* bytes of a description shown in a result */
-#define CAT_HUB_RECORDS 100   /* a hub page's records */
-#define CAT_MAX_VERSIONS 50   /* versions listed on a record page (the newest) */
+#define CAT_PAGE_SIZE 20    /* results per page */
+#define CAT_MAX_PAGE 50     /* pages reachable by number (query's limit is 1000) */
+#define CAT_FACET_TOP 12    /* values shown per facet */
+#define CAT_MAX_VALUES 16   /* values of one filter taken from the URL (hubd's bound) */
+#define CAT_SNIPPET 240     /* bytes of a description shown in a result */
+#define CAT_HUB_RECORDS 100 /* a hub page's records */
+#define CAT_MAX_VERSIONS 50 /* versions listed on a record page (the newest) */
+/* Facet counts are kept this long per query (paging through results, changing the order or
+ * coming back costs no second count): counts may lag the catalogue by as much, the results
+ * never do. */
+#define CAT_FACETS_TTL_MS 15000
+#define CAT_FACETS_SLOTS 64
+/* Matches a text search's facets count: ranking costs more the more matches it must order
+ * (CONTROL.md facets), so a text search counts its best 250 and says "more than 250". */
+#define CAT_FACETS_TEXT_SCAN 250
+
+static struct {
+    char *key;   /* the facets request's text */
+    json_t *ans; /* its answer */
+    uint64_t at; /* hub_mono_ms() when asked */
+} cat_facets_cache[CAT_FACETS_SLOTS];
+
+static uint64_t cat_hash(const char *s) {
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* A cached answer to the facets request text (a new reference), or NULL. */
+static json_t *cat_facets_cached(const char *key) {
+    size_t i = (size_t)(cat_hash(key) % CAT_FACETS_SLOTS);
+    if (cat_facets_cache[i].key != NULL && strcmp(cat_facets_cache[i].key, key) == 0 &&
+        hub_mono_ms() - cat_facets_cache[i].at < CAT_FACETS_TTL_MS)
+        return json_incref(cat_facets_cache[i].ans);
+    return NULL;
+}
+
+static void cat_facets_keep(const char *key, json_t *ans) {
+    size_t i = (size_t)(cat_hash(key) % CAT_FACETS_SLOTS);
+    char *k = strdup(key);
+    if (k == NULL)
+        return;
+    free(cat_facets_cache[i].key);
+    json_decref(cat_facets_cache[i].ans);
+    cat_facets_cache[i].key = k;
+    cat_facets_cache[i].ans = json_incref(ans);
+    cat_facets_cache[i].at = hub_mono_ms();
+}
 
 /* URL parameter, the query filter it sets, its vocabulary (NULL: free text) and its label. */
 static const struct {
@@ -80,6 +124,15 @@ static int cat_selected(const struct web_req *req, const char *name, const char 
     return 0;
 }
 
+/* Every parameter's value is text (a value decoded from %XX may be any bytes): 0, or -1 for a
+ * value that is not UTF-8, which no filter could match and JSON cannot carry. */
+static int cat_args_ok(const struct web_req *req) {
+    for (size_t i = 0; i < req->nargs; i++)
+        if (!html_utf8_valid(req->args[i].value, strlen(req->args[i].value)))
+            return -1;
+    return 0;
+}
+
 /* The query's filters from the URL into req (a query or facets request). */
 static void cat_filters_json(const struct web_req *req, json_t *q) {
     const char *vals[CAT_MAX_VALUES];
@@ -125,8 +178,8 @@ static const char *cat_sort(const struct web_req *req) {
 /* A link to the search page: the current parameters (without page and cursor), with
  * name=value toggled (removed when present, added when not); name "dates" toggles the month
  * value (YYYY-MM) as from/to; page > 1 and cursor select a page. */
-static void cat_href(struct html *h, const struct web_req *req, const char *name,
-                     const char *value, int page, const char *cursor) {
+static void cat_href(struct html *h, const struct web_req *req, const char *name, const char *value,
+                     int page, const char *cursor) {
     char from[11] = "", to[11] = "";
     int found = 0, dates = name != NULL && strcmp(name, "dates") == 0;
     int first = 1;
@@ -145,8 +198,7 @@ static void cat_href(struct html *h, const struct web_req *req, const char *name
     html_lit(h, "/?");
     for (size_t i = 0; i < req->nargs; i++) {
         const struct web_kv *a = &req->args[i];
-        if (a->value[0] == '\0' || strcmp(a->name, "page") == 0 ||
-            strcmp(a->name, "cursor") == 0)
+        if (a->value[0] == '\0' || strcmp(a->name, "page") == 0 || strcmp(a->name, "cursor") == 0)
             continue;
         if (dates && (strcmp(a->name, "from") == 0 || strcmp(a->name, "to") == 0))
             continue;
@@ -182,7 +234,8 @@ static void cat_href(struct html *h, const struct web_req *req, const char *name
     }
 }
 
-/* ---- the search form --------------------------------------------------------------------------- */
+/* ---- the search form ---------------------------------------------------------------------------
+ */
 
 static void cat_select(struct html *h, const struct web_req *req, const char *param,
                        const char *label, const json_t *values) {
@@ -191,8 +244,10 @@ static void cat_select(struct html *h, const struct web_req *req, const char *pa
     size_t i;
     const json_t *v;
 
-    html_printf(h, "<label for=\"f-%s\">%s</label><select id=\"f-%s\" name=\"%s\">", param, label,
-                param, param);
+    html_printf(h,
+                "<div class=\"field\"><label for=\"f-%s\">%s</label><select id=\"f-%s\" "
+                "name=\"%s\">",
+                param, label, param, param);
     html_lit(h, "<option value=\"\">Any</option>");
     json_array_foreach((json_t *)values, i, v) {
         if (!json_is_string(v))
@@ -204,7 +259,7 @@ static void cat_select(struct html *h, const struct web_req *req, const char *pa
         html_text(h, json_string_value(v), json_string_length(v));
         html_lit(h, "</option>");
     }
-    html_lit(h, "</select>\n");
+    html_lit(h, "</select></div>\n");
     /* further values of a repeated filter (set through the facets) are kept */
     for (i = 1; i < n; i++) {
         html_printf(h, "<input type=\"hidden\" name=\"%s\" value=\"", param);
@@ -217,14 +272,16 @@ static void cat_input(struct html *h, const struct web_req *req, const char *par
                       const char *label, const char *type) {
     const char *vals[CAT_MAX_VALUES];
     size_t n = cat_values(req, param, vals);
-    html_printf(h, "<label for=\"f-%s\">%s</label><input id=\"f-%s\" name=\"%s\" type=\"%s\"",
+    html_printf(h,
+                "<div class=\"field\"><label for=\"f-%s\">%s</label><input id=\"f-%s\" "
+                "name=\"%s\" type=\"%s\"",
                 param, label, param, param, type);
     if (n > 0) {
         html_lit(h, " value=\"");
         html_cattr(h, vals[0]);
         html_lit(h, "\"");
     }
-    html_lit(h, ">\n");
+    html_lit(h, "></div>\n");
     for (size_t i = 1; i < n; i++) {
         html_printf(h, "<input type=\"hidden\" name=\"%s\" value=\"", param);
         html_cattr(h, vals[i]);
@@ -265,7 +322,7 @@ static void cat_form(struct html *h, const struct web_req *req) {
     html_printf(h, "<option value=\"published\"%s>Newest</option>",
                 strcmp(sort, "published") == 0 ? " selected" : "");
     html_lit(h, "</select>\n<button type=\"submit\">Search</button></div>\n"
-                "<fieldset><legend>Filters</legend><div class=\"row\">\n");
+                "<fieldset><legend>Filters</legend><div class=\"filters\">\n");
     for (size_t f = 0; f < HUB_ARRAY_LEN(cat_filters); f++) {
         const json_t *vals = cat_filters[f].vocab ? web_vocab(cat_filters[f].vocab) : NULL;
         if (vals != NULL)
@@ -275,14 +332,16 @@ static void cat_form(struct html *h, const struct web_req *req) {
     }
     cat_input(h, req, "from", "From", "date");
     cat_input(h, req, "to", "To", "date");
-    html_printf(h, "<label for=\"f-seats\"><input id=\"f-seats\" type=\"checkbox\" name=\"seats\" "
-                   "value=\"1\"%s> Seats left only</label>\n",
-                web_arg(req, "seats") && strcmp(web_arg(req, "seats"), "1") == 0 ? " checked"
-                                                                                   : "");
+    html_printf(h,
+                "<div class=\"field check\"><input id=\"f-seats\" type=\"checkbox\" "
+                "name=\"seats\" value=\"1\"%s><label for=\"f-seats\">Seats left only</label>"
+                "</div>\n",
+                web_arg(req, "seats") && strcmp(web_arg(req, "seats"), "1") == 0 ? " checked" : "");
     html_lit(h, "</div></fieldset>\n</form>\n");
 }
 
-/* ---- facets ------------------------------------------------------------------------------------ */
+/* ---- facets ------------------------------------------------------------------------------------
+ */
 
 static void cat_facet(struct html *h, const struct web_req *req, const char *facet,
                       const char *param, const char *label, const json_t *values) {
@@ -299,7 +358,7 @@ static void cat_facet(struct html *h, const struct web_req *req, const char *fac
         char month[8];
         int sel;
 
-        if (value == NULL || shown >= CAT_FACET_TOP)
+        if (value == NULL || shown >= CAT_FACET_TOP || count <= 0)
             continue;
         if (strcmp(facet, "seats") == 0) {
             shownv = "1";
@@ -332,7 +391,10 @@ static void cat_facet(struct html *h, const struct web_req *req, const char *fac
             html_text(h, json_string_value(v), json_string_length(v));
         html_printf(h, "</a> <span class=\"count\">%lld</span></li>", (long long)count);
     }
-    html_lit(h, "</ul></section>\n");
+    html_lit(h, "</ul>");
+    if (shown == 0)
+        html_lit(h, "<p class=\"none\">none among the results</p>");
+    html_lit(h, "</section>\n");
 }
 
 static void cat_facets(struct html *h, const struct web_req *req, const json_t *ans) {
@@ -359,7 +421,8 @@ static void cat_facets(struct html *h, const struct web_req *req, const json_t *
     html_lit(h, "</aside>\n");
 }
 
-/* ---- results ----------------------------------------------------------------------------------- */
+/* ---- results -----------------------------------------------------------------------------------
+ */
 
 /* The first bytes of a text, cut at a character boundary. */
 static void cat_snippet(struct html *h, const json_t *v) {
@@ -418,7 +481,8 @@ static void cat_result(struct html *h, const struct web_req *req, const json_t *
     html_lit(h, "</li>\n");
 }
 
-/* schema.org: the page's results as an ItemList (offers as Courses, the rest by name). */
+/* schema.org: the page's results as an ItemList of short items (type, @id, name, url; the
+ * record page holds the full mapping): the list stays a small part of the page's weight. */
 static void cat_jsonld_list(struct html *h, const struct web_req *req, const json_t *views,
                             size_t first) {
     json_t *items = json_array();
@@ -426,23 +490,32 @@ static void cat_jsonld_list(struct html *h, const struct web_req *req, const jso
     const json_t *v;
 
     json_array_foreach((json_t *)views, i, v) {
+        const char *author = json_string_value(json_object_get(v, "author"));
+        const char *kind = json_string_value(json_object_get(v, "kind"));
+        const char *key = json_string_value(json_object_get(v, "key"));
         struct html url;
+        if (author == NULL || kind == NULL || key == NULL)
+            continue;
         html_init(&url);
-        view_record_href(&url, json_string_value(json_object_get(v, "author")),
-                         json_string_value(json_object_get(v, "kind")),
-                         json_string_value(json_object_get(v, "key")));
-        json_t *item = jsonld_offer((json_t *)v);
-        if (item == NULL) {
-            const json_t *t = view_text(json_object_get(v, "record"), "titles", "title", req);
-            if (t == NULL)
-                t = json_object_get(json_object_get(v, "record"), "name");
-            item = json_pack("{s:s}", "@type", "Thing");
-            if (json_is_string(t))
-                json_object_set(item, "name", (json_t *)t);
-        }
-        json_array_append_new(items, json_pack("{s:s, s:I, s:s, s:o}", "@type", "ListItem",
-                                               "position", (json_int_t)(first + i + 1), "url",
-                                               url.p ? url.p : "/", "item", item));
+        view_record_href(&url, author, kind, key);
+        const json_t *rec = json_object_get(v, "record");
+        const json_t *t = view_text(rec, "titles", "title", req);
+        if (t == NULL)
+            t = json_object_get(rec, "name");
+        json_t *item = json_pack("{s:s, s:o*, s:s}", "@type",
+                                 strcmp(kind, "offer") == 0     ? "Course"
+                                 : strcmp(kind, "profile") == 0 ? "Organization"
+                                                                : "Demand",
+                                 "@id",
+                                 strcmp(kind, "profile") == 0 ? jsonld_hub_id(author)
+                                                              : jsonld_id(author, kind, key),
+                                 "url", url.p ? url.p : "/");
+        if (item != NULL && json_is_string(t))
+            json_object_set(item, "name", (json_t *)t);
+        if (item != NULL)
+            json_array_append_new(items,
+                                  json_pack("{s:s, s:I, s:o}", "@type", "ListItem", "position",
+                                            (json_int_t)(first + i + 1), "item", item));
         html_free(&url);
     }
     json_t *list = json_pack("{s:s, s:s, s:o}", "@context", "https://schema.org", "@type",
@@ -466,6 +539,10 @@ static int cat_search(struct web_req *req, struct web_resp *resp) {
         page_error(req, resp, 400, "Dates are written YYYY-MM-DD.");
         return 0;
     }
+    if (cat_args_ok(req) != 0) {
+        page_error(req, resp, 400, "The search holds bytes that are not text (UTF-8).");
+        return 0;
+    }
     reqs[0] = json_pack("{s:s, s:s}", "op", "query", "sort", sort);
     reqs[1] = json_pack("{s:s, s:i}", "op", "facets", "top", CAT_FACET_TOP);
     if (reqs[0] == NULL || reqs[1] == NULL) {
@@ -475,6 +552,8 @@ static int cat_search(struct web_req *req, struct web_resp *resp) {
     }
     cat_filters_json(req, reqs[0]);
     cat_filters_json(req, reqs[1]);
+    if (json_object_get(reqs[1], "text") != NULL)
+        json_object_set_new(reqs[1], "scan", json_integer(CAT_FACETS_TEXT_SCAN));
     if (web_arg(req, "seats") != NULL)
         json_object_set_new(reqs[0], "has_seats", json_true());
     /* Paging: a cursor from a "next" link; else page N of a ranked or start-sorted query is
@@ -492,8 +571,26 @@ static int cat_search(struct web_req *req, struct web_resp *resp) {
         skip = (size_t)(page - 1) * CAT_PAGE_SIZE;
         json_object_set_new(reqs[0], "limit", json_integer((json_int_t)skip + CAT_PAGE_SIZE));
     }
-    if (web_ctl_calls(reqs, 2, ans, rcs) != 0)
-        return HUB_E_IO;
+    char *fkey = json_dumps(reqs[1], JSON_COMPACT | JSON_SORT_KEYS);
+    json_t *cached = fkey ? cat_facets_cached(fkey) : NULL;
+    if (cached != NULL) {
+        json_decref(reqs[1]);
+        ans[1] = cached;
+        rcs[1] = 0;
+        if (web_ctl_calls(reqs, 1, ans, rcs) != 0) {
+            free(fkey);
+            json_decref(cached);
+            return rcs[0];
+        }
+    } else {
+        if (web_ctl_calls(reqs, 2, ans, rcs) != 0) {
+            free(fkey);
+            return rcs[0];
+        }
+        if (rcs[1] == 0 && fkey != NULL)
+            cat_facets_keep(fkey, ans[1]);
+    }
+    free(fkey);
 
     page_begin(h, req, "Catalogue", 0);
     html_lit(h, "<h1>Catalogue of the network</h1>\n");
@@ -554,7 +651,8 @@ static int cat_search(struct web_req *req, struct web_resp *resp) {
     return 0;
 }
 
-/* ---- one record -------------------------------------------------------------------------------- */
+/* ---- one record --------------------------------------------------------------------------------
+ */
 
 static int cat_is_hex64(const char *s, size_t n) {
     if (n != HUB_HEX_LEN)
@@ -572,8 +670,8 @@ static void cat_versions(struct html *h, const json_t *versions) {
                 n == 1 ? "" : "s");
     for (size_t i = n; i-- > first;) {
         const json_t *v = json_array_get(versions, i);
-        html_printf(h, "<li data-seq=\"%lld\">", (long long)json_integer_value(
-                                                     json_object_get(v, "seq")));
+        html_printf(h, "<li data-seq=\"%lld\">",
+                    (long long)json_integer_value(json_object_get(v, "seq")));
         html_jtext(h, v, "time");
         html_lit(h, " · entry <code>");
         const char *id = json_string_value(json_object_get(v, "id"));
@@ -709,8 +807,13 @@ static int cat_record(struct web_req *req, struct web_resp *resp) {
     memcpy(kind, s1 + 1, (size_t)(s2 - s1 - 1));
     kind[s2 - s1 - 1] = '\0';
     key = s2 + 1;
-    if (strcmp(kind, "offer") != 0 && strcmp(kind, "request") != 0 &&
-        strcmp(kind, "profile") != 0) {
+    /* a record key is text without control characters (PROTOCOL.md §10.1) */
+    int key_ok = html_utf8_valid(key, strlen(key));
+    for (const char *k = key; key_ok && *k; k++)
+        if ((unsigned char)*k < 0x20 || *k == 0x7f)
+            key_ok = 0;
+    if (!key_ok || (strcmp(kind, "offer") != 0 && strcmp(kind, "request") != 0 &&
+                    strcmp(kind, "profile") != 0)) {
         page_error(req, resp, 404, "There is no such record.");
         return 0;
     }
@@ -718,8 +821,8 @@ static int cat_record(struct web_req *req, struct web_resp *resp) {
     snprintf(refbuf, sizeof refbuf, "%s/%s/%s", author, kind, key);
     reqs[0] = json_pack("{s:s, s:s, s:s, s:s}", "op", "history", "author", author, "kind", kind,
                         "key", key);
-    reqs[1] = json_pack("{s:s, s:s, s:s, s:i}", "op", "query", "kind", "profile", "author",
-                        author, "limit", 1);
+    reqs[1] = json_pack("{s:s, s:s, s:s, s:i}", "op", "query", "kind", "profile", "author", author,
+                        "limit", 1);
     /* replies: counted by facets (bounded), not listed */
     reqs[2] = json_pack("{s:s, s:s, s:s, s:i}", "op", "facets", "kind", "response", "target",
                         refbuf, "top", 1);
@@ -729,8 +832,13 @@ static int cat_record(struct web_req *req, struct web_resp *resp) {
     } else {
         reqs[3] = json_pack("{s:s}", "op", "id");
     }
+    if (reqs[0] == NULL || reqs[1] == NULL || reqs[2] == NULL || reqs[3] == NULL) {
+        for (int i = 0; i < 4; i++)
+            json_decref(reqs[i]);
+        return HUB_E_NOMEM;
+    }
     if (web_ctl_calls(reqs, 4, ans, rcs) != 0)
-        return HUB_E_IO;
+        return rcs[0];
     if (rcs[0] == HUB_E_NOT_FOUND || rcs[0] == HUB_E_BAD_REQUEST || rcs[0] == HUB_E_RANGE) {
         page_error(req, resp, 404, "There is no such record on this hub.");
         goto out;
@@ -814,8 +922,9 @@ static int cat_record(struct web_req *req, struct web_resp *resp) {
     cat_lineage(h, rec, rcs[3] == 0 ? ans[3] : NULL, offer);
     html_lit(h, "</article>\n");
     /* schema.org: an offer as a Course, a profile as an Organization, a request as a Demand */
-    json_t *ld = offer ? jsonld_offer(view)
-                       : strcmp(kind, "profile") == 0 ? jsonld_org(view, author) : NULL;
+    json_t *ld = offer                          ? jsonld_offer(view)
+                 : strcmp(kind, "profile") == 0 ? jsonld_org(view, author)
+                                                : NULL;
     if (ld == NULL) {
         const json_t *t = view_text(rec, "titles", "title", req);
         ld = json_pack("{s:s}", "@type", "Demand");
@@ -838,7 +947,8 @@ out:
     return 0;
 }
 
-/* ---- one hub ----------------------------------------------------------------------------------- */
+/* ---- one hub -----------------------------------------------------------------------------------
+ */
 
 static int cat_hub(struct web_req *req, struct web_resp *resp) {
     struct html *h = &resp->body;
@@ -850,12 +960,17 @@ static int cat_hub(struct web_req *req, struct web_resp *resp) {
         page_error(req, resp, 404, "There is no such hub.");
         return 0;
     }
-    reqs[0] = json_pack("{s:s, s:s, s:s, s:i}", "op", "query", "kind", "profile", "author",
-                        author, "limit", 1);
+    reqs[0] = json_pack("{s:s, s:s, s:s, s:i}", "op", "query", "kind", "profile", "author", author,
+                        "limit", 1);
     reqs[1] = json_pack("{s:s, s:[s,s], s:s, s:i}", "op", "query", "kind", "offer", "request",
                         "author", author, "limit", CAT_HUB_RECORDS);
+    if (reqs[0] == NULL || reqs[1] == NULL) {
+        json_decref(reqs[0]);
+        json_decref(reqs[1]);
+        return HUB_E_NOMEM;
+    }
     if (web_ctl_calls(reqs, 2, ans, rcs) != 0)
-        return HUB_E_IO;
+        return rcs[0];
     if (rcs[0] != 0 || rcs[1] != 0) {
         int rc = rcs[0] != 0 ? rcs[0] : rcs[1];
         json_decref(ans[0]);

@@ -27,7 +27,14 @@ static struct {
     char *buf; /* bytes received after the last answer (hubd answers in order: none, normally) */
     size_t len, cap;
     uint64_t failures; /* calls that could not reach hubd: logged, not per call */
+    uint64_t wait_us;  /* time spent in calls since web_ctl_take_wait_us */
 } ctl = {.fd = -1};
+
+uint64_t web_ctl_take_wait_us(void) {
+    uint64_t us = ctl.wait_us;
+    ctl.wait_us = 0;
+    return us;
+}
 
 static struct {
     char name[32];
@@ -178,8 +185,7 @@ static int ctl_recv(json_t **out, uint64_t deadline, int *got_any) {
 
 /* The hub error named by an answer's error code (hub_strerror's names), E_INTERNAL if unknown. */
 static int ctl_code(const json_t *answer) {
-    const char *code =
-        json_string_value(json_object_get(json_object_get(answer, "error"), "code"));
+    const char *code = json_string_value(json_object_get(json_object_get(answer, "error"), "code"));
     if (code == NULL)
         return HUB_E_INTERNAL;
     for (int e = -1; e >= -64; e--)
@@ -232,7 +238,7 @@ int web_ctl_calls(json_t **reqs, size_t n, json_t **answers, int *rcs) {
         return rc;
     }
 
-    uint64_t deadline = hub_mono_ms() + WEB_CTL_TIMEOUT_MS;
+    uint64_t deadline = hub_mono_ms() + WEB_CTL_TIMEOUT_MS, t0 = hub_mono_us();
     rc = HUB_E_IO;
     for (int attempt = 0; attempt < 2; attempt++) {
         int got_any = 0, failed = 0;
@@ -276,6 +282,7 @@ int web_ctl_calls(json_t **reqs, size_t n, json_t **answers, int *rcs) {
                      (unsigned long long)ctl.failures);
     }
     free(text);
+    ctl.wait_us += hub_mono_us() - t0;
     return rc;
 }
 
@@ -295,8 +302,7 @@ int web_ctl_op(const char *op, json_t **answer) {
 }
 
 const char *web_ctl_errmsg(const json_t *answer) {
-    const char *m =
-        json_string_value(json_object_get(json_object_get(answer, "error"), "message"));
+    const char *m = json_string_value(json_object_get(json_object_get(answer, "error"), "message"));
     return m ? m : "";
 }
 

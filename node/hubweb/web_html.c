@@ -117,6 +117,17 @@ static size_t html_utf8_len(const unsigned char *s, size_t n) {
     return 0;
 }
 
+int html_utf8_valid(const char *s, size_t n) {
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        size_t len = html_utf8_len(u + i, n - i);
+        if (len == 0 || u[i] == 0)
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
 /* Shared by text and attribute values: inside a double-quoted attribute the same five
  * characters are the only ones that matter, and escaping all five everywhere keeps one rule. */
 static void html_escape(struct html *h, const char *s, size_t n) {

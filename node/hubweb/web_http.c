@@ -188,21 +188,27 @@ static void web_urldecode(char *s) {
 /* The form fields of a urlencoded body (the body is NUL-terminated and decoded in place). A
  * field decoded to hold a NUL ends there: no field value is binary. */
 static void web_parse_form(struct web_req *req, char *body) {
-    char *save = NULL;
-    for (char *f = strtok_r(body, "&", &save); f != NULL; f = strtok_r(NULL, "&", &save)) {
-        char *eq = strchr(f, '=');
-        if (req->nform >= WEB_MAX_FORM) {
-            refused.too_many_fields++;
-            return;
+    char *f = body;
+    while (f != NULL && *f != '\0') {
+        char *amp = strchr(f, '&');
+        if (amp != NULL)
+            *amp = '\0';
+        if (*f != '\0') {
+            char *eq = strchr(f, '=');
+            if (req->nform >= WEB_MAX_FORM) {
+                refused.too_many_fields++;
+                return;
+            }
+            if (eq != NULL)
+                *eq = '\0';
+            web_urldecode(f);
+            if (eq != NULL)
+                web_urldecode(eq + 1);
+            req->form[req->nform].name = f;
+            req->form[req->nform].value = eq ? eq + 1 : "";
+            req->nform++;
         }
-        if (eq != NULL)
-            *eq = '\0';
-        web_urldecode(f);
-        if (eq != NULL)
-            web_urldecode(eq + 1);
-        req->form[req->nform].name = f;
-        req->form[req->nform].value = eq ? eq + 1 : "";
-        req->nform++;
+        f = amp != NULL ? amp + 1 : NULL;
     }
 }
 
@@ -258,7 +264,8 @@ static void web_parse_langs(struct web_req *req, const char *al) {
     req->nlangs = n;
 }
 
-/* ---- responses -------------------------------------------------------------------------------- */
+/* ---- responses --------------------------------------------------------------------------------
+ */
 
 static MHD_Result_t web_send(struct MHD_Connection *conn, struct web_resp *resp) {
     size_t len;
@@ -305,8 +312,7 @@ static void web_log_refused(void) {
     uint64_t now = hub_mono_ms();
     if (now - refused.last_log_ms < WEB_REFUSED_LOG_MS)
         return;
-    if (refused.too_large + refused.bad_method + refused.too_many_fields +
-            refused.handler_failed ==
+    if (refused.too_large + refused.bad_method + refused.too_many_fields + refused.handler_failed ==
         0)
         return;
     refused.last_log_ms = now;
@@ -318,7 +324,8 @@ static void web_log_refused(void) {
              WEB_MAX_ARGS, (unsigned long long)refused.handler_failed);
 }
 
-/* ---- dispatch --------------------------------------------------------------------------------- */
+/* ---- dispatch ---------------------------------------------------------------------------------
+ */
 
 static void web_client_addr(struct MHD_Connection *conn, char *out, size_t cap) {
     const union MHD_ConnectionInfo *ci =
@@ -340,9 +347,8 @@ static void web_dispatch(struct web_req *req, struct web_resp *resp) {
     const char *m = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
 
     for (size_t i = 0; i < nroutes; i++) {
-        int match = routes[i].prefix
-                        ? strncmp(req->path, routes[i].path, routes[i].pathlen) == 0
-                        : strcmp(req->path, routes[i].path) == 0;
+        int match = routes[i].prefix ? strncmp(req->path, routes[i].path, routes[i].pathlen) == 0
+                                     : strcmp(req->path, routes[i].path) == 0;
         if (!match)
             continue;
         path_known = 1;
@@ -427,6 +433,8 @@ static MHD_Result_t web_access(void *cls, struct MHD_Connection *conn, const cha
 
     if (req == NULL)
         return MHD_NO;
+    uint64_t t0 = hub_mono_us();
+    (void)web_ctl_take_wait_us();
     memset(&resp, 0, sizeof(resp));
     resp.status = 200;
     html_init(&resp.body);
@@ -436,21 +444,10 @@ static MHD_Result_t web_access(void *cls, struct MHD_Connection *conn, const cha
     req->path = url;
     req->client = client;
     web_parse_langs(req, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept-Language"));
-    {
-        /* <html lang>: the primary subtag of the first language asked for. */
-        size_t i = 0;
-        if (req->nlangs > 0) {
-            const char *l = req->langs[0];
-            while (l[i] && l[i] != '-' && i < sizeof(req->lang_buf) - 1) {
-                req->lang_buf[i] = l[i];
-                i++;
-            }
-        }
-        req->lang_buf[i] = '\0';
-        req->lang = i > 0 ? req->lang_buf : "en";
-    }
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
-        strcmp(method, "POST") != 0) {
+    /* <html lang> is the language of hubweb's own text, English (it has no translations);
+     * a record's text in another language carries its own lang attribute (web_view.c). */
+    req->lang = "en";
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 && strcmp(method, "POST") != 0) {
         refused.bad_method++;
         web_resp_header(&resp, "Allow", "GET, HEAD, POST");
         page_error(req, &resp, 405, "This method is not served here.");
@@ -461,12 +458,15 @@ static MHD_Result_t web_access(void *cls, struct MHD_Connection *conn, const cha
         MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, web_collect_arg, req);
         if (strcmp(method, "POST") == 0 && wc->body != NULL) {
             const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
-            if (ct != NULL &&
-                strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0)
+            if (ct != NULL && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0)
                 web_parse_form(req, wc->body);
         }
         web_dispatch(req, &resp);
     }
+    /* one line per request only at debug level (the contract: no access log by default) */
+    log_debug("http", "%s %s %d %zu bytes in %.2f ms (hubd %.2f ms)", method, url, resp.status,
+              resp.body.len, (double)(hub_mono_us() - t0) / 1000.0,
+              (double)web_ctl_take_wait_us() / 1000.0);
     rc = web_send(conn, &resp);
     web_resp_free(&resp);
     free(req);
@@ -519,14 +519,12 @@ int web_http_start(const struct web_conf *conf) {
 #ifdef MHD_USE_AUTO
     flags |= MHD_USE_AUTO;
 #endif
-    daemon_ = MHD_start_daemon(
-        flags, (uint16_t)conf->port, NULL, NULL, web_access, NULL, MHD_OPTION_SOCK_ADDR,
-        ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_MAX_CONNECTIONS,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)WEB_MAX_PER_IP,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WEB_CONN_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)WEB_CONN_MEMORY,
-        MHD_OPTION_NOTIFY_COMPLETED, web_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER,
-        web_mhd_log, NULL, MHD_OPTION_END);
+    daemon_ = MHD_start_daemon(flags, (uint16_t)conf->port, NULL, NULL, web_access, NULL,
+                               MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
+                               (unsigned)WEB_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+                               (unsigned)WEB_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                               (size_t)WEB_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, web_completed,
+                               NULL, MHD_OPTION_EXTERNAL_LOGGER, web_mhd_log, NULL, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (daemon_ == NULL) {
         log_error("http", "cannot listen on %s:%u (in use, or not an address of this host?)",

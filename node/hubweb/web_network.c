@@ -15,12 +15,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#define NET_MAX_HUBS 200      /* hubs drawn and listed (the rest are counted) */
-#define NET_QUERY_LIMIT 1000  /* profiles and endorsements read (query's limit) */
-#define NET_LABEL_MAX 24      /* bytes of a name written next to its node */
-#define NET_SIZE 720          /* the drawing's width and height */
-#define NET_RADIUS 260        /* the circle the hubs sit on */
-#define NET_MAX_EDGES 4000    /* edges kept */
+#define NET_MAX_HUBS 200     /* hubs drawn and listed (the rest are counted) */
+#define NET_QUERY_LIMIT 1000 /* profiles and endorsements read (query's limit) */
+#define NET_LABEL_MAX 24     /* bytes of a name written next to its node */
+#define NET_SIZE 720         /* the drawing's width and height */
+#define NET_RADIUS 260       /* the circle the hubs sit on */
+#define NET_MAX_EDGES 4000   /* edges kept */
 
 /* The hubs met while collecting: one object each in hubs, found by key through index. */
 struct net_ctx {
@@ -57,20 +57,20 @@ static int net_collect(json_t **out) {
     reqs[0] = json_pack("{s:s}", "op", "status");
     reqs[1] = json_pack("{s:s}", "op", "peers");
     reqs[2] = json_pack("{s:s}", "op", "trust");
-    reqs[3] = json_pack("{s:s, s:s, s:i}", "op", "query", "kind", "profile", "limit",
-                        NET_QUERY_LIMIT);
+    reqs[3] =
+        json_pack("{s:s, s:s, s:i}", "op", "query", "kind", "profile", "limit", NET_QUERY_LIMIT);
     reqs[4] = json_pack("{s:s, s:s, s:i}", "op", "query", "kind", "endorsement", "limit",
                         NET_QUERY_LIMIT);
     if (web_ctl_calls(reqs, 5, ans, rcs) != 0)
-        return HUB_E_IO;
+        return rcs[0];
     if (rcs[0] != 0) {
         rc = rcs[0];
         goto out;
     }
     const char *me = json_string_value(json_object_get(ans[0], "hub"));
     json_t *hubs = json_array(), *edges = json_array(), *index = json_object();
-    json_t *net = json_pack("{s:s?, s:o, s:o, s:O?, s:O?, s:O?}", "hub", me, "hubs", hubs,
-                            "edges", edges, "peers", json_object_get(ans[1], "peers"), "forks",
+    json_t *net = json_pack("{s:s?, s:o, s:o, s:O?, s:O?, s:O?}", "hub", me, "hubs", hubs, "edges",
+                            edges, "peers", json_object_get(ans[1], "peers"), "forks",
                             json_object_get(ans[0], "forks"), "policy",
                             json_object_get(json_object_get(ans[0], "sync"), "policy"));
     if (net == NULL || index == NULL) {
@@ -90,7 +90,7 @@ static int net_collect(json_t **out) {
         if (h == NULL)
             continue;
         json_t *name = json_object_get(rec, "name"), *country = json_object_get(rec, "country");
-        json_t *type = json_object_get(rec, "type");
+        json_t *type = json_object_get(rec, "hub_type"); /* edih, seal_of_excellence, ... */
         if (json_is_string(name))
             json_object_set(h, "name", name);
         if (json_is_string(country))
@@ -121,9 +121,9 @@ static int net_collect(json_t **out) {
         json_t *h = json_object_get(index, k);
         json_object_set(h, "state", json_object_get(v, "state"));
         if (json_array_size(edges) < NET_MAX_EDGES)
-            json_array_append_new(edges, json_pack("{s:s, s:s, s:s, s:O?}", "type", "peer",
-                                                   "from", me, "to", k, "state",
-                                                   json_object_get(v, "state")));
+            json_array_append_new(edges,
+                                  json_pack("{s:s, s:s, s:s, s:O?}", "type", "peer", "from", me,
+                                            "to", k, "state", json_object_get(v, "state")));
     }
     json_decref(seen);
     json_array_foreach(json_object_get(ans[4], "records"), i, v) {
@@ -132,8 +132,8 @@ static int net_collect(json_t **out) {
         if (from == NULL || to == NULL || net_hub(&ctx, from) == NULL || net_hub(&ctx, to) == NULL)
             continue;
         if (json_array_size(edges) < NET_MAX_EDGES)
-            json_array_append_new(edges, json_pack("{s:s, s:s, s:s}", "type", "endorsement",
-                                                   "from", from, "to", to));
+            json_array_append_new(
+                edges, json_pack("{s:s, s:s, s:s}", "type", "endorsement", "from", from, "to", to));
     }
     json_object_set_new(net, "hubs_not_shown", json_integer((json_int_t)ctx.dropped));
     json_object_set_new(net, "profiles_complete",
@@ -204,12 +204,17 @@ static void net_svg(struct html *h, const json_t *net, int standalone) {
                         "<line class=\"edge-peer\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
                         "y2=\"%.1f\" stroke=\"#0b57a4\" stroke-width=\"2.5\"/>\n",
                         x[a], y[a], x[b], y[b]);
-        else
+        else {
+            /* a curve bent to its left: an endorsement next to a session line between the
+             * same hubs, and the two directions of mutual endorsements, stay apart */
+            double mx = (x[a] + x[b]) / 2, my = (y[a] + y[b]) / 2;
+            double dx = x[b] - x[a], dy = y[b] - y[a];
             html_printf(h,
-                        "<line class=\"edge-endorsement\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
-                        "y2=\"%.1f\" stroke=\"#1a7f37\" stroke-width=\"1.5\" "
+                        "<path class=\"edge-endorsement\" d=\"M %.1f %.1f Q %.1f %.1f %.1f "
+                        "%.1f\" fill=\"none\" stroke=\"#1a7f37\" stroke-width=\"1.5\" "
                         "stroke-dasharray=\"6 4\" marker-end=\"url(#arrow)\"/>\n",
-                        x[a], y[a], x[b], y[b]);
+                        x[a], y[a], mx + dy * 0.15, my - dx * 0.15, x[b], y[b]);
+        }
     }
     json_array_foreach((json_t *)hubs, i, v) {
         const char *k = json_string_value(json_object_get(v, "key"));
@@ -222,8 +227,7 @@ static void net_svg(struct html *h, const json_t *net, int standalone) {
         html_printf(h, "\"><title>");
         view_hub_name(h, k, name);
         html_lit(h, "</title>");
-        html_printf(h,
-                    "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" fill=\"%s\" stroke=\"#1b1f24\"/>",
+        html_printf(h, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" fill=\"%s\" stroke=\"#1b1f24\"/>",
                     x[i], y[i], self ? 11 : 8, self ? "#f2b600" : "#ffffff");
         html_printf(h,
                     "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\" "
@@ -297,8 +301,9 @@ static int net_page(struct web_req *req, struct web_resp *resp) {
         return rc;
     const json_t *hubs = json_object_get(net, "hubs");
     page_begin(h, req, "Network", 1);
-    html_printf(h, "<p>This hub knows %zu hub%s. <a href=\"/network.json\">The data as "
-                   "JSON</a> · <a href=\"/network.svg\">the drawing as SVG</a>.</p>\n",
+    html_printf(h,
+                "<p>This hub knows %zu hub%s. <a href=\"/network.json\">The data as "
+                "JSON</a> · <a href=\"/network.svg\">the drawing as SVG</a>.</p>\n",
                 json_array_size(hubs), json_array_size(hubs) == 1 ? "" : "s");
     html_lit(h, "<section id=\"drawing\" aria-labelledby=\"drawing-h\"><h2 id=\"drawing-h\">"
                 "Who peers with whom, who endorses whom</h2>\n");

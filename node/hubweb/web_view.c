@@ -15,8 +15,13 @@ static const struct {
     const char *name, *label;
 } view_labels[] = {
     {"title", "Title"},
+    {"titles", "Title in other languages"},
     {"name", "Name"},
+    {"hub_type", "Type of hub"},
     {"description", "Description"},
+    {"descriptions", "Description in other languages"},
+    {"learning_outcomes", "Learning outcomes"},
+    {"prerequisites", "Prerequisites"},
     {"opportunity_type", "Type"},
     {"service_group", "Service group"},
     {"service_type", "Service type"},
@@ -29,6 +34,8 @@ static const struct {
     {"start_date", "Starts"},
     {"end_date", "Ends"},
     {"needed_by", "Needed by"},
+    {"application_deadline", "Apply by"},
+    {"sessions", "Sessions"},
     {"duration_hours", "Hours"},
     {"capacity", "Seats"},
     {"cost", "Cost"},
@@ -41,6 +48,11 @@ static const struct {
     {"services", "Services"},
     {"audience", "Audience"},
     {"skills", "Skills"},
+    {"isced", "Fields of education (ISCED-F)"},
+    {"eqf_level", "EQF level"},
+    {"digcomp", "DigComp"},
+    {"nuts", "NUTS regions"},
+    {"customer_types", "Serves"},
     {"train_the_trainer", "Train-the-trainer"},
     {"based_on", "Based on"},
     {"registration_url", "Registration"},
@@ -62,7 +74,8 @@ const char *view_label(const char *field) {
 /* The member of a language map ({"de": "...", "en": "..."}, BCP 47 keys) that suits the
  * visitor: an exact tag of Accept-Language first (in its order), then a primary subtag match
  * either way ("de" for "de-AT", "de-AT" for "de"). NULL when none does. */
-static const json_t *view_lang_pick(const json_t *map, const struct web_req *req) {
+static const json_t *view_lang_pick(const json_t *map, const struct web_req *req,
+                                    const char **lang) {
     const char *k;
     const json_t *v;
 
@@ -72,34 +85,81 @@ static const json_t *view_lang_pick(const json_t *map, const struct web_req *req
         const char *want = req->langs[i];
         size_t wl = strcspn(want, "-");
         json_object_foreach((json_t *)map, k, v) {
-            if (json_is_string(v) && strcasecmp(k, want) == 0)
+            if (json_is_string(v) && strcasecmp(k, want) == 0) {
+                *lang = k;
                 return v;
+            }
         }
         json_object_foreach((json_t *)map, k, v) {
             size_t kl = strcspn(k, "-");
-            if (json_is_string(v) && kl == wl && strncasecmp(k, want, wl) == 0)
+            if (json_is_string(v) && kl == wl && strncasecmp(k, want, wl) == 0) {
+                *lang = k;
                 return v;
+            }
         }
     }
     return NULL;
 }
 
-const json_t *view_text(const json_t *rec, const char *map, const char *plain,
-                        const struct web_req *req) {
-    const json_t *v = view_lang_pick(json_object_get(rec, map), req);
+const json_t *view_text_lang(const json_t *rec, const char *map, const char *plain,
+                             const struct web_req *req, const char **lang) {
+    *lang = NULL;
+    const json_t *v = view_lang_pick(json_object_get(rec, map), req, lang);
     if (v != NULL)
         return v;
     v = json_object_get(rec, plain);
     return json_is_string(v) ? v : NULL;
 }
 
+const json_t *view_text(const json_t *rec, const char *map, const char *plain,
+                        const struct web_req *req) {
+    const char *lang;
+    return view_text_lang(rec, map, plain, req, &lang);
+}
+
+/* A language tag fit for a lang attribute: a primary subtag of 2 or 3 letters, then subtags
+ * of 1 to 8 letters or digits (a record's map key is foreign: anything else is not used). */
+static int view_lang_ok(const char *t) {
+    size_t n = strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
+    if (n < 2 || n > 3)
+        return 0;
+    t += n;
+    while (*t == '-') {
+        size_t m = strspn(t + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
+        if (m < 1 || m > 8)
+            return 0;
+        t += 1 + m;
+    }
+    return *t == '\0';
+}
+
+void view_lang_text(struct html *h, const json_t *v, const char *lang) {
+    if (!json_is_string(v))
+        return;
+    if (lang != NULL && view_lang_ok(lang)) {
+        html_lit(h, "<span lang=\"");
+        html_cattr(h, lang);
+        html_lit(h, "\">");
+        html_text(h, json_string_value(v), json_string_length(v));
+        html_lit(h, "</span>");
+    } else {
+        html_text(h, json_string_value(v), json_string_length(v));
+    }
+}
+
 void view_title(struct html *h, const json_t *view, const struct web_req *req) {
     const json_t *rec = json_object_get(view, "record");
-    const json_t *t = view_text(rec, "titles", "title", req);
+    const char *lang;
+    const json_t *t = view_text_lang(rec, "titles", "title", req, &lang);
     if (t == NULL)
         t = json_object_get(rec, "name"); /* a profile */
+    /* the plain title is in the record's first language (PROTOCOL.md 7.2) */
+    if (lang == NULL)
+        lang = json_string_value(json_array_get(json_object_get(rec, "languages"), 0));
+    if (lang != NULL && strcmp(lang, "en") == 0)
+        lang = NULL; /* the page's own language: no attribute needed */
     if (json_is_string(t) && json_string_length(t) > 0) {
-        html_text(h, json_string_value(t), json_string_length(t));
+        view_lang_text(h, t, lang);
         return;
     }
     html_lit(h, "(untitled ");

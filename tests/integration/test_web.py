@@ -119,24 +119,28 @@ def test_pages_headers_search_record(hubs):
     r = w.get("/?q=trainer&country=AT")
     assert r.status == 200
     assert '<p id="result-count" role="status">1 result</p>' in r.text
-    links = re.findall(r'<a class="result-link" href="([^"]+)">([^<]*)</a>', r.text)
-    assert links == [(f"/record/{a.key}/offer/ttt-ai", OFFER["title"])]
+    links = re.findall(r'<a class="result-link" href="([^"]+)">(.*?)</a>', r.text)
+    # the title is in the record's first language (languages[0]), so marked as such
+    assert links == [(f"/record/{a.key}/offer/ttt-ai", f'<span lang="de">{OFFER["title"]}</span>')]
     assert '<span class="result-hub">EDIH Wien</span>' in r.text
     # facet values link to the same query with the value toggled
     m = re.search(r'data-facet="country".*?<a class="facet-value selected"[^>]*data-value="AT" '
                   r'href="([^"]+)"', r.text, re.S)
     assert m and m.group(1) == "/?q=trainer", m and m.group(1)
     ld = [json.loads(b) for b in jsonld_blocks(r.text)]
-    assert ld[0]["@type"] == "ItemList" and ld[0]["itemListElement"][0]["item"]["@type"] == "Course"
+    assert ld[0]["@type"] == "ItemList"
+    item = ld[0]["itemListElement"][0]["item"]
+    assert item["@type"] == "Course" and item["name"] == OFFER["title"]
+    assert item["@id"] == f"urn:hubnet:offer:{a.key}:ttt-ai" and item["url"] == links[0][0]
 
     # the record page: every field, versions, hub profile, lineage, reply count, JSON-LD
     r = w.get(f"/record/{a.key}/offer/ttt-ai", headers={"Accept-Language": "de-AT,de;q=0.9,en;q=0.5"})
     assert r.status == 200
     check_headers(r)
     p = r.text
-    assert '<html lang="de">' in p
+    assert '<html lang="en">' in p  # hubweb's own text; a record's versions carry theirs
     assert '<article id="record" data-kind="offer">' in p
-    assert f'<h1 id="record-title">{OFFER["title"]}</h1>' in p
+    assert f'<h1 id="record-title"><span lang="de">{OFFER["title"]}</span></h1>' in p
     for field in ("title", "description", "topics", "languages", "mode", "country", "start_date",
                   "capacity", "registration_url"):
         assert f'data-field="{field}"' in p, field
@@ -190,7 +194,7 @@ def test_paging_and_filters(hubs):
     for page in (1, 2, 3):
         r = w.get(path)
         assert r.status == 200, r.text
-        titles = re.findall(r'class="result-link" href="[^"]+">([^<]+)</a>', r.text)
+        titles = re.findall(r'class="result-link" href="[^"]+">([^<]+)</a>', r.text)  # no lang
         assert len(titles) == (20 if page < 3 else 5), (page, titles)
         seen += titles
         nxt = re.search(r'<a rel="next" href="([^"]+)"', r.text)
@@ -303,7 +307,89 @@ def test_facets_call(hubs):
     assert bad["ok"] is False and bad["error"]["code"] == "E_BAD_REQUEST"
     bad = a.request({"op": "facets", "top": 0})
     assert bad["error"]["code"] == "E_RANGE"
+    # scan: how many matches are counted (newest first)
+    r = a.call("facets", kind="offer", scan=2)
+    assert r["total"] == 2 and r["complete"] is False
+    assert r["facets"]["kind"] == [["offer", 2]]
+    for scan, code in ((0, "E_RANGE"), (1001, "E_RANGE"), ("5", "E_TYPE")):
+        assert a.request({"op": "facets", "scan": scan})["error"]["code"] == code
     # query: kind takes several values now
     assert len(a.query(kind=["offer", "request"])) == 6
     bad = a.request({"op": "query", "kind": ["offer", "nope"]})
     assert bad["error"]["code"] == "E_KIND"
+
+
+def test_hostile_requests_are_answered(hubs):
+    """Malformed requests get an answer (or a closed connection), never a crash: hubweb still
+    serves afterwards (under ASan this also checks the parsers' memory use)."""
+    import socket as socketlib
+    a = hubs(name="webr")
+    a.publish("offer", OFFER, key="ttt-ai")
+    w = start_web(a)
+    for lang in ("", ";;;", "q=abc", "de;q=", "de;q=2,en;q=-1", "*", "x" * 5000,
+                 ",".join(f"l{i};q=0.{i % 10}" for i in range(500)), "de-\u00e4t".encode("utf-8").decode("latin-1")):
+        r = w.get("/", headers={"Accept-Language": lang})
+        assert r.status in (200, 400, 431), (lang[:40], r.status)
+    for path in ("/record/%00/offer/x", f"/record/{a.key}/offer/%FF%FE%00",
+                 f"/record/{a.key}/offer/" + "k" * 200, "/hub/%2e%2e%2f", "/?q=%", "/?q=%zz&kind=%",
+                 "/?page=-1", "/?page=99999999999999999999", "/?from=2027-02-30",
+                 "/?kind=retraction", "/?kind=" + "x" * 300, "/assets/../../etc/passwd",
+                 "/network.json?x=" + "y" * 4000):
+        r = w.get(path)
+        assert r.status in (200, 400, 404), (path, r.status)
+        check_headers(r)
+    # a value decoded to bytes that are not UTF-8 is no text to search for: 400, said so
+    # (it used to be dropped from the query silently, and a record key of such bytes gave 502)
+    for path in ("/?q=%FF", "/?country=%C0%BC", "/?q=ai&topic=%ED%A0%80"):
+        r = w.get(path)
+        assert r.status == 400 and "not text" in r.text, (path, r.status)
+    assert w.get(f"/record/{a.key}/offer/%FF%FE").status == 404
+    for body in (b"%", b"a=%zz&=&&b", b"=" * 1000, b"&" * 5000, b"x=" + b"%00" * 1000):
+        r = w.post("/", body)
+        assert r.status == 405
+    # raw bytes on the socket: a broken request line, then a request that never ends
+    for raw in (b"GARBAGE\r\n\r\n", b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+                b"GET /" + b"a" * 200000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+                b"GET / HTTP/1.1\r\n" + b"X: " + b"b" * 200000 + b"\r\n\r\n"):
+        s = socketlib.create_connection(("127.0.0.1", w.port), timeout=10)
+        try:
+            s.sendall(raw)
+            s.shutdown(socketlib.SHUT_WR)
+            head = s.recv(64)
+            assert head == b"" or head.startswith(b"HTTP/1."), head
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+        finally:
+            s.close()
+    assert w.running()
+    r = w.get(f"/record/{a.key}/offer/ttt-ai")
+    assert r.status == 200 and OFFER["title"] in r.text
+
+
+def test_command_line(hubs):
+    """--help, a bad [web] key or --listen (exit 1 with the reason), and --listen/--control
+    overriding the config file."""
+    import subprocess
+    from hubtest import Web, free_port_pair, hubweb_path
+    p = subprocess.run([hubweb_path(), "--help"], capture_output=True, text=True, timeout=10)
+    assert p.returncode == 0 and "--listen HOST:PORT" in p.stdout
+    a = hubs(name="webc")
+    w = Web(a, web={"catalogue": "maybe"})
+    with open(w.config_path, "w") as f:
+        f.write(w.config())
+    p = subprocess.run([hubweb_path(), "--config", w.config_path], capture_output=True,
+                       text=True, timeout=10)
+    assert p.returncode == 1 and "web.catalogue: expected one of off, on" in p.stderr, p.stderr
+    p = subprocess.run([hubweb_path(), "--listen", "127.0.0.1:0"], capture_output=True,
+                       text=True, timeout=10)
+    assert p.returncode == 1 and "--listen: expected HOST:PORT" in p.stderr, p.stderr
+    # no config file at all: --listen and --control are enough
+    port = free_port_pair()
+    w = Web(a, args=["--listen", f"127.0.0.1:{port}", "--control", a.control_socket])
+    w.port = port
+    w.config = lambda: "[web]\nlisten = 127.0.0.1:1\n"  # overridden by --listen
+    a.webs = [w]
+    w.start()
+    r = w.get("/network.json")
+    assert r.status == 200 and json.loads(r.body)["hub"] == a.key
+    assert "serving http://127.0.0.1:%d/" % port in w.log_text()

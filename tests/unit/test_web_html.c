@@ -164,8 +164,11 @@ static void test_urlenc(void **state) {
 
 static void test_json_script(void **state) {
     (void)state;
-    json_t *v = json_pack("{s:s, s:s, s:s#}", "name", "</script><script>alert(1)</script>",
-                          "sep", "a\xE2\x80\xA8" "b\xE2\x80\xA9" "c", "nul", "x\0<!--", 6);
+    json_t *v = json_pack("{s:s, s:s, s:s#}", "name", "</script><script>alert(1)</script>", "sep",
+                          "a\xE2\x80\xA8"
+                          "b\xE2\x80\xA9"
+                          "c",
+                          "nul", "x\0<!--", 6);
     struct html h;
     html_init(&h);
     html_json_script(&h, v);
@@ -201,6 +204,70 @@ static void test_json_script(void **state) {
     }
 }
 
+/* Accept-Language picks a record's language version (titles/descriptions maps, BCP 47 keys):
+ * an exact tag in the visitor's order, then a primary-subtag match, then the plain field. */
+static const char *pick(const char *langs, const json_t *rec) {
+    struct web_req req;
+    memset(&req, 0, sizeof req);
+    for (const char *p = langs; p && *p && req.nlangs < WEB_MAX_LANGS;) {
+        const char *c = strchr(p, ',');
+        size_t n = c ? (size_t)(c - p) : strlen(p);
+        memcpy(req.langs[req.nlangs], p, n);
+        req.langs[req.nlangs++][n] = '\0';
+        p = c ? c + 1 : NULL;
+    }
+    const json_t *v = view_text(rec, "titles", "title", &req);
+    return v ? json_string_value(v) : NULL;
+}
+
+static void test_lang_pick(void **state) {
+    (void)state;
+    json_t *rec = json_pack("{s:s, s:{s:s, s:s, s:s}}", "title", "Plain", "titles", "de", "Deutsch",
+                            "pt-BR", "Portugues do Brasil", "en", "English");
+    assert_string_equal(pick("de", rec), "Deutsch");
+    assert_string_equal(pick("de-at,en", rec), "Deutsch"); /* primary subtag */
+    assert_string_equal(pick("fr,en", rec), "English");    /* the first one held */
+    assert_string_equal(pick("pt", rec), "Portugues do Brasil");
+    assert_string_equal(pick("pt-br", rec), "Portugues do Brasil"); /* any case */
+    assert_string_equal(pick("fr", rec), "Plain");
+    assert_string_equal(pick("", rec), "Plain");
+    json_decref(rec);
+    rec = json_pack("{s:s, s:{s:i}}", "title", "Plain", "titles", "de", 7); /* not a string */
+    assert_string_equal(pick("de", rec), "Plain");
+    json_decref(rec);
+    rec = json_pack("{s:i}", "title", 7);
+    assert_null(pick("de", rec));
+    json_decref(rec);
+
+    /* the version's key becomes its lang attribute only when it is a well-formed tag */
+    struct html h;
+    json_t *t = json_string("<Titel>");
+    html_init(&h);
+    view_lang_text(&h, t, "de-AT");
+    assert_string_equal(h.p, "<span lang=\"de-AT\">&lt;Titel&gt;</span>");
+    html_free(&h);
+    static const char *const bad[] = {"d\" onclick=\"x",  "x", "deutsch", "de-", "de--at",
+                                      "de-toolongsubtag", "",  "1a"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        view_lang_text(&h, t, bad[i]);
+        assert_string_equal(h.p, "&lt;Titel&gt;");
+        html_free(&h);
+    }
+    json_decref(t);
+}
+
+static void test_utf8_valid(void **state) {
+    (void)state;
+    assert_true(html_utf8_valid("", 0));
+    assert_true(html_utf8_valid("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80", 14));
+    assert_false(html_utf8_valid("\xFF", 1));
+    assert_false(html_utf8_valid("\xC0\xBC", 2));         /* overlong '<' */
+    assert_false(html_utf8_valid("\xED\xA0\x80", 3));     /* surrogate */
+    assert_false(html_utf8_valid("\xE2\x82", 2));         /* cut short */
+    assert_false(html_utf8_valid("a\0b", 3));             /* NUL */
+    assert_false(html_utf8_valid("\xF4\x90\x80\x80", 4)); /* above U+10FFFF */
+}
+
 static void test_growth(void **state) {
     (void)state;
     struct html h;
@@ -219,7 +286,8 @@ int main(void) {
         cmocka_unit_test(test_text_every_byte), cmocka_unit_test(test_text_payloads),
         cmocka_unit_test(test_url_filter),      cmocka_unit_test(test_link),
         cmocka_unit_test(test_urlenc),          cmocka_unit_test(test_json_script),
-        cmocka_unit_test(test_growth),
+        cmocka_unit_test(test_growth),          cmocka_unit_test(test_lang_pick),
+        cmocka_unit_test(test_utf8_valid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
