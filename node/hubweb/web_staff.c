@@ -3,7 +3,8 @@
  * requests and the profile through forms built from the vocabularies, the inbox with accept
  * and decline, replies to other hubs' records, match results for the hub's requests, and the
  * replies the hub sent. Sessions, CSRF, the sign-in limit and the forms' mapping are in
- * web_session.c and web_form.c; this file is the HTTP side. Every string from hubd that came
+ * web_session.c and web_form.c; this file is the HTTP side of sign-in and of the record forms,
+ * web_replies.c that of the inbox, replies and match. Every string from hubd that came
  * from a record is foreign: it goes out through the html_* escapers only. */
 #include "web.h"
 
@@ -17,12 +18,7 @@
 #include "log.h"
 #include "web_form.h"
 #include "web_session.h"
-
-#define STAFF_LIST_LIMIT 100  /* records, replies and requests one staff page lists */
-#define STAFF_MATCH_LIMIT 10  /* offers shown per request on /staff/match */
-#define STAFF_PRE_TTL_S 3600  /* the sign-in form's pre-session cookie */
-#define STAFF_COUNT_LIMIT 1000 /* the dashboard counts up to this many ("1000+") */
-#define STAFF_LOG_MS 10000     /* refused sign-ins are summarised in the log at most this often */
+#include "web_staff.h"
 
 static struct web_sessions *sessions;
 static char flash_once[WEB_FLASH_MAX]; /* the session's flash, for the page being drawn */
@@ -36,18 +32,16 @@ static struct {
 /* ---- helpers ----------------------------------------------------------------------------- */
 
 /* Our own markup chosen at run time (html_lit takes only a literal: sizeof). */
-static void html_cstr(struct html *h, const char *s) {
+void staff_cstr(struct html *h, const char *s) {
     html_raw(h, s, strlen(s));
 }
 
-static struct web_session *session_of(const struct web_req *req) {
+struct web_session *staff_session(const struct web_req *req) {
     return req->signed_in ? req->session : NULL;
 }
 
-static void set_flash(const struct web_req *req, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void set_flash(const struct web_req *req, const char *fmt, ...) {
-    struct web_session *se = session_of(req);
+void staff_flash(const struct web_req *req, const char *fmt, ...) {
+    struct web_session *se = staff_session(req);
     if (!se)
         return;
     va_list ap;
@@ -88,7 +82,7 @@ static int current_token(uint64_t *generation, char token[WEB_SESSION_TEXT_LEN +
 }
 
 /* This hub's key (64 hex digits), or "" when hubd does not answer. */
-static const char *self_key(void) {
+const char *staff_self_key(void) {
     if (own_key[0])
         return own_key;
     json_t *ans = NULL;
@@ -102,8 +96,8 @@ static const char *self_key(void) {
 }
 
 /* A POST's session and CSRF token; a 403 page when either is missing or wrong. */
-static int post_ok(struct web_req *req, struct web_resp *resp) {
-    struct web_session *se = session_of(req);
+int staff_post_ok(struct web_req *req, struct web_resp *resp) {
+    struct web_session *se = staff_session(req);
     if (se && web_csrf_ok(se->csrf, web_form(req, "csrf")))
         return 1;
     page_error(req, resp, 403,
@@ -113,7 +107,7 @@ static int post_ok(struct web_req *req, struct web_resp *resp) {
 }
 
 /* The error page for a control call that failed: 502 when hubd does not answer. */
-static int ctl_failed(struct web_req *req, struct web_resp *resp, int rc, json_t *ans) {
+int staff_ctl_failed(struct web_req *req, struct web_resp *resp, int rc, json_t *ans) {
     if (rc == HUB_E_IO || !ans) {
         json_decref(ans);
         return HUB_E_IO;
@@ -126,7 +120,7 @@ static int ctl_failed(struct web_req *req, struct web_resp *resp, int rc, json_t
 }
 
 /* A hub as people read it: its name when this hub holds its profile, else its short key. */
-static void hub_name(struct html *h, const json_t *obj, const char *name_member,
+void staff_hub_name(struct html *h, const json_t *obj, const char *name_member,
                      const char *key_member) {
     const char *n = json_string_value(json_object_get(obj, name_member));
     if (n && *n) {
@@ -139,7 +133,7 @@ static void hub_name(struct html *h, const json_t *obj, const char *name_member,
 }
 
 /* href="/record/AUTHOR/KIND/KEY" (the attribute's value, escaped per segment). */
-static void record_href(struct html *h, const char *author, const char *kind, const char *key) {
+void staff_record_href(struct html *h, const char *author, const char *kind, const char *key) {
     html_lit(h, "/record/");
     html_curlenc(h, author ? author : "");
     html_lit(h, "/");
@@ -148,7 +142,16 @@ static void record_href(struct html *h, const char *author, const char *kind, co
     html_curlenc(h, key ? key : "");
 }
 
-static const char *title_of(const json_t *view) {
+/* 1 when s is text a control request may carry (valid UTF-8: what jansson takes); form fields
+ * and URL parts are any bytes. */
+int staff_text_ok(const char *s) {
+    json_t *j = s ? json_string(s) : NULL;
+    int ok = j != NULL;
+    json_decref(j);
+    return ok;
+}
+
+const char *staff_title_of(const json_t *view) {
     const json_t *rec = json_object_get(view, "record");
     const char *t = json_string_value(json_object_get(rec, "title"));
     if (!t)
@@ -298,9 +301,9 @@ static int h_signin_post(struct web_req *req, struct web_resp *resp) {
 }
 
 static int h_signout(struct web_req *req, struct web_resp *resp) {
-    struct web_session *se = session_of(req);
+    struct web_session *se = staff_session(req);
     if (se) {
-        if (!post_ok(req, resp))
+        if (!staff_post_ok(req, resp))
             return 0;
         web_session_end(sessions, se);
         req->session = NULL;
@@ -314,44 +317,30 @@ static int h_signout(struct web_req *req, struct web_resp *resp) {
 
 /* ---- dashboard ----------------------------------------------------------------------------- */
 
-/* One list call's count (up to STAFF_COUNT_LIMIT), -1 when it failed. */
-static long count_of(json_t *req) {
-    json_t *ans = NULL;
-    json_object_set_new(req, "limit", json_integer(STAFF_COUNT_LIMIT));
-    long n = web_ctl_call(req, &ans) == 0 ? (long)json_integer_value(json_object_get(ans, "count"))
-                                          : -1;
-    json_decref(ans);
-    return n;
-}
-
-static void count_text(struct html *h, long n) {
-    if (n < 0)
-        html_lit(h, "?");
-    else
-        html_printf(h, "%ld%s", n, n >= STAFF_COUNT_LIMIT ? "+" : "");
-}
-
-/* The hub's own records of a kind, each with edit and retract. */
-static int own_records(struct html *h, const struct web_req *req, const char *kind) {
-    json_t *ans = NULL;
-    int rc = web_ctl_call(json_pack("{s:s, s:s, s:s, s:i}", "op", "query", "kind", kind, "author",
-                                    self_key(), "limit", STAFF_LIST_LIMIT),
-                          &ans);
+/* A list answer's count (up to STAFF_COUNT_LIMIT) as text; "?" when the call failed. */
+static void count_text(struct html *h, int rc, const json_t *ans) {
     if (rc != 0) {
-        json_decref(ans);
-        return rc;
+        html_lit(h, "?");
+        return;
     }
-    json_t *recs = json_object_get(ans, "records");
+    long n = (long)json_integer_value(json_object_get(ans, "count"));
+    html_printf(h, "%ld%s", n, n >= STAFF_COUNT_LIMIT ? "+" : "");
+}
+
+/* The hub's own records of a kind (a query answer), each with edit and retract. */
+static void own_records(struct html *h, const struct web_req *req, const char *kind,
+                        const json_t *ans) {
+    const json_t *recs = json_object_get(ans, "records");
     html_printf(h, "<ul class=\"own-records\" data-kind=\"%s\">\n", kind);
     size_t i;
-    json_t *v;
+    const json_t *v;
     json_array_foreach(recs, i, v) {
         const char *key = json_string_value(json_object_get(v, "key"));
-        const char *t = title_of(v);
+        const char *t = staff_title_of(v);
         html_lit(h, "<li class=\"own-record\" data-key=\"");
         html_cattr(h, key);
         html_lit(h, "\"><a href=\"");
-        record_href(h, self_key(), kind, key);
+        staff_record_href(h, staff_self_key(), kind, key);
         html_lit(h, "\">");
         html_ctext(h, t && *t ? t : key);
         html_lit(h, "</a> <a class=\"edit\" href=\"/staff/edit/");
@@ -368,35 +357,48 @@ static int own_records(struct html *h, const struct web_req *req, const char *ki
     if (!json_array_size(recs))
         html_lit(h, "<li>None yet.</li>\n");
     html_lit(h, "</ul>\n");
-    json_decref(ans);
-    return 0;
 }
 
+/* The dashboard: its four calls in one round trip (web_ctl_calls). */
 static int h_dashboard(struct web_req *req, struct web_resp *resp) {
     struct html *h = &resp->body;
-    if (!self_key()[0])
+    const char *self = staff_self_key();
+    if (!self[0])
         return HUB_E_IO;
-    long fresh = count_of(json_pack("{s:s, s:b, s:b}", "op", "inbox", "new", 1, "peek", 1));
-    long sent = count_of(json_pack("{s:s}", "op", "replies"));
-    page_begin(h, req, "Staff", 1);
-    html_lit(h, "<ul id=\"staff-links\">\n<li><a href=\"/staff/inbox\">Inbox</a>: "
-                "<span id=\"count-new\">");
-    count_text(h, fresh);
-    html_lit(h, "</span> new replies</li>\n<li><a href=\"/staff/replies\">Replies sent</a>: ");
-    count_text(h, sent);
-    html_lit(h, "</li>\n<li><a href=\"/staff/match\">Offers that fit our requests</a></li>\n"
-                "<li><a href=\"/staff/publish?kind=offer\">Publish an offer</a></li>\n"
-                "<li><a href=\"/staff/publish?kind=request\">Publish a request</a></li>\n"
-                "<li><a href=\"/staff/edit/profile/profile\">The hub's profile</a></li>\n</ul>\n");
-    static const char *const kinds[][2] = {{"offer", "Our offers"}, {"request", "Our requests"}};
-    for (size_t i = 0; i < HUB_ARRAY_LEN(kinds); i++) {
-        html_printf(h, "<h2>%s</h2>\n", kinds[i][1]);
-        int rc = own_records(h, req, kinds[i][0]);
-        if (rc != 0)
-            return rc;
+    json_t *calls[4] = {
+        json_pack("{s:s, s:b, s:b, s:i}", "op", "inbox", "new", 1, "peek", 1, "limit",
+                  STAFF_COUNT_LIMIT),
+        json_pack("{s:s, s:i}", "op", "replies", "limit", STAFF_COUNT_LIMIT),
+        json_pack("{s:s, s:s, s:s, s:i}", "op", "query", "kind", "offer", "author", self, "limit",
+                  STAFF_LIST_LIMIT),
+        json_pack("{s:s, s:s, s:s, s:i}", "op", "query", "kind", "request", "author", self,
+                  "limit", STAFF_LIST_LIMIT),
+    };
+    json_t *ans[4];
+    int rcs[4];
+    int rc = web_ctl_calls(calls, 4, ans, rcs);
+    if (rc == 0 && (rcs[2] != 0 || rcs[3] != 0))
+        rc = rcs[2] != 0 ? rcs[2] : rcs[3];
+    if (rc == 0) {
+        page_begin(h, req, "Staff", 1);
+        html_lit(h, "<ul id=\"staff-links\">\n<li><a href=\"/staff/inbox\">Inbox</a>: "
+                    "<span id=\"count-new\">");
+        count_text(h, rcs[0], ans[0]);
+        html_lit(h, "</span> new replies</li>\n<li><a href=\"/staff/replies\">Replies sent</a>: ");
+        count_text(h, rcs[1], ans[1]);
+        html_lit(h, "</li>\n<li><a href=\"/staff/match\">Offers that fit our requests</a></li>\n"
+                    "<li><a href=\"/staff/publish?kind=offer\">Publish an offer</a></li>\n"
+                    "<li><a href=\"/staff/publish?kind=request\">Publish a request</a></li>\n"
+                    "<li><a href=\"/staff/edit/profile/profile\">The hub's profile</a></li>\n"
+                    "</ul>\n<h2>Our offers</h2>\n");
+        own_records(h, req, "offer", ans[2]);
+        html_lit(h, "<h2>Our requests</h2>\n");
+        own_records(h, req, "request", ans[3]);
+        page_end(h, req);
     }
-    page_end(h, req);
-    return 0;
+    for (size_t i = 0; i < HUB_ARRAY_LEN(ans); i++)
+        json_decref(ans[i]);
+    return rc;
 }
 
 /* ---- record forms -------------------------------------------------------------------------- */
@@ -449,7 +451,7 @@ static void select_control(struct html *h, const char *name, const char *value,
             continue;
         html_lit(h, "<option value=\"");
         html_cattr(h, s);
-        html_cstr(h, value && strcmp(value, s) == 0 ? "\" selected>" : "\">");
+        staff_cstr(h, value && strcmp(value, s) == 0 ? "\" selected>" : "\">");
         html_ctext(h, s);
         html_lit(h, "</option>\n");
     }
@@ -569,7 +571,7 @@ static void record_form(struct html *h, const struct web_req *req, const char *k
         html_lit(h, "<div class=\"field\" data-field=\"key\">\n<label for=\"f-key\">Key (optional: "
                     "a new one is made)</label>\n<input type=\"text\" id=\"f-key\" name=\"key\" value=\"");
         html_cattr(h, web_formvals_get(vals, "key"));
-        html_cstr(h, kerr ? "\" aria-describedby=\"error-key\" aria-invalid=\"true\">\n" : "\">\n");
+        staff_cstr(h, kerr ? "\" aria-describedby=\"error-key\" aria-invalid=\"true\">\n" : "\">\n");
         if (kerr) {
             html_lit(h, "<p class=\"field-error\" id=\"error-key\">");
             html_ctext(h, kerr);
@@ -589,8 +591,12 @@ static void record_form(struct html *h, const struct web_req *req, const char *k
     html_lit(h, "<button type=\"submit\" id=\"submit\">Publish</button>\n</form>\n");
 }
 
-static int formvals_of_req(const struct web_req *req, struct web_formvals *out) {
+/* The request's form as web_formvals. E_TOO_LARGE when web_http.c had to stop at WEB_MAX_FORM
+ * fields: the rest were dropped, and a record made of part of a form is not what was sent. */
+int staff_formvals(const struct web_req *req, struct web_formvals *out) {
     memset(out, 0, sizeof *out);
+    if (req->nform >= WEB_MAX_FORM)
+        return HUB_E_TOO_LARGE;
     for (size_t i = 0; i < req->nform; i++) {
         int rc = web_formvals_add(out, req->form[i].name, req->form[i].value,
                                   strlen(req->form[i].value));
@@ -612,21 +618,31 @@ static const char *kind_title(const char *kind, int edit) {
  * errors next to their fields and everything as it was typed. */
 static int publish_post(struct web_req *req, struct web_resp *resp, const char *kind,
                         const char *key, const char *action) {
-    if (!post_ok(req, resp))
+    if (!staff_post_ok(req, resp))
         return 0;
     unsigned kb = web_form_kind(kind);
     struct web_formvals vals;
     struct web_form_errors errs;
     memset(&errs, 0, sizeof errs);
-    int rc = formvals_of_req(req, &vals);
+    int rc = staff_formvals(req, &vals);
     if (rc != 0) {
         web_formvals_free(&vals);
-        return rc;
+        if (rc != HUB_E_TOO_LARGE)
+            return rc;
+        page_error(req, resp, 413, "The form has too many fields.");
+        return 0;
     }
     json_t *rec = NULL;
     const char *flash = "The record was not published: see the fields marked below.";
     char msg[WEB_FORM_MAX_MESSAGE + 64];
-    if (web_form_record(kb, &vals, &rec, &errs) == 0) {
+    const char *typed_key = web_formvals_get(&vals, "key");
+    if (!key && typed_key && !staff_text_ok(typed_key))
+        web_form_error(&errs, "key", "Key: not valid UTF-8 text");
+    if (web_form_record(kb, &vals, &rec, &errs) == 0 && errs.n) {
+        json_decref(rec); /* the key was refused: the record waits for it */
+        rec = NULL;
+    }
+    if (rec) {
         json_t *call = json_pack("{s:s, s:s, s:o}", "op", "publish", "kind", kind, "record", rec);
         const char *k = key ? key : web_formvals_get(&vals, "key");
         if (kb == WEB_KIND_PROFILE)
@@ -636,7 +652,7 @@ static int publish_post(struct web_req *req, struct web_resp *resp, const char *
         json_t *ans = NULL;
         rc = web_ctl_call(call, &ans);
         if (rc == 0) {
-            set_flash(req, "Published %s %s.", kind,
+            staff_flash(req, "Published %s %s.", kind,
                       json_string_value(json_object_get(ans, "key")) ?: "");
             json_decref(ans);
             web_formvals_free(&vals);
@@ -717,7 +733,7 @@ static int edit_target(const struct web_req *req, char *kind, size_t kcap, const
     memcpy(kind, req->rest, (size_t)(slash - req->rest));
     kind[slash - req->rest] = '\0';
     *key = slash + 1;
-    return web_form_kind(kind) ? 0 : -1;
+    return web_form_kind(kind) && staff_text_ok(*key) ? 0 : -1;
 }
 
 static int h_edit_get(struct web_req *req, struct web_resp *resp) {
@@ -729,14 +745,14 @@ static int h_edit_get(struct web_req *req, struct web_resp *resp) {
     }
     json_t *ans = NULL;
     int rc = web_ctl_call(json_pack("{s:s, s:s, s:s, s:s}", "op", "history", "key", key, "kind",
-                                    kind, "author", self_key()),
+                                    kind, "author", staff_self_key()),
                           &ans);
     const json_t *rec = NULL;
     if (rc == 0) {
         json_t *vers = json_object_get(ans, "versions");
         rec = json_object_get(json_array_get(vers, json_array_size(vers) - 1), "record");
     } else if (rc != HUB_E_NOT_FOUND) {
-        return ctl_failed(req, resp, rc, ans);
+        return staff_ctl_failed(req, resp, rc, ans);
     }
     if (!rec && strcmp(kind, "profile") != 0) {
         json_decref(ans);
@@ -785,518 +801,25 @@ static int h_edit_post(struct web_req *req, struct web_resp *resp) {
 }
 
 static int h_retract(struct web_req *req, struct web_resp *resp) {
-    if (!post_ok(req, resp))
+    if (!staff_post_ok(req, resp))
         return 0;
     const char *kind = web_form(req, "kind"), *key = web_form(req, "key");
-    if (!kind || !key || !*key) {
-        page_error(req, resp, 400, "Say which record to retract (kind and key).");
+    const char *reason = web_form(req, "reason");
+    if (!kind || !key || !*key || !staff_text_ok(kind) || !staff_text_ok(key) ||
+        (reason && !staff_text_ok(reason))) {
+        page_error(req, resp, 400, "Say which record to retract (kind and key, as text).");
         return 0;
     }
     json_t *call = json_pack("{s:s, s:s, s:s}", "op", "retract", "kind", kind, "key", key);
-    const char *reason = web_form(req, "reason");
     if (reason && *reason)
         json_object_set_new(call, "reason", json_string(reason));
     json_t *ans = NULL;
     int rc = web_ctl_call(call, &ans);
     if (rc != 0)
-        return ctl_failed(req, resp, rc, ans);
+        return staff_ctl_failed(req, resp, rc, ans);
     json_decref(ans);
-    set_flash(req, "Retracted %s %.*s.", kind, 128, key);
+    staff_flash(req, "Retracted %s %.*s.", kind, 128, key);
     web_redirect(resp, 303, "/staff");
-    return 0;
-}
-
-/* ---- inbox, accept, decline ---------------------------------------------------------------- */
-
-static void reply_line(struct html *h, const json_t *v, int inbox) {
-    const json_t *rec = json_object_get(v, "record");
-    const char *type = json_string_value(json_object_get(rec, "type"));
-    html_lit(h, "<span class=\"reply-type\">");
-    html_ctext(h, type ? type : "reply");
-    html_lit(h, "</span> ");
-    if (inbox) {
-        html_lit(h, "from <span class=\"reply-hub\">");
-        hub_name(h, v, "author_name", "author");
-        html_lit(h, "</span> ");
-    } else {
-        html_lit(h, "to <span class=\"reply-hub\">");
-        hub_name(h, v, "target_name", "target_author");
-        html_lit(h, "</span> ");
-    }
-    const char *tr = json_string_value(json_object_get(v, "target_record"));
-    const char *tt = json_string_value(json_object_get(v, "target_title"));
-    html_lit(h, "on ");
-    if (tr) {
-        html_lit(h, "<a href=\"/record/");
-        /* AUTHOR/KIND/KEY: each segment encoded, the slashes kept */
-        const char *p = tr;
-        for (int seg = 0; seg < 3 && p; seg++) {
-            const char *sl = seg < 2 ? strchr(p, '/') : NULL;
-            size_t n = sl ? (size_t)(sl - p) : strlen(p);
-            html_urlenc(h, p, n);
-            if (sl)
-                html_lit(h, "/");
-            p = sl ? sl + 1 : NULL;
-        }
-        html_lit(h, "\">");
-        html_ctext(h, tt && *tt ? tt : tr);
-        html_lit(h, "</a>");
-    } else {
-        html_ctext(h, tt ? tt : "a record");
-    }
-    json_int_t seats = json_integer_value(json_object_get(rec, "seats"));
-    if (type && strcmp(type, "enrolment") == 0)
-        html_printf(h, ", <span class=\"seats\">%lld seat%s</span>", (long long)(seats ? seats : 1),
-                    seats > 1 ? "s" : "");
-    const char *state = json_string_value(json_object_get(v, "state"));
-    html_lit(h, " — <span class=\"state\">");
-    html_ctext(h, state ? state : "");
-    html_lit(h, "</span>");
-    const char *why = json_string_value(json_object_get(v, "answer_reason"));
-    if (why && *why) {
-        html_lit(h, " (<span class=\"reason\">");
-        html_ctext(h, why);
-        html_lit(h, "</span>)");
-    }
-    const json_t *sealed = json_object_get(v, "sealed");
-    const char *msg = json_string_value(json_object_get(rec, "message"));
-    if (json_is_object(sealed)) {
-        const char *c = json_string_value(json_object_get(sealed, "contact"));
-        const char *m = json_string_value(json_object_get(sealed, "message"));
-        if (c) {
-            html_lit(h, "<br>Contact: <span class=\"contact\">");
-            html_ctext(h, c);
-            html_lit(h, "</span>");
-        }
-        if (m)
-            msg = m;
-    }
-    if (msg && *msg) {
-        html_lit(h, "<blockquote class=\"message\">");
-        html_ctext(h, msg);
-        html_lit(h, "</blockquote>");
-    }
-}
-
-static int h_inbox(struct web_req *req, struct web_resp *resp) {
-    json_t *ans = NULL;
-    int rc = web_ctl_call(json_pack("{s:s, s:i}", "op", "inbox", "limit", STAFF_LIST_LIMIT), &ans);
-    if (rc != 0)
-        return ctl_failed(req, resp, rc, ans);
-    struct html *h = &resp->body;
-    page_begin(h, req, "Inbox", 1);
-    json_t *replies = json_object_get(ans, "replies");
-    html_lit(h, "<ul id=\"inbox\">\n");
-    size_t i;
-    json_t *v;
-    json_array_foreach(replies, i, v) {
-        const char *id = json_string_value(json_object_get(v, "id"));
-        const char *state = json_string_value(json_object_get(v, "state"));
-        const json_t *rec = json_object_get(v, "record");
-        const char *type = json_string_value(json_object_get(rec, "type"));
-        const char *tk = json_string_value(json_object_get(rec, "target_kind"));
-        html_lit(h, "<li class=\"reply\" data-id=\"");
-        html_cattr(h, id);
-        html_lit(h, "\" data-state=\"");
-        html_cattr(h, state);
-        html_lit(h, "\">");
-        reply_line(h, v, 1);
-        /* an enrolment in one of our offers takes an answer (again: a later one replaces it) */
-        int answerable = type && strcmp(type, "enrolment") == 0 && tk && strcmp(tk, "offer") == 0 &&
-                         !json_is_true(json_object_get(v, "closed")) &&
-                         !(state && strcmp(state, "closed") == 0);
-        if (answerable && id) {
-            html_lit(h, "\n<form class=\"accept\" method=\"post\" action=\"/staff/accept\">");
-            page_csrf(h, req);
-            html_lit(h, "<input type=\"hidden\" name=\"id\" value=\"");
-            html_cattr(h, id);
-            html_lit(h, "\"><button type=\"submit\">Accept</button></form>\n"
-                        "<form class=\"decline\" method=\"post\" action=\"/staff/decline\">");
-            page_csrf(h, req);
-            html_lit(h, "<input type=\"hidden\" name=\"id\" value=\"");
-            html_cattr(h, id);
-            html_lit(h, "\"><label for=\"reason-");
-            html_cattr(h, id);
-            html_lit(h, "\">Reason</label> <input type=\"text\" name=\"reason\" id=\"reason-");
-            html_cattr(h, id);
-            html_lit(h, "\"><button type=\"submit\">Decline</button></form>\n");
-        }
-        html_lit(h, "</li>\n");
-    }
-    if (!json_array_size(replies))
-        html_lit(h, "<li class=\"empty\">No replies yet.</li>\n");
-    html_lit(h, "</ul>\n");
-    page_end(h, req);
-    json_decref(ans);
-    return 0;
-}
-
-static int answer_post(struct web_req *req, struct web_resp *resp, const char *op) {
-    if (!post_ok(req, resp))
-        return 0;
-    const char *id = web_form(req, "id");
-    if (!id || !*id) {
-        page_error(req, resp, 400, "Say which reply to answer (id).");
-        return 0;
-    }
-    json_t *call = json_pack("{s:s, s:s}", "op", op, "reply", id);
-    const char *reason = web_form(req, "reason"), *message = web_form(req, "message");
-    if (reason && *reason && strcmp(op, "decline") == 0)
-        json_object_set_new(call, "reason", json_string(reason));
-    if (message && *message)
-        json_object_set_new(call, "message", json_string(message));
-    json_t *ans = NULL;
-    int rc = web_ctl_call(call, &ans);
-    if (rc != 0)
-        return ctl_failed(req, resp, rc, ans);
-    const char *type = json_string_value(json_object_get(ans, "type"));
-    const char *why = json_string_value(json_object_get(ans, "reason"));
-    json_t *left = json_object_get(ans, "seats_left");
-    char seats[48] = "";
-    if (json_is_integer(left))
-        snprintf(seats, sizeof seats, "; seats left: %lld", (long long)json_integer_value(left));
-    if (strcmp(op, "accept") == 0 && type && strcmp(type, "decline") == 0)
-        set_flash(req, "The offer is full: the enrolment was declined (%s)%s.", why ? why : "full",
-                  seats);
-    else
-        set_flash(req, "%s%s.", type && strcmp(type, "accept") == 0 ? "Accepted" : "Declined",
-                  seats);
-    json_decref(ans);
-    web_redirect(resp, 303, "/staff/inbox");
-    return 0;
-}
-
-static int h_accept(struct web_req *req, struct web_resp *resp) {
-    return answer_post(req, resp, "accept");
-}
-
-static int h_decline(struct web_req *req, struct web_resp *resp) {
-    return answer_post(req, resp, "decline");
-}
-
-/* ---- replying to another hub's record ------------------------------------------------------ */
-
-/* ?to=AUTHOR/KIND/KEY: the record's current version (a new reference) or NULL. */
-static int reply_target(const char *to, char *kind, size_t kcap, json_t **view) {
-    *view = NULL;
-    if (!to || strlen(to) < HUB_HEX_LEN + 3 || to[HUB_HEX_LEN] != '/')
-        return HUB_E_RANGE;
-    char author[HUB_HEX_LEN + 1];
-    memcpy(author, to, HUB_HEX_LEN);
-    author[HUB_HEX_LEN] = '\0';
-    const char *k = to + HUB_HEX_LEN + 1, *sl = strchr(k, '/');
-    if (!sl || (size_t)(sl - k) >= kcap || !sl[1])
-        return HUB_E_RANGE;
-    memcpy(kind, k, (size_t)(sl - k));
-    kind[sl - k] = '\0';
-    json_t *ans = NULL;
-    int rc = web_ctl_call(json_pack("{s:s, s:s, s:s, s:s}", "op", "history", "author", author,
-                                    "kind", kind, "key", sl + 1),
-                          &ans);
-    if (rc == 0) {
-        json_t *vers = json_object_get(ans, "versions");
-        *view = json_incref(json_array_get(vers, json_array_size(vers) - 1));
-    }
-    json_decref(ans);
-    return rc == 0 && !*view ? HUB_E_NOT_FOUND : rc;
-}
-
-static void reply_form(struct html *h, const struct web_req *req, const char *to, const char *kind,
-                       const json_t *view, const struct web_formvals *vals, const char *err,
-                       const char *err_field) {
-    html_lit(h, "<p>Replying to <a href=\"/record/");
-    html_curlenc(h, json_string_value(json_object_get(view, "author")));
-    html_lit(h, "/");
-    html_curlenc(h, kind);
-    html_lit(h, "/");
-    html_curlenc(h, json_string_value(json_object_get(view, "key")));
-    html_lit(h, "\" id=\"reply-target\">");
-    const char *t = title_of(view);
-    html_ctext(h, t ? t : json_string_value(json_object_get(view, "key")));
-    html_lit(h, "</a> of <span class=\"result-hub\">");
-    hub_name(h, view, "author_name", "author");
-    html_lit(h, "</span>.</p>\n<form id=\"reply\" method=\"post\" action=\"/staff/reply?to=");
-    html_curlenc(h, to);
-    html_lit(h, "\">\n");
-    page_csrf(h, req);
-    static const char *const offer_types[] = {"enrolment", "interest", "question"};
-    static const char *const request_types[] = {"proposal", "can-help", "interest", "question"};
-    int offer = strcmp(kind, "offer") == 0;
-    const char *const *types = offer ? offer_types : request_types;
-    size_t ntypes = offer ? HUB_ARRAY_LEN(offer_types) : HUB_ARRAY_LEN(request_types);
-    const char *type = web_formvals_get(vals, "type");
-    html_lit(h, "<div class=\"field\" data-field=\"type\">\n<label for=\"f-type\">Reply</label>\n"
-                "<select id=\"f-type\" name=\"type\">\n");
-    for (size_t i = 0; i < ntypes; i++)
-        html_printf(h, "<option value=\"%s\"%s>%s</option>\n", types[i],
-                    type && strcmp(type, types[i]) == 0 ? " selected" : "", types[i]);
-    html_lit(h, "</select>\n</div>\n");
-    static const char *const fields[][3] = {
-        {"seats", "Seats (enrolment)", "text"},
-        {"contact", "Contact (sealed: only the other hub reads it)", "text"},
-        {"message", "Message", "textarea"},
-    };
-    for (size_t i = 0; i < HUB_ARRAY_LEN(fields); i++) {
-        const char *name = fields[i][0];
-        if (i == 0 && !offer)
-            continue;
-        int bad = err && err_field && strcmp(err_field, name) == 0;
-        html_printf(h, "<div class=\"field\" data-field=\"%s\">\n<label for=\"f-%s\">%s</label>\n",
-                    name, name, fields[i][1]);
-        const char *val = web_formvals_get(vals, name);
-        if (strcmp(fields[i][2], "textarea") == 0) {
-            html_printf(h, "<textarea id=\"f-%s\" name=\"%s\" rows=\"5\"%s>", name, name,
-                        bad ? " aria-invalid=\"true\"" : "");
-            html_ctext(h, val);
-            html_lit(h, "</textarea>\n");
-        } else {
-            html_printf(h, "<input type=\"text\" id=\"f-%s\" name=\"%s\"%s%s value=\"", name, name,
-                        i == 0 ? " inputmode=\"numeric\"" : "", bad ? " aria-invalid=\"true\"" : "");
-            html_cattr(h, val);
-            html_lit(h, "\">\n");
-        }
-        if (bad) {
-            html_printf(h, "<p class=\"field-error\" id=\"error-%s\">", name);
-            html_ctext(h, err);
-            html_lit(h, "</p>\n");
-        }
-        html_lit(h, "</div>\n");
-    }
-    html_lit(h, "<button type=\"submit\" id=\"submit\">Send the reply</button>\n</form>\n");
-}
-
-static int h_reply(struct web_req *req, struct web_resp *resp) {
-    int post = strcmp(req->method, "POST") == 0;
-    if (post && !post_ok(req, resp))
-        return 0;
-    const char *to = web_arg(req, "to");
-    char kind[16];
-    json_t *view = NULL;
-    int rc = reply_target(to, kind, sizeof kind, &view);
-    if (rc == HUB_E_IO)
-        return rc;
-    if (rc != 0 || (strcmp(kind, "offer") != 0 && strcmp(kind, "request") != 0)) {
-        json_decref(view);
-        page_error(req, resp, 404, "This hub holds no such offer or request to reply to.");
-        return 0;
-    }
-    struct web_formvals vals = {0};
-    const char *err = NULL, *err_field = NULL;
-    char errbuf[WEB_FORM_MAX_MESSAGE], fieldbuf[WEB_FORM_MAX_NAME];
-    if (post) {
-        if ((rc = formvals_of_req(req, &vals)) != 0)
-            goto done;
-        json_t *rec = json_object();
-        const char *type = web_formvals_get(&vals, "type");
-        json_object_set_new(rec, "type", json_string(type && *type ? type : "interest"));
-        const char *seats = web_formvals_get(&vals, "seats");
-        uint64_t n = 0;
-        if (seats && *seats && strcmp(kind, "offer") == 0) {
-            if (hub_parse_u64(seats, 4294967295ULL, &n) != 0) {
-                err = "Seats: a whole number";
-                err_field = "seats";
-            } else {
-                json_object_set_new(rec, "seats", json_integer((json_int_t)n));
-            }
-        }
-        static const char *const texts[] = {"contact", "message"};
-        for (size_t i = 0; i < HUB_ARRAY_LEN(texts) && !err; i++) {
-            const char *s = web_formvals_get(&vals, texts[i]);
-            if (!s || !*s)
-                continue;
-            /* a textarea's CR LF: a record's lines end in LF */
-            char *t = strdup(s), *o = t;
-            if (!t) {
-                rc = HUB_E_NOMEM;
-                break;
-            }
-            for (const char *p = s; *p; p++)
-                if (*p != '\r')
-                    *o++ = *p;
-                else if (p[1] != '\n')
-                    *o++ = '\n';
-            *o = '\0';
-            json_t *js = json_string(t);
-            free(t);
-            if (!js) {
-                err = "not valid UTF-8 text";
-                err_field = texts[i];
-            } else {
-                json_object_set_new(rec, texts[i], js);
-            }
-        }
-        if (rc != 0 || err) {
-            json_decref(rec);
-            if (rc != 0)
-                goto done;
-        } else {
-            json_t *ans = NULL;
-            rc = web_ctl_call(json_pack("{s:s, s:s, s:s, s:o}", "op", "publish", "kind", "response",
-                                        "target", to, "record", rec),
-                              &ans);
-            if (rc == 0) {
-                json_t *left = json_object_get(ans, "seats_left");
-                if (json_is_integer(left))
-                    set_flash(req, "Reply sent; %lld seat%s left as this hub counts them.",
-                              (long long)json_integer_value(left),
-                              json_integer_value(left) == 1 ? "" : "s");
-                else
-                    set_flash(req, "Reply sent.");
-                json_decref(ans);
-                web_redirect(resp, 303, "/staff/replies");
-                goto done;
-            }
-            if (rc == HUB_E_IO || !ans) {
-                json_decref(ans);
-                rc = HUB_E_IO;
-                goto done;
-            }
-            snprintf(errbuf, sizeof errbuf, "%s", web_ctl_errmsg(ans));
-            const char *hf = web_ctl_errfield(ans);
-            snprintf(fieldbuf, sizeof fieldbuf, "%.*s", (int)strcspn(hf ? hf : "", ".["),
-                     hf ? hf : "");
-            err = errbuf;
-            err_field = fieldbuf;
-            json_decref(ans);
-            rc = 0;
-        }
-        resp->status = 400;
-        req->flash = "The reply was not sent: see the field marked below.";
-        if (err_field && strcmp(err_field, "seats") != 0 && strcmp(err_field, "contact") != 0 &&
-            strcmp(err_field, "message") != 0)
-            req->flash = err; /* not a field of the form: the message at the top */
-    }
-    struct html *h = &resp->body;
-    page_begin(h, req, "Reply", 1);
-    reply_form(h, req, to, kind, view, &vals, err, err_field);
-    page_end(h, req);
-done:
-    json_decref(view);
-    web_formvals_free(&vals);
-    return rc;
-}
-
-/* ---- match and replies sent ---------------------------------------------------------------- */
-
-static void reasons(struct html *h, const json_t *list, const char *cls) {
-    size_t i;
-    const json_t *r;
-    json_array_foreach(list, i, r) {
-        html_printf(h, "<span class=\"%s\">", cls);
-        html_jtext(h, r, "field");
-        html_lit(h, ": ");
-        html_jtext(h, r, "detail");
-        html_lit(h, "</span>");
-        if (i + 1 < json_array_size(list))
-            html_lit(h, "; ");
-    }
-}
-
-static int h_match(struct web_req *req, struct web_resp *resp) {
-    json_t *ans = NULL;
-    int rc = web_ctl_call(json_pack("{s:s, s:s, s:s, s:i}", "op", "query", "kind", "request",
-                                    "author", self_key(), "limit", STAFF_LIST_LIMIT),
-                          &ans);
-    if (rc != 0)
-        return ctl_failed(req, resp, rc, ans);
-    struct html *h = &resp->body;
-    page_begin(h, req, "Offers that fit our requests", 1);
-    json_t *reqs = json_object_get(ans, "records");
-    size_t i;
-    json_t *r;
-    json_array_foreach(reqs, i, r) {
-        const char *id = json_string_value(json_object_get(r, "id"));
-        const char *key = json_string_value(json_object_get(r, "key"));
-        const char *t = title_of(r);
-        html_lit(h, "<section class=\"match\" data-request=\"");
-        html_cattr(h, key);
-        html_lit(h, "\">\n<h2>");
-        html_ctext(h, t && *t ? t : key);
-        html_lit(h, "</h2>\n");
-        json_t *m = NULL;
-        int mrc = id ? web_ctl_call(json_pack("{s:s, s:s, s:i}", "op", "match", "record", id,
-                                              "limit", STAFF_MATCH_LIMIT),
-                                    &m)
-                     : HUB_E_NOT_FOUND;
-        if (mrc == HUB_E_IO) {
-            json_decref(m);
-            json_decref(ans);
-            return HUB_E_IO;
-        }
-        json_t *results = mrc == 0 ? json_object_get(m, "results") : NULL;
-        if (mrc != 0) {
-            html_lit(h, "<p>No match: ");
-            html_ctext(h, web_ctl_errmsg(m));
-            html_lit(h, "</p>\n");
-        } else if (!json_array_size(results)) {
-            html_lit(h, "<p>No offer fits this request yet.</p>\n");
-        } else {
-            html_lit(h, "<ol class=\"match-results\">\n");
-            size_t k;
-            json_t *o;
-            json_array_foreach(results, k, o) {
-                json_t *entry = json_object_get(o, "entry");
-                html_lit(h, "<li class=\"match-result\"><a href=\"");
-                record_href(h, json_string_value(json_object_get(o, "author")), "offer",
-                            json_string_value(json_object_get(entry, "key")));
-                html_lit(h, "\">");
-                const char *ot = title_of(entry);
-                html_ctext(h, ot ? ot : json_string_value(json_object_get(entry, "key")));
-                html_lit(h, "</a> · <span class=\"result-hub\">");
-                hub_name(h, o, "author_name", "author");
-                json_t *score = json_object_get(o, "score");
-                html_printf(h, "</span> · <span class=\"score\">%.1f</span> / 100 · "
-                               "<span class=\"reasons\">",
-                            json_is_number(score) ? json_number_value(score) : 0.0);
-                reasons(h, json_object_get(o, "agreed"), "agreed");
-                if (json_array_size(json_object_get(o, "differed"))) {
-                    html_lit(h, " — differs: ");
-                    reasons(h, json_object_get(o, "differed"), "differed");
-                }
-                html_lit(h, "</span> <a class=\"reply-link\" href=\"/staff/reply?to=");
-                html_curlenc(h, json_string_value(json_object_get(o, "author")));
-                html_lit(h, "%2Foffer%2F");
-                html_curlenc(h, json_string_value(json_object_get(entry, "key")));
-                html_lit(h, "\">Reply</a></li>\n");
-            }
-            html_lit(h, "</ol>\n");
-        }
-        json_decref(m);
-        html_lit(h, "</section>\n");
-    }
-    if (!json_array_size(reqs))
-        html_lit(h, "<p>This hub has no open request. <a href=\"/staff/publish?kind=request\">"
-                    "Publish one</a>.</p>\n");
-    page_end(h, req);
-    json_decref(ans);
-    return 0;
-}
-
-static int h_replies(struct web_req *req, struct web_resp *resp) {
-    json_t *ans = NULL;
-    int rc = web_ctl_call(json_pack("{s:s, s:i}", "op", "replies", "limit", STAFF_LIST_LIMIT), &ans);
-    if (rc != 0)
-        return ctl_failed(req, resp, rc, ans);
-    struct html *h = &resp->body;
-    page_begin(h, req, "Replies sent", 1);
-    json_t *replies = json_object_get(ans, "replies");
-    html_lit(h, "<ul id=\"replies-sent\">\n");
-    size_t i;
-    json_t *v;
-    json_array_foreach(replies, i, v) {
-        html_lit(h, "<li class=\"reply\" data-id=\"");
-        html_jtext(h, v, "id");
-        html_lit(h, "\" data-state=\"");
-        html_jtext(h, v, "state");
-        html_lit(h, "\">");
-        reply_line(h, v, 0);
-        html_lit(h, "</li>\n");
-    }
-    if (!json_array_size(replies))
-        html_lit(h, "<li class=\"empty\">No replies sent yet.</li>\n");
-    html_lit(h, "</ul>\n");
-    page_end(h, req);
-    json_decref(ans);
     return 0;
 }
 
@@ -1320,13 +843,13 @@ void web_staff_init(const struct web_conf *conf) {
         {"GET", "/staff/edit/", WEB_STAFF, h_edit_get},
         {"POST", "/staff/edit/", WEB_STAFF, h_edit_post},
         {"POST", "/staff/retract", WEB_STAFF, h_retract},
-        {"GET", "/staff/inbox", WEB_STAFF, h_inbox},
-        {"POST", "/staff/accept", WEB_STAFF, h_accept},
-        {"POST", "/staff/decline", WEB_STAFF, h_decline},
-        {"GET", "/staff/reply", WEB_STAFF, h_reply},
-        {"POST", "/staff/reply", WEB_STAFF, h_reply},
-        {"GET", "/staff/match", WEB_STAFF, h_match},
-        {"GET", "/staff/replies", WEB_STAFF, h_replies},
+        {"GET", "/staff/inbox", WEB_STAFF, staff_inbox},
+        {"POST", "/staff/accept", WEB_STAFF, staff_accept},
+        {"POST", "/staff/decline", WEB_STAFF, staff_decline},
+        {"GET", "/staff/reply", WEB_STAFF, staff_reply},
+        {"POST", "/staff/reply", WEB_STAFF, staff_reply},
+        {"GET", "/staff/match", WEB_STAFF, staff_match},
+        {"GET", "/staff/replies", WEB_STAFF, staff_replies},
     };
     for (size_t i = 0; i < HUB_ARRAY_LEN(routes); i++)
         if (web_route(routes[i].method, routes[i].path, routes[i].access, routes[i].h) != 0)

@@ -232,6 +232,20 @@ def test_publish_edit_retract_through_the_form(hubs):
     assert many == {"title": "Many values", "technologies": techs, "sectors": sectors}
     assert b.post("/staff/retract", {"csrf": csrf, "kind": "offer", "key": "many"}).status == 303
 
+    # bytes that are not text, in a key or in the URL: refused at the field, or 404/400
+    r = b.post("/staff/publish?kind=offer", [p if p[0] != "key" else ("key", b"\xff") for p in form])
+    assert r.status == 400 and "UTF-8" in field_error(r.text, "key")
+    assert b.get("/staff/edit/offer/%FF").status == 404
+    assert b.get("/staff/reply?to=" + "a" * 64 + "/offer/%FF").status == 404
+    assert b.post("/staff/retract", {"csrf": csrf, "kind": "offer", "key": b"\xfe"}).status == 400
+    assert b.post("/staff/accept", {"csrf": csrf, "id": b"\xfe"}).status == 400
+    assert len(hub.query(kind="offer")) == 1
+
+    # more fields than hubweb keeps: refused whole, not published in part
+    r = b.post("/staff/publish?kind=offer", form + [("sectors", "Energy")] * 600)
+    assert r.status == 413
+    assert len(hub.query(kind="offer")) == 1
+
     # edit: the form comes prefilled; the new version keeps the key
     r = b.get("/staff/edit/offer/ttt-ai")
     assert r.status == 200 and 'value="train-the-trainer, ai"' in r.text
