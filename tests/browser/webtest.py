@@ -387,12 +387,18 @@ class Browser:
 
 
 def _stale(el: Any) -> bool:
-    from selenium.common.exceptions import StaleElementReferenceException
+    """Whether el is gone from the page (a new page was loaded). During the navigation
+    chromedriver may also answer "Node with given id does not belong to the document"."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     try:
         el.tag_name
         return False
     except StaleElementReferenceException:
         return True
+    except WebDriverException as e:
+        if "does not belong to the document" in str(e):
+            return True
+        raise
 
 
 def _csp_directives(csp: str) -> set:
