@@ -177,6 +177,17 @@ static int facet_count(struct facet *fc, const char *s, size_t n) {
     return 0;
 }
 
+/* The YYYY-MM of a start_date (a foreign record's field is checked only for its length and
+ * characters, PROTOCOL.md 7.1: anything but digits where a date has them is not counted). */
+static int facet_month(struct facets *f, const uint8_t *p, size_t len) {
+    if (len != 10)
+        return 0;
+    for (size_t i = 0; i < 7; i++)
+        if (i == 4 ? p[i] != '-' : (p[i] < '0' || p[i] > '9'))
+            return 0;
+    return facet_count(&f->f[F_START], (const char *)p, 7);
+}
+
 /* protobuf varint; 0 or -1 when truncated or too long */
 static int facet_varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
     uint64_t v = 0;
@@ -246,8 +257,8 @@ int facets_add(struct facets *f, const struct entry *e) {
         } else if (wt == 2) {
             if (facet_varint(&p, end, &len) != 0 || len > (uint64_t)(end - p))
                 break;
-            if (facet == F_START && len == 10)
-                rc = facet_count(&f->f[F_START], (const char *)p, 7); /* YYYY-MM */
+            if (facet == F_START)
+                rc = facet_month(f, p, (size_t)len);
             else if (facet >= 0)
                 rc = facet_count(&f->f[facet], (const char *)p, (size_t)len);
             p += len;

@@ -97,6 +97,15 @@ static int cat_is_date(const char *s) {
     return 1;
 }
 
+static int cat_is_month(const char *s) {
+    if (s == NULL || strlen(s) != 7)
+        return 0;
+    for (int i = 0; i < 7; i++)
+        if (i == 4 ? s[i] != '-' : (s[i] < '0' || s[i] > '9'))
+            return 0;
+    return 1;
+}
+
 static int cat_page(const struct web_req *req) {
     uint64_t p;
     const char *s = web_arg(req, "page");
@@ -214,7 +223,10 @@ static void cat_href(struct html *h, const struct web_req *req, const char *name
         html_curlenc(h, a->value);
     }
     if (dates && !found) {
-        html_printf(h, "%sfrom=%s&amp;to=%s", first ? "" : "&amp;", from, to);
+        html_printf(h, "%sfrom=", first ? "" : "&amp;");
+        html_curlenc(h, from);
+        html_lit(h, "&amp;to=");
+        html_curlenc(h, to);
         first = 0;
     } else if (name != NULL && !dates && !found) {
         if (!first)
@@ -234,8 +246,7 @@ static void cat_href(struct html *h, const struct web_req *req, const char *name
     }
 }
 
-/* ---- the search form ---------------------------------------------------------------------------
- */
+/* ---- the search form --------------------------------------------------------------------- */
 
 static void cat_select(struct html *h, const struct web_req *req, const char *param,
                        const char *label, const json_t *values) {
@@ -340,8 +351,7 @@ static void cat_form(struct html *h, const struct web_req *req) {
     html_lit(h, "</div></fieldset>\n</form>\n");
 }
 
-/* ---- facets ------------------------------------------------------------------------------------
- */
+/* ---- facets ------------------------------------------------------------------------------ */
 
 static void cat_facet(struct html *h, const struct web_req *req, const char *facet,
                       const char *param, const char *label, const json_t *values) {
@@ -364,6 +374,8 @@ static void cat_facet(struct html *h, const struct web_req *req, const char *fac
             shownv = "1";
             sel = web_arg(req, "seats") != NULL;
         } else if (strcmp(facet, "dates") == 0) {
+            if (!cat_is_month(value))
+                continue; /* YYYY-MM from hubd; anything else is not a date to link to */
             snprintf(month, sizeof month, "%.7s", value);
             shownv = month;
             const char *cf = web_arg(req, "from");
@@ -421,8 +433,7 @@ static void cat_facets(struct html *h, const struct web_req *req, const json_t *
     html_lit(h, "</aside>\n");
 }
 
-/* ---- results -----------------------------------------------------------------------------------
- */
+/* ---- results ----------------------------------------------------------------------------- */
 
 /* The first bytes of a text, cut at a character boundary. */
 static void cat_snippet(struct html *h, const json_t *v) {
@@ -651,8 +662,7 @@ static int cat_search(struct web_req *req, struct web_resp *resp) {
     return 0;
 }
 
-/* ---- one record --------------------------------------------------------------------------------
- */
+/* ---- one record -------------------------------------------------------------------------- */
 
 static int cat_is_hex64(const char *s, size_t n) {
     if (n != HUB_HEX_LEN)
@@ -947,8 +957,7 @@ out:
     return 0;
 }
 
-/* ---- one hub -----------------------------------------------------------------------------------
- */
+/* ---- one hub ----------------------------------------------------------------------------- */
 
 static int cat_hub(struct web_req *req, struct web_resp *resp) {
     struct html *h = &resp->body;

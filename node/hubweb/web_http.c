@@ -77,7 +77,7 @@ int web_route(const char *method, const char *path, enum web_access access, web_
     return 0;
 }
 
-/* ---- request helpers ------------------------------------------------------------------------ */
+/* ---- request helpers --------------------------------------------------------------------- */
 
 const char *web_arg(const struct web_req *req, const char *name) {
     for (size_t i = 0; i < req->nargs; i++)
@@ -264,8 +264,7 @@ static void web_parse_langs(struct web_req *req, const char *al) {
     req->nlangs = n;
 }
 
-/* ---- responses --------------------------------------------------------------------------------
- */
+/* ---- responses --------------------------------------------------------------------------- */
 
 static MHD_Result_t web_send(struct MHD_Connection *conn, struct web_resp *resp) {
     size_t len;
@@ -324,8 +323,7 @@ static void web_log_refused(void) {
              WEB_MAX_ARGS, (unsigned long long)refused.handler_failed);
 }
 
-/* ---- dispatch ---------------------------------------------------------------------------------
- */
+/* ---- dispatch ---------------------------------------------------------------------------- */
 
 static void web_client_addr(struct MHD_Connection *conn, char *out, size_t cap) {
     const union MHD_ConnectionInfo *ci =

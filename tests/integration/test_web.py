@@ -393,3 +393,44 @@ def test_command_line(hubs):
     r = w.get("/network.json")
     assert r.status == 200 and json.loads(r.body)["hub"] == a.key
     assert "serving http://127.0.0.1:%d/" % port in w.log_text()
+
+
+def test_foreign_entry_with_values_publish_refuses_is_inert(hubs):
+    """A receiver checks a foreign record's caps and characters only (PROTOCOL.md 7.1), not
+    the publish rules: a hub may hold a registration_url of javascript:, a start_date that is
+    no date, a country or mode outside the vocabulary. Signed here with the reference
+    implementation and imported as a trusted hub's entries, they render as text, and the
+    'start' facet counts no such month (its link would carry the bytes into an href)."""
+    import base64
+    import time
+    import hubnet_ref as ref
+    kp = ref.Keypair.generate()
+    a = hubs.new(name="webx")
+    first_run(a)
+    a.allow = [kp.hex]
+    a.start()
+    feed = ref.Feed(kp, int(time.time() * 1000) - 60_000)
+    feed.next(1, "profile", ref.payload_from_json(1, {"name": "Foreign \"><b>hub</b>"}))
+    rec = {"title": "Foreign offer", "registration_url": "javascript:alert(1)",
+           "material_url": " JAVASCRIPT:alert(2)", "contact": "x",
+           "start_date": '2027"><x>', "end_date": "&#106;avas", "country": '"><i>',
+           "mode": "<script>", "languages": ['"><u'], "topics": ["<t>"]}
+    feed.next(2, "o1", ref.payload_from_json(2, rec))
+    wires = [base64.b64encode(e.wire).decode() for e in feed.entries]
+    r = a.call("import", entries=wires)
+    assert r["accepted"] == 2, r
+    w = start_web(a)
+    page = w.get("/").text
+    assert_inert(page)
+    assert 'data-facet="dates"' in page and "2027&quot;" not in page.split('data-facet="dates"')[1].split("</section>")[0]
+    assert "&lt;script&gt;" in page  # the mode facet value, as text
+    r = w.get(f"/record/{kp.hex}/offer/o1")
+    assert r.status == 200
+    assert_inert(r.text)
+    assert "javascript:alert(1)" in r.text and 'href="javascript' not in r.text.lower()
+    assert "JAVASCRIPT:alert(2)" in r.text
+    assert '<span lang="' not in r.text  # '"><u' is no language tag
+    assert_inert(w.get(f"/hub/{kp.hex}").text)
+    assert_inert(w.get("/network").text)
+    facets = a.call("facets", kind="offer")["facets"]
+    assert facets["start"] == [] and facets["mode"] == [["<script>", 1]]
