@@ -67,6 +67,12 @@ URLS = [
 MULTILINE = ("line one\n<script data-pwn>window.__pwned=1</script>\n\t\"><img data-pwn src=x "
              "onerror=alert(1)>\n{{7*7}} \u202eevil\u202c javascript:alert(1)")
 
+#: Dates: pages show and link parts of them (a month: the first 7 characters), so these
+#: break out of an attribute in their first characters and make an element (<i>) that hubweb
+#: never makes.
+DATE_PAYLOADS = {"start_date": '"><i>-01-01', "end_date": "'><i>-01-01",
+                 "needed_by": '2027"><i>x</i>'}
+
 _n = 0
 
 
@@ -100,6 +106,8 @@ def hostile_record(kind):
                 rec[fd.name] = url(fd.number)
             elif fd.name in ref.MULTILINE:
                 rec[fd.name] = MULTILINE
+            elif fd.name in DATE_PAYLOADS:
+                rec[fd.name] = DATE_PAYLOADS[fd.name]
             else:
                 rec[fd.name] = pay(cap)
     return rec
@@ -211,7 +219,11 @@ const walk = (root) => {
     if (t === 'script' && el.type !== 'application/ld+json' &&
         !/^\/assets\/[a-z0-9._-]+\.js(\?v=[0-9a-f]+)?$/.test(el.getAttribute('src') || ''))
       out.scripts.push(own(el));
-    if (['iframe', 'object', 'embed', 'base', 'frame', 'frameset', 'applet'].includes(t) ||
+    // Elements hubweb never makes (a payload's, or the start of one cut short).
+    if (['b', 'i', 'u', 's', 'marquee', 'video', 'audio', 'math', 'font', 'center'].includes(t) ||
+        (t === 'img' && el.id !== 'graph') ||
+        (t === 'svg' && el !== document.documentElement && el.id !== 'graph') ||
+        ['iframe', 'object', 'embed', 'base', 'frame', 'frameset', 'applet'].includes(t) ||
         (t === 'meta' && el.hasAttribute('http-equiv') &&
          el.getAttribute('http-equiv').toLowerCase() === 'refresh') ||
         (t === 'link' && !/^\/assets\//.test(el.getAttribute('href') || '')) ||
