@@ -355,9 +355,15 @@ def test_hostile_staff_pages(hostile, browser):
     reply = b.find_all(f"#inbox li.reply[data-id='{s.ids[3]}']")
     assert reply, "the hostile enrolment is not in the inbox"
     inert(b, "inbox", [s.evil_reply["message"]])
-    visit(b, wa, "/staff/match", "match")
-    visit(b, wa, "/staff/replies", "replies-sent")
+    # A's request for robotics trainers matches B's hostile offer.
+    visit(b, wa, "/staff/match", "match", [s.b_offer["title"]])
+    # Answer the evil offer through the form: "replies sent" then shows its title.
     visit(b, wa, "/staff/reply?to=" + urllib.parse.quote(f"{s.evil}/offer/{s.offer_key}", safe="/"),
-          "reply-to-evil")
+          "reply-to-evil", [s.evil_offer["title"]])
+    form = "form#reply" if b.exists("form#reply") else "main form[method='post']"
+    b.fill(form, {"message": "We would like to know more."})
+    b.submit(form, "reply-to-evil-sent")
+    inert(b, "reply-to-evil-sent")
+    visit(b, wa, "/staff/replies", "replies-sent", [s.evil_offer["title"]])
     visit(b, wa, "/staff/edit/offer/ai-ethics", "edit-own-offer")
     visit(b, wa, "/staff/publish?kind=offer", "publish-form")
