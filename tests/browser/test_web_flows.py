@@ -17,6 +17,7 @@ axe-core (no serious or critical violation) and for its security headers (webtes
 
 import datetime
 import json
+import re
 import urllib.parse
 
 import pytest
@@ -269,7 +270,8 @@ def test_accept_enrolment(fed, browser):
     st = b.find(f"#inbox li.reply[data-id='{enrol}']").get_attribute("data-state")
     assert st == "accepted", st
     b.visit(wa.url(f"/record/{a.key}/offer/ai-ethics"), "record-seats")
-    assert "1" in b.text("#fields"), b.text("#fields")  # 3 seats, 2 accepted
+    # 3 seats, 2 accepted: 1 left.
+    assert re.search(r"\b1 seats? left", b.text("#main")), b.text("#main")
 
     # A POST without the CSRF token is refused (403), signed in or not.
     b.visit(wa.url("/staff"), "staff-before-signout")
