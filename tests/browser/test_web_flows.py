@@ -99,7 +99,7 @@ def signin(b, web, hub, name):
 
 
 def test_search_filter_page_and_open_record(fed, browser):
-    b, wa, a, hb = browser, fed.wa, fed.a, fed.b
+    b, wa, hb = browser, fed.wa, fed.b
     b.visit(wa.url("/"), "catalogue")
     assert b.find("html").get_attribute("lang")
     assert b.exists("main#main") and b.exists("nav#nav") and b.exists("h1")
@@ -181,7 +181,7 @@ def test_search_filter_page_and_open_record(fed, browser):
 
 
 def test_sign_in_publish_offer_refused_value_and_replication(fed, browser):
-    b, wa, wb, a, hb = browser, fed.wa, fed.wb, fed.a, fed.b
+    b, wa, wb, a = browser, fed.wa, fed.wb, fed.a
     # A wrong secret is refused.
     b.visit(wa.url("/signin"), "signin")
     assert b.find("#signin input[name='token']").get_attribute("type") == "password"

@@ -141,7 +141,7 @@ def chromium_missing() -> Optional[str]:
         if not os.access(path, os.X_OK):
             return f"{path} is not installed (Debian package {pkg}; scripts/deps installs it)"
     try:
-        import selenium  # noqa: F401
+        import selenium  # noqa: F401  (only: is it there)
     except ImportError:
         return "python3-selenium is not installed (scripts/deps installs it)"
     return None
