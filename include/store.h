@@ -229,7 +229,8 @@ int store_fork_get(struct store *s, const uint8_t author[32], uint64_t *seq, uin
 
 struct store_stats {
     uint64_t entries, records, feeds, forks;
-    uint64_t map_size, used_bytes;
+    uint64_t map_size;
+    uint64_t used_bytes; /* pages in use (the file's pages but the free ones) x page size */
     uint64_t index_tail; /* records indexed in memory, waiting to be merged into the index */
 };
 int store_stats(struct store *s, struct store_stats *out) HUB_WUR;

@@ -88,6 +88,7 @@ struct store {
     uint64_t *dict_seen;
     size_t dict_seen_n;
     struct rank_map *rank; /* ranked queries' candidates, kept between them (store_query_ranked) */
+    int io_fd;             /* the data file, written a page per write (store_io.c); -1: not */
 };
 
 /* Value stored in records: the current version. Its index terms are derived again from its
@@ -145,6 +146,12 @@ int rtxn_begin(struct store *s, MDB_txn **txn);
 void rtxn_end(struct store *s);
 int store_write_err(struct store *s, int rc, uint64_t need, const char *what);
 int store_grow(struct store *s);
+
+/* store_io.c: store_io_open registers the store's data file for page-sized writes (and drops
+ * its page cache once); store_io_close before the environment is closed. Both accept a store
+ * whose file was not registered. */
+void store_io_open(struct store *s);
+void store_io_close(struct store *s);
 
 /* store_keys.c */
 void rkey_make(uint8_t out[RKEY_LEN], const uint8_t author[32], int kind, const char *key);
