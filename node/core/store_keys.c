@@ -4,7 +4,16 @@
  * Named databases (keys big-endian so byte order is sort order):
  *   meta      "schema" -> u32 schema version
  *   entries   local u64 -> SignedEntry wire bytes (payload stripped once purged); appended
- *   ids       entry id (32) -> local u64
+ *   ids       entry id (32) -> local u64, in two parts: "ids_new" takes every new id, "ids" the
+ *             older ones, merged from ids_new in one sorted run when ids_new holds an eighth
+ *             of what ids holds (at least IDS_STAGE_MIN). Ids are hashes: each new one lands on
+ *             a random leaf, so a batch of 10,000 rewrote most leaves of a one-table id tree
+ *             (3 KiB per entry at 1M entries, growing with the store). ids_new stays small, so
+ *             a batch rewrites few pages of it; the merge rewrites the leaves of ids once
+ *             per IDS_STAGE_RATIO-th of its size (half a KiB per entry, whatever the size).
+ *             A look-up reads ids_new, then ids (a few microseconds more). The chain rule does
+ *             not look ids up at all: an entry of a feed is held when chain has its id at its
+ *             seq (store_write.c)
  *   feeds     author (32) -> head: seq u64, id (32), timestamp u64, flags u8 (1 = forked)
  *   chain     author (32) | seq u64 -> local u64 | id (32)
  *   records   rkey (24: author's first 8 bytes | BLAKE2b-128 of author | kind u8 | key) -> rec
@@ -83,4 +92,90 @@ int feed_put(struct store *s, MDB_txn *txn, const struct feed_head *h) {
     b[48] = h->forked ? FEED_FLAG_FORKED : 0;
     MDB_val k = {32, (void *)h->author}, v = {FEED_VAL_LEN, b};
     return mdb_put(txn, s->dbi[DB_FEEDS], &k, &v, 0);
+}
+
+/* ---- the id table, in two parts (ids_new, ids) ---- */
+
+/* ids_new is merged into ids when it holds ids/IDS_STAGE_RATIO rows, and at least
+ * IDS_STAGE_MIN: a merge rewrites about every leaf of ids (its new ids are spread over all of
+ * them), so the bigger the ratio's share, the fewer bytes per id; the smaller, the smaller
+ * ids_new stays (a batch rewrites up to all of its leaves). */
+#define IDS_STAGE_RATIO 8
+#define IDS_STAGE_MIN 16384
+
+int ids_get(struct store *s, MDB_txn *txn, const uint8_t id[32], MDB_val *local) {
+    MDB_val k = {32, (void *)id};
+    int rc = mdb_get(txn, s->dbi[DB_IDS_NEW], &k, local);
+    if (rc == MDB_NOTFOUND)
+        rc = mdb_get(txn, s->dbi[DB_IDS], &k, local);
+    if (rc == 0 && local->mv_size != 8)
+        return MDB_CORRUPTED;
+    return rc;
+}
+
+int ids_put(struct store *s, MDB_txn *txn, const uint8_t id[32], MDB_val *local) {
+    MDB_val k = {32, (void *)id};
+    return mdb_put(txn, s->dbi[DB_IDS_NEW], &k, local, MDB_NOOVERWRITE);
+}
+
+int ids_merge(struct store *s, MDB_txn *txn) {
+    MDB_stat sn, so;
+    int rc = mdb_stat(txn, s->dbi[DB_IDS_NEW], &sn);
+    if (rc == 0)
+        rc = mdb_stat(txn, s->dbi[DB_IDS], &so);
+    if (rc != 0)
+        return rc;
+    size_t min = s->ids_stage_min ? s->ids_stage_min : IDS_STAGE_MIN;
+    if (sn.ms_entries < min || sn.ms_entries < so.ms_entries / IDS_STAGE_RATIO)
+        return 0;
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(txn, s->dbi[DB_IDS_NEW], &c)) != 0)
+        return rc;
+    MDB_val k, v;
+    /* in key order: each leaf of ids is copied once, however many new ids it takes */
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        rc = mdb_put(txn, s->dbi[DB_IDS], &k, &v, MDB_NOOVERWRITE);
+        if (rc != 0)
+            break;
+    }
+    mdb_cursor_close(c);
+    if (rc != MDB_NOTFOUND)
+        return rc == MDB_KEYEXIST ? MDB_CORRUPTED : rc;
+    log_debug("store", "merged %zu new entry ids into the id table of %zu", sn.ms_entries,
+              so.ms_entries);
+    return mdb_drop(txn, s->dbi[DB_IDS_NEW], 0); /* emptied, kept open */
+}
+
+static int id_has_prefix(const uint8_t *id, const uint8_t *prefix, size_t nibbles) {
+    if (memcmp(id, prefix, nibbles / 2) != 0)
+        return 0;
+    return nibbles % 2 == 0 || (id[nibbles / 2] >> 4) == (prefix[nibbles / 2] >> 4);
+}
+
+int ids_prefix(struct store *s, MDB_txn *txn, const uint8_t start[32], size_t nibbles,
+               uint8_t found[2][32], size_t *nfound) {
+    *nfound = 0;
+    static const int parts[] = {DB_IDS_NEW, DB_IDS};
+    for (size_t p = 0; p < HUB_ARRAY_LEN(parts) && *nfound < 2; p++) {
+        MDB_cursor *c;
+        int rc = mdb_cursor_open(txn, s->dbi[parts[p]], &c);
+        if (rc != 0)
+            return rc;
+        /* ids are keys in byte order: the first key >= the prefix padded with zeros is the
+         * first candidate, and the one after it tells whether the prefix is ambiguous */
+        MDB_val k = {32, (void *)start}, v;
+        for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+             rc == 0 && *nfound < 2 && k.mv_size == 32 && id_has_prefix(k.mv_data, start, nibbles);
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+            memcpy(found[(*nfound)++], k.mv_data, 32);
+        mdb_cursor_close(c);
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            return rc;
+    }
+    return 0;
+}
+
+void store_set_id_stage(struct store *s, size_t min) {
+    s->ids_stage_min = min;
 }

@@ -57,6 +57,7 @@ enum {
     DB_REPLY_SEEN,
     DB_AREPLIES,
     DB_BLOCKED,
+    DB_IDS_NEW,
     DB_COUNT
 };
 struct store {
@@ -89,6 +90,7 @@ struct store {
     size_t dict_seen_n;
     struct rank_map *rank; /* ranked queries' candidates, kept between them (store_query_ranked) */
     int io_fd;             /* the data file, written a page per write (store_io.c); -1: not */
+    size_t ids_stage_min;  /* 0: IDS_STAGE_MIN (store_keys.c); smaller for a test */
 };
 
 /* Value stored in records: the current version. Its index terms are derived again from its
@@ -152,6 +154,17 @@ int store_grow(struct store *s);
  * whose file was not registered. */
 void store_io_open(struct store *s);
 void store_io_close(struct store *s);
+
+/* store_keys.c: the id table, in two parts (see there): an entry's local number by its id
+ * (E: MDB_NOTFOUND), a new id, and the merge of the newest part into the older one, for a write
+ * transaction about to commit. */
+int ids_get(struct store *s, MDB_txn *txn, const uint8_t id[32], MDB_val *local);
+int ids_put(struct store *s, MDB_txn *txn, const uint8_t id[32], MDB_val *local);
+int ids_merge(struct store *s, MDB_txn *txn);
+/* The two ids the id table holds that start with the prefix start (nibbles of it), from both
+ * parts: 0, 1 or 2 of them in found[]. */
+int ids_prefix(struct store *s, MDB_txn *txn, const uint8_t start[32], size_t nibbles,
+               uint8_t found[2][32], size_t *nfound);
 
 /* store_keys.c */
 void rkey_make(uint8_t out[RKEY_LEN], const uint8_t author[32], int kind, const char *key);
