@@ -5,19 +5,17 @@
  *   meta      "schema" -> u32 schema version
  *   entries   local u64 -> SignedEntry wire bytes (payload stripped once purged); appended
  *   ids       entry id (32) -> local u64, in two parts: "ids_new" takes every new id, "ids" the
- *             older ones, merged from ids_new in one sorted run when ids_new holds an eighth
- *             of what ids holds (at least IDS_STAGE_MIN). Ids are hashes: each new one lands on
- *             a random leaf, so a batch of 10,000 rewrote most leaves of a one-table id tree
- *             (3 KiB per entry at 1M entries, growing with the store). ids_new stays small, so
- *             a batch rewrites few pages of it; the merge rewrites the leaves of ids once
- *             per IDS_STAGE_RATIO-th of its size (half a KiB per entry, whatever the size).
- *             A look-up reads ids_new, then ids (a few microseconds more). The chain rule does
- *             not look ids up at all: an entry of a feed is held when chain has its id at its
- *             seq (store_write.c)
- *   feeds     author (32) -> head: seq u64, id (32), timestamp u64, flags u8 (1 = forked)
- *   chain     author (32) | seq u64 -> local u64 | id (32)
- *   records   rkey (24: author's first 8 bytes | BLAKE2b-128 of author | kind u8 | key) -> rec
- *             (see struct rec_hdr), and rkey | local u64 (32) -> empty for each version (or
+ *             older ones, merged from ids_new in key order when ids_new holds an eighth of
+ *             what ids holds (at least IDS_STAGE_MIN), IDS_MERGE_ROWS per write transaction. Ids
+ * are hashes: each new one lands on a random leaf, so a batch of 10,000 rewrote most leaves of a
+ * one-table id tree (3 KiB per entry at 1M entries, growing with the store). ids_new stays small,
+ * so a batch rewrites few pages of it; the merge rewrites the leaves of ids once per
+ * IDS_STAGE_RATIO-th of its size (half a KiB per entry, whatever the size). A look-up reads
+ * ids_new, then ids (a few microseconds more). The chain rule does not look ids up at all: an entry
+ * of a feed is held when chain has its id at its seq (store_write.c) feeds     author (32) -> head:
+ * seq u64, id (32), timestamp u64, flags u8 (1 = forked) chain     author (32) | seq u64 -> local
+ * u64 | id (32) records   rkey (24: author's first 8 bytes | BLAKE2b-128 of author | kind u8 | key)
+ * -> rec (see struct rec_hdr), and rkey | local u64 (32) -> empty for each version (or
  *             VERSION_WITHDRAWN once a withdrawal purged it: see restore_payload): the
  *             versions of a record follow its row, so storing a record dirties one page of this
  *             tree, not one in each of two (DB_VERSIONS names the same database). The key is
@@ -102,6 +100,9 @@ int feed_put(struct store *s, MDB_txn *txn, const struct feed_head *h) {
  * ids_new stays (a batch rewrites up to all of its leaves). */
 #define IDS_STAGE_RATIO 8
 #define IDS_STAGE_MIN 16384
+/* Rows a merge moves per write transaction: more than a batch brings (16,384 at most), so a
+ * merge ends; few enough that it rewrites a bounded share of ids in one transaction. */
+#define IDS_MERGE_ROWS 32768
 
 int ids_get(struct store *s, MDB_txn *txn, const uint8_t id[32], MDB_val *local) {
     MDB_val k = {32, (void *)id};
@@ -126,25 +127,46 @@ int ids_merge(struct store *s, MDB_txn *txn) {
     if (rc != 0)
         return rc;
     size_t min = s->ids_stage_min ? s->ids_stage_min : IDS_STAGE_MIN;
-    if (sn.ms_entries < min || sn.ms_entries < so.ms_entries / IDS_STAGE_RATIO)
+    if (!s->ids_merging && (sn.ms_entries < min || sn.ms_entries < so.ms_entries / IDS_STAGE_RATIO))
         return 0;
+    /* A merge moves at most IDS_MERGE_ROWS rows per transaction, in key order from where the
+     * last one stopped: the leaves of ids it rewrites are those of the key range it covers, so
+     * a transaction dirties a bounded number of pages (and of LMDB's page buffers, which are
+     * memory) whatever the size of the store. A failed transaction only moves the start on:
+     * rows it did not move are moved in the next round. */
+    s->ids_merging = 1;
+    size_t max = s->ids_stage_min ? s->ids_stage_min : IDS_MERGE_ROWS;
     MDB_cursor *c;
     if ((rc = mdb_cursor_open(txn, s->dbi[DB_IDS_NEW], &c)) != 0)
         return rc;
-    MDB_val k, v;
-    /* in key order: each leaf of ids is copied once, however many new ids it takes */
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+    MDB_val k = {32, s->ids_merge_from}, v;
+    size_t moved = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && moved < max;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        rc = mdb_put(txn, s->dbi[DB_IDS], &k, &v, MDB_NOOVERWRITE);
-        if (rc != 0)
+        if (k.mv_size != 32) {
+            rc = MDB_CORRUPTED;
             break;
+        }
+        memcpy(s->ids_merge_from, k.mv_data, 32);
+        if ((rc = mdb_put(txn, s->dbi[DB_IDS], &k, &v, MDB_NOOVERWRITE)) != 0)
+            break;
+        /* MDB_NEXT after a delete gives the row after the deleted one */
+        if ((rc = mdb_cursor_del(c, 0)) != 0)
+            break;
+        moved++;
     }
     mdb_cursor_close(c);
-    if (rc != MDB_NOTFOUND)
-        return rc == MDB_KEYEXIST ? MDB_CORRUPTED : rc;
-    log_debug("store", "merged %zu new entry ids into the id table of %zu", sn.ms_entries,
-              so.ms_entries);
-    return mdb_drop(txn, s->dbi[DB_IDS_NEW], 0); /* emptied, kept open */
+    if (rc == MDB_NOTFOUND) { /* the end of ids_new: this merge is done */
+        s->ids_merging = 0;
+        memset(s->ids_merge_from, 0, 32);
+        rc = 0;
+    }
+    if (rc == MDB_KEYEXIST)
+        return MDB_CORRUPTED;
+    if (rc == 0)
+        log_debug("store", "moved %zu of %zu staged entry ids into the id table of %zu%s", moved,
+                  sn.ms_entries, so.ms_entries, s->ids_merging ? "" : ": merge done");
+    return rc;
 }
 
 static int id_has_prefix(const uint8_t *id, const uint8_t *prefix, size_t nibbles) {

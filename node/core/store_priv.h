@@ -91,6 +91,8 @@ struct store {
     struct rank_map *rank; /* ranked queries' candidates, kept between them (store_query_ranked) */
     int io_fd;             /* the data file, written a page per write (store_io.c); -1: not */
     size_t ids_stage_min;  /* 0: IDS_STAGE_MIN (store_keys.c); smaller for a test */
+    int ids_merging;       /* a merge of ids_new into ids is under way (store_keys.c) ... */
+    uint8_t ids_merge_from[32]; /* ... and goes on from this id */
 };
 
 /* Value stored in records: the current version. Its index terms are derived again from its
