@@ -19,8 +19,9 @@ struct store;
  * IDX_TARGET_AUTHOR, IDX_RTYPE), offers and requests by service group and based_on (record.h),
  * and the reply_seen table. A schema-3 store lacks those terms and tables: refused, with the way
  * over (export and import of entries). */
-/* 5: new entry ids are staged in "ids_new" and merged into "ids" in big sorted runs
- * (store_keys.c): a schema-4 store is migrated on open (it only gains the empty table). */
+/* 5: new entry ids and record rows are staged in "ids_new" and "records_new" and merged into
+ * "ids" and "records" in key order (store_keys.c): a schema-4 store is migrated on open (it
+ * only gains the two empty tables). */
 #define STORE_SCHEMA_VERSION 5
 
 int store_open(const char *dir, uint64_t max_map_bytes, struct store **out) HUB_WUR;

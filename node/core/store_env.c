@@ -3,8 +3,9 @@
 #include "store_priv.h"
 
 static const char *const db_names[DB_COUNT] = {
-    "meta", "entries", "ids",   "feeds", "chain",      "records",  "versions", "index",  "recent",
-    "live", "expiry",  "forks", "words", "reply_seen", "areplies", "blocked",  "ids_new"};
+    "meta",     "entries",    "ids",      "feeds",   "chain",   "records",
+    "versions", "index",      "recent",   "live",    "expiry",  "forks",
+    "words",    "reply_seen", "areplies", "blocked", "ids_new", "records_new"};
 
 /* Bounds of the store's histograms: commits from 1 ms (a small live-push batch on an SSD) to
  * 10 s (a map resize or a slow disk); batches from one entry to the largest catch-up
@@ -85,15 +86,17 @@ static int store_check_schema(struct store *s, MDB_txn *txn) {
         return HUB_E_VERSION;
     }
     if (ver == 4) {
-        /* Schema 5 stages new entry ids in "ids_new" (store_keys.c): a schema-4 store is one
-         * with that table empty, which opening it created. Marked 5 now, so that an older hubd,
-         * which would not look there, refuses it. */
+        /* Schema 5 stages new entry ids and record rows in "ids_new" and "records_new"
+         * (store_keys.c): a schema-4 store is one with those tables empty, which opening it
+         * created. Marked 5 now, so that an older hubd, which would not look there, refuses
+         * it. */
         uint8_t b[4];
         be32(b, STORE_SCHEMA_VERSION);
         MDB_val nv = {4, b};
         int rc2 = mdb_put(txn, s->dbi[DB_META], &k, &nv, 0);
         if (rc2 == 0)
-            log_info("store", "store schema 4 migrated to %u (entry ids staged, store_keys.c)",
+            log_info("store",
+                     "store schema 4 migrated to %u (entry ids and records staged, store_keys.c)",
                      STORE_SCHEMA_VERSION);
         return store_err(rc2);
     }

@@ -498,6 +498,8 @@ static int append_locked(struct store *s, struct store_item *items, size_t n, st
                 rc = feed_flush(s, &w);
             if (rc == 0 && s->next_local != first_local)
                 rc = ids_merge(s, w.txn);
+            if (rc == 0 && s->next_local != first_local)
+                rc = recs_merge(s, w.txn);
             if (rc == 0)
                 rc = ix_flush(s, &w);
             if (rc == 0)

@@ -656,8 +656,8 @@ static void test_chain_interleaved_feeds_in_batch(void **state) {
     struct built *batch[] = {&a1, &b1, &a2, &b2, &a2, &b2x, &a3, &b3};
     int res[8];
     assert_int_equal(put_batch(f->s, batch, 8, res), HUB_OK);
-    int want[] = {HUB_OK, HUB_OK, HUB_OK, HUB_OK, HUB_E_DUPLICATE, HUB_E_FORK, HUB_OK,
-                  HUB_E_FORKED_FEED};
+    int want[] = {HUB_OK,          HUB_OK,     HUB_OK, HUB_OK,
+                  HUB_E_DUPLICATE, HUB_E_FORK, HUB_OK, HUB_E_FORKED_FEED};
     for (size_t i = 0; i < 8; i++)
         assert_int_equal(res[i], want[i]);
     head_is(f->s, &f->a, 3, &a3, 0);
@@ -1800,6 +1800,15 @@ static void schema4_layout(const char *dir) {
     mdb_cursor_close(c);
     assert_true(moved > 0);
     assert_int_equal(mdb_drop(txn, fresh, 1), 0);
+    MDB_dbi recs, recs_new;
+    assert_int_equal(mdb_dbi_open(txn, "records", 0, &recs), 0);
+    assert_int_equal(mdb_dbi_open(txn, "records_new", 0, &recs_new), 0);
+    assert_int_equal(mdb_cursor_open(txn, recs_new, &c), 0);
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+        assert_int_equal(mdb_put(txn, recs, &k, &v, 0), 0);
+    mdb_cursor_close(c);
+    assert_int_equal(mdb_drop(txn, recs_new, 1), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
     set_schema(dir, 4);
@@ -1833,6 +1842,9 @@ static void test_schema4_migrated(void **state) {
     assert_int_equal(store_resolve_id(f->s, b[1].e.id, 16, got), HUB_OK);
     assert_memory_equal(got, b[1].e.id, 32);
     assert_int_equal(put(f->s, &b[1]), HUB_E_DUPLICATE);
+    uint8_t cur[32];
+    assert_int_equal(store_record_current(f->s, f->a.pk, K_OFFER, "m0", cur), HUB_OK);
+    assert_memory_equal(cur, b[0].e.id, 32);
     PUT_OK(f->s, &b[2]);
     assert_int_equal(store_get(f->s, b[2].e.id, &w, &wl), HUB_OK);
     free(w);
@@ -1882,14 +1894,52 @@ static void test_id_stage_merge(void **state) {
     }
     for (int j = 0; j < N; j += 7)
         assert_int_equal(put(f->s, &b[j]), HUB_E_DUPLICATE);
+    /* records: rows staged and merged the same way. New versions of s0..s9 (their first
+     * versions long merged), then s3 retracted: versions from both parts, the current one
+     * from the newer part, the withdrawal purging versions in both */
+    static struct built nv[10], ret;
+    for (int j = 0; j < 10; j++) {
+        char key[16];
+        snprintf(key, sizeof key, "s%d", j);
+        feed_next(&fa, &nv[j], K_OFFER, key, offer_json(json, sizeof json, "Staged v2", "ai"), 0);
+        PUT_OK(f->s, &nv[j]);
+    }
+    feed_next(&fa, &ret, K_RETRACTION, "s3", "{\"target_kind\":\"offer\",\"target_key\":\"s3\"}",
+              0);
+    PUT_OK(f->s, &ret);
+    for (int j = 0; j < 10; j++) {
+        char key[16];
+        snprintf(key, sizeof key, "s%d", j);
+        struct ids got_v;
+        versions(f->s, f->a.pk, K_OFFER, key, &got_v);
+        assert_int_equal(got_v.n, 2);
+        assert_memory_equal(got_v.id[0], b[j].e.id, 32);
+        assert_memory_equal(got_v.id[1], nv[j].e.id, 32);
+        uint8_t cur[32];
+        if (j == 3) {
+            assert_int_equal(store_record_current(f->s, f->a.pk, K_OFFER, key, cur),
+                             HUB_E_NOT_FOUND);
+            assert_true(got_v.purged[0] && got_v.purged[1]);
+        } else {
+            assert_int_equal(store_record_current(f->s, f->a.pk, K_OFFER, key, cur), HUB_OK);
+            assert_memory_equal(cur, nv[j].e.id, 32);
+            assert_false(got_v.purged[1]);
+        }
+    }
     /* a one-nibble prefix is shared by several of 60 ids: ambiguous across both parts */
     uint8_t got[32];
     assert_int_equal(store_resolve_id(f->s, b[0].e.id, 1, got), HUB_E_RANGE);
     struct store_verify vr;
     assert_int_equal(store_verify(f->s, TS0, &vr), HUB_OK);
     assert_int_equal(vr.problems, 0);
-    assert_int_equal(vr.entries, N);
+    assert_int_equal(vr.entries, N + 11);
     fx_reopen(f, 0);
+    uint8_t cur[32];
+    assert_int_equal(store_record_current(f->s, f->a.pk, K_OFFER, "s9", cur), HUB_OK);
+    assert_memory_equal(cur, nv[9].e.id, 32);
+    for (int j = 0; j < 10; j++)
+        built_free(&nv[j]);
+    built_free(&ret);
     for (int j = 0; j < N; j++) {
         uint8_t *w;
         size_t wl;
