@@ -274,7 +274,8 @@ int rec_version_locals(struct store *s, MDB_txn *txn, const uint8_t rkey[RKEY_LE
         return rc;
     }
     /* a version in both parts (its row changed since the last merge) counts once */
-    qsort(*locals, *n, sizeof **locals, u64_cmp);
+    if (*n > 1)
+        qsort(*locals, *n, sizeof **locals, u64_cmp);
     size_t m = 0;
     for (size_t i = 0; i < *n; i++)
         if (m == 0 || (*locals)[m - 1] != (*locals)[i])
