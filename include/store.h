@@ -19,7 +19,10 @@ struct store;
  * IDX_TARGET_AUTHOR, IDX_RTYPE), offers and requests by service group and based_on (record.h),
  * and the reply_seen table. A schema-3 store lacks those terms and tables: refused, with the way
  * over (export and import of entries). */
-#define STORE_SCHEMA_VERSION 4
+/* 5: new entry ids and record rows are staged in "ids_new" and "records_new" and merged into
+ * "ids" and "records" in key order (store_keys.c): a schema-4 store is migrated on open (it
+ * only gains the two empty tables). */
+#define STORE_SCHEMA_VERSION 5
 
 int store_open(const char *dir, uint64_t max_map_bytes, struct store **out) HUB_WUR;
 void store_destroy(struct store **s);
@@ -69,6 +72,10 @@ int store_append_ready(struct store *s, struct store_item *items, size_t n, stor
  * paths and the merges with few records. */
 void store_set_tail_limits(struct store *s, size_t direct_min, size_t tail_max, size_t chunk,
                            size_t idle_min);
+/* New entry ids are staged in a small table and merged into the id table once the stage holds
+ * an eighth of it and at least min ids (default 16,384; store_keys.c). For tests, which
+ * exercise the merge with few entries. */
+void store_set_id_stage(struct store *s, size_t min);
 /* For a hub with nothing to write for a while: merges one chunk of the tail into the index
  * (a write transaction of ~0.1 s) when more than idle_min records wait there. 1 if it merged (call
  * again later), 0 if there was nothing worth merging or the merge failed (logged). */
@@ -229,7 +236,8 @@ int store_fork_get(struct store *s, const uint8_t author[32], uint64_t *seq, uin
 
 struct store_stats {
     uint64_t entries, records, feeds, forks;
-    uint64_t map_size, used_bytes;
+    uint64_t map_size;
+    uint64_t used_bytes; /* pages in use (the file's pages but the free ones) x page size */
     uint64_t index_tail; /* records indexed in memory, waiting to be merged into the index */
 };
 int store_stats(struct store *s, struct store_stats *out) HUB_WUR;

@@ -67,9 +67,8 @@ int store_held_sizes(struct store *s, const struct entry *const *es, size_t n, s
         /* past the feed's head: not held (the id commits to author and seq) */
         if (!h.forked && es[i]->seq > h.seq)
             continue;
-        MDB_val k = {32, (void *)es[i]->id}, v, ev;
-        if (mdb_get(txn, s->dbi[DB_IDS], &k, &v) == 0 && v.mv_size == 8 &&
-            mdb_get(txn, s->dbi[DB_ENTRIES], &v, &ev) == 0)
+        MDB_val v, ev;
+        if (ids_get(s, txn, es[i]->id, &v) == 0 && mdb_get(txn, s->dbi[DB_ENTRIES], &v, &ev) == 0)
             sizes[i] = ev.mv_size;
     }
     rtxn_end(s);
@@ -81,8 +80,8 @@ int store_get(struct store *s, const uint8_t id[32], uint8_t **wire, size_t *len
     int rc = rtxn_begin(s, &txn);
     if (rc != 0)
         return rc;
-    MDB_val k = {32, (void *)id}, v;
-    rc = mdb_get(txn, s->dbi[DB_IDS], &k, &v);
+    MDB_val v;
+    rc = ids_get(s, txn, id, &v);
     if (rc == 0)
         rc = mdb_get(txn, s->dbi[DB_ENTRIES], &v, &v);
     if (rc == 0) {
@@ -131,12 +130,6 @@ int store_fork_get(struct store *s, const uint8_t author[32], uint64_t *seq, uin
     return store_err(rc);
 }
 
-static int id_has_prefix(const uint8_t *id, const uint8_t *prefix, size_t nibbles) {
-    if (memcmp(id, prefix, nibbles / 2) != 0)
-        return 0;
-    return nibbles % 2 == 0 || (id[nibbles / 2] >> 4) == (prefix[nibbles / 2] >> 4);
-}
-
 int store_resolve_id(struct store *s, const uint8_t *prefix, size_t nibbles, uint8_t out[32]) {
     if (nibbles == 0 || nibbles > 64)
         return HUB_E_RANGE;
@@ -148,29 +141,16 @@ int store_resolve_id(struct store *s, const uint8_t *prefix, size_t nibbles, uin
     int rc = rtxn_begin(s, &txn);
     if (rc != 0)
         return rc;
-    MDB_cursor *c;
-    if ((rc = mdb_cursor_open(txn, s->dbi[DB_IDS], &c)) != 0) {
-        rtxn_end(s);
-        return store_err(rc);
-    }
-    /* ids are keys in byte order: the first key >= the prefix padded with zeros is the only
-     * candidate, and the one after it tells whether the prefix is ambiguous */
-    MDB_val k = {32, start}, v;
-    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-    int result = HUB_E_NOT_FOUND;
-    if (rc == 0 && k.mv_size == 32 && id_has_prefix(k.mv_data, start, nibbles)) {
-        memcpy(out, k.mv_data, 32);
-        result = HUB_OK;
-        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-        if (rc == 0 && k.mv_size == 32 && id_has_prefix(k.mv_data, start, nibbles))
-            result = HUB_E_RANGE;
-        rc = 0;
-    }
-    mdb_cursor_close(c);
+    uint8_t found[2][32];
+    size_t n = 0;
+    rc = ids_prefix(s, txn, start, nibbles, found, &n);
     rtxn_end(s);
-    if (rc != 0 && rc != MDB_NOTFOUND)
+    if (rc != 0)
         return store_err(rc);
-    return result;
+    if (n == 0)
+        return HUB_E_NOT_FOUND;
+    memcpy(out, found[0], 32);
+    return n == 1 ? HUB_OK : HUB_E_RANGE;
 }
 
 int store_feed_range(struct store *s, const uint8_t author[32], uint64_t from, size_t max_count,

@@ -3,8 +3,9 @@
 #include "store_priv.h"
 
 static const char *const db_names[DB_COUNT] = {
-    "meta",   "entries", "ids",    "feeds", "chain", "records",    "versions", "index",
-    "recent", "live",    "expiry", "forks", "words", "reply_seen", "areplies", "blocked"};
+    "meta",     "entries",    "ids",      "feeds",   "chain",   "records",
+    "versions", "index",      "recent",   "live",    "expiry",  "forks",
+    "words",    "reply_seen", "areplies", "blocked", "ids_new", "records_new"};
 
 /* Bounds of the store's histograms: commits from 1 ms (a small live-push batch on an SSD) to
  * 10 s (a map resize or a slow disk); batches from one entry to the largest catch-up
@@ -84,6 +85,21 @@ static int store_check_schema(struct store *s, MDB_txn *txn) {
                   "the hub sync again from its peers");
         return HUB_E_VERSION;
     }
+    if (ver == 4) {
+        /* Schema 5 stages new entry ids and record rows in "ids_new" and "records_new"
+         * (store_keys.c): a schema-4 store is one with those tables empty, which opening it
+         * created. Marked 5 now, so that an older hubd, which would not look there, refuses
+         * it. */
+        uint8_t b[4];
+        be32(b, STORE_SCHEMA_VERSION);
+        MDB_val nv = {4, b};
+        int rc2 = mdb_put(txn, s->dbi[DB_META], &k, &nv, 0);
+        if (rc2 == 0)
+            log_info("store",
+                     "store schema 4 migrated to %u (entry ids and records staged, store_keys.c)",
+                     STORE_SCHEMA_VERSION);
+        return store_err(rc2);
+    }
     if (ver < STORE_SCHEMA_VERSION) {
         /* Schema 1 (index postings stored as ~local) only ever existed in development builds
          * before the first release: there is nothing to migrate, and guessing would corrupt. */
@@ -133,6 +149,7 @@ int store_open(const char *dir, uint64_t max_map_bytes, struct store **out) {
     struct store *s = calloc(1, sizeof *s);
     if (!s)
         return HUB_E_NOMEM;
+    s->io_fd = -1;
     s->max_map = max_map_bytes ? max_map_bytes : (64ULL << 30);
     pthread_mutex_init(&s->write_mu, NULL);
     pthread_mutex_init(&s->tail_mu, NULL);
@@ -161,6 +178,7 @@ int store_open(const char *dir, uint64_t max_map_bytes, struct store **out) {
     MDB_envinfo info;
     mdb_env_info(s->env, &info);
     s->map_size = info.me_mapsize;
+    store_io_open(s);
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
         goto fail;
     for (int i = 0; i < DB_COUNT; i++) {
@@ -175,6 +193,7 @@ int store_open(const char *dir, uint64_t max_map_bytes, struct store **out) {
     int hrc = store_check_schema(s, txn);
     if (hrc != 0) {
         mdb_txn_abort(txn);
+        store_io_close(s);
         mdb_env_close(s->env);
         free(s);
         return hrc;
@@ -202,6 +221,7 @@ int store_open(const char *dir, uint64_t max_map_bytes, struct store **out) {
 fail:
     if (txn)
         mdb_txn_abort(txn);
+    store_io_close(s);
     if (s->env)
         mdb_env_close(s->env);
     tail_destroy(&s->tail);
@@ -215,6 +235,7 @@ void store_destroy(struct store **sp) {
     struct store *s = *sp;
     if (s->rtxn)
         mdb_txn_abort(s->rtxn);
+    store_io_close(s);
     mdb_env_close(s->env);
     tail_destroy(&s->tail);
     pthread_mutex_destroy(&s->write_mu);
@@ -307,14 +328,28 @@ int store_stats(struct store *s, struct store_stats *out) {
     for (size_t i = 0; i < HUB_ARRAY_LEN(which); i++)
         if (mdb_stat(txn, s->dbi[which[i]], &st) == 0)
             *dst[i] = st.ms_entries;
-    for (int i = 0; i < DB_COUNT; i++)
-        if (i != DB_VERSIONS && mdb_stat(txn, s->dbi[i], &st) == 0)
-            pages += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+    /* In use: every page of the file but the free ones. (mdb_stat's page counts leave out the
+     * sub-databases of the index's postings, half of the store.) The free list is a table of
+     * its own (FREE_DBI, 0): each row a list of page numbers, its count first. */
+    uint64_t free_pages = 0;
+    MDB_cursor *c;
+    if (mdb_cursor_open(txn, 0, &c) == 0) {
+        MDB_val k, v;
+        while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0)
+            if (v.mv_size >= sizeof(size_t)) {
+                size_t n;
+                memcpy(&n, v.mv_data, sizeof n);
+                free_pages += n;
+            }
+        mdb_cursor_close(c);
+    }
     MDB_envinfo info;
     mdb_env_info(s->env, &info); /* not while the map is resized */
+    mdb_env_stat(s->env, &st);
     rtxn_end(s);
     out->map_size = info.me_mapsize;
-    out->used_bytes = pages * 4096;
+    pages = (uint64_t)info.me_last_pgno + 1;
+    out->used_bytes = (pages > free_pages ? pages - free_pages : 0) * st.ms_psize;
     pthread_mutex_lock(&s->tail_mu);
     out->index_tail = s->recent_rows;
     pthread_mutex_unlock(&s->tail_mu);

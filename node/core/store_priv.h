@@ -57,6 +57,8 @@ enum {
     DB_REPLY_SEEN,
     DB_AREPLIES,
     DB_BLOCKED,
+    DB_IDS_NEW,
+    DB_RECORDS_NEW,
     DB_COUNT
 };
 struct store {
@@ -88,6 +90,13 @@ struct store {
     uint64_t *dict_seen;
     size_t dict_seen_n;
     struct rank_map *rank; /* ranked queries' candidates, kept between them (store_query_ranked) */
+    int io_fd;             /* the data file, written a page per write (store_io.c); -1: not */
+    size_t ids_stage_min;  /* 0: IDS_STAGE_MIN (store_keys.c); smaller for a test */
+    int ids_merging;       /* a merge of ids_new into ids is under way (store_keys.c) ... */
+    uint8_t ids_merge_from[32]; /* ... and goes on from this id */
+    int recs_merging;           /* the same for records_new into records */
+    uint8_t recs_merge_from[RKEY_LEN + 8];
+    size_t recs_merge_from_len;
 };
 
 /* Value stored in records: the current version. Its index terms are derived again from its
@@ -145,6 +154,34 @@ int rtxn_begin(struct store *s, MDB_txn **txn);
 void rtxn_end(struct store *s);
 int store_write_err(struct store *s, int rc, uint64_t need, const char *what);
 int store_grow(struct store *s);
+
+/* store_io.c: store_io_open registers the store's data file for page-sized writes (and drops
+ * its page cache once); store_io_close before the environment is closed. Both accept a store
+ * whose file was not registered. */
+void store_io_open(struct store *s);
+void store_io_close(struct store *s);
+
+/* store_keys.c: the id table, in two parts (see there): an entry's local number by its id
+ * (E: MDB_NOTFOUND), a new id, and the merge of the newest part into the older one, for a write
+ * transaction about to commit. */
+int ids_get(struct store *s, MDB_txn *txn, const uint8_t id[32], MDB_val *local);
+int ids_put(struct store *s, MDB_txn *txn, const uint8_t id[32], MDB_val *local);
+int ids_merge(struct store *s, MDB_txn *txn);
+/* The two ids the id table holds that start with the prefix start (nibbles of it), from both
+ * parts: 0, 1 or 2 of them in found[]. */
+int ids_prefix(struct store *s, MDB_txn *txn, const uint8_t start[32], size_t nibbles,
+               uint8_t found[2][32], size_t *nfound);
+
+/* store_keys.c: the records table, in two parts like the id table: a row (a record's, or a
+ * version's) from records_new, else from records; a row put (always into records_new); the
+ * local numbers of a record's versions, ascending, from both (*locals malloc'd, NULL when
+ * none); and the merge step, for a write transaction about to commit. */
+int rec_get(struct store *s, MDB_txn *txn, const uint8_t *key, size_t klen, MDB_val *v);
+int rec_put(struct store *s, MDB_txn *txn, const uint8_t *key, size_t klen, const void *val,
+            size_t vlen);
+int rec_version_locals(struct store *s, MDB_txn *txn, const uint8_t rkey[RKEY_LEN],
+                       uint64_t **locals, size_t *n);
+int recs_merge(struct store *s, MDB_txn *txn);
 
 /* store_keys.c */
 void rkey_make(uint8_t out[RKEY_LEN], const uint8_t author[32], int kind, const char *key);

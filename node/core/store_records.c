@@ -90,14 +90,13 @@ static int purge_version(struct store *s, MDB_txn *txn, const uint8_t rkey[RKEY_
     uint8_t vk[RKEY_LEN + 8], flag = VERSION_WITHDRAWN;
     memcpy(vk, rkey, RKEY_LEN);
     hub_be64(vk + RKEY_LEN, local);
-    MDB_val k = {sizeof vk, vk}, v = {1, &flag};
-    return mdb_put(txn, s->dbi[DB_VERSIONS], &k, &v, 0);
+    return rec_put(s, txn, vk, sizeof vk, &flag, 1);
 }
 
 /* Hide a record and purge the payloads of all its versions (retraction, expiry). */
 int rec_withdraw(struct store *s, struct wbatch *w, const uint8_t rkey[RKEY_LEN]) {
-    MDB_val k = {RKEY_LEN, (void *)rkey}, v;
-    int rc = mdb_get(w->txn, s->dbi[DB_RECORDS], &k, &v);
+    MDB_val v;
+    int rc = rec_get(s, w->txn, rkey, RKEY_LEN, &v);
     if (rc == MDB_NOTFOUND)
         return 0;
     if (rc != 0)
@@ -109,47 +108,17 @@ int rec_withdraw(struct store *s, struct wbatch *w, const uint8_t rkey[RKEY_LEN]
     struct rec_hdr h;
     memcpy(&h, v.mv_data, sizeof h);
     h.flags |= REC_FLAG_WITHDRAWN;
-    MDB_val nv = {sizeof h, &h};
-    if ((rc = mdb_put(w->txn, s->dbi[DB_RECORDS], &k, &nv, 0)) != 0)
+    if ((rc = rec_put(s, w->txn, rkey, RKEY_LEN, &h, sizeof h)) != 0)
         return rc;
-
-    MDB_cursor *c;
-    if ((rc = mdb_cursor_open(w->txn, s->dbi[DB_VERSIONS], &c)) != 0)
+    /* Collect first, then purge: the purges write the rows being read. */
+    uint64_t *locals;
+    size_t nl;
+    if ((rc = rec_version_locals(s, w->txn, rkey, &locals, &nl)) != 0)
         return rc;
-    uint8_t start[RKEY_LEN + 8];
-    memcpy(start, rkey, RKEY_LEN);
-    memset(start + RKEY_LEN, 0, 8);
-    MDB_val ck = {sizeof start, start}, cv;
-    uint64_t locals[256];
-    size_t nl = 0;
-    rc = mdb_cursor_get(c, &ck, &cv, MDB_SET_RANGE);
-    /* Collect first: writing to entries while walking versions is fine in LMDB, but keeping the
-     * two apart is simpler to reason about. Records rarely have more than a few versions. */
-    while (rc == 0 && ck.mv_size == RKEY_LEN + 8 && memcmp(ck.mv_data, rkey, RKEY_LEN) == 0) {
-        if (nl == HUB_ARRAY_LEN(locals)) {
-            /* resume at this key: a copy, as the writes below change this tree's pages */
-            memcpy(start, ck.mv_data, sizeof start);
-            ck = (MDB_val){sizeof start, start};
-            mdb_cursor_close(c);
-            for (size_t i = 0; i < nl; i++)
-                if ((rc = purge_version(s, w->txn, rkey, locals[i])) != 0)
-                    return rc;
-            nl = 0;
-            if ((rc = mdb_cursor_open(w->txn, s->dbi[DB_VERSIONS], &c)) != 0)
-                return rc;
-            rc = mdb_cursor_get(c, &ck, &cv, MDB_SET_RANGE);
-            continue;
-        }
-        locals[nl++] = hub_rd64((const uint8_t *)ck.mv_data + RKEY_LEN);
-        rc = mdb_cursor_get(c, &ck, &cv, MDB_NEXT);
-    }
-    mdb_cursor_close(c);
-    if (rc != 0 && rc != MDB_NOTFOUND)
-        return rc;
-    for (size_t i = 0; i < nl; i++)
-        if ((rc = purge_version(s, w->txn, rkey, locals[i])) != 0)
-            return rc;
-    return 0;
+    for (size_t i = 0; i < nl && rc == 0; i++)
+        rc = purge_version(s, w->txn, rkey, locals[i]);
+    free(locals);
+    return rc;
 }
 
 /* Index a visible version: its terms, its live row (dates, expiry), its expiry entry.
@@ -199,8 +168,8 @@ int rec_update(struct store *s, struct wbatch *w, const struct store_item *it, u
     const struct entry *e = it->e;
     uint8_t rkey[RKEY_LEN];
     rkey_make(rkey, e->author, e->kind, e->key);
-    MDB_val k = {RKEY_LEN, rkey}, v;
-    int rc = mdb_get(w->txn, s->dbi[DB_RECORDS], &k, &v);
+    MDB_val v;
+    int rc = rec_get(s, w->txn, rkey, RKEY_LEN, &v);
     if (rc == 0) {
         if (v.mv_size < sizeof(struct rec_hdr))
             return MDB_CORRUPTED;
@@ -212,8 +181,7 @@ int rec_update(struct store *s, struct wbatch *w, const struct store_item *it, u
     uint8_t vk[RKEY_LEN + 8];
     memcpy(vk, rkey, RKEY_LEN);
     hub_be64(vk + RKEY_LEN, local);
-    MDB_val vkv = {sizeof vk, vk}, empty = {0, ""};
-    if ((rc = mdb_put(w->txn, s->dbi[DB_VERSIONS], &vkv, &empty, 0)) != 0)
+    if ((rc = rec_put(s, w->txn, vk, sizeof vk, "", 0)) != 0)
         return rc;
 
     /* A version received without its payload (purged upstream) is held but not shown. */
@@ -222,8 +190,7 @@ int rec_update(struct store *s, struct wbatch *w, const struct store_item *it, u
     hub_be64(h.local, local);
     h.flags = visible ? 0 : REC_FLAG_NOPAYLOAD;
     hub_be64(h.expires, e->expires);
-    MDB_val rv = {sizeof h, &h};
-    if ((rc = mdb_put(w->txn, s->dbi[DB_RECORDS], &k, &rv, 0)) != 0)
+    if ((rc = rec_put(s, w->txn, rkey, RKEY_LEN, &h, sizeof h)) != 0)
         return rc;
     return visible ? rec_show(s, w, it, local, MDB_APPEND) : 0;
 }
@@ -244,8 +211,8 @@ int restore_payload(struct store *s, struct wbatch *w, const struct store_item *
         return 0;
     uint8_t rkey[RKEY_LEN];
     rkey_make(rkey, e->author, e->kind, e->key);
-    MDB_val k = {RKEY_LEN, rkey}, v;
-    if ((rc = mdb_get(w->txn, s->dbi[DB_RECORDS], &k, &v)) != 0)
+    MDB_val v;
+    if ((rc = rec_get(s, w->txn, rkey, RKEY_LEN, &v)) != 0)
         return rc == MDB_NOTFOUND ? 0 : rc;
     struct rec_hdr h;
     if (v.mv_size < sizeof h)
@@ -257,8 +224,8 @@ int restore_payload(struct store *s, struct wbatch *w, const struct store_item *
     uint8_t vk[RKEY_LEN + 8];
     memcpy(vk, rkey, RKEY_LEN);
     memcpy(vk + RKEY_LEN, local_be, 8);
-    MDB_val vkv = {sizeof vk, vk}, vv;
-    if ((rc = mdb_get(w->txn, s->dbi[DB_VERSIONS], &vkv, &vv)) != 0)
+    MDB_val vv;
+    if ((rc = rec_get(s, w->txn, vk, sizeof vk, &vv)) != 0)
         return rc == MDB_NOTFOUND ? 0 : rc;
     if (vv.mv_size >= 1 && (*(const uint8_t *)vv.mv_data & VERSION_WITHDRAWN))
         return 0;
@@ -268,40 +235,37 @@ int restore_payload(struct store *s, struct wbatch *w, const struct store_item *
     if (memcmp(h.local, local_be, 8) != 0 || !(h.flags & REC_FLAG_NOPAYLOAD))
         return 0; /* an older version: the current one is shown already */
     h.flags = 0;
-    MDB_val rv = {sizeof h, &h};
-    if ((rc = mdb_put(w->txn, s->dbi[DB_RECORDS], &k, &rv, 0)) != 0)
+    if ((rc = rec_put(s, w->txn, rkey, RKEY_LEN, &h, sizeof h)) != 0)
         return rc;
     return rec_show(s, w, it, hub_rd64(local_be), 0);
 }
 
 int store_versions(struct store *s, const uint8_t author[32], int kind, const char *key,
                    int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg) {
-    uint8_t start[RKEY_LEN + 8];
-    rkey_make(start, author, kind, key);
-    memset(start + RKEY_LEN, 0, 8);
+    uint8_t rkey[RKEY_LEN];
+    rkey_make(rkey, author, kind, key);
     MDB_txn *txn;
     int rc = rtxn_begin(s, &txn);
     if (rc != 0)
         return rc;
-    MDB_cursor *c;
-    if ((rc = mdb_cursor_open(txn, s->dbi[DB_VERSIONS], &c)) != 0) {
+    uint64_t *locals;
+    size_t nl;
+    if ((rc = rec_version_locals(s, txn, rkey, &locals, &nl)) != 0) {
         rtxn_end(s);
         return store_err(rc);
     }
-    MDB_val k = {sizeof start, start}, v;
     int count = 0;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != sizeof start || memcmp(k.mv_data, start, RKEY_LEN) != 0)
-            break;
-        MDB_val lk = {8, (uint8_t *)k.mv_data + RKEY_LEN}, ev;
+    for (size_t i = 0; i < nl; i++) {
+        uint8_t lb[8];
+        hub_be64(lb, locals[i]);
+        MDB_val lk = {8, lb}, ev;
         if (mdb_get(txn, s->dbi[DB_ENTRIES], &lk, &ev) != 0)
             continue;
         count++;
         if (cb(ev.mv_data, ev.mv_size, arg) != 0)
             break;
     }
-    mdb_cursor_close(c);
+    free(locals);
     rtxn_end(s);
     return count ? count : HUB_E_NOT_FOUND;
 }
@@ -314,8 +278,8 @@ int store_record_current(struct store *s, const uint8_t author[32], int kind, co
     int rc = rtxn_begin(s, &txn);
     if (rc != 0)
         return rc;
-    MDB_val k = {RKEY_LEN, rkey}, v;
-    rc = mdb_get(txn, s->dbi[DB_RECORDS], &k, &v);
+    MDB_val v;
+    rc = rec_get(s, txn, rkey, RKEY_LEN, &v);
     if (rc == 0) {
         const struct rec_hdr *h = v.mv_data;
         if (v.mv_size < sizeof *h || (h->flags & (REC_FLAG_WITHDRAWN | REC_FLAG_NOPAYLOAD))) {

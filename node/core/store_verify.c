@@ -75,7 +75,7 @@ static void verify_chain_row(struct vstate *vs, struct vfeed *f, uint64_t seq, c
     }
     const uint8_t *cv = v->mv_data;
     MDB_val lk = {8, (void *)cv}, ev, iv;
-    MDB_val idk = {32, (void *)(cv + 8)};
+
     struct entry e;
     char ih[9];
     if (mdb_get(vs->txn, s->dbi[DB_ENTRIES], &lk, &ev) != 0) {
@@ -103,8 +103,7 @@ static void verify_chain_row(struct vstate *vs, struct vfeed *f, uint64_t seq, c
         else if (vrc != 0 && vrc != HUB_E_TIMESTAMP) /* the window is for arrivals */
             vproblem(vs, vrc, "feed %s… seq %llu: entry %s…: %s", ah, (unsigned long long)seq, ih,
                      hub_strmsg(vrc));
-        else if (mdb_get(vs->txn, s->dbi[DB_IDS], &idk, &iv) != 0 || iv.mv_size != 8 ||
-                 memcmp(iv.mv_data, cv, 8) != 0)
+        else if (ids_get(s, vs->txn, cv + 8, &iv) != 0 || memcmp(iv.mv_data, cv, 8) != 0)
             vproblem(vs, HUB_E_NOT_FOUND, "feed %s… seq %llu: id %s… not in the id table", ah,
                      (unsigned long long)seq, ih);
     }

@@ -262,23 +262,28 @@ static int fork_record(struct store *s, MDB_txn *txn, const struct entry *e, con
  * sets it->result for the entry's own outcome. */
 static int append_one(struct store *s, struct wbatch *w, struct store_item *it) {
     const struct entry *e = it->e;
-    MDB_val idk = {32, (void *)e->id}, v;
     struct feed_head h;
     int rc = batch_feed_get(s, w, e->author, &h);
     if (rc != 0)
         return rc;
-    /* The id commits to author and seq, so an entry past the feed's head cannot be held: the
-     * look-up by id (a random B-tree descent) is only needed for seqs up to the head. */
-    rc = (h.forked || e->seq <= h.seq) ? mdb_get(w->txn, s->dbi[DB_IDS], &idk, &v) : MDB_NOTFOUND;
-    if (rc == 0) {
+    /* The id commits to author and seq, so an entry past the feed's head cannot be held, and
+     * one up to it is held when the chain has its id at its seq: looked up there (rows of one
+     * feed, in order), not in the id table (a random B-tree descent in each of its parts). */
+    uint8_t hk[40];
+    memcpy(hk, e->author, 32);
+    hub_be64(hk + 32, e->seq);
+    MDB_val hkv = {40, hk}, hv;
+    rc =
+        (h.forked || e->seq <= h.seq) ? mdb_get(w->txn, s->dbi[DB_CHAIN], &hkv, &hv) : MDB_NOTFOUND;
+    if (rc == 0 && hv.mv_size != CHAIN_VAL_LEN)
+        return MDB_CORRUPTED;
+    if (rc == 0 && memcmp((const uint8_t *)hv.mv_data + 8, e->id, 32) == 0) {
         it->result = HUB_E_DUPLICATE;
         uint8_t local_be[8];
-        if (v.mv_size != 8)
-            return MDB_CORRUPTED;
-        memcpy(local_be, v.mv_data, 8);
+        memcpy(local_be, hv.mv_data, 8);
         return e->payload ? restore_payload(s, w, it, local_be) : 0;
     }
-    if (rc != MDB_NOTFOUND)
+    if (rc != 0 && rc != MDB_NOTFOUND)
         return rc;
     if (h.forked) {
         it->result = HUB_E_FORKED_FEED;
@@ -319,7 +324,7 @@ static int append_one(struct store *s, struct wbatch *w, struct store_item *it) 
     MDB_val lkv = {8, lk}, wv = {e->wire_len, (void *)e->wire};
     if ((rc = mdb_put(w->txn, s->dbi[DB_ENTRIES], &lkv, &wv, MDB_APPEND)) != 0)
         return rc;
-    if ((rc = mdb_put(w->txn, s->dbi[DB_IDS], &idk, &lkv, MDB_NOOVERWRITE)) != 0)
+    if ((rc = ids_put(s, w->txn, e->id, &lkv)) != 0)
         return rc;
     uint8_t ck[40], cvb[CHAIN_VAL_LEN];
     memcpy(ck, e->author, 32);
@@ -491,6 +496,10 @@ static int append_locked(struct store *s, struct store_item *items, size_t n, st
             uint64_t t0 = hub_mono_us();
             if (rc == 0)
                 rc = feed_flush(s, &w);
+            if (rc == 0 && s->next_local != first_local)
+                rc = ids_merge(s, w.txn);
+            if (rc == 0 && s->next_local != first_local)
+                rc = recs_merge(s, w.txn);
             if (rc == 0)
                 rc = ix_flush(s, &w);
             if (rc == 0)
