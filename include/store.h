@@ -22,7 +22,7 @@ struct store;
 /* 5: new entry ids and record rows are staged in "ids_new" and "records_new" and merged into
  * "ids" and "records" in key order (store_keys.c): a schema-4 store is migrated on open (it
  * only gains the two empty tables). */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 int store_open(const char *dir, uint64_t max_map_bytes, struct store **out) HUB_WUR;
 void store_destroy(struct store **s);

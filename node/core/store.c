@@ -68,7 +68,7 @@ int store_held_sizes(struct store *s, const struct entry *const *es, size_t n, s
         if (!h.forked && es[i]->seq > h.seq)
             continue;
         MDB_val v, ev;
-        if (ids_get(s, txn, es[i]->id, &v) == 0 && mdb_get(txn, s->dbi[DB_ENTRIES], &v, &ev) == 0)
+        if (ids_get(s, txn, es[i]->id, &v) == 0 && entry_row_get(s, txn, &v, &ev) == 0)
             sizes[i] = ev.mv_size;
     }
     rtxn_end(s);
@@ -83,7 +83,7 @@ int store_get(struct store *s, const uint8_t id[32], uint8_t **wire, size_t *len
     MDB_val v;
     rc = ids_get(s, txn, id, &v);
     if (rc == 0)
-        rc = mdb_get(txn, s->dbi[DB_ENTRIES], &v, &v);
+        rc = entry_row_get(s, txn, &v, &v);
     if (rc == 0) {
         *wire = malloc(v.mv_size);
         if (!*wire) {
@@ -177,7 +177,7 @@ int store_feed_range(struct store *s, const uint8_t author[32], uint64_t from, s
         if (k.mv_size != 40 || memcmp(k.mv_data, author, 32) != 0)
             break;
         MDB_val lk = {8, v.mv_data}, ev;
-        if ((rc = mdb_get(txn, s->dbi[DB_ENTRIES], &lk, &ev)) != 0)
+        if ((rc = entry_row_get(s, txn, &lk, &ev)) != 0)
             break;
         if (cb(ev.mv_data, ev.mv_size, arg) != 0)
             break;
@@ -267,10 +267,13 @@ int store_entries_since(struct store *s, uint64_t after, size_t max_count, size_
         if (k.mv_size != 8)
             continue;
         uint64_t local = hub_rd64(k.mv_data);
-        stop = cb(arg, local, v.mv_data, v.mv_size);
+        MDB_val w;
+        if ((rc = entry_row_decode(s, &v, &w)) != 0)
+            break;
+        stop = cb(arg, local, w.mv_data, w.mv_size);
         *last = local;
         n++;
-        bytes += v.mv_size;
+        bytes += w.mv_size;
     }
     mdb_cursor_close(c);
     rtxn_end(s);

@@ -85,19 +85,22 @@ static int store_check_schema(struct store *s, MDB_txn *txn) {
                   "the hub sync again from its peers");
         return HUB_E_VERSION;
     }
-    if (ver == 4) {
+    if (ver == 4 || ver == 5) {
         /* Schema 5 stages new entry ids and record rows in "ids_new" and "records_new"
          * (store_keys.c): a schema-4 store is one with those tables empty, which opening it
-         * created. Marked 5 now, so that an older hubd, which would not look there, refuses
-         * it. */
+         * created. Schema 6 compresses entry rows (store_pack.c): a schema-5 store is one
+         * whose rows are all uncompressed, which schema 6 reads as they are. Marked 6 now, so
+         * that an older hubd, which would not look in the staging tables or would take a
+         * compressed row for a broken entry, refuses it. */
         uint8_t b[4];
         be32(b, STORE_SCHEMA_VERSION);
         MDB_val nv = {4, b};
         int rc2 = mdb_put(txn, s->dbi[DB_META], &k, &nv, 0);
         if (rc2 == 0)
             log_info("store",
-                     "store schema 4 migrated to %u (entry ids and records staged, store_keys.c)",
-                     STORE_SCHEMA_VERSION);
+                     "store schema %u migrated to %u (entry ids and records staged, "
+                     "entries compressed from now on)",
+                     ver, STORE_SCHEMA_VERSION);
         return store_err(rc2);
     }
     if (ver < STORE_SCHEMA_VERSION) {
@@ -191,8 +194,11 @@ int store_open(const char *dir, uint64_t max_map_bytes, struct store **out) {
             goto fail;
     }
     int hrc = store_check_schema(s, txn);
+    if (hrc == 0 && (rc = pack_open(s, txn)) != 0)
+        hrc = store_err(rc);
     if (hrc != 0) {
         mdb_txn_abort(txn);
+        pack_close(s);
         store_io_close(s);
         mdb_env_close(s->env);
         free(s);
@@ -221,6 +227,7 @@ int store_open(const char *dir, uint64_t max_map_bytes, struct store **out) {
 fail:
     if (txn)
         mdb_txn_abort(txn);
+    pack_close(s);
     store_io_close(s);
     if (s->env)
         mdb_env_close(s->env);
@@ -237,6 +244,7 @@ void store_destroy(struct store **sp) {
         mdb_txn_abort(s->rtxn);
     store_io_close(s);
     mdb_env_close(s->env);
+    pack_close(s);
     tail_destroy(&s->tail);
     pthread_mutex_destroy(&s->write_mu);
     pthread_mutex_destroy(&s->tail_mu);

@@ -97,6 +97,7 @@ struct store {
     int recs_merging;           /* the same for records_new into records */
     uint8_t recs_merge_from[RKEY_LEN + 8];
     size_t recs_merge_from_len;
+    struct pack *pack; /* compression of entry rows (store_pack.c) */
 };
 
 /* Value stored in records: the current version. Its index terms are derived again from its
@@ -182,6 +183,20 @@ int rec_put(struct store *s, MDB_txn *txn, const uint8_t *key, size_t klen, cons
 int rec_version_locals(struct store *s, MDB_txn *txn, const uint8_t rkey[RKEY_LEN],
                        uint64_t **locals, size_t *n);
 int recs_merge(struct store *s, MDB_txn *txn);
+
+/* store_pack.c: the rows of the entries table (see there). pack_open loads the store's
+ * dictionaries (pack_close frees them, also after a failed open); entry_row_get reads the wire
+ * bytes of the entry at local (E: MDB_NOTFOUND, MDB_CORRUPTED), entry_row_decode those of a row
+ * read otherwise (a cursor's): *wire points into the map or into a buffer of this thread, valid
+ * until its next get; entry_row_put compresses and puts; pack_train trains a dictionary, in a
+ * transaction of its own, once the store and the batch about to be written hold enough entries. */
+int pack_open(struct store *s, MDB_txn *txn);
+void pack_close(struct store *s);
+int entry_row_get(struct store *s, MDB_txn *txn, const MDB_val *local, MDB_val *wire);
+int entry_row_decode(struct store *s, const MDB_val *row, MDB_val *wire);
+int entry_row_put(struct store *s, MDB_txn *txn, const MDB_val *local, const uint8_t *wire,
+                  size_t len, unsigned flags);
+int pack_train(struct store *s, const struct store_item *items, size_t n);
 
 /* store_keys.c */
 void rkey_make(uint8_t out[RKEY_LEN], const uint8_t author[32], int kind, const char *key);

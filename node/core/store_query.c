@@ -226,7 +226,7 @@ static int store_query_by_start(struct store *s, MDB_txn *txn, struct qjoin *j,
         uint8_t lk[8];
         hub_be64(lk, h[i].local);
         MDB_val k = {8, lk}, ev;
-        if (mdb_get(txn, s->dbi[DB_ENTRIES], &k, &ev) == 0) {
+        if (entry_row_get(s, txn, &k, &ev) == 0) {
             int r = cb(ev.mv_data, ev.mv_size, arg);
             if (r != 0 && r != STORE_QUERY_SKIP)
                 break;
@@ -301,7 +301,7 @@ int store_query(struct store *s, const struct store_query *q,
                     break;
                 }
                 MDB_val ev;
-                if (mdb_get(txn, s->dbi[DB_ENTRIES], &k, &ev) == 0) {
+                if (entry_row_get(s, txn, &k, &ev) == 0) {
                     int r = cb(ev.mv_data, ev.mv_size, arg);
                     if (r != 0 && r != STORE_QUERY_SKIP)
                         break;
@@ -441,7 +441,7 @@ int store_get_locals(struct store *s, const uint64_t *locals, size_t n, uint64_t
             continue;
         if (want && !want(locals[i], (int32_t)rd32(p + 8), (int32_t)rd32(p + 12), arg))
             continue;
-        if (mdb_get(txn, s->dbi[DB_ENTRIES], &k, &ev) != 0)
+        if (entry_row_get(s, txn, &k, &ev) != 0)
             continue;
         count++;
         if (cb(locals[i], ev.mv_data, ev.mv_size, arg) != 0)
@@ -877,7 +877,7 @@ int store_query_ranked(struct store *s, const struct store_query *q,
         uint8_t lk[8];
         hub_be64(lk, top[i].local);
         MDB_val k2 = {8, lk}, ev;
-        if (mdb_get(txn, s->dbi[DB_ENTRIES], &k2, &ev) == 0) {
+        if (entry_row_get(s, txn, &k2, &ev) == 0) {
             int r = cb(ev.mv_data, ev.mv_size, arg);
             if (r != 0 && r != STORE_QUERY_SKIP)
                 break;

@@ -7,7 +7,7 @@ static int purge_local(struct store *s, MDB_txn *txn, uint64_t local) {
     uint8_t lk[8];
     hub_be64(lk, local);
     MDB_val k = {8, lk}, v;
-    int rc = mdb_get(txn, s->dbi[DB_ENTRIES], &k, &v);
+    int rc = entry_row_get(s, txn, &k, &v);
     if (rc != 0)
         return rc;
     struct entry e;
@@ -19,8 +19,7 @@ static int purge_local(struct store *s, MDB_txn *txn, uint64_t local) {
     size_t slen;
     if (entry_strip_payload(&e, &stripped, &slen) != 0)
         return ENOMEM;
-    MDB_val nv = {slen, stripped};
-    rc = mdb_put(txn, s->dbi[DB_ENTRIES], &k, &nv, 0);
+    rc = entry_row_put(s, txn, &k, stripped, slen, 0);
     free(stripped);
     return rc;
 }
@@ -36,7 +35,7 @@ static int rec_unindex(struct store *s, struct wbatch *w, const uint8_t *recval,
     uint8_t lkey[8];
     hub_be64(lkey, local);
     MDB_val lv = {8, lkey}, ev;
-    int rc = mdb_get(w->txn, s->dbi[DB_ENTRIES], &lv, &ev);
+    int rc = entry_row_get(s, w->txn, &lv, &ev);
     if (rc != 0)
         return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
     struct entry e;
@@ -201,7 +200,7 @@ int restore_payload(struct store *s, struct wbatch *w, const struct store_item *
                     const uint8_t local_be[8]) {
     const struct entry *e = it->e;
     MDB_val lk = {8, (void *)local_be}, ev;
-    int rc = mdb_get(w->txn, s->dbi[DB_ENTRIES], &lk, &ev);
+    int rc = entry_row_get(s, w->txn, &lk, &ev);
     if (rc != 0)
         return rc;
     struct entry held;
@@ -229,8 +228,7 @@ int restore_payload(struct store *s, struct wbatch *w, const struct store_item *
         return rc == MDB_NOTFOUND ? 0 : rc;
     if (vv.mv_size >= 1 && (*(const uint8_t *)vv.mv_data & VERSION_WITHDRAWN))
         return 0;
-    MDB_val wv = {e->wire_len, (void *)e->wire};
-    if ((rc = mdb_put(w->txn, s->dbi[DB_ENTRIES], &lk, &wv, 0)) != 0)
+    if ((rc = entry_row_put(s, w->txn, &lk, e->wire, e->wire_len, 0)) != 0)
         return rc;
     if (memcmp(h.local, local_be, 8) != 0 || !(h.flags & REC_FLAG_NOPAYLOAD))
         return 0; /* an older version: the current one is shown already */
@@ -259,7 +257,7 @@ int store_versions(struct store *s, const uint8_t author[32], int kind, const ch
         uint8_t lb[8];
         hub_be64(lb, locals[i]);
         MDB_val lk = {8, lb}, ev;
-        if (mdb_get(txn, s->dbi[DB_ENTRIES], &lk, &ev) != 0)
+        if (entry_row_get(s, txn, &lk, &ev) != 0)
             continue;
         count++;
         if (cb(ev.mv_data, ev.mv_size, arg) != 0)
@@ -286,7 +284,7 @@ int store_record_current(struct store *s, const uint8_t author[32], int kind, co
             rc = MDB_NOTFOUND;
         } else {
             MDB_val lk = {8, (void *)h->local}, ev;
-            rc = mdb_get(txn, s->dbi[DB_ENTRIES], &lk, &ev);
+            rc = entry_row_get(s, txn, &lk, &ev);
             struct entry e;
             if (rc == 0 && entry_decode(ev.mv_data, ev.mv_size, &e) == 0)
                 memcpy(id, e.id, 32);
@@ -330,7 +328,7 @@ static int sweep_locked(struct store *s, uint64_t now_ms, size_t max, size_t *pu
             break;
         MDB_val lk = {8, (uint8_t *)k.mv_data + 8}, ev;
         struct entry e;
-        if (mdb_get(w.txn, s->dbi[DB_ENTRIES], &lk, &ev) == 0 &&
+        if (entry_row_get(s, w.txn, &lk, &ev) == 0 &&
             entry_decode(ev.mv_data, ev.mv_size, &e) == 0)
             rkey_make(rkeys[n++], e.author, e.kind, e.key);
     }

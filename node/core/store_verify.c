@@ -78,7 +78,7 @@ static void verify_chain_row(struct vstate *vs, struct vfeed *f, uint64_t seq, c
 
     struct entry e;
     char ih[9];
-    if (mdb_get(vs->txn, s->dbi[DB_ENTRIES], &lk, &ev) != 0) {
+    if (entry_row_get(s, vs->txn, &lk, &ev) != 0) {
         vproblem(vs, HUB_E_NOT_FOUND, "feed %s… seq %llu: entry (cursor %llu) missing", ah,
                  (unsigned long long)seq, (unsigned long long)hub_rd64(cv));
     } else if (entry_decode(ev.mv_data, ev.mv_size, &e) != 0) {
@@ -209,7 +209,7 @@ static int verify_live(struct vstate *vs) {
             vs->out->records++;
             MDB_val ev, rv;
             struct entry e;
-            if (mdb_get(vs->txn, s->dbi[DB_ENTRIES], &k, &ev) != 0 ||
+            if (entry_row_get(s, vs->txn, &k, &ev) != 0 ||
                 entry_decode(ev.mv_data, ev.mv_size, &e) != 0 || !e.payload) {
                 vproblem(vs, HUB_E_NOT_FOUND,
                          "record at cursor %llu: current, but its entry is missing or purged",

@@ -321,8 +321,8 @@ static int append_one(struct store *s, struct wbatch *w, struct store_item *it) 
     uint64_t local = s->next_local;
     uint8_t lk[8];
     hub_be64(lk, local);
-    MDB_val lkv = {8, lk}, wv = {e->wire_len, (void *)e->wire};
-    if ((rc = mdb_put(w->txn, s->dbi[DB_ENTRIES], &lkv, &wv, MDB_APPEND)) != 0)
+    MDB_val lkv = {8, lk};
+    if ((rc = entry_row_put(s, w->txn, &lkv, e->wire, e->wire_len, MDB_APPEND)) != 0)
         return rc;
     if ((rc = ids_put(s, w->txn, e->id, &lkv)) != 0)
         return rc;
@@ -469,6 +469,10 @@ static int append_locked(struct store *s, struct store_item *items, size_t n, st
      * workers have the next batch to check meanwhile: it writes them once, fewer seeks.) */
     int early_ix = ready && !w.to_tail && !(flags & STORE_BULK);
     uint64_t need = 0; /* wire bytes of the items appended: what a failed write needed at least */
+    /* Once, when the store has enough entries to train a dictionary on: with this batch's
+     * when they are all there (not while an import is still signing them: then after it). */
+    if (!ready)
+        pack_train(s, items, n);
     for (;;) {
         uint64_t tb = hub_mono_us();
         need = 0;
@@ -555,6 +559,7 @@ static int append_locked(struct store *s, struct store_item *items, size_t n, st
         s->index_max = w.ix_max;
     tail_apply(s, &w);
     wbatch_free(&w);
+    pack_train(s, NULL, 0);
     /* The batch is stored; a failed merge is logged, and tried again after the next write. */
     if (s->tail_incomplete) {
         /* the memory tail lacks records: merge all of "recent", so queries see them again */

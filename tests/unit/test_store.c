@@ -1966,7 +1966,7 @@ static void test_schema_version(void **state) {
     set_schema(f->dir, 3);
     assert_int_equal(store_open(f->dir, 0, &s), HUB_E_VERSION);
     assert_null(s);
-    assert_int_equal(STORE_SCHEMA_VERSION, 5);
+    assert_int_equal(STORE_SCHEMA_VERSION, 6);
     set_schema(f->dir, STORE_SCHEMA_VERSION);
     assert_int_equal(store_open(f->dir, 0, &f->s), HUB_OK);
 }
