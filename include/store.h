@@ -76,6 +76,9 @@ void store_set_tail_limits(struct store *s, size_t direct_min, size_t tail_max, 
  * an eighth of it and at least min ids (default 16,384; store_keys.c). For tests, which
  * exercise the merge with few entries. */
 void store_set_id_stage(struct store *s, size_t min);
+/* Entry rows are compressed with a dictionary trained once the store holds min entries
+ * (default PACK_TRAIN_MIN, 1,024; store_pack.c). For tests, which train on few entries. */
+void store_set_pack_train(struct store *s, size_t min);
 /* For a hub with nothing to write for a while: merges one chunk of the tail into the index
  * (a write transaction of ~0.1 s) when more than idle_min records wait there. 1 if it merged (call
  * again later), 0 if there was nothing worth merging or the merge failed (logged). */
