@@ -22,6 +22,8 @@ struct store;
 /* 5: new entry ids and record rows are staged in "ids_new" and "records_new" and merged into
  * "ids" and "records" in key order (store_keys.c): a schema-4 store is migrated on open (it
  * only gains the two empty tables). */
+/* 6: entry rows compressed with a zstd dictionary stored in meta (store_pack.c); a schema-5
+ * store (no compressed row) is read as it is and marked 6 on open. */
 #define STORE_SCHEMA_VERSION 6
 
 int store_open(const char *dir, uint64_t max_map_bytes, struct store **out) HUB_WUR;

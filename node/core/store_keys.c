@@ -2,8 +2,11 @@
  * values. A change of a key layout touches this file (and the schema version in store.h).
  *
  * Named databases (keys big-endian so byte order is sort order):
- *   meta      "schema" -> u32 schema version
- *   entries   local u64 -> SignedEntry wire bytes (payload stripped once purged); appended
+ *   meta      "schema" -> u32 schema version; "index_max" -> u64; "zdict" id u8 -> a zstd
+ *             dictionary (store_pack.c)
+ *   entries   local u64 -> SignedEntry wire bytes (payload stripped once purged); appended.
+ *             Schema 6: a row is the wire bytes as received, or 0x00 | dictionary id u8 | zstd
+ *             frame of them (store_pack.c, which alone puts and reads these rows)
  *   ids       entry id (32) -> local u64, in two parts: "ids_new" takes every new id, "ids" the
  *             older ones, merged from ids_new in key order when ids_new holds an eighth of
  *             what ids holds (at least IDS_STAGE_MIN), IDS_MERGE_ROWS per write transaction. Ids
