@@ -1852,7 +1852,7 @@ static void test_schema4_migrated(void **state) {
     assert_int_equal(store_verify(f->s, TS0, &vr), HUB_OK);
     assert_int_equal(vr.problems, 0);
     assert_int_equal(vr.entries, 3);
-    /* marked schema 5: reopened, it is not migrated again (and an older hubd refuses it) */
+    /* marked schema 6: reopened, it is not migrated again (and an older hubd refuses it) */
     fx_reopen(f, 0);
     assert_int_equal(store_get(f->s, b[0].e.id, &w, &wl), HUB_OK);
     free(w);
