@@ -20,22 +20,22 @@
 #include <zstd.h>
 
 #define PACK_MARK 0x00
-#define PACK_HDR 2                /* PACK_MARK, dictionary id */
-#define PACK_DICT_ID 1            /* the one dictionary this version trains */
-#define PACK_DICTS 256            /* ids a row can name (1 byte); 0 is never used */
-#define PACK_TRAIN_MIN 1024       /* entries before a dictionary is trained */
-#define PACK_TRAIN_SAMPLES 4096   /* entries it is trained from (~4 MB) */
+#define PACK_HDR 2                 /* PACK_MARK, dictionary id */
+#define PACK_DICT_ID 1             /* the one dictionary this version trains */
+#define PACK_DICTS 256             /* ids a row can name (1 byte); 0 is never used */
+#define PACK_TRAIN_MIN 1024        /* entries before a dictionary is trained */
+#define PACK_TRAIN_SAMPLES 4096    /* entries it is trained from (~4 MB) */
 #define PACK_DICT_MAX (110 * 1024) /* zstd's default size: 5% smaller rows than 32 KiB */
-#define PACK_LEVEL 3              /* zstd's default: the writer thread is the import's bottleneck */
+#define PACK_LEVEL 3 /* zstd's default: the writer thread is the import's bottleneck */
 
 struct pack {
     ZSTD_CCtx *cctx; /* the writer's (write_mu) */
     ZSTD_CDict *cdict;
-    uint8_t cur;  /* id of cdict; 0: rows are written uncompressed */
+    uint8_t cur;   /* id of cdict; 0: rows are written uncompressed */
     uint8_t *cbuf; /* the writer's output buffer */
     size_t ccap;
-    int trained; /* a training was tried by this process (it is not retried) */
-    size_t train_min; /* PACK_TRAIN_MIN, or fewer for a test */
+    int trained;         /* a training was tried by this process (it is not retried) */
+    size_t train_min;    /* PACK_TRAIN_MIN, or fewer for a test */
     pthread_mutex_t dmu; /* dctx: reads come from the event loop, the writer, verify */
     ZSTD_DCtx *dctx;
     ZSTD_DDict *ddict[PACK_DICTS];
@@ -235,8 +235,9 @@ int pack_train(struct store *s, const struct store_item *items, size_t n) {
     if (rc == 0)
         rc = pack_install(p, PACK_DICT_ID, dict, dl, 1);
     if (rc == 0)
-        log_info("store", "entries compressed from now on: a dictionary of %zu bytes from %zu "
-                          "entries (%llu ms)",
+        log_info("store",
+                 "entries compressed from now on: a dictionary of %zu bytes from %zu "
+                 "entries (%llu ms)",
                  dl, sm->n, (unsigned long long)((hub_mono_us() - t0) / 1000));
 done:
     if (txn)

@@ -328,8 +328,7 @@ static int sweep_locked(struct store *s, uint64_t now_ms, size_t max, size_t *pu
             break;
         MDB_val lk = {8, (uint8_t *)k.mv_data + 8}, ev;
         struct entry e;
-        if (entry_row_get(s, w.txn, &lk, &ev) == 0 &&
-            entry_decode(ev.mv_data, ev.mv_size, &e) == 0)
+        if (entry_row_get(s, w.txn, &lk, &ev) == 0 && entry_decode(ev.mv_data, ev.mv_size, &e) == 0)
             rkey_make(rkeys[n++], e.author, e.kind, e.key);
     }
     mdb_cursor_close(c);

@@ -78,7 +78,13 @@ static void verify_chain_row(struct vstate *vs, struct vfeed *f, uint64_t seq, c
 
     struct entry e;
     char ih[9];
-    if (entry_row_get(s, vs->txn, &lk, &ev) != 0) {
+    int grc = entry_row_get(s, vs->txn, &lk, &ev);
+    if (grc == MDB_CORRUPTED) { /* a compressed row that does not decompress (store_pack.c) */
+        vproblem(vs, HUB_E_DECODE,
+                 "feed %s… seq %llu: stored entry (cursor %llu) does not "
+                 "decompress",
+                 ah, (unsigned long long)seq, (unsigned long long)hub_rd64(cv));
+    } else if (grc != 0) {
         vproblem(vs, HUB_E_NOT_FOUND, "feed %s… seq %llu: entry (cursor %llu) missing", ah,
                  (unsigned long long)seq, (unsigned long long)hub_rd64(cv));
     } else if (entry_decode(ev.mv_data, ev.mv_size, &e) != 0) {
