@@ -62,6 +62,12 @@ static int pack_install(struct pack *p, uint8_t id, const void *dict, size_t len
         ZSTD_CDict *cd = ZSTD_createCDict(dict, len, PACK_LEVEL);
         if (!cd)
             return ENOMEM;
+        /* referenced by the context, so that ZSTD_compress2 applies its frame parameters (no
+         * dictionary id: ZSTD_compress_usingCDict would write it, 4 bytes a row) */
+        if (ZSTD_isError(ZSTD_CCtx_refCDict(p->cctx, cd))) {
+            ZSTD_freeCDict(cd);
+            return EINVAL;
+        }
         ZSTD_freeCDict(p->cdict);
         p->cdict = cd;
         p->cur = id;
@@ -152,8 +158,7 @@ int entry_row_put(struct store *s, MDB_txn *txn, const MDB_val *local, const uin
     struct pack *p = s->pack;
     MDB_val k = *local, v = {len, (void *)wire};
     if (p->cur && len > PACK_HDR) {
-        size_t n = ZSTD_compress_usingCDict(p->cctx, p->cbuf + PACK_HDR, p->ccap - PACK_HDR, wire,
-                                            len, p->cdict);
+        size_t n = ZSTD_compress2(p->cctx, p->cbuf + PACK_HDR, p->ccap - PACK_HDR, wire, len);
         /* kept only when smaller: an incompressible entry is stored as received */
         if (!ZSTD_isError(n) && n + PACK_HDR < len) {
             p->cbuf[0] = PACK_MARK;
