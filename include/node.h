@@ -32,6 +32,14 @@ struct config *node_config_mut(struct node *n);
 int node_add_listener(struct node *n, node_listener fn, void *arg);
 /* Inside a listener: the local number (the store's cursor) of the entry it is told of. */
 uint64_t node_telling_local(const struct node *n);
+/* Inside a listener: 1 when the entry was stored before its own signature was checked (the
+ * hash chain authenticates it, PROTOCOL.md 9.16): it must not be relayed (live push). */
+int node_telling_unchecked(const struct node *n);
+/* The last seq of author's feed this hub may serve to peers (UINT64_MAX: all it holds); when
+ * capped, before gets that entry's id (PROTOCOL.md 9.16). Safe from any thread. */
+uint64_t node_servable(struct node *n, const uint8_t author[32], uint8_t before[32]);
+struct sigcheck;
+struct sigcheck *node_sigcheck(struct node *n);
 void node_set_admit(struct node *n, node_admit_fn fn, void *arg);
 
 /* One of the hub's own records to publish. */

@@ -437,18 +437,37 @@ static int send_hello(struct sync *s, struct session *ss) {
 struct digest_ctx {
     crypto_generichash_state st;
     uint32_t n;
+    struct node *node;
 };
+
+/* The head a feed is offered with (Summary, Heads): the last entry this hub may serve, which
+ * is below the held head while signatures stored on the hash chain wait to be checked
+ * (PROTOCOL.md 9.16). 0: none may be served (the feed is not offered). */
+static uint64_t offered_head(struct node *n, const struct feed_head *h, const uint8_t **id,
+                             uint8_t buf[32]) {
+    *id = h->id;
+    uint64_t cap = node_servable(n, h->author, buf);
+    if (cap >= h->seq)
+        return h->seq;
+    *id = buf;
+    return cap;
+}
 
 static int digest_cb(const struct feed_head *h, void *arg) {
     struct digest_ctx *d = arg;
     if (h->forked)
         return 0; /* the digest covers exactly the feeds Heads lists */
+    const uint8_t *id;
+    uint8_t buf[32];
+    uint64_t head = offered_head(d->node, h, &id, buf);
+    if (head == 0)
+        return 0;
     uint8_t seq[8];
     for (int i = 0; i < 8; i++)
-        seq[i] = (uint8_t)(h->seq >> (56 - 8 * i));
+        seq[i] = (uint8_t)(head >> (56 - 8 * i));
     crypto_generichash_update(&d->st, h->author, 32);
     crypto_generichash_update(&d->st, seq, 8);
-    crypto_generichash_update(&d->st, h->id, 32);
+    crypto_generichash_update(&d->st, id, 32);
     d->n++;
     return 0;
 }
@@ -459,6 +478,7 @@ static void digest_refresh(struct sync *s) {
     struct digest_ctx d;
     crypto_generichash_init(&d.st, NULL, 0, 32);
     d.n = 0;
+    d.node = s->node;
     store_feeds(node_store(s->node), digest_cb, &d);
     crypto_generichash_final(&d.st, s->digest, 32);
     s->digest_feeds = d.n;
@@ -504,15 +524,20 @@ static int heads_cb(const struct feed_head *h, void *arg) {
     struct heads_ctx *hc = arg;
     if (h->forked)
         return 0;
+    const uint8_t *id;
+    uint8_t buf[32];
+    uint64_t head = offered_head(hc->s->node, h, &id, buf);
+    if (head == 0)
+        return 0;
     Hubnet__Head *hd = &hc->heads[hc->n];
     hubnet__head__init(hd);
     memcpy(hc->keys[hc->n], h->author, 32);
-    memcpy(hc->keys[hc->n] + 32, h->id, 32);
+    memcpy(hc->keys[hc->n] + 32, id, 32);
     hd->author.data = hc->keys[hc->n];
     hd->author.len = 32;
     hd->id.data = hc->keys[hc->n] + 32;
     hd->id.len = 32;
-    hd->seq = h->seq;
+    hd->seq = head;
     hc->ptrs[hc->n] = hd;
     if (++hc->n == SYNC_HEADS_CHUNK)
         heads_flush(hc, 0);
@@ -921,8 +946,10 @@ static void fw_relay_fork(struct sync *s, const struct entry *e, int again) {
     s->digest_valid = 0; /* the frozen feed leaves the digest (no entry was accepted) */
     if (zmq_send(s->pub, e->wire, e->wire_len, ZMQ_DONTWAIT) < 0 && zmq_errno() != EAGAIN)
         log_debug("sync", "publish: %s", zmq_strerror(zmq_errno()));
-    (void)store_feed_range(node_store(s->node), e->author, e->seq, 1, SYNC_ENTRIES_MAX_BYTES,
-                           fw_send_held, s);
+    uint8_t before[32];
+    if (e->seq <= node_servable(s->node, e->author, before)) /* its signature was checked */
+        (void)store_feed_range(node_store(s->node), e->author, e->seq, 1, SYNC_ENTRIES_MAX_BYTES,
+                               fw_send_held, s);
     char a[9];
     hub_short(e->author, a);
     if (again)
@@ -1245,7 +1272,14 @@ static void want_answer(struct sync *s, struct session *ss, const uint8_t author
         return;
     c->n = 0;
     int rc = 0;
-    if (policy_admits_feed(s->policy, author))
+    /* only entries whose signatures were checked (PROTOCOL.md 9.16) */
+    uint8_t before[32];
+    uint64_t upto = node_servable(s->node, author, before);
+    if (from_seq > upto)
+        count = 0;
+    else if (upto - from_seq < count)
+        count = (size_t)(upto - from_seq + 1);
+    if (count && policy_admits_feed(s->policy, author))
         rc = store_feed_range(node_store(s->node), author, from_seq, count, SYNC_ENTRIES_MAX_BYTES,
                               serve_cb, c);
     (void)rc;
@@ -1716,6 +1750,7 @@ static void ask_replies(struct sync *s, struct session *ss) {
 }
 
 struct replies_ctx {
+    struct node *node;
     uint64_t since;
     ProtobufCBinaryData *e;
     size_t n, bytes;
@@ -1726,7 +1761,9 @@ static int replies_cb(const uint8_t *wire, size_t len, void *arg) {
     struct entry e;
     if (c->n == SYNC_REPLIES_MAX || c->bytes + len > SYNC_REPLIES_MAX_BYTES)
         return 1;
-    if (entry_decode(wire, len, &e) != HUB_OK || e.timestamp < c->since)
+    uint8_t before[32];
+    if (entry_decode(wire, len, &e) != HUB_OK || e.timestamp < c->since ||
+        e.seq > node_servable(c->node, e.author, before)) /* its signature is unchecked */
         return 0; /* looked at (the scan budget), not sent */
     for (size_t i = 0; i < c->n; i++) /* a reply both in a feed and kept apart: once */
         if (c->e[i].len == len && memcmp(c->e[i].data, wire, len) == 0)
@@ -1749,7 +1786,7 @@ static void on_want_replies(struct sync *s, struct session *ss, Hubnet__WantRepl
         ss->rej_window_total++;
         return;
     }
-    struct replies_ctx c = {.since = w->since};
+    struct replies_ctx c = {.node = s->node, .since = w->since};
     c.e = calloc(SYNC_REPLIES_MAX, sizeof *c.e);
     if (!c.e)
         return;
@@ -2112,7 +2149,10 @@ static void on_accept(void *arg, const struct entry *e, int origin) {
     s->digest_valid = 0;
     if (e->kind == 6 || e->kind == 5) /* an endorsement, or a retraction of one */
         s->policy_dirty = 1;
-    if (zmq_send(s->pub, e->wire, e->wire_len, ZMQ_DONTWAIT) < 0 && zmq_errno() != EAGAIN)
+    /* an entry stored on the hash chain is not relayed before its signature is checked
+     * (PROTOCOL.md 9.16); peers fetch it once it is */
+    if (!node_telling_unchecked(s->node) &&
+        zmq_send(s->pub, e->wire, e->wire_len, ZMQ_DONTWAIT) < 0 && zmq_errno() != EAGAIN)
         log_debug("sync", "publish: %s", zmq_strerror(zmq_errno()));
     if (e->kind == 1 && s->cfg->discover && e->payload &&
         memcmp(e->author, node_identity(s->node)->pk, 32) != 0 && !sess_out_by_hub(s, e->author) &&
