@@ -80,6 +80,10 @@ int node_ingest(struct node *n, const uint8_t *const *wires, const size_t *lens,
  * write that should see the batch). */
 struct node_ingest_job;
 #define NODE_INGEST_BULK 1u /* part of a longer transfer (catch-up): see STORE_BULK */
+/* Entries a peer answered Wants with (anti-entropy): runs of one feed may be accepted on the
+ * hash chain, their inner signatures checked afterwards (sigcheck.h, PROTOCOL.md 9.16). Not for
+ * imports, whose per-entry results an operator reads, nor live pushes. */
+#define NODE_INGEST_CHAIN 2u
 int node_ingest_begin(struct node *n, const uint8_t *const *wires, const size_t *lens, size_t count,
                       int *results, int origin, unsigned flags,
                       struct node_ingest_job **job) HUB_WUR;

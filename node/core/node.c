@@ -341,6 +341,7 @@ struct node_ingest_job {
     struct store_item *items;
     size_t count, valid;
     int pipelined, origin;
+    int chain; /* NODE_INGEST_CHAIN */
     unsigned store_flags;
     struct ingest_pipe ip;
     int begin_rc;       /* of ingest_screen_job: HUB_E_NOMEM if the workers could not start */
@@ -383,7 +384,8 @@ static void ingest_screen_job(struct node_ingest_job *job, int apart) {
     if (job->pipelined) {
         job->ip = (struct ingest_pipe){
             .order = job->order, .items = job->items, .now = job->j.now, .self = &job->j.n->id};
-        ingest_plan(job);
+        if (job->chain)
+            ingest_plan(job);
         if (par_pipe_start(&job->ip.pipe, job->valid, ingest_check_one, &job->ip) != 0) {
             job->pipelined = 0;
             job->begin_rc = HUB_E_NOMEM;
@@ -433,6 +435,7 @@ int node_ingest_begin(struct node *n, const uint8_t *const *wires, const size_t 
     job->count = count;
     job->origin = origin;
     job->store_flags = (flags & NODE_INGEST_BULK) ? STORE_BULK : 0;
+    job->chain = (flags & NODE_INGEST_CHAIN) != 0;
     if (!p || !job->order || !job->items) {
         ingest_job_free(job);
         return HUB_E_NOMEM;

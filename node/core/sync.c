@@ -1496,11 +1496,11 @@ static int defer_begin(struct sync *s, struct defer *d) {
     }
     /* While Wants are still out, this batch is one of a catch-up: the store writes such
      * batches straight into its index (a small, final one goes to the index tail). */
-    unsigned flags = 0;
+    unsigned flags = NODE_INGEST_CHAIN; /* answers to Wants: PROTOCOL.md 9.16 */
     for (size_t i = 0; i < d->n; i++)
         if (d->items[i].ss->used && d->items[i].ss->gen == d->items[i].gen &&
             d->items[i].ss->ninflight > 0)
-            flags = NODE_INGEST_BULK;
+            flags |= NODE_INGEST_BULK;
     return node_ingest_begin(s->node, d->wires, d->lens, d->total, d->results, 0, flags, &d->job);
 }
 
