@@ -38,6 +38,8 @@ int node_telling_unchecked(const struct node *n);
 /* The last seq of author's feed this hub may serve to peers (UINT64_MAX: all it holds); when
  * capped, before gets that entry's id (PROTOCOL.md 9.16). Safe from any thread. */
 uint64_t node_servable(struct node *n, const uint8_t author[32], uint8_t before[32]);
+/* Changes whenever a node_servable bound moves. */
+uint64_t node_servable_generation(struct node *n);
 struct sigcheck;
 struct sigcheck *node_sigcheck(struct node *n);
 void node_set_admit(struct node *n, node_admit_fn fn, void *arg);

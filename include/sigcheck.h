@@ -44,6 +44,9 @@ void sigcheck_note(struct sigcheck *sc, const uint8_t author[32], uint64_t seq,
 /* The last seq of author's feed that may be served (UINT64_MAX: all of it) and, when it is
  * capped, the id of that entry in before (a cap of 0: nothing). */
 uint64_t sigcheck_servable(struct sigcheck *sc, const uint8_t author[32], uint8_t before[32]);
+/* Changes whenever a bound moves (the checker's progress, a note, a failed check): whoever
+ * caches what it offers (the Summary digest) computes it again. */
+uint64_t sigcheck_generation(struct sigcheck *sc);
 
 struct sigcheck_stats {
     uint64_t deferred; /* entries stored on the chain (sigcheck_count_deferred) */

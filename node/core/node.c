@@ -108,6 +108,10 @@ uint64_t node_servable(struct node *n, const uint8_t author[32], uint8_t before[
     return sigcheck_servable(n->sigcheck, author, before);
 }
 
+uint64_t node_servable_generation(struct node *n) {
+    return sigcheck_generation(n->sigcheck);
+}
+
 struct sigcheck *node_sigcheck(struct node *n) {
     return n->sigcheck;
 }

@@ -60,6 +60,7 @@ struct sigcheck {
     size_t n, cap, rr;
     int stop, started;
     pthread_t tid;
+    uint64_t gen; /* sigcheck_generation */
     uint64_t deferred, checked, bad;
 };
 
@@ -126,8 +127,16 @@ void sigcheck_note(struct sigcheck *sc, const uint8_t author[32], uint64_t seq,
     }
     p->notes++;
     p->retry_ms = 0;
+    sc->gen++;
     pthread_cond_signal(&sc->cv);
     pthread_mutex_unlock(&sc->mu);
+}
+
+uint64_t sigcheck_generation(struct sigcheck *sc) {
+    pthread_mutex_lock(&sc->mu);
+    uint64_t g = sc->gen;
+    pthread_mutex_unlock(&sc->mu);
+    return g;
 }
 
 uint64_t sigcheck_servable(struct sigcheck *sc, const uint8_t author[32], uint8_t before[32]) {
@@ -266,6 +275,8 @@ static int check_pass(struct sigcheck *sc) {
         }
     }
     pthread_mutex_lock(&sc->mu);
+    if (nu)
+        sc->gen++;
     for (size_t i = 0; i < nu; i++) {
         int found;
         size_t at = pend_pos(sc, u[i].author, &found);

@@ -186,6 +186,7 @@ struct sync {
     uint8_t digest[32];
     uint32_t digest_feeds;
     int digest_valid;
+    uint64_t digest_gen; /* node_servable_generation it was computed at */
     int policy_dirty;
     int deferring; /* Entries are stashed for entries_flush while a socket is read */
     struct defer {
@@ -473,8 +474,11 @@ static int digest_cb(const struct feed_head *h, void *arg) {
 }
 
 static void digest_refresh(struct sync *s) {
-    if (s->digest_valid)
+    /* the offered heads move as deferred signatures are checked (PROTOCOL.md 9.16) */
+    uint64_t gen = node_servable_generation(s->node);
+    if (s->digest_valid && s->digest_gen == gen)
         return;
+    s->digest_gen = gen;
     struct digest_ctx d;
     crypto_generichash_init(&d.st, NULL, 0, 32);
     d.n = 0;

@@ -48,9 +48,8 @@ def sig_status(h):
     return h.status()["signatures"]
 
 
-def test_forged_older_signature_is_never_relayed(hubs):
-    peer_kp, forger = ref.Keypair.generate(), ref.Keypair.generate()
-    P, F = peer_kp.public, forger.public
+def chain_of_three(hubs, P, F):
+    """Hub A admits the hostile peer P and the author F; hub B peers only with A."""
     a = hubs.new("chain-a", interval=1)
     b = hubs.new("chain-b", interval=1)
     first_run(a, b)
@@ -63,6 +62,40 @@ def test_forged_older_signature_is_never_relayed(hubs):
         p = [r for r in b.call("peers")["peers"] if r["key"] == a.key and r["direction"] == "out"]
         return p and p[0]["state"] == "up" and p[0]["live"]
     wait_until(b_live, timeout=15, msg="b never up with live push from a")
+    return a, b, b_live
+
+
+def test_valid_run_is_relayed_once_checked(hubs):
+    """The honest case: the run is stored on the chain, checked in the background, and then
+    offered and served whole: B ends with all of it."""
+    peer_kp, author = ref.Keypair.generate(), ref.Keypair.generate()
+    P, F = peer_kp.public, author.public
+    a, b, _ = chain_of_three(hubs, P, F)
+    feed = ref.Feed(author, int(time.time() * 1000) - 60000)
+    for i in range(N):
+        feed.next(2, f"offer-{i}", mk_offer(f"course {i}"))
+    peer = Peer(peer_kp, a.key, a.endpoint)
+    try:
+        peer.hello()
+        peer.supply(F, N, [e.wire for e in feed.entries])
+        fh, head = F.hex(), feed.entries[-1].id.hex()
+        wait_until(lambda: heads_of(b).get(fh, (0, ""))[:2] == (N, head), timeout=30,
+                   msg="b did not get the whole run")
+        st = a.status()["signatures"]
+        assert st["deferred"] >= N - 2 and st["failed"] == 0 and st["stopped"] == [], st
+        assert st["feeds_waiting"] == 0, st
+        assert b.status()["signatures"]["failed"] == 0
+        assert "E_SIGNATURE" not in b.status()["rejected"]
+        # the held entries are A's records at once (queries), like any accepted entry
+        assert len(a.query(author=fh, limit=1000)) == N
+    finally:
+        peer.close()
+
+
+def test_forged_older_signature_is_never_relayed(hubs):
+    peer_kp, forger = ref.Keypair.generate(), ref.Keypair.generate()
+    P, F = peer_kp.public, forger.public
+    a, b, b_live = chain_of_three(hubs, P, F)
 
     feed, wires = forged_feed(forger)
     peer = Peer(peer_kp, a.key, a.endpoint)
