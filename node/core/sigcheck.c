@@ -187,21 +187,52 @@ struct check_read {
     uint64_t next;       /* the seq expected next */
     uint8_t last_id[32]; /* id of entry next - 1 */
     uint64_t checked, bad_seq;
+    /* the headers and signatures read (copied out, so that no read transaction, and no lock
+     * against a map resize, is held while this thread, at nice 19, waits for a core) */
+    struct check_item {
+        uint8_t header[HUB_MAX_HEADER];
+        size_t header_len;
+        uint8_t sig[HUB_SIG_LEN];
+        uint8_t author[HUB_KEY_LEN], id[HUB_ID_LEN];
+        uint64_t seq;
+    } *items;
+    size_t n;
 };
 
-static int check_cb(const uint8_t *wire, size_t len, void *arg) {
+static int copy_cb(const uint8_t *wire, size_t len, void *arg) {
     struct check_read *r = arg;
     struct entry e;
-    if (entry_decode(wire, len, &e) != 0 || e.seq != r->next)
+    if (r->n == SIGCHECK_READ || entry_decode(wire, len, &e) != 0 ||
+        e.seq != r->next + r->n || e.header_len > HUB_MAX_HEADER)
         return 1; /* cannot be: stored entries decode and chain; stop, and look again later */
-    if (entry_verify_sig(&e, NULL) != 0) {
-        r->bad_seq = e.seq;
-        return 1;
-    }
-    memcpy(r->last_id, e.id, 32);
-    r->next++;
-    r->checked++;
+    struct check_item *it = &r->items[r->n++];
+    memcpy(it->header, e.header, e.header_len);
+    it->header_len = e.header_len;
+    memcpy(it->sig, e.sig, HUB_SIG_LEN);
+    memcpy(it->author, e.author, HUB_KEY_LEN);
+    memcpy(it->id, e.id, HUB_ID_LEN);
+    it->seq = e.seq;
     return 0;
+}
+
+/* Checks what copy_cb read, in seq order, up to the first signature that fails. */
+static void check_items(struct check_read *r) {
+    for (size_t i = 0; i < r->n; i++) {
+        struct check_item *it = &r->items[i];
+        struct entry e;
+        memset(&e, 0, sizeof e);
+        memcpy(e.author, it->author, HUB_KEY_LEN);
+        e.header = it->header;
+        e.header_len = it->header_len;
+        e.sig = it->sig;
+        if (entry_verify_sig(&e, NULL) != 0) {
+            r->bad_seq = it->seq;
+            return;
+        }
+        memcpy(r->last_id, it->id, 32);
+        r->next++;
+        r->checked++;
+    }
 }
 
 static uint64_t mono_ms(void) {
@@ -219,6 +250,12 @@ static int check_pass(struct sigcheck *sc) {
         free(notes);
         return 0;
     }
+    struct check_item *items = malloc(SIGCHECK_READ * sizeof *items);
+    if (!items) {
+        free(u);
+        free(notes);
+        return 0;
+    }
     size_t nu = 0, total = 0;
     uint64_t now = mono_ms();
     pthread_mutex_lock(&sc->mu);
@@ -232,12 +269,14 @@ static int check_pass(struct sigcheck *sc) {
         struct store_sigpend *w = &u[nu];
         memcpy(w->author, p->author, 32);
         w->expect = p->lo;
-        struct check_read r = {.next = p->lo};
+        struct check_read r = {.next = p->lo, .items = items};
         memcpy(r.last_id, p->before, 32);
         notes[nu] = p->notes;
         p->noted_lo = 0;
         pthread_mutex_unlock(&sc->mu);
-        int rc = store_sig_range(sc->st, w->author, w->expect, SIGCHECK_READ, check_cb, &r);
+        int rc = store_sig_range(sc->st, w->author, w->expect, SIGCHECK_READ, copy_cb, &r);
+        if (rc >= 0)
+            check_items(&r);
         pthread_mutex_lock(&sc->mu);
         if (rc < 0 || (r.checked == 0 && r.bad_seq == 0)) {
             /* not readable yet (the batch that noted it is not committed) or a read error */
@@ -301,6 +340,7 @@ static int check_pass(struct sigcheck *sc) {
         }
     }
     pthread_mutex_unlock(&sc->mu);
+    free(items);
     free(u);
     free(notes);
     return did;
