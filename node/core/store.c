@@ -3288,7 +3288,7 @@ int store_sigpend_load(struct store *s,
 
 int store_sigpend_advance(struct store *s, struct store_sigpend *u, size_t n) {
     pthread_mutex_lock(&s->write_mu);
-    MDB_txn *txn;
+    MDB_txn *txn = NULL;
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     for (size_t i = 0; i < n && rc == 0; i++) {
         uint64_t lo;
@@ -3324,6 +3324,8 @@ int store_sigpend_advance(struct store *s, struct store_sigpend *u, size_t n) {
     else if (txn)
         mdb_txn_abort(txn);
     pthread_mutex_unlock(&s->write_mu);
+    if (rc != 0)
+        log_warnx("store", "recording checked signatures: %s", mdb_strerror(rc));
     return store_err(rc);
 }
 
