@@ -1,7 +1,6 @@
 /* control.c: the control socket server (CONTROL.md). Non-blocking clients with bounded buffers:
  * a slow or stuck client is cut off, never waited for. */
 #include "control.h"
-#include "sigcheck.h"
 #include "search.h"
 
 #include <errno.h>
@@ -28,6 +27,7 @@
 #include "qfilter.h"
 #include "record.h"
 #include "records.h"
+#include "sigcheck.h"
 #include "store.h"
 #include "view.h"
 #include "vocab.h"

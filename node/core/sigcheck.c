@@ -14,7 +14,7 @@
 
 #include "log.h"
 
-#define SIGCHECK_READ 1024 /* entries verified inside one read transaction of the checker */
+#define SIGCHECK_READ 1024  /* entries verified inside one read transaction of the checker */
 #define SIGCHECK_UPDATES 64 /* feeds whose progress one write of the checker carries */
 
 void sigcheck_plan(const struct entry *const *order, size_t n, uint8_t *defer, size_t *anchor) {
@@ -46,10 +46,10 @@ struct pend {
     uint8_t author[32];
     uint64_t lo; /* the lowest unchecked seq (STORE_SIGPEND_BAD: its check failed) */
     uint8_t before[32];
-    uint64_t notes;     /* sigcheck_note calls, so the checker sees notes made while it worked */
-    uint64_t noted_lo;  /* the lowest seq noted since the checker read this row (0: none) */
+    uint64_t notes;    /* sigcheck_note calls, so the checker sees notes made while it worked */
+    uint64_t noted_lo; /* the lowest seq noted since the checker read this row (0: none) */
     uint8_t noted_before[32];
-    uint64_t retry_ms;  /* nothing readable at lo: not before this (monotonic ms) */
+    uint64_t retry_ms; /* nothing readable at lo: not before this (monotonic ms) */
 };
 
 struct sigcheck {
@@ -195,15 +195,15 @@ struct check_read {
         uint8_t sig[HUB_SIG_LEN];
         uint8_t author[HUB_KEY_LEN], id[HUB_ID_LEN];
         uint64_t seq;
-    } *items;
+    } * items;
     size_t n;
 };
 
 static int copy_cb(const uint8_t *wire, size_t len, void *arg) {
     struct check_read *r = arg;
     struct entry e;
-    if (r->n == SIGCHECK_READ || entry_decode(wire, len, &e) != 0 ||
-        e.seq != r->next + r->n || e.header_len > HUB_MAX_HEADER)
+    if (r->n == SIGCHECK_READ || entry_decode(wire, len, &e) != 0 || e.seq != r->next + r->n ||
+        e.header_len > HUB_MAX_HEADER)
         return 1; /* cannot be: stored entries decode and chain; stop, and look again later */
     struct check_item *it = &r->items[r->n++];
     memcpy(it->header, e.header, e.header_len);

@@ -98,9 +98,8 @@ enum {
     DB_COUNT
 };
 static const char *const db_names[DB_COUNT] = {
-    "meta",   "entries", "ids",    "feeds", "chain", "records",    "versions", "index",
-    "recent", "live",    "expiry", "forks", "words", "reply_seen", "areplies", "blocked",
-    "sigpend"};
+    "meta", "entries", "ids",   "feeds", "chain",      "records",  "versions", "index",  "recent",
+    "live", "expiry",  "forks", "words", "reply_seen", "areplies", "blocked",  "sigpend"};
 
 struct store {
     MDB_env *env;

@@ -2,6 +2,7 @@
  * on runs, breaks and neighbours; then with a real store: a feed stored with its inner entries
  * unchecked is checked by the background thread, which lifts the serving bound when every
  * signature verifies and stops it for good (over a reopen too) at a forged one. */
+#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <ftw.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -272,8 +272,7 @@ int main(void) {
         cmocka_unit_test(test_plan_short_and_empty),
         cmocka_unit_test(test_plan_breaks),
         cmocka_unit_test_setup_teardown(test_checked_feed_is_served_whole, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_forged_signature_stops_serving, fx_setup,
-                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_forged_signature_stops_serving, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
