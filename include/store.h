@@ -88,7 +88,7 @@ int store_feed_head(struct store *s, const uint8_t author[32], struct feed_head 
 int store_feeds(struct store *s, int (*cb)(const struct feed_head *h, void *arg), void *arg);
 
 /* For each entry (NULL: none), the size of the held wire bytes of the same id, or 0 when not
- * held (one read transaction). */
+ * held (one read transaction of its own: safe from any thread). */
 int store_held_sizes(struct store *s, const struct entry *const *es, size_t n,
                      size_t *sizes) HUB_WUR;
 /* Wire bytes of an entry by id, malloc'd copy. E_NOT_FOUND. */

@@ -210,6 +210,24 @@ static void rtxn_end(struct store *s) {
     pthread_rwlock_unlock(&s->env_lock);
 }
 
+/* A read transaction of its own, for the functions called from threads other than the event
+ * loop's (s->rtxn is that thread's: renewing it while another thread reads in it fails with
+ * EINVAL, or reads a snapshot being reset). */
+static int otxn_begin(struct store *s, MDB_txn **txn) {
+    pthread_rwlock_rdlock(&s->env_lock);
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+    if (rc != 0) {
+        pthread_rwlock_unlock(&s->env_lock);
+        return store_err(rc);
+    }
+    return HUB_OK;
+}
+
+static void otxn_end(struct store *s, MDB_txn *txn) {
+    mdb_txn_abort(txn);
+    pthread_rwlock_unlock(&s->env_lock);
+}
+
 static int store_check_schema(struct store *s, MDB_txn *txn) {
     MDB_val k = {6, "schema"}, v;
     int rc = mdb_get(txn, s->dbi[DB_META], &k, &v);
@@ -1404,8 +1422,8 @@ int store_feeds(struct store *s, int (*cb)(const struct feed_head *h, void *arg)
 }
 
 int store_held_sizes(struct store *s, const struct entry *const *es, size_t n, size_t *sizes) {
-    MDB_txn *txn;
-    int rc = rtxn_begin(s, &txn);
+    MDB_txn *txn; /* its own: a big batch is screened on a thread of its own (node.c) */
+    int rc = otxn_begin(s, &txn);
     if (rc != 0)
         return rc;
     struct feed_head h = {.seq = 0};
@@ -1428,7 +1446,7 @@ int store_held_sizes(struct store *s, const struct entry *const *es, size_t n, s
             mdb_get(txn, s->dbi[DB_ENTRIES], &v, &ev) == 0)
             sizes[i] = ev.mv_size;
     }
-    rtxn_end(s);
+    otxn_end(s, txn);
     return HUB_OK;
 }
 
@@ -3330,13 +3348,10 @@ int store_sigpend_advance(struct store *s, struct store_sigpend *u, size_t n) {
 
 int store_sig_range(struct store *s, const uint8_t author[32], uint64_t from, size_t max_count,
                     int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg) {
-    pthread_rwlock_rdlock(&s->env_lock);
     MDB_txn *txn;
-    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
-    if (rc != 0) {
-        pthread_rwlock_unlock(&s->env_lock);
-        return store_err(rc);
-    }
+    int rc = otxn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
     MDB_cursor *c;
     int count = 0;
     if ((rc = mdb_cursor_open(txn, s->dbi[DB_CHAIN], &c)) == 0) {
@@ -3357,8 +3372,7 @@ int store_sig_range(struct store *s, const uint8_t author[32], uint64_t from, si
         }
         mdb_cursor_close(c);
     }
-    mdb_txn_abort(txn);
-    pthread_rwlock_unlock(&s->env_lock);
+    otxn_end(s, txn);
     if (rc != 0 && rc != MDB_NOTFOUND)
         return store_err(rc);
     return count;
