@@ -231,6 +231,8 @@ def test_answer_request(fed, browser):
     assert b.find("article#record").get_attribute("data-kind") == "request"
     b.click("#reply-link", "reply-form")
     assert "/staff/reply" in b.d.current_url
+    # The hub answered is named as on the record page (its profile's name), not by its key.
+    assert b.text("#reply-target + .result-hub") == PORTO["name"], b.text("#main")
     form = "form#reply" if b.exists("form#reply") else "main form[method='post']"
     values = {"message": "Our adviser can come on 12 May."}
     if b.exists(f"{form} select[name='type']"):

@@ -381,7 +381,8 @@ def test_hostile_staff_pages(hostile, browser):
     visit(b, wa, "/staff/match", "match", [s.b_offer["title"]])
     # Answer the evil offer through the form: "replies sent" then shows its title.
     visit(b, wa, "/staff/reply?to=" + urllib.parse.quote(f"{s.evil}/offer/{s.offer_key}", safe="/"),
-          "reply-to-evil", [s.evil_offer["title"]])
+          "reply-to-evil", [s.evil_offer["title"], s.evil_profile["name"]])
+    assert norm(b.text("#reply-target + .result-hub")) == norm(s.evil_profile["name"])
     form = "form#reply" if b.exists("form#reply") else "main form[method='post']"
     b.fill(form, {"message": "We would like to know more."})
     b.submit(form, "reply-to-evil-sent")
