@@ -1535,7 +1535,8 @@ static int big_cb(const uint8_t *wire, size_t len, void *arg) {
 }
 
 /* Every page of the query sorted by start (topic t, or everything when t is NULL) with the
- * given limit, concatenated, against the expected order of the offers pred keeps. */
+ * given limit, concatenated, against the expected order of the offers that match (topic: odd
+ * i for t1, -1 for all) and that the callback does not skip. */
 static void sort_start_pages(struct store *s, struct sset *ss, const struct index_term *t,
                              int topic, size_t limit, int skip_odd) {
     struct big_ids got = {calloc(SN, 32), 0, SN, skip_odd};
@@ -1544,8 +1545,11 @@ static void sort_start_pages(struct store *s, struct sset *ss, const struct inde
     size_t pages = 0;
     do {
         size_t before = got.n;
-        struct store_query q = {.terms = t, .nterms = t ? 1 : 0, .cursor = cursor,
-                                .sort = STORE_SORT_START, .limit = limit};
+        struct store_query q = {.terms = t,
+                                .nterms = t ? 1 : 0,
+                                .cursor = cursor,
+                                .sort = STORE_SORT_START,
+                                .limit = limit};
         int rc = store_query(s, &q, big_cb, &got, &next);
         assert_int_equal(rc, (int)(got.n - before));
         if (next) {
