@@ -131,8 +131,8 @@ enum store_sort {
     STORE_SORT_START,       /* start date ascending, then newest first; undated last */
     STORE_SORT_RELEVANCE,   /* a ranked query's order (store_query_ranked) */
 };
-/* Matches a query sorted by start date reads and sorts at most this many (E_TOO_LARGE beyond:
- * a narrower query is needed); 16 bytes each. */
+/* Matches a query sorted by start date reads at most this many (E_TOO_LARGE beyond: a
+ * narrower query is needed); 16 bytes each. Only the page and what precedes it are sorted. */
 #define STORE_SORT_MAX 1000000
 /* A store_query callback's return for an entry it leaves out (filtered): not counted in the
  * limit, the walk goes on. Any other non-zero return stops the walk. */
