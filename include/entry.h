@@ -39,6 +39,12 @@ int entry_verify(const struct entry *e, uint64_t now_ms) HUB_WUR;
 /* entry_verify on a hub: self is its identity (or NULL), whose own entries are checked with the
  * secret key (identity_verify_own), with the same verdict. */
 int entry_verify_at(const struct entry *e, uint64_t now_ms, const struct identity *self) HUB_WUR;
+/* entry_verify_at in its two parts. sig: the signature alone (step 11). chained: the rest
+ * (payload hash and size, timestamp window: steps 12-13), all an entry needs whose header is
+ * authenticated by the hash chain from a later entry of its feed whose signature was checked
+ * (PROTOCOL.md 9.16); its own signature is then checked later (sigcheck.c). */
+int entry_verify_sig(const struct entry *e, const struct identity *self) HUB_WUR;
+int entry_verify_chained(const struct entry *e, uint64_t now_ms) HUB_WUR;
 
 struct entry_draft {
     uint64_t seq;

@@ -73,6 +73,7 @@ const char *hub_strmsg(int err);   /* "signature does not verify" */
 #define HUB_HEX_LEN 64
 void hub_hex(const uint8_t *bin, size_t len, char *out);  /* out holds 2*len+1 */
 int hub_unhex(const char *hex, uint8_t *out, size_t len); /* exact length, 0 or HUB_E_FIELD */
+int hub_hexval(char c); /* a hex digit's value (either case), -1 for any other char */
 void hub_short(const uint8_t key[32], char out[9]);
 
 uint64_t hub_now_ms(void);

@@ -32,6 +32,16 @@ struct config *node_config_mut(struct node *n);
 int node_add_listener(struct node *n, node_listener fn, void *arg);
 /* Inside a listener: the local number (the store's cursor) of the entry it is told of. */
 uint64_t node_telling_local(const struct node *n);
+/* Inside a listener: 1 when the entry was stored before its own signature was checked (the
+ * hash chain authenticates it, PROTOCOL.md 9.16): it must not be relayed (live push). */
+int node_telling_unchecked(const struct node *n);
+/* The last seq of author's feed this hub may serve to peers (UINT64_MAX: all it holds); when
+ * capped, before gets that entry's id (PROTOCOL.md 9.16). Safe from any thread. */
+uint64_t node_servable(struct node *n, const uint8_t author[32], uint8_t before[32]);
+/* Changes whenever a node_servable bound moves. */
+uint64_t node_servable_generation(struct node *n);
+struct sigcheck;
+struct sigcheck *node_sigcheck(struct node *n);
 void node_set_admit(struct node *n, node_admit_fn fn, void *arg);
 
 /* One of the hub's own records to publish. */
@@ -72,6 +82,10 @@ int node_ingest(struct node *n, const uint8_t *const *wires, const size_t *lens,
  * write that should see the batch). */
 struct node_ingest_job;
 #define NODE_INGEST_BULK 1u /* part of a longer transfer (catch-up): see STORE_BULK */
+/* Entries a peer answered Wants with (anti-entropy): runs of one feed may be accepted on the
+ * hash chain, their inner signatures checked afterwards (sigcheck.h, PROTOCOL.md 9.16). Not for
+ * imports, whose per-entry results an operator reads, nor live pushes. */
+#define NODE_INGEST_CHAIN 2u
 int node_ingest_begin(struct node *n, const uint8_t *const *wires, const size_t *lens, size_t count,
                       int *results, int origin, unsigned flags,
                       struct node_ingest_job **job) HUB_WUR;

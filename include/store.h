@@ -40,6 +40,9 @@ struct store_item {
     int32_t date_start, date_end; /* days since epoch, 0 = none */
     int retract_kind;             /* for KIND_RETRACTION: the withdrawn record */
     const char *retract_key;
+    /* its own signature is not checked yet: the hash chain from a later entry of the batch
+     * authenticates it (PROTOCOL.md 9.16); stored, the feed gets a "sigpend" row */
+    int unchecked;
     /* out */
     int result;     /* HUB_OK, E_DUPLICATE, E_GAP, E_SEQ, E_PREV, E_FORK,
                        E_FORKED_FEED, E_TIMESTAMP */
@@ -98,7 +101,7 @@ int store_feed_head(struct store *s, const uint8_t author[32], struct feed_head 
 int store_feeds(struct store *s, int (*cb)(const struct feed_head *h, void *arg), void *arg);
 
 /* For each entry (NULL: none), the size of the held wire bytes of the same id, or 0 when not
- * held (one read transaction). */
+ * held (one read transaction of its own: safe from any thread). */
 int store_held_sizes(struct store *s, const struct entry *const *es, size_t n,
                      size_t *sizes) HUB_WUR;
 /* Wire bytes of an entry by id, malloc'd copy. E_NOT_FOUND. */
@@ -133,8 +136,8 @@ enum store_sort {
     STORE_SORT_START,       /* start date ascending, then newest first; undated last */
     STORE_SORT_RELEVANCE,   /* a ranked query's order (store_query_ranked) */
 };
-/* Matches a query sorted by start date reads and sorts at most this many (E_TOO_LARGE beyond:
- * a narrower query is needed); 16 bytes each. */
+/* Matches a query sorted by start date reads at most this many (E_TOO_LARGE beyond: a
+ * narrower query is needed); 16 bytes each. Only the page and what precedes it are sorted. */
 #define STORE_SORT_MAX 1000000
 /* A store_query callback's return for an entry it leaves out (filtered): not counted in the
  * limit, the walk goes on. Any other non-zero return stops the walk. */
@@ -249,6 +252,30 @@ int store_stats(struct store *s, struct store_stats *out) HUB_WUR;
 /* {"commit_seconds": histogram, "batch_entries": histogram} of the write transactions since
  * the store was opened (hist.h's JSON form), for status and metrics. A new reference. */
 json_t *store_histograms(const struct store *s);
+
+/* ---- signatures checked after the hash chain (sigcheck.c, PROTOCOL.md 9.16) ----
+ * Per feed with entries stored unchecked: lo, the lowest such seq (with STORE_SIGPEND_BAD once
+ * its check failed), and `before`, the id of entry lo - 1 (the last one that may be served). */
+#define STORE_SIGPEND_BAD (1ULL << 63)
+/* Every row, in author order; cb returns non-zero to stop. The count or a negative code. */
+int store_sigpend_load(struct store *s,
+                       int (*cb)(const uint8_t author[32], uint64_t lo, const uint8_t before[32],
+                                 void *arg),
+                       void *arg);
+/* The checker's progress, in one write transaction: each row that still reads `expect` becomes
+ * `to` (with to_before), or goes when `to` is past the feed's head (all checked); `now` and
+ * now_before say what the row reads afterwards (0: none). E_DISK_FULL, E_IO. */
+struct store_sigpend {
+    uint8_t author[32];
+    uint64_t expect, to;
+    uint8_t to_before[32];
+    uint64_t now; /* out */
+    uint8_t now_before[32];
+};
+int store_sigpend_advance(struct store *s, struct store_sigpend *u, size_t n) HUB_WUR;
+/* store_feed_range for a thread other than the event loop's (a read transaction of its own). */
+int store_sig_range(struct store *s, const uint8_t author[32], uint64_t from, size_t max_count,
+                    int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg);
 
 /* ---- backup, verify, cursors ---- */
 

@@ -37,6 +37,10 @@ struct web_formvals {
  * E_NOMEM. */
 int web_form_decode(const char *body, size_t len, struct web_formvals *out) HUB_WUR;
 void web_formvals_free(struct web_formvals *f);
+/* Percent-decode s[0..n) into out (room for n + 1 bytes; out may be s: decoding in place):
+ * '+' is a space, %XX a byte, a '%' without two hex digits stays. The decoded length; out is
+ * NUL-terminated (a decoded NUL ends it for readers of C strings). */
+size_t web_pct_decode(const char *s, size_t n, char *out);
 /* Append one pair (copied). E_TOO_LARGE beyond WEB_FORM_MAX_FIELDS. */
 int web_formvals_add(struct web_formvals *f, const char *name, const char *value, size_t len)
     HUB_WUR;

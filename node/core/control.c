@@ -28,6 +28,7 @@
 #include "qfilter.h"
 #include "record.h"
 #include "records.h"
+#include "sigcheck.h"
 #include "store.h"
 #include "view.h"
 #include "vocab.h"
@@ -297,6 +298,25 @@ static int fork_cb(const struct store_fork *f, void *arg) {
     return 0;
 }
 
+static int sig_bad_cb(const uint8_t author[32], uint64_t seq, void *arg) {
+    char a[HUB_HEX_LEN + 1];
+    hub_hex(author, 32, a);
+    json_array_append_new(arg, json_pack("{s:s, s:I}", "author", a, "seq", (json_int_t)seq));
+    return 0;
+}
+
+/* Catch-up on the hash chain (PROTOCOL.md 9.16): entries stored before their own signatures
+ * were checked, the checks done since, and the feeds whose serving a failed check stopped. */
+static json_t *status_signatures(struct node *n) {
+    struct sigcheck_stats ss;
+    sigcheck_stats(node_sigcheck(n), &ss);
+    json_t *bad = json_array();
+    (void)sigcheck_bad_walk(node_sigcheck(n), sig_bad_cb, bad);
+    return json_pack("{s:I, s:I, s:I, s:I, s:o}", "deferred", (json_int_t)ss.deferred, "checked",
+                     (json_int_t)ss.checked, "failed", (json_int_t)ss.bad, "feeds_waiting",
+                     (json_int_t)(ss.feeds - ss.feeds_bad), "stopped", bad);
+}
+
 static void op_status(struct control *c, struct client *cl, json_t *req, json_t *tag) {
     struct node *n = c->node;
     const struct config *cfg = node_config(n);
@@ -343,6 +363,7 @@ static void op_status(struct control *c, struct client *cl, json_t *req, json_t 
         json_object_set_new(o, "index_tail", json_integer((json_int_t)st.index_tail));
         json_object_set_new(o, "map_max", json_integer((json_int_t)cfg->max_map_bytes));
         json_object_set_new(o, "histograms", store_histograms(node_store(n)));
+        json_object_set_new(o, "signatures", status_signatures(n));
     }
     if (c->status_fn && o)
         c->status_fn(c->status_arg, o);

@@ -10,6 +10,7 @@
 #include "entry.h"
 #include "hub.h"
 #include "jbuf.h"
+#include "pbcheck.h"
 #include "records.h"
 
 #include <pthread.h>
@@ -188,22 +189,6 @@ static int facet_month(struct facets *f, const uint8_t *p, size_t len) {
     return facet_count(&f->f[F_START], (const char *)p, 7);
 }
 
-/* protobuf varint; 0 or -1 when truncated or too long */
-static int facet_varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
-    uint64_t v = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (*p >= end)
-            return -1;
-        uint8_t b = *(*p)++;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *out = v;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 static int facet_keep_offer(struct facets *f, const struct entry *e, uint64_t capacity) {
     struct facet_offer *o;
     if (f->noffers == f->cap_offers) {
@@ -244,18 +229,18 @@ int facets_add(struct facets *f, const struct entry *e) {
      * so this only guards the counting). */
     while (rc == 0 && p < end) {
         uint64_t tag, len;
-        if (facet_varint(&p, end, &tag) != 0)
+        if (pb_read_varint(&p, end, &tag) != 0)
             break;
         int field = (int)(tag >> 3), wt = (int)(tag & 7);
         int facet = facet_field(e->kind, field);
         if (wt == 0) {
             uint64_t v;
-            if (facet_varint(&p, end, &v) != 0)
+            if (pb_read_varint(&p, end, &v) != 0)
                 break;
             if (facet == FIELD_CAPACITY)
                 capacity = v;
         } else if (wt == 2) {
-            if (facet_varint(&p, end, &len) != 0 || len > (uint64_t)(end - p))
+            if (pb_read_varint(&p, end, &len) != 0 || len > (uint64_t)(end - p))
                 break;
             if (facet == F_START)
                 rc = facet_month(f, p, (size_t)len);

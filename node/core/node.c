@@ -13,6 +13,7 @@
 #include "textsearch.h"
 #include "par.h"
 #include "record.h"
+#include "sigcheck.h"
 
 #define NODE_SWEEP_BATCH 64
 #define NODE_IDLE_MS 1000 /* without writes for this long, the store tidies its index */
@@ -46,6 +47,12 @@ int node_open(const struct config *cfg, struct node **out) {
         free(n);
         return rc;
     }
+    if ((rc = sigcheck_open(n->store, &n->sigcheck)) != 0) {
+        store_destroy(&n->store);
+        identity_wipe(&n->id);
+        free(n);
+        return rc;
+    }
     node_clock_report(n);
     writer_start(n);
     self_start(n, created);
@@ -57,6 +64,7 @@ void node_destroy(struct node **np) {
     if (!np || !*np)
         return;
     writer_stop(*np);
+    sigcheck_destroy(&(*np)->sigcheck);
     store_destroy(&(*np)->store);
     identity_wipe(&(*np)->id);
     free(*np);
@@ -90,6 +98,22 @@ int node_add_listener(struct node *n, node_listener fn, void *arg) {
 
 uint64_t node_telling_local(const struct node *n) {
     return n->telling_local;
+}
+
+int node_telling_unchecked(const struct node *n) {
+    return n->telling_unchecked;
+}
+
+uint64_t node_servable(struct node *n, const uint8_t author[32], uint8_t before[32]) {
+    return sigcheck_servable(n->sigcheck, author, before);
+}
+
+uint64_t node_servable_generation(struct node *n) {
+    return sigcheck_generation(n->sigcheck);
+}
+
+struct sigcheck *node_sigcheck(struct node *n) {
+    return n->sigcheck;
 }
 
 void node_set_admit(struct node *n, node_admit_fn fn, void *arg) {
@@ -273,12 +297,18 @@ struct ingest_pipe {
     uint64_t now;
     const struct identity *self;
     struct par_pipe pipe;
+    /* catch-up on the hash chain (sigcheck.h): entries inside a run of one feed are stored
+     * before their own signatures are checked, once the run's newest one checked */
+    uint8_t *defer;
+    size_t *anchor;
+    struct sigcheck *sc;
 };
 
 static void ingest_check_one(void *arg, size_t i) {
     struct ingest_pipe *ip = arg;
     struct prepared *p = ip->order[i];
-    int rc = entry_verify_at(&p->e, ip->now, ip->self);
+    int rc = ip->defer && ip->defer[i] ? entry_verify_chained(&p->e, ip->now)
+                                       : entry_verify_at(&p->e, ip->now, ip->self);
     if (rc == 0)
         rc = node_prepare(p, 1);
     p->item.result = rc;
@@ -290,6 +320,20 @@ static int ingest_ready(void *arg, size_t i) {
     struct prepared *p = ip->order[i];
     if (p->item.result != 0)
         return p->item.result;
+    p->item.unchecked = 0;
+    if (ip->defer && ip->defer[i]) {
+        /* Stands on the chain only if the run's newest entry checked and the entry before this
+         * one was just accepted (then this one is the feed's next: no fork, whose evidence
+         * must carry a checked signature). Else its own signature is checked here. */
+        par_pipe_wait(&ip->pipe, ip->anchor[i]);
+        if (ip->order[ip->anchor[i]]->item.result == 0 && ip->items[i - 1].result == HUB_OK) {
+            p->item.unchecked = 1;
+            sigcheck_note(ip->sc, p->e.author, p->e.seq, p->e.prev);
+        } else if (entry_verify_sig(&p->e, ip->self) != 0) {
+            p->item.result = HUB_E_SIGNATURE;
+            return HUB_E_SIGNATURE;
+        }
+    }
     ip->items[i] = p->item;
     return 0;
 }
@@ -301,6 +345,7 @@ struct node_ingest_job {
     struct store_item *items;
     size_t count, valid;
     int pipelined, origin;
+    int chain; /* NODE_INGEST_CHAIN */
     unsigned store_flags;
     struct ingest_pipe ip;
     int begin_rc;       /* of ingest_screen_job: HUB_E_NOMEM if the workers could not start */
@@ -312,11 +357,15 @@ struct node_ingest_job {
 };
 
 static void ingest_job_free(struct node_ingest_job *job) {
+    free(job->ip.defer);
+    free(job->ip.anchor);
     free(job->items);
     free(job->order);
     node_prepared_free(job->j.p);
     free(job);
 }
+
+static void ingest_plan(struct node_ingest_job *job);
 
 /* The first half of a job: screen the batch, check small ones at once (par_for), put the
  * valid ones in (author, seq) order and start the signature workers on big ones. Touches only
@@ -339,11 +388,35 @@ static void ingest_screen_job(struct node_ingest_job *job, int apart) {
     if (job->pipelined) {
         job->ip = (struct ingest_pipe){
             .order = job->order, .items = job->items, .now = job->j.now, .self = &job->j.n->id};
+        if (job->chain)
+            ingest_plan(job);
         if (par_pipe_start(&job->ip.pipe, job->valid, ingest_check_one, &job->ip) != 0) {
             job->pipelined = 0;
             job->begin_rc = HUB_E_NOMEM;
         }
     }
+}
+
+/* Which entries of a pipelined batch stand on the hash chain (sigcheck_plan). Without memory
+ * for the plan every entry is checked in full, as before. */
+static void ingest_plan(struct node_ingest_job *job) {
+    size_t nv = job->valid;
+    const struct entry **es = malloc((nv ? nv : 1) * sizeof *es);
+    job->ip.defer = malloc(nv ? nv : 1);
+    job->ip.anchor = malloc((nv ? nv : 1) * sizeof *job->ip.anchor);
+    job->ip.sc = job->j.n->sigcheck;
+    if (!es || !job->ip.defer || !job->ip.anchor || !job->ip.sc) {
+        free(job->ip.defer);
+        free(job->ip.anchor);
+        job->ip.defer = NULL;
+        job->ip.anchor = NULL;
+        free(es);
+        return;
+    }
+    for (size_t i = 0; i < nv; i++)
+        es[i] = &job->order[i]->e;
+    sigcheck_plan(es, nv, job->ip.defer, job->ip.anchor);
+    free(es);
 }
 
 static void *screener_main(void *arg) {
@@ -366,6 +439,7 @@ int node_ingest_begin(struct node *n, const uint8_t *const *wires, const size_t 
     job->count = count;
     job->origin = origin;
     job->store_flags = (flags & NODE_INGEST_BULK) ? STORE_BULK : 0;
+    job->chain = (flags & NODE_INGEST_CHAIN) != 0;
     if (!p || !job->order || !job->items) {
         ingest_job_free(job);
         return HUB_E_NOMEM;
@@ -422,9 +496,12 @@ static void ingest_results(struct node *n, struct node_ingest_job *job) {
             node_count(n, results[i]); /* refused by the screen or the checks */
     if (job->rc != 0)
         return;
+    size_t unchecked = 0;
     for (size_t i = 0; i < job->valid; i++) {
         order[i]->item.result = items[i].result;
         order[i]->item.local = items[i].local;
+        order[i]->item.unchecked = items[i].unchecked && items[i].result == HUB_OK;
+        unchecked += order[i]->item.unchecked;
         results[order[i] - p] = items[i].result;
         node_count(n, items[i].result);
         if (items[i].result == HUB_OK)
@@ -438,6 +515,8 @@ static void ingest_results(struct node *n, struct node_ingest_job *job) {
                       a, (unsigned long long)order[i]->e.seq);
         }
     }
+    if (unchecked)
+        sigcheck_count_deferred(n->sigcheck, unchecked);
 }
 
 int node_ingest_finish_step(struct node *n, struct node_ingest_job *job, size_t max,
@@ -455,8 +534,10 @@ int node_ingest_finish_step(struct node *n, struct node_ingest_job *job, size_t 
         if (q->item.result != HUB_OK)
             continue;
         n->telling_local = q->item.local;
+        n->telling_unchecked = q->item.unchecked;
         for (size_t l = 0; l < n->nlisteners; l++)
             n->listeners[l].fn(n->listeners[l].arg, &q->e, job->origin);
+        n->telling_unchecked = 0;
     }
     if (job->rc == 0 && job->told < job->valid)
         return 0;

@@ -41,6 +41,8 @@ struct node {
     } listeners[NODE_MAX_LISTENERS];
     size_t nlisteners;
     uint64_t telling_local; /* local number of the entry the listeners are told of */
+    int telling_unchecked;  /* ... and it was stored before its signature was checked */
+    struct sigcheck *sigcheck; /* catch-up on the hash chain (sigcheck.h) */
     node_admit_fn admit;
     void *admit_arg;
     uint64_t next_sweep;

@@ -48,8 +48,8 @@ int store_feeds(struct store *s, int (*cb)(const struct feed_head *h, void *arg)
 }
 
 int store_held_sizes(struct store *s, const struct entry *const *es, size_t n, size_t *sizes) {
-    MDB_txn *txn;
-    int rc = rtxn_begin(s, &txn);
+    MDB_txn *txn; /* its own: a big batch is screened on a thread of its own (node.c) */
+    int rc = otxn_begin(s, &txn);
     if (rc != 0)
         return rc;
     struct feed_head h = {.seq = 0};
@@ -71,7 +71,7 @@ int store_held_sizes(struct store *s, const struct entry *const *es, size_t n, s
         if (ids_get(s, txn, es[i]->id, &v) == 0 && entry_row_get(s, txn, &v, &ev) == 0)
             sizes[i] = ev.mv_size;
     }
-    rtxn_end(s);
+    otxn_end(s, txn);
     return HUB_OK;
 }
 
@@ -153,18 +153,14 @@ int store_resolve_id(struct store *s, const uint8_t *prefix, size_t nibbles, uin
     return n == 1 ? HUB_OK : HUB_E_RANGE;
 }
 
-int store_feed_range(struct store *s, const uint8_t author[32], uint64_t from, size_t max_count,
-                     size_t max_bytes, int (*cb)(const uint8_t *wire, size_t len, void *arg),
-                     void *arg) {
-    MDB_txn *txn;
-    int rc = rtxn_begin(s, &txn);
-    if (rc != 0)
-        return rc;
+/* The entries of author's feed from seq from on, in txn, until max_count or max_bytes. */
+static int feed_range_in(struct store *s, MDB_txn *txn, const uint8_t author[32], uint64_t from,
+                         size_t max_count, size_t max_bytes,
+                         int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg) {
     MDB_cursor *c;
-    if ((rc = mdb_cursor_open(txn, s->dbi[DB_CHAIN], &c)) != 0) {
-        rtxn_end(s);
+    int rc = mdb_cursor_open(txn, s->dbi[DB_CHAIN], &c);
+    if (rc != 0)
         return store_err(rc);
-    }
     uint8_t start[40];
     memcpy(start, author, 32);
     hub_be64(start + 32, from);
@@ -185,10 +181,32 @@ int store_feed_range(struct store *s, const uint8_t author[32], uint64_t from, s
         bytes += ev.mv_size;
     }
     mdb_cursor_close(c);
-    rtxn_end(s);
     if (rc != 0 && rc != MDB_NOTFOUND)
         return store_err(rc);
     return count;
+}
+
+int store_feed_range(struct store *s, const uint8_t author[32], uint64_t from, size_t max_count,
+                     size_t max_bytes, int (*cb)(const uint8_t *wire, size_t len, void *arg),
+                     void *arg) {
+    MDB_txn *txn;
+    int rc = rtxn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    rc = feed_range_in(s, txn, author, from, max_count, max_bytes, cb, arg);
+    rtxn_end(s);
+    return rc;
+}
+
+int store_sig_range(struct store *s, const uint8_t author[32], uint64_t from, size_t max_count,
+                    int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg) {
+    MDB_txn *txn;
+    int rc = otxn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    rc = feed_range_in(s, txn, author, from, max_count, SIZE_MAX, cb, arg);
+    otxn_end(s, txn);
+    return rc;
 }
 
 int store_forks(struct store *s, int (*cb)(const struct store_fork *f, void *arg), void *arg) {

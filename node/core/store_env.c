@@ -5,7 +5,8 @@
 static const char *const db_names[DB_COUNT] = {
     "meta",     "entries",    "ids",      "feeds",   "chain",   "records",
     "versions", "index",      "recent",   "live",    "expiry",  "forks",
-    "words",    "reply_seen", "areplies", "blocked", "ids_new", "records_new"};
+    "words",    "reply_seen", "areplies", "blocked", "ids_new", "records_new",
+    "sigpend"};
 
 /* Bounds of the store's histograms: commits from 1 ms (a small live-push batch on an SSD) to
  * 10 s (a map resize or a slow disk); batches from one entry to the largest catch-up
@@ -49,6 +50,21 @@ int rtxn_begin(struct store *s, MDB_txn **txn) {
 
 void rtxn_end(struct store *s) {
     mdb_txn_reset(s->rtxn);
+    pthread_rwlock_unlock(&s->env_lock);
+}
+
+int otxn_begin(struct store *s, MDB_txn **txn) {
+    pthread_rwlock_rdlock(&s->env_lock);
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+    if (rc != 0) {
+        pthread_rwlock_unlock(&s->env_lock);
+        return store_err(rc);
+    }
+    return HUB_OK;
+}
+
+void otxn_end(struct store *s, MDB_txn *txn) {
+    mdb_txn_abort(txn);
     pthread_rwlock_unlock(&s->env_lock);
 }
 

@@ -48,6 +48,8 @@
  *   areplies  target hub (32) | entry id (32) -> wire bytes: addressed replies (PROTOCOL.md
  *             9.15) from feeds this hub does not replicate, apart from feeds and the index
  *   blocked   hub key (32) -> u64 ms: responders whose addressed replies are refused
+ *   sigpend   author (32) -> u64 lowest seq whose own signature waits (bit 63: its check failed)
+ *             | id (32) of the entry before it: catch-up on the hash chain (store_sigpend.c)
  * "local" is a per-hub monotonic number, so entries and live are appended at the end.
  *
  * Small batches (live push, publish, a few hundred entries) do not write the index: a record's

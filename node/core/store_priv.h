@@ -59,6 +59,7 @@ enum {
     DB_BLOCKED,
     DB_IDS_NEW,
     DB_RECORDS_NEW,
+    DB_SIGPEND,
     DB_COUNT
 };
 struct store {
@@ -149,10 +150,18 @@ struct wbatch {
 };
 
 /* ---- defined in one store file, used by another ---- */
+/* store_sigpend.c: the "sigpend" rows of the items of a batch stored unchecked, in its
+ * transaction (PROTOCOL.md 9.16) */
+int sigpend_note(struct store *s, MDB_txn *txn, const struct store_item *items, size_t n);
 /* store_env.c */
 int store_err(int rc);
 int rtxn_begin(struct store *s, MDB_txn **txn);
 void rtxn_end(struct store *s);
+/* A read transaction of its own, for the functions called from threads other than the event
+ * loop's (s->rtxn is that thread's: renewing it while another thread reads in it fails with
+ * EINVAL, or reads a snapshot being reset). */
+int otxn_begin(struct store *s, MDB_txn **txn);
+void otxn_end(struct store *s, MDB_txn *txn);
 int store_write_err(struct store *s, int rc, uint64_t need, const char *what);
 int store_grow(struct store *s);
 

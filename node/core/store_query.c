@@ -180,8 +180,66 @@ static int start_hit_cmp(const void *a, const void *b) {
     return x->local < y->local ? 1 : x->local > y->local ? -1 : 0; /* then newest first */
 }
 
-/* store_query sorted by start date: every match is read (its live row), sorted, and the page
- * after q->cursor - 1 results passed to cb. */
+/* Orders a[lo..hi] (inclusive) so that its k smallest (start_hit_cmp) come first, in any
+ * order: quickselect, O(n) on average. Past a depth of 2 log2(n) (an unlucky run of pivots)
+ * it sorts the range instead, so the worst case stays O(n log n). */
+static void start_hit_select(struct start_hit *a, size_t n, size_t k) {
+    size_t lo = 0, hi = n, depth = 0, limit = 2;
+    for (size_t m = n; m > 1; m >>= 1)
+        limit += 2;
+    while (hi - lo > 1 && k > lo && k < hi) {
+        if (++depth > limit) {
+            qsort(a + lo, hi - lo, sizeof *a, start_hit_cmp);
+            return;
+        }
+        /* median of three as the pivot, moved to hi - 1 */
+        size_t mid = lo + (hi - lo) / 2, last = hi - 1;
+        struct start_hit t;
+        if (start_hit_cmp(&a[mid], &a[lo]) < 0) {
+            t = a[mid], a[mid] = a[lo], a[lo] = t;
+        }
+        if (start_hit_cmp(&a[last], &a[lo]) < 0) {
+            t = a[last], a[last] = a[lo], a[lo] = t;
+        }
+        if (start_hit_cmp(&a[mid], &a[last]) < 0) {
+            t = a[mid], a[mid] = a[last], a[last] = t;
+        }
+        struct start_hit pivot = a[last];
+        size_t store = lo;
+        for (size_t i = lo; i < last; i++) {
+            if (start_hit_cmp(&a[i], &pivot) < 0) {
+                t = a[i], a[i] = a[store], a[store] = t;
+                store++;
+            }
+        }
+        t = a[store], a[store] = a[last], a[last] = t;
+        /* a[lo..store) < pivot = a[store] < a(store..hi): the k smallest are left of k */
+        if (store == k || store + 1 == k)
+            return;
+        if (k < store)
+            hi = store;
+        else
+            lo = store + 1;
+    }
+}
+
+/* The live row of local pos through cursor lc (k holds pos's key), for positions that only go
+ * down: when the matches are dense, the row is the one before where the cursor stands, and a
+ * step back is cheaper than a search. 1 and *v, or 0 when there is none. */
+static int live_at(MDB_cursor *lc, int *placed, uint64_t pos, MDB_val *k, MDB_val *v) {
+    MDB_val ck;
+    if (*placed && mdb_cursor_get(lc, &ck, v, MDB_PREV) == 0 && ck.mv_size == 8 &&
+        hub_rd64(ck.mv_data) == pos)
+        return 1;
+    *placed = mdb_cursor_get(lc, k, v, MDB_SET) == 0;
+    return *placed;
+}
+
+/* store_query sorted by start date: every match's start date is read (its live row, through
+ * one cursor: the join's positions only go down, so most reads land on the page the cursor
+ * already stands on), the first q->cursor - 1 + q->limit of the order are selected and only
+ * those sorted (the rest only if the callback skips enough of them to need it), and the page
+ * after q->cursor - 1 results passed to cb. The paging cursor is the position in the order. */
 static int store_query_by_start(struct store *s, MDB_txn *txn, struct qjoin *j,
                                 const struct store_query *q,
                                 int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg,
@@ -189,14 +247,20 @@ static int store_query_by_start(struct store *s, MDB_txn *txn, struct qjoin *j,
     struct start_hit *h = NULL;
     size_t n = 0, cap = 0;
     uint64_t pos = UINT64_MAX;
+    MDB_cursor *lc;
+    int placed = 0;
+    int rc = mdb_cursor_open(txn, s->dbi[DB_LIVE], &lc);
+    if (rc != 0)
+        return store_err(rc);
     while (pos > 0 && qjoin_next(j, &pos)) {
         uint8_t lk[8];
         hub_be64(lk, pos);
         MDB_val k = {8, lk}, v;
         int32_t ds;
-        if (mdb_get(txn, s->dbi[DB_LIVE], &k, &v) == 0 && v.mv_size == LIVE_VAL_LEN &&
+        if (live_at(lc, &placed, pos, &k, &v) && v.mv_size == LIVE_VAL_LEN &&
             query_live_ok(q, v.mv_data, &ds)) {
             if (n == STORE_SORT_MAX) {
+                mdb_cursor_close(lc);
                 free(h);
                 return HUB_E_TOO_LARGE;
             }
@@ -204,6 +268,7 @@ static int store_query_by_start(struct store *s, MDB_txn *txn, struct qjoin *j,
                 size_t nc = cap ? cap * 2 : 256;
                 struct start_hit *nh = realloc(h, nc * sizeof *nh);
                 if (!nh) {
+                    mdb_cursor_close(lc);
                     free(h);
                     return HUB_E_NOMEM;
                 }
@@ -215,13 +280,25 @@ static int store_query_by_start(struct store *s, MDB_txn *txn, struct qjoin *j,
         }
         pos--;
     }
-    if (n)
-        qsort(h, n, sizeof *h, start_hit_cmp);
+    mdb_cursor_close(lc);
+    size_t first = q->cursor ? (size_t)(q->cursor - 1) : 0;
+    /* h[0, sorted) is in order and holds the smallest of h */
+    size_t sorted = n;
+    if (first < n && q->limit < n - first) {
+        sorted = first + q->limit;
+        start_hit_select(h, n, sorted);
+    }
+    if (sorted > 1)
+        qsort(h, sorted, sizeof *h, start_hit_cmp);
     int count = 0;
-    for (size_t i = q->cursor ? (size_t)(q->cursor - 1) : 0; i < n; i++) {
+    for (size_t i = first; i < n; i++) {
         if ((size_t)count == q->limit) {
             *next_cursor = (uint64_t)i + 1;
             break;
+        }
+        if (i == sorted) { /* the callback skipped some: order the rest as well */
+            qsort(h + sorted, n - sorted, sizeof *h, start_hit_cmp);
+            sorted = n;
         }
         uint8_t lk[8];
         hub_be64(lk, h[i].local);

@@ -499,6 +499,8 @@ static int append_locked(struct store *s, struct store_item *items, size_t n, st
             }
             uint64_t t0 = hub_mono_us();
             if (rc == 0)
+                rc = sigpend_note(s, w.txn, items, n);
+            if (rc == 0)
                 rc = feed_flush(s, &w);
             if (rc == 0 && s->next_local != first_local)
                 rc = ids_merge(s, w.txn);

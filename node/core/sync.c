@@ -200,6 +200,7 @@ struct sync {
     uint8_t digest[32];
     uint32_t digest_feeds;
     int digest_valid;
+    uint64_t digest_gen; /* node_servable_generation it was computed at */
     int policy_dirty;
     int deferring; /* Entries are stashed for entries_flush while a socket is read */
     struct defer {
@@ -455,28 +456,51 @@ static int send_hello(struct sync *s, struct session *ss) {
 struct digest_ctx {
     crypto_generichash_state st;
     uint32_t n;
+    struct node *node;
 };
+
+/* The head a feed is offered with (Summary, Heads): the last entry this hub may serve, which
+ * is below the held head while signatures stored on the hash chain wait to be checked
+ * (PROTOCOL.md 9.16). 0: none may be served (the feed is not offered). */
+static uint64_t offered_head(struct node *n, const struct feed_head *h, const uint8_t **id,
+                             uint8_t buf[32]) {
+    *id = h->id;
+    uint64_t cap = node_servable(n, h->author, buf);
+    if (cap >= h->seq)
+        return h->seq;
+    *id = buf;
+    return cap;
+}
 
 static int digest_cb(const struct feed_head *h, void *arg) {
     struct digest_ctx *d = arg;
     if (h->forked)
         return 0; /* the digest covers exactly the feeds Heads lists */
+    const uint8_t *id;
+    uint8_t buf[32];
+    uint64_t head = offered_head(d->node, h, &id, buf);
+    if (head == 0)
+        return 0;
     uint8_t seq[8];
     for (int i = 0; i < 8; i++)
-        seq[i] = (uint8_t)(h->seq >> (56 - 8 * i));
+        seq[i] = (uint8_t)(head >> (56 - 8 * i));
     crypto_generichash_update(&d->st, h->author, 32);
     crypto_generichash_update(&d->st, seq, 8);
-    crypto_generichash_update(&d->st, h->id, 32);
+    crypto_generichash_update(&d->st, id, 32);
     d->n++;
     return 0;
 }
 
 static void digest_refresh(struct sync *s) {
-    if (s->digest_valid)
+    /* the offered heads move as deferred signatures are checked (PROTOCOL.md 9.16) */
+    uint64_t gen = node_servable_generation(s->node);
+    if (s->digest_valid && s->digest_gen == gen)
         return;
+    s->digest_gen = gen;
     struct digest_ctx d;
     crypto_generichash_init(&d.st, NULL, 0, 32);
     d.n = 0;
+    d.node = s->node;
     store_feeds(node_store(s->node), digest_cb, &d);
     crypto_generichash_final(&d.st, s->digest, 32);
     s->digest_feeds = d.n;
@@ -522,15 +546,20 @@ static int heads_cb(const struct feed_head *h, void *arg) {
     struct heads_ctx *hc = arg;
     if (h->forked)
         return 0;
+    const uint8_t *id;
+    uint8_t buf[32];
+    uint64_t head = offered_head(hc->s->node, h, &id, buf);
+    if (head == 0)
+        return 0;
     Hubnet__Head *hd = &hc->heads[hc->n];
     hubnet__head__init(hd);
     memcpy(hc->keys[hc->n], h->author, 32);
-    memcpy(hc->keys[hc->n] + 32, h->id, 32);
+    memcpy(hc->keys[hc->n] + 32, id, 32);
     hd->author.data = hc->keys[hc->n];
     hd->author.len = 32;
     hd->id.data = hc->keys[hc->n] + 32;
     hd->id.len = 32;
-    hd->seq = h->seq;
+    hd->seq = head;
     hc->ptrs[hc->n] = hd;
     if (++hc->n == SYNC_HEADS_CHUNK)
         heads_flush(hc, 0);
@@ -959,8 +988,10 @@ static int fw_send_held(const uint8_t *wire, size_t len, void *arg) {
 static void fw_relay_fork(struct sync *s, const struct entry *e, int again) {
     s->digest_valid = 0; /* the frozen feed leaves the digest (no entry was accepted) */
     pub_send(s, e->wire, e->wire_len);
-    (void)store_feed_range(node_store(s->node), e->author, e->seq, 1, SYNC_ENTRIES_MAX_BYTES,
-                           fw_send_held, s);
+    uint8_t before[32];
+    if (e->seq <= node_servable(s->node, e->author, before)) /* its signature was checked */
+        (void)store_feed_range(node_store(s->node), e->author, e->seq, 1, SYNC_ENTRIES_MAX_BYTES,
+                               fw_send_held, s);
     char a[9];
     hub_short(e->author, a);
     if (again)
@@ -1283,7 +1314,14 @@ static void want_answer(struct sync *s, struct session *ss, const uint8_t author
         return;
     c->n = 0;
     int rc = 0;
-    if (policy_admits_feed(s->policy, author))
+    /* only entries whose signatures were checked (PROTOCOL.md 9.16) */
+    uint8_t before[32];
+    uint64_t upto = node_servable(s->node, author, before);
+    if (from_seq > upto)
+        count = 0;
+    else if (upto - from_seq < count)
+        count = (size_t)(upto - from_seq + 1);
+    if (count && policy_admits_feed(s->policy, author))
         rc = store_feed_range(node_store(s->node), author, from_seq, count, SYNC_ENTRIES_MAX_BYTES,
                               serve_cb, c);
     (void)rc;
@@ -1501,11 +1539,11 @@ static int defer_begin(struct sync *s, struct defer *d) {
     }
     /* While Wants are still out, this batch is one of a catch-up: the store writes such
      * batches straight into its index (a small, final one goes to the index tail). */
-    unsigned flags = 0;
+    unsigned flags = NODE_INGEST_CHAIN; /* answers to Wants: PROTOCOL.md 9.16 */
     for (size_t i = 0; i < d->n; i++)
         if (d->items[i].ss->used && d->items[i].ss->gen == d->items[i].gen &&
             d->items[i].ss->ninflight > 0)
-            flags = NODE_INGEST_BULK;
+            flags |= NODE_INGEST_BULK;
     return node_ingest_begin(s->node, d->wires, d->lens, d->total, d->results, 0, flags, &d->job);
 }
 
@@ -1755,6 +1793,7 @@ static void ask_replies(struct sync *s, struct session *ss) {
 }
 
 struct replies_ctx {
+    struct node *node;
     uint64_t since;
     ProtobufCBinaryData *e;
     size_t n, bytes;
@@ -1765,7 +1804,9 @@ static int replies_cb(const uint8_t *wire, size_t len, void *arg) {
     struct entry e;
     if (c->n == SYNC_REPLIES_MAX || c->bytes + len > SYNC_REPLIES_MAX_BYTES)
         return 1;
-    if (entry_decode(wire, len, &e) != HUB_OK || e.timestamp < c->since)
+    uint8_t before[32];
+    if (entry_decode(wire, len, &e) != HUB_OK || e.timestamp < c->since ||
+        e.seq > node_servable(c->node, e.author, before)) /* its signature is unchecked */
         return 0; /* looked at (the scan budget), not sent */
     for (size_t i = 0; i < c->n; i++) /* a reply both in a feed and kept apart: once */
         if (c->e[i].len == len && memcmp(c->e[i].data, wire, len) == 0)
@@ -1788,7 +1829,7 @@ static void on_want_replies(struct sync *s, struct session *ss, Hubnet__WantRepl
         ss->rej_window_total++;
         return;
     }
-    struct replies_ctx c = {.since = w->since};
+    struct replies_ctx c = {.node = s->node, .since = w->since};
     c.e = calloc(SYNC_REPLIES_MAX, sizeof *c.e);
     if (!c.e)
         return;
@@ -2157,7 +2198,10 @@ static void on_accept(void *arg, const struct entry *e, int origin) {
     s->digest_valid = 0;
     if (e->kind == 6 || e->kind == 5) /* an endorsement, or a retraction of one */
         s->policy_dirty = 1;
-    pub_send(s, e->wire, e->wire_len);
+    /* an entry stored on the hash chain is not relayed before its signature is checked
+     * (PROTOCOL.md 9.16); peers fetch it once it is */
+    if (!node_telling_unchecked(s->node))
+        pub_send(s, e->wire, e->wire_len);
     if (e->kind == 1 && s->cfg->discover && e->payload &&
         memcmp(e->author, node_identity(s->node)->pk, 32) != 0 && !sess_out_by_hub(s, e->author) &&
         policy_admits_feed(s->policy, e->author)) {

@@ -71,7 +71,7 @@ void hub_hex(const uint8_t *bin, size_t len, char *out) {
     out[2 * len] = '\0';
 }
 
-static int util_hexval(char c) {
+int hub_hexval(char c) {
     if (c >= '0' && c <= '9')
         return c - '0';
     if (c >= 'a' && c <= 'f')
@@ -86,10 +86,10 @@ int hub_unhex(const char *hex, uint8_t *out, size_t len) {
         return HUB_E_FIELD;
     /* Validate everything first so that out is untouched on failure. */
     for (size_t i = 0; i < 2 * len; i++)
-        if (util_hexval(hex[i]) < 0)
+        if (hub_hexval(hex[i]) < 0)
             return HUB_E_FIELD;
     for (size_t i = 0; i < len; i++)
-        out[i] = (uint8_t)(util_hexval(hex[2 * i]) << 4 | util_hexval(hex[2 * i + 1]));
+        out[i] = (uint8_t)(hub_hexval(hex[2 * i]) << 4 | hub_hexval(hex[2 * i + 1]));
     return 0;
 }
 

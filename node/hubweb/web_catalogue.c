@@ -353,8 +353,41 @@ static void cat_form(struct html *h, const struct web_req *req) {
 
 /* ---- facets ------------------------------------------------------------------------------ */
 
+/* Is v one of the vocabulary's values (ASCII case folded, as hubd compares a query's value)?
+ * No when the list is unknown (hubd did not give it). */
+static int cat_in_vocab(const json_t *vocab, const char *v) {
+    size_t i;
+    const json_t *e;
+    json_array_foreach((json_t *)vocab, i, e) {
+        const char *s = json_string_value(e);
+        if (s == NULL)
+            continue;
+        size_t k = 0;
+        while (s[k] != '\0' && v[k] != '\0' &&
+               (s[k] | (s[k] >= 'A' && s[k] <= 'Z' ? 0x20 : 0)) ==
+                   (v[k] | (v[k] >= 'A' && v[k] <= 'Z' ? 0x20 : 0)))
+            k++;
+        if (s[k] == '\0' && v[k] == '\0')
+            return 1;
+    }
+    return 0;
+}
+
+/* The vocabulary name of a closed-vocabulary filter parameter, or NULL (open or not a filter). */
+static const char *cat_param_vocab(const char *param) {
+    for (size_t f = 0; f < HUB_ARRAY_LEN(cat_filters); f++)
+        if (strcmp(cat_filters[f].param, param) == 0)
+            return cat_filters[f].vocab;
+    return NULL;
+}
+
+/* One facet's values as links. A value outside a closed vocabulary (another hub checks only
+ * lengths and characters, PROTOCOL.md §7.1) is left out: hubd refuses a query by it (E_VOCAB),
+ * so a link to it would lead to a refusal. */
 static void cat_facet(struct html *h, const struct web_req *req, const char *facet,
                       const char *param, const char *label, const json_t *values) {
+    const char *vocab_name = cat_param_vocab(param);
+    const json_t *vocab = vocab_name ? web_vocab(vocab_name) : NULL;
     size_t i;
     const json_t *pair;
     size_t shown = 0;
@@ -369,6 +402,8 @@ static void cat_facet(struct html *h, const struct web_req *req, const char *fac
         int sel;
 
         if (value == NULL || shown >= CAT_FACET_TOP || count <= 0)
+            continue;
+        if (vocab_name != NULL && !cat_in_vocab(vocab, value))
             continue;
         if (strcmp(facet, "seats") == 0) {
             shownv = "1";

@@ -25,8 +25,7 @@ static const struct web_field fields[] = {
     {"languages", "Languages", WF_WORDS, NULL, P | O | R, 0,
      "Language tags separated by commas (de, en, pt-BR)"},
     {"mode", "Mode", WF_SELECT, "mode", O | R, 0, NULL},
-    {"opportunity_type", "Type of learning opportunity", WF_SELECT, "opportunity_type", O, 0,
-     NULL},
+    {"opportunity_type", "Type of learning opportunity", WF_SELECT, "opportunity_type", O, 0, NULL},
     {"schedule", "Schedule", WF_SELECT, "schedule", O, 0, NULL},
     {"country", "Country", WF_SELECT, "country", P | O | R, 0, NULL},
     {"region", "Region", WF_TEXT, NULL, P, 0, NULL},
@@ -127,24 +126,14 @@ int web_formvals_add(struct web_formvals *f, const char *name, const char *value
     return HUB_OK;
 }
 
-static int hexval(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decode s[0..n) into out (room for n + 1 bytes); the decoded length. */
-static size_t unescape(const char *s, size_t n, char *out) {
+size_t web_pct_decode(const char *s, size_t n, char *out) {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '+') {
             out[o++] = ' ';
-        } else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            out[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+        } else if (s[i] == '%' && i + 2 < n && hub_hexval(s[i + 1]) >= 0 &&
+                   hub_hexval(s[i + 2]) >= 0) {
+            out[o++] = (char)(hub_hexval(s[i + 1]) * 16 + hub_hexval(s[i + 2]));
             i += 2;
         } else {
             out[o++] = s[i];
@@ -178,13 +167,13 @@ int web_form_decode(const char *body, size_t len, struct web_formvals *out) {
             break;
         }
         char name[WEB_FORM_MAX_NAME * 3 + 1];
-        size_t dn = unescape(pair, nlen, name);
+        size_t dn = web_pct_decode(pair, nlen, name);
         if (dn > WEB_FORM_MAX_NAME || memchr(name, '\0', dn)) {
             rc = dn > WEB_FORM_MAX_NAME ? HUB_E_TOO_LARGE : HUB_E_DECODE;
             break;
         }
         size_t vlen = eq ? plen - nlen - 1 : 0;
-        size_t dv = unescape(eq ? eq + 1 : "", vlen, buf);
+        size_t dv = web_pct_decode(eq ? eq + 1 : "", vlen, buf);
         rc = web_formvals_add(out, name, buf, dv);
     }
     free(buf);
@@ -318,8 +307,7 @@ static int parse_amount(const char *s, size_t n, uint64_t *minor) {
     return *minor <= 100000000000000ULL ? 0 : -1;
 }
 
-static void field_value(const struct web_formvals *f, const char *name, const char **s,
-                        size_t *n) {
+static void field_value(const struct web_formvals *f, const char *name, const char **s, size_t *n) {
     *s = NULL;
     *n = 0;
     for (size_t i = 0; i < f->n; i++)
@@ -393,7 +381,8 @@ static void one_field(const struct web_field *fd, const struct web_formvals *f, 
         if (parse_amount(s, n, &minor) != 0) {
             web_form_error(errs, fd->name,
                            "%s: an amount such as 120 or 49.90 (at most 2 decimals, at most "
-                           "1000000000000)", fd->label);
+                           "1000000000000)",
+                           fd->label);
             return;
         }
         if (!c || !cn) {
@@ -456,8 +445,10 @@ static void one_field(const struct web_field *fd, const struct web_formvals *f, 
         uint8_t k[32];
         char hex[HUB_HEX_LEN + 1];
         if (!slash || slash - s != HUB_HEX_LEN || (size_t)(slash - s) + 1 >= n) {
-            web_form_error(errs, fd->name, "%s: AUTHOR/KEY: the hub's 64 hex digits, a slash, "
-                           "the offer's key", fd->label);
+            web_form_error(errs, fd->name,
+                           "%s: AUTHOR/KEY: the hub's 64 hex digits, a slash, "
+                           "the offer's key",
+                           fd->label);
             return;
         }
         memcpy(hex, s, HUB_HEX_LEN);
@@ -468,12 +459,13 @@ static void one_field(const struct web_field *fd, const struct web_formvals *f, 
         json_t *key = json_stringn(slash + 1, n - HUB_HEX_LEN - 1);
         if (hub_unhex(hex, k, sizeof k) != 0 || !key) {
             json_decref(key);
-            web_form_error(errs, fd->name, "%s: AUTHOR/KEY: the hub's 64 hex digits, a slash, "
-                           "the offer's key", fd->label);
+            web_form_error(errs, fd->name,
+                           "%s: AUTHOR/KEY: the hub's 64 hex digits, a slash, "
+                           "the offer's key",
+                           fd->label);
             return;
         }
-        json_object_set_new(rec, fd->name,
-                            json_pack("{s:s, s:o}", "author", hex, "key", key));
+        json_object_set_new(rec, fd->name, json_pack("{s:s, s:o}", "author", hex, "key", key));
         return;
     }
     default: /* text, select, date, URL: as typed; publish checks the vocabulary or format */

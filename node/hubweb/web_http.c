@@ -10,6 +10,7 @@
 #include "hub.h"
 #include "log.h"
 #include "web.h"
+#include "web_form.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -159,32 +160,6 @@ static MHD_Result_t web_collect_arg(void *cls, enum MHD_ValueKind kind, const ch
     return MHD_YES;
 }
 
-static int web_hexval(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Decode application/x-www-form-urlencoded in place ('+' is a space, %XX a byte). */
-static void web_urldecode(char *s) {
-    char *o = s;
-    for (; *s; s++) {
-        if (*s == '+') {
-            *o++ = ' ';
-        } else if (*s == '%' && web_hexval(s[1]) >= 0 && web_hexval(s[2]) >= 0) {
-            *o++ = (char)(web_hexval(s[1]) * 16 + web_hexval(s[2]));
-            s += 2;
-        } else {
-            *o++ = *s;
-        }
-    }
-    *o = '\0';
-}
-
 /* The form fields of a urlencoded body (the body is NUL-terminated and decoded in place). A
  * field decoded to hold a NUL ends there: no field value is binary. */
 static void web_parse_form(struct web_req *req, char *body) {
@@ -201,9 +176,9 @@ static void web_parse_form(struct web_req *req, char *body) {
             }
             if (eq != NULL)
                 *eq = '\0';
-            web_urldecode(f);
+            (void)web_pct_decode(f, strlen(f), f);
             if (eq != NULL)
-                web_urldecode(eq + 1);
+                (void)web_pct_decode(eq + 1, strlen(eq + 1), eq + 1);
             req->form[req->nform].name = f;
             req->form[req->nform].value = eq ? eq + 1 : "";
             req->nform++;

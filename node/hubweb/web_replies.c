@@ -185,6 +185,24 @@ int staff_decline(struct web_req *req, struct web_resp *resp) {
 
 /* ---- replying to another hub's record ------------------------------------------------------ */
 
+/* The version *view (history's: the entry as signed) replaced by the same entry as `get` shows
+ * it, with the derived fields the record page shows too (author_name: the hub's name from its
+ * profile, when held). Kept as it is when get has nothing (a purged payload) or fails. */
+static void reply_target_view(json_t **view) {
+    const char *id = json_string_value(json_object_get(*view, "id"));
+    json_t *ans = NULL;
+    if (id == NULL || json_is_true(json_object_get(*view, "purged")))
+        return;
+    if (web_ctl_call(json_pack("{s:s, s:s}", "op", "get", "id", id), &ans) == 0) {
+        json_t *e = json_object_get(ans, "entry");
+        if (json_is_object(e)) {
+            json_decref(*view);
+            *view = json_incref(e);
+        }
+    }
+    json_decref(ans);
+}
+
 /* ?to=AUTHOR/KIND/KEY: the record's current version (a new reference) or NULL. */
 static int reply_target(const char *to, char *kind, size_t kcap, json_t **view) {
     *view = NULL;
@@ -207,6 +225,8 @@ static int reply_target(const char *to, char *kind, size_t kcap, json_t **view) 
         *view = json_incref(json_array_get(vers, json_array_size(vers) - 1));
     }
     json_decref(ans);
+    if (rc == 0 && *view)
+        reply_target_view(view);
     return rc == 0 && !*view ? HUB_E_NOT_FOUND : rc;
 }
 

@@ -614,8 +614,6 @@ static const char *kind_title(const char *kind, int edit) {
     return edit ? "Edit a request" : "Publish a request";
 }
 
-/* Publish the form's record (a new one when key is NULL) or draw the form again with the
- * errors next to their fields and everything as it was typed. */
 /* An edit publishes the form's record as the new version: members of the current version that
  * no control of the form expresses (titles and descriptions by language, learning outcomes,
  * sessions, fields a newer hubd knows) are copied into rec, so that saving a form never drops
@@ -651,6 +649,8 @@ static int keep_unformed(const char *kind, const char *key, json_t *rec) {
     return 0;
 }
 
+/* Publish the form's record (a new one when key is NULL) or draw the form again with the
+ * errors next to their fields and everything as it was typed. */
 static int publish_post(struct web_req *req, struct web_resp *resp, const char *kind,
                         const char *key, const char *action) {
     if (!staff_post_ok(req, resp))

@@ -9,6 +9,8 @@ Fixtures:
   browser   a webtest.Browser on that driver for one test: cookies cleared before, and at
             teardown the test fails if a page had a serious or critical axe violation or a
             response lacked a security header that the test did not assert itself
+  other_browser  make(name, langs=..., javascript=False): more webtest.Browsers, each on a
+            chromium of its own, for one test
   pair      (module) two federated hubs A and B, each with its hubweb: a Pair
 """
 
@@ -78,6 +80,36 @@ def browser(driver, request):
     if call is not None and call.passed:
         b.assert_accessible()
         b.assert_headers()
+
+
+@pytest.fixture
+def other_browser(request):
+    """make(name, **new_driver options): a webtest.Browser on a chromium of its own (another
+    visitor's language, scripts off), quit at the end of the test; the checks of `browser`
+    (axe, security headers) at teardown when the test passed."""
+    with open(webtest.axe_path(), encoding="utf-8") as f:
+        axe_js = f.read()
+    made = []
+
+    def make(name, **options):
+        d = webtest.new_driver(**options)
+        b = webtest.Browser(d, axe_js)
+        made.append(b)
+        b.prefix = request.module.__name__.replace("test_", "") + "-" + name + "-"
+        b.run_axe = options.get("javascript", True)
+        b.d.get_log("performance")
+        return b
+
+    yield make
+    try:
+        call = getattr(request.node, "rep_call", None)
+        if call is not None and call.passed:
+            for b in made:
+                b.assert_accessible()
+                b.assert_headers()
+    finally:
+        for b in made:
+            b.d.quit()
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -9,7 +9,10 @@ and hubweb processes on two federated hubs, A (EDIH Wien, AT) and B (EDIH Porto,
 - A's staff answer B's request through the reply form, and see the reply in "replies sent";
 - B enrols in A's offer, A's staff accept the enrolment in the inbox, and B's hub sees it
   accepted; the match and network pages show;
-- signing out ends the session.
+- signing out ends the session;
+- a visitor whose browser asks for German (Accept-Language: de) reads a record's German title,
+  marked lang="de", where an English one reads the English title;
+- a visitor whose browser runs no script searches, filters by a facet and opens a record.
 
 Every page visited is screenshotted (build/browser-artifacts/flows-NAME.png), checked by
 axe-core (no serious or critical violation) and for its security headers (webtest.py).
@@ -231,6 +234,8 @@ def test_answer_request(fed, browser):
     assert b.find("article#record").get_attribute("data-kind") == "request"
     b.click("#reply-link", "reply-form")
     assert "/staff/reply" in b.d.current_url
+    # The hub answered is named as on the record page (its profile's name), not by its key.
+    assert b.text("#reply-target + .result-hub") == PORTO["name"], b.text("#main")
     form = "form#reply" if b.exists("form#reply") else "main form[method='post']"
     values = {"message": "Our adviser can come on 12 May."}
     if b.exists(f"{form} select[name='type']"):
@@ -301,3 +306,75 @@ def test_accept_enrolment(fed, browser):
     b.click("form[action='/signout'] button", "signed-out")
     b.visit(wa.url("/staff/inbox"), "inbox-signed-out")
     assert b.exists("#signin") or "/signin" in b.d.current_url, b.d.current_url
+
+
+#: An offer in three languages: `title`/`description` in its first language (pt), `titles` and
+#: `descriptions` in de and en. No word of it is in the other tests' searches.
+LANG_OFFER = {"title": "Clínica de automação de soldadura",
+              "description": "Dois dias de prática com células de soldadura.",
+              "titles": {"de": "Sprechstunde Schweißautomatisierung",
+                         "en": "Welding automation clinic"},
+              "descriptions": {"de": "Zwei Tage Praxis an Schweißzellen.",
+                               "en": "Two days of practice with welding cells."},
+              "country": "AT", "languages": ["pt", "de", "en"], "topics": ["welding"],
+              "mode": "onsite", "start_date": day(60), "capacity": 6}
+
+
+def lang_of(b, el):
+    """The language the page declares for the element's text (its nearest lang attribute)."""
+    return b.d.execute_script("return arguments[0].closest('[lang]').getAttribute('lang')", el)
+
+
+def test_visitor_language(fed, browser, other_browser):
+    """The record's title in the visitor's language (Accept-Language), marked with its lang."""
+    wa, a = fed.wa, fed.a
+    a.publish("offer", LANG_OFFER, key="welding-clinic")
+    path = f"/record/{a.key}/offer/welding-clinic"
+    search = "/?topic=welding"
+
+    de = other_browser("de", langs="de")
+    de.visit(wa.url(path), "record-de")
+    h1 = de.find("#record-title")
+    assert h1.text == LANG_OFFER["titles"]["de"], h1.text
+    marked = h1.find_elements("css selector", "[lang]")
+    assert marked and marked[0].text == LANG_OFFER["titles"]["de"], h1.get_attribute("innerHTML")
+    assert lang_of(de, marked[0]) == "de"
+    assert de.find("html").get_attribute("lang") == "en"  # hubweb's own text stays English
+    de.visit(wa.url(search), "search-de")
+    link = de.find("#results a.result-link")
+    assert link.text == LANG_OFFER["titles"]["de"], link.text
+    assert lang_of(de, link.find_element("css selector", "[lang]")) == "de"
+
+    browser.visit(wa.url(path), "record-en")
+    h1 = browser.find("#record-title")
+    assert h1.text == LANG_OFFER["titles"]["en"], h1.text
+    assert lang_of(browser, h1) == "en"
+    for el in h1.find_elements("css selector", "[lang]"):
+        assert lang_of(browser, el) == "en", h1.get_attribute("innerHTML")
+    browser.visit(wa.url(search), "search-en")
+    assert browser.text("#results a.result-link") == LANG_OFFER["titles"]["en"]
+
+
+def test_reading_without_javascript(fed, other_browser):
+    """A visitor whose browser runs no script searches, filters by a facet and opens a record:
+    the pages are plain HTML links and GET forms (app.js only saves a click)."""
+    wa, hb = fed.wa, fed.b
+    b = other_browser("nojs", javascript=False)
+    # Scripts are off for every page: a page's script that would set its title does not run.
+    b.d.get("data:text/html,<title>before</title><script>document.title='ran'</script>")
+    assert b.d.title == "before", b.d.title
+    b.visit(wa.url("/"), "catalogue")
+    b.fill("#search", {"q": "robotics"})
+    b.submit("#search", "search-robotics")
+    assert query_of(b.d.current_url).get("q") == ["robotics"], b.d.current_url
+    titles = result_titles(b)
+    assert titles and all("Robotics" in t for t in titles), titles
+    b.click("#facets section.facet[data-facet='country'] a.facet-value[data-value='ES']",
+            "search-robotics-es")
+    q = query_of(b.d.current_url)
+    assert q.get("country") == ["ES"] and q.get("q") == ["robotics"], b.d.current_url
+    assert len(result_titles(b)) == 10, result_titles(b)
+    b.click("#results li.result a.result-link", "record")
+    assert f"/record/{hb.key}/offer/robotics-" in b.d.current_url, b.d.current_url
+    assert b.text("#record-title").startswith("Robotics clinic"), b.text("#record-title")
+    assert "EDIH Porto" in b.text("#hub-profile")

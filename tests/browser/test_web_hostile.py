@@ -282,26 +282,48 @@ def test_hostile_public_pages(hostile, browser):
     visit(b, wa, "/?" + urllib.parse.urlencode({"q": PAYLOADS[1]}), "search-payload")
     box = b.find("#search [name='q']").get_attribute("value")
     assert box == PAYLOADS[1], box
-    # Every facet value the evil records brought, followed: the link keeps the value intact.
+    # Facets of closed vocabularies offer only values of the vocabulary: hubd refuses a query
+    # by any other value (E_VOCAB), so the evil record's country, modes, technologies ... are
+    # not links to a refusal. The vocabularies are hubd's own (the vocab call).
+    vocab = {lst["name"]: {v.lower() for v in lst["values"]} for lst in a.call("vocab")["lists"]}
+    closed = {"country": "country", "technology": "technology", "sector": "sector",
+              "service": "service", "mode": "mode", "type": "opportunity_type"}
     b.visit(wa.url("/"), "facets")
+    shown = {}
+    for sec in b.find_all("#facets section.facet"):
+        shown[sec.get_attribute("data-facet")] = [
+            el.get_attribute("data-value") for el in sec.find_elements("css selector", "a.facet-value")]
+    for facet, lst in closed.items():
+        outside = [v for v in shown.get(facet, []) if v.lower() not in vocab[lst]]
+        assert not outside, f"facet {facet} offers values outside the vocabulary: {outside}"
+    assert s.evil_offer["country"] not in shown["country"], shown["country"]
+    assert "PT" in shown["country"] and "AT" in shown["country"], shown["country"]
+    # A closed facet's value followed: results, not a refusal.
+    old = b.find("html")
+    b.find("#facets section[data-facet='country'] a.facet-value[data-value='PT']").click()
+    wait_until(lambda: _stale(old), timeout=10, msg="the facet link loaded no page")
+    b.check("facet-country")
+    inert(b, "facet-country")
+    assert b.find_all("#results a.result-link"), b.text("#main")
+    # An open facet (topics: any text) keeps the evil record's values; followed, the link
+    # keeps the value intact and finds the evil offer.
+    evil_topics = [t for t in shown.get("topic", []) if t in s.evil_offer["topics"]]
+    assert evil_topics, ("the hostile topics are not among the facet values", shown.get("topic"))
+    b.visit(wa.url("/"), "facets-again")
     facet = None
-    for el in b.find_all("#facets a.facet-value"):
-        if el.get_attribute("data-value") == s.evil_offer["country"]:
+    for el in b.find_all("#facets section[data-facet='topic'] a.facet-value"):
+        if el.get_attribute("data-value") == evil_topics[0]:
             facet = el
-    assert facet is not None, "the hostile country is not among the facet values"
     old = b.find("html")
     facet.click()
     wait_until(lambda: _stale(old),
                timeout=10, msg="the facet link loaded no page")
-    b.check("facet-hostile-country")
-    inert(b, "facet-hostile-country")
+    b.check("facet-hostile-topic")
+    inert(b, "facet-hostile-topic")
     q = urllib.parse.parse_qs(urllib.parse.urlsplit(b.d.current_url).query)
-    assert q.get("country") == [s.evil_offer["country"]], (b.d.current_url, q)
-    # hubd refuses a query by a value outside the vocabulary (E_VOCAB): the page then shows
-    # the refusal, with the value as text; otherwise the evil offer is among the results.
+    assert q.get("topic") == [evil_topics[0]], (b.d.current_url, q)
     titles = [e.text for e in b.find_all("#results a.result-link")]
-    assert any(norm(t) == norm(s.evil_offer["title"]) for t in titles) or \
-        norm(s.evil_offer["country"]) in norm(b.text("#main")), titles
+    assert any(norm(t) == norm(s.evil_offer["title"]) for t in titles), titles
 
     # Record pages, reached by following the result links (a hostile key in the URL).
     for kind, rec in (("offer", s.evil_offer), ("request", s.evil_request)):
@@ -359,7 +381,8 @@ def test_hostile_staff_pages(hostile, browser):
     visit(b, wa, "/staff/match", "match", [s.b_offer["title"]])
     # Answer the evil offer through the form: "replies sent" then shows its title.
     visit(b, wa, "/staff/reply?to=" + urllib.parse.quote(f"{s.evil}/offer/{s.offer_key}", safe="/"),
-          "reply-to-evil", [s.evil_offer["title"]])
+          "reply-to-evil", [s.evil_offer["title"], s.evil_profile["name"]])
+    assert norm(b.text("#reply-target + .result-hub")) == norm(s.evil_profile["name"])
     form = "form#reply" if b.exists("form#reply") else "main form[method='post']"
     b.fill(form, {"message": "We would like to know more."})
     b.submit(form, "reply-to-evil-sent")

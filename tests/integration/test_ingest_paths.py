@@ -273,13 +273,15 @@ def serve(peer, answers, timeout=0.2):
 def test_big_entries_answer_with_one_bad_entry(hubs):
     """Over sync: a peer answers the hub's Want with 600 entries of one feed, one of them bad
     (a forgery, a broken payload hash, a payload that fails §7.1), for every kind: the hub
-    stores the feed up to the bad entry, no further, and the rest is a gap (asked again)."""
+    stores the feed up to the bad entry, no further, and the rest is a gap (asked again); a
+    forged signature inside the run is stored on the hash chain and stops the feed's serving
+    once checked (PROTOCOL.md 9.16)."""
     now = NOW()
     hub = hubs(name="victim", policy="open")
     peer_kp = ref.Keypair.generate()
     peer = Peer(peer_kp, hub.key, hub.endpoint)
     n = 600
-    expect = {}
+    expect, stopped = {}, []
     try:
         peer.hello()
         for kind in KINDS:
@@ -314,7 +316,14 @@ def test_big_entries_answer_with_one_bad_entry(hubs):
                     serve(peer, answers)
                     return not answers
                 wait_until(answered, timeout=30)
-                expect[kp.public.hex()] = (at, f.entries[at - 1].id.hex() if at else None)
+                if how == "sig_other" and 0 < at < n - 1:
+                    # inside a run whose newest entry checks: stored on the hash chain, its
+                    # own signature checked afterwards; the feed is served up to the entry
+                    # before it (PROTOCOL.md 9.16)
+                    expect[kp.public.hex()] = (n, f.entries[n - 1].id.hex())
+                    stopped.append({"author": kp.public.hex(), "seq": at + 1})
+                else:
+                    expect[kp.public.hex()] = (at, f.entries[at - 1].id.hex() if at else None)
 
         def stored():
             serve(peer, {}, 0.05)
@@ -322,6 +331,11 @@ def test_big_entries_answer_with_one_bad_entry(hubs):
             return all((h.get(a) or (0, None, False))[:2] == (at, hid)
                        for a, (at, hid) in expect.items())
         wait_until(stored, timeout=60)
+        key = lambda d: d["author"]
+        wait_until(lambda: sorted(hub.status()["signatures"]["stopped"], key=key) ==
+                   sorted(stopped, key=key), timeout=30,
+                   msg="the deferred signature checks did not stop the forged feeds")
+        assert stopped  # the case is exercised
         assert hub.running
     finally:
         peer.close()

@@ -1490,6 +1490,146 @@ static void test_query_date_range(void **state) {
     qset_free(&q);
 }
 
+/* ---- sorted by start date, many records ---- */
+
+#define SN 3000
+
+/* SN offers with random start dates from a narrow range (many equal ones), a fifth undated,
+ * topics t0/t1 alternating. */
+struct sset {
+    struct built b[SN];
+    int32_t ds[SN];
+    size_t order[SN]; /* the expected order of every offer: soonest first, undated last, newest
+                         (highest i) first among equal dates */
+    size_t n;
+};
+
+static struct sset *g_ss;
+
+static int sset_cmp(const void *a, const void *b) {
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    uint32_t dx = g_ss->ds[x] ? (uint32_t)g_ss->ds[x] ^ 0x80000000u : UINT32_MAX;
+    uint32_t dy = g_ss->ds[y] ? (uint32_t)g_ss->ds[y] ^ 0x80000000u : UINT32_MAX;
+    if (dx != dy)
+        return dx < dy ? -1 : 1;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Collects ids into a big list; skips (STORE_QUERY_SKIP) the entries whose id's first byte
+ * is odd when skip_odd is set, as a caller's own filter would. */
+struct big_ids {
+    uint8_t (*id)[32];
+    size_t n, cap;
+    int skip_odd;
+};
+
+static int big_cb(const uint8_t *wire, size_t len, void *arg) {
+    struct big_ids *ids = arg;
+    struct entry e;
+    assert_int_equal(entry_decode(wire, len, &e), HUB_OK);
+    if (ids->skip_odd && (e.id[0] & 1))
+        return STORE_QUERY_SKIP;
+    assert_true(ids->n < ids->cap);
+    memcpy(ids->id[ids->n++], e.id, 32);
+    return 0;
+}
+
+/* Every page of the query sorted by start (topic t, or everything when t is NULL) with the
+ * given limit, concatenated, against the expected order of the offers that match (topic: odd
+ * i for t1, -1 for all) and that the callback does not skip. */
+static void sort_start_pages(struct store *s, struct sset *ss, const struct index_term *t,
+                             int topic, size_t limit, int skip_odd) {
+    struct big_ids got = {calloc(SN, 32), 0, SN, skip_odd};
+    assert_non_null(got.id);
+    uint64_t cursor = 0, next = 0;
+    size_t pages = 0;
+    do {
+        size_t before = got.n;
+        struct store_query q = {.terms = t,
+                                .nterms = t ? 1 : 0,
+                                .cursor = cursor,
+                                .sort = STORE_SORT_START,
+                                .limit = limit};
+        int rc = store_query(s, &q, big_cb, &got, &next);
+        assert_int_equal(rc, (int)(got.n - before));
+        if (next) {
+            assert_int_equal(got.n - before, limit);
+            assert_true(next > cursor);
+        }
+        cursor = next;
+        assert_true(++pages <= SN + 2);
+    } while (next);
+    size_t k = 0;
+    for (size_t i = 0; i < SN; i++) {
+        size_t o = ss->order[i];
+        if (topic >= 0 && (int)(o % 2) != topic)
+            continue;
+        if (skip_odd && (ss->b[o].e.id[0] & 1))
+            continue;
+        assert_true(k < got.n);
+        assert_memory_equal(got.id[k], ss->b[o].e.id, 32);
+        k++;
+    }
+    assert_int_equal(k, got.n);
+    free(got.id);
+}
+
+/* The start-date order (a selection of the first page's worth, not a sort of every match) is
+ * the full sort's, whole and through paging cursors of several sizes, also when the caller
+ * skips some results, for matches in the index, in the memory tail and both. */
+static void test_query_sort_start_many(void **state) {
+    struct fx *f = *state;
+    struct sset *ss = calloc(1, sizeof *ss);
+    assert_non_null(ss);
+    struct feed fa;
+    feed_init(&fa, &f->a, TS0);
+    srand(1234);
+    int32_t base = day("2027-01-01");
+    for (size_t i = 0; i < SN; i++) {
+        char json[512], key[16], dates[80] = "";
+        if (rand() % 5) {
+            char d[11];
+            ss->ds[i] = base - 40 + rand() % 120; /* narrow: many equal dates */
+            date_str(ss->ds[i], d);
+            snprintf(dates, sizeof dates, ",\"start_date\":\"%s\"", d);
+        }
+        snprintf(json, sizeof json, "{\"title\":\"Offer %zu\",\"topics\":[\"t%zu\"]%s}", i, i % 2,
+                 dates);
+        snprintf(key, sizeof key, "s-%zu", i);
+        feed_next(&fa, &ss->b[i], K_OFFER, key, json, 0);
+        ss->order[i] = i;
+    }
+    g_ss = ss;
+    qsort(ss->order, SN, sizeof ss->order[0], sset_cmp);
+    /* the first half straight into the index, the rest left in the memory tail */
+    store_set_tail_limits(f->s, 1, SIZE_MAX, 1, SIZE_MAX);
+    for (size_t i = 0; i < SN; i += 50) {
+        struct built *batch[50];
+        int res[50];
+        size_t n = 0;
+        if (i == SN / 2)
+            store_set_tail_limits(f->s, SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX);
+        for (size_t k = i; k < i + 50 && k < SN; k++)
+            batch[n++] = &ss->b[k];
+        assert_int_equal(put_batch(f->s, batch, n, res), HUB_OK);
+        for (size_t k = 0; k < n; k++)
+            assert_int_equal(res[k], HUB_OK);
+    }
+    struct index_term t1 = term(IDX_TOPIC, "t1");
+    const size_t limits[] = {1, 7, 50, 333, SN};
+    for (size_t l = 0; l < HUB_ARRAY_LEN(limits); l++) {
+        if (limits[l] > 1) { /* one record a page: 3000 queries, enough on the topic */
+            sort_start_pages(f->s, ss, NULL, -1, limits[l], 0);
+            sort_start_pages(f->s, ss, NULL, -1, limits[l], 1);
+        }
+        sort_start_pages(f->s, ss, &t1, 1, limits[l], 0);
+        sort_start_pages(f->s, ss, &t1, 1, limits[l], 1);
+    }
+    for (size_t i = 0; i < SN; i++)
+        built_free(&ss->b[i]);
+    free(ss);
+}
+
 static void query_paging_with_update(struct fx *f);
 
 static void test_query_paging_with_update(void **state) {
@@ -2890,6 +3030,7 @@ int main(void) {
         T(test_query_intersections_mixed),
         T(test_query_paging_with_update_mixed),
         T(test_query_date_range),
+        T(test_query_sort_start_many),
         T(test_resolve_id_prefix),
         T(test_query_paging_with_update),
         T(test_disk_full),
