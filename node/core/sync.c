@@ -459,12 +459,23 @@ struct digest_ctx {
     struct node *node;
 };
 
+/* Is the session's peer the author of the feed (its hub key, authenticated by CURVE)? A hub is
+ * offered and served its own feed whole, unchecked signatures included (PROTOCOL.md 9.16): the
+ * disagreement they could cause needs a third hub, and a hub restored from a backup must see
+ * every entry of its feed that others hold before it publishes again (§6.2), or it forks it. */
+static int to_author(const struct session *ss, const uint8_t author[32]) {
+    return ss && ss->hub_known && memcmp(ss->hub, author, 32) == 0;
+}
+
 /* The head a feed is offered with (Summary, Heads): the last entry this hub may serve, which
  * is below the held head while signatures stored on the hash chain wait to be checked
- * (PROTOCOL.md 9.16). 0: none may be served (the feed is not offered). */
-static uint64_t offered_head(struct node *n, const struct feed_head *h, const uint8_t **id,
-                             uint8_t buf[32]) {
+ * (PROTOCOL.md 9.16), except to the feed's author (ss; NULL for the digest, which is the same
+ * for every peer). 0: none may be served (the feed is not offered). */
+static uint64_t offered_head(struct node *n, const struct session *ss, const struct feed_head *h,
+                             const uint8_t **id, uint8_t buf[32]) {
     *id = h->id;
+    if (to_author(ss, h->author))
+        return h->seq;
     uint64_t cap = node_servable(n, h->author, buf);
     if (cap >= h->seq)
         return h->seq;
@@ -478,7 +489,7 @@ static int digest_cb(const struct feed_head *h, void *arg) {
         return 0; /* the digest covers exactly the feeds Heads lists */
     const uint8_t *id;
     uint8_t buf[32];
-    uint64_t head = offered_head(d->node, h, &id, buf);
+    uint64_t head = offered_head(d->node, NULL, h, &id, buf);
     if (head == 0)
         return 0;
     uint8_t seq[8];
@@ -509,8 +520,18 @@ static void digest_refresh(struct sync *s) {
 
 static void send_summary(struct sync *s, struct session *ss) {
     digest_refresh(s);
+    uint8_t digest[32];
+    memcpy(digest, s->digest, 32);
+    /* The digest offers the peer's own feed only up to its checked part: when more of it waits
+     * for its signatures, a digest that cannot match makes the peer compare Heads, where it is
+     * offered whole (to_author). */
+    struct feed_head own;
+    uint8_t before[32];
+    if (ss->hub_known && store_feed_head(node_store(s->node), ss->hub, &own) == 0 &&
+        !own.forked && node_servable(s->node, ss->hub, before) < own.seq)
+        digest[0] ^= 0xff;
     Hubnet__Summary sm = HUBNET__SUMMARY__INIT;
-    sm.digest.data = s->digest;
+    sm.digest.data = digest;
     sm.digest.len = 32;
     sm.feeds = s->digest_feeds;
     Hubnet__SyncMsg m = HUBNET__SYNC_MSG__INIT;
@@ -548,7 +569,7 @@ static int heads_cb(const struct feed_head *h, void *arg) {
         return 0;
     const uint8_t *id;
     uint8_t buf[32];
-    uint64_t head = offered_head(hc->s->node, h, &id, buf);
+    uint64_t head = offered_head(hc->s->node, hc->ss, h, &id, buf);
     if (head == 0)
         return 0;
     Hubnet__Head *hd = &hc->heads[hc->n];
@@ -1316,7 +1337,7 @@ static void want_answer(struct sync *s, struct session *ss, const uint8_t author
     int rc = 0;
     /* only entries whose signatures were checked (PROTOCOL.md 9.16) */
     uint8_t before[32];
-    uint64_t upto = node_servable(s->node, author, before);
+    uint64_t upto = to_author(ss, author) ? UINT64_MAX : node_servable(s->node, author, before);
     if (from_seq > upto)
         count = 0;
     else if (upto - from_seq < count)

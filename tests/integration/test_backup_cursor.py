@@ -241,12 +241,6 @@ def test_backup_while_writing_verifies_and_restores_without_fork(hubs, tmp_path)
     wait_until(lambda: any(f["author"] == a.key and f["seq"] == head_at_end
                            for f in c.call("heads")["feeds"]), timeout=60,
                msg="c never caught up with a")
-    # ... and has checked every signature it deferred (PROTOCOL.md 9.16): until then it serves
-    # a's feed only up to the checked part, and a restored hub comparing heads with it in that
-    # window finds nothing to recover (a race of the catch-up's checker; with compressed entry
-    # rows, store schema 6, c's writes are slower and the checker was still behind at its stop)
-    wait_until(lambda: c.status()["signatures"]["feeds_waiting"] == 0, timeout=60,
-               msg="c never checked the signatures it deferred")
 
     # The machine is lost; the backup is restored on a new one with the same key.
     a.kill()
