@@ -74,6 +74,9 @@ const char *hub_strmsg(int err);   /* "signature does not verify" */
 void hub_hex(const uint8_t *bin, size_t len, char *out);  /* out holds 2*len+1 */
 int hub_unhex(const char *hex, uint8_t *out, size_t len); /* exact length, 0 or HUB_E_FIELD */
 int hub_hexval(char c); /* a hex digit's value (either case), -1 for any other char */
+/* Binary search of an array of n structs of size bytes sorted by a 32-byte key at their start
+ * (a hub or author key): the key's position (*found 1) or where it would go (*found 0). */
+size_t hub_key_pos(const void *base, size_t n, size_t size, const uint8_t key[32], int *found);
 void hub_short(const uint8_t key[32], char out[9]);
 
 uint64_t hub_now_ms(void);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -64,22 +65,10 @@ struct sigcheck {
     uint64_t deferred, checked, bad;
 };
 
+_Static_assert(offsetof(struct pend, author) == 0, "pend_pos searches by the first member");
+
 static size_t pend_pos(const struct sigcheck *sc, const uint8_t author[32], int *found) {
-    size_t lo = 0, hi = sc->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = memcmp(sc->v[mid].author, author, 32);
-        if (c == 0) {
-            *found = 1;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = 0;
-    return lo;
+    return hub_key_pos(sc->v, sc->n, sizeof *sc->v, author, found); /* author comes first */
 }
 
 /* Under mu. NULL when out of memory (then the caller keeps what it can: see sigcheck_note). */

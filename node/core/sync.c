@@ -14,6 +14,7 @@
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "control.h"
@@ -608,22 +609,10 @@ static void send_heads(struct sync *s, struct session *ss, int reply) {
 
 /* The want queue is kept in author order so that lookups are a binary search: a Heads
  * exchange may name tens of thousands of feeds. */
+_Static_assert(offsetof(struct want_feed, author) == 0, "wq_pos searches by the first member");
+
 static size_t wq_pos(const struct session *ss, const uint8_t author[32], int *found) {
-    size_t lo = 0, hi = ss->nwq;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = memcmp(ss->wq[mid].author, author, 32);
-        if (c == 0) {
-            *found = 1;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = 0;
-    return lo;
+    return hub_key_pos(ss->wq, ss->nwq, sizeof *ss->wq, author, found); /* author comes first */
 }
 
 static struct want_feed *wq_find(struct session *ss, const uint8_t author[32]) {

@@ -158,3 +158,21 @@ void *hub_reserve(void *p, size_t *cap, size_t need, size_t size, size_t first) 
         *cap = c;
     return n;
 }
+
+size_t hub_key_pos(const void *base, size_t n, size_t size, const uint8_t key[32], int *found) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = memcmp((const uint8_t *)base + mid * size, key, 32);
+        if (c == 0) {
+            *found = 1;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = 0;
+    return lo;
+}
