@@ -1085,6 +1085,19 @@ static int qfilter_cb(const uint8_t *wire, size_t len, void *arg) {
     return qc->cb(wire, len, qc->arg);
 }
 
+/* The ranked-search terms of a query's `text` (query, facets); 0 after answering the error. */
+static int text_terms(struct control *c, struct client *cl, json_t *tag, json_t *text,
+                      struct store_rank_term *rt, size_t *nrt, unsigned *ngroups) {
+    const char *why = NULL;
+    int rc = search_terms(node_store(c->node), json_string_value(text), json_string_length(text),
+                          rt, nrt, ngroups, &why);
+    if (rc != HUB_OK) {
+        send_error(cl, tag, rc, "text", "%s", why ? why : hub_strmsg(rc));
+        return 0;
+    }
+    return 1;
+}
+
 static void op_query_since(struct control *c, struct client *cl, json_t *req, json_t *tag);
 
 static void op_query(struct control *c, struct client *cl, json_t *req, json_t *tag) {
@@ -1122,15 +1135,8 @@ static void op_query(struct control *c, struct client *cl, json_t *req, json_t *
     static struct store_rank_term rt[SEARCH_MAX_TERMS]; /* event-loop thread only */
     size_t nrt = 0;
     unsigned ngroups = 0;
-    if (text) {
-        const char *why = NULL;
-        int rc = search_terms(node_store(c->node), json_string_value(text),
-                              json_string_length(text), rt, &nrt, &ngroups, &why);
-        if (rc != HUB_OK) {
-            send_error(cl, tag, rc, "text", "%s", why ? why : hub_strmsg(rc));
-            return;
-        }
-    }
+    if (text && !text_terms(c, cl, tag, text, rt, &nrt, &ngroups))
+        return;
     struct jbuf b;
     jbuf_init(&b);
     jbuf_lit(&b, "{\"ok\":true,\"records\":[");
@@ -1256,15 +1262,8 @@ static void op_facets(struct control *c, struct client *cl, json_t *req, json_t 
     static struct store_rank_term rt[SEARCH_MAX_TERMS]; /* event-loop thread only */
     size_t nrt = 0;
     unsigned ngroups = 0;
-    if (text) {
-        const char *why = NULL;
-        int rc = search_terms(node_store(c->node), json_string_value(text),
-                              json_string_length(text), rt, &nrt, &ngroups, &why);
-        if (rc != HUB_OK) {
-            send_error(cl, tag, rc, "text", "%s", why ? why : hub_strmsg(rc));
-            return;
-        }
-    }
+    if (text && !text_terms(c, cl, tag, text, rt, &nrt, &ngroups))
+        return;
     struct facets *f = facets_new();
     if (!f) {
         send_error(cl, tag, HUB_E_NOMEM, NULL, "%s", hub_strmsg(HUB_E_NOMEM));

@@ -52,6 +52,17 @@ struct member_metric {
     const char *member, *name, *type, *help;
 };
 
+/* One family and sample per numeric member of obj named in the table (absent ones skipped). */
+static void put_members(FILE *out, json_t *obj, const struct member_metric *t, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_object_get(obj, t[i].member);
+        if (!json_is_number(v))
+            continue;
+        family(out, t[i].name, t[i].type, t[i].help);
+        sample_of(out, t[i].name, v);
+    }
+}
+
 /* Scalar members of status. */
 static const struct member_metric status_metrics[] = {
     {"uptime_s", "hubnet_uptime_seconds", "gauge", "Seconds since hubd started."},
@@ -142,13 +153,7 @@ int metrics_write(json_t *status, json_t *peers, FILE *out) {
     put_label_value(out, jstr(status, "version"));
     fputs("\"} 1\n", out);
 
-    for (size_t i = 0; i < sizeof status_metrics / sizeof status_metrics[0]; i++) {
-        json_t *v = json_object_get(status, status_metrics[i].member);
-        if (!json_is_number(v))
-            continue;
-        family(out, status_metrics[i].name, status_metrics[i].type, status_metrics[i].help);
-        sample_of(out, status_metrics[i].name, v);
-    }
+    put_members(out, status, status_metrics, sizeof status_metrics / sizeof status_metrics[0]);
 
     json_t *forks = json_object_get(status, "forks");
     if (json_is_array(forks)) {
@@ -194,13 +199,7 @@ int metrics_write(json_t *status, json_t *peers, FILE *out) {
             {"entries_duplicate", "hubnet_sync_entries_duplicate_total", "counter",
              "Entries from peers that were held already (redundant copies)."},
         };
-        for (size_t i = 0; i < sizeof tr_metrics / sizeof tr_metrics[0]; i++) {
-            json_t *v = json_object_get(tr, tr_metrics[i].member);
-            if (!json_is_integer(v))
-                continue;
-            family(out, tr_metrics[i].name, tr_metrics[i].type, tr_metrics[i].help);
-            sample_of(out, tr_metrics[i].name, v);
-        }
+        put_members(out, tr, tr_metrics, sizeof tr_metrics / sizeof tr_metrics[0]);
     }
 
     /* Replies from hubs outside this hub's trust (PROTOCOL.md §9.15). */
@@ -215,13 +214,7 @@ int metrics_write(json_t *status, json_t *peers, FILE *out) {
              "Replies from outside the trust held in the store now."},
             {"blocked", "hubnet_blocked_responders", "gauge", "Responders blocked now."},
         };
-        for (size_t i = 0; i < sizeof ar_metrics / sizeof ar_metrics[0]; i++) {
-            json_t *v = json_object_get(ar, ar_metrics[i].member);
-            if (!json_is_integer(v))
-                continue;
-            family(out, ar_metrics[i].name, ar_metrics[i].type, ar_metrics[i].help);
-            sample_of(out, ar_metrics[i].name, v);
-        }
+        put_members(out, ar, ar_metrics, sizeof ar_metrics / sizeof ar_metrics[0]);
         json_t *refused = json_object_get(ar, "refused");
         if (json_is_object(refused)) {
             family(out, "hubnet_addressed_replies_refused_total", "counter",
