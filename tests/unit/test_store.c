@@ -1630,6 +1630,106 @@ static void test_query_sort_start_many(void **state) {
     free(ss);
 }
 
+/* The leapfrog join reads each term's postings a page at a time (MDB_GET_MULTIPLE): terms of
+ * thousands of postings (several pages each), of a few dozen (a page of their own or inline),
+ * and of one posting (no page of duplicates at all), joined in pairs and triples, whole and
+ * through paging cursors, against the offers that carry every term. Half the offers are in
+ * the index, the newest in the memory tail. */
+#define JN 3000
+static int join_has(size_t i, int t) {
+    switch (t) {
+    case 0: return i % 2 == 0;      /* "even": 1,500 postings */
+    case 1: return i % 7 == 3;      /* "sev": 429 */
+    case 2: return i % 97 == 5;     /* "rare": 31 */
+    case 3: return i == 1234;       /* "one": 1 */
+    case 4: return i % 3 == 0;      /* country AT (else DE) */
+    default: return i % 3 != 0;     /* country DE */
+    }
+}
+
+static void test_query_join_pages(void **state) {
+    struct fx *f = *state;
+    struct built *b = calloc(JN, sizeof *b);
+    assert_non_null(b);
+    struct feed fa;
+    feed_init(&fa, &f->a, TS0);
+    static const char *names[] = {"even", "sev", "rare", "one"};
+    for (size_t i = 0; i < JN; i++) {
+        char json[256], key[16], topics[64] = "\"all\"";
+        for (int t = 0; t < 4; t++)
+            if (join_has(i, t)) {
+                strcat(topics, ",\"");
+                strcat(topics, names[t]);
+                strcat(topics, "\"");
+            }
+        snprintf(json, sizeof json, "{\"title\":\"Offer %zu\",\"topics\":[%s],\"country\":\"%s\"}",
+                 i, topics, join_has(i, 4) ? "AT" : "DE");
+        snprintf(key, sizeof key, "j-%zu", i);
+        feed_next(&fa, &b[i], K_OFFER, key, json, 0);
+    }
+    store_set_tail_limits(f->s, 1, SIZE_MAX, 1, SIZE_MAX);
+    for (size_t i = 0; i < JN; i += 100) {
+        struct built *batch[100];
+        int res[100];
+        size_t n = 0;
+        if (i == JN - 500)
+            store_set_tail_limits(f->s, SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX);
+        for (size_t k = i; k < i + 100 && k < JN; k++)
+            batch[n++] = &b[k];
+        assert_int_equal(put_batch(f->s, batch, n, res), HUB_OK);
+        for (size_t k = 0; k < n; k++)
+            assert_int_equal(res[k], HUB_OK);
+    }
+    struct index_term all[6];
+    for (int t = 0; t < 4; t++)
+        all[t] = term(IDX_TOPIC, names[t]);
+    all[4] = term(IDX_COUNTRY, "AT");
+    all[5] = term(IDX_COUNTRY, "DE");
+    static const int combos[][3] = {{0, -1, -1}, {0, 1, -1}, {1, 0, 4}, {2, 0, -1}, {0, 2, 5},
+                                    {3, 0, -1}, {0, 3, -1}, {3, 1, -1}, {2, 4, -1}, {5, 0, 1},
+                                    {4, 5, -1}, {1, 2, -1}};
+    const size_t limits[] = {3, 50, 333, JN};
+    for (size_t c = 0; c < HUB_ARRAY_LEN(combos); c++) {
+        struct index_term t[3];
+        size_t nt = 0;
+        for (int k = 0; k < 3 && combos[c][k] >= 0; k++)
+            t[nt++] = all[combos[c][k]];
+        struct big_ids want = {calloc(JN, 32), 0, JN, 0};
+        assert_non_null(want.id);
+        for (size_t i = JN; i-- > 0;) {
+            int ok = 1;
+            for (int k = 0; k < 3 && combos[c][k] >= 0; k++)
+                ok = ok && join_has(i, combos[c][k]);
+            if (ok)
+                memcpy(want.id[want.n++], b[i].e.id, 32);
+        }
+        for (size_t l = 0; l < HUB_ARRAY_LEN(limits); l++) {
+            struct big_ids got = {calloc(JN, 32), 0, JN, 0};
+            assert_non_null(got.id);
+            uint64_t cursor = 0, next = 0;
+            size_t pages = 0;
+            do {
+                size_t before = got.n;
+                struct store_query q = {
+                    .terms = t, .nterms = nt, .cursor = cursor, .limit = limits[l]};
+                int rc = store_query(f->s, &q, big_cb, &got, &next);
+                assert_int_equal(rc, (int)(got.n - before));
+                cursor = next;
+                assert_true(++pages <= JN + 2);
+            } while (next);
+            if (got.n != want.n)
+                fail_msg("terms combo %zu, limit %zu: %zu results, expected %zu", c, limits[l],
+                         got.n, want.n);
+            assert_memory_equal(got.id, want.id, 32 * want.n);
+            free(got.id);
+        }
+        free(want.id);
+    }
+    for (size_t i = 0; i < JN; i++)
+        built_free(&b[i]);
+    free(b);
+}
+
 static void query_paging_with_update(struct fx *f);
 
 static void test_query_paging_with_update(void **state) {
@@ -3031,6 +3131,7 @@ int main(void) {
         T(test_query_paging_with_update_mixed),
         T(test_query_date_range),
         T(test_query_sort_start_many),
+        T(test_query_join_pages),
         T(test_resolve_id_prefix),
         T(test_query_paging_with_update),
         T(test_disk_full),
