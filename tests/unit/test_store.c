@@ -5,6 +5,7 @@
  * several terms, newest first, paging, date ranges), map growth and a full disk, reopening. */
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -2146,6 +2147,43 @@ static const char *pack_json(char *buf, size_t len, int i) {
 /* A store written with compressed entry rows reopens and gives every entry back bit-exact
  * (store_get and the feed's entries by seq), verifies, and answers a payload query; entries
  * stored before the dictionary was trained stay uncompressed and readable. */
+/* store_pack_ahead on a thread of its own, as a pipeline worker calls it. */
+struct pack_job {
+    struct store *s;
+    const struct built *b;
+    uint8_t row[HUB_MAX_ENTRY + 1024];
+    size_t len;
+};
+
+static void *pack_ahead_thread(void *arg) {
+    struct pack_job *pj = arg;
+    assert_true(store_pack_bound(pj->b->len) <= sizeof pj->row);
+    pj->len = store_pack_ahead(pj->s, pj->b->wire, pj->b->len, pj->row);
+    return NULL;
+}
+
+/* The raw row of the entries table at local (the store closed). */
+static void read_entry_row(const char *dir, uint64_t local, uint8_t **row, size_t *len) {
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    uint8_t lk[8];
+    hub_be64(lk, local);
+    MDB_val k = {8, lk}, v;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+    assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "entries", 0, &dbi), 0);
+    assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+    *row = malloc(v.mv_size);
+    assert_non_null(*row);
+    memcpy(*row, v.mv_data, v.mv_size);
+    *len = v.mv_size;
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+}
+
 static void test_pack_roundtrip(void **state) {
     struct fx *f = *state;
     enum { N = 400, BATCH = 50, TRAIN = 100 };
@@ -2201,12 +2239,38 @@ static void test_pack_roundtrip(void **state) {
     assert_int_equal(wl, more.len);
     assert_memory_equal(w, more.wire, wl);
     free(w);
+    /* and one whose row a pipeline worker packed ahead (another thread): the same row bytes
+     * the writer makes, stored as given, read back bit-exact */
+    struct built ahead;
+    feed_next(&fa, &ahead, K_OFFER, "ahead", pack_json(json, sizeof json, N + 1), 0);
+    struct pack_job pj = {f->s, &ahead, {0}, 0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, pack_ahead_thread, &pj), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_true(pj.len > 2 && pj.len < ahead.len);
+    struct prep pp;
+    prep_item(&pp, &ahead);
+    pp.item.row = pj.row;
+    pp.item.row_len = pj.len;
+    assert_int_equal(store_append(f->s, &pp.item, 1), HUB_OK);
+    assert_int_equal(pp.item.result, HUB_OK);
+    assert_int_equal(store_get(f->s, ahead.e.id, &w, &wl), HUB_OK);
+    assert_int_equal(wl, ahead.len);
+    assert_memory_equal(w, ahead.wire, wl);
+    free(w);
     store_destroy(&f->s);
     size_t rows2, packed2;
     count_entry_rows(f->dir, &rows2, &packed2);
-    assert_int_equal(rows2, N + 1);
-    assert_int_equal(packed2, packed + 1);
+    assert_int_equal(rows2, N + 2);
+    assert_int_equal(packed2, packed + 2);
     assert_int_equal(store_open(f->dir, 0, &f->s), HUB_OK);
+    uint8_t *row2 = NULL;
+    size_t row2_len = 0;
+    read_entry_row(f->dir, N + 2, &row2, &row2_len);
+    assert_int_equal(row2_len, pj.len);
+    assert_memory_equal(row2, pj.row, pj.len);
+    free(row2);
+    built_free(&ahead);
     built_free(&more);
     for (int i = 0; i < N; i++)
         built_free(&b[i]);
