@@ -23,6 +23,10 @@
 #define SIGCHECK_NICE 19
 /* With nothing to check, or nothing it could read, the checker looks again after this long. */
 #define SIGCHECK_IDLE_MS 200
+/* While a catch-up batch is checked and stored (sigcheck_hold), the checker does one pass at
+ * most this often: the cores go to the catch-up, whose entries are held and queryable at once;
+ * their signatures are checked once it ends, on every core. */
+#define SIGCHECK_YIELD_MS 2000
 
 /* The pure core. order[0..n) is a batch in (author, seq) order (entries refused before may be
  * NULL: they break runs). Sets defer[i] = 1 for each entry inside a run — the entry before it
@@ -44,6 +48,8 @@ void sigcheck_note(struct sigcheck *sc, const uint8_t author[32], uint64_t seq,
 /* The last seq of author's feed that may be served (UINT64_MAX: all of it) and, when it is
  * capped, the id of that entry in before (a cap of 0: nothing). */
 uint64_t sigcheck_servable(struct sigcheck *sc, const uint8_t author[32], uint8_t before[32]);
+/* node.c: +1 when a pipelined catch-up batch starts, -1 when it ends (see SIGCHECK_YIELD_MS). */
+void sigcheck_hold(struct sigcheck *sc, int delta);
 /* Changes whenever a bound moves (the checker's progress, a note, a failed check): whoever
  * caches what it offers (the Summary digest) computes it again. */
 uint64_t sigcheck_generation(struct sigcheck *sc);

@@ -362,7 +362,8 @@ struct node_ingest_job {
     struct store_item *items;
     size_t count, valid;
     int pipelined, origin;
-    int chain; /* NODE_INGEST_CHAIN */
+    int chain;   /* NODE_INGEST_CHAIN */
+    int holding; /* has the checker yield while it runs (sigcheck_hold) */
     unsigned store_flags;
     struct ingest_pipe ip;
     int begin_rc;       /* of ingest_screen_job: HUB_E_NOMEM if the workers could not start */
@@ -374,6 +375,8 @@ struct node_ingest_job {
 };
 
 static void ingest_job_free(struct node_ingest_job *job) {
+    if (job->holding)
+        sigcheck_hold(job->j.n->sigcheck, -1);
     for (size_t i = 0; job->j.p && i < job->count; i++)
         free(job->j.p[i].row);
     free(job->ip.defer);
@@ -411,8 +414,13 @@ static void ingest_screen_job(struct node_ingest_job *job, int apart) {
             .now = job->j.now,
             .self = &job->j.n->id,
             .st = job->j.n->store};
-        if (job->chain)
+        if (job->chain) {
             ingest_plan(job);
+            if (job->ip.defer && !job->holding) {
+                sigcheck_hold(job->j.n->sigcheck, 1);
+                job->holding = 1;
+            }
+        }
         if (par_pipe_start(&job->ip.pipe, job->valid, ingest_check_one, &job->ip) != 0) {
             job->pipelined = 0;
             job->begin_rc = HUB_E_NOMEM;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "par.h"
 
 #define SIGCHECK_READ 1024  /* entries verified inside one read transaction of the checker */
 #define SIGCHECK_UPDATES 64 /* feeds whose progress one write of the checker carries */
@@ -63,6 +64,8 @@ struct sigcheck {
     pthread_t tid;
     uint64_t gen; /* sigcheck_generation */
     uint64_t deferred, checked, bad;
+    int held;               /* catch-up batches in the pipeline (sigcheck_hold) */
+    uint64_t last_pass_ms;  /* when the checker last started a pass */
 };
 
 _Static_assert(offsetof(struct pend, author) == 0, "pend_pos searches by the first member");
@@ -185,6 +188,7 @@ struct check_read {
         uint8_t author[HUB_KEY_LEN], id[HUB_ID_LEN];
         uint64_t seq;
     } * items;
+    uint8_t *ok; /* check_slice's result per item */
     size_t n;
 };
 
@@ -204,9 +208,12 @@ static int copy_cb(const uint8_t *wire, size_t len, void *arg) {
     return 0;
 }
 
-/* Checks what copy_cb read, in seq order, up to the first signature that fails. */
-static void check_items(struct check_read *r) {
-    for (size_t i = 0; i < r->n; i++) {
+#define SIGCHECK_MIN_SLICE 128 /* signatures per thread at least (~5 ms: a thread is ~20 us) */
+
+/* Verifies items [begin, end) of a read, each on its own: ok[i] = 1 when it checks. */
+static void check_slice(void *arg, size_t begin, size_t end) {
+    struct check_read *r = arg;
+    for (size_t i = begin; i < end; i++) {
         struct check_item *it = &r->items[i];
         struct entry e;
         memset(&e, 0, sizeof e);
@@ -214,11 +221,22 @@ static void check_items(struct check_read *r) {
         e.header = it->header;
         e.header_len = it->header_len;
         e.sig = it->sig;
-        if (entry_verify_sig(&e, NULL) != 0) {
-            r->bad_seq = it->seq;
+        r->ok[i] = entry_verify_sig(&e, NULL) == 0;
+    }
+}
+
+/* Checks what copy_cb read, on every core (the checker's threads all run at its low
+ * priority), then takes the results in seq order up to the first signature that fails. */
+static void check_items(struct check_read *r) {
+    if (r->n == 0)
+        return;
+    par_for(r->n, SIGCHECK_MIN_SLICE, check_slice, r);
+    for (size_t i = 0; i < r->n; i++) {
+        if (!r->ok[i]) {
+            r->bad_seq = r->items[i].seq;
             return;
         }
-        memcpy(r->last_id, it->id, 32);
+        memcpy(r->last_id, r->items[i].id, 32);
         r->next++;
         r->checked++;
     }
@@ -240,7 +258,10 @@ static int check_pass(struct sigcheck *sc) {
         return 0;
     }
     struct check_item *items = malloc(SIGCHECK_READ * sizeof *items);
-    if (!items) {
+    uint8_t *ok = malloc(SIGCHECK_READ);
+    if (!items || !ok) {
+        free(items);
+        free(ok);
         free(u);
         free(notes);
         return 0;
@@ -258,7 +279,7 @@ static int check_pass(struct sigcheck *sc) {
         struct store_sigpend *w = &u[nu];
         memcpy(w->author, p->author, 32);
         w->expect = p->lo;
-        struct check_read r = {.next = p->lo, .items = items};
+        struct check_read r = {.next = p->lo, .items = items, .ok = ok};
         memcpy(r.last_id, p->before, 32);
         notes[nu] = p->notes;
         p->noted_lo = 0;
@@ -330,9 +351,38 @@ static int check_pass(struct sigcheck *sc) {
     }
     pthread_mutex_unlock(&sc->mu);
     free(items);
+    free(ok);
     free(u);
     free(notes);
     return did;
+}
+
+/* While catch-up batches are in the pipeline, waits until SIGCHECK_YIELD_MS have passed since
+ * the last pass (or the batches are done, or the hub stops). */
+static void check_yield(struct sigcheck *sc) {
+    pthread_mutex_lock(&sc->mu);
+    while (sc->held > 0 && !sc->stop && mono_ms() - sc->last_pass_ms < SIGCHECK_YIELD_MS) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        (void)pthread_cond_timedwait(&sc->cv, &sc->mu, &ts);
+    }
+    sc->last_pass_ms = mono_ms();
+    pthread_mutex_unlock(&sc->mu);
+}
+
+void sigcheck_hold(struct sigcheck *sc, int delta) {
+    if (!sc)
+        return;
+    pthread_mutex_lock(&sc->mu);
+    sc->held += delta;
+    if (sc->held <= 0) {
+        sc->held = 0;
+        pthread_cond_signal(&sc->cv); /* the checks can go on at once */
+    }
+    pthread_mutex_unlock(&sc->mu);
 }
 
 static void *check_main(void *arg) {
@@ -345,6 +395,7 @@ static void *check_main(void *arg) {
         pthread_mutex_unlock(&sc->mu);
         if (stop)
             break;
+        check_yield(sc);
         if (check_pass(sc))
             continue;
         pthread_mutex_lock(&sc->mu);
