@@ -43,10 +43,16 @@ struct store_item {
     /* its own signature is not checked yet: the hash chain from a later entry of the batch
      * authenticates it (PROTOCOL.md 9.16); stored, the feed gets a "sigpend" row */
     int unchecked;
+    /* its feed is served only below its seq since the deferred check of the held entry there
+     * failed (STORE_SIGPEND_BAD), and its own signature was checked: held with the same id, its
+     * signature bytes replace the held ones and the feed is checked on from there (PROTOCOL.md
+     * 9.16 rule 4); see `repaired` */
+    int repair;
     /* out */
     int result;     /* HUB_OK, E_DUPLICATE, E_GAP, E_SEQ, E_PREV, E_FORK,
                        E_FORKED_FEED, E_TIMESTAMP */
     uint64_t local; /* local number when stored */
+    int repaired;   /* (result E_DUPLICATE) a `repair` item replaced the held signature */
 };
 
 /* Append a batch in one write transaction; per-item outcome in items[i].result. Items of one

@@ -244,6 +244,7 @@ static void ingest_slice(void *arg, size_t begin, size_t end) {
         if (rc == 0)
             rc = node_prepare(p, 1);
         p->item.result = rc;
+        p->item.repair = p->repair;
         j->results[i] = rc;
     }
 }
@@ -280,6 +281,12 @@ static void ingest_screen(struct node *n, struct ingest_job *j, size_t count, in
     if (es && held && store_held_sizes(n->store, es, count, held) == 0) {
         for (size_t i = 0; i < count; i++)
             if (j->results[i] == 0 && held[i] && held[i] >= j->lens[i]) {
+                /* A copy of the entry at which a failed deferred check stopped its feed is
+                 * checked: correctly signed, it repairs the feed (PROTOCOL.md 9.16 rule 4). */
+                if (sigcheck_stopped_at(n->sigcheck, j->p[i].e.author) == j->p[i].e.seq) {
+                    j->p[i].repair = 1;
+                    continue;
+                }
                 j->results[i] = HUB_E_DUPLICATE;
                 j->p[i].item.result = HUB_E_DUPLICATE;
             }
@@ -312,6 +319,7 @@ static void ingest_check_one(void *arg, size_t i) {
     if (rc == 0)
         rc = node_prepare(p, 1);
     p->item.result = rc;
+    p->item.repair = p->repair;
 }
 
 static int ingest_ready(void *arg, size_t i) {
@@ -485,6 +493,18 @@ static void ingest_store(struct node *n, struct node_ingest_job *job) {
     }
 }
 
+/* A stopped feed's entry got its correctly signed bytes (stored, committed): the checker
+ * goes on from there, and the feed is served further as it checks. */
+static void ingest_repaired(struct node *n, const struct entry *e) {
+    sigcheck_repaired(n->sigcheck, e->author, e->seq);
+    char a[HUB_HEX_LEN + 1];
+    hub_hex(e->author, 32, a);
+    log_info("node",
+             "author %s: entry seq %llu received with a signature that verifies; it replaces the "
+             "stored one that did not, and the feed is checked and served on from there",
+             a, (unsigned long long)e->seq);
+}
+
 /* The results of a stored job: counters, results[] and fork logs (no listener yet). */
 static void ingest_results(struct node *n, struct node_ingest_job *job) {
     struct prepared **order = job->order, *p = job->j.p;
@@ -506,6 +526,8 @@ static void ingest_results(struct node *n, struct node_ingest_job *job) {
         node_count(n, items[i].result);
         if (items[i].result == HUB_OK)
             job->accepted++;
+        if (items[i].repaired)
+            ingest_repaired(n, &order[i]->e);
         if (items[i].result == HUB_E_FORK) {
             char a[HUB_HEX_LEN + 1];
             hub_hex(order[i]->e.author, 32, a);

@@ -68,6 +68,7 @@ struct prepared {
     struct ts_dict *dict;     /* its text's (word, form) pairs, in one block per batch */
     char retract_key[HUB_MAX_RECORD_KEY + 1];
     int queued; /* in an ingest job's order (screened and checked), else refused before */
+    int repair; /* held, but its feed stopped at its seq: checked, a copy to repair it with */
 };
 
 /* Per-entry state for count entries (NULL if out of memory); node_prepared_free frees it. */

@@ -63,6 +63,7 @@ struct sigcheck {
     pthread_t tid;
     uint64_t gen; /* sigcheck_generation */
     uint64_t deferred, checked, bad;
+    uint64_t repaired; /* stopped feeds repaired from a correctly signed copy (sigcheck_repaired) */
 };
 
 _Static_assert(offsetof(struct pend, author) == 0, "pend_pos searches by the first member");
@@ -153,9 +154,37 @@ void sigcheck_stats(struct sigcheck *sc, struct sigcheck_stats *out) {
     out->deferred = sc->deferred;
     out->checked = sc->checked;
     out->bad = sc->bad;
+    out->repaired = sc->repaired;
     out->feeds = sc->n;
     for (size_t i = 0; i < sc->n; i++)
         out->feeds_bad += (sc->v[i].lo & STORE_SIGPEND_BAD) != 0;
+    pthread_mutex_unlock(&sc->mu);
+}
+
+uint64_t sigcheck_stopped_at(struct sigcheck *sc, const uint8_t author[32]) {
+    pthread_mutex_lock(&sc->mu);
+    int found;
+    size_t at = pend_pos(sc, author, &found);
+    uint64_t r = 0;
+    if (found && (sc->v[at].lo & STORE_SIGPEND_BAD))
+        r = sc->v[at].lo & ~STORE_SIGPEND_BAD;
+    pthread_mutex_unlock(&sc->mu);
+    return r;
+}
+
+void sigcheck_repaired(struct sigcheck *sc, const uint8_t author[32], uint64_t seq) {
+    pthread_mutex_lock(&sc->mu);
+    int found;
+    size_t at = pend_pos(sc, author, &found);
+    if (found && sc->v[at].lo == (seq | STORE_SIGPEND_BAD)) {
+        /* as the store's row reads now: seq unchecked (with its new bytes), before unchanged */
+        struct pend *p = &sc->v[at];
+        p->lo = seq;
+        p->retry_ms = 0;
+        sc->repaired++;
+        sc->gen++;
+        pthread_cond_signal(&sc->cv);
+    }
     pthread_mutex_unlock(&sc->mu);
 }
 
