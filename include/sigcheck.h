@@ -55,8 +55,10 @@ struct sigcheck_stats {
     uint64_t feeds;    /* feeds with entries waiting (bad ones included) */
     uint64_t feeds_bad;
     uint64_t repaired; /* stopped feeds repaired since start-up (sigcheck_repaired) */
+    uint64_t unchained; /* entries inside a run whose newest failed: checked in full instead */
 };
 void sigcheck_count_deferred(struct sigcheck *sc, uint64_t n);
+void sigcheck_count_unchained(struct sigcheck *sc, uint64_t n);
 void sigcheck_stats(struct sigcheck *sc, struct sigcheck_stats *out);
 /* The seq at which a failed check stopped author's feed, or 0 (not stopped). */
 uint64_t sigcheck_stopped_at(struct sigcheck *sc, const uint8_t author[32]);

@@ -64,6 +64,7 @@ struct sigcheck {
     uint64_t gen; /* sigcheck_generation */
     uint64_t deferred, checked, bad;
     uint64_t repaired; /* stopped feeds repaired from a correctly signed copy (sigcheck_repaired) */
+    uint64_t unchained; /* sigcheck_count_unchained */
 };
 
 _Static_assert(offsetof(struct pend, author) == 0, "pend_pos searches by the first member");
@@ -148,6 +149,12 @@ void sigcheck_count_deferred(struct sigcheck *sc, uint64_t n) {
     pthread_mutex_unlock(&sc->mu);
 }
 
+void sigcheck_count_unchained(struct sigcheck *sc, uint64_t n) {
+    pthread_mutex_lock(&sc->mu);
+    sc->unchained += n;
+    pthread_mutex_unlock(&sc->mu);
+}
+
 void sigcheck_stats(struct sigcheck *sc, struct sigcheck_stats *out) {
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&sc->mu);
@@ -155,6 +162,7 @@ void sigcheck_stats(struct sigcheck *sc, struct sigcheck_stats *out) {
     out->checked = sc->checked;
     out->bad = sc->bad;
     out->repaired = sc->repaired;
+    out->unchained = sc->unchained;
     out->feeds = sc->n;
     for (size_t i = 0; i < sc->n; i++)
         out->feeds_bad += (sc->v[i].lo & STORE_SIGPEND_BAD) != 0;

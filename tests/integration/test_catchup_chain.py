@@ -308,3 +308,44 @@ def test_stopped_feed_is_repaired_by_an_import_and_only_by_a_good_copy(hubs):
     assert a.wire(feed.entries[FORGED - 1].id.hex()) == feed.entries[FORGED - 1].wire
     v = a.call("verify")
     assert v["problems"] == 0, v
+
+
+# ---------------------------------------------------------------------------------------------
+# A run whose newest entry fails (§9.16 rule 1): the entries before it check their own
+# signatures in the signature workers; nothing stands on the chain, nothing is left unchecked.
+
+
+def test_run_with_a_bad_newest_is_checked_in_full_by_the_workers(hubs):
+    peer_kp, author = ref.Keypair.generate(), ref.Keypair.generate()
+    P, F = peer_kp.public, author.public
+    a, b, _ = chain_of_three(hubs, P, F)
+    feed = ref.Feed(author, int(time.time() * 1000) - 60000)
+    for i in range(N):
+        feed.next(2, f"offer-{i}", mk_offer(f"course {i}"))
+    wires = [e.wire for e in feed.entries]
+    header, sig, payload, _ = ref.split_signed_entry(wires[-1])
+    wires[-1] = ref.encode_signed_entry(header, bytes(b ^ 0x55 for b in sig), payload)
+    fh = F.hex()
+    peer = Peer(peer_kp, a.key, a.endpoint)
+    try:
+        peer.hello()
+        peer.supply(F, N, wires)
+        # 1 .. N-1 stored, each with its own signature checked; N refused and counted
+        wait_until(lambda: heads_of(a).get(fh, (0,))[0] == N - 1, timeout=30,
+                   msg="a did not store the run up to the entry before its newest")
+        wait_until(lambda: a.status()["rejected"].get("E_SIGNATURE", 0) == 1, timeout=10,
+                   msg="a did not refuse the newest with E_SIGNATURE")
+        st = sig_status(a)
+        assert st.get("unchained") == N - 2, st  # all but the run's first and its newest
+        assert st["deferred"] == 0 and st["feeds_waiting"] == 0 and st["stopped"] == [], st
+        assert heads_of(a)[fh][1] == feed.entries[N - 2].id.hex()
+        assert not a.get(feed.entries[-1].id.hex())["ok"]
+    finally:
+        peer.close()
+    # served at once (nothing waits for the checker): B gets 1 .. N-1, every signature good
+    wait_until(lambda: heads_of(b).get(fh, (0, ""))[:2] == (N - 1, feed.entries[N - 2].id.hex()),
+               timeout=30, msg="b did not get the run up to the entry before its newest")
+    assert "E_SIGNATURE" not in b.status()["rejected"]
+    for hub in (a, b):
+        v = hub.call("verify")
+        assert v["problems"] == 0 and v["entries"] >= N - 1, (hub.name, v)
