@@ -43,6 +43,11 @@ struct store_item {
     /* its own signature is not checked yet: the hash chain from a later entry of the batch
      * authenticates it (PROTOCOL.md 9.16); stored, the feed gets a "sigpend" row */
     int unchecked;
+    /* its own signature is not checked yet and nothing vouches for it: the store checks it
+     * (step 11) only if the chain rule would append it or keep it as fork evidence; one past
+     * the feed's head is refused E_GAP unchecked (a run whose entry before it was refused:
+     * PROTOCOL.md 9.16 rule 1) */
+    int check_sig;
     /* its feed is served only below its seq since the deferred check of the held entry there
      * failed (STORE_SIGPEND_BAD), and its own signature was checked: held with the same id, its
      * signature bytes replace the held ones and the feed is checked on from there (PROTOCOL.md

@@ -383,18 +383,20 @@ static int ingest_ready(void *arg, size_t i) {
     if (p->item.result != 0)
         return p->item.result;
     p->item.unchecked = 0;
+    p->item.check_sig = 0;
     if (ip->defer && ip->defer[i] && !p->own_sig) {
         /* Stands on the chain only if the run's newest entry checked and the entry before this
          * one was just accepted (then this one is the feed's next: no fork, whose evidence
-         * must carry a checked signature). Else its own signature is checked here (rare: the
-         * workers checked it already when the newest's checks were seen to fail). */
+         * must carry a checked signature). Else its own signature is checked by the store,
+         * and only if the store would keep it: when an entry of the run was refused, the ones
+         * after it are refused E_GAP without a check each on this thread. (When the newest
+         * fails, the workers checked them already: own_sig.) */
         par_pipe_wait(&ip->pipe, ip->anchor[i]);
         if (ip->order[ip->anchor[i]]->item.result == 0 && ip->items[i - 1].result == HUB_OK) {
             p->item.unchecked = 1;
             sigcheck_note(ip->sc, p->e.author, p->e.seq, p->e.prev);
-        } else if (entry_verify_sig(&p->e, ip->self) != 0) {
-            p->item.result = HUB_E_SIGNATURE;
-            return HUB_E_SIGNATURE;
+        } else {
+            p->item.check_sig = 1;
         }
     }
     ip->items[i] = p->item;

@@ -349,3 +349,49 @@ def test_run_with_a_bad_newest_is_checked_in_full_by_the_workers(hubs):
     for hub in (a, b):
         v = hub.call("verify")
         assert v["problems"] == 0 and v["entries"] >= N - 1, (hub.name, v)
+
+
+def test_run_after_a_refused_entry_costs_no_signature_checks(hubs):
+    """Entry 2 of the run is spoiled (its payload no longer matches its hash), and so are the
+    signatures of 3 .. N-1: 2 is refused, and every later entry of the run is refused E_GAP
+    without its signature being checked (the store checks one only if it would keep it), not
+    one by one on the store's writer. The honest run, asked for again, then goes through."""
+    peer_kp, author = ref.Keypair.generate(), ref.Keypair.generate()
+    P, F = peer_kp.public, author.public
+    a, b, _ = chain_of_three(hubs, P, F)
+    feed = ref.Feed(author, int(time.time() * 1000) - 60000)
+    for i in range(N):
+        feed.next(2, f"offer-{i}", mk_offer(f"course {i}"))
+    good = [e.wire for e in feed.entries]
+    wires = list(good)
+    header, sig, payload, _ = ref.split_signed_entry(wires[1])
+    wires[1] = ref.encode_signed_entry(header, sig, payload[:-1] + bytes([payload[-1] ^ 1]))
+    for k in range(2, N - 1):
+        header, sig, payload, _ = ref.split_signed_entry(wires[k])
+        wires[k] = ref.encode_signed_entry(header, bytes(b ^ 0x55 for b in sig), payload)
+    fh = F.hex()
+    peer = Peer(peer_kp, a.key, a.endpoint)
+    try:
+        peer.hello()
+        peer.supply(F, N, wires)
+        wait_until(lambda: a.status()["rejected"].get("E_GAP", 0) == N - 2, timeout=30,
+                   msg="a did not refuse the rest of the run E_GAP")
+        rej = a.status()["rejected"]
+        assert rej.get("E_PAYLOAD_HASH") == 1 and "E_SIGNATURE" not in rej, rej
+        assert heads_of(a)[fh][0] == 1
+        st = sig_status(a)
+        assert st["deferred"] == 0 and st["stopped"] == [] and st["feeds_waiting"] == 0, st
+
+        # A asks on from its head (entry 1 was accepted): the honest entries go through
+        w = peer.expect("want", timeout=15, pred=lambda m: m.author == F and m.from_seq == 2)
+        peer.send(ref.entries_msg(F, 2, good[1:1 + w.count]))
+        wait_until(lambda: heads_of(a).get(fh, (0,))[0] == N, timeout=30,
+                   msg="a did not take the honest run")
+    finally:
+        peer.close()
+    head = (N, feed.entries[-1].id.hex())
+    wait_until(lambda: heads_of(b).get(fh, (0, ""))[:2] == head, timeout=30,
+               msg="b did not get the whole feed")
+    for hub in (a, b):
+        v = hub.call("verify")
+        assert v["problems"] == 0 and v["entries"] >= N, (hub.name, v)

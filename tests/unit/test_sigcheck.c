@@ -370,6 +370,66 @@ static void test_repaired_goes_on_checking(void **state) {
     built_free(&b);
 }
 
+static int count_fork(const struct store_fork *fk, void *arg) {
+    (void)fk;
+    (*(int *)arg)++;
+    return 0;
+}
+
+/* One entry, signed; with forge, its signature spoiled (the wire is the caller's). */
+static void one_entry(struct fx *f, uint64_t seq, const uint8_t *prev, const char *key, int forge,
+                      uint8_t **wire, struct entry *e) {
+    struct entry_draft d = {
+        .seq = seq, .prev = prev, .timestamp = 1700000000000ULL + seq, .kind = 5, .key = key};
+    size_t len;
+    assert_int_equal(entry_build(&f->id, &d, wire, &len), HUB_OK);
+    assert_int_equal(entry_decode(*wire, len, e), HUB_OK);
+    if (forge)
+        ((uint8_t *)e->sig)[7] ^= 0x01;
+}
+
+static int append_one_item(struct fx *f, const struct entry *e, int check_sig) {
+    struct store_item it[1];
+    memset(it, 0, sizeof it);
+    it[0].e = e;
+    it[0].check_sig = check_sig;
+    assert_int_equal(store_append(f->s, it, 1), HUB_OK);
+    return it[0].result;
+}
+
+/* store_item.check_sig (PROTOCOL.md 9.16 rule 1): checked only where the entry would be kept,
+ * appended or as fork evidence; past the head refused E_GAP without a check. */
+static void test_check_sig_where_it_counts(void **state) {
+    struct fx *f = *state;
+    uint8_t *w1, *w2bad, *w2, *w3bad, *wfbad, *wf;
+    struct entry e1, e2bad, e2, e3bad, efbad, ef;
+    one_entry(f, 1, NULL, "a", 0, &w1, &e1);
+    one_entry(f, 2, e1.id, "b", 1, &w2bad, &e2bad);
+    one_entry(f, 2, e1.id, "b", 0, &w2, &e2);
+    one_entry(f, 3, e2.id, "c", 1, &w3bad, &e3bad);
+    one_entry(f, 2, e1.id, "other", 1, &wfbad, &efbad);
+    one_entry(f, 2, e1.id, "other", 0, &wf, &ef);
+    assert_int_equal(append_one_item(f, &e1, 0), HUB_OK);
+    assert_int_equal(append_one_item(f, &e3bad, 1), HUB_E_GAP);      /* no check needed */
+    assert_int_equal(append_one_item(f, &e2bad, 1), HUB_E_SIGNATURE); /* would be appended */
+    assert_int_equal(append_one_item(f, &e2, 1), HUB_OK);
+    assert_int_equal(append_one_item(f, &e2bad, 1), HUB_E_DUPLICATE); /* the id is held */
+    /* a fork's evidence must carry a checked signature */
+    assert_int_equal(append_one_item(f, &efbad, 1), HUB_E_SIGNATURE);
+    int forks = 0;
+    assert_int_equal(store_forks(f->s, count_fork, &forks), 0);
+    assert_int_equal(forks, 0);
+    assert_int_equal(append_one_item(f, &ef, 1), HUB_E_FORK);
+    assert_int_equal(store_forks(f->s, count_fork, &forks), 0);
+    assert_int_equal(forks, 1);
+    free(w1);
+    free(w2bad);
+    free(w2);
+    free(w3bad);
+    free(wfbad);
+    free(wf);
+}
+
 int main(void) {
     if (sodium_init() < 0)
         return 1;
@@ -381,6 +441,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_forged_signature_stops_serving, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_good_copy_repairs_stopped_feed, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_repaired_goes_on_checking, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_check_sig_where_it_counts, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
