@@ -5,8 +5,9 @@
  * Those signatures are checked afterwards by a background thread, in seq order; until then the
  * feed is served (Wants, Heads, live push, fork evidence, replies) only up to the entry before
  * the first unchecked one. A signature that fails there stops the feed's serving at that entry
- * for good (the entries stay: their content is the author's; the bytes of a signature are not
- * covered by any id, so a relay may have replaced them). */
+ * (the entries stay: their content is the author's; the bytes of a signature are not covered by
+ * any id, so a relay may have replaced them) until a correctly signed copy of it, asked of the
+ * peers, repairs the feed (sigcheck_repaired). */
 #ifndef HUB_SIGCHECK_H
 #define HUB_SIGCHECK_H
 

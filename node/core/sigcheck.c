@@ -321,7 +321,8 @@ static int check_pass(struct sigcheck *sc) {
             hub_hex(w->author, 32, a);
             log_error("sigcheck",
                       "author %s: the signature of entry seq %llu, stored on the hash chain, does "
-                      "not verify (E_SIGNATURE); the feed is served up to seq %llu only",
+                      "not verify (E_SIGNATURE); the feed is served up to seq %llu only, until "
+                      "a correctly signed copy comes from a peer",
                       a, (unsigned long long)r.bad_seq, (unsigned long long)(r.bad_seq - 1));
         } else {
             w->to = r.next;

@@ -2,7 +2,8 @@
  * 9.16): the "sigpend" table, author -> u64be (the lowest seq of the feed whose own signature is
  * unchecked, with STORE_SIGPEND_BAD when its check failed) || the id of the entry before it.
  * Written in the batch's transaction for the items stored with `unchecked`, so that no crash
- * leaves an unchecked entry unmarked; advanced by the checker. */
+ * leaves an unchecked entry unmarked; advanced by the checker; a failed check lifted, with the
+ * held entry's signature bytes replaced, by a correctly signed copy (sigpend_repair). */
 #include "store_priv.h"
 
 #define SIGPEND_VAL_LEN 40
