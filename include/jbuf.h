@@ -29,7 +29,11 @@ void jbuf_real(struct jbuf *b, double v);
 void jbuf_hex(struct jbuf *b, const uint8_t *bin, size_t n);
 /* ',' unless the text ends with '{' or '[' (the start of a container). */
 void jbuf_sep(struct jbuf *b);
-/* ,"name": (with the separator) */
-void jbuf_key(struct jbuf *b, const char *name);
+/* ,"name": (with the separator); the name is escaped like any string (some come from
+ * records, e.g. language tags). Inline so that a literal name's length is a constant. */
+void jbuf_key_n(struct jbuf *b, const char *name, size_t n);
+static inline void jbuf_key(struct jbuf *b, const char *name) {
+    jbuf_key_n(b, name, strlen(name));
+}
 
 #endif

@@ -305,6 +305,7 @@ struct ingest_pipe {
     struct store_item *items;
     uint64_t now;
     const struct identity *self;
+    struct store *st;
     struct par_pipe pipe;
     /* catch-up on the hash chain (sigcheck.h): entries inside a run of one feed are stored
      * before their own signatures are checked, once the run's newest one checked */
@@ -354,6 +355,20 @@ static int run_verdict(struct ingest_pipe *ip, size_t a) {
     return st == RUN_GOOD;
 }
 
+/* The entry's store row, compressed here on a worker rather than by the single writer. Without
+ * memory the writer packs it, as before. */
+static void ingest_pack_ahead(struct store *st, struct prepared *p) {
+    static _Thread_local uint8_t scratch[HUB_MAX_ENTRY + 1024];
+    if (store_pack_bound(p->e.wire_len) > sizeof scratch)
+        return;
+    size_t n = store_pack_ahead(st, p->e.wire, p->e.wire_len, scratch);
+    if (n == 0 || !(p->row = malloc(n)))
+        return;
+    memcpy(p->row, scratch, n);
+    p->item.row = p->row;
+    p->item.row_len = n;
+}
+
 static void ingest_check_one(void *arg, size_t i) {
     struct ingest_pipe *ip = arg;
     struct prepared *p = ip->order[i];
@@ -372,6 +387,8 @@ static void ingest_check_one(void *arg, size_t i) {
     }
     if (rc == 0)
         rc = node_prepare(p, 1);
+    if (rc == 0 && ip->st)
+        ingest_pack_ahead(ip->st, p);
     p->item.result = rc;
     p->item.repair = p->repair;
 }
@@ -422,6 +439,8 @@ struct node_ingest_job {
 };
 
 static void ingest_job_free(struct node_ingest_job *job) {
+    for (size_t i = 0; job->j.p && i < job->count; i++)
+        free(job->j.p[i].row);
     free(job->ip.defer);
     free(job->ip.anchor);
     free(job->ip.run);
@@ -453,7 +472,11 @@ static void ingest_screen_job(struct node_ingest_job *job, int apart) {
     qsort(job->order, job->valid, sizeof *job->order, prep_cmp);
     if (job->pipelined) {
         job->ip = (struct ingest_pipe){
-            .order = job->order, .items = job->items, .now = job->j.now, .self = &job->j.n->id};
+            .order = job->order,
+            .items = job->items,
+            .now = job->j.now,
+            .self = &job->j.n->id,
+            .st = job->j.n->store};
         if (job->chain)
             ingest_plan(job);
         if (par_pipe_start(&job->ip.pipe, job->valid, ingest_check_one, &job->ip) != 0) {

@@ -67,6 +67,7 @@ struct prepared {
     struct index_term *terms; /* RECORD_MAX_TERMS of them, in one block per batch */
     struct ts_dict *dict;     /* its text's (word, form) pairs, in one block per batch */
     char retract_key[HUB_MAX_RECORD_KEY + 1];
+    uint8_t *row; /* its store row packed ahead by a pipeline worker (malloc'd), or NULL */
     int queued; /* in an ingest job's order (screened and checked), else refused before */
     int repair; /* held, but its feed stopped at its seq: checked, a copy to repair it with */
     int own_sig; /* inside a run whose newest entry fails: its own signature checked (worker) */

@@ -37,6 +37,7 @@ struct pack {
     int trained;         /* a training was tried by this process (it is not retried) */
     size_t train_min;    /* PACK_TRAIN_MIN, or fewer for a test */
     pthread_mutex_t dmu; /* dctx: reads come from the event loop, the writer, verify */
+    pthread_mutex_t amu; /* cur and cdict as store_pack_ahead reads them from other threads */
     ZSTD_DCtx *dctx;
     ZSTD_DDict *ddict[PACK_DICTS];
 };
@@ -68,9 +69,14 @@ static int pack_install(struct pack *p, uint8_t id, const void *dict, size_t len
             ZSTD_freeCDict(cd);
             return EINVAL;
         }
+        /* The old CDict is freed while pipeline workers may be packing with it only if a
+         * dictionary replaced another while the hub runs: one is trained per process, and
+         * pack_open installs before any worker starts. */
+        pthread_mutex_lock(&p->amu);
         ZSTD_freeCDict(p->cdict);
         p->cdict = cd;
         p->cur = id;
+        pthread_mutex_unlock(&p->amu);
     }
     return 0;
 }
@@ -80,6 +86,7 @@ int pack_open(struct store *s, MDB_txn *txn) {
     if (!p)
         return ENOMEM;
     pthread_mutex_init(&p->dmu, NULL);
+    pthread_mutex_init(&p->amu, NULL);
     p->train_min = PACK_TRAIN_MIN;
     s->pack = p;
     p->cctx = ZSTD_createCCtx();
@@ -123,6 +130,7 @@ void pack_close(struct store *s) {
         ZSTD_freeDDict(p->ddict[i]);
     free(p->cbuf);
     pthread_mutex_destroy(&p->dmu);
+    pthread_mutex_destroy(&p->amu);
     free(p);
     s->pack = NULL;
 }
@@ -168,6 +176,55 @@ int entry_row_put(struct store *s, MDB_txn *txn, const MDB_val *local, const uin
         }
     }
     return mdb_put(txn, s->dbi[DB_ENTRIES], &k, &v, flags);
+}
+
+/* store_pack_ahead's compression contexts: one per thread (pipeline workers are started per
+ * batch), freed when the thread ends. */
+static pthread_key_t ahead_key;
+static pthread_once_t ahead_once = PTHREAD_ONCE_INIT;
+
+static void ahead_free(void *cctx) {
+    ZSTD_freeCCtx(cctx);
+}
+
+static void ahead_init(void) {
+    (void)pthread_key_create(&ahead_key, ahead_free);
+}
+
+size_t store_pack_bound(size_t len) {
+    return ZSTD_compressBound(len) + PACK_HDR;
+}
+
+size_t store_pack_ahead(struct store *s, const uint8_t *wire, size_t len, uint8_t *out) {
+    struct pack *p = s->pack;
+    if (!p || len <= PACK_HDR)
+        return 0;
+    pthread_once(&ahead_once, ahead_init);
+    ZSTD_CCtx *cc = pthread_getspecific(ahead_key);
+    if (!cc) {
+        if (!(cc = ZSTD_createCCtx()) || pthread_setspecific(ahead_key, cc) != 0) {
+            ZSTD_freeCCtx(cc);
+            return 0; /* the writer packs it */
+        }
+        if (ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_dictIDFlag, 0)) ||
+            ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 0)))
+            return 0;
+    }
+    pthread_mutex_lock(&p->amu);
+    uint8_t id = p->cur;
+    const ZSTD_CDict *cd = p->cdict;
+    pthread_mutex_unlock(&p->amu);
+    if (!id || !cd)
+        return 0;
+    /* the same frame parameters as the writer's context (entry_row_put): same rows */
+    if (ZSTD_isError(ZSTD_CCtx_refCDict(cc, cd)))
+        return 0;
+    size_t n = ZSTD_compress2(cc, out + PACK_HDR, ZSTD_compressBound(len), wire, len);
+    if (ZSTD_isError(n) || n + PACK_HDR >= len)
+        return 0;
+    out[0] = PACK_MARK;
+    out[1] = id;
+    return n + PACK_HDR;
 }
 
 /* Samples for the training: the store's first rows (uncompressed, as no dictionary exists),

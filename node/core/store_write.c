@@ -332,7 +332,13 @@ static int append_one(struct store *s, struct wbatch *w, struct store_item *it) 
     uint8_t lk[8];
     hub_be64(lk, local);
     MDB_val lkv = {8, lk};
-    if ((rc = entry_row_put(s, w->txn, &lkv, e->wire, e->wire_len, MDB_APPEND)) != 0)
+    if (it->row && it->row_len) {
+        MDB_val rv = {it->row_len, (void *)it->row};
+        rc = mdb_put(w->txn, s->dbi[DB_ENTRIES], &lkv, &rv, MDB_APPEND);
+    } else {
+        rc = entry_row_put(s, w->txn, &lkv, e->wire, e->wire_len, MDB_APPEND);
+    }
+    if (rc != 0)
         return rc;
     if ((rc = ids_put(s, w->txn, e->id, &lkv)) != 0)
         return rc;

@@ -1,6 +1,7 @@
 /* test_jbuf.c: jbuf_str (the query answers' strings) writes exactly what a reference escaper
  * writes, for every byte value at every position of strings up to 40 bytes and for random
- * strings rich in bytes that need escaping; and jansson reads back the original string. */
+ * strings rich in bytes that need escaping; and jansson reads back the original string; and
+ * jbuf_key writes the separator and escapes the name. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -105,11 +106,31 @@ static void test_jansson_reads_it_back(void **state) {
     }
 }
 
+/* jbuf_key: the separator only after a value, the name escaped like any string. */
+static void test_key(void **state) {
+    (void)state;
+    struct jbuf b;
+    jbuf_init(&b);
+    jbuf_lit(&b, "{");
+    jbuf_key(&b, "a");
+    jbuf_u64(&b, 1);
+    jbuf_key(&b, "b\"\n");
+    jbuf_lit(&b, "[");
+    jbuf_u64(&b, 2);
+    jbuf_lit(&b, "]");
+    jbuf_key(&b, "a long name past sixteen bytes");
+    jbuf_lit(&b, "{}}");
+    assert_false(b.oom);
+    assert_string_equal(b.p, "{\"a\":1,\"b\\\"\\n\":[2],\"a long name past sixteen bytes\":{}}");
+    jbuf_free(&b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_special_byte_at_every_offset),
         cmocka_unit_test(test_random_strings),
         cmocka_unit_test(test_jansson_reads_it_back),
+        cmocka_unit_test(test_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

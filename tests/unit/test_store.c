@@ -5,6 +5,7 @@
  * several terms, newest first, paging, date ranges), map growth and a full disk, reopening. */
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1630,6 +1631,106 @@ static void test_query_sort_start_many(void **state) {
     free(ss);
 }
 
+/* The leapfrog join reads each term's postings a page at a time (MDB_GET_MULTIPLE): terms of
+ * thousands of postings (several pages each), of a few dozen (a page of their own or inline),
+ * and of one posting (no page of duplicates at all), joined in pairs and triples, whole and
+ * through paging cursors, against the offers that carry every term. Half the offers are in
+ * the index, the newest in the memory tail. */
+#define JN 3000
+static int join_has(size_t i, int t) {
+    switch (t) {
+    case 0: return i % 2 == 0;      /* "even": 1,500 postings */
+    case 1: return i % 7 == 3;      /* "sev": 429 */
+    case 2: return i % 97 == 5;     /* "rare": 31 */
+    case 3: return i == 1234;       /* "one": 1 */
+    case 4: return i % 3 == 0;      /* country AT (else DE) */
+    default: return i % 3 != 0;     /* country DE */
+    }
+}
+
+static void test_query_join_pages(void **state) {
+    struct fx *f = *state;
+    struct built *b = calloc(JN, sizeof *b);
+    assert_non_null(b);
+    struct feed fa;
+    feed_init(&fa, &f->a, TS0);
+    static const char *names[] = {"even", "sev", "rare", "one"};
+    for (size_t i = 0; i < JN; i++) {
+        char json[256], key[16], topics[64] = "\"all\"";
+        for (int t = 0; t < 4; t++)
+            if (join_has(i, t)) {
+                strcat(topics, ",\"");
+                strcat(topics, names[t]);
+                strcat(topics, "\"");
+            }
+        snprintf(json, sizeof json, "{\"title\":\"Offer %zu\",\"topics\":[%s],\"country\":\"%s\"}",
+                 i, topics, join_has(i, 4) ? "AT" : "DE");
+        snprintf(key, sizeof key, "j-%zu", i);
+        feed_next(&fa, &b[i], K_OFFER, key, json, 0);
+    }
+    store_set_tail_limits(f->s, 1, SIZE_MAX, 1, SIZE_MAX);
+    for (size_t i = 0; i < JN; i += 100) {
+        struct built *batch[100];
+        int res[100];
+        size_t n = 0;
+        if (i == JN - 500)
+            store_set_tail_limits(f->s, SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX);
+        for (size_t k = i; k < i + 100 && k < JN; k++)
+            batch[n++] = &b[k];
+        assert_int_equal(put_batch(f->s, batch, n, res), HUB_OK);
+        for (size_t k = 0; k < n; k++)
+            assert_int_equal(res[k], HUB_OK);
+    }
+    struct index_term all[6];
+    for (int t = 0; t < 4; t++)
+        all[t] = term(IDX_TOPIC, names[t]);
+    all[4] = term(IDX_COUNTRY, "AT");
+    all[5] = term(IDX_COUNTRY, "DE");
+    static const int combos[][3] = {{0, -1, -1}, {0, 1, -1}, {1, 0, 4}, {2, 0, -1}, {0, 2, 5},
+                                    {3, 0, -1}, {0, 3, -1}, {3, 1, -1}, {2, 4, -1}, {5, 0, 1},
+                                    {4, 5, -1}, {1, 2, -1}};
+    const size_t limits[] = {3, 50, 333, JN};
+    for (size_t c = 0; c < HUB_ARRAY_LEN(combos); c++) {
+        struct index_term t[3];
+        size_t nt = 0;
+        for (int k = 0; k < 3 && combos[c][k] >= 0; k++)
+            t[nt++] = all[combos[c][k]];
+        struct big_ids want = {calloc(JN, 32), 0, JN, 0};
+        assert_non_null(want.id);
+        for (size_t i = JN; i-- > 0;) {
+            int ok = 1;
+            for (int k = 0; k < 3 && combos[c][k] >= 0; k++)
+                ok = ok && join_has(i, combos[c][k]);
+            if (ok)
+                memcpy(want.id[want.n++], b[i].e.id, 32);
+        }
+        for (size_t l = 0; l < HUB_ARRAY_LEN(limits); l++) {
+            struct big_ids got = {calloc(JN, 32), 0, JN, 0};
+            assert_non_null(got.id);
+            uint64_t cursor = 0, next = 0;
+            size_t pages = 0;
+            do {
+                size_t before = got.n;
+                struct store_query q = {
+                    .terms = t, .nterms = nt, .cursor = cursor, .limit = limits[l]};
+                int rc = store_query(f->s, &q, big_cb, &got, &next);
+                assert_int_equal(rc, (int)(got.n - before));
+                cursor = next;
+                assert_true(++pages <= JN + 2);
+            } while (next);
+            if (got.n != want.n)
+                fail_msg("terms combo %zu, limit %zu: %zu results, expected %zu", c, limits[l],
+                         got.n, want.n);
+            assert_memory_equal(got.id, want.id, 32 * want.n);
+            free(got.id);
+        }
+        free(want.id);
+    }
+    for (size_t i = 0; i < JN; i++)
+        built_free(&b[i]);
+    free(b);
+}
+
 static void query_paging_with_update(struct fx *f);
 
 static void test_query_paging_with_update(void **state) {
@@ -2046,6 +2147,43 @@ static const char *pack_json(char *buf, size_t len, int i) {
 /* A store written with compressed entry rows reopens and gives every entry back bit-exact
  * (store_get and the feed's entries by seq), verifies, and answers a payload query; entries
  * stored before the dictionary was trained stay uncompressed and readable. */
+/* store_pack_ahead on a thread of its own, as a pipeline worker calls it. */
+struct pack_job {
+    struct store *s;
+    const struct built *b;
+    uint8_t row[HUB_MAX_ENTRY + 1024];
+    size_t len;
+};
+
+static void *pack_ahead_thread(void *arg) {
+    struct pack_job *pj = arg;
+    assert_true(store_pack_bound(pj->b->len) <= sizeof pj->row);
+    pj->len = store_pack_ahead(pj->s, pj->b->wire, pj->b->len, pj->row);
+    return NULL;
+}
+
+/* The raw row of the entries table at local (the store closed). */
+static void read_entry_row(const char *dir, uint64_t local, uint8_t **row, size_t *len) {
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    uint8_t lk[8];
+    hub_be64(lk, local);
+    MDB_val k = {8, lk}, v;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+    assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "entries", 0, &dbi), 0);
+    assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+    *row = malloc(v.mv_size);
+    assert_non_null(*row);
+    memcpy(*row, v.mv_data, v.mv_size);
+    *len = v.mv_size;
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+}
+
 static void test_pack_roundtrip(void **state) {
     struct fx *f = *state;
     enum { N = 400, BATCH = 50, TRAIN = 100 };
@@ -2101,12 +2239,38 @@ static void test_pack_roundtrip(void **state) {
     assert_int_equal(wl, more.len);
     assert_memory_equal(w, more.wire, wl);
     free(w);
+    /* and one whose row a pipeline worker packed ahead (another thread): the same row bytes
+     * the writer makes, stored as given, read back bit-exact */
+    struct built ahead;
+    feed_next(&fa, &ahead, K_OFFER, "ahead", pack_json(json, sizeof json, N + 1), 0);
+    struct pack_job pj = {f->s, &ahead, {0}, 0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, pack_ahead_thread, &pj), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_true(pj.len > 2 && pj.len < ahead.len);
+    struct prep pp;
+    prep_item(&pp, &ahead);
+    pp.item.row = pj.row;
+    pp.item.row_len = pj.len;
+    assert_int_equal(store_append(f->s, &pp.item, 1), HUB_OK);
+    assert_int_equal(pp.item.result, HUB_OK);
+    assert_int_equal(store_get(f->s, ahead.e.id, &w, &wl), HUB_OK);
+    assert_int_equal(wl, ahead.len);
+    assert_memory_equal(w, ahead.wire, wl);
+    free(w);
     store_destroy(&f->s);
     size_t rows2, packed2;
     count_entry_rows(f->dir, &rows2, &packed2);
-    assert_int_equal(rows2, N + 1);
-    assert_int_equal(packed2, packed + 1);
+    assert_int_equal(rows2, N + 2);
+    assert_int_equal(packed2, packed + 2);
     assert_int_equal(store_open(f->dir, 0, &f->s), HUB_OK);
+    uint8_t *row2 = NULL;
+    size_t row2_len = 0;
+    read_entry_row(f->dir, N + 2, &row2, &row2_len);
+    assert_int_equal(row2_len, pj.len);
+    assert_memory_equal(row2, pj.row, pj.len);
+    free(row2);
+    built_free(&ahead);
     built_free(&more);
     for (int i = 0; i < N; i++)
         built_free(&b[i]);
@@ -3031,6 +3195,7 @@ int main(void) {
         T(test_query_paging_with_update_mixed),
         T(test_query_date_range),
         T(test_query_sort_start_many),
+        T(test_query_join_pages),
         T(test_resolve_id_prefix),
         T(test_query_paging_with_update),
         T(test_disk_full),
