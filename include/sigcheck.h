@@ -5,8 +5,9 @@
  * Those signatures are checked afterwards by a background thread, in seq order; until then the
  * feed is served (Wants, Heads, live push, fork evidence, replies) only up to the entry before
  * the first unchecked one. A signature that fails there stops the feed's serving at that entry
- * for good (the entries stay: their content is the author's; the bytes of a signature are not
- * covered by any id, so a relay may have replaced them). */
+ * (the entries stay: their content is the author's; the bytes of a signature are not covered by
+ * any id, so a relay may have replaced them) until a correctly signed copy of it, asked of the
+ * peers, repairs the feed (sigcheck_repaired). */
 #ifndef HUB_SIGCHECK_H
 #define HUB_SIGCHECK_H
 
@@ -60,9 +61,18 @@ struct sigcheck_stats {
     uint64_t bad;      /* of which failed */
     uint64_t feeds;    /* feeds with entries waiting (bad ones included) */
     uint64_t feeds_bad;
+    uint64_t repaired; /* stopped feeds repaired since start-up (sigcheck_repaired) */
+    uint64_t unchained; /* entries inside a run whose newest failed: checked in full instead */
 };
 void sigcheck_count_deferred(struct sigcheck *sc, uint64_t n);
+void sigcheck_count_unchained(struct sigcheck *sc, uint64_t n);
 void sigcheck_stats(struct sigcheck *sc, struct sigcheck_stats *out);
+/* The seq at which a failed check stopped author's feed, or 0 (not stopped). */
+uint64_t sigcheck_stopped_at(struct sigcheck *sc, const uint8_t author[32]);
+/* After the commit of a batch in which a correctly signed copy of the entry at seq
+ * replaced the held signature (store_item.repaired): the feed, stopped at seq, is checked on
+ * from seq again (PROTOCOL.md 9.16 rule 4). */
+void sigcheck_repaired(struct sigcheck *sc, const uint8_t author[32], uint64_t seq);
 /* Each feed whose serving a failed check stopped: author and the seq of the entry. */
 int sigcheck_bad_walk(struct sigcheck *sc,
                       int (*cb)(const uint8_t author[32], uint64_t seq, void *arg), void *arg);

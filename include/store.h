@@ -43,6 +43,16 @@ struct store_item {
     /* its own signature is not checked yet: the hash chain from a later entry of the batch
      * authenticates it (PROTOCOL.md 9.16); stored, the feed gets a "sigpend" row */
     int unchecked;
+    /* its own signature is not checked yet and nothing vouches for it: the store checks it
+     * (step 11) only if the chain rule would append it or keep it as fork evidence; one past
+     * the feed's head is refused E_GAP unchecked (a run whose entry before it was refused:
+     * PROTOCOL.md 9.16 rule 1) */
+    int check_sig;
+    /* its feed is served only below its seq since the deferred check of the held entry there
+     * failed (STORE_SIGPEND_BAD), and its own signature was checked: held with the same id, its
+     * signature bytes replace the held ones and the feed is checked on from there (PROTOCOL.md
+     * 9.16 rule 4); see `repaired` */
+    int repair;
     /* the entry's row packed ahead by store_pack_ahead (on a pipeline worker), or NULL: the
      * writer then packs it itself */
     const uint8_t *row;
@@ -51,6 +61,7 @@ struct store_item {
     int result;     /* HUB_OK, E_DUPLICATE, E_GAP, E_SEQ, E_PREV, E_FORK,
                        E_FORKED_FEED, E_TIMESTAMP */
     uint64_t local; /* local number when stored */
+    int repaired;   /* (result E_DUPLICATE) a `repair` item replaced the held signature */
 };
 
 /* The row the writer would store for an entry's wire bytes (store_pack.c), made ahead on any

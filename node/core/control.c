@@ -312,9 +312,10 @@ static json_t *status_signatures(struct node *n) {
     sigcheck_stats(node_sigcheck(n), &ss);
     json_t *bad = json_array();
     (void)sigcheck_bad_walk(node_sigcheck(n), sig_bad_cb, bad);
-    return json_pack("{s:I, s:I, s:I, s:I, s:o}", "deferred", (json_int_t)ss.deferred, "checked",
-                     (json_int_t)ss.checked, "failed", (json_int_t)ss.bad, "feeds_waiting",
-                     (json_int_t)(ss.feeds - ss.feeds_bad), "stopped", bad);
+    return json_pack("{s:I, s:I, s:I, s:I, s:o, s:I, s:I}", "deferred", (json_int_t)ss.deferred,
+                     "checked", (json_int_t)ss.checked, "failed", (json_int_t)ss.bad,
+                     "feeds_waiting", (json_int_t)(ss.feeds - ss.feeds_bad), "stopped", bad,
+                     "repaired", (json_int_t)ss.repaired, "unchained", (json_int_t)ss.unchained);
 }
 
 static void op_status(struct control *c, struct client *cl, json_t *req, json_t *tag) {

@@ -4,6 +4,8 @@
 #include "node.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,6 +246,7 @@ static void ingest_slice(void *arg, size_t begin, size_t end) {
         if (rc == 0)
             rc = node_prepare(p, 1);
         p->item.result = rc;
+        p->item.repair = p->repair;
         j->results[i] = rc;
     }
 }
@@ -280,6 +283,12 @@ static void ingest_screen(struct node *n, struct ingest_job *j, size_t count, in
     if (es && held && store_held_sizes(n->store, es, count, held) == 0) {
         for (size_t i = 0; i < count; i++)
             if (j->results[i] == 0 && held[i] && held[i] >= j->lens[i]) {
+                /* A copy of the entry at which a failed deferred check stopped its feed is
+                 * checked: correctly signed, it repairs the feed (PROTOCOL.md 9.16 rule 4). */
+                if (sigcheck_stopped_at(n->sigcheck, j->p[i].e.author) == j->p[i].e.seq) {
+                    j->p[i].repair = 1;
+                    continue;
+                }
                 j->results[i] = HUB_E_DUPLICATE;
                 j->p[i].item.result = HUB_E_DUPLICATE;
             }
@@ -303,7 +312,48 @@ struct ingest_pipe {
     uint8_t *defer;
     size_t *anchor;
     struct sigcheck *sc;
+    /* per run, at its newest entry's index: RUN_* (run_verdict) */
+    atomic_uchar *run;
 };
+
+enum { RUN_UNKNOWN, RUN_BUSY, RUN_GOOD, RUN_BAD };
+
+/* What node_prepare and entry_verify_at refuse an entry for (steps 11-15), without filling
+ * anything in, so that any worker may ask it of a run's newest entry while another prepares it. */
+static int newest_verdict(const struct entry *e, uint64_t now, const struct identity *self) {
+    int rc = entry_verify_at(e, now, self);
+    if (rc == 0 && e->kind == 5 && !e->payload && e->payload_size > 0)
+        rc = HUB_E_PAYLOAD_HASH;
+    if (rc == 0 && e->payload)
+        rc = record_check_payload(e->kind, e->payload, e->payload_len);
+    if (rc == 0 && e->kind == 5 && e->payload) {
+        int kind;
+        char key[HUB_MAX_RECORD_KEY + 1];
+        if (record_retraction_target(e->payload, e->payload_len, &kind, key) != 0)
+            rc = HUB_E_DECODE;
+    }
+    return rc;
+}
+
+/* Whether the newest entry of the run ending at a will pass its checks: asked by the worker of
+ * the run's first deferred entry, which checks it before the run's other entries are taken up
+ * (workers claim items in order, the newest comes last). 1 if it passes. Then the entries inside
+ * the run need only the chained checks; else each checks its own signature in its worker, in
+ * parallel, rather than every one of them on the store's writer thread (ingest_ready) once the
+ * newest failed there: a hostile peer that spoils a run's newest signature costs the hub the
+ * checks an ordinary catch-up costs, not a stalled writer. */
+static int run_verdict(struct ingest_pipe *ip, size_t a) {
+    unsigned char st = RUN_UNKNOWN;
+    if (atomic_compare_exchange_strong(&ip->run[a], &st, RUN_BUSY)) {
+        st = newest_verdict(&ip->order[a]->e, ip->now, ip->self) == 0 ? RUN_GOOD : RUN_BAD;
+        atomic_store(&ip->run[a], st);
+    }
+    while (st == RUN_BUSY) { /* another worker checks it: one signature check, ~60 us */
+        sched_yield();
+        st = atomic_load(&ip->run[a]);
+    }
+    return st == RUN_GOOD;
+}
 
 /* The entry's store row, compressed here on a worker rather than by the single writer. Without
  * memory the writer packs it, as before. */
@@ -322,13 +372,25 @@ static void ingest_pack_ahead(struct store *st, struct prepared *p) {
 static void ingest_check_one(void *arg, size_t i) {
     struct ingest_pipe *ip = arg;
     struct prepared *p = ip->order[i];
-    int rc = ip->defer && ip->defer[i] ? entry_verify_chained(&p->e, ip->now)
-                                       : entry_verify_at(&p->e, ip->now, ip->self);
+    int rc;
+    p->own_sig = 0;
+    if (ip->defer && ip->defer[i] && run_verdict(ip, ip->anchor[i])) {
+        rc = entry_verify_chained(&p->e, ip->now);
+    } else if (ip->defer && ip->defer[i]) {
+        rc = entry_verify_at(&p->e, ip->now, ip->self); /* the run's newest fails */
+        p->own_sig = 1;
+    } else if (ip->run && i > 0 && ip->defer[i - 1] && ip->anchor[i - 1] == i &&
+               atomic_load(&ip->run[i]) == RUN_GOOD) {
+        rc = entry_verify_chained(&p->e, ip->now); /* a run's newest: its signature checked */
+    } else {
+        rc = entry_verify_at(&p->e, ip->now, ip->self);
+    }
     if (rc == 0)
         rc = node_prepare(p, 1);
     if (rc == 0 && ip->st)
         ingest_pack_ahead(ip->st, p);
     p->item.result = rc;
+    p->item.repair = p->repair;
 }
 
 static int ingest_ready(void *arg, size_t i) {
@@ -338,17 +400,20 @@ static int ingest_ready(void *arg, size_t i) {
     if (p->item.result != 0)
         return p->item.result;
     p->item.unchecked = 0;
-    if (ip->defer && ip->defer[i]) {
+    p->item.check_sig = 0;
+    if (ip->defer && ip->defer[i] && !p->own_sig) {
         /* Stands on the chain only if the run's newest entry checked and the entry before this
          * one was just accepted (then this one is the feed's next: no fork, whose evidence
-         * must carry a checked signature). Else its own signature is checked here. */
+         * must carry a checked signature). Else its own signature is checked by the store,
+         * and only if the store would keep it: when an entry of the run was refused, the ones
+         * after it are refused E_GAP without a check each on this thread. (When the newest
+         * fails, the workers checked them already: own_sig.) */
         par_pipe_wait(&ip->pipe, ip->anchor[i]);
         if (ip->order[ip->anchor[i]]->item.result == 0 && ip->items[i - 1].result == HUB_OK) {
             p->item.unchecked = 1;
             sigcheck_note(ip->sc, p->e.author, p->e.seq, p->e.prev);
-        } else if (entry_verify_sig(&p->e, ip->self) != 0) {
-            p->item.result = HUB_E_SIGNATURE;
-            return HUB_E_SIGNATURE;
+        } else {
+            p->item.check_sig = 1;
         }
     }
     ip->items[i] = p->item;
@@ -381,6 +446,7 @@ static void ingest_job_free(struct node_ingest_job *job) {
         free(job->j.p[i].row);
     free(job->ip.defer);
     free(job->ip.anchor);
+    free(job->ip.run);
     free(job->items);
     free(job->order);
     node_prepared_free(job->j.p);
@@ -435,15 +501,20 @@ static void ingest_plan(struct node_ingest_job *job) {
     const struct entry **es = malloc((nv ? nv : 1) * sizeof *es);
     job->ip.defer = malloc(nv ? nv : 1);
     job->ip.anchor = malloc((nv ? nv : 1) * sizeof *job->ip.anchor);
+    job->ip.run = malloc((nv ? nv : 1) * sizeof *job->ip.run);
     job->ip.sc = job->j.n->sigcheck;
-    if (!es || !job->ip.defer || !job->ip.anchor || !job->ip.sc) {
+    if (!es || !job->ip.defer || !job->ip.anchor || !job->ip.run || !job->ip.sc) {
         free(job->ip.defer);
         free(job->ip.anchor);
+        free(job->ip.run);
         job->ip.defer = NULL;
         job->ip.anchor = NULL;
+        job->ip.run = NULL;
         free(es);
         return;
     }
+    for (size_t i = 0; i < nv; i++)
+        atomic_init(&job->ip.run[i], RUN_UNKNOWN);
     for (size_t i = 0; i < nv; i++)
         es[i] = &job->order[i]->e;
     sigcheck_plan(es, nv, job->ip.defer, job->ip.anchor);
@@ -516,6 +587,18 @@ static void ingest_store(struct node *n, struct node_ingest_job *job) {
     }
 }
 
+/* A stopped feed's entry got its correctly signed bytes (stored, committed): the checker
+ * goes on from there, and the feed is served further as it checks. */
+static void ingest_repaired(struct node *n, const struct entry *e) {
+    sigcheck_repaired(n->sigcheck, e->author, e->seq);
+    char a[HUB_HEX_LEN + 1];
+    hub_hex(e->author, 32, a);
+    log_info("node",
+             "author %s: entry seq %llu received with a signature that verifies; it replaces the "
+             "stored one that did not, and the feed is checked and served on from there",
+             a, (unsigned long long)e->seq);
+}
+
 /* The results of a stored job: counters, results[] and fork logs (no listener yet). */
 static void ingest_results(struct node *n, struct node_ingest_job *job) {
     struct prepared **order = job->order, *p = job->j.p;
@@ -527,8 +610,9 @@ static void ingest_results(struct node *n, struct node_ingest_job *job) {
             node_count(n, results[i]); /* refused by the screen or the checks */
     if (job->rc != 0)
         return;
-    size_t unchecked = 0;
+    size_t unchecked = 0, own = 0;
     for (size_t i = 0; i < job->valid; i++) {
+        own += order[i]->own_sig && items[i].result == HUB_OK;
         order[i]->item.result = items[i].result;
         order[i]->item.local = items[i].local;
         order[i]->item.unchecked = items[i].unchecked && items[i].result == HUB_OK;
@@ -537,6 +621,8 @@ static void ingest_results(struct node *n, struct node_ingest_job *job) {
         node_count(n, items[i].result);
         if (items[i].result == HUB_OK)
             job->accepted++;
+        if (items[i].repaired)
+            ingest_repaired(n, &order[i]->e);
         if (items[i].result == HUB_E_FORK) {
             char a[HUB_HEX_LEN + 1];
             hub_hex(order[i]->e.author, 32, a);
@@ -548,6 +634,8 @@ static void ingest_results(struct node *n, struct node_ingest_job *job) {
     }
     if (unchecked)
         sigcheck_count_deferred(n->sigcheck, unchecked);
+    if (own)
+        sigcheck_count_unchained(n->sigcheck, own);
 }
 
 int node_ingest_finish_step(struct node *n, struct node_ingest_job *job, size_t max,

@@ -69,6 +69,8 @@ struct prepared {
     char retract_key[HUB_MAX_RECORD_KEY + 1];
     uint8_t *row; /* its store row packed ahead by a pipeline worker (malloc'd), or NULL */
     int queued; /* in an ingest job's order (screened and checked), else refused before */
+    int repair; /* held, but its feed stopped at its seq: checked, a copy to repair it with */
+    int own_sig; /* inside a run whose newest entry fails: its own signature checked (worker) */
 };
 
 /* Per-entry state for count entries (NULL if out of memory); node_prepared_free frees it. */

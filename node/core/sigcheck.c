@@ -64,8 +64,10 @@ struct sigcheck {
     pthread_t tid;
     uint64_t gen; /* sigcheck_generation */
     uint64_t deferred, checked, bad;
-    int held;               /* catch-up batches in the pipeline (sigcheck_hold) */
-    uint64_t last_pass_ms;  /* when the checker last started a pass */
+    int held;              /* catch-up batches in the pipeline (sigcheck_hold) */
+    uint64_t last_pass_ms; /* when the checker last started a pass */
+    uint64_t repaired; /* stopped feeds repaired from a correctly signed copy (sigcheck_repaired) */
+    uint64_t unchained; /* sigcheck_count_unchained */
 };
 
 _Static_assert(offsetof(struct pend, author) == 0, "pend_pos searches by the first member");
@@ -150,15 +152,50 @@ void sigcheck_count_deferred(struct sigcheck *sc, uint64_t n) {
     pthread_mutex_unlock(&sc->mu);
 }
 
+void sigcheck_count_unchained(struct sigcheck *sc, uint64_t n) {
+    pthread_mutex_lock(&sc->mu);
+    sc->unchained += n;
+    pthread_mutex_unlock(&sc->mu);
+}
+
 void sigcheck_stats(struct sigcheck *sc, struct sigcheck_stats *out) {
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&sc->mu);
     out->deferred = sc->deferred;
     out->checked = sc->checked;
     out->bad = sc->bad;
+    out->repaired = sc->repaired;
+    out->unchained = sc->unchained;
     out->feeds = sc->n;
     for (size_t i = 0; i < sc->n; i++)
         out->feeds_bad += (sc->v[i].lo & STORE_SIGPEND_BAD) != 0;
+    pthread_mutex_unlock(&sc->mu);
+}
+
+uint64_t sigcheck_stopped_at(struct sigcheck *sc, const uint8_t author[32]) {
+    pthread_mutex_lock(&sc->mu);
+    int found;
+    size_t at = pend_pos(sc, author, &found);
+    uint64_t r = 0;
+    if (found && (sc->v[at].lo & STORE_SIGPEND_BAD))
+        r = sc->v[at].lo & ~STORE_SIGPEND_BAD;
+    pthread_mutex_unlock(&sc->mu);
+    return r;
+}
+
+void sigcheck_repaired(struct sigcheck *sc, const uint8_t author[32], uint64_t seq) {
+    pthread_mutex_lock(&sc->mu);
+    int found;
+    size_t at = pend_pos(sc, author, &found);
+    if (found && sc->v[at].lo == (seq | STORE_SIGPEND_BAD)) {
+        /* as the store's row reads now: seq unchecked (with its new bytes), before unchanged */
+        struct pend *p = &sc->v[at];
+        p->lo = seq;
+        p->retry_ms = 0;
+        sc->repaired++;
+        sc->gen++;
+        pthread_cond_signal(&sc->cv);
+    }
     pthread_mutex_unlock(&sc->mu);
 }
 
@@ -305,7 +342,8 @@ static int check_pass(struct sigcheck *sc) {
             hub_hex(w->author, 32, a);
             log_error("sigcheck",
                       "author %s: the signature of entry seq %llu, stored on the hash chain, does "
-                      "not verify (E_SIGNATURE); the feed is served up to seq %llu only",
+                      "not verify (E_SIGNATURE); the feed is served up to seq %llu only, until "
+                      "a correctly signed copy comes from a peer",
                       a, (unsigned long long)r.bad_seq, (unsigned long long)(r.bad_seq - 1));
         } else {
             w->to = r.next;

@@ -153,6 +153,11 @@ struct wbatch {
 /* store_sigpend.c: the "sigpend" rows of the items of a batch stored unchecked, in its
  * transaction (PROTOCOL.md 9.16) */
 int sigpend_note(struct store *s, MDB_txn *txn, const struct store_item *items, size_t n);
+/* ... and a stopped feed's signature repaired (store_item.repair): the held entry at local
+ * gets e's signature bytes and the feed's row reads e->seq, unchecked, again; only when the row
+ * names e->seq with STORE_SIGPEND_BAD (else nothing changes). *repaired: 1 if it did. */
+int sigpend_repair(struct store *s, MDB_txn *txn, const struct entry *e, const uint8_t local_be[8],
+                   int *repaired);
 /* store_env.c */
 int store_err(int rc);
 int rtxn_begin(struct store *s, MDB_txn **txn);

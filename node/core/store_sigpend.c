@@ -2,7 +2,8 @@
  * 9.16): the "sigpend" table, author -> u64be (the lowest seq of the feed whose own signature is
  * unchecked, with STORE_SIGPEND_BAD when its check failed) || the id of the entry before it.
  * Written in the batch's transaction for the items stored with `unchecked`, so that no crash
- * leaves an unchecked entry unmarked; advanced by the checker. */
+ * leaves an unchecked entry unmarked; advanced by the checker; a failed check lifted, with the
+ * held entry's signature bytes replaced, by a correctly signed copy (sigpend_repair). */
 #include "store_priv.h"
 
 #define SIGPEND_VAL_LEN 40
@@ -50,6 +51,43 @@ int sigpend_note(struct store *s, MDB_txn *txn, const struct store_item *items, 
             return rc;
     }
     return 0;
+}
+
+int sigpend_repair(struct store *s, MDB_txn *txn, const struct entry *e, const uint8_t local_be[8],
+                   int *repaired) {
+    *repaired = 0;
+    uint64_t lo;
+    uint8_t before[32];
+    int rc = sigpend_get(s, txn, e->author, &lo, before);
+    if (rc == MDB_NOTFOUND || (rc == 0 && lo != (e->seq | STORE_SIGPEND_BAD)))
+        return 0; /* not stopped there (any more): a duplicate like any other */
+    if (rc != 0)
+        return rc;
+    MDB_val lk = {8, (void *)local_be}, ev;
+    if ((rc = entry_row_get(s, txn, &lk, &ev)) != 0)
+        return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+    /* The same id, so the same header: only the signature bytes differ. The held row keeps its
+     * payload (or its purged form); the signature is put in place in a copy of it. */
+    uint8_t *wire = malloc(ev.mv_size);
+    if (!wire)
+        return ENOMEM;
+    memcpy(wire, ev.mv_data, ev.mv_size);
+    struct entry held;
+    if (entry_decode(wire, ev.mv_size, &held) != 0 || held.seq != e->seq ||
+        memcmp(held.id, e->id, HUB_ID_LEN) != 0) {
+        free(wire);
+        return MDB_CORRUPTED;
+    }
+    size_t at = (size_t)(held.sig - wire); /* decoded from the copy: it points into it */
+    memcpy(wire + at, e->sig, HUB_SIG_LEN);
+    rc = entry_row_put(s, txn, &lk, wire, ev.mv_size, 0);
+    free(wire);
+    /* entry seq is unchecked again (the checker checks the new bytes, then goes on) */
+    if (rc == 0)
+        rc = sigpend_put(s, txn, e->author, e->seq, before);
+    if (rc == 0)
+        *repaired = 1;
+    return rc;
 }
 
 int store_sigpend_load(struct store *s,

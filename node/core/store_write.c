@@ -281,12 +281,22 @@ static int append_one(struct store *s, struct wbatch *w, struct store_item *it) 
         it->result = HUB_E_DUPLICATE;
         uint8_t local_be[8];
         memcpy(local_be, hv.mv_data, 8);
+        /* a checked copy of an entry whose held signature failed its deferred check */
+        if (it->repair && !it->unchecked && !it->check_sig &&
+            (rc = sigpend_repair(s, w->txn, e, local_be, &it->repaired)) != 0)
+            return rc;
         return e->payload ? restore_payload(s, w, it, local_be) : 0;
     }
     if (rc != 0 && rc != MDB_NOTFOUND)
         return rc;
     if (h.forked) {
         it->result = HUB_E_FORKED_FEED;
+        return 0;
+    }
+    /* Checked only where it counts: appended, or fork evidence (which must carry a checked
+     * signature). Past the head it is refused E_GAP below without a check. */
+    if (it->check_sig && e->seq <= h.seq + 1 && entry_verify_sig(e, NULL) != 0) {
+        it->result = HUB_E_SIGNATURE;
         return 0;
     }
     if (e->seq <= h.seq) {
@@ -486,6 +496,7 @@ static int append_locked(struct store *s, struct store_item *items, size_t n, st
         if (rc == 0) {
             for (size_t i = 0; i < n && rc == 0; i++) {
                 items[i].local = 0;
+                items[i].repaired = 0;
                 int pre = ready ? ready(arg, i) : 0;
                 if (pre == STORE_READY_ABORT) {
                     mdb_txn_abort(w.txn);

@@ -25,6 +25,7 @@
 #include "policy.h"
 #include "areply.h"
 #include "record.h"
+#include "sigcheck.h"
 #include "store.h"
 #include "sync.pb-c.h"
 
@@ -98,6 +99,7 @@
 #define SYNC_REPLIES_SLACK_MS 600000 /* WantReplies asks again from this long before the last ask */
 #define SYNC_ENDORSE_QUEUE 64        /* endorsements waiting to be published (own feed not ready) */
 #define SYNC_ENDORSE_RETRY_MS 1000   /* retry of a waiting endorsement */
+#define SYNC_REPAIR_MAX 16 /* stopped feeds asked again per session and Heads list (repair) */
 
 enum sess_dir { SESS_OUT = 1, SESS_IN = 2 };
 enum peer_state { PEER_CONNECTING, PEER_UP, PEER_DOWN };
@@ -154,6 +156,7 @@ struct session {
     int fw_compared;    /* heads compared; our own feed's fetch may still be running (fw_*) */
     int fw_own_start;   /* our own feed's want here was queued in the start-up window */
     unsigned fw_backs;  /* fetch-backs asked since the last Heads comparison */
+    unsigned repairs;   /* stopped feeds asked again since then (repair_want) */
     unsigned fw_pushes; /* forks to push again after this Heads list (fw_again) */
     uint8_t fw_again[SYNC_FORK_PUSHES_MAX][32];
     /* the answer window: Wants waiting for it, and what was held back (totals and this minute) */
@@ -1216,6 +1219,33 @@ struct cmp_ctx {
     size_t i; /* merge position in ss->their */
 };
 
+/* A feed whose deferred signature check failed at seq k is served only up to k - 1 here
+ * (PROTOCOL.md 9.16 rule 4). The id of entry k is authenticated (the chain), its signature bytes
+ * are not: every peer that offers the feed up to k or further is asked for entry k again, one
+ * Want from k, each Heads list while the feed stays stopped (bounded per session and list). A
+ * correctly signed copy repairs the feed (node.c, the store); a bad one changes nothing. */
+static void repair_want(struct sync *s, struct session *ss, const struct feed_head *h,
+                        const Hubnet__Head *th) {
+    if (!th || h->forked || ss->repairs >= SYNC_REPAIR_MAX)
+        return;
+    uint64_t k = sigcheck_stopped_at(node_sigcheck(s->node), h->author);
+    if (k == 0 || k > h->seq || th->seq < k)
+        return;
+    ss->repairs++;
+    struct want_feed *w = wq_find(ss, h->author);
+    if (w) {
+        if (k < w->next)
+            w->next = k;
+    } else {
+        wq_add(ss, h->author, k, k);
+    }
+    char a[9], p[9];
+    hub_short(h->author, a);
+    hub_short(ss->hub, p);
+    log_debug("sync", "feed %s: stopped at seq %llu (signature); asking peer %s for it again", a,
+              (unsigned long long)k, p);
+}
+
 /* Merge-join of our feeds with their heads (both in author order). */
 static int compare_cb(const struct feed_head *h, void *arg) {
     struct cmp_ctx *c = arg;
@@ -1234,6 +1264,7 @@ static int compare_cb(const struct feed_head *h, void *arg) {
     const Hubnet__Head *th = NULL;
     if (c->i < ss->ntheir && memcmp(ss->their[c->i]->author.data, h->author, 32) == 0)
         theirs = (th = ss->their[c->i++])->seq;
+    repair_want(c->s, ss, h, th);
     if (fw_compare(c->s, ss, h, th))
         return 0;
     if (theirs > h->seq && claim_plausible(ss, theirs)) {
@@ -1267,7 +1298,7 @@ static void on_heads(struct sync *s, struct session *ss, Hubnet__SyncMsg *m) {
     if (ss->ntheir > 1)
         qsort(ss->their, ss->ntheir, sizeof *ss->their, head_cmp);
     ss->behind_us = ss->behind_them = 0;
-    ss->fw_backs = ss->fw_pushes = 0;
+    ss->fw_backs = ss->fw_pushes = ss->repairs = 0;
     struct cmp_ctx c = {s, ss, 0};
     store_feeds(node_store(s->node), compare_cb, &c);
     for (; c.i < ss->ntheir; c.i++) {

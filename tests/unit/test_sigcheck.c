@@ -264,6 +264,172 @@ static void test_forged_signature_stops_serving(void **state) {
     built_free(&b);
 }
 
+/* PROTOCOL.md 9.16 rule 5: a correctly signed copy of the stopped entry (the same id) replaces
+ * the held signature bytes and the stop in one transaction; the checker goes on from there. */
+static void test_good_copy_repairs_stopped_feed(void **state) {
+    struct fx *f = *state;
+    struct built b;
+    store_feed(f, &b, 6);
+    struct sigcheck *sc;
+    assert_int_equal(sigcheck_open(f->s, &sc), HUB_OK);
+    settle(sc);
+    assert_int_equal(sigcheck_stopped_at(sc, f->id.pk), 6);
+    /* the good copy: the forged one with the flipped bit put back */
+    uint8_t *good = malloc(b.len[5]);
+    assert_non_null(good);
+    memcpy(good, b.wire[5], b.len[5]);
+    good[(size_t)(b.e[5].sig - b.wire[5]) + 5] ^= 0x40;
+    struct entry ge;
+    assert_int_equal(entry_decode(good, b.len[5], &ge), HUB_OK);
+    assert_int_equal(entry_verify_sig(&ge, NULL), HUB_OK);
+
+    /* a copy of another seq (not the stopped one) and an unchecked one repair nothing */
+    struct store_item it[1];
+    memset(it, 0, sizeof it);
+    it[0].e = &b.e[4];
+    it[0].repair = 1;
+    assert_int_equal(store_append(f->s, it, 1), HUB_OK);
+    assert_int_equal(it[0].result, HUB_E_DUPLICATE);
+    assert_int_equal(it[0].repaired, 0);
+    memset(it, 0, sizeof it);
+    it[0].e = &ge;
+    it[0].repair = 1;
+    it[0].unchecked = 1;
+    assert_int_equal(store_append(f->s, it, 1), HUB_OK);
+    assert_int_equal(it[0].repaired, 0);
+
+    memset(it, 0, sizeof it);
+    it[0].e = &ge;
+    it[0].repair = 1;
+    it[0].retract_kind = 2;
+    it[0].retract_key = "nothing";
+    assert_int_equal(store_append(f->s, it, 1), HUB_OK);
+    assert_int_equal(it[0].result, HUB_E_DUPLICATE);
+    assert_int_equal(it[0].repaired, 1);
+    uint8_t *held;
+    size_t hl;
+    assert_int_equal(store_get(f->s, ge.id, &held, &hl), HUB_OK);
+    assert_int_equal(hl, b.len[5]);
+    assert_memory_equal(held, good, hl);
+    free(held);
+    /* as after a crash before the checker's memory was told: the store's row alone says that
+     * seq 6 is unchecked again, and a reopened checker checks on from there */
+    sigcheck_destroy(&sc);
+    assert_int_equal(sigcheck_open(f->s, &sc), HUB_OK);
+    assert_int_equal(sigcheck_stopped_at(sc, f->id.pk), 0);
+    settle(sc);
+    uint8_t before[32];
+    assert_true(sigcheck_servable(sc, f->id.pk, before) == UINT64_MAX);
+    struct sigcheck_stats st;
+    sigcheck_stats(sc, &st);
+    assert_int_equal(st.bad, 0);
+    assert_int_equal(st.feeds, 0);
+    /* a second copy changes nothing: the feed is no longer stopped */
+    memset(it, 0, sizeof it);
+    it[0].e = &ge;
+    it[0].repair = 1;
+    assert_int_equal(store_append(f->s, it, 1), HUB_OK);
+    assert_int_equal(it[0].repaired, 0);
+    sigcheck_destroy(&sc);
+    free(good);
+    built_free(&b);
+}
+
+/* sigcheck_repaired: the checker's memory follows the store's row without a restart. */
+static void test_repaired_goes_on_checking(void **state) {
+    struct fx *f = *state;
+    struct built b;
+    store_feed(f, &b, 4);
+    struct sigcheck *sc;
+    assert_int_equal(sigcheck_open(f->s, &sc), HUB_OK);
+    settle(sc);
+    uint8_t before[32];
+    assert_int_equal(sigcheck_servable(sc, f->id.pk, before), 3);
+    uint8_t *good = malloc(b.len[3]);
+    assert_non_null(good);
+    memcpy(good, b.wire[3], b.len[3]);
+    good[(size_t)(b.e[3].sig - b.wire[3]) + 5] ^= 0x40;
+    struct entry ge;
+    assert_int_equal(entry_decode(good, b.len[3], &ge), HUB_OK);
+    struct store_item it[1];
+    memset(it, 0, sizeof it);
+    it[0].e = &ge;
+    it[0].repair = 1;
+    assert_int_equal(store_append(f->s, it, 1), HUB_OK);
+    assert_int_equal(it[0].repaired, 1);
+    sigcheck_repaired(sc, f->id.pk, 4);
+    sigcheck_repaired(sc, f->id.pk, 4); /* told twice: counted once */
+    settle(sc);
+    assert_true(sigcheck_servable(sc, f->id.pk, before) == UINT64_MAX);
+    struct sigcheck_stats st;
+    sigcheck_stats(sc, &st);
+    assert_int_equal(st.repaired, 1);
+    assert_int_equal(st.feeds, 0);
+    sigcheck_destroy(&sc);
+    free(good);
+    built_free(&b);
+}
+
+static int count_fork(const struct store_fork *fk, void *arg) {
+    (void)fk;
+    (*(int *)arg)++;
+    return 0;
+}
+
+/* One entry, signed; with forge, its signature spoiled (the wire is the caller's). */
+static void one_entry(struct fx *f, uint64_t seq, const uint8_t *prev, const char *key, int forge,
+                      uint8_t **wire, struct entry *e) {
+    struct entry_draft d = {
+        .seq = seq, .prev = prev, .timestamp = 1700000000000ULL + seq, .kind = 5, .key = key};
+    size_t len;
+    assert_int_equal(entry_build(&f->id, &d, wire, &len), HUB_OK);
+    assert_int_equal(entry_decode(*wire, len, e), HUB_OK);
+    if (forge)
+        ((uint8_t *)e->sig)[7] ^= 0x01;
+}
+
+static int append_one_item(struct fx *f, const struct entry *e, int check_sig) {
+    struct store_item it[1];
+    memset(it, 0, sizeof it);
+    it[0].e = e;
+    it[0].check_sig = check_sig;
+    assert_int_equal(store_append(f->s, it, 1), HUB_OK);
+    return it[0].result;
+}
+
+/* store_item.check_sig (PROTOCOL.md 9.16 rule 1): checked only where the entry would be kept,
+ * appended or as fork evidence; past the head refused E_GAP without a check. */
+static void test_check_sig_where_it_counts(void **state) {
+    struct fx *f = *state;
+    uint8_t *w1, *w2bad, *w2, *w3bad, *wfbad, *wf;
+    struct entry e1, e2bad, e2, e3bad, efbad, ef;
+    one_entry(f, 1, NULL, "a", 0, &w1, &e1);
+    one_entry(f, 2, e1.id, "b", 1, &w2bad, &e2bad);
+    one_entry(f, 2, e1.id, "b", 0, &w2, &e2);
+    one_entry(f, 3, e2.id, "c", 1, &w3bad, &e3bad);
+    one_entry(f, 2, e1.id, "other", 1, &wfbad, &efbad);
+    one_entry(f, 2, e1.id, "other", 0, &wf, &ef);
+    assert_int_equal(append_one_item(f, &e1, 0), HUB_OK);
+    assert_int_equal(append_one_item(f, &e3bad, 1), HUB_E_GAP);      /* no check needed */
+    assert_int_equal(append_one_item(f, &e2bad, 1), HUB_E_SIGNATURE); /* would be appended */
+    assert_int_equal(append_one_item(f, &e2, 1), HUB_OK);
+    assert_int_equal(append_one_item(f, &e2bad, 1), HUB_E_DUPLICATE); /* the id is held */
+    /* a fork's evidence must carry a checked signature */
+    assert_int_equal(append_one_item(f, &efbad, 1), HUB_E_SIGNATURE);
+    int forks = 0;
+    assert_int_equal(store_forks(f->s, count_fork, &forks), 0);
+    assert_int_equal(forks, 0);
+    assert_int_equal(append_one_item(f, &ef, 1), HUB_E_FORK);
+    assert_int_equal(store_forks(f->s, count_fork, &forks), 0);
+    assert_int_equal(forks, 1);
+    free(w1);
+    free(w2bad);
+    free(w2);
+    free(w3bad);
+    free(wfbad);
+    free(wf);
+}
+
 int main(void) {
     if (sodium_init() < 0)
         return 1;
@@ -273,6 +439,9 @@ int main(void) {
         cmocka_unit_test(test_plan_breaks),
         cmocka_unit_test_setup_teardown(test_checked_feed_is_served_whole, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_forged_signature_stops_serving, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_good_copy_repairs_stopped_feed, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_repaired_goes_on_checking, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_check_sig_where_it_counts, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
