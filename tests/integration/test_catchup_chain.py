@@ -40,10 +40,16 @@ N = 600      # one Entries answer above NODE_PIPE_MIN (512): the pipelined path
 FORGED = 300
 
 
-def forged_feed(kp):
+def honest_feed(kp):
+    """N offers of kp's feed, correctly signed, dated a minute ago."""
     feed = ref.Feed(kp, int(time.time() * 1000) - 60000)
     for i in range(N):
         feed.next(2, f"offer-{i}", mk_offer(f"course {i}"))
+    return feed
+
+
+def forged_feed(kp):
+    feed = honest_feed(kp)
     wires = [e.wire for e in feed.entries]
     e = feed.entries[FORGED - 1]
     header, sig, payload, _ = ref.split_signed_entry(e.wire)
@@ -80,9 +86,7 @@ def test_valid_run_is_relayed_once_checked(hubs):
     peer_kp, author = ref.Keypair.generate(), ref.Keypair.generate()
     P, F = peer_kp.public, author.public
     a, b, _ = chain_of_three(hubs, P, F)
-    feed = ref.Feed(author, int(time.time() * 1000) - 60000)
-    for i in range(N):
-        feed.next(2, f"offer-{i}", mk_offer(f"course {i}"))
+    feed = honest_feed(author)
     peer = Peer(peer_kp, a.key, a.endpoint)
     try:
         peer.hello()
@@ -319,9 +323,7 @@ def test_run_with_a_bad_newest_is_checked_in_full_by_the_workers(hubs):
     peer_kp, author = ref.Keypair.generate(), ref.Keypair.generate()
     P, F = peer_kp.public, author.public
     a, b, _ = chain_of_three(hubs, P, F)
-    feed = ref.Feed(author, int(time.time() * 1000) - 60000)
-    for i in range(N):
-        feed.next(2, f"offer-{i}", mk_offer(f"course {i}"))
+    feed = honest_feed(author)
     wires = [e.wire for e in feed.entries]
     header, sig, payload, _ = ref.split_signed_entry(wires[-1])
     wires[-1] = ref.encode_signed_entry(header, bytes(b ^ 0x55 for b in sig), payload)
@@ -359,9 +361,7 @@ def test_run_after_a_refused_entry_costs_no_signature_checks(hubs):
     peer_kp, author = ref.Keypair.generate(), ref.Keypair.generate()
     P, F = peer_kp.public, author.public
     a, b, _ = chain_of_three(hubs, P, F)
-    feed = ref.Feed(author, int(time.time() * 1000) - 60000)
-    for i in range(N):
-        feed.next(2, f"offer-{i}", mk_offer(f"course {i}"))
+    feed = honest_feed(author)
     good = [e.wire for e in feed.entries]
     wires = list(good)
     header, sig, payload, _ = ref.split_signed_entry(wires[1])

@@ -2162,6 +2162,16 @@ static void *pack_ahead_thread(void *arg) {
     return NULL;
 }
 
+/* The entries table of the (closed) store in dir, in a transaction of flags (0 or MDB_RDONLY). */
+static void entries_open(const char *dir, unsigned flags, MDB_env **env, MDB_txn **txn,
+                         MDB_dbi *dbi) {
+    assert_int_equal(mdb_env_create(env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(*env, 32), 0);
+    assert_int_equal(mdb_env_open(*env, dir, flags, 0600), 0);
+    assert_int_equal(mdb_txn_begin(*env, NULL, flags, txn), 0);
+    assert_int_equal(mdb_dbi_open(*txn, "entries", 0, dbi), 0);
+}
+
 /* The raw row of the entries table at local (the store closed). */
 static void read_entry_row(const char *dir, uint64_t local, uint8_t **row, size_t *len) {
     MDB_env *env;
@@ -2170,11 +2180,7 @@ static void read_entry_row(const char *dir, uint64_t local, uint8_t **row, size_
     uint8_t lk[8];
     hub_be64(lk, local);
     MDB_val k = {8, lk}, v;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
-    assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, "entries", 0, &dbi), 0);
+    entries_open(dir, MDB_RDONLY, &env, &txn, &dbi);
     assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
     *row = malloc(v.mv_size);
     assert_non_null(*row);
@@ -2285,11 +2291,7 @@ static void damage_packed_row(const char *dir, uint64_t local, uint8_t dict_id) 
     uint8_t lk[8];
     hub_be64(lk, local);
     MDB_val k = {8, lk}, v;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
-    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, "entries", 0, &dbi), 0);
+    entries_open(dir, 0, &env, &txn, &dbi);
     assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
     assert_true(v.mv_size > 8 && ((const uint8_t *)v.mv_data)[0] == 0);
     uint8_t row[HUB_MAX_ENTRY];
