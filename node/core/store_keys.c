@@ -9,16 +9,18 @@
  *             frame of them (store_pack.c, which alone puts and reads these rows)
  *   ids       entry id (32) -> local u64, in two parts: "ids_new" takes every new id, "ids" the
  *             older ones, merged from ids_new in key order when ids_new holds an eighth of
- *             what ids holds (at least IDS_STAGE_MIN), IDS_MERGE_ROWS per write transaction. Ids
- * are hashes: each new one lands on a random leaf, so a batch of 10,000 rewrote most leaves of a
- * one-table id tree (3 KiB per entry at 1M entries, growing with the store). ids_new stays small,
- * so a batch rewrites few pages of it; the merge rewrites the leaves of ids once per
- * IDS_STAGE_RATIO-th of its size (half a KiB per entry, whatever the size). A look-up reads
- * ids_new, then ids (a few microseconds more). The chain rule does not look ids up at all: an entry
- * of a feed is held when chain has its id at its seq (store_write.c) feeds     author (32) -> head:
- * seq u64, id (32), timestamp u64, flags u8 (1 = forked) chain     author (32) | seq u64 -> local
- * u64 | id (32) records   rkey (24: author's first 8 bytes | BLAKE2b-128 of author | kind u8 | key)
- * -> rec (see struct rec_hdr), and rkey | local u64 (32) -> empty for each version (or
+ *             what ids holds (at least IDS_STAGE_MIN), IDS_MERGE_ROWS per write transaction.
+ *             Ids are hashes: each new one lands on a random leaf, so a batch of 10,000
+ *             rewrote most leaves of a one-table id tree (3 KiB per entry at 1M entries,
+ *             growing with the store). ids_new stays small, so a batch rewrites few pages of
+ *             it; the merge rewrites the leaves of ids once per IDS_STAGE_RATIO-th of its size
+ *             (half a KiB per entry, whatever the size). A look-up reads ids_new, then ids (a
+ *             few microseconds more). The chain rule does not look ids up at all: an entry of a
+ *             feed is held when chain has its id at its seq (store_write.c)
+ *   feeds     author (32) -> head: seq u64, id (32), timestamp u64, flags u8 (1 = forked)
+ *   chain     author (32) | seq u64 -> local u64 | id (32)
+ *   records   rkey (24: author's first 8 bytes | BLAKE2b-128 of author | kind u8 | key)
+ *             -> rec (see struct rec_hdr), and rkey | local u64 (32) -> empty for each version (or
  *             VERSION_WITHDRAWN once a withdrawal purged it: see restore_payload): the
  *             versions of a record follow its row, so storing a record dirties one page of this
  *             tree, not one in each of two (DB_VERSIONS names the same database). The key is
