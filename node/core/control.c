@@ -38,6 +38,16 @@
 #define CONTROL_MAX_LINE (16u << 20)  /* a request line */
 #define CONTROL_MAX_OUT (96u << 20)   /* pending responses: a full query page fits */
 #define CONTROL_READ_PAUSE (1u << 20) /* stop reading requests while this much is unsent */
+/* Totals over all clients (CONTROL.md, "Connections"): the per-client caps above times
+ * control_max_clients would be gigabytes. Buffer capacity is counted, as allocated. */
+#define CONTROL_TOTAL_IN (64u << 20) /* unfinished (and unhandled) request lines */
+/* unsent answers and events: one answer of CONTROL_MAX_OUT still fits when nothing else waits */
+#define CONTROL_TOTAL_OUT (CONTROL_MAX_OUT + (32u << 20))
+#define CONTROL_IN_MIN (64u << 10) /* a client's input buffer: first size, room kept per read */
+/* A client's first output buffer, never refused (an error line fits), and the most kept
+ * allocated once everything is sent. */
+#define CONTROL_OUT_MIN 4096u
+#define CONTROL_OUT_KEEP (64u << 10)
 #define CONTROL_REQS_PER_TURN 8       /* fairness between clients */
 /* ... and no more requests of a client in one turn once this much is queued for it */
 #define CONTROL_TURN_BYTES (64u << 10)
@@ -65,6 +75,7 @@
 #define CONTROL_LISTEN_BACKLOG 128   /* listen(2): connections the kernel queues meanwhile */
 
 struct client {
+    struct control *ctl; /* its server: the totals its buffers count in */
     int fd;
     char *in;
     size_t in_len, in_cap;
@@ -94,6 +105,7 @@ struct client {
      * (a refused record's error, reported in the import's answer) instead of being sent */
     int capturing;
     json_t *captured;
+    int budget_error; /* an E_BUSY for CONTROL_TOTAL_OUT is being queued: not another one */
 };
 
 struct ext_op {
@@ -121,7 +133,10 @@ struct control {
     /* Totals since start (status "control"), and what the last summary line reported. */
     struct control_counts {
         uint64_t idle_closed, evicted, refused, slow_closed, fd_refused;
+        uint64_t in_budget_closed;    /* clients closed: CONTROL_TOTAL_IN held */
+        uint64_t out_budget_refused;  /* answers refused, watchers cut off: CONTROL_TOTAL_OUT */
     } total, logged;
+    size_t in_held, out_held; /* buffer capacity of all clients, against the totals */
     uint64_t last_summary;
     struct records *records; /* views with derived values, and the reply calls (records.h) */
     int backed_budget;       /* CONTROL_BACKED_REQS_PER_TURN, counted down in a turn */
@@ -132,23 +147,31 @@ struct control {
 
 /* ---- output ---- */
 
+/* E_TOO_LARGE: over CONTROL_MAX_OUT for this client; E_BUSY: over CONTROL_TOTAL_OUT for all. */
 static int client_queue(struct client *cl, const char *data, size_t len) {
     if (cl->out_off && cl->out_off == cl->out_len)
         cl->out_off = cl->out_len = 0;
     if (cl->out_len + len + 1 > CONTROL_MAX_OUT)
         return HUB_E_TOO_LARGE;
-    if (cl->out_len + len + 1 > cl->out_cap) {
-        if (cl->out_off) { /* compact before growing */
-            memmove(cl->out, cl->out + cl->out_off, cl->out_len - cl->out_off);
-            cl->out_len -= cl->out_off;
-            cl->out_off = 0;
-        }
-        size_t cap = cl->out_cap ? cl->out_cap : 4096;
-        while (cap < cl->out_len + len + 1)
-            cap *= 2;
+    if (cl->out_len + len + 1 > cl->out_cap && cl->out_off) { /* compact before growing */
+        memmove(cl->out, cl->out + cl->out_off, cl->out_len - cl->out_off);
+        cl->out_len -= cl->out_off;
+        cl->out_off = 0;
+    }
+    size_t need = cl->out_len + len + 1;
+    if (need > cl->out_cap) {
+        /* doubling for many small lines, the exact size for one big answer */
+        size_t cap = cl->out_cap ? cl->out_cap * 2 : CONTROL_OUT_MIN;
+        if (cap > CONTROL_MAX_OUT)
+            cap = CONTROL_MAX_OUT;
+        if (cap < need)
+            cap = need;
+        if (cap > CONTROL_OUT_MIN && cl->ctl->out_held - cl->out_cap + cap > CONTROL_TOTAL_OUT)
+            return HUB_E_BUSY;
         char *n = realloc(cl->out, cap);
         if (!n)
             return HUB_E_NOMEM;
+        cl->ctl->out_held += cap - cl->out_cap;
         cl->out = n;
         cl->out_cap = cap;
     }
@@ -172,10 +195,48 @@ static void client_flush(struct client *cl) {
         cl->last_active = hub_mono_ms(); /* a reader that keeps reading is not idle */
     }
     cl->out_off = cl->out_len = 0;
+    if (cl->out_cap > CONTROL_OUT_KEEP) { /* a big answer's buffer goes back to the total */
+        free(cl->out);
+        cl->ctl->out_held -= cl->out_cap;
+        cl->out = NULL;
+        cl->out_cap = 0;
+    }
 }
 
 static size_t client_pending(const struct client *cl) {
     return cl->out_len - cl->out_off;
+}
+
+static void send_error(struct client *cl, json_t *tag, int code, const char *field, const char *fmt,
+                       ...) __attribute__((format(printf, 5, 6)));
+
+/* An answer client_queue refused (rc). Over CONTROL_TOTAL_OUT the request is refused with
+ * E_BUSY and the client kept (the memory is held by others; it may retry): the error carries
+ * the request's tag unless even that does not fit, and if the bare error does not fit either
+ * the client is closed. Over its own CONTROL_MAX_OUT the client is closed. */
+static void queue_failed(struct client *cl, int rc, json_t *tag) {
+    if (rc == HUB_E_BUSY && cl->budget_error) {
+        cl->budget_error = 2; /* the error line itself did not fit */
+        return;
+    }
+    if (rc == HUB_E_BUSY) {
+        cl->ctl->total.out_budget_refused++;
+        for (int bare = 0; bare < 2; bare++) {
+            cl->budget_error = 1;
+            send_error(cl, bare ? NULL : tag, HUB_E_BUSY, NULL,
+                       "hubd holds %u MiB of unsent answers for all its clients: this answer "
+                       "was not made; read yours and retry",
+                       CONTROL_TOTAL_OUT >> 20);
+            if (cl->budget_error == 1)
+                break;
+        }
+        cl->dead = cl->dead || cl->budget_error == 2;
+        cl->budget_error = 0;
+        return;
+    }
+    log_warnx("control", "client fell %u MiB behind; disconnected", CONTROL_MAX_OUT >> 20);
+    cl->dead = 1;
+    cl->slow = 1;
 }
 
 /* cl NULL: a quiet check (make_draft on a worker thread); the response is dropped. */
@@ -197,16 +258,12 @@ static void send_json(struct client *cl, json_t *o, json_t *tag) {
         cl->dead = 1;
         return;
     }
-    if (client_queue(cl, s, strlen(s)) != 0) {
-        log_warnx("control", "client fell %u MiB behind; disconnected", CONTROL_MAX_OUT >> 20);
-        cl->dead = 1;
-        cl->slow = 1;
-    }
+    int rc = client_queue(cl, s, strlen(s));
     jarena_free_dump(s);
+    if (rc != 0)
+        queue_failed(cl, rc, tag);
 }
 
-static void send_error(struct client *cl, json_t *tag, int code, const char *field, const char *fmt,
-                       ...) __attribute__((format(printf, 5, 6)));
 static void send_error(struct client *cl, json_t *tag, int code, const char *field, const char *fmt,
                        ...) {
     char msg[512];
@@ -236,12 +293,30 @@ static void send_text(struct client *cl, struct jbuf *b, json_t *tag) {
     jbuf_lit(b, "}");
     if (b->oom) {
         send_error(cl, tag, HUB_E_NOMEM, NULL, "out of memory building the answer");
-    } else if (client_queue(cl, b->p, b->len) != 0) {
-        log_warnx("control", "client fell %u MiB behind; disconnected", CONTROL_MAX_OUT >> 20);
-        cl->dead = 1;
-        cl->slow = 1;
+    } else {
+        int rc = client_queue(cl, b->p, b->len);
+        if (rc != 0) {
+            jbuf_free(b);
+            queue_failed(cl, rc, tag);
+            return;
+        }
     }
     jbuf_free(b);
+}
+
+/* A watcher whose events cannot all be kept: drop the backlog but keep the stream well-formed
+ * (finish the line being sent, then the overflow event), and close once that is out or after
+ * a grace time. */
+static void watch_overflow(struct client *cl) {
+    static const char overflow[] = "{\"event\":\"overflow\"}";
+    char *nl = client_pending(cl) ? memchr(cl->out + cl->out_off, '\n', client_pending(cl)) : NULL;
+    if (nl)
+        cl->out_len = (size_t)(nl - cl->out) + 1;
+    int rc = client_queue(cl, overflow, sizeof overflow - 1);
+    (void)rc; /* closed either way */
+    client_flush(cl);
+    cl->closing = 1;
+    cl->close_by = hub_mono_ms() + CONTROL_CLOSE_GRACE_MS;
 }
 
 /* ---- request helpers ---- */
@@ -355,11 +430,14 @@ static void op_status(struct control *c, struct client *cl, json_t *req, json_t 
         json_object_set_new(
             o, "control",
             json_pack(
-                "{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "max_clients", (json_int_t)c->max_clients,
+                "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "max_clients",
+                (json_int_t)c->max_clients,
                 "idle_timeout_s", (json_int_t)(c->idle_timeout_ms / 1000), "idle_closed",
                 (json_int_t)c->total.idle_closed, "evicted", (json_int_t)c->total.evicted,
                 "refused", (json_int_t)(c->total.refused + c->total.fd_refused), "slow_closed",
-                (json_int_t)c->total.slow_closed, "fd_refused", (json_int_t)c->total.fd_refused));
+                (json_int_t)c->total.slow_closed, "fd_refused", (json_int_t)c->total.fd_refused,
+                "in_budget_closed", (json_int_t)c->total.in_budget_closed, "out_budget_refused",
+                (json_int_t)c->total.out_budget_refused));
         json_object_set_new(o, "watchers", json_integer((json_int_t)watchers));
         json_object_set_new(o, "index_tail", json_integer((json_int_t)st.index_tail));
         json_object_set_new(o, "map_max", json_integer((json_int_t)cfg->max_map_bytes));
@@ -2045,7 +2123,13 @@ static int since_pump_cb(void *arg, uint64_t local, const uint8_t *wire, size_t 
     if (view_write_wire(&p->ev, wire, len) != 0 || p->ev.oom)
         return 0;
     jbuf_lit(&p->ev, "}");
-    if (client_queue(cl, p->ev.p, p->ev.len) != 0) {
+    int rc = client_queue(cl, p->ev.p, p->ev.len);
+    if (rc == HUB_E_BUSY) { /* CONTROL_TOTAL_OUT: it may watch again from its last cursor */
+        cl->ctl->total.out_budget_refused++;
+        watch_overflow(cl);
+        return 1;
+    }
+    if (rc != 0) {
         cl->dead = 1;
         return 1;
     }
@@ -2537,18 +2621,9 @@ static void on_accept(void *arg, const struct entry *e, int origin) {
         if (client_pending(cl) > CONTROL_READ_PAUSE)
             client_flush(cl);
         if (client_pending(cl) > c->watch_backlog) {
-            /* Drop the backlog but keep the stream well-formed: finish the line being sent,
-             * then the overflow event, then close once that is out (or after a grace time). */
-            static const char overflow[] = "{\"event\":\"overflow\"}";
-            char *nl = memchr(cl->out + cl->out_off, '\n', cl->out_len - cl->out_off);
-            if (nl)
-                cl->out_len = (size_t)(nl - cl->out) + 1;
-            client_queue(cl, overflow, sizeof overflow - 1);
-            client_flush(cl);
+            watch_overflow(cl);
             log_warnx("control", "watcher fell more than %llu KiB behind; disconnecting it",
                       (unsigned long long)(c->watch_backlog >> 10));
-            cl->closing = 1;
-            cl->close_by = hub_mono_ms() + CONTROL_CLOSE_GRACE_MS;
             continue;
         }
         if (!event.len) {
@@ -2560,8 +2635,13 @@ static void on_accept(void *arg, const struct entry *e, int origin) {
                 break;
             jbuf_lit(&event, "}");
         }
-        if (client_queue(cl, event.p, event.len) != 0)
+        int rc = client_queue(cl, event.p, event.len);
+        if (rc == HUB_E_BUSY) { /* CONTROL_TOTAL_OUT: counted, in the summary line */
+            c->total.out_budget_refused++;
+            watch_overflow(cl);
+        } else if (rc != 0) {
             cl->dead = 1;
+        }
     }
     jbuf_free(&event);
 }
@@ -2638,6 +2718,10 @@ static void client_close(struct client *cl) {
         close(cl->passed_fd - 1);
     free(cl->in);
     free(cl->out);
+    if (cl->ctl) {
+        cl->ctl->in_held -= cl->in_cap;
+        cl->ctl->out_held -= cl->out_cap;
+    }
     memset(cl, 0, sizeof *cl);
 }
 
@@ -2776,20 +2860,58 @@ static void control_accept(struct control *c) {
         }
         struct client *cl = &c->clients[c->nclients++];
         memset(cl, 0, sizeof *cl);
+        cl->ctl = c;
         cl->fd = fd;
         cl->last_active = now;
         cl->fresh = 1;
     }
 }
 
+/* What a long line needed goes back to CONTROL_TOTAL_IN once it is handled: the buffer keeps
+ * the size the growth in client_read would have reached for what is left, none if nothing. */
+static void client_shrink_in(struct control *c, struct client *cl) {
+    if (!cl->in_len) {
+        free(cl->in);
+        c->in_held -= cl->in_cap;
+        cl->in = NULL;
+        cl->in_cap = 0;
+        return;
+    }
+    size_t cap = CONTROL_IN_MIN;
+    while (cap < cl->in_len + CONTROL_IN_MIN)
+        cap *= 2;
+    if (cap >= cl->in_cap)
+        return;
+    char *n = realloc(cl->in, cap);
+    if (!n)
+        return; /* keeps the bigger one */
+    c->in_held -= cl->in_cap - cap;
+    cl->in = n;
+    cl->in_cap = cap;
+}
+
 /* Read what the client sent (do_read), then handle complete lines. */
 static void client_read(struct control *c, struct client *cl, int do_read) {
     while (do_read) {
-        if (cl->in_cap - cl->in_len < 65536) {
-            size_t cap = cl->in_cap ? cl->in_cap * 2 : 65536;
-            if (cap > CONTROL_MAX_LINE + 65536) {
+        if (cl->in_cap - cl->in_len < CONTROL_IN_MIN) {
+            size_t cap = cl->in_cap ? cl->in_cap * 2 : CONTROL_IN_MIN;
+            if (cap > CONTROL_MAX_LINE + CONTROL_IN_MIN) {
                 send_error(cl, NULL, HUB_E_TOO_LARGE, NULL, "request line over %u MiB",
                            CONTROL_MAX_LINE >> 20);
+                client_flush(cl);
+                cl->dead = 1;
+                return;
+            }
+            if (c->in_held - cl->in_cap + cap > CONTROL_TOTAL_IN) {
+                /* The complete requests it sent are answered first; only a line that needs
+                 * more room than all clients together may hold closes the client. */
+                if (cl->in_len && memchr(cl->in, '\n', cl->in_len))
+                    break;
+                c->total.in_budget_closed++;
+                send_error(cl, NULL, HUB_E_BUSY, NULL,
+                           "hubd holds %u MiB of unfinished requests of all its clients: "
+                           "connection closed; retry later",
+                           CONTROL_TOTAL_IN >> 20);
                 client_flush(cl);
                 cl->dead = 1;
                 return;
@@ -2799,6 +2921,7 @@ static void client_read(struct control *c, struct client *cl, int do_read) {
                 cl->dead = 1;
                 return;
             }
+            c->in_held += cap - cl->in_cap;
             cl->in = n;
             cl->in_cap = cap;
         }
@@ -2846,9 +2969,12 @@ static void client_read(struct control *c, struct client *cl, int do_read) {
         cl->in_progress = 0;
         c->backed_budget -= start != 0;
     }
-    memmove(cl->in, cl->in + off, cl->in_len - off);
-    cl->in_len -= off;
+    if (off) {
+        memmove(cl->in, cl->in + off, cl->in_len - off);
+        cl->in_len -= off;
+    }
     cl->has_line = cl->in_len && memchr(cl->in, '\n', cl->in_len) != NULL;
+    client_shrink_in(c, cl);
     if (cl->in_len > CONTROL_MAX_LINE) {
         send_error(cl, NULL, HUB_E_TOO_LARGE, NULL, "request line over %u MiB",
                    CONTROL_MAX_LINE >> 20);
@@ -2867,14 +2993,18 @@ static void log_summary(struct control *c, uint64_t now) {
     log_warnx("control",
               "clients: %llu closed idle (nothing complete for %llu s), %llu closed for a new "
               "client (server full), %llu refused (all %u slots busy), %llu cut "
-              "off unread (over %u MiB), %llu refused short of descriptors (limit %d); %zu "
-              "connected now",
+              "off unread (over %u MiB), %llu refused short of descriptors (limit %d), %llu "
+              "closed and %llu answers or watches refused over the total budgets (%u MiB of "
+              "unfinished requests, %u MiB of unsent answers, all clients); %zu connected now",
               (unsigned long long)(t->idle_closed - l->idle_closed),
               (unsigned long long)(c->idle_timeout_ms / 1000),
               (unsigned long long)(t->evicted - l->evicted),
               (unsigned long long)(t->refused - l->refused), c->max_clients,
               (unsigned long long)(t->slow_closed - l->slow_closed), CONTROL_MAX_OUT >> 20,
-              (unsigned long long)(t->fd_refused - l->fd_refused), c->fd_limit, c->nclients);
+              (unsigned long long)(t->fd_refused - l->fd_refused), c->fd_limit,
+              (unsigned long long)(t->in_budget_closed - l->in_budget_closed),
+              (unsigned long long)(t->out_budget_refused - l->out_budget_refused),
+              CONTROL_TOTAL_IN >> 20, CONTROL_TOTAL_OUT >> 20, c->nclients);
     *l = *t;
 }
 
@@ -2955,7 +3085,8 @@ int control_has_backlog(const struct control *c) {
         const struct client *cl = &c->clients[i];
         if (cl->has_line && !cl->job_wait && client_pending(cl) < CONTROL_READ_PAUSE)
             return 1;
-        if (cl->since && cl->behind && !cl->dead && client_pending(cl) < CONTROL_READ_PAUSE)
+        if (cl->since && cl->behind && !cl->dead && !cl->closing &&
+            client_pending(cl) < CONTROL_READ_PAUSE)
             return 1; /* a watch "since" with entries to read */
     }
     return 0;

@@ -344,3 +344,127 @@ def test_descriptors_running_low(hubs, tmp_path):
 def h_path() -> str:
     from hubtest import hubd_path
     return os.path.abspath(hubd_path())
+
+
+#: The totals over all clients (CONTROL_TOTAL_IN, CONTROL_TOTAL_OUT in node/core/control.c;
+#: CONTROL.md, "Connections"), MiB.
+TOTAL_IN_MIB = 64
+TOTAL_OUT_MIB = 128
+
+
+def first_line(s: socket.socket, timeout: float = 30.0) -> bytes:
+    """The first line hubd sent on s (without its newline), or what came before it closed."""
+    s.setblocking(True)
+    s.settimeout(timeout)
+    buf = bytearray()
+    while b"\n" not in buf[-65536:]:
+        try:
+            chunk = s.recv(1 << 20)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        buf += chunk
+    return bytes(buf).split(b"\n", 1)[0]
+
+
+def test_partial_lines_total_is_bounded(hubs):
+    """Clients that each hold a 12 MiB unfinished request line (under the 16 MiB line cap) no
+    longer make hubd hold clients x 16 MiB: once they hold CONTROL_TOTAL_IN together, the next
+    client is sent E_BUSY and closed; the earlier ones are answered when they finish their
+    lines, and then new clients are served again. The old code held all ten (120 MiB, and up
+    to control_max_clients x 16 MiB)."""
+    h = hubs(name="inbudget", log_level="info", extra={"hub": {"control_idle_timeout": 600}})
+    rss0 = rss_kib(h.pid)
+    part = 12 << 20
+    head = b'{"op":"id",' + b" " * part  # JSON whitespace: a valid request once finished
+    holders, refused = [], []
+    for _ in range(10):
+        s = connect(h.control_socket)
+        s.settimeout(60)
+        try:
+            # Returns once hubd has read all but a socket buffer of it: its buffer has grown
+            # to what the line needs, so it is held or it was refused.
+            s.sendall(head)
+            held = not is_closed(s)
+        except (BrokenPipeError, ConnectionResetError):
+            held = False
+        (holders if held and not refused else refused).append(s)
+    try:
+        assert refused, "hubd held every unfinished line: no total bound"
+        assert 2 <= len(holders) <= TOTAL_IN_MIB // 12, len(holders)
+        err = json.loads(first_line(refused[0]))
+        assert err["error"]["code"] == "E_BUSY", err
+        assert "unfinished requests" in err["error"]["message"], err
+        grown = (rss_kib(h.pid) - rss0) // 1024
+        print(f"{len(holders)} clients held 12 MiB each, {len(refused)} refused; "
+              f"peak RSS grew {grown} MiB")
+        assert grown < TOTAL_IN_MIB + 32 or not CHECK_RSS, f"peak RSS grew by {grown} MiB"
+        # The holders finish their lines and are answered.
+        for i, s in enumerate(holders):
+            s.sendall(b'"tag":%d}\n' % i)
+        for i, s in enumerate(holders):
+            r = json.loads(first_line(s))
+            assert r["ok"] and r["tag"] == i, r
+        # Their buffers went back to the total: a new client is served.
+        st = wait_until(lambda: status_ok(h.control_socket), timeout=30, interval=0.2,
+                        msg="status was never served again")
+        assert st["control"]["in_budget_closed"] >= 1, st["control"]
+        h.wait_log("closed and", timeout=30)  # the summary line counts them
+    finally:
+        for s in holders + refused:
+            s.close()
+    assert h.running()
+
+
+def test_unread_answers_total_is_bounded(hubs):
+    """24 clients each ask for a 12 MiB answer (a status with a 12 MiB tag) and do not read
+    it: once CONTROL_TOTAL_OUT of answers waits unsent for all of them, the next request gets
+    E_BUSY instead of its answer and its client stays open; every other client reads its whole
+    answer. The old code held all 24 answers (its peak RSS grew by about 600 MiB here)."""
+    h = hubs(name="outbudget", log_level="info", extra={"hub": {"control_idle_timeout": 600}})
+    rss0 = rss_kib(h.pid)
+    tag = "x" * (12 << 20)
+    line = (json.dumps({"op": "status", "tag": tag}) + "\n").encode()
+    clients = []
+    try:
+        for _ in range(24):
+            s = connect(h.control_socket)
+            s.settimeout(60)
+            s.sendall(line)
+            clients.append(s)
+        # The last line is answered (or refused) once hubd read it all: wait for that.
+        wait_until(lambda: (status_ok(h.control_socket) or {}).get("clients", 0) >= 25,
+                   timeout=60, interval=0.2, msg="status was never served")
+        grown = (rss_kib(h.pid) - rss0) // 1024
+        answered, busy = [], []
+        for s in clients:
+            got = first_line(s, timeout=60)
+            r = json.loads(got)
+            if r["ok"]:
+                assert r["tag"] == tag
+                answered.append(s)
+            else:
+                assert r["error"]["code"] == "E_BUSY", r["error"]
+                assert "unsent answers" in r["error"]["message"], r["error"]
+                # its tag does not fit in what is left: the error comes without it (answers
+                # come in order)
+                assert r.get("tag") in (None, tag)
+                busy.append(s)
+        print(f"{len(answered)} answered, {len(busy)} refused; peak RSS grew {grown} MiB")
+        assert busy, "every answer was held: no total bound"
+        assert len(answered) >= 2, len(answered)
+        assert grown < TOTAL_IN_MIB + TOTAL_OUT_MIB or not CHECK_RSS, \
+            f"peak RSS grew by {grown} MiB"
+        # A refused client was not closed: it asks again and is answered.
+        s = busy[0]
+        s.sendall(b'{"op":"id","tag":"again"}\n')
+        r = json.loads(first_line(s))
+        assert r["ok"] and r["tag"] == "again", r
+        st = h.status()
+        assert st["control"]["out_budget_refused"] >= 1, st["control"]
+        assert st["control"]["slow_closed"] == 0, st["control"]
+    finally:
+        for s in clients:
+            s.close()
+    assert h.running()
