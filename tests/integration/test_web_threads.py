@@ -157,3 +157,49 @@ def test_slow_visitors_hold_no_worker(hubs):
     finally:
         for s in slow:
             s.close()
+
+
+def test_concurrent_staff_and_signin_limit(hubs):
+    """Workers share the session table, the sign-in limiter and the caches: pages of several
+    signed-in sessions at once each see their own session, a flash goes to its own session
+    only, and parallel wrong sign-ins from one address are limited to exactly
+    signin_attempts (the count is not lost between workers)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from test_web_staff import Browser, flash, signed_in
+
+    a = hubs(name="webconc")
+    a.publish("offer", {"title": "Workshop on data spaces", "country": "AT",
+                        "languages": ["de"]}, key="ws")
+    w = start_web(a, web={"threads": 4, "signin_attempts": 3})
+    staff = [signed_in(w, a, {"X-Forwarded-For": f"192.0.2.{i}"}) for i in range(4)]
+    for b in staff:
+        assert flash(b.get("/staff").text) == "Signed in."  # each its own, once
+
+    def visit(i):
+        b = staff[i % len(staff)]
+        pages = [b.get("/staff"), b.get(f"/?q=workshop&n={i}"), b.get("/network"),
+                 w.get(f"/?country=AT&n={i}")]
+        return [(r.status, 'action="/signout"' in r.text) for r in pages]
+
+    with ThreadPoolExecutor(8) as ex:
+        for res in ex.map(visit, range(32)):
+            assert res[0] == (200, True), res  # the dashboard: signed in
+            assert [s for s, _ in res] == [200] * 4, res
+
+    # one session signs out while the others go on; its cookie no longer signs in
+    gone = staff.pop()
+    csrf = gone.csrf("/staff")
+    assert gone.post("/signout", {"csrf": csrf}).status == 303
+    assert gone.get("/staff").status == 303
+    with ThreadPoolExecutor(4) as ex:
+        assert list(ex.map(lambda b: b.get("/staff").status, staff * 4)) == [200] * 12
+
+    # parallel wrong tokens from one forwarded address: exactly 3 are weighed, the rest 429
+    def wrong(i):
+        b = Browser(w, {"X-Forwarded-For": "198.51.100.7"})
+        pre = b.csrf("/signin")
+        return b.post("/signin", {"csrf": pre, "token": f"wrong-{i}"}).status
+
+    with ThreadPoolExecutor(8) as ex:
+        statuses = sorted(ex.map(wrong, range(10)))
+    assert statuses == [403] * 3 + [429] * 7, statuses
