@@ -102,7 +102,8 @@ int main(int argc, char **argv) {
     if (sodium_init() < 0)
         fatalx("main", "libsodium cannot be initialised");
     if (web_ctl_init(wc.control, wc.threads) != 0)
-        fatalx("main", "control socket path too long: %s", wc.control);
+        fatalx("main", "control socket path too long (%s), or %u threads over the limit",
+               wc.control, wc.threads);
 
     /* Block the signals before the HTTP threads start, so that they inherit the mask and only
      * this thread receives them (in sigwait). */

@@ -35,7 +35,7 @@ struct ctl_conn {
     int fd;
     char *buf; /* bytes received after the last answer (hubd answers in order: none, normally) */
     size_t len, cap;
-    int busy;  /* taken by a call (under ctl.lock) */
+    int busy; /* taken by a call (under ctl.lock) */
 };
 
 static struct {

@@ -501,14 +501,13 @@ int web_http_start(const struct web_conf *conf) {
     /* A pool of conf->threads workers, each with its event loop over the connections it
      * accepted; with 1, the one internal polling thread (libmicrohttpd takes a pool size of 1
      * as no pool). The connection limit is shared out among the workers. */
-    daemon_ = MHD_start_daemon(flags, (uint16_t)conf->port, NULL, NULL, web_access, NULL,
-                               MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE,
-                               (unsigned)(conf->threads > 1 ? conf->threads : 0),
-                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_MAX_CONNECTIONS,
-                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WEB_CONN_TIMEOUT_S,
-                               MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)WEB_CONN_MEMORY,
-                               MHD_OPTION_NOTIFY_COMPLETED, web_completed, NULL,
-                               MHD_OPTION_EXTERNAL_LOGGER, web_mhd_log, NULL, MHD_OPTION_END);
+    daemon_ = MHD_start_daemon(
+        flags, (uint16_t)conf->port, NULL, NULL, web_access, NULL, MHD_OPTION_SOCK_ADDR,
+        ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(conf->threads > 1 ? conf->threads : 0),
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)WEB_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)WEB_CONN_MEMORY,
+        MHD_OPTION_NOTIFY_COMPLETED, web_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, web_mhd_log,
+        NULL, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (daemon_ == NULL) {
         log_error("http", "cannot listen on %s:%u (in use, or not an address of this host?)",
