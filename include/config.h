@@ -65,6 +65,7 @@ struct config {
     int web_catalogue;            /* default on: public catalogue pages (off: sign-in needed) */
     unsigned web_session_ttl_s;   /* default 43200: a staff session's lifetime */
     unsigned web_signin_attempts; /* default 5: sign-in attempts per minute per client address */
+    unsigned web_threads;         /* default 4: hubweb's HTTP worker threads (1..32) */
 };
 
 void config_defaults(struct config *c);

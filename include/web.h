@@ -14,8 +14,15 @@
  *   web_network.c    the network page, its JSON and its SVG drawing
  *   web_staff.c   staff pages (sign-in, publish, inbox, ...): registered by web_staff_init
  *
- * Threads: libmicrohttpd calls every handler from one thread (its internal polling thread), so
- * handlers may use the control connection and static caches without locks. */
+ * Threads: libmicrohttpd runs a pool of [web] threads workers (MHD_OPTION_THREAD_POOL_SIZE),
+ * each with its own event loop, and calls a request's handler on the worker that holds its
+ * connection: handlers run concurrently. A handler that waits for hubd holds its worker only
+ * (each call takes a control connection of its own from web_ctl.c's pool); a slow visitor holds
+ * none (libmicrohttpd reads and writes without blocking). So everything handlers share is
+ * locked or atomic: the control connections and the vocabulary cache (web_ctl.c), the facet
+ * counts cache (web_catalogue.c), the session table and sign-in limiter (web_session.c, locked
+ * by web_staff.c), the refusal counters; tables filled before the daemon starts (routes,
+ * assets, the config) are only read afterwards. */
 #ifndef HUB_WEB_H
 #define HUB_WEB_H
 
@@ -46,6 +53,7 @@ struct web_conf {
     int catalogue;            /* [web] catalogue: 1 on, 0 off */
     unsigned session_ttl_s;   /* [web] session_ttl */
     unsigned signin_attempts; /* [web] signin_attempts (per minute per client address) */
+    unsigned threads;         /* [web] threads: HTTP workers, and control connections at most */
 };
 
 /* ---- HTML builder (web_html.c) ------------------------------------------------------------- */
@@ -113,12 +121,14 @@ struct web_req {
     char langs[WEB_MAX_LANGS][16]; /* Accept-Language, best first, lower case ("de-at", "de") */
     size_t nlangs;
     const char *lang;            /* the page's <html lang>: hubweb's own text is English, "en" */
-    /* Filled by web_session_hook (the staff code), before the handler runs: */
+    /* Filled by web_session_hook (the staff code), before the handler runs: copies, since
+     * another worker may end the session while this request is served. */
     int signed_in;               /* a valid staff session */
     char csrf[64];               /* that session's CSRF token ("" without a session) */
-    void *session;               /* the staff code's own session object (opaque here) */
+    char session_id[64];         /* that session's id (the cookie; "" without a session) */
     /* Set by a handler for the layout: a message shown in <p id="flash" role="status">. */
     const char *flash;
+    char flash_buf[256];         /* storage for a flash the session carried to this page */
     void *conn;                  /* struct MHD_Connection *, for what the helpers lack */
 };
 
@@ -173,7 +183,8 @@ void web_http_stop(void);
 const struct web_conf *web_config(void);
 
 /* ---- control calls (web_ctl.c) ------------------------------------------------------------- */
-int web_ctl_init(const char *socket_path);
+/* Up to nconns connections to hubd (one per HTTP worker), opened when first needed. */
+int web_ctl_init(const char *socket_path, unsigned nconns);
 void web_ctl_close(void);
 /* One request and its answer. req is consumed ("v": 1 is added). Returns 0 with *answer (a new
  * reference) when hubd answered "ok": true; when it answered "ok": false, the negative hub error
@@ -187,7 +198,8 @@ int web_ctl_call(json_t *req, json_t **answer);
 int web_ctl_calls(json_t **reqs, size_t n, json_t **answers, int *rcs);
 /* {"op": op} and its answer, as web_ctl_call. */
 int web_ctl_op(const char *op, json_t **answer);
-/* Microseconds spent waiting for hubd since the last call of this (the request log's figure). */
+/* Microseconds this thread spent waiting for hubd since its last call of this (the request
+ * log's figure: a request is served on one thread). */
 uint64_t web_ctl_take_wait_us(void);
 /* The error message of a refused answer ("" when none); borrowed from answer. */
 const char *web_ctl_errmsg(const json_t *answer);

@@ -1,7 +1,13 @@
 /* web_session.h: hubweb's staff sessions (node/hubweb/web_session.c): the session table, the
  * cookie, the CSRF token of each session, and the sign-in rate limit per client address. No
  * HTTP here: web_staff.c calls these with what it read from the request, so that they are
- * tested alone (tests/unit/test_web_session.c). Times are monotonic milliseconds. */
+ * tested alone (tests/unit/test_web_session.c). Times are monotonic milliseconds.
+ *
+ * Threads: the table has a mutex and these functions do not take it themselves. A program that
+ * shares a table between threads (hubweb's HTTP workers) holds web_sessions_lock around every
+ * call below that takes the table, and copies out of a struct web_session what it needs before
+ * web_sessions_unlock: a session pointer is valid only while the lock is held, since another
+ * thread may end the session and a new sign-in reuse its slot. */
 #ifndef HUB_WEB_SESSION_H
 #define HUB_WEB_SESSION_H
 
@@ -38,6 +44,8 @@ struct web_sessions;
 int web_sessions_new(unsigned max, unsigned ttl_s, unsigned attempts, struct web_sessions **out)
     HUB_WUR;
 void web_sessions_destroy(struct web_sessions **s);
+void web_sessions_lock(struct web_sessions *s);
+void web_sessions_unlock(struct web_sessions *s);
 
 /* A new session for the web token (generation, token) that signed it in: fresh random id and
  * CSRF token. Replaces the oldest session when the table is full. Borrowed pointer, valid

@@ -17,8 +17,6 @@
 
 /* Our own markup chosen at run time (html_lit takes only a literal: it uses sizeof). */
 void staff_cstr(struct html *h, const char *s);
-/* The request's session when signed in, else NULL. */
-struct web_session *staff_session(const struct web_req *req);
 /* A message for the session's next page (after a redirect); nothing without a session. */
 void staff_flash(const struct web_req *req, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

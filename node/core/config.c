@@ -35,6 +35,7 @@
 #define CONFIG_WEB_TTL_MIN 60u          /* [web] session_ttl: a minute ... */
 #define CONFIG_WEB_TTL_MAX 2592000u     /* ... to 30 days */
 #define CONFIG_WEB_ATTEMPTS_MAX 1000u   /* [web] signin_attempts per minute */
+#define CONFIG_WEB_THREADS_MAX 32u      /* [web] threads: hubweb's HTTP workers */
 
 /* Unix socket paths are limited by sockaddr_un; refuse a longer one here, not at bind time. */
 #define CONFIG_SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
@@ -70,6 +71,7 @@ void config_defaults(struct config *c) {
     c->web_catalogue = 1;
     c->web_session_ttl_s = 43200;
     c->web_signin_attempts = 5;
+    c->web_threads = 4;
 }
 
 /* ---- parse state ---------------------------------------------------------------------- */
@@ -105,6 +107,7 @@ enum config_key {
     K_WEB_CATALOGUE,
     K_WEB_SESSION_TTL,
     K_WEB_SIGNIN_ATTEMPTS,
+    K_WEB_THREADS,
     K_COUNT
 };
 
@@ -476,6 +479,7 @@ static const struct {
     {"web", "catalogue", K_WEB_CATALOGUE},
     {"web", "session_ttl", K_WEB_SESSION_TTL},
     {"web", "signin_attempts", K_WEB_SIGNIN_ATTEMPTS},
+    {"web", "threads", K_WEB_THREADS},
 };
 
 static const char *const config_level_names[] = {"error", "warn", "info", "debug"};
@@ -584,6 +588,8 @@ static int config_set(struct config_parse *p, enum config_key k, const char *nam
                            &c->web_session_ttl_s);
     case K_WEB_SIGNIN_ATTEMPTS:
         return config_uint(p, name, v, 1, CONFIG_WEB_ATTEMPTS_MAX, &c->web_signin_attempts);
+    case K_WEB_THREADS:
+        return config_uint(p, name, v, 1, CONFIG_WEB_THREADS_MAX, &c->web_threads);
     case K_COUNT:
         break;
     }
@@ -864,6 +870,7 @@ void config_print(const struct config *c, FILE *out) {
     fprintf(out, "catalogue = %s\n", c->web_catalogue ? "on" : "off");
     fprintf(out, "session_ttl = %u\n", c->web_session_ttl_s);
     fprintf(out, "signin_attempts = %u\n", c->web_signin_attempts);
+    fprintf(out, "threads = %u\n", c->web_threads);
 }
 
 /* ---- reload (SIGHUP) -------------------------------------------------------------------- */

@@ -12,6 +12,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,8 @@ static const char usage[] =
     "staff pages, reading and writing through hubd's control socket.\n"
     "\n"
     "  -c, --config FILE     the hub's config file (hubd's): [hub] data_dir and control_socket,\n"
-    "                        [log], and [web] listen, catalogue, session_ttl, signin_attempts\n"
+    "                        [log], and [web] listen, catalogue, session_ttl, signin_attempts,\n"
+    "                        threads\n"
     "  -l, --listen HOST:PORT  address to serve HTTP on (overrides [web] listen;\n"
     "                        default 127.0.0.1:8480: put a reverse proxy with TLS in front)\n"
     "  -s, --control PATH    hubd's control socket (overrides [hub] control_socket)\n"
@@ -93,11 +95,17 @@ int main(int argc, char **argv) {
     wc.catalogue = cfg.web_catalogue;
     wc.session_ttl_s = cfg.web_session_ttl_s;
     wc.signin_attempts = cfg.web_signin_attempts;
+    wc.threads = cfg.web_threads;
 
-    if (web_ctl_init(wc.control) != 0)
-        fatalx("main", "control socket path too long: %s", wc.control);
+    /* Before any thread: after it, libsodium's functions (session ids, CSRF tokens) are
+     * thread-safe. */
+    if (sodium_init() < 0)
+        fatalx("main", "libsodium cannot be initialised");
+    if (web_ctl_init(wc.control, wc.threads) != 0)
+        fatalx("main", "control socket path too long (%s), or %u threads over the limit",
+               wc.control, wc.threads);
 
-    /* Block the signals before the HTTP thread starts, so that it inherits the mask and only
+    /* Block the signals before the HTTP threads start, so that they inherit the mask and only
      * this thread receives them (in sigwait). */
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
@@ -113,9 +121,9 @@ int main(int argc, char **argv) {
     web_staff_init(&wc);
     if (web_http_start(&wc) != 0)
         return 1;
-    log_info("main", "hubweb %s serving http://%s%s%s:%u/ (catalogue %s), hubd at %s", HUB_VERSION,
-             strchr(wc.host, ':') ? "[" : "", wc.host, strchr(wc.host, ':') ? "]" : "", wc.port,
-             wc.catalogue ? "public" : "staff only", wc.control);
+    log_info("main", "hubweb %s serving http://%s%s%s:%u/ (catalogue %s, %u threads), hubd at %s",
+             HUB_VERSION, strchr(wc.host, ':') ? "[" : "", wc.host, strchr(wc.host, ':') ? "]" : "",
+             wc.port, wc.catalogue ? "public" : "staff only", wc.threads, wc.control);
 
     for (;;) {
         if (sigwait(&sigs, &sig) != 0)

@@ -7,6 +7,7 @@
 #include "jsonld.h"
 #include "web.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,11 @@
  * (CONTROL.md facets), so a text search counts its best 250 and says "more than 250". */
 #define CAT_FACETS_TEXT_SCAN 250
 
+/* Shared by the HTTP workers: every slot is read and written under cat_facets_lock, and each
+ * answer in it is a copy of its own that no worker holds a reference to (a hit is copied out,
+ * a keep copies in): jansson's reference counts are atomic, but its decref reads the count
+ * plainly first, and a page must not depend on that. */
+static pthread_mutex_t cat_facets_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
     char *key;   /* the facets request's text */
     json_t *ans; /* its answer */
@@ -42,25 +48,36 @@ static uint64_t cat_hash(const char *s) {
     return h;
 }
 
-/* A cached answer to the facets request text (a new reference), or NULL. */
+/* A cached answer to the facets request text (a new object of the caller's), or NULL. */
 static json_t *cat_facets_cached(const char *key) {
     size_t i = (size_t)(cat_hash(key) % CAT_FACETS_SLOTS);
+    json_t *ans = NULL;
+    pthread_mutex_lock(&cat_facets_lock);
     if (cat_facets_cache[i].key != NULL && strcmp(cat_facets_cache[i].key, key) == 0 &&
         hub_mono_ms() - cat_facets_cache[i].at < CAT_FACETS_TTL_MS)
-        return json_incref(cat_facets_cache[i].ans);
-    return NULL;
+        ans = json_deep_copy(cat_facets_cache[i].ans);
+    pthread_mutex_unlock(&cat_facets_lock);
+    return ans;
 }
 
 static void cat_facets_keep(const char *key, json_t *ans) {
     size_t i = (size_t)(cat_hash(key) % CAT_FACETS_SLOTS);
-    char *k = strdup(key);
-    if (k == NULL)
+    char *k = strdup(key), *old_key;
+    json_t *copy = json_deep_copy(ans), *old_ans;
+    if (k == NULL || copy == NULL) {
+        free(k);
+        json_decref(copy);
         return;
-    free(cat_facets_cache[i].key);
-    json_decref(cat_facets_cache[i].ans);
+    }
+    pthread_mutex_lock(&cat_facets_lock);
+    old_key = cat_facets_cache[i].key;
+    old_ans = cat_facets_cache[i].ans;
     cat_facets_cache[i].key = k;
-    cat_facets_cache[i].ans = json_incref(ans);
+    cat_facets_cache[i].ans = copy;
     cat_facets_cache[i].at = hub_mono_ms();
+    pthread_mutex_unlock(&cat_facets_lock);
+    free(old_key);
+    json_decref(old_ans);
 }
 
 /* URL parameter, the query filter it sets, its vocabulary (NULL: free text) and its label. */

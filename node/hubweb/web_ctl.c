@@ -1,16 +1,24 @@
 /* web_ctl.c: hubweb's client of hubd's control socket (CONTROL.md): one JSON line out, one
- * line in, on one persistent connection (a page costs one or two calls; connecting for each
+ * line in, on persistent connections (a page costs one or two calls; connecting for each
  * would double their cost). hubd may close an idle connection (control_idle_timeout) or
- * restart: a call that finds the connection gone opens a new one and tries once more, but only
+ * restart: a call that finds its connection gone opens a new one and tries once more, but only
  * when nothing of the answer was read yet, so a request is never sent twice after hubd began to
  * answer it. Every wait is bounded by WEB_CTL_TIMEOUT_MS and every answer by
- * WEB_CTL_MAX_ANSWER bytes. Only the HTTP thread calls these functions (web.h). */
+ * WEB_CTL_MAX_ANSWER bytes.
+ *
+ * HTTP workers call these functions at the same time (web.h, "Threads"): a call takes a
+ * connection of its own from a pool of [web] threads connections for its whole exchange (the
+ * answers of one connection come in the order of its requests, so two calls must never
+ * share one), and gives it back after. A call that waits for a slow hubd so holds one
+ * connection and one worker; the other workers go on with theirs. */
 #include "hub.h"
 #include "log.h"
 #include "web.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,55 +28,106 @@
 
 #define CTL_READ_CHUNK 65536
 #define CTL_MAX_VOCABS 32 /* vocabularies cached (hubd has a dozen) */
+#define CTL_MAX_CONNS 32  /* connections in the pool: config.c's bound of [web] threads */
 
-static struct {
-    char path[512];
+/* One connection to hubd; used by one call at a time (taken from the pool). */
+struct ctl_conn {
     int fd;
     char *buf; /* bytes received after the last answer (hubd answers in order: none, normally) */
     size_t len, cap;
-    uint64_t failures; /* calls that could not reach hubd: logged, not per call */
-    uint64_t wait_us;  /* time spent in calls since web_ctl_take_wait_us */
-} ctl = {.fd = -1};
+    int busy; /* taken by a call (under ctl.lock) */
+};
+
+static struct {
+    char path[512];
+    pthread_mutex_t lock; /* the busy flags; nconns is fixed before the workers start */
+    pthread_cond_t freed;
+    struct ctl_conn conns[CTL_MAX_CONNS];
+    unsigned nconns;
+    atomic_uint_fast64_t failures; /* calls that could not reach hubd: logged, not per call */
+} ctl = {.lock = PTHREAD_MUTEX_INITIALIZER, .freed = PTHREAD_COND_INITIALIZER};
+
+/* Time spent in calls by this thread since web_ctl_take_wait_us: a request is served on one
+ * thread from start to end, so the figure is the request's. */
+static _Thread_local uint64_t ctl_wait_us;
 
 uint64_t web_ctl_take_wait_us(void) {
-    uint64_t us = ctl.wait_us;
-    ctl.wait_us = 0;
+    uint64_t us = ctl_wait_us;
+    ctl_wait_us = 0;
     return us;
 }
 
+/* The vocabularies, fetched once: filled under vocab_lock, never changed afterwards until
+ * web_ctl_close (so a borrowed pointer stays valid while hubweb serves). */
+static pthread_mutex_t vocab_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
     char name[32];
     json_t *values;
 } vocab_cache[CTL_MAX_VOCABS];
 static size_t vocab_n;
+static int vocab_loaded;
 
-int web_ctl_init(const char *socket_path) {
+int web_ctl_init(const char *socket_path, unsigned nconns) {
     if (strlen(socket_path) >= sizeof(ctl.path) ||
-        strlen(socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        strlen(socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path) || nconns == 0 ||
+        nconns > CTL_MAX_CONNS)
         return HUB_E_RANGE;
     memcpy(ctl.path, socket_path, strlen(socket_path) + 1);
-    ctl.fd = -1;
+    for (unsigned i = 0; i < CTL_MAX_CONNS; i++)
+        ctl.conns[i] = (struct ctl_conn){.fd = -1};
+    ctl.nconns = nconns;
     return 0;
 }
 
-static void ctl_disconnect(void) {
-    if (ctl.fd >= 0)
-        close(ctl.fd);
-    ctl.fd = -1;
-    ctl.len = 0;
+static void ctl_disconnect(struct ctl_conn *c) {
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    c->len = 0;
 }
 
+/* After the HTTP daemon has stopped: no call runs any more. */
 void web_ctl_close(void) {
-    ctl_disconnect();
-    free(ctl.buf);
-    ctl.buf = NULL;
-    ctl.cap = 0;
+    for (unsigned i = 0; i < CTL_MAX_CONNS; i++) {
+        ctl_disconnect(&ctl.conns[i]);
+        free(ctl.conns[i].buf);
+        ctl.conns[i].buf = NULL;
+        ctl.conns[i].cap = 0;
+    }
     for (size_t i = 0; i < vocab_n; i++)
         json_decref(vocab_cache[i].values);
     vocab_n = 0;
+    vocab_loaded = 0;
 }
 
-static int ctl_connect(void) {
+/* A free connection, an open one if there is (no connect). There are as many as HTTP workers,
+ * so the wait is for a call of a thread other than a worker's (none today) at most. */
+static struct ctl_conn *ctl_take(void) {
+    struct ctl_conn *c = NULL;
+    pthread_mutex_lock(&ctl.lock);
+    for (;;) {
+        for (unsigned i = 0; i < ctl.nconns; i++) {
+            struct ctl_conn *k = &ctl.conns[i];
+            if (!k->busy && (c == NULL || (c->fd < 0 && k->fd >= 0)))
+                c = k;
+        }
+        if (c != NULL)
+            break;
+        pthread_cond_wait(&ctl.freed, &ctl.lock);
+    }
+    c->busy = 1;
+    pthread_mutex_unlock(&ctl.lock);
+    return c;
+}
+
+static void ctl_give(struct ctl_conn *c) {
+    pthread_mutex_lock(&ctl.lock);
+    c->busy = 0;
+    pthread_cond_signal(&ctl.freed);
+    pthread_mutex_unlock(&ctl.lock);
+}
+
+static int ctl_connect(struct ctl_conn *c) {
     struct sockaddr_un sa;
     int fd;
 
@@ -84,16 +143,16 @@ static int ctl_connect(void) {
         errno = e;
         return HUB_E_IO;
     }
-    ctl.fd = fd;
-    ctl.len = 0;
+    c->fd = fd;
+    c->len = 0;
     return 0;
 }
 
 /* Wait until fd is ready for events, at most until deadline (monotonic ms). */
-static int ctl_wait(short events, uint64_t deadline) {
+static int ctl_wait(struct ctl_conn *c, short events, uint64_t deadline) {
     for (;;) {
         uint64_t now = hub_mono_ms();
-        struct pollfd p = {.fd = ctl.fd, .events = events};
+        struct pollfd p = {.fd = c->fd, .events = events};
         int r;
 
         if (now >= deadline) {
@@ -108,14 +167,14 @@ static int ctl_wait(short events, uint64_t deadline) {
     }
 }
 
-static int ctl_send(const char *s, size_t n, uint64_t deadline) {
+static int ctl_send(struct ctl_conn *c, const char *s, size_t n, uint64_t deadline) {
     while (n > 0) {
-        ssize_t w = send(ctl.fd, s, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t w = send(c->fd, s, n, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                if (ctl_wait(POLLOUT, deadline) != 0)
+                if (ctl_wait(c, POLLOUT, deadline) != 0)
                     return -1;
                 continue;
             }
@@ -128,15 +187,15 @@ static int ctl_send(const char *s, size_t n, uint64_t deadline) {
 }
 
 /* One answer line. *got_any: some byte of it arrived (then a retry would repeat the request). */
-static int ctl_recv(json_t **out, uint64_t deadline, int *got_any) {
+static int ctl_recv(struct ctl_conn *c, json_t **out, uint64_t deadline, int *got_any) {
     for (;;) {
-        char *nl = ctl.len ? memchr(ctl.buf, '\n', ctl.len) : NULL;
+        char *nl = c->len ? memchr(c->buf, '\n', c->len) : NULL;
         if (nl != NULL) {
-            size_t n = (size_t)(nl - ctl.buf);
+            size_t n = (size_t)(nl - c->buf);
             json_error_t e;
-            json_t *v = json_loadb(ctl.buf, n, 0, &e);
-            memmove(ctl.buf, nl + 1, ctl.len - n - 1);
-            ctl.len -= n + 1;
+            json_t *v = json_loadb(c->buf, n, 0, &e);
+            memmove(c->buf, nl + 1, c->len - n - 1);
+            c->len -= n + 1;
             if (v == NULL || !json_is_object(v)) {
                 log_warnx("ctl", "hubd sent a malformed answer: %s",
                           v ? "not a JSON object" : e.text);
@@ -147,26 +206,26 @@ static int ctl_recv(json_t **out, uint64_t deadline, int *got_any) {
             *out = v;
             return 0;
         }
-        if (ctl.len == ctl.cap) {
-            size_t cap = ctl.cap ? ctl.cap * 2 : CTL_READ_CHUNK;
+        if (c->len == c->cap) {
+            size_t cap = c->cap ? c->cap * 2 : CTL_READ_CHUNK;
             char *p;
-            if (ctl.cap >= WEB_CTL_MAX_ANSWER) {
+            if (c->cap >= WEB_CTL_MAX_ANSWER) {
                 log_warnx("ctl", "hubd's answer is longer than %u bytes: dropped",
                           (unsigned)WEB_CTL_MAX_ANSWER);
                 errno = EMSGSIZE;
                 return -1;
             }
-            p = realloc(ctl.buf, cap);
+            p = realloc(c->buf, cap);
             if (p == NULL) {
                 errno = ENOMEM;
                 return -1;
             }
-            ctl.buf = p;
-            ctl.cap = cap;
+            c->buf = p;
+            c->cap = cap;
         }
-        ssize_t r = recv(ctl.fd, ctl.buf + ctl.len, ctl.cap - ctl.len, MSG_DONTWAIT);
+        ssize_t r = recv(c->fd, c->buf + c->len, c->cap - c->len, MSG_DONTWAIT);
         if (r > 0) {
-            ctl.len += (size_t)r;
+            c->len += (size_t)r;
             *got_any = 1;
             continue;
         }
@@ -178,7 +237,7 @@ static int ctl_recv(json_t **out, uint64_t deadline, int *got_any) {
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return -1;
-        if (ctl_wait(POLLIN, deadline) != 0)
+        if (ctl_wait(c, POLLIN, deadline) != 0)
             return -1;
     }
 }
@@ -239,18 +298,19 @@ int web_ctl_calls(json_t **reqs, size_t n, json_t **answers, int *rcs) {
     }
 
     uint64_t deadline = hub_mono_ms() + WEB_CTL_TIMEOUT_MS, t0 = hub_mono_us();
+    struct ctl_conn *c = ctl_take();
     rc = HUB_E_IO;
     for (int attempt = 0; attempt < 2; attempt++) {
         int got_any = 0, failed = 0;
-        int reused = ctl.fd >= 0;
-        if (ctl.fd < 0 && ctl_connect() != 0) {
+        int reused = c->fd >= 0;
+        if (c->fd < 0 && ctl_connect(c) != 0) {
             log_debug("ctl", "cannot connect to hubd at %s: %s", ctl.path, strerror(errno));
             break;
         }
-        if (ctl_send(text, len, deadline) != 0)
+        if (ctl_send(c, text, len, deadline) != 0)
             failed = 1;
         for (size_t i = 0; i < n && !failed; i++) {
-            if (ctl_recv(&answers[i], deadline, &got_any) != 0) {
+            if (ctl_recv(c, &answers[i], deadline, &got_any) != 0) {
                 failed = 1;
                 break;
             }
@@ -261,7 +321,7 @@ int web_ctl_calls(json_t **reqs, size_t n, json_t **answers, int *rcs) {
             break;
         }
         int e = errno;
-        ctl_disconnect();
+        ctl_disconnect(c);
         for (size_t i = 0; i < n; i++) {
             json_decref(answers[i]);
             answers[i] = NULL;
@@ -274,15 +334,18 @@ int web_ctl_calls(json_t **reqs, size_t n, json_t **answers, int *rcs) {
         }
     }
     if (rc == HUB_E_IO) {
-        ctl.failures++;
+        int e = errno;
+        uint64_t failures = atomic_fetch_add(&ctl.failures, 1) + 1;
         /* The first failure and then every 100th: a hubd that is down for long must not flood
          * the log with one line per page view. */
-        if (ctl.failures % 100 == 1)
+        errno = e;
+        if (failures % 100 == 1)
             log_warn("ctl", "hubd at %s did not answer (%llu calls failed so far)", ctl.path,
-                     (unsigned long long)ctl.failures);
+                     (unsigned long long)failures);
     }
+    ctl_give(c);
     free(text);
-    ctl.wait_us += hub_mono_us() - t0;
+    ctl_wait_us += hub_mono_us() - t0;
     return rc;
 }
 
@@ -311,20 +374,36 @@ const char *web_ctl_errfield(const json_t *answer) {
     return m ? m : "";
 }
 
-const json_t *web_vocab(const char *name) {
-    json_t *ans = NULL, *lists;
-    size_t i;
-
-    for (i = 0; i < vocab_n; i++)
+/* Under vocab_lock. */
+static const json_t *vocab_find(const char *name) {
+    for (size_t i = 0; i < vocab_n; i++)
         if (strcmp(vocab_cache[i].name, name) == 0)
             return vocab_cache[i].values;
-    /* All lists in one call, on first use: they do not change while hubd runs. */
-    if (vocab_n > 0 || web_ctl_op("vocab", &ans) != 0) {
+    return NULL;
+}
+
+const json_t *web_vocab(const char *name) {
+    json_t *ans = NULL, *lists;
+    const json_t *v;
+    int loaded;
+
+    pthread_mutex_lock(&vocab_lock);
+    loaded = vocab_loaded;
+    v = loaded ? vocab_find(name) : NULL;
+    pthread_mutex_unlock(&vocab_lock);
+    if (loaded)
+        return v;
+    /* All lists in one call, on first use: they do not change while hubd runs. Asked without
+     * the lock (the call may wait for hubd): workers that ask at the same time all ask, and
+     * the first answer is kept. */
+    if (web_ctl_op("vocab", &ans) != 0) {
         json_decref(ans);
         return NULL;
     }
+    pthread_mutex_lock(&vocab_lock);
     lists = json_object_get(ans, "lists");
-    for (i = 0; i < json_array_size(lists) && vocab_n < CTL_MAX_VOCABS; i++) {
+    for (size_t i = 0; !vocab_loaded && i < json_array_size(lists) && vocab_n < CTL_MAX_VOCABS;
+         i++) {
         json_t *l = json_array_get(lists, i);
         const char *n = json_string_value(json_object_get(l, "name"));
         json_t *vals = json_object_get(l, "values");
@@ -334,9 +413,9 @@ const json_t *web_vocab(const char *name) {
         vocab_cache[vocab_n].values = json_incref(vals);
         vocab_n++;
     }
+    vocab_loaded = vocab_n > 0;
+    v = vocab_find(name);
+    pthread_mutex_unlock(&vocab_lock);
     json_decref(ans);
-    for (i = 0; i < vocab_n; i++)
-        if (strcmp(vocab_cache[i].name, name) == 0)
-            return vocab_cache[i].values;
-    return NULL;
+    return v;
 }

@@ -4,8 +4,9 @@
  * Content-Security-Policy (no inline script or style), nosniff, same-origin referrers, no
  * framing.
  *
- * libmicrohttpd runs one internal polling thread that calls every handler: no locks are needed
- * by the handlers (web.h). Bad requests (too big a body, unknown method, too many fields) are
+ * libmicrohttpd runs [web] threads workers (its internal thread pool), each polling its own
+ * connections and calling their handlers: handlers run concurrently (web.h, "Threads"). The
+ * refusal counters are atomic. Bad requests (too big a body, unknown method, too many fields) are
  * answered with a 4xx, counted, and summarised in the log at most once a minute. */
 #include "hub.h"
 #include "log.h"
@@ -48,8 +49,8 @@ static size_t nroutes;
 static struct MHD_Daemon *daemon_;
 static const struct web_conf *conf_;
 static struct {
-    uint64_t too_large, bad_method, too_many_fields, handler_failed;
-    uint64_t last_log_ms;
+    atomic_uint_fast64_t too_large, bad_method, too_many_fields, handler_failed;
+    atomic_uint_fast64_t last_log_ms; /* the worker that moves it logs the summary */
 } refused;
 
 /* Per-connection state while a request's body arrives. */
@@ -151,7 +152,7 @@ static MHD_Result_t web_collect_arg(void *cls, enum MHD_ValueKind kind, const ch
     struct web_req *req = cls;
     (void)kind;
     if (req->nargs >= WEB_MAX_ARGS) {
-        refused.too_many_fields++;
+        atomic_fetch_add(&refused.too_many_fields, 1);
         return MHD_NO;
     }
     req->args[req->nargs].name = key;
@@ -171,7 +172,7 @@ static void web_parse_form(struct web_req *req, char *body) {
         if (*f != '\0') {
             char *eq = strchr(f, '=');
             if (req->nform >= WEB_MAX_FORM) {
-                refused.too_many_fields++;
+                atomic_fetch_add(&refused.too_many_fields, 1);
                 return;
             }
             if (eq != NULL)
@@ -284,18 +285,23 @@ static void web_resp_free(struct web_resp *resp) {
 
 static void web_log_refused(void) {
     uint64_t now = hub_mono_ms();
-    if (now - refused.last_log_ms < WEB_REFUSED_LOG_MS)
+    uint_fast64_t last = atomic_load(&refused.last_log_ms);
+    uint64_t too_large = atomic_load(&refused.too_large),
+             bad_method = atomic_load(&refused.bad_method),
+             too_many = atomic_load(&refused.too_many_fields),
+             failed = atomic_load(&refused.handler_failed);
+    if (now - last < WEB_REFUSED_LOG_MS)
         return;
-    if (refused.too_large + refused.bad_method + refused.too_many_fields + refused.handler_failed ==
-        0)
+    if (too_large + bad_method + too_many + failed == 0)
         return;
-    refused.last_log_ms = now;
+    /* One worker wins the minute's line; the others see the new time. */
+    if (!atomic_compare_exchange_strong(&refused.last_log_ms, &last, now))
+        return;
     log_info("http",
              "refused since start: %llu bodies over %d bytes, %llu unknown methods, %llu requests "
              "with more than %d fields; %llu pages failed",
-             (unsigned long long)refused.too_large, WEB_MAX_BODY,
-             (unsigned long long)refused.bad_method, (unsigned long long)refused.too_many_fields,
-             WEB_MAX_ARGS, (unsigned long long)refused.handler_failed);
+             (unsigned long long)too_large, WEB_MAX_BODY, (unsigned long long)bad_method,
+             (unsigned long long)too_many, WEB_MAX_ARGS, (unsigned long long)failed);
 }
 
 /* ---- dispatch ---------------------------------------------------------------------------- */
@@ -352,7 +358,7 @@ static void web_dispatch(struct web_req *req, struct web_resp *resp) {
     int rc = routes[best].h(req, resp);
     if (rc == 0 && !resp->body.oom)
         return;
-    refused.handler_failed++;
+    atomic_fetch_add(&refused.handler_failed, 1);
     log_warnx("http", "%s %s: %s", req->method, req->path,
               resp->body.oom ? "out of memory" : hub_strerror(rc));
     web_resp_free(resp);
@@ -421,11 +427,11 @@ static MHD_Result_t web_access(void *cls, struct MHD_Connection *conn, const cha
      * a record's text in another language carries its own lang attribute (web_view.c). */
     req->lang = "en";
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 && strcmp(method, "POST") != 0) {
-        refused.bad_method++;
+        atomic_fetch_add(&refused.bad_method, 1);
         web_resp_header(&resp, "Allow", "GET, HEAD, POST");
         page_error(req, &resp, 405, "This method is not served here.");
     } else if (wc->too_large) {
-        refused.too_large++;
+        atomic_fetch_add(&refused.too_large, 1);
         page_error(req, &resp, 413, "The form is too large.");
     } else {
         MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, web_collect_arg, req);
@@ -492,12 +498,16 @@ int web_http_start(const struct web_conf *conf) {
 #ifdef MHD_USE_AUTO
     flags |= MHD_USE_AUTO;
 #endif
-    daemon_ = MHD_start_daemon(flags, (uint16_t)conf->port, NULL, NULL, web_access, NULL,
-                               MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
-                               (unsigned)WEB_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
-                               (unsigned)WEB_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                               (size_t)WEB_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, web_completed,
-                               NULL, MHD_OPTION_EXTERNAL_LOGGER, web_mhd_log, NULL, MHD_OPTION_END);
+    /* A pool of conf->threads workers, each with its event loop over the connections it
+     * accepted; with 1, the one internal polling thread (libmicrohttpd takes a pool size of 1
+     * as no pool). The connection limit is shared out among the workers. */
+    daemon_ = MHD_start_daemon(
+        flags, (uint16_t)conf->port, NULL, NULL, web_access, NULL, MHD_OPTION_SOCK_ADDR,
+        ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(conf->threads > 1 ? conf->threads : 0),
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)WEB_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)WEB_CONN_MEMORY,
+        MHD_OPTION_NOTIFY_COMPLETED, web_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, web_mhd_log,
+        NULL, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (daemon_ == NULL) {
         log_error("http", "cannot listen on %s:%u (in use, or not an address of this host?)",

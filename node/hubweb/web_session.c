@@ -4,6 +4,7 @@
  * (the table is small), so response times say nothing about how much of an id was right. */
 #include "web_session.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@ struct signin_slot {
 };
 
 struct web_sessions {
+    pthread_mutex_t lock; /* held by the caller around each call (web_session.h) */
     struct web_session *tab;
     size_t max, live;
     uint64_t ttl_ms;
@@ -35,6 +37,11 @@ int web_sessions_new(unsigned max, unsigned ttl_s, unsigned attempts, struct web
         free(s);
         return HUB_E_NOMEM;
     }
+    if (pthread_mutex_init(&s->lock, NULL) != 0) {
+        free(s->tab);
+        free(s);
+        return HUB_E_NOMEM;
+    }
     s->ttl_ms = (uint64_t)ttl_s * 1000;
     s->attempts = attempts;
     *out = s;
@@ -45,9 +52,18 @@ void web_sessions_destroy(struct web_sessions **sp) {
     if (!sp || !*sp)
         return;
     sodium_memzero((*sp)->tab, (*sp)->max * sizeof *(*sp)->tab);
+    pthread_mutex_destroy(&(*sp)->lock);
     free((*sp)->tab);
     free(*sp);
     *sp = NULL;
+}
+
+void web_sessions_lock(struct web_sessions *s) {
+    pthread_mutex_lock(&s->lock);
+}
+
+void web_sessions_unlock(struct web_sessions *s) {
+    pthread_mutex_unlock(&s->lock);
 }
 
 void web_random_token(char out[WEB_SESSION_TEXT_LEN + 1]) {

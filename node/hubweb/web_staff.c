@@ -8,8 +8,10 @@
  * from a record is foreign: it goes out through the html_* escapers only. */
 #include "web.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,14 +22,19 @@
 #include "web_session.h"
 #include "web_staff.h"
 
+/* Shared by the HTTP workers (web.h, "Threads"): the session table is used only under
+ * web_sessions_lock, and a request keeps copies of its session's id and CSRF token (web_req),
+ * never a pointer into the table. */
 static struct web_sessions *sessions;
-static char flash_once[WEB_FLASH_MAX]; /* the session's flash, for the page being drawn */
-static char own_key[HUB_HEX_LEN + 1];  /* this hub's key, asked once */
+static char own_key[HUB_HEX_LEN + 1]; /* this hub's key, asked once: written under */
+static pthread_mutex_t own_key_lock = PTHREAD_MUTEX_INITIALIZER; /* this lock, and then */
+static atomic_int own_key_set;        /* set (release), after which it never changes */
 static struct {
+    pthread_mutex_t lock;
     uint64_t logged_ms;          /* when the last summary line was written (0: never) */
     unsigned wrong, limited;     /* refusals since */
     char last[WEB_CLIENT_MAX];   /* the client of the last one */
-} refused;
+} refused = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 
@@ -36,18 +43,20 @@ void staff_cstr(struct html *h, const char *s) {
     html_raw(h, s, strlen(s));
 }
 
-struct web_session *staff_session(const struct web_req *req) {
-    return req->signed_in ? req->session : NULL;
-}
-
 void staff_flash(const struct web_req *req, const char *fmt, ...) {
-    struct web_session *se = staff_session(req);
-    if (!se)
+    char msg[WEB_FLASH_MAX];
+    if (!req->signed_in)
         return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(se->flash, sizeof se->flash, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* by id: the session may have ended (signed out elsewhere) since this request began */
+    web_sessions_lock(sessions);
+    struct web_session *se = web_session_find(sessions, req->session_id, hub_mono_ms());
+    if (se)
+        memcpy(se->flash, msg, sizeof se->flash);
+    web_sessions_unlock(sessions);
 }
 
 static int is_secure(const struct web_req *req) {
@@ -83,22 +92,33 @@ static int current_token(uint64_t *generation, char token[WEB_SESSION_TEXT_LEN +
 
 /* This hub's key (64 hex digits), or "" when hubd does not answer. */
 const char *staff_self_key(void) {
-    if (own_key[0])
+    if (atomic_load_explicit(&own_key_set, memory_order_acquire))
         return own_key;
     json_t *ans = NULL;
+    int got = 0;
+    char key[HUB_HEX_LEN + 1];
     if (web_ctl_op("id", &ans) == 0) {
         const char *k = json_string_value(json_object_get(ans, "hub"));
-        if (k && strlen(k) == HUB_HEX_LEN)
-            memcpy(own_key, k, HUB_HEX_LEN + 1);
+        if (k && strlen(k) == HUB_HEX_LEN) {
+            memcpy(key, k, HUB_HEX_LEN + 1);
+            got = 1;
+        }
     }
     json_decref(ans);
+    if (!got)
+        return "";
+    pthread_mutex_lock(&own_key_lock);
+    if (!atomic_load_explicit(&own_key_set, memory_order_relaxed)) {
+        memcpy(own_key, key, sizeof own_key);
+        atomic_store_explicit(&own_key_set, 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&own_key_lock);
     return own_key;
 }
 
 /* A POST's session and CSRF token; a 403 page when either is missing or wrong. */
 int staff_post_ok(struct web_req *req, struct web_resp *resp) {
-    struct web_session *se = staff_session(req);
-    if (se && web_csrf_ok(se->csrf, web_form(req, "csrf")))
+    if (req->signed_in && web_csrf_ok(req->csrf, web_form(req, "csrf")))
         return 1;
     page_error(req, resp, 403,
                "This form's security token is missing or out of date. Go back, reload the page "
@@ -164,51 +184,64 @@ const char *staff_title_of(const json_t *view) {
 static void staff_hook(struct web_req *req, struct web_resp *resp) {
     req->signed_in = 0;
     req->csrf[0] = '\0';
-    req->session = NULL;
+    req->session_id[0] = '\0';
     const char *cookie = web_cookie(req, WEB_SESSION_COOKIE);
     if (!cookie)
         return;
-    struct web_session *se = web_session_find(sessions, cookie, hub_mono_ms());
-    if (!se)
+    web_sessions_lock(sessions);
+    int found = web_session_find(sessions, cookie, hub_mono_ms()) != NULL;
+    web_sessions_unlock(sessions);
+    if (!found)
         return;
     uint64_t gen;
     char token[WEB_SESSION_TEXT_LEN + 1];
+    /* asked without the lock: the call may wait for hubd, and other workers go on */
     if (current_token(&gen, token) != 0)
         return; /* hubd unreachable: nobody is signed in for this request, the session stays */
-    int ok = web_session_current(sessions, se, gen, token);
+    web_sessions_lock(sessions);
+    /* found again: another worker may have ended it meanwhile (sign-out, rotation) */
+    struct web_session *se = web_session_find(sessions, cookie, hub_mono_ms());
+    int ok = se != NULL && web_session_current(sessions, se, gen, token);
+    int ended = se != NULL && !ok;
+    if (ok) {
+        snprintf(req->csrf, sizeof req->csrf, "%s", se->csrf);
+        snprintf(req->session_id, sizeof req->session_id, "%s", se->id);
+        if (se->flash[0]) {
+            snprintf(req->flash_buf, sizeof req->flash_buf, "%s", se->flash);
+            se->flash[0] = '\0';
+            req->flash = req->flash_buf;
+        }
+    }
+    web_sessions_unlock(sessions);
     sodium_memzero(token, sizeof token);
-    if (!ok) {
+    if (ended) {
         log_info("web", "a staff session ended: the web token changed (generation %llu)",
                  (unsigned long long)gen);
         set_cookie(req, resp, WEB_SESSION_COOKIE, NULL, 0);
-        return;
     }
-    req->signed_in = 1;
-    snprintf(req->csrf, sizeof req->csrf, "%s", se->csrf);
-    req->session = se;
-    if (se->flash[0]) {
-        memcpy(flash_once, se->flash, sizeof flash_once);
-        se->flash[0] = '\0';
-        req->flash = flash_once;
-    }
+    req->signed_in = ok;
 }
 
 /* A refused sign-in: counted, and summarised in one log line at most every STAFF_LOG_MS (the
  * first at once), so that guessing fills no disk. */
 static void note_refused(const char *client, int limited) {
     uint64_t now = hub_mono_ms();
+    pthread_mutex_lock(&refused.lock);
     if (limited)
         refused.limited++;
     else
         refused.wrong++;
     snprintf(refused.last, sizeof refused.last, "%s", client);
-    if (refused.logged_ms && now - refused.logged_ms < STAFF_LOG_MS)
-        return;
-    log_warnx("web", "staff sign-in refused: %u not the web token, %u over the limit%s (the last "
-              "from %s)", refused.wrong, refused.limited,
-              refused.logged_ms ? " since the last such line" : "", refused.last);
-    refused.logged_ms = now;
-    refused.wrong = refused.limited = 0;
+    if (!refused.logged_ms || now - refused.logged_ms >= STAFF_LOG_MS) {
+        log_warnx("web",
+                  "staff sign-in refused: %u not the web token, %u over the limit%s (the last "
+                  "from %s)",
+                  refused.wrong, refused.limited,
+                  refused.logged_ms ? " since the last such line" : "", refused.last);
+        refused.logged_ms = now;
+        refused.wrong = refused.limited = 0;
+    }
+    pthread_mutex_unlock(&refused.lock);
 }
 
 /* ---- sign-in, sign-out --------------------------------------------------------------------- */
@@ -260,8 +293,13 @@ static int h_signin_post(struct web_req *req, struct web_resp *resp) {
     web_client_addr(req->client, web_header(req, "X-Forwarded-For"), client, sizeof client);
     uint64_t now = hub_mono_ms();
     char buf[WEB_SESSION_TEXT_LEN + 1];
-    if (!web_signin_allow(sessions, client, now)) {
-        unsigned wait = web_signin_wait_s(sessions, client, now);
+    unsigned wait = 0;
+    web_sessions_lock(sessions);
+    int allowed = web_signin_allow(sessions, client, now);
+    if (!allowed)
+        wait = web_signin_wait_s(sessions, client, now);
+    web_sessions_unlock(sessions);
+    if (!allowed) {
         char msg[160], ra[16];
         snprintf(msg, sizeof msg, "Too many sign-in attempts from your address: try again in %u s.",
                  wait ? wait : 1);
@@ -288,27 +326,38 @@ static int h_signin_post(struct web_req *req, struct web_resp *resp) {
         return 0;
     }
     struct web_session *se;
+    char id[WEB_SESSION_TEXT_LEN + 1];
+    size_t live = 0;
+    web_sessions_lock(sessions);
     rc = web_session_create(sessions, now, gen, token, &se);
+    if (rc == 0) {
+        memcpy(id, se->id, sizeof id);
+        snprintf(se->flash, sizeof se->flash, "Signed in.");
+        live = web_session_count(sessions);
+    }
+    web_sessions_unlock(sessions);
     sodium_memzero(token, sizeof token);
     if (rc != 0)
         return rc;
-    log_info("web", "staff signed in from %s (%zu sessions)", client, web_session_count(sessions));
-    set_cookie(req, resp, WEB_SESSION_COOKIE, se->id, web_config()->session_ttl_s);
+    log_info("web", "staff signed in from %s (%zu sessions)", client, live);
+    set_cookie(req, resp, WEB_SESSION_COOKIE, id, web_config()->session_ttl_s);
+    sodium_memzero(id, sizeof id);
     set_cookie(req, resp, WEB_PRE_COOKIE, NULL, 0);
-    snprintf(se->flash, sizeof se->flash, "Signed in.");
     web_redirect(resp, 303, "/staff");
     return 0;
 }
 
 static int h_signout(struct web_req *req, struct web_resp *resp) {
-    struct web_session *se = staff_session(req);
-    if (se) {
+    if (req->signed_in) {
         if (!staff_post_ok(req, resp))
             return 0;
-        web_session_end(sessions, se);
-        req->session = NULL;
+        web_sessions_lock(sessions);
+        web_session_end(sessions, web_session_find(sessions, req->session_id, hub_mono_ms()));
+        size_t live = web_session_count(sessions);
+        web_sessions_unlock(sessions);
+        req->session_id[0] = '\0';
         req->signed_in = 0;
-        log_info("web", "staff signed out (%zu sessions)", web_session_count(sessions));
+        log_info("web", "staff signed out (%zu sessions)", live);
     }
     set_cookie(req, resp, WEB_SESSION_COOKIE, NULL, 0);
     web_redirect(resp, 303, "/");

@@ -883,7 +883,7 @@ class WebResponse(NamedTuple):
 class Web:
     """One hubweb process serving `hub` (a Hub; its config file and control socket) on a free
     port of 127.0.0.1. `web` holds [web] keys for hubweb's own config file (catalogue,
-    session_ttl, signin_attempts, listen), `args` extra command-line arguments.
+    session_ttl, signin_attempts, threads, listen), `args` extra command-line arguments.
 
         w = Web(hub).start()           # returns once GET / answers
         r = w.get("/?q=ai")            # WebResponse(status, headers, body); no exception on 4xx
