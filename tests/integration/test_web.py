@@ -395,7 +395,9 @@ def test_command_line(hubs):
     w.start()
     r = w.get("/network.json")
     assert r.status == 200 and json.loads(r.body)["hub"] == a.key
-    assert "serving http://127.0.0.1:%d/" % port in w.log_text()
+    # the workers may answer before the main thread has written its start-up line
+    wait_until(lambda: "serving http://127.0.0.1:%d/" % port in w.log_text(), timeout=10,
+               msg="hubweb did not log the address it serves")
 
 
 def test_foreign_entry_with_values_publish_refuses_is_inert(hubs):

@@ -104,13 +104,16 @@ def test_slow_hubd_holds_one_worker_not_all(hubs):
     r = w.get("/?q=workshop")
     assert r.status == 200 and "Workshop on data spaces" in r.text
     assert w.get("/network").status == 200
-    assert f"{DEFAULT_THREADS} threads" in w.log_text()
+    wait_until(lambda: f"{DEFAULT_THREADS} threads" in w.log_text(), timeout=10,
+               msg="hubweb did not log its threads")
 
 
 def test_threads_config(hubs):
     a = hubs(name="webthrcfg")
     w = start_web(a, web={"threads": 2})
-    assert "2 threads" in w.log_text()
+    # the workers may answer before the main thread has written its start-up line
+    wait_until(lambda: "2 threads" in w.log_text(), timeout=10,
+               msg="hubweb did not log its threads")
     a.signal(signal.SIGSTOP)
     held = []
     try:
