@@ -202,6 +202,7 @@ static int query_live_ok(const struct store_query *q, const uint8_t *p, int32_t 
     *start = ds;
     if (exp && exp <= q->now_ms)
         return 0;
+    /* overlap of [ds, de] with [from, to]; undated records do not match */
     if ((q->date_from || q->date_to) &&
         !(ds != 0 && (!q->date_to || ds <= q->date_to) && (!q->date_from || de >= q->date_from)))
         return 0;
@@ -398,21 +399,9 @@ int store_query(struct store *s, const struct store_query *q,
         uint8_t lk[8];
         hub_be64(lk, local);
         MDB_val k = {8, lk}, v;
+        int32_t start;
         if (mdb_get(txn, s->dbi[DB_LIVE], &k, &v) == 0 && v.mv_size == LIVE_VAL_LEN) {
-            const uint8_t *p = v.mv_data;
-            uint64_t exp = hub_rd64(p);
-            int32_t ds = (int32_t)rd32(p + 8), de = (int32_t)rd32(p + 12);
-            if (de == 0)
-                de = ds;
-            int ok = !(exp && exp <= q->now_ms);
-            if (ok && (q->date_from || q->date_to)) {
-                /* overlap of [ds, de] with [from, to]; undated records do not match */
-                ok = ds != 0 && (!q->date_to || ds <= q->date_to) &&
-                     (!q->date_from || de >= q->date_from);
-            }
-            if (ok && q->start_from)
-                ok = ds != 0 && ds >= q->start_from;
-            if (ok) {
+            if (query_live_ok(q, v.mv_data, &start)) {
                 if ((size_t)count == q->limit) {
                     *next_cursor = local + 1;
                     break;
@@ -818,17 +807,8 @@ static int rank_live(struct store *s, MDB_txn *txn, const struct store_query *q,
     MDB_val k = {8, lk}, v;
     if (mdb_get(txn, s->dbi[DB_LIVE], &k, &v) != 0 || v.mv_size != LIVE_VAL_LEN)
         return 0;
-    const uint8_t *p = v.mv_data;
-    uint64_t exp = hub_rd64(p);
-    int32_t ds = (int32_t)rd32(p + 8), de = (int32_t)rd32(p + 12);
-    if (de == 0)
-        de = ds;
-    if (exp && exp <= q->now_ms)
-        return 0;
-    if ((q->date_from || q->date_to) &&
-        !(ds != 0 && (!q->date_to || ds <= q->date_to) && (!q->date_from || de >= q->date_from)))
-        return 0;
-    return !q->start_from || (ds != 0 && ds >= q->start_from);
+    int32_t start;
+    return query_live_ok(q, v.mv_data, &start);
 }
 
 int store_query_ranked(struct store *s, const struct store_query *q,
