@@ -63,6 +63,9 @@ int32_t records_today(void);
  * target hub, the opened sealed part. E_DECODE when the wire bytes do not decode. */
 int records_write_view(struct records *r, struct jbuf *b, const uint8_t *wire, size_t len);
 int records_write_view_entry(struct records *r, struct jbuf *b, const struct entry *e);
+/* The derived members alone, appended to an open view object of e (view_write_entry's text
+ * without its closing brace); the caller closes it. */
+void records_write_view_extra(struct records *r, struct jbuf *b, const struct entry *e);
 
 /* Turns a publish request for a response into its record (control.c's publish): resolves
  * "target" (a full id, an id prefix or AUTHOR/KIND/KEY) into target_author/kind/key and

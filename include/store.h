@@ -69,6 +69,11 @@ struct store_item {
  * holds store_pack_bound(len) bytes. Returns the row's length, or 0 when the row is the wire
  * bytes as they are (no dictionary yet, or compression does not make it smaller). */
 size_t store_pack_bound(size_t len);
+/* The wire bytes of a row a raw_rows query gave, on any thread: *wire is the row itself when
+ * it was stored as received (*buf NULL), else in *buf, malloc'ed for the caller to free.
+ * HUB_E_DECODE for a row that does not decompress, HUB_E_NOMEM. */
+int store_row_unpack(struct store *s, const uint8_t *row, size_t len, uint8_t **buf,
+                     const uint8_t **wire, size_t *wire_len) HUB_WUR;
 size_t store_pack_ahead(struct store *s, const uint8_t *wire, size_t len, uint8_t *out);
 
 /* Append a batch in one write transaction; per-item outcome in items[i].result. Items of one
@@ -151,6 +156,9 @@ struct store_query {
     int sort;                   /* enum store_sort (store_query; a ranked query is by score) */
     uint64_t now_ms;            /* records expired at now_ms are hidden */
     size_t limit;
+    /* 1: the callback gets each row as stored (compressed or not), for store_row_unpack on
+     * another thread; 0: its wire bytes */
+    int raw_rows;
 };
 enum store_sort {
     STORE_SORT_DEFAULT = 0, /* store_query: published; store_query_ranked: relevance */

@@ -24,8 +24,10 @@
 #include "log.h"
 #include "match.h"
 #include "node.h"
+#include "evpar.h"
 #include "par.h"
 #include "qfilter.h"
+#include "qpage.h"
 #include "record.h"
 #include "records.h"
 #include "sigcheck.h"
@@ -142,6 +144,7 @@ struct control {
     int backed_budget;       /* CONTROL_BACKED_REQS_PER_TURN, counted down in a turn */
     size_t backed_rr;        /* where the turn's pass over backed clients starts (round robin) */
     struct control_job *job; /* the backup or verify running on its thread, or NULL */
+    struct evpar *par;       /* the event loop's helper thread (query pages), or NULL */
     uint64_t serials;        /* the last client serial given out */
 };
 
@@ -1092,48 +1095,6 @@ static void view_pick_lang(struct jbuf *b, size_t start, const char *lang) {
     jarena_free_dump(s); /* jansson's allocator in hubd (jarena.h) */
 }
 
-/* Copies of the wire bytes a query found, for views that read the store (records.h): those
- * cannot be written inside the query's read transaction. */
-struct wire_copies {
-    uint8_t **w;
-    size_t *len;
-    size_t n, cap;
-    int oom;
-};
-
-static int collect_wire(const uint8_t *wire, size_t len, void *arg) {
-    struct wire_copies *wc = arg;
-    if (wc->n == wc->cap) {
-        size_t cap = wc->cap ? wc->cap * 2 : 64;
-        uint8_t **w = realloc(wc->w, cap * sizeof *w);
-        size_t *l = w ? realloc(wc->len, cap * sizeof *l) : NULL;
-        if (w)
-            wc->w = w;
-        if (!l) {
-            wc->oom = 1;
-            return 1;
-        }
-        wc->len = l;
-        wc->cap = cap;
-    }
-    uint8_t *p = malloc(len);
-    if (!p) {
-        wc->oom = 1;
-        return 1;
-    }
-    memcpy(p, wire, len);
-    wc->w[wc->n] = p;
-    wc->len[wc->n++] = len;
-    return 0;
-}
-
-static void wire_copies_free(struct wire_copies *wc) {
-    for (size_t i = 0; i < wc->n; i++)
-        free(wc->w[i]);
-    free(wc->w);
-    free(wc->len);
-}
-
 static int collect_view(const uint8_t *wire, size_t len, void *arg) {
     struct view_list *vl = arg;
     size_t mark = vl->b->len;
@@ -1223,41 +1184,49 @@ static void op_query(struct control *c, struct client *cl, json_t *req, json_t *
     uint64_t next = 0;
     int rc;
     if (c->records) {
-        /* Found first, then written: the views read the store (names, seats, states). */
-        struct wire_copies wc = {0};
-        struct qfilter_cb qc = {&qf, collect_wire, &wc};
-        int (*fcb)(const uint8_t *, size_t, void *) = filtered ? qfilter_cb : collect_wire;
-        void *farg = filtered ? (void *)&qc : (void *)&wc;
+        /* Found first (rows as stored, unless a filter reads them), then written on two cores
+         * (qpage.h); the views' derived parts read the store (names, seats, states). */
+        struct qpage pg;
+        qpage_init(&pg, node_store(c->node));
+        struct qfilter_cb qc = {&qf, qpage_collect, &pg};
+        int (*fcb)(const uint8_t *, size_t, void *) = filtered ? qfilter_cb : qpage_collect;
+        void *farg = filtered ? (void *)&qc : (void *)&pg;
+        q.raw_rows = !filtered;
         rc = text ? store_query_ranked(node_store(c->node), &q, rt, nrt, ngroups, fcb, farg, &next)
                   : store_query(node_store(c->node), &q, fcb, farg, &next);
-        for (size_t i = 0; rc >= 0 && i < wc.n; i++) {
-            struct entry e;
-            if (entry_decode(wc.w[i], wc.len[i], &e) != 0)
-                continue;
+        if (rc >= 0)
+            qpage_render(&pg, c->par);
+        for (size_t i = 0; rc >= 0 && i < pg.n; i++) {
+            const struct qpage_row *pr = &pg.rows[i];
+            const struct entry *ep = &pr->e;
+            if (pr->rc != HUB_OK) {
+                if (pr->rc == HUB_E_NOMEM)
+                    b.oom = 1;
+                continue; /* a row that does not decode is left out, as before */
+            }
             if (json_is_true(hs)) {
                 /* A page may come out short: the full offers are left out after the page's
                  * records were found (CONTROL.md, query). */
                 struct records_seats st;
-                if (e.kind != 2 || !e.payload ||
-                    records_offer_seats_payload(c->records, e.author, e.key, e.payload,
-                                                e.payload_len, &st) != 0 ||
+                if (ep->kind != 2 || !ep->payload ||
+                    records_offer_seats_payload(c->records, ep->author, ep->key, ep->payload,
+                                                ep->payload_len, &st) != 0 ||
                     st.full)
                     continue;
             }
-            size_t mark = b.len;
+            if (pr->view.len == 0 || pr->view.p[pr->view.len - 1] != '}')
+                continue;
             jbuf_sep(&b);
             size_t start = b.len;
-            if (records_write_view_entry(c->records, &b, &e) == 0) {
-                view_pick_lang(&b, start, lang);
-                vl.n++;
-            } else if (!b.oom) {
-                b.len = mark;
-                b.p[mark] = 0;
-            }
+            jbuf_raw(&b, pr->view.p, pr->view.len - 1); /* reopened for the derived members */
+            records_write_view_extra(c->records, &b, ep);
+            jbuf_lit(&b, "}");
+            view_pick_lang(&b, start, lang);
+            vl.n++;
         }
-        if (rc >= 0 && wc.oom)
+        if (rc >= 0 && (pg.oom || b.oom))
             rc = HUB_E_NOMEM;
-        wire_copies_free(&wc);
+        qpage_free(&pg);
     } else {
         struct qfilter_cb qc = {&qf, collect_view, &vl};
         int (*fcb)(const uint8_t *, size_t, void *) = filtered ? qfilter_cb : collect_view;
@@ -2708,6 +2677,9 @@ int control_open(struct node *n, const char *path, unsigned mode, unsigned max_c
         free(c);
         return HUB_E_NOMEM;
     }
+    /* a second core for query pages; without one (or without the thread) pages are written on
+     * the event loop alone */
+    c->par = par_threads() > 1 ? evpar_new() : NULL;
     *out = c;
     return HUB_OK;
 }
@@ -2739,6 +2711,7 @@ void control_destroy(struct control **cp) {
         client_close(&c->clients[i]);
     close(c->lfd);
     unlink(c->path);
+    evpar_free(c->par);
     free(c->clients);
     free(c);
     *cp = NULL;

@@ -712,6 +712,12 @@ int records_write_view_entry(struct records *r, struct jbuf *b, const struct ent
     if (b->len == 0 || b->p[b->len - 1] != '}')
         return HUB_E_INTERNAL;
     b->len--; /* reopen the object */
+    records_write_view_extra(r, b, e);
+    jbuf_lit(b, "}");
+    return b->oom ? HUB_E_NOMEM : HUB_OK;
+}
+
+void records_write_view_extra(struct records *r, struct jbuf *b, const struct entry *e) {
     write_name(r, b, e->author, "author_name", "author_country");
     if (e->payload != NULL && e->kind == K_OFFER) {
         struct records_seats s;
@@ -736,8 +742,6 @@ int records_write_view_entry(struct records *r, struct jbuf *b, const struct ent
     } else if (e->payload != NULL && e->kind == K_RESPONSE) {
         write_response_extra(r, b, e);
     }
-    jbuf_lit(b, "}");
-    return b->oom ? HUB_E_NOMEM : HUB_OK;
 }
 
 int records_write_view(struct records *r, struct jbuf *b, const uint8_t *wire, size_t len) {

@@ -155,6 +155,58 @@ int entry_row_decode(struct store *s, const MDB_val *row, MDB_val *wire) {
     return 0;
 }
 
+/* store_row_unpack's decompression contexts: one per thread, freed when the thread ends (the
+ * event loop's helper thread and the event loop itself decompress a query page together). */
+static pthread_key_t unpack_key;
+static pthread_once_t unpack_once = PTHREAD_ONCE_INIT;
+
+static void unpack_free(void *dctx) {
+    ZSTD_freeDCtx(dctx);
+}
+
+static void unpack_init(void) {
+    (void)pthread_key_create(&unpack_key, unpack_free);
+}
+
+int store_row_unpack(struct store *s, const uint8_t *row, size_t len, uint8_t **buf,
+                     const uint8_t **wire, size_t *wire_len) {
+    *buf = NULL;
+    if (len == 0 || row[0] != PACK_MARK) {
+        *wire = row; /* stored as received */
+        *wire_len = len;
+        return HUB_OK;
+    }
+    struct pack *p = s->pack;
+    if (len < PACK_HDR || !p->ddict[row[1]])
+        return HUB_E_DECODE;
+    unsigned long long n = ZSTD_getFrameContentSize(row + PACK_HDR, len - PACK_HDR);
+    if (n == ZSTD_CONTENTSIZE_ERROR || (n > HUB_MAX_ENTRY && n != ZSTD_CONTENTSIZE_UNKNOWN))
+        return HUB_E_DECODE;
+    /* ZSTD_compress2 writes the size in the frame; a frame without it gets the largest entry */
+    size_t cap = n == ZSTD_CONTENTSIZE_UNKNOWN ? HUB_MAX_ENTRY : (size_t)n;
+    (void)pthread_once(&unpack_once, unpack_init);
+    ZSTD_DCtx *dc = pthread_getspecific(unpack_key);
+    if (dc == NULL) {
+        if (!(dc = ZSTD_createDCtx()) || pthread_setspecific(unpack_key, dc) != 0) {
+            ZSTD_freeDCtx(dc);
+            return HUB_E_NOMEM;
+        }
+    }
+    uint8_t *out = malloc(cap ? cap : 1);
+    if (out == NULL)
+        return HUB_E_NOMEM;
+    size_t got = ZSTD_decompress_usingDDict(dc, out, cap, row + PACK_HDR, len - PACK_HDR,
+                                            p->ddict[row[1]]);
+    if (ZSTD_isError(got) || got == 0 || (n != ZSTD_CONTENTSIZE_UNKNOWN && got != n)) {
+        free(out);
+        return HUB_E_DECODE;
+    }
+    *buf = out;
+    *wire = out;
+    *wire_len = got;
+    return HUB_OK;
+}
+
 int entry_row_get(struct store *s, MDB_txn *txn, const MDB_val *local, MDB_val *wire) {
     MDB_val k = *local, row;
     int rc = mdb_get(txn, s->dbi[DB_ENTRIES], &k, &row);

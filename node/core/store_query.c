@@ -281,6 +281,15 @@ static int live_at(MDB_cursor *lc, int *placed, uint64_t pos, MDB_val *k, MDB_va
  * already stands on), the first q->cursor - 1 + q->limit of the order are selected and only
  * those sorted (the rest only if the callback skips enough of them to need it), and the page
  * after q->cursor - 1 results passed to cb. The paging cursor is the position in the order. */
+/* The row a query's callback gets: its wire bytes, or the row as stored (raw_rows). */
+static int query_row(struct store *s, MDB_txn *txn, const struct store_query *q,
+                     const MDB_val *local, MDB_val *ev) {
+    if (!q->raw_rows)
+        return entry_row_get(s, txn, local, ev);
+    MDB_val k = *local;
+    return mdb_get(txn, s->dbi[DB_ENTRIES], &k, ev);
+}
+
 static int store_query_by_start(struct store *s, MDB_txn *txn, struct qjoin *j,
                                 const struct store_query *q,
                                 int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg,
@@ -344,7 +353,7 @@ static int store_query_by_start(struct store *s, MDB_txn *txn, struct qjoin *j,
         uint8_t lk[8];
         hub_be64(lk, h[i].local);
         MDB_val k = {8, lk}, ev;
-        if (entry_row_get(s, txn, &k, &ev) == 0) {
+        if (query_row(s, txn, q, &k, &ev) == 0) {
             int r = cb(ev.mv_data, ev.mv_size, arg);
             if (r != 0 && r != STORE_QUERY_SKIP)
                 break;
@@ -407,7 +416,7 @@ int store_query(struct store *s, const struct store_query *q,
                     break;
                 }
                 MDB_val ev;
-                if (entry_row_get(s, txn, &k, &ev) == 0) {
+                if (query_row(s, txn, q, &k, &ev) == 0) {
                     int r = cb(ev.mv_data, ev.mv_size, arg);
                     if (r != 0 && r != STORE_QUERY_SKIP)
                         break;
@@ -974,7 +983,7 @@ int store_query_ranked(struct store *s, const struct store_query *q,
         uint8_t lk[8];
         hub_be64(lk, top[i].local);
         MDB_val k2 = {8, lk}, ev;
-        if (entry_row_get(s, txn, &k2, &ev) == 0) {
+        if (query_row(s, txn, q, &k2, &ev) == 0) {
             int r = cb(ev.mv_data, ev.mv_size, arg);
             if (r != 0 && r != STORE_QUERY_SKIP)
                 break;

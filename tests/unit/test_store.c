@@ -24,13 +24,16 @@
 
 #include "config.h"
 #include "entry.h"
+#include "evpar.h"
 #include "entry.pb-c.h"
 #include "hub.h"
 #include "identity.h"
 #include "log.h"
 #include "node.h"
 #include "record.h"
+#include "qpage.h"
 #include "store.h"
+#include "view.h"
 
 #define K_PROFILE HUBNET__KIND__KIND_PROFILE
 #define K_OFFER HUBNET__KIND__KIND_OFFER
@@ -2282,6 +2285,84 @@ static void test_pack_roundtrip(void **state) {
         built_free(&b[i]);
 }
 
+/* A query page written on two cores (qpage.h): the walk hands over rows as stored
+ * (raw_rows), compressed ones included, and each row's view is what view_write_entry writes
+ * from the entry's wire bytes; a damaged packed row is an error for that row alone. */
+static void test_query_raw_rows(void **state) {
+    struct fx *f = *state;
+    enum { N = 300, BATCH = 50, TRAIN = 100 };
+    store_set_pack_train(f->s, TRAIN);
+    struct feed fa;
+    feed_init(&fa, &f->a, TS0);
+    static struct built b[N];
+    char json[1024];
+    for (int i = 0; i < N; i += BATCH) {
+        struct built *bs[BATCH];
+        int res[BATCH];
+        for (int j = 0; j < BATCH; j++) {
+            char key[16];
+            snprintf(key, sizeof key, "r%d", i + j);
+            feed_next(&fa, &b[i + j], K_OFFER, key, pack_json(json, sizeof json, i + j), 0);
+            bs[j] = &b[i + j];
+        }
+        assert_int_equal(put_batch(f->s, bs, BATCH, res), HUB_OK);
+    }
+    struct evpar *par = evpar_new();
+    assert_non_null(par);
+    for (int with_par = 0; with_par < 2; with_par++) {
+        struct store_query q = {.limit = N + 10, .now_ms = TS0, .raw_rows = 1};
+        struct qpage pg;
+        qpage_init(&pg, f->s);
+        uint64_t next;
+        assert_int_equal(store_query(f->s, &q, qpage_collect, &pg, &next), N);
+        assert_int_equal(pg.n, N);
+        qpage_render(&pg, with_par ? par : NULL);
+        size_t packed = 0;
+        for (int i = 0; i < N; i++) {
+            const struct qpage_row *r = &pg.rows[i];
+            const struct built *want = &b[N - 1 - i]; /* newest first */
+            packed += r->row_len > 0 && r->row[0] == 0;
+            assert_int_equal(r->rc, HUB_OK);
+            assert_int_equal(r->e.wire_len, want->len);
+            assert_memory_equal(r->e.wire, want->wire, want->len);
+            struct jbuf v;
+            jbuf_init(&v);
+            assert_int_equal(view_write_entry(&v, &want->e), HUB_OK);
+            assert_int_equal(r->view.len, v.len);
+            assert_memory_equal(r->view.p, v.p, v.len);
+            jbuf_free(&v);
+        }
+        assert_true(packed >= N - 2 * BATCH); /* trained after the first batches */
+        /* damaged packed rows: a cut frame, a frame with garbage, an unknown dictionary */
+        const struct qpage_row *r = &pg.rows[0];
+        assert_true(r->row_len > 8 && r->row[0] == 0);
+        uint8_t bad[HUB_MAX_ENTRY], *buf = NULL;
+        const uint8_t *w = NULL;
+        size_t wl = 0;
+        memcpy(bad, r->row, r->row_len);
+        assert_int_equal(store_row_unpack(f->s, bad, r->row_len / 2, &buf, &w, &wl), HUB_E_DECODE);
+        assert_null(buf);
+        memset(bad + r->row_len / 2, 0xa5, r->row_len - r->row_len / 2);
+        assert_int_equal(store_row_unpack(f->s, bad, r->row_len, &buf, &w, &wl), HUB_E_DECODE);
+        assert_null(buf);
+        memcpy(bad, r->row, r->row_len);
+        bad[1] = 77;
+        assert_int_equal(store_row_unpack(f->s, bad, r->row_len, &buf, &w, &wl), HUB_E_DECODE);
+        assert_int_equal(store_row_unpack(f->s, bad, 1, &buf, &w, &wl), HUB_E_DECODE);
+        /* a row stored as received is its own wire bytes */
+        const struct qpage_row *old = &pg.rows[N - 1];
+        assert_true(old->row[0] != 0);
+        assert_int_equal(store_row_unpack(f->s, old->row, old->row_len, &buf, &w, &wl), HUB_OK);
+        assert_null(buf);
+        assert_ptr_equal(w, old->row);
+        assert_int_equal(wl, old->row_len);
+        qpage_free(&pg);
+    }
+    evpar_free(par);
+    for (int i = 0; i < N; i++)
+        built_free(&b[i]);
+}
+
 /* Changes the compressed row of entries at local: its dictionary id set to dict_id, or its
  * frame cut to half when dict_id is 0. */
 static void damage_packed_row(const char *dir, uint64_t local, uint8_t dict_id) {
@@ -3207,6 +3288,7 @@ int main(void) {
         T(test_schema4_migrated),
         T(test_pack_roundtrip),
         T(test_pack_bad_row),
+        T(test_query_raw_rows),
         T(test_schema5_migrated),
         T(test_id_stage_merge),
         T(test_reopen),

@@ -1,0 +1,83 @@
+/* test_evpar.c: the event loop's helper thread (evpar.h) runs every item of a job exactly once,
+ * whatever the job's size, job after job, with items of uneven length (so that the caller and
+ * the helper finish in either order), and without a helper (NULL). */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "evpar.h"
+
+#define JOB_MAX 257
+
+struct job {
+    atomic_uint runs[JOB_MAX];
+    pthread_t who[JOB_MAX];
+    size_t n;
+    unsigned spin; /* work per item, uneven: item i spins (i * 7919 % 13) * spin */
+};
+
+static void item(void *ctx, size_t i) {
+    struct job *j = ctx;
+    assert_true(i < j->n);
+    volatile unsigned x = 0;
+    for (unsigned k = 0; k < (i * 7919 % 13) * j->spin; k++)
+        x += k;
+    j->who[i] = pthread_self();
+    atomic_fetch_add(&j->runs[i], 1);
+}
+
+static void run_job(struct evpar *p, size_t n, unsigned spin) {
+    static struct job j;
+    memset(&j, 0, sizeof j);
+    j.n = n;
+    j.spin = spin;
+    evpar_run(p, n, item, &j);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(atomic_load(&j.runs[i]), 1);
+    for (size_t i = n; i < JOB_MAX; i++)
+        assert_int_equal(atomic_load(&j.runs[i]), 0);
+}
+
+static void test_every_item_once(void **state) {
+    (void)state;
+    struct evpar *p = evpar_new();
+    assert_non_null(p);
+    for (size_t n = 0; n < JOB_MAX; n += n < 16 ? 1 : 37)
+        run_job(p, n, 200);
+    for (int round = 0; round < 2000; round++) /* job after job: no item of one left to the next */
+        run_job(p, 1 + (size_t)round % 64, round % 3 ? 0 : 50);
+    evpar_free(p);
+}
+
+static void test_without_helper(void **state) {
+    (void)state;
+    run_job(NULL, 0, 0);
+    run_job(NULL, 100, 10);
+    /* below EVPAR_MIN_ITEMS the caller runs every item itself */
+    struct evpar *p = evpar_new();
+    assert_non_null(p);
+    static struct job j;
+    memset(&j, 0, sizeof j);
+    j.n = EVPAR_MIN_ITEMS - 1;
+    evpar_run(p, j.n, item, &j);
+    for (size_t i = 0; i < j.n; i++)
+        assert_true(pthread_equal(j.who[i], pthread_self()));
+    evpar_free(p);
+    evpar_free(NULL);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_item_once),
+        cmocka_unit_test(test_without_helper),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
