@@ -103,6 +103,14 @@ static char *jbuf_escape(char *o, const char *s, size_t n)
                 break;
             run += 8;
         }
+        if (run < n && n - run < 8) {
+            /* the last few bytes (most vocabulary values are shorter than 8) in one word,
+             * padded with spaces, which need no escape */
+            uint64_t w = 0x2020202020202020ULL;
+            memcpy(&w, s + run, n - run);
+            if (!jbuf_word_needs_escape(w))
+                run = n;
+        }
         memcpy(o, s + i, run - i);
         o += run - i;
         i = run;

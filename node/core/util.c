@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* Indexed by -err. The names are part of the control protocol and PROTOCOL.md: never rename
  * one, only add. */
@@ -63,8 +66,23 @@ const char *hub_strmsg(int err) {
 
 void hub_hex(const uint8_t *bin, size_t len, char *out) {
     static const char digits[] = "0123456789abcdef";
-
-    for (size_t i = 0; i < len; i++) {
+    size_t i = 0;
+#ifdef __SSE2__
+    /* 16 bytes at a time (a record view writes four 32-byte ids): each nibble n becomes
+     * '0' + n, plus 39 ('a' - '0' - 10) where n > 9 */
+    const __m128i low4 = _mm_set1_epi8(0x0f), nine = _mm_set1_epi8(9);
+    const __m128i zero = _mm_set1_epi8('0'), gap = _mm_set1_epi8('a' - '0' - 10);
+    for (; i + 16 <= len; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(bin + i));
+        __m128i hi = _mm_and_si128(_mm_srli_epi16(v, 4), low4), lo = _mm_and_si128(v, low4);
+        __m128i a = _mm_unpacklo_epi8(hi, lo), b = _mm_unpackhi_epi8(hi, lo);
+        a = _mm_add_epi8(_mm_add_epi8(a, zero), _mm_and_si128(_mm_cmpgt_epi8(a, nine), gap));
+        b = _mm_add_epi8(_mm_add_epi8(b, zero), _mm_and_si128(_mm_cmpgt_epi8(b, nine), gap));
+        _mm_storeu_si128((__m128i *)(void *)(out + 2 * i), a);
+        _mm_storeu_si128((__m128i *)(void *)(out + 2 * i + 16), b);
+    }
+#endif
+    for (; i < len; i++) {
         out[2 * i] = digits[bin[i] >> 4];
         out[2 * i + 1] = digits[bin[i] & 0x0f];
     }

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,12 +126,42 @@ static void test_key(void **state) {
     jbuf_free(&b);
 }
 
+/* jbuf_hex (hub_hex, 16 bytes at a time where it can) writes what printf's %02x writes, for
+ * every byte value and every length around the 16-byte blocks. */
+static void test_hex(void **state) {
+    (void)state;
+    uint8_t bin[300];
+    for (size_t i = 0; i < sizeof bin; i++)
+        bin[i] = (uint8_t)(i * 37 + i / 256);
+    for (size_t i = 0; i < 256; i++)
+        bin[i] = (uint8_t)i;
+    for (size_t len = 0; len <= sizeof bin; len += len < 70 ? 1 : 23) {
+        for (size_t off = 0; off + len <= sizeof bin; off += len ? len : 1) {
+            char want[2 * sizeof bin + 3], *w = want;
+            *w++ = '"';
+            for (size_t i = 0; i < len; i++)
+                w += sprintf(w, "%02x", bin[off + i]);
+            *w++ = '"';
+            *w = 0;
+            struct jbuf b;
+            jbuf_init(&b);
+            jbuf_hex(&b, bin + off, len);
+            assert_false(b.oom);
+            assert_string_equal(b.p, want);
+            jbuf_free(&b);
+            if (off > 200)
+                break;
+        }
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_special_byte_at_every_offset),
         cmocka_unit_test(test_random_strings),
         cmocka_unit_test(test_jansson_reads_it_back),
         cmocka_unit_test(test_key),
+        cmocka_unit_test(test_hex),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
