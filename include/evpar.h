@@ -1,25 +1,28 @@
 /* evpar.h: one helper thread for the event loop, so that the CPU-bound part of an answer (a
- * query page's rows decompressed and written as JSON) runs on two cores and the answer comes
- * back in about half the time. The event loop works on the items too, from the same counter:
- * a helper that is slow to wake (or busy) costs nothing but its share. */
+ * query page's rows decompressed and written as JSON) runs on two cores. The event loop works
+ * on the items too, from the same counter: a helper that is slow to wake (or busy) costs
+ * nothing but its share. Items may be handed over as they are found (evpar_avail): the helper
+ * starts on the first rows while the event loop still walks the index for the next ones. */
 #ifndef HUB_EVPAR_H
 #define HUB_EVPAR_H
 
 #include <stddef.h>
 
-/* Below this many items an answer is done on the event loop alone: waking the helper costs
- * about as much as an item (a row is ~30 us of work). */
-#define EVPAR_MIN_ITEMS 4
-
 struct evpar;
 
 /* Starts the helper thread; NULL when it cannot (callers then run items on their own). */
 struct evpar *evpar_new(void);
-/* Calls fn(ctx, i) for every i in [0, n), on the calling thread and the helper; returns when
- * all are done. fn must only touch item i's own state (and thread-safe shared state). p may be
- * NULL. Not reentrant: one caller (the event loop) at a time. */
+/* A job: fn(ctx, i) for every item i, each called once, on the calling thread or the helper.
+ * fn must only touch item i's own state (and thread-safe shared state), and item i must not
+ * move while the job runs. One job at a time, from one thread (the event loop). */
+void evpar_begin(struct evpar *p, void (*fn)(void *ctx, size_t i), void *ctx);
+/* Items [0, n) are ready to be worked on (n only grows). */
+void evpar_avail(struct evpar *p, size_t n);
+/* The job has n items in all: works on those left with the helper, returns when all are done. */
+void evpar_end(struct evpar *p, size_t n);
+/* evpar_begin, evpar_end(n); with p NULL, every item on the calling thread. */
 void evpar_run(struct evpar *p, size_t n, void (*fn)(void *ctx, size_t i), void *ctx);
-/* Stops and joins the helper. */
+/* Stops and joins the helper (no job may be running). */
 void evpar_free(struct evpar *p);
 
 #endif

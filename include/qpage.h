@@ -1,8 +1,9 @@
 /* qpage.h: the records of a query page as JSON views, written on two cores. The store's walk
- * only collects the rows as stored (store_query with raw_rows: no decompression under the
- * walk); then each row is decompressed, decoded and written on its own (view_write_entry),
- * the event loop and its helper thread (evpar.h) taking rows from the same counter. What needs
- * the hub's state (records.h: names, seats) is added afterwards, on the event loop, in order. */
+ * collects the rows as stored (store_query with raw_rows: no decompression under the walk),
+ * and each row is decompressed, decoded and written on its own (view_write_entry) by the
+ * event loop's helper thread (evpar.h) as soon as it is collected, while the walk goes on;
+ * once the walk is done, the event loop works on what is left too. What needs the hub's state
+ * (records.h: names, seats) is added afterwards, on the event loop, in order. */
 #ifndef HUB_QPAGE_H
 #define HUB_QPAGE_H
 
@@ -15,6 +16,11 @@
 struct evpar;
 struct store;
 
+/* Rows a page holds at most (the control socket's largest limit is below), in chunks that
+ * never move while the helper works on them. */
+#define QPAGE_CHUNK 64
+#define QPAGE_MAX_ROWS 1024
+
 struct qpage_row {
     uint8_t *row; /* a copy of the row the walk gave */
     size_t row_len;
@@ -26,16 +32,22 @@ struct qpage_row {
 
 struct qpage {
     struct store *s;
-    struct qpage_row *rows;
-    size_t n, cap;
-    int oom; /* a row could not be kept: the page is incomplete */
+    struct evpar *par; /* NULL: every row on the event loop */
+    struct qpage_row *chunk[QPAGE_MAX_ROWS / QPAGE_CHUNK];
+    size_t n;
+    int oom;     /* a row could not be kept: the page is incomplete */
+    int running; /* a job of par is open */
 };
 
-void qpage_init(struct qpage *pg, struct store *s);
-/* A store_query callback (arg: the qpage): keeps a copy of the row. */
+/* par may be NULL. qpage_free must follow (it closes the job). */
+void qpage_init(struct qpage *pg, struct store *s, struct evpar *par);
+/* A store_query callback (arg: the qpage): keeps a copy of the row; hands it to the helper. */
 int qpage_collect(const uint8_t *row, size_t len, void *arg);
-/* Decodes and writes every kept row (par may be NULL: all on this thread). */
-void qpage_render(struct qpage *pg, struct evpar *par);
+/* Returns once every kept row is decoded and written. */
+void qpage_render(struct qpage *pg);
+static inline struct qpage_row *qpage_row(const struct qpage *pg, size_t i) {
+    return &pg->chunk[i / QPAGE_CHUNK][i % QPAGE_CHUNK];
+}
 void qpage_free(struct qpage *pg);
 
 #endif

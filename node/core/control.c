@@ -57,6 +57,7 @@
  * answers: what such clients can make hubd do between two turns for everyone else. */
 #define CONTROL_BACKED_REQS_PER_TURN 4
 #define CONTROL_MAX_QUERY_LIMIT 1000
+_Static_assert(CONTROL_MAX_QUERY_LIMIT <= QPAGE_MAX_ROWS, "a query page holds its limit");
 #define CONTROL_DEFAULT_LIMIT 50
 #define CONTROL_MAX_IMPORT 10000 /* records or entries per import request */
 #define CONTROL_MAX_EXT_OPS 16
@@ -1187,7 +1188,7 @@ static void op_query(struct control *c, struct client *cl, json_t *req, json_t *
         /* Found first (rows as stored, unless a filter reads them), then written on two cores
          * (qpage.h); the views' derived parts read the store (names, seats, states). */
         struct qpage pg;
-        qpage_init(&pg, node_store(c->node));
+        qpage_init(&pg, node_store(c->node), c->par);
         struct qfilter_cb qc = {&qf, qpage_collect, &pg};
         int (*fcb)(const uint8_t *, size_t, void *) = filtered ? qfilter_cb : qpage_collect;
         void *farg = filtered ? (void *)&qc : (void *)&pg;
@@ -1195,9 +1196,9 @@ static void op_query(struct control *c, struct client *cl, json_t *req, json_t *
         rc = text ? store_query_ranked(node_store(c->node), &q, rt, nrt, ngroups, fcb, farg, &next)
                   : store_query(node_store(c->node), &q, fcb, farg, &next);
         if (rc >= 0)
-            qpage_render(&pg, c->par);
+            qpage_render(&pg);
         for (size_t i = 0; rc >= 0 && i < pg.n; i++) {
-            const struct qpage_row *pr = &pg.rows[i];
+            const struct qpage_row *pr = qpage_row(&pg, i);
             const struct entry *ep = &pr->e;
             if (pr->rc != HUB_OK) {
                 if (pr->rc == HUB_E_NOMEM)

@@ -1,6 +1,7 @@
 /* evpar.c: see evpar.h. Every item is claimed under one mutex: items are tens of microseconds
  * of work, so a lock per item is noise, and it keeps the hand-over simple to reason about (the
- * caller's ctx is only used while the caller waits for its items). */
+ * caller's ctx is only used while its job is open, and evpar_end waits for the helper's last
+ * item before the job closes). */
 #include "evpar.h"
 
 #include <pthread.h>
@@ -9,11 +10,15 @@
 struct evpar {
     pthread_t tid;
     pthread_mutex_t mu;
-    pthread_cond_t work; /* the helper waits here for a job */
+    pthread_cond_t work; /* the helper waits here for items */
     pthread_cond_t idle; /* the caller waits here for the helper's last item */
     void (*fn)(void *ctx, size_t i);
     void *ctx;
-    size_t n, next, done;
+    size_t n;    /* items that may be claimed: [0, n) */
+    size_t next; /* the next item to claim */
+    size_t done; /* items finished */
+    int final;   /* n is the job's total (evpar_end) */
+    int waiting; /* the helper waits on work */
     int stop;
 };
 
@@ -21,8 +26,11 @@ static void *evpar_thread(void *arg) {
     struct evpar *p = arg;
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->stop && p->next >= p->n)
+        while (!p->stop && p->next >= p->n) {
+            p->waiting = 1;
             pthread_cond_wait(&p->work, &p->mu);
+            p->waiting = 0;
+        }
         if (p->stop)
             break;
         size_t i = p->next++;
@@ -31,7 +39,7 @@ static void *evpar_thread(void *arg) {
         pthread_mutex_unlock(&p->mu);
         fn(ctx, i);
         pthread_mutex_lock(&p->mu);
-        if (++p->done == p->n)
+        if (++p->done == p->n && p->final)
             pthread_cond_signal(&p->idle);
     }
     pthread_mutex_unlock(&p->mu);
@@ -55,31 +63,53 @@ struct evpar *evpar_new(void) {
     return p;
 }
 
-void evpar_run(struct evpar *p, size_t n, void (*fn)(void *ctx, size_t i), void *ctx) {
-    if (p == NULL || n < EVPAR_MIN_ITEMS) {
-        for (size_t i = 0; i < n; i++)
-            fn(ctx, i);
-        return;
-    }
+void evpar_begin(struct evpar *p, void (*fn)(void *ctx, size_t i), void *ctx) {
     pthread_mutex_lock(&p->mu);
     p->fn = fn;
     p->ctx = ctx;
+    p->n = p->next = p->done = 0;
+    p->final = 0;
+    pthread_mutex_unlock(&p->mu);
+}
+
+void evpar_avail(struct evpar *p, size_t n) {
+    pthread_mutex_lock(&p->mu);
+    if (n > p->n) {
+        p->n = n;
+        if (p->waiting)
+            pthread_cond_signal(&p->work);
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+void evpar_end(struct evpar *p, size_t n) {
+    pthread_mutex_lock(&p->mu);
     p->n = n;
-    p->next = 0;
-    p->done = 0;
-    pthread_cond_signal(&p->work);
+    p->final = 1;
+    if (p->waiting && p->next < n)
+        pthread_cond_signal(&p->work);
     while (p->next < n) {
         size_t i = p->next++;
         pthread_mutex_unlock(&p->mu);
-        fn(ctx, i);
+        p->fn(p->ctx, i); /* only this thread changes fn and ctx */
         pthread_mutex_lock(&p->mu);
         p->done++;
     }
     while (p->done < n) /* the helper's last item */
         pthread_cond_wait(&p->idle, &p->mu);
-    p->n = 0; /* nothing to claim until the next job */
-    p->next = 0;
+    p->n = p->next = p->done = 0; /* nothing to claim until the next job */
+    p->final = 0;
     pthread_mutex_unlock(&p->mu);
+}
+
+void evpar_run(struct evpar *p, size_t n, void (*fn)(void *ctx, size_t i), void *ctx) {
+    if (p == NULL) {
+        for (size_t i = 0; i < n; i++)
+            fn(ctx, i);
+        return;
+    }
+    evpar_begin(p, fn, ctx);
+    evpar_end(p, n);
 }
 
 void evpar_free(struct evpar *p) {

@@ -9,34 +9,9 @@
 #include "store.h"
 #include "view.h"
 
-void qpage_init(struct qpage *pg, struct store *s) {
-    memset(pg, 0, sizeof *pg);
-    pg->s = s;
-}
-
-int qpage_collect(const uint8_t *row, size_t len, void *arg) {
-    struct qpage *pg = arg;
-    struct qpage_row *r = hub_reserve(pg->rows, &pg->cap, pg->n + 1, sizeof *r, 64);
-    uint8_t *copy = r ? malloc(len ? len : 1) : NULL;
-    if (copy == NULL) {
-        if (r)
-            pg->rows = r;
-        pg->oom = 1;
-        return 1; /* stops the walk */
-    }
-    pg->rows = r;
-    memcpy(copy, row, len);
-    r = &pg->rows[pg->n++];
-    memset(r, 0, sizeof *r);
-    r->row = copy;
-    r->row_len = len;
-    r->rc = HUB_E_INTERNAL;
-    return 0;
-}
-
 static void qpage_render_one(void *ctx, size_t i) {
     struct qpage *pg = ctx;
-    struct qpage_row *r = &pg->rows[i];
+    struct qpage_row *r = qpage_row(pg, i);
     const uint8_t *wire;
     size_t wlen;
     r->rc = store_row_unpack(pg->s, r->row, r->row_len, &r->buf, &wire, &wlen);
@@ -48,16 +23,61 @@ static void qpage_render_one(void *ctx, size_t i) {
     r->rc = view_write_entry(&r->view, &r->e);
 }
 
-void qpage_render(struct qpage *pg, struct evpar *par) {
-    evpar_run(par, pg->n, qpage_render_one, pg);
+void qpage_init(struct qpage *pg, struct store *s, struct evpar *par) {
+    memset(pg, 0, sizeof *pg);
+    pg->s = s;
+    pg->par = par;
+    if (par) {
+        evpar_begin(par, qpage_render_one, pg);
+        pg->running = 1;
+    }
+}
+
+int qpage_collect(const uint8_t *row, size_t len, void *arg) {
+    struct qpage *pg = arg;
+    size_t c = pg->n / QPAGE_CHUNK;
+    if (pg->n == QPAGE_MAX_ROWS ||
+        (pg->chunk[c] == NULL && !(pg->chunk[c] = malloc(QPAGE_CHUNK * sizeof *pg->chunk[c])))) {
+        pg->oom = 1;
+        return 1; /* stops the walk */
+    }
+    uint8_t *copy = malloc(len ? len : 1);
+    if (copy == NULL) {
+        pg->oom = 1;
+        return 1;
+    }
+    memcpy(copy, row, len);
+    struct qpage_row *r = qpage_row(pg, pg->n);
+    memset(r, 0, sizeof *r);
+    r->row = copy;
+    r->row_len = len;
+    r->rc = HUB_E_INTERNAL;
+    pg->n++;
+    if (pg->par)
+        evpar_avail(pg->par, pg->n);
+    return 0;
+}
+
+void qpage_render(struct qpage *pg) {
+    if (pg->running) {
+        evpar_end(pg->par, pg->n);
+        pg->running = 0;
+    } else {
+        for (size_t i = 0; i < pg->n; i++)
+            qpage_render_one(pg, i);
+    }
 }
 
 void qpage_free(struct qpage *pg) {
+    if (pg->running) /* the helper may be on a row: the job ends before rows are freed */
+        qpage_render(pg);
     for (size_t i = 0; i < pg->n; i++) {
-        free(pg->rows[i].row);
-        free(pg->rows[i].buf);
-        jbuf_free(&pg->rows[i].view);
+        struct qpage_row *r = qpage_row(pg, i);
+        free(r->row);
+        free(r->buf);
+        jbuf_free(&r->view);
     }
-    free(pg->rows);
+    for (size_t c = 0; c < HUB_ARRAY_LEN(pg->chunk); c++)
+        free(pg->chunk[c]);
     memset(pg, 0, sizeof *pg);
 }

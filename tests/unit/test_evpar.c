@@ -1,6 +1,7 @@
 /* test_evpar.c: the event loop's helper thread (evpar.h) runs every item of a job exactly once,
  * whatever the job's size, job after job, with items of uneven length (so that the caller and
- * the helper finish in either order), and without a helper (NULL). */
+ * the helper finish in either order), and without a helper (NULL); items handed over one by
+ * one (evpar_avail) are never started before they are ready. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +20,8 @@
 
 struct job {
     atomic_uint runs[JOB_MAX];
+    atomic_uint ready[JOB_MAX]; /* set before the item is made available */
+    int check_ready;
     pthread_t who[JOB_MAX];
     size_t n;
     unsigned spin; /* work per item, uneven: item i spins (i * 7919 % 13) * spin */
@@ -27,6 +30,8 @@ struct job {
 static void item(void *ctx, size_t i) {
     struct job *j = ctx;
     assert_true(i < j->n);
+    if (j->check_ready)
+        assert_int_equal(atomic_load(&j->ready[i]), 1);
     volatile unsigned x = 0;
     for (unsigned k = 0; k < (i * 7919 % 13) * j->spin; k++)
         x += k;
@@ -61,23 +66,47 @@ static void test_without_helper(void **state) {
     (void)state;
     run_job(NULL, 0, 0);
     run_job(NULL, 100, 10);
-    /* below EVPAR_MIN_ITEMS the caller runs every item itself */
+    evpar_free(NULL);
+}
+
+/* As a query walk hands rows over: item i becomes ready, then available; the helper works
+ * meanwhile; evpar_end adds the last ones and waits. */
+static void test_items_handed_over(void **state) {
+    (void)state;
     struct evpar *p = evpar_new();
     assert_non_null(p);
     static struct job j;
-    memset(&j, 0, sizeof j);
-    j.n = EVPAR_MIN_ITEMS - 1;
-    evpar_run(p, j.n, item, &j);
-    for (size_t i = 0; i < j.n; i++)
-        assert_true(pthread_equal(j.who[i], pthread_self()));
+    for (int round = 0; round < 300; round++) {
+        memset(&j, 0, sizeof j);
+        j.n = 1 + (size_t)round % JOB_MAX;
+        j.spin = round % 2 ? 100 : 0;
+        j.check_ready = 1;
+        size_t given = round % 3 == 0 ? j.n / 2 : j.n; /* the rest only at evpar_end */
+        evpar_begin(p, item, &j);
+        for (size_t i = 0; i < given; i++) {
+            atomic_store(&j.ready[i], 1);
+            evpar_avail(p, i + 1);
+            volatile unsigned x = 0; /* the walk's own work between rows */
+            for (unsigned k = 0; k < (unsigned)(round % 5) * 300; k++)
+                x += k;
+        }
+        for (size_t i = given; i < j.n; i++)
+            atomic_store(&j.ready[i], 1);
+        evpar_end(p, j.n);
+        for (size_t i = 0; i < JOB_MAX; i++)
+            assert_int_equal(atomic_load(&j.runs[i]), i < j.n ? 1 : 0);
+    }
+    /* a job that ends with no item, and one whose items all came before the end */
+    evpar_begin(p, item, &j);
+    evpar_end(p, 0);
     evpar_free(p);
-    evpar_free(NULL);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_item_once),
         cmocka_unit_test(test_without_helper),
+        cmocka_unit_test(test_items_handed_over),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

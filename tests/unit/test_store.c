@@ -2312,14 +2312,14 @@ static void test_query_raw_rows(void **state) {
     for (int with_par = 0; with_par < 2; with_par++) {
         struct store_query q = {.limit = N + 10, .now_ms = TS0, .raw_rows = 1};
         struct qpage pg;
-        qpage_init(&pg, f->s);
+        qpage_init(&pg, f->s, with_par ? par : NULL);
         uint64_t next;
         assert_int_equal(store_query(f->s, &q, qpage_collect, &pg, &next), N);
         assert_int_equal(pg.n, N);
-        qpage_render(&pg, with_par ? par : NULL);
+        qpage_render(&pg);
         size_t packed = 0;
         for (int i = 0; i < N; i++) {
-            const struct qpage_row *r = &pg.rows[i];
+            const struct qpage_row *r = qpage_row(&pg, i);
             const struct built *want = &b[N - 1 - i]; /* newest first */
             packed += r->row_len > 0 && r->row[0] == 0;
             assert_int_equal(r->rc, HUB_OK);
@@ -2334,7 +2334,7 @@ static void test_query_raw_rows(void **state) {
         }
         assert_true(packed >= N - 2 * BATCH); /* trained after the first batches */
         /* damaged packed rows: a cut frame, a frame with garbage, an unknown dictionary */
-        const struct qpage_row *r = &pg.rows[0];
+        const struct qpage_row *r = qpage_row(&pg, 0);
         assert_true(r->row_len > 8 && r->row[0] == 0);
         uint8_t bad[HUB_MAX_ENTRY], *buf = NULL;
         const uint8_t *w = NULL;
@@ -2350,7 +2350,7 @@ static void test_query_raw_rows(void **state) {
         assert_int_equal(store_row_unpack(f->s, bad, r->row_len, &buf, &w, &wl), HUB_E_DECODE);
         assert_int_equal(store_row_unpack(f->s, bad, 1, &buf, &w, &wl), HUB_E_DECODE);
         /* a row stored as received is its own wire bytes */
-        const struct qpage_row *old = &pg.rows[N - 1];
+        const struct qpage_row *old = qpage_row(&pg, N - 1);
         assert_true(old->row[0] != 0);
         assert_int_equal(store_row_unpack(f->s, old->row, old->row_len, &buf, &w, &wl), HUB_OK);
         assert_null(buf);
