@@ -18,6 +18,14 @@ struct evpar *evpar_new(void);
 void evpar_begin(struct evpar *p, void (*fn)(void *ctx, size_t i), void *ctx);
 /* Items [0, n) are ready to be worked on (n only grows). */
 void evpar_avail(struct evpar *p, size_t n);
+/* The job has n items in all (then evpar_claim, evpar_wait, and evpar_end). */
+void evpar_final(struct evpar *p, size_t n);
+/* Claims the next item no thread has taken yet into *i: 1, or 0 when every item is taken. The
+ * caller runs it, then calls evpar_done. */
+int evpar_claim(struct evpar *p, size_t *i);
+void evpar_done(struct evpar *p);
+/* Waits until ready(ctx, i) holds: item i's thread makes it true before it finishes the item. */
+void evpar_wait(struct evpar *p, int (*ready)(void *ctx, size_t i), size_t i);
 /* The job has n items in all: works on those left with the helper, returns when all are done. */
 void evpar_end(struct evpar *p, size_t n);
 /* evpar_begin, evpar_end(n); with p NULL, every item on the calling thread. */

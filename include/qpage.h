@@ -1,12 +1,14 @@
 /* qpage.h: the records of a query page as JSON views, written on two cores. The store's walk
  * collects the rows as stored (store_query with raw_rows: no decompression under the walk),
  * and each row is decompressed, decoded and written on its own (view_write_entry) by the
- * event loop's helper thread (evpar.h) as soon as it is collected, while the walk goes on;
- * once the walk is done, the event loop works on what is left too. What needs the hub's state
- * (records.h: names, seats) is added afterwards, on the event loop, in order. */
+ * event loop's helper thread (evpar.h) as soon as it is collected, while the walk goes on.
+ * Once the walk is done, the event loop takes the rows in order (qpage_get) and adds what needs
+ * the hub's state (records.h: names, seats) to each; while the row it needs next is still being
+ * written by the helper, it writes a later one itself. */
 #ifndef HUB_QPAGE_H
 #define HUB_QPAGE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +30,7 @@ struct qpage_row {
     struct entry e;
     struct jbuf view; /* view_write_entry's object */
     int rc;           /* HUB_OK, or why the row has no view (it is left out) */
+    atomic_int ready; /* rc, e and view are written (release: read them after an acquire) */
 };
 
 struct qpage {
@@ -43,11 +46,13 @@ struct qpage {
 void qpage_init(struct qpage *pg, struct store *s, struct evpar *par);
 /* A store_query callback (arg: the qpage): keeps a copy of the row; hands it to the helper. */
 int qpage_collect(const uint8_t *row, size_t len, void *arg);
-/* Returns once every kept row is decoded and written. */
-void qpage_render(struct qpage *pg);
 static inline struct qpage_row *qpage_row(const struct qpage *pg, size_t i) {
     return &pg->chunk[i / QPAGE_CHUNK][i % QPAGE_CHUNK];
 }
+/* The walk is over: pg->n rows in all. */
+void qpage_walked(struct qpage *pg);
+/* Row i (below pg->n) decoded and written, after qpage_walked. */
+const struct qpage_row *qpage_get(struct qpage *pg, size_t i);
 void qpage_free(struct qpage *pg);
 
 #endif

@@ -1195,10 +1195,9 @@ static void op_query(struct control *c, struct client *cl, json_t *req, json_t *
         q.raw_rows = !filtered;
         rc = text ? store_query_ranked(node_store(c->node), &q, rt, nrt, ngroups, fcb, farg, &next)
                   : store_query(node_store(c->node), &q, fcb, farg, &next);
-        if (rc >= 0)
-            qpage_render(&pg);
+        qpage_walked(&pg);
         for (size_t i = 0; rc >= 0 && i < pg.n; i++) {
-            const struct qpage_row *pr = qpage_row(&pg, i);
+            const struct qpage_row *pr = qpage_get(&pg, i);
             const struct entry *ep = &pr->e;
             if (pr->rc != HUB_OK) {
                 if (pr->rc == HUB_E_NOMEM)

@@ -18,7 +18,8 @@ struct evpar {
     size_t next; /* the next item to claim */
     size_t done; /* items finished */
     int final;   /* n is the job's total (evpar_end) */
-    int waiting; /* the helper waits on work */
+    int waiting;  /* the helper waits on work */
+    int watching; /* the caller waits on idle for an item (evpar_wait) */
     int stop;
 };
 
@@ -39,7 +40,7 @@ static void *evpar_thread(void *arg) {
         pthread_mutex_unlock(&p->mu);
         fn(ctx, i);
         pthread_mutex_lock(&p->mu);
-        if (++p->done == p->n && p->final)
+        if ((++p->done == p->n && p->final) || p->watching)
             pthread_cond_signal(&p->idle);
     }
     pthread_mutex_unlock(&p->mu);
@@ -82,12 +83,42 @@ void evpar_avail(struct evpar *p, size_t n) {
     pthread_mutex_unlock(&p->mu);
 }
 
-void evpar_end(struct evpar *p, size_t n) {
+void evpar_final(struct evpar *p, size_t n) {
     pthread_mutex_lock(&p->mu);
     p->n = n;
     p->final = 1;
     if (p->waiting && p->next < n)
         pthread_cond_signal(&p->work);
+    pthread_mutex_unlock(&p->mu);
+}
+
+int evpar_claim(struct evpar *p, size_t *i) {
+    pthread_mutex_lock(&p->mu);
+    int got = p->next < p->n;
+    if (got)
+        *i = p->next++;
+    pthread_mutex_unlock(&p->mu);
+    return got;
+}
+
+void evpar_done(struct evpar *p) {
+    pthread_mutex_lock(&p->mu);
+    p->done++;
+    pthread_mutex_unlock(&p->mu);
+}
+
+void evpar_wait(struct evpar *p, int (*ready)(void *ctx, size_t i), size_t i) {
+    pthread_mutex_lock(&p->mu);
+    p->watching = 1;
+    while (!ready(p->ctx, i))
+        pthread_cond_wait(&p->idle, &p->mu);
+    p->watching = 0;
+    pthread_mutex_unlock(&p->mu);
+}
+
+void evpar_end(struct evpar *p, size_t n) {
+    evpar_final(p, n);
+    pthread_mutex_lock(&p->mu);
     while (p->next < n) {
         size_t i = p->next++;
         pthread_mutex_unlock(&p->mu);

@@ -23,12 +23,21 @@ static void qpage_render_one(void *ctx, size_t i) {
     r->rc = view_write_entry(&r->view, &r->e);
 }
 
+static void qpage_render_row(void *ctx, size_t i) {
+    qpage_render_one(ctx, i);
+    atomic_store_explicit(&qpage_row(ctx, i)->ready, 1, memory_order_release);
+}
+
+static int qpage_row_ready(void *ctx, size_t i) {
+    return atomic_load_explicit(&qpage_row(ctx, i)->ready, memory_order_acquire);
+}
+
 void qpage_init(struct qpage *pg, struct store *s, struct evpar *par) {
     memset(pg, 0, sizeof *pg);
     pg->s = s;
     pg->par = par;
     if (par) {
-        evpar_begin(par, qpage_render_one, pg);
+        evpar_begin(par, qpage_render_row, pg);
         pg->running = 1;
     }
 }
@@ -49,6 +58,7 @@ int qpage_collect(const uint8_t *row, size_t len, void *arg) {
     memcpy(copy, row, len);
     struct qpage_row *r = qpage_row(pg, pg->n);
     memset(r, 0, sizeof *r);
+    atomic_init(&r->ready, 0);
     r->row = copy;
     r->row_len = len;
     r->rc = HUB_E_INTERNAL;
@@ -58,19 +68,34 @@ int qpage_collect(const uint8_t *row, size_t len, void *arg) {
     return 0;
 }
 
-void qpage_render(struct qpage *pg) {
-    if (pg->running) {
-        evpar_end(pg->par, pg->n);
-        pg->running = 0;
-    } else {
-        for (size_t i = 0; i < pg->n; i++)
-            qpage_render_one(pg, i);
+void qpage_walked(struct qpage *pg) {
+    if (pg->running)
+        evpar_final(pg->par, pg->n);
+}
+
+const struct qpage_row *qpage_get(struct qpage *pg, size_t i) {
+    if (!pg->running) {
+        if (!qpage_row_ready(pg, i))
+            qpage_render_row(pg, i);
+        return qpage_row(pg, i);
     }
+    while (!qpage_row_ready(pg, i)) {
+        size_t j;
+        if (evpar_claim(pg->par, &j)) { /* a later row, while the helper ends row i */
+            qpage_render_row(pg, j);
+            evpar_done(pg->par);
+        } else {
+            evpar_wait(pg->par, qpage_row_ready, i);
+        }
+    }
+    return qpage_row(pg, i);
 }
 
 void qpage_free(struct qpage *pg) {
-    if (pg->running) /* the helper may be on a row: the job ends before rows are freed */
-        qpage_render(pg);
+    if (pg->running) { /* the helper may be on a row: the job ends before rows are freed */
+        evpar_end(pg->par, pg->n);
+        pg->running = 0;
+    }
     for (size_t i = 0; i < pg->n; i++) {
         struct qpage_row *r = qpage_row(pg, i);
         free(r->row);

@@ -102,11 +102,50 @@ static void test_items_handed_over(void **state) {
     evpar_free(p);
 }
 
+static int item_ran(void *ctx, size_t i) {
+    struct job *j = ctx;
+    return atomic_load(&j->runs[i]) == 1;
+}
+
+/* As a query page is read out: the caller takes the items in order, writing a later one itself
+ * while the helper still works on the one it needs (evpar_claim), else waiting for it. */
+static void test_in_order(void **state) {
+    (void)state;
+    struct evpar *p = evpar_new();
+    assert_non_null(p);
+    static struct job j;
+    for (int round = 0; round < 300; round++) {
+        memset(&j, 0, sizeof j);
+        j.n = 1 + (size_t)round % JOB_MAX;
+        j.spin = (unsigned)(round % 4) * 60;
+        evpar_begin(p, item, &j);
+        evpar_avail(p, j.n / 3);
+        evpar_final(p, j.n);
+        for (size_t i = 0; i < j.n; i++) {
+            while (!item_ran(&j, i)) {
+                size_t k;
+                if (evpar_claim(p, &k)) {
+                    item(&j, k);
+                    evpar_done(p);
+                } else {
+                    evpar_wait(p, item_ran, i);
+                }
+            }
+            assert_int_equal(atomic_load(&j.runs[i]), 1);
+        }
+        evpar_end(p, j.n);
+        for (size_t i = 0; i < JOB_MAX; i++)
+            assert_int_equal(atomic_load(&j.runs[i]), i < j.n ? 1 : 0);
+    }
+    evpar_free(p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_item_once),
         cmocka_unit_test(test_without_helper),
         cmocka_unit_test(test_items_handed_over),
+        cmocka_unit_test(test_in_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

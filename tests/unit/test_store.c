@@ -2316,10 +2316,10 @@ static void test_query_raw_rows(void **state) {
         uint64_t next;
         assert_int_equal(store_query(f->s, &q, qpage_collect, &pg, &next), N);
         assert_int_equal(pg.n, N);
-        qpage_render(&pg);
+        qpage_walked(&pg);
         size_t packed = 0;
         for (int i = 0; i < N; i++) {
-            const struct qpage_row *r = qpage_row(&pg, i);
+            const struct qpage_row *r = qpage_get(&pg, i);
             const struct built *want = &b[N - 1 - i]; /* newest first */
             packed += r->row_len > 0 && r->row[0] == 0;
             assert_int_equal(r->rc, HUB_OK);
