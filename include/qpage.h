@@ -31,6 +31,9 @@ struct qpage_row {
     struct jbuf view; /* view_write_entry's object */
     int rc;           /* HUB_OK, or why the row has no view (it is left out) */
     atomic_int ready; /* rc, e and view are written (release: read them after an acquire) */
+    /* the event loop's own copy of the row's view (buf, e, view, rc), written while the helper
+     * was on the row (qpage_get), or NULL */
+    struct qpage_row *again;
 };
 
 struct qpage {
@@ -42,7 +45,8 @@ struct qpage {
     int running; /* a job of par is open */
 };
 
-/* par may be NULL. qpage_free must follow (it closes the job). */
+/* par may be NULL. qpage_free must follow (it closes the job, waiting for the helper's row:
+ * free after the answer is sent). */
 void qpage_init(struct qpage *pg, struct store *s, struct evpar *par);
 /* A store_query callback (arg: the qpage): keeps a copy of the row; hands it to the helper. */
 int qpage_collect(const uint8_t *row, size_t len, void *arg);
@@ -51,7 +55,7 @@ static inline struct qpage_row *qpage_row(const struct qpage *pg, size_t i) {
 }
 /* The walk is over: pg->n rows in all. */
 void qpage_walked(struct qpage *pg);
-/* Row i (below pg->n) decoded and written, after qpage_walked. */
+/* Row i (below pg->n) decoded and written, after qpage_walked (valid until qpage_free). */
 const struct qpage_row *qpage_get(struct qpage *pg, size_t i);
 void qpage_free(struct qpage *pg);
 

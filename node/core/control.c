@@ -146,6 +146,10 @@ struct control {
     size_t backed_rr;        /* where the turn's pass over backed clients starts (round robin) */
     struct control_job *job; /* the backup or verify running on its thread, or NULL */
     struct evpar *par;       /* the event loop's helper thread (query pages), or NULL */
+    /* the last query page: freed when the next one starts (qpage_free waits for the helper's
+     * row, which may outlast the answer), or at the end */
+    struct qpage page;
+    int page_used;
     uint64_t serials;        /* the last client serial given out */
 };
 
@@ -1139,6 +1143,15 @@ static int text_terms(struct control *c, struct client *cl, json_t *tag, json_t 
     return 1;
 }
 
+/* The query page to fill: the last one is freed first. */
+static struct qpage *page_new(struct control *c) {
+    if (c->page_used)
+        qpage_free(&c->page);
+    qpage_init(&c->page, node_store(c->node), c->par);
+    c->page_used = 1;
+    return &c->page;
+}
+
 static void op_query_since(struct control *c, struct client *cl, json_t *req, json_t *tag);
 
 static void op_query(struct control *c, struct client *cl, json_t *req, json_t *tag) {
@@ -1187,17 +1200,16 @@ static void op_query(struct control *c, struct client *cl, json_t *req, json_t *
     if (c->records) {
         /* Found first (rows as stored, unless a filter reads them), then written on two cores
          * (qpage.h); the views' derived parts read the store (names, seats, states). */
-        struct qpage pg;
-        qpage_init(&pg, node_store(c->node), c->par);
-        struct qfilter_cb qc = {&qf, qpage_collect, &pg};
+        struct qpage *pg = page_new(c);
+        struct qfilter_cb qc = {&qf, qpage_collect, pg};
         int (*fcb)(const uint8_t *, size_t, void *) = filtered ? qfilter_cb : qpage_collect;
-        void *farg = filtered ? (void *)&qc : (void *)&pg;
+        void *farg = filtered ? (void *)&qc : (void *)pg;
         q.raw_rows = !filtered;
         rc = text ? store_query_ranked(node_store(c->node), &q, rt, nrt, ngroups, fcb, farg, &next)
                   : store_query(node_store(c->node), &q, fcb, farg, &next);
-        qpage_walked(&pg);
-        for (size_t i = 0; rc >= 0 && i < pg.n; i++) {
-            const struct qpage_row *pr = qpage_get(&pg, i);
+        qpage_walked(pg);
+        for (size_t i = 0; rc >= 0 && i < pg->n; i++) {
+            const struct qpage_row *pr = qpage_get(pg, i);
             const struct entry *ep = &pr->e;
             if (pr->rc != HUB_OK) {
                 if (pr->rc == HUB_E_NOMEM)
@@ -1224,9 +1236,8 @@ static void op_query(struct control *c, struct client *cl, json_t *req, json_t *
             view_pick_lang(&b, start, lang);
             vl.n++;
         }
-        if (rc >= 0 && (pg.oom || b.oom))
+        if (rc >= 0 && (pg->oom || b.oom))
             rc = HUB_E_NOMEM;
-        qpage_free(&pg);
     } else {
         struct qfilter_cb qc = {&qf, collect_view, &vl};
         int (*fcb)(const uint8_t *, size_t, void *) = filtered ? qfilter_cb : collect_view;
@@ -2711,6 +2722,8 @@ void control_destroy(struct control **cp) {
         client_close(&c->clients[i]);
     close(c->lfd);
     unlink(c->path);
+    if (c->page_used)
+        qpage_free(&c->page);
     evpar_free(c->par);
     free(c->clients);
     free(c);

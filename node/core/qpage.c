@@ -9,12 +9,11 @@
 #include "store.h"
 #include "view.h"
 
-static void qpage_render_one(void *ctx, size_t i) {
-    struct qpage *pg = ctx;
-    struct qpage_row *r = qpage_row(pg, i);
+/* Decodes and writes the row src holds into r (r may be src). */
+static void qpage_render_into(struct store *s, const struct qpage_row *src, struct qpage_row *r) {
     const uint8_t *wire;
     size_t wlen;
-    r->rc = store_row_unpack(pg->s, r->row, r->row_len, &r->buf, &wire, &wlen);
+    r->rc = store_row_unpack(s, src->row, src->row_len, &r->buf, &wire, &wlen);
     if (r->rc == HUB_OK)
         r->rc = entry_decode(wire, wlen, &r->e);
     if (r->rc != HUB_OK)
@@ -24,7 +23,8 @@ static void qpage_render_one(void *ctx, size_t i) {
 }
 
 static void qpage_render_row(void *ctx, size_t i) {
-    qpage_render_one(ctx, i);
+    struct qpage *pg = ctx;
+    qpage_render_into(pg->s, qpage_row(pg, i), qpage_row(pg, i));
     atomic_store_explicit(&qpage_row(ctx, i)->ready, 1, memory_order_release);
 }
 
@@ -79,16 +79,29 @@ const struct qpage_row *qpage_get(struct qpage *pg, size_t i) {
             qpage_render_row(pg, i);
         return qpage_row(pg, i);
     }
+    struct qpage_row *r = qpage_row(pg, i);
     while (!qpage_row_ready(pg, i)) {
+        if (r->again)
+            return r->again;
         size_t j;
         if (evpar_claim(pg->par, &j)) { /* a later row, while the helper ends row i */
             qpage_render_row(pg, j);
             evpar_done(pg->par);
-        } else {
-            evpar_wait(pg->par, qpage_row_ready, i);
+            continue;
         }
+        /* The helper is on row i. It is written again here rather than waited for: a helper
+         * that lost its core (a busy machine) would hold the answer for a time slice or more,
+         * while a row costs tens of microseconds. */
+        struct qpage_row *a = calloc(1, sizeof *a);
+        if (a == NULL) {
+            evpar_wait(pg->par, qpage_row_ready, i);
+            break;
+        }
+        qpage_render_into(pg->s, r, a);
+        r->again = a;
+        return a;
     }
-    return qpage_row(pg, i);
+    return r;
 }
 
 void qpage_free(struct qpage *pg) {
@@ -101,6 +114,11 @@ void qpage_free(struct qpage *pg) {
         free(r->row);
         free(r->buf);
         jbuf_free(&r->view);
+        if (r->again) {
+            free(r->again->buf);
+            jbuf_free(&r->again->view);
+            free(r->again);
+        }
     }
     for (size_t c = 0; c < HUB_ARRAY_LEN(pg->chunk); c++)
         free(pg->chunk[c]);
