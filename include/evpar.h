@@ -2,11 +2,15 @@
  * query page's rows decompressed and written as JSON) runs on two cores. The event loop works
  * on the items too, from the same counter: a helper that is slow to wake (or busy) costs
  * nothing but its share. Items may be handed over as they are found (evpar_avail): the helper
- * starts on the first rows while the event loop still walks the index for the next ones. */
+ * starts on the first rows while the event loop still walks the index for the next ones. The
+ * helper spins for up to EVPAR_SPIN_NS (100 us) after its last item before it sleeps. */
 #ifndef HUB_EVPAR_H
 #define HUB_EVPAR_H
 
 #include <stddef.h>
+
+/* Items a job may have (a query page has at most QPAGE_MAX_ROWS). */
+#define EVPAR_MAX_ITEMS 65535
 
 struct evpar;
 

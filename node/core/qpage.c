@@ -9,6 +9,8 @@
 #include "store.h"
 #include "view.h"
 
+_Static_assert(QPAGE_MAX_ROWS <= EVPAR_MAX_ITEMS, "a page's rows fit a job of the helper");
+
 /* Decodes and writes the row src holds into r (r may be src). */
 static void qpage_render_into(struct store *s, const struct qpage_row *src, struct qpage_row *r) {
     const uint8_t *wire;
