@@ -17,6 +17,8 @@ struct jbuf {
 void jbuf_init(struct jbuf *b);
 void jbuf_free(struct jbuf *b);
 void jbuf_raw(struct jbuf *b, const char *s, size_t n);
+/* Room for n more bytes, so that writing them does not grow the buffer again (0 on OOM). */
+int jbuf_reserve(struct jbuf *b, size_t n);
 #define jbuf_lit(b, s) jbuf_raw((b), (s), sizeof(s) - 1)
 /* A JSON string: quoted, with '"', '\\' and control characters escaped (input is UTF-8). */
 void jbuf_str(struct jbuf *b, const char *s, size_t n);

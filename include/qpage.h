@@ -22,6 +22,8 @@ struct store;
  * never move while the helper works on them. */
 #define QPAGE_CHUNK 64
 #define QPAGE_MAX_ROWS 1024
+/* About what a row's view takes in an answer (1.6 KB for a typical offer), to size it. */
+#define QPAGE_ROW_BYTES 2048
 
 struct qpage_row {
     uint8_t *row; /* a copy of the row the walk gave */

@@ -40,6 +40,11 @@ static int jbuf_room(struct jbuf *b, size_t n)
     return 1;
 }
 
+int jbuf_reserve(struct jbuf *b, size_t n)
+{
+    return jbuf_room(b, n);
+}
+
 void jbuf_raw(struct jbuf *b, const char *s, size_t n)
 {
     if (!jbuf_room(b, n))
