@@ -39,16 +39,23 @@ static void item(void *ctx, size_t i) {
     atomic_fetch_add(&j->runs[i], 1);
 }
 
+static void job_init(struct job *j, size_t n, unsigned spin) {
+    memset(j, 0, sizeof *j);
+    j->n = n;
+    j->spin = spin;
+}
+
+/* Every item of the job ran once, and no other. */
+static void job_check(struct job *j) {
+    for (size_t i = 0; i < JOB_MAX; i++)
+        assert_int_equal(atomic_load(&j->runs[i]), i < j->n ? 1 : 0);
+}
+
 static void run_job(struct evpar *p, size_t n, unsigned spin) {
     static struct job j;
-    memset(&j, 0, sizeof j);
-    j.n = n;
-    j.spin = spin;
+    job_init(&j, n, spin);
     evpar_run(p, n, item, &j);
-    for (size_t i = 0; i < n; i++)
-        assert_int_equal(atomic_load(&j.runs[i]), 1);
-    for (size_t i = n; i < JOB_MAX; i++)
-        assert_int_equal(atomic_load(&j.runs[i]), 0);
+    job_check(&j);
 }
 
 static void test_every_item_once(void **state) {
@@ -77,9 +84,7 @@ static void test_items_handed_over(void **state) {
     assert_non_null(p);
     static struct job j;
     for (int round = 0; round < 300; round++) {
-        memset(&j, 0, sizeof j);
-        j.n = 1 + (size_t)round % JOB_MAX;
-        j.spin = round % 2 ? 100 : 0;
+        job_init(&j, 1 + (size_t)round % JOB_MAX, round % 2 ? 100 : 0);
         j.check_ready = 1;
         size_t given = round % 3 == 0 ? j.n / 2 : j.n; /* the rest only at evpar_end */
         evpar_begin(p, item, &j);
@@ -93,8 +98,7 @@ static void test_items_handed_over(void **state) {
         for (size_t i = given; i < j.n; i++)
             atomic_store(&j.ready[i], 1);
         evpar_end(p, j.n);
-        for (size_t i = 0; i < JOB_MAX; i++)
-            assert_int_equal(atomic_load(&j.runs[i]), i < j.n ? 1 : 0);
+        job_check(&j);
     }
     /* a job that ends with no item, and one whose items all came before the end */
     evpar_begin(p, item, &j);
@@ -115,9 +119,7 @@ static void test_in_order(void **state) {
     assert_non_null(p);
     static struct job j;
     for (int round = 0; round < 300; round++) {
-        memset(&j, 0, sizeof j);
-        j.n = 1 + (size_t)round % JOB_MAX;
-        j.spin = (unsigned)(round % 4) * 60;
+        job_init(&j, 1 + (size_t)round % JOB_MAX, (unsigned)(round % 4) * 60);
         evpar_begin(p, item, &j);
         evpar_avail(p, j.n / 3);
         evpar_final(p, j.n);
@@ -134,8 +136,7 @@ static void test_in_order(void **state) {
             assert_int_equal(atomic_load(&j.runs[i]), 1);
         }
         evpar_end(p, j.n);
-        for (size_t i = 0; i < JOB_MAX; i++)
-            assert_int_equal(atomic_load(&j.runs[i]), i < j.n ? 1 : 0);
+        job_check(&j);
     }
     evpar_free(p);
 }

@@ -2193,6 +2193,26 @@ static void read_entry_row(const char *dir, uint64_t local, uint8_t **row, size_
     mdb_env_close(env);
 }
 
+/* Puts n offers (pack_json's) of feed fa into b, in batches of batch; every one accepted. */
+static void put_offers(struct store *s, struct feed *fa, struct built *b, int n, int batch,
+                       const char *prefix) {
+    char json[1024];
+    for (int i = 0; i < n; i += batch) {
+        struct built *bs[64];
+        int res[64];
+        assert_true(batch <= 64);
+        for (int j = 0; j < batch; j++) {
+            char key[16];
+            snprintf(key, sizeof key, "%s%d", prefix, i + j);
+            feed_next(fa, &b[i + j], K_OFFER, key, pack_json(json, sizeof json, i + j), 0);
+            bs[j] = &b[i + j];
+        }
+        assert_int_equal(put_batch(s, bs, (size_t)batch, res), HUB_OK);
+        for (int j = 0; j < batch; j++)
+            assert_int_equal(res[j], HUB_OK);
+    }
+}
+
 static void test_pack_roundtrip(void **state) {
     struct fx *f = *state;
     enum { N = 400, BATCH = 50, TRAIN = 100 };
@@ -2200,20 +2220,8 @@ static void test_pack_roundtrip(void **state) {
     struct feed fa;
     feed_init(&fa, &f->a, TS0);
     static struct built b[N];
+    put_offers(f->s, &fa, b, N, BATCH, "p");
     char json[1024];
-    for (int i = 0; i < N; i += BATCH) {
-        struct built *bs[BATCH];
-        int res[BATCH];
-        for (int j = 0; j < BATCH; j++) {
-            char key[16];
-            snprintf(key, sizeof key, "p%d", i + j);
-            feed_next(&fa, &b[i + j], K_OFFER, key, pack_json(json, sizeof json, i + j), 0);
-            bs[j] = &b[i + j];
-        }
-        assert_int_equal(put_batch(f->s, bs, BATCH, res), HUB_OK);
-        for (int j = 0; j < BATCH; j++)
-            assert_int_equal(res[j], HUB_OK);
-    }
     store_destroy(&f->s);
     size_t rows, packed;
     count_entry_rows(f->dir, &rows, &packed);
@@ -2295,18 +2303,7 @@ static void test_query_raw_rows(void **state) {
     struct feed fa;
     feed_init(&fa, &f->a, TS0);
     static struct built b[N];
-    char json[1024];
-    for (int i = 0; i < N; i += BATCH) {
-        struct built *bs[BATCH];
-        int res[BATCH];
-        for (int j = 0; j < BATCH; j++) {
-            char key[16];
-            snprintf(key, sizeof key, "r%d", i + j);
-            feed_next(&fa, &b[i + j], K_OFFER, key, pack_json(json, sizeof json, i + j), 0);
-            bs[j] = &b[i + j];
-        }
-        assert_int_equal(put_batch(f->s, bs, BATCH, res), HUB_OK);
-    }
+    put_offers(f->s, &fa, b, N, BATCH, "r");
     struct evpar *par = evpar_new();
     assert_non_null(par);
     for (int with_par = 0; with_par < 2; with_par++) {
@@ -2397,18 +2394,7 @@ static void test_pack_bad_row(void **state) {
     struct feed fa;
     feed_init(&fa, &f->a, TS0);
     static struct built b[N];
-    char json[1024];
-    for (int i = 0; i < N; i += BATCH) {
-        struct built *bs[BATCH];
-        int res[BATCH];
-        for (int j = 0; j < BATCH; j++) {
-            char key[16];
-            snprintf(key, sizeof key, "b%d", i + j);
-            feed_next(&fa, &b[i + j], K_OFFER, key, pack_json(json, sizeof json, i + j), 0);
-            bs[j] = &b[i + j];
-        }
-        assert_int_equal(put_batch(f->s, bs, BATCH, res), HUB_OK);
-    }
+    put_offers(f->s, &fa, b, N, BATCH, "b");
     store_destroy(&f->s);
     damage_packed_row(f->dir, N - 1, 7); /* local numbers start at 1: entry N - 2 */
     damage_packed_row(f->dir, N, 0);     /* entry N - 1 */
