@@ -14,6 +14,7 @@
 
 #include "entry.h"
 #include "jbuf.h"
+#include "records.h"
 
 struct evpar;
 struct store;
@@ -31,6 +32,7 @@ struct qpage_row {
     uint8_t *buf; /* the decompressed wire bytes (store_row_unpack), or NULL */
     struct entry e;
     struct jbuf view; /* view_write_entry's object */
+    struct records_offer_fields offer; /* an offer's capacity and dates (records.h) */
     int rc;           /* HUB_OK, or why the row has no view (it is left out) */
     atomic_int ready; /* rc, e and view are written (release: read them after an acquire) */
     /* the event loop's own copy of the row's view (buf, e, view, rc), written while the helper

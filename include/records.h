@@ -10,6 +10,7 @@
 #define HUB_RECORDS_H
 
 #include "hub.h"
+#include "record.h"
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -54,6 +55,17 @@ int records_offer_seats(struct records *r, const uint8_t author[32], const char 
 /* records_offer_seats of an offer whose payload the caller has at hand (no read for it). */
 int records_offer_seats_payload(struct records *r, const uint8_t author[32], const char *key,
                                 const uint8_t *payload, size_t len, struct records_seats *out);
+/* What records_offer_seats_payload reads from the payload first (capacity and dates), read
+ * on any thread (a query page's rows are decoded on two): rc HUB_OK or HUB_E_DECODE. */
+struct records_offer_fields {
+    int rc;
+    uint32_t capacity;
+    struct record_dates dates;
+};
+void records_offer_fields(const uint8_t *payload, size_t len, struct records_offer_fields *f);
+/* records_offer_seats_payload with those fields read already. */
+int records_offer_seats_fields(struct records *r, const uint8_t author[32], const char *key,
+                               const struct records_offer_fields *f, struct records_seats *out);
 
 /* Days since 1970-01-01 of today (UTC): what "past" is measured against. */
 int32_t records_today(void);
@@ -64,8 +76,10 @@ int32_t records_today(void);
 int records_write_view(struct records *r, struct jbuf *b, const uint8_t *wire, size_t len);
 int records_write_view_entry(struct records *r, struct jbuf *b, const struct entry *e);
 /* The derived members alone, appended to an open view object of e (view_write_entry's text
- * without its closing brace); the caller closes it. */
-void records_write_view_extra(struct records *r, struct jbuf *b, const struct entry *e);
+ * without its closing brace); the caller closes it. of: an offer's fields read already
+ * (records_offer_fields), or NULL. */
+void records_write_view_extra(struct records *r, struct jbuf *b, const struct entry *e,
+                              const struct records_offer_fields *of);
 
 /* Turns a publish request for a response into its record (control.c's publish): resolves
  * "target" (a full id, an id prefix or AUTHOR/KIND/KEY) into target_author/kind/key and

@@ -1242,8 +1242,8 @@ static void op_query(struct control *c, struct client *cl, json_t *req, json_t *
                  * records were found (CONTROL.md, query). */
                 struct records_seats st;
                 if (ep->kind != 2 || !ep->payload ||
-                    records_offer_seats_payload(c->records, ep->author, ep->key, ep->payload,
-                                                ep->payload_len, &st) != 0 ||
+                    records_offer_seats_fields(c->records, ep->author, ep->key, &pr->offer,
+                                               &st) != 0 ||
                     st.full)
                     continue;
             }
@@ -1252,7 +1252,7 @@ static void op_query(struct control *c, struct client *cl, json_t *req, json_t *
             jbuf_sep(&b);
             size_t start = b.len;
             jbuf_raw(&b, pr->view.p, pr->view.len - 1); /* reopened for the derived members */
-            records_write_view_extra(c->records, &b, ep);
+            records_write_view_extra(c->records, &b, ep, ep->kind == 2 ? &pr->offer : NULL);
             jbuf_lit(&b, "}");
             view_pick_lang(&b, start, lang);
             vl.n++;

@@ -22,6 +22,8 @@ static void qpage_render_into(struct store *s, const struct qpage_row *src, stru
         return;
     jbuf_init(&r->view);
     r->rc = view_write_entry(&r->view, &r->e);
+    if (r->e.kind == 2 /* KIND_OFFER */ && r->e.payload != NULL) /* seats: on the event loop */
+        records_offer_fields(r->e.payload, r->e.payload_len, &r->offer);
 }
 
 static void qpage_render_row(void *ctx, size_t i) {

@@ -486,13 +486,26 @@ int32_t records_today(void) {
     return (int32_t)(hub_now_ms() / 86400000ULL);
 }
 
+void records_offer_fields(const uint8_t *payload, size_t len, struct records_offer_fields *f) {
+    memset(f, 0, sizeof *f);
+    f->rc = record_offer_seats_fields(payload, len, &f->capacity, &f->dates);
+}
+
 int records_offer_seats_payload(struct records *r, const uint8_t author[32], const char *key,
                                 const uint8_t *payload, size_t len, struct records_seats *out) {
+    struct records_offer_fields f;
+    records_offer_fields(payload, len, &f);
+    return records_offer_seats_fields(r, author, key, &f, out);
+}
+
+int records_offer_seats_fields(struct records *r, const uint8_t author[32], const char *key,
+                               const struct records_offer_fields *f, struct records_seats *out) {
     memset(out, 0, sizeof *out);
+    if (f->rc != HUB_OK)
+        return f->rc;
     struct record_offer o;
-    int rc = record_offer_seats_fields(payload, len, &o.capacity, &o.dates);
-    if (rc != HUB_OK)
-        return rc;
+    o.capacity = f->capacity;
+    o.dates = f->dates;
     int32_t today = records_today(), last = o.dates.end ? o.dates.end : o.dates.start;
     out->past = last != 0 && last < today;
     out->capacity = o.capacity;
@@ -712,17 +725,22 @@ int records_write_view_entry(struct records *r, struct jbuf *b, const struct ent
     if (b->len == 0 || b->p[b->len - 1] != '}')
         return HUB_E_INTERNAL;
     b->len--; /* reopen the object */
-    records_write_view_extra(r, b, e);
+    records_write_view_extra(r, b, e, NULL);
     jbuf_lit(b, "}");
     return b->oom ? HUB_E_NOMEM : HUB_OK;
 }
 
-void records_write_view_extra(struct records *r, struct jbuf *b, const struct entry *e) {
+void records_write_view_extra(struct records *r, struct jbuf *b, const struct entry *e,
+                              const struct records_offer_fields *of) {
     write_name(r, b, e->author, "author_name", "author_country");
     if (e->payload != NULL && e->kind == K_OFFER) {
         struct records_seats s;
-        if (records_offer_seats_payload(r, e->author, e->key, e->payload, e->payload_len, &s) ==
-            HUB_OK) {
+        struct records_offer_fields f;
+        if (of == NULL) {
+            records_offer_fields(e->payload, e->payload_len, &f);
+            of = &f;
+        }
+        if (records_offer_seats_fields(r, e->author, e->key, of, &s) == HUB_OK) {
             jbuf_key(b, "seats_left");
             if (s.unlimited)
                 jbuf_lit(b, "null");
