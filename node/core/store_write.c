@@ -167,8 +167,10 @@ static int dict_put_key(struct store *s, struct wbatch *w, const uint8_t *key, s
 }
 
 /* Puts a record's words (struct ts_dict: its language, then the words) in the dictionary:
- * each word, and its stem in the record's language. A (word, language) met before is skipped
- * after one probe of dict_seen: stemming happens once per word and language. */
+ * each word, and its stem in the record's language. A (word, language) stored before is
+ * skipped after one probe of dict_seen (a catch-up's workers dropped most of those already:
+ * store_dict_filter), one this batch put after one of the batch's set: stemming happens once
+ * per word and language. */
 int dict_put(struct store *s, struct wbatch *w, const char *d, size_t len) {
     if (len < 1)
         return 0;
