@@ -248,11 +248,91 @@ static void test_dictionary_same_on_both_paths(void **state) {
     free(results);
 }
 
+/* A batch that fills the map is stored again, whole, after the map grew (one transaction per
+ * batch): the words its first try put are put again, though the batch's set had them. */
+#define RETRY_ENTRIES 1400  /* x 60 KB: past the initial 64 MiB map */
+#define RETRY_PAYLOAD 60000
+#define RETRY_WORDS 50
+
+static void test_dictionary_after_map_growth(void **state) {
+    (void)state;
+    struct hub h;
+    snprintf(h.dir, sizeof h.dir, "/tmp/hubnet-test-dict-XXXXXX");
+    assert_non_null(mkdtemp(h.dir));
+    struct store *s;
+    assert_int_equal(store_open(h.dir, 512ULL << 20, &s), HUB_OK);
+    struct store_stats st;
+    assert_int_equal(store_stats(s, &st), HUB_OK);
+    uint64_t map0 = st.map_size;
+    uint8_t seed[32] = {0};
+    memcpy(seed, "test-dict-retry", 15);
+    struct identity id;
+    assert_int_equal(identity_from_seed(seed, &id), HUB_OK);
+    int offer = entry_kind_parse("offer");
+    struct entry *es = calloc(RETRY_ENTRIES, sizeof *es);
+    uint8_t **wires = calloc(RETRY_ENTRIES, sizeof *wires);
+    struct store_item *items = calloc(RETRY_ENTRIES, sizeof *items);
+    struct ts_dict *dicts = calloc(RETRY_ENTRIES, sizeof *dicts);
+    uint8_t *payload = malloc(RETRY_PAYLOAD);
+    assert_true(es && wires && items && dicts && payload);
+    uint8_t prev[32];
+    uint64_t ts = hub_now_ms() - 3600 * 1000;
+    int en = ts_lang("en");
+    for (size_t i = 0; i < RETRY_ENTRIES; i++) {
+        randombytes_buf(payload, RETRY_PAYLOAD);
+        char key[32];
+        snprintf(key, sizeof key, "big-%zu", i);
+        struct entry_draft d = {.seq = i + 1,
+                                .prev = i ? prev : NULL,
+                                .timestamp = ts + i,
+                                .kind = offer,
+                                .key = key,
+                                .payload = payload,
+                                .payload_len = RETRY_PAYLOAD};
+        size_t wl;
+        assert_int_equal(entry_build(&id, &d, &wires[i], &wl), HUB_OK);
+        assert_int_equal(entry_decode(wires[i], wl, &es[i]), HUB_OK);
+        memcpy(prev, es[i].id, 32);
+        /* each word in one record of every RETRY_WORDS: all met early in the batch */
+        ts_dict_init(&dicts[i], en);
+        char w[32];
+        int wn = snprintf(w, sizeof w, "retrying%zu", i % RETRY_WORDS);
+        assert_int_equal(ts_dict_add(&dicts[i], w, (size_t)wn), 0);
+        items[i].e = &es[i];
+        items[i].dict = dicts[i].buf;
+        items[i].dict_len = dicts[i].len;
+    }
+    assert_int_equal(store_append_ready(s, items, RETRY_ENTRIES, NULL, NULL, STORE_BULK), HUB_OK);
+    for (size_t i = 0; i < RETRY_ENTRIES; i++)
+        assert_int_equal(items[i].result, HUB_OK);
+    assert_int_equal(store_stats(s, &st), HUB_OK);
+    assert_true(st.map_size > map0); /* the batch did fill the map once */
+    for (size_t k = 0; k < RETRY_WORDS; k++) {
+        char w[32], found[2][TS_WORD_MAX + 1];
+        int wn = snprintf(w, sizeof w, "retrying%zu", k);
+        size_t nf;
+        assert_int_equal(store_dict_words(s, 0, w, (size_t)wn, found, 2, &nf), HUB_OK);
+        assert_true(nf >= 1);
+        assert_string_equal(found[0], w);
+    }
+    store_destroy(&s);
+    for (size_t i = 0; i < RETRY_ENTRIES; i++)
+        free(wires[i]);
+    free(wires);
+    free(es);
+    free(items);
+    free(dicts);
+    free(payload);
+    identity_wipe(&id);
+    nftw(h.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(void) {
     if (sodium_init() < 0)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dictionary_same_on_both_paths),
+        cmocka_unit_test(test_dictionary_after_map_growth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
