@@ -105,8 +105,8 @@ int main(int argc, char **argv) {
     for (size_t off = 0; results && off < n; off += batch) {
         size_t cnt = n - off < batch ? n - off : batch;
         struct node_ingest_job *job;
-        rc = node_ingest_begin(node, (const uint8_t *const *)wires + off, lens + off, cnt, results, 0,
-                               NODE_INGEST_BULK | NODE_INGEST_CHAIN, &job);
+        rc = node_ingest_begin(node, (const uint8_t *const *)wires + off, lens + off, cnt, results,
+                               0, NODE_INGEST_BULK | NODE_INGEST_CHAIN, &job);
         size_t accepted = 0;
         if (rc == 0)
             rc = node_ingest_end(node, job, &accepted);

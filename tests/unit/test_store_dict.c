@@ -30,7 +30,7 @@
 #include "../../node/core/node_priv.h" /* NODE_PIPE_MIN */
 
 #define FEEDS 4
-#define PER_FEED 640                 /* 2,560 entries: */
+#define PER_FEED 640                  /* 2,560 entries: */
 #define BIG_BATCH (2 * NODE_PIPE_MIN) /* ... 3 pipelined batches of 1,024 ... */
 #define SMALL_BATCH 100               /* ... or 26 small ones per hub */
 #define WORDS_MAX 4096                /* dictionary words listed per first letter */
@@ -38,8 +38,8 @@
 /* Words with inflections (so that their stems are rows of their own), each in a run of 300
  * consecutive records: most are new in a later batch, and met in many records of it. */
 static const char *const inflected[] = {
-    "connection", "connected",   "connecting", "generously", "happiness", "running",
-    "houses",     "organizations", "nationally", "trainers",  "hauser",    "gemeinden",
+    "connection", "connected",     "connecting", "generously", "happiness", "running",
+    "houses",     "organizations", "nationally", "trainers",   "hauser",    "gemeinden",
 };
 
 struct hub {
@@ -89,9 +89,8 @@ static void make_entries(uint8_t **wires, size_t *lens) {
                      inflected[(g / 300 + 5) % HUB_ARRAY_LEN(inflected)], g / 40, g % 7);
             snprintf(title, sizeof title, "Course %u of feed %u", i, f);
             json_t *rec = json_pack("{s:s, s:s, s:[s], s:[s], s:s, s:s}", "title", title,
-                                    "description", desc, "topics", "train-the-trainer",
-                                    "languages", f % 2 ? "de" : "en", "country", "AT", "mode",
-                                    "onsite");
+                                    "description", desc, "topics", "train-the-trainer", "languages",
+                                    f % 2 ? "de" : "en", "country", "AT", "mode", "onsite");
             assert_non_null(rec);
             uint8_t *payload;
             size_t plen;
@@ -185,8 +184,8 @@ static void test_dictionary_same_on_both_paths(void **state) {
     hub_open(&big);
     for (size_t off = 0; off < total; off += SMALL_BATCH) {
         size_t cnt = total - off < SMALL_BATCH ? total - off : SMALL_BATCH, accepted;
-        assert_int_equal(node_ingest(small.n, (const uint8_t *const *)wires + off, lens + off,
-                                     cnt, results, &accepted, 0),
+        assert_int_equal(node_ingest(small.n, (const uint8_t *const *)wires + off, lens + off, cnt,
+                                     results, &accepted, 0),
                          HUB_OK);
         assert_int_equal(accepted, cnt);
     }
@@ -250,7 +249,7 @@ static void test_dictionary_same_on_both_paths(void **state) {
 
 /* A batch that fills the map is stored again, whole, after the map grew (one transaction per
  * batch): the words its first try put are put again, though the batch's set had them. */
-#define RETRY_ENTRIES 1400  /* x 60 KB: past the initial 64 MiB map */
+#define RETRY_ENTRIES 1400 /* x 60 KB: past the initial 64 MiB map */
 #define RETRY_PAYLOAD 60000
 #define RETRY_WORDS 50
 
