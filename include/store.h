@@ -76,6 +76,13 @@ int store_row_unpack(struct store *s, const uint8_t *row, size_t len, uint8_t **
                      const uint8_t **wire, size_t *wire_len) HUB_WUR;
 size_t store_pack_ahead(struct store *s, const uint8_t *wire, size_t len, uint8_t *out);
 
+/* A record's dictionary words (store_item.dict, struct ts_dict) with those the store is known
+ * to hold already taken out, in place, on any thread (a pipeline worker), so that the single
+ * writer probes and puts only the rest: in a catch-up most words of a record are in the
+ * dictionary already. Returns the new length (len when nothing is known yet). The rows stored
+ * are the same with or without it. */
+size_t store_dict_filter(struct store *s, char *dict, size_t len);
+
 /* Append a batch in one write transaction; per-item outcome in items[i].result. Items of one
  * feed may follow each other in the batch. Returns 0, or E_DISK_FULL / E_IO / E_INTERNAL when
  * the transaction failed: then nothing of the batch was stored. Grows the map when it fills. */

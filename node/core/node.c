@@ -358,6 +358,8 @@ static int run_verdict(struct ingest_pipe *ip, size_t a) {
 /* The entry's store row, compressed here on a worker rather than by the single writer. Without
  * memory the writer packs it, as before. */
 static void ingest_pack_ahead(struct store *st, struct prepared *p) {
+    if (p->item.dict_len) /* the words the dictionary holds already: dropped here, not there */
+        p->item.dict_len = p->dict->len = store_dict_filter(st, p->dict->buf, p->dict->len);
     static _Thread_local uint8_t scratch[HUB_MAX_ENTRY + 1024];
     if (store_pack_bound(p->e.wire_len) > sizeof scratch)
         return;

@@ -86,8 +86,9 @@ struct store {
     /* Every committed write transaction: how long its commit (the fsync of what it dirtied)
      * took, and how many entries it stored (store_histograms). */
     struct hist commit_us, batch_entries;
-    /* Hashes of "words" rows known to be stored (writer only): most of a record's words are
-     * already in the dictionary, and a hash probe is far cheaper than an LMDB put. */
+    /* Hashes of "words" rows known to be stored (written by the writer only, read also by
+     * pipeline workers: store_dict_filter): most of a record's words are already in the
+     * dictionary, and a hash probe is far cheaper than an LMDB put. */
     uint64_t *dict_seen;
     size_t dict_seen_n;
     struct rank_map *rank; /* ranked queries' candidates, kept between them (store_query_ranked) */
@@ -143,6 +144,8 @@ struct wbatch {
     size_t ntrecs, trcap;
     uint64_t *dpend; /* hashes of "words" rows this batch put: known once it commits */
     size_t ndpend, dpcap;
+    uint64_t *dbset; /* ... the same hashes as a set (store_write.c, dict_batch_has) */
+    size_t dbcap, dbn;
     /* The head of the feed last appended to: a batch holds runs of one feed's entries, so it is
      * read once per run and written back when the run ends (feed_flush). */
     struct feed_head fh;

@@ -2,12 +2,15 @@
  * postings written directly or through the in-memory tail (merged in chunks), the dictionary. */
 #include "store_priv.h"
 
+static void dict_batch_clear(struct wbatch *w);
+
 static void wbatch_reset(struct wbatch *w) {
     w->fh_state = FH_NONE;
     postings_clear(&w->ix);
     w->ntterms = 0;
     w->ntrecs = 0;
     w->ndpend = 0;
+    dict_batch_clear(w); /* its rows were not committed: a retry puts them again */
     w->ix_max = 0;
 }
 
@@ -17,6 +20,9 @@ void wbatch_free(struct wbatch *w) {
     free(w->dpend);
     w->dpend = NULL;
     w->ndpend = w->dpcap = 0;
+    free(w->dbset);
+    w->dbset = NULL;
+    w->dbcap = w->dbn = 0;
     free(w->trecs);
     w->tterms = NULL;
     w->trecs = NULL;
@@ -51,12 +57,27 @@ static uint64_t dict_hash(const uint8_t *k, size_t n) {
     return h ? h : 1; /* 0 marks a free slot */
 }
 
+/* dict_seen is written by the writer only (dict_seen_apply, after a commit) and read by it and,
+ * through store_dict_filter, by pipeline workers at the same time: every access to the pointer
+ * and to a slot is atomic. A reader may miss a hash being added or emptied (then the word is put
+ * again: MDB_KEYEXIST, no harm), but a hash it finds was always that of a committed row (rows of
+ * "words" are never deleted). */
+static uint64_t *dict_seen_table(const struct store *s) {
+    return __atomic_load_n(&s->dict_seen, __ATOMIC_ACQUIRE);
+}
+
+static uint64_t dict_seen_slot(const uint64_t *t, size_t i) {
+    return __atomic_load_n(&t[i], __ATOMIC_RELAXED);
+}
+
 static int dict_seen_has(const struct store *s, uint64_t h) {
-    if (s->dict_seen == NULL)
+    const uint64_t *t = dict_seen_table(s);
+    if (t == NULL)
         return 0;
-    for (size_t i = (size_t)h & (STORE_DICT_SEEN_SLOTS - 1); s->dict_seen[i];
+    uint64_t v;
+    for (size_t i = (size_t)h & (STORE_DICT_SEEN_SLOTS - 1); (v = dict_seen_slot(t, i)) != 0;
          i = (i + 1) & (STORE_DICT_SEEN_SLOTS - 1))
-        if (s->dict_seen[i] == h)
+        if (v == h)
             return 1;
     return 0;
 }
@@ -64,24 +85,79 @@ static int dict_seen_has(const struct store *s, uint64_t h) {
 /* After a commit: the rows the batch put are known to be stored. A full set is emptied
  * rather than grown: it is only a shortcut, the put behind it is always right. */
 static void dict_seen_apply(struct store *s, struct wbatch *w) {
-    if (s->dict_seen == NULL && w->ndpend)
-        s->dict_seen = calloc(STORE_DICT_SEEN_SLOTS, sizeof *s->dict_seen);
-    if (s->dict_seen == NULL)
-        return;
-    for (size_t k = 0; k < w->ndpend; k++) {
+    uint64_t *t = s->dict_seen; /* this thread is its only writer */
+    if (t == NULL && w->ndpend) {
+        t = calloc(STORE_DICT_SEEN_SLOTS, sizeof *t);
+        __atomic_store_n(&s->dict_seen, t, __ATOMIC_RELEASE);
+    }
+    for (size_t k = 0; t != NULL && k < w->ndpend; k++) {
         if (s->dict_seen_n >= STORE_DICT_SEEN_SLOTS / 2) {
-            memset(s->dict_seen, 0, STORE_DICT_SEEN_SLOTS * sizeof *s->dict_seen);
+            for (size_t i = 0; i < STORE_DICT_SEEN_SLOTS; i++)
+                __atomic_store_n(&t[i], 0, __ATOMIC_RELAXED);
             s->dict_seen_n = 0;
         }
         size_t i = (size_t)w->dpend[k] & (STORE_DICT_SEEN_SLOTS - 1);
-        while (s->dict_seen[i] && s->dict_seen[i] != w->dpend[k])
+        while (t[i] && t[i] != w->dpend[k])
             i = (i + 1) & (STORE_DICT_SEEN_SLOTS - 1);
-        if (!s->dict_seen[i]) {
-            s->dict_seen[i] = w->dpend[k];
+        if (!t[i]) {
+            __atomic_store_n(&t[i], w->dpend[k], __ATOMIC_RELAXED);
             s->dict_seen_n++;
         }
     }
     w->ndpend = 0;
+    dict_batch_clear(w);
+}
+
+/* The (word, language) hashes this batch put rows for, as a set (wbatch.dbset, open
+ * addressing, at most half full): a new word is met in many records of one catch-up batch, and
+ * dict_seen knows it only after the commit; without this each record put its rows again (an
+ * LMDB descent for MDB_KEYEXIST, and the stemming). */
+#define STORE_DICT_BATCH_MIN 1024 /* slots of the set at first */
+
+static int dict_batch_has(const struct wbatch *w, uint64_t h) {
+    if (w->dbn == 0)
+        return 0;
+    for (size_t i = (size_t)h & (w->dbcap - 1); w->dbset[i]; i = (i + 1) & (w->dbcap - 1))
+        if (w->dbset[i] == h)
+            return 1;
+    return 0;
+}
+
+static void dict_batch_insert(uint64_t *set, size_t cap, uint64_t h) {
+    size_t i = (size_t)h & (cap - 1);
+    while (set[i] && set[i] != h)
+        i = (i + 1) & (cap - 1);
+    set[i] = h;
+}
+
+/* Notes a hash whose rows this batch put: in dpend (for dict_seen after the commit) and in the
+ * set. Without memory the word is only put again by the next record that has it. */
+static void dict_batch_add(struct wbatch *w, uint64_t h) {
+    uint64_t *p = hub_reserve(w->dpend, &w->dpcap, w->ndpend + 1, sizeof *p, 256);
+    if (p == NULL)
+        return;
+    w->dpend = p;
+    w->dpend[w->ndpend++] = h;
+    if (2 * (w->dbn + 1) > w->dbcap) {
+        size_t cap = w->dbcap ? 2 * w->dbcap : STORE_DICT_BATCH_MIN;
+        uint64_t *set = calloc(cap, sizeof *set);
+        if (set == NULL)
+            return;
+        for (size_t k = 0; k < w->dbcap; k++)
+            if (w->dbset[k])
+                dict_batch_insert(set, cap, w->dbset[k]);
+        free(w->dbset);
+        w->dbset = set;
+        w->dbcap = cap;
+    }
+    dict_batch_insert(w->dbset, w->dbcap, h);
+    w->dbn++;
+}
+
+static void dict_batch_clear(struct wbatch *w) {
+    if (w->dbn)
+        memset(w->dbset, 0, w->dbcap * sizeof *w->dbset);
+    w->dbn = 0;
 }
 
 static int dict_put_key(struct store *s, struct wbatch *w, const uint8_t *key, size_t kl) {
@@ -91,8 +167,10 @@ static int dict_put_key(struct store *s, struct wbatch *w, const uint8_t *key, s
 }
 
 /* Puts a record's words (struct ts_dict: its language, then the words) in the dictionary:
- * each word, and its stem in the record's language. A (word, language) met before is skipped
- * after one probe of dict_seen: stemming happens once per word and language. */
+ * each word, and its stem in the record's language. A (word, language) stored before is
+ * skipped after one probe of dict_seen (a catch-up's workers dropped most of those already:
+ * store_dict_filter), one this batch put after one of the batch's set: stemming happens once
+ * per word and language. */
 int dict_put(struct store *s, struct wbatch *w, const char *d, size_t len) {
     if (len < 1)
         return 0;
@@ -108,7 +186,7 @@ int dict_put(struct store *s, struct wbatch *w, const char *d, size_t len) {
         key[0] = (uint8_t)lang;
         memcpy(key + 1, word, wl);
         uint64_t h = dict_hash(key, wl + 1);
-        if (dict_seen_has(s, h))
+        if (dict_seen_has(s, h) || dict_batch_has(w, h))
             continue;
         key[0] = 'w';
         int rc = dict_put_key(s, w, key, wl + 1);
@@ -123,13 +201,29 @@ int dict_put(struct store *s, struct wbatch *w, const char *d, size_t len) {
         }
         if (rc != 0)
             return rc;
-        uint64_t *p = hub_reserve(w->dpend, &w->dpcap, w->ndpend + 1, sizeof *p, 256);
-        if (p != NULL) { /* without memory the word is only looked at again next time */
-            w->dpend = p;
-            w->dpend[w->ndpend++] = h;
-        }
+        dict_batch_add(w, h);
     }
     return 0;
+}
+
+size_t store_dict_filter(struct store *s, char *d, size_t len) {
+    if (len < 1 || dict_seen_table(s) == NULL)
+        return len;
+    size_t off = 1, out = 1;
+    while (off < len) {
+        size_t wl = strnlen(d + off, len - off);
+        if (off + wl >= len || wl == 0 || wl > TS_WORD_MAX)
+            break; /* as dict_put: the rest is not a word */
+        uint8_t key[1 + TS_WORD_MAX];
+        key[0] = (uint8_t)((int)(uint8_t)d[0] - 1);
+        memcpy(key + 1, d + off, wl);
+        if (!dict_seen_has(s, dict_hash(key, wl + 1))) {
+            memmove(d + out, d + off, wl + 1);
+            out += wl + 1;
+        }
+        off += wl + 1;
+    }
+    return out;
 }
 
 /* After a commit: what the batch put in "recent" becomes visible to queries. */
