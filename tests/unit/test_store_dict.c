@@ -118,16 +118,18 @@ static void make_entries(uint8_t **wires, size_t *lens) {
     }
 }
 
-/* Every word row, and every stem row of every word in both languages, of a store. */
+/* Every word row, and every stem row of every word in both languages, of a store. A line
+ * holds a tag ("s:" stem ":") and a word, each up to TS_WORD_MAX. */
+#define DUMP_LINE_MAX (2 * TS_WORD_MAX + 16)
 struct dict_dump {
-    char (*w)[TS_WORD_MAX + 1];
+    char (*w)[DUMP_LINE_MAX];
     size_t n;
 };
 
 static void dump_add(struct dict_dump *d, const char *tag, const char *w) {
     d->w = realloc(d->w, (d->n + 1) * sizeof *d->w);
     assert_non_null(d->w);
-    snprintf(d->w[d->n++], TS_WORD_MAX + 1, "%s%s", tag, w);
+    snprintf(d->w[d->n++], DUMP_LINE_MAX, "%.*s%.*s", TS_WORD_MAX + 8, tag, TS_WORD_MAX, w);
 }
 
 static void dict_dump(struct store *s, struct dict_dump *d) {
