@@ -86,6 +86,15 @@ void hub_clock_set_test_offset(int64_t ms);
 uint64_t hub_mono_ms(void);
 uint64_t hub_mono_us(void);
 
+/* The process's malloc set-up, called once by hubd before its threads start: blocks of at least
+ * HUB_MMAP_THRESHOLD bytes are mmapped and go back to the system when freed. glibc raises its
+ * mmap threshold to the size of each mmapped block freed (up to 32 MiB), after which blocks of
+ * that size come from the heap arenas and stay resident: a catch-up's batch buffers and query
+ * pages made RssAnon grow with the entries (BENCHMARKS.md, "Catch-up memory"). A threshold set
+ * explicitly is fixed. 0, or -1 when mallopt refused it. */
+#define HUB_MMAP_THRESHOLD (1024 * 1024)
+int hub_malloc_setup(void);
+
 /* Checked unsigned parse of a whole string: 0 or HUB_E_RANGE. */
 int hub_parse_u64(const char *s, uint64_t max, uint64_t *out);
 

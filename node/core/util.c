@@ -1,6 +1,8 @@
-/* util.c: error names, hex text forms, clocks and the checked number parser (hub.h). */
+/* util.c: error names, hex text forms, clocks, the checked number parser and the malloc set-up
+ * (hub.h). */
 #include "hub.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -193,4 +195,8 @@ size_t hub_key_pos(const void *base, size_t n, size_t size, const uint8_t key[32
     }
     *found = 0;
     return lo;
+}
+
+int hub_malloc_setup(void) {
+    return mallopt(M_MMAP_THRESHOLD, HUB_MMAP_THRESHOLD) == 1 ? 0 : -1;
 }
