@@ -119,6 +119,9 @@ void store_set_tail_limits(struct store *s, size_t direct_min, size_t tail_max, 
  * eighth of it, each at least min rows (default 16,384) and min rows per transaction
  * (store_keys.c). For tests, which exercise the merges with few entries. */
 void store_set_id_stage(struct store *s, size_t min);
+/* After a batch writes the index, its under-filled leaves are merged (store_write.c,
+ * ix_compact): on by default; off for tests that compare the answers with and without. */
+void store_set_ix_compact(struct store *s, int on);
 /* For tests: the rows of each part of the id table (ids[]) and of the records table (recs[]),
  * newest first (stage, mid, main), and whether each part holds a row of the record of author,
  * kind and key (in[]). */

@@ -182,6 +182,7 @@ int store_open(const char *dir, uint64_t max_map_bytes, struct store **out) {
     s->tail_max = STORE_TAIL_MAX;
     s->chunk = STORE_MERGE_CHUNK;
     s->idle_min = STORE_IDLE_MERGE_MIN;
+    s->ix_compact = 1;
     MDB_txn *txn = NULL;
     int rc = mdb_env_create(&s->env);
     if (rc != 0)

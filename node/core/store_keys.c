@@ -258,6 +258,10 @@ void store_set_id_stage(struct store *s, size_t min) {
     s->ids_stage_min = min;
 }
 
+void store_set_ix_compact(struct store *s, int on) {
+    s->ix_compact = on;
+}
+
 /* ---- the records table, in three parts (records_new, records_mid, records) ---- */
 
 int rec_get(struct store *s, MDB_txn *txn, const uint8_t *key, size_t klen, MDB_val *v) {

@@ -109,6 +109,7 @@ struct store {
     struct rank_map *rank; /* ranked queries' candidates, kept between them (store_query_ranked) */
     int io_fd;             /* the data file, written a page per write (store_io.c); -1: not */
     size_t ids_stage_min;  /* 0: TIER_MIN (store_keys.c); smaller for a test */
+    int ix_compact;        /* merge the index's sparse leaves after a batch (store_write.c) */
     /* The merges of the stage into mid and of mid into main, of the id table and of the
      * records table (store_keys.c) */
     struct tier_merge ids_mg[TIER_COUNT - 1], recs_mg[TIER_COUNT - 1];

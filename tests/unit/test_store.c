@@ -2864,6 +2864,93 @@ static void test_schema6_migrated(void **state) {
     built_free(&ret);
 }
 
+/* Leaves of the index's term tree (the postings' sub-databases aside), read with the store
+ * closed. */
+static size_t index_leaves(const char *dir) {
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_stat st;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+    assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "index", 0, &dbi), 0);
+    assert_int_equal(mdb_stat(txn, dbi, &st), 0);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return st.ms_leaf_pages;
+}
+
+/* The same offers imported into two stores, one merging the under-filled leaves of the index
+ * after each batch (ix_compact, the default), one not: every topic's query answers the same
+ * records in the same order, and the term tree of the compacted index has fewer leaves (terms
+ * whose postings moved from inline duplicates into sub-databases leave their leaves sparse). */
+static void test_ix_compact(void **state) {
+    struct fx *f = *state;
+    enum { R = 2000, BATCH = 100, TOPICS = 40, WORDS = 120 };
+    char dir2[64];
+    snprintf(dir2, sizeof dir2, "/tmp/hubnet-test-store-XXXXXX");
+    assert_non_null(mkdtemp(dir2));
+    struct store *s2 = NULL;
+    assert_int_equal(store_open(dir2, 0, &s2), HUB_OK);
+    store_set_ix_compact(f->s, 0);
+    store_set_tail_limits(f->s, 1, SIZE_MAX, 1, SIZE_MAX); /* every batch into the index */
+    store_set_tail_limits(s2, 1, SIZE_MAX, 1, SIZE_MAX);
+    struct feed fa;
+    feed_init(&fa, &f->a, TS0);
+    struct built *b = calloc(R, sizeof *b);
+    assert_non_null(b);
+    for (int i = 0; i < R; i++) {
+        char json[512], title[256] = "", key[16];
+        size_t o = 0;
+        for (int j = 0; j < 10; j++)
+            o += (size_t)snprintf(title + o, sizeof title - o, "%sw%d", j ? " " : "",
+                                  (i * 7 + j * 13) % WORDS);
+        snprintf(json, sizeof json, "{\"title\":\"%s\",\"topics\":[\"t%d\",\"u%d\"]}", title,
+                 i % TOPICS, (i / 3) % TOPICS);
+        snprintf(key, sizeof key, "c%d", i);
+        feed_next(&fa, &b[i], K_OFFER, key, json, 0);
+    }
+    for (int i = 0; i < R; i += BATCH) {
+        struct built *bs[BATCH];
+        int res[BATCH];
+        for (int j = 0; j < BATCH; j++)
+            bs[j] = &b[i + j];
+        assert_int_equal(put_batch(f->s, bs, BATCH, res), HUB_OK);
+        assert_int_equal(put_batch(s2, bs, BATCH, res), HUB_OK);
+        for (int j = 0; j < BATCH; j++)
+            assert_int_equal(res[j], HUB_OK);
+    }
+    static struct ids got1, got2;
+    for (int t = 0; t < 2 * TOPICS; t++) {
+        char name[8];
+        snprintf(name, sizeof name, "%c%d", t < TOPICS ? 't' : 'u', t % TOPICS);
+        struct index_term it = term(IDX_TOPIC, name);
+        struct store_query q = {.terms = &it, .nterms = 1, .limit = 500};
+        uint64_t next;
+        memset(&got1, 0, sizeof got1);
+        memset(&got2, 0, sizeof got2);
+        int n1 = store_query(f->s, &q, collect_cb, &got1, &next);
+        int n2 = store_query(s2, &q, collect_cb, &got2, &next);
+        assert_int_equal(n1, (int)got1.n);
+        assert_int_equal(n2, (int)got2.n);
+        assert_true(got1.n > 0);
+        assert_int_equal(got2.n, got1.n);
+        assert_memory_equal(got1.id, got2.id, 32 * got1.n);
+    }
+    store_destroy(&s2);
+    store_destroy(&f->s);
+    size_t plain = index_leaves(f->dir), compacted = index_leaves(dir2);
+    print_message("index term tree: %zu leaves, %zu with ix_compact\n", plain, compacted);
+    assert_true(compacted < plain);
+    assert_int_equal(store_open(f->dir, 0, &f->s), HUB_OK);
+    nftw(dir2, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    for (int i = 0; i < R; i++)
+        built_free(&b[i]);
+    free(b);
+}
+
 /* A store written by a newer hubd, by the development builds before schema 2 (whose index
  * postings read differently), or by schema 3 (text index before multilingual search) is
  * refused rather than misread; the current one opens. */
@@ -3585,6 +3672,7 @@ int main(void) {
         T(test_id_stage_merge),
         T(test_tiers),
         T(test_schema6_migrated),
+        T(test_ix_compact),
         T(test_reopen),
         T(test_schema_version),
         T(test_identity_file),
