@@ -7,8 +7,8 @@
 #include "entry.h"
 #include "hub.h"
 #include "record.h"
-#include <jansson.h>
 #include "textsearch.h"
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,7 +24,10 @@ struct store;
  * only gains the two empty tables). */
 /* 6: entry rows compressed with a zstd dictionary stored in meta (store_pack.c); a schema-5
  * store (no compressed row) is read as it is and marked 6 on open. */
-#define STORE_SCHEMA_VERSION 6
+/* 7: ids and record rows in three parts, a middle one ("ids_mid", "records_mid") between the
+ * stage and the main table; a new record's only version folded into its row (store_keys.c). A
+ * schema 4-6 store is marked 7 on open: the new tables start empty, its rows stay valid. */
+#define STORE_SCHEMA_VERSION 7
 
 int store_open(const char *dir, uint64_t max_map_bytes, struct store **out) HUB_WUR;
 void store_destroy(struct store **s);
@@ -111,10 +114,19 @@ int store_append_ready(struct store *s, struct store_item *items, size_t n, stor
  * paths and the merges with few records. */
 void store_set_tail_limits(struct store *s, size_t direct_min, size_t tail_max, size_t chunk,
                            size_t idle_min);
-/* New entry ids are staged in a small table and merged into the id table once the stage holds
- * an eighth of it and at least min ids (default 16,384; store_keys.c). For tests, which
- * exercise the merge with few entries. */
+/* New entry ids and record rows are staged in a small table, merged into a middle one once the
+ * stage holds a 64th of the rows after it, which is merged into the main table once it holds an
+ * eighth of it, each at least min rows (default 16,384) and min rows per transaction
+ * (store_keys.c). For tests, which exercise the merges with few entries. */
 void store_set_id_stage(struct store *s, size_t min);
+/* After a batch writes the index, its under-filled leaves are merged (store_write.c,
+ * ix_compact): on by default; off for tests that compare the answers with and without. */
+void store_set_ix_compact(struct store *s, int on);
+/* For tests: the rows of each part of the id table (ids[]) and of the records table (recs[]),
+ * newest first (stage, mid, main), and whether each part holds a row of the record of author,
+ * kind and key (in[]). */
+int store_tiers(struct store *s, const uint8_t author[32], int kind, const char *key, size_t ids[3],
+                size_t recs[3], int in[3]);
 /* Entry rows are compressed with a dictionary trained once the store holds min entries
  * (default PACK_TRAIN_MIN, 1,024; store_pack.c). For tests, which train on few entries. */
 void store_set_pack_train(struct store *s, size_t min);

@@ -3,10 +3,9 @@
 #include "store_priv.h"
 
 static const char *const db_names[DB_COUNT] = {
-    "meta",     "entries",    "ids",      "feeds",   "chain",   "records",
-    "versions", "index",      "recent",   "live",    "expiry",  "forks",
-    "words",    "reply_seen", "areplies", "blocked", "ids_new", "records_new",
-    "sigpend"};
+    "meta",     "entries", "ids",     "feeds",       "chain",   "records", "versions",
+    "index",    "recent",  "live",    "expiry",      "forks",   "words",   "reply_seen",
+    "areplies", "blocked", "ids_new", "records_new", "sigpend", "ids_mid", "records_mid"};
 
 /* Bounds of the store's histograms: commits from 1 ms (a small live-push batch on an SSD) to
  * 10 s (a map resize or a slow disk); batches from one entry to the largest catch-up
@@ -101,21 +100,24 @@ static int store_check_schema(struct store *s, MDB_txn *txn) {
                   "the hub sync again from its peers");
         return HUB_E_VERSION;
     }
-    if (ver == 4 || ver == 5) {
+    if (ver >= 4 && ver <= 6) {
         /* Schema 5 stages new entry ids and record rows in "ids_new" and "records_new"
          * (store_keys.c): a schema-4 store is one with those tables empty, which opening it
          * created. Schema 6 compresses entry rows (store_pack.c): a schema-5 store is one
-         * whose rows are all uncompressed, which schema 6 reads as they are. Marked 6 now, so
-         * that an older hubd, which would not look in the staging tables or would take a
-         * compressed row for a broken entry, refuses it. */
+         * whose rows are all uncompressed, which schema 6 reads as they are. Schema 7 adds
+         * "ids_mid" and "records_mid" and folds a record's current version into its row: a
+         * schema-6 store is one with those tables empty and every version in a row of its
+         * own, which schema 7 reads as they are. Marked 7 now, so that an older hubd, which
+         * would not look in the new tables, or would take a compressed row for a broken entry,
+         * refuses it. */
         uint8_t b[4];
         be32(b, STORE_SCHEMA_VERSION);
         MDB_val nv = {4, b};
         int rc2 = mdb_put(txn, s->dbi[DB_META], &k, &nv, 0);
         if (rc2 == 0)
             log_info("store",
-                     "store schema %u migrated to %u (entry ids and records staged, "
-                     "entries compressed from now on)",
+                     "store schema %u migrated to %u (entry ids and records staged in three "
+                     "parts, entries compressed from now on)",
                      ver, STORE_SCHEMA_VERSION);
         return store_err(rc2);
     }
@@ -180,6 +182,7 @@ int store_open(const char *dir, uint64_t max_map_bytes, struct store **out) {
     s->tail_max = STORE_TAIL_MAX;
     s->chunk = STORE_MERGE_CHUNK;
     s->idle_min = STORE_IDLE_MERGE_MIN;
+    s->ix_compact = 1;
     MDB_txn *txn = NULL;
     int rc = mdb_env_create(&s->env);
     if (rc != 0)

@@ -7,32 +7,38 @@
  *   entries   local u64 -> SignedEntry wire bytes (payload stripped once purged); appended.
  *             Schema 6: a row is the wire bytes as received, or 0x00 | dictionary id u8 | zstd
  *             frame of them (store_pack.c, which alone puts and reads these rows)
- *   ids       entry id (32) -> local u64, in two parts: "ids_new" takes every new id, "ids" the
- *             older ones, merged from ids_new in key order when ids_new holds an eighth of
- *             what ids holds (at least IDS_STAGE_MIN), IDS_MERGE_ROWS per write transaction.
- *             Ids are hashes: each new one lands on a random leaf, so a batch of 10,000
- *             rewrote most leaves of a one-table id tree (3 KiB per entry at 1M entries,
- *             growing with the store). ids_new stays small, so a batch rewrites few pages of
- *             it; the merge rewrites the leaves of ids once per IDS_STAGE_RATIO-th of its size
- *             (half a KiB per entry, whatever the size). A look-up reads ids_new, then ids (a
- *             few microseconds more). The chain rule does not look ids up at all: an entry of a
- *             feed is held when chain has its id at its seq (store_write.c)
+ *   ids       entry id (32) -> local u64, in three parts (schema 7): "ids_new" (the stage)
+ *             takes every new id, "ids_mid" and "ids" (main) the older ones. The stage is merged
+ *             into mid in key order when it holds a 64th of mid and main together, mid into
+ *             main when it holds an eighth of main (each at least TIER_MIN), IDS_MERGE_ROWS per
+ *             write transaction (see tier_merge). Ids are hashes: each new one lands on a random
+ *             leaf, so a batch of 10,000 rewrote most leaves of a one-table id tree (3 KiB per
+ *             entry at 1M entries, growing with the store); with two parts (schema 5) the stage
+ *             grew to an eighth of the store, more leaves than a batch has ids from a few
+ *             hundred thousand entries on. Each merge rewrites the leaves of the part it merges
+ *             into once per ratio-th of that part's size (a constant per id, whatever the size).
+ *             A look-up reads ids_new, then ids_mid, then ids (a few microseconds more). The
+ *             chain rule does not look ids up at all: an entry of a feed is held when chain has
+ *             its id at its seq (store_write.c)
  *   feeds     author (32) -> head: seq u64, id (32), timestamp u64, flags u8 (1 = forked)
  *   chain     author (32) | seq u64 -> local u64 | id (32)
  *   records   rkey (24: author's first 8 bytes | BLAKE2b-128 of author | kind u8 | key)
- *             -> rec (see struct rec_hdr), and rkey | local u64 (32) -> empty for each version (or
+ *             -> rec (see struct rec_hdr), and rkey | local u64 (32) -> empty for a version (or
  *             VERSION_WITHDRAWN once a withdrawal purged it: see restore_payload): the
  *             versions of a record follow its row, so storing a record dirties one page of this
- *             tree, not one in each of two (DB_VERSIONS names the same database). The key is
- *             narrow on purpose: within an author rkeys are random, so a big batch rewrites
+ *             tree, not one in each of two (DB_VERSIONS names the same database). Schema 7: the
+ *             current version is folded into the record's row (REC_FLAG_FOLDED: its local is
+ *             the row's, and it has no version row unless a withdrawal wrote one); when a newer
+ *             version replaces it, it gets its row. A new record is one row, not two. The key
+ *             is narrow on purpose: within an author rkeys are random, so a big batch rewrites
  *             most of its authors' leaves at its commit, and with author and kind in clear (49
  *             bytes) the tree had half as many leaves again; the author prefix keeps a
- *             catch-up batch (a few feeds) within a few parts of the tree. Staged like ids
- *             (schema 5): new and changed rows go to "records_new", whose rows hide those of
- *             records with the same key, and are merged into records in key order,
- *             RECS_MERGE_ROWS per write transaction, once records_new holds an eighth of
- *             records (at least RECS_STAGE_MIN): an import's random rkeys rewrote most leaves
- *             of the records tree in each batch (3.5 KiB per record at 1M, growing)
+ *             catch-up batch (a few feeds) within a few parts of the tree. In three parts like
+ *             ids: new and changed rows go to "records_new", whose rows hide those of
+ *             "records_mid" with the same key, whose rows hide those of "records"; merged as
+ *             ids are, RECS_MERGE_ROWS per write transaction, the newer row replacing the older
+ *             (an import's random rkeys rewrote most leaves of a one-table records tree in
+ *             each batch: 3.5 KiB per record at 1M, growing)
  *   index     term (9) -> local u64, sorted duplicates (DUPSORT|DUPFIXED: 8 bytes a posting);
  *             new postings are appended; queries walk them backwards, newest first
  *   recent    local u64 -> the record's index terms (9 bytes each), for records indexed in the
@@ -104,23 +110,108 @@ int feed_put(struct store *s, MDB_txn *txn, const struct feed_head *h) {
     return mdb_put(txn, s->dbi[DB_FEEDS], &k, &v, 0);
 }
 
-/* ---- the id table, in two parts (ids_new, ids) ---- */
+/* ---- tiers: the id and records tables in three parts each ---- */
 
-/* ids_new is merged into ids when it holds ids/IDS_STAGE_RATIO rows, and at least
- * IDS_STAGE_MIN: a merge rewrites about every leaf of ids (its new ids are spread over all of
- * them), so the bigger the ratio's share, the fewer bytes per id; the smaller, the smaller
- * ids_new stays (a batch rewrites up to all of its leaves). */
-#define IDS_STAGE_RATIO 8
-#define IDS_STAGE_MIN 16384
+/* A part is merged into the next one when it holds 1/ratio of what the parts after it hold
+ * (and at least TIER_MIN rows): the stage (ids_new, records_new) into mid at 1/TIER_STAGE_RATIO,
+ * mid into main (ids, records) at 1/TIER_MID_RATIO. A merge of n rows into a part of m rows
+ * rewrites about every leaf of it (its rows are spread over all of them): per row merged, the
+ * part's size over n, the ratio. Two merges of ratios 8 and 8 cost what one of 8 does twice,
+ * but the stage, which every batch writes, stays at 1/64 of the store instead of 1/8: with one
+ * stage its leaves outnumbered a batch's rows from a few hundred thousand entries on, so a
+ * batch rewrote a page per row, and more of them the bigger the store. */
+#define TIER_STAGE_RATIO 64
+#define TIER_MID_RATIO 8
+#define TIER_MIN 16384
 /* Rows a merge moves per write transaction: more than a batch brings (16,384 at most), so a
- * merge ends; few enough that it rewrites a bounded share of ids in one transaction. */
+ * merge ends; few enough that it rewrites a bounded share of a part in one transaction. A
+ * record stores one or two rows (its own, and a row per older version): twice the ids' share. */
 #define IDS_MERGE_ROWS 32768
+#define RECS_MERGE_ROWS 65536
+
+static const int ids_tiers[TIER_COUNT] = {DB_IDS_NEW, DB_IDS_MID, DB_IDS};
+static const int recs_tiers[TIER_COUNT] = {DB_RECORDS_NEW, DB_RECORDS_MID, DB_RECORDS};
+
+/* One step of the merge of part db[from] into db[from + 1]: started when the part holds its
+ * share of the parts after it, then at most max rows per write transaction, in key order from
+ * where the last one stopped, so that the leaves of the next part it rewrites are those of the
+ * key range it covers: a transaction dirties a bounded number of pages (and of LMDB's page
+ * buffers, which are memory) whatever the size of the store. A failed transaction only moves
+ * the start on: rows it did not move are moved in the next round. put_flags: MDB_NOOVERWRITE
+ * where a key lives in one part only (ids), 0 where the newer row replaces the older. */
+static int tier_merge(struct store *s, MDB_txn *txn, const int db[TIER_COUNT], int from,
+                      size_t ratio, size_t max, unsigned put_flags, struct tier_merge *m,
+                      const char *what) {
+    MDB_stat st[TIER_COUNT];
+    for (int i = from; i < TIER_COUNT; i++) {
+        int rc = mdb_stat(txn, s->dbi[db[i]], &st[i]);
+        if (rc != 0)
+            return rc;
+    }
+    size_t older = 0;
+    for (int i = from + 1; i < TIER_COUNT; i++)
+        older += st[i].ms_entries;
+    size_t min = s->ids_stage_min ? s->ids_stage_min : TIER_MIN;
+    if (!m->active && (st[from].ms_entries < min || st[from].ms_entries < older / ratio))
+        return 0;
+    m->active = 1;
+    if (s->ids_stage_min)
+        max = s->ids_stage_min;
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, s->dbi[db[from]], &c);
+    if (rc != 0)
+        return rc;
+    uint8_t start[TIER_KEY_MAX] = {0};
+    memcpy(start, m->from, m->from_len);
+    MDB_val k = {m->from_len ? m->from_len : 1, start}, v;
+    size_t moved = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && moved < max;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size > TIER_KEY_MAX) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        memcpy(m->from, k.mv_data, k.mv_size);
+        m->from_len = k.mv_size;
+        if ((rc = mdb_put(txn, s->dbi[db[from + 1]], &k, &v, put_flags)) != 0)
+            break;
+        /* MDB_NEXT after a delete gives the row after the deleted one */
+        if ((rc = mdb_cursor_del(c, 0)) != 0)
+            break;
+        moved++;
+    }
+    mdb_cursor_close(c);
+    if (rc == MDB_NOTFOUND) { /* the end of the part: this merge is done */
+        m->active = 0;
+        m->from_len = 0;
+        rc = 0;
+    }
+    if (rc == MDB_KEYEXIST)
+        return MDB_CORRUPTED;
+    if (rc == 0)
+        log_debug("store", "moved %zu of %zu staged %s from tier %d into tier %d (%zu rows)%s",
+                  moved, st[from].ms_entries, what, from, from + 1, st[from + 1].ms_entries,
+                  m->active ? "" : ": merge done");
+    return rc;
+}
+
+/* The merge steps of both parts of a table, for a write transaction about to commit: the stage
+ * into mid, then mid (grown by it, maybe) into main. */
+static int tiers_merge(struct store *s, MDB_txn *txn, const int db[TIER_COUNT], size_t max,
+                       unsigned put_flags, struct tier_merge m[TIER_COUNT - 1], const char *what) {
+    int rc = tier_merge(s, txn, db, 0, TIER_STAGE_RATIO, max, put_flags, &m[0], what);
+    if (rc == 0)
+        rc = tier_merge(s, txn, db, 1, TIER_MID_RATIO, max, put_flags, &m[1], what);
+    return rc;
+}
+
+/* ---- the id table, in three parts (ids_new, ids_mid, ids) ---- */
 
 int ids_get(struct store *s, MDB_txn *txn, const uint8_t id[32], MDB_val *local) {
     MDB_val k = {32, (void *)id};
-    int rc = mdb_get(txn, s->dbi[DB_IDS_NEW], &k, local);
-    if (rc == MDB_NOTFOUND)
-        rc = mdb_get(txn, s->dbi[DB_IDS], &k, local);
+    int rc = MDB_NOTFOUND;
+    for (int i = 0; i < TIER_COUNT && rc == MDB_NOTFOUND; i++)
+        rc = mdb_get(txn, s->dbi[ids_tiers[i]], &k, local);
     if (rc == 0 && local->mv_size != 8)
         return MDB_CORRUPTED;
     return rc;
@@ -132,53 +223,7 @@ int ids_put(struct store *s, MDB_txn *txn, const uint8_t id[32], MDB_val *local)
 }
 
 int ids_merge(struct store *s, MDB_txn *txn) {
-    MDB_stat sn, so;
-    int rc = mdb_stat(txn, s->dbi[DB_IDS_NEW], &sn);
-    if (rc == 0)
-        rc = mdb_stat(txn, s->dbi[DB_IDS], &so);
-    if (rc != 0)
-        return rc;
-    size_t min = s->ids_stage_min ? s->ids_stage_min : IDS_STAGE_MIN;
-    if (!s->ids_merging && (sn.ms_entries < min || sn.ms_entries < so.ms_entries / IDS_STAGE_RATIO))
-        return 0;
-    /* A merge moves at most IDS_MERGE_ROWS rows per transaction, in key order from where the
-     * last one stopped: the leaves of ids it rewrites are those of the key range it covers, so
-     * a transaction dirties a bounded number of pages (and of LMDB's page buffers, which are
-     * memory) whatever the size of the store. A failed transaction only moves the start on:
-     * rows it did not move are moved in the next round. */
-    s->ids_merging = 1;
-    size_t max = s->ids_stage_min ? s->ids_stage_min : IDS_MERGE_ROWS;
-    MDB_cursor *c;
-    if ((rc = mdb_cursor_open(txn, s->dbi[DB_IDS_NEW], &c)) != 0)
-        return rc;
-    MDB_val k = {32, s->ids_merge_from}, v;
-    size_t moved = 0;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && moved < max;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != 32) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        memcpy(s->ids_merge_from, k.mv_data, 32);
-        if ((rc = mdb_put(txn, s->dbi[DB_IDS], &k, &v, MDB_NOOVERWRITE)) != 0)
-            break;
-        /* MDB_NEXT after a delete gives the row after the deleted one */
-        if ((rc = mdb_cursor_del(c, 0)) != 0)
-            break;
-        moved++;
-    }
-    mdb_cursor_close(c);
-    if (rc == MDB_NOTFOUND) { /* the end of ids_new: this merge is done */
-        s->ids_merging = 0;
-        memset(s->ids_merge_from, 0, 32);
-        rc = 0;
-    }
-    if (rc == MDB_KEYEXIST)
-        return MDB_CORRUPTED;
-    if (rc == 0)
-        log_debug("store", "moved %zu of %zu staged entry ids into the id table of %zu%s", moved,
-                  sn.ms_entries, so.ms_entries, s->ids_merging ? "" : ": merge done");
-    return rc;
+    return tiers_merge(s, txn, ids_tiers, IDS_MERGE_ROWS, MDB_NOOVERWRITE, s->ids_mg, "entry ids");
 }
 
 static int id_has_prefix(const uint8_t *id, const uint8_t *prefix, size_t nibbles) {
@@ -190,10 +235,9 @@ static int id_has_prefix(const uint8_t *id, const uint8_t *prefix, size_t nibble
 int ids_prefix(struct store *s, MDB_txn *txn, const uint8_t start[32], size_t nibbles,
                uint8_t found[2][32], size_t *nfound) {
     *nfound = 0;
-    static const int parts[] = {DB_IDS_NEW, DB_IDS};
-    for (size_t p = 0; p < HUB_ARRAY_LEN(parts) && *nfound < 2; p++) {
+    for (size_t p = 0; p < TIER_COUNT && *nfound < 2; p++) {
         MDB_cursor *c;
-        int rc = mdb_cursor_open(txn, s->dbi[parts[p]], &c);
+        int rc = mdb_cursor_open(txn, s->dbi[ids_tiers[p]], &c);
         if (rc != 0)
             return rc;
         /* ids are keys in byte order: the first key >= the prefix padded with zeros is the
@@ -214,18 +258,17 @@ void store_set_id_stage(struct store *s, size_t min) {
     s->ids_stage_min = min;
 }
 
-/* ---- the records table, in two parts (records_new, records) ---- */
+void store_set_ix_compact(struct store *s, int on) {
+    s->ix_compact = on;
+}
 
-#define RECS_STAGE_RATIO 8
-#define RECS_STAGE_MIN 16384
-/* A record stores two rows (its own and its version's): twice the ids' share per batch. */
-#define RECS_MERGE_ROWS 65536
+/* ---- the records table, in three parts (records_new, records_mid, records) ---- */
 
 int rec_get(struct store *s, MDB_txn *txn, const uint8_t *key, size_t klen, MDB_val *v) {
     MDB_val k = {klen, (void *)key};
-    int rc = mdb_get(txn, s->dbi[DB_RECORDS_NEW], &k, v);
-    if (rc == MDB_NOTFOUND)
-        rc = mdb_get(txn, s->dbi[DB_RECORDS], &k, v);
+    int rc = MDB_NOTFOUND;
+    for (int i = 0; i < TIER_COUNT && rc == MDB_NOTFOUND; i++)
+        rc = mdb_get(txn, s->dbi[recs_tiers[i]], &k, v);
     return rc;
 }
 
@@ -271,16 +314,32 @@ int rec_version_locals(struct store *s, MDB_txn *txn, const uint8_t rkey[RKEY_LE
     *locals = NULL;
     *n = 0;
     size_t cap = 0;
-    int rc = rec_versions_of(s, txn, DB_RECORDS, rkey, locals, n, &cap);
-    if (rc == 0)
-        rc = rec_versions_of(s, txn, DB_RECORDS_NEW, rkey, locals, n, &cap);
+    int rc = 0;
+    for (int i = 0; i < TIER_COUNT && rc == 0; i++)
+        rc = rec_versions_of(s, txn, recs_tiers[i], rkey, locals, n, &cap);
+    /* the current version folded into the record's row (REC_FLAG_FOLDED) has no row of its own */
+    MDB_val v;
+    int grc = rc == 0 ? rec_get(s, txn, rkey, RKEY_LEN, &v) : 0;
+    if (grc == 0 && rc == 0 && v.mv_size >= sizeof(struct rec_hdr) &&
+        (((const struct rec_hdr *)v.mv_data)->flags & REC_FLAG_FOLDED)) {
+        uint64_t *p = hub_reserve(*locals, &cap, *n + 1, sizeof *p, 16);
+        if (!p)
+            rc = ENOMEM;
+        else {
+            *locals = p;
+            (*locals)[(*n)++] = hub_rd64(((const struct rec_hdr *)v.mv_data)->local);
+        }
+    } else if (grc != 0 && grc != MDB_NOTFOUND) {
+        rc = grc;
+    }
     if (rc != 0) {
         free(*locals);
         *locals = NULL;
         *n = 0;
         return rc;
     }
-    /* a version in both parts (its row changed since the last merge) counts once */
+    /* a version in several parts (its row changed since the last merge), or both folded and
+     * in a row of its own (purged by a withdrawal), counts once */
     if (*n > 1)
         qsort(*locals, *n, sizeof **locals, u64_cmp);
     size_t m = 0;
@@ -292,49 +351,31 @@ int rec_version_locals(struct store *s, MDB_txn *txn, const uint8_t rkey[RKEY_LE
 }
 
 int recs_merge(struct store *s, MDB_txn *txn) {
-    MDB_stat sn, so;
-    int rc = mdb_stat(txn, s->dbi[DB_RECORDS_NEW], &sn);
-    if (rc == 0)
-        rc = mdb_stat(txn, s->dbi[DB_RECORDS], &so);
+    return tiers_merge(s, txn, recs_tiers, RECS_MERGE_ROWS, 0, s->recs_mg, "record rows");
+}
+
+int store_tiers(struct store *s, const uint8_t author[32], int kind, const char *key,
+                size_t ids[TIER_COUNT], size_t recs[TIER_COUNT], int in[TIER_COUNT]) {
+    uint8_t rkey[RKEY_LEN];
+    rkey_make(rkey, author, kind, key);
+    MDB_txn *txn;
+    int rc = rtxn_begin(s, &txn);
     if (rc != 0)
         return rc;
-    size_t min = s->ids_stage_min ? s->ids_stage_min : RECS_STAGE_MIN;
-    if (!s->recs_merging &&
-        (sn.ms_entries < min || sn.ms_entries < so.ms_entries / RECS_STAGE_RATIO))
-        return 0;
-    /* as ids_merge: a bounded run per transaction, in key order from where the last stopped */
-    s->recs_merging = 1;
-    size_t max = s->ids_stage_min ? s->ids_stage_min : RECS_MERGE_ROWS;
-    MDB_cursor *c;
-    if ((rc = mdb_cursor_open(txn, s->dbi[DB_RECORDS_NEW], &c)) != 0)
-        return rc;
-    uint8_t from[RKEY_LEN + 8] = {0};
-    memcpy(from, s->recs_merge_from, s->recs_merge_from_len);
-    MDB_val k = {s->recs_merge_from_len ? s->recs_merge_from_len : 1, from}, v;
-    size_t moved = 0;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && moved < max;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        if (k.mv_size > sizeof s->recs_merge_from) {
-            rc = MDB_CORRUPTED;
+    for (int i = 0; i < TIER_COUNT && rc == 0; i++) {
+        MDB_stat st;
+        MDB_val k = {RKEY_LEN, rkey}, v;
+        if ((rc = mdb_stat(txn, s->dbi[ids_tiers[i]], &st)) != 0)
             break;
-        }
-        memcpy(s->recs_merge_from, k.mv_data, k.mv_size);
-        s->recs_merge_from_len = k.mv_size;
-        /* the newer row replaces the older one of the same key */
-        if ((rc = mdb_put(txn, s->dbi[DB_RECORDS], &k, &v, 0)) != 0)
+        ids[i] = st.ms_entries;
+        if ((rc = mdb_stat(txn, s->dbi[recs_tiers[i]], &st)) != 0)
             break;
-        if ((rc = mdb_cursor_del(c, 0)) != 0) /* MDB_NEXT then gives the row after it */
-            break;
-        moved++;
+        recs[i] = st.ms_entries;
+        rc = mdb_get(txn, s->dbi[recs_tiers[i]], &k, &v);
+        in[i] = rc == 0;
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
     }
-    mdb_cursor_close(c);
-    if (rc == MDB_NOTFOUND) {
-        s->recs_merging = 0;
-        s->recs_merge_from_len = 0;
-        rc = 0;
-    }
-    if (rc == 0)
-        log_debug("store", "moved %zu of %zu staged record rows into the records table of %zu%s",
-                  moved, sn.ms_entries, so.ms_entries, s->recs_merging ? "" : ": merge done");
-    return rc;
+    rtxn_end(s);
+    return store_err(rc);
 }

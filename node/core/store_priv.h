@@ -28,7 +28,10 @@
 #define LIVE_VAL_LEN 16
 #define REC_FLAG_WITHDRAWN 1 /* retracted or expired: payloads purged for good */
 #define REC_FLAG_NOPAYLOAD 2 /* current version arrived without its payload: held, not shown */
-#define VERSION_WITHDRAWN 1  /* a version row's value: purged by a retraction or expiry */
+/* Schema 7: the current version (local) has no version row of its own unless a withdrawal
+ * wrote one; it gets one when a newer version replaces it (store_records.c) */
+#define REC_FLAG_FOLDED 4
+#define VERSION_WITHDRAWN 1 /* a version row's value: purged by a retraction or expiry */
 #define FEED_FLAG_FORKED 1
 #define STORE_DIRECT_MIN 2048    /* batches this big write the index directly */
 #define STORE_IX_CHUNK 2048      /* entries of an import whose postings are written together */
@@ -60,8 +63,20 @@ enum {
     DB_IDS_NEW,
     DB_RECORDS_NEW,
     DB_SIGPEND,
+    DB_IDS_MID,
+    DB_RECORDS_MID,
     DB_COUNT
 };
+/* The id and records tables are in three parts each, newest first: the stage, mid, main
+ * (store_keys.c). A merge of one into the next under way: it goes on from the key from. */
+#define TIER_COUNT 3
+#define TIER_KEY_MAX (RKEY_LEN + 8)
+struct tier_merge {
+    int active;
+    uint8_t from[TIER_KEY_MAX];
+    size_t from_len;
+};
+
 struct store {
     MDB_env *env;
     MDB_dbi dbi[DB_COUNT];
@@ -93,12 +108,11 @@ struct store {
     size_t dict_seen_n;
     struct rank_map *rank; /* ranked queries' candidates, kept between them (store_query_ranked) */
     int io_fd;             /* the data file, written a page per write (store_io.c); -1: not */
-    size_t ids_stage_min;  /* 0: IDS_STAGE_MIN (store_keys.c); smaller for a test */
-    int ids_merging;       /* a merge of ids_new into ids is under way (store_keys.c) ... */
-    uint8_t ids_merge_from[32]; /* ... and goes on from this id */
-    int recs_merging;           /* the same for records_new into records */
-    uint8_t recs_merge_from[RKEY_LEN + 8];
-    size_t recs_merge_from_len;
+    size_t ids_stage_min;  /* 0: TIER_MIN (store_keys.c); smaller for a test */
+    int ix_compact;        /* merge the index's sparse leaves after a batch (store_write.c) */
+    /* The merges of the stage into mid and of mid into main, of the id table and of the
+     * records table (store_keys.c) */
+    struct tier_merge ids_mg[TIER_COUNT - 1], recs_mg[TIER_COUNT - 1];
     struct pack *pack; /* compression of entry rows (store_pack.c) */
 };
 
@@ -179,21 +193,22 @@ int store_grow(struct store *s);
 void store_io_open(struct store *s);
 void store_io_close(struct store *s);
 
-/* store_keys.c: the id table, in two parts (see there): an entry's local number by its id
+/* store_keys.c: the id table, in three parts (see there): an entry's local number by its id
  * (E: MDB_NOTFOUND), a new id, and the merge of the newest part into the older one, for a write
  * transaction about to commit. */
 int ids_get(struct store *s, MDB_txn *txn, const uint8_t id[32], MDB_val *local);
 int ids_put(struct store *s, MDB_txn *txn, const uint8_t id[32], MDB_val *local);
 int ids_merge(struct store *s, MDB_txn *txn);
-/* The two ids the id table holds that start with the prefix start (nibbles of it), from both
+/* The two ids the id table holds that start with the prefix start (nibbles of it), from all
  * parts: 0, 1 or 2 of them in found[]. */
 int ids_prefix(struct store *s, MDB_txn *txn, const uint8_t start[32], size_t nibbles,
                uint8_t found[2][32], size_t *nfound);
 
-/* store_keys.c: the records table, in two parts like the id table: a row (a record's, or a
- * version's) from records_new, else from records; a row put (always into records_new); the
- * local numbers of a record's versions, ascending, from both (*locals malloc'd, NULL when
- * none); and the merge step, for a write transaction about to commit. */
+/* store_keys.c: the records table, in three parts like the id table: a row (a record's, or a
+ * version's) from records_new, else records_mid, else records; a row put (always into
+ * records_new); the local numbers of a record's versions, ascending, from all parts and the
+ * record's own row (REC_FLAG_FOLDED; *locals malloc'd, NULL when none); and the merge steps,
+ * for a write transaction about to commit. */
 int rec_get(struct store *s, MDB_txn *txn, const uint8_t *key, size_t klen, MDB_val *v);
 int rec_put(struct store *s, MDB_txn *txn, const uint8_t *key, size_t klen, const void *val,
             size_t vlen);

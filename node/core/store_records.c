@@ -168,26 +168,38 @@ int rec_update(struct store *s, struct wbatch *w, const struct store_item *it, u
     uint8_t rkey[RKEY_LEN];
     rkey_make(rkey, e->author, e->kind, e->key);
     MDB_val v;
+    struct rec_hdr old;
     int rc = rec_get(s, w->txn, rkey, RKEY_LEN, &v);
     if (rc == 0) {
-        if (v.mv_size < sizeof(struct rec_hdr))
+        if (v.mv_size < sizeof old)
             return MDB_CORRUPTED;
+        memcpy(&old, v.mv_data, sizeof old);
         if ((rc = rec_unindex(s, w, v.mv_data, v.mv_size)) != 0)
             return rc;
     } else if (rc != MDB_NOTFOUND) {
         return rc;
+    } else {
+        old.flags = 0;
     }
-    uint8_t vk[RKEY_LEN + 8];
-    memcpy(vk, rkey, RKEY_LEN);
-    hub_be64(vk + RKEY_LEN, local);
-    if ((rc = rec_put(s, w->txn, vk, sizeof vk, "", 0)) != 0)
-        return rc;
+    /* The new version is folded into the record's row (one row per new record, not two): the
+     * version it replaces, if folded, gets a row of its own, unless a withdrawal wrote one. */
+    if (old.flags & REC_FLAG_FOLDED) {
+        uint8_t vk[RKEY_LEN + 8];
+        memcpy(vk, rkey, RKEY_LEN);
+        memcpy(vk + RKEY_LEN, old.local, 8);
+        MDB_val vv;
+        rc = rec_get(s, w->txn, vk, sizeof vk, &vv);
+        if (rc == MDB_NOTFOUND)
+            rc = rec_put(s, w->txn, vk, sizeof vk, "", 0);
+        if (rc != 0)
+            return rc;
+    }
 
     /* A version received without its payload (purged upstream) is held but not shown. */
     int visible = e->payload != NULL || e->payload_size == 0;
     struct rec_hdr h;
     hub_be64(h.local, local);
-    h.flags = visible ? 0 : REC_FLAG_NOPAYLOAD;
+    h.flags = REC_FLAG_FOLDED | (visible ? 0 : REC_FLAG_NOPAYLOAD);
     hub_be64(h.expires, e->expires);
     if ((rc = rec_put(s, w->txn, rkey, RKEY_LEN, &h, sizeof h)) != 0)
         return rc;
@@ -224,7 +236,12 @@ int restore_payload(struct store *s, struct wbatch *w, const struct store_item *
     memcpy(vk, rkey, RKEY_LEN);
     memcpy(vk + RKEY_LEN, local_be, 8);
     MDB_val vv;
-    if ((rc = rec_get(s, w->txn, vk, sizeof vk, &vv)) != 0)
+    rc = rec_get(s, w->txn, vk, sizeof vk, &vv);
+    if (rc == MDB_NOTFOUND && (h.flags & REC_FLAG_FOLDED) && memcmp(h.local, local_be, 8) == 0) {
+        rc = 0; /* the current version, folded into the record's row */
+        vv.mv_size = 0;
+    }
+    if (rc != 0)
         return rc == MDB_NOTFOUND ? 0 : rc;
     if (vv.mv_size >= 1 && (*(const uint8_t *)vv.mv_data & VERSION_WITHDRAWN))
         return 0;
@@ -232,7 +249,7 @@ int restore_payload(struct store *s, struct wbatch *w, const struct store_item *
         return rc;
     if (memcmp(h.local, local_be, 8) != 0 || !(h.flags & REC_FLAG_NOPAYLOAD))
         return 0; /* an older version: the current one is shown already */
-    h.flags = 0;
+    h.flags &= (uint8_t)~REC_FLAG_NOPAYLOAD;
     if ((rc = rec_put(s, w->txn, rkey, RKEY_LEN, &h, sizeof h)) != 0)
         return rc;
     return rec_show(s, w, it, hub_rd64(local_be), 0);

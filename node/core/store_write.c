@@ -282,6 +282,72 @@ static int ix_write_term(MDB_cursor *c, struct wbatch *w, const struct postings_
     return 0;
 }
 
+/* After a batch's postings are written: the leaves of the term tree that hold fewer than
+ * IX_COMPACT_TERMS of the batch's terms are made to merge with a neighbour when under-filled.
+ * LMDB merges a leaf only after a delete from it (under a quarter full), never after a put; a
+ * term's node shrinks when its postings move from inline duplicates to a sub-database, and a
+ * split leaves two half-full leaves, so the term tree grows leaves holding a few terms each,
+ * and the next batches dirty (write whole) many more leaves than their terms need. A 10-byte
+ * key (the term and a 0 byte: no term is 10 bytes, and it sorts right after its term, on the
+ * term's leaf) put and deleted again makes LMDB rebalance that leaf; the put dirties nothing
+ * the batch had not (the leaf holds a term it just wrote). Which leaf a term is on is not in
+ * LMDB's interface: terms whose keys lie within a page of each other in memory (a leaf is one
+ * page buffer) are taken for one leaf; a wrong guess costs a put and a delete, nothing else. */
+#define IX_COMPACT_TERMS 4
+
+static int ix_compact(struct store *s, struct wbatch *w, MDB_cursor *c) {
+    MDB_stat st;
+    size_t psize = mdb_env_stat(s->env, &st) == 0 ? st.ms_psize : 4096;
+    const uint8_t *run_ptr = NULL;
+    size_t run_start = 0, run_n = 0, picked = 0, nterms = w->ix.nterms;
+    uint32_t *pick = malloc((nterms ? nterms : 1) * sizeof *pick);
+    if (!pick)
+        return ENOMEM;
+    int rc = 0;
+    /* a pass of reads first: the writes below move the pages */
+    for (size_t i = 0; i <= nterms; i++) {
+        const uint8_t *p = NULL;
+        if (i < nterms) {
+            MDB_val k = {INDEX_TERM_LEN, (void *)w->ix.terms[w->ix.order[i]].term}, v;
+            rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
+            if (rc == MDB_NOTFOUND) { /* every posting of the term removed again */
+                rc = 0;
+                continue;
+            }
+            if (rc != 0)
+                break;
+            p = k.mv_data;
+        }
+        size_t d = p && run_ptr ? (size_t)(p > run_ptr ? p - run_ptr : run_ptr - p) : psize;
+        if (p && d < psize) {
+            run_n++;
+            continue;
+        }
+        if (run_ptr && run_n < IX_COMPACT_TERMS)
+            pick[picked++] = w->ix.order[run_start];
+        run_ptr = p;
+        run_start = i;
+        run_n = 1;
+    }
+    MDB_stat before;
+    if (rc == 0)
+        rc = mdb_stat(w->txn, s->dbi[DB_INDEX], &before);
+    for (size_t i = 0; i < picked && rc == 0; i++) {
+        uint8_t dk[INDEX_TERM_LEN + 1], zero[8] = {0};
+        memcpy(dk, w->ix.terms[pick[i]].term, INDEX_TERM_LEN);
+        dk[INDEX_TERM_LEN] = 0;
+        MDB_val k = {sizeof dk, dk}, v = {8, zero};
+        if ((rc = mdb_put(w->txn, s->dbi[DB_INDEX], &k, &v, 0)) == 0)
+            rc = mdb_del(w->txn, s->dbi[DB_INDEX], &k, NULL);
+    }
+    free(pick);
+    MDB_stat after;
+    if (rc == 0 && mdb_stat(w->txn, s->dbi[DB_INDEX], &after) == 0)
+        log_debug("store", "index: %zu of %zu terms' leaves compacted, term tree leaves %zu -> %zu",
+                  picked, nterms, before.ms_leaf_pages, after.ms_leaf_pages);
+    return rc;
+}
+
 /* Postings are written term by term, in term order, so that B-tree pages are touched in order
  * and each term's new postings go in with one call. */
 static int ix_flush(struct store *s, struct wbatch *w) {
@@ -295,6 +361,8 @@ static int ix_flush(struct store *s, struct wbatch *w) {
         return rc;
     for (size_t i = 0; i < w->ix.nterms && rc == 0; i++)
         rc = ix_write_term(c, w, &w->ix.terms[w->ix.order[i]]);
+    if (rc == 0 && s->ix_compact)
+        rc = ix_compact(s, w, c);
     mdb_cursor_close(c);
     postings_clear(&w->ix);
     if (rc == 0 && w->ix_max > s->index_max) {

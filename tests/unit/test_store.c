@@ -24,14 +24,14 @@
 
 #include "config.h"
 #include "entry.h"
-#include "evpar.h"
 #include "entry.pb-c.h"
+#include "evpar.h"
 #include "hub.h"
 #include "identity.h"
 #include "log.h"
 #include "node.h"
-#include "record.h"
 #include "qpage.h"
+#include "record.h"
 #include "store.h"
 #include "view.h"
 
@@ -1642,12 +1642,18 @@ static void test_query_sort_start_many(void **state) {
 #define JN 3000
 static int join_has(size_t i, int t) {
     switch (t) {
-    case 0: return i % 2 == 0;      /* "even": 1,500 postings */
-    case 1: return i % 7 == 3;      /* "sev": 429 */
-    case 2: return i % 97 == 5;     /* "rare": 31 */
-    case 3: return i == 1234;       /* "one": 1 */
-    case 4: return i % 3 == 0;      /* country AT (else DE) */
-    default: return i % 3 != 0;     /* country DE */
+    case 0:
+        return i % 2 == 0; /* "even": 1,500 postings */
+    case 1:
+        return i % 7 == 3; /* "sev": 429 */
+    case 2:
+        return i % 97 == 5; /* "rare": 31 */
+    case 3:
+        return i == 1234; /* "one": 1 */
+    case 4:
+        return i % 3 == 0; /* country AT (else DE) */
+    default:
+        return i % 3 != 0; /* country DE */
     }
 }
 
@@ -1689,9 +1695,9 @@ static void test_query_join_pages(void **state) {
         all[t] = term(IDX_TOPIC, names[t]);
     all[4] = term(IDX_COUNTRY, "AT");
     all[5] = term(IDX_COUNTRY, "DE");
-    static const int combos[][3] = {{0, -1, -1}, {0, 1, -1}, {1, 0, 4}, {2, 0, -1}, {0, 2, 5},
-                                    {3, 0, -1}, {0, 3, -1}, {3, 1, -1}, {2, 4, -1}, {5, 0, 1},
-                                    {4, 5, -1}, {1, 2, -1}};
+    static const int combos[][3] = {{0, -1, -1}, {0, 1, -1}, {1, 0, 4},  {2, 0, -1},
+                                    {0, 2, 5},   {3, 0, -1}, {0, 3, -1}, {3, 1, -1},
+                                    {2, 4, -1},  {5, 0, 1},  {4, 5, -1}, {1, 2, -1}};
     const size_t limits[] = {3, 50, 333, JN};
     for (size_t c = 0; c < HUB_ARRAY_LEN(combos); c++) {
         struct index_term t[3];
@@ -2558,6 +2564,393 @@ static void test_id_stage_merge(void **state) {
     }
 }
 
+/* ---- the tiers of ids and records (schema 7, store_keys.c), read behind the store's back ---- */
+
+static const char *const tier_names[2][3] = {{"ids_new", "ids_mid", "ids"},
+                                             {"records_new", "records_mid", "records"}};
+
+/* Rows of each part of the id table (t 0) or of the records table (t 1), read with the store
+ * closed (the layout of a store, not what store_tiers says); 0 for a part it lacks. */
+static void tier_rows(const char *dir, int t, size_t rows[3]) {
+    MDB_env *env;
+    MDB_txn *txn;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+    assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    for (int i = 0; i < 3; i++) {
+        MDB_dbi dbi;
+        MDB_stat st;
+        rows[i] = 0;
+        int rc = mdb_dbi_open(txn, tier_names[t][i], 0, &dbi);
+        if (rc == MDB_NOTFOUND) /* a store without the part (not this hubd's) */
+            continue;
+        assert_int_equal(rc, 0);
+        assert_int_equal(mdb_stat(txn, dbi, &st), 0);
+        rows[i] = st.ms_entries;
+    }
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+}
+
+static void tiers_reopen(struct fx *f) {
+    fx_reopen(f, 0);
+    store_set_id_stage(f->s, 8);
+}
+
+/* n new offers of feed fa in batches of 5, keys prefix%d from *next on. */
+static void put_fill(struct fx *f, struct feed *fa, const char *prefix, int *next, int n) {
+    char json[512];
+    for (int i = 0; i < n; i += 5) {
+        struct built b[5], *bs[5];
+        int res[5];
+        for (int j = 0; j < 5; j++) {
+            char key[24];
+            snprintf(key, sizeof key, "%s%d", prefix, (*next)++);
+            feed_next(fa, &b[j], K_OFFER, key, offer_json(json, sizeof json, "Fill", "ai"), 0);
+            bs[j] = &b[j];
+        }
+        assert_int_equal(put_batch(f->s, bs, 5, res), HUB_OK);
+        for (int j = 0; j < 5; j++) {
+            assert_int_equal(res[j], HUB_OK);
+            built_free(&b[j]);
+        }
+    }
+}
+
+/* The record h has the versions v[0..n-1], the last one current, and its versions unpurged. */
+static void tiers_check_h(struct fx *f, struct built *v, size_t n) {
+    struct ids got;
+    versions(f->s, f->a.pk, K_OFFER, "h", &got);
+    assert_int_equal(got.n, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_memory_equal(got.id[i], v[i].e.id, 32);
+        assert_false(got.purged[i]);
+    }
+    uint8_t cur[32];
+    assert_int_equal(store_record_current(f->s, f->a.pk, K_OFFER, "h", cur), HUB_OK);
+    assert_memory_equal(cur, v[n - 1].e.id, 32);
+}
+
+/* Ids and record rows in three parts: new ones in the stage, merged into mid at a 64th of the
+ * store, mid into main at an eighth, a few rows per transaction (8 here). A record's row found
+ * in each part; a newer one hides the older ones (the record h with its row in all three parts
+ * at once: the current version is the stage's); look-ups right across merges that span several
+ * transactions; a new record writes one row (its only version folded into it). */
+static void test_tiers(void **state) {
+    struct fx *f = *state;
+    store_set_id_stage(f->s, 8);
+    struct feed fa;
+    feed_init(&fa, &f->a, TS0);
+    int next = 0;
+    size_t rows[3], rrows[3];
+    int in[3];
+    /* a main table big enough that mid is merged into it at 50 rows, the stage into mid at 8 */
+    put_fill(f, &fa, "f", &next, 400);
+    store_destroy(&f->s);
+    tier_rows(f->dir, 0, rows);
+    tier_rows(f->dir, 1, rrows);
+    assert_int_equal(rows[0] + rows[1] + rows[2], 400);
+    assert_int_equal(rrows[0] + rrows[1] + rrows[2], 400); /* one row per new record */
+    assert_true(rows[2] > 0 && rrows[2] > 0);
+    tiers_reopen(f);
+
+    static struct built v[3];
+    char json[512];
+    feed_next(&fa, &v[0], K_OFFER, "h", offer_json(json, sizeof json, "H one", "ai"), 0);
+    PUT_OK(f->s, &v[0]);
+    /* v1 into main; then v2 into mid, over v1 in main; then v3 into the stage */
+    for (int step = 1; step < 3; step++) {
+        int want = step == 1 ? 2 : 1;
+        for (int tries = 0;; tries++) {
+            assert_true(tries < 200);
+            assert_int_equal(store_tiers(f->s, f->a.pk, K_OFFER, "h", rows, rrows, in), HUB_OK);
+            if (in[want] && !in[0] && (want == 1 || !in[1]))
+                break;
+            put_fill(f, &fa, "f", &next, 5);
+            tiers_check_h(f, v, (size_t)step);
+        }
+        feed_next(&fa, &v[step], K_OFFER, "h", offer_json(json, sizeof json, "H next", "ai"), 0);
+        PUT_OK(f->s, &v[step]);
+        tiers_check_h(f, v, (size_t)step + 1);
+    }
+    assert_int_equal(store_tiers(f->s, f->a.pk, K_OFFER, "h", rows, rrows, in), HUB_OK);
+    assert_true(in[0] && in[1] && in[2]); /* a row of h in each part: the stage's is current */
+    assert_true(rows[0] > 0 && rows[1] > 0 && rows[2] > 0);
+    tiers_check_h(f, v, 3);
+    /* merges go on: every look-up right after each batch, until h's row is in main alone; a
+     * merge seen half done (mid smaller than before, not empty) spans several transactions */
+    int partial = 0;
+    size_t mid_before = rrows[1];
+    for (int tries = 0;; tries++) {
+        assert_true(tries < 400);
+        put_fill(f, &fa, "g", &next, 5);
+        tiers_check_h(f, v, 3);
+        assert_int_equal(store_tiers(f->s, f->a.pk, K_OFFER, "h", rows, rrows, in), HUB_OK);
+        if (rrows[1] > 0 && rrows[1] < mid_before)
+            partial = 1;
+        mid_before = rrows[1];
+        if (!in[0] && !in[1] && in[2] && partial)
+            break;
+    }
+    for (int i = 0; i < 3; i++)
+        built_free(&v[i]);
+    /* every id, whichever part holds it: store_verify reads each chain row's id */
+    struct store_verify vr;
+    assert_int_equal(store_verify(f->s, TS0, &vr), HUB_OK);
+    assert_int_equal(vr.problems, 0);
+    assert_int_equal(vr.entries, (uint64_t)next + 3);
+}
+
+static uint32_t read_schema(const char *dir) {
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+    assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    MDB_val k = {6, "schema"}, v;
+    assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+    assert_int_equal(v.mv_size, 4);
+    const uint8_t *p = v.mv_data;
+    uint32_t ver = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return ver;
+}
+
+/* Turns the store in dir into what schema 6 wrote: no "ids_mid" or "records_mid" (their rows
+ * moved to "ids" and "records"), every version of a record in a row of its own (rkey | local
+ * -> empty) and no record row marked folded (flags byte 4), meta "schema" 6. */
+static void schema6_layout(const char *dir) {
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_val k, v;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+    assert_int_equal(mdb_env_set_mapsize(env, 64ULL << 20), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    for (int t = 0; t < 2; t++) {
+        MDB_dbi mid, main;
+        MDB_cursor *c;
+        int orc = mdb_dbi_open(txn, tier_names[t][1], 0, &mid);
+        if (orc == MDB_NOTFOUND) /* already without it */
+            continue;
+        assert_int_equal(orc, 0);
+        assert_int_equal(mdb_dbi_open(txn, tier_names[t][2], 0, &main), 0);
+        assert_int_equal(mdb_cursor_open(txn, mid, &c), 0);
+        for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+            assert_int_equal(mdb_put(txn, main, &k, &v, 0), 0);
+        mdb_cursor_close(c);
+        assert_int_equal(mdb_drop(txn, mid, 1), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        MDB_dbi dbi;
+        MDB_cursor *c;
+        assert_int_equal(mdb_dbi_open(txn, i ? "records" : "records_new", 0, &dbi), 0);
+        assert_int_equal(mdb_cursor_open(txn, dbi, &c), 0);
+        for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+            if (k.mv_size != 24 || v.mv_size < 17 || !(((uint8_t *)v.mv_data)[8] & 4))
+                continue;
+            uint8_t row[17], vk[32];
+            memcpy(row, v.mv_data, sizeof row);
+            row[8] &= (uint8_t)~4;
+            memcpy(vk, k.mv_data, 24);
+            memcpy(vk + 24, row, 8);
+            MDB_val rv = {sizeof row, row};
+            assert_int_equal(mdb_cursor_put(c, &k, &rv, MDB_CURRENT), 0);
+            MDB_val vkv = {32, vk}, e = {0, ""};
+            int prc = mdb_put(txn, dbi, &vkv, &e, MDB_NOOVERWRITE);
+            assert_true(prc == 0 || prc == MDB_KEYEXIST);
+            /* the put moved the cursor's page: find the record's row again */
+            MDB_val again = {24, vk};
+            assert_int_equal(mdb_cursor_get(c, &again, &v, MDB_SET), 0);
+        }
+        mdb_cursor_close(c);
+    }
+    MDB_dbi meta;
+    uint8_t b[4] = {0, 0, 0, 6};
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    MDB_val mk = {6, "schema"}, mv = {4, b};
+    assert_int_equal(mdb_put(txn, meta, &mk, &mv, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+/* A schema-6 store (two parts per table, a version row for every version) opens, is marked 7,
+ * and every record reads as it did: current versions, versions, ids; new versions of its
+ * records and a withdrawal over them keep every version right. */
+static void test_schema6_migrated(void **state) {
+    struct fx *f = *state;
+    store_set_id_stage(f->s, 8);
+    struct feed fa;
+    feed_init(&fa, &f->a, TS0);
+    enum { N = 120 };
+    static struct built b[N], nv[N / 10], ret;
+    char json[512];
+    for (int i = 0; i < N; i += 5) {
+        struct built *bs[5];
+        int res[5];
+        for (int j = 0; j < 5; j++) {
+            char key[16];
+            snprintf(key, sizeof key, "m%d", i + j);
+            feed_next(&fa, &b[i + j], K_OFFER, key, offer_json(json, sizeof json, "Old", "ai"), 0);
+            bs[j] = &b[i + j];
+        }
+        assert_int_equal(put_batch(f->s, bs, 5, res), HUB_OK);
+    }
+    store_destroy(&f->s);
+    schema6_layout(f->dir);
+    size_t rrows[3];
+    assert_int_equal(store_open(f->dir, 0, &f->s), HUB_OK);
+    store_destroy(&f->s);
+    assert_int_equal(read_schema(f->dir), 7);
+    tier_rows(f->dir, 1, rrows);
+    assert_int_equal(rrows[0] + rrows[1] + rrows[2], 2 * N); /* what schema 6 wrote */
+    tiers_reopen(f);
+    for (int i = 0; i < N; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "m%d", i);
+        uint8_t *w, cur[32];
+        size_t wl;
+        assert_int_equal(store_get(f->s, b[i].e.id, &w, &wl), HUB_OK);
+        free(w);
+        assert_int_equal(store_record_current(f->s, f->a.pk, K_OFFER, key, cur), HUB_OK);
+        assert_memory_equal(cur, b[i].e.id, 32);
+        struct ids got;
+        versions(f->s, f->a.pk, K_OFFER, key, &got);
+        assert_int_equal(got.n, 1);
+    }
+    /* new versions of every tenth, then the first of them retracted */
+    for (int j = 0; j < N / 10; j++) {
+        char key[16];
+        snprintf(key, sizeof key, "m%d", j * 10);
+        feed_next(&fa, &nv[j], K_OFFER, key, offer_json(json, sizeof json, "New", "ai"), 0);
+        PUT_OK(f->s, &nv[j]);
+    }
+    feed_next(&fa, &ret, K_RETRACTION, "m0", "{\"target_kind\":\"offer\",\"target_key\":\"m0\"}",
+              0);
+    PUT_OK(f->s, &ret);
+    for (int j = 0; j < N / 10; j++) {
+        char key[16];
+        snprintf(key, sizeof key, "m%d", j * 10);
+        struct ids got;
+        versions(f->s, f->a.pk, K_OFFER, key, &got);
+        assert_int_equal(got.n, 2);
+        assert_memory_equal(got.id[0], b[j * 10].e.id, 32);
+        assert_memory_equal(got.id[1], nv[j].e.id, 32);
+        uint8_t cur[32];
+        if (j == 0) {
+            assert_int_equal(store_record_current(f->s, f->a.pk, K_OFFER, key, cur),
+                             HUB_E_NOT_FOUND);
+            assert_true(got.purged[0] && got.purged[1]);
+        } else {
+            assert_int_equal(store_record_current(f->s, f->a.pk, K_OFFER, key, cur), HUB_OK);
+            assert_memory_equal(cur, nv[j].e.id, 32);
+        }
+    }
+    struct store_verify vr;
+    assert_int_equal(store_verify(f->s, TS0, &vr), HUB_OK);
+    assert_int_equal(vr.problems, 0);
+    for (int i = 0; i < N; i++)
+        built_free(&b[i]);
+    for (int j = 0; j < N / 10; j++)
+        built_free(&nv[j]);
+    built_free(&ret);
+}
+
+/* Leaves of the index's term tree (the postings' sub-databases aside), read with the store
+ * closed. */
+static size_t index_leaves(const char *dir) {
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_stat st;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+    assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "index", 0, &dbi), 0);
+    assert_int_equal(mdb_stat(txn, dbi, &st), 0);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return st.ms_leaf_pages;
+}
+
+/* The same offers imported into two stores, one merging the under-filled leaves of the index
+ * after each batch (ix_compact, the default), one not: every topic's query answers the same
+ * records in the same order, and the term tree of the compacted index has fewer leaves (terms
+ * whose postings moved from inline duplicates into sub-databases leave their leaves sparse). */
+static void test_ix_compact(void **state) {
+    struct fx *f = *state;
+    enum { R = 2000, BATCH = 100, TOPICS = 40, WORDS = 120 };
+    char dir2[64];
+    snprintf(dir2, sizeof dir2, "/tmp/hubnet-test-store-XXXXXX");
+    assert_non_null(mkdtemp(dir2));
+    struct store *s2 = NULL;
+    assert_int_equal(store_open(dir2, 0, &s2), HUB_OK);
+    store_set_ix_compact(f->s, 0);
+    store_set_tail_limits(f->s, 1, SIZE_MAX, 1, SIZE_MAX); /* every batch into the index */
+    store_set_tail_limits(s2, 1, SIZE_MAX, 1, SIZE_MAX);
+    struct feed fa;
+    feed_init(&fa, &f->a, TS0);
+    struct built *b = calloc(R, sizeof *b);
+    assert_non_null(b);
+    for (int i = 0; i < R; i++) {
+        char json[512], title[256] = "", key[16];
+        size_t o = 0;
+        for (int j = 0; j < 10; j++)
+            o += (size_t)snprintf(title + o, sizeof title - o, "%sw%d", j ? " " : "",
+                                  (i * 7 + j * 13) % WORDS);
+        snprintf(json, sizeof json, "{\"title\":\"%s\",\"topics\":[\"t%d\",\"u%d\"]}", title,
+                 i % TOPICS, (i / 3) % TOPICS);
+        snprintf(key, sizeof key, "c%d", i);
+        feed_next(&fa, &b[i], K_OFFER, key, json, 0);
+    }
+    for (int i = 0; i < R; i += BATCH) {
+        struct built *bs[BATCH];
+        int res[BATCH];
+        for (int j = 0; j < BATCH; j++)
+            bs[j] = &b[i + j];
+        assert_int_equal(put_batch(f->s, bs, BATCH, res), HUB_OK);
+        assert_int_equal(put_batch(s2, bs, BATCH, res), HUB_OK);
+        for (int j = 0; j < BATCH; j++)
+            assert_int_equal(res[j], HUB_OK);
+    }
+    static struct ids got1, got2;
+    for (int t = 0; t < 2 * TOPICS; t++) {
+        char name[8];
+        snprintf(name, sizeof name, "%c%d", t < TOPICS ? 't' : 'u', t % TOPICS);
+        struct index_term it = term(IDX_TOPIC, name);
+        struct store_query q = {.terms = &it, .nterms = 1, .limit = 500};
+        uint64_t next;
+        memset(&got1, 0, sizeof got1);
+        memset(&got2, 0, sizeof got2);
+        int n1 = store_query(f->s, &q, collect_cb, &got1, &next);
+        int n2 = store_query(s2, &q, collect_cb, &got2, &next);
+        assert_int_equal(n1, (int)got1.n);
+        assert_int_equal(n2, (int)got2.n);
+        assert_true(got1.n > 0);
+        assert_int_equal(got2.n, got1.n);
+        assert_memory_equal(got1.id, got2.id, 32 * got1.n);
+    }
+    store_destroy(&s2);
+    store_destroy(&f->s);
+    size_t plain = index_leaves(f->dir), compacted = index_leaves(dir2);
+    print_message("index term tree: %zu leaves, %zu with ix_compact\n", plain, compacted);
+    assert_true(compacted < plain);
+    assert_int_equal(store_open(f->dir, 0, &f->s), HUB_OK);
+    nftw(dir2, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    for (int i = 0; i < R; i++)
+        built_free(&b[i]);
+    free(b);
+}
+
 /* A store written by a newer hubd, by the development builds before schema 2 (whose index
  * postings read differently), or by schema 3 (text index before multilingual search) is
  * refused rather than misread; the current one opens. */
@@ -2575,7 +2968,7 @@ static void test_schema_version(void **state) {
     set_schema(f->dir, 3);
     assert_int_equal(store_open(f->dir, 0, &s), HUB_E_VERSION);
     assert_null(s);
-    assert_int_equal(STORE_SCHEMA_VERSION, 6);
+    assert_int_equal(STORE_SCHEMA_VERSION, 7);
     set_schema(f->dir, STORE_SCHEMA_VERSION);
     assert_int_equal(store_open(f->dir, 0, &f->s), HUB_OK);
 }
@@ -3277,6 +3670,9 @@ int main(void) {
         T(test_query_raw_rows),
         T(test_schema5_migrated),
         T(test_id_stage_merge),
+        T(test_tiers),
+        T(test_schema6_migrated),
+        T(test_ix_compact),
         T(test_reopen),
         T(test_schema_version),
         T(test_identity_file),
