@@ -151,6 +151,10 @@ def test_metrics_promtool_and_exporter(hubs):
     for i in range(3):
         a.publish("offer", {"title": f"Offer {i}", "country": "AT"}, key=f"o{i}")
     wait_until(lambda: b.status()["entries"] >= 3, timeout=20, msg="b never got a's offers")
+    # the entries may come in on a's session to b before b's own session to a is up
+    wait_until(lambda: any(p["key"] == a.key and p["direction"] == "out" and p["state"] == "up"
+                           for p in b.call("peers")["peers"]),
+               timeout=20, msg="b's session to a never came up")
 
     text = b.ctl("metrics", json=False)
     _promtool_check(text)
