@@ -56,6 +56,7 @@ int node_open(const struct config *cfg, struct node **out) {
         return rc;
     }
     node_clock_report(n);
+    pthread_mutex_init(&n->spares.mu, NULL);
     writer_start(n);
     self_start(n, created);
     *out = n;
@@ -66,6 +67,8 @@ void node_destroy(struct node **np) {
     if (!np || !*np)
         return;
     writer_stop(*np);
+    node_prepared_release(*np);
+    pthread_mutex_destroy(&(*np)->spares.mu);
     sigcheck_destroy(&(*np)->sigcheck);
     store_destroy(&(*np)->store);
     identity_wipe(&(*np)->id);
@@ -134,10 +137,17 @@ void node_count(struct node *n, int code) {
         n->counters.rejected[-code]++;
 }
 
+static void prepared_link(struct prepared *p, size_t count, struct index_term *t,
+                          struct ts_dict *d) {
+    for (size_t i = 0; i < count; i++) {
+        p[i].terms = t + i * RECORD_MAX_TERMS;
+        p[i].dict = d + i;
+    }
+}
+
 /* The terms live apart so that the thread that decodes a batch (the event loop) touches a
  * quarter of the memory; the workers that fill the terms fault their pages in. */
-struct prepared *node_prepared_new(size_t count) {
-    count = count ? count : 1;
+static struct prepared *prepared_alloc(size_t count) {
     struct prepared *p = calloc(count, sizeof *p);
     struct index_term *t = malloc(count * RECORD_MAX_TERMS * sizeof *t);
     struct ts_dict *d = malloc(count * sizeof *d);
@@ -147,19 +157,82 @@ struct prepared *node_prepared_new(size_t count) {
         free(d);
         return NULL;
     }
-    for (size_t i = 0; i < count; i++) {
-        p[i].terms = t + i * RECORD_MAX_TERMS;
-        p[i].dict = d + i;
-    }
+    prepared_link(p, count, t, d);
     return p;
 }
 
-void node_prepared_free(struct prepared *p) {
+static void prepared_free(struct prepared *p) {
     if (p) {
         free(p[0].terms);
         free(p[0].dict);
         free(p);
     }
+}
+
+/* A catch-up batch's blocks are ~40 MiB (16,384 entries), each a mapping of its own
+ * (hub_malloc_setup): made afresh for every batch, their pages were faulted in again each time.
+ * The largest blocks of finished batches are kept instead (at most NODE_PREPARED_SPARES, freed
+ * when the hub goes idle): the memory they hold is bounded by the largest batches. */
+struct prepared *node_prepared_take(struct node *n, size_t count) {
+    count = count ? count : 1;
+    struct node_spares *sp = &n->spares;
+    pthread_mutex_lock(&sp->mu);
+    int best = -1; /* the smallest spare that holds count */
+    for (int i = 0; i < NODE_PREPARED_SPARES; i++)
+        if (sp->p[i] && sp->cap[i] >= count && (best < 0 || sp->cap[i] < sp->cap[best]))
+            best = i;
+    struct prepared *p = NULL;
+    if (best >= 0) {
+        p = sp->p[best];
+        sp->p[best] = NULL;
+        sp->cap[best] = 0;
+    }
+    pthread_mutex_unlock(&sp->mu);
+    if (!p)
+        return prepared_alloc(count);
+    struct index_term *t = p[0].terms;
+    struct ts_dict *d = p[0].dict;
+    memset(p, 0, count * sizeof *p); /* what calloc gives a new block */
+    prepared_link(p, count, t, d);
+    return p;
+}
+
+void node_prepared_give(struct node *n, struct prepared *p, size_t count) {
+    if (!p)
+        return;
+    count = count ? count : 1;
+    struct node_spares *sp = &n->spares;
+    pthread_mutex_lock(&sp->mu);
+    int slot = -1; /* an empty one, else the smallest spare smaller than this block */
+    for (int i = 0; i < NODE_PREPARED_SPARES && slot < 0; i++)
+        if (!sp->p[i])
+            slot = i;
+    if (slot < 0)
+        for (int i = 0; i < NODE_PREPARED_SPARES; i++)
+            if (sp->cap[i] < count && (slot < 0 || sp->cap[i] < sp->cap[slot]))
+                slot = i;
+    struct prepared *out = p;
+    if (slot >= 0) {
+        out = sp->p[slot];
+        sp->p[slot] = p;
+        sp->cap[slot] = count;
+    }
+    pthread_mutex_unlock(&sp->mu);
+    prepared_free(out);
+}
+
+void node_prepared_release(struct node *n) {
+    struct node_spares *sp = &n->spares;
+    struct prepared *out[NODE_PREPARED_SPARES];
+    pthread_mutex_lock(&sp->mu);
+    for (int i = 0; i < NODE_PREPARED_SPARES; i++) {
+        out[i] = sp->p[i];
+        sp->p[i] = NULL;
+        sp->cap[i] = 0;
+    }
+    pthread_mutex_unlock(&sp->mu);
+    for (int i = 0; i < NODE_PREPARED_SPARES; i++)
+        prepared_free(out[i]);
 }
 
 int node_prepare(struct prepared *p, int check_payload) {
@@ -451,7 +524,7 @@ static void ingest_job_free(struct node_ingest_job *job) {
     free(job->ip.run);
     free(job->items);
     free(job->order);
-    node_prepared_free(job->j.p);
+    node_prepared_give(job->j.n, job->j.p, job->count);
     free(job);
 }
 
@@ -536,7 +609,7 @@ int node_ingest_begin(struct node *n, const uint8_t *const *wires, const size_t 
     struct node_ingest_job *job = calloc(1, sizeof *job);
     if (!job)
         return HUB_E_NOMEM;
-    struct prepared *p = node_prepared_new(count);
+    struct prepared *p = node_prepared_take(n, count);
     job->order = malloc((count ? count : 1) * sizeof *job->order);
     job->items = malloc((count ? count : 1) * sizeof *job->items);
     job->j = (struct ingest_job){n, wires, lens, p, results, hub_now_ms()};
@@ -787,6 +860,7 @@ void node_tick(struct node *n, uint64_t now_ms) {
     /* Idle: the writer thread merges the index tail, a chunk (~0.1 s) at a time, while this
      * thread goes on answering (without a writer thread, here, a chunk per turn). */
     if (mono - n->last_write >= NODE_IDLE_MS && mono >= n->next_maintain) {
+        node_prepared_release(n); /* the blocks kept for the next batch (the store's: maintain) */
         struct node_writer *w = &n->writer;
         if (!w->started) {
             (void)store_maintain(n->store);

@@ -14,6 +14,9 @@
  * and from this many entries checked (signed) and stored at once. */
 #define NODE_PAR_MIN_SLICE 16
 #define NODE_PIPE_MIN 512
+/* Per-entry blocks kept for the next batch: a catch-up's next batch takes the block the batch
+ * just stored gave back (more would add to the peak, not save faults: two are in use at once). */
+#define NODE_PREPARED_SPARES 1
 
 /* The hub's own feed as other hubs hold it (node.c, node_self_*): what a restarted hub took back
  * from its peers before publishing (a restored backup), and entries of it that this process did
@@ -58,6 +61,12 @@ struct node {
     } writer;
     struct node_counters counters;
     struct node_self self;
+    /* Per-entry blocks of finished batches, kept for the next ones (node.c, node_prepared_take) */
+    struct node_spares {
+        pthread_mutex_t mu;
+        struct prepared *p[NODE_PREPARED_SPARES];
+        size_t cap[NODE_PREPARED_SPARES];
+    } spares;
 };
 
 /* Per-entry work before the store: what it needs to index and apply the entry. */
@@ -73,9 +82,12 @@ struct prepared {
     int own_sig; /* inside a run whose newest entry fails: its own signature checked (worker) */
 };
 
-/* Per-entry state for count entries (NULL if out of memory); node_prepared_free frees it. */
-struct prepared *node_prepared_new(size_t count);
-void node_prepared_free(struct prepared *p);
+/* Per-entry state for count entries, zeroed but for its blocks of terms and text (NULL if out of
+ * memory); node_prepared_give hands it back. Either is safe from any thread. */
+struct prepared *node_prepared_take(struct node *n, size_t count);
+void node_prepared_give(struct node *n, struct prepared *p, size_t count);
+/* Frees the blocks kept for the next batches (an idle hub; node_destroy). */
+void node_prepared_release(struct node *n);
 /* Terms, dates and record semantics of a decoded, verified entry (its payload checked too when
  * check_payload: foreign entries). */
 int node_prepare(struct prepared *p, int check_payload);

@@ -259,7 +259,7 @@ static int publish_run(struct node *n, struct node_draft *d, size_t count, node_
     }
     struct publish_job j = {
         .n = n, .d = d, .count = count, .now = hub_now_ms(), .make = make, .make_arg = make_arg};
-    j.p = node_prepared_new(count);
+    j.p = node_prepared_take(n, count);
     j.wires = calloc(count, sizeof *j.wires);
     j.headers = malloc(count * sizeof *j.headers);
     j.hlens = malloc(count * sizeof *j.hlens);
@@ -328,7 +328,7 @@ static int publish_run(struct node *n, struct node_draft *d, size_t count, node_
     free(j.hlens);
     free(j.rcs);
     free(j.made);
-    node_prepared_free(j.p);
+    node_prepared_give(n, j.p, count);
     return rc;
 }
 

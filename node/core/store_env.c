@@ -270,6 +270,7 @@ void store_destroy(struct store **sp) {
     pthread_rwlock_destroy(&s->env_lock);
     pthread_mutex_destroy(&s->full_mu);
     free(s->dict_seen);
+    postings_free(&s->ix_spare);
     rank_map_destroy(&s->rank);
     free(s);
     *sp = NULL;

@@ -114,6 +114,9 @@ struct store {
      * records table (store_keys.c) */
     struct tier_merge ids_mg[TIER_COUNT - 1], recs_mg[TIER_COUNT - 1];
     struct pack *pack; /* compression of entry rows (store_pack.c) */
+    /* The largest postings buffers a batch that writes the index directly has grown, kept for
+     * the next such batch (writer only; released when the hub is idle: store_write.c). */
+    struct postings ix_spare;
 };
 
 /* Value stored in records: the current version. Its index terms are derived again from its
@@ -242,7 +245,7 @@ int restore_payload(struct store *s, struct wbatch *w, const struct store_item *
                     const uint8_t local_be[8]);
 
 /* store_write.c */
-void wbatch_free(struct wbatch *w);
+void wbatch_free(struct store *s, struct wbatch *w);
 int tail_pending(struct wbatch *w, const struct index_term *terms, size_t n, uint64_t local);
 int dict_put(struct store *s, struct wbatch *w, const char *d, size_t len);
 int ix_add(struct wbatch *w, const struct index_term *t, uint64_t local);

@@ -357,14 +357,14 @@ static int sweep_locked(struct store *s, uint64_t now_ms, size_t max, size_t *pu
     if (rc != 0)
         goto fail;
     if ((rc = mdb_txn_commit(w.txn)) != 0) {
-        wbatch_free(&w);
+        wbatch_free(s, &w);
         return store_write_err(s, rc, 0, "purging expired records");
     }
-    wbatch_free(&w);
+    wbatch_free(s, &w);
     *purged = n;
     return HUB_OK;
 fail:
     mdb_txn_abort(w.txn);
-    wbatch_free(&w);
+    wbatch_free(s, &w);
     return store_err(rc);
 }

@@ -14,7 +14,24 @@ static void wbatch_reset(struct wbatch *w) {
     w->ix_max = 0;
 }
 
-void wbatch_free(struct wbatch *w) {
+/* A batch that writes the index directly (a catch-up batch, an import request) adds up to a
+ * million postings: tens of MiB of buffers, each one mapping of its own (hub_malloc_setup), which
+ * every batch faulted in again page by page when it made them afresh (a sixth of a catch-up's
+ * CPU). The largest are kept from one batch to the next, and freed when the hub goes idle
+ * (store_maintain): what they hold is bounded by the largest batch. Tail batches (a publish) do
+ * not take them: clearing their term table costs more than those batches' own. */
+static void wbatch_take_spare(struct store *s, struct wbatch *w) {
+    w->ix = s->ix_spare;
+    memset(&s->ix_spare, 0, sizeof s->ix_spare);
+}
+
+void wbatch_free(struct store *s, struct wbatch *w) {
+    if (w->ix.icap > s->ix_spare.icap) {
+        postings_clear(&w->ix);
+        struct postings old = s->ix_spare;
+        s->ix_spare = w->ix;
+        w->ix = old;
+    }
     postings_free(&w->ix);
     free(w->tterms);
     free(w->dpend);
@@ -549,6 +566,7 @@ static int recent_count(struct store *s, MDB_txn *txn, size_t *n) {
  * those no longer live (updated, retracted, expired) are dropped. */
 static int tail_merge(struct store *s, size_t max) {
     struct wbatch w = {0};
+    wbatch_take_spare(s, &w);
     w.now = hub_now_ms();
     w.first_local = UINT64_MAX; /* the merge stores no entries */
     w.append_floor = s->index_max + 1;
@@ -623,13 +641,13 @@ static int tail_merge(struct store *s, size_t max) {
             continue;
         /* The tail stays as it is (memory and "recent"): queries still find every record; the
          * merge is tried again later. */
-        wbatch_free(&w);
+        wbatch_free(s, &w);
         if (rc == EIO || rc == ENOSPC)
             return store_write_err(s, rc, 0, "merging the index tail");
         log_error("store", "merging the index tail failed: %s", mdb_strerror(rc));
         return store_err(rc);
     }
-    wbatch_free(&w);
+    wbatch_free(s, &w);
     return HUB_OK;
 }
 
@@ -641,6 +659,8 @@ static int append_locked(struct store *s, struct store_item *items, size_t n, st
     w.first_local = first_local;
     w.append_floor = first_local;
     w.to_tail = n < s->direct_min && !(flags & STORE_BULK);
+    if (!w.to_tail)
+        wbatch_take_spare(s, &w);
     /* A request stored as its entries are signed or checked (ready: an import) writes its
      * postings every STORE_IX_CHUNK entries, while the workers still have entries to sign:
      * written at the end, they kept one core busy and the other idle. (A catch-up batch's
@@ -663,7 +683,7 @@ static int append_locked(struct store *s, struct store_item *items, size_t n, st
                 if (pre == STORE_READY_ABORT) {
                     mdb_txn_abort(w.txn);
                     s->next_local = first_local;
-                    wbatch_free(&w);
+                    wbatch_free(s, &w);
                     return HUB_E_INTERNAL;
                 }
                 if (pre != 0) {
@@ -711,7 +731,7 @@ static int append_locked(struct store *s, struct store_item *items, size_t n, st
         s->next_local = first_local; /* nothing of the batch was stored */
         if (rc == MDB_MAP_FULL && store_grow(s) == 0)
             continue;
-        wbatch_free(&w);
+        wbatch_free(s, &w);
         int err;
         if (rc == MDB_MAP_FULL) {
             char detail[sizeof s->full_detail];
@@ -739,7 +759,7 @@ static int append_locked(struct store *s, struct store_item *items, size_t n, st
     if (w.ix_max > s->index_max)
         s->index_max = w.ix_max;
     tail_apply(s, &w);
-    wbatch_free(&w);
+    wbatch_free(s, &w);
     pack_train(s, NULL, 0);
     /* The batch is stored; a failed merge is logged, and tried again after the next write. */
     if (s->tail_incomplete) {
@@ -762,6 +782,7 @@ int store_append_ready(struct store *s, struct store_item *items, size_t n, stor
 
 int store_maintain(struct store *s) {
     pthread_mutex_lock(&s->write_mu);
+    postings_free(&s->ix_spare);
     int merged = s->recent_rows > s->idle_min && tail_merge(s, s->chunk) == 0;
     pthread_mutex_unlock(&s->write_mu);
     return merged;

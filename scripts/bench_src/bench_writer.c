@@ -46,6 +46,7 @@ int main(int argc, char **argv) {
     if (sodium_init() < 0)
         return 1;
     log_init(LOG_WARN, LOG_TEXT);
+    (void)hub_malloc_setup(); /* hubd's malloc: its big batch buffers are mappings of their own */
     FILE *f = fopen(argv[2], "r");
     if (!f) {
         perror(argv[2]);

@@ -1632,6 +1632,46 @@ static void test_complete_copy_pipelined_writer(void **state) {
     complete_copy(*state, PATH_WRITER);
 }
 
+/* A batch's per-entry block is kept for the next batch (node_prepared_take/give): taken again
+ * zeroed, with each entry's own slice of terms and text; a bigger batch gets a block of its own;
+ * an idle hub's release empties the pool. The pipelined rule tests above run many batches
+ * through the same blocks. */
+static void test_prepared_blocks_reused(void **state) {
+    struct nfx *x = *state;
+    struct prepared *p = node_prepared_take(x->n, 100);
+    assert_non_null(p);
+    p[7].queued = 1;
+    p[7].row = (uint8_t *)p; /* stale state a reused block must not keep */
+    p[99].terms[3].b[0] = 5;
+    struct index_term *terms = p[0].terms;
+    node_prepared_give(x->n, p, 100);
+    /* were the block freed, malloc would give its memory to this, not to the next take */
+    void *blocker = malloc(100 * sizeof *p);
+    struct prepared *q = node_prepared_take(x->n, 60); /* fits in the kept block */
+    free(blocker);
+    assert_ptr_equal(q, p);
+    assert_ptr_equal(q[0].terms, terms);
+    for (size_t i = 0; i < 60; i++) {
+        assert_int_equal(q[i].queued, 0);
+        assert_null(q[i].row);
+        assert_ptr_equal(q[i].terms, terms + i * RECORD_MAX_TERMS);
+        assert_ptr_equal(q[i].dict, q[0].dict + i);
+    }
+    struct prepared *big = node_prepared_take(x->n, 200); /* the pool is empty: a new block */
+    assert_non_null(big);
+    assert_ptr_not_equal(big, q);
+    node_prepared_give(x->n, q, 60);
+    node_prepared_give(x->n, big, 200); /* the bigger one is kept, the smaller freed */
+    struct prepared *again = node_prepared_take(x->n, 150);
+    assert_ptr_equal(again, big);
+    node_prepared_give(x->n, again, 200);
+    node_prepared_release(x->n);
+    struct prepared *fresh = node_prepared_take(x->n, 10); /* released: allocated anew */
+    assert_non_null(fresh);
+    assert_int_equal(fresh[9].queued, 0);
+    node_prepared_give(x->n, fresh, 10);
+}
+
 int main(void) {
     if (sodium_init() < 0)
         return 1;
@@ -1644,6 +1684,7 @@ int main(void) {
         N(test_complete_copy_small),
         N(test_complete_copy_pipelined),
         N(test_complete_copy_pipelined_writer),
+        N(test_prepared_blocks_reused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
