@@ -293,6 +293,26 @@ static void versions(struct store *s, const uint8_t author[32], int kind, const 
         assert_int_equal(rc, (int)out->n);
 }
 
+/* A record with two versions: old_id then new_id, the current one new_id, or none (both purged)
+ * when withdrawn. */
+static void assert_two_versions(struct fx *f, const char *key, const uint8_t old_id[32],
+                                const uint8_t new_id[32], int withdrawn) {
+    struct ids got;
+    versions(f->s, f->a.pk, K_OFFER, key, &got);
+    assert_int_equal(got.n, 2);
+    assert_memory_equal(got.id[0], old_id, 32);
+    assert_memory_equal(got.id[1], new_id, 32);
+    uint8_t cur[32];
+    if (withdrawn) {
+        assert_int_equal(store_record_current(f->s, f->a.pk, K_OFFER, key, cur), HUB_E_NOT_FOUND);
+        assert_true(got.purged[0] && got.purged[1]);
+    } else {
+        assert_int_equal(store_record_current(f->s, f->a.pk, K_OFFER, key, cur), HUB_OK);
+        assert_memory_equal(cur, new_id, 32);
+        assert_false(got.purged[1]);
+    }
+}
+
 /* The clauses, sort and start bound of the queries query_page makes (struct store_query):
  * NULL, 0, 0 unless a test sets them. */
 static const uint8_t *g_clause;
@@ -2009,17 +2029,24 @@ static int heads_cb(const struct feed_head *h, void *arg) {
     return 0;
 }
 
+/* The (closed) store's LMDB environment in dir, opened behind its back, and a transaction of
+ * flags (0 or MDB_RDONLY) in it. */
+static void raw_begin(const char *dir, unsigned flags, MDB_env **env, MDB_txn **txn) {
+    assert_int_equal(mdb_env_create(env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(*env, 32), 0);
+    if (!(flags & MDB_RDONLY))
+        assert_int_equal(mdb_env_set_mapsize(*env, 64ULL << 20), 0);
+    assert_int_equal(mdb_env_open(*env, dir, flags, 0600), 0);
+    assert_int_equal(mdb_txn_begin(*env, NULL, flags, txn), 0);
+}
+
 /* Writes meta "schema" = ver into the store's LMDB environment behind its back. */
 static void set_schema(const char *dir, uint32_t ver) {
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
     uint8_t b[4] = {(uint8_t)(ver >> 24), (uint8_t)(ver >> 16), (uint8_t)(ver >> 8), (uint8_t)ver};
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
-    assert_int_equal(mdb_env_set_mapsize(env, 64ULL << 20), 0);
-    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    raw_begin(dir, 0, &env, &txn);
     assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
     MDB_val k = {6, "schema"}, v = {4, b};
     assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
@@ -2035,11 +2062,7 @@ static void schema4_layout(const char *dir) {
     MDB_dbi ids, fresh;
     MDB_cursor *c;
     MDB_val k, v;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
-    assert_int_equal(mdb_env_set_mapsize(env, 64ULL << 20), 0);
-    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    raw_begin(dir, 0, &env, &txn);
     assert_int_equal(mdb_dbi_open(txn, "ids", 0, &ids), 0);
     assert_int_equal(mdb_dbi_open(txn, "ids_new", 0, &fresh), 0);
     assert_int_equal(mdb_cursor_open(txn, fresh, &c), 0);
@@ -2119,10 +2142,7 @@ static void count_entry_rows(const char *dir, size_t *rows, size_t *packed) {
     MDB_cursor *c;
     MDB_val k, v;
     *rows = *packed = 0;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
-    assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    raw_begin(dir, MDB_RDONLY, &env, &txn);
     assert_int_equal(mdb_dbi_open(txn, "entries", 0, &dbi), 0);
     assert_int_equal(mdb_cursor_open(txn, dbi, &c), 0);
     for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
@@ -2174,10 +2194,7 @@ static void *pack_ahead_thread(void *arg) {
 /* The entries table of the (closed) store in dir, in a transaction of flags (0 or MDB_RDONLY). */
 static void entries_open(const char *dir, unsigned flags, MDB_env **env, MDB_txn **txn,
                          MDB_dbi *dbi) {
-    assert_int_equal(mdb_env_create(env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(*env, 32), 0);
-    assert_int_equal(mdb_env_open(*env, dir, flags, 0600), 0);
-    assert_int_equal(mdb_txn_begin(*env, NULL, flags, txn), 0);
+    raw_begin(dir, flags, env, txn);
     assert_int_equal(mdb_dbi_open(*txn, "entries", 0, dbi), 0);
 }
 
@@ -2525,21 +2542,7 @@ static void test_id_stage_merge(void **state) {
     for (int j = 0; j < 10; j++) {
         char key[16];
         snprintf(key, sizeof key, "s%d", j);
-        struct ids got_v;
-        versions(f->s, f->a.pk, K_OFFER, key, &got_v);
-        assert_int_equal(got_v.n, 2);
-        assert_memory_equal(got_v.id[0], b[j].e.id, 32);
-        assert_memory_equal(got_v.id[1], nv[j].e.id, 32);
-        uint8_t cur[32];
-        if (j == 3) {
-            assert_int_equal(store_record_current(f->s, f->a.pk, K_OFFER, key, cur),
-                             HUB_E_NOT_FOUND);
-            assert_true(got_v.purged[0] && got_v.purged[1]);
-        } else {
-            assert_int_equal(store_record_current(f->s, f->a.pk, K_OFFER, key, cur), HUB_OK);
-            assert_memory_equal(cur, nv[j].e.id, 32);
-            assert_false(got_v.purged[1]);
-        }
+        assert_two_versions(f, key, b[j].e.id, nv[j].e.id, j == 3);
     }
     /* a one-nibble prefix is shared by several of 60 ids: ambiguous across both parts */
     uint8_t got[32];
@@ -2574,10 +2577,7 @@ static const char *const tier_names[2][3] = {{"ids_new", "ids_mid", "ids"},
 static void tier_rows(const char *dir, int t, size_t rows[3]) {
     MDB_env *env;
     MDB_txn *txn;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
-    assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    raw_begin(dir, MDB_RDONLY, &env, &txn);
     for (int i = 0; i < 3; i++) {
         MDB_dbi dbi;
         MDB_stat st;
@@ -2706,10 +2706,7 @@ static uint32_t read_schema(const char *dir) {
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
-    assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    raw_begin(dir, MDB_RDONLY, &env, &txn);
     assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
     MDB_val k = {6, "schema"}, v;
     assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
@@ -2728,11 +2725,7 @@ static void schema6_layout(const char *dir) {
     MDB_env *env;
     MDB_txn *txn;
     MDB_val k, v;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
-    assert_int_equal(mdb_env_set_mapsize(env, 64ULL << 20), 0);
-    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    raw_begin(dir, 0, &env, &txn);
     for (int t = 0; t < 2; t++) {
         MDB_dbi mid, main;
         MDB_cursor *c;
@@ -2839,20 +2832,7 @@ static void test_schema6_migrated(void **state) {
     for (int j = 0; j < N / 10; j++) {
         char key[16];
         snprintf(key, sizeof key, "m%d", j * 10);
-        struct ids got;
-        versions(f->s, f->a.pk, K_OFFER, key, &got);
-        assert_int_equal(got.n, 2);
-        assert_memory_equal(got.id[0], b[j * 10].e.id, 32);
-        assert_memory_equal(got.id[1], nv[j].e.id, 32);
-        uint8_t cur[32];
-        if (j == 0) {
-            assert_int_equal(store_record_current(f->s, f->a.pk, K_OFFER, key, cur),
-                             HUB_E_NOT_FOUND);
-            assert_true(got.purged[0] && got.purged[1]);
-        } else {
-            assert_int_equal(store_record_current(f->s, f->a.pk, K_OFFER, key, cur), HUB_OK);
-            assert_memory_equal(cur, nv[j].e.id, 32);
-        }
+        assert_two_versions(f, key, b[j * 10].e.id, nv[j].e.id, j == 0);
     }
     struct store_verify vr;
     assert_int_equal(store_verify(f->s, TS0, &vr), HUB_OK);
@@ -2871,10 +2851,7 @@ static size_t index_leaves(const char *dir) {
     MDB_txn *txn;
     MDB_dbi dbi;
     MDB_stat st;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
-    assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    raw_begin(dir, MDB_RDONLY, &env, &txn);
     assert_int_equal(mdb_dbi_open(txn, "index", 0, &dbi), 0);
     assert_int_equal(mdb_stat(txn, dbi, &st), 0);
     mdb_txn_abort(txn);
