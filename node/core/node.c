@@ -12,10 +12,10 @@
 
 #include "log.h"
 #include "node_priv.h"
-#include "textsearch.h"
 #include "par.h"
 #include "record.h"
 #include "sigcheck.h"
+#include "textsearch.h"
 
 #define NODE_SWEEP_BATCH 64
 #define NODE_IDLE_MS 1000 /* without writes for this long, the store tidies its index */
