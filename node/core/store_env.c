@@ -231,7 +231,7 @@ int store_open(const char *dir, uint64_t max_map_bytes, struct store **out) {
     rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
     s->next_local = (rc == 0 && k.mv_size == 8) ? hub_rd64(k.mv_data) + 1 : 1;
     mdb_cursor_close(c);
-    if ((rc = tail_load(s, txn)) != 0)
+    if ((rc = tail_load(s, txn)) != 0 || (rc = tiers_load(s, txn)) != 0)
         goto fail;
     if ((rc = mdb_txn_commit(txn)) != 0) {
         txn = NULL;

@@ -139,9 +139,55 @@ static const int recs_tiers[TIER_COUNT] = {DB_RECORDS_NEW, DB_RECORDS_MID, DB_RE
  * buffers, which are memory) whatever the size of the store. A failed transaction only moves
  * the start on: rows it did not move are moved in the next round. put_flags: MDB_NOOVERWRITE
  * where a key lives in one part only (ids), 0 where the newer row replaces the older. */
+/* Where a merge stands ("merge:ids:0" -> the last key it moved) is kept in meta, written in the
+ * transaction that moved the rows: after a restart the merge goes on from there, instead of
+ * waiting for its part, now below its share, to fill up to it again. */
+static MDB_val merge_pos_key(char buf[32], const char *tag, int from) {
+    int n = snprintf(buf, 32, "merge:%s:%d", tag, from);
+    return (MDB_val){(size_t)n, buf};
+}
+
+static int merge_pos_save(struct store *s, MDB_txn *txn, const char *tag, int from,
+                          const struct tier_merge *m) {
+    char buf[32];
+    MDB_val k = merge_pos_key(buf, tag, from);
+    if (m->active && m->from_len) {
+        MDB_val v = {m->from_len, (void *)m->from};
+        return mdb_put(txn, s->dbi[DB_META], &k, &v, 0);
+    }
+    int rc = mdb_del(txn, s->dbi[DB_META], &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int merge_pos_load(struct store *s, MDB_txn *txn, const char *tag,
+                          struct tier_merge m[TIER_COUNT - 1]) {
+    for (int from = 0; from < TIER_COUNT - 1; from++) {
+        char buf[32];
+        MDB_val k = merge_pos_key(buf, tag, from), v;
+        int rc = mdb_get(txn, s->dbi[DB_META], &k, &v);
+        if (rc == MDB_NOTFOUND)
+            continue;
+        if (rc != 0)
+            return rc;
+        if (v.mv_size == 0 || v.mv_size > TIER_KEY_MAX) { /* a hint only: merged afresh */
+            log_warnx("store", "ignoring a bad merge position (%s)", buf);
+            continue;
+        }
+        m[from].active = 1;
+        memcpy(m[from].from, v.mv_data, v.mv_size);
+        m[from].from_len = v.mv_size;
+    }
+    return 0;
+}
+
+int tiers_load(struct store *s, MDB_txn *txn) {
+    int rc = merge_pos_load(s, txn, "ids", s->ids_mg);
+    return rc ? rc : merge_pos_load(s, txn, "records", s->recs_mg);
+}
+
 static int tier_merge(struct store *s, MDB_txn *txn, const int db[TIER_COUNT], int from,
                       size_t ratio, size_t max, unsigned put_flags, struct tier_merge *m,
-                      const char *what) {
+                      const char *what, const char *tag) {
     MDB_stat st[TIER_COUNT];
     for (int i = from; i < TIER_COUNT; i++) {
         int rc = mdb_stat(txn, s->dbi[db[i]], &st[i]);
@@ -189,6 +235,8 @@ static int tier_merge(struct store *s, MDB_txn *txn, const int db[TIER_COUNT], i
     if (rc == MDB_KEYEXIST)
         return MDB_CORRUPTED;
     if (rc == 0)
+        rc = merge_pos_save(s, txn, tag, from, m);
+    if (rc == 0)
         log_debug("store", "moved %zu of %zu staged %s from tier %d into tier %d (%zu rows)%s",
                   moved, st[from].ms_entries, what, from, from + 1, st[from + 1].ms_entries,
                   m->active ? "" : ": merge done");
@@ -198,10 +246,11 @@ static int tier_merge(struct store *s, MDB_txn *txn, const int db[TIER_COUNT], i
 /* The merge steps of both parts of a table, for a write transaction about to commit: the stage
  * into mid, then mid (grown by it, maybe) into main. */
 static int tiers_merge(struct store *s, MDB_txn *txn, const int db[TIER_COUNT], size_t max,
-                       unsigned put_flags, struct tier_merge m[TIER_COUNT - 1], const char *what) {
-    int rc = tier_merge(s, txn, db, 0, TIER_STAGE_RATIO, max, put_flags, &m[0], what);
+                       unsigned put_flags, struct tier_merge m[TIER_COUNT - 1], const char *what,
+                       const char *tag) {
+    int rc = tier_merge(s, txn, db, 0, TIER_STAGE_RATIO, max, put_flags, &m[0], what, tag);
     if (rc == 0)
-        rc = tier_merge(s, txn, db, 1, TIER_MID_RATIO, max, put_flags, &m[1], what);
+        rc = tier_merge(s, txn, db, 1, TIER_MID_RATIO, max, put_flags, &m[1], what, tag);
     return rc;
 }
 
@@ -223,7 +272,8 @@ int ids_put(struct store *s, MDB_txn *txn, const uint8_t id[32], MDB_val *local)
 }
 
 int ids_merge(struct store *s, MDB_txn *txn) {
-    return tiers_merge(s, txn, ids_tiers, IDS_MERGE_ROWS, MDB_NOOVERWRITE, s->ids_mg, "entry ids");
+    return tiers_merge(s, txn, ids_tiers, IDS_MERGE_ROWS, MDB_NOOVERWRITE, s->ids_mg, "entry ids",
+                       "ids");
 }
 
 static int id_has_prefix(const uint8_t *id, const uint8_t *prefix, size_t nibbles) {
@@ -351,7 +401,8 @@ int rec_version_locals(struct store *s, MDB_txn *txn, const uint8_t rkey[RKEY_LE
 }
 
 int recs_merge(struct store *s, MDB_txn *txn) {
-    return tiers_merge(s, txn, recs_tiers, RECS_MERGE_ROWS, 0, s->recs_mg, "record rows");
+    return tiers_merge(s, txn, recs_tiers, RECS_MERGE_ROWS, 0, s->recs_mg, "record rows",
+                       "records");
 }
 
 int store_tiers(struct store *s, const uint8_t author[32], int kind, const char *key,

@@ -170,6 +170,8 @@ struct wbatch {
 };
 
 /* ---- defined in one store file, used by another ---- */
+/* store_keys.c: where the merges of the id and records tables stood (meta), at store_open. */
+int tiers_load(struct store *s, MDB_txn *txn);
 /* store_sigpend.c: the "sigpend" rows of the items of a batch stored unchecked, in its
  * transaction (PROTOCOL.md 9.16) */
 int sigpend_note(struct store *s, MDB_txn *txn, const struct store_item *items, size_t n);

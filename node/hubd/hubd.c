@@ -268,7 +268,7 @@ int main(int argc, char **argv) {
     }
     log_init(cfg.log_level, cfg.log_format);
     if (hub_malloc_setup() != 0)
-        log_warn("hubd", "mallopt(M_MMAP_THRESHOLD) refused: memory may grow with catch-ups");
+        log_warnx("hubd", "mallopt(M_MMAP_THRESHOLD) refused: memory may grow with catch-ups");
     install_signals(); /* before anything that takes time: a signal now is logged, not fatal */
     raise_fd_limit();
     if (sodium_init() < 0)

@@ -2859,6 +2859,40 @@ static size_t index_leaves(const char *dir) {
     return st.ms_leaf_pages;
 }
 
+/* A merge seen half done when the hub stops goes on after the restart from where it stood
+ * (meta "merge:..."), though the part it moves is below its share by then and would not start
+ * a merge of its own: the next batch moves more rows into main. */
+static void test_merge_resumes_after_restart(void **state) {
+    struct fx *f = *state;
+    store_set_id_stage(f->s, 8);
+    struct feed fa;
+    feed_init(&fa, &f->a, TS0);
+    int next = 0;
+    size_t rows[3], rrows[3];
+    int in[3];
+    put_fill(f, &fa, "f", &next, 400);
+    /* until a batch moved a full step (8 rows) of the records' mid into main, and mid, with
+     * what the stage may add to it in a batch (8 rows), is below the eighth of main that would
+     * start a merge afresh */
+    assert_int_equal(store_tiers(f->s, f->a.pk, K_OFFER, "f0", rows, rrows, in), HUB_OK);
+    for (int tries = 0;; tries++) {
+        assert_true(tries < 400);
+        size_t main_was = rrows[2];
+        put_fill(f, &fa, "g", &next, 5);
+        assert_int_equal(store_tiers(f->s, f->a.pk, K_OFFER, "f0", rows, rrows, in), HUB_OK);
+        if (rrows[2] == main_was + 8 && rrows[1] >= 16 && rrows[1] + 8 < rrows[2] / 8)
+            break;
+    }
+    size_t main_before = rrows[2];
+    tiers_reopen(f);
+    put_fill(f, &fa, "r", &next, 5);
+    assert_int_equal(store_tiers(f->s, f->a.pk, K_OFFER, "f0", rows, rrows, in), HUB_OK);
+    assert_true(rrows[2] > main_before); /* main takes rows from mid's merge only */
+    struct store_verify vr;
+    assert_int_equal(store_verify(f->s, TS0, &vr), HUB_OK);
+    assert_int_equal(vr.problems, 0);
+}
+
 /* The same offers imported into two stores, one merging the under-filled leaves of the index
  * after each batch (ix_compact, the default), one not: every topic's query answers the same
  * records in the same order, and the term tree of the compacted index has fewer leaves (terms
@@ -3650,6 +3684,7 @@ int main(void) {
         T(test_tiers),
         T(test_schema6_migrated),
         T(test_ix_compact),
+        T(test_merge_resumes_after_restart),
         T(test_reopen),
         T(test_schema_version),
         T(test_identity_file),
