@@ -2632,6 +2632,15 @@ static void tiers_check_h(struct fx *f, struct built *v, size_t n) {
     assert_memory_equal(cur, v[n - 1].e.id, 32);
 }
 
+/* A store whose merges run at 8 rows (the stage merged into mid at 8, a step of 8 rows per
+ * transaction), with 400 offers of fa in it: main big enough that mid is merged into it at 50. */
+static void tiers_fill(struct fx *f, struct feed *fa, int *next) {
+    store_set_id_stage(f->s, 8);
+    feed_init(fa, &f->a, TS0);
+    *next = 0;
+    put_fill(f, fa, "f", next, 400);
+}
+
 /* Ids and record rows in three parts: new ones in the stage, merged into mid at a 64th of the
  * store, mid into main at an eighth, a few rows per transaction (8 here). A record's row found
  * in each part; a newer one hides the older ones (the record h with its row in all three parts
@@ -2639,14 +2648,11 @@ static void tiers_check_h(struct fx *f, struct built *v, size_t n) {
  * transactions; a new record writes one row (its only version folded into it). */
 static void test_tiers(void **state) {
     struct fx *f = *state;
-    store_set_id_stage(f->s, 8);
     struct feed fa;
-    feed_init(&fa, &f->a, TS0);
-    int next = 0;
+    int next;
     size_t rows[3], rrows[3];
     int in[3];
-    /* a main table big enough that mid is merged into it at 50 rows, the stage into mid at 8 */
-    put_fill(f, &fa, "f", &next, 400);
+    tiers_fill(f, &fa, &next);
     store_destroy(&f->s);
     tier_rows(f->dir, 0, rows);
     tier_rows(f->dir, 1, rrows);
@@ -2864,13 +2870,11 @@ static size_t index_leaves(const char *dir) {
  * a merge of its own: the next batch moves more rows into main. */
 static void test_merge_resumes_after_restart(void **state) {
     struct fx *f = *state;
-    store_set_id_stage(f->s, 8);
     struct feed fa;
-    feed_init(&fa, &f->a, TS0);
-    int next = 0;
+    int next;
     size_t rows[3], rrows[3];
     int in[3];
-    put_fill(f, &fa, "f", &next, 400);
+    tiers_fill(f, &fa, &next);
     /* until a batch moved a full step (8 rows) of the records' mid into main, and mid, with
      * what the stage may add to it in a batch (8 rows), is below the eighth of main that would
      * start a merge afresh */
