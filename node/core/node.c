@@ -56,7 +56,7 @@ int node_open(const struct config *cfg, struct node **out) {
         return rc;
     }
     node_clock_report(n);
-    pthread_mutex_init(&n->spares.mu, NULL);
+    pthread_mutex_init(&n->spare.mu, NULL);
     writer_start(n);
     self_start(n, created);
     *out = n;
@@ -68,7 +68,7 @@ void node_destroy(struct node **np) {
         return;
     writer_stop(*np);
     node_prepared_release(*np);
-    pthread_mutex_destroy(&(*np)->spares.mu);
+    pthread_mutex_destroy(&(*np)->spare.mu);
     sigcheck_destroy(&(*np)->sigcheck);
     store_destroy(&(*np)->store);
     identity_wipe(&(*np)->id);
@@ -171,21 +171,18 @@ static void prepared_free(struct prepared *p) {
 
 /* A catch-up batch's blocks are ~40 MiB (16,384 entries), each a mapping of its own
  * (hub_malloc_setup): made afresh for every batch, their pages were faulted in again each time.
- * The largest blocks of finished batches are kept instead (at most NODE_PREPARED_SPARES, freed
- * when the hub goes idle): the memory they hold is bounded by the largest batches. */
+ * The largest block of a finished batch is kept for the next one instead (freed when the hub
+ * goes idle): the memory it holds is bounded by the largest batch. One is enough: a catch-up's
+ * next batch takes the block the batch just stored gave back; more would add to the peak. */
 struct prepared *node_prepared_take(struct node *n, size_t count) {
     count = count ? count : 1;
-    struct node_spares *sp = &n->spares;
-    pthread_mutex_lock(&sp->mu);
-    int best = -1; /* the smallest spare that holds count */
-    for (int i = 0; i < NODE_PREPARED_SPARES; i++)
-        if (sp->p[i] && sp->cap[i] >= count && (best < 0 || sp->cap[i] < sp->cap[best]))
-            best = i;
+    struct node_spare *sp = &n->spare;
     struct prepared *p = NULL;
-    if (best >= 0) {
-        p = sp->p[best];
-        sp->p[best] = NULL;
-        sp->cap[best] = 0;
+    pthread_mutex_lock(&sp->mu);
+    if (sp->p && sp->cap >= count) {
+        p = sp->p;
+        sp->p = NULL;
+        sp->cap = 0;
     }
     pthread_mutex_unlock(&sp->mu);
     if (!p)
@@ -201,38 +198,26 @@ void node_prepared_give(struct node *n, struct prepared *p, size_t count) {
     if (!p)
         return;
     count = count ? count : 1;
-    struct node_spares *sp = &n->spares;
+    struct node_spare *sp = &n->spare;
     pthread_mutex_lock(&sp->mu);
-    int slot = -1; /* an empty one, else the smallest spare smaller than this block */
-    for (int i = 0; i < NODE_PREPARED_SPARES && slot < 0; i++)
-        if (!sp->p[i])
-            slot = i;
-    if (slot < 0)
-        for (int i = 0; i < NODE_PREPARED_SPARES; i++)
-            if (sp->cap[i] < count && (slot < 0 || sp->cap[i] < sp->cap[slot]))
-                slot = i;
-    struct prepared *out = p;
-    if (slot >= 0) {
-        out = sp->p[slot];
-        sp->p[slot] = p;
-        sp->cap[slot] = count;
+    if (!sp->p || sp->cap < count) { /* keep the larger of the two */
+        struct prepared *old = sp->p;
+        sp->p = p;
+        sp->cap = count;
+        p = old;
     }
     pthread_mutex_unlock(&sp->mu);
-    prepared_free(out);
+    prepared_free(p);
 }
 
 void node_prepared_release(struct node *n) {
-    struct node_spares *sp = &n->spares;
-    struct prepared *out[NODE_PREPARED_SPARES];
+    struct node_spare *sp = &n->spare;
     pthread_mutex_lock(&sp->mu);
-    for (int i = 0; i < NODE_PREPARED_SPARES; i++) {
-        out[i] = sp->p[i];
-        sp->p[i] = NULL;
-        sp->cap[i] = 0;
-    }
+    struct prepared *p = sp->p;
+    sp->p = NULL;
+    sp->cap = 0;
     pthread_mutex_unlock(&sp->mu);
-    for (int i = 0; i < NODE_PREPARED_SPARES; i++)
-        prepared_free(out[i]);
+    prepared_free(p);
 }
 
 int node_prepare(struct prepared *p, int check_payload) {

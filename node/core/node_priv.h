@@ -14,9 +14,6 @@
  * and from this many entries checked (signed) and stored at once. */
 #define NODE_PAR_MIN_SLICE 16
 #define NODE_PIPE_MIN 512
-/* Per-entry blocks kept for the next batch: a catch-up's next batch takes the block the batch
- * just stored gave back (more would add to the peak, not save faults: two are in use at once). */
-#define NODE_PREPARED_SPARES 1
 
 /* The hub's own feed as other hubs hold it (node.c, node_self_*): what a restarted hub took back
  * from its peers before publishing (a restored backup), and entries of it that this process did
@@ -61,12 +58,13 @@ struct node {
     } writer;
     struct node_counters counters;
     struct node_self self;
-    /* Per-entry blocks of finished batches, kept for the next ones (node.c, node_prepared_take) */
-    struct node_spares {
+    /* The per-entry block of a finished batch, kept for the next one (node.c,
+     * node_prepared_take): p holds cap entries */
+    struct node_spare {
         pthread_mutex_t mu;
-        struct prepared *p[NODE_PREPARED_SPARES];
-        size_t cap[NODE_PREPARED_SPARES];
-    } spares;
+        struct prepared *p;
+        size_t cap;
+    } spare;
 };
 
 /* Per-entry work before the store: what it needs to index and apply the entry. */
@@ -86,7 +84,7 @@ struct prepared {
  * memory); node_prepared_give hands it back. Either is safe from any thread. */
 struct prepared *node_prepared_take(struct node *n, size_t count);
 void node_prepared_give(struct node *n, struct prepared *p, size_t count);
-/* Frees the blocks kept for the next batches (an idle hub; node_destroy). */
+/* Frees the block kept for the next batch (an idle hub; node_destroy). */
 void node_prepared_release(struct node *n);
 /* Terms, dates and record semantics of a decoded, verified entry (its payload checked too when
  * check_payload: foreign entries). */
