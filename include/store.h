@@ -119,6 +119,12 @@ void store_set_tail_limits(struct store *s, size_t direct_min, size_t tail_max, 
  * eighth of it, each at least min rows (default 16,384) and min rows per transaction
  * (store_keys.c). For tests, which exercise the merges with few entries. */
 void store_set_id_stage(struct store *s, size_t min);
+/* For tests: fn runs on the writing thread at two points of each batch that stores entries,
+ * committed 0 just before its commit (its new postings already in the memory tail) and
+ * committed 1 right after it (before the batch's after-commit work), so that a test can read
+ * the store from inside the window. NULL turns it off. */
+void store_set_commit_hook(struct store *s, void (*fn)(struct store *s, int committed, void *arg),
+                           void *arg);
 /* After a batch writes the index, its under-filled leaves are merged (store_write.c,
  * ix_compact): on by default; off for tests that compare the answers with and without. */
 void store_set_ix_compact(struct store *s, int on);

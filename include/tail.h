@@ -17,9 +17,14 @@ void tail_destroy(struct tail **t);
 /* Adds one record's postings (HUB_E_NOMEM). A term's postings stay sorted by local. */
 int tail_add(struct tail *t, const struct index_term *terms, size_t n, uint64_t local)
     __attribute__((warn_unused_result));
-/* The postings of a term, ascending; NULL and *n = 0 when it has none. Valid until the next
- * tail_add or tail_clear. */
-const uint64_t *tail_postings(const struct tail *t, const uint8_t term[INDEX_TERM_LEN], size_t *n);
+/* Takes one record's postings out again (a batch whose commit failed); those it lacks are
+ * skipped. */
+void tail_remove(struct tail *t, const struct index_term *terms, size_t n, uint64_t local);
+/* The postings <= upto of a term, ascending; NULL and *n = 0 when it has none. upto is the last
+ * entry of the reader's snapshot: the writer adds a batch's postings before its commit. Valid
+ * until the next tail_add, tail_remove or tail_clear. */
+const uint64_t *tail_postings(const struct tail *t, const uint8_t term[INDEX_TERM_LEN],
+                              uint64_t upto, size_t *n);
 /* Drops every posting <= cut (those merged into the index). */
 void tail_drop_upto(struct tail *t, uint64_t cut);
 void tail_clear(struct tail *t);

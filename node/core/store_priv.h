@@ -84,6 +84,8 @@ struct store {
     uint64_t next_local;
     MDB_txn *rtxn;       /* reset between uses, renewed for each read: saves a malloc per query */
     struct tail *tail;   /* postings of the records in "recent", for queries */
+    void (*commit_hook)(struct store *s, int committed, void *arg); /* tests */
+    void *commit_hook_arg;
     uint64_t index_max;  /* largest local with postings in index (meta "index_max") */
     size_t recent_rows;  /* records in "recent" (and the tail) */
     int tail_incomplete; /* memory ran out filling the tail: merge at the next write */

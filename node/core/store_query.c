@@ -365,6 +365,39 @@ static int store_query_by_start(struct store *s, MDB_txn *txn, struct qjoin *j,
     return count;
 }
 
+/* A query's view: the tail's lock, then a snapshot, and the snapshot's last entry. The writer
+ * adds a batch's postings to the tail before its commit and takes merged ones out after it, so
+ * a snapshot begun under the lock finds every entry it holds in the index or the tail; postings
+ * past its last entry (a batch not committed when it began) are left out (tail_postings). */
+static int qview_begin(struct store *s, MDB_txn **txn, uint64_t *upto) {
+    pthread_mutex_lock(&s->tail_mu);
+    int rc = rtxn_begin(s, txn);
+    if (rc != 0) {
+        pthread_mutex_unlock(&s->tail_mu);
+        return rc;
+    }
+    MDB_cursor *c;
+    MDB_val k, v;
+    *upto = 0;
+    if ((rc = mdb_cursor_open(*txn, s->dbi[DB_ENTRIES], &c)) == 0) {
+        rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+        if (rc == 0 && k.mv_size == 8)
+            *upto = hub_rd64(k.mv_data);
+        mdb_cursor_close(c);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        rtxn_end(s);
+        pthread_mutex_unlock(&s->tail_mu);
+        return store_err(rc);
+    }
+    return HUB_OK;
+}
+
+static void qview_end(struct store *s) {
+    rtxn_end(s);
+    pthread_mutex_unlock(&s->tail_mu);
+}
+
 int store_query(struct store *s, const struct store_query *q,
                 int (*cb)(const uint8_t *wire, size_t len, void *arg), void *arg,
                 uint64_t *next_cursor) {
@@ -382,16 +415,16 @@ int store_query(struct store *s, const struct store_query *q,
         return HUB_E_RANGE;
     }
     MDB_txn *txn;
-    int rc = rtxn_begin(s, &txn);
+    uint64_t upto;
+    int rc = qview_begin(s, &txn, &upto); /* the tail's arrays are read until the join ends */
     if (rc != 0)
         return rc;
     int count = 0;
     size_t opened = 0;
-    pthread_mutex_lock(&s->tail_mu); /* the tail's arrays are read until the join ends */
     *next_cursor = 0;
     for (; opened < j.k; opened++) {
         j.t[opened] = q->nterms ? &q->terms[opened] : &all;
-        j.tail[opened] = tail_postings(s->tail, j.t[opened]->b, &j.ntail[opened]);
+        j.tail[opened] = tail_postings(s->tail, j.t[opened]->b, upto, &j.ntail[opened]);
         if ((rc = mdb_cursor_open(txn, s->dbi[DB_INDEX], &j.c[opened])) != 0) {
             rc = store_err(rc);
             goto done;
@@ -429,10 +462,9 @@ int store_query(struct store *s, const struct store_query *q,
     }
     rc = count;
 done:
-    pthread_mutex_unlock(&s->tail_mu);
     for (size_t i = 0; i < opened; i++)
         mdb_cursor_close(j.c[i]);
-    rtxn_end(s);
+    qview_end(s);
     return rc;
 }
 
@@ -449,10 +481,10 @@ int store_postings(struct store *s, const struct index_term *t, uint64_t *out, s
     if (max == 0)
         return 0;
     MDB_txn *txn;
-    int rc = rtxn_begin(s, &txn);
+    uint64_t upto;
+    int rc = qview_begin(s, &txn, &upto); /* the tail and the index agree until both are read */
     if (rc != 0)
         return rc;
-    pthread_mutex_lock(&s->tail_mu); /* the tail and the index agree until both are read */
     MDB_cursor *c = NULL;
     size_t seen = 0;
     /* out is the ring: the newest max postings of the index, ascending from (seen % max) */
@@ -473,7 +505,7 @@ int store_postings(struct store *s, const struct index_term *t, uint64_t *out, s
         mdb_cursor_close(c);
     }
     size_t ni = seen < max ? seen : max, nt = 0, k = 0;
-    const uint64_t *tp = rc == 0 ? tail_postings(s->tail, t->b, &nt) : NULL;
+    const uint64_t *tp = rc == 0 ? tail_postings(s->tail, t->b, upto, &nt) : NULL;
     uint64_t *idx = NULL;
     if (rc == 0) {
         /* newest first: the ring holds [newer | older], each run ascending; reversing each
@@ -502,18 +534,17 @@ int store_postings(struct store *s, const struct index_term *t, uint64_t *out, s
             out[k++] = v;
         }
     }
-    pthread_mutex_unlock(&s->tail_mu);
-    rtxn_end(s);
+    qview_end(s);
     free(idx);
     return rc != 0 ? (rc < 0 ? rc : store_err(rc)) : (int)k;
 }
 
 int store_postings_count(struct store *s, const struct index_term *t, size_t *count) {
     MDB_txn *txn;
-    int rc = rtxn_begin(s, &txn);
+    uint64_t upto;
+    int rc = qview_begin(s, &txn, &upto);
     if (rc != 0)
         return rc;
-    pthread_mutex_lock(&s->tail_mu);
     MDB_cursor *c = NULL;
     size_t n = 0;
     rc = mdb_cursor_open(txn, s->dbi[DB_INDEX], &c);
@@ -528,9 +559,8 @@ int store_postings_count(struct store *s, const struct index_term *t, size_t *co
     }
     size_t nt = 0;
     if (rc == 0)
-        (void)tail_postings(s->tail, t->b, &nt);
-    pthread_mutex_unlock(&s->tail_mu);
-    rtxn_end(s);
+        (void)tail_postings(s->tail, t->b, upto, &nt);
+    qview_end(s);
     *count = (size_t)n + nt;
     return store_err(rc);
 }
@@ -727,9 +757,9 @@ static uint64_t rank_scan_floor(MDB_cursor *c, const struct rank_t *t, size_t sc
 /* The postings >= floor of a term (index and tail) into the map, as the o-th group processed:
  * the first (o == 0) adds candidates, the others mark them. */
 static int rank_term(struct store *s, MDB_cursor *c, const struct rank_t *t, unsigned o,
-                     uint64_t floor, struct rank_map *m) {
+                     uint64_t floor, uint64_t upto, struct rank_map *m) {
     size_t nt;
-    const uint64_t *tp = tail_postings(s->tail, t->b, &nt);
+    const uint64_t *tp = tail_postings(s->tail, t->b, upto, &nt);
     for (size_t i = 0; i < nt; i++)
         if (tp[i] >= floor && rank_visit(m, tp[i], o, t) != HUB_OK)
             return HUB_E_NOMEM;
@@ -858,13 +888,13 @@ int store_query_ranked(struct store *s, const struct store_query *q,
     m = *mp;
     struct rank_hit *hits = NULL, *top = NULL;
     MDB_txn *txn;
-    int rc = rtxn_begin(s, &txn);
+    uint64_t upto;
+    int rc = qview_begin(s, &txn, &upto); /* the tail's arrays are read until the end */
     if (rc != 0) {
         free(t);
         return rc;
     }
     MDB_cursor *c = NULL;
-    pthread_mutex_lock(&s->tail_mu); /* the tail's arrays are read until the end */
     if ((rc = mdb_cursor_open(txn, s->dbi[DB_INDEX], &c)) != 0) {
         rc = store_err(rc);
         goto done;
@@ -874,7 +904,7 @@ int store_query_ranked(struct store *s, const struct store_query *q,
     size_t gsize[STORE_RANK_MAX_GROUPS + STORE_RANK_MAX_FILTERS] = {0};
     for (size_t i = 0; i < nt; i++) {
         size_t ntl, dc = 0;
-        (void)tail_postings(s->tail, t[i].b, &ntl);
+        (void)tail_postings(s->tail, t[i].b, upto, &ntl);
         MDB_val k = {INDEX_TERM_LEN, (void *)t[i].b}, v;
         if (mdb_cursor_get(c, &k, &v, MDB_SET) != 0 || mdb_cursor_count(c, &dc) != 0)
             dc = 0;
@@ -914,7 +944,7 @@ int store_query_ranked(struct store *s, const struct store_query *q,
                 if (t[i].group != order[o] || !t[i].live)
                     continue;
                 /* bit o, not the group's number: the first group processed adds candidates */
-                if ((rc = rank_term(s, c, &t[i], o, floor, &m)) != HUB_OK)
+                if ((rc = rank_term(s, c, &t[i], o, floor, upto, &m)) != HUB_OK)
                     goto done;
             }
             if (m.n == 0)
@@ -993,10 +1023,9 @@ int store_query_ranked(struct store *s, const struct store_query *q,
     }
     rc = count;
 done:
-    pthread_mutex_unlock(&s->tail_mu);
     if (c)
         mdb_cursor_close(c);
-    rtxn_end(s);
+    qview_end(s);
     free(hits);
     free(top);
     free(t);

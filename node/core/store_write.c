@@ -243,18 +243,51 @@ size_t store_dict_filter(struct store *s, char *d, size_t len) {
     return out;
 }
 
-/* After a commit: what the batch put in "recent" becomes visible to queries. */
-static void tail_apply(struct store *s, struct wbatch *w) {
-    dict_seen_apply(s, w);
-    pthread_mutex_lock(&s->tail_mu);
-    s->recent_rows = w->recent_rows;
-    for (size_t i = 0; i < w->ntrecs; i++)
+/* The records a batch put in "recent" go into the memory tail in two steps. The new ones (locals
+ * from the batch's first on) go in before the commit: a query's snapshot then finds each entry
+ * it holds in the index or the tail, and leaves out those past its last entry (qview_begin in
+ * store_query.c). Added after the commit, they were missing from the queries of a snapshot
+ * taken in between, which `get` already answered from. A restored payload's older local is in
+ * every snapshot's range, so it goes in after the commit, as before. */
+static void tail_add_recs(struct store *s, struct wbatch *w, int fresh) {
+    for (size_t i = 0; i < w->ntrecs; i++) {
+        if ((w->trecs[i].local >= w->first_local) != fresh)
+            continue;
         if (tail_add(s->tail, w->tterms + w->trecs[i].off, w->trecs[i].n, w->trecs[i].local) != 0) {
             /* "recent" has them; the merge at the next write puts them in index */
             s->tail_incomplete = 1;
             log_error("store", "out of memory for the index tail: merging it at the next write");
             break;
         }
+    }
+}
+
+/* Before the commit. */
+static void tail_stage(struct store *s, struct wbatch *w) {
+    if (!w->ntrecs)
+        return;
+    pthread_mutex_lock(&s->tail_mu);
+    tail_add_recs(s, w, 1);
+    pthread_mutex_unlock(&s->tail_mu);
+}
+
+/* A failed commit: its locals are given to the next batch. */
+static void tail_unstage(struct store *s, struct wbatch *w) {
+    if (!w->ntrecs)
+        return;
+    pthread_mutex_lock(&s->tail_mu);
+    for (size_t i = 0; i < w->ntrecs; i++)
+        if (w->trecs[i].local >= w->first_local)
+            tail_remove(s->tail, w->tterms + w->trecs[i].off, w->trecs[i].n, w->trecs[i].local);
+    pthread_mutex_unlock(&s->tail_mu);
+}
+
+/* After the commit. */
+static void tail_apply(struct store *s, struct wbatch *w) {
+    dict_seen_apply(s, w);
+    pthread_mutex_lock(&s->tail_mu);
+    s->recent_rows = w->recent_rows;
+    tail_add_recs(s, w, 0);
     pthread_mutex_unlock(&s->tail_mu);
 }
 
@@ -711,7 +744,14 @@ static int append_locked(struct store *s, struct store_item *items, size_t n, st
                 rc = recent_count(s, w.txn, &w.recent_rows);
             uint64_t t1 = hub_mono_us();
             if (rc == 0) {
+                tail_stage(s, &w);
+                if (s->commit_hook)
+                    s->commit_hook(s, 0, s->commit_hook_arg);
                 rc = mdb_txn_commit(w.txn);
+                if (rc != 0)
+                    tail_unstage(s, &w);
+                else if (s->commit_hook)
+                    s->commit_hook(s, 1, s->commit_hook_arg);
                 if (rc == 0) {
                     hist_add(&s->commit_us, hub_mono_us() - t1);
                     hist_add(&s->batch_entries, n);
@@ -786,6 +826,14 @@ int store_maintain(struct store *s) {
     int merged = s->recent_rows > s->idle_min && tail_merge(s, s->chunk) == 0;
     pthread_mutex_unlock(&s->write_mu);
     return merged;
+}
+
+void store_set_commit_hook(struct store *s, void (*fn)(struct store *s, int committed, void *arg),
+                           void *arg) {
+    pthread_mutex_lock(&s->write_mu);
+    s->commit_hook = fn;
+    s->commit_hook_arg = arg;
+    pthread_mutex_unlock(&s->write_mu);
 }
 
 void store_set_tail_limits(struct store *s, size_t direct_min, size_t tail_max, size_t chunk,

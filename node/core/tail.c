@@ -81,13 +81,39 @@ int tail_add(struct tail *t, const struct index_term *terms, size_t n, uint64_t 
     return HUB_OK;
 }
 
-const uint64_t *tail_postings(const struct tail *t, const uint8_t term[INDEX_TERM_LEN], size_t *n) {
+void tail_remove(struct tail *t, const struct index_term *terms, size_t n, uint64_t local) {
+    for (size_t i = 0; i < n; i++) {
+        long ti = termtab_lookup(&t->tab, t->terms, sizeof *t->terms, terms[i].b);
+        if (ti < 0)
+            continue;
+        struct tail_term *tt = &t->terms[ti];
+        uint32_t at = tt->n; /* the batch's postings are the newest: looked for from the end */
+        while (at > 0 && tt->locals[at - 1] > local)
+            at--;
+        if (at == 0 || tt->locals[at - 1] != local)
+            continue;
+        memmove(tt->locals + at - 1, tt->locals + at, (tt->n - at) * sizeof *tt->locals);
+        tt->n--;
+    }
+}
+
+const uint64_t *tail_postings(const struct tail *t, const uint8_t term[INDEX_TERM_LEN],
+                              uint64_t upto, size_t *n) {
     *n = 0;
     long ti = termtab_lookup(&t->tab, t->terms, sizeof *t->terms, term);
     if (ti < 0)
         return NULL;
     const struct tail_term *tt = &t->terms[ti];
-    *n = tt->n;
+    size_t lo = 0, hi = tt->n; /* the first posting > upto; nearly always none */
+    if (hi > 0 && tt->locals[hi - 1] > upto)
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (tt->locals[mid] <= upto)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+    *n = hi;
     return tt->locals;
 }
 

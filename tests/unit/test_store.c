@@ -1286,6 +1286,65 @@ static void test_query_intersections_mixed(void **state) {
     qset_free(&q);
 }
 
+/* What the commit hook saw of the probed entry: found by id, found by a query on its topic. */
+struct window_probe {
+    const uint8_t *id;
+    struct index_term topic;
+    int calls[2], got[2], queried[2];
+    size_t counted[2]; /* the topic's postings */
+};
+
+static void window_hook(struct store *s, int committed, void *arg) {
+    struct window_probe *p = arg;
+    uint8_t *wire;
+    size_t len;
+    int rc = store_get(s, p->id, &wire, &len);
+    if (rc == HUB_OK)
+        free(wire);
+    struct ids got;
+    query(s, &p->topic, 1, 0, 0, 0, &got);
+    p->calls[committed]++;
+    p->got[committed] = rc == HUB_OK;
+    assert_int_equal(store_postings_count(s, &p->topic, &p->counted[committed]), HUB_OK);
+    for (size_t i = 0; i < got.n; i++)
+        if (memcmp(got.id[i], p->id, 32) == 0)
+            p->queried[committed] = 1;
+}
+
+/* A record stored by a small batch (the memory tail's path, as a live push or a publish) is
+ * found by queries from the moment `get` finds it, and not before: read from inside the
+ * writer's window between the commit and the work after it, and just before the commit. Its
+ * postings once reached the tail only after the commit, and a query in between missed it. */
+static void test_tail_batch_visible_with_its_commit(void **state) {
+    struct fx *f = *state;
+    store_set_tail_limits(f->s, SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX); /* all to the tail */
+    struct feed fa;
+    feed_init(&fa, &f->a, TS0);
+    char j[256];
+    struct built first, probed;
+    feed_next(&fa, &first, K_OFFER, "a", offer_json(j, sizeof j, "First", "window"), 0);
+    feed_next(&fa, &probed, K_OFFER, "b", offer_json(j, sizeof j, "Second", "window"), 0);
+    PUT_OK(f->s, &first);
+    struct window_probe p = {.id = probed.e.id, .topic = term(IDX_TOPIC, "window")};
+    store_set_commit_hook(f->s, window_hook, &p);
+    PUT_OK(f->s, &probed);
+    store_set_commit_hook(f->s, NULL, NULL);
+    assert_int_equal(p.calls[0], 1);
+    assert_int_equal(p.calls[1], 1);
+    assert_false(p.got[0]); /* before the commit: neither */
+    assert_false(p.queried[0]);
+    assert_int_equal(p.counted[0], 1);
+    assert_true(p.got[1]); /* after it: both */
+    assert_true(p.queried[1]);
+    assert_int_equal(p.counted[1], 2);
+    struct ids got;
+    struct index_term t = term(IDX_TOPIC, "window");
+    query(f->s, &t, 1, 0, 0, 0, &got);
+    assert_int_equal(got.n, 2);
+    built_free(&first);
+    built_free(&probed);
+}
+
 static int p_t02_at(int i, void *arg) {
     (void)arg;
     return i % 3 != 1 && i % 2 == 1;
@@ -3669,6 +3728,7 @@ int main(void) {
         T(test_query_intersections),
         T(test_query_intersections_index),
         T(test_query_intersections_mixed),
+        T(test_tail_batch_visible_with_its_commit),
         T(test_query_paging_with_update_mixed),
         T(test_query_date_range),
         T(test_query_sort_start_many),
