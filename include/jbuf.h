@@ -24,6 +24,9 @@ int jbuf_reserve(struct jbuf *b, size_t n);
 void jbuf_str(struct jbuf *b, const char *s, size_t n);
 #define jbuf_cstr(b, s) jbuf_str((b), (s), strlen(s))
 void jbuf_u64(struct jbuf *b, uint64_t v);
+/* The decimal digits of v (no NUL) at out; returns how many (1 to 20). */
+#define JBUF_U64_MAX 20
+size_t jbuf_u64_text(uint64_t v, char out[JBUF_U64_MAX]);
 void jbuf_i64(struct jbuf *b, int64_t v);
 /* A JSON number for a double, as jansson prints it with 15 significant digits. */
 void jbuf_real(struct jbuf *b, double v);
