@@ -40,5 +40,10 @@ void jbuf_key_n(struct jbuf *b, const char *name, size_t n);
 static inline void jbuf_key(struct jbuf *b, const char *name) {
     jbuf_key_n(b, name, strlen(name));
 }
+/* The same for a name that needs no escape because this program wrote it: a member name of
+ * its own or a .proto field name, never text from a record (that goes through jbuf_key). */
+void jbuf_key_plain(struct jbuf *b, const char *name, size_t n);
+/* jbuf_key_plain of a string literal (anything else does not compile). */
+#define jbuf_key_lit(b, name) jbuf_key_plain((b), "" name, sizeof(name) - 1)
 
 #endif

@@ -2,7 +2,8 @@
  * writes, for every byte value at every position of strings up to 40 bytes and for random
  * strings rich in bytes that need escaping, short and long (the block copies and the byte
  * loop meet at every offset); and jansson reads back the original string; and jbuf_key writes
- * the separator and escapes the name; and jbuf_u64 writes what printf's %llu writes. */
+ * the separator and escapes the name, and jbuf_key_plain writes what it writes for names that
+ * need no escape; and jbuf_u64 writes what printf's %llu writes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -150,6 +151,42 @@ static void test_key(void **state) {
     jbuf_free(&b);
 }
 
+/* jbuf_key_plain and jbuf_key_lit: the same text as jbuf_key for a name that needs no escape,
+ * separator rules included, at every length up to 40 and after each kind of opening. */
+static void test_key_plain(void **state) {
+    (void)state;
+    static const char chars[] = "abcdefghijklmnopqrstuvwxyz0123456789_";
+    const char *opens[] = {"", "{", "[", "{\"a\":1", "[1"};
+    char name[41];
+    for (size_t o = 0; o < sizeof opens / sizeof opens[0]; o++)
+        for (size_t n = 0; n <= 40; n++) {
+            for (size_t i = 0; i < n; i++)
+                name[i] = chars[(i * 7 + n) % (sizeof chars - 1)];
+            name[n] = 0;
+            struct jbuf want, got;
+            jbuf_init(&want);
+            jbuf_init(&got);
+            jbuf_raw(&want, opens[o], strlen(opens[o]));
+            jbuf_raw(&got, opens[o], strlen(opens[o]));
+            jbuf_key(&want, name);
+            jbuf_key_plain(&got, name, n);
+            assert_false(got.oom);
+            assert_int_equal(got.len, want.len);
+            assert_string_equal(got.p, want.p);
+            jbuf_free(&want);
+            jbuf_free(&got);
+        }
+    struct jbuf b;
+    jbuf_init(&b);
+    jbuf_lit(&b, "{");
+    jbuf_key_lit(&b, "seats_left");
+    jbuf_u64(&b, 3);
+    jbuf_key_lit(&b, "full");
+    jbuf_lit(&b, "false}");
+    assert_string_equal(b.p, "{\"seats_left\":3,\"full\":false}");
+    jbuf_free(&b);
+}
+
 /* jbuf_hex (hub_hex, 16 bytes at a time where it can) writes what printf's %02x writes, for
  * every byte value and every length around the 16-byte blocks. */
 static void test_hex(void **state) {
@@ -227,6 +264,7 @@ int main(void) {
         cmocka_unit_test(test_long_strings_sparse_escapes),
         cmocka_unit_test(test_jansson_reads_it_back),
         cmocka_unit_test(test_key),
+        cmocka_unit_test(test_key_plain),
         cmocka_unit_test(test_hex),
         cmocka_unit_test(test_u64),
     };
