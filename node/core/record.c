@@ -1099,7 +1099,7 @@ static void rec_msg_free(ProtobufCMessage *msg) {
     free(msg);
 }
 
-static int rec_member_empty(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *fd) {
+static inline int rec_member_empty(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *fd) {
     void *member = rec_member(msg, fd);
     if (fd->label == PROTOBUF_C_LABEL_REPEATED)
         return *rec_count(msg, fd) == 0;
