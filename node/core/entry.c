@@ -176,14 +176,19 @@ static int key_valid(const char *k) {
  * decoding it takes no malloc: every entry received is decoded first, by the thousand. */
 struct hdr_arena {
     size_t used;
+    size_t mallocs; /* fallbacks to malloc not yet freed */
     _Alignas(max_align_t) unsigned char buf[4096];
 };
 
 static void *hdr_alloc(void *data, size_t size) {
     struct hdr_arena *a = data;
     size_t n = (size + _Alignof(max_align_t) - 1) & ~(size_t)(_Alignof(max_align_t) - 1);
-    if (n < size || n > sizeof a->buf - a->used)
-        return malloc(size); /* a header of many tiny unknown fields can need more */
+    if (n < size || n > sizeof a->buf - a->used) {
+        void *p = malloc(size); /* a header of many tiny unknown fields can need more */
+        if (p != NULL)
+            a->mallocs++;
+        return p;
+    }
     void *p = a->buf + a->used;
     a->used += n;
     return p;
@@ -192,8 +197,10 @@ static void *hdr_alloc(void *data, size_t size) {
 static void hdr_free(void *data, void *p) {
     struct hdr_arena *a = data;
     unsigned char *c = p;
-    if (c < a->buf || c >= a->buf + sizeof a->buf)
+    if (p != NULL && (c < a->buf || c >= a->buf + sizeof a->buf)) {
         free(p);
+        a->mallocs--;
+    }
 }
 
 int entry_decode(const uint8_t *wire, size_t len, struct entry *out) {
@@ -213,6 +220,7 @@ int entry_decode(const uint8_t *wire, size_t len, struct entry *out) {
         return HUB_E_DECODE;
     struct hdr_arena arena;
     arena.used = 0;
+    arena.mallocs = 0;
     ProtobufCAllocator alloc = {hdr_alloc, hdr_free, &arena};
     Hubnet__Entry *h = hubnet__entry__unpack(&alloc, out->header_len, out->header);
     if (!h)
@@ -242,7 +250,8 @@ int entry_decode(const uint8_t *wire, size_t len, struct entry *out) {
         out->expires = h->expires;
         crypto_generichash(out->id, HUB_ID_LEN, out->header, out->header_len, NULL, 0);
     }
-    hubnet__entry__free_unpacked(h, &alloc);
+    if (arena.mallocs != 0) /* else all of it is on the stack: nothing to walk and free */
+        hubnet__entry__free_unpacked(h, &alloc);
     return rc;
 }
 

@@ -21,12 +21,12 @@ void jbuf_free(struct jbuf *b)
     memset(b, 0, sizeof *b);
 }
 
-static int jbuf_room(struct jbuf *b, size_t n)
+/* The growing half of jbuf_room, out of line: a query page calls jbuf_room a few thousand
+ * times and grows the buffer once. */
+static int jbuf_grow(struct jbuf *b, size_t n)
 {
     if (b->oom)
         return 0;
-    if (b->len + n + 1 <= b->cap)
-        return 1;
     size_t cap = b->cap ? b->cap : 4096;
     while (cap < b->len + n + 1)
         cap *= 2;
@@ -38,6 +38,13 @@ static int jbuf_room(struct jbuf *b, size_t n)
     b->p = p;
     b->cap = cap;
     return 1;
+}
+
+static inline int jbuf_room(struct jbuf *b, size_t n)
+{
+    if (b->len + n + 1 <= b->cap && !b->oom)
+        return 1;
+    return jbuf_grow(b, n);
 }
 
 int jbuf_reserve(struct jbuf *b, size_t n)
@@ -67,80 +74,87 @@ static int jbuf_word_needs_escape(uint64_t w)
     return ((low | q | b) & highs) != 0;
 }
 
-/* A multiple of 16 bytes from s[at] on (below n) that need no escape, found 16 at a time with
- * SSE2 (every x86-64 has it): it stops at the first 16 that hold one, so it never covers a byte
- * that needs one; the rest is left to the 8-byte and byte loops. 0 without SSE2. */
-static size_t jbuf_plain_run16(const char *s, size_t at, size_t n)
+/* Copies the bytes from s[i] on that need no escape to *o, in whole blocks (16 bytes with
+ * SSE2, which every x86-64 has, then 8 with SWAR) as long as a block holds none that does;
+ * advances *o and returns the index of the first byte not copied. Stores each block as it is
+ * checked: a memcpy call afterwards cost more than the short values it copied. */
+static size_t jbuf_copy_plain(char **o, const char *s, size_t i, size_t n)
 {
-    size_t run = at;
+    char *out = *o;
 #ifdef __SSE2__
     const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
     const __m128i below = _mm_set1_epi8(0x1f);
-    while (run + 16 <= n) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + run));
+    while (i + 16 <= n) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
         /* unsigned v <= 0x1f  <=>  max(v, 0x1f) == 0x1f */
         __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, below), below);
         __m128i bad = _mm_or_si128(ctl, _mm_or_si128(_mm_cmpeq_epi8(v, quote),
                                                       _mm_cmpeq_epi8(v, bslash)));
         if (_mm_movemask_epi8(bad))
             break;
-        run += 16;
+        _mm_storeu_si128((__m128i *)(void *)out, v);
+        out += 16;
+        i += 16;
     }
-#else
-    (void)s;
-    (void)n;
 #endif
-    return run - at;
+    while (i + 8 <= n) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (jbuf_word_needs_escape(w))
+            break;
+        memcpy(out, &w, 8);
+        out += 8;
+        i += 8;
+    }
+    *o = out;
+    return i;
 }
 
-/* Writes s (n bytes) escaped, without the quotes, at o; returns the end. o has room for 6 n. */
+/* The escape of each byte value: 0 for none, else the letter after the backslash ('u' for
+ * \u00XX). */
+static const char jbuf_esc[256] = {
+    ['"'] = '"', ['\\'] = '\\', ['\n'] = 'n', ['\t'] = 't',
+    [0x00] = 'u', [0x01] = 'u', [0x02] = 'u', [0x03] = 'u', [0x04] = 'u', [0x05] = 'u',
+    [0x06] = 'u', [0x07] = 'u', [0x08] = 'u', [0x0b] = 'u', [0x0c] = 'u', [0x0d] = 'u',
+    [0x0e] = 'u', [0x0f] = 'u', [0x10] = 'u', [0x11] = 'u', [0x12] = 'u', [0x13] = 'u',
+    [0x14] = 'u', [0x15] = 'u', [0x16] = 'u', [0x17] = 'u', [0x18] = 'u', [0x19] = 'u',
+    [0x1a] = 'u', [0x1b] = 'u', [0x1c] = 'u', [0x1d] = 'u', [0x1e] = 'u', [0x1f] = 'u',
+};
+
+/* Writes s[i..end) escaped at o, a byte at a time; returns the end of the output. */
+static char *jbuf_escape_bytes(char *o, const char *s, size_t i, size_t end)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (; i < end; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char e = jbuf_esc[c];
+        if (e == 0) {
+            *o++ = (char)c;
+        } else if (e != 'u') {
+            o[0] = '\\';
+            o[1] = e;
+            o += 2;
+        } else {
+            memcpy(o, "\\u00", 4);
+            o[4] = hex[c >> 4];
+            o[5] = hex[c & 15];
+            o += 6;
+        }
+    }
+    return o;
+}
+
+/* Writes s (n bytes) escaped, without the quotes, at o; returns the end. o has room for 6 n.
+ * Most text needs no escape at all: it goes in blocks, and only a block that holds a byte
+ * needing one (or the last few bytes, and most values are short) goes a byte at a time. */
 static char *jbuf_escape(char *o, const char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
-        /* Most text needs no escape at all: copy it 16, then 8 bytes at a time until a block
-         * does. */
-        size_t run = i + jbuf_plain_run16(s, i, n);
-        while (run + 8 <= n) {
-            uint64_t w;
-            memcpy(&w, s + run, 8);
-            if (jbuf_word_needs_escape(w))
-                break;
-            run += 8;
-        }
-        if (run < n && n - run < 8) {
-            /* the last few bytes (most vocabulary values are shorter than 8) in one word,
-             * padded with spaces, which need no escape */
-            uint64_t w = 0x2020202020202020ULL;
-            memcpy(&w, s + run, n - run);
-            if (!jbuf_word_needs_escape(w))
-                run = n;
-        }
-        memcpy(o, s + i, run - i);
-        o += run - i;
-        i = run;
-        size_t end = i + 8 < n ? i + 8 : n;
-        for (; i < end; i++) {
-            unsigned char c = (unsigned char)s[i];
-            if (c == '"' || c == '\\') {
-                *o++ = '\\';
-                *o++ = (char)c;
-            } else if (c >= 0x20) {
-                *o++ = (char)c;
-            } else if (c == '\n') {
-                *o++ = '\\';
-                *o++ = 'n';
-            } else if (c == '\t') {
-                *o++ = '\\';
-                *o++ = 't';
-            } else {
-                static const char hex[] = "0123456789abcdef";
-                memcpy(o, "\\u00", 4);
-                o[4] = hex[c >> 4];
-                o[5] = hex[c & 15];
-                o += 6;
-            }
-        }
+        i = jbuf_copy_plain(&o, s, i, n);
+        size_t end = n - i > 8 ? i + 8 : n;
+        o = jbuf_escape_bytes(o, s, i, end);
+        i = end;
     }
     return o;
 }
@@ -158,15 +172,38 @@ void jbuf_str(struct jbuf *b, const char *s, size_t n)
     b->p[b->len] = 0;
 }
 
+size_t jbuf_u64_text(uint64_t v, char out[JBUF_U64_MAX])
+{
+    /* by hand: printf's machinery showed in query profiles. Counted first so that the digits
+     * go straight to their place, two at a time from a table. */
+    static const char pairs[] = "000102030405060708091011121314151617181920212223242526272829"
+                                "303132333435363738394041424344454647484950515253545556575859"
+                                "606162636465666768697071727374757677787980818283848586878889"
+                                "90919293949596979899";
+    size_t n = 1;
+    for (uint64_t t = v; t >= 10; t /= 10)
+        n++;
+    char *o = out + n;
+    while (v >= 100) {
+        unsigned d = (unsigned)(v % 100);
+        v /= 100;
+        o -= 2;
+        memcpy(o, pairs + 2 * d, 2);
+    }
+    if (v >= 10) {
+        memcpy(o - 2, pairs + 2 * v, 2);
+    } else {
+        o[-1] = (char)('0' + v);
+    }
+    return n;
+}
+
 void jbuf_u64(struct jbuf *b, uint64_t v)
 {
-    char tmp[24];
-    size_t n = sizeof tmp;
-    do { /* by hand: printf's machinery showed in query profiles */
-        tmp[--n] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    jbuf_raw(b, tmp + n, sizeof tmp - n);
+    if (!jbuf_room(b, JBUF_U64_MAX))
+        return;
+    b->len += jbuf_u64_text(v, b->p + b->len);
+    b->p[b->len] = 0;
 }
 
 void jbuf_i64(struct jbuf *b, int64_t v)
@@ -221,4 +258,11 @@ void jbuf_key_n(struct jbuf *b, const char *name, size_t n)
     *o++ = ':';
     b->len = (size_t)(o - b->p);
     b->p[b->len] = 0;
+}
+
+void jbuf_key_plain(struct jbuf *b, const char *name, size_t n)
+{
+    /* the names of this program's own members: ~40 a record in a query answer, where
+     * escaping them (which finds nothing) cost more than writing them */
+    jbuf_key_const(b, name, n);
 }

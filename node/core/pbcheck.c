@@ -2,67 +2,6 @@
  * protobuf-c unpacks them (see pbcheck.h for why). */
 #include "pbcheck.h"
 
-int pb_read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
-    uint64_t v = 0;
-    for (int i = 0; i < PB_MAX_VARINT_BYTES; i++) {
-        if (*p >= end)
-            return HUB_E_DECODE;
-        uint8_t b = *(*p)++;
-        v |= (uint64_t)(b & 0x7f) << (7 * i);
-        if (!(b & 0x80)) {
-            *out = v;
-            return HUB_OK;
-        }
-    }
-    return HUB_E_DECODE;
-}
-
-int pb_read_tag(const uint8_t **p, const uint8_t *end, uint32_t *field, unsigned *type) {
-    uint64_t tag = 0;
-    for (int i = 0;; i++) {
-        if (i == PB_MAX_TAG_BYTES || *p >= end)
-            return HUB_E_DECODE;
-        uint8_t b = *(*p)++;
-        tag |= (uint64_t)(b & 0x7f) << (7 * i);
-        if (!(b & 0x80))
-            break;
-    }
-    uint64_t f = tag >> 3;
-    unsigned t = (unsigned)(tag & 7);
-    if (f == 0 || f > PB_MAX_FIELD || !(t == 0 || t == 1 || t == 2 || t == 5))
-        return HUB_E_DECODE;
-    *field = (uint32_t)f;
-    *type = t;
-    return HUB_OK;
-}
-
-int pb_skip_value(const uint8_t **p, const uint8_t *end, unsigned type, const uint8_t **val,
-                  size_t *val_len) {
-    uint64_t n;
-    *val = NULL;
-    *val_len = 0;
-    switch (type) {
-    case 0:
-        return pb_read_varint(p, end, &n);
-    case 1:
-    case 5:
-        n = type == 1 ? 8 : 4;
-        if ((uint64_t)(end - *p) < n)
-            return HUB_E_DECODE;
-        *p += n;
-        return HUB_OK;
-    case 2:
-        if (pb_read_varint(p, end, &n) != HUB_OK || n > (uint64_t)(end - *p))
-            return HUB_E_DECODE;
-        *val = *p;
-        *val_len = (size_t)n;
-        *p += n;
-        return HUB_OK;
-    default:
-        return HUB_E_DECODE;
-    }
-}
-
 /* The wire type a field of this declared type has (protobuf's encoding). */
 static unsigned pb_wire_type(ProtobufCType t) {
     switch (t) {

@@ -10,6 +10,7 @@
 #include "jbuf.h"
 #include "textsearch.h"
 
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -269,11 +270,36 @@ static const struct rec_rule *rec_rule_table[HUBNET__KIND__KIND_ENDORSEMENT + 1]
 static pthread_once_t rec_rule_once = PTHREAD_ONCE_INIT;
 static const ProtobufCMessageDescriptor *rec_descriptor(int kind);
 
+/* What record_write_json needs of each field, found with the rules: whether its rule fits the
+ * field (rec_rule_fits) and the length of its name if the name needs no escape in JSON. */
+struct rec_field_out {
+    unsigned char fits;
+    unsigned char plain_len; /* 0: the name is escaped like any text */
+};
+static struct rec_field_out rec_out_table[HUBNET__KIND__KIND_ENDORSEMENT + 1][REC_MAX_FIELDS];
+static int rec_rule_fits(const struct rec_rule *r, const ProtobufCFieldDescriptor *fd);
+
+/* The length of a .proto field name made of [a-z0-9_] only (all of them are), else 0. */
+static unsigned char rec_plain_name_len(const char *name) {
+    size_t n = strlen(name);
+    if (n == 0 || n > UCHAR_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+              name[i] == '_'))
+            return 0;
+    return (unsigned char)n;
+}
+
 static void rec_rule_table_fill(void) {
     for (int k = 1; k <= HUBNET__KIND__KIND_ENDORSEMENT; k++) {
         const ProtobufCMessageDescriptor *d = rec_descriptor(k);
-        for (unsigned i = 0; d != NULL && i < d->n_fields && i < REC_MAX_FIELDS; i++)
-            rec_rule_table[k][i] = rec_rule_find_kind(k, d->fields[i].name);
+        for (unsigned i = 0; d != NULL && i < d->n_fields && i < REC_MAX_FIELDS; i++) {
+            const struct rec_rule *r = rec_rule_find_kind(k, d->fields[i].name);
+            rec_rule_table[k][i] = r;
+            rec_out_table[k][i].fits = r != NULL && rec_rule_fits(r, &d->fields[i]);
+            rec_out_table[k][i].plain_len = rec_plain_name_len(d->fields[i].name);
+        }
     }
 }
 
@@ -283,6 +309,12 @@ static const struct rec_rule *rec_rule_at(int kind, unsigned i) {
     if (kind < 1 || kind > HUBNET__KIND__KIND_ENDORSEMENT || i >= REC_MAX_FIELDS)
         return NULL;
     return rec_rule_table[kind][i];
+}
+
+/* The output facts of kind's fields, one entry per field (record_write_json); kind is valid. */
+static const struct rec_field_out *rec_out_fields(int kind) {
+    pthread_once(&rec_rule_once, rec_rule_table_fill);
+    return rec_out_table[kind];
 }
 
 /* The rule must fit the wire type; a mismatch is a bug in rec_rules, not bad input. */
@@ -1067,7 +1099,7 @@ static void rec_msg_free(ProtobufCMessage *msg) {
     free(msg);
 }
 
-static int rec_member_empty(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *fd) {
+static inline int rec_member_empty(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *fd) {
     void *member = rec_member(msg, fd);
     if (fd->label == PROTOBUF_C_LABEL_REPEATED)
         return *rec_count(msg, fd) == 0;
@@ -1249,7 +1281,7 @@ static void rec_cost_write(struct jbuf *b, const Hubnet__Cost *c) {
     else
         jbuf_real(b, (double)c->amount_minor / RECORD_MINOR_PER_MAJOR);
     if (c->currency != NULL && c->currency[0] != '\0') {
-        jbuf_key(b, "currency");
+        jbuf_key_lit(b, "currency");
         jbuf_cstr(b, c->currency);
     }
     jbuf_lit(b, "}");
@@ -1288,7 +1320,7 @@ static void rec_sub_write(struct jbuf *b, enum rec_check check, void **items, si
             jbuf_lit(b, "{\"text\":");
             jbuf_cstr(b, o->text);
             if (o->skill[0] != '\0') {
-                jbuf_key(b, "skill");
+                jbuf_key_lit(b, "skill");
                 jbuf_cstr(b, o->skill);
             }
             jbuf_lit(b, "}");
@@ -1300,11 +1332,11 @@ static void rec_sub_write(struct jbuf *b, enum rec_check check, void **items, si
         jbuf_lit(b, "{");
         for (int k = 0; k < 4; k++)
             if (vals[k][0] != '\0') {
-                jbuf_key(b, names[k]);
+                jbuf_key_plain(b, names[k], strlen(names[k]));
                 jbuf_cstr(b, vals[k]);
             }
         if (se->seats != 0) {
-            jbuf_key(b, "seats");
+            jbuf_key_lit(b, "seats");
             jbuf_u64(b, se->seats);
         }
         jbuf_lit(b, "}");
@@ -1316,9 +1348,13 @@ static void rec_sub_write(struct jbuf *b, enum rec_check check, void **items, si
 }
 
 static int rec_field_write(struct jbuf *b, ProtobufCMessage *msg,
-                           const ProtobufCFieldDescriptor *fd, const struct rec_rule *r) {
+                           const ProtobufCFieldDescriptor *fd, const struct rec_rule *r,
+                           const struct rec_field_out *out) {
     void *member = rec_member(msg, fd);
-    jbuf_key(b, fd->name);
+    if (out->plain_len)
+        jbuf_key_plain(b, fd->name, out->plain_len);
+    else
+        jbuf_key(b, fd->name);
     if (r->check == REC_LANGTEXT || r->check == REC_OUTCOMES || r->check == REC_SESSIONS) {
         rec_sub_write(b, r->check, *(void ***)member, *rec_count(msg, fd));
         return HUB_OK;
@@ -1362,9 +1398,9 @@ static int rec_field_write(struct jbuf *b, ProtobufCMessage *msg,
             return HUB_E_DECODE;
         jbuf_lit(b, "{\"author\":");
         jbuf_hex(b, ref->author.data, 32);
-        jbuf_key(b, "kind");
+        jbuf_key_lit(b, "kind");
         rec_enum_write(b, &(struct rec_rule){"kind", REC_KIND, 0, 0, NULL}, (int)ref->kind);
-        jbuf_key(b, "key");
+        jbuf_key_lit(b, "key");
         jbuf_cstr(b, ref->key);
         jbuf_lit(b, "}");
         return HUB_OK;
@@ -1392,15 +1428,20 @@ static int rec_field_write(struct jbuf *b, ProtobufCMessage *msg,
 
 static _Thread_local struct {
     size_t used;
-    unsigned live; /* unpacked messages not yet released */
+    unsigned live;  /* unpacked messages not yet released */
+    size_t mallocs; /* malloc fallbacks not yet freed */
     _Alignas(max_align_t) unsigned char buf[REC_ARENA_SIZE];
 } rec_arena;
 
 static void *rec_arena_alloc(void *data, size_t size) {
     (void)data;
     size_t a = (size + _Alignof(max_align_t) - 1) & ~(size_t)(_Alignof(max_align_t) - 1);
-    if (a < size || a > REC_ARENA_SIZE - rec_arena.used)
-        return malloc(size);
+    if (a < size || a > REC_ARENA_SIZE - rec_arena.used) {
+        void *p = malloc(size);
+        if (p != NULL)
+            rec_arena.mallocs++;
+        return p;
+    }
     void *p = rec_arena.buf + rec_arena.used;
     rec_arena.used += a;
     return p;
@@ -1409,8 +1450,10 @@ static void *rec_arena_alloc(void *data, size_t size) {
 static void rec_arena_free(void *data, void *p) {
     (void)data;
     unsigned char *c = p;
-    if (c < rec_arena.buf || c >= rec_arena.buf + REC_ARENA_SIZE)
+    if (p != NULL && (c < rec_arena.buf || c >= rec_arena.buf + REC_ARENA_SIZE)) {
         free(p); /* a malloc fallback */
+        rec_arena.mallocs--;
+    }
 }
 
 static ProtobufCAllocator rec_arena_allocator = {rec_arena_alloc, rec_arena_free, NULL};
@@ -1429,7 +1472,10 @@ static ProtobufCMessage *rec_unpack(int kind, const uint8_t *payload, size_t len
 }
 
 static void rec_release(ProtobufCMessage *m) {
-    protobuf_c_message_free_unpacked(m, &rec_arena_allocator);
+    /* Freeing walks every field of the message to free nothing: with no malloc fallback
+     * outstanding, all of it is arena memory and goes when the arena is reset. */
+    if (rec_arena.mallocs != 0)
+        protobuf_c_message_free_unpacked(m, &rec_arena_allocator);
     if (--rec_arena.live == 0)
         rec_arena.used = 0;
 }
@@ -1444,13 +1490,13 @@ int record_write_json(int kind, const uint8_t *payload, size_t len, struct jbuf 
     int rc = HUB_OK;
     jbuf_lit(b, "{");
     const ProtobufCMessageDescriptor *d = msg->descriptor;
+    const struct rec_field_out *out = rec_out_fields(kind);
     for (unsigned i = 0; i < d->n_fields && rc == HUB_OK; i++) {
         const ProtobufCFieldDescriptor *fd = &d->fields[i];
-        const struct rec_rule *r = rec_rule_at(kind, i);
-        if (r == NULL || !rec_rule_fits(r, fd))
+        if (i >= REC_MAX_FIELDS || !out[i].fits) /* no rule, or one that does not fit */
             rc = HUB_E_INTERNAL;
         else if (!rec_member_empty(msg, fd))
-            rc = rec_field_write(b, msg, fd, r);
+            rc = rec_field_write(b, msg, fd, rec_rule_table[kind][i], &out[i]);
     }
     jbuf_lit(b, "}");
     rec_release(msg);

@@ -584,12 +584,12 @@ static void write_name(struct records *r, struct jbuf *b, const uint8_t author[3
                        const char *key_name, const char *key_country) {
     char name[RECORDS_MAX_HUB_NAME + 1], country[8];
     int found = records_author_name(r, author, name, country) == HUB_OK;
-    jbuf_key(b, key_name);
+    jbuf_key_plain(b, key_name, strlen(key_name)); /* the callers' literals */
     if (found)
         jbuf_cstr(b, name);
     else
         jbuf_lit(b, "null");
-    jbuf_key(b, key_country);
+    jbuf_key_plain(b, key_country, strlen(key_country));
     if (found && country[0])
         jbuf_cstr(b, country);
     else
@@ -741,17 +741,17 @@ void records_write_view_extra(struct records *r, struct jbuf *b, const struct en
             of = &f;
         }
         if (records_offer_seats_fields(r, e->author, e->key, of, &s) == HUB_OK) {
-            jbuf_key(b, "seats_left");
+            jbuf_key_lit(b, "seats_left");
             if (s.unlimited)
                 jbuf_lit(b, "null");
             else
                 jbuf_u64(b, s.seats_left);
-            jbuf_key(b, "full");
+            jbuf_key_lit(b, "full");
             if (s.full)
                 jbuf_lit(b, "true");
             else
                 jbuf_lit(b, "false");
-            jbuf_key(b, "past");
+            jbuf_key_lit(b, "past");
             if (s.past)
                 jbuf_lit(b, "true");
             else

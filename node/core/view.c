@@ -81,35 +81,35 @@ int view_write_entry(struct jbuf *b, const struct entry *e) {
     view_time(e->timestamp, tm);
     jbuf_lit(b, "{\"id\":");
     jbuf_hex(b, e->id, 32);
-    jbuf_key(b, "author");
+    jbuf_key_lit(b, "author");
     jbuf_hex(b, e->author, 32);
-    jbuf_key(b, "seq");
+    jbuf_key_lit(b, "seq");
     jbuf_u64(b, e->seq);
-    jbuf_key(b, "prev");
+    jbuf_key_lit(b, "prev");
     if (e->seq > 1)
         jbuf_hex(b, e->prev, 32);
     else
         jbuf_lit(b, "\"\"");
-    jbuf_key(b, "timestamp");
+    jbuf_key_lit(b, "timestamp");
     jbuf_u64(b, e->timestamp);
-    jbuf_key(b, "time");
+    jbuf_key_lit(b, "time");
     jbuf_cstr(b, tm);
-    jbuf_key(b, "kind");
+    jbuf_key_lit(b, "kind");
     jbuf_cstr(b, kind ? kind : "unknown");
-    jbuf_key(b, "key");
+    jbuf_key_lit(b, "key");
     jbuf_cstr(b, e->key);
-    jbuf_key(b, "expires");
+    jbuf_key_lit(b, "expires");
     jbuf_u64(b, e->expires);
-    jbuf_key(b, "payload_hash");
+    jbuf_key_lit(b, "payload_hash");
     jbuf_hex(b, e->payload_hash, 32);
-    jbuf_key(b, "payload_size");
+    jbuf_key_lit(b, "payload_size");
     jbuf_u64(b, e->payload_size);
-    jbuf_key(b, "purged");
+    jbuf_key_lit(b, "purged");
     if (e->payload == NULL && e->payload_size > 0) {
         jbuf_lit(b, "true");
     } else {
         jbuf_lit(b, "false");
-        jbuf_key(b, "record");
+        jbuf_key_lit(b, "record");
         size_t mark = b->len;
         if (record_write_json(e->kind, e->payload, e->payload_len, b) != 0) {
             b->len = mark - strlen(",\"record\":"); /* no record part rather than a broken one */
