@@ -180,9 +180,10 @@ static void prepared_free(struct prepared *p) {
  * such batch, whatever the sizes of the batches (a catch-up's vary with what a read turn got).
  * Two, because the catch-up pipeline takes a batch's block before the blocks of the two batches
  * ahead of it (being stored, being booked) come back when its stash is full (sync.c,
- * pipeline_add). Keeping them adds nothing to the peak: a block is made only when none is kept,
- * so there are never more blocks than were in use at once. A bigger batch (none in hubd) gets
- * a block of its own size, freed when it is given back. */
+ * pipeline_add); keeping four (the pipeline's depth) measured no fewer page faults
+ * (BENCHMARKS.md). Keeping them adds nothing to the peak: a block is made only when none is
+ * kept, so there are never more blocks than were in use at once. A bigger batch (none in hubd)
+ * gets a block of its own size, freed when it is given back. */
 struct prepared *node_prepared_take(struct node *n, size_t count) {
     count = count ? count : 1;
     struct prepared *p = NULL;
