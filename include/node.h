@@ -86,6 +86,9 @@ struct node_ingest_job;
  * hash chain, their inner signatures checked afterwards (sigcheck.h, PROTOCOL.md 9.16). Not for
  * imports, whose per-entry results an operator reads, nor live pushes. */
 #define NODE_INGEST_CHAIN 2u
+/* A batch (ingest or publish) of up to this many entries reuses per-entry memory kept from
+ * earlier batches; a bigger one gets its own each time. A catch-up transaction's size. */
+#define NODE_BLOCK_ENTRIES 16384
 int node_ingest_begin(struct node *n, const uint8_t *const *wires, const size_t *lens, size_t count,
                       int *results, int origin, unsigned flags,
                       struct node_ingest_job **job) HUB_WUR;

@@ -60,6 +60,7 @@
 _Static_assert(CONTROL_MAX_QUERY_LIMIT <= QPAGE_MAX_ROWS, "a query page holds its limit");
 #define CONTROL_DEFAULT_LIMIT 50
 #define CONTROL_MAX_IMPORT 10000 /* records or entries per import request */
+_Static_assert(CONTROL_MAX_IMPORT <= NODE_BLOCK_ENTRIES, "an import reuses the node's kept memory");
 #define CONTROL_MAX_EXT_OPS 16
 #define CONTROL_CLOSE_GRACE_MS 5000 /* an overflowed watcher gets this long to read the event */
 #define CONTROL_MAX_WATCH_TERMS 8

@@ -145,19 +145,23 @@ static void prepared_link(struct prepared *p, size_t count, struct index_term *t
     }
 }
 
-/* The terms live apart so that the thread that decodes a batch (the event loop) touches a
- * quarter of the memory; the workers that fill the terms fault their pages in. */
-static struct prepared *prepared_alloc(size_t count) {
-    struct prepared *p = calloc(count, sizeof *p);
-    struct index_term *t = malloc(count * RECORD_MAX_TERMS * sizeof *t);
-    struct ts_dict *d = malloc(count * sizeof *d);
+/* A block for up to cap entries; only p[0] is linked to its terms and text (node_prepared_take
+ * zeroes and links the entries it hands out). Not calloc, which clears all of it when malloc
+ * takes it from its heap: a small batch (a publish of one) in a full-size block touches, and
+ * faults in, only its own entries' pages. The terms live apart so that the thread that decodes
+ * a batch (the event loop) touches a fifth of the memory; the workers that fill the terms
+ * fault their pages in. */
+static struct prepared *prepared_alloc(size_t cap) {
+    struct prepared *p = malloc(cap * sizeof *p);
+    struct index_term *t = malloc(cap * RECORD_MAX_TERMS * sizeof *t);
+    struct ts_dict *d = malloc(cap * sizeof *d);
     if (!p || !t || !d) {
         free(p);
         free(t);
         free(d);
         return NULL;
     }
-    prepared_link(p, count, t, d);
+    prepared_link(p, 1, t, d);
     return p;
 }
 
@@ -169,27 +173,32 @@ static void prepared_free(struct prepared *p) {
     }
 }
 
-/* A catch-up batch's blocks are ~40 MiB (16,384 entries), each a mapping of its own
- * (hub_malloc_setup): made afresh for every batch, their pages were faulted in again each time.
- * The largest block of a finished batch is kept for the next one instead (freed when the hub
- * goes idle): the memory it holds is bounded by the largest batch. One is enough: a catch-up's
- * next batch takes the block the batch just stored gave back; more would add to the peak. */
+/* A catch-up batch's blocks are ~49 MiB (16,384 entries of 3,120 bytes), each part a mapping of
+ * its own (hub_malloc_setup): made afresh for a batch, their pages are faulted in again. So every
+ * batch of up to NODE_BLOCK_ENTRIES gets a block of that size, and up to NODE_SPARE_MAX finished
+ * blocks are kept for the next batches (freed when the hub goes idle): any kept block fits any
+ * such batch, whatever the sizes of the batches (a catch-up's vary with what a read turn got).
+ * Two, because the catch-up pipeline takes a batch's block before the blocks of the two batches
+ * ahead of it (being stored, being booked) come back when its stash is full (sync.c,
+ * pipeline_add); keeping four (the pipeline's depth) measured no fewer page faults
+ * (BENCHMARKS.md). Keeping them adds nothing to the peak: a block is made only when none is
+ * kept, so there are never more blocks than were in use at once. A bigger batch (none in hubd)
+ * gets a block of its own size, freed when it is given back. */
 struct prepared *node_prepared_take(struct node *n, size_t count) {
     count = count ? count : 1;
-    struct node_spare *sp = &n->spare;
     struct prepared *p = NULL;
-    pthread_mutex_lock(&sp->mu);
-    if (sp->p && sp->cap >= count) {
-        p = sp->p;
-        sp->p = NULL;
-        sp->cap = 0;
+    if (count <= NODE_BLOCK_ENTRIES) {
+        struct node_spare *sp = &n->spare;
+        pthread_mutex_lock(&sp->mu);
+        if (sp->n > 0)
+            p = sp->p[--sp->n];
+        pthread_mutex_unlock(&sp->mu);
     }
-    pthread_mutex_unlock(&sp->mu);
-    if (!p)
-        return prepared_alloc(count);
+    if (!p && !(p = prepared_alloc(count <= NODE_BLOCK_ENTRIES ? NODE_BLOCK_ENTRIES : count)))
+        return NULL;
     struct index_term *t = p[0].terms;
     struct ts_dict *d = p[0].dict;
-    memset(p, 0, count * sizeof *p); /* what calloc gives a new block */
+    memset(p, 0, count * sizeof *p);
     prepared_link(p, count, t, d);
     return p;
 }
@@ -199,25 +208,27 @@ void node_prepared_give(struct node *n, struct prepared *p, size_t count) {
         return;
     count = count ? count : 1;
     struct node_spare *sp = &n->spare;
-    pthread_mutex_lock(&sp->mu);
-    if (!sp->p || sp->cap < count) { /* keep the larger of the two */
-        struct prepared *old = sp->p;
-        sp->p = p;
-        sp->cap = count;
-        p = old;
+    if (count <= NODE_BLOCK_ENTRIES) { /* a full-size block */
+        pthread_mutex_lock(&sp->mu);
+        if (sp->n < NODE_SPARE_MAX) {
+            sp->p[sp->n++] = p;
+            p = NULL;
+        }
+        pthread_mutex_unlock(&sp->mu);
     }
-    pthread_mutex_unlock(&sp->mu);
     prepared_free(p);
 }
 
 void node_prepared_release(struct node *n) {
     struct node_spare *sp = &n->spare;
+    struct prepared *p[NODE_SPARE_MAX];
     pthread_mutex_lock(&sp->mu);
-    struct prepared *p = sp->p;
-    sp->p = NULL;
-    sp->cap = 0;
+    size_t k = sp->n;
+    memcpy(p, sp->p, k * sizeof *p);
+    sp->n = 0;
     pthread_mutex_unlock(&sp->mu);
-    prepared_free(p);
+    for (size_t i = 0; i < k; i++)
+        prepared_free(p[i]);
 }
 
 int node_prepare(struct prepared *p, int check_payload) {

@@ -14,6 +14,8 @@
  * and from this many entries checked (signed) and stored at once. */
 #define NODE_PAR_MIN_SLICE 16
 #define NODE_PIPE_MIN 512
+/* Per-entry blocks kept between batches (node_prepared_take): ~49 MiB each, freed when idle. */
+#define NODE_SPARE_MAX 2
 
 /* The hub's own feed as other hubs hold it (node.c, node_self_*): what a restarted hub took back
  * from its peers before publishing (a restored backup), and entries of it that this process did
@@ -58,12 +60,12 @@ struct node {
     } writer;
     struct node_counters counters;
     struct node_self self;
-    /* The per-entry block of a finished batch, kept for the next one (node.c,
-     * node_prepared_take): p holds cap entries */
+    /* Per-entry blocks of finished batches, kept for the next ones (node.c,
+     * node_prepared_take): p[0, n), each of NODE_BLOCK_ENTRIES entries */
     struct node_spare {
         pthread_mutex_t mu;
-        struct prepared *p;
-        size_t cap;
+        struct prepared *p[NODE_SPARE_MAX];
+        size_t n;
     } spare;
 };
 
@@ -81,10 +83,11 @@ struct prepared {
 };
 
 /* Per-entry state for count entries, zeroed but for its blocks of terms and text (NULL if out of
- * memory); node_prepared_give hands it back. Either is safe from any thread. */
+ * memory); node_prepared_give hands it back, with the same count. Either is safe from any
+ * thread. */
 struct prepared *node_prepared_take(struct node *n, size_t count);
 void node_prepared_give(struct node *n, struct prepared *p, size_t count);
-/* Frees the block kept for the next batch (an idle hub; node_destroy). */
+/* Frees the blocks kept for the next batches (an idle hub; node_destroy). */
 void node_prepared_release(struct node *n);
 /* Terms, dates and record semantics of a decoded, verified entry (its payload checked too when
  * check_payload: foreign entries). */

@@ -45,6 +45,7 @@
  * with 16,384 per commit as with 4,096; the price was the event loop's pause while it decoded a
  * batch (a thread of its own screens a big batch now: node_ingest_begin). */
 #define SYNC_DEFER_ENTRIES 16384
+_Static_assert(SYNC_DEFER_ENTRIES <= NODE_BLOCK_ENTRIES, "a catch-up batch reuses kept memory");
 #define SYNC_PUSH_BATCH 1024  /* live pushes applied in one transaction */
 #define SYNC_PENDING_MAX 2    /* Entries batches checked ahead of the one being stored */
 #define SYNC_WRITER_POLL_MS 1 /* event-loop wake-up while the writer thread stores a batch */

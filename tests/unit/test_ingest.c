@@ -1632,10 +1632,11 @@ static void test_complete_copy_pipelined_writer(void **state) {
     complete_copy(*state, PATH_WRITER);
 }
 
-/* A batch's per-entry block is kept for the next batch (node_prepared_take/give): taken again
- * zeroed, with each entry's own slice of terms and text; a bigger batch gets a block of its own;
- * an idle hub's release empties the pool. The pipelined rule tests above run many batches
- * through the same blocks. */
+/* A batch's per-entry block is kept for the next batches (node_prepared_take/give): taken again
+ * zeroed, with each entry's own slice of terms and text, by a batch of any size up to
+ * NODE_BLOCK_ENTRIES; up to NODE_SPARE_MAX are kept, a block of a bigger batch never; an idle
+ * hub's release empties the pool. The pipelined rule tests above run many batches through the
+ * same blocks. */
 static void test_prepared_blocks_reused(void **state) {
     struct nfx *x = *state;
     struct prepared *p = node_prepared_take(x->n, 100);
@@ -1646,25 +1647,39 @@ static void test_prepared_blocks_reused(void **state) {
     struct index_term *terms = p[0].terms;
     node_prepared_give(x->n, p, 100);
     /* were the block freed, malloc would give its memory to this, not to the next take */
-    void *blocker = malloc(100 * sizeof *p);
-    struct prepared *q = node_prepared_take(x->n, 60); /* fits in the kept block */
+    void *blocker = malloc(NODE_BLOCK_ENTRIES * sizeof *p);
+    struct prepared *q = node_prepared_take(x->n, NODE_BLOCK_ENTRIES); /* bigger: it fits too */
     free(blocker);
     assert_ptr_equal(q, p);
     assert_ptr_equal(q[0].terms, terms);
-    for (size_t i = 0; i < 60; i++) {
+    for (size_t i = 0; i < NODE_BLOCK_ENTRIES; i++) {
         assert_int_equal(q[i].queued, 0);
         assert_null(q[i].row);
         assert_ptr_equal(q[i].terms, terms + i * RECORD_MAX_TERMS);
         assert_ptr_equal(q[i].dict, q[0].dict + i);
     }
-    struct prepared *big = node_prepared_take(x->n, 200); /* the pool is empty: a new block */
+    q[NODE_BLOCK_ENTRIES - 1].terms[RECORD_MAX_TERMS - 1].b[0] = 7; /* the block's last term */
+    q[NODE_BLOCK_ENTRIES - 1].dict->len = 1;
+    /* three in use at once, given back in a row: two are kept, the third freed */
+    struct prepared *r = node_prepared_take(x->n, 10), *s = node_prepared_take(x->n, 5000);
+    assert_non_null(r);
+    assert_non_null(s);
+    assert_ptr_not_equal(r, q);
+    node_prepared_give(x->n, q, NODE_BLOCK_ENTRIES);
+    node_prepared_give(x->n, r, 10);
+    node_prepared_give(x->n, s, 5000);
+    struct prepared *got[2] = {node_prepared_take(x->n, 1), node_prepared_take(x->n, 300)};
+    assert_true((got[0] == r && got[1] == q) || (got[0] == q && got[1] == r));
+    assert_int_equal(got[1][299].queued, 0);
+    /* a batch bigger than the blocks gets its own, not kept */
+    struct prepared *big = node_prepared_take(x->n, NODE_BLOCK_ENTRIES + 1);
     assert_non_null(big);
-    assert_ptr_not_equal(big, q);
-    node_prepared_give(x->n, q, 60);
-    node_prepared_give(x->n, big, 200); /* the bigger one is kept, the smaller freed */
-    struct prepared *again = node_prepared_take(x->n, 150);
-    assert_ptr_equal(again, big);
-    node_prepared_give(x->n, again, 200);
+    big[NODE_BLOCK_ENTRIES].terms[RECORD_MAX_TERMS - 1].b[0] = 1;
+    node_prepared_give(x->n, big, NODE_BLOCK_ENTRIES + 1);
+    node_prepared_give(x->n, got[0], 1);
+    node_prepared_give(x->n, got[1], 300);
+    node_prepared_release(x->n);
+    /* an empty pool: nothing to free */
     node_prepared_release(x->n);
     struct prepared *fresh = node_prepared_take(x->n, 10); /* released: allocated anew */
     assert_non_null(fresh);
