@@ -119,6 +119,9 @@ void store_set_tail_limits(struct store *s, size_t direct_min, size_t tail_max, 
  * eighth of it, each at least min rows (default 16,384) and min rows per transaction
  * (store_keys.c). For tests, which exercise the merges with few entries. */
 void store_set_id_stage(struct store *s, size_t min);
+/* For tests: the map shrunk to the pages in use, so that the next write that needs a new page
+ * finds it full and must grow it. */
+void store_shrink_map(struct store *s);
 /* For tests: fn runs on the writing thread at two points of each batch that stores entries,
  * committed 0 just before its commit (its new postings already in the memory tail) and
  * committed 1 right after it (before the batch's after-commit work), so that a test can read

@@ -320,6 +320,38 @@ void store_full_detail(struct store *s, char *out, size_t len) {
     pthread_mutex_unlock(&s->full_mu);
 }
 
+int wtxn_run(struct store *s, int (*fn)(struct store *s, MDB_txn *txn, void *arg), void *arg) {
+    for (;;) {
+        MDB_txn *txn;
+        int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+        if (rc == 0) {
+            rc = fn(s, txn, arg);
+            if (rc == 0)
+                rc = mdb_txn_commit(txn);
+            else
+                mdb_txn_abort(txn);
+        }
+        /* A small write may be the one that finds the map full (the batches grow it, but one
+         * of these can come first): without growing here it failed as "disk full", and the
+         * checker's progress was lost and its signatures checked again. */
+        if (rc != MDB_MAP_FULL || store_grow(s) != 0)
+            return rc;
+    }
+}
+
+void store_shrink_map(struct store *s) {
+    pthread_mutex_lock(&s->write_mu);
+    pthread_rwlock_wrlock(&s->env_lock);
+    /* LMDB raises a size below the pages in use to exactly those */
+    if (mdb_env_set_mapsize(s->env, 1) == 0) {
+        MDB_envinfo info;
+        mdb_env_info(s->env, &info);
+        s->map_size = info.me_mapsize;
+    }
+    pthread_rwlock_unlock(&s->env_lock);
+    pthread_mutex_unlock(&s->write_mu);
+}
+
 int store_grow(struct store *s) {
     uint64_t want = s->map_size * 2;
     if (want > s->max_map)

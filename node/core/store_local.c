@@ -37,59 +37,68 @@ int store_seen_load(struct store *s, int (*cb)(const uint8_t id[32], uint64_t ms
     return key32_u64_walk(s, DB_REPLY_SEEN, cb, arg);
 }
 
+struct seen_mark {
+    const uint8_t (*ids)[32];
+    size_t n;
+    uint64_t ms;
+};
+
+static int seen_mark_txn(struct store *s, MDB_txn *txn, void *arg) {
+    const struct seen_mark *m = arg;
+    uint8_t t[8];
+    hub_be64(t, m->ms);
+    int rc = 0;
+    for (size_t i = 0; i < m->n && rc == 0; i++) {
+        MDB_val k = {32, (void *)m->ids[i]}, v = {8, t};
+        rc = mdb_put(txn, s->dbi[DB_REPLY_SEEN], &k, &v, 0);
+    }
+    return rc;
+}
+
 int store_seen_mark(struct store *s, const uint8_t (*ids)[32], size_t n, uint64_t ms) {
     if (n == 0)
         return HUB_OK;
+    struct seen_mark m = {ids, n, ms};
     pthread_mutex_lock(&s->write_mu);
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (rc == 0) {
-        uint8_t t[8];
-        hub_be64(t, ms);
-        for (size_t i = 0; i < n && rc == 0; i++) {
-            MDB_val k = {32, (void *)ids[i]}, v = {8, t};
-            rc = mdb_put(txn, s->dbi[DB_REPLY_SEEN], &k, &v, 0);
-        }
-        if (rc == 0)
-            rc = mdb_txn_commit(txn);
-        else
-            mdb_txn_abort(txn);
-    }
+    int rc = wtxn_run(s, seen_mark_txn, &m);
     pthread_mutex_unlock(&s->write_mu);
     return store_err(rc);
 }
 
 /* ---- addressed replies and blocked responders (areply.c; PROTOCOL.md 9.15) ---- */
 
+struct areply_put {
+    uint8_t kb[64];
+    const uint8_t *wire;
+    size_t len, max_held;
+    int out; /* HUB_OK, or why nothing was written */
+};
+
+static int areply_put_txn(struct store *s, MDB_txn *txn, void *arg) {
+    struct areply_put *a = arg;
+    MDB_stat st;
+    MDB_val k = {64, a->kb}, v = {a->len, (void *)a->wire};
+    a->out = HUB_OK;
+    int rc = mdb_stat(txn, s->dbi[DB_AREPLIES], &st);
+    if (rc == 0 && st.ms_entries >= a->max_held)
+        a->out = HUB_E_TOO_LARGE; /* nothing written: the commit changes nothing */
+    else if (rc == 0 && (rc = mdb_put(txn, s->dbi[DB_AREPLIES], &k, &v, MDB_NOOVERWRITE)) ==
+                            MDB_KEYEXIST) {
+        a->out = HUB_E_DUPLICATE;
+        rc = 0;
+    }
+    return rc;
+}
+
 int store_areply_put(struct store *s, const uint8_t target[32], const uint8_t id[32],
                      const uint8_t *wire, size_t len, size_t max_held) {
-    uint8_t kb[64];
-    memcpy(kb, target, 32);
-    memcpy(kb + 32, id, 32);
+    struct areply_put a = {.wire = wire, .len = len, .max_held = max_held};
+    memcpy(a.kb, target, 32);
+    memcpy(a.kb + 32, id, 32);
     pthread_mutex_lock(&s->write_mu);
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    int out = HUB_OK;
-    if (rc == 0) {
-        MDB_stat st;
-        MDB_val k = {64, kb}, v = {len, (void *)wire};
-        rc = mdb_stat(txn, s->dbi[DB_AREPLIES], &st);
-        if (rc == 0 && st.ms_entries >= max_held)
-            out = HUB_E_TOO_LARGE;
-        else if (rc == 0) {
-            rc = mdb_put(txn, s->dbi[DB_AREPLIES], &k, &v, MDB_NOOVERWRITE);
-            if (rc == MDB_KEYEXIST) {
-                out = HUB_E_DUPLICATE;
-                rc = 0;
-            }
-        }
-        if (rc == 0 && out == HUB_OK)
-            rc = mdb_txn_commit(txn);
-        else
-            mdb_txn_abort(txn);
-    }
+    int rc = wtxn_run(s, areply_put_txn, &a);
     pthread_mutex_unlock(&s->write_mu);
-    return rc ? store_err(rc) : out;
+    return rc ? store_err(rc) : a.out;
 }
 
 int store_areply_has(struct store *s, const uint8_t target[32], const uint8_t id[32]) {
@@ -152,23 +161,26 @@ int store_blocked_load(struct store *s, int (*cb)(const uint8_t key[32], uint64_
     return key32_u64_walk(s, DB_BLOCKED, cb, arg);
 }
 
+struct blocked_set {
+    const uint8_t *key;
+    int blocked;
+    uint64_t ms;
+};
+
+static int blocked_set_txn(struct store *s, MDB_txn *txn, void *arg) {
+    const struct blocked_set *b = arg;
+    uint8_t t[8];
+    hub_be64(t, b->ms);
+    MDB_val k = {32, (void *)b->key}, v = {8, t};
+    int rc = b->blocked ? mdb_put(txn, s->dbi[DB_BLOCKED], &k, &v, 0)
+                        : mdb_del(txn, s->dbi[DB_BLOCKED], &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 int store_blocked_set(struct store *s, const uint8_t key[32], int blocked, uint64_t ms) {
+    struct blocked_set b = {key, blocked, ms};
     pthread_mutex_lock(&s->write_mu);
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (rc == 0) {
-        uint8_t t[8];
-        hub_be64(t, ms);
-        MDB_val k = {32, (void *)key}, v = {8, t};
-        rc = blocked ? mdb_put(txn, s->dbi[DB_BLOCKED], &k, &v, 0)
-                     : mdb_del(txn, s->dbi[DB_BLOCKED], &k, NULL);
-        if (rc == MDB_NOTFOUND)
-            rc = 0;
-        if (rc == 0)
-            rc = mdb_txn_commit(txn);
-        else
-            mdb_txn_abort(txn);
-    }
+    int rc = wtxn_run(s, blocked_set_txn, &b);
     pthread_mutex_unlock(&s->write_mu);
     return store_err(rc);
 }

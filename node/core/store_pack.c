@@ -360,6 +360,12 @@ done:
         free(sm->buf);
     free(sm);
     free(dict);
+    if (rc == MDB_MAP_FULL && store_grow(s) == 0) {
+        /* the caller holds write_mu and no transaction is open: trained again at the next
+         * batch, in the grown map (kept "trained", every later row stayed uncompressed) */
+        p->trained = 0;
+        return 0;
+    }
     if (rc != 0)
         log_warn("store", "entries stay uncompressed: training a dictionary failed: %s",
                  mdb_strerror(rc));

@@ -193,6 +193,11 @@ int otxn_begin(struct store *s, MDB_txn **txn);
 void otxn_end(struct store *s, MDB_txn *txn);
 int store_write_err(struct store *s, int rc, uint64_t need, const char *what);
 int store_grow(struct store *s);
+/* For the small writes beside the batches: runs fn in a write transaction of its own and commits
+ * it (fn's non-zero result aborts it and is returned); when the map is full, grows it and runs
+ * fn again from the start, so fn sets its outputs afresh each time. The caller holds write_mu.
+ * An MDB or errno code. */
+int wtxn_run(struct store *s, int (*fn)(struct store *s, MDB_txn *txn, void *arg), void *arg);
 
 /* store_io.c: store_io_open registers the store's data file for page-sized writes (and drops
  * its page cache once); store_io_close before the environment is closed. Both accept a store

@@ -118,10 +118,15 @@ int store_sigpend_load(struct store *s,
     return rc == 0 || rc == MDB_NOTFOUND ? n : store_err(rc);
 }
 
-int store_sigpend_advance(struct store *s, struct store_sigpend *u, size_t n) {
-    pthread_mutex_lock(&s->write_mu);
-    MDB_txn *txn = NULL;
-    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+struct advance {
+    struct store_sigpend *u;
+    size_t n;
+};
+
+static int advance_txn(struct store *s, MDB_txn *txn, void *arg) {
+    struct store_sigpend *u = ((struct advance *)arg)->u;
+    size_t n = ((struct advance *)arg)->n;
+    int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         uint64_t lo;
         uint8_t before[32];
@@ -151,10 +156,13 @@ int store_sigpend_advance(struct store *s, struct store_sigpend *u, size_t n) {
             memcpy(u[i].now_before, u[i].to_before, 32);
         }
     }
-    if (rc == 0)
-        rc = mdb_txn_commit(txn);
-    else if (txn)
-        mdb_txn_abort(txn);
+    return rc;
+}
+
+int store_sigpend_advance(struct store *s, struct store_sigpend *u, size_t n) {
+    struct advance a = {u, n};
+    pthread_mutex_lock(&s->write_mu);
+    int rc = wtxn_run(s, advance_txn, &a);
     pthread_mutex_unlock(&s->write_mu);
     if (rc != 0)
         log_warnx("store", "recording checked signatures: %s", mdb_strerror(rc));

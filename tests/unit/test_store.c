@@ -2024,6 +2024,57 @@ static void test_map_growth(void **state) {
     head_is(f->s, &f->a, n + 3, NULL, 0);
 }
 
+static int count_seen_cb(const uint8_t id[32], uint64_t ms, void *arg) {
+    (void)id;
+    (void)ms;
+    ++*(size_t *)arg;
+    return 0;
+}
+
+/* The small writes beside the batches (replies seen, blocked responders, addressed replies, the
+ * checker's progress) grow a full map as the batches do, instead of failing "disk full". */
+static void test_map_growth_small_writes(void **state) {
+    struct fx *f = *state;
+    fx_reopen(f, 512 * MIB);
+    struct feed fa;
+    feed_init(&fa, &f->a, TS0);
+    int rc;
+    assert_int_equal(fill(f->s, &fa, 20, 20, &rc), 20);
+    struct store_stats st;
+    store_shrink_map(f->s);
+    assert_int_equal(store_stats(f->s, &st), HUB_OK);
+    uint64_t shrunk = st.map_size;
+    /* 20,000 rows of 40 bytes: pages the shrunk map does not have */
+    enum { NSEEN = 20000 };
+    uint8_t(*ids)[32] = calloc(NSEEN, sizeof *ids);
+    assert_non_null(ids);
+    for (size_t i = 0; i < NSEEN; i++) {
+        ids[i][0] = (uint8_t)(i >> 8);
+        ids[i][1] = (uint8_t)i;
+        ids[i][31] = 7;
+    }
+    assert_int_equal(store_seen_mark(f->s, (const uint8_t(*)[32])ids, NSEEN, 1234), HUB_OK);
+    assert_int_equal(store_stats(f->s, &st), HUB_OK);
+    assert_true(st.map_size > shrunk);
+    size_t seen = 0;
+    assert_int_equal(store_seen_load(f->s, count_seen_cb, &seen), NSEEN);
+    assert_int_equal(seen, NSEEN);
+
+    store_shrink_map(f->s);
+    uint8_t wire[3000];
+    memset(wire, 0x5a, sizeof wire);
+    for (size_t i = 0; i < 300; i++) /* ~1 MB of replies */
+        assert_int_equal(store_areply_put(f->s, f->b.pk, ids[i], wire, sizeof wire, 1000),
+                         HUB_OK);
+    assert_int_equal(store_areply_put(f->s, f->b.pk, ids[0], wire, sizeof wire, 1000),
+                     HUB_E_DUPLICATE);
+    store_shrink_map(f->s);
+    for (size_t i = 0; i < 2000; i++)
+        assert_int_equal(store_blocked_set(f->s, ids[i], 1, 99), HUB_OK);
+    free(ids);
+    head_is(f->s, &f->a, 20, NULL, 0);
+}
+
 /* write_bytes of this process so far (/proc/self/io), or -1 when the kernel does not count. */
 static long long io_write_bytes(void) {
     FILE *fp = fopen("/proc/self/io", "r");
@@ -2496,6 +2547,36 @@ static void test_pack_bad_row(void **state) {
     assert_true(vr.problems >= 2);
     for (int i = 0; i < N; i++)
         built_free(&b[i]);
+}
+
+/* A dictionary whose training finds the map full is trained again at the next batch, in the
+ * grown map, instead of leaving every later row uncompressed until a restart. */
+static void test_pack_train_map_full(void **state) {
+    struct fx *f = *state;
+    enum { N = 300, FIRST = 50, BATCH = 50 };
+    fx_reopen(f, 512 * MIB);
+    store_set_pack_train(f->s, 100);
+    struct feed fa;
+    feed_init(&fa, &f->a, TS0);
+    static struct built b[N];
+    put_offers(f->s, &fa, b, FIRST, BATCH, "a");
+    store_shrink_map(f->s); /* the dictionary (~100 KB of meta) does not fit */
+    put_offers(f->s, &fa, b + FIRST, N - FIRST, BATCH, "b");
+    store_destroy(&f->s);
+    size_t rows, packed;
+    count_entry_rows(f->dir, &rows, &packed);
+    assert_int_equal(rows, N);
+    assert_true(packed > 0);
+    assert_int_equal(store_open(f->dir, 0, &f->s), HUB_OK);
+    for (int i = 0; i < N; i++) {
+        uint8_t *w;
+        size_t wl;
+        assert_int_equal(store_get(f->s, b[i].e.id, &w, &wl), HUB_OK);
+        assert_int_equal(wl, b[i].len);
+        assert_memory_equal(w, b[i].wire, wl);
+        free(w);
+        built_free(&b[i]);
+    }
 }
 
 /* A schema-5 store (every entry row uncompressed, no dictionary) opens, is marked 6, reads as
@@ -3738,10 +3819,12 @@ int main(void) {
         T(test_disk_full),
         T(test_max_map_bound),
         T(test_map_growth),
+        T(test_map_growth_small_writes),
         T(test_small_commit_writes_pages),
         T(test_schema4_migrated),
         T(test_pack_roundtrip),
         T(test_pack_bad_row),
+        T(test_pack_train_map_full),
         T(test_query_raw_rows),
         T(test_schema5_migrated),
         T(test_id_stage_merge),
