@@ -37,32 +37,45 @@ int store_seen_load(struct store *s, int (*cb)(const uint8_t id[32], uint64_t ms
     return key32_u64_walk(s, DB_REPLY_SEEN, cb, arg);
 }
 
-struct seen_mark {
-    const uint8_t (*ids)[32];
+/* Rows of such a table put (key -> v) or deleted, in one transaction (wtxn_run). */
+struct key32_u64_write {
+    int db;
+    const uint8_t (*keys)[32];
     size_t n;
-    uint64_t ms;
+    uint64_t v;
+    int del;
 };
 
-static int seen_mark_txn(struct store *s, MDB_txn *txn, void *arg) {
-    const struct seen_mark *m = arg;
+static int key32_u64_write_txn(struct store *s, MDB_txn *txn, void *arg) {
+    const struct key32_u64_write *w = arg;
     uint8_t t[8];
-    hub_be64(t, m->ms);
+    hub_be64(t, w->v);
     int rc = 0;
-    for (size_t i = 0; i < m->n && rc == 0; i++) {
-        MDB_val k = {32, (void *)m->ids[i]}, v = {8, t};
-        rc = mdb_put(txn, s->dbi[DB_REPLY_SEEN], &k, &v, 0);
+    for (size_t i = 0; i < w->n && rc == 0; i++) {
+        MDB_val k = {32, (void *)w->keys[i]}, v = {8, t};
+        if (w->del) {
+            rc = mdb_del(txn, s->dbi[w->db], &k, NULL);
+            if (rc == MDB_NOTFOUND)
+                rc = 0; /* not there: nothing to delete */
+        } else {
+            rc = mdb_put(txn, s->dbi[w->db], &k, &v, 0);
+        }
     }
     return rc;
+}
+
+static int key32_u64_write(struct store *s, const struct key32_u64_write *w) {
+    pthread_mutex_lock(&s->write_mu);
+    int rc = wtxn_run(s, key32_u64_write_txn, (void *)w);
+    pthread_mutex_unlock(&s->write_mu);
+    return store_err(rc);
 }
 
 int store_seen_mark(struct store *s, const uint8_t (*ids)[32], size_t n, uint64_t ms) {
     if (n == 0)
         return HUB_OK;
-    struct seen_mark m = {ids, n, ms};
-    pthread_mutex_lock(&s->write_mu);
-    int rc = wtxn_run(s, seen_mark_txn, &m);
-    pthread_mutex_unlock(&s->write_mu);
-    return store_err(rc);
+    struct key32_u64_write w = {DB_REPLY_SEEN, ids, n, ms, 0};
+    return key32_u64_write(s, &w);
 }
 
 /* ---- addressed replies and blocked responders (areply.c; PROTOCOL.md 9.15) ---- */
@@ -82,8 +95,8 @@ static int areply_put_txn(struct store *s, MDB_txn *txn, void *arg) {
     int rc = mdb_stat(txn, s->dbi[DB_AREPLIES], &st);
     if (rc == 0 && st.ms_entries >= a->max_held)
         a->out = HUB_E_TOO_LARGE; /* nothing written: the commit changes nothing */
-    else if (rc == 0 && (rc = mdb_put(txn, s->dbi[DB_AREPLIES], &k, &v, MDB_NOOVERWRITE)) ==
-                            MDB_KEYEXIST) {
+    else if (rc == 0 &&
+             (rc = mdb_put(txn, s->dbi[DB_AREPLIES], &k, &v, MDB_NOOVERWRITE)) == MDB_KEYEXIST) {
         a->out = HUB_E_DUPLICATE;
         rc = 0;
     }
@@ -161,26 +174,7 @@ int store_blocked_load(struct store *s, int (*cb)(const uint8_t key[32], uint64_
     return key32_u64_walk(s, DB_BLOCKED, cb, arg);
 }
 
-struct blocked_set {
-    const uint8_t *key;
-    int blocked;
-    uint64_t ms;
-};
-
-static int blocked_set_txn(struct store *s, MDB_txn *txn, void *arg) {
-    const struct blocked_set *b = arg;
-    uint8_t t[8];
-    hub_be64(t, b->ms);
-    MDB_val k = {32, (void *)b->key}, v = {8, t};
-    int rc = b->blocked ? mdb_put(txn, s->dbi[DB_BLOCKED], &k, &v, 0)
-                        : mdb_del(txn, s->dbi[DB_BLOCKED], &k, NULL);
-    return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
 int store_blocked_set(struct store *s, const uint8_t key[32], int blocked, uint64_t ms) {
-    struct blocked_set b = {key, blocked, ms};
-    pthread_mutex_lock(&s->write_mu);
-    int rc = wtxn_run(s, blocked_set_txn, &b);
-    pthread_mutex_unlock(&s->write_mu);
-    return store_err(rc);
+    struct key32_u64_write w = {DB_BLOCKED, (const uint8_t(*)[32])key, 1, ms, !blocked};
+    return key32_u64_write(s, &w);
 }

@@ -2024,7 +2024,7 @@ static void test_map_growth(void **state) {
     head_is(f->s, &f->a, n + 3, NULL, 0);
 }
 
-static int count_seen_cb(const uint8_t id[32], uint64_t ms, void *arg) {
+static int count_key_cb(const uint8_t id[32], uint64_t ms, void *arg) {
     (void)id;
     (void)ms;
     ++*(size_t *)arg;
@@ -2057,7 +2057,7 @@ static void test_map_growth_small_writes(void **state) {
     assert_int_equal(store_stats(f->s, &st), HUB_OK);
     assert_true(st.map_size > shrunk);
     size_t seen = 0;
-    assert_int_equal(store_seen_load(f->s, count_seen_cb, &seen), NSEEN);
+    assert_int_equal(store_seen_load(f->s, count_key_cb, &seen), NSEEN);
     assert_int_equal(seen, NSEEN);
 
     store_shrink_map(f->s);
@@ -2071,6 +2071,11 @@ static void test_map_growth_small_writes(void **state) {
     store_shrink_map(f->s);
     for (size_t i = 0; i < 2000; i++)
         assert_int_equal(store_blocked_set(f->s, ids[i], 1, 99), HUB_OK);
+    assert_int_equal(store_blocked_set(f->s, ids[0], 0, 99), HUB_OK);
+    assert_int_equal(store_blocked_set(f->s, ids[0], 0, 99), HUB_OK); /* not there: fine */
+    size_t blocked = 0;
+    assert_int_equal(store_blocked_load(f->s, count_key_cb, &blocked), 1999);
+    assert_int_equal(blocked, 1999);
     free(ids);
     head_is(f->s, &f->a, 20, NULL, 0);
 }
