@@ -359,13 +359,19 @@ int store_grow(struct store *s) {
     if (want <= s->map_size)
         return HUB_E_DISK_FULL;
     /* no transaction may be open in the process: the caller holds write_mu, readers wait */
+    uint64_t t0 = hub_mono_us();
     pthread_rwlock_wrlock(&s->env_lock);
+    uint64_t t1 = hub_mono_us();
     int rc = mdb_env_set_mapsize(s->env, want);
     pthread_rwlock_unlock(&s->env_lock);
+    uint64_t t2 = hub_mono_us();
     if (rc != 0)
         return store_err(rc);
-    log_info("store", "map size grown from %llu to %llu MiB",
-             (unsigned long long)(s->map_size >> 20), (unsigned long long)(want >> 20));
+    /* how long reads were held up (the remap of a big, resident map is not free), after how
+     * long a wait for those in progress (glibc's rwlock lets new reads in meanwhile) */
+    log_info("store", "map size grown from %llu to %llu MiB: reads held %.1f ms, after %.1f ms",
+             (unsigned long long)(s->map_size >> 20), (unsigned long long)(want >> 20),
+             (double)(t2 - t1) / 1000.0, (double)(t1 - t0) / 1000.0);
     s->map_size = want;
     return HUB_OK;
 }
