@@ -264,19 +264,18 @@ static const struct rec_rule *rec_rule_find_kind(int kind, const char *name) {
 }
 
 /* The rule of each field of each kind's message, found once: looking rules up by name for
- * every field of every record showed in profiles of queries. */
+ * every field of every record showed in profiles of queries. With it, what record_write_json
+ * needs of the field: whether the rule fits it (rec_rule_fits) and the length of its name if
+ * the name needs no escape in JSON. */
 #define REC_MAX_FIELDS 48
-static const struct rec_rule *rec_rule_table[HUBNET__KIND__KIND_ENDORSEMENT + 1][REC_MAX_FIELDS];
-static pthread_once_t rec_rule_once = PTHREAD_ONCE_INIT;
-static const ProtobufCMessageDescriptor *rec_descriptor(int kind);
-
-/* What record_write_json needs of each field, found with the rules: whether its rule fits the
- * field (rec_rule_fits) and the length of its name if the name needs no escape in JSON. */
-struct rec_field_out {
+struct rec_field {
+    const struct rec_rule *rule; /* NULL: none, a bug in rec_rules */
     unsigned char fits;
     unsigned char plain_len; /* 0: the name is escaped like any text */
 };
-static struct rec_field_out rec_out_table[HUBNET__KIND__KIND_ENDORSEMENT + 1][REC_MAX_FIELDS];
+static struct rec_field rec_field_table[HUBNET__KIND__KIND_ENDORSEMENT + 1][REC_MAX_FIELDS];
+static pthread_once_t rec_rule_once = PTHREAD_ONCE_INIT;
+static const ProtobufCMessageDescriptor *rec_descriptor(int kind);
 static int rec_rule_fits(const struct rec_rule *r, const ProtobufCFieldDescriptor *fd);
 
 /* The length of a .proto field name made of [a-z0-9_] only (all of them are), else 0. */
@@ -295,10 +294,10 @@ static void rec_rule_table_fill(void) {
     for (int k = 1; k <= HUBNET__KIND__KIND_ENDORSEMENT; k++) {
         const ProtobufCMessageDescriptor *d = rec_descriptor(k);
         for (unsigned i = 0; d != NULL && i < d->n_fields && i < REC_MAX_FIELDS; i++) {
-            const struct rec_rule *r = rec_rule_find_kind(k, d->fields[i].name);
-            rec_rule_table[k][i] = r;
-            rec_out_table[k][i].fits = r != NULL && rec_rule_fits(r, &d->fields[i]);
-            rec_out_table[k][i].plain_len = rec_plain_name_len(d->fields[i].name);
+            struct rec_field *f = &rec_field_table[k][i];
+            f->rule = rec_rule_find_kind(k, d->fields[i].name);
+            f->fits = f->rule != NULL && rec_rule_fits(f->rule, &d->fields[i]);
+            f->plain_len = rec_plain_name_len(d->fields[i].name);
         }
     }
 }
@@ -308,13 +307,13 @@ static const struct rec_rule *rec_rule_at(int kind, unsigned i) {
     pthread_once(&rec_rule_once, rec_rule_table_fill);
     if (kind < 1 || kind > HUBNET__KIND__KIND_ENDORSEMENT || i >= REC_MAX_FIELDS)
         return NULL;
-    return rec_rule_table[kind][i];
+    return rec_field_table[kind][i].rule;
 }
 
-/* The output facts of kind's fields, one entry per field (record_write_json); kind is valid. */
-static const struct rec_field_out *rec_out_fields(int kind) {
+/* kind's fields, one entry per field of its message (record_write_json); kind is valid. */
+static const struct rec_field *rec_fields(int kind) {
     pthread_once(&rec_rule_once, rec_rule_table_fill);
-    return rec_out_table[kind];
+    return rec_field_table[kind];
 }
 
 /* The rule must fit the wire type; a mismatch is a bug in rec_rules, not bad input. */
@@ -1348,11 +1347,11 @@ static void rec_sub_write(struct jbuf *b, enum rec_check check, void **items, si
 }
 
 static int rec_field_write(struct jbuf *b, ProtobufCMessage *msg,
-                           const ProtobufCFieldDescriptor *fd, const struct rec_rule *r,
-                           const struct rec_field_out *out) {
+                           const ProtobufCFieldDescriptor *fd, const struct rec_field *f) {
+    const struct rec_rule *r = f->rule;
     void *member = rec_member(msg, fd);
-    if (out->plain_len)
-        jbuf_key_plain(b, fd->name, out->plain_len);
+    if (f->plain_len)
+        jbuf_key_plain(b, fd->name, f->plain_len);
     else
         jbuf_key(b, fd->name);
     if (r->check == REC_LANGTEXT || r->check == REC_OUTCOMES || r->check == REC_SESSIONS) {
@@ -1490,13 +1489,13 @@ int record_write_json(int kind, const uint8_t *payload, size_t len, struct jbuf 
     int rc = HUB_OK;
     jbuf_lit(b, "{");
     const ProtobufCMessageDescriptor *d = msg->descriptor;
-    const struct rec_field_out *out = rec_out_fields(kind);
+    const struct rec_field *f = rec_fields(kind);
     for (unsigned i = 0; i < d->n_fields && rc == HUB_OK; i++) {
         const ProtobufCFieldDescriptor *fd = &d->fields[i];
-        if (i >= REC_MAX_FIELDS || !out[i].fits) /* no rule, or one that does not fit */
+        if (i >= REC_MAX_FIELDS || !f[i].fits) /* no rule, or one that does not fit */
             rc = HUB_E_INTERNAL;
         else if (!rec_member_empty(msg, fd))
-            rc = rec_field_write(b, msg, fd, rec_rule_table[kind][i], &out[i]);
+            rc = rec_field_write(b, msg, fd, &f[i]);
     }
     jbuf_lit(b, "}");
     rec_release(msg);
